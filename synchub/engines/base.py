@@ -1,0 +1,78 @@
+"""The contract between the runner and the kinds of work a job can do."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from synchub.core.runs import FileChange, Progress, RunStats
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """A remote as the engine needs it: secrets already decrypted, never logged."""
+
+    name: str  #: synchub's name for it, used as the rclone remote name
+    type: str  #: rclone backend, e.g. "sftp"
+    options: Mapping[str, str] = field(default_factory=dict)  #: plain values, secrets included
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"RemoteConfig(name={self.name!r}, type={self.type!r})"
+
+
+class RunSink(Protocol):
+    """Where an engine reports while it works. Calls come from the engine's thread."""
+
+    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None: ...
+
+    def progress(self, snapshot: Progress) -> None: ...
+
+    def file(self, change: FileChange) -> None: ...
+
+
+@dataclass
+class RunContext:
+    """Everything one attempt of one job needs to do its work."""
+
+    run_id: int
+    job_name: str
+    params: Mapping[str, Any]  #: the kind's parameters, as its `validate` returned them
+    attempt: int
+    first_run: bool  #: no earlier attempt of this job has succeeded (bisync needs --resync)
+    remotes: Mapping[str, RemoteConfig]  #: the remotes `remotes_used(params)` names
+    sink: RunSink
+    #: set by the runner on cancel or timeout; the engine stops its work promptly
+    stop: threading.Event = field(default_factory=threading.Event)
+    timeout_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the work ended."""
+
+    ok: bool
+    exit_code: int | None = None
+    error_class: str | None = None  #: short machine-readable class, e.g. "temporary"
+    error: str | None = None  #: a message for people
+    permanent: bool = False  #: True when a retry cannot help
+    stats: RunStats = field(default_factory=RunStats)
+
+
+class Engine(Protocol):
+    """A kind of job. Registered under its `kind` name."""
+
+    kind: str
+
+    def validate(self, params: Mapping[str, Any], known_remotes: frozenset[str]) -> dict[str, Any]:
+        """Normalised parameters, or raise InvalidInput saying which one is wrong."""
+        ...
+
+    def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:
+        """Names of the remotes a run with these parameters reads or writes."""
+        ...
+
+    def run(self, ctx: RunContext) -> Outcome:
+        """Do the work, blocking; return promptly after `ctx.stop` is set."""
+        ...

@@ -1,0 +1,1 @@
+"""Running runs: the runner, and the executors that hand runs to it."""

@@ -1,0 +1,99 @@
+"""The executor interface, and the local pool of the embedded default."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from synchub.execution.runner import Runner, StopReason
+
+log = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    def capacity(self, queue: str) -> int:
+        """How many more runs of `queue` it can start now."""
+        ...
+
+    def submit(self, run_id: int, queue: str) -> None:
+        """Hand over a queued run; raise when it cannot be taken."""
+        ...
+
+    def in_flight(self) -> set[int]:
+        """Runs handed over and not yet ended, as far as this process knows."""
+        ...
+
+    def shutdown(self, grace_s: float) -> None:
+        """Stop taking runs; let running ones finish for `grace_s`, then stop them."""
+        ...
+
+
+class LocalExecutor:
+    """A bounded thread pool in this process, with per-queue limits."""
+
+    def __init__(self, runner: Runner, concurrency: int, queue_limits: dict[str, int]) -> None:
+        self.runner = runner
+        self.concurrency = concurrency
+        self.queue_limits = dict(queue_limits)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="synchub-run")
+        self._lock = threading.Lock()
+        self._by_queue: Counter[str] = Counter()
+        self._runs: dict[int, Future[object]] = {}
+        self._closed = False
+
+    def capacity(self, queue: str) -> int:
+        with self._lock:
+            if self._closed:
+                return 0
+            free = self.concurrency - len(self._runs)
+            limit = self.queue_limits.get(queue)
+            if limit is not None:
+                free = min(free, limit - self._by_queue[queue])
+            return max(0, free)
+
+    def submit(self, run_id: int, queue: str) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the local executor is shutting down")
+            self._by_queue[queue] += 1
+            future = self._pool.submit(self._execute, run_id)
+            self._runs[run_id] = future
+        future.add_done_callback(lambda _f: self._done(run_id, queue))
+
+    def in_flight(self) -> set[int]:
+        with self._lock:
+            return set(self._runs)
+
+    def _execute(self, run_id: int) -> object:
+        try:
+            return self.runner.execute(run_id)
+        except Exception:
+            log.exception("run %s: runner failed", run_id, extra={"action": "runner_error"})
+            return None
+
+    def _done(self, run_id: int, queue: str) -> None:
+        with self._lock:
+            self._by_queue[queue] -= 1
+            self._runs.pop(run_id, None)
+
+    def shutdown(self, grace_s: float) -> None:
+        with self._lock:
+            self._closed = True
+            futures = list(self._runs.values())
+        waiter = threading.Event()
+        deadline_hit = not _wait_all(futures, grace_s, waiter)
+        if deadline_hit:
+            log.warning("stopping %d run(s) still running after the grace period",
+                        len(self.runner.active()), extra={"action": "shutdown_stop"})
+            self.runner.stop_all(StopReason.SHUTDOWN)
+        self._pool.shutdown(wait=True)
+
+
+def _wait_all(futures: list[Future[object]], timeout: float, _event: threading.Event) -> bool:
+    from concurrent.futures import wait
+
+    _, not_done = wait(futures, timeout=timeout)
+    return not not_done

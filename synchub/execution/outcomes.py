@@ -1,0 +1,53 @@
+"""Ending a run, and the retry policy's next attempt, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from synchub.core.policies import RetryPolicy
+from synchub.core.runs import RunState, Trigger
+from synchub.store import jobs as job_store
+from synchub.store import runs as run_store
+
+
+def end_run(
+    session: Session,
+    run_id: int,
+    state: RunState,
+    *,
+    now: datetime,
+    expected: Sequence[RunState] = (RunState.RUNNING,),
+    permanent: bool = False,
+    **values: Any,
+) -> int | None | bool:
+    """Move a run to terminal `state` and, when the policy says so, create its retry.
+
+    Returns False when the run was not in an `expected` state (someone else ended it),
+    else the id of the retry run, or None when there is none.
+    """
+    if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
+        return False
+    run = run_store.get(session, run_id)
+    assert run is not None
+    session.refresh(run)
+    job = job_store.get_by_id(session, run.job_id)
+    if job is None:
+        return None
+    policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)
+    if not policy.should_retry(state, run.attempt, permanent=permanent):
+        return None
+    return run_store.create(
+        session,
+        job,
+        trigger=Trigger.RETRY,
+        now=now,
+        scheduled_for=run.scheduled_for,
+        attempt=run.attempt + 1,
+        retry_of=run.id,
+        not_before=now + timedelta(seconds=policy.delay(run.attempt)),
+        queue=run.queue,
+    )

@@ -1,0 +1,213 @@
+"""The runner: claim -> execute the kind -> stream progress and log -> finish -> retry.
+
+Both executors call it. It holds no state between runs: the database is the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from synchub.core.clock import Clock
+from synchub.core.logcap import LogCap
+from synchub.core.runs import RunState, RunStats
+from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
+from synchub.execution.outcomes import end_run
+from synchub.execution.sink import BufferedSink
+from synchub.store import jobs as job_store
+from synchub.store import runs as run_store
+from synchub.store.db import transaction
+
+log = logging.getLogger(__name__)
+
+ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
+
+
+class StopReason(StrEnum):
+    CANCEL = "cancel"  #: someone asked to cancel the run
+    TIMEOUT = "timeout"  #: the job's timeout passed
+    SHUTDOWN = "shutdown"  #: this process is stopping
+    LOST = "lost"  #: the run is no longer ours (reaped, or ended elsewhere)
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    run_lease_s: float = 30.0
+    tick_s: float = 1.0  #: how often progress, logs and the heartbeat are written
+    log_cap_bytes: int = 5 * 1024 * 1024
+    file_report_cap: int = 100_000
+
+
+class Runner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        engines: dict[str, Engine],
+        resolve_remotes: ResolveRemotes,
+        clock: Clock,
+        worker: str,
+        settings: RunnerSettings = RunnerSettings(),
+        on_end: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessions = sessions
+        self.engines = engines
+        self.resolve_remotes = resolve_remotes
+        self.clock = clock
+        self.worker = worker
+        self.settings = settings
+        self.on_end = on_end
+        self._active: dict[int, tuple[threading.Event, list[StopReason]]] = {}
+        self._lock = threading.Lock()
+
+    def execute(self, run_id: int) -> run_store.Claim:
+        """Claim run `run_id` and, when claimed, run it to its end in this thread."""
+        with transaction(self.sessions) as session:
+            claim = run_store.claim(session, run_id, worker=self.worker, now=self.clock.now())
+        if claim is not run_store.Claim.CLAIMED:
+            # BUSY runs wait for a run to end (which wakes the scheduler); waking it
+            # now would only bounce them between pending and queued.
+            if claim is run_store.Claim.SKIPPED:
+                self.on_end()
+            return claim
+        try:
+            self._run_claimed(run_id)
+        finally:
+            self.on_end()
+        return claim
+
+    def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
+        """Ask every run in this runner to stop (graceful shutdown's last step)."""
+        with self._lock:
+            for stop, reasons in self._active.values():
+                reasons.append(reason)
+                stop.set()
+
+    def active(self) -> list[int]:
+        with self._lock:
+            return list(self._active)
+
+    def _run_claimed(self, run_id: int) -> None:
+        with transaction(self.sessions) as session:
+            run = run_store.get(session, run_id)
+            assert run is not None
+            job = job_store.get_by_id(session, run.job_id)
+            first_run = job is not None and run_store.last_succeeded(session, job.id) is None
+        if job is None:  # removed between claim and now
+            self._finish(run_id, RunState.CANCELLED, Outcome(ok=False, error="job removed"))
+            return
+        sink = BufferedSink(run_id, self.clock, LogCap(self.settings.log_cap_bytes),
+                            self.settings.file_report_cap)
+        stop, reasons = threading.Event(), []
+        with self._lock:
+            self._active[run_id] = (stop, reasons)
+        try:
+            engine = self.engines[job.kind]
+            ctx = RunContext(
+                run_id=run_id, job_name=job.name, params=job.params, attempt=run.attempt,
+                first_run=first_run,
+                remotes=self.resolve_remotes(engine.remotes_used(job.params)),
+                sink=sink, stop=stop, timeout_s=job.timeout_s,
+            )
+        except Exception as exc:
+            self._forget(run_id)
+            self._finish(run_id, RunState.FAILED, _internal(exc), sink)
+            return
+        deadline = None if job.timeout_s is None else self.clock.now() + timedelta(
+            seconds=job.timeout_s)
+        done = threading.Event()
+        monitor = threading.Thread(
+            target=self._monitor, args=(run_id, sink, stop, reasons, done, deadline),
+            name=f"run-{run_id}-monitor", daemon=True,
+        )
+        monitor.start()
+        try:
+            outcome = engine.run(ctx)
+        except Exception as exc:
+            log.exception("run %s: engine crashed", run_id, extra={"action": "engine_crash"})
+            outcome = _internal(exc)
+        done.set()
+        monitor.join()
+        self._forget(run_id)
+        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons)
+
+    def _monitor(
+        self, run_id: int, sink: BufferedSink, stop: threading.Event, reasons: list[StopReason],
+        done: threading.Event, deadline: object,
+    ) -> None:
+        """Every tick: flush logs and progress, renew the heartbeat, watch for cancel."""
+        while not done.wait(self.settings.tick_s):
+            try:
+                with transaction(self.sessions) as session:
+                    progress = sink.flush(session)
+                    cancel = run_store.heartbeat(session, run_id, worker=self.worker,
+                                                 now=self.clock.now(), progress=progress)
+            except Exception:
+                log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
+                continue
+            reason = None
+            if cancel is None:
+                reason = StopReason.LOST
+            elif cancel:
+                reason = StopReason.CANCEL
+            elif deadline is not None and self.clock.now() >= deadline:  # type: ignore[operator]
+                reason = StopReason.TIMEOUT
+            if reason is not None and not stop.is_set():
+                reasons.append(reason)
+                stop.set()
+
+    def _finish(
+        self, run_id: int, state: RunState, outcome: Outcome,
+        sink: BufferedSink | None = None, reasons: list[StopReason] | None = None,
+    ) -> None:
+        if reasons and reasons[0] is StopReason.LOST:
+            return  # someone else ended it; nothing of ours to write
+        stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
+        error = outcome.error
+        if state is RunState.TIMED_OUT:
+            error = "The job's timeout passed; the run was stopped"
+        elif state is RunState.LOST:
+            error = "synchub stopped while the run was running; it was interrupted"
+        with transaction(self.sessions) as session:
+            if sink is not None:
+                sink.flush(session)
+            end_run(
+                session, run_id, state, now=self.clock.now(), permanent=outcome.permanent,
+                exit_code=outcome.exit_code,
+                error_class=outcome.error_class if state is RunState.FAILED else state.value,
+                error=None if state is RunState.SUCCEEDED else error,
+                stats=stats.as_dict(), progress=None,
+            )
+
+    def _forget(self, run_id: int) -> None:
+        with self._lock:
+            self._active.pop(run_id, None)
+
+
+def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
+    if reasons:
+        return {
+            StopReason.CANCEL: RunState.CANCELLED,
+            StopReason.TIMEOUT: RunState.TIMED_OUT,
+            StopReason.SHUTDOWN: RunState.LOST,
+            StopReason.LOST: RunState.LOST,
+        }[reasons[0]]
+    return RunState.SUCCEEDED if outcome.ok else RunState.FAILED
+
+
+def _internal(exc: Exception) -> Outcome:
+    return Outcome(ok=False, error_class="internal", error=f"{type(exc).__name__}: {exc}")
+
+
+def _from(sink: BufferedSink) -> RunStats:
+    p = sink.last_progress
+    if p is None:
+        return RunStats()
+    speed = p.bytes / p.elapsed_s if p.elapsed_s else 0.0
+    return RunStats(bytes=p.bytes, files=p.transfers, checks=p.checks, deletes=p.deletes,
+                    renames=p.renames, errors=p.errors, elapsed_s=p.elapsed_s, speed_bps=speed)

@@ -1,0 +1,71 @@
+"""Buffers what an engine reports until the runner's next flush to the database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from synchub.core.clock import Clock
+from synchub.core.logcap import LogCap
+from synchub.core.runs import FileChange, Progress
+from synchub.store import logs as log_store
+
+
+@dataclass
+class BufferedSink:
+    """A RunSink that keeps lines in memory; `flush` writes them in the caller's session."""
+
+    run_id: int
+    clock: Clock
+    cap: LogCap
+    file_cap: int
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lines: list[log_store.LogLine] = field(default_factory=list)
+    _drop: list[int] = field(default_factory=list)
+    _files: list[log_store.FileLine] = field(default_factory=list)
+    _files_seen: int = 0
+    _progress: Progress | None = None
+    last_progress: Progress | None = None
+
+    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        del fields  # the message carries what people read; structured fields stay in rclone
+        at = self.clock.now()
+        with self._lock:
+            seq, dropped = self.cap.admit(len(message.encode()) + 1)
+            self._lines.append((seq, at, level, message))
+            if dropped:
+                gone = set(dropped)
+                kept = [line for line in self._lines if line[0] not in gone]
+                self._drop.extend(gone - {line[0] for line in self._lines})
+                self._lines = kept
+
+    def progress(self, snapshot: Progress) -> None:
+        with self._lock:
+            self._progress = snapshot
+            self.last_progress = snapshot
+
+    def file(self, change: FileChange) -> None:
+        at: datetime = self.clock.now()
+        with self._lock:
+            self._files_seen += 1
+            if self._files_seen <= self.file_cap:
+                self._files.append((change.path, change.action.value, change.size, change.error, at))
+
+    def flush(self, session: Session) -> dict[str, Any] | None:
+        """Write buffered lines and files; return the progress snapshot to store, if new."""
+        with self._lock:
+            lines, self._lines = self._lines, []
+            drop, self._drop = self._drop, []
+            files, self._files = self._files, []
+            progress, self._progress = self._progress, None
+            dropped_files = max(0, self._files_seen - self.file_cap)
+            dropped_lines, dropped_bytes = self.cap.dropped_lines, self.cap.dropped_bytes
+        log_store.append(session, self.run_id, lines, drop,
+                         dropped_lines=dropped_lines, dropped_bytes=dropped_bytes)
+        log_store.add_files(session, self.run_id, files, dropped_files)
+        return progress.as_dict() if progress else None

@@ -1,0 +1,1 @@
+"""The scheduler: lease, fire, dispatch, reap."""

@@ -1,0 +1,202 @@
+"""The scheduler loop. Each step does one unit of work and says whether it found any.
+
+1. Hold the lease (or wait for it): only the leader fires, dispatches and reaps.
+2. Fire: due jobs get their runs (misfire policy applied), next fire advanced.
+3. Dispatch: pending runs whose time has come go to the executor.
+4. Reap: running runs with a stale heartbeat become lost (and are retried by policy);
+   queued runs no executor took go back to pending.
+5. Sleep until the earliest next fire or retry, a change, or the poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from synchub.core.clock import Clock
+from synchub.core.policies import OverlapPolicy
+from synchub.core.runs import RunState, SkipReason, Trigger
+from synchub.core.schedules import (
+    MisfirePolicy,
+    Schedule,
+    ScheduleKind,
+    decide_misfires,
+    fires_between,
+    next_fire,
+)
+from synchub.execution.executor import Executor
+from synchub.execution.outcomes import end_run
+from synchub.store import jobs as job_store
+from synchub.store import leases
+from synchub.store import runs as run_store
+from synchub.store.db import transaction
+from synchub.store.tables import JobRow
+
+log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+#: At most this many missed fire times are recorded one by one per pass.
+MAX_RECORDED_MISSES = 100
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    lease_s: float = 10.0
+    run_lease_s: float = 30.0
+    poll_s: float = 1.0
+    misfire_grace_s: float = 60.0
+    batch: int = 200
+
+
+@dataclass
+class Scheduler:
+    sessions: sessionmaker[Session]
+    executor: Executor
+    clock: Clock
+    holder: str
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+    wake_event: threading.Event = field(default_factory=threading.Event)
+    leading: bool = False
+    next_wake: datetime | None = None
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def tick(self) -> float:
+        """One pass of the loop; returns how long to sleep before the next."""
+        self.wake_event.clear()
+        if not self.hold_lease():
+            return self.settings.lease_s / 3
+        while self.fire():
+            pass
+        self.dispatch()
+        self.reap()
+        return self.sleep_for()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                delay = self.tick()
+            except Exception:
+                log.exception("scheduler pass failed", extra={"action": "scheduler_error"})
+                delay = self.settings.poll_s
+            if stop.is_set():
+                break
+            self.clock.sleep(delay, self.wake_event)
+        self.release()
+
+    def hold_lease(self) -> bool:
+        with transaction(self.sessions) as session:
+            held = leases.acquire(session, LEASE, self.holder, now=self.clock.now(),
+                                  ttl_s=self.settings.lease_s)
+        if held != self.leading:
+            log.info("scheduler %s %s the lead", self.holder, "took" if held else "lost",
+                     extra={"action": "lease"})
+        self.leading = held
+        return held
+
+    def release(self) -> None:
+        if self.leading:
+            with transaction(self.sessions) as session:
+                leases.release(session, LEASE, self.holder)
+            self.leading = False
+
+    def fire(self) -> bool:
+        """Create the runs of due jobs. True when it found any (call again)."""
+        now = self.clock.now()
+        with transaction(self.sessions) as session:
+            due = job_store.due(session, now, self.settings.batch)
+            for job in due:
+                self._fire_job(session, job, now)
+        return len(due) == self.settings.batch
+
+    def _fire_job(self, session: Session, job: JobRow, now: datetime) -> None:
+        expected = job.next_fire_at
+        assert expected is not None
+        schedule = Schedule(kind=ScheduleKind(job.schedule_kind), cron=job.cron, tz=job.tz,
+                            every_s=job.every_s, anchor=job.anchor_at)
+        try:
+            fires, cut = fires_between(schedule, expected, now, limit=10_000)
+            upcoming = next_fire(schedule, now)
+        except Exception:
+            # Guard against a crash loop: push the job out of the due set, then report.
+            job_store.advance(session, job.id, expected=expected, to=None)
+            log.exception("job %s: cannot compute its schedule; unscheduled", job.name,
+                          extra={"action": "schedule_error"})
+            return
+        decision = decide_misfires(fires, now=now, grace_s=self.settings.misfire_grace_s,
+                                   policy=MisfirePolicy(job.misfire))
+        for at in decision.skip[-MAX_RECORDED_MISSES:]:
+            run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at,
+                             state=RunState.SKIPPED, reason=SkipReason.MISSED.value)
+        unrecorded = len(decision.skip) - MAX_RECORDED_MISSES
+        if unrecorded > 0 or cut:
+            log.warning("job %s: %s more missed fire times not recorded", job.name,
+                        "10000+" if cut else unrecorded, extra={"action": "misfire"})
+        for at in decision.run:
+            run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at)
+        job_store.advance(session, job.id, expected=expected, to=upcoming)
+
+    def dispatch(self) -> int:
+        """Hand due pending runs to the executor, as many as it can take."""
+        now = self.clock.now()
+        sent = 0
+        with transaction(self.sessions) as session:
+            pending = run_store.due_pending(session, now, self.settings.batch)
+            busy = run_store.running_job_ids(session)
+            waiting = {j.id for j in job_store.by_ids(session, {r.job_id for r in pending} & busy)
+                       if j.overlap == OverlapPolicy.QUEUE.value}
+        for run in pending:
+            if run.job_id in waiting or self.executor.capacity(run.queue) < 1:
+                continue
+            with transaction(self.sessions) as session:
+                if not run_store.move(session, run.id, RunState.QUEUED,
+                                      expected=[RunState.PENDING], queued_at=now):
+                    continue
+            try:
+                self.executor.submit(run.id, run.queue)
+                sent += 1
+            except Exception:
+                log.exception("run %s: dispatch failed; left pending", run.id,
+                              extra={"action": "dispatch_error"})
+                with transaction(self.sessions) as session:
+                    run_store.move(session, run.id, RunState.PENDING,
+                                   expected=[RunState.QUEUED], queued_at=None)
+        return sent
+
+    def reap(self) -> int:
+        """End runs whose worker vanished; return queued runs nobody took to pending."""
+        now = self.clock.now()
+        found = 0
+        with transaction(self.sessions) as session:
+            stale = run_store.stale(session, now, self.settings.run_lease_s)
+            for run in stale:
+                if run.id in self.executor.in_flight():
+                    continue  # ours and alive: its heartbeat write is only late
+                if end_run(session, run.id, RunState.LOST, now=now, error_class="lost",
+                           error="The worker stopped sending heartbeats; the run was lost"):
+                    found += 1
+                    log.warning("run %s lost", run.id, extra={"action": "run_lost"})
+            mine = self.executor.in_flight()
+            for run_id in run_store.stale_queued(session, now, self.settings.lease_s):
+                if run_id not in mine and run_store.move(
+                    session, run_id, RunState.PENDING, expected=[RunState.QUEUED],
+                    queued_at=None,
+                ):
+                    found += 1
+        return found
+
+    def sleep_for(self) -> float:
+        now = self.clock.now()
+        with transaction(self.sessions) as session:
+            fire = job_store.earliest_fire(session)
+            pending = run_store.earliest_pending(session, now)
+        horizon = now + timedelta(seconds=min(self.settings.poll_s, self.settings.lease_s / 3))
+        candidates = [t for t in (fire, pending) if t is not None]
+        wake_at = min([horizon, *candidates])
+        self.next_wake = wake_at
+        return max(0.0, (wake_at - now).total_seconds())

@@ -1,0 +1,70 @@
+"""The services a front end talks to, over one database and one clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from synchub.config import Settings
+from synchub.core.clock import Clock, SystemClock
+from synchub.engines.base import Engine as KindEngine
+from synchub.engines.registry import all_engines
+from synchub.store.crypto import SecretBox, load_or_create_key
+from synchub.store.db import make_engine, make_sessionmaker
+
+
+class Services:
+    """Wires settings, database, clock and engines; each service is made on first use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        engines: dict[str, KindEngine] | None = None,
+        actor: str = "cli",
+        db: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.actor = actor
+        self.db = db or make_engine(settings.db_url)
+        self.sessions: sessionmaker[Session] = make_sessionmaker(self.db)
+        self._engines = engines
+        #: called after a change the scheduler should notice at once (in-process only)
+        self.on_change: Callable[[], None] = lambda: None
+
+    @cached_property
+    def engines(self) -> dict[str, KindEngine]:
+        if self._engines is not None:
+            return self._engines
+        return all_engines(rclone=self.settings.rclone, kill_grace=self.settings.kill_grace)
+
+    @cached_property
+    def box(self) -> SecretBox:
+        secret = self.settings.secret_key.get_secret_value()
+        key = secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
+        return SecretBox(key)
+
+    @cached_property
+    def remotes(self) -> RemoteService:
+        return RemoteService(self)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        return JobService(self)
+
+    @cached_property
+    def runs(self) -> RunService:
+        return RunService(self)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+from synchub.services.jobs import JobService  # noqa: E402
+from synchub.services.remotes import RemoteService  # noqa: E402
+from synchub.services.runs import RunService  # noqa: E402

@@ -1,0 +1,285 @@
+"""Jobs: define, edit, enable, remove, and ask when they fire next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from synchub.core.durations import parse_duration
+from synchub.core.errors import AlreadyExists, InvalidInput, InvalidSchedule, JobNotFound
+from synchub.core.names import check_name
+from synchub.core.policies import OverlapPolicy
+from synchub.core.schedules import (
+    MisfirePolicy,
+    Schedule,
+    ScheduleKind,
+    cron_schedule,
+    describe,
+    interval_schedule,
+    local_zone_name,
+    next_fire,
+    next_fires,
+    zone,
+)
+from synchub.store import audit
+from synchub.store import jobs as store
+from synchub.store import remotes as remote_store
+from synchub.store.db import transaction
+from synchub.store.tables import JobRow
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+
+@dataclass(frozen=True)
+class JobFields:
+    """What a user gives to define or edit a job. None means default (add) or keep (edit)."""
+
+    kind: str | None = None
+    params: dict[str, Any] | None = None  #: the kind's parameters, e.g. op/source/destination
+    cron: str | None = None
+    tz: str | None = None
+    every: str | None = None  #: interval as typed, e.g. "15m"
+    manual: bool = False  #: drop any schedule
+    retries: int | None = None
+    retry_delay: str | None = None
+    timeout: str | None = None  #: "" removes the timeout
+    overlap: str | None = None
+    queue: str | None = None
+    misfire: str | None = None
+    enabled: bool | None = None
+    tags: list[str] | None = field(default=None)
+
+
+DEFAULTS = JobFields(
+    kind="rclone", retries=3, retry_delay="60s", timeout="", overlap="skip",
+    queue="default", misfire="once", enabled=True, tags=[],
+)
+
+
+class JobService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def add(self, name: str, spec: JobFields) -> dict[str, Any]:
+        check_name(name, what="job")
+        merged = JobFields(**{
+            f.name: getattr(spec, f.name) if getattr(spec, f.name) is not None
+            else getattr(DEFAULTS, f.name) for f in fields(JobFields)
+        })
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            if store.get(session, name) is not None:
+                raise AlreadyExists(f"A job named {name!r} already exists")
+            row = JobRow(name=name, created_at=now, updated_at=now)
+            self._apply(session, row, merged, now, schedule_changed=True)
+            session.add(row)
+            session.flush()
+            store.set_remotes(session, row.id, self._remotes_used(row))
+            view = self._view(row, now)
+            audit.record(session, at=now, actor=self.svc.actor, action="job.add",
+                         target_type="job", target=name, after=view)
+        self.svc.on_change()
+        return view
+
+    def edit(self, name: str, spec: JobFields) -> dict[str, Any]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name, lock=True)
+            before = self._view(row, now)
+            current = self._fields_of(row)
+            schedule_changed = any(
+                x is not None for x in (spec.cron, spec.tz, spec.every)
+            ) or spec.manual
+            if spec.cron is not None or spec.every is not None or spec.manual:
+                current = replace(current, cron=None, every=None)
+            merged = JobFields(**{
+                f.name: getattr(spec, f.name) if getattr(spec, f.name) is not None
+                else getattr(current, f.name) for f in fields(JobFields)
+            })
+            if spec.params is not None and row.params:
+                merged = replace(merged, params={**row.params, **spec.params})
+            self._apply(session, row, merged, now, schedule_changed=schedule_changed)
+            row.updated_at = now
+            store.set_remotes(session, row.id, self._remotes_used(row))
+            view = self._view(row, now)
+            audit.record(session, at=now, actor=self.svc.actor, action="job.edit",
+                         target_type="job", target=name, before=before, after=view)
+        self.svc.on_change()
+        return view
+
+    def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name, lock=True)
+            if row.enabled != enabled:
+                row.enabled = enabled
+                # Fire times while disabled are not misfires: count from now.
+                row.next_fire_at = next_fire(self.schedule_of(row), now) if enabled else None
+                row.updated_at = now
+                audit.record(session, at=now, actor=self.svc.actor,
+                             action="job.enable" if enabled else "job.disable",
+                             target_type="job", target=name)
+            view = self._view(row, now)
+        self.svc.on_change()
+        return view
+
+    def remove(self, name: str) -> None:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name, lock=True)
+            before = self._view(row, now)
+            store.remove(session, row.id)
+            audit.record(session, at=now, actor=self.svc.actor, action="job.remove",
+                         target_type="job", target=name, before=before)
+        self.svc.on_change()
+
+    def show(self, name: str) -> dict[str, Any]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            return self._view(self._get(session, name), now)
+
+    def list(self) -> list[dict[str, Any]]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            return [self._view(r, now) for r in store.all_jobs(session)]
+
+    def next(self, name: str, count: int = 5) -> list[datetime]:
+        if count < 1:
+            raise InvalidInput("Bad count: it must be at least 1")
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+        return next_fires(self.schedule_of(row), self.svc.clock.now(), count)
+
+    # -- rules ---------------------------------------------------------------
+
+    def _apply(
+        self, session: Session, row: JobRow, spec: JobFields, now: datetime, *,
+        schedule_changed: bool,
+    ) -> None:
+        """Validate `spec` (complete) and write it into `row`; raise before any change."""
+        assert spec.kind is not None and spec.retries is not None
+        engine = self.svc.engines.get(spec.kind)
+        if engine is None:
+            raise InvalidInput(
+                f"Unknown job kind {spec.kind!r}: known kinds are {', '.join(sorted(self.svc.engines))}"
+            )
+        if spec.kind == "command" and not self.svc.settings.allow_command_jobs:
+            raise InvalidInput(
+                "Command jobs are disabled: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+            )
+        params = engine.validate(spec.params or {}, remote_store.names(session))
+        schedule = self._schedule(spec, now, row if not schedule_changed else None)
+        if spec.retries < 0 or spec.retries > 100:
+            raise InvalidInput("Bad retries: use a number from 0 to 100")
+        assert spec.retry_delay is not None and spec.timeout is not None
+        retry_delay = parse_duration(spec.retry_delay, what="retry delay")
+        timeout = parse_duration(spec.timeout, what="timeout") if spec.timeout else None
+        overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
+        misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
+        assert spec.queue is not None and spec.enabled is not None
+        check_name(spec.queue, what="queue")
+        for tag in spec.tags or []:
+            check_name(tag, what="tag")
+        row.kind, row.params = spec.kind, params
+        row.schedule_kind = schedule.kind.value
+        row.cron, row.tz, row.every_s, row.anchor_at = (
+            schedule.cron, schedule.tz, schedule.every_s, schedule.anchor,
+        )
+        row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout
+        row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
+        was_enabled = row.enabled
+        row.enabled, row.tags = spec.enabled, list(spec.tags or [])
+        if schedule_changed or not was_enabled or row.next_fire_at is None:
+            # An edited schedule counts from now: no spurious run for a time already past.
+            row.next_fire_at = next_fire(schedule, now) if row.enabled else None
+
+    def _schedule(self, spec: JobFields, now: datetime, keep: JobRow | None) -> Schedule:
+        if spec.cron is not None and spec.every is not None:
+            raise InvalidSchedule("Give either a cron expression or an interval, not both")
+        if keep is not None:
+            return self.schedule_of(keep)
+        tz = spec.tz or self.svc.settings.default_tz or local_zone_name()
+        zone(tz)
+        if spec.cron is not None:
+            return cron_schedule(spec.cron, tz)
+        if spec.every is not None:
+            return interval_schedule(parse_duration(spec.every, what="interval"), now)
+        return Schedule(kind=ScheduleKind.NONE, tz=tz)
+
+    def _remotes_used(self, row: JobRow) -> frozenset[str]:
+        return self.svc.engines[row.kind].remotes_used(row.params)
+
+    def _get(self, session: Session, name: str, *, lock: bool = False) -> JobRow:
+        row = store.get(session, name)
+        if row is not None and lock:
+            row = store.lock(session, row.id)
+        if row is None:
+            raise JobNotFound(f"No job named {name!r}")
+        return row
+
+    @staticmethod
+    def schedule_of(row: JobRow) -> Schedule:
+        return Schedule(
+            kind=ScheduleKind(row.schedule_kind), cron=row.cron, tz=row.tz,
+            every_s=row.every_s, anchor=row.anchor_at,
+        )
+
+    @staticmethod
+    def _fields_of(row: JobRow) -> JobFields:
+        from synchub.core.durations import format_duration
+
+        return JobFields(
+            kind=row.kind, params=None, cron=row.cron, tz=row.tz,
+            every=format_duration(row.every_s) if row.every_s else None,
+            retries=row.retries, retry_delay=f"{row.retry_delay_s}s",
+            timeout=f"{row.timeout_s}s" if row.timeout_s else "",
+            overlap=row.overlap, queue=row.queue, misfire=row.misfire,
+            enabled=row.enabled, tags=list(row.tags),
+        )
+
+    def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
+        schedule = self.schedule_of(row)
+        return {
+            "id": row.id,
+            "name": row.name,
+            "kind": row.kind,
+            "params": row.params,
+            "schedule": {
+                "kind": schedule.kind.value,
+                "cron": schedule.cron,
+                "tz": schedule.tz,
+                "every_s": schedule.every_s,
+                "anchor": _iso(schedule.anchor),
+                "description": describe(schedule),
+            },
+            "misfire": row.misfire,
+            "queue": row.queue,
+            "retries": row.retries,
+            "retry_delay_s": row.retry_delay_s,
+            "timeout_s": row.timeout_s,
+            "overlap": row.overlap,
+            "enabled": row.enabled,
+            "tags": list(row.tags),
+            "next_fire_at": _iso(row.next_fire_at),
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+        }
+
+
+E = TypeVar("E", OverlapPolicy, MisfirePolicy)
+
+
+def _choice(enum: type[E], value: str | None, what: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = "|".join(m.value for m in enum)
+        raise InvalidInput(f"Bad {what} {value!r}: use {allowed}") from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

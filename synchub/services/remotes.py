@@ -1,0 +1,154 @@
+"""Remotes: add, show (secrets masked), test, remove, import an rclone.conf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from synchub.core.errors import (
+    AlreadyExists,
+    InvalidInput,
+    InvalidRemote,
+    RemoteInUse,
+    RemoteNotFound,
+)
+from synchub.core.names import check_name
+from synchub.engines import rclone_backends
+from synchub.engines.base import RemoteConfig
+from synchub.store import audit
+from synchub.store import remotes as store
+from synchub.store.db import transaction
+from synchub.store.tables import RemoteRow
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class RemoteView:
+    name: str
+    type: str
+    options: dict[str, str]  #: secrets masked
+    max_concurrency: int | None
+    used_by: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "options": self.options,
+            "max_concurrency": self.max_concurrency,
+            "used_by": self.used_by,
+        }
+
+
+class RemoteService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def add(
+        self,
+        name: str,
+        type_: str,
+        options: dict[str, str],
+        *,
+        max_concurrency: int | None = None,
+    ) -> RemoteView:
+        check_name(name, what="remote")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise InvalidRemote("Bad max concurrency: it must be at least 1")
+        options = rclone_backends.validate_remote(type_, options)
+        secret_keys = rclone_backends.secret_options(type_)
+        plain = {k: v for k, v in options.items() if k not in secret_keys}
+        secrets = {k: v for k, v in options.items() if k in secret_keys}
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            if store.get(session, name) is not None:
+                raise AlreadyExists(f"A remote named {name!r} already exists")
+            row = RemoteRow(
+                name=name,
+                type=type_,
+                options=plain,
+                secrets=self.svc.box.seal(secrets),
+                max_concurrency=max_concurrency,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            view = self._view(session, row)
+            audit.record(session, at=now, actor=self.svc.actor, action="remote.add",
+                         target_type="remote", target=name, after=view.as_dict())
+        return view
+
+    def list(self) -> list[RemoteView]:
+        with transaction(self.svc.sessions) as session:
+            return [self._view(session, r) for r in store.all_remotes(session)]
+
+    def show(self, name: str) -> RemoteView:
+        with transaction(self.svc.sessions) as session:
+            return self._view(session, self._get(session, name))
+
+    def remove(self, name: str) -> None:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+            users = store.jobs_using(session, row.id)
+            if users:
+                raise RemoteInUse(f"Remote {name!r} is used by job(s): {', '.join(users)}")
+            before = self._view(session, row).as_dict()
+            store.remove(session, row.id)
+            audit.record(session, at=now, actor=self.svc.actor, action="remote.remove",
+                         target_type="remote", target=name, before=before)
+
+    def test(self, name: str) -> tuple[bool, str]:
+        from synchub.engines.rclone import test_remote
+
+        config = self.configs(frozenset({name}))[name]
+        return test_remote(config, binary=self.svc.settings.rclone or None)
+
+    def import_conf(self, path: Path | None = None) -> list[RemoteView]:
+        """Add every remote of an rclone.conf; nothing is added if any one is bad."""
+        from synchub.engines import rclone_conf
+
+        path = path or rclone_conf.default_config_path()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"Cannot read {path}: {exc}") from None
+        entries = rclone_conf.parse_conf(text)
+        with transaction(self.svc.sessions) as session:
+            taken = store.names(session)
+        for name, type_, options in entries:
+            check_name(name, what="remote")
+            if name in taken:
+                raise AlreadyExists(f"A remote named {name!r} already exists")
+            rclone_backends.validate_remote(type_, options)
+        return [self.add(name, type_, options) for name, type_, options in entries]
+
+    def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
+        """Decrypted remote configurations for an engine. Never log or return these."""
+        with transaction(self.svc.sessions) as session:
+            rows = store.by_names(session, names)
+        missing = names - {r.name for r in rows}
+        if missing:
+            raise RemoteNotFound(f"No remote named {sorted(missing)[0]!r}")
+        return {
+            r.name: RemoteConfig(r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)})
+            for r in rows
+        }
+
+    def _get(self, session: Any, name: str) -> RemoteRow:
+        row = store.get(session, name)
+        if row is None:
+            raise RemoteNotFound(f"No remote named {name!r}")
+        return row
+
+    def _view(self, session: Any, row: RemoteRow) -> RemoteView:
+        secret_names = self.svc.box.open(row.secrets).keys()
+        options = {**row.options, **dict.fromkeys(secret_names, MASK)}
+        return RemoteView(row.name, row.type, dict(sorted(options.items())),
+                          row.max_concurrency, store.jobs_using(session, row.id))

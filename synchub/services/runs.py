@@ -1,0 +1,183 @@
+"""Runs: request, cancel, retry, and read state, logs and change reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from synchub.core.errors import InvalidInput, InvalidTransition, JobNotFound, RunNotFound
+from synchub.core.runs import RunState, Trigger, celery_state
+from synchub.store import jobs as job_store
+from synchub.store import logs as log_store
+from synchub.store import runs as store
+from synchub.store.db import transaction
+from synchub.store.tables import RunRow
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+STAT_KEYS = ("bytes", "files", "checks", "deletes", "renames", "errors", "elapsed_s", "speed_bps")
+
+
+class RunService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def request(self, job_name: str, trigger: Trigger = Trigger.MANUAL) -> int:
+        """Create a pending run of the job now; the scheduler dispatches it."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            job = job_store.get(session, job_name)
+            if job is None:
+                raise JobNotFound(f"No job named {job_name!r}")
+            run_id = store.create(session, job, trigger=trigger, now=now)
+        assert run_id is not None
+        self.svc.on_change()
+        return run_id
+
+    def cancel(self, run_id: int) -> dict[str, Any]:
+        """Cancel a run: at once if it has not started, else ask its runner to stop."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            run = self._get(session, run_id)
+            state = RunState(run.state)
+            if state in (RunState.PENDING, RunState.QUEUED):
+                if not store.move(session, run_id, RunState.CANCELLED,
+                                  expected=[state], finished_at=now, reason="cancelled"):
+                    raise InvalidTransition(f"Run {run_id} changed state meanwhile: try again")
+            elif state is RunState.RUNNING:
+                store.request_cancel(session, run_id)
+            else:
+                raise InvalidTransition(f"Run {run_id} has already ended ({state.value})")
+        self.svc.on_change()
+        return self.show(run_id)
+
+    def retry(self, run_id: int) -> int:
+        """A new attempt of an ended run, now."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            run = self._get(session, run_id)
+            if RunState(run.state) not in (
+                RunState.FAILED, RunState.TIMED_OUT, RunState.LOST, RunState.CANCELLED,
+                RunState.SKIPPED, RunState.SUCCEEDED,
+            ):
+                raise InvalidTransition(f"Run {run_id} has not ended yet ({run.state})")
+            job = job_store.get_by_id(session, run.job_id)
+            assert job is not None
+            new_id = store.create(session, job, trigger=Trigger.RETRY, now=now,
+                                  scheduled_for=run.scheduled_for, attempt=run.attempt + 1,
+                                  retry_of=run.id)
+        assert new_id is not None
+        self.svc.on_change()
+        return new_id
+
+    def show(self, run_id: int) -> dict[str, Any]:
+        with transaction(self.svc.sessions) as session:
+            run = self._get(session, run_id)
+            job = job_store.get_by_id(session, run.job_id)
+            view = run_view(run, job.name if job else "?", store.has_retry(session, run_id))
+            view["files_summary"] = log_store.file_counts(session, run_id)
+            return view
+
+    def list(
+        self, *, job: str | None = None, state: str | None = None, limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("Bad limit: use a number from 1 to 10000")
+        states: list[RunState] = []
+        if state:
+            try:
+                states = [RunState(s) for s in state.split(",")]
+            except ValueError:
+                allowed = ", ".join(s.value for s in RunState)
+                raise InvalidInput(f"Bad state {state!r}: use one of {allowed}") from None
+        with transaction(self.svc.sessions) as session:
+            job_id = None
+            if job is not None:
+                row = job_store.get(session, job)
+                if row is None:
+                    raise JobNotFound(f"No job named {job!r}")
+                job_id = row.id
+            rows = store.listing(session, job_id=job_id, states=states, limit=limit,
+                                 before_id=before_id)
+            return [run_view(run, name, False) for run, name in rows]
+
+    def logs(self, run_id: int, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""
+        with transaction(self.svc.sessions) as session:
+            self._get(session, run_id)
+            return [
+                {"seq": line.seq, "at": line.at.isoformat(), "level": line.level,
+                 "message": line.message}
+                for line in log_store.lines(session, run_id, after_seq=after_seq)
+            ]
+
+    def files(self, run_id: int) -> list[dict[str, Any]]:
+        with transaction(self.svc.sessions) as session:
+            self._get(session, run_id)
+            return [
+                {"path": f.path, "action": f.action, "size": f.size, "error": f.error,
+                 "at": f.at.isoformat()}
+                for f in log_store.files(session, run_id)
+            ]
+
+    def follow(self, run_id: int, *, poll_s: float = 0.5) -> Iterator[dict[str, Any]]:
+        """Yield log lines as they come, then a final {"state": ...} when the run ends."""
+        import threading
+
+        seq = 0
+        idle = threading.Event()
+        while True:
+            view = self.show(run_id)
+            for line in self.logs(run_id, after_seq=seq):
+                seq = line["seq"]
+                yield line
+            if view["finished_at"] is not None:
+                yield {"state": view["state"], "run": view}
+                return
+            self.svc.clock.sleep(poll_s, idle)
+
+    def _get(self, session: Session, run_id: int) -> RunRow:
+        run = store.get(session, run_id)
+        if run is None:
+            raise RunNotFound(f"No run with id {run_id}")
+        return run
+
+
+def run_view(run: RunRow, job_name: str, retry_scheduled: bool) -> dict[str, Any]:
+    state = RunState(run.state)
+    stats = dict.fromkeys(STAT_KEYS, 0) | (run.stats or {})
+    return {
+        "id": run.id,
+        "job": job_name,
+        "state": state.value,
+        "celery_state": celery_state(state, retry_scheduled=retry_scheduled),
+        "trigger": run.trigger,
+        "reason": run.reason,
+        "scheduled_for": _iso(run.scheduled_for),
+        "created_at": _iso(run.created_at),
+        "queued_at": _iso(run.queued_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "heartbeat_at": _iso(run.heartbeat_at),
+        "not_before": _iso(run.not_before),
+        "attempt": run.attempt,
+        "retry_of": run.retry_of,
+        "queue": run.queue,
+        "worker": run.worker,
+        "exit_code": run.exit_code,
+        "error_class": run.error_class,
+        "error": run.error,
+        "stats": stats,
+        "progress": run.progress,
+        "log_dropped_lines": run.log_dropped_lines,
+        "files_dropped": run.files_dropped,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

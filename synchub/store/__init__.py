@@ -1,0 +1,1 @@
+"""SQLAlchemy tables and queries, Alembic migrations. All SQL lives here."""

@@ -1,0 +1,82 @@
+"""Run logs and change reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from synchub.store.tables import RunFileRow, RunLogRow, RunRow
+
+LogLine = tuple[int, datetime, str, str]  # seq, at, level, message
+FileLine = tuple[str, str, int | None, str | None, datetime]  # path, action, size, error, at
+
+
+def append(
+    session: Session,
+    run_id: int,
+    lines: Sequence[LogLine],
+    drop: Iterable[int],
+    *,
+    dropped_lines: int,
+    dropped_bytes: int,
+) -> None:
+    """Store new lines, delete the ones the cap pushed out, and record the counts."""
+    if lines:
+        session.execute(
+            insert(RunLogRow),
+            [
+                {"run_id": run_id, "seq": s, "at": at, "level": level, "message": msg}
+                for s, at, level, msg in lines
+            ],
+        )
+    drop = list(drop)
+    if drop:
+        session.execute(delete(RunLogRow).where(RunLogRow.run_id == run_id, RunLogRow.seq.in_(drop)))
+    if drop or dropped_lines:
+        session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(log_dropped_lines=dropped_lines, log_dropped_bytes=dropped_bytes)
+        )
+
+
+def lines(session: Session, run_id: int, *, after_seq: int = 0, limit: int = 10_000) -> list[RunLogRow]:
+    return list(
+        session.scalars(
+            select(RunLogRow)
+            .where(RunLogRow.run_id == run_id, RunLogRow.seq > after_seq)
+            .order_by(RunLogRow.seq)
+            .limit(limit)
+        )
+    )
+
+
+def add_files(session: Session, run_id: int, rows: Sequence[FileLine], dropped: int) -> None:
+    if rows:
+        session.execute(
+            insert(RunFileRow),
+            [
+                {"run_id": run_id, "path": p, "action": a, "size": s, "error": e, "at": at}
+                for p, a, s, e, at in rows
+            ],
+        )
+    if dropped:
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(files_dropped=dropped))
+
+
+def files(session: Session, run_id: int, limit: int = 100_000) -> list[RunFileRow]:
+    return list(
+        session.scalars(
+            select(RunFileRow).where(RunFileRow.run_id == run_id).order_by(RunFileRow.id).limit(limit)
+        )
+    )
+
+
+def file_counts(session: Session, run_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(RunFileRow.action, func.count()).where(RunFileRow.run_id == run_id).group_by(RunFileRow.action)
+    )
+    return {action: int(n) for action, n in rows}

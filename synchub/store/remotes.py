@@ -1,0 +1,41 @@
+"""Remotes: rows with their secret options sealed."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
+
+
+def get(session: Session, name: str) -> RemoteRow | None:
+    return session.scalars(select(RemoteRow).where(RemoteRow.name == name)).first()
+
+
+def all_remotes(session: Session) -> list[RemoteRow]:
+    return list(session.scalars(select(RemoteRow).order_by(RemoteRow.name)))
+
+
+def names(session: Session) -> frozenset[str]:
+    return frozenset(session.scalars(select(RemoteRow.name)))
+
+
+def by_names(session: Session, wanted: frozenset[str]) -> list[RemoteRow]:
+    if not wanted:
+        return []
+    return list(session.scalars(select(RemoteRow).where(RemoteRow.name.in_(wanted))))
+
+
+def jobs_using(session: Session, remote_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(JobRow.name)
+            .join(JobRemoteRow, JobRemoteRow.job_id == JobRow.id)
+            .where(JobRemoteRow.remote_id == remote_id)
+            .order_by(JobRow.name)
+        )
+    )
+
+
+def remove(session: Session, remote_id: int) -> None:
+    session.execute(delete(RemoteRow).where(RemoteRow.id == remote_id))

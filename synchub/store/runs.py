@@ -1,0 +1,293 @@
+"""Runs. Every change of state is one conditional update: losing a race is normal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from synchub.core.policies import OverlapPolicy
+from synchub.core.runs import RunState, Trigger, sources_of
+from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow, RunRow
+
+
+def get(session: Session, run_id: int) -> RunRow | None:
+    return session.get(RunRow, run_id)
+
+
+def create(
+    session: Session,
+    job: JobRow,
+    *,
+    trigger: Trigger,
+    now: datetime,
+    state: RunState = RunState.PENDING,
+    scheduled_for: datetime | None = None,
+    reason: str | None = None,
+    attempt: int = 1,
+    retry_of: int | None = None,
+    not_before: datetime | None = None,
+    queue: str | None = None,
+) -> int | None:
+    """Insert a run and return its id; None when its fire time already has a run."""
+    values: dict[str, Any] = {
+        "job_id": job.id,
+        "trigger": trigger.value,
+        "state": state.value,
+        "reason": reason,
+        "scheduled_for": scheduled_for,
+        "attempt": attempt,
+        "retry_of": retry_of,
+        "queue": queue or job.queue,
+        "not_before": not_before or now,
+        "created_at": now,
+        "finished_at": now if state is RunState.SKIPPED else None,
+        "cancel_requested": False,
+        "log_dropped_lines": 0,
+        "log_dropped_bytes": 0,
+        "files_dropped": 0,
+    }
+    if trigger is not Trigger.SCHEDULE:
+        row = RunRow(**values)
+        session.add(row)
+        session.flush()
+        return row.id
+    # Promise 1: the unique (job, fire time) index decides; a second scheduler,
+    # a restart or a replayed transaction inserts nothing.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(RunRow)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["job_id", "scheduled_for"],
+            # A literal, not a bound parameter: PostgreSQL matches the partial index
+            # by comparing this predicate with the index's own text.
+            index_where=text("trigger = 'schedule'"),
+        )
+        .returning(RunRow.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def move(
+    session: Session,
+    run_id: int,
+    target: RunState,
+    *,
+    expected: Sequence[RunState] | None = None,
+    **values: Any,
+) -> bool:
+    """Move a run to `target` from one of `expected` (default: every allowed source).
+
+    Returns False when the run was not in such a state: another process got there first.
+    """
+    sources = [s.value for s in (expected or sources_of(target))]
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state.in_(sources))
+        .values(state=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def due_pending(session: Session, now: datetime, limit: int) -> list[RunRow]:
+    """Pending runs whose wait is over, oldest first."""
+    return list(
+        session.scalars(
+            select(RunRow)
+            .where(RunRow.state == RunState.PENDING.value, RunRow.not_before <= now)
+            .order_by(RunRow.not_before, RunRow.id)
+            .limit(limit)
+        )
+    )
+
+
+def earliest_pending(session: Session, after: datetime) -> datetime | None:
+    """The first time after `after` at which a waiting pending run becomes due."""
+    return session.scalars(
+        select(func.min(RunRow.not_before)).where(
+            RunRow.state == RunState.PENDING.value, RunRow.not_before > after
+        )
+    ).first()
+
+
+def running_job_ids(session: Session) -> set[int]:
+    return set(session.scalars(select(RunRow.job_id).where(RunRow.state == RunState.RUNNING.value)))
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"  #: the caller now runs it
+    GONE = "gone"  #: no longer queued (cancelled, or claimed elsewhere)
+    BUSY = "busy"  #: must wait: its job is running or a remote is at its limit; back to pending
+    SKIPPED = "skipped"  #: its job was running and the overlap policy says skip
+
+
+def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
+    """Atomically move a queued run to RUNNING, enforcing overlap and remote limits.
+
+    Promise 2: the check and the write happen under the job's row lock (PostgreSQL)
+    or SQLite's write lock, so two workers can never both start one job.
+    """
+    run = session.get(RunRow, run_id)
+    if run is None or run.state != RunState.QUEUED.value:
+        return Claim.GONE
+    job = session.scalars(select(JobRow).where(JobRow.id == run.job_id).with_for_update()).one()
+    if OverlapPolicy(job.overlap) is not OverlapPolicy.ALLOW and _job_running(session, job.id):
+        if OverlapPolicy(job.overlap) is OverlapPolicy.SKIP:
+            ok = move(session, run_id, RunState.SKIPPED, expected=[RunState.QUEUED],
+                      reason="overlap", finished_at=now)
+            return Claim.SKIPPED if ok else Claim.GONE
+        return _back_to_pending(session, run_id)
+    if _remote_full(session, job.id):
+        return _back_to_pending(session, run_id)
+    ok = move(session, run_id, RunState.RUNNING, expected=[RunState.QUEUED],
+              worker=worker, started_at=now, heartbeat_at=now)
+    return Claim.CLAIMED if ok else Claim.GONE
+
+
+def _back_to_pending(session: Session, run_id: int) -> Claim:
+    ok = move(session, run_id, RunState.PENDING, expected=[RunState.QUEUED], queued_at=None)
+    return Claim.BUSY if ok else Claim.GONE
+
+
+def _job_running(session: Session, job_id: int) -> bool:
+    running = select(RunRow.id).where(
+        RunRow.job_id == job_id, RunRow.state == RunState.RUNNING.value
+    )
+    return session.scalars(running.limit(1)).first() is not None
+
+
+def _remote_full(session: Session, job_id: int) -> bool:
+    """True when a remote of this job already has `max_concurrency` running runs."""
+    limited = list(
+        session.scalars(
+            select(RemoteRow)
+            .join(JobRemoteRow, JobRemoteRow.remote_id == RemoteRow.id)
+            .where(JobRemoteRow.job_id == job_id, RemoteRow.max_concurrency.is_not(None))
+            .order_by(RemoteRow.id)
+            .with_for_update()
+        )
+    )
+    for remote in limited:
+        in_use = session.scalar(
+            select(func.count(RunRow.id))
+            .join(JobRemoteRow, JobRemoteRow.job_id == RunRow.job_id)
+            .where(
+                JobRemoteRow.remote_id == remote.id,
+                RunRow.state == RunState.RUNNING.value,
+            )
+        )
+        assert remote.max_concurrency is not None
+        if (in_use or 0) >= remote.max_concurrency:
+            return True
+    return False
+
+
+def heartbeat(
+    session: Session,
+    run_id: int,
+    *,
+    worker: str,
+    now: datetime,
+    progress: dict[str, Any] | None,
+) -> bool | None:
+    """Renew a running run's heartbeat (and progress). Returns whether a cancel was
+    requested, or None when the run is no longer running under this worker."""
+    values: dict[str, Any] = {"heartbeat_at": now}
+    if progress is not None:
+        values["progress"] = progress
+    result = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.state == RunState.RUNNING.value,
+            RunRow.worker == worker,
+        )
+        .values(**values)
+        .returning(RunRow.cancel_requested)
+    )
+    row = result.first()
+    return None if row is None else bool(row[0])
+
+
+def stale(session: Session, now: datetime, lease_s: float, limit: int = 100) -> list[RunRow]:
+    """Running runs whose heartbeat is older than the lease."""
+    cutoff = now - timedelta(seconds=lease_s)
+    return list(
+        session.scalars(
+            select(RunRow)
+            .where(RunRow.state == RunState.RUNNING.value, RunRow.heartbeat_at < cutoff)
+            .limit(limit)
+        )
+    )
+
+
+def stale_queued(session: Session, now: datetime, after_s: float) -> list[int]:
+    """Queued runs no executor started within `after_s`: their hand-over was lost."""
+    cutoff = now - timedelta(seconds=after_s)
+    return list(
+        session.scalars(
+            select(RunRow.id).where(
+                RunRow.state == RunState.QUEUED.value, RunRow.queued_at < cutoff
+            )
+        )
+    )
+
+
+def request_cancel(session: Session, run_id: int) -> bool:
+    """Flag a running run for its runner to stop. False when it is not running."""
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state == RunState.RUNNING.value)
+        .values(cancel_requested=True)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def last_succeeded(session: Session, job_id: int) -> int | None:
+    return session.scalars(
+        select(RunRow.id)
+        .where(RunRow.job_id == job_id, RunRow.state == RunState.SUCCEEDED.value)
+        .order_by(RunRow.id.desc())
+        .limit(1)
+    ).first()
+
+
+def has_retry(session: Session, run_id: int) -> bool:
+    return session.scalars(select(RunRow.id).where(RunRow.retry_of == run_id)).first() is not None
+
+
+def listing(
+    session: Session,
+    *,
+    job_id: int | None = None,
+    states: Sequence[RunState] = (),
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[tuple[RunRow, str]]:
+    """Runs newest first, each with its job's name."""
+    query = select(RunRow, JobRow.name).join(JobRow, JobRow.id == RunRow.job_id)
+    conditions = []
+    if job_id is not None:
+        conditions.append(RunRow.job_id == job_id)
+    if states:
+        conditions.append(RunRow.state.in_([s.value for s in states]))
+    if before_id is not None:
+        conditions.append(RunRow.id < before_id)
+    if conditions:
+        query = query.where(and_(*conditions))
+    rows = session.execute(query.order_by(RunRow.id.desc()).limit(limit))
+    return [(run, name) for run, name in rows]
+
+
+def running_count(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count(RunRow.id)).where(RunRow.state == RunState.RUNNING.value))
+        or 0
+    )

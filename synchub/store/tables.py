@@ -1,0 +1,206 @@
+"""The database schema. Timestamps are aware UTC; see `UtcDateTime`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on SQLite (which drops the zone) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BigInteger ids on PostgreSQL, plain INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class RemoteRow(Base):
+    __tablename__ = "remotes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  #: non-secret options
+    secrets: Mapped[bytes | None] = mapped_column(LargeBinary)  #: Fernet token of a JSON dict
+    max_concurrency: Mapped[int | None] = mapped_column(Integer)  #: running runs using it
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    schedule_kind: Mapped[str] = mapped_column(String(16))
+    cron: Mapped[str | None] = mapped_column(String(200))
+    tz: Mapped[str] = mapped_column(String(64))
+    every_s: Mapped[int | None] = mapped_column(Integer)
+    anchor_at: Mapped[datetime | None]
+    misfire: Mapped[str] = mapped_column(String(8))
+    queue: Mapped[str] = mapped_column(String(64))
+    retries: Mapped[int] = mapped_column(Integer)
+    retry_delay_s: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[int | None] = mapped_column(Integer)
+    overlap: Mapped[str] = mapped_column(String(8))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    #: a query hint for the scheduler; recomputed from the schedule before acting
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class JobRemoteRow(Base):
+    """Which remotes a job reads or writes: for per-remote limits and delete checks."""
+
+    __tablename__ = "job_remotes"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id"), primary_key=True, index=True)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        # Promise 1: a fire time runs once. Only scheduled runs carry a fire time key.
+        Index(
+            "uq_runs_job_fire",
+            "job_id",
+            "scheduled_for",
+            unique=True,
+            sqlite_where=text("trigger = 'schedule'"),
+            postgresql_where=text("trigger = 'schedule'"),
+        ),
+        Index("ix_runs_state_not_before", "state", "not_before"),
+        Index("ix_runs_job_id_id", "job_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))  #: why skipped or cancelled
+    scheduled_for: Mapped[datetime | None]  #: the fire time it serves
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    retry_of: Mapped[int | None] = mapped_column(Id)
+    queue: Mapped[str] = mapped_column(String(64))
+    not_before: Mapped[datetime]  #: do not dispatch earlier (retries wait here)
+    created_at: Mapped[datetime]
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    log_dropped_lines: Mapped[int] = mapped_column(Integer, default=0)
+    log_dropped_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    files_dropped: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RunLogRow(Base):
+    __tablename__ = "run_logs"
+    __table_args__ = (UniqueConstraint("run_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    level: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class RunFileRow(Base):
+    """One row of a run's change report."""
+
+    __tablename__ = "run_files"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Append-only record of configuration changes, secrets redacted."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LeaseRow(Base):
+    """Who leads: one row per lease name, held until `expires_at`."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime]
+
+

@@ -1,0 +1,217 @@
+"""The runner over real databases: outcomes, retries, cancel, timeout, logs, overlap."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from synchub.core.clock import FakeClock
+from synchub.core.runs import RunState
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+from synchub.store import runs as run_store
+from synchub.store.db import transaction
+from tests.support.harness import Harness
+from tests.support.kinds import ScriptedKind
+
+
+def add(svc: Services, name: str, result: str = "ok", **kw: object) -> None:
+    params = {"result": result, **kw.pop("params", {})}  # type: ignore[dict-item]
+    svc.jobs.add(name, JobFields(kind="scripted", params=params, **kw))  # type: ignore[arg-type]
+
+
+def start_in_thread(h: Harness, svc: Services, job: str) -> tuple[int, threading.Thread]:
+    run_id = svc.runs.request(job)
+    h.scheduler.tick()
+    assert h.executor.take() == [run_id]
+    t = threading.Thread(target=h.runner.execute, args=(run_id,))
+    t.start()
+    return run_id, t
+
+
+def test_a_successful_run_records_outcome_stats_log_and_files(
+    svc: Services, clock: FakeClock
+) -> None:
+    add(svc, "ok")
+    run_id = svc.runs.request("ok")
+    Harness(svc, clock).step()
+    run = svc.runs.show(run_id)
+    assert run["state"] == "succeeded"
+    assert run["celery_state"] == "SUCCESS"
+    assert run["exit_code"] == 0
+    assert run["stats"]["bytes"] == 3
+    assert run["worker"] == "node-a"
+    assert [line["message"] for line in svc.runs.logs(run_id)] == ["attempt 1 of ok"]
+    assert [(f["path"], f["action"], f["size"]) for f in svc.runs.files(run_id)] == [
+        ("a.txt", "copied", 3)
+    ]
+
+
+def test_a_failed_run_retries_with_backoff_until_the_policy_gives_up(
+    svc: Services, clock: FakeClock
+) -> None:
+    add(svc, "flaky", "fail", retries=2, retry_delay="10s")
+    first = svc.runs.request("flaky")
+    h = Harness(svc, clock)
+    h.step()
+    # It should wait between retries: 5-10 s, then 10-20 s.
+    for attempt, wait in ((2, 10), (3, 20)):
+        assert h.step() == []
+        clock.advance(wait)
+        (ran,) = h.step()
+        assert svc.runs.show(ran)["attempt"] == attempt
+    clock.advance(3600)
+    assert h.step() == []
+    runs = svc.runs.list(job="flaky")
+    assert [r["state"] for r in runs] == ["failed"] * 3
+    assert [r["trigger"] for r in reversed(runs)] == ["manual", "retry", "retry"]
+    assert runs[-1]["id"] == first
+    assert runs[0]["retry_of"] == runs[1]["id"]
+
+
+def test_a_permanent_error_is_not_retried(svc: Services, clock: FakeClock) -> None:
+    add(svc, "broken", "fatal", retries=3)
+    run_id = svc.runs.request("broken")
+    h = Harness(svc, clock)
+    h.step()
+    clock.advance(86400)
+    assert h.step() == []
+    run = svc.runs.show(run_id)
+    assert (run["state"], run["exit_code"], run["celery_state"]) == ("failed", 7, "FAILURE")
+
+
+def test_cancel_stops_a_running_run(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "slow", "block")
+    h = Harness(svc, clock)
+    run_id, t = start_in_thread(h, svc, "slow")
+    assert scripted.running.acquire(timeout=10)
+    assert svc.runs.cancel(run_id)["state"] == "running"
+    t.join(timeout=10)
+    run = svc.runs.show(run_id)
+    assert (run["state"], run["celery_state"]) == ("cancelled", "REVOKED")
+    # It should not be retried: a cancel is what the user wanted.
+    assert len(svc.runs.list(job="slow")) == 1
+
+
+def test_cancel_of_a_pending_run_prevents_it_from_starting(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "j")
+    run_id = svc.runs.request("j")
+    svc.runs.cancel(run_id)
+    assert Harness(svc, clock).step() == []
+    assert svc.runs.show(run_id)["state"] == "cancelled"
+    assert scripted.started == []
+
+
+def test_a_run_past_its_timeout_is_stopped_and_retried(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "slow", "block", timeout="1m", retries=1)
+    h = Harness(svc, clock)
+    run_id, t = start_in_thread(h, svc, "slow")
+    assert scripted.running.acquire(timeout=10)
+    clock.advance(61)
+    t.join(timeout=10)
+    run = svc.runs.show(run_id)
+    assert run["state"] == "timed_out"
+    assert "timeout" in run["error"]
+    assert svc.runs.list(job="slow")[0]["trigger"] == "retry"
+
+
+@pytest.mark.parametrize(
+    ("overlap", "second_state"),
+    [
+        ("skip", "skipped"),  # recorded, never run
+        ("queue", "pending"),  # waits for the first to end
+    ],
+)
+def test_a_job_runs_once_at_a_time(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind, overlap: str, second_state: str
+) -> None:
+    add(svc, "slow", "block", overlap=overlap)
+    h = Harness(svc, clock)
+    first, t = start_in_thread(h, svc, "slow")
+    assert scripted.running.acquire(timeout=10)
+    second = svc.runs.request("slow")
+    h.step()
+    assert svc.runs.show(second)["state"] == second_state
+    scripted.release.set()
+    t.join(timeout=10)
+    h.step()
+    assert svc.runs.show(first)["state"] == "succeeded"
+    expected = "skipped" if overlap == "skip" else "succeeded"
+    assert svc.runs.show(second)["state"] == expected
+
+
+def test_overlap_allow_runs_in_parallel(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "par", "block", overlap="allow")
+    h = Harness(svc, clock)
+    _, t1 = start_in_thread(h, svc, "par")
+    _, t2 = start_in_thread(h, svc, "par")
+    assert scripted.running.acquire(timeout=10)
+    assert scripted.running.acquire(timeout=10)
+    assert len(svc.runs.list(job="par", state="running")) == 2
+    scripted.release.set()
+    t1.join(timeout=10)
+    t2.join(timeout=10)
+
+
+def test_two_workers_racing_for_one_run_claim_it_once(svc: Services, clock: FakeClock) -> None:
+    add(svc, "j")
+    run_id = svc.runs.request("j")
+    with transaction(svc.sessions) as session:
+        run_store.move(session, run_id, RunState.QUEUED, queued_at=clock.now())
+    results: list[run_store.Claim] = []
+
+    def claim(worker: str) -> None:
+        with transaction(svc.sessions) as session:
+            results.append(run_store.claim(session, run_id, worker=worker, now=clock.now()))
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(run_store.Claim.CLAIMED) == 1
+    assert results.count(run_store.Claim.GONE) == 7
+
+
+def test_a_remote_limit_holds_runs_until_a_slot_frees(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    svc.remotes.add("nas", "local", {}, max_concurrency=1)
+    add(svc, "a", "block", params={"remotes": ["nas"]})
+    add(svc, "b", "ok", params={"remotes": ["nas"]})
+    h = Harness(svc, clock)
+    _, t = start_in_thread(h, svc, "a")
+    assert scripted.running.acquire(timeout=10)
+    b = svc.runs.request("b")
+    h.step()
+    assert svc.runs.show(b)["state"] == "pending"
+    scripted.release.set()
+    t.join(timeout=10)
+    h.step()
+    assert svc.runs.show(b)["state"] == "succeeded"
+
+
+def test_a_long_log_keeps_its_head_and_tail_and_counts_the_middle(
+    svc: Services, clock: FakeClock
+) -> None:
+    add(svc, "chatty", params={"lines": 1000})
+    run_id = svc.runs.request("chatty")
+    Harness(svc, clock).step()  # the harness caps logs at 4 KiB
+    lines = svc.runs.logs(run_id)
+    run = svc.runs.show(run_id)
+    kept_bytes = sum(len(line["message"]) + 1 for line in lines)
+    assert kept_bytes <= 4096
+    assert lines[0]["message"] == "attempt 1 of chatty"
+    assert lines[-1]["message"].startswith("line 000999")
+    assert run["log_dropped_lines"] == 1001 - len(lines)
+    seqs = [line["seq"] for line in lines]
+    assert seqs == sorted(seqs)

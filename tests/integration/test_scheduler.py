@@ -1,0 +1,190 @@
+"""The scheduler over real databases, with time under the test's control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from synchub.core.clock import FakeClock
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+from synchub.store.db import transaction
+from synchub.store.tables import RunRow
+from tests.support.harness import Harness
+
+
+def scripted_job(**kw: object) -> JobFields:
+    params = {"result": kw.pop("result", "ok")}
+    return JobFields(kind="scripted", params=params, **kw)  # type: ignore[arg-type]
+
+
+def runs_of(svc: Services, job: str) -> list[dict[str, object]]:
+    return list(reversed(svc.runs.list(job=job, limit=1000)))
+
+
+def test_an_interval_job_fires_on_its_grid_and_only_once_per_fire_time(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("every5", scripted_job(every="5s"))
+    h = Harness(svc, clock)
+    # It should not fire before its first fire time.
+    assert h.step() == []
+    clock.advance(5)
+    assert len(h.step()) == 1
+    # It should not fire again for the same time, however often the scheduler looks.
+    assert h.step() == []
+    assert h.step() == []
+    clock.advance(5)
+    assert len(h.step()) == 1
+    runs = runs_of(svc, "every5")
+    assert [r["scheduled_for"] for r in runs] == [
+        "2025-06-02T09:00:05+00:00",
+        "2025-06-02T09:00:10+00:00",
+    ]
+    assert all(r["state"] == "succeeded" for r in runs)
+
+
+def test_two_schedulers_on_one_database_fire_each_time_once(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("tick", scripted_job(every="1s"))
+    a, b = Harness(svc, clock, "node-a"), Harness(svc, clock, "node-b")
+    for _ in range(30):
+        clock.advance(1)
+        a.step()
+        b.step()
+    runs = runs_of(svc, "tick")
+    fire_times = [r["scheduled_for"] for r in runs]
+    assert len(fire_times) == 30
+    assert len(set(fire_times)) == 30
+    # It should be the leader alone that ran them.
+    assert {r["worker"] for r in runs} == {"node-a"}
+
+
+def test_a_follower_takes_over_when_the_leader_stops_renewing(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("tick", scripted_job(every="1s"))
+    a, b = Harness(svc, clock, "node-a"), Harness(svc, clock, "node-b")
+    clock.advance(1)
+    a.step()
+    b.step()
+    assert a.scheduler.leading and not b.scheduler.leading
+    # node-a dies: after the lease time node-b leads and catches up.
+    clock.advance(11)
+    b.step()
+    assert b.scheduler.leading
+    fire_times = [r["scheduled_for"] for r in runs_of(svc, "tick")]
+    assert len(fire_times) == len(set(fire_times))
+
+
+def test_a_unique_index_refuses_a_second_run_for_one_fire_time(svc: Services) -> None:
+    from synchub.core.runs import Trigger
+    from synchub.store import jobs as job_store
+    from synchub.store import runs as run_store
+
+    svc.jobs.add("j", scripted_job(every="1m"))
+    at = datetime(2025, 6, 2, 9, 1, tzinfo=UTC)
+    with transaction(svc.sessions) as session:
+        job = job_store.get(session, "j")
+        assert job is not None
+        first = run_store.create(session, job, trigger=Trigger.SCHEDULE, now=at, scheduled_for=at)
+        second = run_store.create(session, job, trigger=Trigger.SCHEDULE, now=at, scheduled_for=at)
+    assert first is not None
+    assert second is None
+    with transaction(svc.sessions) as session:
+        assert session.scalar(select(func.count(RunRow.id))) == 1
+
+
+@pytest.mark.parametrize(
+    ("policy", "ran", "skipped"),
+    [
+        ("once", 1, 9),  # the ten missed fires coalesce into one run
+        ("skip", 0, 10),  # every missed fire recorded as skipped, none run
+        ("all", 10, 0),  # every missed fire runs (at most ten)
+    ],
+)
+def test_fire_times_missed_while_down_follow_the_misfire_policy(
+    svc: Services, clock: FakeClock, policy: str, ran: int, skipped: int
+) -> None:
+    svc.jobs.add("hourly", scripted_job(cron="0 * * * *", tz="UTC", misfire=policy))
+    h = Harness(svc, clock)
+    # The server is down from 09:00 to 19:30: fire times 10:00 ... 19:00 are missed.
+    clock.set(datetime(2025, 6, 2, 19, 30, tzinfo=UTC))
+    h.step()
+    runs = runs_of(svc, "hourly")
+    states = [r["state"] for r in runs]
+    assert states.count("succeeded") == ran
+    assert states.count("skipped") == skipped
+    assert all(r["reason"] == "missed" for r in runs if r["state"] == "skipped")
+    # It should then fire normally at 20:00, and nothing in between.
+    clock.set(datetime(2025, 6, 2, 19, 59, tzinfo=UTC))
+    assert h.step() == []
+    clock.set(datetime(2025, 6, 2, 20, 0, 0, 3000, tzinfo=UTC))
+    assert len(h.step()) == 1
+
+
+def test_a_schedule_edit_counts_from_now_without_a_spurious_run(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("j", scripted_job(cron="0 3 * * *", tz="UTC"))
+    h = Harness(svc, clock)
+    h.step()
+    clock.set(datetime(2025, 6, 2, 12, 0, tzinfo=UTC))
+    # Every minute, starting after the edit: 12:00 itself is not due.
+    view = svc.jobs.edit("j", JobFields(cron="* * * * *"))
+    assert view["next_fire_at"] == "2025-06-02T12:01:00+00:00"
+    assert h.step() == []
+    clock.advance(60)
+    assert len(h.step()) == 1
+
+
+def test_disabling_a_job_stops_it_and_enabling_counts_from_now(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("j", scripted_job(every="10s"))
+    h = Harness(svc, clock)
+    svc.jobs.set_enabled("j", False)
+    clock.advance(3600)
+    assert h.step() == []
+    svc.jobs.set_enabled("j", True)
+    assert h.step() == []
+    assert runs_of(svc, "j") == []
+
+
+def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(
+    svc: Services, clock: FakeClock
+) -> None:
+    from synchub.store import runs as run_store
+
+    svc.jobs.add("j", scripted_job(retries=2, retry_delay="10s"))
+    run_id = svc.runs.request("j")
+    h = Harness(svc, clock)
+    h.scheduler.tick()
+    (dispatched,) = h.executor.take()
+    with transaction(svc.sessions) as session:
+        assert run_store.claim(session, dispatched, worker="dead-worker", now=clock.now())
+    # The worker dies without a word: 31 s later its run is lost.
+    clock.advance(31)
+    h.scheduler.tick()
+    lost = svc.runs.show(run_id)
+    assert lost["state"] == "lost"
+    assert lost["celery_state"] == "RETRY"
+    retry = runs_of(svc, "j")[-1]
+    assert retry["trigger"] == "retry"
+    assert retry["retry_of"] == run_id
+    assert retry["attempt"] == 2
+    # It should wait for its backoff (5-10 s for the first retry) and then run.
+    clock.advance(10)
+    assert h.step() == [retry["id"]]
+    assert svc.runs.show(retry["id"])["state"] == "succeeded"
+
+
+def test_the_scheduler_sleeps_until_the_next_fire_time(svc: Services, clock: FakeClock) -> None:
+    svc.jobs.add("j", scripted_job(cron="* * * * *", tz="UTC"))
+    h = Harness(svc, clock)
+    clock.set(datetime(2025, 6, 2, 9, 0, 59, 500_000, tzinfo=UTC))
+    h.scheduler.settings = h.scheduler.settings.__class__(poll_s=30, lease_s=300)
+    assert h.scheduler.tick() == pytest.approx(0.5)

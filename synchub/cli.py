@@ -25,8 +25,12 @@ from synchub.core.errors import (
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="synchub: schedule and run rclone sync and backup jobs.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="synchub: schedule and run rclone sync and backup jobs.",
+)
 remote_app = typer.Typer(no_args_is_help=True, help="Remotes: where files live.")
 job_app = typer.Typer(no_args_is_help=True, help="Jobs: what to sync, and when.")
 runs_app = typer.Typer(no_args_is_help=True, help="Runs: what happened.")
@@ -123,10 +127,16 @@ def config_show(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(envvar="SYNCHUB_HOST", help="Address to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(envvar="SYNCHUB_HOST", help="Address to bind.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="SYNCHUB_PORT")] = 8080,
-    workers: Annotated[int, typer.Option(envvar="SYNCHUB_WORKERS", min=1, max=256,
-                                         help="Runs at once in the local pool.")] = 4,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="SYNCHUB_WORKERS", min=1, max=256, help="Runs at once in the local pool."
+        ),
+    ] = 4,
 ) -> None:
     """Run the API, the scheduler and the local worker pool in one process."""
     import logging
@@ -136,14 +146,17 @@ def serve(
     from synchub.api.app import create_app
     from synchub.node import Node
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     with services() as svc:
         ensure_schema(svc)
         svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
         node = Node(svc, workers)
         node.start()
-        server = uvicorn.Server(uvicorn.Config(create_app(node), host=host, port=port,
-                                               log_level="info", lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
+        )
         try:
             server.run()
         finally:
@@ -167,8 +180,12 @@ def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
 @remote_app.command("add")
 def remote_add(
     name: str,
-    type_: Annotated[str, typer.Argument(metavar="TYPE", help="rclone backend: local, sftp, s3, …")],
-    options: Annotated[list[str] | None, typer.Argument(help="key=value; value '-' reads it from stdin")] = None,
+    type_: Annotated[
+        str, typer.Argument(metavar="TYPE", help="rclone backend: local, sftp, s3, …")
+    ],
+    options: Annotated[
+        list[str] | None, typer.Argument(help="key=value; value '-' reads it from stdin")
+    ] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="Runs using it at once.")] = None,
 ) -> None:
     """Add a remote. Secret options are encrypted; give one as key=- to keep it out of argv."""
@@ -177,8 +194,11 @@ def remote_add(
         values = parse_pairs(options or [], "option")
         for key, value in values.items():
             if value == "-":
-                values[key] = typer.prompt(key, hide_input=True) if sys.stdin.isatty() \
+                values[key] = (
+                    typer.prompt(key, hide_input=True)
+                    if sys.stdin.isatty()
                     else sys.stdin.readline().rstrip("\n")
+                )
         view = svc.remotes.add(name, type_, values, max_concurrency=max_concurrency)
         out.print(f"added remote [bold]{view.name}[/] ({view.type})")
 
@@ -194,8 +214,13 @@ def remote_list(as_json: JsonOpt = False) -> None:
             return
         table = Table("name", "type", "options", "limit", "used by")
         for v in views:
-            table.add_row(v.name, v.type, " ".join(f"{k}={x}" for k, x in v.options.items()),
-                          str(v.max_concurrency or "-"), ", ".join(v.used_by))
+            table.add_row(
+                v.name,
+                v.type,
+                " ".join(f"{k}={x}" for k, x in v.options.items()),
+                str(v.max_concurrency or "-"),
+                ", ".join(v.used_by),
+            )
         out.print(table)
 
 
@@ -233,7 +258,9 @@ def remote_remove(name: str) -> None:
 
 
 @remote_app.command("import")
-def remote_import(path: Annotated[Path | None, typer.Argument(help="Default: rclone's own config file.")] = None) -> None:
+def remote_import(
+    path: Annotated[Path | None, typer.Argument(help="Default: rclone's own config file.")] = None,
+) -> None:
     """Import the remotes of an existing rclone.conf (all or nothing)."""
     with services() as svc:
         ensure_schema(svc)
@@ -249,32 +276,60 @@ Op = Annotated[str | None, typer.Option("--op", help="sync|copy|move|check|bisyn
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
 Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
-Filters = Annotated[list[str] | None, typer.Option("--filter", help="rclone filter rule, e.g. '- *.tmp'")]
-Options = Annotated[list[str] | None, typer.Option("--option", help="Allowed rclone flag, e.g. --checksum")]
-Retries = Annotated[int | None, typer.Option("--retries", help="Further attempts after a failure (default 3)")]
-RetryDelay = Annotated[str | None, typer.Option("--retry-delay", help="First backoff (default 60s)")]
-Timeout = Annotated[str | None, typer.Option("--timeout", help="Stop a run after this long, e.g. 2h")]
+Filters = Annotated[
+    list[str] | None, typer.Option("--filter", help="rclone filter rule, e.g. '- *.tmp'")
+]
+Options = Annotated[
+    list[str] | None, typer.Option("--option", help="Allowed rclone flag, e.g. --checksum")
+]
+Retries = Annotated[
+    int | None, typer.Option("--retries", help="Further attempts after a failure (default 3)")
+]
+RetryDelay = Annotated[
+    str | None, typer.Option("--retry-delay", help="First backoff (default 60s)")
+]
+Timeout = Annotated[
+    str | None, typer.Option("--timeout", help="Stop a run after this long, e.g. 2h")
+]
 Overlap = Annotated[str | None, typer.Option("--overlap", help="skip|queue|allow (default skip)")]
 Queue = Annotated[str | None, typer.Option("--queue", help="Queue name (default 'default')")]
 Misfire = Annotated[str | None, typer.Option("--misfire", help="skip|once|all (default once)")]
-Kind = Annotated[str | None, typer.Option("--kind", help="rclone (default), command, or a plug-in kind")]
-Args = Annotated[list[str] | None, typer.Option("--arg", help="command jobs: one argv item (repeat)")]
+Kind = Annotated[
+    str | None, typer.Option("--kind", help="rclone (default), command, or a plug-in kind")
+]
+Args = Annotated[
+    list[str] | None, typer.Option("--arg", help="command jobs: one argv item (repeat)")
+]
 Envs = Annotated[list[str] | None, typer.Option("--env", help="command jobs: KEY=VALUE")]
 Cwd = Annotated[str | None, typer.Option("--cwd", help="command jobs: working directory")]
-Params = Annotated[list[str] | None, typer.Option("--param", help="plug-in kinds: key=value (JSON values allowed)")]
+Params = Annotated[
+    list[str] | None, typer.Option("--param", help="plug-in kinds: key=value (JSON values allowed)")
+]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeat)")]
 
 
 def job_params(
-    kind: str | None, source: str | None, dest: str | None, op: str | None,
-    filters: list[str] | None, options: list[str] | None, args: list[str] | None,
-    envs: list[str] | None, cwd: str | None, params: list[str] | None,
+    kind: str | None,
+    source: str | None,
+    dest: str | None,
+    op: str | None,
+    filters: list[str] | None,
+    options: list[str] | None,
+    args: list[str] | None,
+    envs: list[str] | None,
+    cwd: str | None,
+    params: list[str] | None,
 ) -> dict[str, Any] | None:
     """The kind's parameters from the flags given; None when none were given."""
     given: dict[str, Any] = {}
     if kind in (None, "rclone"):
-        for key, value in (("op", op), ("source", source), ("destination", dest),
-                           ("filters", filters), ("options", options)):
+        for key, value in (
+            ("op", op),
+            ("source", source),
+            ("destination", dest),
+            ("filters", filters),
+            ("options", options),
+        ):
             if value is not None:
                 given[key] = value
     elif kind == "command":
@@ -293,38 +348,78 @@ def job_params(
 
 @job_app.command("add")
 def job_add(
-    name: str, source: Source = None, dest: Dest = None, op: Op = None, cron: Cron = None,
-    tz: Tz = None, every: Every = None, filters: Filters = None, options: Options = None,
-    retries: Retries = None, retry_delay: RetryDelay = None, timeout: Timeout = None,
-    overlap: Overlap = None, queue: Queue = None, misfire: Misfire = None,
+    name: str,
+    source: Source = None,
+    dest: Dest = None,
+    op: Op = None,
+    cron: Cron = None,
+    tz: Tz = None,
+    every: Every = None,
+    filters: Filters = None,
+    options: Options = None,
+    retries: Retries = None,
+    retry_delay: RetryDelay = None,
+    timeout: Timeout = None,
+    overlap: Overlap = None,
+    queue: Queue = None,
+    misfire: Misfire = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it switched off")] = False,
-    kind: Kind = None, args: Args = None, envs: Envs = None, cwd: Cwd = None,
-    params: Params = None, tags: Tags = None,
+    kind: Kind = None,
+    args: Args = None,
+    envs: Envs = None,
+    cwd: Cwd = None,
+    params: Params = None,
+    tags: Tags = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked."""
     with services() as svc:
         ensure_schema(svc)
         spec = JobFields(
-            kind=kind, params=job_params(kind, source, dest, op, filters, options, args, envs,
-                                         cwd, params),
-            cron=cron, tz=tz, every=every, retries=retries, retry_delay=retry_delay,
-            timeout=timeout, overlap=overlap, queue=queue, misfire=misfire,
-            enabled=not disabled, tags=tags,
+            kind=kind,
+            params=job_params(kind, source, dest, op, filters, options, args, envs, cwd, params),
+            cron=cron,
+            tz=tz,
+            every=every,
+            retries=retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            overlap=overlap,
+            queue=queue,
+            misfire=misfire,
+            enabled=not disabled,
+            tags=tags,
         )
         view = svc.jobs.add(name, spec)
-        out.print(f"added job [bold]{name}[/]: {view['schedule']['description']}"
-                  + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else ""))
+        out.print(
+            f"added job [bold]{name}[/]: {view['schedule']['description']}"
+            + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else "")
+        )
 
 
 @job_app.command("edit")
 def job_edit(
-    name: str, source: Source = None, dest: Dest = None, op: Op = None, cron: Cron = None,
-    tz: Tz = None, every: Every = None, filters: Filters = None, options: Options = None,
-    retries: Retries = None, retry_delay: RetryDelay = None, timeout: Timeout = None,
-    overlap: Overlap = None, queue: Queue = None, misfire: Misfire = None,
+    name: str,
+    source: Source = None,
+    dest: Dest = None,
+    op: Op = None,
+    cron: Cron = None,
+    tz: Tz = None,
+    every: Every = None,
+    filters: Filters = None,
+    options: Options = None,
+    retries: Retries = None,
+    retry_delay: RetryDelay = None,
+    timeout: Timeout = None,
+    overlap: Overlap = None,
+    queue: Queue = None,
+    misfire: Misfire = None,
     manual: Annotated[bool, typer.Option("--manual", help="Remove the schedule")] = False,
-    kind: Kind = None, args: Args = None, envs: Envs = None, cwd: Cwd = None,
-    params: Params = None, tags: Tags = None,
+    kind: Kind = None,
+    args: Args = None,
+    envs: Envs = None,
+    cwd: Cwd = None,
+    params: Params = None,
+    tags: Tags = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -332,11 +427,19 @@ def job_edit(
         if manual and (cron or every):
             raise InvalidInput("Give --manual, or a new schedule, not both")
         spec = JobFields(
-            kind=kind, params=job_params(kind, source, dest, op, filters, options, args, envs,
-                                         cwd, params),
-            cron=cron, tz=tz, every=every, manual=manual, retries=retries,
-            retry_delay=retry_delay, timeout=timeout, overlap=overlap, queue=queue,
-            misfire=misfire, tags=tags,
+            kind=kind,
+            params=job_params(kind, source, dest, op, filters, options, args, envs, cwd, params),
+            cron=cron,
+            tz=tz,
+            every=every,
+            manual=manual,
+            retries=retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            overlap=overlap,
+            queue=queue,
+            misfire=misfire,
+            tags=tags,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -354,10 +457,19 @@ def job_list(as_json: JsonOpt = False) -> None:
         table = Table("name", "kind", "what", "schedule", "next fire", "enabled")
         for v in views:
             p = v["params"]
-            what = (f"{p.get('op')} {p.get('source')} → {p.get('destination')}"
-                    if v["kind"] == "rclone" else v["kind"])
-            table.add_row(v["name"], v["kind"], what, v["schedule"]["description"],
-                          v["next_fire_at"] or "-", "yes" if v["enabled"] else "no")
+            what = (
+                f"{p.get('op')} {p.get('source')} → {p.get('destination')}"
+                if v["kind"] == "rclone"
+                else v["kind"]
+            )
+            table.add_row(
+                v["name"],
+                v["kind"],
+                what,
+                v["schedule"]["description"],
+                v["next_fire_at"] or "-",
+                "yes" if v["enabled"] else "no",
+            )
         out.print(table)
 
 
@@ -403,8 +515,11 @@ def job_remove(name: str) -> None:
 
 
 @job_app.command("next")
-def job_next(name: str, count: Annotated[int, typer.Option("-n", min=1, max=1000)] = 5,
-             as_json: JsonOpt = False) -> None:
+def job_next(
+    name: str,
+    count: Annotated[int, typer.Option("-n", min=1, max=1000)] = 5,
+    as_json: JsonOpt = False,
+) -> None:
     """The job's next fire times."""
     with services() as svc:
         ensure_schema(svc)
@@ -421,7 +536,9 @@ def job_next(name: str, count: Annotated[int, typer.Option("-n", min=1, max=1000
 @job_app.command("run")
 def job_run(
     name: str,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")
+    ] = False,
 ) -> None:
     """Run a job now. With no server running, --wait runs it in this process."""
     from synchub.cli_runs import run_now
@@ -449,20 +566,43 @@ def runs_list(
         if as_json:
             emit(views)
             return
-        table = Table("id", "job", "state", "trigger", "attempt", "scheduled for", "started",
-                      "finished", "bytes", "files", "error")
+        table = Table(
+            "id",
+            "job",
+            "state",
+            "trigger",
+            "attempt",
+            "scheduled for",
+            "started",
+            "finished",
+            "bytes",
+            "files",
+            "error",
+        )
         for v in views:
-            table.add_row(str(v["id"]), v["job"], v["state"], v["trigger"], str(v["attempt"]),
-                          v["scheduled_for"] or "-", v["started_at"] or "-",
-                          v["finished_at"] or "-", str(v["stats"]["bytes"]),
-                          str(v["stats"]["files"]), (v["error"] or v["reason"] or "")[:60])
+            table.add_row(
+                str(v["id"]),
+                v["job"],
+                v["state"],
+                v["trigger"],
+                str(v["attempt"]),
+                v["scheduled_for"] or "-",
+                v["started_at"] or "-",
+                v["finished_at"] or "-",
+                str(v["stats"]["bytes"]),
+                str(v["stats"]["files"]),
+                (v["error"] or v["reason"] or "")[:60],
+            )
         out.print(table)
 
 
 @runs_app.command("show")
 def runs_show(
-    run: int, as_json: JsonOpt = False,
-    files: Annotated[bool, typer.Option("--files", help="Include the per-file change report")] = False,
+    run: int,
+    as_json: JsonOpt = False,
+    files: Annotated[
+        bool, typer.Option("--files", help="Include the per-file change report")
+    ] = False,
 ) -> None:
     """Show one run: state, outcome, stats; --files adds what it changed."""
     with services() as svc:
@@ -477,8 +617,11 @@ def runs_show(
             if key != "files":
                 out.print(f"{key}: {value}", markup=False)
         for f in view.get("files", []):
-            out.print(f"  {f['action']:<9} {f['size'] if f['size'] is not None else '':>12} "
-                      f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""), markup=False)
+            out.print(
+                f"  {f['action']:<9} {f['size'] if f['size'] is not None else '':>12} "
+                f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""),
+                markup=False,
+            )
 
 
 @runs_app.command("logs")
@@ -524,8 +667,12 @@ def runs_retry(run: int) -> None:
 @app.command()
 def cron(
     expr: str,
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone (default: this machine's)")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="ISO-8601 start (default now)")] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="IANA zone (default: this machine's)")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="ISO-8601 start (default now)")
+    ] = None,
     count: Annotated[int, typer.Option("-n", min=1, max=1000)] = 5,
     as_json: JsonOpt = False,
 ) -> None:
@@ -542,11 +689,15 @@ def cron(
             try:
                 after = datetime.fromisoformat(start)
             except ValueError:
-                raise InvalidInput(f"Bad --from {start!r}: use ISO-8601, e.g. 2025-03-30T00:00") from None
+                raise InvalidInput(
+                    f"Bad --from {start!r}: use ISO-8601, e.g. 2025-03-30T00:00"
+                ) from None
             if after.tzinfo is None:
                 after = after.replace(tzinfo=ZoneInfo(zone_name))
-        fires = [f.astimezone(ZoneInfo(zone_name)).isoformat()
-                 for f in next_fires(schedule, after, count)]
+        fires = [
+            f.astimezone(ZoneInfo(zone_name)).isoformat()
+            for f in next_fires(schedule, after, count)
+        ]
     except InvalidInput as exc:
         fail(exc.message, 2)
     if as_json:
@@ -559,5 +710,3 @@ def cron(
 
 def main() -> None:
     app()
-
-

@@ -30,8 +30,9 @@ LEVEL_STYLE = {"error": "red", "warning": "yellow", "notice": "cyan", "info": ""
 
 def print_line(out: Console, line: dict[str, Any]) -> None:
     style = LEVEL_STYLE.get(line["level"], "")
-    out.print(f"{line['at']} {line['level'].upper():<7} {line['message']}", style=style,
-              markup=False)
+    out.print(
+        f"{line['at']} {line['level'].upper():<7} {line['message']}", style=style, markup=False
+    )
 
 
 def server_running(svc: Services) -> bool:
@@ -46,8 +47,11 @@ def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
     run_id = svc.runs.request(job, Trigger.MANUAL)
     here = not server_running(svc)
     if not wait:
-        where = "the server will start it" if not here else \
-            "no server is running: it starts when `synchub serve` does"
+        where = (
+            "the server will start it"
+            if not here
+            else "no server is running: it starts when `synchub serve` does"
+        )
         out.print(f"queued run [bold]{run_id}[/] of {job}; {where}")
         return 0
     worker: threading.Thread | None = None
@@ -55,12 +59,19 @@ def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
     if here:
         runner = make_runner(svc, process_name())
         with transaction(svc.sessions) as session:
-            run_store.move(session, run_id, RunState.QUEUED, expected=[RunState.PENDING],
-                           queued_at=svc.clock.now())
+            run_store.move(
+                session,
+                run_id,
+                RunState.QUEUED,
+                expected=[RunState.PENDING],
+                queued_at=svc.clock.now(),
+            )
         worker = threading.Thread(target=runner.execute, args=(run_id,), daemon=True)
         worker.start()
-    out.print(f"run [bold]{run_id}[/] of {job} "
-              + ("running here (no server is up)" if here else "handed to the server"))
+    out.print(
+        f"run [bold]{run_id}[/] of {job} "
+        + ("running here (no server is up)" if here else "handed to the server")
+    )
     try:
         view = _watch(svc, run_id, out)
     except KeyboardInterrupt:
@@ -77,8 +88,13 @@ def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
 
 
 def _watch(svc: Services, run_id: int, out: Console) -> dict[str, Any]:
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=out, transient=True) as bar:
         task = bar.add_task("waiting", total=None)
         while True:
@@ -88,16 +104,22 @@ def _watch(svc: Services, run_id: int, out: Console) -> dict[str, Any]:
             p = view.get("progress") or {}
             total = p.get("total_bytes") or None
             label = view["state"] + (" (scanning)" if p.get("scanning") else "")
-            bar.update(task, description=label, completed=p.get("bytes", 0),
-                       total=None if p.get("scanning") else total)
+            bar.update(
+                task,
+                description=label,
+                completed=p.get("bytes", 0),
+                total=None if p.get("scanning") else total,
+            )
             time.sleep(0.25)
 
 
 def _report(view: dict[str, Any], out: Console) -> int:
     s = view["stats"]
-    out.print(f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
-              f"{s['bytes']} bytes, {s['deletes']} deleted, {s['errors']} error(s) "
-              f"in {s['elapsed_s']:.1f}s")
+    out.print(
+        f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
+        f"{s['bytes']} bytes, {s['deletes']} deleted, {s['errors']} error(s) "
+        f"in {s['elapsed_s']:.1f}s"
+    )
     if view["error"]:
         out.print(f"error: {view['error']}", style="red", markup=False)
     return 0 if view["state"] == RunState.SUCCEEDED.value else 1

@@ -30,8 +30,12 @@ def make_runner(svc: Services, worker: str) -> Runner:
         svc.remotes.configs,
         svc.clock,
         worker,
-        RunnerSettings(run_lease_s=s.run_lease, tick_s=min(1.0, s.run_lease / 3),
-                       log_cap_bytes=s.log_cap_bytes, file_report_cap=s.file_report_cap),
+        RunnerSettings(
+            run_lease_s=s.run_lease,
+            tick_s=min(1.0, s.run_lease / 3),
+            log_cap_bytes=s.log_cap_bytes,
+            file_report_cap=s.file_report_cap,
+        ),
     )
 
 
@@ -49,15 +53,25 @@ class Node:
         self.runner = make_runner(self.svc, self.name)
         self.executor = LocalExecutor(self.runner, self.workers, s.queue_limits)
         self.scheduler = Scheduler(
-            self.svc.sessions, self.executor, self.svc.clock, self.name,
-            SchedulerSettings(lease_s=s.scheduler_lease, run_lease_s=s.run_lease,
-                              poll_s=s.poll_interval, misfire_grace_s=s.misfire_grace),
+            self.svc.sessions,
+            self.executor,
+            self.svc.clock,
+            self.name,
+            SchedulerSettings(
+                lease_s=s.scheduler_lease,
+                run_lease_s=s.run_lease,
+                poll_s=s.poll_interval,
+                misfire_grace_s=s.misfire_grace,
+            ),
         )
         self.runner.on_end = self.scheduler.wake
         self.svc.on_change = self.scheduler.wake
-        self._thread = threading.Thread(target=self.scheduler.run_forever,
-                                        args=(self.stop_event,), name="synchub-scheduler",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.scheduler.run_forever,
+            args=(self.stop_event,),
+            name="synchub-scheduler",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -14,13 +14,14 @@ from sqlalchemy import create_engine, text
 
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
-from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
 from tests.support.kinds import ScriptedKind
 
-PG_ADMIN_URL = os.environ.get("SYNCHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "SYNCHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REQUIRE = os.environ.get("SYNCHUB_REQUIRE_SERVICES") == "1"
 
 

@@ -28,5 +28,6 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt `attempt + 1`: exponential, with full jitter
         on the upper half so retries of many jobs do not stampede together."""
-        base = min(self.max_delay_s, self.delay_s * 2 ** max(0, attempt - 1))
-        return base / 2 + (rng or random).uniform(0, base / 2)
+        base = float(min(self.max_delay_s, self.delay_s << max(0, attempt - 1)))
+        jitter: float = (rng or random.Random()).uniform(0, base / 2)
+        return base / 2 + jitter

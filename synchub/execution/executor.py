@@ -86,8 +86,11 @@ class LocalExecutor:
         waiter = threading.Event()
         deadline_hit = not _wait_all(futures, grace_s, waiter)
         if deadline_hit:
-            log.warning("stopping %d run(s) still running after the grace period",
-                        len(self.runner.active()), extra={"action": "shutdown_stop"})
+            log.warning(
+                "stopping %d run(s) still running after the grace period",
+                len(self.runner.active()),
+                extra={"action": "shutdown_stop"},
+            )
             self.runner.stop_all(StopReason.SHUTDOWN)
         self._pool.shutdown(wait=True)
 

@@ -23,7 +23,7 @@ def end_run(
     expected: Sequence[RunState] = (RunState.RUNNING,),
     permanent: bool = False,
     **values: Any,
-) -> int | None | bool:
+) -> int | bool | None:
     """Move a run to terminal `state` and, when the policy says so, create its retry.
 
     Returns False when the run was not in an `expected` state (someone else ended it),

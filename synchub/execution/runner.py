@@ -101,29 +101,38 @@ class Runner:
         if job is None:  # removed between claim and now
             self._finish(run_id, RunState.CANCELLED, Outcome(ok=False, error="job removed"))
             return
-        sink = BufferedSink(run_id, self.clock, LogCap(self.settings.log_cap_bytes),
-                            self.settings.file_report_cap)
-        stop, reasons = threading.Event(), []
+        sink = BufferedSink(
+            run_id, self.clock, LogCap(self.settings.log_cap_bytes), self.settings.file_report_cap
+        )
+        stop, reasons = threading.Event(), list[StopReason]()
         with self._lock:
             self._active[run_id] = (stop, reasons)
         try:
             engine = self.engines[job.kind]
             ctx = RunContext(
-                run_id=run_id, job_name=job.name, params=job.params, attempt=run.attempt,
+                run_id=run_id,
+                job_name=job.name,
+                params=job.params,
+                attempt=run.attempt,
                 first_run=first_run,
                 remotes=self.resolve_remotes(engine.remotes_used(job.params)),
-                sink=sink, stop=stop, timeout_s=job.timeout_s,
+                sink=sink,
+                stop=stop,
+                timeout_s=job.timeout_s,
             )
         except Exception as exc:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
-        deadline = None if job.timeout_s is None else self.clock.now() + timedelta(
-            seconds=job.timeout_s)
+        deadline = (
+            None if job.timeout_s is None else self.clock.now() + timedelta(seconds=job.timeout_s)
+        )
         done = threading.Event()
         monitor = threading.Thread(
-            target=self._monitor, args=(run_id, sink, stop, reasons, done, deadline),
-            name=f"run-{run_id}-monitor", daemon=True,
+            target=self._monitor,
+            args=(run_id, sink, stop, reasons, done, deadline),
+            name=f"run-{run_id}-monitor",
+            daemon=True,
         )
         monitor.start()
         try:
@@ -137,16 +146,22 @@ class Runner:
         self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons)
 
     def _monitor(
-        self, run_id: int, sink: BufferedSink, stop: threading.Event, reasons: list[StopReason],
-        done: threading.Event, deadline: object,
+        self,
+        run_id: int,
+        sink: BufferedSink,
+        stop: threading.Event,
+        reasons: list[StopReason],
+        done: threading.Event,
+        deadline: object,
     ) -> None:
         """Every tick: flush logs and progress, renew the heartbeat, watch for cancel."""
         while not done.wait(self.settings.tick_s):
             try:
                 with transaction(self.sessions) as session:
                     progress = sink.flush(session)
-                    cancel = run_store.heartbeat(session, run_id, worker=self.worker,
-                                                 now=self.clock.now(), progress=progress)
+                    cancel = run_store.heartbeat(
+                        session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
+                    )
             except Exception:
                 log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
                 continue
@@ -162,8 +177,12 @@ class Runner:
                 stop.set()
 
     def _finish(
-        self, run_id: int, state: RunState, outcome: Outcome,
-        sink: BufferedSink | None = None, reasons: list[StopReason] | None = None,
+        self,
+        run_id: int,
+        state: RunState,
+        outcome: Outcome,
+        sink: BufferedSink | None = None,
+        reasons: list[StopReason] | None = None,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
@@ -177,11 +196,16 @@ class Runner:
             if sink is not None:
                 sink.flush(session)
             end_run(
-                session, run_id, state, now=self.clock.now(), permanent=outcome.permanent,
+                session,
+                run_id,
+                state,
+                now=self.clock.now(),
+                permanent=outcome.permanent,
                 exit_code=outcome.exit_code,
                 error_class=outcome.error_class if state is RunState.FAILED else state.value,
                 error=None if state is RunState.SUCCEEDED else error,
-                stats=stats.as_dict(), progress=None,
+                stats=stats.as_dict(),
+                progress=None,
             )
 
     def _forget(self, run_id: int) -> None:
@@ -209,5 +233,13 @@ def _from(sink: BufferedSink) -> RunStats:
     if p is None:
         return RunStats()
     speed = p.bytes / p.elapsed_s if p.elapsed_s else 0.0
-    return RunStats(bytes=p.bytes, files=p.transfers, checks=p.checks, deletes=p.deletes,
-                    renames=p.renames, errors=p.errors, elapsed_s=p.elapsed_s, speed_bps=speed)
+    return RunStats(
+        bytes=p.bytes,
+        files=p.transfers,
+        checks=p.checks,
+        deletes=p.deletes,
+        renames=p.renames,
+        errors=p.errors,
+        elapsed_s=p.elapsed_s,
+        speed_bps=speed,
+    )

@@ -54,7 +54,9 @@ class BufferedSink:
         with self._lock:
             self._files_seen += 1
             if self._files_seen <= self.file_cap:
-                self._files.append((change.path, change.action.value, change.size, change.error, at))
+                self._files.append(
+                    (change.path, change.action.value, change.size, change.error, at)
+                )
 
     def flush(self, session: Session) -> dict[str, Any] | None:
         """Write buffered lines and files; return the progress snapshot to store, if new."""
@@ -65,7 +67,13 @@ class BufferedSink:
             progress, self._progress = self._progress, None
             dropped_files = max(0, self._files_seen - self.file_cap)
             dropped_lines, dropped_bytes = self.cap.dropped_lines, self.cap.dropped_bytes
-        log_store.append(session, self.run_id, lines, drop,
-                         dropped_lines=dropped_lines, dropped_bytes=dropped_bytes)
+        log_store.append(
+            session,
+            self.run_id,
+            lines,
+            drop,
+            dropped_lines=dropped_lines,
+            dropped_bytes=dropped_bytes,
+        )
         log_store.add_files(session, self.run_id, files, dropped_files)
         return progress.as_dict() if progress else None

@@ -91,11 +91,16 @@ class Scheduler:
 
     def hold_lease(self) -> bool:
         with transaction(self.sessions) as session:
-            held = leases.acquire(session, LEASE, self.holder, now=self.clock.now(),
-                                  ttl_s=self.settings.lease_s)
+            held = leases.acquire(
+                session, LEASE, self.holder, now=self.clock.now(), ttl_s=self.settings.lease_s
+            )
         if held != self.leading:
-            log.info("scheduler %s %s the lead", self.holder, "took" if held else "lost",
-                     extra={"action": "lease"})
+            log.info(
+                "scheduler %s %s the lead",
+                self.holder,
+                "took" if held else "lost",
+                extra={"action": "lease"},
+            )
         self.leading = held
         return held
 
@@ -117,26 +122,46 @@ class Scheduler:
     def _fire_job(self, session: Session, job: JobRow, now: datetime) -> None:
         expected = job.next_fire_at
         assert expected is not None
-        schedule = Schedule(kind=ScheduleKind(job.schedule_kind), cron=job.cron, tz=job.tz,
-                            every_s=job.every_s, anchor=job.anchor_at)
+        schedule = Schedule(
+            kind=ScheduleKind(job.schedule_kind),
+            cron=job.cron,
+            tz=job.tz,
+            every_s=job.every_s,
+            anchor=job.anchor_at,
+        )
         try:
             fires, cut = fires_between(schedule, expected, now, limit=10_000)
             upcoming = next_fire(schedule, now)
         except Exception:
             # Guard against a crash loop: push the job out of the due set, then report.
             job_store.advance(session, job.id, expected=expected, to=None)
-            log.exception("job %s: cannot compute its schedule; unscheduled", job.name,
-                          extra={"action": "schedule_error"})
+            log.exception(
+                "job %s: cannot compute its schedule; unscheduled",
+                job.name,
+                extra={"action": "schedule_error"},
+            )
             return
-        decision = decide_misfires(fires, now=now, grace_s=self.settings.misfire_grace_s,
-                                   policy=MisfirePolicy(job.misfire))
+        decision = decide_misfires(
+            fires, now=now, grace_s=self.settings.misfire_grace_s, policy=MisfirePolicy(job.misfire)
+        )
         for at in decision.skip[-MAX_RECORDED_MISSES:]:
-            run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at,
-                             state=RunState.SKIPPED, reason=SkipReason.MISSED.value)
+            run_store.create(
+                session,
+                job,
+                trigger=Trigger.SCHEDULE,
+                now=now,
+                scheduled_for=at,
+                state=RunState.SKIPPED,
+                reason=SkipReason.MISSED.value,
+            )
         unrecorded = len(decision.skip) - MAX_RECORDED_MISSES
         if unrecorded > 0 or cut:
-            log.warning("job %s: %s more missed fire times not recorded", job.name,
-                        "10000+" if cut else unrecorded, extra={"action": "misfire"})
+            log.warning(
+                "job %s: %s more missed fire times not recorded",
+                job.name,
+                "10000+" if cut else unrecorded,
+                extra={"action": "misfire"},
+            )
         for at in decision.run:
             run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at)
         job_store.advance(session, job.id, expected=expected, to=upcoming)
@@ -148,24 +173,36 @@ class Scheduler:
         with transaction(self.sessions) as session:
             pending = run_store.due_pending(session, now, self.settings.batch)
             busy = run_store.running_job_ids(session)
-            waiting = {j.id for j in job_store.by_ids(session, {r.job_id for r in pending} & busy)
-                       if j.overlap == OverlapPolicy.QUEUE.value}
+            waiting = {
+                j.id
+                for j in job_store.by_ids(session, {r.job_id for r in pending} & busy)
+                if j.overlap == OverlapPolicy.QUEUE.value
+            }
         for run in pending:
             if run.job_id in waiting or self.executor.capacity(run.queue) < 1:
                 continue
             with transaction(self.sessions) as session:
-                if not run_store.move(session, run.id, RunState.QUEUED,
-                                      expected=[RunState.PENDING], queued_at=now):
+                if not run_store.move(
+                    session, run.id, RunState.QUEUED, expected=[RunState.PENDING], queued_at=now
+                ):
                     continue
             try:
                 self.executor.submit(run.id, run.queue)
                 sent += 1
             except Exception:
-                log.exception("run %s: dispatch failed; left pending", run.id,
-                              extra={"action": "dispatch_error"})
+                log.exception(
+                    "run %s: dispatch failed; left pending",
+                    run.id,
+                    extra={"action": "dispatch_error"},
+                )
                 with transaction(self.sessions) as session:
-                    run_store.move(session, run.id, RunState.PENDING,
-                                   expected=[RunState.QUEUED], queued_at=None)
+                    run_store.move(
+                        session,
+                        run.id,
+                        RunState.PENDING,
+                        expected=[RunState.QUEUED],
+                        queued_at=None,
+                    )
         return sent
 
     def reap(self) -> int:
@@ -177,14 +214,23 @@ class Scheduler:
             for run in stale:
                 if run.id in self.executor.in_flight():
                     continue  # ours and alive: its heartbeat write is only late
-                if end_run(session, run.id, RunState.LOST, now=now, error_class="lost",
-                           error="The worker stopped sending heartbeats; the run was lost"):
+                if end_run(
+                    session,
+                    run.id,
+                    RunState.LOST,
+                    now=now,
+                    error_class="lost",
+                    error="The worker stopped sending heartbeats; the run was lost",
+                ):
                     found += 1
                     log.warning("run %s lost", run.id, extra={"action": "run_lost"})
             mine = self.executor.in_flight()
             for run_id in run_store.stale_queued(session, now, self.settings.lease_s):
                 if run_id not in mine and run_store.move(
-                    session, run_id, RunState.PENDING, expected=[RunState.QUEUED],
+                    session,
+                    run_id,
+                    RunState.PENDING,
+                    expected=[RunState.QUEUED],
                     queued_at=None,
                 ):
                     found += 1

@@ -46,7 +46,9 @@ class Services:
     @cached_property
     def box(self) -> SecretBox:
         secret = self.settings.secret_key.get_secret_value()
-        key = secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
+        key = (
+            secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
+        )
         return SecretBox(key)
 
     @cached_property

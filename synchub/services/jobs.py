@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,8 +56,15 @@ class JobFields:
 
 
 DEFAULTS = JobFields(
-    kind="rclone", retries=3, retry_delay="60s", timeout="", overlap="skip",
-    queue="default", misfire="once", enabled=True, tags=[],
+    kind="rclone",
+    retries=3,
+    retry_delay="60s",
+    timeout="",
+    overlap="skip",
+    queue="default",
+    misfire="once",
+    enabled=True,
+    tags=[],
 )
 
 
@@ -66,10 +74,14 @@ class JobService:
 
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
         check_name(name, what="job")
-        merged = JobFields(**{
-            f.name: getattr(spec, f.name) if getattr(spec, f.name) is not None
-            else getattr(DEFAULTS, f.name) for f in fields(JobFields)
-        })
+        merged = JobFields(
+            **{
+                f.name: getattr(spec, f.name)
+                if getattr(spec, f.name) is not None
+                else getattr(DEFAULTS, f.name)
+                for f in fields(JobFields)
+            }
+        )
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
@@ -80,8 +92,15 @@ class JobService:
             session.flush()
             store.set_remotes(session, row.id, self._remotes_used(row))
             view = self._view(row, now)
-            audit.record(session, at=now, actor=self.svc.actor, action="job.add",
-                         target_type="job", target=name, after=view)
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="job.add",
+                target_type="job",
+                target=name,
+                after=view,
+            )
         self.svc.on_change()
         return view
 
@@ -91,23 +110,35 @@ class JobService:
             row = self._get(session, name, lock=True)
             before = self._view(row, now)
             current = self._fields_of(row)
-            schedule_changed = any(
-                x is not None for x in (spec.cron, spec.tz, spec.every)
-            ) or spec.manual
+            schedule_changed = (
+                any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
+            )
             if spec.cron is not None or spec.every is not None or spec.manual:
                 current = replace(current, cron=None, every=None)
-            merged = JobFields(**{
-                f.name: getattr(spec, f.name) if getattr(spec, f.name) is not None
-                else getattr(current, f.name) for f in fields(JobFields)
-            })
+            merged = JobFields(
+                **{
+                    f.name: getattr(spec, f.name)
+                    if getattr(spec, f.name) is not None
+                    else getattr(current, f.name)
+                    for f in fields(JobFields)
+                }
+            )
             if spec.params is not None and row.params:
                 merged = replace(merged, params={**row.params, **spec.params})
             self._apply(session, row, merged, now, schedule_changed=schedule_changed)
             row.updated_at = now
             store.set_remotes(session, row.id, self._remotes_used(row))
             view = self._view(row, now)
-            audit.record(session, at=now, actor=self.svc.actor, action="job.edit",
-                         target_type="job", target=name, before=before, after=view)
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="job.edit",
+                target_type="job",
+                target=name,
+                before=before,
+                after=view,
+            )
         self.svc.on_change()
         return view
 
@@ -120,9 +151,14 @@ class JobService:
                 # Fire times while disabled are not misfires: count from now.
                 row.next_fire_at = next_fire(self.schedule_of(row), now) if enabled else None
                 row.updated_at = now
-                audit.record(session, at=now, actor=self.svc.actor,
-                             action="job.enable" if enabled else "job.disable",
-                             target_type="job", target=name)
+                audit.record(
+                    session,
+                    at=now,
+                    actor=self.svc.actor,
+                    action="job.enable" if enabled else "job.disable",
+                    target_type="job",
+                    target=name,
+                )
             view = self._view(row, now)
         self.svc.on_change()
         return view
@@ -133,8 +169,15 @@ class JobService:
             row = self._get(session, name, lock=True)
             before = self._view(row, now)
             store.remove(session, row.id)
-            audit.record(session, at=now, actor=self.svc.actor, action="job.remove",
-                         target_type="job", target=name, before=before)
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="job.remove",
+                target_type="job",
+                target=name,
+                before=before,
+            )
         self.svc.on_change()
 
     def show(self, name: str) -> dict[str, Any]:
@@ -142,12 +185,12 @@ class JobService:
         with transaction(self.svc.sessions) as session:
             return self._view(self._get(session, name), now)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             return [self._view(r, now) for r in store.all_jobs(session)]
 
-    def next(self, name: str, count: int = 5) -> list[datetime]:
+    def next(self, name: str, count: int = 5) -> builtins.list[datetime]:
         if count < 1:
             raise InvalidInput("Bad count: it must be at least 1")
         with transaction(self.svc.sessions) as session:
@@ -157,16 +200,20 @@ class JobService:
     # -- rules ---------------------------------------------------------------
 
     def _apply(
-        self, session: Session, row: JobRow, spec: JobFields, now: datetime, *,
+        self,
+        session: Session,
+        row: JobRow,
+        spec: JobFields,
+        now: datetime,
+        *,
         schedule_changed: bool,
     ) -> None:
         """Validate `spec` (complete) and write it into `row`; raise before any change."""
         assert spec.kind is not None and spec.retries is not None
         engine = self.svc.engines.get(spec.kind)
         if engine is None:
-            raise InvalidInput(
-                f"Unknown job kind {spec.kind!r}: known kinds are {', '.join(sorted(self.svc.engines))}"
-            )
+            known = ", ".join(sorted(self.svc.engines))
+            raise InvalidInput(f"Unknown job kind {spec.kind!r}: known kinds are {known}")
         if spec.kind == "command" and not self.svc.settings.allow_command_jobs:
             raise InvalidInput(
                 "Command jobs are disabled: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
@@ -187,7 +234,10 @@ class JobService:
         row.kind, row.params = spec.kind, params
         row.schedule_kind = schedule.kind.value
         row.cron, row.tz, row.every_s, row.anchor_at = (
-            schedule.cron, schedule.tz, schedule.every_s, schedule.anchor,
+            schedule.cron,
+            schedule.tz,
+            schedule.every_s,
+            schedule.anchor,
         )
         row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
@@ -224,8 +274,11 @@ class JobService:
     @staticmethod
     def schedule_of(row: JobRow) -> Schedule:
         return Schedule(
-            kind=ScheduleKind(row.schedule_kind), cron=row.cron, tz=row.tz,
-            every_s=row.every_s, anchor=row.anchor_at,
+            kind=ScheduleKind(row.schedule_kind),
+            cron=row.cron,
+            tz=row.tz,
+            every_s=row.every_s,
+            anchor=row.anchor_at,
         )
 
     @staticmethod
@@ -233,12 +286,19 @@ class JobService:
         from synchub.core.durations import format_duration
 
         return JobFields(
-            kind=row.kind, params=None, cron=row.cron, tz=row.tz,
+            kind=row.kind,
+            params=None,
+            cron=row.cron,
+            tz=row.tz,
             every=format_duration(row.every_s) if row.every_s else None,
-            retries=row.retries, retry_delay=f"{row.retry_delay_s}s",
+            retries=row.retries,
+            retry_delay=f"{row.retry_delay_s}s",
             timeout=f"{row.timeout_s}s" if row.timeout_s else "",
-            overlap=row.overlap, queue=row.queue, misfire=row.misfire,
-            enabled=row.enabled, tags=list(row.tags),
+            overlap=row.overlap,
+            queue=row.queue,
+            misfire=row.misfire,
+            enabled=row.enabled,
+            tags=list(row.tags),
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -275,7 +335,7 @@ E = TypeVar("E", OverlapPolicy, MisfirePolicy)
 
 def _choice(enum: type[E], value: str | None, what: str) -> E:
     try:
-        return enum(value)
+        return enum(value or "")
     except ValueError:
         allowed = "|".join(m.value for m in enum)
         raise InvalidInput(f"Bad {what} {value!r}: use {allowed}") from None

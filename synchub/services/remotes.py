@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,11 +81,18 @@ class RemoteService:
             session.add(row)
             session.flush()
             view = self._view(session, row)
-            audit.record(session, at=now, actor=self.svc.actor, action="remote.add",
-                         target_type="remote", target=name, after=view.as_dict())
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="remote.add",
+                target_type="remote",
+                target=name,
+                after=view.as_dict(),
+            )
         return view
 
-    def list(self) -> list[RemoteView]:
+    def list(self) -> builtins.list[RemoteView]:
         with transaction(self.svc.sessions) as session:
             return [self._view(session, r) for r in store.all_remotes(session)]
 
@@ -101,8 +109,15 @@ class RemoteService:
                 raise RemoteInUse(f"Remote {name!r} is used by job(s): {', '.join(users)}")
             before = self._view(session, row).as_dict()
             store.remove(session, row.id)
-            audit.record(session, at=now, actor=self.svc.actor, action="remote.remove",
-                         target_type="remote", target=name, before=before)
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="remote.remove",
+                target_type="remote",
+                target=name,
+                before=before,
+            )
 
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
@@ -110,7 +125,7 @@ class RemoteService:
         config = self.configs(frozenset({name}))[name]
         return test_remote(config, binary=self.svc.settings.rclone or None)
 
-    def import_conf(self, path: Path | None = None) -> list[RemoteView]:
+    def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:
         """Add every remote of an rclone.conf; nothing is added if any one is bad."""
         from synchub.engines import rclone_conf
 
@@ -150,5 +165,10 @@ class RemoteService:
     def _view(self, session: Any, row: RemoteRow) -> RemoteView:
         secret_names = self.svc.box.open(row.secrets).keys()
         options = {**row.options, **dict.fromkeys(secret_names, MASK)}
-        return RemoteView(row.name, row.type, dict(sorted(options.items())),
-                          row.max_concurrency, store.jobs_using(session, row.id))
+        return RemoteView(
+            row.name,
+            row.type,
+            dict(sorted(options.items())),
+            row.max_concurrency,
+            store.jobs_using(session, row.id),
+        )

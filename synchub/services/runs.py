@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,14 @@ class RunService:
             run = self._get(session, run_id)
             state = RunState(run.state)
             if state in (RunState.PENDING, RunState.QUEUED):
-                if not store.move(session, run_id, RunState.CANCELLED,
-                                  expected=[state], finished_at=now, reason="cancelled"):
+                if not store.move(
+                    session,
+                    run_id,
+                    RunState.CANCELLED,
+                    expected=[state],
+                    finished_at=now,
+                    reason="cancelled",
+                ):
                     raise InvalidTransition(f"Run {run_id} changed state meanwhile: try again")
             elif state is RunState.RUNNING:
                 store.request_cancel(session, run_id)
@@ -61,15 +68,25 @@ class RunService:
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
             if RunState(run.state) not in (
-                RunState.FAILED, RunState.TIMED_OUT, RunState.LOST, RunState.CANCELLED,
-                RunState.SKIPPED, RunState.SUCCEEDED,
+                RunState.FAILED,
+                RunState.TIMED_OUT,
+                RunState.LOST,
+                RunState.CANCELLED,
+                RunState.SKIPPED,
+                RunState.SUCCEEDED,
             ):
                 raise InvalidTransition(f"Run {run_id} has not ended yet ({run.state})")
             job = job_store.get_by_id(session, run.job_id)
             assert job is not None
-            new_id = store.create(session, job, trigger=Trigger.RETRY, now=now,
-                                  scheduled_for=run.scheduled_for, attempt=run.attempt + 1,
-                                  retry_of=run.id)
+            new_id = store.create(
+                session,
+                job,
+                trigger=Trigger.RETRY,
+                now=now,
+                scheduled_for=run.scheduled_for,
+                attempt=run.attempt + 1,
+                retry_of=run.id,
+            )
         assert new_id is not None
         self.svc.on_change()
         return new_id
@@ -83,12 +100,16 @@ class RunService:
             return view
 
     def list(
-        self, *, job: str | None = None, state: str | None = None, limit: int = 50,
+        self,
+        *,
+        job: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
         before_id: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         if limit < 1 or limit > 10_000:
             raise InvalidInput("Bad limit: use a number from 1 to 10000")
-        states: list[RunState] = []
+        states: builtins.list[RunState] = []
         if state:
             try:
                 states = [RunState(s) for s in state.split(",")]
@@ -102,26 +123,36 @@ class RunService:
                 if row is None:
                     raise JobNotFound(f"No job named {job!r}")
                 job_id = row.id
-            rows = store.listing(session, job_id=job_id, states=states, limit=limit,
-                                 before_id=before_id)
+            rows = store.listing(
+                session, job_id=job_id, states=states, limit=limit, before_id=before_id
+            )
             return [run_view(run, name, False) for run, name in rows]
 
-    def logs(self, run_id: int, after_seq: int = 0) -> list[dict[str, Any]]:
+    def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[dict[str, Any]]:
         """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""
         with transaction(self.svc.sessions) as session:
             self._get(session, run_id)
             return [
-                {"seq": line.seq, "at": line.at.isoformat(), "level": line.level,
-                 "message": line.message}
+                {
+                    "seq": line.seq,
+                    "at": line.at.isoformat(),
+                    "level": line.level,
+                    "message": line.message,
+                }
                 for line in log_store.lines(session, run_id, after_seq=after_seq)
             ]
 
-    def files(self, run_id: int) -> list[dict[str, Any]]:
+    def files(self, run_id: int) -> builtins.list[dict[str, Any]]:
         with transaction(self.svc.sessions) as session:
             self._get(session, run_id)
             return [
-                {"path": f.path, "action": f.action, "size": f.size, "error": f.error,
-                 "at": f.at.isoformat()}
+                {
+                    "path": f.path,
+                    "action": f.action,
+                    "size": f.size,
+                    "error": f.error,
+                    "at": f.at.isoformat(),
+                }
                 for f in log_store.files(session, run_id)
             ]
 

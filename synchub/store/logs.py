@@ -34,7 +34,9 @@ def append(
         )
     drop = list(drop)
     if drop:
-        session.execute(delete(RunLogRow).where(RunLogRow.run_id == run_id, RunLogRow.seq.in_(drop)))
+        session.execute(
+            delete(RunLogRow).where(RunLogRow.run_id == run_id, RunLogRow.seq.in_(drop))
+        )
     if drop or dropped_lines:
         session.execute(
             update(RunRow)
@@ -43,7 +45,9 @@ def append(
         )
 
 
-def lines(session: Session, run_id: int, *, after_seq: int = 0, limit: int = 10_000) -> list[RunLogRow]:
+def lines(
+    session: Session, run_id: int, *, after_seq: int = 0, limit: int = 10_000
+) -> list[RunLogRow]:
     return list(
         session.scalars(
             select(RunLogRow)
@@ -70,13 +74,18 @@ def add_files(session: Session, run_id: int, rows: Sequence[FileLine], dropped: 
 def files(session: Session, run_id: int, limit: int = 100_000) -> list[RunFileRow]:
     return list(
         session.scalars(
-            select(RunFileRow).where(RunFileRow.run_id == run_id).order_by(RunFileRow.id).limit(limit)
+            select(RunFileRow)
+            .where(RunFileRow.run_id == run_id)
+            .order_by(RunFileRow.id)
+            .limit(limit)
         )
     )
 
 
 def file_counts(session: Session, run_id: int) -> dict[str, int]:
     rows = session.execute(
-        select(RunFileRow.action, func.count()).where(RunFileRow.run_id == run_id).group_by(RunFileRow.action)
+        select(RunFileRow.action, func.count())
+        .where(RunFileRow.run_id == run_id)
+        .group_by(RunFileRow.action)
     )
     return {action: int(n) for action, n in rows}

@@ -39,6 +39,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _known(revision: str) -> bool:
+    from alembic.util.exc import CommandError
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def check_schema(engine: Engine) -> None:
     """Raise SchemaOutdated unless the database is at this code's head revision."""
     current = current_revision(engine)
@@ -48,8 +57,7 @@ def check_schema(engine: Engine) -> None:
         raise SchemaOutdated(
             "The database has no synchub schema: run `synchub init` (or `synchub db upgrade`)"
         )
-    script = ScriptDirectory(str(MIGRATIONS))
-    if script.get_revision(current) is None:
+    if not _known(current):
         raise SchemaOutdated(
             f"The database schema ({current}) is newer than this synchub knows: "
             "upgrade synchub, or point it at another database"

@@ -140,14 +140,27 @@ def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim
     job = session.scalars(select(JobRow).where(JobRow.id == run.job_id).with_for_update()).one()
     if OverlapPolicy(job.overlap) is not OverlapPolicy.ALLOW and _job_running(session, job.id):
         if OverlapPolicy(job.overlap) is OverlapPolicy.SKIP:
-            ok = move(session, run_id, RunState.SKIPPED, expected=[RunState.QUEUED],
-                      reason="overlap", finished_at=now)
+            ok = move(
+                session,
+                run_id,
+                RunState.SKIPPED,
+                expected=[RunState.QUEUED],
+                reason="overlap",
+                finished_at=now,
+            )
             return Claim.SKIPPED if ok else Claim.GONE
         return _back_to_pending(session, run_id)
     if _remote_full(session, job.id):
         return _back_to_pending(session, run_id)
-    ok = move(session, run_id, RunState.RUNNING, expected=[RunState.QUEUED],
-              worker=worker, started_at=now, heartbeat_at=now)
+    ok = move(
+        session,
+        run_id,
+        RunState.RUNNING,
+        expected=[RunState.QUEUED],
+        worker=worker,
+        started_at=now,
+        heartbeat_at=now,
+    )
     return Claim.CLAIMED if ok else Claim.GONE
 
 

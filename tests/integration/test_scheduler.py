@@ -154,9 +154,7 @@ def test_disabling_a_job_stops_it_and_enabling_counts_from_now(
     assert runs_of(svc, "j") == []
 
 
-def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(
-    svc: Services, clock: FakeClock
-) -> None:
+def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: FakeClock) -> None:
     from synchub.store import runs as run_store
 
     svc.jobs.add("j", scripted_job(retries=2, retry_delay="10s"))

@@ -43,12 +43,19 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(
-            self.svc.sessions, self.executor, self.clock, self.name,
+            self.svc.sessions,
+            self.executor,
+            self.clock,
+            self.name,
             SchedulerSettings(lease_s=10, run_lease_s=30, poll_s=1, misfire_grace_s=60),
         )
         self.runner = Runner(
-            self.svc.sessions, self.svc.engines, self.svc.remotes.configs, self.clock,
-            self.name, RunnerSettings(tick_s=0.02, log_cap_bytes=4096, file_report_cap=1000),
+            self.svc.sessions,
+            self.svc.engines,
+            self.svc.remotes.configs,
+            self.clock,
+            self.name,
+            RunnerSettings(tick_s=0.02, log_cap_bytes=4096, file_report_cap=1000),
         )
 
     def step(self) -> list[int]:

@@ -1,0 +1,3 @@
+from synchub.cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Durations as users type them: `30s`, `15m`, `6h`, `1d`, `1h30m`."""
+
+from __future__ import annotations
+
+import re
+
+from synchub.core.errors import InvalidInput
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# ASCII digits only: str.isdigit() and \d also accept "²" or Arabic-Indic digits,
+# which int() then refuses or reads in ways nobody meant.
+_PART = re.compile(r"([0-9]+)([smhdw])")
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> int:
+    """Seconds in `text`; raise InvalidInput naming `what` when it is not a duration."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        raise InvalidInput(f"Bad {what}: it is empty; use e.g. 30s, 15m, 6h or 1d")
+    if cleaned.startswith("-"):
+        raise InvalidInput(f"Bad {what} {text!r}: it cannot be negative")
+    if _NUMBER.fullmatch(cleaned):
+        seconds = int(cleaned)
+    else:
+        parts = _PART.findall(cleaned)
+        if not parts or "".join(n + u for n, u in parts) != cleaned:
+            raise InvalidInput(
+                f"Bad {what} {text!r}: use a number with a unit, e.g. 30s, 15m, 6h or 1d"
+            )
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    if seconds < minimum:
+        raise InvalidInput(f"Bad {what} {text!r}: it must be at least {format_duration(minimum)}")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling of `seconds`, e.g. 5400 -> '1h30m'; ValueError if negative."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    if seconds == 0:
+        return "0s"
+    out = []
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS[unit]
+        count, seconds = divmod(seconds, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,6 +158,10 @@ def serve(
         server = uvicorn.Server(
             uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
         )
+        # uvicorn re-raises the signal it caught once it has stopped serving; our own
+        # handler turns that into a normal return so the runs get their grace period.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _sig, _frame: setattr(server, "should_exit", True))
         try:
             server.run()
         finally:

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
+from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
@@ -112,7 +113,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 def svc(settings: Settings, clock: FakeClock, scripted: ScriptedKind) -> Iterator[Services]:
-    engines = {}  # TEMP until engines land: builtin_engines()
+    engines = builtin_engines()
     engines[scripted.kind] = scripted
     services = Services(settings, clock=clock, engines=engines, actor="alice")
     yield services

@@ -221,6 +221,8 @@ def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
             StopReason.SHUTDOWN: RunState.LOST,
             StopReason.LOST: RunState.LOST,
         }[reasons[0]]
+    if outcome.error_class == "timed_out":  # rclone's --max-duration, set from our timeout
+        return RunState.TIMED_OUT
     return RunState.SUCCEEDED if outcome.ok else RunState.FAILED
 
 

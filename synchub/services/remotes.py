@@ -145,16 +145,25 @@ class RemoteService:
         return [self.add(name, type_, options) for name, type_, options in entries]
 
     def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
-        """Decrypted remote configurations for an engine. Never log or return these."""
-        with transaction(self.svc.sessions) as session:
-            rows = store.by_names(session, names)
-        missing = names - {r.name for r in rows}
-        if missing:
-            raise RemoteNotFound(f"No remote named {sorted(missing)[0]!r}")
-        return {
-            r.name: RemoteConfig(r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)})
-            for r in rows
-        }
+        """Decrypted configurations of `names` and of every remote they wrap (crypt,
+        alias, union …), for an engine. Never log or return these."""
+        found: dict[str, RemoteConfig] = {}
+        wanted = set(names)
+        while wanted:
+            with transaction(self.svc.sessions) as session:
+                rows = store.by_names(session, frozenset(wanted))
+            missing = wanted - {r.name for r in rows}
+            if missing:
+                raise RemoteNotFound(f"No remote named {sorted(missing)[0]!r}")
+            for r in rows:
+                found[r.name] = RemoteConfig(
+                    r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)}
+                )
+            referenced = set().union(
+                *(rclone_backends.referenced_remotes(found[r.name].options) for r in rows)
+            )
+            wanted = referenced - set(found)
+        return found
 
     def _get(self, session: Any, name: str) -> RemoteRow:
         row = store.get(session, name)

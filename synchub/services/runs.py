@@ -95,7 +95,7 @@ class RunService:
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
             job = job_store.get_by_id(session, run.job_id)
-            view = run_view(run, job.name if job else "?", store.has_retry(session, run_id))
+            view = run_view(run, job.name if job else "?", bool(store.retried(session, [run_id])))
             view["files_summary"] = log_store.file_counts(session, run_id)
             return view
 
@@ -126,7 +126,8 @@ class RunService:
             rows = store.listing(
                 session, job_id=job_id, states=states, limit=limit, before_id=before_id
             )
-            return [run_view(run, name, False) for run, name in rows]
+            retried = store.retried(session, [run.id for run, _ in rows])
+            return [run_view(run, name, run.id in retried) for run, name in rows]
 
     def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[dict[str, Any]]:
         """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""

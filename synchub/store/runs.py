@@ -272,8 +272,12 @@ def last_succeeded(session: Session, job_id: int) -> int | None:
     ).first()
 
 
-def has_retry(session: Session, run_id: int) -> bool:
-    return session.scalars(select(RunRow.id).where(RunRow.retry_of == run_id)).first() is not None
+def retried(session: Session, run_ids: Sequence[int]) -> set[int]:
+    """Those of `run_ids` that already have a next attempt."""
+    if not run_ids:
+        return set()
+    query = select(RunRow.retry_of).where(RunRow.retry_of.in_(run_ids))
+    return {rid for rid in session.scalars(query) if rid is not None}
 
 
 def listing(

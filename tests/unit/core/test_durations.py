@@ -42,7 +42,7 @@ def test_it_reads_a_duration(text: str, seconds: int) -> None:
         ("h", "use a number with a unit"),  # a unit without a number
         ("1h 30m", "use a number with a unit"),  # no blanks inside
         ("²", "use a number with a unit"),  # str.isdigit() says yes, int() says no
-        ("١٢s", "use a number with a unit"),  # Arabic-Indic digits  # noqa: RUF001
+        ("١٢s", "use a number with a unit"),  # Arabic-Indic digits
     ],
 )
 def test_it_rejects_what_is_not_a_duration_saying_why(text: str, problem: str) -> None:

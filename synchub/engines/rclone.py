@@ -619,6 +619,7 @@ class RcloneEngine:
                 error=f"cannot start rclone: {exc}",
                 permanent=True,
             )
+        ctx.sink.log("debug", f"rclone started (pid {proc.pid})")
         for stream, line in stream_lines(proc, ctx.stop, grace_s=self.kill_grace):
             log.feed(stream, line)
         log.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
 from synchub.execution.runner import Runner, StopReason
@@ -83,20 +83,12 @@ class LocalExecutor:
         with self._lock:
             self._closed = True
             futures = list(self._runs.values())
-        waiter = threading.Event()
-        deadline_hit = not _wait_all(futures, grace_s, waiter)
-        if deadline_hit:
+        _, still_running = wait(futures, timeout=grace_s)
+        if still_running:
             log.warning(
                 "stopping %d run(s) still running after the grace period",
-                len(self.runner.active()),
+                len(still_running),
                 extra={"action": "shutdown_stop"},
             )
             self.runner.stop_all(StopReason.SHUTDOWN)
         self._pool.shutdown(wait=True)
-
-
-def _wait_all(futures: list[Future[object]], timeout: float, _event: threading.Event) -> bool:
-    from concurrent.futures import wait
-
-    _, not_done = wait(futures, timeout=timeout)
-    return not not_done

@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
+from synchub.core.errors import NotFound
 from synchub.core.logcap import LogCap
 from synchub.core.runs import RunState, RunStats
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
@@ -227,7 +228,14 @@ def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
 
 
 def _internal(exc: Exception) -> Outcome:
-    return Outcome(ok=False, error_class="internal", error=f"{type(exc).__name__}: {exc}")
+    # A remote or job that no longer exists will not come back by retrying.
+    permanent = isinstance(exc, NotFound)
+    return Outcome(
+        ok=False,
+        error_class="config" if permanent else "internal",
+        error=f"{type(exc).__name__}: {exc}",
+        permanent=permanent,
+    )
 
 
 def _from(sink: BufferedSink) -> RunStats:

@@ -123,8 +123,7 @@ class JobService:
                     for f in fields(JobFields)
                 }
             )
-            if spec.params is not None and row.params:
-                merged = replace(merged, params={**row.params, **spec.params})
+            merged = replace(merged, params={**row.params, **(spec.params or {})})
             self._apply(session, row, merged, now, schedule_changed=schedule_changed)
             row.updated_at = now
             store.set_remotes(session, row.id, self._remotes_used(row))

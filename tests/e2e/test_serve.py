@@ -127,3 +127,99 @@ def test_sigterm_lets_a_short_run_finish(synchub: Synchub, tmp_path: Path) -> No
     (run,) = synchub.json("runs", "list")
     assert run["state"] == "succeeded"
     assert (dst / "f.bin").exists()
+
+
+def test_a_cli_edit_reaches_a_running_server_without_a_spurious_run(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    synchub("job", "add", "j", "--source", str(src), "--dest", str(dst), "--cron", "0 3 1 1 *")
+    synchub.serve()
+    # Added while the server runs: it should fire without a restart.
+    synchub("job", "edit", "j", "--every", "1s")
+    first = wait_for(
+        "a scheduled run after the edit",
+        lambda: [r for r in synchub.json("runs", "list") if r["trigger"] == "schedule"],
+    )
+    edited_at = synchub.json("job", "show", "j")["schedule"]["anchor"]
+    # It should count from the edit: no run for a fire time before it.
+    assert all(r["scheduled_for"] > edited_at for r in first)
+    synchub("job", "disable", "j")
+    count = len(synchub.json("runs", "list", "--limit", "1000"))
+    synchub("job", "run", "j", "--wait")  # a manual run still works when disabled
+    assert len(synchub.json("runs", "list", "--limit", "1000")) in (count + 1, count + 2)
+
+
+def test_cancel_from_another_process_stops_rclone_on_the_server(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    synchub(
+        "job", "add", "slow", "--source", str(src), "--dest", str(dst), "--option", "--bwlimit=32k"
+    )
+    server = synchub.serve()
+    synchub("job", "run", "slow")
+    run = wait_for(
+        "the run to start",
+        lambda: next((r for r in synchub.json("runs", "list") if r["state"] == "running"), None),
+    )
+    rclone = wait_for("rclone to start", lambda: children_named(server.pid, "rclone"))
+    synchub("runs", "cancel", str(run["id"]))
+    done = wait_for(
+        "the run to end",
+        lambda: next((r for r in synchub.json("runs", "list") if r["finished_at"]), None),
+    )
+    assert done["state"] == "cancelled"
+    assert done["celery_state"] == "REVOKED"
+    wait_for("rclone to stop", lambda: not any(alive(p) for p in rclone), 10)
+    # A cancel is final: no retry.
+    assert len(synchub.json("runs", "list")) == 1
+
+
+def test_a_run_still_going_after_the_shutdown_grace_is_stopped_and_retried(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    synchub.env["SYNCHUB_SHUTDOWN_GRACE"] = "1"
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    synchub(
+        "job",
+        "add",
+        "slow",
+        "--source",
+        str(src),
+        "--dest",
+        str(dst),
+        "--option",
+        "--bwlimit=32k",
+        "--retries",
+        "1",
+    )
+    server = synchub.serve()
+    synchub("job", "run", "slow")
+    wait_for("the run to start", lambda: synchub.json("runs", "list")[0]["state"] == "running")
+    rclone = wait_for("rclone to start", lambda: children_named(server.pid, "rclone"))
+    os.killpg(server.pid, signal.SIGTERM)
+    assert server.wait(timeout=60) == 0
+    assert not any(alive(p) for p in rclone)
+    runs = synchub.json("runs", "list")
+    assert [r["state"] for r in runs] == ["pending", "lost"]
+    assert runs[0]["trigger"] == "retry"
+
+
+def test_logs_follow_prints_lines_until_the_run_ends(synchub: Synchub, tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    synchub("job", "add", "j", "--source", str(src), "--dest", str(dst))
+    synchub.serve()
+    synchub("job", "run", "j")
+    run_id = synchub.json("runs", "list")[0]["id"]
+    out = synchub("runs", "logs", str(run_id), "--follow").stdout
+    assert "a.txt" in out
+    assert f"run {run_id} ended: succeeded" in out

@@ -74,14 +74,7 @@ class JobService:
 
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
         check_name(name, what="job")
-        merged = JobFields(
-            **{
-                f.name: getattr(spec, f.name)
-                if getattr(spec, f.name) is not None
-                else getattr(DEFAULTS, f.name)
-                for f in fields(JobFields)
-            }
-        )
+        merged = _overlay(spec, DEFAULTS)
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
@@ -115,15 +108,7 @@ class JobService:
             )
             if spec.cron is not None or spec.every is not None or spec.manual:
                 current = replace(current, cron=None, every=None)
-            merged = JobFields(
-                **{
-                    f.name: getattr(spec, f.name)
-                    if getattr(spec, f.name) is not None
-                    else getattr(current, f.name)
-                    for f in fields(JobFields)
-                }
-            )
-            merged = replace(merged, params={**row.params, **(spec.params or {})})
+            merged = replace(_overlay(spec, current), params={**row.params, **(spec.params or {})})
             self._apply(session, row, merged, now, schedule_changed=schedule_changed)
             row.updated_at = now
             store.set_remotes(session, row.id, self._remotes_used(row))
@@ -327,6 +312,18 @@ class JobService:
             "created_at": _iso(row.created_at),
             "updated_at": _iso(row.updated_at),
         }
+
+
+def _overlay(spec: JobFields, base: JobFields) -> JobFields:
+    """`spec`'s given fields over `base`."""
+    return JobFields(
+        **{
+            f.name: getattr(base, f.name)
+            if getattr(spec, f.name) is None
+            else getattr(spec, f.name)
+            for f in fields(JobFields)
+        }
+    )
 
 
 E = TypeVar("E", OverlapPolicy, MisfirePolicy)

@@ -488,8 +488,34 @@ def job_show(name: str, as_json: JsonOpt = False) -> None:
         if as_json:
             emit(view)
             return
-        for key, value in view.items():
-            out.print(f"{key}: {value}", markup=False)
+        print_job(view)
+
+
+def print_job(view: dict[str, Any]) -> None:
+    p, sched = view["params"], view["schedule"]
+    state = "enabled" if view["enabled"] else "disabled"
+    out.print(f"[bold]{view['name']}[/] ({view['kind']}, {state})")
+    if view["kind"] == "rclone":
+        out.print(f"  {p['op']} {p['source']} -> {p['destination']}", markup=False)
+        for rule in p.get("filters", []):
+            out.print(f"  filter {rule}", markup=False)
+        if p.get("options"):
+            out.print(f"  options {' '.join(p['options'])}", markup=False)
+    else:
+        out.print(f"  params {json.dumps(p)}", markup=False)
+    out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
+    timeout = f"{view['timeout_s']}s" if view["timeout_s"] else "none"
+    out.print(
+        f"  retries {view['retries']} (first after {view['retry_delay_s']}s), "
+        f"timeout {timeout}, overlap {view['overlap']}, queue {view['queue']}",
+        markup=False,
+    )
+    if view["tags"]:
+        out.print(f"  tags {', '.join(view['tags'])}", markup=False)
+    if view["next_fires"]:
+        out.print("  next fires:")
+        for fire in view["next_fires"]:
+            out.print(f"    {fire}")
 
 
 @job_app.command("enable")
@@ -571,34 +597,27 @@ def runs_list(
         if as_json:
             emit(views)
             return
-        table = Table(
-            "id",
-            "job",
-            "state",
-            "trigger",
-            "attempt",
-            "scheduled for",
-            "started",
-            "finished",
-            "bytes",
-            "files",
-            "error",
-        )
+        table = Table("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
         for v in views:
             table.add_row(
                 str(v["id"]),
                 v["job"],
-                v["state"],
+                v["state"] + (f" #{v['attempt']}" if v["attempt"] > 1 else ""),
                 v["trigger"],
-                str(v["attempt"]),
-                v["scheduled_for"] or "-",
-                v["started_at"] or "-",
-                v["finished_at"] or "-",
-                str(v["stats"]["bytes"]),
+                _short_time(v["started_at"] or v["scheduled_for"] or v["created_at"]),
+                f"{v['stats']['elapsed_s']:.1f}s" if v["finished_at"] and v["started_at"] else "",
                 str(v["stats"]["files"]),
-                (v["error"] or v["reason"] or "")[:60],
+                str(v["stats"]["bytes"]),
+                (v["error"] or v["reason"] or "")[:50],
             )
         out.print(table)
+
+
+def _short_time(iso: str | None) -> str:
+    """'2025-06-02 09:00:05' in the local zone, for tables."""
+    if iso is None:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 @runs_app.command("show")

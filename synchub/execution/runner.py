@@ -203,7 +203,7 @@ class Runner:
                 now=self.clock.now(),
                 permanent=outcome.permanent,
                 exit_code=outcome.exit_code,
-                error_class=outcome.error_class if state is RunState.FAILED else state.value,
+                error_class=_error_class(state, outcome),
                 error=None if state is RunState.SUCCEEDED else error,
                 stats=stats.as_dict(),
                 progress=None,
@@ -225,6 +225,12 @@ def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
     if outcome.error_class == "timed_out":  # rclone's --max-duration, set from our timeout
         return RunState.TIMED_OUT
     return RunState.SUCCEEDED if outcome.ok else RunState.FAILED
+
+
+def _error_class(state: RunState, outcome: Outcome) -> str | None:
+    if state is RunState.SUCCEEDED:
+        return None
+    return outcome.error_class if state is RunState.FAILED else state.value
 
 
 def _internal(exc: Exception) -> Outcome:

@@ -241,7 +241,9 @@ class JobService:
         if spec.cron is not None:
             return cron_schedule(spec.cron, tz)
         if spec.every is not None:
-            return interval_schedule(parse_duration(spec.every, what="interval"), now)
+            # Whole seconds: "every 5s" fires on :00, :05 ... of the clock, not at odd microseconds.
+            anchor = now.replace(microsecond=0)
+            return interval_schedule(parse_duration(spec.every, what="interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
 
     def _remotes_used(self, row: JobRow) -> frozenset[str]:

@@ -64,7 +64,7 @@ class Node:
                 misfire_grace_s=s.misfire_grace,
             ),
         )
-        self.runner.on_end = self.scheduler.wake
+        self.runner.on_end = lambda: self.scheduler.wake(full=False)
         self.svc.on_change = self.scheduler.wake
         self._thread = threading.Thread(
             target=self.scheduler.run_forever,

@@ -24,6 +24,7 @@ from synchub.execution.sink import BufferedSink
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
+from synchub.store.tables import JobRow, RunRow
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +69,30 @@ class Runner:
 
     def execute(self, run_id: int) -> run_store.Claim:
         """Claim run `run_id` and, when claimed, run it to its end in this thread."""
-        with transaction(self.sessions) as session:
-            claim = run_store.claim(session, run_id, worker=self.worker, now=self.clock.now())
-        if claim is not run_store.Claim.CLAIMED:
+        claim, claimed = self._claim(run_id)
+        if claimed is None:
             # BUSY runs wait for a run to end (which wakes the scheduler); waking it
             # now would only bounce them between pending and queued.
             if claim is run_store.Claim.SKIPPED:
                 self.on_end()
             return claim
         try:
-            self._run_claimed(run_id)
+            self._run_claimed(*claimed)
         finally:
             self.on_end()
         return claim
+
+    def _claim(self, run_id: int) -> tuple[run_store.Claim, tuple[RunRow, JobRow, bool] | None]:
+        """Claim the run and, in the same transaction, read what running it needs."""
+        with transaction(self.sessions) as session:
+            claim = run_store.claim(session, run_id, worker=self.worker, now=self.clock.now())
+            if claim is not run_store.Claim.CLAIMED:
+                return claim, None
+            run = run_store.get(session, run_id)
+            assert run is not None
+            job = job_store.get_by_id(session, run.job_id)
+            assert job is not None  # the claim holds the job's row
+            return claim, (run, job, run_store.last_succeeded(session, job.id) is None)
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
         """Ask every run in this runner to stop (graceful shutdown's last step)."""
@@ -93,15 +105,8 @@ class Runner:
         with self._lock:
             return list(self._active)
 
-    def _run_claimed(self, run_id: int) -> None:
-        with transaction(self.sessions) as session:
-            run = run_store.get(session, run_id)
-            assert run is not None
-            job = job_store.get_by_id(session, run.job_id)
-            first_run = job is not None and run_store.last_succeeded(session, job.id) is None
-        if job is None:  # removed between claim and now
-            self._finish(run_id, RunState.CANCELLED, Outcome(ok=False, error="job removed"))
-            return
+    def _run_claimed(self, run: RunRow, job: JobRow, first_run: bool) -> None:
+        run_id = run.id
         sink = BufferedSink(
             run_id, self.clock, LogCap(self.settings.log_cap_bytes), self.settings.file_report_cap
         )
@@ -116,7 +121,7 @@ class Runner:
                 params=job.params,
                 attempt=run.attempt,
                 first_run=first_run,
-                remotes=self.resolve_remotes(engine.remotes_used(job.params)),
+                remotes=self._remotes(engine.remotes_used(job.params)),
                 sink=sink,
                 stop=stop,
                 timeout_s=job.timeout_s,
@@ -145,6 +150,9 @@ class Runner:
         monitor.join()
         self._forget(run_id)
         self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons)
+
+    def _remotes(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
+        return self.resolve_remotes(names) if names else {}
 
     def _monitor(
         self,

@@ -33,7 +33,7 @@ from synchub.execution.outcomes import end_run
 from synchub.store import jobs as job_store
 from synchub.store import leases
 from synchub.store import runs as run_store
-from synchub.store.db import transaction
+from synchub.store.db import reading, transaction
 from synchub.store.tables import JobRow
 
 log = logging.getLogger(__name__)
@@ -62,20 +62,47 @@ class Scheduler:
     wake_event: threading.Event = field(default_factory=threading.Event)
     leading: bool = False
     next_wake: datetime | None = None
+    _full: bool = True
+    _lease_renewed: datetime | None = None
+    _next_reap: datetime | None = None
 
-    def wake(self) -> None:
+    def wake(self, *, full: bool = True) -> None:
+        """Wake the loop: `full` after a change of jobs or runs; False when only a
+        slot freed up (a run ended) and dispatching is all there is to do."""
+        if full:
+            self._full = True
         self.wake_event.set()
 
     def tick(self) -> float:
-        """One pass of the loop; returns how long to sleep before the next."""
+        """One pass of the loop; returns how long to sleep before the next.
+
+        A wake that only freed a slot dispatches and goes back to sleep: at a hundred
+        run ends a second, a full pass each time would be most of the work.
+        """
         self.wake_event.clear()
-        if not self.hold_lease():
+        now = self.clock.now()
+        full, self._full = self._full, False
+        if not self._lease_fresh(now) and not self.hold_lease():
             return self.settings.lease_s / 3
+        if not full and self.next_wake is not None and now < self.next_wake:
+            self.dispatch()
+            return (self.next_wake - now).total_seconds()
         while self.fire():
             pass
         self.dispatch()
-        self.reap()
+        if self._next_reap is None or now >= self._next_reap:
+            self.reap()
+            self._next_reap = now + timedelta(seconds=self.settings.poll_s)
         return self.sleep_for()
+
+    def _lease_fresh(self, now: datetime) -> bool:
+        """True while our lead was renewed less than a third of the lease ago."""
+        renewed = self._lease_renewed
+        return (
+            self.leading
+            and renewed is not None
+            and (now - renewed).total_seconds() < self.settings.lease_s / 3
+        )
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -94,6 +121,7 @@ class Scheduler:
             held = leases.acquire(
                 session, LEASE, self.holder, now=self.clock.now(), ttl_s=self.settings.lease_s
             )
+        self._lease_renewed = self.clock.now() if held else None
         if held != self.leading:
             log.info(
                 "scheduler %s %s the lead",
@@ -170,7 +198,7 @@ class Scheduler:
         """Hand due pending runs to the executor, as many as it can take."""
         now = self.clock.now()
         sent = 0
-        with transaction(self.sessions) as session:
+        with reading(self.sessions) as session:
             pending = run_store.due_pending(session, now, self.settings.batch)
             busy = run_store.running_job_ids(session)
             waiting = {
@@ -238,7 +266,7 @@ class Scheduler:
 
     def sleep_for(self) -> float:
         now = self.clock.now()
-        with transaction(self.sessions) as session:
+        with reading(self.sessions) as session:
             fire = job_store.earliest_fire(session)
             pending = run_store.earliest_pending(session, now)
         horizon = now + timedelta(seconds=min(self.settings.poll_s, self.settings.lease_s / 3))

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+READONLY = "synchub_readonly"
+
 
 def make_engine(url: str) -> Engine:
     """An Engine for `url`; SQLite gets WAL, foreign keys and serialised writers."""
@@ -39,8 +41,11 @@ def _tune_sqlite(engine: Engine) -> None:
     def on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a read-then-write transaction (a
         # claim) can never be overtaken between its check and its write, and never
-        # fails half-way with "database is locked" on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # fails half-way with "database is locked" on lock upgrade. Read-only
+        # transactions need no lock at all in WAL mode, so they do not queue behind
+        # writers.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -51,4 +56,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only: on SQLite it takes no write lock."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={READONLY: True})
         yield session

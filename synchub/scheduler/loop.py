@@ -52,6 +52,21 @@ class SchedulerSettings:
     batch: int = 200
 
 
+class _Slots:
+    """What the executor can still take during one pass, counted conservatively:
+    a run taken uses a slot of the whole pool as well as one of its queue."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.taken = 0
+
+    def take(self, queue: str) -> bool:
+        if self.executor.capacity(queue) - self.taken < 1:
+            return False
+        self.taken += 1
+        return True
+
+
 @dataclass
 class Scheduler:
     sessions: sessionmaker[Session]
@@ -139,15 +154,22 @@ class Scheduler:
             self.leading = False
 
     def fire(self) -> bool:
-        """Create the runs of due jobs. True when it found any (call again)."""
+        """Create the runs of due jobs and hand them over at once, in the same
+        transaction, when the executor has room. True when the batch was full."""
         now = self.clock.now()
+        slots = _Slots(self.executor)
+        handed: list[tuple[int, str]] = []
         with transaction(self.sessions) as session:
             due = job_store.due(session, now, self.settings.batch)
             for job in due:
-                self._fire_job(session, job, now)
+                for run_id in self._fire_job(session, job, now):
+                    if slots.take(job.queue) and run_store.mark_queued(session, [run_id], now):
+                        handed.append((run_id, job.queue))
+        self._submit(handed)
         return len(due) == self.settings.batch
 
-    def _fire_job(self, session: Session, job: JobRow, now: datetime) -> None:
+    def _fire_job(self, session: Session, job: JobRow, now: datetime) -> list[int]:
+        """Record the job's due fire times by its misfire policy; return the new runs."""
         expected = job.next_fire_at
         assert expected is not None
         schedule = Schedule(
@@ -168,7 +190,7 @@ class Scheduler:
                 job.name,
                 extra={"action": "schedule_error"},
             )
-            return
+            return []
         decision = decide_misfires(
             fires, now=now, grace_s=self.settings.misfire_grace_s, policy=MisfirePolicy(job.misfire)
         )
@@ -190,14 +212,16 @@ class Scheduler:
                 "10000+" if cut else unrecorded,
                 extra={"action": "misfire"},
             )
-        for at in decision.run:
+        created = [
             run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at)
+            for at in decision.run
+        ]
         job_store.advance(session, job.id, expected=expected, to=upcoming)
+        return [run_id for run_id in created if run_id is not None]
 
     def dispatch(self) -> int:
         """Hand due pending runs to the executor, as many as it can take."""
         now = self.clock.now()
-        sent = 0
         with reading(self.sessions) as session:
             pending = run_store.due_pending(session, now, self.settings.batch)
             busy = run_store.running_job_ids(session)
@@ -206,32 +230,34 @@ class Scheduler:
                 for j in job_store.by_ids(session, {r.job_id for r in pending} & busy)
                 if j.overlap == OverlapPolicy.QUEUE.value
             }
-        for run in pending:
-            if run.job_id in waiting or self.executor.capacity(run.queue) < 1:
-                continue
-            with transaction(self.sessions) as session:
-                if not run_store.move(
-                    session, run.id, RunState.QUEUED, expected=[RunState.PENDING], queued_at=now
-                ):
-                    continue
+        slots = _Slots(self.executor)
+        chosen = [r for r in pending if r.job_id not in waiting and slots.take(r.queue)]
+        if not chosen:
+            return 0
+        with transaction(self.sessions) as session:
+            moved = run_store.mark_queued(session, [r.id for r in chosen], now)
+        return self._submit([(r.id, r.queue) for r in chosen if r.id in moved])
+
+    def _submit(self, handed: list[tuple[int, str]]) -> int:
+        """Give queued runs to the executor; one it refuses goes back to pending."""
+        for run_id, queue in handed:
             try:
-                self.executor.submit(run.id, run.queue)
-                sent += 1
+                self.executor.submit(run_id, queue)
             except Exception:
                 log.exception(
                     "run %s: dispatch failed; left pending",
-                    run.id,
+                    run_id,
                     extra={"action": "dispatch_error"},
                 )
                 with transaction(self.sessions) as session:
                     run_store.move(
                         session,
-                        run.id,
+                        run_id,
                         RunState.PENDING,
                         expected=[RunState.QUEUED],
                         queued_at=None,
                     )
-        return sent
+        return len(handed)
 
     def reap(self) -> int:
         """End runs whose worker vanished; return queued runs nobody took to pending."""

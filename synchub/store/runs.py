@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RunState, Trigger, sources_of
@@ -119,6 +120,20 @@ def earliest_pending(session: Session, after: datetime) -> datetime | None:
 
 def running_job_ids(session: Session) -> set[int]:
     return set(session.scalars(select(RunRow.job_id).where(RunRow.state == RunState.RUNNING.value)))
+
+
+def mark_queued(session: Session, run_ids: Sequence[int], now: datetime) -> set[int]:
+    """Move pending runs to QUEUED; return the ids that were still pending."""
+    if not run_ids:
+        return set()
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.id.in_(run_ids), RunRow.state == RunState.PENDING.value)
+        .values(state=RunState.QUEUED.value, queued_at=now)
+        .returning(RunRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
 
 
 class Claim(StrEnum):
@@ -308,3 +323,126 @@ def running_count(session: Session) -> int:
         session.scalar(select(func.count(RunRow.id)).where(RunRow.state == RunState.RUNNING.value))
         or 0
     )
+
+
+def page(
+    session: Session,
+    *,
+    job_id: int | None = None,
+    states: Sequence[RunState] = (),
+    triggers: Sequence[Trigger] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[tuple[RunRow, str]]:
+    """Runs newest first (by id), each with its job's name; created in [since, until).
+
+    Keyset pagination: pass the last id of a page as `before_id` for the next one,
+    which stays correct while new runs arrive and costs the same at any depth.
+    """
+    query = select(RunRow, JobRow.name).join(JobRow, JobRow.id == RunRow.job_id)
+    if job_id is not None:
+        query = query.where(RunRow.job_id == job_id)
+    if states:
+        query = query.where(RunRow.state.in_([s.value for s in states]))
+    if triggers:
+        query = query.where(RunRow.trigger.in_([t.value for t in triggers]))
+    if since is not None:
+        query = query.where(RunRow.created_at >= since)
+    if until is not None:
+        query = query.where(RunRow.created_at < until)
+    if before_id is not None:
+        query = query.where(RunRow.id < before_id)
+    rows = session.execute(query.order_by(RunRow.id.desc()).limit(limit))
+    return [(run, name) for run, name in rows]
+
+
+def count_due_pending(session: Session, now: datetime) -> int:
+    """Pending runs whose time has come but that no executor has been given yet."""
+    return int(
+        session.scalar(
+            select(func.count(RunRow.id)).where(
+                RunRow.state == RunState.PENDING.value, RunRow.not_before <= now
+            )
+        )
+        or 0
+    )
+
+
+def count_in_state(session: Session, state: RunState) -> int:
+    return int(
+        session.scalar(select(func.count(RunRow.id)).where(RunRow.state == state.value)) or 0
+    )
+
+
+# -- figures for /metrics: aggregates over every run, computed when scraped ----------
+
+
+def _seconds(session: Session, start: Any, end: Any) -> Any:
+    """SQL for the seconds from `start` to `end` (both timestamp columns)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    # julianday's doubles carry ~10 µs of noise at today's dates: round to the ms.
+    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+
+
+def totals_by_job_and_state(session: Session) -> list[tuple[str, str, int, int]]:
+    """(job, state, runs, bytes transferred) for every job and state it has runs in."""
+    moved = func.coalesce(func.sum(RunRow.stats["bytes"].as_integer()), 0)
+    rows = session.execute(
+        select(JobRow.name, RunRow.state, func.count(RunRow.id), moved)
+        .join(JobRow, JobRow.id == RunRow.job_id)
+        .group_by(JobRow.name, RunRow.state)
+        .order_by(JobRow.name, RunRow.state)
+    )
+    return [(name, state, int(n), int(b or 0)) for name, state, n, b in rows]
+
+
+def histogram(
+    session: Session, what: str, buckets: Sequence[float]
+) -> tuple[list[int], float, int]:
+    """Cumulative counts per upper bound, sum and count of `what`: "duration" (started
+    to finished, ended runs) or "lateness" (fire time to start, scheduled runs)."""
+    if what == "duration":
+        value = _seconds(session, RunRow.started_at, RunRow.finished_at)
+        where: list[ColumnElement[bool]] = [
+            RunRow.started_at.is_not(None),
+            RunRow.finished_at.is_not(None),
+        ]
+    else:
+        value = _seconds(session, RunRow.scheduled_for, RunRow.started_at)
+        where = [
+            RunRow.trigger == Trigger.SCHEDULE.value,
+            RunRow.scheduled_for.is_not(None),
+            RunRow.started_at.is_not(None),
+        ]
+    columns = [func.sum(case((value <= le, 1), else_=0)) for le in buckets]
+    row = session.execute(
+        select(func.count(RunRow.id), func.coalesce(func.sum(value), 0.0), *columns).where(*where)
+    ).one()
+    count, total, *counts = row
+    return [int(c or 0) for c in counts], float(total or 0.0), int(count or 0)
+
+
+def depth_by_queue(session: Session) -> list[tuple[str, int]]:
+    """Runs waiting (pending or queued) per queue."""
+    waiting = [RunState.PENDING.value, RunState.QUEUED.value]
+    rows = session.execute(
+        select(RunRow.queue, func.count(RunRow.id))
+        .where(RunRow.state.in_(waiting))
+        .group_by(RunRow.queue)
+        .order_by(RunRow.queue)
+    )
+    return [(queue, int(n)) for queue, n in rows]
+
+
+def last_success_by_job(session: Session) -> list[tuple[str, datetime]]:
+    rows = session.execute(
+        select(JobRow.name, func.max(RunRow.finished_at))
+        .join(JobRow, JobRow.id == RunRow.job_id)
+        .where(RunRow.state == RunState.SUCCEEDED.value)
+        .group_by(JobRow.name)
+        .order_by(JobRow.name)
+    )
+    return [(name, at) for name, at in rows if at is not None]

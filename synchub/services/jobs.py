@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,7 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import Session
 
 from synchub.core.durations import parse_duration
-from synchub.core.errors import AlreadyExists, InvalidInput, InvalidSchedule, JobNotFound
+from synchub.core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    InvalidSchedule,
+    JobNotFound,
+)
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
 from synchub.core.schedules import (
@@ -25,10 +32,11 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
+from synchub.services.runs import check_instant
 from synchub.store import audit
 from synchub.store import jobs as store
 from synchub.store import remotes as remote_store
-from synchub.store.db import transaction
+from synchub.store.db import reading, transaction
 from synchub.store.tables import JobRow
 
 if TYPE_CHECKING:
@@ -181,6 +189,116 @@ class JobService:
             row = self._get(session, name)
         return next_fires(self.schedule_of(row), self.svc.clock.now(), count)
 
+    def find(
+        self,
+        *,
+        tag: str | None = None,
+        enabled: bool | None = None,
+        queue: str | None = None,
+        remote: str | None = None,
+        search: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Jobs by name matching every filter given: a tag they carry, enabled or not,
+        their queue, a remote they read or write, `search` within the name (any case)."""
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            rows = store.all_jobs(session)
+            if remote is not None:
+                found = remote_store.get(session, remote)
+                users = set(remote_store.jobs_using(session, found.id)) if found else set()
+                rows = [r for r in rows if r.name in users]
+            if tag is not None:
+                rows = [r for r in rows if tag in r.tags]
+            if enabled is not None:
+                rows = [r for r in rows if r.enabled is enabled]
+            if queue is not None:
+                rows = [r for r in rows if r.queue == queue]
+            if search:
+                needle = search.casefold()
+                rows = [r for r in rows if needle in r.name.casefold()]
+            return [self._view(r, now) for r in rows]
+
+    def resolve(self, ref: str) -> str:
+        """The name of the job `ref` names: a job name, else a numeric job id (the seed
+        systems' config ids). JobNotFound when neither matches."""
+        with reading(self.svc.sessions) as session:
+            row = store.get(session, ref)
+            if row is None and ref.isascii() and ref.isdigit() and len(ref) <= 18:
+                row = store.get_by_id(session, int(ref))
+            if row is None:
+                raise JobNotFound(f"No job named {ref!r} or with that id")
+            return row.name
+
+    def remove_job(self, name: str, *, keep_history: bool = False) -> None:
+        """Remove a job and, with it, its runs, logs and change reports.
+
+        `keep_history=True` is refused (Conflict) and changes nothing: a run belongs to
+        its job row, so its history cannot outlive it yet. Disabling the job keeps both.
+        """
+        if keep_history:
+            raise Conflict(
+                f"Job {name!r} cannot be removed while keeping its history: runs belong "
+                "to their job. Disable the job to keep it and its runs, or remove both."
+            )
+        self.remove(name)
+
+    def disable_all(self) -> builtins.list[str]:
+        """Disable every enabled job (each change audited); the names disabled."""
+        names = [v["name"] for v in self.find(enabled=True)]
+        for name in names:
+            self.set_enabled(name, False)
+        return names
+
+    def check_schedule(
+        self,
+        *,
+        cron: str | None = None,
+        every: str | None = None,
+        tz: str | None = None,
+        count: int = 5,
+        after: datetime | None = None,
+    ) -> dict[str, Any]:
+        """What a schedule would do, without saving anything.
+
+        Returns {"valid": True, "kind", "tz", "description", "next": [ISO times]} or
+        {"valid": False, "error": why, "field": "cron"|"every"|"tz", "part": the cron
+        field at fault or None}. Raises InvalidInput only for a bad `count` or `after`.
+        """
+        if count < 1 or count > 100:
+            raise InvalidInput("Bad count: use a number from 1 to 100")
+        start = check_instant(after, "after") or self.svc.clock.now()
+        zone_name = tz or self.svc.settings.default_tz or local_zone_name()
+        field_name = "tz"
+        try:
+            zone(zone_name)
+            if cron is not None and every is not None:
+                field_name = "cron"
+                raise InvalidSchedule("Give either a cron expression or an interval, not both")
+            if cron is not None:
+                field_name = "cron"
+                schedule = cron_schedule(cron, zone_name)
+            elif every is not None:
+                field_name = "every"
+                schedule = interval_schedule(_duration(every, "interval"), start)
+            else:
+                field_name = "cron"
+                raise InvalidSchedule("Give a cron expression or an interval")
+        except InvalidInput as exc:
+            part = _CRON_PART.search(exc.message) if field_name == "cron" else None
+            return {
+                "valid": False,
+                "error": exc.message,
+                "field": field_name,
+                "part": part.group(1) if part else None,
+            }
+        return {
+            "valid": True,
+            "kind": schedule.kind.value,
+            "tz": zone_name,
+            "description": describe(schedule),
+            "next": [f.isoformat() for f in next_fires(schedule, start, count)],
+        }
+
     # -- rules ---------------------------------------------------------------
 
     def _apply(
@@ -207,8 +325,8 @@ class JobService:
         if spec.retries < 0 or spec.retries > 100:
             raise InvalidInput("Bad retries: use a number from 0 to 100")
         assert spec.retry_delay is not None and spec.timeout is not None
-        retry_delay = parse_duration(spec.retry_delay, what="retry delay")
-        timeout = parse_duration(spec.timeout, what="timeout") if spec.timeout else None
+        retry_delay = _duration(spec.retry_delay, "retry delay")
+        timeout = _duration(spec.timeout, "timeout") if spec.timeout else None
         overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
         misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
         assert spec.queue is not None and spec.enabled is not None
@@ -243,7 +361,7 @@ class JobService:
         if spec.every is not None:
             # Whole seconds: "every 5s" fires on :00, :05 ... of the clock, not at odd microseconds.
             anchor = now.replace(microsecond=0)
-            return interval_schedule(parse_duration(spec.every, what="interval"), anchor)
+            return interval_schedule(_duration(spec.every, "interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
 
     def _remotes_used(self, row: JobRow) -> frozenset[str]:
@@ -327,6 +445,22 @@ def _overlay(spec: JobFields, base: JobFields) -> JobFields:
         }
     )
 
+
+#: The longest interval, retry delay or timeout: ten years, which fits the columns'
+#: 32-bit integers and keeps every fire time computable.
+MAX_DURATION_S = 10 * 365 * 86400
+
+
+def _duration(text: str, what: str) -> int:
+    """Seconds in `text`, from 1 s to MAX_DURATION_S; InvalidInput otherwise."""
+    seconds = parse_duration(text, what=what)
+    if seconds > MAX_DURATION_S:
+        raise InvalidInput(f"Bad {what} {text!r}: it must be at most 10 years")
+    return seconds
+
+
+#: The cron field a validation message blames, e.g. "bad minute '61'".
+_CRON_PART = re.compile(r"\bbad (minute|hour|day-of-month|month|day-of-week)\b")
 
 E = TypeVar("E", OverlapPolicy, MisfirePolicy)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,56 @@ class RemoteService:
                 before=before,
             )
 
+    def edit(
+        self,
+        name: str,
+        options: Mapping[str, str | None] | None = None,
+        *,
+        max_concurrency: int | None = None,
+    ) -> RemoteView:
+        """Change a remote's options: a value replaces, None removes, the mask keeps the
+        stored secret. `max_concurrency` 0 removes the limit, None keeps it. The result
+        is validated whole; on error nothing changes. Audited, secret values never."""
+        if max_concurrency is not None and max_concurrency < 0:
+            raise InvalidRemote("Bad max concurrency: use 0 (no limit) or more")
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+            before = self._view(session, row).as_dict()
+            stored_secrets = self.svc.box.open(row.secrets)
+            merged: dict[str, str] = {**row.options, **stored_secrets}
+            for key, value in (options or {}).items():
+                if value is None:
+                    merged.pop(key, None)
+                elif value != MASK:  # the mask read back from `show` keeps what is stored
+                    merged[key] = value
+            merged = rclone_backends.validate_remote(row.type, merged)
+            secret_keys = rclone_backends.secret_options(row.type)
+            secrets = {k: v for k, v in merged.items() if k in secret_keys}
+            row.options = {k: v for k, v in merged.items() if k not in secret_keys}
+            row.secrets = self.svc.box.seal(secrets)
+            if max_concurrency is not None:
+                row.max_concurrency = max_concurrency or None
+            row.updated_at = now
+            session.flush()
+            view = self._view(session, row)
+            changed = sorted(
+                k
+                for k in secret_keys & (secrets.keys() | stored_secrets.keys())
+                if secrets.get(k) != stored_secrets.get(k)
+            )
+            audit.record(
+                session,
+                at=now,
+                actor=self.svc.actor,
+                action="remote.edit",
+                target_type="remote",
+                target=name,
+                before=before,
+                after={**view.as_dict(), "secrets_changed": changed},
+            )
+        return view
+
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
 
@@ -134,6 +185,12 @@ class RemoteService:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"Cannot read {path}: {exc}") from None
+        return self.import_text(text)
+
+    def import_text(self, text: str) -> builtins.list[RemoteView]:
+        """Add every remote of rclone.conf text; nothing is added if any one is bad."""
+        from synchub.engines import rclone_conf
+
         entries = rclone_conf.parse_conf(text)
         with transaction(self.svc.sessions) as session:
             taken = store.names(session)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from synchub.core.errors import InvalidInput, InvalidTransition, JobNotFound, RunNotFound
+from synchub.core.names import check_name
 from synchub.core.runs import RunState, Trigger, celery_state
+from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.store import jobs as job_store
+from synchub.store import leases
 from synchub.store import logs as log_store
 from synchub.store import runs as store
-from synchub.store.db import transaction
+from synchub.store.db import reading, transaction
 from synchub.store.tables import RunRow
 
 if TYPE_CHECKING:
@@ -173,6 +176,124 @@ class RunService:
                 return
             self.svc.clock.sleep(poll_s, idle)
 
+    def request_many(
+        self,
+        job_names: Sequence[str],
+        *,
+        trigger: Trigger = Trigger.API,
+        queue: str | None = None,
+    ) -> builtins.list[int]:
+        """One pending run of each job, in one transaction: all or none (JobNotFound
+        names the first unknown job). `queue` overrides the jobs' own queue."""
+        if queue is not None:
+            check_name(queue, what="queue")
+        now = self.svc.clock.now()
+        ids: builtins.list[int] = []
+        with transaction(self.svc.sessions) as session:
+            for name in dict.fromkeys(job_names):  # each job once, in the order given
+                job = job_store.get(session, name)
+                if job is None:
+                    raise JobNotFound(f"No job named {name!r}")
+                run_id = store.create(session, job, trigger=trigger, now=now, queue=queue)
+                assert run_id is not None
+                ids.append(run_id)
+        if ids:
+            self.svc.on_change()
+        return ids
+
+    def page(
+        self,
+        *,
+        job: str | None = None,
+        states: Sequence[str] = (),
+        triggers: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> builtins.list[dict[str, Any]]:
+        """Runs newest first, filtered by job, states, triggers and creation time in
+        [since, until); continue with `before_id` = the last id of the previous page.
+        InvalidInput for an unknown state or trigger, a bad limit or a naive time;
+        JobNotFound for an unknown job."""
+        if limit < 1 or limit > 1000:
+            raise InvalidInput("Bad limit: use a number from 1 to 1000")
+        wanted_states = [_member(RunState, s, "state") for s in states]
+        wanted_triggers = [_member(Trigger, t, "trigger") for t in triggers]
+        since, until = check_instant(since, "since"), check_instant(until, "until")
+        with reading(self.svc.sessions) as session:
+            job_id = None
+            if job is not None:
+                row = job_store.get(session, job)
+                if row is None:
+                    raise JobNotFound(f"No job named {job!r}")
+                job_id = row.id
+            rows = store.page(
+                session,
+                job_id=job_id,
+                states=wanted_states,
+                triggers=wanted_triggers,
+                since=since,
+                until=until,
+                before_id=before_id,
+                limit=limit,
+            )
+            retried = store.retried(session, [run.id for run, _ in rows])
+            return [run_view(run, name, run.id in retried) for run, name in rows]
+
+    def log_page(
+        self, run_id: int, *, after_seq: int = 0, limit: int = 1000
+    ) -> builtins.list[dict[str, Any]]:
+        """At most `limit` log lines after `after_seq` (see `logs`)."""
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("Bad limit: use a number from 1 to 10000")
+        if after_seq < 0:
+            raise InvalidInput("Bad after: it cannot be negative")
+        with reading(self.svc.sessions) as session:
+            self._get(session, run_id)
+            return [
+                {
+                    "seq": line.seq,
+                    "at": line.at.isoformat(),
+                    "level": line.level,
+                    "message": line.message,
+                }
+                for line in log_store.lines(session, run_id, after_seq=after_seq, limit=limit)
+            ]
+
+    def scheduler_status(self) -> dict[str, Any]:
+        """Who leads the schedulers and how far behind dispatch is, from the database:
+        {"leader", "lease_expires_at", "leader_alive", "due_not_dispatched", "pending",
+        "queued", "running"}."""
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            lease = leases.current(session, SCHEDULER_LEASE)
+            return {
+                "leader": lease.holder if lease else None,
+                "lease_expires_at": lease.expires_at.isoformat() if lease else None,
+                "leader_alive": bool(lease and lease.expires_at > now),
+                "due_not_dispatched": store.count_due_pending(session, now),
+                "pending": store.count_in_state(session, RunState.PENDING),
+                "queued": store.count_in_state(session, RunState.QUEUED),
+                "running": store.count_in_state(session, RunState.RUNNING),
+            }
+
+    def figures(
+        self, *, duration_buckets: Sequence[float], lateness_buckets: Sequence[float]
+    ) -> dict[str, Any]:
+        """Aggregates for monitoring, from the database (so they cover every process):
+        {"totals": [(job, state, runs, bytes)], "duration": (cumulative bucket counts,
+        sum, count), "lateness": (same, for scheduled runs' start after their fire time),
+        "queues": [(queue, waiting runs)], "last_success": [(job, finished_at)]}."""
+        with reading(self.svc.sessions) as session:
+            return {
+                "totals": store.totals_by_job_and_state(session),
+                "duration": store.histogram(session, "duration", duration_buckets),
+                "lateness": store.histogram(session, "lateness", lateness_buckets),
+                "queues": store.depth_by_queue(session),
+                "last_success": store.last_success_by_job(session),
+            }
+
     def _get(self, session: Session, run_id: int) -> RunRow:
         run = store.get(session, run_id)
         if run is None:
@@ -209,6 +330,31 @@ def run_view(run: RunRow, job_name: str, retry_scheduled: bool) -> dict[str, Any
         "log_dropped_lines": run.log_dropped_lines,
         "files_dropped": run.files_dropped,
     }
+
+
+def check_instant(value: datetime | None, what: str) -> datetime | None:
+    """`value` in UTC; InvalidInput when it has no zone or lies outside 1970-9000."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise InvalidInput(f"Bad {what}: give a time zone, e.g. 2025-06-01T00:00:00Z")
+    if not _EARLIEST <= value <= _LATEST:
+        raise InvalidInput(f"Bad {what}: use a time between 1970 and 9000")
+    return value.astimezone(UTC)
+
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+M = TypeVar("M", RunState, Trigger)
+
+
+def _member(enum: type[M], value: str, what: str) -> M:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidInput(f"Bad {what} {value!r}: use one of {allowed}") from None
 
 
 def _iso(value: datetime | None) -> str | None:

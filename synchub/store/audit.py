@@ -38,3 +38,39 @@ def record(
 
 def recent(session: Session, limit: int = 100) -> list[AuditRow]:
     return list(session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
+
+
+def page(
+    session: Session,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target_type: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditRow]:
+    """Events newest first, filtered; `before_id` continues a previous page (keyset)."""
+    query = select(AuditRow)
+    if actor is not None:
+        query = query.where(AuditRow.actor == actor)
+    if action is not None:
+        # "job" matches every job.* action; "job.edit" only itself.
+        query = query.where(
+            AuditRow.action == action
+            if "." in action
+            else AuditRow.action.startswith(action + ".", autoescape=True)
+        )
+    if target_type is not None:
+        query = query.where(AuditRow.target_type == target_type)
+    if target is not None:
+        query = query.where(AuditRow.target == target)
+    if since is not None:
+        query = query.where(AuditRow.at >= since)
+    if until is not None:
+        query = query.where(AuditRow.at < until)
+    if before_id is not None:
+        query = query.where(AuditRow.id < before_id)
+    return list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))

@@ -206,3 +206,30 @@ class LeaseRow(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """An API bearer token. Only a SHA-256 digest of the secret is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        # One live token per name; a revoked one stays for the record and frees its name.
+        Index(
+            "uq_api_tokens_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  #: the audit's actor for its requests
+    role: Mapped[str] = mapped_column(String(16))  #: viewer, operator or admin
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  #: hex SHA-256 of the secret
+    hint: Mapped[str] = mapped_column(String(16))  #: the secret's first characters
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  #: updated at most once a minute
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Routers speaking other systems' APIs over synchub's services; they only translate."""

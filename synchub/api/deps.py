@@ -1,0 +1,77 @@
+"""Dependencies as named aliases: a handler's signature says who may call it.
+
+    def show_job(name: str, svc: ViewerServices) -> JobPublic: ...
+
+`ViewerServices`, `OperatorServices` and `AdminServices` authenticate the bearer
+token (401 without a valid one), check its role (403 when weaker than needed) and
+give the services acting for the token's name, so the audit records who did it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from synchub.node import Node
+from synchub.services import Services
+from synchub.services.tokens import Principal, Role, TokenService
+
+#: Documents the scheme in OpenAPI; errors are ours (401 problem), not FastAPI's.
+bearer = HTTPBearer(auto_error=False, description="A token from `synchub token create`")
+
+
+def base_services(request: Request) -> Services:
+    """The app's services, acting for nobody in particular."""
+    svc: Services = request.app.state.svc
+    return svc
+
+
+def node_of(request: Request) -> Node | None:
+    """The serving process's scheduler and pool, when it runs them (None in tests)."""
+    node: Node | None = request.app.state.node
+    return node
+
+
+def principal(
+    svc: Annotated[Services, Depends(base_services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Who sends the request; Unauthenticated (401) without a live token."""
+    return svc.tokens.authenticate(credentials.credentials if credentials else None)
+
+
+def services_for(needed: Role) -> Callable[..., Services]:
+    """A dependency: the services acting for the caller, if their role allows `needed`."""
+
+    def dependency(
+        svc: Annotated[Services, Depends(base_services)],
+        who: Annotated[Principal, Depends(principal)],
+    ) -> Services:
+        TokenService.authorize(who, needed)
+        return svc.for_actor(who.name)
+
+    dependency.__name__ = f"services_for_{needed.value}"
+    return dependency
+
+
+ViewerServices = Annotated[Services, Depends(services_for(Role.VIEWER))]
+OperatorServices = Annotated[Services, Depends(services_for(Role.OPERATOR))]
+AdminServices = Annotated[Services, Depends(services_for(Role.ADMIN))]
+NodeDep = Annotated[Node | None, Depends(node_of)]
+
+
+def metrics_reader(
+    svc: Annotated[Services, Depends(base_services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Anyone when SYNCHUB_METRICS_PUBLIC is set, else a viewer's token or better."""
+    if svc.settings.metrics_public:
+        return
+    who = svc.tokens.authenticate(credentials.credentials if credentials else None)
+    TokenService.authorize(who, Role.VIEWER)
+
+
+MetricsReader = Annotated[None, Depends(metrics_reader)]

@@ -1,0 +1,42 @@
+"""/api/v1/audit: who changed what, and when."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from synchub.api.deps import ViewerServices
+from synchub.api.pagination import decode_cursor, encode_cursor
+from synchub.api.params import Cursor, Limit, Since, Until
+from synchub.api.schemas.audit import AuditEvent, AuditPage
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("")
+def list_audit(
+    svc: ViewerServices,
+    actor: str | None = None,
+    action: Annotated[str | None, Query(description="e.g. job (every job.*) or job.edit")] = None,
+    target_type: Annotated[str | None, Query(description="remote, job or token")] = None,
+    target: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> AuditPage:
+    """Events newest first, secrets redacted; follow `next_cursor` for older ones."""
+    events = svc.audit.page(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target=target,
+        since=since,
+        until=until,
+        before_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    data = [AuditEvent.model_validate(e) for e in events]
+    next_cursor = encode_cursor(data[-1].id) if len(data) == limit else None
+    return AuditPage(data=data, count=len(data), next_cursor=next_cursor)

@@ -1,0 +1,137 @@
+"""/api/v1/jobs: what to sync and when; running them on demand."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
+from synchub.api.params import Cursor, Limit, Since, Until
+from synchub.api.routes.runs import runs_page
+from synchub.api.schemas.jobs import (
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    JobUpdate,
+    RunManyRequest,
+    RunRequest,
+)
+from synchub.api.schemas.runs import RunPublic, RunsPublic
+from synchub.core.runs import Trigger
+from synchub.services import Services
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def _public(view: dict[str, Any]) -> JobPublic:
+    return JobPublic.model_validate(view)
+
+
+def _shown(svc: Services, name: str) -> JobPublic:
+    view = svc.jobs.show(name)
+    view["next_fires"] = svc.jobs.next(name, 5)
+    return _public(view)
+
+
+@router.get("")
+def list_jobs(
+    svc: ViewerServices,
+    tag: str | None = None,
+    enabled: bool | None = None,
+    queue: str | None = None,
+    remote: Annotated[str | None, Query(description="jobs reading or writing it")] = None,
+    search: Annotated[str | None, Query(description="part of the name, any case")] = None,
+) -> JobsPublic:
+    """Jobs by name, filtered by every parameter given."""
+    views = svc.jobs.find(tag=tag, enabled=enabled, queue=queue, remote=remote, search=search)
+    return JobsPublic(data=[_public(v) for v in views], count=len(views))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_job(body: JobCreate, svc: AdminServices) -> JobPublic:
+    """Define a job. Without cron or every it runs only when asked."""
+    svc.jobs.add(body.name, body.fields())
+    return _shown(svc, body.name)
+
+
+@router.post("/run", status_code=status.HTTP_202_ACCEPTED)
+def run_jobs(body: RunManyRequest, svc: OperatorServices) -> RunsPublic:
+    """Run several jobs now, one run each: by names (all or none), or by tag."""
+    if body.names is not None:
+        names = body.names
+    else:
+        enabled = True if body.only_enabled else None
+        names = [v["name"] for v in svc.jobs.find(tag=body.tag, enabled=enabled)]
+    ids = svc.runs.request_many(names, trigger=Trigger.API, queue=body.queue)
+    data = [RunPublic.model_validate(svc.runs.show(i)) for i in ids]
+    return RunsPublic(data=data, count=len(data), next_cursor=None)
+
+
+@router.get("/{name}")
+def show_job(name: str, svc: ViewerServices) -> JobPublic:
+    """A job, its schedule described and its next 5 fire times."""
+    return _shown(svc, name)
+
+
+@router.patch("/{name}")
+def update_job(name: str, body: JobUpdate, svc: AdminServices) -> JobPublic:
+    """Change what is given; a new schedule counts from now and the scheduler sees it
+    at once."""
+    svc.jobs.edit(name, body.fields(manual=body.manual))
+    return _shown(svc, name)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_job(
+    name: str,
+    svc: AdminServices,
+    keep_history: Annotated[
+        bool, Query(description="true is refused (409) for now: runs belong to their job")
+    ] = False,
+) -> Response:
+    """Remove a job with its runs, logs and change reports."""
+    svc.jobs.remove_job(name, keep_history=keep_history)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/enable")
+def enable_job(name: str, svc: OperatorServices) -> JobPublic:
+    """Switch a job on; its schedule counts from now."""
+    svc.jobs.set_enabled(name, True)
+    return _shown(svc, name)
+
+
+@router.post("/{name}/disable")
+def disable_job(name: str, svc: OperatorServices) -> JobPublic:
+    """Switch a job off; running runs go on."""
+    svc.jobs.set_enabled(name, False)
+    return _shown(svc, name)
+
+
+@router.post("/{name}/run", status_code=status.HTTP_202_ACCEPTED)
+def run_job(
+    name: str, svc: OperatorServices, body: Annotated[RunRequest | None, Body()] = None
+) -> RunPublic:
+    """Run a job now: the run is created pending and the scheduler hands it on."""
+    queue = body.queue if body else None
+    (run_id,) = svc.runs.request_many([name], trigger=Trigger.API, queue=queue)
+    return RunPublic.model_validate(svc.runs.show(run_id))
+
+
+@router.get("/{name}/runs")
+def job_runs(
+    name: str,
+    svc: ViewerServices,
+    state: Annotated[list[str] | None, Query()] = None,
+    trigger: Annotated[list[str] | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> RunsPublic:
+    """The job's runs, newest first (see GET /runs)."""
+    return runs_page(
+        svc, job=name, state=state, trigger=trigger, since=since, until=until,
+        cursor=cursor, limit=limit,
+    )  # fmt: skip

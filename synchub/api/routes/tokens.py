@@ -1,0 +1,35 @@
+"""/api/v1/tokens: API tokens, for admins. A secret is shown once, at creation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from synchub.api.deps import AdminServices
+from synchub.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic, TokensPublic
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.get("")
+def list_tokens(
+    svc: AdminServices,
+    include_revoked: Annotated[bool, Query(alias="all")] = False,
+) -> TokensPublic:
+    """Tokens by name, never their secrets."""
+    views = svc.tokens.list(include_revoked=include_revoked)
+    return TokensPublic(data=[TokenPublic.model_validate(v) for v in views], count=len(views))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_token(body: TokenCreate, svc: AdminServices) -> TokenCreated:
+    """A new token; `token` in the answer is its secret, shown only this once."""
+    secret, view = svc.tokens.create(body.name, body.role, expires=body.expires)
+    return TokenCreated.model_validate({**view, "token": secret})
+
+
+@router.delete("/{name}")
+def revoke_token(name: str, svc: AdminServices) -> TokenPublic:
+    """Revoke a token: its requests are refused from now on."""
+    return TokenPublic.model_validate(svc.tokens.revoke(name))

@@ -1,0 +1,139 @@
+"""Jobs: JobCreate, JobUpdate, JobPublic, JobsPublic, and running jobs on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from synchub.services.jobs import JobFields
+
+Overlap = Literal["skip", "queue", "allow"]
+Misfire = Literal["skip", "once", "all"]
+#: seconds, or a duration as typed: 30s, 15m, 6h, 1d, 1h30m
+Duration = int | str
+
+
+def _text(value: Duration | None) -> str | None:
+    return f"{value}s" if isinstance(value, int) else value
+
+
+class JobSettings(BaseModel):
+    """What both a new job and an edit may give; absent means default (new) or keep (edit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str | None = Field(default=None, examples=["rclone"])  #: rclone, command, a plug-in
+    #: the kind's parameters; rclone: op, source, destination, filters, options
+    params: dict[str, Any] | None = Field(
+        default=None,
+        examples=[{"op": "sync", "source": "laptop:/photos", "destination": "nas:/backup"}],
+    )
+    cron: str | None = Field(default=None, max_length=200, examples=["0 2 * * *"])
+    tz: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
+    every: Duration | None = Field(default=None, examples=["15m"])  #: a fixed interval
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_delay: Duration | None = None
+    timeout: Duration | None = None  #: "" removes it
+    overlap: Overlap | None = None
+    queue: str | None = Field(default=None, max_length=64)
+    misfire: Misfire | None = None
+    enabled: bool | None = None
+    tags: list[str] | None = None
+
+    def fields(self, *, manual: bool = False) -> JobFields:
+        return JobFields(
+            kind=self.kind,
+            params=self.params,
+            cron=self.cron,
+            tz=self.tz,
+            every=_text(self.every),
+            manual=manual,
+            retries=self.retries,
+            retry_delay=_text(self.retry_delay),
+            timeout=_text(self.timeout),
+            overlap=self.overlap,
+            queue=self.queue,
+            misfire=self.misfire,
+            enabled=self.enabled,
+            tags=self.tags,
+        )
+
+
+class JobCreate(JobSettings):
+    name: str = Field(min_length=1, max_length=64, examples=["photos"])
+
+
+class JobUpdate(JobSettings):
+    """An edit: only what is given changes; params merge key by key; a new schedule
+    counts from now."""
+
+    manual: bool = False  #: drop the schedule: manual runs only
+
+    @model_validator(mode="after")
+    def _manual_alone(self) -> JobUpdate:
+        if self.manual and (self.cron is not None or self.every is not None):
+            raise ValueError("give manual, or a new schedule, not both")
+        return self
+
+
+class SchedulePublic(BaseModel):
+    kind: Literal["none", "cron", "interval"]
+    cron: str | None
+    tz: str
+    every_s: int | None
+    anchor: datetime | None
+    description: str  #: e.g. "At 02:00 (Europe/Berlin)"
+
+
+class JobPublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    params: dict[str, Any]
+    schedule: SchedulePublic
+    misfire: str
+    queue: str
+    retries: int
+    retry_delay_s: int
+    timeout_s: int | None
+    overlap: str
+    enabled: bool
+    tags: list[str]
+    next_fire_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    #: the next fire times (show only; empty for manual-only jobs)
+    next_fires: list[datetime] | None = None
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class RunRequest(BaseModel):
+    """Optional body of POST /jobs/{name}/run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str | None = Field(default=None, max_length=64)  #: instead of the job's own
+
+
+class RunManyRequest(BaseModel):
+    """Run several jobs now, one run each: by names, or every job with a tag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    tag: str | None = Field(default=None, max_length=64)
+    #: with `tag`: skip disabled jobs (named jobs always run)
+    only_enabled: bool = True
+    queue: str | None = Field(default=None, max_length=64)  #: instead of the jobs' own
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> RunManyRequest:
+        if (self.names is None) == (self.tag is None):
+            raise ValueError("give either names or tag")
+        return self

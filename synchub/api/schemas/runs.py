@@ -1,0 +1,81 @@
+"""Runs: RunPublic, RunsPublic (a keyset page), log lines and change reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+State = Literal[
+    "pending", "queued", "running", "succeeded", "failed", "timed_out", "lost", "cancelled",
+    "skipped",
+]  # fmt: skip
+CeleryState = Literal["PENDING", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED"]
+TriggerName = Literal["schedule", "manual", "api", "retry", "watch"]
+
+
+class RunStatsPublic(BaseModel):
+    bytes: int
+    files: int
+    checks: int
+    deletes: int
+    renames: int
+    errors: int
+    elapsed_s: float
+    speed_bps: float
+
+
+class RunPublic(BaseModel):
+    id: int
+    job: str
+    state: State  #: synchub's name
+    celery_state: CeleryState  #: the same state under the name Celery users know
+    trigger: TriggerName
+    reason: str | None  #: why it was skipped or cancelled
+    scheduled_for: datetime | None  #: the fire time it serves
+    created_at: datetime
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    not_before: datetime | None
+    attempt: int
+    retry_of: int | None
+    queue: str
+    worker: str | None
+    exit_code: int | None
+    error_class: str | None
+    error: str | None
+    stats: RunStatsPublic
+    progress: dict[str, Any] | None  #: live snapshot while it runs
+    log_dropped_lines: int
+    files_dropped: int
+    files_summary: dict[str, int] | None = None  #: change report counts by action (show)
+
+
+class RunsPublic(BaseModel):
+    data: list[RunPublic]
+    count: int  #: runs in this page
+    next_cursor: str | None  #: pass as `cursor` for the next page; null on the last
+
+
+class LogLine(BaseModel):
+    seq: int  #: a gap in seq marks lines the size cap dropped
+    at: datetime
+    level: str
+    message: str
+
+
+class FileChangePublic(BaseModel):
+    path: str
+    action: str  #: copied, replaced, deleted, moved, failed
+    size: int | None
+    error: str | None
+    at: datetime
+
+
+class FilesPublic(BaseModel):
+    data: list[FileChangePublic]
+    count: int
+    dropped: int  #: rows beyond the report's cap, counted only

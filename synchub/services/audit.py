@@ -1,0 +1,64 @@
+"""The audit log, read back: who changed what, when, before and after (secrets redacted)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from synchub.core.errors import InvalidInput
+from synchub.services.runs import check_instant
+from synchub.store import audit as store
+from synchub.store.db import reading
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+MAX_LIMIT = 1000
+
+
+class AuditService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def page(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        target_type: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Events newest first. `action` "job" matches every job.* action. Continue with
+        `before_id` = the last id seen. InvalidInput for a bad limit or a naive time."""
+        if limit < 1 or limit > MAX_LIMIT:
+            raise InvalidInput(f"Bad limit: use a number from 1 to {MAX_LIMIT}")
+        since, until = check_instant(since, "since"), check_instant(until, "until")
+        with reading(self.svc.sessions) as session:
+            rows = store.page(
+                session,
+                actor=actor,
+                action=action,
+                target_type=target_type,
+                target=target,
+                since=since,
+                until=until,
+                before_id=before_id,
+                limit=limit,
+            )
+            return [
+                {
+                    "id": r.id,
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target_type": r.target_type,
+                    "target": r.target,
+                    "before": r.before,
+                    "after": r.after,
+                }
+                for r in rows
+            ]

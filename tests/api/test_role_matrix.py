@@ -1,0 +1,130 @@
+"""The role matrix: every endpoint × every role → allowed, or 403 for a weaker role.
+
+viewer reads; operator also runs, cancels, retries, enables and disables;
+admin also changes configuration and tokens. Without a token: 401 everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synchub.services.jobs import JobFields
+from tests.api.conftest import ROLES, Api
+from tests.support.harness import Harness
+
+CONF = "[imported]\ntype = local\n"
+
+#: (method, path, weakest role allowed, request keyword arguments). Destructive
+#: rows come last and act on objects of their own.
+MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("GET", "/readyz", "viewer", {}),
+    ("GET", "/metrics", "viewer", {}),
+    ("GET", "/api/v1/remotes", "viewer", {}),
+    ("GET", "/api/v1/remotes/nas", "viewer", {}),
+    ("POST", "/api/v1/remotes", "admin", {"json": {"name": "r2", "type": "local"}}),
+    ("PATCH", "/api/v1/remotes/nas", "admin", {"json": {"max_concurrency": 2}}),
+    ("POST", "/api/v1/remotes/import", "admin", {"content": CONF}),
+    ("POST", "/api/v1/remotes/nas/test", "operator", {}),
+    ("GET", "/api/v1/jobs", "viewer", {}),
+    ("GET", "/api/v1/jobs/j", "viewer", {}),
+    ("POST", "/api/v1/jobs", "admin", {"json": {"name": "j2", "kind": "scripted"}}),
+    ("PATCH", "/api/v1/jobs/j", "admin", {"json": {"retries": 1}}),
+    ("POST", "/api/v1/jobs/j/enable", "operator", {}),
+    ("POST", "/api/v1/jobs/j/disable", "operator", {}),
+    ("POST", "/api/v1/jobs/j/run", "operator", {}),
+    ("POST", "/api/v1/jobs/run", "operator", {"json": {"tag": "t"}}),
+    ("GET", "/api/v1/jobs/j/runs", "viewer", {}),
+    ("GET", "/api/v1/runs", "viewer", {}),
+    ("GET", "/api/v1/runs/{done}", "viewer", {}),
+    ("POST", "/api/v1/runs/{pending}/cancel", "operator", {}),
+    ("POST", "/api/v1/runs/{done}/retry", "operator", {}),
+    ("GET", "/api/v1/runs/{done}/log", "viewer", {}),
+    ("GET", "/api/v1/runs/{done}/files", "viewer", {}),
+    ("GET", "/api/v1/runs/{done}/events", "viewer", {}),
+    ("POST", "/api/v1/schedules/validate", "viewer", {"json": {"cron": "0 2 * * *"}}),
+    ("GET", "/api/v1/scheduler", "viewer", {}),
+    ("GET", "/api/v1/audit", "viewer", {}),
+    ("GET", "/api/v1/tokens", "admin", {}),
+    ("POST", "/api/v1/tokens", "admin", {"json": {"name": "made", "role": "viewer"}}),
+    ("POST", "/api/v1/task/scheduler/refresh-tasks", "operator", {}),
+    ("GET", "/api/v1/task/scheduler/task-status", "viewer", {}),
+    ("POST", "/api/v1/task/scheduler/validate-cron", "viewer", {"json": "0 2 * * *"}),
+    ("POST", "/api/v1/task/scheduler/execute-sync/j", "operator", {}),
+    ("POST", "/api/v1/task/scheduler/execute-all-enabled", "operator", {}),
+    ("GET", "/api/v1/task/scheduler/task-result/{done}", "viewer", {}),
+    ("DELETE", "/api/v1/task/scheduler/clear-tasks", "operator", {}),
+    ("DELETE", "/api/v1/remotes/spare", "admin", {}),
+    ("DELETE", "/api/v1/jobs/spare-job", "admin", {}),
+    ("DELETE", "/api/v1/tokens/spare-token", "admin", {}),
+]
+
+#: Routes that are open on purpose: liveness and the API's own description.
+OPEN = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _template(path: str) -> str:
+    for name in ("{done}", "{pending}"):
+        path = path.replace(name, "{run_id}")
+    replacements = {
+        "/remotes/nas": "/remotes/{name}",
+        "/remotes/spare": "/remotes/{name}",
+        "/jobs/j/": "/jobs/{name}/",
+        "/execute-sync/j": "/execute-sync/{config_id}",
+        "/task-result/{run_id}": "/task-result/{task_id}",
+        "/jobs/spare-job": "/jobs/{name}",
+        "/tokens/spare-token": "/tokens/{name}",
+    }
+    for concrete, template in replacements.items():
+        path = path.replace(concrete, template)
+    if path == "/api/v1/jobs/j":
+        path = "/api/v1/jobs/{name}"
+    return path
+
+
+def test_the_matrix_lists_every_endpoint(openapi: dict[str, Any]) -> None:
+    # The OpenAPI document lists every endpoint the app serves, routers included.
+    served = {
+        (method.upper(), path)
+        for path, operations in openapi["paths"].items()
+        if path not in OPEN
+        for method in operations
+    }
+    listed = {(method, _template(path)) for method, path, _, _ in MATRIX}
+    assert served - listed == set(), "endpoints missing from the role matrix"
+    assert listed - served == set(), "matrix rows for endpoints that do not exist"
+
+
+def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
+    api: Api, harness: Harness
+) -> None:
+    svc = api.svc
+    for name in ("nas", "spare"):
+        svc.remotes.add(name, "local", {})
+    svc.jobs.add("j", JobFields(kind="scripted", tags=["t"], cron="0 2 * * *"))
+    svc.jobs.add("spare-job", JobFields(kind="scripted"))
+    svc.tokens.create("spare-token", "viewer")
+    done = svc.runs.request("j")
+    harness.step()
+    pending = svc.runs.request("spare-job")
+    ids = {"{done}": str(done), "{pending}": str(pending)}
+
+    refused: list[str] = []
+    wrongly: list[str] = []
+    for method, raw_path, weakest, kwargs in MATRIX:
+        path = raw_path
+        for key, value in ids.items():
+            path = path.replace(key, value)
+        rank = ROLES.index(weakest)
+        anonymous = api.anonymous.request(method, path, **kwargs)
+        if anonymous.status_code != 401:
+            wrongly.append(f"{method} {path} without a token: {anonymous.status_code}")
+        for role in ROLES:  # weakest first: refusals change nothing
+            response = api.clients[role].request(method, path, **kwargs)
+            status = response.status_code
+            if ROLES.index(role) < rank:
+                if status != 403:
+                    wrongly.append(f"{method} {path} as {role}: {status}, expected 403")
+            elif status in (401, 403) or status >= 500:
+                refused.append(f"{method} {path} as {role}: {status} {response.text[:120]}")
+    assert refused == []
+    assert wrongly == []

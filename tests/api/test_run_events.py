@@ -1,0 +1,80 @@
+"""GET /runs/{id}/events: live progress, log lines and a final event, read by a real
+HTTP client from a real server; `Last-Event-ID` resumes where a client left off."""
+
+from __future__ import annotations
+
+import threading
+
+from synchub.services.jobs import JobFields
+from tests.api.conftest import Api, problem
+from tests.api.sse_client import Event, events
+from tests.support.harness import Harness
+from tests.support.kinds import ScriptedKind
+
+
+def test_a_client_follows_a_run_to_its_end_and_resumes_after_a_reconnect(
+    api: Api, harness: Harness, scripted: ScriptedKind
+) -> None:
+    api.svc.jobs.add("j", JobFields(kind="scripted", params={"result": "block", "lines": 3}))
+    run_id = api.svc.runs.request("j")
+    worker = threading.Thread(target=harness.step)  # runs it here until released
+    worker.start()
+    seen: list[Event] = []
+    try:
+        with api.viewer.stream("GET", f"/api/v1/runs/{run_id}/events", timeout=30) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for item in events(response):
+                seen.append(item)
+                if sum(e.name == "progress" for e in seen) == 2:
+                    scripted.release.set()
+                if item.name == "end":
+                    break
+    finally:
+        scripted.release.set()
+        worker.join()
+
+    names = [e.name for e in seen]
+    # It should open with the run's state, stream its lines, and close with its end.
+    assert names[0] == "state" and names[-2:] == ["state", "end"]
+    assert seen[-1].data["state"] == "succeeded"
+    assert seen[-1].data["celery_state"] == "SUCCESS"
+    logs = [e for e in seen if e.name == "log"]
+    assert [e.data["seq"] for e in logs] == [1, 2, 3, 4]
+    assert [e.id for e in logs] == ["1", "2", "3", "4"]
+    assert logs[1].data["message"].startswith("line 000000")
+    progress = [e.data for e in seen if e.name == "progress"]
+    assert len(progress) >= 2 and {p["state"] for p in progress} == {"running"}
+    assert progress[0]["progress"]["bytes"] == 1 and progress[0]["progress"]["total_bytes"] == 2
+    states = [e.data["state"] for e in seen if e.name == "state"]
+    assert states[-1] == "succeeded" and "running" in states
+
+    # It should resume after the last line a client saw, without repeating any.
+    with api.viewer.stream(
+        "GET", f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": "2"}
+    ) as response:
+        again = list(events(response))
+    assert [e.data["seq"] for e in again if e.name == "log"] == [3, 4]
+    assert again[-1].name == "end" and again[-1].id == "4"
+
+
+def test_a_stream_ends_when_its_pending_run_is_cancelled(api: Api) -> None:
+    api.svc.jobs.add("j", JobFields(kind="scripted"))
+    run_id = api.svc.runs.request("j")
+    with api.viewer.stream("GET", f"/api/v1/runs/{run_id}/events", timeout=30) as response:
+        stream = events(response)
+        first = next(stream)
+        assert (first.name, first.data["state"]) == ("state", "pending")
+        assert api.operator.post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
+        rest = list(stream)
+    assert rest[-1].name == "end" and rest[-1].data["state"] == "cancelled"
+    assert rest[-1].data["celery_state"] == "REVOKED"
+
+
+def test_events_of_an_unknown_run_are_a_404_and_a_bad_resume_point_a_422(api: Api) -> None:
+    problem(api.viewer.get("/api/v1/runs/12345/events"), 404)
+    api.svc.jobs.add("j", JobFields(kind="scripted"))
+    run_id = api.svc.runs.request("j")
+    response = api.viewer.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": "x"})
+    problem(response, 422)
+    problem(api.anonymous.get(f"/api/v1/runs/{run_id}/events"), 401)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from synchub.core.policies import RetryPolicy
-from synchub.core.runs import RunState, Trigger
+from synchub.core.runs import RETRYABLE, RunState, Trigger
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 
@@ -31,9 +31,11 @@ def end_run(
     """
     if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
         return False
+    if state not in RETRYABLE or permanent:
+        return None  # the common case costs one UPDATE
+    # Only fields the move did not change are read: a stale identity map is harmless.
     run = run_store.get(session, run_id)
     assert run is not None
-    session.refresh(run)
     job = job_store.get_by_id(session, run.job_id)
     if job is None:
         return None

@@ -1,0 +1,62 @@
+"""`python -m bench [overhead|lateness|memory ...] [--quick]`: run, save JSON, summarise."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+
+from bench import lateness, memory, overhead
+from bench.common import CpuWatch, Report, machine, write_results
+
+BENCHMARKS: dict[str, Callable[[bool], Report]] = {
+    "overhead": overhead.run,
+    "lateness": lateness.run,
+    "memory": memory.run,
+}
+
+
+#: Above this share of the machine used by other processes, say the figures are suspect.
+BUSY_SHARE = 0.05
+
+
+def busy_note(other: dict[str, float]) -> str:
+    note = f"other processes used {other['cpu_s']:.1f} CPU-s ({other['share']:.0%} of the machine)"
+    if other["share"] > BUSY_SHARE:
+        note += ": the machine was shared; these figures are suspect, run again when it is idle"
+    return note
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run ({', '.join(BENCHMARKS)}); default: all",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run, not for reporting")
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    # SIGTERM unwinds like Ctrl-C, so servers are stopped and temporary directories removed.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
+    m = machine()
+    print(
+        f"{m['date']}: {m['nproc']} x {m['cpu_model']}, Python {m['python']}, {m['rclone']}, "
+        f"synchub {m['synchub_commit']}\n"
+    )
+    for name in args.names or list(BENCHMARKS):
+        watch = CpuWatch()
+        report = BENCHMARKS[name](args.quick)
+        report.other_load = watch.others()
+        path = write_results(report)
+        print("\n".join(report.lines))
+        print(busy_note(report.other_load))
+        print(f"raw results: {path}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Overhead: `synchub job run NAME --wait` against the same bare `rclone sync`.
+
+No server runs, so `job run --wait` runs the job in the foreground with the real
+runner. Bare rclone gets the flags synchub adds to every run (`LOG_ARGS`) and the
+same environment (no config file). Both sync the same source into the same
+destination, interleaved A B A B … because small-file timings drift within a
+session; medians are reported, and differences are medians of each pair's
+difference. For each synchub run the database also gives the run's own timings,
+so the report separates the run from the CLI around it:
+
+- e2e: `synchub job run --wait` wall clock, process start to exit;
+- run: the run's started_at (claim) -> finished_at;
+- claim_to_spawn: started_at -> the log line written right after rclone is spawned.
+
+Python start-up is timed on its own (STARTUP): the bare interpreter, `synchub
+--help`, and importing the CLI with and without the interpreter's normal exit.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.common import (
+    SPAWN_LINE,
+    SYNCHUB,
+    Home,
+    KiB,
+    MiB,
+    Report,
+    seconds_between,
+    synchub_home,
+    table,
+)
+from bench.common import timed as timed_run
+from synchub.engines.process import minimal_env
+from synchub.engines.rclone import LOG_ARGS
+from synchub.engines.rclone_backends import rclone_binary
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+
+GOAL_BIG_PCT = 2.0
+GOAL_NOCHANGE_MS = 30.0
+
+
+@dataclass(frozen=True)
+class Params:
+    reps: int = 5  #: A/B pairs per case
+    big_files: int = 20
+    big_mib: int = 50
+    small_files: int = 2000
+    small_min_kib: int = 4
+    small_max_kib: int = 64
+    small_dirs: int = 20
+    seed: int = 1234
+    startup_reps: int = 10
+
+
+FULL = Params()
+QUICK = Params(reps=2, big_files=4, small_files=300, startup_reps=2)
+
+
+# -- data -------------------------------------------------------------------------
+
+
+def make_big(root: Path, p: Params, rng: random.Random) -> Path:
+    root.mkdir(parents=True)
+    for i in range(p.big_files):
+        (root / f"big-{i:02d}.bin").write_bytes(rng.randbytes(p.big_mib * MiB))
+    return root
+
+
+def make_small(root: Path, p: Params, rng: random.Random) -> Path:
+    for i in range(p.small_files):
+        folder = root / f"d{i % p.small_dirs:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = rng.randint(p.small_min_kib * KiB, p.small_max_kib * KiB)
+        (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(size))
+    return root
+
+
+def empty(path: Path) -> None:
+    """Remove `path` and flush the page cache's dirty pages, outside any timing."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+
+
+# -- one run of each ------------------------------------------------------------------
+
+
+def time_bare(src: Path, dst: Path) -> float:
+    argv = [rclone_binary(), "sync", str(src), str(dst), *LOG_ARGS]
+    return timed_run(argv, env=minimal_env({"RCLONE_CONFIG": ""}))
+
+
+def time_synchub(home: Home, svc: Services, job: str) -> dict[str, float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [SYNCHUB, "job", "run", job, "--wait"], env=home.env, capture_output=True, text=True
+    )
+    e2e = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"synchub job run {job} exited {done.returncode}: {done.stdout}")
+    run = svc.runs.list(job=job, limit=1)[0]
+    spawned = next(
+        line["at"] for line in svc.runs.logs(run["id"]) if line["message"].startswith(SPAWN_LINE)
+    )
+    return {
+        "e2e": e2e,
+        "run": seconds_between(run["started_at"], run["finished_at"]),
+        "claim_to_spawn": seconds_between(run["started_at"], spawned),
+    }
+
+
+def measure_case(
+    home: Home, svc: Services, job: str, src: Path, dst: Path, *, cold: bool, reps: int
+) -> dict[str, list[float]]:
+    """`reps` interleaved pairs (synchub, then bare); seconds per sample."""
+    samples: dict[str, list[float]] = {"bare": [], "e2e": [], "run": [], "claim_to_spawn": []}
+    for _ in range(reps):
+        if cold:
+            empty(dst)
+        for key, value in time_synchub(home, svc, job).items():
+            samples[key].append(value)
+        if cold:
+            empty(dst)
+        samples["bare"].append(time_bare(src, dst))
+    return samples
+
+
+#: What Python start-up costs the CLI: the interpreter, the imports, the exit.
+STARTUP = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "synchub --help": [SYNCHUB, "--help"],
+    "import synchub.cli": [sys.executable, "-c", "import synchub.cli"],
+    "import synchub.cli; os._exit(0)": [
+        sys.executable, "-c", "import os, synchub.cli; os._exit(0)",
+    ],
+}  # fmt: skip
+
+
+def time_startup(env: dict[str, str], reps: int) -> dict[str, list[float]]:
+    """Interleaved, like the runs: `reps` rounds of every STARTUP command."""
+    samples: dict[str, list[float]] = {name: [] for name in STARTUP}
+    for _ in range(reps):
+        for name, argv in STARTUP.items():
+            samples[name].append(timed_run(argv, env))
+    return samples
+
+
+# -- the benchmark ---------------------------------------------------------------------
+
+
+def run(quick: bool) -> Report:
+    p = QUICK if quick else FULL
+    rng = random.Random(p.seed)
+    cases: dict[str, dict[str, list[float]]] = {}
+    with synchub_home() as home, home.services() as svc:
+        sets = {
+            "big": make_big(home.root / "big", p, rng),
+            "small": make_small(home.root / "small", p, rng),
+        }
+        for name, src in sets.items():
+            dst = home.root / f"{name}-dst"
+            svc.jobs.add(
+                name,
+                JobFields(params={"source": str(src), "destination": str(dst)}, retries=0),
+            )
+            cases[f"{name} cold"] = measure_case(home, svc, name, src, dst, cold=True, reps=p.reps)
+            time_synchub(home, svc, name)  # settle: the destination is in sync from here
+            cases[f"{name} no-change"] = measure_case(
+                home, svc, name, src, dst, cold=False, reps=p.reps
+            )
+        startup = time_startup(home.env, p.startup_reps)
+    m = medians(cases, startup)
+    data = {"cases": cases, "startup": startup, "medians": m}
+    return Report("overhead", asdict(p), data, summary(p, m))
+
+
+def medians(
+    cases: dict[str, dict[str, list[float]]], startup: dict[str, list[float]]
+) -> dict[str, dict[str, float]]:
+    """Medians of every series, and of the pairwise differences and ratios to bare
+    rclone: a pair ran back to back, so drift over the session cancels out."""
+    result = {case: paired(samples) for case, samples in cases.items()}
+    result["startup"] = {k: statistics.median(v) for k, v in startup.items()}
+    return result
+
+
+def paired(samples: dict[str, list[float]]) -> dict[str, float]:
+    result = {k: statistics.median(v) for k, v in samples.items()}
+    bare = samples["bare"]
+    for key in ("e2e", "run"):
+        pairs = list(zip(samples[key], bare, strict=True))
+        result[f"{key}_minus_bare"] = statistics.median(a - b for a, b in pairs)
+        result[f"{key}_over_bare"] = statistics.median(a / b - 1 for a, b in pairs)
+    return result
+
+
+def summary(p: Params, m: dict[str, dict[str, float]]) -> list[str]:
+    rows = [
+        [
+            case,
+            f"{med['bare'] * 1000:.0f}",
+            f"{med['e2e'] * 1000:.0f}",
+            _diff(med, "e2e"),
+            f"{med['run'] * 1000:.0f}",
+            _diff(med, "run"),
+            f"{med['claim_to_spawn'] * 1000:.1f}",
+        ]
+        for case, med in m.items()
+        if case != "startup"
+    ]
+    header = ["median ms", "bare", "synchub e2e", "e2e - bare", "run", "run - bare", "claim→spawn"]
+    start = m["startup"]
+    return [
+        f"overhead: {p.reps} interleaved pairs per case; big = {p.big_files} x {p.big_mib} MiB, "
+        f"small = {p.small_files} x {p.small_min_kib}-{p.small_max_kib} KiB; differences are "
+        "medians of the pairs' differences",
+        *table(header, rows),
+        "python start-up: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in start.items()),
+        f"goals: big files <= {GOAL_BIG_PCT:g}% slower; no-change <= {GOAL_NOCHANGE_MS:g} ms more",
+    ]
+
+
+def _diff(med: dict[str, float], key: str) -> str:
+    return f"{med[f'{key}_minus_bare'] * 1000:+.0f} ({med[f'{key}_over_bare'] * 100:+.1f}%)"

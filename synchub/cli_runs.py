@@ -73,21 +73,23 @@ def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
         + ("running here (no server is up)" if here else "handed to the server")
     )
     try:
-        view = _watch(svc, run_id, out)
+        view = _watch(svc, run_id, out, worker)
     except KeyboardInterrupt:
         if runner is not None:
             runner.stop_all(StopReason.CANCEL)
         else:
             svc.runs.cancel(run_id)
         out.print("cancelling …")
-        view = _watch(svc, run_id, out)
+        view = _watch(svc, run_id, out, worker)
     if worker is not None:
         worker.join()
         view = svc.runs.show(run_id)
     return _report(view, out)
 
 
-def _watch(svc: Services, run_id: int, out: Console) -> dict[str, Any]:
+def _watch(
+    svc: Services, run_id: int, out: Console, worker: threading.Thread | None
+) -> dict[str, Any]:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -110,7 +112,10 @@ def _watch(svc: Services, run_id: int, out: Console) -> dict[str, Any]:
                 completed=p.get("bytes", 0),
                 total=None if p.get("scanning") else total,
             )
-            time.sleep(0.25)
+            if worker is not None:
+                worker.join(0.25)  # returns as soon as a run executed here ends
+            else:
+                time.sleep(0.25)
 
 
 def _report(view: dict[str, Any], out: Console) -> int:

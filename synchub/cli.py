@@ -594,7 +594,7 @@ def job_run(
 def runs_list(
     job: Annotated[str | None, typer.Option("--job")] = None,
     state: Annotated[str | None, typer.Option("--state", help="e.g. failed or failed,lost")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""

@@ -110,27 +110,9 @@ class RunService:
         limit: int = 50,
         before_id: int | None = None,
     ) -> builtins.list[dict[str, Any]]:
-        if limit < 1 or limit > 10_000:
-            raise InvalidInput("Bad limit: use a number from 1 to 10000")
-        states: builtins.list[RunState] = []
-        if state:
-            try:
-                states = [RunState(s) for s in state.split(",")]
-            except ValueError:
-                allowed = ", ".join(s.value for s in RunState)
-                raise InvalidInput(f"Bad state {state!r}: use one of {allowed}") from None
-        with transaction(self.svc.sessions) as session:
-            job_id = None
-            if job is not None:
-                row = job_store.get(session, job)
-                if row is None:
-                    raise JobNotFound(f"No job named {job!r}")
-                job_id = row.id
-            rows = store.listing(
-                session, job_id=job_id, states=states, limit=limit, before_id=before_id
-            )
-            retried = store.retried(session, [run.id for run, _ in rows])
-            return [run_view(run, name, run.id in retried) for run, name in rows]
+        """Runs newest first, as `page` gives them; `state` may list several, comma-separated."""
+        states = state.split(",") if state else []
+        return self.page(job=job, states=states, limit=limit, before_id=before_id)
 
     def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[dict[str, Any]]:
         """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -293,29 +293,6 @@ def retried(session: Session, run_ids: Sequence[int]) -> set[int]:
         return set()
     query = select(RunRow.retry_of).where(RunRow.retry_of.in_(run_ids))
     return {rid for rid in session.scalars(query) if rid is not None}
-
-
-def listing(
-    session: Session,
-    *,
-    job_id: int | None = None,
-    states: Sequence[RunState] = (),
-    limit: int = 50,
-    before_id: int | None = None,
-) -> list[tuple[RunRow, str]]:
-    """Runs newest first, each with its job's name."""
-    query = select(RunRow, JobRow.name).join(JobRow, JobRow.id == RunRow.job_id)
-    conditions = []
-    if job_id is not None:
-        conditions.append(RunRow.job_id == job_id)
-    if states:
-        conditions.append(RunRow.state.in_([s.value for s in states]))
-    if before_id is not None:
-        conditions.append(RunRow.id < before_id)
-    if conditions:
-        query = query.where(and_(*conditions))
-    rows = session.execute(query.order_by(RunRow.id.desc()).limit(limit))
-    return [(run, name) for run, name in rows]
 
 
 def running_count(session: Session) -> int:

@@ -15,3 +15,7 @@ Since = Annotated[datetime | None, Query(description="at or after (ISO-8601 with
 Until = Annotated[datetime | None, Query(description="before (ISO-8601 with a zone)")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+States = Annotated[
+    list[str] | None, Query(description="repeat or comma-separate, e.g. failed,lost")
+]
+Triggers = Annotated[list[str] | None, Query(description="schedule, manual, api, retry, watch")]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
-from synchub.api.params import Cursor, Limit, Since, Until
+from synchub.api.params import Cursor, Limit, Since, States, Triggers, Until
 from synchub.api.routes.runs import runs_page
 from synchub.api.schemas.jobs import (
     JobCreate,
@@ -123,8 +123,8 @@ def run_job(
 def job_runs(
     name: str,
     svc: ViewerServices,
-    state: Annotated[list[str] | None, Query()] = None,
-    trigger: Annotated[list[str] | None, Query()] = None,
+    state: States = None,
+    trigger: Triggers = None,
     since: Since = None,
     until: Until = None,
     cursor: Cursor = None,

@@ -12,16 +12,11 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from synchub.api import sse
 from synchub.api.deps import OperatorServices, ViewerServices
 from synchub.api.pagination import decode_cursor, encode_cursor
-from synchub.api.params import MAX_ID, Cursor, Limit, RunId, Since, Until
+from synchub.api.params import MAX_ID, Cursor, Limit, RunId, Since, States, Triggers, Until
 from synchub.api.schemas.runs import FilesPublic, RunPublic, RunsPublic
 from synchub.services import Services
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-
-States = Annotated[
-    list[str] | None, Query(description="repeat or comma-separate, e.g. failed,lost")
-]
-Triggers = Annotated[list[str] | None, Query(description="schedule, manual, api, retry, watch")]
 
 
 def _split(values: list[str] | None) -> list[str]:

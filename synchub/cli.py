@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import gc
 import json
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -74,11 +74,21 @@ def services() -> Iterator[Services]:
         fail(exc.message, 2)
     except SynchubError as exc:
         fail(exc.message, 1)
-    except ValueError as exc:  # settings that do not validate
+    except ValidationError as exc:  # settings that do not validate
+        fail(settings_problem(exc), 2)
+    except ValueError as exc:
         fail(str(exc).splitlines()[0], 2)
     finally:
         if svc is not None:
             svc.close()
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """The first bad setting, named as the user sets it."""
+    error = exc.errors()[0]
+    field = "_".join(str(p) for p in error["loc"]).upper()
+    where = f"SYNCHUB_{field}: " if field else ""
+    return f"Bad setting {where}{error['msg'].removeprefix('Value error, ')}"
 
 
 def emit(data: Any) -> None:
@@ -145,35 +155,63 @@ def serve(
             envvar="SYNCHUB_WORKERS", min=1, max=256, help="Runs at once in the local pool."
         ),
     ] = 4,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Run a scheduler here.")
+    ] = True,
+    pool: Annotated[
+        bool,
+        typer.Option("--workers/--no-workers", help="Run the local pool (local executor)."),
+    ] = True,
 ) -> None:
-    """Run the API, the scheduler and the local worker pool in one process."""
-    import logging
+    """Run the API, the scheduler and the local worker pool in one process (with
+    SYNCHUB_EXECUTOR=celery, runs go to Celery workers instead of the pool)."""
+    from synchub import cli_procs
 
-    import uvicorn
-
-    from synchub.api.app import create_app
-    from synchub.node import Node
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    cli_procs.setup_logging()
     with services() as svc:
         ensure_schema(svc)
         svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
-        node = Node(svc, workers)
-        node.start()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
+        cli_procs.serve(svc, err, host, port, workers=workers, scheduler=scheduler, pool=pool)
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run a scheduler alone (celery executor). Several may run: one leads, another
+    takes over within SYNCHUB_SCHEDULER_LEASE seconds when it dies."""
+    from synchub import cli_procs
+
+    cli_procs.setup_logging()
+    with services() as svc:
+        ensure_schema(svc)
+        cli_procs.scheduler(svc, err)
+
+
+@app.command("worker")
+def worker_cmd(
+    queues: Annotated[
+        str,
+        typer.Option(envvar="SYNCHUB_WORKER_QUEUES", help="Queues to take runs from, a,b."),
+    ] = "default",
+    concurrency: Annotated[
+        int,
+        typer.Option(envvar="SYNCHUB_WORKER_CONCURRENCY", min=1, max=256, help="Runs at once."),
+    ] = 2,
+    pool: Annotated[
+        str,
+        typer.Option(envvar="SYNCHUB_WORKER_POOL", help="Celery pool: prefork, solo or threads."),
+    ] = "prefork",
+    name: Annotated[
+        str, typer.Option(envvar="SYNCHUB_WORKER_NAME", help="Node name; default synchub-PID@HOST.")
+    ] = "",
+) -> None:
+    """Run a Celery worker that takes synchub's runs from the broker."""
+    from synchub import cli_procs
+
+    with services() as svc:
+        ensure_schema(svc)
+        cli_procs.worker(
+            svc, err, queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
         )
-        # uvicorn re-raises the signal it caught once it has stopped serving; our own
-        # handler turns that into a normal return so the runs get their grace period.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda _sig, _frame: setattr(server, "should_exit", True))
-        try:
-            server.run()
-        finally:
-            err.print("stopping: letting running runs finish …")
-            node.stop(svc.settings.shutdown_grace)
 
 
 # -- remotes ------------------------------------------------------------------
@@ -318,6 +356,10 @@ Params = Annotated[
     list[str] | None, typer.Option("--param", help="plug-in kinds: key=value (JSON values allowed)")
 ]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeat)")]
+MaxDepth = Annotated[
+    int | None,
+    typer.Option("--max-depth", help="rclone --max-depth: 1 = top folder only; -1 = no limit"),
+]
 
 
 def job_params(
@@ -382,8 +424,18 @@ def job_add(
     cwd: Cwd = None,
     params: Params = None,
     tags: Tags = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Watched folder: changes in the source start a run (op defaults to copy; "
+            "rescanned every SYNCHUB_WATCH_RESCAN without --cron/--every)",
+        ),
+    ] = False,
+    max_depth: MaxDepth = None,
 ) -> None:
-    """Define a job. Without --cron or --every it runs only when asked."""
+    """Define a job. Without --cron or --every it runs only when asked (or, with
+    --watch, when its folder changes and at each rescan)."""
     with services() as svc:
         ensure_schema(svc)
         spec = JobFields(
@@ -400,6 +452,8 @@ def job_add(
             misfire=misfire,
             enabled=not disabled,
             tags=tags,
+            watch=watch,
+            max_depth=max_depth,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -432,6 +486,11 @@ def job_edit(
     cwd: Cwd = None,
     params: Params = None,
     tags: Tags = None,
+    watch: Annotated[
+        bool | None,
+        typer.Option("--watch/--no-watch", help="Watch the source folder for changes, or stop"),
+    ] = None,
+    max_depth: MaxDepth = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -452,6 +511,8 @@ def job_edit(
             queue=queue,
             misfire=misfire,
             tags=tags,
+            watch=watch,
+            max_depth=max_depth,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -478,7 +539,7 @@ def job_list(as_json: JsonOpt = False) -> None:
                 v["name"],
                 v["kind"],
                 what,
-                v["schedule"]["description"],
+                v["schedule"]["description"] + (" + watch" if v.get("watch") else ""),
                 v["next_fire_at"] or "-",
                 "yes" if v["enabled"] else "no",
             )
@@ -511,6 +572,12 @@ def print_job(view: dict[str, Any]) -> None:
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
     out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
+    if view.get("watch"):
+        problem = view.get("watch_problem")
+        out.print(
+            f"  watched folder: {problem}" if problem else "  watched folder: changes start runs",
+            markup=False,
+        )
     timeout = f"{view['timeout_s']}s" if view["timeout_s"] else "none"
     out.print(
         f"  retries {view['retries']} (first after {view['retry_delay_s']}s), "
@@ -544,12 +611,25 @@ def job_disable(name: str) -> None:
 
 
 @job_app.command("remove")
-def job_remove(name: str) -> None:
-    """Remove a job and its history."""
+def job_remove(
+    name: str,
+    keep_history: Annotated[
+        bool,
+        typer.Option("--keep-history", help="Keep its runs, logs and change reports, to read."),
+    ] = False,
+) -> None:
+    """Remove a job and its history. Its waiting runs are cancelled; refused while
+    one of its runs is running."""
     with services() as svc:
         ensure_schema(svc)
-        svc.jobs.remove(name)
-        out.print(f"removed job [bold]{name}[/]")
+        outcome = svc.jobs.remove(name, keep_history=keep_history)
+        if keep_history:
+            out.print(f"removed job [bold]{name}[/]; kept its {outcome['runs_kept']} run(s)")
+        else:
+            out.print(f"removed job [bold]{name}[/] and its {outcome['runs_deleted']} run(s)")
+        if outcome["runs_cancelled"]:
+            ids = ", ".join(str(i) for i in outcome["runs_cancelled"])
+            out.print(f"cancelled waiting run(s) {ids}")
 
 
 @job_app.command("next")
@@ -608,7 +688,7 @@ def runs_list(
         for v in views:
             table.add_row(
                 str(v["id"]),
-                v["job"],
+                v["job"] + (" (deleted)" if v["job_deleted"] else ""),
                 v["state"] + (f" #{v['attempt']}" if v["attempt"] > 1 else ""),
                 v["trigger"],
                 _short_time(v["started_at"] or v["scheduled_for"] or v["created_at"]),

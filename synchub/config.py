@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,7 +29,7 @@ def _home_from_env() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=_home_from_env)  #: the data directory
     #: empty means SQLite in the data directory; `DATABASE_URL` is honoured too
@@ -59,6 +59,35 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     metrics_public: bool = False  #: serve /metrics without a token
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  #: larger request bodies get 413
+    #: where runs execute: "local" (this process's pool) or "celery" (workers on a broker)
+    executor: Literal["local", "celery"] = "local"
+    broker_url: str = Field(
+        default="", validation_alias=AliasChoices("SYNCHUB_BROKER_URL", "CELERY_BROKER_URL")
+    )  #: redis://… or amqp://…, for the celery executor
+    #: optional, for Celery's own tools only: synchub keeps results in its database
+    result_backend: str = Field(
+        default="",
+        validation_alias=AliasChoices("SYNCHUB_RESULT_BACKEND", "CELERY_RESULT_BACKEND"),
+    )
+    #: a Python module of Celery settings applied over synchub's (like a celeryconfig.py)
+    celery_config: str = ""
+    #: Redis only: seconds before an unacknowledged message is delivered again
+    visibility_timeout: float = Field(default=12 * 3600, gt=0)
+    #: seconds a run may sit queued on the broker before it is sent again (lost messages)
+    requeue_after: float = Field(default=300.0, gt=0)
+    #: seconds a watched folder must be quiet before its changes start a run
+    watch_settle: float = Field(default=10.0, ge=0)
+    #: seconds between rescans of a watched job without its own cron or interval
+    watch_rescan: int = Field(default=600, ge=1)
+
+    @model_validator(mode="after")
+    def _celery_needs_a_broker(self) -> Settings:
+        if self.executor == "celery" and not self.broker_url:
+            raise ValueError(
+                "SYNCHUB_EXECUTOR=celery needs SYNCHUB_BROKER_URL (or CELERY_BROKER_URL), "
+                "e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -94,6 +123,8 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["secret_key"] = "********" if self.secret_key.get_secret_value() else ""
         data["database_url"] = mask_url(self.db_url)
+        data["broker_url"] = mask_url(self.broker_url) if self.broker_url else ""
+        data["result_backend"] = mask_url(self.result_backend) if self.result_backend else ""
         data["home"] = str(self.home)
         return data
 

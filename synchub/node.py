@@ -9,9 +9,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from synchub.execution.executor import LocalExecutor
+from synchub.execution.celery_exec import CeleryExecutor
+from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.scheduler.loop import Scheduler, SchedulerSettings
+from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
 
 log = logging.getLogger(__name__)
@@ -41,20 +43,43 @@ def make_runner(svc: Services, worker: str) -> Runner:
 
 @dataclass
 class Node:
-    """The embedded default: a scheduler thread feeding a local pool."""
+    """One process's share of the work: a scheduler thread (unless `scheduler` is off)
+    feeding the executor of the settings, the local pool (unless `pool` is off) or
+    Celery workers on a broker."""
 
     svc: Services
     workers: int
+    scheduler_on: bool = True
+    pool: bool = True
     name: str = field(default_factory=process_name)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         s = self.svc.settings
-        self.runner = make_runner(self.svc, self.name)
-        self.executor = LocalExecutor(self.runner, self.workers, s.queue_limits)
-        self.scheduler = Scheduler(
+        self.runner: Runner | None = None
+        self.executor: Executor | None = None
+        if s.executor == "celery":
+            from synchub.worker import make_app
+
+            self.executor = CeleryExecutor(make_app(s))
+        elif self.pool:
+            self.runner = make_runner(self.svc, self.name)
+            self.executor = LocalExecutor(self.runner, self.workers, s.queue_limits)
+        self.scheduler: Scheduler | None = None
+        if self.scheduler_on:
+            if self.executor is None:
+                raise ValueError(
+                    "a scheduler needs somewhere to run: the local pool, or "
+                    "SYNCHUB_EXECUTOR=celery with workers on the broker"
+                )
+            self.scheduler = self._make_scheduler(self.executor)
+        self._thread: threading.Thread | None = None
+
+    def _make_scheduler(self, executor: Executor) -> Scheduler:
+        s = self.svc.settings
+        scheduler = Scheduler(
             self.svc.sessions,
-            self.executor,
+            executor,
             self.svc.clock,
             self.name,
             SchedulerSettings(
@@ -62,24 +87,39 @@ class Node:
                 run_lease_s=s.run_lease,
                 poll_s=s.poll_interval,
                 misfire_grace_s=s.misfire_grace,
+                requeue_after_s=s.requeue_after if s.executor == "celery" else s.scheduler_lease,
             ),
         )
-        self.runner.on_end = lambda: self.scheduler.wake(full=False)
-        self.svc.on_change = self.scheduler.wake
-        self._thread = threading.Thread(
-            target=self.scheduler.run_forever,
-            args=(self.stop_event,),
-            name="synchub-scheduler",
-            daemon=True,
+        scheduler.watch = FolderWatch(
+            self.svc.sessions, self.svc.clock, s.watch_settle, wake=scheduler.wake
         )
+        if self.runner is not None:
+            self.runner.on_end = lambda: scheduler.wake(full=False)
+        self.svc.on_change = scheduler.wake
+        return scheduler
 
     def start(self) -> None:
-        self._thread.start()
+        if self.scheduler is not None:
+            self._thread = threading.Thread(
+                target=self.scheduler.run_forever,
+                args=(self.stop_event,),
+                name="synchub-scheduler",
+                daemon=True,
+            )
+            self._thread.start()
 
     def stop(self, grace_s: float) -> None:
         """Stop firing, let running runs finish for `grace_s`, then stop them; the
         runs stopped end as lost and are retried by policy on the next start."""
         self.stop_event.set()
-        self.scheduler.wake()
-        self._thread.join()
-        self.executor.shutdown(grace_s)
+        if self.scheduler is not None and self._thread is not None:
+            self.scheduler.wake()
+            self._thread.join()
+        if self.executor is not None:
+            self.executor.shutdown(grace_s)
+
+    def describe_workers(self) -> list[WorkerInfo]:
+        """The workers runs can go to: this pool, or the Celery workers that answer."""
+        if self.executor is None:
+            return []
+        return self.executor.describe()

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from synchub import __version__
@@ -15,7 +15,16 @@ from synchub.api import metrics, problems
 from synchub.api.compat import celery_scheduler
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
-from synchub.api.routes import audit, jobs, remotes, runs, scheduler, schedules, tokens
+from synchub.api.routes import (
+    audit,
+    jobs,
+    remotes,
+    runs,
+    scheduler,
+    schedules,
+    tokens,
+    workers,
+)
 from synchub.node import Node
 from synchub.services import Services
 
@@ -49,7 +58,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (remotes, jobs, runs, schedules, scheduler, audit, tokens):
+    for module in (remotes, jobs, runs, schedules, scheduler, workers, audit, tokens):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(celery_scheduler.router)
@@ -58,7 +67,10 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         "/metrics",
         tags=["health"],
         response_class=PlainTextResponse,
-        responses={200: {"description": metrics.__doc__, "content": {"text/plain": {}}}},
+        responses={
+            200: {"description": metrics.__doc__, "content": {"text/plain": {}}},
+            **problems.problem_responses(401, 403),
+        },
     )
     def metrics_endpoint(_reader: MetricsReader) -> Response:
         """Prometheus figures; needs a token unless SYNCHUB_METRICS_PUBLIC=1."""
@@ -69,13 +81,40 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         """Liveness: the process answers. Open, without a token."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["health"])
-    def readyz(_svc: ViewerServices) -> dict[str, Any]:
-        """Readiness: the database answers (needs a token, like all but /healthz)."""
-        with services.db.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        if node is None:
-            return {"status": "ok"}
-        return {"status": "ok", "scheduler_leader": node.scheduler.leading}
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={
+            503: {"description": "The database or the broker does not answer"},
+            **problems.problem_responses(401, 403),
+        },
+    )
+    def readyz(_svc: ViewerServices) -> Response:
+        """Readiness: the database answers, and the broker too with the celery executor
+        (needs a token, like all but /healthz); 503 with the reasons when not."""
+        problems = readiness_problems(services)
+        body: dict[str, Any] = {"status": "fail" if problems else "ok", "problems": problems}
+        scheduler = node.scheduler if node is not None else None
+        if scheduler is not None:
+            body["scheduler_leader"] = scheduler.leading
+        return JSONResponse(body, status_code=503 if problems else 200)
 
     return app
+
+
+def readiness_problems(services: Services) -> list[str]:
+    """Why this server cannot do its work now: an empty list when it can."""
+    problems: list[str] = []
+    try:
+        with services.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        problems.append(f"database unreachable: {type(exc).__name__}")
+    settings = services.settings
+    if settings.executor == "celery":
+        from synchub.execution.celery_exec import broker_problem
+
+        problem = broker_problem(settings.broker_url)
+        if problem is not None:
+            problems.append(problem)
+    return problems

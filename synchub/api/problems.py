@@ -7,10 +7,14 @@ Validation errors add `errors`: [{"field": "body.cron", "message": ..., "type": 
 No stack trace or input value ever reaches a client. Paths under a prefix given to
 `install(..., enveloped=...)` (the seed systems' endpoints) get their envelope instead:
 {"code": <status>, "msg": <detail>, "data": null}, with the same status code.
+
+Routes document the errors they can answer with `responses=problem_responses(404, 422)`
+(or `envelope_responses(...)` under an enveloped prefix), so the OpenAPI document is true.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -20,6 +24,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from synchub.core.errors import (
@@ -46,6 +52,76 @@ STATUS_OF: Sequence[tuple[type[SynchubError], int]] = (
     (SchemaOutdated, 503),
     (EngineError, 502),
 )
+
+
+#: What each error status means, as the OpenAPI document says it.
+MEANING: dict[int, str] = {
+    400: "The body cannot be read: it is not text in the encoding it claims",
+    401: "No valid token: send `Authorization: Bearer <token>`",
+    403: "The token's role does not allow this",
+    404: "No such object",
+    409: "The request conflicts with the current state",
+    413: "The request body is too large",
+    422: "Invalid input: `detail` (and `errors`, for a malformed request) says what",
+}
+
+
+class FieldError(BaseModel):
+    field: str  #: where, e.g. body.cron or query.limit
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An error, as application/problem+json (RFC 9457)."""
+
+    type: str  #: urn:synchub:problem:<kind>, e.g. job-not-found
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None  #: a malformed request's fields at fault
+
+
+class EnvelopedErrors(BaseModel):
+    errors: list[FieldError]
+
+
+class EnvelopedProblem(BaseModel):
+    """An error under an enveloped prefix: the seed systems' envelope."""
+
+    code: int  #: the HTTP status
+    msg: str
+    data: EnvelopedErrors | None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each a problem document."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {status: {"description": MEANING[status], "content": content} for status in statuses}
+
+
+def envelope_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, in the seed systems' envelope."""
+    return {
+        status: {"description": MEANING[status], "model": EnvelopedProblem} for status in statuses
+    }
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put `Problem` in the app's OpenAPI components, for `problem_responses` to refer to."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas["Problem"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def status_of(exc: SynchubError) -> int:
@@ -119,12 +195,59 @@ def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, kind="validation-error", errors=errors)
 
 
+#: The operations a path item of the OpenAPI document may hold.
+METHODS = frozenset({"delete", "get", "head", "options", "patch", "post", "put", "trace"})
+
+
+@functools.lru_cache(maxsize=256)
+def _template(path: str) -> re.Pattern[str]:
+    """A pattern matching the paths of an OpenAPI path template like /jobs/{name}."""
+    parts = re.split(r"(\{[^}/]+\})", path)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI document gives the request's path, for a 405's `Allow`;
+    None for a path it does not list. Where a literal path (/remotes/import) and a
+    template (/remotes/{name}) both match, the literal one's methods are named."""
+    path = request.scope["path"]
+    best: tuple[int, dict[str, Any]] | None = None
+    for template, item in request.app.openapi()["paths"].items():
+        if _template(template).fullmatch(path):
+            params = template.count("{")
+            if best is None or params < best[0]:
+                best = (params, item)
+    if best is None:
+        return None
+    return ", ".join(sorted(method.upper() for method in best[1] if method in METHODS))
+
+
 def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown path 404, wrong method 405, body too large 413)."""
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers) if exc.headers else None
+    allowed = _allowed_methods(request) if exc.status_code == 405 else None
+    if allowed is not None:
+        # The router names only the methods of the first route on the path, and GET
+        # and POST /jobs are two routes.
+        headers = {**(headers or {}), "Allow": allowed}
     return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold, such as a NUL character in text on PostgreSQL
+    (SQLite takes it) or a number beyond its column: bad input; nothing was changed."""
+    assert isinstance(exc, DataError)
+    code = getattr(exc.orig, "sqlstate", None)
+    log.warning(
+        "the database refused a value: %s (sqlstate %s)",
+        type(exc.orig).__name__,
+        code,
+        extra={"action": "api_data_error"},
+    )
+    detail = "A value cannot be stored: text may not hold NUL characters, and numbers must fit"
+    return problem_response(request, 422, detail, kind="invalid-input")
 
 
 def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -137,7 +260,9 @@ def install(app: FastAPI, *, enveloped: tuple[str, ...] = ()) -> None:
     """Route every error through these handlers; paths under `enveloped` prefixes
     answer errors in the seed systems' {"code", "msg", "data"} envelope."""
     app.state.enveloped_prefixes = enveloped
+    _document_problems(app)
     app.add_exception_handler(SynchubError, on_synchub_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(Exception, on_unexpected_error)

@@ -16,7 +16,9 @@ The tree::
      ├── Conflict              the request clashes with the current state: HTTP 409
      │    ├── AlreadyExists
      │    ├── RemoteInUse
-     │    └── InvalidTransition
+     │    ├── InvalidTransition
+     │    ├── JobRunning
+     │    └── JobDeleted
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
 """
@@ -89,6 +91,14 @@ class RemoteInUse(Conflict):
 
 class InvalidTransition(Conflict):
     """The run cannot move to that state from its current one."""
+
+
+class JobRunning(Conflict):
+    """A run of the job is running: cancel it and let it end first."""
+
+
+class JobDeleted(Conflict):
+    """The run's job was deleted; its history was kept, to read only."""
 
 
 class SchemaOutdated(SynchubError):

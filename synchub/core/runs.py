@@ -31,6 +31,11 @@ class SkipReason(StrEnum):
     OVERLAP = "overlap"  #: the job was already running
 
 
+class CancelReason(StrEnum):
+    REQUESTED = "cancelled"  #: someone cancelled the run
+    JOB_DELETED = "job_deleted"  #: its job was deleted before the run started
+
+
 NEXT: dict[RunState, frozenset[RunState]] = {
     RunState.PENDING: frozenset({RunState.QUEUED, RunState.SKIPPED, RunState.CANCELLED}),
     RunState.QUEUED: frozenset(

@@ -94,6 +94,18 @@ def _pdeathsig_hook() -> Callable[[], None] | None:
     return hook
 
 
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (a worker's pool child
+    whose main process was killed); its own children follow by their hooks."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    prctl = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    prctl(ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 _HOOK_LOCK = threading.Lock()
 _HOOKS: dict[int, Callable[[], None] | None] = {}
 

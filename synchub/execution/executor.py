@@ -6,11 +6,23 @@ import logging
 import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Protocol
 
 from synchub.execution.runner import Runner, StopReason
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker as the executor sees it: the local pool, or a Celery node."""
+
+    name: str
+    kind: str  #: "local" or "celery"
+    queues: list[str]  #: ["*"] for a pool that takes every queue
+    concurrency: int | None
+    active: list[int]  #: ids of the runs running there now
 
 
 class Executor(Protocol):
@@ -28,6 +40,10 @@ class Executor(Protocol):
 
     def shutdown(self, grace_s: float) -> None:
         """Stop taking runs; let running ones finish for `grace_s`, then stop them."""
+        ...
+
+    def describe(self) -> list[WorkerInfo]:
+        """The workers runs can go to, as far as can be seen from here."""
         ...
 
 
@@ -66,6 +82,17 @@ class LocalExecutor:
     def in_flight(self) -> set[int]:
         with self._lock:
             return set(self._runs)
+
+    def describe(self) -> list[WorkerInfo]:
+        return [
+            WorkerInfo(
+                name=self.runner.worker,
+                kind="local",
+                queues=["*"],
+                concurrency=self.concurrency,
+                active=sorted(self.in_flight()),
+            )
+        ]
 
     def _execute(self, run_id: int) -> object:
         try:

@@ -36,7 +36,8 @@ def end_run(
     # Only fields the move did not change are read: a stale identity map is harmless.
     run = run_store.get(session, run_id)
     assert run is not None
-    job = job_store.get_by_id(session, run.job_id)
+    # A kept run whose job was deleted has no policy to follow, and no job to retry.
+    job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
     if job is None:
         return None
     policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)

@@ -89,7 +89,7 @@ class Runner:
             if claim is not run_store.Claim.CLAIMED:
                 return claim, None
             run = run_store.get(session, run_id)
-            assert run is not None
+            assert run is not None and run.job_id is not None
             job = job_store.get_by_id(session, run.job_id)
             assert job is not None  # the claim holds the job's row
             return claim, (run, job, run_store.last_succeeded(session, job.id) is None)

@@ -30,6 +30,7 @@ from synchub.core.schedules import (
 )
 from synchub.execution.executor import Executor
 from synchub.execution.outcomes import end_run
+from synchub.scheduler.watch import FolderWatch
 from synchub.store import jobs as job_store
 from synchub.store import leases
 from synchub.store import runs as run_store
@@ -50,6 +51,8 @@ class SchedulerSettings:
     poll_s: float = 1.0
     misfire_grace_s: float = 60.0
     batch: int = 200
+    #: queued runs no executor took within this are sent again (lost hand-overs)
+    requeue_after_s: float = 10.0
 
 
 class _Slots:
@@ -74,6 +77,8 @@ class Scheduler:
     clock: Clock
     holder: str
     settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+    #: watched folders, run while this scheduler leads
+    watch: FolderWatch | None = None
     wake_event: threading.Event = field(default_factory=threading.Event)
     leading: bool = False
     next_wake: datetime | None = None
@@ -98,13 +103,17 @@ class Scheduler:
         now = self.clock.now()
         full, self._full = self._full, False
         if not self._lease_fresh(now) and not self.hold_lease():
+            if self.watch is not None:
+                self.watch.stop()
             return self.settings.lease_s / 3
         if not full and self.next_wake is not None and now < self.next_wake:
             self.dispatch()
             return (self.next_wake - now).total_seconds()
         while self.fire():
             pass
-        self.dispatch()
+        self.fire_watched()
+        while self.dispatch() >= self.settings.batch:
+            pass  # a full batch: more may be due, and the broker has room
         if self._next_reap is None or now >= self._next_reap:
             self.reap()
             self._next_reap = now + timedelta(seconds=self.settings.poll_s)
@@ -129,6 +138,8 @@ class Scheduler:
             if stop.is_set():
                 break
             self.clock.sleep(delay, self.wake_event)
+        if self.watch is not None:
+            self.watch.stop()
         self.release()
 
     def hold_lease(self) -> bool:
@@ -219,15 +230,29 @@ class Scheduler:
         job_store.advance(session, job.id, expected=expected, to=upcoming)
         return [run_id for run_id in created if run_id is not None]
 
+    def fire_watched(self) -> int:
+        """Re-check the watched folders and create the runs of those whose changes
+        settled (dispatched by the same pass). A failure here is logged and does not
+        stop the schedules from firing."""
+        if self.watch is None:
+            return 0
+        try:
+            self.watch.refresh()
+            return len(self.watch.fire())
+        except Exception:
+            log.exception("watched folders: pass failed", extra={"action": "watch_error"})
+            return 0
+
     def dispatch(self) -> int:
         """Hand due pending runs to the executor, as many as it can take."""
         now = self.clock.now()
         with reading(self.sessions) as session:
             pending = run_store.due_pending(session, now, self.settings.batch)
             busy = run_store.running_job_ids(session)
+            job_ids = {r.job_id for r in pending if r.job_id is not None}
             waiting = {
                 j.id
-                for j in job_store.by_ids(session, {r.job_id for r in pending} & busy)
+                for j in job_store.by_ids(session, job_ids & busy)
                 if j.overlap == OverlapPolicy.QUEUE.value
             }
         slots = _Slots(self.executor)
@@ -279,7 +304,7 @@ class Scheduler:
                     found += 1
                     log.warning("run %s lost", run.id, extra={"action": "run_lost"})
             mine = self.executor.in_flight()
-            for run_id in run_store.stale_queued(session, now, self.settings.lease_s):
+            for run_id in run_store.stale_queued(session, now, self.settings.requeue_after_s):
                 if run_id not in mine and run_store.move(
                     session,
                     run_id,
@@ -296,7 +321,10 @@ class Scheduler:
             fire = job_store.earliest_fire(session)
             pending = run_store.earliest_pending(session, now)
         horizon = now + timedelta(seconds=min(self.settings.poll_s, self.settings.lease_s / 3))
-        candidates = [t for t in (fire, pending) if t is not None]
+        settles = self.watch.next_due() if self.watch is not None else None
+        if settles is not None and settles <= now:
+            settles = None  # left dirty by a failed pass: retried within the poll interval
+        candidates = [t for t in (fire, pending, settles) if t is not None]
         wake_at = min([horizon, *candidates])
         self.next_wake = wake_at
         return max(0.0, (wake_at - now).total_seconds())

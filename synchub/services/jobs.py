@@ -8,18 +8,19 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from synchub.core.durations import parse_duration
 from synchub.core.errors import (
     AlreadyExists,
-    Conflict,
     InvalidInput,
     InvalidSchedule,
     JobNotFound,
+    JobRunning,
 )
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
+from synchub.core.runs import CancelReason
 from synchub.core.schedules import (
     MisfirePolicy,
     Schedule,
@@ -32,10 +33,12 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
+from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.runs import check_instant
 from synchub.store import audit
 from synchub.store import jobs as store
 from synchub.store import remotes as remote_store
+from synchub.store import runs as run_store
 from synchub.store.db import reading, transaction
 from synchub.store.tables import JobRow
 
@@ -61,6 +64,9 @@ class JobFields:
     misfire: str | None = None
     enabled: bool | None = None
     tags: list[str] | None = field(default=None)
+    watch: bool | None = None  #: a watched folder: changes in the source trigger runs
+    #: rclone's --max-depth, kept among the job's options; -1 removes it
+    max_depth: int | None = None
 
 
 DEFAULTS = JobFields(
@@ -73,6 +79,7 @@ DEFAULTS = JobFields(
     misfire="once",
     enabled=True,
     tags=[],
+    watch=False,
 )
 
 
@@ -83,6 +90,9 @@ class JobService:
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
         check_name(name, what="job")
         merged = _overlay(spec, DEFAULTS)
+        if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
+            # New and changed files go up; nothing is deleted at the destination.
+            merged = replace(merged, params={**(merged.params or {}), "op": "copy"})
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
@@ -155,12 +165,47 @@ class JobService:
         self.svc.on_change()
         return view
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, *, keep_history: bool = False) -> dict[str, Any]:
+        """Remove a job, in one transaction:
+
+        1. Refuse (JobRunning, nothing changes) while a run of the job is running: a
+           run must never be left running without its job. Cancel it, let it end,
+           then remove the job.
+        2. End its pending and queued runs as cancelled (reason `job_deleted`).
+        3. Delete its runs with their logs and change reports, or with `keep_history`
+           keep them: they still name the job, can be read, and cannot be retried.
+        4. Delete the job and audit it (`job.remove`; `after` says what became of
+           the runs).
+
+        Returns {"keep_history", "runs_cancelled": [ids], "runs_kept", "runs_deleted"}.
+        JobNotFound for an unknown job.
+        """
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
+            # The job's row lock orders this against a claim: a run claimed first is
+            # seen running below; one claimed after finds the job gone.
             row = self._get(session, name, lock=True)
+            running = run_store.running_of_job(session, row.id)
+            if running:
+                raise JobRunning(
+                    f"Job {name!r} has a run in progress (run {running[0]}): cancel it, "
+                    "wait for it to end, then remove the job"
+                )
             before = self._view(row, now)
-            store.remove(session, row.id)
+            cancelled = run_store.cancel_waiting(
+                session, row.id, now=now, reason=CancelReason.JOB_DELETED.value
+            )
+            if keep_history:
+                kept, deleted = run_store.count_of_job(session, row.id), 0
+            else:
+                kept, deleted = 0, run_store.remove_of_job(session, row.id)
+            store.remove(session, row.id)  # kept runs' job_id becomes NULL
+            outcome: dict[str, Any] = {
+                "keep_history": keep_history,
+                "runs_cancelled": cancelled,
+                "runs_kept": kept,
+                "runs_deleted": deleted,
+            }
             audit.record(
                 session,
                 at=now,
@@ -169,23 +214,32 @@ class JobService:
                 target_type="job",
                 target=name,
                 before=before,
+                after=outcome,
             )
         self.svc.on_change()
+        return outcome
 
     def show(self, name: str) -> dict[str, Any]:
         now = self.svc.clock.now()
-        with transaction(self.svc.sessions) as session:
+        # Reads take no write lock (on SQLite a `transaction` does): API reads must
+        # not queue behind the scheduler's and the runners' writes.
+        with reading(self.svc.sessions) as session:
             return self._view(self._get(session, name), now)
+
+    def longest_timeout(self) -> float | None:
+        """The longest timeout of any job (seconds), None when none has one."""
+        with reading(self.svc.sessions) as session:
+            return store.longest_timeout(session)
 
     def list(self) -> builtins.list[dict[str, Any]]:
         now = self.svc.clock.now()
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             return [self._view(r, now) for r in store.all_jobs(session)]
 
     def next(self, name: str, count: int = 5) -> builtins.list[datetime]:
         if count < 1:
             raise InvalidInput("Bad count: it must be at least 1")
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             row = self._get(session, name)
         return next_fires(self.schedule_of(row), self.svc.clock.now(), count)
 
@@ -228,19 +282,6 @@ class JobService:
             if row is None:
                 raise JobNotFound(f"No job named {ref!r} or with that id")
             return row.name
-
-    def remove_job(self, name: str, *, keep_history: bool = False) -> None:
-        """Remove a job and, with it, its runs, logs and change reports.
-
-        `keep_history=True` is refused (Conflict) and changes nothing: a run belongs to
-        its job row, so its history cannot outlive it yet. Disabling the job keeps both.
-        """
-        if keep_history:
-            raise Conflict(
-                f"Job {name!r} cannot be removed while keeping its history: runs belong "
-                "to their job. Disable the job to keep it and its runs, or remove both."
-            )
-        self.remove(name)
 
     def disable_all(self) -> builtins.list[str]:
         """Disable every enabled job (each change audited); the names disabled."""
@@ -320,8 +361,17 @@ class JobService:
             raise InvalidInput(
                 "Command jobs are disabled: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
             )
-        params = engine.validate(spec.params or {}, remote_store.names(session))
+        raw = dict(spec.params or {})
+        if spec.watch and spec.kind != "rclone":
+            raise InvalidInput("Only rclone jobs can watch a folder")
+        if spec.max_depth is not None:
+            raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
+        params = engine.validate(raw, remote_store.names(session))
         schedule = self._schedule(spec, now, row if not schedule_changed else None)
+        if spec.watch and schedule.kind is ScheduleKind.NONE:
+            # The rescan: it catches what the watcher missed and covers remote sources.
+            rescan = self.svc.settings.watch_rescan
+            schedule = interval_schedule(rescan, now.replace(microsecond=0))
         if spec.retries < 0 or spec.retries > 100:
             raise InvalidInput("Bad retries: use a number from 0 to 100")
         assert spec.retry_delay is not None and spec.timeout is not None
@@ -345,6 +395,7 @@ class JobService:
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
+        row.watch = bool(spec.watch)
         if schedule_changed or not was_enabled or row.next_fire_at is None:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
@@ -403,6 +454,7 @@ class JobService:
             misfire=row.misfire,
             enabled=row.enabled,
             tags=list(row.tags),
+            watch=row.watch,
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -428,10 +480,42 @@ class JobService:
             "overlap": row.overlap,
             "enabled": row.enabled,
             "tags": list(row.tags),
+            "watch": row.watch,
+            "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
+            "watch_problem": self._watch_problem(row),
             "next_fire_at": _iso(row.next_fire_at),
             "created_at": _iso(row.created_at),
             "updated_at": _iso(row.updated_at),
         }
+
+    @staticmethod
+    def _watch_problem(row: JobRow) -> str | None:
+        """Why the watcher cannot watch the job's folder now, or None (also for a
+        remote source, which is rescanned only). Derived at each look, not stored."""
+        if not row.watch or row.kind != "rclone":
+            return None
+        session = object_session(row)
+
+        def remote_type(name: str) -> str | None:
+            found = remote_store.get(session, name) if session is not None else None
+            return found.type if found is not None else None
+
+        folder = local_folder(row.params.get("source"), remote_type)
+        return folder_problem(folder) if folder is not None else None
+
+
+def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:
+    """The options with rclone's --max-depth set to `depth` (-1: removed)."""
+    if kind != "rclone":
+        raise InvalidInput("Only rclone jobs take a max depth")
+    if depth < -1:
+        raise InvalidInput(f"Bad max depth {depth}: use 0 or more, or -1 for no limit")
+    if not isinstance(options, list):
+        options = [] if options is None else options
+        if not isinstance(options, list):
+            return options  # the engine's validation says what is wrong
+    kept = [o for o in options if not (isinstance(o, str) and _MAX_DEPTH.match(o))]
+    return kept if depth == -1 else [*kept, f"--max-depth={depth}"]
 
 
 def _overlay(spec: JobFields, base: JobFields) -> JobFields:
@@ -458,6 +542,9 @@ def _duration(text: str, what: str) -> int:
         raise InvalidInput(f"Bad {what} {text!r}: it must be at most 10 years")
     return seconds
 
+
+#: An option setting rclone's --max-depth, in any spelling the allow-list takes.
+_MAX_DEPTH = re.compile(r"\s*--max-depth(\s|=|$)")
 
 #: The cron field a validation message blames, e.g. "bad minute '61'".
 _CRON_PART = re.compile(r"\bbad (minute|hour|day-of-month|month|day-of-week)\b")

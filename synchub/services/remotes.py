@@ -20,7 +20,7 @@ from synchub.engines import rclone_backends
 from synchub.engines.base import RemoteConfig
 from synchub.store import audit
 from synchub.store import remotes as store
-from synchub.store.db import transaction
+from synchub.store.db import reading, transaction
 from synchub.store.tables import RemoteRow
 
 if TYPE_CHECKING:
@@ -94,11 +94,11 @@ class RemoteService:
         return view
 
     def list(self) -> builtins.list[RemoteView]:
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             return [self._view(session, r) for r in store.all_remotes(session)]
 
     def show(self, name: str) -> RemoteView:
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             return self._view(session, self._get(session, name))
 
     def remove(self, name: str) -> None:

@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from synchub.core.errors import InvalidInput, InvalidTransition, JobNotFound, RunNotFound
+from synchub.core.errors import (
+    InvalidInput,
+    InvalidTransition,
+    JobDeleted,
+    JobNotFound,
+    RunNotFound,
+)
 from synchub.core.names import check_name
-from synchub.core.runs import RunState, Trigger, celery_state
+from synchub.core.runs import CancelReason, RunState, Trigger, celery_state
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.store import jobs as job_store
 from synchub.store import leases
@@ -55,7 +61,7 @@ class RunService:
                     RunState.CANCELLED,
                     expected=[state],
                     finished_at=now,
-                    reason="cancelled",
+                    reason=CancelReason.REQUESTED.value,
                 ):
                     raise InvalidTransition(f"Run {run_id} changed state meanwhile: try again")
             elif state is RunState.RUNNING:
@@ -66,7 +72,8 @@ class RunService:
         return self.show(run_id)
 
     def retry(self, run_id: int) -> int:
-        """A new attempt of an ended run, now."""
+        """A new attempt of an ended run, now. InvalidTransition while it has not
+        ended; JobDeleted when its job was deleted (its history kept)."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
@@ -79,8 +86,12 @@ class RunService:
                 RunState.SUCCEEDED,
             ):
                 raise InvalidTransition(f"Run {run_id} has not ended yet ({run.state})")
-            job = job_store.get_by_id(session, run.job_id)
-            assert job is not None
+            job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
+            if job is None:
+                raise JobDeleted(
+                    f"Job {run.job_name!r} was deleted: run {run_id} is kept as history "
+                    "and cannot be retried"
+                )
             new_id = store.create(
                 session,
                 job,
@@ -95,10 +106,11 @@ class RunService:
         return new_id
 
     def show(self, run_id: int) -> dict[str, Any]:
-        with transaction(self.svc.sessions) as session:
+        # Reads take no write lock (on SQLite a `transaction` does): a reader, or a
+        # follower polling twice a second, must not queue behind the runners' writes.
+        with reading(self.svc.sessions) as session:
             run = self._get(session, run_id)
-            job = job_store.get_by_id(session, run.job_id)
-            view = run_view(run, job.name if job else "?", bool(store.retried(session, [run_id])))
+            view = run_view(run, bool(store.retried(session, [run])))
             view["files_summary"] = log_store.file_counts(session, run_id)
             return view
 
@@ -116,7 +128,7 @@ class RunService:
 
     def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[dict[str, Any]]:
         """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             self._get(session, run_id)
             return [
                 {
@@ -129,7 +141,7 @@ class RunService:
             ]
 
     def files(self, run_id: int) -> builtins.list[dict[str, Any]]:
-        with transaction(self.svc.sessions) as session:
+        with reading(self.svc.sessions) as session:
             self._get(session, run_id)
             return [
                 {
@@ -196,23 +208,24 @@ class RunService:
     ) -> builtins.list[dict[str, Any]]:
         """Runs newest first, filtered by job, states, triggers and creation time in
         [since, until); continue with `before_id` = the last id of the previous page.
-        InvalidInput for an unknown state or trigger, a bad limit or a naive time;
-        JobNotFound for an unknown job."""
+        `job` is a job name: the runs of that job and the kept runs of deleted jobs
+        that had the name. InvalidInput for an unknown state or trigger, a bad limit
+        or a naive time; JobNotFound for a name no job and no run has."""
         if limit < 1 or limit > 1000:
             raise InvalidInput("Bad limit: use a number from 1 to 1000")
         wanted_states = [_member(RunState, s, "state") for s in states]
         wanted_triggers = [_member(Trigger, t, "trigger") for t in triggers]
         since, until = check_instant(since, "since"), check_instant(until, "until")
         with reading(self.svc.sessions) as session:
-            job_id = None
-            if job is not None:
-                row = job_store.get(session, job)
-                if row is None:
-                    raise JobNotFound(f"No job named {job!r}")
-                job_id = row.id
+            if (
+                job is not None
+                and job_store.get(session, job) is None
+                and not store.has_job_name(session, job)
+            ):
+                raise JobNotFound(f"No job named {job!r}")
             rows = store.page(
                 session,
-                job_id=job_id,
+                job_name=job,
                 states=wanted_states,
                 triggers=wanted_triggers,
                 since=since,
@@ -220,8 +233,8 @@ class RunService:
                 before_id=before_id,
                 limit=limit,
             )
-            retried = store.retried(session, [run.id for run, _ in rows])
-            return [run_view(run, name, run.id in retried) for run, name in rows]
+            retried = store.retried(session, rows)
+            return [run_view(run, run.id in retried) for run in rows]
 
     def log_page(
         self, run_id: int, *, after_seq: int = 0, limit: int = 1000
@@ -260,6 +273,11 @@ class RunService:
                 "running": store.count_in_state(session, RunState.RUNNING),
             }
 
+    def waiting_by_queue(self) -> dict[str, int]:
+        """Runs pending or queued, per queue."""
+        with reading(self.svc.sessions) as session:
+            return dict(store.depth_by_queue(session))
+
     def figures(
         self, *, duration_buckets: Sequence[float], lateness_buckets: Sequence[float]
     ) -> dict[str, Any]:
@@ -283,12 +301,13 @@ class RunService:
         return run
 
 
-def run_view(run: RunRow, job_name: str, retry_scheduled: bool) -> dict[str, Any]:
+def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
     state = RunState(run.state)
     stats = dict.fromkeys(STAT_KEYS, 0) | (run.stats or {})
     return {
         "id": run.id,
-        "job": job_name,
+        "job": run.job_name,
+        "job_deleted": run.job_id is None,
         "state": state.value,
         "celery_state": celery_state(state, retry_scheduled=retry_scheduled),
         "trigger": run.trigger,

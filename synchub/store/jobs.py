@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
@@ -76,3 +76,20 @@ def advance(
         .values(next_fire_at=to)
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def longest_timeout(session: Session) -> float | None:
+    """The longest timeout of any job, None when none has one."""
+    value = session.scalar(select(func.max(JobRow.timeout_s)))
+    return None if value is None else float(value)
+
+
+def watched(session: Session) -> list[JobRow]:
+    """Enabled watched-folder jobs, by id."""
+    return list(
+        session.scalars(
+            select(JobRow)
+            .where(JobRow.watch.is_(True), JobRow.enabled.is_(True))
+            .order_by(JobRow.id)
+        )
+    )

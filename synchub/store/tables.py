@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -97,6 +98,8 @@ class JobRow(Base):
     timeout_s: Mapped[int | None] = mapped_column(Integer)
     overlap: Mapped[str] = mapped_column(String(8))
     enabled: Mapped[bool] = mapped_column(Boolean)
+    #: a watched folder: changes in the (local) source trigger runs too
+    watch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     tags: Mapped[list[Any]] = mapped_column(default=list)
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -127,10 +130,14 @@ class RunRow(Base):
         ),
         Index("ix_runs_state_not_before", "state", "not_before"),
         Index("ix_runs_job_id_id", "job_id", "id"),
+        Index("ix_runs_job_name_id", "job_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    #: None once its job was deleted with its history kept
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    #: the job's name when the run was created: kept runs still say whose they were
+    job_name: Mapped[str] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32))  #: why skipped or cancelled

@@ -105,6 +105,22 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, object]]] = [
     ("post", "/api/v1/tokens", {"json": {"name": "t", "expires": "99999999999w"}}),
     ("get", "/api/v1/runs/1/log?after=99999999999999999999999", {}),
     ("get", "/api/v1/jobs/" + "x" * 5000, {}),
+    # Found by schemathesis (tests/api/test_schemathesis.py):
+    ("get", "/api/v1/runs/1/log?after=2147483648", {}),  # seq is 32-bit in PostgreSQL
+    ("get", "/api/v1/runs/1/events?after=2147483648", {}),
+    ("get", "/api/v1/runs?until=0.5", {}),  # not read as Unix time: the schema says ISO
+    ("post", "/api/v1/schedules/validate", {"json": {"cron": "* * * * *", "after": 0}}),
+    ("post", "/api/v1/schedules/validate", {"json": {"every": False}}),  # not 0
+    ("post", "/api/v1/jobs", {"json": {"name": "j", "kind": "scripted", "retries": True}}),
+    ("post", "/api/v1/remotes", {"json": {"name": "r", "type": "local", "max_concurrency": "2"}}),
+    ("get", "/api/v1/jobs/a%00b", {}),  # PostgreSQL text cannot hold NUL
+    ("get", "/api/v1/runs?job=a%00b", {}),
+    ("post", "/api/v1/jobs/run", {"json": {"names": ["a\x00b"]}}),
+    (
+        "post",
+        "/api/v1/jobs",
+        {"content": b'{"name": "\xff"}', "headers": {"content-type": "application/json"}},
+    ),  # not UTF-8: 400
 ]
 
 
@@ -117,6 +133,17 @@ def test_bad_input_is_a_4xx_never_a_5xx(api: Api) -> None:
     # It should answer unknown paths and methods with problems too.
     problem(api.admin.get("/api/v1/nothing-here"), 404)
     problem(api.admin.put("/api/v1/jobs"), 405)
+
+
+def test_a_wrong_method_gets_405_naming_every_method_of_the_path(api: Api) -> None:
+    # GET and POST /jobs are two routes: Starlette alone names only the first one's.
+    response = api.admin.put("/api/v1/jobs")
+    problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"
+    assert api.admin.put("/api/v1/jobs/x").headers["allow"] == "DELETE, GET, PATCH"
+    assert api.admin.get("/api/v1/jobs/x/run").headers["allow"] == "POST"
+    # /remotes/import is the path of its own operation, not a remote named import.
+    assert api.admin.put("/api/v1/remotes/import").headers["allow"] == "POST"
 
 
 def test_a_body_over_the_limit_gets_413_before_it_is_read(api: Api) -> None:

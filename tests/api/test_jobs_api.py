@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from synchub.core.clock import FakeClock
+from synchub.core.runs import RunState
+from synchub.store import runs as run_store
+from synchub.store.db import transaction
+from synchub.store.runs import Claim
 from tests.api.conftest import Api, ok, problem
+from tests.support.harness import Harness
 
 
 def add(api: Api, name: str, **fields: Any) -> dict[str, Any]:
@@ -118,14 +123,70 @@ def test_several_jobs_run_at_once_by_names_or_tag(api: Api) -> None:
     assert ok(api.viewer.get("/api/v1/runs"))["count"] == count
 
 
-def test_deleting_a_job_removes_its_history_and_keeping_it_is_refused(api: Api) -> None:
+def test_deleting_a_job_removes_its_history_by_default(api: Api, harness: Harness) -> None:
     add(api, "j")
+    done = ok(api.operator.post("/api/v1/jobs/j/run"), 202)["id"]
+    harness.step()
     ok(api.operator.post("/api/v1/jobs/j/run"), 202)
-    body = problem(api.admin.delete("/api/v1/jobs/j", params={"keep_history": "true"}), 409)
-    assert "Disable the job" in body["detail"]
-    assert ok(api.viewer.get("/api/v1/runs"))["count"] == 1
     assert api.admin.delete("/api/v1/jobs/j").status_code == 204
     assert ok(api.viewer.get("/api/v1/runs"))["count"] == 0
     problem(api.viewer.get("/api/v1/jobs/j"), 404)
+    problem(api.viewer.get(f"/api/v1/runs/{done}"), 404)
+    problem(api.viewer.get("/api/v1/runs", params={"job": "j"}), 404)
     event = ok(api.viewer.get("/api/v1/audit", params={"action": "job.remove"}))["data"][0]
     assert event["actor"] == "admin-ada" and event["before"]["name"] == "j"
+    assert event["after"]["keep_history"] is False and event["after"]["runs_deleted"] == 2
+
+
+def test_deleting_a_job_can_keep_its_history_to_read_but_not_retry(
+    api: Api, harness: Harness
+) -> None:
+    add(api, "j", params={"result": "fail"}, retries=0)
+    failed = ok(api.operator.post("/api/v1/jobs/j/run"), 202)["id"]
+    harness.step()
+    waiting = ok(api.operator.post("/api/v1/jobs/j/run"), 202)["id"]
+
+    gone = api.admin.delete("/api/v1/jobs/j", params={"keep_history": "true"})
+
+    assert gone.status_code == 204
+    problem(api.viewer.get("/api/v1/jobs/j"), 404)
+    # It should list and show the kept runs under the job's name, by that name too.
+    runs = ok(api.viewer.get("/api/v1/runs", params={"job": "j"}))["data"]
+    assert [(r["id"], r["job"], r["job_deleted"]) for r in runs] == [
+        (waiting, "j", True),
+        (failed, "j", True),
+    ]
+    assert ok(api.viewer.get("/api/v1/jobs/j/runs"))["data"] == runs
+    run = ok(api.viewer.get(f"/api/v1/runs/{failed}"))
+    assert (run["state"], run["celery_state"]) == ("failed", "FAILURE")
+    # It should have cancelled the run that was waiting.
+    cancelled = ok(api.viewer.get(f"/api/v1/runs/{waiting}"))
+    assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "job_deleted")
+    # It should serve the log and the change report as before.
+    assert "attempt 1 of j" in api.viewer.get(f"/api/v1/runs/{failed}/log").text
+    assert ok(api.viewer.get(f"/api/v1/runs/{failed}/files"))["count"] == 1
+    # It should refuse a retry, saying why.
+    body = problem(api.operator.post(f"/api/v1/runs/{failed}/retry"), 409)
+    assert body["type"] == "urn:synchub:problem:job-deleted"
+    assert "'j' was deleted" in body["detail"]
+    event = ok(api.viewer.get("/api/v1/audit", params={"action": "job.remove"}))["data"][0]
+    assert event["after"] == {
+        "keep_history": True,
+        "runs_cancelled": [waiting],
+        "runs_kept": 2,
+        "runs_deleted": 0,
+    }
+
+
+def test_a_job_is_not_deleted_while_one_of_its_runs_runs(api: Api) -> None:
+    add(api, "j")
+    run_id = api.svc.runs.request("j")
+    with transaction(api.svc.sessions) as session:
+        run_store.move(session, run_id, RunState.QUEUED, expected=[RunState.PENDING])
+        assert run_store.claim(session, run_id, worker="w", now=api.clock.now()) is Claim.CLAIMED
+    for params in ({}, {"keep_history": "true"}):
+        body = problem(api.admin.delete("/api/v1/jobs/j", params=params), 409)
+        assert body["type"] == "urn:synchub:problem:job-running"
+        assert f"run {run_id}" in body["detail"] and "cancel it" in body["detail"]
+    assert ok(api.viewer.get("/api/v1/jobs/j"))["name"] == "j"
+    assert ok(api.viewer.get(f"/api/v1/runs/{run_id}"))["state"] == "running"

@@ -52,6 +52,23 @@ def test_metrics_count_runs_bytes_durations_lateness_queues_and_last_success(
     assert ("synchub_job_last_success_timestamp_seconds", (("job", "bad"),)) not in got
 
 
+def test_the_kept_runs_of_a_deleted_job_still_count_but_its_last_success_goes(
+    api: Api, harness: Harness
+) -> None:
+    api.svc.jobs.add("old", JobFields(kind="scripted"))
+    api.svc.runs.request("old")
+    harness.step()
+    api.svc.jobs.remove("old", keep_history=True)
+
+    got = samples(api.viewer.get("/metrics").text)
+
+    # Counters never go down: the kept run still counts under the job's name.
+    assert got[("synchub_runs_total", (("job", "old"), ("state", "succeeded")))] == 1
+    assert got[("synchub_bytes_transferred_total", (("job", "old"),))] == 3
+    # No job is left to alert on.
+    assert ("synchub_job_last_success_timestamp_seconds", (("job", "old"),)) not in got
+
+
 def test_metrics_need_a_token_unless_public(api: Api, server: tuple[Served, Switch]) -> None:
     problem(api.anonymous.get("/metrics"), 401)
     _served, switch = server

@@ -19,6 +19,7 @@ CONF = "[imported]\ntype = local\n"
 MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/readyz", "viewer", {}),
     ("GET", "/metrics", "viewer", {}),
+    ("GET", "/api/v1/workers", "viewer", {}),
     ("GET", "/api/v1/remotes", "viewer", {}),
     ("GET", "/api/v1/remotes/nas", "viewer", {}),
     ("POST", "/api/v1/remotes", "admin", {"json": {"name": "r2", "type": "local"}}),

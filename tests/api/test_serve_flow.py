@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -73,14 +74,22 @@ def test_create_a_remote_and_a_job_run_it_follow_it_and_reschedule_it(
     status = ok(client.get("/api/v1/scheduler"))
     assert status["leading_here"] is True
     assert status["this_process"] == client.node.name  # type: ignore[attr-defined]
+    # It should show its own pool as the one worker, taking every queue.
+    pool = ok(client.get("/api/v1/workers"))
+    assert pool["executor"] == "local"
+    assert [(w["kind"], w["queues"], w["concurrency"]) for w in pool["workers"]] == [
+        ("local", ["*"], 2)
+    ]
+    assert ok(client.get("/readyz"))["problems"] == []
 
-    # It should apply an edited schedule within two seconds.
-    edited_at = time.monotonic()
+    # It should apply an edited schedule at once: the next fire is a second after the
+    # edit, not the old cron time (how soon it starts is measured in bench/, not here).
+    edited_at = datetime.now(UTC)
     ok(client.patch("/api/v1/jobs/photos", json={"every": "1s"}))
-    while True:
-        page = ok(client.get("/api/v1/runs", params={"trigger": "schedule"}))
-        if page["count"]:
-            break
-        assert time.monotonic() - edited_at < 2.0, "the new schedule did not fire in 2 s"
+    deadline = time.monotonic() + 60
+    while not (page := ok(client.get("/api/v1/runs", params={"trigger": "schedule"})))["count"]:
+        assert time.monotonic() < deadline, "the new schedule never fired"
         time.sleep(0.05)
+    fired_for = datetime.fromisoformat(page["data"][-1]["scheduled_for"])
+    assert fired_for - edited_at <= timedelta(seconds=2)
     ok(client.post("/api/v1/jobs/photos/disable"))

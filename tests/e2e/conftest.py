@@ -104,7 +104,8 @@ class Synchub:
 @pytest.fixture
 def synchub(tmp_path: Path) -> Iterator[Synchub]:
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "DATABASE_URL"))}
+    ours = ("SYNCHUB_", "DATABASE_URL", "CELERY_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.update(
         {
             "SYNCHUB_HOME": str(home),

@@ -117,6 +117,41 @@ def test_a_failed_foreground_run_exits_1_and_schedules_a_retry(
     assert run["error_class"] == "not_found"
 
 
+def test_a_job_removed_with_its_history_kept_leaves_its_runs_to_read(
+    synchub: Synchub, dirs: tuple[Path, Path]
+) -> None:
+    src, dst = dirs
+    synchub("job", "add", "photos", "--source", str(src), "--dest", str(dst))
+    synchub("job", "add", "scratch", "--source", str(src), "--dest", str(dst / "s"))
+    synchub("job", "run", "photos", "--wait")
+    synchub("job", "run", "photos")  # no server is up: it stays pending
+    synchub("job", "run", "scratch")
+
+    removed = synchub("job", "remove", "photos", "--keep-history")
+
+    assert "removed job photos; kept its 2 run(s)" in removed.stdout
+    assert "cancelled waiting run(s)" in removed.stdout
+    runs = synchub.json("runs", "list", "--job", "photos")
+    assert [(r["job"], r["job_deleted"], r["state"]) for r in runs] == [
+        ("photos", True, "cancelled"),
+        ("photos", True, "succeeded"),
+    ]
+    done = str(runs[1]["id"])
+    synchub.env["COLUMNS"] = "160"  # one line per run in the table
+    assert "photos (deleted)" in synchub("runs", "list").stdout
+    assert synchub("runs", "logs", done).stdout
+    assert len(synchub.json("runs", "show", done, "--files")["files"]) == 2
+    # It should refuse a retry with one clear line.
+    retry = synchub("runs", "retry", done, check=False)
+    assert retry.returncode == 2
+    assert retry.stderr.strip() == (
+        f"error: Job 'photos' was deleted: run {done} is kept as history and cannot be retried"
+    )
+    # Without --keep-history the runs go with the job.
+    assert "and its 1 run(s)" in synchub("job", "remove", "scratch").stdout
+    assert synchub("runs", "list", "--job", "scratch", check=False).returncode == 3
+
+
 def test_cron_validates_describes_and_lists_fire_times(synchub: Synchub) -> None:
     doc = synchub.json(
         "cron",

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from synchub.core.errors import SchemaOutdated
 from synchub.store.db import make_engine
-from synchub.store.migrate import check_schema, upgrade
+from synchub.store.migrate import alembic_config, check_schema, current_revision, upgrade
 from synchub.store.tables import Base
+from tests.conftest import PG_ADMIN_URL, need_service
 
 
 def test_upgrade_head_yields_the_models_schema(db_url: str) -> None:
@@ -39,4 +46,189 @@ def test_serving_an_empty_or_foreign_schema_is_refused_with_the_fix(tmp_path: Pa
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     with pytest.raises(SchemaOutdated, match="newer"):
         check_schema(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        need_service("PostgreSQL", str(exc).splitlines()[0])
+    name = f"synchub_m_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+
+def seed_0002(engine: Engine) -> None:
+    """Two jobs with history, as a synchub of schema 0002 left them: a scheduled run
+    with a log and a change report, a manual run, a pending one."""
+    at = T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        for job_id, name in ((1, "photos"), (2, "docs")):
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, name, kind, params, schedule_kind, tz, misfire,"
+                    " queue, retries, retry_delay_s, overlap, enabled, tags, created_at,"
+                    " updated_at) VALUES (:id, :name, 'rclone', '{}', 'none', 'UTC', 'once',"
+                    " 'default', 0, 60, 'skip', true, '[]', :at, :at)"
+                ),
+                {"id": job_id, "name": name, "at": at},
+            )
+        for run_id, job_id, trigger, state in (
+            (1, 1, "schedule", "succeeded"),
+            (2, 1, "manual", "failed"),
+            (3, 2, "manual", "pending"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, job_id, trigger, state, scheduled_for, attempt,"
+                    " queue, not_before, created_at, cancel_requested, log_dropped_lines,"
+                    " log_dropped_bytes, files_dropped) VALUES (:id, :job_id, :trigger,"
+                    " :state, :at, 1, 'default', :at, :at, false, 0, 0, 0)"
+                ),
+                {"id": run_id, "job_id": job_id, "trigger": trigger, "state": state, "at": at},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO run_logs (run_id, seq, at, level, message)"
+                " VALUES (1, 1, :at, 'info', 'copied a.txt')"
+            ),
+            {"at": at},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO run_files (run_id, path, action, size, at)"
+                " VALUES (1, 'a.txt', 'copied', 3, :at)"
+            ),
+            {"at": at},
+        )
+
+
+def counts(engine: Engine) -> tuple[int, ...]:
+    """How many runs, log lines and change report rows there are."""
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("runs", "run_logs", "run_files")
+        )
+
+
+#: Columns revisions after 0003 add: not yet there when 0003's result is checked.
+ADDED_AFTER_0003 = {("jobs", "watch")}
+
+
+def without_later_revisions(diff: list[Any]) -> list[Any]:
+    return [d for d in diff if not (d[0] == "add_column" and (d[2], d[3].name) in ADDED_AFTER_0003)]
+
+
+def test_0003_keeps_every_run_and_names_each_by_its_job(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+
+    upgrade(engine, "0003")
+
+    # It should keep every run, log line and change report (on SQLite the table
+    # rebuild drops `runs`, which must not cascade into run_logs and run_files).
+    assert counts(engine) == (3, 1, 1)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, job_id, job_name FROM runs ORDER BY id")).all()
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [tuple(r) for r in rows] == [(1, 1, "photos"), (2, 1, "photos"), (3, 2, "docs")]
+    assert without_later_revisions(diff) == []
+    (fk,) = inspect(engine).get_foreign_keys("runs")
+    assert (fk["referred_table"], fk["options"].get("ondelete")) == ("jobs", "SET NULL")
+    # It should leave SQLite's foreign keys enforced for the pool's next user.
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+    # It should let a job go while its runs stay, and keep promise 1's index.
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM jobs WHERE id = 1"))
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT id, job_id, job_name FROM runs ORDER BY id")).all()
+    assert [tuple(r) for r in kept] == [(1, None, "photos"), (2, None, "photos"), (3, 2, "docs")]
+    assert counts(engine) == (3, 1, 1)
+    fire = {
+        "id": 9,
+        "job_id": 2,
+        "at": T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None),
+    }
+    insert = text(
+        "INSERT INTO runs (id, job_id, job_name, trigger, state, scheduled_for, attempt,"
+        " queue, not_before, created_at, cancel_requested, log_dropped_lines,"
+        " log_dropped_bytes, files_dropped) VALUES (:id, :job_id, 'docs', 'schedule',"
+        " 'pending', :at, 1, 'default', :at, :at, false, 0, 0, 0)"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, fire)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {**fire, "id": 10})
+    engine.dispose()
+
+
+def test_0003_downgrades_dropping_only_the_runs_of_deleted_jobs(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM jobs WHERE id = 2"))  # run 3 is kept, its job gone
+
+    command.downgrade(alembic_config(engine), "0002")
+
+    assert current_revision(engine) == "0002"
+    assert counts(engine) == (2, 1, 1)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, job_id FROM runs ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, 1), (2, 1)]
+    (fk,) = inspect(engine).get_foreign_keys("runs")
+    assert fk["options"].get("ondelete") == "CASCADE"
+    # It should come back up again as if nothing happened.
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0004_leaves_existing_jobs_unwatched_and_downgrades(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0003")
+
+    upgrade(engine, "0004")
+
+    # It should add jobs.watch, false for the jobs there were, and keep every run.
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, watch FROM jobs ORDER BY id")).all()
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [tuple(r) for r in rows] == [("photos", False), ("docs", False)]
+    assert diff == []
+    assert counts(engine) == (3, 1, 1)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET watch = true WHERE id = 1"))
+
+    command.downgrade(alembic_config(engine), "0003")
+
+    assert current_revision(engine) == "0003"
+    assert "watch" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    assert counts(engine) == (3, 1, 1)
+    # It should come back up again as if nothing happened.
+    upgrade(engine)
+    check_schema(engine)
     engine.dispose()

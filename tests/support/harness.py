@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from synchub.core.clock import FakeClock
+from synchub.execution.executor import WorkerInfo
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.scheduler.loop import Scheduler, SchedulerSettings
 from synchub.services import Services
@@ -28,6 +29,9 @@ class CollectingExecutor:
 
     def shutdown(self, grace_s: float) -> None:
         self.submitted.clear()
+
+    def describe(self) -> list[WorkerInfo]:
+        return []
 
     def take(self) -> list[int]:
         taken, self.submitted = self.submitted, []

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from synchub.api.deps import OperatorServices, ViewerServices
+from synchub.api.problems import envelope_responses as errors
 from synchub.core.errors import RunNotFound
 from synchub.core.runs import Trigger
 from synchub.services import Services
 
 PREFIX = "/api/v1/task/scheduler"
 
-router = APIRouter(prefix=PREFIX, tags=["celery scheduler (compat)"])
+router = APIRouter(prefix=PREFIX, tags=["celery scheduler (compat)"], responses=errors(401, 403))
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ def task_status(svc: ViewerServices) -> Envelope[TaskStatus]:
     )
 
 
-@router.post("/validate-cron")
+@router.post("/validate-cron", responses=errors(400, 413, 422))
 def validate_cron(
     svc: ViewerServices,
     cron_expr: Annotated[str, Body(description="A bare JSON string", examples=["0 2 * * *"])],
@@ -170,7 +171,7 @@ def clear_tasks(svc: OperatorServices) -> Envelope[Cleared]:
     )
 
 
-@router.post("/execute-sync/{config_id}")
+@router.post("/execute-sync/{config_id}", responses=errors(404, 422))
 def execute_sync(config_id: str, svc: OperatorServices) -> Envelope[Submitted]:
     """Run one job now; `config_id` is its numeric id or its name."""
     name = svc.jobs.resolve(config_id)
@@ -201,7 +202,7 @@ def execute_all_enabled(svc: OperatorServices) -> Envelope[SubmittedMany]:
     )
 
 
-@router.get("/task-result/{task_id}")
+@router.get("/task-result/{task_id}", responses=errors(404))
 def task_result(task_id: str, svc: ViewerServices) -> Envelope[TaskResult]:
     """A run's state under Celery's names, and its result once it has ended."""
     if not (task_id.isascii() and task_id.isdigit() and len(task_id) <= 18):

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query
 from synchub.api.deps import ViewerServices
 from synchub.api.pagination import decode_cursor, encode_cursor
 from synchub.api.params import Cursor, Limit, Since, Until
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.audit import AuditEvent, AuditPage
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=errors(401, 403))
 
 
-@router.get("")
+@router.get("", responses=errors(422))
 def list_audit(
     svc: ViewerServices,
     actor: str | None = None,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
 from synchub.api.params import Cursor, Limit, Since, States, Triggers, Until
+from synchub.api.problems import problem_responses as errors
 from synchub.api.routes.runs import runs_page
 from synchub.api.schemas.jobs import (
     JobCreate,
@@ -21,7 +22,7 @@ from synchub.api.schemas.runs import RunPublic, RunsPublic
 from synchub.core.runs import Trigger
 from synchub.services import Services
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses=errors(401, 403))
 
 
 def _public(view: dict[str, Any]) -> JobPublic:
@@ -34,7 +35,7 @@ def _shown(svc: Services, name: str) -> JobPublic:
     return _public(view)
 
 
-@router.get("")
+@router.get("", responses=errors(422))
 def list_jobs(
     svc: ViewerServices,
     tag: str | None = None,
@@ -48,14 +49,14 @@ def list_jobs(
     return JobsPublic(data=[_public(v) for v in views], count=len(views))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
 def create_job(body: JobCreate, svc: AdminServices) -> JobPublic:
     """Define a job. Without cron or every it runs only when asked."""
     svc.jobs.add(body.name, body.fields())
     return _shown(svc, body.name)
 
 
-@router.post("/run", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/run", status_code=status.HTTP_202_ACCEPTED, responses=errors(400, 404, 413, 422))
 def run_jobs(body: RunManyRequest, svc: OperatorServices) -> RunsPublic:
     """Run several jobs now, one run each: by names (all or none), or by tag."""
     if body.names is not None:
@@ -68,13 +69,13 @@ def run_jobs(body: RunManyRequest, svc: OperatorServices) -> RunsPublic:
     return RunsPublic(data=data, count=len(data), next_cursor=None)
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses=errors(404, 422))
 def show_job(name: str, svc: ViewerServices) -> JobPublic:
     """A job, its schedule described and its next 5 fire times."""
     return _shown(svc, name)
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", responses=errors(400, 404, 413, 422))
 def update_job(name: str, body: JobUpdate, svc: AdminServices) -> JobPublic:
     """Change what is given; a new schedule counts from now and the scheduler sees it
     at once."""
@@ -82,34 +83,39 @@ def update_job(name: str, body: JobUpdate, svc: AdminServices) -> JobPublic:
     return _shown(svc, name)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 422))
 def delete_job(
     name: str,
     svc: AdminServices,
     keep_history: Annotated[
-        bool, Query(description="true is refused (409) for now: runs belong to their job")
+        bool,
+        Query(description="keep its runs, logs and change reports, to read (not retry)"),
     ] = False,
 ) -> Response:
-    """Remove a job with its runs, logs and change reports."""
-    svc.jobs.remove_job(name, keep_history=keep_history)
+    """Remove a job with its runs, logs and change reports, or with `keep_history`
+    keep them. Its pending and queued runs are cancelled first; 409 while one of its
+    runs is running (cancel it and let it end first)."""
+    svc.jobs.remove(name, keep_history=keep_history)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{name}/enable")
+@router.post("/{name}/enable", responses=errors(404, 422))
 def enable_job(name: str, svc: OperatorServices) -> JobPublic:
     """Switch a job on; its schedule counts from now."""
     svc.jobs.set_enabled(name, True)
     return _shown(svc, name)
 
 
-@router.post("/{name}/disable")
+@router.post("/{name}/disable", responses=errors(404, 422))
 def disable_job(name: str, svc: OperatorServices) -> JobPublic:
     """Switch a job off; running runs go on."""
     svc.jobs.set_enabled(name, False)
     return _shown(svc, name)
 
 
-@router.post("/{name}/run", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{name}/run", status_code=status.HTTP_202_ACCEPTED, responses=errors(400, 404, 413, 422)
+)
 def run_job(
     name: str, svc: OperatorServices, body: Annotated[RunRequest | None, Body()] = None
 ) -> RunPublic:
@@ -119,7 +125,7 @@ def run_job(
     return RunPublic.model_validate(svc.runs.show(run_id))
 
 
-@router.get("/{name}/runs")
+@router.get("/{name}/runs", responses=errors(404, 422))
 def job_runs(
     name: str,
     svc: ViewerServices,

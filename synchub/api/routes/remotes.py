@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.remotes import (
     RemoteCreate,
     RemotePublic,
@@ -15,7 +16,7 @@ from synchub.api.schemas.remotes import (
     RemoteUpdate,
 )
 
-router = APIRouter(prefix="/remotes", tags=["remotes"])
+router = APIRouter(prefix="/remotes", tags=["remotes"], responses=errors(401, 403))
 
 CONF_EXAMPLE = "[nas]\ntype = sftp\nhost = nas.lan\nuser = backup\npass = <obscured>\n"
 
@@ -27,14 +28,14 @@ def list_remotes(svc: ViewerServices) -> RemotesPublic:
     return RemotesPublic(data=data, count=len(data))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
 def create_remote(body: RemoteCreate, svc: AdminServices) -> RemotePublic:
     """Add a remote; its secret options are encrypted at rest and never shown again."""
     view = svc.remotes.add(body.name, body.type, body.options, max_concurrency=body.max_concurrency)
     return RemotePublic.of(view)
 
 
-@router.post("/import", status_code=status.HTTP_201_CREATED)
+@router.post("/import", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
 def import_remotes(
     svc: AdminServices,
     conf: Annotated[
@@ -47,27 +48,27 @@ def import_remotes(
     return RemotesPublic(data=data, count=len(data))
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses=errors(404, 422))
 def show_remote(name: str, svc: ViewerServices) -> RemotePublic:
     """One remote, secrets masked."""
     return RemotePublic.of(svc.remotes.show(name))
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", responses=errors(400, 404, 413, 422))
 def update_remote(name: str, body: RemoteUpdate, svc: AdminServices) -> RemotePublic:
     """Change options (null removes one; the mask keeps a secret) or the limit."""
     view = svc.remotes.edit(name, body.options, max_concurrency=body.max_concurrency)
     return RemotePublic.of(view)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 422))
 def delete_remote(name: str, svc: AdminServices) -> Response:
     """Remove a remote; 409 while a job uses it."""
     svc.remotes.remove(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{name}/test")
+@router.post("/{name}/test", responses=errors(404, 422))
 def test_remote(name: str, svc: OperatorServices) -> RemoteTestResult:
     """Check the remote answers: rclone lists its root with a short timeout."""
     ok, message = svc.remotes.test(name)

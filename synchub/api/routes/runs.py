@@ -12,11 +12,12 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from synchub.api import sse
 from synchub.api.deps import OperatorServices, ViewerServices
 from synchub.api.pagination import decode_cursor, encode_cursor
-from synchub.api.params import MAX_ID, Cursor, Limit, RunId, Since, States, Triggers, Until
+from synchub.api.params import MAX_SEQ, Cursor, Limit, RunId, Since, States, Triggers, Until
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.runs import FilesPublic, RunPublic, RunsPublic
 from synchub.services import Services
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], responses=errors(401, 403))
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -49,7 +50,7 @@ def runs_page(
     return RunsPublic(data=data, count=len(data), next_cursor=next_cursor)
 
 
-@router.get("")
+@router.get("", responses=errors(404, 422))
 def list_runs(
     svc: ViewerServices,
     job: str | None = None,
@@ -67,20 +68,22 @@ def list_runs(
     )  # fmt: skip
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", responses=errors(404, 422))
 def show_run(run_id: RunId, svc: ViewerServices) -> RunPublic:
     """A run: state (and its Celery name), outcome, stats, live progress."""
     return RunPublic.model_validate(svc.runs.show(run_id))
 
 
-@router.post("/{run_id}/cancel")
+@router.post("/{run_id}/cancel", responses=errors(404, 409, 422))
 def cancel_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     """Cancel a run: at once if it has not started, else its runner stops it (the run
     stays `running` until then). 409 when it has already ended."""
     return RunPublic.model_validate(svc.runs.cancel(run_id))
 
 
-@router.post("/{run_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{run_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=errors(404, 409, 422)
+)
 def retry_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     """A new attempt of an ended run, now. 409 while it has not ended."""
     return RunPublic.model_validate(svc.runs.show(svc.runs.retry(run_id)))
@@ -93,13 +96,14 @@ def retry_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
         200: {
             "description": "Log lines: `time LEVEL message` text, or one JSON object a line",
             "content": {"text/plain": {}, "application/x-ndjson": {}},
-        }
+        },
+        **errors(404, 422),
     },
 )
 def run_log(
     run_id: RunId,
     svc: ViewerServices,
-    after: Annotated[int, Query(ge=0, le=MAX_ID, description="lines after this seq")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="lines after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     format: Annotated[Literal["text", "jsonl"], Query()] = "text",
 ) -> Response:
@@ -117,16 +121,19 @@ def run_log(
 @router.get(
     "/{run_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"description": sse.__doc__, "content": {"text/event-stream": {}}}},
+    responses={
+        200: {"description": sse.__doc__, "content": {"text/event-stream": {}}},
+        **errors(404, 422),
+    },
 )
 def run_events(
     run_id: RunId,
     svc: ViewerServices,
     last_event_id: Annotated[
-        int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID, include_in_schema=False)
+        int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ, include_in_schema=False)
     ] = None,
     after: Annotated[
-        int | None, Query(ge=0, le=MAX_ID, description="resume after this log seq")
+        int | None, Query(ge=0, le=MAX_SEQ, description="resume after this log seq")
     ] = None,
 ) -> StreamingResponse:
     """Live progress, log lines and state changes as Server-Sent Events, until the
@@ -140,7 +147,7 @@ def run_events(
     )
 
 
-@router.get("/{run_id}/files")
+@router.get("/{run_id}/files", responses=errors(404, 422))
 def run_files(run_id: RunId, svc: ViewerServices) -> FilesPublic:
     """The run's change report: each file copied, replaced, deleted, moved or failed."""
     dropped = svc.runs.show(run_id)["files_dropped"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from synchub.api.deps import NodeDep, ViewerServices
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.scheduler import SchedulerStatus
 
-router = APIRouter(prefix="/scheduler", tags=["scheduler"])
+router = APIRouter(prefix="/scheduler", tags=["scheduler"], responses=errors(401, 403))
 
 
 @router.get("")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from synchub.api.deps import ViewerServices
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.schedules import ScheduleCheck, ScheduleVerdict
 
-router = APIRouter(prefix="/schedules", tags=["schedules"])
+router = APIRouter(prefix="/schedules", tags=["schedules"], responses=errors(401, 403))
 
 
-@router.post("/validate")
+@router.post("/validate", responses=errors(400, 413, 422))
 def validate_schedule(body: ScheduleCheck, svc: ViewerServices) -> ScheduleVerdict:
     """Whether a cron expression (in a zone) or an interval is valid: its description
     and next fire times, or the error and the field at fault. Always 200 for a

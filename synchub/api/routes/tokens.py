@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from synchub.api.deps import AdminServices
+from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.tokens import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], responses=errors(401, 403))
 
 
-@router.get("")
+@router.get("", responses=errors(422))
 def list_tokens(
     svc: AdminServices,
     include_revoked: Annotated[bool, Query(alias="all")] = False,
@@ -22,14 +23,14 @@ def list_tokens(
     return TokensPublic(data=[TokenPublic.model_validate(v) for v in views], count=len(views))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
 def create_token(body: TokenCreate, svc: AdminServices) -> TokenCreated:
     """A new token; `token` in the answer is its secret, shown only this once."""
     secret, view = svc.tokens.create(body.name, body.role, expires=body.expires)
     return TokenCreated.model_validate({**view, "token": secret})
 
 
-@router.delete("/{name}")
+@router.delete("/{name}", responses=errors(404, 422))
 def revoke_token(name: str, svc: AdminServices) -> TokenPublic:
     """Revoke a token: its requests are refused from now on."""
     return TokenPublic.model_validate(svc.tokens.revoke(name))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from synchub.services.jobs import JobFields
 
 Overlap = Literal["skip", "queue", "allow"]
 Misfire = Literal["skip", "once", "all"]
 #: seconds, or a duration as typed: 30s, 15m, 6h, 1d, 1h30m
-Duration = int | str
+Duration = StrictInt | str
 
 
 def _text(value: Duration | None) -> str | None:
@@ -33,14 +33,19 @@ class JobSettings(BaseModel):
     cron: str | None = Field(default=None, max_length=200, examples=["0 2 * * *"])
     tz: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
     every: Duration | None = Field(default=None, examples=["15m"])  #: a fixed interval
-    retries: int | None = Field(default=None, ge=0, le=100)
+    retries: StrictInt | None = Field(default=None, ge=0, le=100)
     retry_delay: Duration | None = None
     timeout: Duration | None = None  #: "" removes it
     overlap: Overlap | None = None
     queue: str | None = Field(default=None, max_length=64)
     misfire: Misfire | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     tags: list[str] | None = None
+    #: a watched folder: changes in the source start runs (op defaults to copy); without
+    #: cron or every it is rescanned every SYNCHUB_WATCH_RESCAN seconds
+    watch: StrictBool | None = None
+    #: rclone's --max-depth (1: the top folder only); -1 removes the limit
+    max_depth: StrictInt | None = Field(default=None, ge=-1, le=1_000_000)
 
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
@@ -58,6 +63,8 @@ class JobSettings(BaseModel):
             misfire=self.misfire,
             enabled=self.enabled,
             tags=self.tags,
+            watch=self.watch,
+            max_depth=self.max_depth,
         )
 
 
@@ -69,7 +76,7 @@ class JobUpdate(JobSettings):
     """An edit: only what is given changes; params merge key by key; a new schedule
     counts from now."""
 
-    manual: bool = False  #: drop the schedule: manual runs only
+    manual: StrictBool = False  #: drop the schedule: manual runs only
 
     @model_validator(mode="after")
     def _manual_alone(self) -> JobUpdate:
@@ -101,6 +108,10 @@ class JobPublic(BaseModel):
     overlap: str
     enabled: bool
     tags: list[str]
+    watch: bool = False  #: a watched folder
+    max_depth: int | None = None  #: rclone's --max-depth, None: no limit
+    #: why its folder is not watched now, e.g. "source folder /x does not exist"
+    watch_problem: str | None = None
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -129,7 +140,7 @@ class RunManyRequest(BaseModel):
     names: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     tag: str | None = Field(default=None, max_length=64)
     #: with `tag`: skip disabled jobs (named jobs always run)
-    only_enabled: bool = True
+    only_enabled: StrictBool = True
     queue: str | None = Field(default=None, max_length=64)  #: instead of the jobs' own
 
     @model_validator(mode="after")

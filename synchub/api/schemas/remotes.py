@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from synchub.services.remotes import RemoteView
 
@@ -16,7 +16,7 @@ class RemoteCreate(BaseModel):
     type: str = Field(min_length=1, max_length=64, examples=["sftp"])  #: rclone backend
     #: the backend's options; secret ones (passwords, keys, tokens) are encrypted at rest
     options: dict[str, str] = Field(default_factory=dict, examples=[{"host": "nas.lan"}])
-    max_concurrency: int | None = Field(default=None, ge=1, le=10_000)
+    max_concurrency: StrictInt | None = Field(default=None, ge=1, le=10_000)
 
 
 class RemoteUpdate(BaseModel):
@@ -25,7 +25,7 @@ class RemoteUpdate(BaseModel):
     #: a value replaces, null removes the option, "********" keeps the stored secret
     options: dict[str, str | None] = Field(default_factory=dict)
     #: runs using it at once; 0 removes the limit; absent keeps it
-    max_concurrency: int | None = Field(default=None, ge=0, le=10_000)
+    max_concurrency: StrictInt | None = Field(default=None, ge=0, le=10_000)
 
 
 class RemotePublic(BaseModel):

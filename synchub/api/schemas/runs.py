@@ -28,7 +28,8 @@ class RunStatsPublic(BaseModel):
 
 class RunPublic(BaseModel):
     id: int
-    job: str
+    job: str  #: the job's name when the run was created
+    job_deleted: bool  #: its job was deleted and the run kept as history (no retry)
     state: State  #: synchub's name
     celery_state: CeleryState  #: the same state under the name Celery users know
     trigger: TriggerName

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from synchub.api.params import Instant
 
 
 class ScheduleCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cron: str | None = Field(default=None, max_length=200, examples=["0 2 * * 1-5"])
-    every: int | str | None = Field(default=None, examples=["15m"])  #: instead of cron
+    every: StrictInt | str | None = Field(default=None, examples=["15m"])  #: instead of cron
     tz: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
-    count: int = Field(default=5, ge=1, le=100)  #: how many next fire times
-    after: datetime | None = None  #: count from here instead of now
+    count: StrictInt = Field(default=5, ge=1, le=100)  #: how many next fire times
+    after: Instant | None = None  #: count from here instead of now
 
 
 class ScheduleVerdict(BaseModel):

@@ -1,0 +1,116 @@
+"""The long-running processes: `serve`, `scheduler` and `worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from rich.console import Console
+
+from synchub.core.errors import InvalidInput
+from synchub.node import Node
+from synchub.services import Services
+
+log = logging.getLogger(__name__)
+POOLS = ("prefork", "solo", "threads")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check is no news
+
+
+def check_celery(svc: Services, err: Console) -> None:
+    """Refuse Celery settings that would hurt long runs; warn about the others."""
+    from synchub.execution.celery_conf import check_conf
+    from synchub.worker import make_app
+
+    conf = make_app(svc.settings).conf
+    for problem in check_conf(conf, svc.jobs.longest_timeout()):
+        if problem.fatal:
+            raise InvalidInput(f"Celery setting: {problem.message}")
+        err.print(f"warning: {problem.message}", markup=False)
+
+
+def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
+          scheduler: bool, pool: bool) -> None:  # fmt: skip
+    """The API, with the scheduler and the local pool unless they are turned off."""
+    import uvicorn
+
+    from synchub.api.app import create_app
+
+    celery = svc.settings.executor == "celery"
+    if celery:
+        check_celery(svc, err)
+    if scheduler and not pool and not celery:
+        raise InvalidInput(
+            "--no-workers with the local executor leaves the scheduler nowhere to run: "
+            "add --no-scheduler, or set SYNCHUB_EXECUTOR=celery"
+        )
+    node = Node(svc, workers, scheduler_on=scheduler, pool=pool and not celery)
+    node.start()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
+    )
+    # uvicorn re-raises the signal it caught once it has stopped serving; our own
+    # handler turns that into a normal return so the runs get their grace period.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: setattr(server, "should_exit", True))
+    try:
+        server.run()
+    finally:
+        if node.runner is not None:
+            err.print("stopping: letting running runs finish …")
+        node.stop(svc.settings.shutdown_grace)
+
+
+def scheduler(svc: Services, err: Console) -> None:
+    """The scheduler alone, dispatching to Celery workers, until SIGTERM or SIGINT."""
+    if svc.settings.executor != "celery":
+        raise InvalidInput(
+            "`synchub scheduler` dispatches to Celery workers: set SYNCHUB_EXECUTOR=celery "
+            "and SYNCHUB_BROKER_URL (the embedded default runs its scheduler in `serve`)"
+        )
+    check_celery(svc, err)
+    node = Node(svc, workers=1, scheduler_on=True, pool=False)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: stop.set())
+    node.start()
+    err.print(f"scheduler {node.name} started; waiting for the lead", markup=False)
+    stop.wait()
+    node.stop(0)
+
+
+def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
+           pool: str, name: str) -> None:  # fmt: skip
+    """A Celery worker for synchub's task, in the foreground."""
+    from synchub.worker import make_app
+
+    if svc.settings.executor != "celery" and not svc.settings.broker_url:
+        raise InvalidInput(
+            "`synchub worker` takes runs from a broker: set SYNCHUB_BROKER_URL "
+            "(or CELERY_BROKER_URL), e.g. redis://127.0.0.1:6379/0"
+        )
+    if pool not in POOLS:
+        raise InvalidInput(f"Bad --pool {pool!r}: use one of {', '.join(POOLS)}")
+    if not queues or any(not q.strip() for q in queues):
+        raise InvalidInput("Bad --queues: give queue names separated by commas, e.g. default,nas")
+    check_celery(svc, err)
+    svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+    app = make_app(svc.settings)
+    argv = [
+        "worker",
+        f"--queues={','.join(q.strip() for q in queues)}",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--hostname={name or f'synchub-{os.getpid()}@%h'}",
+        "--loglevel=INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    app.worker_main(argv)

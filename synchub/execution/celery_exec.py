@@ -1,0 +1,97 @@
+"""The Celery executor: runs go to a broker (Redis or RabbitMQ) and any worker takes them.
+
+The broker carries only the run id; the database stays the truth. A message delivered
+twice finds its run already claimed and does nothing, and a message lost on the way
+leaves a queued run that the scheduler sends again (see `requeue_after`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+from kombu import Connection
+
+from synchub.execution.executor import WorkerInfo
+
+log = logging.getLogger(__name__)
+
+#: The one task synchub sends: run the run whose id is the task id.
+TASK = "synchub.run"
+#: Seconds without a publish attempt after the broker refused one.
+BROKER_BACKOFF_S = 5.0
+
+
+class CeleryExecutor:
+    """Publish queued runs as `synchub.run` tasks; task id = run id."""
+
+    def __init__(self, app: Celery, *, max_per_pass: int = 1000) -> None:
+        self.app = app
+        self.max_per_pass = max_per_pass
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    def capacity(self, queue: str) -> int:
+        # The broker buffers; what may start is decided by the claim in the database.
+        with self._lock:
+            return 0 if time.monotonic() < self._down_until else self.max_per_pass
+
+    def submit(self, run_id: int, queue: str) -> None:
+        # Two tries: after the broker dropped a pooled connection, its next publish
+        # fails (RabbitMQ) though the broker is back; a real outage fails both.
+        for attempt in (1, 2):
+            try:
+                self.app.send_task(
+                    TASK, args=[run_id], task_id=str(run_id), queue=queue, retry=False
+                )
+                return
+            except Exception:
+                if attempt == 2:
+                    with self._lock:
+                        self._down_until = time.monotonic() + BROKER_BACKOFF_S
+                    raise
+
+    def in_flight(self) -> set[int]:
+        return set()  # runs on workers prove they live by their heartbeats
+
+    def shutdown(self, grace_s: float) -> None:
+        self.app.close()
+
+    def describe(self, timeout_s: float = 1.0) -> list[WorkerInfo]:
+        """The Celery workers that answer a broadcast within `timeout_s`."""
+        inspect = self.app.control.inspect(timeout=timeout_s)
+        queues = inspect.active_queues() or {}
+        stats = inspect.stats() or {}
+        active = inspect.active() or {}
+        return [
+            WorkerInfo(
+                name=name,
+                kind="celery",
+                queues=sorted(q["name"] for q in queues.get(name, [])),
+                concurrency=_concurrency(dict(stats.get(name, {}))),
+                active=sorted(_run_ids([dict(t) for t in active.get(name, [])])),
+            )
+            for name in sorted(set(queues) | set(stats))
+        ]
+
+
+def _concurrency(stats: dict[str, Any]) -> int | None:
+    value = stats.get("pool", {}).get("max-concurrency")
+    return int(value) if isinstance(value, int) else None
+
+
+def _run_ids(tasks: list[dict[str, Any]]) -> list[int]:
+    return [int(t["id"]) for t in tasks if t.get("name") == TASK and str(t.get("id")).isdigit()]
+
+
+def broker_problem(url: str, timeout_s: float = 2.0) -> str | None:
+    """Why the broker at `url` cannot be reached now, or None when it answers."""
+    try:
+        with Connection(url, connect_timeout=timeout_s) as conn:
+            conn.ensure_connection(max_retries=1, timeout=max(1, round(timeout_s)))
+    except Exception as exc:
+        return f"broker unreachable: {type(exc).__name__}: {exc}"
+    return None

@@ -1,0 +1,156 @@
+"""Runs on Celery workers over Redis and RabbitMQ, with PostgreSQL as the truth."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from synchub.core.runs import RunState
+from synchub.execution.celery_exec import CeleryExecutor
+from synchub.store import runs as run_store
+from synchub.store.db import transaction
+from synchub.worker import make_app
+from tests.distributed.conftest import Cluster, wait_for
+from tests.support.marking import executions
+
+
+def test_a_run_goes_through_a_worker_and_its_outcome_and_log_reach_the_database(
+    cluster: Cluster,
+) -> None:
+    cluster.worker()
+    cluster.start_scheduler()
+    cluster.command_job("hello", ["sh", "-c", "echo hello from the worker"])
+    run_id = cluster.run("hello")
+    run = cluster.wait_state(run_id)
+    assert run["state"] == "succeeded", run
+    assert run["celery_state"] == "SUCCESS"
+    lines = [line["message"] for line in cluster.svc.runs.logs(run_id)]
+    assert "hello from the worker" in lines
+
+
+def test_a_message_delivered_twice_runs_its_run_once(cluster: Cluster) -> None:
+    worker = cluster.worker("--concurrency", "2")
+    cluster.mark_job("once", seconds=1.0)
+    run_id = cluster.run("once")
+    with transaction(cluster.svc.sessions) as session:
+        run_store.mark_queued(session, [run_id], cluster.svc.clock.now())
+    executor = CeleryExecutor(make_app(cluster.settings))
+    executor.submit(run_id, cluster.queue)
+    executor.submit(run_id, cluster.queue)  # a redelivery, as the broker would make it
+    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    wait_for("both deliveries", lambda: worker.output().count(f"synchub.run[{run_id}]") >= 4)
+    assert len(executions(cluster.marks)[run_id]) == 1
+    assert "'gone'" in worker.output()  # the second delivery found the run claimed
+
+
+def test_a_cancel_reaches_the_worker_and_a_cancelled_queued_run_never_starts(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    cluster.start_scheduler()
+    cluster.mark_job("queued-then-cancelled", seconds=0)
+    waiting = cluster.run("queued-then-cancelled")
+    cluster.wait_state(waiting, RunState.QUEUED)  # on the broker; no worker yet
+    cluster.svc.runs.cancel(waiting)
+    cluster.worker()
+    cluster.command_job("long", ["sleep", "300"])
+    running = cluster.run("long")
+    run = cluster.wait_state(running, RunState.RUNNING)
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "300"]))
+    cluster.svc.runs.cancel(running)
+    assert cluster.wait_state(running)["state"] == "cancelled", run
+    wait_for("the job's process to go", lambda: not any(_alive(p) for p in sleeper))
+    assert cluster.state(waiting) == "cancelled"
+    assert waiting not in executions(cluster.marks)
+
+
+def test_a_worker_killed_mid_run_leaves_no_process_and_its_run_is_retried_elsewhere(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    flag = tmp_path / "attempted"
+    victim = cluster.worker("--concurrency", "1")
+    cluster.start_scheduler()
+    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep 301"
+    cluster.command_job("crashy", ["sh", "-c", script], retries=1, retry_delay="1s")
+    first = cluster.run("crashy")
+    cluster.wait_state(first, RunState.RUNNING)
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "301"]))
+    survivor = cluster.worker("--concurrency", "1")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.proc.wait()
+    # The pool process and the job's process die with the worker: nothing orphaned.
+    wait_for("the orphaned job to die", lambda: not any(_alive(p) for p in sleeper))
+    lost = cluster.wait_state(first, RunState.LOST)
+    assert lost["error_class"] == "lost"
+    retry = wait_for("the retry", lambda: _retry_of(cluster, first))
+    done = cluster.wait_state(retry)
+    assert done["state"] == "succeeded", done
+    assert f"synchub.run[{retry}]" in survivor.output()
+
+
+def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
+    cluster: Cluster,
+) -> None:
+    ours = cluster.worker().name.split("@")[0]
+    node = cluster.start_scheduler()
+    cluster.mark_job("elsewhere", queue="nobody-listens")
+    run_id = cluster.run("elsewhere")
+    cluster.wait_state(run_id, RunState.QUEUED)
+    # The broadcast reaches every worker on the broker, other tests' too: look at ours.
+    workers = {w.name.split("@")[0]: w for w in node.describe_workers()}
+    assert workers[ours].queues == [cluster.queue]
+    assert workers[ours].kind == "celery"
+    assert not any("nobody-listens" in w.queues for w in workers.values())
+    assert cluster.svc.runs.waiting_by_queue() == {"nobody-listens": 1}
+
+
+def _retry_of(cluster: Cluster, run_id: int) -> int | None:
+    later = [r["id"] for r in cluster.svc.runs.list(job="crashy") if r["id"] > run_id]
+    return later[0] if later else None
+
+
+def _pids_running(argv: list[str]) -> list[int]:
+    wanted = "\0".join(argv).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().rstrip(b"\0") == wanted:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_redelivery_after_redis_visibility_timeout_does_not_run_the_run_again(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    conf = tmp_path / "conf" / "short_visibility.py"
+    conf.parent.mkdir()
+    conf.write_text(
+        'broker_transport_options = {"visibility_timeout": 1, '
+        '"unacked_restore_interval": 1, "unacked_restore_throttle": 1}\n'
+    )
+    env = {
+        "SYNCHUB_CELERY_CONFIG": "short_visibility",
+        "PYTHONPATH": f"{conf.parent}{os.pathsep}{cluster.env['PYTHONPATH']}",
+    }
+    workers = [cluster.worker("--concurrency", "2", env=env) for _ in range(2)]
+    cluster.start_scheduler()
+    cluster.mark_job("slow", seconds=5)
+    run_id = cluster.run("slow")
+    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    received = sum(w.output().count(f"synchub.run[{run_id}] received") for w in workers)
+    assert received >= 2, "Redis should have delivered the message again"
+    assert len(executions(cluster.marks)[run_id]) == 1

@@ -1,0 +1,38 @@
+"""Watched folders through the real CLI and `synchub serve`: a dropped file is copied."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.e2e.conftest import Synchub, wait_for
+
+
+def test_a_file_dropped_in_a_watched_folder_is_copied_by_serve(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    src, dst = tmp_path / "inbox", tmp_path / "out"
+    src.mkdir()
+    synchub(
+        "job", "add", "inbox", "--source", str(src), "--dest", str(dst), "--watch",
+        "--max-depth", "3",
+    )  # fmt: skip
+    job = synchub.json("job", "show", "inbox")
+    assert (job["watch"], job["max_depth"], job["params"]["op"]) == (True, 3, "copy")
+    assert job["schedule"]["every_s"] == 600
+    synchub.env["SYNCHUB_WATCH_SETTLE"] = "0.5"
+    server = synchub.serve()
+
+    def watch_runs() -> list[dict[str, object]]:
+        # Written again until seen: the watcher starts once the server leads.
+        (src / "scan.pdf").write_text("scanned")
+        runs = synchub.json("runs", "list", "--job", "inbox")
+        return [r for r in runs if r["trigger"] == "watch" and r["state"] == "succeeded"]
+
+    wait_for("a watch run to copy the file", watch_runs, timeout=60)
+    assert (dst / "scan.pdf").read_text() == "scanned"
+    # It should stop cleanly, the watcher thread with it.
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+    synchub("job", "edit", "inbox", "--no-watch")
+    assert synchub.json("job", "show", "inbox")["watch"] is False

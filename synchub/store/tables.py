@@ -131,6 +131,13 @@ class RunRow(Base):
         Index("ix_runs_state_not_before", "state", "not_before"),
         Index("ix_runs_job_id_id", "job_id", "id"),
         Index("ix_runs_job_name_id", "job_name", "id"),
+        # A page of runs asks which failed runs have a retry; only retries are indexed.
+        Index(
+            "ix_runs_retry_of",
+            "retry_of",
+            sqlite_where=text("retry_of IS NOT NULL"),
+            postgresql_where=text("retry_of IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -128,12 +128,19 @@ def counts(engine: Engine) -> tuple[int, ...]:
         )
 
 
-#: Columns revisions after 0003 add: not yet there when 0003's result is checked.
-ADDED_AFTER_0003 = {("jobs", "watch")}
+#: What each revision after 0003 adds: not yet there when an earlier one is checked.
+ADDED_BY = {"0004": {("jobs", "watch")}, "0005": {("runs", "ix_runs_retry_of")}}
 
 
-def without_later_revisions(diff: list[Any]) -> list[Any]:
-    return [d for d in diff if not (d[0] == "add_column" and (d[2], d[3].name) in ADDED_AFTER_0003)]
+def without_later_revisions(diff: list[Any], at: str = "0003") -> list[Any]:
+    later = set().union(*(added for rev, added in ADDED_BY.items() if rev > at))
+
+    def added_later(d: Any) -> bool:
+        if d[0] == "add_column":
+            return (d[2], d[3].name) in later
+        return d[0] == "add_index" and (d[1].table.name, d[1].name) in later
+
+    return [d for d in diff if not added_later(d)]
 
 
 def test_0003_keeps_every_run_and_names_each_by_its_job(blank_url: str) -> None:
@@ -218,7 +225,7 @@ def test_0004_leaves_existing_jobs_unwatched_and_downgrades(blank_url: str) -> N
         rows = conn.execute(text("SELECT name, watch FROM jobs ORDER BY id")).all()
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [tuple(r) for r in rows] == [("photos", False), ("docs", False)]
-    assert diff == []
+    assert without_later_revisions(diff, at="0004") == []
     assert counts(engine) == (3, 1, 1)
     with engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET watch = true WHERE id = 1"))
@@ -229,6 +236,27 @@ def test_0004_leaves_existing_jobs_unwatched_and_downgrades(blank_url: str) -> N
     assert "watch" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     assert counts(engine) == (3, 1, 1)
     # It should come back up again as if nothing happened.
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0005_indexes_only_the_runs_that_are_retries(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0004")
+
+    upgrade(engine, "0005")
+
+    indexes = {i["name"]: i for i in inspect(engine).get_indexes("runs")}
+    assert indexes["ix_runs_retry_of"]["column_names"] == ["retry_of"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    assert counts(engine) == (3, 1, 1)
+    command.downgrade(alembic_config(engine), "0004")
+    assert "ix_runs_retry_of" not in {i["name"] for i in inspect(engine).get_indexes("runs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -155,13 +155,12 @@ def serve(
             envvar="SYNCHUB_WORKERS", min=1, max=256, help="Runs at once in the local pool."
         ),
     ] = 4,
-    scheduler: Annotated[
-        bool, typer.Option("--scheduler/--no-scheduler", help="Run a scheduler here.")
-    ] = True,
-    pool: Annotated[
-        bool,
-        typer.Option("--workers/--no-workers", help="Run the local pool (local executor)."),
-    ] = True,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Run no scheduler here (API only).")
+    ] = False,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="Run no local pool (celery executor).")
+    ] = False,
 ) -> None:
     """Run the API, the scheduler and the local worker pool in one process (with
     SYNCHUB_EXECUTOR=celery, runs go to Celery workers instead of the pool)."""
@@ -171,7 +170,9 @@ def serve(
     with services() as svc:
         ensure_schema(svc)
         svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
-        cli_procs.serve(svc, err, host, port, workers=workers, scheduler=scheduler, pool=pool)
+        cli_procs.serve(
+            svc, err, host, port, workers=workers, scheduler=not no_scheduler, pool=not no_workers
+        )
 
 
 @app.command("scheduler")

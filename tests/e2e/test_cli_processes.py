@@ -15,7 +15,7 @@ REDIS = {"SYNCHUB_EXECUTOR": "celery", "SYNCHUB_BROKER_URL": "redis://127.0.0.1:
     [
         ({}, ["worker"], "set SYNCHUB_BROKER_URL"),
         ({}, ["scheduler"], "set SYNCHUB_EXECUTOR=celery"),
-        ({}, ["serve", "--no-workers"], "leaves the scheduler nowhere to run"),
+        ({}, ["serve", "--workers", "2", "--no-workers"], "leaves the scheduler nowhere to run"),
         ({"SYNCHUB_EXECUTOR": "celery"}, ["worker"], "needs SYNCHUB_BROKER_URL"),
         ({"SYNCHUB_EXECUTOR": "rq"}, ["scheduler"], "SYNCHUB_EXECUTOR: Input should be"),
         (REDIS, ["worker", "--pool", "gevent"], "Bad --pool 'gevent'"),

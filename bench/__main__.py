@@ -1,4 +1,8 @@
-"""`python -m bench [overhead|lateness|memory ...] [--quick]`: run, save JSON, summarise."""
+"""`python -m bench [overhead|lateness|memory|api|celery ...] [--quick]`: run, save JSON, summarise.
+
+`api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
+(default: both) and `--sql STATEMENT` (run after seeding, e.g. to try an index).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import lateness, memory, overhead
+from bench import api, celery_bench, lateness, memory, overhead
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "overhead": overhead.run,
     "lateness": lateness.run,
     "memory": memory.run,
+    "api": api.run,
+    "celery": celery_bench.run,
 }
 
 
@@ -37,6 +43,16 @@ def main() -> None:
         help=f"benchmarks to run ({', '.join(BENCHMARKS)}); default: all",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run, not for reporting")
+    parser.add_argument("--full", action="store_true", help="api: 1,000,000 runs (default 100,000)")
+    parser.add_argument(
+        "--db",
+        action="append",
+        choices=["sqlite", "postgresql"],
+        help="api: this database only (repeatable; default both)",
+    )
+    parser.add_argument(
+        "--sql", action="append", metavar="STATEMENT", help="api: run after seeding (repeatable)"
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -50,7 +66,15 @@ def main() -> None:
     )
     for name in args.names or list(BENCHMARKS):
         watch = CpuWatch()
-        report = BENCHMARKS[name](args.quick)
+        if name == "api":
+            report = api.run(
+                args.quick,
+                full=args.full,
+                databases=tuple(args.db or ()),
+                sql=tuple(args.sql or ()),
+            )
+        else:
+            report = BENCHMARKS[name](args.quick)
         report.other_load = watch.others()
         path = write_results(report)
         print("\n".join(report.lines))

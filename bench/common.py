@@ -223,8 +223,9 @@ class Home:
 
 
 @contextmanager
-def synchub_home() -> Iterator[Home]:
-    """An initialised home in a temporary directory, removed afterwards."""
+def synchub_home(extra_env: dict[str, str] | None = None, *, init: bool = True) -> Iterator[Home]:
+    """A home in a temporary directory (initialised unless `init` is False), removed
+    afterwards; `extra_env` adds to its environment (e.g. SYNCHUB_DATABASE_URL)."""
     with tempfile.TemporaryDirectory(prefix="synchub-bench-") as tmp:
         root = Path(tmp)
         env = {
@@ -236,8 +237,10 @@ def synchub_home() -> Iterator[Home]:
             SYNCHUB_SHUTDOWN_GRACE="5",
             PYTHONUNBUFFERED="1",
         )
+        env.update(extra_env or {})
         home = Home(root, env)
-        home.cli("init")
+        if init:
+            home.cli("init")
         yield home
 
 

@@ -158,9 +158,9 @@ def all_runs(svc: Services) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
     before: int | None = None
     while True:
-        page = svc.runs.list(limit=10_000, before_id=before)
+        page = svc.runs.list(limit=1000, before_id=before)
         runs += page
-        if len(page) < 10_000:
+        if len(page) < 1000:
             return runs
         before = page[-1]["id"]
 

@@ -13,7 +13,6 @@ from synchub.core.errors import InvalidInput
 from synchub.node import Node
 from synchub.services import Services
 
-log = logging.getLogger(__name__)
 POOLS = ("prefork", "solo", "threads")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 import os
 from types import ModuleType
 from typing import Any
@@ -25,8 +24,6 @@ from synchub.execution.celery_conf import celery_conf
 from synchub.execution.celery_exec import TASK
 from synchub.execution.runner import Runner
 from synchub.services import Services
-
-log = logging.getLogger(__name__)
 
 
 def make_app(settings: Settings) -> Celery:

@@ -7,7 +7,6 @@ leaves a queued run that the scheduler sends again (see `requeue_after`).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any
@@ -16,8 +15,6 @@ from celery import Celery
 from kombu import Connection
 
 from synchub.execution.executor import WorkerInfo
-
-log = logging.getLogger(__name__)
 
 #: The one task synchub sends: run the run whose id is the task id.
 TASK = "synchub.run"

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -32,6 +33,7 @@ from synchub.services.jobs import JobFields
 from tests.conftest import PG_ADMIN_URL, _pg_url, need_service
 from tests.support.marking import MarkKind
 from tests.support.plugin import write_plugin
+from tests.support.proxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
 BROKERS = {
@@ -57,6 +59,23 @@ def broker(request: pytest.FixtureRequest) -> str:
     if (problem := broker_problem(url)) is not None:
         need_service(request.param, problem)
     return url
+
+
+@pytest.fixture
+def proxy(broker: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of the broker, for cutting it off."""
+    parts = urlsplit(broker)
+    p = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 0))
+    yield p
+    p.cut()
+
+
+def through(broker: str, proxy: TcpProxy) -> str:
+    """The broker's URL, reaching it through `proxy`."""
+    parts = urlsplit(broker)
+    return urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}"))
+    )
 
 
 @pytest.fixture

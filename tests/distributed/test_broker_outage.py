@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from kombu import Connection
@@ -16,24 +15,14 @@ from synchub.config import Settings
 from synchub.core.runs import RunState
 from synchub.execution.celery_exec import CeleryExecutor
 from synchub.worker import make_app
-from tests.distributed.conftest import Cluster, wait_for
+from tests.distributed.conftest import Cluster, through, wait_for
 from tests.support.marking import executions
 from tests.support.proxy import TcpProxy
 
 
 @pytest.fixture
-def proxy(broker: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(broker)
-    p = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 0))
-    yield p
-    p.cut()
-
-
-@pytest.fixture
 def cut_off(tmp_path: Path, pg_url: str, broker: str, proxy: TcpProxy) -> Iterator[Cluster]:
-    parts = urlsplit(broker)
-    netloc = parts.netloc.replace(f":{parts.port}", f":{proxy.port}")
-    c = Cluster(tmp_path, pg_url, urlunsplit(parts._replace(netloc=netloc)))
+    c = Cluster(tmp_path, pg_url, through(broker, proxy))
     yield c
     proxy.restore()
     c.close()
@@ -86,12 +75,10 @@ def test_queued_runs_whose_messages_the_broker_lost_are_sent_again(cut_off: Clus
 def test_the_first_publish_after_a_broker_drop_goes_through(
     tmp_path: Path, broker: str, proxy: TcpProxy
 ) -> None:
-    parts = urlsplit(broker)
-    netloc = parts.netloc.replace(f":{parts.port}", f":{proxy.port}")
     settings = Settings(
         home=tmp_path,
         executor="celery",
-        broker_url=urlunsplit(parts._replace(netloc=netloc)),
+        broker_url=through(broker, proxy),
         secret_key="unused",
     )
     queue = f"drop-{uuid.uuid4().hex[:8]}"

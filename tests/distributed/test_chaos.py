@@ -50,7 +50,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from kombu import Connection
@@ -62,7 +61,7 @@ from synchub.services.jobs import JobFields
 from synchub.store.db import reading
 from synchub.store.tables import RunRow
 from synchub.worker import make_app
-from tests.distributed.conftest import REPO, Cluster, Worker, wait_for
+from tests.distributed.conftest import REPO, Cluster, Worker, through, wait_for
 from tests.support.chaos_kind import CHILD_ENV, ChaosKind, Execution, read_ledger
 from tests.support.plugin import write_plugin
 from tests.support.proxy import TcpProxy
@@ -586,18 +585,8 @@ def _snapshot(row: RunRow) -> Run:
 
 
 @pytest.fixture
-def proxy(broker: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(broker)
-    p = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 0))
-    yield p
-    p.cut()
-
-
-@pytest.fixture
 def chaos(tmp_path: Path, pg_url: str, broker: str, proxy: TcpProxy) -> Iterator[Chaos]:
-    parts = urlsplit(broker)
-    netloc = parts.netloc.replace(f":{parts.port}", f":{proxy.port}")
-    cluster = Cluster(tmp_path, pg_url, urlunsplit(parts._replace(netloc=netloc)))
+    cluster = Cluster(tmp_path, pg_url, through(broker, proxy))
     write_plugin(tmp_path / "site", "chaos_kind", "tests.support.chaos_kind:ChaosKind", "chaos")
     cluster.svc.engines["chaos"] = ChaosKind()
     harness = Chaos(cluster, proxy, broker, random.Random(SEED))

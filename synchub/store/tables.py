@@ -168,6 +168,8 @@ class RunRow(Base):
     log_dropped_lines: Mapped[int] = mapped_column(Integer, default=0)
     log_dropped_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     files_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    #: a run of one file of a watched folder (a task's retry); None: the whole job
+    only_path: Mapped[str | None] = mapped_column(Text)
 
 
 class RunLogRow(Base):
@@ -194,6 +196,35 @@ class RunFileRow(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class FileTaskRow(Base):
+    """A file a watched folder must transfer: seen by the watcher or a run, then done
+    or failed from the run's change report. `queued` is not stored: a pending task is
+    queued while a run that will carry it waits."""
+
+    __tablename__ = "file_tasks"
+    __table_args__ = (UniqueConstraint("job_id", "path_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)  #: relative to the job's source, "/"-separated
+    path_key: Mapped[str] = mapped_column(String(64))  #: hex SHA-256 of path: any length
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    #: the run that carries it, carried it last, or will carry it alone (a retry)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), index=True
+    )
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    percent: Mapped[int | None] = mapped_column(Integer)
+    speed_bps: Mapped[float | None]
+    eta_s: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    seen_at: Mapped[datetime]  #: the last change seen: a run that began before must redo it
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class AuditRow(Base):
@@ -247,3 +278,5 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]  #: updated at most once a minute
     revoked_at: Mapped[datetime | None]
+    #: a path prefix the token is limited to ("compat-rsh": /compat/rsh); None: all
+    scope: Mapped[str | None] = mapped_column(String(32))

@@ -129,16 +129,25 @@ def counts(engine: Engine) -> tuple[int, ...]:
 
 
 #: What each revision after 0003 adds: not yet there when an earlier one is checked.
-ADDED_BY = {"0004": {("jobs", "watch")}, "0005": {("runs", "ix_runs_retry_of")}}
+#: A new table is ("table", "*").
+ADDED_BY = {
+    "0004": {("jobs", "watch")},
+    "0005": {("runs", "ix_runs_retry_of")},
+    "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
+}
 
 
 def without_later_revisions(diff: list[Any], at: str = "0003") -> list[Any]:
     later = set().union(*(added for rev, added in ADDED_BY.items() if rev > at))
 
     def added_later(d: Any) -> bool:
+        if d[0] == "add_table":
+            return (d[1].name, "*") in later
         if d[0] == "add_column":
             return (d[2], d[3].name) in later
-        return d[0] == "add_index" and (d[1].table.name, d[1].name) in later
+        if d[0] != "add_index":
+            return False
+        return bool({(d[1].table.name, d[1].name), (d[1].table.name, "*")} & later)
 
     return [d for d in diff if not added_later(d)]
 
@@ -253,10 +262,35 @@ def test_0005_indexes_only_the_runs_that_are_retries(blank_url: str) -> None:
     assert indexes["ix_runs_retry_of"]["column_names"] == ["retry_of"]
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert diff == []
+    assert without_later_revisions(diff, at="0005") == []
     assert counts(engine) == (3, 1, 1)
     command.downgrade(alembic_config(engine), "0004")
     assert "ix_runs_retry_of" not in {i["name"] for i in inspect(engine).get_indexes("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0006_adds_file_tasks_and_downgrades(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0005")
+
+    upgrade(engine, "0006")
+
+    # It should add the tasks table and the two columns, keeping every run.
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        only = conn.execute(text("SELECT count(*) FROM runs WHERE only_path IS NULL")).scalar()
+    assert without_later_revisions(diff, at="0006") == []
+    assert only == 3 and counts(engine) == (3, 1, 1)
+
+    command.downgrade(alembic_config(engine), "0005")
+
+    assert "file_tasks" not in inspect(engine).get_table_names()
+    assert "only_path" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert counts(engine) == (3, 1, 1)
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

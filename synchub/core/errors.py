@@ -12,13 +12,15 @@ The tree::
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
-     │    └── RunNotFound
+     │    ├── RunNotFound
+     │    └── TaskNotFound
      ├── Conflict              the request clashes with the current state: HTTP 409
      │    ├── AlreadyExists
      │    ├── RemoteInUse
      │    ├── InvalidTransition
      │    ├── JobRunning
-     │    └── JobDeleted
+     │    ├── JobDeleted
+     │    └── TaskBusy
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
 """
@@ -77,6 +79,10 @@ class RunNotFound(NotFound):
     """No run with this id."""
 
 
+class TaskNotFound(NotFound):
+    """No file task with this id."""
+
+
 class Conflict(SynchubError):
     """The request conflicts with the current state."""
 
@@ -99,6 +105,10 @@ class JobRunning(Conflict):
 
 class JobDeleted(Conflict):
     """The run's job was deleted; its history was kept, to read only."""
+
+
+class TaskBusy(Conflict):
+    """The file is queued or being transferred: it goes already."""
 
 
 class SchemaOutdated(SynchubError):

@@ -105,6 +105,29 @@ def parse_location(text: str) -> Location:
     return Location(name, path)
 
 
+def one_file(params: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """The parameters of a run that sends one file of a copy/move job: `rclone copyto`
+    (or moveto) from SOURCE/path to DESTINATION/path, its filters dropped (they
+    chose the file already)."""
+    op = params.get("op", "sync")
+    if op not in ("copy", "sync", "move"):
+        raise InvalidInput(f"A {op} job cannot send one file alone")
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        raise InvalidPath(f"Bad file path {path!r}: it must be relative to the source")
+
+    def joined(location: str) -> str:
+        place = parse_location(location)
+        return str(Location(place.remote, posixpath.join(place.path, path)))
+
+    return {
+        **params,
+        "op": "moveto" if op == "move" else "copyto",
+        "source": joined(params["source"]),
+        "destination": joined(params["destination"]),
+        "filters": [],
+    }
+
+
 def _location(value: Any, what: str, known_remotes: frozenset[str]) -> Location:
     if not isinstance(value, str):
         raise InvalidPath(f"The {what} must be a string: remote:path or an absolute local path")

@@ -12,6 +12,7 @@ from synchub.core.policies import RetryPolicy
 from synchub.core.runs import RETRYABLE, RunState, Trigger
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
+from synchub.store import tasks as task_store
 
 
 def end_run(
@@ -22,15 +23,19 @@ def end_run(
     now: datetime,
     expected: Sequence[RunState] = (RunState.RUNNING,),
     permanent: bool = False,
+    tasks: bool = True,
     **values: Any,
 ) -> int | bool | None:
     """Move a run to terminal `state` and, when the policy says so, create its retry.
 
     Returns False when the run was not in an `expected` state (someone else ended it),
-    else the id of the retry run, or None when there is none.
+    else the id of the retry run, or None when there is none. `tasks`: the run may
+    carry a watched folder's file tasks (False saves the look).
     """
     if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
         return False
+    if tasks and RunState.RUNNING in expected:
+        task_store.settle(session, run_id, state, now)
     if state not in RETRYABLE or permanent:
         return None  # the common case costs one UPDATE
     # Only fields the move did not change are read: a stale identity map is harmless.
@@ -53,4 +58,5 @@ def end_run(
         retry_of=run.id,
         not_before=now + timedelta(seconds=policy.delay(run.attempt)),
         queue=run.queue,
+        only_path=run.only_path,
     )

@@ -11,16 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import NotFound
+from synchub.core.errors import InvalidInput, NotFound
 from synchub.core.logcap import LogCap
 from synchub.core.runs import RunState, RunStats
+from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
 from synchub.execution.outcomes import end_run
 from synchub.execution.sink import BufferedSink
+from synchub.execution.task_feed import TaskFeed
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
@@ -108,7 +111,11 @@ class Runner:
     def _run_claimed(self, run: RunRow, job: JobRow, first_run: bool) -> None:
         run_id = run.id
         sink = BufferedSink(
-            run_id, self.clock, LogCap(self.settings.log_cap_bytes), self.settings.file_report_cap
+            run_id,
+            self.clock,
+            LogCap(self.settings.log_cap_bytes),
+            self.settings.file_report_cap,
+            tasks=_feed(run, job),
         )
         stop, reasons = threading.Event(), list[StopReason]()
         with self._lock:
@@ -118,7 +125,7 @@ class Runner:
             ctx = RunContext(
                 run_id=run_id,
                 job_name=job.name,
-                params=job.params,
+                params=job.params if run.only_path is None else one_file(job, run.only_path),
                 attempt=run.attempt,
                 first_run=first_run,
                 remotes=self._remotes(engine.remotes_used(job.params)),
@@ -149,7 +156,7 @@ class Runner:
         done.set()
         monitor.join()
         self._forget(run_id)
-        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons)
+        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons, job.watch)
 
     def _remotes(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         return self.resolve_remotes(names) if names else {}
@@ -192,6 +199,7 @@ class Runner:
         outcome: Outcome,
         sink: BufferedSink | None = None,
         reasons: list[StopReason] | None = None,
+        watched: bool = True,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
@@ -215,11 +223,25 @@ class Runner:
                 error=None if state is RunState.SUCCEEDED else error,
                 stats=stats.as_dict(),
                 progress=None,
+                tasks=watched,
             )
 
     def _forget(self, run_id: int) -> None:
         with self._lock:
             self._active.pop(run_id, None)
+
+
+def _feed(run: RunRow, job: JobRow) -> TaskFeed | None:
+    if not job.watch or run.started_at is None:
+        return None
+    return TaskFeed(job.id, run.id, run.started_at, run.only_path)
+
+
+def one_file(job: JobRow, path: str) -> dict[str, Any]:
+    """A one-file run's parameters (a task's retry)."""
+    if job.kind != "rclone":
+        raise InvalidInput(f"a {job.kind} job cannot send one file alone")
+    return rclone.one_file(job.params, path)
 
 
 def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
@@ -243,7 +265,7 @@ def _error_class(state: RunState, outcome: Outcome) -> str | None:
 
 def _internal(exc: Exception) -> Outcome:
     # A remote or job that no longer exists will not come back by retrying.
-    permanent = isinstance(exc, NotFound)
+    permanent = isinstance(exc, NotFound | InvalidInput)
     return Outcome(
         ok=False,
         error_class="config" if permanent else "internal",

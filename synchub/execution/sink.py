@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from synchub.core.clock import Clock
 from synchub.core.logcap import LogCap
 from synchub.core.runs import FileChange, Progress
+from synchub.execution.task_feed import TaskFeed
 from synchub.store import logs as log_store
 
 
@@ -24,6 +25,7 @@ class BufferedSink:
     clock: Clock
     cap: LogCap
     file_cap: int
+    tasks: TaskFeed | None = None  #: a watched folder's run: its file tasks follow it
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lines: list[log_store.LogLine] = field(default_factory=list)
     _drop: list[int] = field(default_factory=list)
@@ -76,4 +78,6 @@ class BufferedSink:
             dropped_bytes=dropped_bytes,
         )
         log_store.add_files(session, self.run_id, files, dropped_files)
+        if self.tasks is not None:
+            self.tasks.flush(session, files, progress)
         return progress.as_dict() if progress else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from synchub.engines.rclone_flags import flag_name
 from synchub.store import jobs as job_store
 from synchub.store import remotes as remote_store
 from synchub.store import runs as run_store
+from synchub.store import tasks as task_store
 from synchub.store.db import reading, transaction
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,16 @@ class WatchedJob:
             return False  # outside, or the folder itself (removed: refresh notices)
         depth = path[len(prefix) :].count("/") + 1
         return self.max_depth is None or self.max_depth < 0 or depth <= self.max_depth
+
+
+def task_path(folder: str, path: str) -> str | None:
+    """`path` relative to `folder`, as rclone names it; None when it cannot be stored."""
+    relative = os.path.relpath(path, folder)
+    try:
+        relative.encode()
+    except UnicodeEncodeError:
+        return None
+    return None if relative == ".." or relative.startswith("../") else relative
 
 
 def watched_jobs(session: Session) -> list[WatchedJob]:
@@ -226,12 +238,39 @@ class FolderWatch:
         self.watcher.watch(outermost({j.folder for j in present if j.folder}), now)
 
     def changed(self, paths: list[str]) -> None:
-        """Mark the jobs owning any of `paths` dirty (called by the watcher thread)."""
+        """Mark the jobs owning any of `paths` dirty and record their files as pending
+        tasks (called by the watcher thread)."""
         now = self.clock.now()
         jobs = self._jobs
         for job in jobs:
-            if any(job.owns(path) for path in paths):
+            mine = [path for path in paths if job.owns(path)]
+            if mine:
                 self.mark(job.job_id, now)
+                self._record(job, mine, now)
+
+    def _record(self, job: WatchedJob, paths: list[str], now: datetime) -> None:
+        """Files now present are pending tasks; files gone before a run took them
+        are none. Folders, symlinks and names that are not UTF-8 are left to the run
+        (it reports what it sends)."""
+        assert job.folder is not None
+        present, absent = [], []
+        for path in paths:
+            relative = task_path(job.folder, path)
+            if relative is None:
+                continue
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
+                absent.append(relative)
+                continue
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                present.append(relative)
+        if present or absent:
+            with transaction(self.sessions) as session:
+                task_store.seen(session, job.job_id, present, now)
+                task_store.gone(session, job.job_id, absent)
 
     def mark(self, job_id: int, at: datetime) -> None:
         fresh = job_id not in self.dirty

@@ -64,6 +64,10 @@ class Services:
         return RunService(self)
 
     @cached_property
+    def tasks(self) -> TaskService:
+        return TaskService(self)
+
+    @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self)
 
@@ -91,4 +95,5 @@ from synchub.services.audit import AuditService  # noqa: E402
 from synchub.services.jobs import JobService  # noqa: E402
 from synchub.services.remotes import RemoteService  # noqa: E402
 from synchub.services.runs import RunService  # noqa: E402
+from synchub.services.tasks import TaskService  # noqa: E402
 from synchub.services.tokens import TokenService  # noqa: E402

@@ -100,6 +100,7 @@ class RunService:
                 scheduled_for=run.scheduled_for,
                 attempt=run.attempt + 1,
                 retry_of=run.id,
+                only_path=run.only_path,
             )
         assert new_id is not None
         self.svc.on_change()
@@ -330,6 +331,7 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "progress": run.progress,
         "log_dropped_lines": run.log_dropped_lines,
         "files_dropped": run.files_dropped,
+        "only_path": run.only_path,
     }
 
 

@@ -34,8 +34,10 @@ def create(
     retry_of: int | None = None,
     not_before: datetime | None = None,
     queue: str | None = None,
+    only_path: str | None = None,
 ) -> int | None:
-    """Insert a run and return its id; None when its fire time already has a run."""
+    """Insert a run and return its id; None when its fire time already has a run.
+    `only_path`: the run sends that one file of its (watched) job."""
     values: dict[str, Any] = {
         "job_id": job.id,
         "job_name": job.name,
@@ -53,6 +55,7 @@ def create(
         "log_dropped_lines": 0,
         "log_dropped_bytes": 0,
         "files_dropped": 0,
+        "only_path": only_path,
     }
     if trigger is not Trigger.SCHEDULE:
         row = RunRow(**values)

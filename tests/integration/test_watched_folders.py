@@ -18,6 +18,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.core.runs import RunState
+from synchub.core.tasks import TaskState
 from synchub.scheduler.watch import FolderWatch, outermost
 from synchub.services import Services
 from synchub.services.jobs import JobFields
@@ -344,6 +345,9 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
     for name in names:
         os.rename(staging / name, src / name)
     wait_for(lambda: seen.has(*(src / n for n in names)), "the watcher to see 1000 files")
+    # Each file is a task from the moment the watcher saw it.
+    pending, total = svc.tasks.page(job="inbox", state=TaskState.PENDING, limit=2000)
+    assert {t["path"] for t in pending} >= set(names)
     assert full_pass(h) == []  # not settled yet: the clock has not moved
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
@@ -353,6 +357,10 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
     run = svc.runs.show(run_id)
     assert (run["trigger"], run["state"]) == ("watch", "succeeded")
     assert sorted(p.name for p in dst.iterdir() if p.name != ".probe") == names
+    # One run, and 1,000 done tasks (and the probe's), each sent by it.
+    done, total = svc.tasks.page(job="inbox", limit=2000)
+    assert total == 1001
+    assert {(t["state"], t["run_id"]) for t in done} == {("done", run_id)}
 
 
 def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
@@ -387,6 +395,12 @@ def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
     assert (dst / long_file.relative_to(src)).read_text() == "long"
     assert (dst / "empty.bin").stat().st_size == 0
     assert not (dst / "broken-link").exists()  # rclone skips symlinks without -L
+    # The long name and the empty file are done tasks; the broken link is none.
+    tasks = {t["path"]: t for t in svc.tasks.page(job="inbox", limit=100)[0]}
+    long_task = tasks[str(long_file.relative_to(src))]
+    assert (long_task["state"], long_task["size"]) == ("done", 4)
+    assert (tasks["empty.bin"]["state"], tasks["empty.bin"]["size"]) == ("done", 0)
+    assert "broken-link" not in tasks
     # It should still be watching afterwards.
     later = src / "later.txt"
     later.write_text("x")

@@ -52,6 +52,7 @@ class RunPublic(BaseModel):
     progress: dict[str, Any] | None  #: live snapshot while it runs
     log_dropped_lines: int
     files_dropped: int
+    only_path: str | None = None  #: a watched folder's one file this run sends (a task retry)
     files_summary: dict[str, int] | None = None  #: change report counts by action (show)
 
 

@@ -1,0 +1,157 @@
+"""File tasks of watched folders: list, retry one file, delete, and the figures of a
+dashboard. See synchub.core.tasks for their life."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from synchub.core.errors import TaskBusy, TaskNotFound
+from synchub.core.runs import Trigger
+from synchub.core.tasks import TaskState
+from synchub.store import jobs as job_store
+from synchub.store import runs as run_store
+from synchub.store import tasks as store
+from synchub.store.db import reading, transaction
+from synchub.store.tables import FileTaskRow
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+#: A path and its job's name -> whether a task is wanted (e.g. a regex).
+Match = Callable[[str, str], bool]
+
+
+class TaskService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def page(
+        self,
+        *,
+        state: TaskState | None = None,
+        job: str | None = None,
+        match: Match | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        """Tasks newest first from `offset`, and how many there are in all."""
+        with reading(self.svc.sessions) as session:
+            job_id = None
+            if job is not None:
+                row = job_store.get(session, job)
+                if row is None:
+                    return [], 0
+                job_id = row.id
+            rows, total = store.page(
+                session, state=state, job_id=job_id, match=match, offset=offset, limit=limit
+            )
+            return [task_view(*row) for row in rows], total
+
+    def show(self, task_id: int) -> dict[str, Any]:
+        with reading(self.svc.sessions) as session:
+            return task_view(*self._get(session, task_id))
+
+    def retry(self, task_id: int, trigger: Trigger = Trigger.MANUAL) -> dict[str, Any]:
+        """Send this one file again, in a run of its own (rclone copyto). TaskBusy
+        while it is queued or being transferred: it goes already."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            task, _, _ = self._busy_check(session, task_id, "retried")
+            job = job_store.get_by_id(session, task.job_id)
+            assert job is not None  # tasks go with their job
+            run_id = run_store.create(session, job, trigger=trigger, now=now, only_path=task.path)
+            assert run_id is not None
+            store.queue_alone(session, task_id, run_id)
+        self.svc.on_change()
+        return self.show(task_id)
+
+    def remove(self, task_id: int) -> None:
+        """Forget a task. TaskBusy while it is queued or being transferred."""
+        with transaction(self.svc.sessions) as session:
+            self._busy_check(session, task_id, "deleted")
+            store.remove(session, task_id)
+
+    def counts(self) -> dict[str, int]:
+        """How many tasks are in each state (all states present)."""
+        with reading(self.svc.sessions) as session:
+            found = store.counts(session)
+        return {state.value: found.get(state.value, 0) for state in TaskState}
+
+    def done_by_job(self) -> dict[int, int]:
+        with reading(self.svc.sessions) as session:
+            return store.done_by_job(session)
+
+    def daily(self, days: int, zone: tzinfo) -> builtins.list[dict[str, Any]]:
+        """The last `days` days in `zone`, oldest first: tasks seen (`added`) and
+        files sent (`done`) each day."""
+        today = self.svc.clock.now().astimezone(zone).date()
+        first = today - timedelta(days=days - 1)
+        start = datetime.combine(first, datetime.min.time(), zone)
+        added: dict[date, int] = {}
+        done: dict[date, int] = {}
+        with reading(self.svc.sessions) as session:
+            for created, finished, state in store.since(session, start):
+                _count(added, created.astimezone(zone).date())
+                if finished is not None and state == TaskState.DONE.value:
+                    _count(done, finished.astimezone(zone).date())
+        return [
+            {"date": day.isoformat(), "added": added.get(day, 0), "done": done.get(day, 0)}
+            for day in (first + timedelta(days=i) for i in range(days))
+        ]
+
+    def _get(self, session: Session, task_id: int) -> tuple[FileTaskRow, str, str]:
+        found = store.get(session, task_id)
+        if found is None:
+            raise TaskNotFound(f"No file task with id {task_id}")
+        return found
+
+    def _busy_check(
+        self, session: Session, task_id: int, what: str
+    ) -> tuple[FileTaskRow, str, str]:
+        # Lock the row first: two retries at once must not both make a run.
+        session.execute(select(FileTaskRow.id).where(FileTaskRow.id == task_id).with_for_update())
+        task, status, _ = found = self._get(session, task_id)
+        if TaskState(status).busy:
+            raise TaskBusy(
+                f"File task {task_id} ({task.path}) is {status}: it cannot be {what} now"
+            )
+        return found
+
+
+def _count(counter: dict[date, int], day: date) -> None:
+    counter[day] = counter.get(day, 0) + 1
+
+
+def task_view(task: FileTaskRow, status: str, job_name: str) -> dict[str, Any]:
+    duration = None
+    if task.started_at is not None and task.finished_at is not None:
+        duration = max(0.0, (task.finished_at - task.started_at).total_seconds())
+    return {
+        "id": task.id,
+        "job": job_name,
+        "job_id": task.job_id,
+        "path": task.path,
+        "state": status,
+        "run_id": task.run_id,
+        "size": task.size,
+        "bytes": task.bytes,
+        "percent": task.percent,
+        "speed_bps": task.speed_bps,
+        "eta_s": task.eta_s,
+        "error": task.error,
+        "created_at": task.created_at.isoformat(),
+        "seen_at": task.seen_at.isoformat(),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+        "duration_s": duration,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

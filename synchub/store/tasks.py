@@ -1,0 +1,371 @@
+"""File tasks of watched folders (see synchub.core.tasks): writes from the watcher
+and the runner, reads for the services."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from synchub.core.runs import RunState
+from synchub.core.tasks import TaskState
+from synchub.store.tables import FileTaskRow, JobRow, RunRow
+
+PENDING, TRANSFERRING = TaskState.PENDING.value, TaskState.TRANSFERRING.value
+DONE, FAILED = TaskState.DONE.value, TaskState.FAILED.value
+
+
+def path_key(path: str) -> str:
+    """The task's key within its job: paths can be longer than an index entry."""
+    return hashlib.sha256(path.encode()).hexdigest()
+
+
+def _waiting_run() -> ColumnElement[bool]:
+    """A run that will carry the task waits: any whole run of its job, or the
+    one-file run made for it."""
+    return exists().where(
+        RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value)),
+        or_(
+            and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None)),
+            RunRow.id == FileTaskRow.run_id,
+        ),
+    )
+
+
+def status() -> ColumnElement[str]:
+    """The task's state as people see it: stored, but `queued` for a pending task
+    that a waiting run will carry."""
+    return case(
+        (and_(FileTaskRow.state == PENDING, _waiting_run()), TaskState.QUEUED.value),
+        else_=FileTaskRow.state,
+    )
+
+
+def _with_status(state: TaskState) -> ColumnElement[bool]:
+    if state is TaskState.QUEUED:
+        return and_(FileTaskRow.state == PENDING, _waiting_run())
+    if state is TaskState.PENDING:
+        return and_(FileTaskRow.state == PENDING, ~_waiting_run())
+    return FileTaskRow.state == state.value
+
+
+def _upsert(session: Session, rows: Sequence[Mapping[str, Any]], set_: Mapping[str, Any]) -> None:
+    """Insert `rows`; where (job, path) has a task, update it with `set_` instead."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(FileTaskRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[FileTaskRow.job_id, FileTaskRow.path_key],
+        set_={k: (v(stmt.excluded) if callable(v) else v) for k, v in set_.items()},
+    )
+    session.execute(stmt, list(rows))
+
+
+def _new(job_id: int, path: str, state: str, at: datetime, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "job_id": job_id,
+        "path": path,
+        "path_key": path_key(path),
+        "state": state,
+        "run_id": None,
+        "size": None,
+        "bytes": 0,
+        "percent": None,
+        "speed_bps": None,
+        "eta_s": None,
+        "error": None,
+        "created_at": at,
+        "seen_at": at,
+        "started_at": None,
+        "finished_at": None,
+    }
+    row.update(values)
+    return row
+
+
+def seen(session: Session, job_id: int, paths: Iterable[str], now: datetime) -> None:
+    """Changes at `paths`: each is pending (again). One being transferred keeps
+    going; its newer `seen_at` makes its run leave it pending for the next run."""
+    rows = [_new(job_id, p, PENDING, now) for p in dict.fromkeys(paths)]
+    keep = FileTaskRow.state == TRANSFERRING
+    _upsert(
+        session,
+        rows,
+        {
+            "seen_at": lambda new: new.seen_at,
+            "state": case((keep, FileTaskRow.state), else_=PENDING),
+            "error": case((keep, FileTaskRow.error), else_=None),
+            "finished_at": case((keep, FileTaskRow.finished_at), else_=None),
+        },
+    )
+
+
+def gone(session: Session, job_id: int, paths: Iterable[str]) -> None:
+    """Files removed before any run took them: nothing to transfer any more."""
+    keys = [path_key(p) for p in paths]
+    if keys:
+        session.execute(
+            delete(FileTaskRow).where(
+                FileTaskRow.job_id == job_id,
+                FileTaskRow.path_key.in_(keys),
+                FileTaskRow.state == PENDING,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A file rclone's stats list as transferring."""
+
+    path: str
+    size: int | None
+    bytes: int
+    percent: int | None
+    speed_bps: float | None
+    eta_s: float | None
+
+
+def transferring(
+    session: Session, job_id: int, run_id: int, started: datetime, items: Sequence[InFlight]
+) -> None:
+    """Live figures of the files run `run_id` is sending (a task for each, made if
+    the watcher had not seen it: a remote source, or a rescan)."""
+    rows = [
+        _new(
+            job_id,
+            i.path,
+            TRANSFERRING,
+            started,
+            run_id=run_id,
+            size=i.size,
+            bytes=i.bytes,
+            percent=i.percent,
+            speed_bps=i.speed_bps,
+            eta_s=i.eta_s,
+            started_at=started,
+        )
+        for i in items
+    ]
+    same_run = and_(FileTaskRow.state == TRANSFERRING, FileTaskRow.run_id == run_id)
+    _upsert(
+        session,
+        rows,
+        {
+            "state": TRANSFERRING,
+            "run_id": run_id,
+            "size": lambda new: new.size,
+            "bytes": lambda new: new.bytes,
+            "percent": lambda new: new.percent,
+            "speed_bps": lambda new: new.speed_bps,
+            "eta_s": lambda new: new.eta_s,
+            "error": None,
+            "finished_at": None,
+            "started_at": case((same_run, FileTaskRow.started_at), else_=started),
+        },
+    )
+
+
+def reported(
+    session: Session,
+    job_id: int,
+    run_id: int,
+    started: datetime,
+    files: Sequence[tuple[str, bool, int | None, str | None, datetime]],
+) -> None:
+    """The run's change report: (path, sent, size, error, at) per file — sent files
+    are done, unless changed again since the run began; the others failed."""
+    sent = [
+        _new(job_id, p, DONE, started, run_id=run_id, size=s, bytes=s or 0, percent=100,
+             started_at=started, finished_at=at)
+        for p, ok, s, _, at in files if ok
+    ]  # fmt: skip
+    newer = FileTaskRow.seen_at > started
+    _upsert(
+        session,
+        sent,
+        {
+            "state": case((newer, PENDING), else_=DONE),
+            "run_id": run_id,
+            "size": lambda new: new.size,
+            "bytes": lambda new: new.bytes,
+            "percent": 100,
+            "speed_bps": None,
+            "eta_s": None,
+            "error": None,
+            "started_at": func.coalesce(FileTaskRow.started_at, started),
+            "finished_at": lambda new: new.finished_at,
+        },
+    )
+    failed = [
+        _new(job_id, p, FAILED, started, run_id=run_id, size=s, error=e, started_at=started,
+             finished_at=at)
+        for p, ok, s, e, at in files if not ok
+    ]  # fmt: skip
+    _upsert(
+        session,
+        failed,
+        {
+            "state": FAILED,
+            "run_id": run_id,
+            "error": lambda new: new.error,
+            "speed_bps": None,
+            "eta_s": None,
+            "finished_at": lambda new: new.finished_at,
+        },
+    )
+
+
+def settle(session: Session, run_id: int, state: RunState, now: datetime) -> None:
+    """A run of a watched job ended: the tasks it was to carry follow its end.
+
+    Succeeded: every task seen before it began is at the destination (a copy
+    looks at every file). Cancelled: what it was sending waits for the next run.
+    Otherwise what it did not report is failed, with the run's error.
+    """
+    run = session.get(RunRow, run_id)
+    if run is None or run.job_id is None or run.started_at is None:
+        return
+    mine = FileTaskRow.job_id == run.job_id
+    if run.only_path is not None:
+        mine = and_(mine, FileTaskRow.path_key == path_key(run.only_path))
+    before = FileTaskRow.seen_at <= run.started_at
+    sending = and_(FileTaskRow.run_id == run_id, FileTaskRow.state == TRANSFERRING)
+    if state is RunState.SUCCEEDED:
+        _set(session, and_(mine, before, FileTaskRow.state != DONE), _done(run_id, now))
+        _set(session, sending, _pending())
+    elif state is RunState.CANCELLED:
+        _set(session, sending, _pending())
+    else:
+        error = f"run {run_id} {state.value}: {run.error or 'no message'}"
+        unsent = FileTaskRow.state.in_((PENDING, TRANSFERRING))
+        values = {"state": FAILED, "run_id": run_id, "error": error, "finished_at": now}
+        _set(session, and_(mine, before, unsent), values | _still())
+        _set(session, sending, _pending())
+
+
+def _set(session: Session, where: ColumnElement[bool], values: Mapping[str, Any]) -> None:
+    session.execute(update(FileTaskRow).where(where).values(**values))
+
+
+def _still() -> dict[str, Any]:
+    return {"speed_bps": None, "eta_s": None}
+
+
+def _pending() -> dict[str, Any]:
+    return {"state": PENDING, "bytes": 0, "percent": None} | _still()
+
+
+def _done(run_id: int, now: datetime) -> dict[str, Any]:
+    return {
+        "state": DONE,
+        "run_id": run_id,
+        "error": None,
+        "percent": 100,
+        "bytes": func.coalesce(FileTaskRow.size, FileTaskRow.bytes),
+        "started_at": func.coalesce(FileTaskRow.started_at, now),
+        "finished_at": now,
+    } | _still()
+
+
+# Reads
+
+
+def get(session: Session, task_id: int) -> tuple[FileTaskRow, str, str] | None:
+    """The task, its status and its job's name."""
+    row = session.execute(
+        select(FileTaskRow, status(), JobRow.name)
+        .join(JobRow, JobRow.id == FileTaskRow.job_id)
+        .where(FileTaskRow.id == task_id)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def page(
+    session: Session,
+    *,
+    state: TaskState | None = None,
+    job_id: int | None = None,
+    match: Callable[[str, str], bool] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[tuple[FileTaskRow, str, str]], int]:
+    """A page of tasks, newest first, with their status and job name, and how many
+    match in all. `match(path, job_name)` filters what SQL cannot (a regex)."""
+    query = select(FileTaskRow.id, FileTaskRow.path, JobRow.name).join(
+        JobRow, JobRow.id == FileTaskRow.job_id
+    )
+    if state is not None:
+        query = query.where(_with_status(state))
+    if job_id is not None:
+        query = query.where(FileTaskRow.job_id == job_id)
+    query = query.order_by(FileTaskRow.id.desc())
+    if match is None:
+        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        ids = [r[0] for r in session.execute(query.offset(offset).limit(limit))]
+    else:
+        total, ids = 0, []
+        for task_id, path, job_name in session.execute(query.execution_options(yield_per=2000)):
+            if match(path, job_name):
+                if offset <= total < offset + limit:
+                    ids.append(task_id)
+                total += 1
+    if not ids:
+        return [], total
+    rows = session.execute(
+        select(FileTaskRow, status(), JobRow.name)
+        .join(JobRow, JobRow.id == FileTaskRow.job_id)
+        .where(FileTaskRow.id.in_(ids))
+        .order_by(FileTaskRow.id.desc())
+    )
+    return [(r[0], r[1], r[2]) for r in rows], total
+
+
+def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
+    """How many tasks are in each status."""
+    label = status().label("status")
+    query = select(label, func.count()).group_by(label)
+    if job_id is not None:
+        query = query.where(FileTaskRow.job_id == job_id)
+    return {s: int(n) for s, n in session.execute(query)}
+
+
+def done_by_job(session: Session) -> dict[int, int]:
+    """How many files each watched job has sent (tasks done)."""
+    rows = session.execute(
+        select(FileTaskRow.job_id, func.count())
+        .where(FileTaskRow.state == DONE)
+        .group_by(FileTaskRow.job_id)
+    )
+    return {job_id: int(n) for job_id, n in rows}
+
+
+def since(session: Session, start: datetime) -> list[tuple[datetime, datetime | None, str]]:
+    """(created_at, finished_at, state) of tasks seen or ended since `start`."""
+    rows = session.execute(
+        select(FileTaskRow.created_at, FileTaskRow.finished_at, FileTaskRow.state).where(
+            or_(FileTaskRow.created_at >= start, FileTaskRow.finished_at >= start)
+        )
+    )
+    return [(c, f, s) for c, f, s in rows]
+
+
+def remove(session: Session, task_id: int) -> bool:
+    return bool(
+        session.execute(delete(FileTaskRow).where(FileTaskRow.id == task_id)).rowcount  # type: ignore[attr-defined]
+    )
+
+
+def queue_alone(session: Session, task_id: int, run_id: int) -> None:
+    """The task waits for run `run_id`, made to send it alone (a retry)."""
+    session.execute(
+        update(FileTaskRow)
+        .where(FileTaskRow.id == task_id)
+        .values(run_id=run_id, error=None, finished_at=None, **_pending())
+    )

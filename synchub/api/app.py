@@ -22,6 +22,7 @@ from synchub.api.routes import (
     runs,
     scheduler,
     schedules,
+    tasks,
     tokens,
     workers,
 )
@@ -58,7 +59,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (remotes, jobs, runs, schedules, scheduler, workers, audit, tokens):
+    for module in (remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(celery_scheduler.router)

@@ -37,10 +37,12 @@ class TaskService:
         state: TaskState | None = None,
         job: str | None = None,
         match: Match | None = None,
+        before_id: int | None = None,
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[builtins.list[dict[str, Any]], int]:
-        """Tasks newest first from `offset`, and how many there are in all."""
+        """Tasks newest first from `offset` (or before id `before_id`), and how many
+        match in all."""
         with reading(self.svc.sessions) as session:
             job_id = None
             if job is not None:
@@ -49,7 +51,13 @@ class TaskService:
                     return [], 0
                 job_id = row.id
             rows, total = store.page(
-                session, state=state, job_id=job_id, match=match, offset=offset, limit=limit
+                session,
+                state=state,
+                job_id=job_id,
+                match=match,
+                before_id=before_id,
+                offset=offset,
+                limit=limit,
             )
             return [task_view(*row) for row in rows], total
 

@@ -293,11 +293,13 @@ def page(
     state: TaskState | None = None,
     job_id: int | None = None,
     match: Callable[[str, str], bool] | None = None,
+    before_id: int | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[tuple[FileTaskRow, str, str]], int]:
     """A page of tasks, newest first, with their status and job name, and how many
-    match in all. `match(path, job_name)` filters what SQL cannot (a regex)."""
+    match in all (before `before_id` aside). `match(path, job_name)` filters what SQL
+    cannot (a regex)."""
     query = select(FileTaskRow.id, FileTaskRow.path, JobRow.name).join(
         JobRow, JobRow.id == FileTaskRow.job_id
     )
@@ -308,14 +310,21 @@ def page(
     query = query.order_by(FileTaskRow.id.desc())
     if match is None:
         total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        if before_id is not None:
+            query = query.where(FileTaskRow.id < before_id)
         ids = [r[0] for r in session.execute(query.offset(offset).limit(limit))]
     else:
-        total, ids = 0, []
+        total, skipped, ids = 0, 0, []
         for task_id, path, job_name in session.execute(query.execution_options(yield_per=2000)):
-            if match(path, job_name):
-                if offset <= total < offset + limit:
-                    ids.append(task_id)
-                total += 1
+            if not match(path, job_name):
+                continue
+            total += 1
+            if before_id is not None and task_id >= before_id:
+                continue
+            if skipped < offset:
+                skipped += 1
+            elif len(ids) < limit:
+                ids.append(task_id)
     if not ids:
         return [], total
     rows = session.execute(

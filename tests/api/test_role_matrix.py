@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from synchub.services.jobs import JobFields
+from synchub.store import jobs as job_store
+from synchub.store import tasks as task_store
+from synchub.store.db import transaction
 from tests.api.conftest import ROLES, Api
 from tests.support.harness import Harness
 
@@ -42,6 +45,9 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/runs/{done}/log", "viewer", {}),
     ("GET", "/api/v1/runs/{done}/files", "viewer", {}),
     ("GET", "/api/v1/runs/{done}/events", "viewer", {}),
+    ("GET", "/api/v1/tasks", "viewer", {}),
+    ("GET", "/api/v1/tasks/{task}", "viewer", {}),
+    ("POST", "/api/v1/tasks/{task}/retry", "operator", {}),
     ("POST", "/api/v1/schedules/validate", "viewer", {"json": {"cron": "0 2 * * *"}}),
     ("GET", "/api/v1/scheduler", "viewer", {}),
     ("GET", "/api/v1/audit", "viewer", {}),
@@ -57,6 +63,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("DELETE", "/api/v1/remotes/spare", "admin", {}),
     ("DELETE", "/api/v1/jobs/spare-job", "admin", {}),
     ("DELETE", "/api/v1/tokens/spare-token", "admin", {}),
+    ("DELETE", "/api/v1/tasks/{spare-task}", "operator", {}),
 ]
 
 #: Routes that are open on purpose: liveness and the API's own description.
@@ -66,6 +73,8 @@ OPEN = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 def _template(path: str) -> str:
     for name in ("{done}", "{pending}"):
         path = path.replace(name, "{run_id}")
+    for name in ("{task}", "{spare-task}"):
+        path = path.replace(name, "{task_id}")
     replacements = {
         "/remotes/nas": "/remotes/{name}",
         "/remotes/spare": "/remotes/{name}",
@@ -107,7 +116,17 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
     done = svc.runs.request("j")
     harness.step()
     pending = svc.runs.request("spare-job")
-    ids = {"{done}": str(done), "{pending}": str(pending)}
+    with transaction(svc.sessions) as session:
+        job = job_store.get(session, "j")
+        assert job is not None
+        task_store.seen(session, job.id, ["a.txt", "b.txt"], api.clock.now())
+    tasks = {t["path"]: str(t["id"]) for t in svc.tasks.page()[0]}
+    ids = {
+        "{done}": str(done),
+        "{pending}": str(pending),
+        "{task}": tasks["a.txt"],
+        "{spare-task}": tasks["b.txt"],
+    }
 
     refused: list[str] = []
     wrongly: list[str] = []

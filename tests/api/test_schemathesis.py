@@ -48,8 +48,11 @@ from synchub.config import Settings
 from synchub.core.errors import NotFound
 from synchub.services import Services
 from synchub.services.jobs import JobFields
-from synchub.store.db import make_engine
+from synchub.store import jobs as job_store
+from synchub.store.db import make_engine, transaction
 from synchub.store.migrate import upgrade
+from synchub.store.tables import FileTaskRow
+from synchub.store.tasks import path_key
 from tests.api.conftest import Switch
 from tests.conftest import PG_ADMIN_URL
 from tests.support.harness import Harness
@@ -71,6 +74,7 @@ SEEDS: dict[tuple[str, str], list[Any]] = {
     ("/api/v1/jobs/", "name"): ["photos"],
     ("/api/v1/runs/", "run_id"): [1],  # photos' run, ended, with log lines and files
     ("/api/v1/tokens/", "name"): ["ci"],
+    ("/api/v1/tasks/", "task_id"): [1],  # a failed file task of photos
     ("/api/v1/task/scheduler/execute-sync/", "config_id"): ["1", "photos"],
     ("/api/v1/task/scheduler/task-result/", "task_id"): ["1"],
 }
@@ -140,6 +144,17 @@ class Fuzzed:
             svc.jobs.show("photos")
         except NotFound:
             svc.jobs.add("photos", PHOTOS)
+        with transaction(svc.sessions) as session:
+            if session.get(FileTaskRow, 1) is None:
+                job = job_store.get(session, "photos")
+                assert job is not None
+                now = svc.clock.now()
+                session.add(
+                    FileTaskRow(
+                        id=1, job_id=job.id, path="a.txt", path_key=path_key("a.txt"),
+                        state="failed", bytes=0, error="seeded", created_at=now, seen_at=now,
+                    )
+                )  # fmt: skip
         live = {t["name"] for t in svc.tokens.list()}
         if "ci" not in live:
             svc.tokens.create("ci", "viewer")

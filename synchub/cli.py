@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
 from synchub.config import Settings
 from synchub.core.errors import (
@@ -46,6 +47,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
+app.add_typer(task_app, name="task")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

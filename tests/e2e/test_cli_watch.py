@@ -31,6 +31,21 @@ def test_a_file_dropped_in_a_watched_folder_is_copied_by_serve(
 
     wait_for("a watch run to copy the file", watch_runs, timeout=60)
     assert (dst / "scan.pdf").read_text() == "scanned"
+    # The file is a task; once done, it can be sent again alone.
+    (scan,) = synchub.json("task", "list", "--job", "inbox")["data"]
+    assert scan["path"] == "scan.pdf"
+    (dst / "scan.pdf").unlink()
+
+    def retried() -> bool:
+        # Refused (exit 2) while a watch run still carries it.
+        return synchub("task", "retry", str(scan["id"]), check=False).returncode == 0
+
+    wait_for("a retry of scan.pdf to be accepted", retried, timeout=60)
+    wait_for("the retry to send scan.pdf again", lambda: (dst / "scan.pdf").exists(), timeout=60)
+    (done,) = synchub.json("task", "list", "--state", "done")["data"]
+    assert (done["id"], done["path"]) == (scan["id"], "scan.pdf")
+    missing = synchub("task", "retry", "999999", check=False)
+    assert missing.returncode == 3 and "No file task" in missing.stderr
     # It should stop cleanly, the watcher thread with it.
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0

@@ -19,6 +19,7 @@ The tree::
      │    ├── InvalidTransition
      │    ├── JobRunning
      │    └── JobDeleted
+     ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
 """
@@ -99,6 +100,10 @@ class JobRunning(Conflict):
 
 class JobDeleted(Conflict):
     """The run's job was deleted; its history was kept, to read only."""
+
+
+class Refused(SynchubError):
+    """This is not allowed."""
 
 
 class SchemaOutdated(SynchubError):

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from synchub.services.tokens import Scope
+
 token_app = typer.Typer(no_args_is_help=True, help="API tokens: who may use the REST API.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -23,17 +25,48 @@ def token_create(
     expires: Annotated[
         str | None, typer.Option("--expires", help="Lifetime, e.g. 30d or 12h; default never")
     ] = None,
+    value: Annotated[
+        str | None,
+        typer.Option(
+            "--value",
+            help="Use this secret instead of a generated one, for a client with a fixed "
+            "token; '-' reads it from stdin (kept out of the shell history). Weaker: "
+            "limit it with --scope.",
+        ),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            "--scope",
+            help="Where the token may be used: compat-rsh (only under /compat/rsh); "
+            "default everywhere",
+        ),
+    ] = None,
 ) -> None:
-    """Create a token and print it once, alone on stdout, for scripts to capture."""
+    """Create a token and print it once, alone on stdout, for scripts to capture.
+    With --value nothing is printed on stdout: you know the secret already."""
     from synchub.cli import ensure_schema, err, services
 
+    if value == "-":
+        value = sys.stdin.readline().rstrip("\r\n")
     with services() as svc:
         ensure_schema(svc)
-        secret, view = svc.tokens.create(name, role, expires=expires)
-    sys.stdout.write(secret + "\n")
+        secret, view = svc.tokens.create(name, role, expires=expires, value=value, scope=scope)
     until = f", expires {view['expires_at']}" if view["expires_at"] else ""
+    where = f", only under {Scope(view['scope']).prefix}" if view["scope"] else ""
+    if value is None:
+        sys.stdout.write(secret + "\n")
+        err.print(
+            f"created token [bold]{name}[/] ({view['role']}{where}{until}); "
+            "it is shown only now: keep it safe"
+        )
+        return
+    err.print(f"created token [bold]{name}[/] ({view['role']}{where}{until}) with the given value")
     err.print(
-        f"created token [bold]{name}[/] ({view['role']}{until}); it is shown only now: keep it safe"
+        "warning: a value you chose is weaker than a generated one: anyone who knows it "
+        "(a client's built-in value is public) and can reach the server gets in"
+        + ("" if view["scope"] else "; consider --scope to limit where it works"),
+        markup=False,
     )
 
 
@@ -42,7 +75,7 @@ def token_list(
     as_json: JsonOpt = False,
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
 ) -> None:
-    """List tokens: name, role, state, when used. Never the secret."""
+    """List tokens: name, role, scope, state, when used. Never the secret."""
     from synchub.cli import emit, ensure_schema, out, services
 
     with services() as svc:
@@ -51,13 +84,14 @@ def token_list(
     if as_json:
         emit(views)
         return
-    table = Table("name", "role", "state", "token", "created", "expires", "last used")
+    table = Table("name", "role", "scope", "state", "token", "created", "expires", "last used")
     for v in views:
         table.add_row(
             v["name"],
             v["role"],
+            v["scope"] or "all",
             v["state"],
-            v["hint"],
+            v["hint"] + (" (given)" if v["given"] else ""),
             v["created_at"],
             v["expires_at"] or "never",
             v["last_used_at"] or "-",

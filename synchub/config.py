@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -26,6 +27,10 @@ def default_home() -> Path:
 
 def _home_from_env() -> Path:
     return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
+
+
+def _user_home() -> list[Path]:
+    return [Path.home()]
 
 
 class Settings(BaseSettings):
@@ -79,6 +84,9 @@ class Settings(BaseSettings):
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval
     watch_rescan: int = Field(default=600, ge=1)
+    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree),
+    #: absolute, separated by os.pathsep (":"); empty: none. Default: the user's home
+    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=_user_home)
 
     @model_validator(mode="after")
     def _celery_needs_a_broker(self) -> Settings:
@@ -88,6 +96,26 @@ class Settings(BaseSettings):
                 "e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
             )
         return self
+
+    @field_validator("browse_roots", mode="before")
+    @classmethod
+    def _split_browse_roots(cls, value: Any) -> Any:
+        # Like PATH: "/srv/inbox:/home/me". Commas are common in directory names,
+        # colons are not; a TOML file may give a list instead.
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("browse_roots")
+    @classmethod
+    def _absolute_browse_roots(cls, roots: list[Path]) -> list[Path]:
+        checked = []
+        for root in roots:
+            root = root.expanduser()
+            if not root.is_absolute():
+                raise ValueError(f"browse roots must be absolute directories, not {str(root)!r}")
+            checked.append(root)  # not normalised: "a/link/.." means what the file system says
+        return list(dict.fromkeys(checked))
 
     @field_validator("database_url")
     @classmethod

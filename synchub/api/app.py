@@ -1,5 +1,6 @@
-"""The FastAPI application: /healthz and /readyz, the REST API under /api/v1, and the
-Celery-scheduler compatibility endpoints under /api/v1/task/scheduler."""
+"""The FastAPI application: /healthz and /readyz, the REST API under /api/v1, the
+Celery-scheduler compatibility endpoints under /api/v1/task/scheduler, and the
+rclone-sync-hub console's backend under /compat/rsh."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 
 from synchub import __version__
 from synchub.api import metrics, problems
-from synchub.api.compat import celery_scheduler
+from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
 from synchub.api.routes import (
@@ -48,7 +49,13 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
     app.state.svc = services
     app.state.node = node
 
-    problems.install(app, enveloped=(celery_scheduler.PREFIX + "/",))
+    problems.install(
+        app,
+        shapes={
+            celery_scheduler.PREFIX + "/": problems.seed_envelope,
+            rsh.PREFIX + "/": problems.message_only,
+        },
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -63,6 +70,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(celery_scheduler.router)
+    app.include_router(rsh.router)
 
     @app.get(
         "/metrics",

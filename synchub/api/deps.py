@@ -5,6 +5,11 @@
 `ViewerServices`, `OperatorServices` and `AdminServices` authenticate the bearer
 token (401 without a valid one), check its role (403 when weaker than needed) and
 give the services acting for the token's name, so the audit records who did it.
+A token limited by a scope (e.g. `compat-rsh`) is refused (403) outside its paths,
+checked here where every request is authenticated, so no route can forget it.
+
+`RshViewer` and `RshOperator` are the same for the rclone-sync-hub console's routes
+under /compat/rsh (its errors take that layer's shape, by path, in `problems`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from synchub.api.problems import route_path
 from synchub.node import Node
 from synchub.services import Services
 from synchub.services.tokens import Principal, Role, TokenService
@@ -35,12 +41,25 @@ def node_of(request: Request) -> Node | None:
     return node
 
 
+def authenticated(
+    request: Request, svc: Services, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The principal of the request's token: Unauthenticated (401) without a live one,
+    Forbidden (403) when the token's scope does not cover this path. The path is the
+    one routed: a route outside /compat/rsh never matches a path under it (their
+    templates start with literal prefixes, and a parameter never spans a "/")."""
+    who = svc.tokens.authenticate(credentials.credentials if credentials else None)
+    TokenService.check_scope(who, route_path(request))
+    return who
+
+
 def principal(
+    request: Request,
     svc: Annotated[Services, Depends(base_services)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """Who sends the request; Unauthenticated (401) without a live token."""
-    return svc.tokens.authenticate(credentials.credentials if credentials else None)
+    """Who sends the request; 401 without a live token, 403 outside its scope."""
+    return authenticated(request, svc, credentials)
 
 
 def services_for(needed: Role) -> Callable[..., Services]:
@@ -60,18 +79,22 @@ def services_for(needed: Role) -> Callable[..., Services]:
 ViewerServices = Annotated[Services, Depends(services_for(Role.VIEWER))]
 OperatorServices = Annotated[Services, Depends(services_for(Role.OPERATOR))]
 AdminServices = Annotated[Services, Depends(services_for(Role.ADMIN))]
+#: The rclone-sync-hub console's routes: reading (lists, tree) and acting (retry, refresh).
+RshViewer = Annotated[Services, Depends(services_for(Role.VIEWER))]
+RshOperator = Annotated[Services, Depends(services_for(Role.OPERATOR))]
 NodeDep = Annotated[Node | None, Depends(node_of)]
 
 
 def metrics_reader(
+    request: Request,
     svc: Annotated[Services, Depends(base_services)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
-    """Anyone when SYNCHUB_METRICS_PUBLIC is set, else a viewer's token or better."""
+    """Anyone when SYNCHUB_METRICS_PUBLIC is set, else a viewer's token or better
+    (and not one limited to other paths)."""
     if svc.settings.metrics_public:
         return
-    who = svc.tokens.authenticate(credentials.credentials if credentials else None)
-    TokenService.authorize(who, Role.VIEWER)
+    TokenService.authorize(authenticated(request, svc, credentials), Role.VIEWER)
 
 
 MetricsReader = Annotated[None, Depends(metrics_reader)]

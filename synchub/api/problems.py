@@ -4,12 +4,18 @@
      "detail": "No job named 'x'"}
 
 Validation errors add `errors`: [{"field": "body.cron", "message": ..., "type": ...}].
-No stack trace or input value ever reaches a client. Paths under a prefix given to
-`install(..., enveloped=...)` (the seed systems' endpoints) get their envelope instead:
-{"code": <status>, "msg": <detail>, "data": null}, with the same status code.
+No stack trace or input value ever reaches a client. A compatibility layer's clients
+read errors in their own shape, so paths under a prefix given to
+`install(..., shapes={prefix: shape})` get that shape, with the same status code:
+
+- `seed_envelope` (the Celery-scheduler endpoints):
+  {"code": <status>, "msg": <detail>, "data": null or {"errors": [...]}}
+- `message_only` (the rclone-sync-hub console, which reads `message` alone):
+  {"message": <detail>}
 
 Routes document the errors they can answer with `responses=problem_responses(404, 422)`
-(or `envelope_responses(...)` under an enveloped prefix), so the OpenAPI document is true.
+(or `envelope_responses(...)`, `message_responses(...)` under those prefixes), so the
+OpenAPI document is true.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -33,10 +39,11 @@ from synchub.core.errors import (
     EngineError,
     InvalidInput,
     NotFound,
+    Refused,
     SchemaOutdated,
     SynchubError,
 )
-from synchub.services.tokens import Forbidden, Unauthenticated
+from synchub.services.tokens import Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,7 @@ PROBLEM_JSON = "application/problem+json"
 #: Most specific first: the first class an error is an instance of decides.
 STATUS_OF: Sequence[tuple[type[SynchubError], int]] = (
     (Unauthenticated, 401),
-    (Forbidden, 403),
+    (Refused, 403),  # a token's weak role or scope (Forbidden) among others
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),
@@ -58,7 +65,7 @@ STATUS_OF: Sequence[tuple[type[SynchubError], int]] = (
 MEANING: dict[int, str] = {
     400: "The body cannot be read: it is not text in the encoding it claims",
     401: "No valid token: send `Authorization: Bearer <token>`",
-    403: "The token's role does not allow this",
+    403: "Not allowed: the token's role or scope, or the object, forbids it",
     404: "No such object",
     409: "The request conflicts with the current state",
     413: "The request body is too large",
@@ -94,6 +101,26 @@ class EnvelopedProblem(BaseModel):
     data: EnvelopedErrors | None
 
 
+class MessageProblem(BaseModel):
+    """An error for a client that reads only a message (the rclone-sync-hub console)."""
+
+    message: str  #: what is wrong, for a person
+
+
+#: An error body in one layer's shape: (status, detail, field errors or None) -> JSON.
+Shape = Callable[[int, str, list[dict[str, Any]] | None], dict[str, Any]]
+
+
+def seed_envelope(status: int, detail: str, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The Celery-based seed systems' {"code", "msg", "data"} envelope."""
+    return {"code": status, "msg": detail, "data": {"errors": errors} if errors else None}
+
+
+def message_only(status: int, detail: str, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """{"message": detail}: the field errors are already summed up in `detail`."""
+    return {"message": detail}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each a problem document."""
     content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -105,6 +132,33 @@ def envelope_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"description": MEANING[status], "model": EnvelopedProblem} for status in statuses
     }
+
+
+def message_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, as {"message": ...}."""
+    return {
+        status: {"description": MEANING[status], "model": MessageProblem} for status in statuses
+    }
+
+
+def route_path(request: Request) -> str:
+    """The request's path as the router matched it: without the root path a reverse
+    proxy may have put in front (`--root-path`), already percent-decoded."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
+def _shape_for(request: Request) -> Shape | None:
+    """The shape of errors on this request's path; None for problem documents."""
+    shapes: Mapping[str, Shape] = getattr(request.app.state, "error_shapes", {})
+    path = route_path(request)
+    for prefix, shape in shapes.items():
+        if path.startswith(prefix):
+            return shape
+    return None
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -144,13 +198,10 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """The error response for `request`: a problem document, or the seed envelope."""
-    enveloped: tuple[str, ...] = getattr(request.app.state, "enveloped_prefixes", ())
-    if request.url.path.startswith(enveloped):
-        data = {"errors": errors} if errors else None
-        return JSONResponse(
-            {"code": status, "msg": detail, "data": data}, status_code=status, headers=headers
-        )
+    """The error response for `request`: a problem document, or its layer's shape."""
+    shape = _shape_for(request)
+    if shape is not None:
+        return JSONResponse(shape(status, detail, errors), status_code=status, headers=headers)
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
@@ -256,10 +307,11 @@ def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 500, "Internal error: see the server log", kind="internal")
 
 
-def install(app: FastAPI, *, enveloped: tuple[str, ...] = ()) -> None:
-    """Route every error through these handlers; paths under `enveloped` prefixes
-    answer errors in the seed systems' {"code", "msg", "data"} envelope."""
-    app.state.enveloped_prefixes = enveloped
+def install(app: FastAPI, *, shapes: Mapping[str, Shape] | None = None) -> None:
+    """Route every error through these handlers; paths under a prefix of `shapes`
+    answer errors in that prefix's shape (e.g. `seed_envelope`), others as problems.
+    Give prefixes with their trailing "/" so that /compat/rshX is not under /compat/rsh."""
+    app.state.error_shapes = dict(shapes or {})
     _document_problems(app)
     app.add_exception_handler(SynchubError, on_synchub_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -21,6 +21,7 @@ The tree::
      │    ├── JobRunning
      │    ├── JobDeleted
      │    └── TaskBusy
+     ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
 """
@@ -109,6 +110,10 @@ class JobDeleted(Conflict):
 
 class TaskBusy(Conflict):
     """The file is queued or being transferred: it goes already."""
+
+
+class Refused(SynchubError):
+    """This is not allowed."""
 
 
 class SchemaOutdated(SynchubError):

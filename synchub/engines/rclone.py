@@ -724,6 +724,72 @@ def check_remote(
     return False, redact(first, secret_list(_secret_values(remotes, env)))
 
 
+@dataclass(frozen=True)
+class RemoteSize:
+    """What `rclone size --json` reports for a whole remote."""
+
+    count: int  #: objects (files)
+    bytes: int  #: their total size
+    sizeless: int  #: objects whose size the remote does not know (Google Docs, ...)
+
+
+def measure_size(
+    remote: RemoteConfig,
+    timeout_s: float,
+    *,
+    binary: str | None = None,
+    others: Mapping[str, RemoteConfig] | None = None,
+    grace_s: float = 2.0,
+    stop: threading.Event | None = None,
+) -> RemoteSize:
+    """The size of everything in `remote`, by `rclone size --json NAME:`.
+
+    `others`: remotes a wrapping remote refers to. Kills rclone when `stop` is set or
+    `timeout_s` passes. Raises EngineError with rclone's first error (secrets
+    redacted), saying it timed out or was stopped, or for a bare `local` remote
+    (permanent: see below).
+    """
+    if remote.type == "local":
+        # `NAME:` of a local remote is the server's working directory (often "/"
+        # under systemd): nothing the user meant, and possibly the whole disk.
+        raise EngineError(
+            "a local remote has no directory of its own to measure; "
+            "an alias remote to a directory has",
+            permanent=True,
+        )
+    remotes = {**(others or {}), remote.name: remote}
+    env = rclone_env(remotes)  # EngineError for a remote rclone cannot be given
+    argv = [binary or rclone_binary(), "size", "--json", f"{remote.name}:", "--use-json-log"]
+    stop = stop or threading.Event()
+    if stop.is_set():
+        raise EngineError(f"stopped measuring {remote.name}:")
+    try:
+        proc = spawn(argv, env=env)
+    except OSError as exc:
+        raise EngineError(f"cannot start rclone: {exc}", permanent=True) from None
+    out, errors = [], []
+    deadline = time.monotonic() + timeout_s
+    for stream, line in stream_lines(proc, stop, grace_s=grace_s, deadline=deadline):
+        if stream == "stdout":
+            out.append(line)
+        elif line.strip():
+            errors.append(_message_of(line))
+    if stop.is_set():
+        raise EngineError(f"stopped measuring {remote.name}:")
+    if proc.returncode != 0 and time.monotonic() >= deadline:
+        raise EngineError(f"no answer from {remote.name}: within {timeout_s:g}s")
+    if proc.returncode != 0:
+        first = next((e for e in errors if e), f"rclone exited with code {proc.returncode}")
+        raise EngineError(redact(first, secret_list(_secret_values(remotes, env))))
+    try:
+        figures = json.loads("".join(out))
+        return RemoteSize(
+            int(figures["count"]), int(figures["bytes"]), int(figures.get("sizeless", 0))
+        )
+    except (ValueError, TypeError, KeyError):
+        raise EngineError("rclone size answered something that is not its JSON") from None
+
+
 #: The name services use. Marked so pytest never collects it from a test module
 #: that imports it.
 test_remote = check_remote

@@ -75,6 +75,12 @@ class Services:
     def audit(self) -> AuditService:
         return AuditService(self)
 
+    @cached_property
+    def sizes(self) -> RemoteSizes:
+        """Remote sizes measured in the background: one cache per process, shared by
+        the services `for_actor` makes."""
+        return RemoteSizes(self)
+
     def for_actor(self, actor: str) -> Services:
         """These services acting for `actor` (the audit's who): the same database,
         clock, engines and secret key, and changes still wake this one's scheduler.
@@ -85,9 +91,12 @@ class Services:
         if "box" in self.__dict__:  # the key already read: not once per request
             child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()
+        child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
         return child
 
     def close(self) -> None:
+        if "sizes" in self.__dict__:
+            self.sizes.stop()  # no rclone size outlives the services
         self.db.dispose()
 
 
@@ -96,4 +105,5 @@ from synchub.services.jobs import JobService  # noqa: E402
 from synchub.services.remotes import RemoteService  # noqa: E402
 from synchub.services.runs import RunService  # noqa: E402
 from synchub.services.tasks import TaskService  # noqa: E402
+from synchub.services.sizes import RemoteSizes  # noqa: E402
 from synchub.services.tokens import TokenService  # noqa: E402

@@ -51,6 +51,16 @@ def revoke(session: Session, token_id: int, *, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
+def forget_revoked_digest(session: Session, digest: str, *, replacement: str) -> None:
+    """Give a revoked token holding `digest` the digest `replacement` instead, so that
+    a new token may have that secret; the revoked row stays, for the record."""
+    session.execute(
+        update(TokenRow)
+        .where(TokenRow.digest == digest, TokenRow.revoked_at.is_not(None))
+        .values(digest=replacement)
+    )
+
+
 def touch(session: Session, token_id: int, *, now: datetime, every_s: float) -> None:
     """Record a use, at most once per `every_s`: a write per request would serialise
     every read on SQLite, and "used in the last minute" is all anyone asks."""

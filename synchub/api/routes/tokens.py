@@ -25,8 +25,15 @@ def list_tokens(
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
 def create_token(body: TokenCreate, svc: AdminServices) -> TokenCreated:
-    """A new token; `token` in the answer is its secret, shown only this once."""
-    secret, view = svc.tokens.create(body.name, body.role, expires=body.expires)
+    """A new token; `token` in the answer is its secret, shown only this once. With
+    `value`, that value is the secret (weaker than a generated one: give it a `scope`)."""
+    secret, view = svc.tokens.create(
+        body.name,
+        body.role,
+        expires=body.expires,
+        value=body.value,
+        scope=body.scope.value if body.scope else None,
+    )
     return TokenCreated.model_validate({**view, "token": secret})
 
 

@@ -104,6 +104,6 @@ from synchub.services.audit import AuditService  # noqa: E402
 from synchub.services.jobs import JobService  # noqa: E402
 from synchub.services.remotes import RemoteService  # noqa: E402
 from synchub.services.runs import RunService  # noqa: E402
-from synchub.services.tasks import TaskService  # noqa: E402
 from synchub.services.sizes import RemoteSizes  # noqa: E402
+from synchub.services.tasks import TaskService  # noqa: E402
 from synchub.services.tokens import TokenService  # noqa: E402

@@ -236,6 +236,12 @@ class JobService:
         with reading(self.svc.sessions) as session:
             return [self._view(r, now) for r in store.all_jobs(session)]
 
+    def watched(self) -> builtins.list[dict[str, Any]]:
+        """The watched-folder jobs, enabled or not, oldest first."""
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            return [self._view(r, now) for r in store.watched(session, enabled_only=False)]
+
     def next(self, name: str, count: int = 5) -> builtins.list[datetime]:
         if count < 1:
             raise InvalidInput("Bad count: it must be at least 1")

@@ -91,9 +91,25 @@ class TaskService:
             found = store.counts(session)
         return {state.value: found.get(state.value, 0) for state in TaskState}
 
-    def done_by_job(self) -> dict[int, int]:
+    def folders(self) -> builtins.list[dict[str, Any]]:
+        """The watched-folder jobs, oldest first, each with `files_done`, `running` (a
+        run of it runs now) and `last_run_at` (when its last run ended)."""
+        views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
-            return store.done_by_job(session)
+            ids = [v["id"] for v in views]
+            done = store.done_by_job(session)
+            running = run_store.running_job_ids(session)
+            last = run_store.last_finished(session, ids)
+        for view in views:
+            view["files_done"] = done.get(view["id"], 0)
+            view["running"] = view["id"] in running
+            view["last_run_at"] = _iso(last.get(view["id"]))
+        return views
+
+    def recent(self, limit: int = 10) -> builtins.list[dict[str, Any]]:
+        """The last tasks to end, newest first."""
+        with reading(self.svc.sessions) as session:
+            return [task_view(task, task.state, job) for task, job in store.recent(session, limit)]
 
     def daily(self, days: int, zone: tzinfo) -> builtins.list[dict[str, Any]]:
         """The last `days` days in `zone`, oldest first: tasks seen (`added`) and

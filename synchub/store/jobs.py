@@ -84,12 +84,9 @@ def longest_timeout(session: Session) -> float | None:
     return None if value is None else float(value)
 
 
-def watched(session: Session) -> list[JobRow]:
-    """Enabled watched-folder jobs, by id."""
-    return list(
-        session.scalars(
-            select(JobRow)
-            .where(JobRow.watch.is_(True), JobRow.enabled.is_(True))
-            .order_by(JobRow.id)
-        )
-    )
+def watched(session: Session, *, enabled_only: bool = True) -> list[JobRow]:
+    """Watched-folder jobs (the enabled ones only, by default), by id."""
+    query = select(JobRow).where(JobRow.watch.is_(True)).order_by(JobRow.id)
+    if enabled_only:
+        query = query.where(JobRow.enabled.is_(True))
+    return list(session.scalars(query))

@@ -355,6 +355,18 @@ def done_by_job(session: Session) -> dict[int, int]:
     return {job_id: int(n) for job_id, n in rows}
 
 
+def recent(session: Session, limit: int) -> list[tuple[FileTaskRow, str]]:
+    """The last tasks to end, newest first, with their job's name."""
+    rows = session.execute(
+        select(FileTaskRow, JobRow.name)
+        .join(JobRow, JobRow.id == FileTaskRow.job_id)
+        .where(FileTaskRow.finished_at.is_not(None))
+        .order_by(FileTaskRow.finished_at.desc(), FileTaskRow.id.desc())
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
 def since(session: Session, start: datetime) -> list[tuple[datetime, datetime | None, str]]:
     """(created_at, finished_at, state) of tasks seen or ended since `start`."""
     rows = session.execute(

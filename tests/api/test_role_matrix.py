@@ -16,6 +16,8 @@ from tests.api.conftest import ROLES, Api
 from tests.support.harness import Harness
 
 CONF = "[imported]\ntype = local\n"
+RSH_FOLDER = {"syncType": "local", "name": "rsh-made", "origin": "nas", "remotePath": "/x",
+              "maxDepth": 10, "localPath": "/srv/inbox", "originPath": "None"}  # fmt: skip
 
 #: (method, path, weakest role allowed, request keyword arguments). Destructive
 #: rows come last and act on objects of their own.
@@ -64,10 +66,17 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/compat/rsh/folders/tree", "viewer", {"params": {"path": "/"}}),
     ("GET", "/compat/rsh/origins/list", "viewer", {}),
     ("GET", "/compat/rsh/origins/refresh", "operator", {}),
+    ("GET", "/compat/rsh/info/", "viewer", {}),
+    ("GET", "/compat/rsh/folders/", "viewer", {"params": {"query": "{}"}}),
+    ("POST", "/compat/rsh/folders/", "admin", {"json": RSH_FOLDER}),
+    ("GET", "/compat/rsh/tasks/", "viewer", {"params": {"query": '{"status": 0}'}}),
+    ("PUT", "/compat/rsh/tasks/{task}", "operator", {"json": {"status": 0}}),
     ("DELETE", "/api/v1/remotes/spare", "admin", {}),
     ("DELETE", "/api/v1/jobs/spare-job", "admin", {}),
     ("DELETE", "/api/v1/tokens/spare-token", "admin", {}),
     ("DELETE", "/api/v1/tasks/{spare-task}", "operator", {}),
+    ("DELETE", "/compat/rsh/tasks/{rsh-task}", "operator", {}),
+    ("DELETE", "/compat/rsh/folders/{folder}", "admin", {}),
 ]
 
 #: Routes that are open on purpose: liveness and the API's own description.
@@ -77,8 +86,9 @@ OPEN = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 def _template(path: str) -> str:
     for name in ("{done}", "{pending}"):
         path = path.replace(name, "{run_id}")
-    for name in ("{task}", "{spare-task}"):
+    for name in ("{task}", "{spare-task}", "{rsh-task}"):
         path = path.replace(name, "{task_id}")
+    path = path.replace("{folder}", "{folder_id}")
     replacements = {
         "/remotes/nas": "/remotes/{name}",
         "/remotes/spare": "/remotes/{name}",
@@ -123,13 +133,17 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
     with transaction(svc.sessions) as session:
         job = job_store.get(session, "j")
         assert job is not None
-        task_store.seen(session, job.id, ["a.txt", "b.txt"], api.clock.now())
+        task_store.seen(session, job.id, ["a.txt", "b.txt", "c.txt"], api.clock.now())
     tasks = {t["path"]: str(t["id"]) for t in svc.tasks.page()[0]}
+    params = {"source": "/srv/spare", "destination": "nas:spare"}
+    folder = svc.jobs.add("spare-folder", JobFields(params=params, watch=True))
     ids = {
         "{done}": str(done),
         "{pending}": str(pending),
         "{task}": tasks["a.txt"],
         "{spare-task}": tasks["b.txt"],
+        "{rsh-task}": tasks["c.txt"],
+        "{folder}": str(folder["id"]),
     }
 
     refused: list[str] = []

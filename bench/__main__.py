@@ -1,7 +1,8 @@
 """`python -m bench [overhead|lateness|memory|api|celery ...] [--quick]`: run, save JSON, summarise.
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
-(default: both) and `--sql STATEMENT` (run after seeding, e.g. to try an index).
+(default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
+`--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def main() -> None:
     parser.add_argument(
         "--sql", action="append", metavar="STATEMENT", help="api: run after seeding (repeatable)"
     )
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        choices=list(api.ENDPOINTS),
+        help="api: only the one-client latency of this endpoint (repeatable; default all, "
+        "with every scenario)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -72,6 +80,7 @@ def main() -> None:
                 full=args.full,
                 databases=tuple(args.db or ()),
                 sql=tuple(args.sql or ()),
+                endpoints=tuple(args.endpoint or ()),
             )
         else:
             report = BENCHMARKS[name](args.quick)

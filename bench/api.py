@@ -10,19 +10,23 @@ The load comes from other processes (bench/api_load.py):
    rounds (endpoints interleaved, so a busy moment of the machine does not land on
    one endpoint alone): `GET /api/v1/runs?limit=50` (the first page), the same with
    a deep cursor (a random run among the oldest tenth), `GET /api/v1/jobs/{name}` (a
-   random job) and `GET /api/v1/jobs` (all of them: the listing has no pagination).
+   random job), and pages of `GET /api/v1/jobs` of the default size (100): the
+   first, a deep one (the cursor a random job among the last tenth by name, at
+   least a page from the end), the first of a tag, and the first of a `search`
+   that matches one job (so the database reads every name to fill it).
 2. **writer alone**: a writer process moving runs through their states with the
    store functions (queue, claim, heartbeats, end), as fast as it goes.
 3. **readers**: `readers` clients in a closed loop (the next request as soon as the
    last is answered: the server saturated) on a mix of the first page, deep pages and
-   single jobs (not the whole listing, which alone would take the server).
+   single jobs.
 4. **readers + writer**: both at once, over the same measured window.
 5. **paced readers + writer**: the same, but each reader sends one request every
    `pace_s` seconds, as a console refreshing itself would, and the latency counts
    from when it meant to send it.
 
 Per scenario the load average and the CPU used by the server, the load and the rest
-of the machine are recorded beside the figures.
+of the machine are recorded beside the figures. With `endpoints` (`--endpoint`) only
+scenario 1 runs, on those endpoints.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.api_seed import seed
+from bench.api_seed import TAGS, seed
 from bench.common import (
     REPO,
     Home,
@@ -63,7 +67,10 @@ ENDPOINTS = {
     "runs": "GET /runs?limit=50, first page",
     "runs_deep": "GET /runs?limit=50, deep cursor",
     "job": "GET /jobs/{name}",
-    "jobs": "GET /jobs (all jobs)",
+    "jobs": "GET /jobs, first page (100)",
+    "jobs_deep": "GET /jobs, deep cursor (100)",
+    "jobs_tag": "GET /jobs?tag=, first page",
+    "jobs_search": "GET /jobs?search=, 1 match",
 }
 #: what the readers of scenarios 3 and 4 ask for
 MIX = {"runs": 0.4, "runs_deep": 0.2, "job": 0.4}
@@ -83,6 +90,8 @@ class Params:
     heartbeats: int = 2  #: per run the writer moves
     workers: int = 4  #: SYNCHUB_WORKERS of serve (the pool; idle here)
     sql: tuple[str, ...] = field(default=())  #: run after seeding, e.g. a CREATE INDEX
+    #: only these ENDPOINTS, in scenario 1 alone; empty: every endpoint, every scenario
+    endpoints: tuple[str, ...] = field(default=())
 
 
 DEFAULT = Params()
@@ -158,6 +167,10 @@ def prepare(db: Database, p: Params) -> dict[str, Any]:
     deep_top = seeded.min_run_id + max(1, (seeded.max_run_id - seeded.min_run_id) // 10)
     deep = [rng.randint(seeded.min_run_id + 50, deep_top) for _ in range(500)]
     names = rng.sample(seeded.job_names, min(500, len(seeded.job_names)))
+    by_name = sorted(seeded.job_names)
+    # Among the last tenth by name, but a whole page (100) from the end.
+    deep_names = by_name[len(by_name) - max(len(by_name) // 10, 101) : -100] or by_name[:1]
+    deep_jobs = [rng.choice(deep_names) for _ in range(500)]
     return {
         "token": token,
         "paths": {
@@ -165,6 +178,10 @@ def prepare(db: Database, p: Params) -> dict[str, Any]:
             "runs_deep": [f"/api/v1/runs?limit=50&cursor={encode_cursor(i)}" for i in deep],
             "job": [f"/api/v1/jobs/{n}" for n in names],
             "jobs": ["/api/v1/jobs"],
+            "jobs_deep": [f"/api/v1/jobs?cursor={encode_cursor(n)}" for n in deep_jobs],
+            "jobs_tag": [f"/api/v1/jobs?tag={tag}" for tag in TAGS],
+            # A job's number, zero-padded as in its name: in that name alone.
+            "jobs_search": [f"/api/v1/jobs?search=-{n[-5:]}" for n in names],
         },
         "job_ids": list(range(1, p.jobs + 1)),
         "seed": {
@@ -306,7 +323,8 @@ def latency(t: Target, p: Params) -> list[dict[str, Any]]:
     """Scenario 1: one client, one endpoint at a time, in rounds."""
     rounds = []
     for r in range(p.rounds):
-        phases = [_phase(f"{label} r{r}", 1, p.window_s, {label: 1.0}, p) for label in ENDPOINTS]
+        labels = p.endpoints or tuple(ENDPOINTS)
+        phases = [_phase(f"{label} r{r}", 1, p.window_s, {label: 1.0}, p) for label in labels]
         # Connect, and pay whatever a cold start costs once, before the first window.
         phases.insert(0, _phase("warm-up", 1, 0.5, {"runs": 1, "job": 1}, p))
         load = _spawn("read", _read_spec(t, phases), t.workdir)
@@ -360,6 +378,8 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
     db.home.env["SYNCHUB_WORKERS"] = str(p.workers)
     with serve(db.home) as server:
         t = Target(f"http://127.0.0.1:{server.port}", db.url, ctx, server.pid, db.home.root)
+        if p.endpoints:
+            return {"seed": ctx["seed"], "latency": latency(t, p)}
         return {
             "seed": ctx["seed"],
             "latency": latency(t, p),
@@ -371,10 +391,10 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
 
 
 def run(quick: bool, *, full: bool = False, databases: tuple[str, ...] = (),
-        sql: tuple[str, ...] = ()) -> Report:  # fmt: skip
+        sql: tuple[str, ...] = (), endpoints: tuple[str, ...] = ()) -> Report:  # fmt: skip
     p = QUICK if quick else FULL if full else DEFAULT
-    if sql:
-        p = Params(**{**asdict(p), "sql": sql})
+    if sql or endpoints:
+        p = Params(**{**asdict(p), "sql": sql, "endpoints": endpoints})
     wanted = databases or ("sqlite", "postgresql")
     pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
     results: dict[str, Any] = {}
@@ -399,8 +419,9 @@ def run(quick: bool, *, full: bool = False, databases: tuple[str, ...] = (),
 def analyse(r: dict[str, Any]) -> dict[str, Any]:
     """The figures: latency per endpoint (all rounds pooled, and p99 per round), the
     readers' latency and throughput, and the writer's rate, alone and together."""
-    pooled: dict[str, list[float]] = {label: [] for label in ENDPOINTS}
-    per_round: dict[str, list[float]] = {label: [] for label in ENDPOINTS}
+    measured = [label for label in ENDPOINTS if _measured(r, label)]
+    pooled: dict[str, list[float]] = {label: [] for label in measured}
+    per_round: dict[str, list[float]] = {label: [] for label in measured}
     for rnd in r["latency"]:
         for phase in rnd["phases"]:
             for label, e in phase["endpoints"].items():
@@ -408,18 +429,38 @@ def analyse(r: dict[str, Any]) -> dict[str, Any]:
                 per_round[label].append(summarize(e["ms"])["p99"])
     latency = {
         label: {**summarize(v), "p99_per_round": per_round[label],
-                "max_bytes": _max_bytes(r, label)}
+                "max_bytes": _max_bytes(r, label), "errors": _errors(r, label)}
         for label, v in pooled.items()
     }  # fmt: skip
-    return {
+    figures: dict[str, Any] = {
         "latency": latency,
         "latency_loadavg": [rnd["machine"]["loadavg_1m"] for rnd in r["latency"]],
         "latency_others": [rnd["machine"]["other_cpu_share"] for rnd in r["latency"]],
+    }
+    if "writer" not in r:  # scenario 1 only (`endpoints`)
+        return figures
+    return {
+        **figures,
         "writer": _writer(r["writer"]),
         "readers": _readers(r["readers"]),
         "both": {**_readers(r["both"]), "writer": _writer(r["both"])},
         "paced": {**_readers(r["paced"]), "writer": _writer(r["paced"])},
     }
+
+
+def _errors(r: dict[str, Any], label: str) -> dict[str, int]:
+    """Answers other than 200 in scenario 1, by status: a fast 4xx is no figure."""
+    found: dict[str, int] = {}
+    for rnd in r["latency"]:
+        for phase in rnd["phases"]:
+            for status, n in phase["endpoints"].get(label, {}).get("status", {}).items():
+                if status != "200":
+                    found[status] = found.get(status, 0) + n
+    return found
+
+
+def _measured(r: dict[str, Any], label: str) -> bool:
+    return any(label in p["endpoints"] for rnd in r["latency"] for p in rnd["phases"])
 
 
 def _max_bytes(r: dict[str, Any], label: str) -> int:
@@ -472,8 +513,10 @@ def _ms(d: dict[str, float], key: str) -> str:
 def summary(p: Params, figures: dict[str, dict[str, Any]], notes: list[str]) -> list[str]:
     lines = [
         f"api: {p.jobs:,} jobs, {p.runs:,} runs; one client per endpoint ({p.rounds} rounds "
-        f"of {p.window_s:g} s), then {p.readers} readers and/or the writer for {p.mixed_s:g} s",
-    ]
+        f"of {p.window_s:g} s)"
+        + (f", then {p.readers} readers and/or the writer for {p.mixed_s:g} s"
+           if not p.endpoints else ""),
+    ]  # fmt: skip
     for kind, f in figures.items():
         rows = []
         for label, d in f["latency"].items():
@@ -488,6 +531,11 @@ def summary(p: Params, figures: dict[str, dict[str, Any]], notes: list[str]) -> 
             f"{others} of a core",
             *table(["ms", "n", "p50", "p99", "p99 per round", "KiB"], rows),
         ]
+        failed = {ENDPOINTS[label]: d["errors"] for label, d in f["latency"].items() if d["errors"]}
+        if failed:
+            lines.append(f"{kind}: ERRORS (status: count) {failed}")
+        if "writer" not in f:
+            continue
         titles = {
             "readers": f"{p.readers} readers",
             "both": f"{p.readers} readers + writer",

@@ -9,9 +9,14 @@ from synchub.core.errors import InvalidName
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def is_name(text: str) -> bool:
+    """True when `text` could name a remote, job, queue or tag."""
+    return _NAME.fullmatch(text) is not None
+
+
 def check_name(name: str, *, what: str) -> str:
     """`name` unchanged when valid; InvalidName saying why otherwise."""
-    if not _NAME.fullmatch(name):
+    if not is_name(name):
         raise InvalidName(
             f"Bad {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

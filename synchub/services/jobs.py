@@ -258,25 +258,47 @@ class JobService:
         remote: str | None = None,
         search: str | None = None,
     ) -> builtins.list[dict[str, Any]]:
-        """Jobs by name matching every filter given: a tag they carry, enabled or not,
-        their queue, a remote they read or write, `search` within the name (any case)."""
+        """Every job by name matching every filter given: a tag they carry, enabled or
+        not, their queue, a remote they read or write, `search` within the name (any
+        case). For a listing that may be long, use `page`."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            rows = store.all_jobs(session)
-            if remote is not None:
-                found = remote_store.get(session, remote)
-                users = set(remote_store.jobs_using(session, found.id)) if found else set()
-                rows = [r for r in rows if r.name in users]
-            if tag is not None:
-                rows = [r for r in rows if tag in r.tags]
-            if enabled is not None:
-                rows = [r for r in rows if r.enabled is enabled]
-            if queue is not None:
-                rows = [r for r in rows if r.queue == queue]
-            if search:
-                needle = search.casefold()
-                rows = [r for r in rows if needle in r.name.casefold()]
+            rows = store.find(
+                session, tag=tag, enabled=enabled, queue=queue, remote=remote, search=search
+            )
             return [self._view(r, now) for r in rows]
+
+    def page(
+        self,
+        *,
+        tag: str | None = None,
+        enabled: bool | None = None,
+        queue: str | None = None,
+        remote: str | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+        """One page of the jobs `find` gives: at most `limit` of them, by name, after
+        the name `after` (the last of the previous page), and whether more follow.
+        InvalidInput for a limit outside 1 to 1000."""
+        if limit < 1 or limit > 1000:
+            raise InvalidInput("Bad limit: use a number from 1 to 1000")
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            # One row more than asked says whether another page follows, so the
+            # last page ends the listing instead of an empty page after it.
+            rows = store.find(
+                session,
+                tag=tag,
+                enabled=enabled,
+                queue=queue,
+                remote=remote,
+                search=search,
+                after_name=after,
+                limit=limit + 1,
+            )
+            return [self._view(r, now) for r in rows[:limit]], len(rows) > limit
 
     def resolve(self, ref: str) -> str:
         """The name of the job `ref` names: a job name, else a numeric job id (the seed

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, String, column, delete, exists, false, func, select, update
 from sqlalchemy.orm import Session
 
+from synchub.core.names import is_name
 from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
+
+#: What a name holds once lowered (core.names): a needle with anything else matches none.
+_NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
 
 
 def get(session: Session, name: str) -> JobRow | None:
@@ -32,6 +37,77 @@ def lock(session: Session, job_id: int) -> JobRow | None:
 
 def all_jobs(session: Session) -> list[JobRow]:
     return list(session.scalars(select(JobRow).order_by(JobRow.name)))
+
+
+def find(
+    session: Session,
+    *,
+    tag: str | None = None,
+    enabled: bool | None = None,
+    queue: str | None = None,
+    remote: str | None = None,
+    search: str | None = None,
+    after_name: str | None = None,
+    limit: int | None = None,
+) -> list[JobRow]:
+    """Jobs by name matching every filter given: carrying `tag`, enabled or not, on
+    `queue`, reading or writing the remote named `remote`, with `search` within the
+    name in any case (LIKE wildcards in it are plain characters).
+
+    Keyset pagination: pass the last name of a page as `after_name` for the next
+    one, which stays correct while jobs are added and removed; the unique index on
+    the name serves the order and the cursor, so a deep page costs what the first
+    one does. `limit` None: every match.
+    """
+    if any(value is not None and not is_name(value) for value in (tag, queue, remote)):
+        # No tag, queue or remote has such a name; and PostgreSQL would refuse
+        # some (text with NUL) where SQLite finds nothing.
+        return []
+    query = select(JobRow)
+    if tag is not None:
+        query = query.where(_has_tag(session, tag))
+    if enabled is not None:
+        query = query.where(JobRow.enabled.is_(enabled))
+    if queue is not None:
+        query = query.where(JobRow.queue == queue)
+    if remote is not None:
+        query = query.where(
+            exists(
+                select(JobRemoteRow.job_id)
+                .join(RemoteRow, RemoteRow.id == JobRemoteRow.remote_id)
+                .where(JobRemoteRow.job_id == JobRow.id, RemoteRow.name == remote)
+            )
+        )
+    if search:
+        query = query.where(_name_contains(search))
+    if after_name is not None:
+        query = query.where(JobRow.name > after_name)
+    query = query.order_by(JobRow.name)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    """SQL: the job's JSON list of tags holds `tag`. Each database expands the list
+    into rows of text with a function of its own (the column is JSON, not jsonb, on
+    PostgreSQL, so there is no containment operator to use without a cast)."""
+    if session.get_bind().dialect.name == "postgresql":
+        elements = func.json_array_elements_text(JobRow.tags)
+    else:
+        elements = func.json_each(JobRow.tags)
+    each = elements.table_valued(column("value", String)).alias("tag")
+    return exists(select(each.c.value).where(each.c.value == tag))
+
+
+def _name_contains(search: str) -> ColumnElement[bool]:
+    """SQL: `search` is within the job's name, any case, as Python's casefold sees
+    it. Names are ASCII letters, digits, '.', '_' and '-' (core.names), so a needle
+    with any other character matches no job, and lower() is casefold for the rest."""
+    needle = search.casefold()
+    if not needle.isascii() or not _NAME_CHARS.fullmatch(needle):
+        return false()
+    return func.lower(JobRow.name).contains(needle, autoescape=True)
 
 
 def set_remotes(session: Session, job_id: int, remote_names: frozenset[str]) -> None:

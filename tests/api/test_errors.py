@@ -90,6 +90,10 @@ BAD_REQUESTS: list[tuple[str, str, dict[str, object]]] = [
     ("get", "/api/v1/runs?trigger=cosmic", {}),
     ("get", "/api/v1/runs/1/log?after=-1", {}),
     ("get", "/api/v1/audit?limit=5000", {}),
+    ("get", "/api/v1/jobs?limit=0", {}),
+    ("get", "/api/v1/jobs?limit=1001", {}),
+    ("get", "/api/v1/jobs?cursor=garbage!", {}),
+    ("get", "/api/v1/jobs?cursor=YWZ0ZXI6YQBi", {}),  # "after:a\0b": NUL in the name
     ("post", "/api/v1/jobs/run", {"json": {}}),  # neither names nor tag
     ("post", "/api/v1/jobs/run", {"json": {"names": ["a"], "tag": "b"}}),
     ("post", "/api/v1/schedules/validate", {"json": {"cron": "* * * * *", "count": 0}}),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import pytest
+
+from synchub.api.pagination import encode_cursor
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
+from synchub.services.jobs import JobFields
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from synchub.store.runs import Claim
@@ -53,6 +58,159 @@ def test_jobs_are_filtered_by_tag_enabled_queue_remote_and_name(api: Api) -> Non
     assert names(remote="nas") == ["docs"]
     assert names(remote="nowhere") == []
     assert names(search="WEEK") == ["photos-weekly"]
+
+
+def every_page(api: Api, limit: int, **params: Any) -> list[list[str]]:
+    """The names on each page of GET /jobs, following next_cursor to the end."""
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = ok(api.viewer.get("/api/v1/jobs", params=query))
+        assert page["count"] == len(page["data"]) <= limit
+        pages.append([j["name"] for j in page["data"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+#: name, tags, enabled, queue, remotes: 13 jobs, so pages of 2 and 5 end part-full and
+#: pages of 1 or 13 end exactly full.
+FLEET = [
+    ("backup-db", ["nightly", "db"], True, "default", ["nas"]),
+    ("backup_db2", ["db"], True, "slow", ["nas", "cloud"]),
+    ("BackupHome", ["nightly"], False, "default", []),
+    ("docs", [], True, "default", ["cloud"]),
+    ("mail.archive", ["nightly", "mail"], True, "slow", []),
+    ("music", ["photos-old"], True, "default", ["nas"]),  # not the tag "photos"
+    ("photos-daily", ["photos", "nightly"], True, "slow", ["nas"]),
+    ("photos-weekly", ["photos"], False, "default", []),
+    ("photos2", ["photo"], True, "default", ["cloud"]),  # not the tag "photos" either
+    ("projects", ["nightly"], True, "default", []),
+    ("scratch", [], False, "slow", []),
+    ("videos", ["photos"], True, "default", ["nas"]),
+    ("z-last", ["nightly"], True, "default", ["cloud"]),
+]
+
+#: Each filter and the jobs of FLEET it keeps, by the filter's own definition.
+FILTERS: list[tuple[dict[str, Any], Any]] = [
+    ({}, lambda job: True),
+    ({"tag": "photos"}, lambda job: "photos" in job[1]),
+    ({"tag": "nightly"}, lambda job: "nightly" in job[1]),
+    ({"tag": "nowhere"}, lambda job: False),
+    ({"enabled": "true"}, lambda job: job[2]),
+    ({"enabled": "false"}, lambda job: not job[2]),
+    ({"queue": "slow"}, lambda job: job[3] == "slow"),
+    ({"remote": "nas"}, lambda job: "nas" in job[4]),
+    ({"remote": "cloud"}, lambda job: "cloud" in job[4]),
+    ({"remote": "unknown"}, lambda job: False),
+    ({"search": "BACKUP"}, lambda job: "backup" in job[0].lower()),
+    ({"search": "_"}, lambda job: "_" in job[0]),  # a LIKE wildcard, taken literally
+    ({"search": "."}, lambda job: "." in job[0]),
+    ({"search": "%"}, lambda job: False),  # the other LIKE wildcard
+    ({"search": "/"}, lambda job: False),  # the escape character
+    ({"search": "\u212a"}, lambda job: "k" in job[0].lower()),  # KELVIN SIGN casefolds to k
+    ({"search": "a\x00b"}, lambda job: False),  # PostgreSQL text cannot hold NUL
+    ({"tag": "a\x00b"}, lambda job: False),
+    ({"remote": "a\x00b"}, lambda job: False),
+    (
+        {"tag": "nightly", "enabled": "true", "remote": "nas"},
+        lambda job: "nightly" in job[1] and job[2] and "nas" in job[4],
+    ),
+]
+
+
+def add_fleet(api: Api) -> None:
+    api.svc.remotes.add("nas", "local", {})
+    api.svc.remotes.add("cloud", "local", {})
+    for name, tags, enabled, queue, remotes in FLEET:
+        spec = JobFields(
+            kind="scripted", params={"remotes": remotes}, tags=tags, enabled=enabled, queue=queue
+        )
+        api.svc.jobs.add(name, spec)
+
+
+def test_jobs_are_paged_by_name_under_every_filter(api: Api) -> None:
+    add_fleet(api)
+    # By name as the database orders text: byte order on SQLite, and on PostgreSQL
+    # the database's collation (which the unique index on the name follows).
+    (by_name,) = every_page(api, 1000)
+    assert sorted(by_name) == sorted(job[0] for job in FLEET)
+    fleet = {job[0]: job for job in FLEET}
+    for params, keeps in FILTERS:
+        expected = [name for name in by_name if keeps(fleet[name])]
+        for limit in (1, 2, 5, 13, 1000):
+            pages = every_page(api, limit, **params)
+            # It should give every match once, in name order, in pages of `limit`.
+            assert [n for page in pages for n in page] == expected, (params, limit)
+            assert all(len(page) == limit for page in pages[:-1]), (params, limit)
+            # It should end with the last match, not with an empty page after it.
+            assert pages[-1] or not expected, (params, limit)
+
+
+def test_a_page_without_limit_holds_100_jobs(api: Api) -> None:
+    for i in range(101):
+        api.svc.jobs.add(f"job-{i:03}", JobFields(kind="scripted"))
+    first = ok(api.viewer.get("/api/v1/jobs"))
+    assert first["count"] == 100 and first["data"][-1]["name"] == "job-099"
+    rest = ok(api.viewer.get("/api/v1/jobs", params={"cursor": first["next_cursor"]}))
+    assert [j["name"] for j in rest["data"]] == ["job-100"]
+    assert rest["next_cursor"] is None
+
+
+def test_paging_neither_repeats_nor_skips_jobs_added_or_removed_meanwhile(api: Api) -> None:
+    for i in range(10):
+        api.svc.jobs.add(f"m-{i}", JobFields(kind="scripted"))
+    seen: list[str] = []
+    cursor = None
+    for turn in range(100):
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = ok(api.viewer.get("/api/v1/jobs", params=params))
+        seen += [j["name"] for j in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        # Meanwhile, other clients add jobs before and after the cursor, and delete
+        # the job the cursor names and one not yet listed.
+        api.svc.jobs.add(f"a-{turn}", JobFields(kind="scripted"))
+        api.svc.jobs.add(f"z-{turn}", JobFields(kind="scripted"))
+        api.svc.jobs.remove(seen[-1])
+        if turn == 0:
+            api.svc.jobs.remove("m-7")
+    # It should list every job that was there throughout exactly once, in order, and
+    # those added after the cursor; not those added behind it.
+    originals = [f"m-{i}" for i in range(10) if i != 7]
+    assert seen[: len(originals)] == originals
+    assert seen[len(originals) :] == sorted(n for n in seen if n.startswith("z-"))
+    assert len(seen) == len(set(seen)) and not any(n.startswith("a-") for n in seen)
+    assert [n for n in seen if n.startswith("z-")] == [f"z-{t}" for t in range(turn)]
+
+
+def _raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"limit": 0}, "query.limit: Input should be greater than or equal to 1"),
+        ({"limit": 1001}, "query.limit: Input should be less than or equal to 1000"),
+        ({"limit": "many"}, "query.limit: Input should be a valid integer"),
+        ({"cursor": "garbage!"}, "Bad cursor: pass back the next_cursor of a previous page"),
+        ({"cursor": _raw_cursor("after:")}, "Bad cursor"),  # no name
+        ({"cursor": _raw_cursor("after:a b")}, "Bad cursor"),  # no job has such a name
+        ({"cursor": _raw_cursor("after:a\x00b")}, "Bad cursor"),
+        ({"cursor": encode_cursor(5)}, "Bad cursor"),  # a cursor of GET /runs
+    ],
+)
+def test_a_bad_limit_or_cursor_is_a_422_saying_what_is_wrong(
+    api: Api, params: dict[str, Any], says: str
+) -> None:
+    add(api, "j")
+    body = problem(api.viewer.get("/api/v1/jobs", params=params), 422)
+    assert says in body["detail"]
+    # It should not take a cursor of GET /jobs on GET /runs either.
+    problem(api.viewer.get("/api/v1/runs", params={"cursor": encode_cursor("j")}), 422)
 
 
 def test_an_edit_recomputes_the_next_fire_from_now(api: Api, clock: FakeClock) -> None:

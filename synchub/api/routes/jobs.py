@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
+from synchub.api.pagination import decode_name_cursor, encode_cursor
 from synchub.api.params import Cursor, Limit, Since, States, Triggers, Until
 from synchub.api.problems import problem_responses as errors
 from synchub.api.routes.runs import runs_page
@@ -43,10 +44,18 @@ def list_jobs(
     queue: str | None = None,
     remote: Annotated[str | None, Query(description="jobs reading or writing it")] = None,
     search: Annotated[str | None, Query(description="part of the name, any case")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
 ) -> JobsPublic:
-    """Jobs by name, filtered by every parameter given."""
-    views = svc.jobs.find(tag=tag, enabled=enabled, queue=queue, remote=remote, search=search)
-    return JobsPublic(data=[_public(v) for v in views], count=len(views))
+    """Jobs by name, filtered by every parameter given; follow `next_cursor` for the
+    rest."""
+    views, more = svc.jobs.page(
+        tag=tag, enabled=enabled, queue=queue, remote=remote, search=search,
+        after=decode_name_cursor(cursor), limit=limit,
+    )  # fmt: skip
+    data = [_public(v) for v in views]
+    next_cursor = encode_cursor(data[-1].name) if more else None
+    return JobsPublic(data=data, count=len(data), next_cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))

@@ -121,7 +121,8 @@ class JobPublic(BaseModel):
 
 class JobsPublic(BaseModel):
     data: list[JobPublic]
-    count: int
+    count: int  #: jobs in this page
+    next_cursor: str | None  #: pass as `cursor` for the next page; null on the last
 
 
 class RunRequest(BaseModel):

@@ -75,6 +75,7 @@ SEEDS: dict[tuple[str, str], list[Any]] = {
     ("/api/v1/runs/", "run_id"): [1],  # photos' run, ended, with log lines and files
     ("/api/v1/tokens/", "name"): ["ci"],
     ("/api/v1/tasks/", "task_id"): [1],  # a failed file task of photos
+    ("/compat/rsh/tasks/", "task_id"): ["1"],
     ("/api/v1/task/scheduler/execute-sync/", "config_id"): ["1", "photos"],
     ("/api/v1/task/scheduler/task-result/", "task_id"): ["1"],
 }

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from synchub.api.compat.rsh_query import BadQuery, Condition, parse_query
 from synchub.api.deps import AdminServices, RshOperator, RshViewer
+from synchub.api.problems import message_responses as errors
 from synchub.core.errors import InvalidInput, JobNotFound, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
@@ -112,7 +113,7 @@ def server_zone() -> tzinfo:
 # -- folders: watched jobs -----------------------------------------------------------
 
 
-@router.get("/folders/")
+@router.get("/folders/", responses=errors(400))
 def list_folders(
     svc: RshViewer, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
 ) -> dict[str, Any]:
@@ -181,7 +182,7 @@ class NewFolder(BaseModel):
         return chosen
 
 
-@router.post("/folders/", status_code=status.HTTP_201_CREATED)
+@router.post("/folders/", status_code=status.HTTP_201_CREATED, responses=errors(409))
 def create_folder(body: NewFolder, svc: AdminServices) -> dict[str, Any]:
     """A watched folder: a watched job copying its source to `origin:remotePath`.
     `maxDepth` 0 or less (or none) scans every level."""
@@ -192,7 +193,7 @@ def create_folder(body: NewFolder, svc: AdminServices) -> dict[str, Any]:
     return folder_item(made)
 
 
-@router.delete("/folders/{folder_id}")
+@router.delete("/folders/{folder_id}", responses=errors(404, 409))
 def delete_folder(folder_id: str, svc: AdminServices) -> dict[str, Any]:
     """Delete a watched folder: its job and its tasks go, its runs stay as history."""
     name = _folder_name(svc, folder_id)
@@ -210,7 +211,7 @@ def _folder_name(svc: Services, folder_id: str) -> str:
 # -- tasks: file tasks -----------------------------------------------------------------
 
 
-@router.get("/tasks/")
+@router.get("/tasks/", responses=errors(400))
 def list_tasks(
     svc: RshViewer, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
 ) -> dict[str, Any]:
@@ -294,14 +295,14 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-@router.delete("/tasks/{task_id}")
+@router.delete("/tasks/{task_id}", responses=errors(404, 409))
 def delete_task(task_id: str, svc: RshOperator) -> dict[str, Any]:
     """Forget a task (not the file); 409 while it is queued or uploading."""
     svc.tasks.remove(_task_id(task_id))
     return {"message": f"task {task_id} deleted"}
 
 
-@router.put("/tasks/{task_id}")
+@router.put("/tasks/{task_id}", responses=errors(400, 404, 409))
 def retry_task(
     task_id: str, svc: RshOperator, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -55,6 +56,10 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
     server = uvicorn.Server(
         uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
     )
+    # What start-up imported and built lives as long as the process: out of the
+    # collector's sight, a full collection no longer walks it (~100 ms pauses).
+    gc.collect()
+    gc.freeze()
     # uvicorn re-raises the signal it caught once it has stopped serving; our own
     # handler turns that into a normal return so the runs get their grace period.
     for sig in (signal.SIGTERM, signal.SIGINT):

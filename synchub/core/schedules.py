@@ -14,6 +14,7 @@ once per matching wall-clock time.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -298,12 +299,17 @@ def fires_between(
     return out, False
 
 
+@functools.lru_cache(maxsize=4096)
+def _explain(cron: str) -> str:
+    """cronsim's sentence for `cron`: a page of jobs asks for the same few often."""
+    return str(CronSim(_expand(cron), _VALIDATE_FROM).explain())
+
+
 def describe(schedule: Schedule) -> str:
     """A sentence a person reads, e.g. 'At 02:00 on Monday through Friday (Europe/Berlin)'."""
     if schedule.kind is ScheduleKind.CRON:
         assert schedule.cron is not None
-        text = CronSim(_expand(schedule.cron), _VALIDATE_FROM).explain()
-        return f"{text} ({schedule.tz})"
+        return f"{_explain(schedule.cron)} ({schedule.tz})"
     if schedule.kind is ScheduleKind.INTERVAL:
         assert schedule.every_s is not None
         return f"Every {format_duration(schedule.every_s)}"

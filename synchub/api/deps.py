@@ -8,8 +8,8 @@ give the services acting for the token's name, so the audit records who did it.
 A token limited by a scope (e.g. `compat-rsh`) is refused (403) outside its paths,
 checked here where every request is authenticated, so no route can forget it.
 
-`RshViewer` and `RshOperator` are the same for the rclone-sync-hub console's routes
-under /compat/rsh (its errors take that layer's shape, by path, in `problems`).
+The compatibility layers use the same dependencies (their errors take their own
+shape, by path, in `problems`).
 """
 
 from __future__ import annotations
@@ -79,9 +79,6 @@ def services_for(needed: Role) -> Callable[..., Services]:
 ViewerServices = Annotated[Services, Depends(services_for(Role.VIEWER))]
 OperatorServices = Annotated[Services, Depends(services_for(Role.OPERATOR))]
 AdminServices = Annotated[Services, Depends(services_for(Role.ADMIN))]
-#: The rclone-sync-hub console's routes: reading (lists, tree) and acting (retry, refresh).
-RshViewer = Annotated[Services, Depends(services_for(Role.VIEWER))]
-RshOperator = Annotated[Services, Depends(services_for(Role.OPERATOR))]
 NodeDep = Annotated[Node | None, Depends(node_of)]
 
 

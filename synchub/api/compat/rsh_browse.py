@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from synchub.api.compat.rsh_query import parse_query
-from synchub.api.deps import RshOperator, RshViewer
+from synchub.api.deps import OperatorServices, ViewerServices
 from synchub.api.problems import message_responses as errors
 from synchub.services import browse
 
@@ -61,14 +61,14 @@ class Refreshing(BaseModel):
 
 
 @router.get("/rclone/list")
-def rclone_list(svc: RshViewer) -> list[str]:
+def rclone_list(svc: ViewerServices) -> list[str]:
     """The names of the configured remotes, as a bare array."""
     return [remote.name for remote in svc.remotes.list()]
 
 
 @router.get("/folders/tree", responses=errors(404))
 def folders_tree(
-    svc: RshViewer,
+    svc: ViewerServices,
     path: Annotated[str, Query(description="`/` for the browse roots, then a child's path")] = "/",
 ) -> Tree:
     """The directories in `path`, which must be under a browse root
@@ -82,7 +82,7 @@ def folders_tree(
 
 @router.get("/origins/list")
 def origins_list(
-    svc: RshViewer,
+    svc: ViewerServices,
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 100,
     query: Annotated[str | None, Query(description='e.g. {"name": {"$regex": "nas"}}')] = None,
@@ -101,7 +101,7 @@ def origins_list(
 
 
 @router.get("/origins/refresh")
-def origins_refresh(svc: RshOperator) -> Refreshing:
+def origins_refresh(svc: OperatorServices) -> Refreshing:
     """Start measuring every remote in the background (joining measurements already
     running) and answer at once; /origins/list shows the figures as they come."""
     started = svc.sizes.refresh()

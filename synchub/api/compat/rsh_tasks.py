@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from synchub.api.compat.rsh_query import BadQuery, Condition, parse_query
-from synchub.api.deps import AdminServices, RshOperator, RshViewer
+from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
 from synchub.api.problems import message_responses as errors
 from synchub.core.errors import InvalidInput, JobNotFound, TaskNotFound
 from synchub.core.runs import Trigger
@@ -68,7 +68,7 @@ def listing(items: list[dict[str, Any]], total: int, page: int, per_page: int) -
 
 
 @router.get("/info/")
-def info(svc: RshViewer) -> dict[str, Any]:
+def info(svc: ViewerServices) -> dict[str, Any]:
     """Folders, files sending / waiting / sent, the last 10 files to end, and files
     seen (`add`) and sent (`success`) on each of the last 7 days (server's zone)."""
     counts = svc.tasks.counts()
@@ -115,7 +115,7 @@ def server_zone() -> tzinfo:
 
 @router.get("/folders/", responses=errors(400))
 def list_folders(
-    svc: RshViewer, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
+    svc: ViewerServices, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
 ) -> dict[str, Any]:
     """Watched folders, oldest first: status 0 not watched now (its folder is missing,
     or the job is disabled), 1 a run is scanning it, 2 watching."""
@@ -213,7 +213,7 @@ def _folder_name(svc: Services, folder_id: str) -> str:
 
 @router.get("/tasks/", responses=errors(400))
 def list_tasks(
-    svc: RshViewer, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
+    svc: ViewerServices, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
 ) -> dict[str, Any]:
     """File tasks, newest first. `query` takes `status` (0 pending, 1 queued, 2
     uploading, 3 done, 4 failed) and `fileName` / `name` (the folder) as a string
@@ -296,7 +296,7 @@ def human_size(size: int | None) -> str:
 
 
 @router.delete("/tasks/{task_id}", responses=errors(404, 409))
-def delete_task(task_id: str, svc: RshOperator) -> dict[str, Any]:
+def delete_task(task_id: str, svc: OperatorServices) -> dict[str, Any]:
     """Forget a task (not the file); 409 while it is queued or uploading."""
     svc.tasks.remove(_task_id(task_id))
     return {"message": f"task {task_id} deleted"}
@@ -304,7 +304,7 @@ def delete_task(task_id: str, svc: RshOperator) -> dict[str, Any]:
 
 @router.put("/tasks/{task_id}", responses=errors(400, 404, 409))
 def retry_task(
-    task_id: str, svc: RshOperator, body: Annotated[dict[str, Any], Body()]
+    task_id: str, svc: OperatorServices, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """The console's "retry": the row sent back with `status: 0`. Only that is read:
     the file is sent again alone; every other field is ignored. 409 while it is

@@ -4,6 +4,8 @@ watcher, queued, transferring, done or failed from the run, retried one file alo
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +29,6 @@ from tests.integration.test_watched_folders import (
     with_watch,
 )
 from tests.support.harness import Harness
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    path = tmp_path / "src"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def dst(tmp_path: Path) -> Path:
-    return tmp_path / "dst"
 
 
 @pytest.fixture
@@ -197,10 +187,10 @@ def test_a_run_of_a_remote_source_reports_its_files_as_tasks(
     assert (task["state"], task["run_id"], task["size"]) == ("done", run_id, 3)
 
 
-def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
-    svc: Services, clock: FakeClock, src: Path, dst: Path
-) -> None:
-    # Slowed down so that it is seen in flight: 2 MiB at 512 KiB/s.
+@contextmanager
+def sending(svc: Services, clock: FakeClock, src: Path, dst: Path) -> Iterator[int]:
+    """A run of `inbox` sending big.bin (2 MiB at 512 KiB/s, slow enough to be seen
+    in flight) in a thread; yields its id once rclone reports the file in flight."""
     svc.jobs.add("inbox", watched(src, dst, params={"options": ["--bwlimit=512k"]}))
     h = Harness(svc, clock)
     watch = with_watch(h, svc, clock, fake=True)
@@ -218,13 +208,20 @@ def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
             return task["state"] == "transferring" and task["bytes"] > 0
 
         wait_for(in_flight, "rclone to report big.bin in flight")
+        yield run_id
+    finally:
+        runner.join()
+
+
+def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
+    svc: Services, clock: FakeClock, src: Path, dst: Path
+) -> None:
+    with sending(svc, clock, src, dst) as run_id:
         task = tasks(svc)["big.bin"]
         assert task["run_id"] == run_id and task["size"] == 2 << 20
         assert task["percent"] is not None and task["started_at"] is not None
         with pytest.raises(TaskBusy, match="transferring"):
             svc.tasks.retry(task["id"])
-    finally:
-        runner.join()
     assert states(svc) == {"big.bin": "done"}
     assert svc.runs.show(run_id)["state"] == "succeeded"
     # Sent once: one run, one copy in its report, no other run made.
@@ -235,21 +232,8 @@ def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
 def test_a_cancelled_run_leaves_its_files_pending_for_the_next_one(
     svc: Services, clock: FakeClock, src: Path, dst: Path
 ) -> None:
-    svc.jobs.add("inbox", watched(src, dst, params={"options": ["--bwlimit=256k"]}))
-    h = Harness(svc, clock)
-    watch = with_watch(h, svc, clock, fake=True)
-    watch.refresh()
-    drop(watch, src, {"big.bin": b"\0" * (2 << 20)})
-    (run_id,) = svc.runs.request_many(["inbox"])
-    h.scheduler.tick()
-    h.executor.take()
-    runner = threading.Thread(target=h.runner.execute, args=(run_id,))
-    runner.start()
-    try:
-        wait_for(lambda: states(svc) == {"big.bin": "transferring"}, "big.bin in flight")
+    with sending(svc, clock, src, dst) as run_id:
         svc.runs.cancel(run_id)
-    finally:
-        runner.join()
     assert svc.runs.show(run_id)["state"] == "cancelled"
     task = tasks(svc)["big.bin"]
     assert (task["state"], task["bytes"], task["percent"]) == ("pending", 0, None)

@@ -78,18 +78,6 @@ def with_watch(h: Harness, svc: Services, clock: FakeClock, *, fake: bool) -> Fo
     return watch
 
 
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    path = tmp_path / "src"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def dst(tmp_path: Path) -> Path:
-    return tmp_path / "dst"
-
-
 # -- defining a watched job ----------------------------------------------------
 
 

@@ -9,7 +9,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from synchub.execution.celery_exec import CeleryExecutor
 from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.scheduler.loop import Scheduler, SchedulerSettings
@@ -59,6 +58,9 @@ class Node:
         self.runner: Runner | None = None
         self.executor: Executor | None = None
         if s.executor == "celery":
+            # Imported here: Celery and kombu weigh ~10 MiB the embedded default
+            # (the local pool) never needs.
+            from synchub.execution.celery_exec import CeleryExecutor
             from synchub.worker import make_app
 
             self.executor = CeleryExecutor(make_app(s))

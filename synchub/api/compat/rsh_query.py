@@ -7,20 +7,16 @@ input: no request can pin a CPU.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import re2
-
 from synchub.core.errors import InvalidInput
 
 MAX_QUERY_CHARS = 2000
 MAX_REGEX_CHARS = 200
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's error, not a log line
-_RE2_OPTIONS.max_mem = 1 << 20  # bounds the compiled program of a hostile pattern
 
 
 class BadQuery(InvalidInput):
@@ -69,7 +65,21 @@ def _condition(name: str, value: object, fields: Mapping[str, type]) -> Conditio
     raise BadQuery(f'query field {name!r} must be {kind} or {{"$regex": ...}}')
 
 
+@functools.cache
+def _re2_options() -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is the client's error, not a log line
+    options.max_mem = 1 << 20  # bounds the compiled program of a hostile pattern
+    return options
+
+
 def _regex(name: str, spec: Mapping[str, object]) -> Any:
+    # RE2 is imported at the first $regex: the servers that never see one (most)
+    # do not carry its 2.6 MiB.
+    import re2
+
     unknown = set(spec) - {"$regex", "$options"}
     if unknown or "$regex" not in spec:
         raise BadQuery(f'query field {name!r}: only {{"$regex": ..., "$options": "i"}}')
@@ -79,7 +89,7 @@ def _regex(name: str, spec: Mapping[str, object]) -> Any:
     if options not in ("", "i"):
         raise BadQuery(f'$options of {name!r} may only be "i"')
     try:
-        return re2.compile(f"(?i){pattern}" if options else pattern, _RE2_OPTIONS)
+        return re2.compile(f"(?i){pattern}" if options else pattern, _re2_options())
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise BadQuery(f"$regex of {name!r} is not a valid pattern: {detail}") from None

@@ -2,6 +2,8 @@
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both) and `--sql STATEMENT` (run after seeding, e.g. to try an index).
+`celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
+(repeatable) to shorten a run; its report records what was used.
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ def main() -> None:
     parser.add_argument(
         "--sql", action="append", metavar="STATEMENT", help="api: run after seeding (repeatable)"
     )
+    parser.add_argument("--runs", type=int, help="celery: runs or tasks per throughput trial")
+    parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
+    parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
+    parser.add_argument(
+        "--broker",
+        action="append",
+        choices=["redis", "rabbitmq"],
+        help="celery: this broker only (repeatable; default both)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -72,6 +83,14 @@ def main() -> None:
                 full=args.full,
                 databases=tuple(args.db or ()),
                 sql=tuple(args.sql or ()),
+            )
+        elif name == "celery":
+            report = celery_bench.run(
+                args.quick,
+                runs=args.runs,
+                reps=args.reps,
+                latency_s=args.latency_s,
+                brokers=tuple(args.broker or ()),
             )
         else:
             report = BENCHMARKS[name](args.quick)

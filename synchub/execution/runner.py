@@ -21,10 +21,8 @@ from synchub.core.runs import RunState, RunStats
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
 from synchub.execution.outcomes import end_run
 from synchub.execution.sink import BufferedSink
-from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
-from synchub.store.db import transaction
-from synchub.store.tables import JobRow, RunRow
+from synchub.store.db import again_if_disconnected, transaction
 
 log = logging.getLogger(__name__)
 
@@ -77,22 +75,23 @@ class Runner:
                 self.on_end()
             return claim
         try:
-            self._run_claimed(*claimed)
+            self._run_claimed(claimed)
         finally:
             self.on_end()
         return claim
 
-    def _claim(self, run_id: int) -> tuple[run_store.Claim, tuple[RunRow, JobRow, bool] | None]:
-        """Claim the run and, in the same transaction, read what running it needs."""
-        with transaction(self.sessions) as session:
-            claim = run_store.claim(session, run_id, worker=self.worker, now=self.clock.now())
-            if claim is not run_store.Claim.CLAIMED:
-                return claim, None
-            run = run_store.get(session, run_id)
-            assert run is not None and run.job_id is not None
-            job = job_store.get_by_id(session, run.job_id)
-            assert job is not None  # the claim holds the job's row
-            return claim, (run, job, run_store.last_succeeded(session, job.id) is None)
+    def _claim(self, run_id: int) -> tuple[run_store.Claim, run_store.Claimed | None]:
+        """Claim the run; with it comes what running it needs (one transaction)."""
+
+        def claim() -> tuple[run_store.Claim, run_store.Claimed | None]:
+            with transaction(self.sessions) as session:
+                now = self.clock.now()
+                return run_store.claim_run(session, run_id, worker=self.worker, now=now)
+
+        # A claim whose commit was lost with its connection may have gone through:
+        # then the second try finds the run running, reports it gone, and the run is
+        # reaped as lost and retried by policy. Never run twice, never left behind.
+        return again_if_disconnected(claim)
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
         """Ask every run in this runner to stop (graceful shutdown's last step)."""
@@ -105,8 +104,8 @@ class Runner:
         with self._lock:
             return list(self._active)
 
-    def _run_claimed(self, run: RunRow, job: JobRow, first_run: bool) -> None:
-        run_id = run.id
+    def _run_claimed(self, run: run_store.Claimed) -> None:
+        run_id = run.run_id
         sink = BufferedSink(
             run_id, self.clock, LogCap(self.settings.log_cap_bytes), self.settings.file_report_cap
         )
@@ -114,24 +113,24 @@ class Runner:
         with self._lock:
             self._active[run_id] = (stop, reasons)
         try:
-            engine = self.engines[job.kind]
+            engine = self.engines[run.kind]
             ctx = RunContext(
                 run_id=run_id,
-                job_name=job.name,
-                params=job.params,
+                job_name=run.job_name,
+                params=run.params,
                 attempt=run.attempt,
-                first_run=first_run,
-                remotes=self._remotes(engine.remotes_used(job.params)),
+                first_run=run.first_run,
+                remotes=self._remotes(engine.remotes_used(run.params)),
                 sink=sink,
                 stop=stop,
-                timeout_s=job.timeout_s,
+                timeout_s=run.timeout_s,
             )
         except Exception as exc:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
         deadline = (
-            None if job.timeout_s is None else self.clock.now() + timedelta(seconds=job.timeout_s)
+            None if run.timeout_s is None else self.clock.now() + timedelta(seconds=run.timeout_s)
         )
         done = threading.Event()
         monitor = threading.Thread(
@@ -201,21 +200,27 @@ class Runner:
             error = "The job's timeout passed; the run was stopped"
         elif state is RunState.LOST:
             error = "synchub stopped while the run was running; it was interrupted"
-        with transaction(self.sessions) as session:
-            if sink is not None:
-                sink.flush(session)
-            end_run(
-                session,
-                run_id,
-                state,
-                now=self.clock.now(),
-                permanent=outcome.permanent,
-                exit_code=outcome.exit_code,
-                error_class=_error_class(state, outcome),
-                error=None if state is RunState.SUCCEEDED else error,
-                stats=stats.as_dict(),
-                progress=None,
-            )
+
+        def finish() -> None:
+            with transaction(self.sessions) as session:
+                if sink is not None:
+                    sink.flush(session)
+                end_run(
+                    session,
+                    run_id,
+                    state,
+                    now=self.clock.now(),
+                    permanent=outcome.permanent,
+                    exit_code=outcome.exit_code,
+                    error_class=_error_class(state, outcome),
+                    error=None if state is RunState.SUCCEEDED else error,
+                    stats=stats.as_dict(),
+                    progress=None,
+                )
+
+        # The end is a conditional update: a second try after a lost commit that went
+        # through changes nothing. Without it, a run that ended well would be lost.
+        again_if_disconnected(finish)
 
     def _forget(self, run_id: int) -> None:
         with self._lock:

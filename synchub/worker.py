@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
@@ -55,9 +56,11 @@ def user_conf(module_name: str) -> dict[str, Any]:
     }
 
 
-def run_task(run_id: int) -> str:
-    """Claim run `run_id` and run it here; a run claimed elsewhere is left alone."""
-    claim = _runner().execute(int(run_id))
+def run_task(run_id: int, at: str | None = None) -> str:
+    """Claim run `run_id` and run it here; a run claimed elsewhere is left alone.
+    `at`: the fire time of a run fired ahead (ISO 8601), not to start before."""
+    start = None if at is None else datetime.fromisoformat(at)
+    claim = _runner().execute(int(run_id), start)
     return claim.value
 
 

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,8 @@ from synchub.store.db import again_if_disconnected, transaction
 log = logging.getLogger(__name__)
 
 ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
+#: The longest a run fired ahead waits for its fire time (a bound against clock skew).
+MAX_START_WAIT_S = 1.0
 
 
 class StopReason(StrEnum):
@@ -64,9 +66,19 @@ class Runner:
         self.on_end = on_end
         self._active: dict[int, tuple[threading.Event, list[StopReason]]] = {}
         self._lock = threading.Lock()
+        #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
+        self._closing = threading.Event()
 
-    def execute(self, run_id: int) -> run_store.Claim:
-        """Claim run `run_id` and, when claimed, run it to its end in this thread."""
+    def execute(self, run_id: int, at: datetime | None = None) -> run_store.Claim:
+        """Claim run `run_id` and, when claimed, run it to its end in this thread.
+
+        A run fired ahead of its fire time comes with that time as `at`: the claim
+        waits for it (at most MAX_START_WAIT_S), or for a shutdown.
+        """
+        if at is not None:
+            wait = (at - self.clock.now()).total_seconds()
+            if wait > 0:
+                self.clock.sleep(min(wait, MAX_START_WAIT_S), self._closing)
         claim, claimed = self._claim(run_id)
         if claimed is None:
             # BUSY runs wait for a run to end (which wakes the scheduler); waking it
@@ -95,6 +107,8 @@ class Runner:
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
         """Ask every run in this runner to stop (graceful shutdown's last step)."""
+        if reason is StopReason.SHUTDOWN:
+            self._closing.set()
         with self._lock:
             for stop, reasons in self._active.values():
                 reasons.append(reason)

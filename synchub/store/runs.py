@@ -425,6 +425,27 @@ def cancel_waiting(session: Session, job_id: int, *, now: datetime, reason: str)
     return sorted(result.scalars())
 
 
+def withdraw_ahead(session: Session, job_id: int, *, now: datetime) -> list[int]:
+    """Delete the job's runs fired ahead for fire times still to come and not started;
+    return their ids. For a job disabled or given a new schedule within the scheduler's
+    lead: those fire times no longer belong to it, and their rows must go (not end as
+    cancelled), or the unique (job, fire time) index would keep the new schedule from
+    firing the same time again. A worker holding such a run's message finds it gone.
+    """
+    waiting = [RunState.PENDING.value, RunState.QUEUED.value]
+    result = session.execute(
+        delete(_runs)
+        .where(
+            _runs.c.job_id == job_id,
+            _runs.c.trigger == Trigger.SCHEDULE.value,
+            _runs.c.state.in_(waiting),
+            _runs.c.scheduled_for > now,
+        )
+        .returning(_runs.c.id)
+    )
+    return sorted(result.scalars())
+
+
 def count_of_job(session: Session, job_id: int) -> int:
     return int(session.scalar(select(func.count(RunRow.id)).where(RunRow.job_id == job_id)) or 0)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +156,24 @@ def test_a_redelivery_after_redis_visibility_timeout_does_not_run_the_run_again(
     received = sum(w.output().count(f"synchub.run[{run_id}] received") for w in workers)
     assert received >= 2, "Redis should have delivered the message again"
     assert len(executions(cluster.marks)[run_id]) == 1
+
+
+def test_a_run_fired_ahead_waits_on_the_worker_for_its_fire_time(cluster: Cluster) -> None:
+    cluster.settings.fire_ahead = 0.5
+    cluster.worker()
+    cluster.start_scheduler()
+    cluster.mark_job("ticking", every="1s")
+
+    def five_done() -> list[dict[str, Any]]:
+        done = [r for r in cluster.svc.runs.list(job="ticking") if r["state"] == "succeeded"]
+        return done if len(done) >= 5 else []
+
+    runs = wait_for("five runs", five_done)
+    cluster.svc.jobs.set_enabled("ticking", False)
+    at = {r["id"]: datetime.fromisoformat(r["scheduled_for"]) for r in runs}
+    # It should fire ahead (on a busy machine the scheduler may be late for some) ...
+    assert any(datetime.fromisoformat(r["created_at"]) < at[r["id"]] for r in runs)
+    # ... and no run may start before its fire time, each once.
+    for r in runs:
+        assert datetime.fromisoformat(r["started_at"]) >= at[r["id"]], r
+        assert len(executions(cluster.marks)[r["id"]]) == 1

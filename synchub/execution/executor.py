@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from synchub.execution.runner import Runner, StopReason
+from synchub.execution.runner import Runner, RunnerClosed, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class LocalExecutor:
     def _execute(self, run_id: int, at: datetime | None) -> object:
         try:
             return self.runner.execute(run_id, at)
+        except RunnerClosed:
+            return None  # left queued: the next start sends it again
         except Exception:
             log.exception("run %s: runner failed", run_id, extra={"action": "runner_error"})
             return None

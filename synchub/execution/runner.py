@@ -31,6 +31,10 @@ ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
 MAX_START_WAIT_S = 1.0
 
 
+class RunnerClosed(Exception):
+    """This runner is shutting down and claims no more runs."""
+
+
 class StopReason(StrEnum):
     CANCEL = "cancel"  #: someone asked to cancel the run
     TIMEOUT = "timeout"  #: the job's timeout passed
@@ -74,11 +78,15 @@ class Runner:
 
         A run fired ahead of its fire time comes with that time as `at`: the claim
         waits for it (at most MAX_START_WAIT_S), or for a shutdown.
+
+        Raises RunnerClosed, claiming nothing, once `stop_all(SHUTDOWN)` was called.
         """
         if at is not None:
             wait = (at - self.clock.now()).total_seconds()
             if wait > 0:
                 self.clock.sleep(min(wait, MAX_START_WAIT_S), self._closing)
+        if self._closing.is_set():
+            raise RunnerClosed
         claim, claimed = self._claim(run_id)
         if claimed is None:
             # BUSY runs wait for a run to end (which wakes the scheduler); waking it
@@ -106,7 +114,8 @@ class Runner:
         return again_if_disconnected(claim)
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
-        """Ask every run in this runner to stop (graceful shutdown's last step)."""
+        """Ask every run in this runner to stop (graceful shutdown's last step). After
+        a SHUTDOWN the runner claims nothing more."""
         if reason is StopReason.SHUTDOWN:
             self._closing.set()
         with self._lock:

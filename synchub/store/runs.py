@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from synchub.core.policies import OverlapPolicy
@@ -93,15 +95,24 @@ def move(
 
     Returns False when the run was not in such a state: another process got there first.
     """
-    sources = [s.value for s in (expected or sources_of(target))]
-    # On the table, not the mapped class: the ORM's bulk-update layer costs a run's
-    # end more CPU than the statement itself, and there is no session state to sync.
+    sources = tuple(s.value for s in (expected or sources_of(target)))
+    statement = _move_statement(target.value, sources, tuple(sorted(values)))
     result = session.execute(
-        update(_runs)
-        .where(_runs.c.id == run_id, _runs.c.state.in_(sources))
-        .values(state=target.value, **values)
+        statement, {"move_where_id": run_id, **{f"move_set_{k}": v for k, v in values.items()}}
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+@functools.cache
+def _move_statement(target: str, sources: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    """The UPDATE of `move`, built once per shape: building a statement (and its cache
+    key) costs more CPU than running it, and every run's end is one. On the table, not
+    the mapped class: the ORM's bulk-update layer would cost more still."""
+    return (
+        update(_runs)
+        .where(_runs.c.id == bindparam("move_where_id"), _runs.c.state.in_(sources))
+        .values(state=target, **{c: bindparam(f"move_set_{c}") for c in columns})
+    )
 
 
 def due_pending(session: Session, now: datetime, limit: int) -> list[RunRow]:

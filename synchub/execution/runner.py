@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -42,6 +43,18 @@ class StopReason(StrEnum):
     LOST = "lost"  #: the run is no longer ours (reaped, or ended elsewhere)
 
 
+@dataclass
+class _Watched:
+    """A run this runner is running, as its monitor sees it."""
+
+    sink: BufferedSink
+    stop: threading.Event  #: set to make the engine stop
+    reasons: list[StopReason]  #: why it was stopped, first reason first
+    deadline: datetime | None = None  #: the job's timeout, from the start
+    #: held while the monitor writes for this run: the run's end waits for it
+    busy: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass(frozen=True)
 class RunnerSettings:
     run_lease_s: float = 30.0
@@ -68,8 +81,10 @@ class Runner:
         self.worker = worker
         self.settings = settings
         self.on_end = on_end
-        self._active: dict[int, tuple[threading.Event, list[StopReason]]] = {}
+        self._active: dict[int, _Watched] = {}
         self._lock = threading.Lock()
+        #: the thread that watches every active run; runs while there are any
+        self._monitor_thread: threading.Thread | None = None
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
 
@@ -119,9 +134,9 @@ class Runner:
         if reason is StopReason.SHUTDOWN:
             self._closing.set()
         with self._lock:
-            for stop, reasons in self._active.values():
-                reasons.append(reason)
-                stop.set()
+            for watched in self._active.values():
+                watched.reasons.append(reason)
+                watched.stop.set()
 
     def active(self) -> list[int]:
         with self._lock:
@@ -132,9 +147,9 @@ class Runner:
         sink = BufferedSink(
             run_id, self.clock, LogCap(self.settings.log_cap_bytes), self.settings.file_report_cap
         )
-        stop, reasons = threading.Event(), list[StopReason]()
+        watched = _Watched(sink, threading.Event(), [])
         with self._lock:
-            self._active[run_id] = (stop, reasons)
+            self._active[run_id] = watched
         try:
             engine = self.engines[run.kind]
             ctx = RunContext(
@@ -145,67 +160,79 @@ class Runner:
                 first_run=run.first_run,
                 remotes=self._remotes(engine.remotes_used(run.params)),
                 sink=sink,
-                stop=stop,
+                stop=watched.stop,
                 timeout_s=run.timeout_s,
             )
         except Exception as exc:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
-        deadline = (
-            None if run.timeout_s is None else self.clock.now() + timedelta(seconds=run.timeout_s)
-        )
-        done = threading.Event()
-        monitor = threading.Thread(
-            target=self._monitor,
-            args=(run_id, sink, stop, reasons, done, deadline),
-            name=f"run-{run_id}-monitor",
-            daemon=True,
-        )
-        monitor.start()
+        if run.timeout_s is not None:
+            watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
+        self._watch()
         try:
             outcome = engine.run(ctx)
         except Exception as exc:
             log.exception("run %s: engine crashed", run_id, extra={"action": "engine_crash"})
             outcome = _internal(exc)
-        done.set()
-        monitor.join()
         self._forget(run_id)
+        with watched.busy:
+            pass  # a monitor pass writing for this run is over; no other one begins
+        reasons = watched.reasons
         self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons)
 
     def _remotes(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         return self.resolve_remotes(names) if names else {}
 
-    def _monitor(
-        self,
-        run_id: int,
-        sink: BufferedSink,
-        stop: threading.Event,
-        reasons: list[StopReason],
-        done: threading.Event,
-        deadline: object,
-    ) -> None:
-        """Every tick: flush logs and progress, renew the heartbeat, watch for cancel."""
-        while not done.wait(self.settings.tick_s):
-            try:
-                with transaction(self.sessions) as session:
-                    progress = sink.flush(session)
-                    cancel = run_store.heartbeat(
-                        session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
-                    )
-            except Exception:
-                log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
-                continue
-            reason = None
-            if cancel is None:
-                reason = StopReason.LOST
-            elif cancel:
-                reason = StopReason.CANCEL
-            elif deadline is not None and self.clock.now() >= deadline:  # type: ignore[operator]
-                reason = StopReason.TIMEOUT
-            if reason is not None and not stop.is_set():
-                reasons.append(reason)
-                stop.set()
+    def _watch(self) -> None:
+        """Make sure the monitor runs. One thread watches every run of this runner: a
+        thread per run cost a short run more CPU than its claim (start, wake, join)."""
+        with self._lock:
+            if self._monitor_thread is None:
+                self._monitor_thread = threading.Thread(
+                    target=self._monitor, name="synchub-run-monitor", daemon=True
+                )
+                self._monitor_thread.start()
+
+    def _monitor(self) -> None:
+        """Every tick, for each active run: flush its logs and progress, renew its
+        heartbeat, watch for a cancel, its timeout, or its loss. Ends when a tick
+        finds no run to watch (`_watch` starts it again)."""
+        while True:
+            time.sleep(self.settings.tick_s)
+            with self._lock:
+                if not self._active:
+                    self._monitor_thread = None
+                    return
+                active = list(self._active.items())
+            for run_id, watched in active:
+                with watched.busy:
+                    with self._lock:
+                        if run_id not in self._active:
+                            continue  # it ended meanwhile: its end writes the rest
+                    self._check(run_id, watched)
+
+    def _check(self, run_id: int, watched: _Watched) -> None:
+        """One monitor pass over one run."""
+        try:
+            with transaction(self.sessions) as session:
+                progress = watched.sink.flush(session)
+                cancel = run_store.heartbeat(
+                    session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
+                )
+        except Exception:
+            log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
+            return
+        reason = None
+        if cancel is None:
+            reason = StopReason.LOST
+        elif cancel:
+            reason = StopReason.CANCEL
+        elif watched.deadline is not None and self.clock.now() >= watched.deadline:
+            reason = StopReason.TIMEOUT
+        if reason is not None and not watched.stop.is_set():
+            watched.reasons.append(reason)
+            watched.stop.set()
 
     def _finish(
         self,

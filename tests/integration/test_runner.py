@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
@@ -296,3 +298,38 @@ def test_a_connection_cut_between_runs_costs_no_run(
         assert svc.runs.show(second)["state"] == "succeeded"
     finally:
         engine.dispose()
+
+
+def test_one_monitor_keeps_every_running_run_alive_and_stops_the_cancelled_one(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "par", "block", overlap="allow")
+    h = Harness(svc, clock)
+    a, ta = start_in_thread(h, svc, "par")
+    b, tb = start_in_thread(h, svc, "par")
+    assert scripted.running.acquire(timeout=10)
+    assert scripted.running.acquire(timeout=10)
+    later = clock.advance(10)
+
+    def both_beat() -> bool:
+        runs = [svc.runs.show(r) for r in (a, b)]
+        return all(r["heartbeat_at"] == later.isoformat() for r in runs)
+
+    # It should renew both heartbeats and store both runs' progress.
+    wait_until(both_beat)
+    assert all(svc.runs.show(r)["progress"] is not None for r in (a, b))
+    # It should stop the cancelled run alone.
+    svc.runs.cancel(a)
+    ta.join(timeout=10)
+    assert svc.runs.show(a)["state"] == "cancelled"
+    assert svc.runs.show(b)["state"] == "running"
+    scripted.release.set()
+    tb.join(timeout=10)
+    assert svc.runs.show(b)["state"] == "succeeded"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

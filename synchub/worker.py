@@ -115,7 +115,15 @@ def _before_fork(**_kwargs: Any) -> None:
 @worker_process_init.connect
 def _pool_process_started(**_kwargs: Any) -> None:
     die_with_parent()
-    signal.signal(STOP_RUNS, _on_stop_runs)
+    # A signal handler runs in the main thread between any two bytecodes, maybe while
+    # it holds a lock that stopping the runs needs: it only writes to a pipe, and a
+    # thread of its own does the stopping. (Not a blocked signal taken by sigwait:
+    # rclone would inherit the mask, and rclone toggles its bandwidth limit on SIGUSR2.)
+    read_end, write_end = os.pipe()
+    signal.signal(STOP_RUNS, lambda _signum, _frame: os.write(write_end, b"x"))
+    threading.Thread(
+        target=_wait_for_stop_runs, args=(read_end,), name="synchub-stop-runs", daemon=True
+    ).start()
 
 
 #: What the main process sends its pool processes when the shutdown grace is over.
@@ -154,10 +162,9 @@ def _grace_over() -> None:
                 os.kill(child.pid, STOP_RUNS)
 
 
-def _on_stop_runs(_signum: int, _frame: object) -> None:
-    # A signal handler runs in the main thread, which may hold the runner's lock:
-    # stop the runs from another thread.
-    threading.Thread(target=_stop_runs, name="synchub-stop-runs", daemon=True).start()
+def _wait_for_stop_runs(read_end: int) -> None:
+    os.read(read_end, 1)
+    _stop_runs()
 
 
 def _stop_runs() -> None:

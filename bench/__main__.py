@@ -3,6 +3,8 @@
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
 `--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs).
+`celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
+(repeatable) to shorten a run; its report records what was used.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ def main() -> None:
         help="api: only the one-client latency of this endpoint (repeatable; default all, "
         "with every scenario)",
     )
+    parser.add_argument("--runs", type=int, help="celery: runs or tasks per throughput trial")
+    parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
+    parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
+    parser.add_argument(
+        "--broker",
+        action="append",
+        choices=["redis", "rabbitmq"],
+        help="celery: this broker only (repeatable; default both)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -81,6 +92,14 @@ def main() -> None:
                 databases=tuple(args.db or ()),
                 sql=tuple(args.sql or ()),
                 endpoints=tuple(args.endpoint or ()),
+            )
+        elif name == "celery":
+            report = celery_bench.run(
+                args.quick,
+                runs=args.runs,
+                reps=args.reps,
+                latency_s=args.latency_s,
+                brokers=tuple(args.broker or ()),
             )
         else:
             report = BENCHMARKS[name](args.quick)

@@ -40,7 +40,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -767,8 +767,17 @@ def median(values: list[float]) -> float:
     return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
-def run(quick: bool) -> Report:
+def run(
+    quick: bool,
+    *,
+    runs: int | None = None,
+    reps: int | None = None,
+    latency_s: int | None = None,
+    brokers: tuple[str, ...] = (),
+) -> Report:
     p = QUICK if quick else FULL
+    changes = {"runs": runs, "reps": reps, "latency_s": latency_s, "brokers": brokers or None}
+    p = replace(p, **{k: v for k, v in changes.items() if v is not None})
     results = {broker: run_broker(broker, p) for broker in p.brokers}
     return Report("celery", asdict(p), {"brokers": results}, summary(p, results))
 

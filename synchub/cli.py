@@ -98,7 +98,7 @@ def emit(data: Any) -> None:
 
 
 def ensure_schema(svc: Services) -> None:
-    from synchub.store.migrate import check_schema
+    from synchub.store.schema import check_schema
 
     check_schema(svc.db)
 

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     visibility_timeout: float = Field(default=12 * 3600, gt=0)
     #: seconds a run may sit queued on the broker before it is sent again (lost messages)
     requeue_after: float = Field(default=300.0, gt=0)
+    #: celery executor: seconds before a fire time its run is created and sent; the
+    #: worker starts it at the fire time, so the broker's latency comes before it
+    fire_ahead: float = Field(default=0.1, ge=0, le=1)
+    #: `synchub worker`: seconds running runs get to finish after SIGTERM; then their
+    #: processes are stopped and the runs end as lost (retried by their job's policy)
+    worker_shutdown_grace: float = Field(default=30.0, ge=0)
     #: seconds a watched folder must be quiet before its changes start a run
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval

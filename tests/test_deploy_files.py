@@ -39,7 +39,10 @@ SUPERVISORD = DEPLOY / "supervisord.conf"
 UNITS = DEPLOY / "systemd"
 DOCS = ROOT / "docs" / "deploy.md"
 
-SHUTDOWN_GRACE_S = float(Settings.model_fields["shutdown_grace"].default)
+SHUTDOWN_GRACE_S = max(
+    float(Settings.model_fields["shutdown_grace"].default),
+    float(Settings.model_fields["worker_shutdown_grace"].default),
+)
 KILL_GRACE_S = float(Settings.model_fields["kill_grace"].default)
 SYNCHUB_SERVICES = {"migrate", "api", "scheduler-standby", "worker-1", "worker-2"}
 SECRET_NAME = re.compile(r"PASSWORD|PASS$|SECRET|TOKEN|_KEY$|BASIC_AUTH", re.IGNORECASE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
@@ -36,13 +37,21 @@ class CeleryExecutor:
         with self._lock:
             return 0 if time.monotonic() < self._down_until else self.max_per_pass
 
-    def submit(self, run_id: int, queue: str) -> None:
+    def submit(self, run_id: int, queue: str, at: datetime | None = None) -> None:
+        # A run fired ahead carries its fire time: the worker waits for it, so the
+        # broker's latency falls before the fire time rather than after it.
+        kwargs = {} if at is None else {"at": at.isoformat()}
         # Two tries: after the broker dropped a pooled connection, its next publish
         # fails (RabbitMQ) though the broker is back; a real outage fails both.
         for attempt in (1, 2):
             try:
                 self.app.send_task(
-                    TASK, args=[run_id], task_id=str(run_id), queue=queue, retry=False
+                    TASK,
+                    args=[run_id],
+                    kwargs=kwargs,
+                    task_id=str(run_id),
+                    queue=queue,
+                    retry=False,
                 )
                 return
             except Exception:

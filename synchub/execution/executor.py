@@ -7,9 +7,10 @@ import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from synchub.execution.runner import Runner, StopReason
+from synchub.execution.runner import Runner, RunnerClosed, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ class Executor(Protocol):
         """How many more runs of `queue` it can start now."""
         ...
 
-    def submit(self, run_id: int, queue: str) -> None:
-        """Hand over a queued run; raise when it cannot be taken."""
+    def submit(self, run_id: int, queue: str, at: datetime | None = None) -> None:
+        """Hand over a queued run, to start no earlier than `at` (a run fired ahead of
+        its fire time); raise when it cannot be taken."""
         ...
 
     def in_flight(self) -> set[int]:
@@ -70,12 +72,12 @@ class LocalExecutor:
                 free = min(free, limit - self._by_queue[queue])
             return max(0, free)
 
-    def submit(self, run_id: int, queue: str) -> None:
+    def submit(self, run_id: int, queue: str, at: datetime | None = None) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the local executor is shutting down")
             self._by_queue[queue] += 1
-            future = self._pool.submit(self._execute, run_id)
+            future = self._pool.submit(self._execute, run_id, at)
             self._runs[run_id] = future
         future.add_done_callback(lambda _f: self._done(run_id, queue))
 
@@ -94,9 +96,11 @@ class LocalExecutor:
             )
         ]
 
-    def _execute(self, run_id: int) -> object:
+    def _execute(self, run_id: int, at: datetime | None) -> object:
         try:
-            return self.runner.execute(run_id)
+            return self.runner.execute(run_id, at)
+        except RunnerClosed:
+            return None  # left queued: the next start sends it again
         except Exception:
             log.exception("run %s: runner failed", run_id, extra={"action": "runner_error"})
             return None

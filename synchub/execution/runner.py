@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,14 +25,18 @@ from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
 from synchub.execution.outcomes import end_run
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
-from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
-from synchub.store.db import transaction
-from synchub.store.tables import JobRow, RunRow
+from synchub.store.db import again_if_disconnected, transaction
 
 log = logging.getLogger(__name__)
 
 ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
+#: The longest a run fired ahead waits for its fire time (a bound against clock skew).
+MAX_START_WAIT_S = 1.0
+
+
+class RunnerClosed(Exception):
+    """This runner is shutting down and claims no more runs."""
 
 
 class StopReason(StrEnum):
@@ -39,6 +44,18 @@ class StopReason(StrEnum):
     TIMEOUT = "timeout"  #: the job's timeout passed
     SHUTDOWN = "shutdown"  #: this process is stopping
     LOST = "lost"  #: the run is no longer ours (reaped, or ended elsewhere)
+
+
+@dataclass
+class _Watched:
+    """A run this runner is running, as its monitor sees it."""
+
+    sink: BufferedSink
+    stop: threading.Event  #: set to make the engine stop
+    reasons: list[StopReason]  #: why it was stopped, first reason first
+    deadline: datetime | None = None  #: the job's timeout, from the start
+    #: held while the monitor writes for this run: the run's end waits for it
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -67,11 +84,27 @@ class Runner:
         self.worker = worker
         self.settings = settings
         self.on_end = on_end
-        self._active: dict[int, tuple[threading.Event, list[StopReason]]] = {}
+        self._active: dict[int, _Watched] = {}
         self._lock = threading.Lock()
+        #: the thread that watches every active run; runs while there are any
+        self._monitor_thread: threading.Thread | None = None
+        #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
+        self._closing = threading.Event()
 
-    def execute(self, run_id: int) -> run_store.Claim:
-        """Claim run `run_id` and, when claimed, run it to its end in this thread."""
+    def execute(self, run_id: int, at: datetime | None = None) -> run_store.Claim:
+        """Claim run `run_id` and, when claimed, run it to its end in this thread.
+
+        A run fired ahead of its fire time comes with that time as `at`: the claim
+        waits for it (at most MAX_START_WAIT_S), or for a shutdown.
+
+        Raises RunnerClosed, claiming nothing, once `stop_all(SHUTDOWN)` was called.
+        """
+        if at is not None:
+            wait = (at - self.clock.now()).total_seconds()
+            if wait > 0:
+                self.clock.sleep(min(wait, MAX_START_WAIT_S), self._closing)
+        if self._closing.is_set():
+            raise RunnerClosed
         claim, claimed = self._claim(run_id)
         if claimed is None:
             # BUSY runs wait for a run to end (which wakes the scheduler); waking it
@@ -80,117 +113,133 @@ class Runner:
                 self.on_end()
             return claim
         try:
-            self._run_claimed(*claimed)
+            self._run_claimed(claimed)
         finally:
             self.on_end()
         return claim
 
-    def _claim(self, run_id: int) -> tuple[run_store.Claim, tuple[RunRow, JobRow, bool] | None]:
-        """Claim the run and, in the same transaction, read what running it needs."""
-        with transaction(self.sessions) as session:
-            claim = run_store.claim(session, run_id, worker=self.worker, now=self.clock.now())
-            if claim is not run_store.Claim.CLAIMED:
-                return claim, None
-            run = run_store.get(session, run_id)
-            assert run is not None and run.job_id is not None
-            job = job_store.get_by_id(session, run.job_id)
-            assert job is not None  # the claim holds the job's row
-            return claim, (run, job, run_store.last_succeeded(session, job.id) is None)
+    def _claim(self, run_id: int) -> tuple[run_store.Claim, run_store.Claimed | None]:
+        """Claim the run; with it comes what running it needs (one transaction)."""
+
+        def claim() -> tuple[run_store.Claim, run_store.Claimed | None]:
+            with transaction(self.sessions) as session:
+                now = self.clock.now()
+                return run_store.claim_run(session, run_id, worker=self.worker, now=now)
+
+        # A claim whose commit was lost with its connection may have gone through:
+        # then the second try finds the run running, reports it gone, and the run is
+        # reaped as lost and retried by policy. Never run twice, never left behind.
+        return again_if_disconnected(claim)
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
-        """Ask every run in this runner to stop (graceful shutdown's last step)."""
+        """Ask every run in this runner to stop (graceful shutdown's last step). After
+        a SHUTDOWN the runner claims nothing more."""
+        if reason is StopReason.SHUTDOWN:
+            self._closing.set()
         with self._lock:
-            for stop, reasons in self._active.values():
-                reasons.append(reason)
-                stop.set()
+            for watched in self._active.values():
+                watched.reasons.append(reason)
+                watched.stop.set()
 
     def active(self) -> list[int]:
         with self._lock:
             return list(self._active)
 
-    def _run_claimed(self, run: RunRow, job: JobRow, first_run: bool) -> None:
-        run_id = run.id
+    def _run_claimed(self, run: run_store.Claimed) -> None:
+        run_id = run.run_id
         sink = BufferedSink(
             run_id,
             self.clock,
             LogCap(self.settings.log_cap_bytes),
             self.settings.file_report_cap,
-            tasks=_feed(run, job),
+            tasks=_feed(run),
         )
-        stop, reasons = threading.Event(), list[StopReason]()
+        watched = _Watched(sink, threading.Event(), [])
         with self._lock:
-            self._active[run_id] = (stop, reasons)
+            self._active[run_id] = watched
         try:
-            engine = self.engines[job.kind]
+            engine = self.engines[run.kind]
             ctx = RunContext(
                 run_id=run_id,
-                job_name=job.name,
-                params=job.params if run.only_path is None else one_file(job, run.only_path),
+                job_name=run.job_name,
+                params=run.params if run.only_path is None else one_file(run),
                 attempt=run.attempt,
-                first_run=first_run,
-                remotes=self._remotes(engine.remotes_used(job.params)),
+                first_run=run.first_run,
+                remotes=self._remotes(engine.remotes_used(run.params)),
                 sink=sink,
-                stop=stop,
-                timeout_s=job.timeout_s,
+                stop=watched.stop,
+                timeout_s=run.timeout_s,
             )
         except Exception as exc:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
-        deadline = (
-            None if job.timeout_s is None else self.clock.now() + timedelta(seconds=job.timeout_s)
-        )
-        done = threading.Event()
-        monitor = threading.Thread(
-            target=self._monitor,
-            args=(run_id, sink, stop, reasons, done, deadline),
-            name=f"run-{run_id}-monitor",
-            daemon=True,
-        )
-        monitor.start()
+        if run.timeout_s is not None:
+            watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
+        self._watch()
         try:
             outcome = engine.run(ctx)
         except Exception as exc:
             log.exception("run %s: engine crashed", run_id, extra={"action": "engine_crash"})
             outcome = _internal(exc)
-        done.set()
-        monitor.join()
         self._forget(run_id)
-        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons, job.watch)
+        with watched.busy:
+            pass  # a monitor pass writing for this run is over; no other one begins
+        reasons = watched.reasons
+        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons, run.watch)
 
     def _remotes(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         return self.resolve_remotes(names) if names else {}
 
-    def _monitor(
-        self,
-        run_id: int,
-        sink: BufferedSink,
-        stop: threading.Event,
-        reasons: list[StopReason],
-        done: threading.Event,
-        deadline: object,
-    ) -> None:
-        """Every tick: flush logs and progress, renew the heartbeat, watch for cancel."""
-        while not done.wait(self.settings.tick_s):
-            try:
-                with transaction(self.sessions) as session:
-                    progress = sink.flush(session)
-                    cancel = run_store.heartbeat(
-                        session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
-                    )
-            except Exception:
-                log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
-                continue
-            reason = None
-            if cancel is None:
-                reason = StopReason.LOST
-            elif cancel:
-                reason = StopReason.CANCEL
-            elif deadline is not None and self.clock.now() >= deadline:  # type: ignore[operator]
-                reason = StopReason.TIMEOUT
-            if reason is not None and not stop.is_set():
-                reasons.append(reason)
-                stop.set()
+    def _watch(self) -> None:
+        """Make sure the monitor runs. One thread watches every run of this runner: a
+        thread per run cost a short run more CPU than its claim (start, wake, join)."""
+        with self._lock:
+            if self._monitor_thread is None:
+                self._monitor_thread = threading.Thread(
+                    target=self._monitor, name="synchub-run-monitor", daemon=True
+                )
+                self._monitor_thread.start()
+
+    def _monitor(self) -> None:
+        """Every tick, for each active run: flush its logs and progress, renew its
+        heartbeat, watch for a cancel, its timeout, or its loss. Ends when a tick
+        finds no run to watch (`_watch` starts it again)."""
+        while True:
+            time.sleep(self.settings.tick_s)
+            with self._lock:
+                if not self._active:
+                    self._monitor_thread = None
+                    return
+                active = list(self._active.items())
+            for run_id, watched in active:
+                with watched.busy:
+                    with self._lock:
+                        if run_id not in self._active:
+                            continue  # it ended meanwhile: its end writes the rest
+                    self._check(run_id, watched)
+
+    def _check(self, run_id: int, watched: _Watched) -> None:
+        """One monitor pass over one run."""
+        try:
+            with transaction(self.sessions) as session:
+                progress = watched.sink.flush(session)
+                cancel = run_store.heartbeat(
+                    session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
+                )
+        except Exception:
+            log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
+            return
+        reason = None
+        if cancel is None:
+            reason = StopReason.LOST
+        elif cancel:
+            reason = StopReason.CANCEL
+        elif watched.deadline is not None and self.clock.now() >= watched.deadline:
+            reason = StopReason.TIMEOUT
+        if reason is not None and not watched.stop.is_set():
+            watched.reasons.append(reason)
+            watched.stop.set()
 
     def _finish(
         self,
@@ -199,7 +248,7 @@ class Runner:
         outcome: Outcome,
         sink: BufferedSink | None = None,
         reasons: list[StopReason] | None = None,
-        watched: bool = True,
+        tasks: bool = True,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
@@ -209,39 +258,46 @@ class Runner:
             error = "The job's timeout passed; the run was stopped"
         elif state is RunState.LOST:
             error = "synchub stopped while the run was running; it was interrupted"
-        with transaction(self.sessions) as session:
-            if sink is not None:
-                sink.flush(session)
-            end_run(
-                session,
-                run_id,
-                state,
-                now=self.clock.now(),
-                permanent=outcome.permanent,
-                exit_code=outcome.exit_code,
-                error_class=_error_class(state, outcome),
-                error=None if state is RunState.SUCCEEDED else error,
-                stats=stats.as_dict(),
-                progress=None,
-                tasks=watched,
-            )
+
+        def finish() -> None:
+            with transaction(self.sessions) as session:
+                if sink is not None:
+                    sink.flush(session)
+                end_run(
+                    session,
+                    run_id,
+                    state,
+                    now=self.clock.now(),
+                    permanent=outcome.permanent,
+                    exit_code=outcome.exit_code,
+                    error_class=_error_class(state, outcome),
+                    error=None if state is RunState.SUCCEEDED else error,
+                    stats=stats.as_dict(),
+                    progress=None,
+                    tasks=tasks,
+                )
+
+        # The end is a conditional update: a second try after a lost commit that went
+        # through changes nothing. Without it, a run that ended well would be lost.
+        again_if_disconnected(finish)
 
     def _forget(self, run_id: int) -> None:
         with self._lock:
             self._active.pop(run_id, None)
 
 
-def _feed(run: RunRow, job: JobRow) -> TaskFeed | None:
-    if not job.watch or run.started_at is None:
+def _feed(run: run_store.Claimed) -> TaskFeed | None:
+    if not run.watch:
         return None
-    return TaskFeed(job.id, run.id, run.started_at, run.only_path)
+    return TaskFeed(run.job_id, run.run_id, run.started_at, run.only_path)
 
 
-def one_file(job: JobRow, path: str) -> dict[str, Any]:
+def one_file(run: run_store.Claimed) -> dict[str, Any]:
     """A one-file run's parameters (a task's retry)."""
-    if job.kind != "rclone":
-        raise InvalidInput(f"a {job.kind} job cannot send one file alone")
-    return rclone.one_file(job.params, path)
+    assert run.only_path is not None
+    if run.kind != "rclone":
+        raise InvalidInput(f"a {run.kind} job cannot send one file alone")
+    return rclone.one_file(run.params, run.only_path)
 
 
 def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:

@@ -53,6 +53,10 @@ class SchedulerSettings:
     batch: int = 200
     #: queued runs no executor took within this are sent again (lost hand-overs)
     requeue_after_s: float = 10.0
+    #: fire this long before a fire time: the run is created and handed over early,
+    #: and the executor starts it at its fire time (so no transaction and no broker
+    #: lies between the fire time and the start); 0 fires at the fire time
+    fire_ahead_s: float = 0.0
 
 
 class _Slots:
@@ -166,21 +170,30 @@ class Scheduler:
 
     def fire(self) -> bool:
         """Create the runs of due jobs and hand them over at once, in the same
-        transaction, when the executor has room. True when the batch was full."""
+        transaction, when the executor has room. True when the batch was full.
+
+        Jobs due within `fire_ahead_s` fire now: their runs wait (pending with
+        `not_before`, or on the executor) until their fire time.
+        """
         now = self.clock.now()
+        horizon = now + timedelta(seconds=self.settings.fire_ahead_s)
         slots = _Slots(self.executor)
-        handed: list[tuple[int, str]] = []
+        handed: list[tuple[int, str, datetime | None]] = []
         with transaction(self.sessions) as session:
-            due = job_store.due(session, now, self.settings.batch)
+            due = job_store.due(session, horizon, self.settings.batch)
             for job in due:
-                for run_id in self._fire_job(session, job, now):
+                for run_id, at in self._fire_job(session, job, now, horizon):
                     if slots.take(job.queue) and run_store.mark_queued(session, [run_id], now):
-                        handed.append((run_id, job.queue))
+                        handed.append((run_id, job.queue, at))
         self._submit(handed)
         return len(due) == self.settings.batch
 
-    def _fire_job(self, session: Session, job: JobRow, now: datetime) -> list[int]:
-        """Record the job's due fire times by its misfire policy; return the new runs."""
+    def _fire_job(
+        self, session: Session, job: JobRow, now: datetime, horizon: datetime
+    ) -> list[tuple[int, datetime | None]]:
+        """Record the job's fire times up to `horizon`, those already due by its misfire
+        policy; return the new runs, each with its fire time when that is still to
+        come (a run fired ahead), else None."""
         expected = job.next_fire_at
         assert expected is not None
         schedule = Schedule(
@@ -191,8 +204,8 @@ class Scheduler:
             anchor=job.anchor_at,
         )
         try:
-            fires, cut = fires_between(schedule, expected, now, limit=10_000)
-            upcoming = next_fire(schedule, now)
+            fires, cut = fires_between(schedule, expected, horizon, limit=10_000)
+            upcoming = next_fire(schedule, horizon)
         except Exception:
             # Guard against a crash loop: push the job out of the due set, then report.
             job_store.advance(session, job.id, expected=expected, to=None)
@@ -202,8 +215,14 @@ class Scheduler:
                 extra={"action": "schedule_error"},
             )
             return []
+        # Only fire times already passed can have been missed; those still to come
+        # (within the lead) always run.
+        ahead = [at for at in fires if at > now]
         decision = decide_misfires(
-            fires, now=now, grace_s=self.settings.misfire_grace_s, policy=MisfirePolicy(job.misfire)
+            fires[: len(fires) - len(ahead)],
+            now=now,
+            grace_s=self.settings.misfire_grace_s,
+            policy=MisfirePolicy(job.misfire),
         )
         for at in decision.skip[-MAX_RECORDED_MISSES:]:
             run_store.create(
@@ -223,12 +242,29 @@ class Scheduler:
                 "10000+" if cut else unrecorded,
                 extra={"action": "misfire"},
             )
-        created = [
-            run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at)
+        created: list[tuple[int | None, datetime | None]] = [
+            (
+                run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at),
+                None,
+            )
             for at in decision.run
         ]
+        created += [
+            (
+                run_store.create(
+                    session,
+                    job,
+                    trigger=Trigger.SCHEDULE,
+                    now=now,
+                    scheduled_for=at,
+                    not_before=at,
+                ),
+                at,
+            )
+            for at in ahead
+        ]
         job_store.advance(session, job.id, expected=expected, to=upcoming)
-        return [run_id for run_id in created if run_id is not None]
+        return [(run_id, at) for run_id, at in created if run_id is not None]
 
     def fire_watched(self) -> int:
         """Re-check the watched folders and create the runs of those whose changes
@@ -261,13 +297,14 @@ class Scheduler:
             return 0
         with transaction(self.sessions) as session:
             moved = run_store.mark_queued(session, [r.id for r in chosen], now)
-        return self._submit([(r.id, r.queue) for r in chosen if r.id in moved])
+        return self._submit([(r.id, r.queue, None) for r in chosen if r.id in moved])
 
-    def _submit(self, handed: list[tuple[int, str]]) -> int:
-        """Give queued runs to the executor; one it refuses goes back to pending."""
-        for run_id, queue in handed:
+    def _submit(self, handed: list[tuple[int, str, datetime | None]]) -> int:
+        """Give queued runs to the executor (with the time to start those fired ahead);
+        one it refuses goes back to pending."""
+        for run_id, queue, at in handed:
             try:
-                self.executor.submit(run_id, queue)
+                self.executor.submit(run_id, queue, at)
             except Exception:
                 log.exception(
                     "run %s: dispatch failed; left pending",
@@ -324,6 +361,8 @@ class Scheduler:
         settles = self.watch.next_due() if self.watch is not None else None
         if settles is not None and settles <= now:
             settles = None  # left dirty by a failed pass: retried within the poll interval
+        if fire is not None:
+            fire -= timedelta(seconds=self.settings.fire_ahead_s)
         candidates = [t for t in (fire, pending, settles) if t is not None]
         wake_at = min([horizon, *candidates])
         self.next_wake = wake_at

@@ -128,6 +128,8 @@ class JobService:
                 current = replace(current, cron=None, every=None)
             merged = replace(_overlay(spec, current), params={**row.params, **(spec.params or {})})
             self._apply(session, row, merged, now, schedule_changed=schedule_changed)
+            if schedule_changed or not row.enabled:
+                run_store.withdraw_ahead(session, row.id, now=now)
             row.updated_at = now
             store.set_remotes(session, row.id, self._remotes_used(row))
             view = self._view(row, now)
@@ -152,6 +154,8 @@ class JobService:
                 row.enabled = enabled
                 # Fire times while disabled are not misfires: count from now.
                 row.next_fire_at = next_fire(self.schedule_of(row), now) if enabled else None
+                if not enabled:
+                    run_store.withdraw_ahead(session, row.id, now=now)
                 row.updated_at = now
                 audit.record(
                     session,

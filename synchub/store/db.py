@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 READONLY = "synchub_readonly"
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -22,7 +25,41 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for a while.
+
+    `pool_pre_ping` would ping on every checkout: a round trip per transaction, two
+    per run on a worker. A connection used a moment ago is almost surely alive; one
+    that idled may have been closed by a database restart or a firewall, and is then
+    replaced before anyone uses it. A connection that dies while in use fails its
+    transaction, and SQLAlchemy then replaces every connection of the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            # The pool then discards this connection and checks out a fresh one.
+            raise DisconnectionError("a pooled connection died while idle")
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -50,6 +87,21 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def again_if_disconnected(work: Callable[[], T]) -> T:
+    """`work()`, once more when it failed because its database connection was dead
+    (a database restart; the pool then holds only fresh connections).
+
+    Only for work whose writes are conditional, so that doing it again after a commit
+    that went through unseen changes nothing.
+    """
+    try:
+        return work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return work()
 
 
 @contextmanager

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from synchub.core.errors import SchemaOutdated
+from synchub.store.schema import check_schema, current_revision
+
+__all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,36 +33,3 @@ def head_revision() -> str:
     head = script.get_current_head()
     assert head is not None
     return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def _known(revision: str) -> bool:
-    from alembic.util.exc import CommandError
-
-    try:
-        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
-    except CommandError:
-        return False
-
-
-def check_schema(engine: Engine) -> None:
-    """Raise SchemaOutdated unless the database is at this code's head revision."""
-    current = current_revision(engine)
-    if current == head_revision():
-        return
-    if current is None:
-        raise SchemaOutdated(
-            "The database has no synchub schema: run `synchub init` (or `synchub db upgrade`)"
-        )
-    if not _known(current):
-        raise SchemaOutdated(
-            f"The database schema ({current}) is newer than this synchub knows: "
-            "upgrade synchub, or point it at another database"
-        )
-    raise SchemaOutdated(
-        f"The database schema ({current}) is out of date: run `synchub db upgrade`"
-    )

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RETRYABLE, RunState, Trigger, sources_of
-from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow, RunRow
+from synchub.store.tables import Base, JobRemoteRow, JobRow, RemoteRow, RunRow
+
+#: The tables, for Core statements on the hot paths (claim, end).
+_runs = Base.metadata.tables["runs"]
+_jobs = Base.metadata.tables["jobs"]
 
 
 def get(session: Session, run_id: int) -> RunRow | None:
@@ -91,14 +98,24 @@ def move(
 
     Returns False when the run was not in such a state: another process got there first.
     """
-    sources = [s.value for s in (expected or sources_of(target))]
+    sources = tuple(s.value for s in (expected or sources_of(target)))
+    statement = _move_statement(target.value, sources, tuple(sorted(values)))
     result = session.execute(
-        update(RunRow)
-        .where(RunRow.id == run_id, RunRow.state.in_(sources))
-        .values(state=target.value, **values)
-        .execution_options(synchronize_session=False)
+        statement, {"move_where_id": run_id, **{f"move_set_{k}": v for k, v in values.items()}}
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+@functools.cache
+def _move_statement(target: str, sources: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    """The UPDATE of `move`, built once per shape: building a statement (and its cache
+    key) costs more CPU than running it, and every run's end is one. On the table, not
+    the mapped class: the ORM's bulk-update layer would cost more still."""
+    return (
+        update(_runs)
+        .where(_runs.c.id == bindparam("move_where_id"), _runs.c.state.in_(sources))
+        .values(state=target, **{c: bindparam(f"move_set_{c}") for c in columns})
+    )
 
 
 def due_pending(session: Session, now: datetime, limit: int) -> list[RunRow]:
@@ -150,43 +167,168 @@ class Claim(StrEnum):
     SKIPPED = "skipped"  #: its job was running and the overlap policy says skip
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What running a claimed run needs, read by the claim itself."""
+
+    run_id: int
+    attempt: int
+    #: no earlier run of the job has succeeded (bisync needs --resync)
+    first_run: bool
+    job_id: int
+    job_name: str
+    kind: str
+    params: dict[str, Any]
+    timeout_s: int | None
+    watch: bool  #: a watched folder's run: its file tasks follow it
+    only_path: str | None  #: the one file it sends (a task's retry), or None
+    started_at: datetime
+
+
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
-    """Atomically move a queued run to RUNNING, enforcing overlap and remote limits.
+    """Atomically move a queued run to RUNNING; see `claim_run`."""
+    return claim_run(session, run_id, worker=worker, now=now)[0]
+
+
+# The claim's statements, built once: a claim is the hot path of every run, and
+# building a statement (and its cache key) costs more CPU than running it.
+_other = _runs.alias("other")
+_succeeded = _runs.alias("succeeded")
+
+#: Step 1: lock and read the run's job.
+_LOCK_JOB = (
+    select(
+        _jobs.c.id,
+        _jobs.c.name,
+        _jobs.c.kind,
+        _jobs.c.params,
+        _jobs.c.timeout_s,
+        _jobs.c.overlap,
+        _jobs.c.watch,
+        select(JobRemoteRow.remote_id)
+        .join(RemoteRow, RemoteRow.id == JobRemoteRow.remote_id)
+        .where(JobRemoteRow.job_id == _jobs.c.id, RemoteRow.max_concurrency.is_not(None))
+        .exists()
+        .label("limited"),
+    )
+    .where(
+        _jobs.c.id
+        == select(_runs.c.job_id).where(_runs.c.id == bindparam("run_id")).scalar_subquery()
+    )
+    .with_for_update(of=_jobs)
+)
+#: Step 2: queued -> running, returning what the run needs (its attempt, and whether
+#: any run of its job ever succeeded).
+_CLAIM = (
+    update(_runs)
+    .where(_runs.c.id == bindparam("claim_run_id"), _runs.c.state == RunState.QUEUED.value)
+    .values(
+        state=RunState.RUNNING.value,
+        worker=bindparam("claim_worker"),
+        started_at=bindparam("claim_now"),
+        heartbeat_at=bindparam("claim_now"),
+    )
+    .returning(
+        _runs.c.attempt,
+        _runs.c.only_path,
+        select(_succeeded.c.id)
+        .where(
+            _succeeded.c.job_id == bindparam("claim_job_id"),
+            _succeeded.c.state == RunState.SUCCEEDED.value,
+        )
+        .exists(),
+    )
+)
+#: Step 2 for a job that allows no overlap: also no running run of the job.
+_CLAIM_ALONE = _CLAIM.where(
+    ~select(_other.c.id)
+    .where(_other.c.job_id == bindparam("claim_job_id"), _other.c.state == RunState.RUNNING.value)
+    .exists()
+)
+_STATE = select(_runs.c.state).where(_runs.c.id == bindparam("run_id"))
+
+
+def claim_run(
+    session: Session, run_id: int, *, worker: str, now: datetime
+) -> tuple[Claim, Claimed | None]:
+    """Atomically move a queued run to RUNNING, enforcing overlap and remote limits;
+    with CLAIMED comes what running it needs, None with any other outcome.
 
     Promise 2: the check and the write happen under the job's row lock (PostgreSQL)
     or SQLite's write lock, so two workers can never both start one job.
+
+    1. Lock the job's row (and read it). Every claim of the job's runs takes this
+       lock first, so no other run of the job can start until this transaction ends.
+    2. One conditional UPDATE … RETURNING: queued, and for a job that allows no
+       overlap, no running run of its job. It is a statement of its own, after the
+       lock: under READ COMMITTED it sees every claim committed while we waited.
+       One statement cannot do both, as its snapshot predates the wait for the lock.
+    3. Only when it moved nothing: find out why (gone, or the job was running).
+
+    A job using a remote with a concurrency limit takes `_claim_limited`'s path.
     """
-    run = session.get(RunRow, run_id)
-    if run is None or run.state != RunState.QUEUED.value or run.job_id is None:
-        return Claim.GONE
-    job = session.scalars(select(JobRow).where(JobRow.id == run.job_id).with_for_update()).first()
+    job = session.execute(_LOCK_JOB, {"run_id": run_id}).first()
     if job is None:
-        # Its job was deleted while we waited for the lock, which cancelled the run.
+        # No such run, a kept run of a deleted job, or its job deleted while we waited
+        # for the lock (which cancelled the run).
+        return Claim.GONE, None
+    overlap = OverlapPolicy(job.overlap)
+    if job.limited:
+        outcome = _claim_limited(session, run_id, job.id, overlap)
+        if outcome is not None:
+            return outcome, None
+    row = session.execute(
+        _CLAIM if overlap is OverlapPolicy.ALLOW else _CLAIM_ALONE,
+        {"claim_run_id": run_id, "claim_job_id": job.id, "claim_worker": worker, "claim_now": now},
+    ).first()
+    if row is not None:
+        attempt, only_path, had_success = row
+        return Claim.CLAIMED, Claimed(
+            run_id=run_id,
+            attempt=attempt,
+            first_run=not had_success,
+            job_id=job.id,
+            job_name=job.name,
+            kind=job.kind,
+            params=dict(job.params or {}),
+            timeout_s=job.timeout_s,
+            watch=bool(job.watch),
+            only_path=only_path,
+            started_at=now,
+        )
+    # Nothing moved: the run is no longer queued, or (under the lock) its job runs.
+    if session.scalar(_STATE, {"run_id": run_id}) != RunState.QUEUED.value:
+        return Claim.GONE, None
+    return _overlapping(session, run_id, overlap, now), None
+
+
+def _claim_limited(
+    session: Session, run_id: int, job_id: int, overlap: OverlapPolicy
+) -> Claim | None:
+    """The checks before the claim of a run whose job uses a limited remote, in the
+    order they had before the fast path: gone, overlap, remote limits. None: go on."""
+    if session.scalar(_STATE, {"run_id": run_id}) != RunState.QUEUED.value:
         return Claim.GONE
-    if OverlapPolicy(job.overlap) is not OverlapPolicy.ALLOW and _job_running(session, job.id):
-        if OverlapPolicy(job.overlap) is OverlapPolicy.SKIP:
-            ok = move(
-                session,
-                run_id,
-                RunState.SKIPPED,
-                expected=[RunState.QUEUED],
-                reason="overlap",
-                finished_at=now,
-            )
-            return Claim.SKIPPED if ok else Claim.GONE
+    if overlap is not OverlapPolicy.ALLOW and _job_running(session, job_id):
+        return None  # the UPDATE moves nothing, and the overlap policy decides
+    if _remote_full(session, job_id):
         return _back_to_pending(session, run_id)
-    if _remote_full(session, job.id):
-        return _back_to_pending(session, run_id)
-    ok = move(
-        session,
-        run_id,
-        RunState.RUNNING,
-        expected=[RunState.QUEUED],
-        worker=worker,
-        started_at=now,
-        heartbeat_at=now,
-    )
-    return Claim.CLAIMED if ok else Claim.GONE
+    return None
+
+
+def _overlapping(session: Session, run_id: int, overlap: OverlapPolicy, now: datetime) -> Claim:
+    """A queued run whose job is running: skipped or back to pending, by policy."""
+    if overlap is OverlapPolicy.SKIP:
+        ok = move(
+            session,
+            run_id,
+            RunState.SKIPPED,
+            expected=[RunState.QUEUED],
+            reason="overlap",
+            finished_at=now,
+        )
+        return Claim.SKIPPED if ok else Claim.GONE
+    return _back_to_pending(session, run_id)
 
 
 def _back_to_pending(session: Session, run_id: int) -> Claim:
@@ -301,6 +443,27 @@ def cancel_waiting(session: Session, job_id: int, *, now: datetime, reason: str)
         .values(state=RunState.CANCELLED.value, finished_at=now, reason=reason)
         .returning(RunRow.id)
         .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars())
+
+
+def withdraw_ahead(session: Session, job_id: int, *, now: datetime) -> list[int]:
+    """Delete the job's runs fired ahead for fire times still to come and not started;
+    return their ids. For a job disabled or given a new schedule within the scheduler's
+    lead: those fire times no longer belong to it, and their rows must go (not end as
+    cancelled), or the unique (job, fire time) index would keep the new schedule from
+    firing the same time again. A worker holding such a run's message finds it gone.
+    """
+    waiting = [RunState.PENDING.value, RunState.QUEUED.value]
+    result = session.execute(
+        delete(_runs)
+        .where(
+            _runs.c.job_id == job_id,
+            _runs.c.trigger == Trigger.SCHEDULE.value,
+            _runs.c.state.in_(waiting),
+            _runs.c.scheduled_for > now,
+        )
+        .returning(_runs.c.id)
     )
     return sorted(result.scalars())
 

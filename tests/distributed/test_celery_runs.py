@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,10 +87,61 @@ def test_a_worker_killed_mid_run_leaves_no_process_and_its_run_is_retried_elsewh
     wait_for("the orphaned job to die", lambda: not any(_alive(p) for p in sleeper))
     lost = cluster.wait_state(first, RunState.LOST)
     assert lost["error_class"] == "lost"
-    retry = wait_for("the retry", lambda: _retry_of(cluster, first))
+    retry = wait_for("the retry", lambda: _retry_of(cluster, "crashy", first))
     done = cluster.wait_state(retry)
     assert done["state"] == "succeeded", done
     assert f"synchub.run[{retry}]" in survivor.output()
+
+
+GRACE_S = 2.0
+#: How long a stopped worker may take beyond its grace: the run's process gets
+#: SYNCHUB_KILL_GRACE (5 s) after SIGTERM, then the run's end is written and Celery
+#: winds down. A bound for the wait, not a figure the test holds the worker to.
+EXIT_BOUND_S = 60.0
+
+
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_stopped_worker_stops_its_runs_after_the_grace_and_they_are_retried_once(
+    cluster: Cluster, tmp_path: Path, pool: str
+) -> None:
+    flag = tmp_path / "attempted"
+    grace = {"SYNCHUB_WORKER_SHUTDOWN_GRACE": str(GRACE_S)}
+    stopped = cluster.worker("--concurrency", "1", "--pool", pool, env=grace)
+    cluster.start_scheduler()
+    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep 302"
+    cluster.command_job("stopped", ["sh", "-c", script], retries=1, retry_delay="1s")
+    first = cluster.run("stopped")
+    cluster.wait_state(first, RunState.RUNNING)
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "302"]))
+    sent_at = time.time()
+    stopped.proc.send_signal(signal.SIGTERM)
+    # It should exit on its own once the grace is over and the run is stopped.
+    stopped.proc.wait(timeout=GRACE_S + EXIT_BOUND_S)
+    assert stopped.proc.returncode == 0, stopped.output()
+    assert not any(_alive(p) for p in sleeper)
+    # It should have given the run its grace, and ended it as lost (a retry follows).
+    lost = cluster.wait_state(first, RunState.LOST)
+    assert datetime.fromisoformat(lost["finished_at"]).timestamp() >= sent_at + GRACE_S
+    assert lost["celery_state"] == "RETRY"
+    retry = wait_for("the retry", lambda: _retry_of(cluster, "stopped", first))
+    survivor = cluster.worker("--concurrency", "1")
+    assert cluster.wait_state(retry)["state"] == "succeeded"
+    # It should have run each attempt once: the retry on the survivor alone.
+    assert f"synchub.run[{retry}]" in survivor.output()
+    assert f"synchub.run[{retry}]" not in stopped.output()
+    assert len(cluster.svc.runs.list(job="stopped")) == 2
+
+
+def test_a_stopped_worker_lets_a_run_finish_within_the_grace(cluster: Cluster) -> None:
+    stopping = cluster.worker("--concurrency", "1", env={"SYNCHUB_WORKER_SHUTDOWN_GRACE": "60"})
+    cluster.start_scheduler()
+    cluster.mark_job("short", seconds=2.0)
+    run_id = cluster.run("short")
+    cluster.wait_state(run_id, RunState.RUNNING)
+    stopping.proc.send_signal(signal.SIGTERM)
+    stopping.proc.wait(timeout=60 + EXIT_BOUND_S)
+    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    assert len(executions(cluster.marks)[run_id]) == 1
 
 
 def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
@@ -106,8 +160,8 @@ def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
     assert cluster.svc.runs.waiting_by_queue() == {"nobody-listens": 1}
 
 
-def _retry_of(cluster: Cluster, run_id: int) -> int | None:
-    later = [r["id"] for r in cluster.svc.runs.list(job="crashy") if r["id"] > run_id]
+def _retry_of(cluster: Cluster, job: str, run_id: int) -> int | None:
+    later = [r["id"] for r in cluster.svc.runs.list(job=job) if r["id"] > run_id]
     return later[0] if later else None
 
 
@@ -154,3 +208,24 @@ def test_a_redelivery_after_redis_visibility_timeout_does_not_run_the_run_again(
     received = sum(w.output().count(f"synchub.run[{run_id}] received") for w in workers)
     assert received >= 2, "Redis should have delivered the message again"
     assert len(executions(cluster.marks)[run_id]) == 1
+
+
+def test_a_run_fired_ahead_waits_on_the_worker_for_its_fire_time(cluster: Cluster) -> None:
+    cluster.settings.fire_ahead = 0.5
+    cluster.worker()
+    cluster.start_scheduler()
+    cluster.mark_job("ticking", every="1s")
+
+    def five_done() -> list[dict[str, Any]]:
+        done = [r for r in cluster.svc.runs.list(job="ticking") if r["state"] == "succeeded"]
+        return done if len(done) >= 5 else []
+
+    runs = wait_for("five runs", five_done)
+    cluster.svc.jobs.set_enabled("ticking", False)
+    at = {r["id"]: datetime.fromisoformat(r["scheduled_for"]) for r in runs}
+    # It should fire ahead (on a busy machine the scheduler may be late for some) ...
+    assert any(datetime.fromisoformat(r["created_at"]) < at[r["id"]] for r in runs)
+    # ... and no run may start before its fire time, each once.
+    for r in runs:
+        assert datetime.fromisoformat(r["started_at"]) >= at[r["id"]], r
+        assert len(executions(cluster.marks)[r["id"]]) == 1

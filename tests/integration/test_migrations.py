@@ -37,6 +37,17 @@ def test_upgrade_is_idempotent_and_check_passes(db_url: str) -> None:
     engine.dispose()
 
 
+def test_the_schema_check_knows_every_migration_and_the_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from synchub.store import schema
+    from synchub.store.migrate import MIGRATIONS, head_revision
+
+    walked = [r.revision for r in ScriptDirectory(str(MIGRATIONS)).walk_revisions()]
+    assert tuple(reversed(walked)) == schema.REVISIONS
+    assert head_revision() == schema.HEAD
+
+
 def test_serving_an_empty_or_foreign_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(SchemaOutdated, match="synchub init"):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
 from synchub.services import Services
 from synchub.services.jobs import JobFields
+from synchub.store import db
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
@@ -182,6 +186,45 @@ def test_two_workers_racing_for_one_run_claim_it_once(svc: Services, clock: Fake
     assert results.count(run_store.Claim.GONE) == 7
 
 
+def race_to_claim(svc: Services, clock: FakeClock, run_ids: list[int]) -> list[run_store.Claim]:
+    """Claim each run in a thread of its own, all at once; the outcomes."""
+    results: list[run_store.Claim] = []
+    start = threading.Barrier(len(run_ids))
+
+    def claim(run_id: int) -> None:
+        start.wait()
+        with transaction(svc.sessions) as session:
+            results.append(run_store.claim(session, run_id, worker="w", now=clock.now()))
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in run_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.parametrize("overlap", ["queue", "skip"])
+def test_workers_racing_for_different_runs_of_one_job_start_only_one(
+    svc: Services, clock: FakeClock, overlap: str
+) -> None:
+    add(svc, "j", overlap=overlap)
+    job_id = svc.jobs.show("j")["id"]
+    for _ in range(5):
+        run_ids = [svc.runs.request("j") for _ in range(6)]
+        with transaction(svc.sessions) as session:
+            run_store.mark_queued(session, run_ids, clock.now())
+        results = race_to_claim(svc, clock, run_ids)
+        # It should start exactly one; the others wait (queue) or are skipped (skip).
+        assert results.count(run_store.Claim.CLAIMED) == 1
+        others = run_store.Claim.BUSY if overlap == "queue" else run_store.Claim.SKIPPED
+        assert results.count(others) == len(run_ids) - 1
+        (running,) = svc.runs.list(job="j", state="running")
+        with transaction(svc.sessions) as session:
+            run_store.move(session, running["id"], RunState.SUCCEEDED, finished_at=clock.now())
+            run_store.cancel_waiting(session, job_id, now=clock.now(), reason="test")
+
+
 def test_a_remote_limit_holds_runs_until_a_slot_frees(
     svc: Services, clock: FakeClock, scripted: ScriptedKind
 ) -> None:
@@ -215,3 +258,78 @@ def test_a_long_log_keeps_its_head_and_tail_and_counts_the_middle(
     assert run["log_dropped_lines"] == 1001 - len(lines)
     seqs = [line["seq"] for line in lines]
     assert seqs == sorted(seqs)
+
+
+@pytest.mark.parametrize(
+    "ping_after_s",
+    [
+        1e9,  # the dead connection is used: the claim fails once and is tried again
+        0.0,  # the pool pings it before use and replaces it
+    ],
+)
+def test_a_connection_cut_between_runs_costs_no_run(
+    svc: Services,
+    clock: FakeClock,
+    db_url: str,
+    ping_after_s: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL: a server's connections can be cut from outside")
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", ping_after_s)
+    add(svc, "j")
+    engine = db.make_engine(db_url)  # the runner's own pool, as in a worker process
+    runner = Harness(svc, clock).runner
+    runner.sessions = db.make_sessionmaker(engine)
+    try:
+        first = svc.runs.request("j")
+        with transaction(svc.sessions) as session:
+            run_store.mark_queued(session, [first], clock.now())
+        assert runner.execute(first) is run_store.Claim.CLAIMED
+        with engine.connect() as conn:  # the one pooled connection
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with transaction(svc.sessions) as session:
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        # It should claim and end the next run as if nothing had happened.
+        second = svc.runs.request("j")
+        with transaction(svc.sessions) as session:
+            run_store.mark_queued(session, [second], clock.now())
+        assert runner.execute(second) is run_store.Claim.CLAIMED
+        assert svc.runs.show(second)["state"] == "succeeded"
+    finally:
+        engine.dispose()
+
+
+def test_one_monitor_keeps_every_running_run_alive_and_stops_the_cancelled_one(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "par", "block", overlap="allow")
+    h = Harness(svc, clock)
+    a, ta = start_in_thread(h, svc, "par")
+    b, tb = start_in_thread(h, svc, "par")
+    assert scripted.running.acquire(timeout=10)
+    assert scripted.running.acquire(timeout=10)
+    later = clock.advance(10)
+
+    def both_beat() -> bool:
+        runs = [svc.runs.show(r) for r in (a, b)]
+        return all(r["heartbeat_at"] == later.isoformat() for r in runs)
+
+    # It should renew both heartbeats and store both runs' progress.
+    wait_until(both_beat)
+    assert all(svc.runs.show(r)["progress"] is not None for r in (a, b))
+    # It should stop the cancelled run alone.
+    svc.runs.cancel(a)
+    ta.join(timeout=10)
+    assert svc.runs.show(a)["state"] == "cancelled"
+    assert svc.runs.show(b)["state"] == "running"
+    scripted.release.set()
+    tb.join(timeout=10)
+    assert svc.runs.show(b)["state"] == "succeeded"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -186,3 +187,109 @@ def test_the_scheduler_sleeps_until_the_next_fire_time(svc: Services, clock: Fak
     clock.set(datetime(2025, 6, 2, 9, 0, 59, 500_000, tzinfo=UTC))
     h.scheduler.settings = h.scheduler.settings.__class__(poll_s=30, lease_s=300)
     assert h.scheduler.tick() == pytest.approx(0.5)
+
+
+def ahead(h: Harness, seconds: float = 0.1) -> Harness:
+    """The harness's scheduler firing `seconds` ahead of each fire time."""
+    h.scheduler.settings = replace(h.scheduler.settings, fire_ahead_s=seconds)
+    return h
+
+
+def test_a_job_fires_ahead_and_its_run_starts_at_its_fire_time(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("every5", scripted_job(every="5s"))
+    h = ahead(Harness(svc, clock))
+    # It should not fire earlier than the lead before its fire time (09:00:05).
+    clock.set(datetime(2025, 6, 2, 9, 0, 4, 800_000, tzinfo=UTC))
+    h.scheduler.tick()
+    assert h.executor.submitted == []
+    # Within the lead it fires: the run is created and handed over with its fire time.
+    clock.set(datetime(2025, 6, 2, 9, 0, 4, 950_000, tzinfo=UTC))
+    h.scheduler.tick()
+    (run_id,) = h.executor.submitted
+    fire = datetime(2025, 6, 2, 9, 0, 5, tzinfo=UTC)
+    assert h.executor.starts == {run_id: fire}
+    run = svc.runs.show(run_id)
+    assert run["scheduled_for"] == "2025-06-02T09:00:05+00:00"
+    assert run["state"] == "queued"
+    # The runner waits for the fire time before it claims (the fake clock only notes it).
+    clock.slept.clear()
+    h.runner.execute(h.executor.take()[0], h.executor.starts.pop(run_id))
+    assert clock.slept == [pytest.approx(0.05)]
+    assert svc.runs.show(run_id)["state"] == "succeeded"
+    # It should not fire that time again, nor the next one before its own lead.
+    clock.set(datetime(2025, 6, 2, 9, 0, 5, 100_000, tzinfo=UTC))
+    assert h.step() == []
+    assert [r["scheduled_for"] for r in runs_of(svc, "every5")] == ["2025-06-02T09:00:05+00:00"]
+
+
+def test_the_scheduler_wakes_ahead_of_the_next_fire_time(svc: Services, clock: FakeClock) -> None:
+    svc.jobs.add("j", scripted_job(cron="* * * * *", tz="UTC"))
+    h = ahead(Harness(svc, clock))
+    clock.set(datetime(2025, 6, 2, 9, 0, 59, 500_000, tzinfo=UTC))
+    h.scheduler.settings = replace(h.scheduler.settings, poll_s=30, lease_s=300)
+    assert h.scheduler.tick() == pytest.approx(0.4)
+
+
+def test_missed_fire_times_follow_the_misfire_policy_and_the_one_ahead_runs(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("hourly", scripted_job(cron="0 * * * *", tz="UTC", misfire="skip"))
+    h = ahead(Harness(svc, clock))
+    # Down from 09:00 to 10:59:59.95: 10:00 was missed; 11:00 is within the lead.
+    clock.set(datetime(2025, 6, 2, 10, 59, 59, 950_000, tzinfo=UTC))
+    h.step()
+    runs = {r["scheduled_for"]: r for r in runs_of(svc, "hourly")}
+    assert runs["2025-06-02T10:00:00+00:00"]["state"] == "skipped"
+    assert runs["2025-06-02T11:00:00+00:00"]["state"] == "succeeded"
+    assert len(runs) == 2
+
+
+def test_disabling_a_job_within_the_lead_withdraws_its_run_fired_ahead(
+    svc: Services, clock: FakeClock
+) -> None:
+    from synchub.store import runs as run_store
+
+    svc.jobs.add("j", scripted_job(every="10s"))
+    h = ahead(Harness(svc, clock))
+    clock.set(datetime(2025, 6, 2, 9, 0, 9, 950_000, tzinfo=UTC))
+    h.scheduler.tick()
+    (run_id,) = h.executor.take()
+    svc.jobs.set_enabled("j", False)
+    # The run is gone: a worker holding its message finds nothing to claim.
+    assert runs_of(svc, "j") == []
+    with transaction(svc.sessions) as session:
+        claim = run_store.claim(session, run_id, worker="w", now=clock.now())
+    assert claim is run_store.Claim.GONE
+
+
+def test_a_schedule_edit_within_the_lead_refires_a_time_the_new_schedule_keeps(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("j", scripted_job(every="60s"))
+    h = ahead(Harness(svc, clock))
+    clock.set(datetime(2025, 6, 2, 9, 0, 59, 950_000, tzinfo=UTC))
+    h.scheduler.tick()
+    h.executor.take()
+    # Every minute on the minute fires at 09:01:00 too: one run for it, of the new schedule.
+    svc.jobs.edit("j", JobFields(cron="* * * * *", tz="UTC"))
+    assert [r["id"] for r in runs_of(svc, "j")] == []
+    h.scheduler.wake()  # as a change does in `serve` and `scheduler`
+    assert len(h.step()) == 1
+    runs = runs_of(svc, "j")
+    assert [(r["scheduled_for"], r["state"]) for r in runs] == [
+        ("2025-06-02T09:01:00+00:00", "succeeded")
+    ]
+
+
+def test_an_edit_that_keeps_the_schedule_keeps_the_run_fired_ahead(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("j", scripted_job(every="60s"))
+    h = ahead(Harness(svc, clock))
+    clock.set(datetime(2025, 6, 2, 9, 0, 59, 950_000, tzinfo=UTC))
+    h.scheduler.tick()
+    (run_id,) = h.executor.take()
+    svc.jobs.edit("j", JobFields(retries=5))
+    assert [r["id"] for r in runs_of(svc, "j")] == [run_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from synchub.core.clock import FakeClock
 from synchub.execution.executor import WorkerInfo
@@ -17,12 +18,16 @@ class CollectingExecutor:
 
     slots: int = 100
     submitted: list[int] = field(default_factory=list)
+    #: the start time each run fired ahead was handed over with
+    starts: dict[int, datetime] = field(default_factory=dict)
 
     def capacity(self, queue: str) -> int:
         return self.slots - len(self.submitted)
 
-    def submit(self, run_id: int, queue: str) -> None:
+    def submit(self, run_id: int, queue: str, at: datetime | None = None) -> None:
         self.submitted.append(run_id)
+        if at is not None:
+            self.starts[run_id] = at
 
     def in_flight(self) -> set[int]:
         return set(self.submitted)
@@ -67,5 +72,5 @@ class Harness:
         self.scheduler.tick()
         ran = self.executor.take()
         for run_id in ran:
-            self.runner.execute(run_id)
+            self.runner.execute(run_id, self.executor.starts.pop(run_id, None))
         return ran

@@ -182,7 +182,7 @@ class NewFolder(BaseModel):
         return chosen
 
 
-@router.post("/folders/", status_code=status.HTTP_201_CREATED, responses=errors(409))
+@router.post("/folders/", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413))
 def create_folder(body: NewFolder, svc: AdminServices) -> dict[str, Any]:
     """A watched folder: a watched job copying its source to `origin:remotePath`.
     `maxDepth` 0 or less (or none) scans every level."""
@@ -302,7 +302,7 @@ def delete_task(task_id: str, svc: OperatorServices) -> dict[str, Any]:
     return {"message": f"task {task_id} deleted"}
 
 
-@router.put("/tasks/{task_id}", responses=errors(400, 404, 409))
+@router.put("/tasks/{task_id}", responses=errors(400, 404, 409, 413))
 def retry_task(
     task_id: str, svc: OperatorServices, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:

@@ -15,18 +15,26 @@ from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
 _NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
 
 
-def get(session: Session, name: str) -> JobRow | None:
-    return session.scalars(select(JobRow).where(JobRow.name == name)).first()
+def get(session: Session, name: str, *, share: bool = False) -> JobRow | None:
+    """The job named `name`. `share` before inserting a run of it: the row is locked
+    FOR SHARE (PostgreSQL), so a removal in progress ends first and the job is then
+    found gone, where without the lock the insert would fail on the foreign key."""
+    stmt = select(JobRow).where(JobRow.name == name)
+    return session.scalars(stmt.with_for_update(read=True) if share else stmt).first()
 
 
-def get_by_id(session: Session, job_id: int) -> JobRow | None:
-    return session.get(JobRow, job_id)
+def get_by_id(session: Session, job_id: int, *, share: bool = False) -> JobRow | None:
+    """The job with id `job_id`; `share` as in `get`."""
+    stmt = select(JobRow).where(JobRow.id == job_id)
+    return session.scalars(stmt.with_for_update(read=True) if share else stmt).first()
 
 
-def by_ids(session: Session, ids: set[int]) -> list[JobRow]:
+def by_ids(session: Session, ids: set[int], *, share: bool = False) -> list[JobRow]:
+    """The jobs with these ids; `share` as in `get`."""
     if not ids:
         return []
-    return list(session.scalars(select(JobRow).where(JobRow.id.in_(ids))))
+    stmt = select(JobRow).where(JobRow.id.in_(ids))
+    return list(session.scalars(stmt.with_for_update(read=True) if share else stmt))
 
 
 def lock(session: Session, job_id: int) -> JobRow | None:

@@ -43,6 +43,18 @@ def lock(session: Session, job_id: int) -> JobRow | None:
     return session.scalars(select(JobRow).where(JobRow.id == job_id).with_for_update()).first()
 
 
+def briefs(
+    session: Session, *, enabled: bool | None = None
+) -> list[tuple[int, str, str, datetime | None]]:
+    """(id, name, schedule kind, next fire) of every job, by name: for listings that
+    need no more, read without loading whole rows."""
+    query = select(JobRow.id, JobRow.name, JobRow.schedule_kind, JobRow.next_fire_at)
+    if enabled is not None:
+        query = query.where(JobRow.enabled.is_(enabled))
+    rows = session.execute(query.order_by(JobRow.name))
+    return [(r.id, r.name, r.schedule_kind, r.next_fire_at) for r in rows]
+
+
 def all_jobs(session: Session) -> list[JobRow]:
     return list(session.scalars(select(JobRow).order_by(JobRow.name)))
 

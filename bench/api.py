@@ -445,7 +445,7 @@ def readers_client(wanted: str) -> tuple[str, list[str]]:
         if wanted == "wrk":
             raise SystemExit(f"--client wrk: {WRK_MISSING}")
         print(f"note: {WRK_MISSING}", file=sys.stderr, flush=True)
-        return "httpx", [f"readers: httpx, since {WRK_MISSING}"]
+        return "httpx", [f"readers of scenarios 3-5: httpx. {WRK_MISSING}"]
     return "wrk", ["readers of scenarios 3-5: wrk (bench/wrk_reader.lua)"]
 
 

@@ -2,7 +2,8 @@
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
-`--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs).
+`--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs) and
+`--client auto|wrk|httpx` (the readers of its loaded scenarios; auto: wrk when installed).
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
 (repeatable) to shorten a run; its report records what was used.
 """
@@ -63,6 +64,13 @@ def main() -> None:
         help="api: only the one-client latency of this endpoint (repeatable; default all, "
         "with every scenario)",
     )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="api: the readers' client under load (default auto: wrk when installed, "
+        "else httpx with a note)",
+    )
     parser.add_argument("--runs", type=int, help="celery: runs or tasks per throughput trial")
     parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
     parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
@@ -92,6 +100,7 @@ def main() -> None:
                 databases=tuple(args.db or ()),
                 sql=tuple(args.sql or ()),
                 endpoints=tuple(args.endpoint or ()),
+                client=args.client,
             )
         elif name == "celery":
             report = celery_bench.run(

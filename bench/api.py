@@ -20,13 +20,20 @@ The load comes from other processes (bench/api_load.py):
    last is answered: the server saturated) on a mix of the first page, deep pages and
    single jobs.
 4. **readers + writer**: both at once, over the same measured window.
-5. **paced readers + writer**: the same, but each reader sends one request every
-   `pace_s` seconds, as a console refreshing itself would, and the latency counts
-   from when it meant to send it.
+5. **paced readers**: each reader sends one request every `pace_s` seconds, as a
+   console refreshing itself would; first alone, then **+ writer**.
+
+The readers of scenarios 3-5 are wrk processes when `wrk` is installed (`client`
+"auto" or "wrk"; bench/wrk_reader.lua), else httpx in one Python process
+(bench/api_load.py): on 2 cores the httpx client's own CPU (10-40 % of a core) and
+its event loop's delays are part of what it measures; wrk's are not. Scenario 1
+(one client) always uses httpx.
 
 Per scenario the load average and the CPU used by the server, the load and the rest
-of the machine are recorded beside the figures. With `endpoints` (`--endpoint`) only
-scenario 1 runs, on those endpoints.
+of the machine are recorded beside the figures, and how long the server's threads
+waited for a CPU while runnable (the kernel's schedstat): on a busy 2-core machine
+that wait, not the server's work, is what a request's tail is made of. With
+`endpoints` (`--endpoint`) only scenario 1 runs, on those endpoints.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +58,7 @@ from bench.common import (
     Home,
     Report,
     cpu_seconds,
+    descendants,
     serve,
     summarize,
     synchub_home,
@@ -61,6 +70,13 @@ from synchub.services import Services
 from synchub.store.db import make_engine
 
 GOAL_P99_MS = 50.0
+WRK_MISSING = (
+    "wrk is not installed: the readers of scenarios 3-5 are httpx in a Python process, "
+    "which shares the cores with the server and adds its own delays (section 4 of "
+    "docs/performance.md). Install wrk for the figures reported there: "
+    "`apt-get install wrk` (Debian, Ubuntu), `dnf install wrk` (Fedora), "
+    "`brew install wrk` (macOS)."
+)
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
 #: endpoint label -> how it is shown
 ENDPOINTS = {
@@ -92,6 +108,8 @@ class Params:
     sql: tuple[str, ...] = field(default=())  #: run after seeding, e.g. a CREATE INDEX
     #: only these ENDPOINTS, in scenario 1 alone; empty: every endpoint, every scenario
     endpoints: tuple[str, ...] = field(default=())
+    #: readers of scenarios 3-5: "wrk", "httpx", or "auto" (wrk when installed)
+    client: str = "auto"
 
 
 DEFAULT = Params()
@@ -265,6 +283,7 @@ class Meter:
     def __init__(self, t: Target, load_pids: list[int]) -> None:
         self.t, self.load = t, load_pids
         self.db_start = {pid: _cpu_or_zero(pid) for pid in t.db_pids()}
+        self.sched_start = _schedstat(t.server_pid)
         self.start = self._read()
 
     def _read(self) -> tuple[float, float, float, float]:
@@ -273,7 +292,8 @@ class Meter:
         busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
         t = os.times()
         mine = t.user + t.system + t.children_user + t.children_system
-        mine += sum(_cpu_or_zero(pid) for pid in self.load)
+        # The load processes and theirs (wrk's, which are reaped only at the end).
+        mine += sum(_cpu_or_zero(pid) for top in self.load for pid in [top, *descendants(top)])
         return time.perf_counter(), busy, mine, cpu_seconds(self.t.server_pid)
 
     def stop(self) -> dict[str, float]:
@@ -284,14 +304,39 @@ class Meter:
         db = sum(
             max(0.0, _cpu_or_zero(pid) - self.db_start.get(pid, 0.0)) for pid in self.t.db_pids()
         )
+        # Threads that came meanwhile count from 0; those gone are lost (anyio's
+        # threads leave after 10 s idle, rarely while requests come).
+        sched = _schedstat(self.t.server_pid)
+        ran = sum(v[0] - self.sched_start.get(tid, (0.0, 0.0))[0] for tid, v in sched.items())
+        waited = sum(v[1] - self.sched_start.get(tid, (0.0, 0.0))[1] for tid, v in sched.items())
         return {
             "wall_s": wall,
             "server_cpu_share": server / wall,
+            #: the server's threads' time runnable but not running, per second and per
+            #: second of CPU they got (0 on a machine with a core free)
+            "server_runqueue_wait_share": waited / wall,
+            "server_runqueue_wait_per_cpu_s": waited / ran if ran > 0 else 0.0,
             "load_cpu_share": mine / wall,  #: this process and the load processes
             "db_cpu_share": db / wall,  #: PostgreSQL backends of this database
             "other_cpu_share": max(0.0, busy - server - mine - db) / wall,
             "loadavg_1m": os.getloadavg()[0],
         }
+
+
+def _schedstat(pid: int) -> dict[str, tuple[float, float]]:
+    """Per thread of `pid`: seconds on a CPU, seconds runnable but waiting for one."""
+    found = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for tid in tids:
+        try:
+            ran, waited, _slices = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        found[tid] = (int(ran) / 1e9, int(waited) / 1e9)
+    return found
 
 
 def _cpu_or_zero(pid: int) -> float:
@@ -342,7 +387,8 @@ def mixed(
     procs = {}
     if readers:
         phase = _phase("readers", p.readers, p.mixed_s, MIX, p, warmup_s=p.warmup_s, pace_s=pace_s)
-        procs["readers"] = _spawn("read", _read_spec(t, [phase], start_at=start_at), t.workdir)
+        mode = "wrk" if p.client == "wrk" else "read"
+        procs["readers"] = _spawn(mode, _read_spec(t, [phase], start_at=start_at), t.workdir)
     if writer:
         spec = {
             "db_url": t.db_url,
@@ -386,19 +432,34 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
             "writer": mixed(t, p, readers=False, writer=True),
             "readers": mixed(t, p, readers=True, writer=False),
             "both": mixed(t, p, readers=True, writer=True),
+            "paced_alone": mixed(t, p, readers=True, writer=False, pace_s=p.pace_s),
             "paced": mixed(t, p, readers=True, writer=True, pace_s=p.pace_s),
         }
 
 
+def readers_client(wanted: str) -> tuple[str, list[str]]:
+    """The readers' client for `wanted` ("auto", "wrk" or "httpx"), and notes to print."""
+    if wanted == "httpx":
+        return "httpx", ["readers: httpx (--client httpx)"]
+    if shutil.which("wrk") is None:
+        if wanted == "wrk":
+            raise SystemExit(f"--client wrk: {WRK_MISSING}")
+        print(f"note: {WRK_MISSING}", file=sys.stderr, flush=True)
+        return "httpx", [f"readers of scenarios 3-5: httpx. {WRK_MISSING}"]
+    return "wrk", ["readers of scenarios 3-5: wrk (bench/wrk_reader.lua)"]
+
+
 def run(quick: bool, *, full: bool = False, databases: tuple[str, ...] = (),
-        sql: tuple[str, ...] = (), endpoints: tuple[str, ...] = ()) -> Report:  # fmt: skip
+        sql: tuple[str, ...] = (), endpoints: tuple[str, ...] = (),
+        client: str = "auto") -> Report:  # fmt: skip
     p = QUICK if quick else FULL if full else DEFAULT
-    if sql or endpoints:
-        p = Params(**{**asdict(p), "sql": sql, "endpoints": endpoints})
+    notes: list[str] = []
+    if not endpoints:
+        client, notes = readers_client(client)
+    p = Params(**{**asdict(p), "sql": sql, "endpoints": endpoints, "client": client})
     wanted = databases or ("sqlite", "postgresql")
     pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
     results: dict[str, Any] = {}
-    notes: list[str] = []
     for kind in wanted:
         if kind == "sqlite":
             with sqlite_database() as db:
@@ -444,6 +505,7 @@ def analyse(r: dict[str, Any]) -> dict[str, Any]:
         "writer": _writer(r["writer"]),
         "readers": _readers(r["readers"]),
         "both": {**_readers(r["both"]), "writer": _writer(r["both"])},
+        **({"paced_alone": _readers(r["paced_alone"])} if "paced_alone" in r else {}),
         "paced": {**_readers(r["paced"]), "writer": _writer(r["paced"])},
     }
 
@@ -499,7 +561,11 @@ def _readers(scenario: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests_per_s": len(every) / phase["measured_s"],
         "all_ms": summarize(every),
-        "by_endpoint_ms": {label: summarize(e["ms"]) for label, e in phase["endpoints"].items()},
+        # wrk's exact figures where it ran (its `ms` are rebuilt from quantiles)
+        "by_endpoint_ms": {
+            label: e.get("summary") or summarize(e["ms"]) for label, e in phase["endpoints"].items()
+        },
+        "client": phase.get("client", "httpx"),
         "errors": {label: e for label, e in errors.items() if e},
         "client_cpu_share": phase["client_cpu_s"] / phase["measured_s"],
         "machine": scenario["machine"],
@@ -539,9 +605,12 @@ def summary(p: Params, figures: dict[str, dict[str, Any]], notes: list[str]) -> 
         titles = {
             "readers": f"{p.readers} readers",
             "both": f"{p.readers} readers + writer",
+            "paced_alone": f"{p.readers} readers, one request per {p.pace_s:g} s each",
             "paced": f"{p.readers} readers, one request per {p.pace_s:g} s each, + writer",
         }
         for name, title in titles.items():
+            if name not in f:
+                continue
             rd = f[name]
             rows = [
                 [ENDPOINTS[label], str(d.get("n", 0)), _ms(d, "p50"), _ms(d, "p99")]
@@ -549,8 +618,9 @@ def summary(p: Params, figures: dict[str, dict[str, Any]], notes: list[str]) -> 
             ]
             m = rd["machine"]
             lines += [
-                f"{kind}, {title}: {rd['requests_per_s']:,.0f} req/s, server "
-                f"{m['server_cpu_share']:.0%} of a core, load processes "
+                f"{kind}, {title} ({rd['client']}): {rd['requests_per_s']:,.0f} req/s, server "
+                f"{m['server_cpu_share']:.0%} of a core (waited for a CPU "
+                f"{m.get('server_runqueue_wait_per_cpu_s', 0.0):.2f} s per s run), load processes "
                 f"{m['load_cpu_share']:.0%}, database {m['db_cpu_share']:.0%}, others "
                 f"{m['other_cpu_share']:.0%}, load average "
                 f"{m['loadavg_1m']:.2f}" + (f"; errors {rd['errors']}" if rd["errors"] else ""),

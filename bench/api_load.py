@@ -1,6 +1,7 @@
 """The API benchmark's load, each run as a process of its own beside `synchub serve`.
 
     python -m bench.api_load read SPEC OUT    # HTTP readers on loopback (httpx, asyncio)
+    python -m bench.api_load wrk SPEC OUT     # the same readers, made by wrk processes
     python -m bench.api_load write SPEC OUT   # a writer moving runs through their states
 
 Both read a JSON spec from the file SPEC, wait until its `start_at` (epoch seconds),
@@ -14,6 +15,15 @@ means to send one request every `pace_s` seconds (from a random offset), and the
 counts from the time it meant to send it: a request held up behind a slow answer counts
 its wait (no coordinated omission). A phase ends at its deadline, but not before every
 endpoint in it was answered `min_requests` times.
+
+With wrk (`wrk` mode; bench/wrk_reader.lua), one wrk process per endpoint of the mix,
+each with its share of the `concurrency` connections (one thread: it waits on sockets,
+in C, and takes a few % of a core where httpx takes 10-40 %), first for `warmup_s`
+(not recorded), then for `duration_s`. Paced, a reader waits `pace_s` +-20 % between
+answer and request (wrk cannot aim at a fixed time); wrk times each request from
+writing it, which for a paced reader (nothing else in flight) holds all the server
+made it wait. wrk gives quantiles, not samples: each endpoint's `ms` is rebuilt from
+`QUANTILES` of them (`summary` has the exact p50, p99 and max).
 
 Writer: one thread, as fast as it can, through synchub's store functions, each step its
 own transaction as the scheduler and the runner do it: create a run of a random job and
@@ -124,6 +134,83 @@ async def _read(spec: dict[str, Any]) -> dict[str, Any]:
     return {"phases": [await _phase(spec, phase) for phase in spec["phases"]]}
 
 
+# -- readers under wrk ---------------------------------------------------------------
+
+#: quantiles of each endpoint's latency that wrk prints, to rebuild its distribution
+QUANTILES = 400
+LUA = Path(__file__).with_name("wrk_reader.lua")
+
+
+def _wrk_pass(spec: dict[str, Any], phase: dict[str, Any], duration_s: float,
+              workdir: Path) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """One wrk process per endpoint of the mix, all at once; their parsed outputs."""
+    import subprocess
+
+    mix: dict[str, float] = phase["mix"]
+    total = sum(mix.values())
+    pace_ms = int(phase.get("pace_s", 0.0) * 1000)
+    procs = {}
+    for label, weight in mix.items():
+        conns = max(1, round(phase["concurrency"] * weight / total))
+        paths = workdir / f"paths-{label}.txt"
+        paths.write_text("\n".join(spec["paths"][label]) + "\n")
+        argv = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration_s))}s", "--timeout", "60s",
+                "-s", str(LUA), spec["url"], "--", str(paths), spec["token"], str(pace_ms),
+                str(conns), str(QUANTILES)]  # fmt: skip
+        procs[label] = (conns, subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
+    return {label: {"connections": conns, **_wrk_output(proc.communicate()[0])}
+            for label, (conns, proc) in procs.items()}  # fmt: skip
+
+
+def _wrk_output(text: str) -> dict[str, Any]:
+    """The BENCH lines of bench/wrk_reader.lua: counts in requests, times in ms."""
+    out: dict[str, Any] = {"quantiles_ms": []}
+    for line in text.splitlines():
+        key, _, rest = line.partition(" ")
+        if key == "BENCH":
+            out.update({k: int(v) for k, v in (kv.split("=") for kv in rest.split())})
+        elif key == "BENCH_EXACT":
+            pairs = (kv.split("=") for kv in rest.split())
+            out["exact_ms"] = {k: float(v) / 1000 for k, v in pairs}
+        elif key == "BENCH_QUANTILES":
+            out["quantiles_ms"] = [int(v) / 1000 for v in rest.split()]
+    if "requests" not in out:
+        raise RuntimeError(f"wrk printed no result: {text[-2000:]}")
+    return out
+
+
+def _wrk_phase(spec: dict[str, Any], phase: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    import resource
+
+    if phase.get("warmup_s", 0.0) > 0:
+        _wrk_pass(spec, phase, phase["warmup_s"], workdir)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    begin = time.perf_counter()
+    passes = _wrk_pass(spec, phase, phase["duration_s"], workdir)
+    measured = time.perf_counter() - begin
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    endpoints = {}
+    for label, w in passes.items():
+        n, quantiles = w["requests"], w["quantiles_ms"]
+        # n samples rebuilt from the quantiles: each stands for n / len(quantiles).
+        ms = [quantiles[min(len(quantiles) - 1, i * len(quantiles) // n)] for i in range(n)]
+        failed = {k: w[k] for k in ("connect", "read", "write", "timeout") if w[k]}
+        status = {"200": n - w["status_errors"], **({"4xx/5xx": w["status_errors"]}
+                  if w["status_errors"] else {}), **failed}  # fmt: skip
+        exact = w.get("exact_ms", {})
+        summary = {"n": n, **exact} if n else {"n": 0}
+        endpoints[label] = {"ms": ms, "status": status, "max_bytes": 0, "summary": summary,
+                            "connections": w["connections"]}  # fmt: skip
+    return {
+        "name": phase["name"],
+        "concurrency": phase["concurrency"],
+        "measured_s": measured,
+        "client": "wrk",
+        "client_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "endpoints": endpoints,
+    }
+
+
 # -- writer ---------------------------------------------------------------------------
 
 
@@ -207,13 +294,17 @@ def _write(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] not in ("read", "write"):
-        raise SystemExit("usage: python -m bench.api_load read|write SPEC OUT")
+    if len(sys.argv) != 4 or sys.argv[1] not in ("read", "wrk", "write"):
+        raise SystemExit("usage: python -m bench.api_load read|wrk|write SPEC OUT")
     mode, spec_path, out_path = sys.argv[1:]
     spec = json.loads(Path(spec_path).read_text())
     if mode == "read":
         _wait_until(spec.get("start_at", 0.0))
         result = asyncio.run(_read(spec))
+    elif mode == "wrk":
+        _wait_until(spec.get("start_at", 0.0))
+        workdir = Path(out_path).parent
+        result = {"phases": [_wrk_phase(spec, phase, workdir) for phase in spec["phases"]]}
     else:
         result = _write(spec)
     Path(out_path).write_text(json.dumps(result))

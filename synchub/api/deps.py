@@ -35,8 +35,10 @@ def base_services(request: Request) -> Services:
     return svc
 
 
-def node_of(request: Request) -> Node | None:
-    """The serving process's scheduler and pool, when it runs them (None in tests)."""
+async def node_of(request: Request) -> Node | None:
+    """The serving process's scheduler and pool, when it runs them (None in tests).
+    Async: it only reads the app's state, so it runs on the event loop, not in a
+    thread of the pool."""
     node: Node | None = request.app.state.node
     return node
 
@@ -53,22 +55,20 @@ def authenticated(
     return who
 
 
-def principal(
-    request: Request,
-    svc: Annotated[Services, Depends(base_services)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """Who sends the request; 401 without a live token, 403 outside its scope."""
-    return authenticated(request, svc, credentials)
-
-
 def services_for(needed: Role) -> Callable[..., Services]:
-    """A dependency: the services acting for the caller, if their role allows `needed`."""
+    """A dependency: the services acting for the caller, if their role allows `needed`.
+
+    One synchronous dependency, not three chained ones (the app's services, the
+    principal, the check): FastAPI runs each synchronous dependency in a thread of its
+    pool, and every such hand-over waits for a thread to be woken and for the GIL,
+    which on a busy machine is what a request's tail is made of."""
 
     def dependency(
-        svc: Annotated[Services, Depends(base_services)],
-        who: Annotated[Principal, Depends(principal)],
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Services:
+        svc = base_services(request)
+        who = authenticated(request, svc, credentials)
         TokenService.authorize(who, needed)
         return svc.for_actor(who.name)
 
@@ -84,11 +84,11 @@ NodeDep = Annotated[Node | None, Depends(node_of)]
 
 def metrics_reader(
     request: Request,
-    svc: Annotated[Services, Depends(base_services)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     """Anyone when SYNCHUB_METRICS_PUBLIC is set, else a viewer's token or better
     (and not one limited to other paths)."""
+    svc = base_services(request)
     if svc.settings.metrics_public:
         return
     TokenService.authorize(authenticated(request, svc, credentials), Role.VIEWER)

@@ -21,7 +21,12 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import logging
+import queue
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,7 +43,12 @@ from synchub.store.db import reading, transaction
 from synchub.store.tables import TokenRow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from synchub.services.context import Services
+
+log = logging.getLogger(__name__)
 
 PREFIX = "shub_"
 #: How often a token's `last_used_at` is written at most.
@@ -297,8 +307,7 @@ class TokenService:
             principal = Principal(row.name, Role(row.role), _stored_scope(row.scope))
             stale = row.last_used_at is None or row.last_used_at < now - TOUCH_EVERY
         if stale:  # a write at most once a minute per token, not one per request
-            with transaction(self.svc.sessions) as session:
-                store.touch(session, row.id, now=now, every_s=TOUCH_EVERY.total_seconds())
+            TOUCHES.ask(self.svc.sessions, self.svc.db, row.id, now)
         return principal
 
     @staticmethod
@@ -316,6 +325,62 @@ class TokenService:
                 f"Token {principal.name!r} has role {principal.role.value}; "
                 f"this needs {needed.value} or higher"
             )
+
+
+class Touches:
+    """Tokens' `last_used_at`, written by a thread of their own, not by the request
+    that found it stale: on SQLite that write queues for the database's write lock
+    behind the scheduler's and the runners' transactions, and beside a busy writer
+    SQLite's busy handler (which sleeps, and is not fair) made it wait from 80 ms to
+    3 s (issue 4). Every request that saw the token stale meanwhile waited with it;
+    now each process asks for a token's write once per TOUCH_EVERY, and no request
+    waits for it. A write that fails is logged and tried again a minute later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: database -> token id -> when (monotonic) its write was last asked for
+        self._asked: weakref.WeakKeyDictionary[Engine, dict[int, float]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._queue: queue.Queue[tuple[sessionmaker[Session], int, datetime]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, sessions: sessionmaker[Session], database: Engine, token_id: int,
+            now: datetime) -> None:  # fmt: skip
+        """Record a use of `token_id` at `now`, soon, unless this process already
+        asked to in the last TOUCH_EVERY."""
+        mono = time.monotonic()
+        with self._lock:
+            asked = self._asked.setdefault(database, {})
+            last = asked.get(token_id)
+            if last is not None and mono - last < TOUCH_EVERY.total_seconds():
+                return
+            asked[token_id] = mono
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="synchub-token-touch", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((sessions, token_id, now))
+
+    def wait(self) -> None:
+        """Until every use asked for so far is written (or failed)."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            sessions, token_id, now = self._queue.get()
+            try:
+                with transaction(sessions) as session:
+                    store.touch(session, token_id, now=now, every_s=TOUCH_EVERY.total_seconds())
+            except Exception:  # a database gone or locked: the next minute's try
+                log.warning("could not record a use of token %s", token_id, exc_info=True)
+            finally:
+                self._queue.task_done()
+
+
+#: This process's writer of tokens' last use.
+TOUCHES = Touches()
 
 
 def token_view(row: TokenRow, now: datetime) -> dict[str, Any]:

@@ -16,8 +16,16 @@ from sqlalchemy import select
 from synchub.core.clock import FakeClock
 from synchub.core.errors import AlreadyExists, InvalidInput
 from synchub.services import Services
-from synchub.services.tokens import Forbidden, Role, TokenNotFound, TokenService, Unauthenticated
+from synchub.services.tokens import (
+    TOUCHES,
+    Forbidden,
+    Role,
+    TokenNotFound,
+    TokenService,
+    Unauthenticated,
+)
 from synchub.store import audit
+from synchub.store import tokens as token_store
 from synchub.store.db import transaction
 from synchub.store.tables import TokenRow
 
@@ -33,6 +41,31 @@ def test_a_token_is_shown_once_and_only_its_digest_is_stored(svc: Services) -> N
     assert secret not in json.dumps(view) and secret not in json.dumps(svc.tokens.list())
     assert svc.tokens.authenticate(secret).name == "ci"
     assert svc.tokens.authenticate(secret).role is Role.OPERATOR
+
+
+def test_a_use_is_recorded_once_off_the_request_path(
+    svc: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite the write waits for the database's write lock (seconds beside a busy
+    # writer): no request waits for it, and many requests that see the token stale at
+    # once ask for one write, not one each.
+    secret, _view = svc.tokens.create("console", "viewer")
+    writes: list[int] = []
+    touch = token_store.touch
+
+    def counted(session: Any, token_id: int, **kw: Any) -> None:
+        writes.append(token_id)
+        touch(session, token_id, **kw)
+
+    monkeypatch.setattr(token_store, "touch", counted)
+    for _ in range(5):
+        assert svc.tokens.authenticate(secret).name == "console"
+    TOUCHES.wait()
+    assert len(writes) == 1
+    with transaction(svc.sessions) as session:
+        row = session.scalars(select(TokenRow).where(TokenRow.name == "console")).one()
+    assert row.last_used_at is not None
+    assert row.last_used_at.replace(tzinfo=None) == clock.now().replace(tzinfo=None)
 
 
 def test_two_tokens_never_share_a_secret(svc: Services) -> None:

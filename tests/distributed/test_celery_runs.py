@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,11 @@ def test_a_cancel_reaches_the_worker_and_a_cancelled_queued_run_never_starts(
     cluster.wait_state(waiting, RunState.QUEUED)  # on the broker; no worker yet
     cluster.svc.runs.cancel(waiting)
     cluster.worker()
-    cluster.command_job("long", ["sleep", "300"])
+    seconds = _unique_seconds(300)
+    cluster.command_job("long", ["sleep", seconds])
     running = cluster.run("long")
     run = cluster.wait_state(running, RunState.RUNNING)
-    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "300"]))
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", seconds]))
     cluster.svc.runs.cancel(running)
     assert cluster.wait_state(running)["state"] == "cancelled", run
     wait_for("the job's process to go", lambda: not any(_alive(p) for p in sleeper))
@@ -75,11 +77,12 @@ def test_a_worker_killed_mid_run_leaves_no_process_and_its_run_is_retried_elsewh
     flag = tmp_path / "attempted"
     victim = cluster.worker("--concurrency", "1")
     cluster.start_scheduler()
-    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep 301"
+    seconds = _unique_seconds(301)
+    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep {seconds}"
     cluster.command_job("crashy", ["sh", "-c", script], retries=1, retry_delay="1s")
     first = cluster.run("crashy")
     cluster.wait_state(first, RunState.RUNNING)
-    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "301"]))
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", seconds]))
     survivor = cluster.worker("--concurrency", "1")
     os.kill(victim.pid, signal.SIGKILL)
     victim.proc.wait()
@@ -108,11 +111,12 @@ def test_a_stopped_worker_stops_its_runs_after_the_grace_and_they_are_retried_on
     grace = {"SYNCHUB_WORKER_SHUTDOWN_GRACE": str(GRACE_S)}
     stopped = cluster.worker("--concurrency", "1", "--pool", pool, env=grace)
     cluster.start_scheduler()
-    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep 302"
+    seconds = _unique_seconds(302)
+    script = f"if [ -e {flag} ]; then exit 0; fi; touch {flag}; exec sleep {seconds}"
     cluster.command_job("stopped", ["sh", "-c", script], retries=1, retry_delay="1s")
     first = cluster.run("stopped")
     cluster.wait_state(first, RunState.RUNNING)
-    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", "302"]))
+    sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", seconds]))
     sent_at = time.time()
     stopped.proc.send_signal(signal.SIGTERM)
     # It should exit on its own once the grace is over and the run is stopped.
@@ -163,6 +167,12 @@ def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
 def _retry_of(cluster: Cluster, job: str, run_id: int) -> int | None:
     later = [r["id"] for r in cluster.svc.runs.list(job=job) if r["id"] > run_id]
     return later[0] if later else None
+
+
+def _unique_seconds(whole: int) -> str:
+    """A `sleep` duration no other test's process has: tests run two at a time, and
+    the processes are found by their command line."""
+    return f"{whole}.{uuid.uuid4().int % 10**9:09d}"
 
 
 def _pids_running(argv: list[str]) -> list[int]:

@@ -4,7 +4,8 @@
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
 `--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs).
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
-(repeatable) to shorten a run; its report records what was used.
+(repeatable) to shorten a run, or `--memory-only` (the workers' idle memory, before and
+after a few warm-up runs: ≈ 1 min); its report records what was used.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
     parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
     parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="celery: only the workers' idle memory, before and after a few warm-up runs",
+    )
+    parser.add_argument(
         "--broker",
         action="append",
         choices=["redis", "rabbitmq"],
@@ -100,6 +106,7 @@ def main() -> None:
                 reps=args.reps,
                 latency_s=args.latency_s,
                 brokers=tuple(args.broker or ()),
+                memory_only=args.memory_only,
             )
         else:
             report = BENCHMARKS[name](args.quick)

@@ -13,6 +13,7 @@ from rich.console import Console
 from synchub.core.errors import InvalidInput
 from synchub.node import Node
 from synchub.services import Services
+from synchub.store.crypto import import_crypto
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -52,6 +53,8 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
             "add --no-scheduler, or set SYNCHUB_EXECUTOR=celery"
         )
     node = Node(svc, workers, scheduler_on=scheduler, pool=pool and not celery)
+    if node.runner is not None and svc.remotes.any_secrets():
+        import_crypto()  # at start, not at the first run that opens a secret
     node.start()
     server = uvicorn.Server(
         uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")

@@ -50,9 +50,11 @@ def import_for_runs(settings: Settings, *, crypto: bool) -> None:
     """Import here, before the pool processes are forked, what their runners will use:
     the database's driver, the kinds (plug-ins too) and cryptography when some remote
     has secrets. Imported once and shared, not once per pool process, nor at a run."""
+    # What worker._runner and the runner it makes import:
     import synchub.engines.command
     import synchub.engines.rclone
-    import synchub.node  # noqa: F401 - what worker._runner imports
+    import synchub.node
+    import synchub.services.remotes  # noqa: F401
     from synchub.engines.registry import ENTRY_POINT
     from synchub.store.db import make_engine
 

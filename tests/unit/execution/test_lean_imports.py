@@ -7,9 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-#: Never in a worker's process: the command line, Celery's command line, the API, and
-#: (without secrets) cryptography; watchfiles only where folders are watched.
+#: Never in a worker's process: the command line, Celery's command line, the API, the
+#: scheduler, the services other than remotes and (without secrets) cryptography;
+#: watchfiles only where folders are watched.
 NOT_IN_A_WORKER = (
+    "synchub.scheduler",
+    "synchub.services.jobs",
+    "synchub.services.runs",
+    "synchub.services.tokens",
     "typer",
     "rich",
     "synchub.cli",
@@ -50,7 +55,13 @@ def test_a_worker_imports_before_forking_what_runs_need_and_nothing_else(tmp_pat
     modules = imported(WORKER.format(False), tmp_path)
     assert found(modules, NOT_IN_A_WORKER) == []
     # What each pool process's runner uses, imported once before the fork:
-    for name in ("psycopg", "synchub.node", "synchub.engines.command", "synchub.engines.rclone"):
+    for name in (
+        "psycopg",
+        "synchub.node",
+        "synchub.engines.command",
+        "synchub.engines.rclone",
+        "synchub.services.remotes",
+    ):
         assert name in modules
 
 

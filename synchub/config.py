@@ -80,8 +80,8 @@ class Settings(BaseSettings):
     visibility_timeout: float = Field(default=12 * 3600, gt=0)
     #: seconds a run may sit queued on the broker before it is sent again (lost messages)
     requeue_after: float = Field(default=300.0, gt=0)
-    #: celery executor: seconds before a fire time its run is created and sent; the
-    #: worker starts it at the fire time, so the broker's latency comes before it
+    #: seconds before a fire time its run is created and handed to the executor; the
+    #: runner starts it at the fire time, so firing and hand-over come before it
     fire_ahead: float = Field(default=0.1, ge=0, le=1)
     #: `synchub worker`: seconds running runs get to finish after SIGTERM; then their
     #: processes are stopped and the runs end as lost (retried by their job's policy)

@@ -39,6 +39,7 @@ def make_runner(svc: Services, worker: str) -> Runner:
             log_cap_bytes=s.log_cap_bytes,
             file_report_cap=s.file_report_cap,
         ),
+        job_env=svc.jobs.env_of,
     )
 
 
@@ -97,7 +98,7 @@ class Node:
                 poll_s=s.poll_interval,
                 misfire_grace_s=s.misfire_grace,
                 requeue_after_s=s.requeue_after if s.executor == "celery" else s.scheduler_lease,
-                fire_ahead_s=s.fire_ahead if s.executor == "celery" else 0.0,
+                fire_ahead_s=s.fire_ahead,
             ),
         )
         scheduler.watch = FolderWatch(

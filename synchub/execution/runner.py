@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,6 +31,8 @@ from synchub.store.db import again_if_disconnected, transaction
 log = logging.getLogger(__name__)
 
 ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
+#: A job's environment values by its id, unsealed (its stored params hold them masked).
+JobEnv = Callable[[int], dict[str, str]]
 #: The longest a run fired ahead waits for its fire time (a bound against clock skew).
 MAX_START_WAIT_S = 1.0
 
@@ -76,10 +78,13 @@ class Runner:
         worker: str,
         settings: RunnerSettings = RunnerSettings(),
         on_end: Callable[[], None] = lambda: None,
+        *,
+        job_env: JobEnv,
     ) -> None:
         self.sessions = sessions
         self.engines = engines
         self.resolve_remotes = resolve_remotes
+        self.job_env = job_env
         self.clock = clock
         self.worker = worker
         self.settings = settings
@@ -162,7 +167,7 @@ class Runner:
             ctx = RunContext(
                 run_id=run_id,
                 job_name=run.job_name,
-                params=run.params if run.only_path is None else one_file(run),
+                params=self._params(run),
                 attempt=run.attempt,
                 first_run=run.first_run,
                 remotes=self._remotes(engine.remotes_used(run.params)),
@@ -187,6 +192,13 @@ class Runner:
             pass  # a monitor pass writing for this run is over; no other one begins
         reasons = watched.reasons
         self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons, run.watch)
+
+    def _params(self, run: run_store.Claimed) -> Mapping[str, Any]:
+        if run.only_path is not None:
+            return one_file(run)
+        if run.params.get("env"):
+            return {**run.params, "env": {**run.params["env"], **self.job_env(run.job_id)}}
+        return run.params
 
     def _remotes(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         return self.resolve_remotes(names) if names else {}

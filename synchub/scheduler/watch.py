@@ -293,7 +293,7 @@ class FolderWatch:
         done = []
         with transaction(self.sessions) as session:
             ids = {s.job_id for s in settled}
-            jobs = {j.id: j for j in job_store.by_ids(session, ids)}
+            jobs = {j.id: j for j in job_store.by_ids(session, ids, share=True)}
             unfinished = run_store.unfinished_states(session, ids)
             for item in settled:
                 job = jobs.get(item.job_id)

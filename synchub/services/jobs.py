@@ -34,6 +34,7 @@ from synchub.core.schedules import (
     zone,
 )
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
+from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
 from synchub.store import audit
 from synchub.store import jobs as store
@@ -81,6 +82,14 @@ DEFAULTS = JobFields(
     tags=[],
     watch=False,
 )
+
+
+@dataclass(frozen=True)
+class JobBrief:
+    id: int
+    name: str
+    scheduled: bool  #: it has a cron or interval schedule
+    next_fire_at: str | None  #: ISO 8601
 
 
 class JobService:
@@ -240,6 +249,15 @@ class JobService:
         with reading(self.svc.sessions) as session:
             return [self._view(r, now) for r in store.all_jobs(session)]
 
+    def briefs(self, *, enabled: bool | None = None) -> builtins.list[JobBrief]:
+        """Id, name and next fire of every job (or of the enabled ones, or not), by
+        name: a listing of thousands of jobs that needs no more than that."""
+        with reading(self.svc.sessions) as session:
+            return [
+                JobBrief(job_id, name, kind != ScheduleKind.NONE.value, _iso(next_fire))
+                for job_id, name, kind, next_fire in store.briefs(session, enabled=enabled)
+            ]
+
     def watched(self) -> builtins.list[dict[str, Any]]:
         """The watched-folder jobs, enabled or not, oldest first."""
         now = self.svc.clock.now()
@@ -315,9 +333,15 @@ class JobService:
                 raise JobNotFound(f"No job named {ref!r} or with that id")
             return row.name
 
+    def env_of(self, job_id: int) -> dict[str, str]:
+        """The job's environment values, unsealed: for the runner, never for a view."""
+        with reading(self.svc.sessions) as session:
+            row = store.get_by_id(session, job_id)
+            return {} if row is None else self.svc.box.open(row.secret_env)
+
     def disable_all(self) -> builtins.list[str]:
         """Disable every enabled job (each change audited); the names disabled."""
-        names = [v["name"] for v in self.find(enabled=True)]
+        names = [b.name for b in self.briefs(enabled=True)]
         for name in names:
             self.set_enabled(name, False)
         return names
@@ -398,6 +422,8 @@ class JobService:
             raise InvalidInput("Only rclone jobs can watch a folder")
         if spec.max_depth is not None:
             raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
+        if isinstance(raw.get("env"), dict):
+            raw["env"] = self._unmasked_env(row, raw["env"])
         params = engine.validate(raw, remote_store.names(session))
         schedule = self._schedule(spec, now, row if not schedule_changed else None)
         if spec.watch and schedule.kind is ScheduleKind.NONE:
@@ -415,7 +441,8 @@ class JobService:
         check_name(spec.queue, what="queue")
         for tag in spec.tags or []:
             check_name(tag, what="tag")
-        row.kind, row.params = spec.kind, params
+        row.kind = spec.kind
+        row.params, row.secret_env = self._sealed_env(params)
         row.schedule_kind = schedule.kind.value
         row.cron, row.tz, row.every_s, row.anchor_at = (
             schedule.cron,
@@ -446,6 +473,32 @@ class JobService:
             anchor = now.replace(microsecond=0)
             return interval_schedule(_duration(spec.every, "interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
+
+    def _unmasked_env(self, row: JobRow, env: dict[str, Any]) -> dict[str, Any]:
+        """`env` with each masked value replaced by the value stored under its name (as
+        the mask read back from `show` keeps a remote's secret); InvalidInput for a mask
+        under a name that has none."""
+        # Jobs stored before revision 0007 keep their values in params.
+        stored: dict[str, Any] = dict((row.params or {}).get("env") or {})
+        stored.update(self.svc.box.open(row.secret_env))
+        unmasked = {}
+        for name, value in env.items():
+            if value == MASK:
+                if stored.get(name, MASK) == MASK:
+                    raise InvalidInput(
+                        f"env {name}: {MASK} stands for a stored value, and none is stored"
+                    )
+                value = stored[name]
+            unmasked[name] = value
+        return unmasked
+
+    def _sealed_env(self, params: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
+        """The params to store, whose `env` keeps only the names (masked values), and
+        the values sealed with the secret key: they may be credentials."""
+        env = params.get("env")
+        if not env:
+            return params, None
+        return {**params, "env": dict.fromkeys(env, MASK)}, self.svc.box.seal(env)
 
     def _remotes_used(self, row: JobRow) -> frozenset[str]:
         return self.svc.engines[row.kind].remotes_used(row.params)
@@ -495,7 +548,7 @@ class JobService:
             "id": row.id,
             "name": row.name,
             "kind": row.kind,
-            "params": row.params,
+            "params": masked_env(row.params),
             "schedule": {
                 "kind": schedule.kind.value,
                 "cron": schedule.cron,
@@ -594,3 +647,12 @@ def _choice(enum: type[E], value: str | None, what: str) -> E:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def masked_env(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with the values of its `env` masked. Stored params hold them masked
+    already, but for jobs stored before the values were sealed (revision 0007)."""
+    env = params.get("env")
+    if not isinstance(env, dict) or not env:
+        return params
+    return {**params, "env": dict.fromkeys(env, MASK)}

@@ -40,7 +40,7 @@ class RunService:
         """Create a pending run of the job now; the scheduler dispatches it."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
-            job = job_store.get(session, job_name)
+            job = job_store.get(session, job_name, share=True)
             if job is None:
                 raise JobNotFound(f"No job named {job_name!r}")
             run_id = store.create(session, job, trigger=trigger, now=now)
@@ -86,7 +86,9 @@ class RunService:
                 RunState.SUCCEEDED,
             ):
                 raise InvalidTransition(f"Run {run_id} has not ended yet ({run.state})")
-            job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
+            job = None
+            if run.job_id is not None:
+                job = job_store.get_by_id(session, run.job_id, share=True)
             if job is None:
                 raise JobDeleted(
                     f"Job {run.job_name!r} was deleted: run {run_id} is kept as history "
@@ -186,7 +188,7 @@ class RunService:
         ids: builtins.list[int] = []
         with transaction(self.svc.sessions) as session:
             for name in dict.fromkeys(job_names):  # each job once, in the order given
-                job = job_store.get(session, name)
+                job = job_store.get(session, name, share=True)
                 if job is None:
                     raise JobNotFound(f"No job named {name!r}")
                 run_id = store.create(session, job, trigger=trigger, now=now, queue=queue)

@@ -70,9 +70,12 @@ class TaskService:
         while it is queued or being transferred: it goes already."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
+            # The job first, then the task: a removal of the job locks them in that
+            # order, and is then seen through (the task goes with its job).
+            job_id = session.scalar(select(FileTaskRow.job_id).where(FileTaskRow.id == task_id))
+            job = None if job_id is None else job_store.get_by_id(session, job_id, share=True)
             task, _, _ = self._busy_check(session, task_id, "retried")
-            job = job_store.get_by_id(session, task.job_id)
-            assert job is not None  # tasks go with their job
+            assert job is not None  # the task is still there, so is its job
             run_id = run_store.create(session, job, trigger=trigger, now=now, only_path=task.path)
             assert run_id is not None
             store.queue_alone(session, task_id, run_id)

@@ -15,24 +15,44 @@ from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
 _NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
 
 
-def get(session: Session, name: str) -> JobRow | None:
-    return session.scalars(select(JobRow).where(JobRow.name == name)).first()
+def get(session: Session, name: str, *, share: bool = False) -> JobRow | None:
+    """The job named `name`. `share` before inserting a run of it: the row is locked
+    FOR SHARE (PostgreSQL), so a removal in progress ends first and the job is then
+    found gone, where without the lock the insert would fail on the foreign key."""
+    stmt = select(JobRow).where(JobRow.name == name)
+    return session.scalars(stmt.with_for_update(read=True) if share else stmt).first()
 
 
-def get_by_id(session: Session, job_id: int) -> JobRow | None:
-    return session.get(JobRow, job_id)
+def get_by_id(session: Session, job_id: int, *, share: bool = False) -> JobRow | None:
+    """The job with id `job_id`; `share` as in `get`."""
+    stmt = select(JobRow).where(JobRow.id == job_id)
+    return session.scalars(stmt.with_for_update(read=True) if share else stmt).first()
 
 
-def by_ids(session: Session, ids: set[int]) -> list[JobRow]:
+def by_ids(session: Session, ids: set[int], *, share: bool = False) -> list[JobRow]:
+    """The jobs with these ids; `share` as in `get`."""
     if not ids:
         return []
-    return list(session.scalars(select(JobRow).where(JobRow.id.in_(ids))))
+    stmt = select(JobRow).where(JobRow.id.in_(ids))
+    return list(session.scalars(stmt.with_for_update(read=True) if share else stmt))
 
 
 def lock(session: Session, job_id: int) -> JobRow | None:
     """The job row, locked until the transaction ends (a no-op lock on SQLite,
     where every transaction already holds the write lock)."""
     return session.scalars(select(JobRow).where(JobRow.id == job_id).with_for_update()).first()
+
+
+def briefs(
+    session: Session, *, enabled: bool | None = None
+) -> list[tuple[int, str, str, datetime | None]]:
+    """(id, name, schedule kind, next fire) of every job, by name: for listings that
+    need no more, read without loading whole rows."""
+    query = select(JobRow.id, JobRow.name, JobRow.schedule_kind, JobRow.next_fire_at)
+    if enabled is not None:
+        query = query.where(JobRow.enabled.is_(enabled))
+    rows = session.execute(query.order_by(JobRow.name))
+    return [(r.id, r.name, r.schedule_kind, r.next_fire_at) for r in rows]
 
 
 def all_jobs(session: Session) -> list[JobRow]:

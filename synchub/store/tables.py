@@ -86,6 +86,8 @@ class JobRow(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Fernet token of the values of `params["env"]`, which holds them masked
+    secret_env: Mapped[bytes | None] = mapped_column(LargeBinary)
     schedule_kind: Mapped[str] = mapped_column(String(16))
     cron: Mapped[str | None] = mapped_column(String(200))
     tz: Mapped[str] = mapped_column(String(64))

@@ -66,7 +66,8 @@ from tests.support.chaos_kind import CHILD_ENV, ChaosKind, Execution, read_ledge
 from tests.support.plugin import write_plugin
 from tests.support.proxy import TcpProxy
 
-pytestmark = pytest.mark.slow
+# One chaos test at a time, each on a machine otherwise running only the rest of the suite.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos")]
 
 TRIALS = int(os.environ.get("SYNCHUB_CHAOS_TRIALS") or 50)
 SEED = int(os.environ.get("SYNCHUB_CHAOS_SEED") or random.SystemRandom().randrange(2**32))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import JobDeleted, JobNotFound, JobRunning
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import audit
+from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
@@ -191,3 +195,58 @@ def test_kept_runs_of_jobs_that_fired_at_the_same_time_do_not_clash(
     assert sorted(r["job"] for r in runs) == ["a", "b"]
     assert {r["scheduled_for"] for r in runs} == {"2025-06-02T10:00:00+00:00"}
     assert all(r["job_deleted"] for r in runs)
+
+
+def _wait_for_a_lock_wait(svc: Services) -> None:
+    """Until a session of this database waits for a row lock (PostgreSQL)."""
+    deadline = time.monotonic() + 30
+    with svc.sessions() as probe:
+        while time.monotonic() < deadline:
+            waiting = probe.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            probe.rollback()  # a fresh snapshot for the next look
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the request never waited for the removal's lock")
+
+
+# SQLite lets one writer in at a time: no removal is ever in progress there.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("how", ["request", "request_many", "retry"])
+def test_a_run_asked_for_while_its_job_is_being_removed_finds_the_job_gone(
+    svc: Services, clock: FakeClock, how: str
+) -> None:
+    add(svc, "doomed")
+    ended = svc.runs.request("doomed")
+    Harness(svc, clock).step()
+    ask: dict[str, Callable[[], object]] = {
+        "request": lambda: svc.runs.request("doomed"),
+        "request_many": lambda: svc.runs.request_many(["doomed"]),
+        "retry": lambda: svc.runs.retry(ended),
+    }
+    raised: list[BaseException] = []
+
+    def asker() -> None:
+        try:
+            ask[how]()
+        except BaseException as exc:  # the test looks at it in its own thread
+            raised.append(exc)
+
+    with transaction(svc.sessions) as remover:
+        job = job_store.get(remover, "doomed")
+        assert job is not None
+        job_store.lock(remover, job.id)  # as JobService.remove begins
+        thread = threading.Thread(target=asker)
+        thread.start()
+        _wait_for_a_lock_wait(svc)
+        job_store.remove(remover, job.id)
+    thread.join(30)
+
+    # It should answer "no such job" (404), not fail on the foreign key (500).
+    assert len(raised) == 1
+    assert isinstance(raised[0], JobNotFound | JobDeleted), repr(raised[0])

@@ -145,6 +145,7 @@ ADDED_BY = {
     "0004": {("jobs", "watch")},
     "0005": {("runs", "ix_runs_retry_of")},
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
+    "0007": {("jobs", "secret_env")},
 }
 
 
@@ -301,6 +302,39 @@ def test_0006_adds_file_tasks_and_downgrades(blank_url: str) -> None:
 
     assert "file_tasks" not in inspect(engine).get_table_names()
     assert "only_path" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0007_adds_sealed_env_and_refuses_to_downgrade_while_a_job_has_one(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0006")
+
+    upgrade(engine, "0007")
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert without_later_revisions(diff, at="0007") == []
+    assert counts(engine) == (3, 1, 1)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET secret_env = :v WHERE name = 'photos'"), {"v": b"x"})
+
+    # It should refuse, naming the job, and change nothing: the values would be lost.
+    with pytest.raises(RuntimeError, match="photos"):
+        command.downgrade(alembic_config(engine), "0006")
+    assert current_revision(engine) == "0007"
+    assert "secret_env" in {c["name"] for c in inspect(engine).get_columns("jobs")}
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET secret_env = NULL"))
+    command.downgrade(alembic_config(engine), "0006")
+    assert "secret_env" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     assert counts(engine) == (3, 1, 1)
     upgrade(engine)
     check_schema(engine)

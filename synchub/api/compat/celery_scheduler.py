@@ -20,6 +20,7 @@ from synchub.api.problems import envelope_responses as errors
 from synchub.core.errors import RunNotFound
 from synchub.core.runs import Trigger
 from synchub.services import Services
+from synchub.services.jobs import JobBrief
 
 PREFIX = "/api/v1/task/scheduler"
 
@@ -92,8 +93,8 @@ class TaskResult(BaseModel):
     traceback: str | None  #: the error, for a failed run
 
 
-def _scheduled(svc: Services) -> list[dict[str, Any]]:
-    return [v for v in svc.jobs.find(enabled=True) if v["schedule"]["kind"] != "none"]
+def _scheduled(svc: Services) -> list[JobBrief]:
+    return [b for b in svc.jobs.briefs(enabled=True) if b.scheduled]
 
 
 @router.post("/refresh-tasks")
@@ -101,8 +102,8 @@ def refresh_tasks(svc: OperatorServices) -> Envelope[RefreshResult]:
     """Reload schedules from the database. synchub's scheduler always reads them from
     there; this wakes it and reports what is scheduled."""
     svc.on_change()
-    every = svc.jobs.list()
-    active = [v["id"] for v in _scheduled(svc)]
+    every = svc.jobs.briefs()
+    active = [b.id for b in _scheduled(svc)]
     skipped = len(every) - len(active)
     return Envelope(
         data=RefreshResult(
@@ -125,10 +126,10 @@ def task_status(svc: ViewerServices) -> Envelope[TaskStatus]:
     return Envelope(
         data=TaskStatus(
             total_scheduled_tasks=len(jobs),
-            scheduled_config_ids=[v["id"] for v in jobs],
-            task_names=[v["name"] for v in jobs],
+            scheduled_config_ids=[b.id for b in jobs],
+            task_names=[b.name for b in jobs],
             beat_schedule_count=len(jobs),
-            next_runs={str(v["id"]): v["next_fire_at"] for v in jobs},
+            next_runs={str(b.id): b.next_fire_at for b in jobs},
             running_task_ids=[str(r["id"]) for r in running],
         )
     )
@@ -159,7 +160,7 @@ def validate_cron(
 @router.delete("/clear-tasks")
 def clear_tasks(svc: OperatorServices) -> Envelope[Cleared]:
     """Unschedule every job: each enabled job is disabled (and audited)."""
-    ids = {v["name"]: v["id"] for v in svc.jobs.find(enabled=True)}
+    ids = {b.name: b.id for b in svc.jobs.briefs(enabled=True)}
     names = svc.jobs.disable_all()
     return Envelope(
         data=Cleared(
@@ -190,7 +191,7 @@ def execute_sync(config_id: str, svc: OperatorServices) -> Envelope[Submitted]:
 @router.post("/execute-all-enabled")
 def execute_all_enabled(svc: OperatorServices) -> Envelope[SubmittedMany]:
     """Run every enabled job now, one run each."""
-    names = [v["name"] for v in svc.jobs.find(enabled=True)]
+    names = [b.name for b in svc.jobs.briefs(enabled=True)]
     ids = svc.runs.request_many(names, trigger=Trigger.API)
     return Envelope(
         data=SubmittedMany(

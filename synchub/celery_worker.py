@@ -48,12 +48,14 @@ def argv(queues: list[str], concurrency: int, pool: str, hostname: str, crypto: 
 
 def import_for_runs(settings: Settings, *, crypto: bool) -> None:
     """Import here, before the pool processes are forked, what their runners will use:
-    the database's driver, the kinds (plug-ins too) and cryptography when some remote
-    has secrets. Imported once and shared, not once per pool process, nor at a run."""
+    the database's driver, the kinds (plug-ins too), the services the runner calls and
+    cryptography when the database holds secrets. Imported once and shared, not once
+    per pool process, nor at a run."""
     # What worker._runner and the runner it makes import:
     import synchub.engines.command
     import synchub.engines.rclone
     import synchub.node
+    import synchub.services.jobs
     import synchub.services.remotes  # noqa: F401
     from synchub.engines.registry import ENTRY_POINT
     from synchub.store.db import make_engine
@@ -75,7 +77,7 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument(
         "--import-crypto",
         action="store_true",
-        help="import cryptography before forking: some remote has secrets",
+        help="import cryptography before forking: the database holds secrets",
     )
     opts = parser.parse_args(args)
     settings = Settings()

@@ -53,7 +53,7 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
             "add --no-scheduler, or set SYNCHUB_EXECUTOR=celery"
         )
     node = Node(svc, workers, scheduler_on=scheduler, pool=pool and not celery)
-    if node.runner is not None and svc.remotes.any_secrets():
+    if node.runner is not None and svc.any_sealed():
         import_crypto()  # at start, not at the first run that opens a secret
     node.start()
     server = uvicorn.Server(
@@ -115,5 +115,5 @@ def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
         concurrency,
         pool,
         name or f"synchub-{os.getpid()}@%h",  # the same pid once exec'd
-        crypto=svc.remotes.any_secrets(),
+        crypto=svc.any_sealed(),
     )

@@ -14,7 +14,7 @@ from synchub.core.clock import Clock, SystemClock
 from synchub.engines.base import Engine as KindEngine
 from synchub.engines.registry import all_engines
 from synchub.store.crypto import SecretBox, load_or_create_key
-from synchub.store.db import make_engine, make_sessionmaker
+from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
     from synchub.services.audit import AuditService
@@ -107,6 +107,15 @@ class Services:
         from synchub.services.sizes import RemoteSizes
 
         return RemoteSizes(self)
+
+    def any_sealed(self) -> bool:
+        """Whether the database holds sealed secrets a run will open (remotes' secret
+        options, jobs' environment values): then cryptography is imported at start."""
+        from synchub.store import jobs as job_store
+        from synchub.store import remotes as remote_store
+
+        with reading(self.sessions) as session:
+            return remote_store.any_sealed(session) or job_store.any_sealed(session)
 
     def for_actor(self, actor: str) -> Services:
         """These services acting for `actor` (the audit's who): the same database,

@@ -201,11 +201,6 @@ class RemoteService:
             rclone_backends.validate_remote(type_, options)
         return [self.add(name, type_, options) for name, type_, options in entries]
 
-    def any_secrets(self) -> bool:
-        """Whether any remote has secrets (and so runs will need cryptography)."""
-        with reading(self.svc.sessions) as session:
-            return store.any_sealed(session)
-
     def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         """Decrypted configurations of `names` and of every remote they wrap (crypt,
         alias, union …), for an engine. Never log or return these."""

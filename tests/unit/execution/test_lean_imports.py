@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 #: Never in a worker's process: the command line, Celery's command line, the API, the
-#: scheduler, the services other than remotes and (without secrets) cryptography;
-#: watchfiles only where folders are watched.
+#: services a runner does not call and (without secrets) cryptography; watchfiles only
+#: where folders are watched.
 NOT_IN_A_WORKER = (
-    "synchub.scheduler",
-    "synchub.services.jobs",
-    "synchub.services.runs",
+    "synchub.services.audit",
+    "synchub.services.sizes",
+    "synchub.services.tasks",
     "synchub.services.tokens",
     "typer",
     "rich",
@@ -61,6 +61,7 @@ def test_a_worker_imports_before_forking_what_runs_need_and_nothing_else(tmp_pat
         "synchub.engines.command",
         "synchub.engines.rclone",
         "synchub.services.remotes",
+        "synchub.services.jobs",  # the runner unseals a job's environment through it
     ):
         assert name in modules
 

@@ -5,7 +5,8 @@
 `--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs) and
 `--client auto|wrk|httpx` (the readers of its loaded scenarios; auto: wrk when installed).
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
-(repeatable) to shorten a run; its report records what was used.
+(repeatable) to shorten a run, or `--memory-only` (the workers' idle memory, before and
+after a few warm-up runs: ≈ 1 min); its report records what was used.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
     parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
     parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="celery: only the workers' idle memory, before and after a few warm-up runs",
+    )
+    parser.add_argument(
         "--broker",
         action="append",
         choices=["redis", "rabbitmq"],
@@ -109,6 +115,7 @@ def main() -> None:
                 reps=args.reps,
                 latency_s=args.latency_s,
                 brokers=tuple(args.broker or ()),
+                memory_only=args.memory_only,
             )
         else:
             report = BENCHMARKS[name](args.quick)

@@ -9,7 +9,8 @@ queue names of its own:
   late acks and a prefetch of one; a `synchub scheduler` process beside them.
 - **idle memory**: `idle_s` seconds after each worker says " ready.", the RSS (and
   PSS) of its main process and its pool processes, summed from /proc; again once
-  the throughput trials are done and the workers idle again.
+  the throughput trials are done and the workers idle again. `memory_only`: nothing
+  else, and the second reading after a few warm-up runs or tasks instead.
 - **throughput**, `reps` trials of each, interleaved (bare, bare + events, synchub):
   synchub: `runs` pending runs of a no-op plug-in kind (over 20 manual jobs whose
   overlap policy allows parallel runs) are inserted with `not_before` an hour away,
@@ -103,6 +104,7 @@ class Params:
     brokers: tuple[str, ...] = ("redis", "rabbitmq")
     lead_s: float = 1.5  #: from making the runs due (one UPDATE) to T, when they are
     timeout_s: float = 300.0  #: the longest wait for one trial's work to end
+    memory_only: bool = False  #: only idle memory, before and after the warm-up runs
 
 
 FULL = Params()
@@ -179,13 +181,18 @@ def pss_kib(pid: int) -> int:
 
 
 def memory(proc: Proc) -> dict[str, Any]:
-    """RSS and PSS of a worker's main process and its pool processes, summed."""
+    """RSS and PSS of a worker's main process and its pool processes, summed and each."""
     pids = [proc.pid, *descendants(proc.pid)]
+    each = [
+        {"pid": p, "rss_mib": status_field(p, "VmRSS") / MiB, "pss_mib": pss_kib(p) / MiB}
+        for p in pids
+    ]
     return {
         "processes": len(pids),
         "rss_mib": tree_rss_kib(proc.pid) / MiB,
         "pss_mib": sum(pss_kib(p) for p in pids) / MiB,
         "main_rss_mib": status_field(proc.pid, "VmRSS") / MiB,
+        "each": each,
     }
 
 
@@ -734,6 +741,10 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
         bare_warm_up(c, False, WARM_UP)
         bare_warm_up(c, True, WARM_UP)
         synchub_warm_up(c, jobs, WARM_UP)
+        if p.memory_only:
+            time.sleep(p.idle_s)
+            warm = {name: memory(c.procs[name]) for name in workers}
+            return {"memory_idle": idle, "memory_after_runs": warm}
         trials: dict[str, list[dict[str, Any]]] = {name: [] for name in workers}
         for _ in range(p.reps):
             trials["bare"].append(bare_trial(c, p, events=False))
@@ -774,9 +785,16 @@ def run(
     reps: int | None = None,
     latency_s: int | None = None,
     brokers: tuple[str, ...] = (),
+    memory_only: bool = False,
 ) -> Report:
     p = QUICK if quick else FULL
-    changes = {"runs": runs, "reps": reps, "latency_s": latency_s, "brokers": brokers or None}
+    changes = {
+        "runs": runs,
+        "reps": reps,
+        "latency_s": latency_s,
+        "brokers": brokers or None,
+        "memory_only": memory_only or None,
+    }
     p = replace(p, **{k: v for k, v in changes.items() if v is not None})
     results = {broker: run_broker(broker, p) for broker in p.brokers}
     return Report("celery", asdict(p), {"brokers": results}, summary(p, results))
@@ -788,6 +806,12 @@ def cpu_ms_per_run(trial: dict[str, Any]) -> dict[str, float]:
 
 
 def summary(p: Params, results: dict[str, dict[str, Any]]) -> list[str]:
+    if p.memory_only:
+        return [
+            f"celery: idle memory only, prefork -c {p.concurrency}; 'after' = {p.idle_s:g} s "
+            f"after {WARM_UP} warm-up runs or tasks",
+            *memory_summary(results),
+        ]
     lines = [
         f"celery: {p.runs} no-op runs/tasks per trial, {p.reps} trials each, prefork -c "
         f"{p.concurrency}, acks_late, prefetch 1; latency: 1 job, then {p.latency_jobs} jobs, "
@@ -841,6 +865,15 @@ def summary(p: Params, results: dict[str, dict[str, Any]]) -> list[str]:
                 + " ".join(f"{v:.1f}" for v in lat["trend"]["p50_ms_per_10s"].values())
                 + f"; slope {lat['trend']['slope_ms_per_minute']:+.2f} ms/min"
             )
+    lines += memory_summary(results)
+    lines.append(
+        f"goals: synchub >= {GOAL_THROUGHPUT_SHARE:.0%} of bare Celery's runs/s; started p99 <= "
+        f"{GOAL_P99_MS:g} ms, no drift; synchub worker RSS <= plain Celery worker's"
+    )
+    return lines
+
+
+def memory_summary(results: dict[str, dict[str, Any]]) -> list[str]:
     rows = []
     for broker, r in results.items():
         for name in ("synchub", "bare", "bare + events"):
@@ -850,14 +883,22 @@ def summary(p: Params, results: dict[str, dict[str, Any]]) -> list[str]:
                 f"{idle['main_rss_mib']:.1f}", f"{idle['pss_mib']:.1f}",
                 f"{after['rss_mib']:.1f}", f"{after['pss_mib']:.1f}",
             ])  # fmt: skip
-    lines += table(
+    lines = table(
         ["idle worker MiB", "procs", "RSS", "main RSS", "PSS", "RSS after", "PSS after"], rows
     )
     for broker, r in results.items():
+        for name in ("synchub", "bare"):
+            for when in ("memory_idle", "memory_after_runs"):
+                each = r[when][name]["each"]
+                lines.append(
+                    f"{broker}: {name}, {'idle' if when == 'memory_idle' else 'after'}, "
+                    "RSS/PSS per process (main first): "
+                    + ", ".join(f"{x['rss_mib']:.1f}/{x['pss_mib']:.1f}" for x in each)
+                )
+    for broker, r in results.items():
         sched = r["memory_idle"]["scheduler"]
-        lines.append(f"{broker}: synchub scheduler idle: RSS {sched['rss_mib']:.1f} MiB")
-    lines.append(
-        f"goals: synchub >= {GOAL_THROUGHPUT_SHARE:.0%} of bare Celery's runs/s; started p99 <= "
-        f"{GOAL_P99_MS:g} ms, no drift; synchub worker RSS <= plain Celery worker's"
-    )
+        lines.append(
+            f"{broker}: synchub scheduler idle: RSS {sched['rss_mib']:.1f} MiB, "
+            f"PSS {sched['pss_mib']:.1f} MiB"
+        )
     return lines

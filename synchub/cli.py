@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,9 +213,14 @@ def worker_cmd(
 
     with services() as svc:
         ensure_schema(svc)
-        cli_procs.worker(
+        argv = cli_procs.worker(
             svc, err, queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
         )
+    # Checked: this process becomes the worker, a fresh interpreter without the command
+    # line's modules (see synchub/celery_worker.py). Same pid, environment and output.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - this interpreter, with our own arguments
 
 
 # -- remotes ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from rich.console import Console
 from synchub.core.errors import InvalidInput
 from synchub.node import Node
 from synchub.services import Services
+from synchub.store.crypto import import_crypto
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -52,6 +53,8 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
             "add --no-scheduler, or set SYNCHUB_EXECUTOR=celery"
         )
     node = Node(svc, workers, scheduler_on=scheduler, pool=pool and not celery)
+    if node.runner is not None and svc.any_sealed():
+        import_crypto()  # at start, not at the first run that opens a secret
     node.start()
     server = uvicorn.Server(
         uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
@@ -91,9 +94,10 @@ def scheduler(svc: Services, err: Console) -> None:
 
 
 def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
-           pool: str, name: str) -> None:  # fmt: skip
-    """A Celery worker for synchub's task, in the foreground."""
-    from synchub.worker import make_app
+           pool: str, name: str) -> list[str]:  # fmt: skip
+    """Check a Celery worker's set-up; the command line of the worker process itself
+    (`synchub.celery_worker`), which `synchub worker` becomes."""
+    from synchub.celery_worker import argv
 
     if svc.settings.executor != "celery" and not svc.settings.broker_url:
         raise InvalidInput(
@@ -106,15 +110,10 @@ def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
         raise InvalidInput("Bad --queues: give queue names separated by commas, e.g. default,nas")
     check_celery(svc, err)
     svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
-    app = make_app(svc.settings)
-    argv = [
-        "worker",
-        f"--queues={','.join(q.strip() for q in queues)}",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        f"--hostname={name or f'synchub-{os.getpid()}@%h'}",
-        "--loglevel=INFO",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    app.worker_main(argv)
+    return argv(
+        [q.strip() for q in queues],
+        concurrency,
+        pool,
+        name or f"synchub-{os.getpid()}@%h",  # the same pid once exec'd
+        crypto=svc.any_sealed(),
+    )

@@ -8,12 +8,14 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
 from synchub.execution.runner import Runner, RunnerSettings
-from synchub.scheduler.loop import Scheduler, SchedulerSettings
-from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
+
+if TYPE_CHECKING:
+    from synchub.scheduler.loop import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,11 @@ class Node:
         self._thread: threading.Thread | None = None
 
     def _make_scheduler(self, executor: Executor) -> Scheduler:
+        # Imported here: a Celery worker's processes use this module only for
+        # `make_runner`, never a scheduler.
+        from synchub.scheduler.loop import Scheduler, SchedulerSettings
+        from synchub.scheduler.watch import FolderWatch
+
         s = self.svc.settings
         scheduler = Scheduler(
             self.svc.sessions,

@@ -124,6 +124,12 @@ def _pool_process_started(**_kwargs: Any) -> None:
     threading.Thread(
         target=_wait_for_stop_runs, args=(read_end,), name="synchub-stop-runs", daemon=True
     ).start()
+    # The services and runner now, not at the first run: reading the settings and the
+    # installed kinds (entry points) takes milliseconds a run should not wait for.
+    try:
+        _runner()
+    except Exception:
+        log.exception("cannot make this process's runner; the first run will try again")
 
 
 #: What the main process sends its pool processes when the shutdown grace is over.

@@ -15,8 +15,6 @@ import binascii
 import os
 import re
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 # rclone's fixed public key, byte for byte from obscure.go.
 _KEY = bytes.fromhex("9c935b48730a554d6bfd7c63c886a92bd390198eb8128afbf4de162b8b95f638")
 _IV_SIZE = 16  # the AES block size
@@ -24,6 +22,10 @@ _URLSAFE = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _crypt(data: bytes, iv: bytes) -> bytes:
+    # Imported here: cryptography weighs ≈ 7 MiB in every worker, and only remotes with
+    # a password need it (`synchub.store.crypto.import_crypto` loads it up front).
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     # CTR mode: encrypting and decrypting are the same operation.
     transform = Cipher(algorithms.AES(_KEY), modes.CTR(iv)).encryptor()
     return transform.update(data) + transform.finalize()

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import watchfiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
@@ -175,6 +174,10 @@ class FolderWatcher:
 
     def _run(self, roots: frozenset[str], stop: threading.Event, started: datetime) -> None:
         try:
+            # Imported here, in the watching thread: only a node with watched folders
+            # needs it, and the service modules that import this one are in every worker.
+            import watchfiles
+
             for changes in watchfiles.watch(
                 *sorted(roots),
                 watch_filter=None,  # a backup wants .git and *.swp too

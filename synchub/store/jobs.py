@@ -174,6 +174,12 @@ def advance(
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
+def any_sealed(session: Session) -> bool:
+    """Whether any job holds sealed environment values."""
+    found = session.scalar(select(JobRow.id).where(JobRow.secret_env.is_not(None)).limit(1))
+    return found is not None
+
+
 def longest_timeout(session: Session) -> float | None:
     """The longest timeout of any job, None when none has one."""
     value = session.scalar(select(func.max(JobRow.timeout_s)))

@@ -26,6 +26,12 @@ def by_names(session: Session, wanted: frozenset[str]) -> list[RemoteRow]:
     return list(session.scalars(select(RemoteRow).where(RemoteRow.name.in_(wanted))))
 
 
+def any_sealed(session: Session) -> bool:
+    """Whether any remote holds sealed secrets."""
+    found = session.scalar(select(RemoteRow.id).where(RemoteRow.secrets.is_not(None)).limit(1))
+    return found is not None
+
+
 def jobs_using(session: Session, remote_id: int) -> list[str]:
     return list(
         session.scalars(

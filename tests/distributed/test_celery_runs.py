@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from datetime import datetime
@@ -13,7 +15,9 @@ from typing import Any
 import pytest
 
 from synchub.core.runs import RunState
+from synchub.engines.obscure import obscure
 from synchub.execution.celery_exec import CeleryExecutor
+from synchub.services.jobs import JobFields
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from synchub.worker import make_app
@@ -239,3 +243,39 @@ def test_a_run_fired_ahead_waits_on_the_worker_for_its_fire_time(cluster: Cluste
     for r in runs:
         assert datetime.fromisoformat(r["started_at"]) >= at[r["id"]], r
         assert len(executions(cluster.marks)[r["id"]]) == 1
+
+
+def test_a_worker_runs_rclone_with_a_secret_added_after_it_started(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """The worker process holds neither the command line nor (without secrets)
+    cryptography; a secret added later is opened at its first run, and rclone gets it."""
+    first = cluster.worker()
+    cmdline = Path(f"/proc/{first.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"synchub.celery_worker" in cmdline  # `synchub worker` exec'd it, same pid
+    assert b"--import-crypto" not in cmdline  # no remote has secrets yet
+    src, enc = tmp_path / "src", tmp_path / "enc"
+    src.mkdir()
+    (src / "a.txt").write_text("hello through a crypt remote\n")
+    cluster.svc.remotes.add("vault", "crypt", {"remote": str(enc), "password": "pw-1"})
+    cluster.svc.jobs.add(
+        "sealed",
+        JobFields(params={"source": str(src), "destination": "vault:"}, queue=cluster.queue),
+    )
+    cluster.start_scheduler()
+    run = cluster.wait_state(cluster.run("sealed"))
+    assert run["state"] == "succeeded", run
+    stored = [p for p in enc.rglob("*") if p.is_file()]
+    assert len(stored) == 1 and stored[0].read_bytes().startswith(b"RCLONE\0\0")
+    # Read back with the password: the worker handed rclone the right one.
+    env = {
+        **os.environ,
+        "RCLONE_CONFIG_V_TYPE": "crypt",
+        "RCLONE_CONFIG_V_REMOTE": str(enc),
+        "RCLONE_CONFIG_V_PASSWORD": obscure("pw-1"),
+    }
+    rclone = Path(sys.executable).parent / "rclone"
+    out = subprocess.run([rclone, "cat", "V:a.txt"], env=env, capture_output=True, check=True)
+    assert out.stdout == b"hello through a crypt remote\n"
+    second = cluster.worker()  # now a remote has secrets: imported before the fork
+    assert b"--import-crypto" in Path(f"/proc/{second.pid}/cmdline").read_bytes().split(b"\0")

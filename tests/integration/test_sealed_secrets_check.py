@@ -1,0 +1,35 @@
+"""`Services.any_sealed`: whether runs will open secrets, so that `serve` and
+`synchub worker` import cryptography at start (else at the first secret opened)."""
+
+from __future__ import annotations
+
+import sys
+
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+
+
+def test_no_secret_then_a_remote_secret(svc: Services) -> None:
+    assert not svc.any_sealed()
+    svc.remotes.add("plain", "local", {})
+    assert not svc.any_sealed()
+    svc.remotes.add("vault", "crypt", {"remote": "/tmp/vault", "password": "pw"})
+    assert svc.any_sealed()
+
+
+def test_a_command_jobs_environment_counts(svc: Services) -> None:
+    allowed = Services(
+        svc.settings.model_copy(update={"allow_command_jobs": True}),
+        clock=svc.clock,
+        engines=svc.engines,
+        db=svc.db,
+        actor="alice",
+    )
+    fields = JobFields(kind="command", params={"argv": [sys.executable, "-c", "pass"]})
+    allowed.jobs.add("no-env", fields)
+    assert not allowed.any_sealed()
+    env = JobFields(
+        kind="command", params={"argv": [sys.executable, "-c", "pass"], "env": {"T": "x"}}
+    )
+    allowed.jobs.add("with-env", env)
+    assert allowed.any_sealed()

@@ -1,0 +1,53 @@
+"""Secrets at rest: cryptography is imported only when a secret is sealed or opened."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from synchub.core.errors import SynchubError
+from synchub.store.crypto import BAD_KEY, SecretBox, new_key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"", b"abc", b"!!!!", base64.urlsafe_b64encode(b"x" * 31), b"eHh4" * 12],
+)
+def test_a_bad_key_is_refused_as_fernet_refuses_it(key: bytes) -> None:
+    with pytest.raises(ValueError, match=BAD_KEY):
+        Fernet(key)  # the message synchub shows is cryptography's
+    with pytest.raises(ValueError, match=BAD_KEY):
+        SecretBox(key)
+
+
+def test_secrets_sealed_open_again_and_fernet_reads_them() -> None:
+    key = new_key()
+    box = SecretBox(key)
+    token = box.seal({"password": "pw"})
+    assert token is not None
+    assert box.open(token) == {"password": "pw"}
+    assert Fernet(key).decrypt(token) == b'{"password": "pw"}'
+    assert box.seal({}) is None
+    assert box.open(None) == {}
+
+
+def test_another_key_cannot_open_them() -> None:
+    token = SecretBox(new_key()).seal({"password": "pw"})
+    with pytest.raises(SynchubError, match="not the one they were sealed with"):
+        SecretBox(new_key()).open(token)
+
+
+def test_no_secret_opened_imports_no_cryptography() -> None:
+    code = (
+        "import sys\n"
+        "from synchub.store.crypto import SecretBox, new_key\n"
+        "box = SecretBox(new_key())\n"
+        "assert box.open(None) == {} and box.seal({}) is None\n"
+        "print(any(m.startswith('cryptography') for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -55,7 +55,6 @@ def import_for_runs(settings: Settings, *, crypto: bool) -> None:
     import synchub.engines.command
     import synchub.engines.rclone
     import synchub.node
-    import synchub.services.jobs
     import synchub.services.remotes  # noqa: F401
     from synchub.engines.registry import ENTRY_POINT
     from synchub.store.db import make_engine

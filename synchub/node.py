@@ -39,7 +39,7 @@ def make_runner(svc: Services, worker: str) -> Runner:
             log_cap_bytes=s.log_cap_bytes,
             file_report_cap=s.file_report_cap,
         ),
-        job_env=svc.jobs.env_of,
+        job_env=svc.job_env,
     )
 
 

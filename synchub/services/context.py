@@ -108,6 +108,14 @@ class Services:
 
         return RemoteSizes(self)
 
+    def job_env(self, job_id: int) -> dict[str, str]:
+        """A job's environment values, unsealed: for its runs, never for a view. Here,
+        not in the jobs service, which a worker's processes need not import."""
+        from synchub.store import jobs as job_store
+
+        with reading(self.sessions) as session:
+            return self.box.open(job_store.sealed_env(session, job_id))
+
     def any_sealed(self) -> bool:
         """Whether the database holds sealed secrets a run will open (remotes' secret
         options, jobs' environment values): then cryptography is imported at start."""

@@ -333,12 +333,6 @@ class JobService:
                 raise JobNotFound(f"No job named {ref!r} or with that id")
             return row.name
 
-    def env_of(self, job_id: int) -> dict[str, str]:
-        """The job's environment values, unsealed: for the runner, never for a view."""
-        with reading(self.svc.sessions) as session:
-            row = store.get_by_id(session, job_id)
-            return {} if row is None else self.svc.box.open(row.secret_env)
-
     def disable_all(self) -> builtins.list[str]:
         """Disable every enabled job (each change audited); the names disabled."""
         names = [b.name for b in self.briefs(enabled=True)]

@@ -174,6 +174,11 @@ def advance(
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
+def sealed_env(session: Session, job_id: int) -> bytes | None:
+    """The job's sealed environment values (None for none, or no such job)."""
+    return session.scalar(select(JobRow.secret_env).where(JobRow.id == job_id))
+
+
 def any_sealed(session: Session) -> bool:
     """Whether any job holds sealed environment values."""
     found = session.scalar(select(JobRow.id).where(JobRow.secret_env.is_not(None)).limit(1))

@@ -65,7 +65,7 @@ class Harness:
             self.clock,
             self.name,
             RunnerSettings(tick_s=0.02, log_cap_bytes=4096, file_report_cap=1000),
-            job_env=self.svc.jobs.env_of,
+            job_env=self.svc.job_env,
         )
 
     def step(self) -> list[int]:

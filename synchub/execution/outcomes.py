@@ -36,7 +36,7 @@ def end_run(
         return False
     if tasks and RunState.RUNNING in expected:
         task_store.settle(session, run_id, state, now)
-    if state not in RETRYABLE or permanent:
+    if ends_alone(state, permanent=permanent):
         return None  # the common case costs one UPDATE
     # Only fields the move did not change are read: a stale identity map is harmless.
     run = run_store.get(session, run_id)
@@ -60,3 +60,9 @@ def end_run(
         queue=run.queue,
         only_path=run.only_path,
     )
+
+
+def ends_alone(state: RunState, *, permanent: bool) -> bool:
+    """Whether ending a run in `state` is its move alone: no retry to create. (File
+    tasks to settle and buffered lines to write are the caller's to know.)"""
+    return state not in RETRYABLE or permanent

@@ -22,11 +22,11 @@ from synchub.core.logcap import LogCap
 from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
-from synchub.execution.outcomes import end_run
+from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
 from synchub.store import runs as run_store
-from synchub.store.db import again_if_disconnected, transaction
+from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,16 @@ class Runner:
         return claim
 
     def _claim(self, run_id: int) -> tuple[run_store.Claim, run_store.Claimed | None]:
-        """Claim the run; with it comes what running it needs (one transaction)."""
+        """Claim the run; with it comes what running it needs (one transaction: on
+        PostgreSQL one statement in autocommit, one round trip)."""
 
         def claim() -> tuple[run_store.Claim, run_store.Claimed | None]:
+            if is_postgresql(self.sessions):
+                with autocommit(self.sessions) as conn:
+                    now = self.clock.now()
+                    done = run_store.claim_in_one(conn, run_id, worker=self.worker, now=now)
+                if done is not None:
+                    return done  # else its job uses a limited remote: the full path
             with transaction(self.sessions) as session:
                 now = self.clock.now()
                 return run_store.claim_run(session, run_id, worker=self.worker, now=now)
@@ -271,7 +278,34 @@ class Runner:
         elif state is RunState.LOST:
             error = "synchub stopped while the run was running; it was interrupted"
 
+        values: dict[str, Any] = {
+            "exit_code": outcome.exit_code,
+            "error_class": _error_class(state, outcome),
+            "error": None if state is RunState.SUCCEEDED else error,
+            "stats": stats.as_dict(),
+            "progress": None,
+        }
+        # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
+        # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
+        alone = (
+            not tasks
+            and (sink is None or sink.empty())
+            and ends_alone(state, permanent=outcome.permanent)
+            and is_postgresql(self.sessions)
+        )
+
         def finish() -> None:
+            if alone:
+                with autocommit(self.sessions) as conn:
+                    run_store.move(
+                        conn,
+                        run_id,
+                        state,
+                        expected=[RunState.RUNNING],
+                        finished_at=self.clock.now(),
+                        **values,
+                    )
+                return
             with transaction(self.sessions) as session:
                 if sink is not None:
                     sink.flush(session)
@@ -281,12 +315,8 @@ class Runner:
                     state,
                     now=self.clock.now(),
                     permanent=outcome.permanent,
-                    exit_code=outcome.exit_code,
-                    error_class=_error_class(state, outcome),
-                    error=None if state is RunState.SUCCEEDED else error,
-                    stats=stats.as_dict(),
-                    progress=None,
                     tasks=tasks,
+                    **values,
                 )
 
         # The end is a conditional update: a second try after a lost commit that went

@@ -60,6 +60,20 @@ class BufferedSink:
                     (change.path, change.action.value, change.size, change.error, at)
                 )
 
+    def empty(self) -> bool:
+        """True when `flush` would write nothing: no lines, files, progress or counts
+        of dropped ones, and no file tasks to follow."""
+        with self._lock:
+            return not (
+                self._lines
+                or self._drop
+                or self._files
+                or self._progress
+                or self._files_seen > self.file_cap
+                or self.cap.dropped_lines
+                or self.tasks is not None
+            )
+
     def flush(self, session: Session) -> dict[str, Any] | None:
         """Write buffered lines and files; return the progress snapshot to store, if new."""
         with self._lock:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,3 +117,19 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         session.connection(execution_options={READONLY: True})
         yield session
+
+
+def is_postgresql(factory: sessionmaker[Session]) -> bool:
+    bind = factory.kw.get("bind")
+    return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def autocommit(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """A pooled connection of `factory`'s engine on which each statement commits on
+    its own: no BEGIN and COMMIT round trips. PostgreSQL only, and only for work that
+    is one statement (or a function that is one transaction by itself); the
+    connection goes back to the pool in its usual mode."""
+    bind = factory.kw["bind"]
+    with bind.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")

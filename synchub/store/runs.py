@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
@@ -87,7 +87,7 @@ def create(
 
 
 def move(
-    session: Session,
+    session: Session | Connection,
     run_id: int,
     target: RunState,
     *,
@@ -97,6 +97,7 @@ def move(
     """Move a run to `target` from one of `expected` (default: every allowed source).
 
     Returns False when the run was not in such a state: another process got there first.
+    On a Connection in autocommit (PostgreSQL) it is one round trip, a run's end alone.
     """
     sources = tuple(s.value for s in (expected or sources_of(target)))
     statement = _move_statement(target.value, sources, tuple(sorted(values)))
@@ -265,8 +266,16 @@ def claim_run(
        One statement cannot do both, as its snapshot predates the wait for the lock.
     3. Only when it moved nothing: find out why (gone, or the job was running).
 
-    A job using a remote with a concurrency limit takes `_claim_limited`'s path.
+    On PostgreSQL the three steps are the function `synchub_claim_run` (migration
+    0008; see `claim_in_one`): still separate statements, each with its own snapshot,
+    in one round trip. A job using a remote with a concurrency limit takes
+    `_claim_limited`'s path.
     """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        done = claim_in_one(conn, run_id, worker=worker, now=now)
+        if done is not None:
+            return done
     job = session.execute(_LOCK_JOB, {"run_id": run_id}).first()
     if job is None:
         # No such run, a kept run of a deleted job, or its job deleted while we waited
@@ -300,6 +309,45 @@ def claim_run(
     if session.scalar(_STATE, {"run_id": run_id}) != RunState.QUEUED.value:
         return Claim.GONE, None
     return _overlapping(session, run_id, overlap, now), None
+
+
+#: The claim on PostgreSQL, as a function of migration 0008. Driver SQL: no statement
+#: to compile, and psycopg prepares it on the server after a few uses.
+_CLAIM_IN_ONE = "SELECT * FROM synchub_claim_run(%(run_id)s, %(worker)s, %(now)s)"
+
+
+def claim_in_one(
+    conn: Connection, run_id: int, *, worker: str, now: datetime
+) -> tuple[Claim, Claimed | None] | None:
+    """`claim_run`'s steps in one statement (PostgreSQL only); None, having done
+    nothing, for a job using a remote with a concurrency limit: then use `claim_run`
+    in a transaction.
+
+    Safe in autocommit, where it is one round trip: the function holds the job's lock
+    until its statement commits, and each of its statements takes a fresh snapshot,
+    so its UPDATE sees every claim committed while it waited for that lock.
+    """
+    row = conn.exec_driver_sql(
+        _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
+    ).one()
+    (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch) = row
+    if outcome == "limited":
+        return None
+    if outcome != Claim.CLAIMED.value:
+        return Claim(outcome), None
+    return Claim.CLAIMED, Claimed(
+        run_id=run_id,
+        attempt=attempt,
+        first_run=first_run,
+        job_id=job_id,
+        job_name=job_name,
+        kind=kind,
+        params=dict(params or {}),
+        timeout_s=timeout_s,
+        watch=bool(watch),
+        only_path=only_path,
+        started_at=now,
+    )
 
 
 def _claim_limited(

@@ -339,3 +339,40 @@ def test_0007_adds_sealed_env_and_refuses_to_downgrade_while_a_job_has_one(
     upgrade(engine)
     check_schema(engine)
     engine.dispose()
+
+
+def claim_functions(engine: Engine) -> list[str]:
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT proname FROM pg_proc WHERE proname = 'synchub_claim_run'")
+            ).scalars()
+        )
+
+
+def test_0008_adds_the_claim_function_on_postgresql_and_downgrades(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0007")
+
+    upgrade(engine, "0008")
+
+    # It should add the function on PostgreSQL (SQLite claims with its statements),
+    # leaving tables and runs as they were.
+    postgresql = engine.dialect.name == "postgresql"
+    assert claim_functions(engine) == (["synchub_claim_run"] if postgresql else [])
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert counts(engine) == (3, 1, 1)
+
+    command.downgrade(alembic_config(engine), "0007")
+
+    assert claim_functions(engine) == []
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    assert claim_functions(engine) == (["synchub_claim_run"] if postgresql else [])
+    engine.dispose()

@@ -186,13 +186,22 @@ def test_two_workers_racing_for_one_run_claim_it_once(svc: Services, clock: Fake
     assert results.count(run_store.Claim.GONE) == 7
 
 
-def race_to_claim(svc: Services, clock: FakeClock, run_ids: list[int]) -> list[run_store.Claim]:
-    """Claim each run in a thread of its own, all at once; the outcomes."""
+def race_to_claim(
+    svc: Services, clock: FakeClock, run_ids: list[int], alone: bool = False
+) -> list[run_store.Claim]:
+    """Claim each run in a thread of its own, all at once; the outcomes. `alone`: as a
+    worker claims on PostgreSQL, one statement in autocommit (not in a transaction)."""
     results: list[run_store.Claim] = []
     start = threading.Barrier(len(run_ids))
 
     def claim(run_id: int) -> None:
         start.wait()
+        if alone:
+            with db.autocommit(svc.sessions) as conn:
+                done = run_store.claim_in_one(conn, run_id, worker="w", now=clock.now())
+            assert done is not None
+            results.append(done[0])
+            return
         with transaction(svc.sessions) as session:
             results.append(run_store.claim(session, run_id, worker="w", now=clock.now()))
 
@@ -204,25 +213,49 @@ def race_to_claim(svc: Services, clock: FakeClock, run_ids: list[int]) -> list[r
     return results
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["transaction", "autocommit"])
 @pytest.mark.parametrize("overlap", ["queue", "skip"])
 def test_workers_racing_for_different_runs_of_one_job_start_only_one(
-    svc: Services, clock: FakeClock, overlap: str
+    svc: Services, clock: FakeClock, db_url: str, overlap: str, alone: bool
 ) -> None:
+    if alone and not db_url.startswith("postgresql"):
+        pytest.skip("the claim in one statement is PostgreSQL's (migration 0008)")
     add(svc, "j", overlap=overlap)
     job_id = svc.jobs.show("j")["id"]
     for _ in range(5):
         run_ids = [svc.runs.request("j") for _ in range(6)]
         with transaction(svc.sessions) as session:
             run_store.mark_queued(session, run_ids, clock.now())
-        results = race_to_claim(svc, clock, run_ids)
+        results = race_to_claim(svc, clock, run_ids, alone)
         # It should start exactly one; the others wait (queue) or are skipped (skip).
         assert results.count(run_store.Claim.CLAIMED) == 1
         others = run_store.Claim.BUSY if overlap == "queue" else run_store.Claim.SKIPPED
         assert results.count(others) == len(run_ids) - 1
+        states = sorted(svc.runs.show(r)["state"] for r in run_ids)
+        assert states == sorted(["running"] + 5 * ["pending" if overlap == "queue" else "skipped"])
         (running,) = svc.runs.list(job="j", state="running")
         with transaction(svc.sessions) as session:
             run_store.move(session, running["id"], RunState.SUCCEEDED, finished_at=clock.now())
             run_store.cancel_waiting(session, job_id, now=clock.now(), reason="test")
+
+
+def test_the_claim_in_one_statement_leaves_a_limited_remote_to_the_full_path(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the claim in one statement is PostgreSQL's (migration 0008)")
+    svc.remotes.add("nas", "local", {}, max_concurrency=1)
+    add(svc, "a", params={"remotes": ["nas"]})
+    run_id = svc.runs.request("a")
+    with transaction(svc.sessions) as session:
+        run_store.mark_queued(session, [run_id], clock.now())
+    with db.autocommit(svc.sessions) as conn:
+        # It should do nothing and say so: the remote's limit is checked in Python.
+        assert run_store.claim_in_one(conn, run_id, worker="w", now=clock.now()) is None
+    assert svc.runs.show(run_id)["state"] == "queued"
+    with transaction(svc.sessions) as session:
+        claim = run_store.claim(session, run_id, worker="w", now=clock.now())
+    assert claim is run_store.Claim.CLAIMED
 
 
 def test_a_remote_limit_holds_runs_until_a_slot_frees(

@@ -25,7 +25,7 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def make_runner(svc: Services, worker: str) -> Runner:
+def make_runner(svc: Services, worker: str, *, end_behind: bool = False) -> Runner:
     s = svc.settings
     return Runner(
         svc.sessions,
@@ -38,6 +38,7 @@ def make_runner(svc: Services, worker: str) -> Runner:
             tick_s=min(1.0, s.run_lease / 3),
             log_cap_bytes=s.log_cap_bytes,
             file_report_cap=s.file_report_cap,
+            end_behind=end_behind,
         ),
         job_env=svc.job_env,
     )

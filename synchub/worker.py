@@ -30,6 +30,8 @@ from celery.exceptions import Reject
 from celery.signals import (
     worker_before_create_process,
     worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
     worker_shutting_down,
 )
 
@@ -100,8 +102,19 @@ def _runner() -> Runner:
         svc = Services(Settings(), actor="worker")
         svc.box  # noqa: B018 - a missing key fails the first run clearly, not mid-way
         _state.clear()  # a forked copy of the parent's services is not ours to use
-        _state[pid] = (svc, make_runner(svc, process_name()))
+        # A run's end is written while Celery acknowledges its message and hands over
+        # the next one: the next run's claim waits for it (see RunnerSettings).
+        _state[pid] = (svc, make_runner(svc, process_name(), end_behind=True))
     return _state[pid][1]
+
+
+@worker_process_shutdown.connect  # in each pool process, as it exits (prefork)
+@worker_shutdown.connect  # in the main process (solo and threads pools run runs there)
+def _write_ends(**_kwargs: Any) -> None:
+    """Before the process exits: wait for the ends its runner writes behind."""
+    state = _state.get(os.getpid())
+    if state is not None:
+        state[1].close()
 
 
 @worker_before_create_process.connect

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -66,6 +67,11 @@ class RunnerSettings:
     tick_s: float = 1.0  #: how often progress, logs and the heartbeat are written
     log_cap_bytes: int = 5 * 1024 * 1024
     file_report_cap: int = 100_000
+    #: Write a run's end that is one statement (see `_finish`) from a thread of the
+    #: runner's, so that `execute` returns while its commit is flushed; the same
+    #: thread's next `execute` waits for it first. For a Celery worker, whose next
+    #: message comes meanwhile (the message is acknowledged as `execute` returns).
+    end_behind: bool = False
 
 
 class Runner:
@@ -95,6 +101,10 @@ class Runner:
         self._monitor_thread: threading.Thread | None = None
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
+        #: the thread that writes ends behind (`end_behind`), made on first use
+        self._ender: ThreadPoolExecutor | None = None
+        #: per calling thread, `.last`: the end it left to that thread, if any
+        self._behind = threading.local()
 
     def execute(self, run_id: int, at: datetime | None = None) -> run_store.Claim:
         """Claim run `run_id` and, when claimed, run it to its end in this thread.
@@ -104,6 +114,7 @@ class Runner:
 
         Raises RunnerClosed, claiming nothing, once `stop_all(SHUTDOWN)` was called.
         """
+        self.wait_for_end()
         if at is not None:
             wait = (at - self.clock.now()).total_seconds()
             if wait > 0:
@@ -142,6 +153,19 @@ class Runner:
         # then the second try finds the run running, reports it gone, and the run is
         # reaped as lost and retried by policy. Never run twice, never left behind.
         return again_if_disconnected(claim)
+
+    def wait_for_end(self) -> None:
+        """Wait until the end this thread left to the runner's end thread is written."""
+        last: Future[None] | None = getattr(self._behind, "last", None)
+        if last is not None:
+            self._behind.last = None
+            last.result()
+
+    def close(self) -> None:
+        """Wait until every end left to the end thread is written (at process exit)."""
+        ender, self._ender = self._ender, None
+        if ender is not None:
+            ender.shutdown(wait=True)
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
         """Ask every run in this runner to stop (graceful shutdown's last step). After
@@ -319,9 +343,32 @@ class Runner:
                     **values,
                 )
 
+        if alone and self.settings.end_behind:
+            self._end_behind(run_id, finish)
+            return
         # The end is a conditional update: a second try after a lost commit that went
         # through changes nothing. Without it, a run that ended well would be lost.
         again_if_disconnected(finish)
+
+    def _end_behind(self, run_id: int, finish: Callable[[], None]) -> None:
+        """Leave `finish` to the end thread. If this process dies before it is written,
+        the run is reaped as lost and retried by policy, as when it dies just before
+        writing it itself; a second delivery of its message finds it claimed."""
+
+        def end() -> None:
+            try:
+                again_if_disconnected(finish)
+            except Exception:
+                log.exception(
+                    "run %s: its end could not be written; it will be reaped as lost",
+                    run_id,
+                    extra={"action": "end_failed"},
+                )
+
+        self.wait_for_end()
+        if self._ender is None:
+            self._ender = ThreadPoolExecutor(1, thread_name_prefix="synchub-run-end")
+        self._behind.last = self._ender.submit(end)
 
     def _forget(self, run_id: int) -> None:
         with self._lock:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
+from synchub.engines.base import Outcome, RunContext
+from synchub.execution.runner import Runner, RunnerSettings
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import db
@@ -366,3 +369,71 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+class QuietKind:
+    """Succeeds or fails at once and reports nothing: its end is one UPDATE."""
+
+    kind = "quiet"
+
+    def validate(self, params: Mapping[str, Any], known_remotes: frozenset[str]) -> dict[str, Any]:
+        return {"ok": bool(params.get("ok", True))}
+
+    def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset()
+
+    def run(self, ctx: RunContext) -> Outcome:
+        ok = bool(ctx.params["ok"])
+        return Outcome(ok=ok, error_class=None if ok else "transient", error=None if ok else "x")
+
+
+def queued(svc: Services, clock: FakeClock, job: str, n: int) -> list[int]:
+    run_ids = [svc.runs.request(job) for _ in range(n)]
+    with transaction(svc.sessions) as session:
+        run_store.mark_queued(session, run_ids, clock.now())
+    return run_ids
+
+
+def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
+    svc: Services, clock: FakeClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    behind: list[int] = []
+    move = run_store.move
+
+    def slow_move(session: Any, run_id: int, *args: Any, **kwargs: Any) -> bool:
+        if threading.current_thread().name.startswith("synchub-run-end"):
+            behind.append(run_id)
+            time.sleep(0.2)  # a slow commit: the next claim must wait for it
+        return move(session, run_id, *args, **kwargs)
+
+    monkeypatch.setattr(run_store, "move", slow_move)
+    svc.engines["quiet"] = QuietKind()
+    svc.jobs.add("q", JobFields(kind="quiet", params={}, overlap="queue"))
+    svc.jobs.add("f", JobFields(kind="quiet", params={"ok": False}, retries=1))
+    runner = Runner(
+        svc.sessions,
+        svc.engines,
+        svc.remotes.configs,
+        clock,
+        "w",
+        RunnerSettings(end_behind=True),
+        job_env=svc.jobs.env_of,
+    )
+    try:
+        first, second = queued(svc, clock, "q", 2)
+        assert runner.execute(first) is run_store.Claim.CLAIMED
+        # It should claim the job's next run: the first run's end, written behind
+        # (PostgreSQL), is in before the claim, which would otherwise find it running.
+        assert runner.execute(second) is run_store.Claim.CLAIMED
+        assert svc.runs.show(first)["state"] == "succeeded"
+        # A failed run's end creates its retry: written before `execute` returns.
+        (failing,) = queued(svc, clock, "f", 1)
+        assert runner.execute(failing) is run_store.Claim.CLAIMED
+        assert svc.runs.show(failing)["state"] == "failed"
+        assert [r["attempt"] for r in svc.runs.list(job="f")] == [2, 1]
+    finally:
+        runner.close()
+    # It should have written every end by the time `close` returns.
+    assert svc.runs.show(second)["state"] == "succeeded"
+    # On PostgreSQL the successes' ends were written behind; on SQLite in the caller.
+    assert behind == ([first, second] if db_url.startswith("postgresql") else [])

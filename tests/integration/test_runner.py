@@ -417,7 +417,7 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         clock,
         "w",
         RunnerSettings(end_behind=True),
-        job_env=svc.jobs.env_of,
+        job_env=svc.job_env,
     )
     try:
         first, second = queued(svc, clock, "q", 2)

@@ -4,7 +4,6 @@ audit record, handed in plain only to the job's process."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,6 @@ from tests.support.harness import Harness
 
 TOKEN = "restic-password-Vq73m"
 MASK = "********"
-
-
-@pytest.fixture
-def csvc(svc: Services) -> Iterator[Services]:
-    """Services that allow command jobs."""
-    allowed = Services(
-        svc.settings.model_copy(update={"allow_command_jobs": True}),
-        clock=svc.clock,
-        engines=svc.engines,
-        db=svc.db,
-        actor="alice",
-    )
-    yield allowed
-    allowed.close()
 
 
 def writes_env(out: Path) -> JobFields:

@@ -17,19 +17,12 @@ def test_no_secret_then_a_remote_secret(svc: Services) -> None:
     assert svc.any_sealed()
 
 
-def test_a_command_jobs_environment_counts(svc: Services) -> None:
-    allowed = Services(
-        svc.settings.model_copy(update={"allow_command_jobs": True}),
-        clock=svc.clock,
-        engines=svc.engines,
-        db=svc.db,
-        actor="alice",
-    )
+def test_a_command_jobs_environment_counts(csvc: Services) -> None:
     fields = JobFields(kind="command", params={"argv": [sys.executable, "-c", "pass"]})
-    allowed.jobs.add("no-env", fields)
-    assert not allowed.any_sealed()
+    csvc.jobs.add("no-env", fields)
+    assert not csvc.any_sealed()
     env = JobFields(
         kind="command", params={"argv": [sys.executable, "-c", "pass"], "env": {"T": "x"}}
     )
-    allowed.jobs.add("with-env", env)
-    assert allowed.any_sealed()
+    csvc.jobs.add("with-env", env)
+    assert csvc.any_sealed()

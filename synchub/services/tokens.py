@@ -25,7 +25,6 @@ import logging
 import queue
 import secrets
 import threading
-import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -338,8 +337,8 @@ class Touches:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        #: database -> token id -> when (monotonic) its write was last asked for
-        self._asked: weakref.WeakKeyDictionary[Engine, dict[int, float]] = (
+        #: database -> token id -> when (the services' clock) its write was last asked for
+        self._asked: weakref.WeakKeyDictionary[Engine, dict[int, datetime]] = (
             weakref.WeakKeyDictionary()
         )
         self._queue: queue.Queue[tuple[sessionmaker[Session], int, datetime]] = queue.Queue()
@@ -349,13 +348,12 @@ class Touches:
             now: datetime) -> None:  # fmt: skip
         """Record a use of `token_id` at `now`, soon, unless this process already
         asked to in the last TOUCH_EVERY."""
-        mono = time.monotonic()
         with self._lock:
             asked = self._asked.setdefault(database, {})
             last = asked.get(token_id)
-            if last is not None and mono - last < TOUCH_EVERY.total_seconds():
+            if last is not None and last <= now < last + TOUCH_EVERY:
                 return
-            asked[token_id] = mono
+            asked[token_id] = now
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="synchub-token-touch", daemon=True

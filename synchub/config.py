@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=4, ge=1, le=256)  #: local pool size
     #: per-queue concurrency limits of the local pool, e.g. {"slow": 1}
     queue_limits: dict[str, int] = Field(default_factory=dict)
-    run_lease: float = Field(default=30.0, gt=0)  #: seconds before a silent run is lost
-    scheduler_lease: float = Field(default=10.0, gt=0)  #: seconds a scheduler lead lasts
+    run_lease: float = Field(default=30.0, gt=0)  #: seconds a run's heartbeat may stay unchanged
+    scheduler_lease: float = Field(default=10.0, gt=0)  #: seconds the lead may go unrenewed
     #: longest sleep of the scheduler: how soon changes made by other processes are seen
     poll_interval: float = Field(default=1.0, gt=0, le=60)
     misfire_grace: float = Field(default=60.0, ge=0)  #: a fire later than this was missed

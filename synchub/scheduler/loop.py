@@ -1,9 +1,9 @@
 """The scheduler loop. Each step does one unit of work and says whether it found any.
 
-1. Hold the lease (or wait for it): only the leader fires, dispatches and reaps.
+1. Hold the lease (or wait for it to lapse): only the leader fires, dispatches and reaps.
 2. Fire: due jobs get their runs (misfire policy applied), next fire advanced.
 3. Dispatch: pending runs whose time has come go to the executor.
-4. Reap: running runs with a stale heartbeat become lost (and are retried by policy);
+4. Reap: running runs whose heartbeat stopped changing become lost (retried by policy);
    queued runs no executor took go back to pending.
 5. Sleep until the earliest next fire or retry, a change, or the poll interval.
 """
@@ -30,6 +30,7 @@ from synchub.core.schedules import (
 )
 from synchub.execution.executor import Executor
 from synchub.execution.outcomes import end_run
+from synchub.scheduler.lapse import LapseWatch
 from synchub.scheduler.watch import FolderWatch
 from synchub.store import jobs as job_store
 from synchub.store import leases
@@ -89,6 +90,8 @@ class Scheduler:
     _full: bool = True
     _lease_renewed: datetime | None = None
     _next_reap: datetime | None = None
+    _lease_watch: LapseWatch = field(default_factory=LapseWatch)
+    _beat_watch: LapseWatch = field(default_factory=LapseWatch)
 
     def wake(self, *, full: bool = True) -> None:
         """Wake the loop: `full` after a change of jobs or runs; False when only a
@@ -109,7 +112,8 @@ class Scheduler:
         if not self._lease_fresh(now) and not self.hold_lease():
             if self.watch is not None:
                 self.watch.stop()
-            return self.settings.lease_s / 3
+            # Look often: a lapse is measured from when this process first saw the stamp.
+            return min(self.settings.poll_s, self.settings.lease_s / 3)
         if not full and self.next_wake is not None and now < self.next_wake:
             self.dispatch()
             return (self.next_wake - now).total_seconds()
@@ -147,11 +151,22 @@ class Scheduler:
         self.release()
 
     def hold_lease(self) -> bool:
+        now = self.clock.now()
+        ttl_s = self.settings.lease_s
         with transaction(self.sessions) as session:
-            held = leases.acquire(
-                session, LEASE, self.holder, now=self.clock.now(), ttl_s=self.settings.lease_s
-            )
-        self._lease_renewed = self.clock.now() if held else None
+            held = self.leading and leases.renew(session, LEASE, self.holder, now=now, ttl_s=ttl_s)
+            if not held:
+                seen = leases.current(session, LEASE)
+                free = (
+                    seen is None
+                    or seen.holder == self.holder
+                    or self._lease_watch.lapsed(LEASE, (seen.holder, seen.expires_at), now, ttl_s)
+                )
+                held = free and leases.take(
+                    session, LEASE, self.holder, now=now, ttl_s=ttl_s, seen=seen
+                )
+        # From before the write: the lead is counted from no later than the others see it.
+        self._lease_renewed = now if held else None
         if held != self.leading:
             log.info(
                 "scheduler %s %s the lead",
@@ -322,25 +337,31 @@ class Scheduler:
         return len(handed)
 
     def reap(self) -> int:
-        """End runs whose worker vanished; return queued runs nobody took to pending."""
+        """End runs whose worker vanished; return queued runs nobody took to pending.
+
+        A run is lost when its heartbeat has not changed for the run lease, as this
+        scheduler measures it (`LapseWatch`): the worker's clock may disagree with ours.
+        """
         now = self.clock.now()
         found = 0
         with transaction(self.sessions) as session:
-            stale = run_store.stale(session, now, self.settings.run_lease_s)
-            for run in stale:
-                if run.id in self.executor.in_flight():
-                    continue  # ours and alive: its heartbeat write is only late
-                if end_run(
+            running = run_store.beats(session)
+            self._beat_watch.keep(run_id for run_id, _ in running)
+            mine = self.executor.in_flight()
+            for run_id, beat in running:
+                lapsed = self._beat_watch.lapsed(run_id, beat, now, self.settings.run_lease_s)
+                if not lapsed or run_id in mine:
+                    continue  # beating, or ours and alive (its heartbeat write is only late)
+                if run_store.lock_if_beat_is(session, run_id, beat) and end_run(
                     session,
-                    run.id,
+                    run_id,
                     RunState.LOST,
                     now=now,
                     error_class="lost",
                     error="The worker stopped sending heartbeats; the run was lost",
                 ):
                     found += 1
-                    log.warning("run %s lost", run.id, extra={"action": "run_lost"})
-            mine = self.executor.in_flight()
+                    log.warning("run %s lost", run_id, extra={"action": "run_lost"})
             for run_id in run_store.stale_queued(session, now, self.settings.requeue_after_s):
                 if run_id not in mine and run_store.move(
                     session,

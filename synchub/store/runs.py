@@ -444,16 +444,24 @@ def heartbeat(
     return None if row is None else bool(row[0])
 
 
-def stale(session: Session, now: datetime, lease_s: float, limit: int = 100) -> list[RunRow]:
-    """Running runs whose heartbeat is older than the lease."""
-    cutoff = now - timedelta(seconds=lease_s)
-    return list(
-        session.scalars(
-            select(RunRow)
-            .where(RunRow.state == RunState.RUNNING.value, RunRow.heartbeat_at < cutoff)
-            .limit(limit)
-        )
+def beats(session: Session) -> list[tuple[int, datetime | None]]:
+    """Each running run with its last heartbeat, stamped by its worker's clock."""
+    rows = session.execute(
+        select(RunRow.id, RunRow.heartbeat_at).where(RunRow.state == RunState.RUNNING.value)
     )
+    return [(run_id, beat) for run_id, beat in rows]
+
+
+def lock_if_beat_is(session: Session, run_id: int, beat: datetime | None) -> bool:
+    """Lock a running run if its heartbeat is still `beat`: a beat that lands after
+    this waits for the transaction, and finds the run ended."""
+    stamp = RunRow.heartbeat_at.is_(None) if beat is None else RunRow.heartbeat_at == beat
+    found = session.scalar(
+        select(RunRow.id)
+        .where(RunRow.id == run_id, RunRow.state == RunState.RUNNING.value, stamp)
+        .with_for_update()
+    )
+    return found is not None
 
 
 def stale_queued(session: Session, now: datetime, after_s: float) -> list[int]:

@@ -165,8 +165,15 @@ def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: 
     (dispatched,) = h.executor.take()
     with transaction(svc.sessions) as session:
         assert run_store.claim(session, dispatched, worker="dead-worker", now=clock.now())
-    # The worker dies without a word: 31 s later its run is lost.
-    clock.advance(31)
+    clock.advance(1)
+    h.scheduler.tick()  # the scheduler sees the claim's heartbeat
+    assert svc.runs.show(run_id)["state"] == "running"
+    # The worker dies without a word: when its heartbeat has not changed for 30 s,
+    # its run is lost.
+    clock.advance(29)
+    h.scheduler.tick()
+    assert svc.runs.show(run_id)["state"] == "running"
+    clock.advance(1)
     h.scheduler.tick()
     lost = svc.runs.show(run_id)
     assert lost["state"] == "lost"

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 class SchedulerStatus(BaseModel):
     leader: str | None  #: the process holding the scheduler lease
     lease_expires_at: datetime | None
-    leader_alive: bool  #: the lease has not lapsed
+    leader_alive: bool  #: the lease expires after now, by this server's clock
     this_process: str | None  #: this server's name; null when it runs no scheduler
     leading_here: bool | None
     next_wake: datetime | None  #: when this server's scheduler wakes next, if it leads

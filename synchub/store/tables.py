@@ -140,6 +140,8 @@ class RunRow(Base):
             sqlite_where=text("retry_of IS NOT NULL"),
             postgresql_where=text("retry_of IS NOT NULL"),
         ),
+        # An id is a Celery task id: SQLite must not give a deleted run's id again.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

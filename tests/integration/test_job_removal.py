@@ -156,6 +156,27 @@ def test_a_run_handed_to_an_executor_before_the_removal_never_starts(
     assert svc.runs.show(run_id)["state"] == "cancelled"
 
 
+def test_a_run_handed_over_before_its_job_was_deleted_never_starts_a_new_run(
+    svc: Services, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    add(svc, "old", queue="nas")
+    h = Harness(svc, clock)
+    stale = svc.runs.request("old")
+    h.scheduler.tick()
+    assert h.executor.take() == [stale]  # its message still waits on the broker
+    svc.jobs.remove("old")  # the run goes with its history
+    add(svc, "new")
+
+    fresh = svc.runs.request("new")
+
+    # It should give the new run an id of its own (SQLite would give the deleted one's
+    # again), so that the old message finds nothing to start.
+    assert fresh != stale
+    assert h.runner.execute(stale) is run_store.Claim.GONE
+    assert scripted.started == []
+    assert svc.runs.show(fresh)["state"] == "pending"
+
+
 def test_a_new_job_may_take_the_name_of_a_deleted_one(svc: Services, clock: FakeClock) -> None:
     add(svc, "photos")
     h = Harness(svc, clock)

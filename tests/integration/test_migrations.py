@@ -376,3 +376,59 @@ def test_0008_adds_the_claim_function_on_postgresql_and_downgrades(blank_url: st
     check_schema(engine)
     assert claim_functions(engine) == (["synchub_claim_run"] if postgresql else [])
     engine.dispose()
+
+
+def newest_run_id_after_deleting_the_newest(engine: Engine) -> tuple[int, int]:
+    """Delete the newest run, add one: (the deleted id, the new run's id)."""
+    at = T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        newest = conn.execute(text("SELECT max(id) FROM runs")).scalar_one()
+        conn.execute(text("DELETE FROM run_logs WHERE run_id = :id"), {"id": newest})
+        conn.execute(text("DELETE FROM run_files WHERE run_id = :id"), {"id": newest})
+        conn.execute(text("DELETE FROM runs WHERE id = :id"), {"id": newest})
+        added = conn.execute(
+            text(
+                "INSERT INTO runs (job_id, job_name, trigger, state, attempt, queue,"
+                " not_before, created_at, cancel_requested, log_dropped_lines,"
+                " log_dropped_bytes, files_dropped) VALUES (2, 'docs', 'manual', 'pending',"
+                " 1, 'default', :at, :at, false, 0, 0, 0) RETURNING id"
+            ),
+            {"at": at},
+        ).scalar_one()
+    return newest, added
+
+
+def test_0009_never_gives_a_deleted_runs_id_again(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0008")
+    sqlite = engine.dialect.name == "sqlite"
+    if not sqlite:  # the seed gave its ids by hand, past the sequence
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('runs', 'id'), 3)"))
+    # Before: SQLite gives the deleted newest id again (PostgreSQL never does).
+    deleted, added = newest_run_id_after_deleting_the_newest(engine)
+    assert (added == deleted) is sqlite
+
+    upgrade(engine, "0009")
+
+    # It should keep every run, log line and change report, and the schema's indexes
+    # and foreign keys (the rebuild on SQLite), and never give an id twice.
+    assert counts(engine) == (3, 1, 1)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    (fk,) = inspect(engine).get_foreign_keys("runs")
+    assert (fk["referred_table"], fk["options"].get("ondelete")) == ("jobs", "SET NULL")
+    indexes = {i["name"] for i in inspect(engine).get_indexes("runs")}
+    assert {"uq_runs_job_fire", "ix_runs_retry_of", "ix_runs_state_not_before"} <= indexes
+    deleted, added = newest_run_id_after_deleting_the_newest(engine)
+    assert added > deleted
+    assert counts(engine) == (3, 1, 1)
+
+    command.downgrade(alembic_config(engine), "0008")
+
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()

@@ -180,6 +180,17 @@ class Cluster:
         self.workers.append(worker)
         return worker.wait_ready() if ready else worker
 
+    def scheduler_process(self, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """A `synchub scheduler` process with `env`; its output goes to scheduler-NAME.log."""
+        with (self.tmp / f"scheduler-{name}.log").open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "synchub", "scheduler"],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
     def start_scheduler(self) -> Node:
         self.node = Node(self.svc, workers=1, scheduler_on=True, pool=False)
         self.node.start()

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from synchub.core.runs import RunState
-from tests.distributed.conftest import REPO, Cluster, wait_for
+from tests.distributed.conftest import Cluster, wait_for
 from tests.support.faketime import faketime_env
 from tests.support.marking import executions
 
@@ -61,12 +59,12 @@ def test_a_standby_scheduler_an_hour_off_waits_for_the_leader_and_takes_over_whe
 ) -> None:
     lease = 2.0
     env = {**cluster.env, "SYNCHUB_SCHEDULER_LEASE": str(lease), "SYNCHUB_POLL_INTERVAL": "0.2"}
-    leader = _scheduler(cluster, "leader", env)
+    leader = cluster.scheduler_process("leader", env)
     standby = None
     try:
         first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status()["leader"])
         assert f":{leader.pid}:" in first
-        standby = _scheduler(cluster, "standby", {**env, **faketime_env(skew)})
+        standby = cluster.scheduler_process("standby", {**env, **faketime_env(skew)})
         # It should leave the lead alone while the leader renews it: watch four leases.
         until = time.monotonic() + 4 * lease
         while time.monotonic() < until:
@@ -86,14 +84,3 @@ def test_a_standby_scheduler_an_hour_off_waits_for_the_leader_and_takes_over_whe
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(15)
-
-
-def _scheduler(cluster: Cluster, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with (cluster.tmp / f"scheduler-{name}.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "synchub", "scheduler"],
-            env=env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -15,7 +13,7 @@ from itertools import pairwise
 import pytest
 
 from synchub.services.jobs import JobFields
-from tests.distributed.conftest import REPO, Cluster, wait_for
+from tests.distributed.conftest import Cluster, wait_for
 
 SECONDS = float(os.environ.get("SYNCHUB_RACE_SECONDS", "30"))
 LEASE = 2
@@ -32,7 +30,7 @@ def test_three_schedulers_fire_each_second_once_through_a_leader_kill(cluster: C
                       queue=cluster.queue),
         )  # fmt: skip
     env = {**cluster.env, "SYNCHUB_SCHEDULER_LEASE": str(LEASE), "SYNCHUB_POLL_INTERVAL": "0.2"}
-    procs = [_scheduler(env, cluster, i) for i in range(3)]
+    procs = [cluster.scheduler_process(str(i), env) for i in range(3)]
     try:
         first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status()["leader"])
         time.sleep(SECONDS / 2)
@@ -58,17 +56,6 @@ def test_three_schedulers_fire_each_second_once_through_a_leader_kill(cluster: C
         assert len(set(fires)) == len(fires), f"{name}: a fire time ran twice"
         gaps = [b - a for a, b in pairwise(fires) if b - a != timedelta(seconds=1)]
         assert gaps == [], f"{name}: fire times missing around the takeover: {gaps}"
-
-
-def _scheduler(env: dict[str, str], cluster: Cluster, i: int) -> subprocess.Popen[bytes]:
-    with (cluster.tmp / f"scheduler-{i}.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "synchub", "scheduler"],
-            env=env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _other_leader(cluster: Cluster, old: str) -> str | None:

@@ -1,7 +1,7 @@
 """Machines whose clocks disagree by an hour: a worker and a standby scheduler with
 their clocks set off by libfaketime, beside a scheduler on the true clock. The leases
 judge a stamp by how long it stays unchanged on the judge's own clock, so the offset
-changes nothing (tests/integration/test_clock_skew.py has the same with fake clocks)."""
+changes nothing (tests/integration/test_clock_skew.py does the same with fake clocks)."""
 
 from __future__ import annotations
 

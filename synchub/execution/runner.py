@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import InvalidInput, NotFound
+from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable
 from synchub.core.logcap import LogCap
 from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
@@ -409,8 +409,9 @@ def _error_class(state: RunState, outcome: Outcome) -> str | None:
 
 
 def _internal(exc: Exception) -> Outcome:
-    # A remote or job that no longer exists will not come back by retrying.
-    permanent = isinstance(exc, NotFound | InvalidInput)
+    # A remote or job that no longer exists, or secrets the key cannot open, will not
+    # come back by retrying.
+    permanent = isinstance(exc, NotFound | InvalidInput | SecretsUnreadable)
     return Outcome(
         ok=False,
         error_class="config" if permanent else "internal",

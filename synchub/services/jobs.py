@@ -474,7 +474,9 @@ class JobService:
         under a name that has none."""
         # Jobs stored before revision 0007 keep their values in params.
         stored: dict[str, Any] = dict((row.params or {}).get("env") or {})
-        stored.update(self.svc.box.open(row.secret_env))
+        if MASK in env.values():  # new values need no key: they replace unreadable ones
+            what = f"The env values of job {row.name!r} (give them all again to replace them)"
+            stored.update(self.svc.box.open(row.secret_env, what=what))
         unmasked = {}
         for name, value in env.items():
             if value == MASK:

@@ -14,6 +14,7 @@ from synchub.core.errors import (
     InvalidRemote,
     RemoteInUse,
     RemoteNotFound,
+    SecretsUnreadable,
 )
 from synchub.core.names import check_name
 from synchub.engines import rclone_backends
@@ -36,6 +37,9 @@ class RemoteView:
     options: dict[str, str]  #: secrets masked
     max_concurrency: int | None
     used_by: list[str]
+    #: why its secret options cannot be read ("wrong secret key", "no secret key");
+    #: None when they can. Their names are sealed with them: `options` lacks them then.
+    unreadable: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,7 @@ class RemoteView:
             "options": self.options,
             "max_concurrency": self.max_concurrency,
             "used_by": self.used_by,
+            "unreadable": self.unreadable,
         }
 
 
@@ -136,7 +141,7 @@ class RemoteService:
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name)
             before = self._view(session, row).as_dict()
-            stored_secrets = self.svc.box.open(row.secrets)
+            stored_secrets = self._stored_secrets(row, options or {})
             merged: dict[str, str] = {**row.options, **stored_secrets}
             for key, value in (options or {}).items():
                 if value is None:
@@ -213,9 +218,8 @@ class RemoteService:
             if missing:
                 raise RemoteNotFound(f"No remote named {sorted(missing)[0]!r}")
             for r in rows:
-                found[r.name] = RemoteConfig(
-                    r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)}
-                )
+                secrets = self.svc.box.open(r.secrets, what=_whose(r.name))
+                found[r.name] = RemoteConfig(r.name, r.type, {**r.options, **secrets})
             referenced = set().union(
                 *(rclone_backends.referenced_remotes(found[r.name].options) for r in rows)
             )
@@ -228,8 +232,29 @@ class RemoteService:
             raise RemoteNotFound(f"No remote named {name!r}")
         return row
 
+    def _stored_secrets(self, row: RemoteRow, options: Mapping[str, str | None]) -> dict[str, str]:
+        """The stored secrets an edit of `row` with `options` starts from. When they
+        cannot be read, the edit must give the secret options again (they replace the
+        stored ones) and may not keep one with the mask; else SecretsUnreadable."""
+        try:
+            return self.svc.box.open(row.secrets, what=_whose(row.name))
+        except SecretsUnreadable as exc:
+            secret_keys = rclone_backends.secret_options(row.type)
+            given = {k: v for k, v in options.items() if k in secret_keys and v is not None}
+            if not given or MASK in given.values():
+                raise SecretsUnreadable(
+                    f"{exc.message}. To enter them again, give every secret option of "
+                    f"remote {row.name!r} in this edit, none as {MASK}",
+                    reason=exc.reason,
+                ) from None
+            return {}
+
     def _view(self, session: Any, row: RemoteRow) -> RemoteView:
-        secret_names = self.svc.box.open(row.secrets).keys()
+        unreadable = None
+        try:
+            secret_names = list(self.svc.box.open(row.secrets))
+        except SecretsUnreadable as exc:  # still listed: to edit, remove, or forget
+            secret_names, unreadable = [], exc.reason
         options = {**row.options, **dict.fromkeys(secret_names, MASK)}
         return RemoteView(
             row.name,
@@ -237,4 +262,9 @@ class RemoteService:
             dict(sorted(options.items())),
             row.max_concurrency,
             store.jobs_using(session, row.id),
+            unreadable,
         )
+
+
+def _whose(name: str) -> str:
+    return f"The secret options of remote {name!r}"

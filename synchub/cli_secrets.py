@@ -39,6 +39,6 @@ def secrets_forget(
         out.print("run `synchub init` for a new secret key, then", markup=False)
     out.print(
         "enter them again: `synchub remote edit NAME KEY=VALUE …`, "
-        "`synchub job edit NAME --env KEY=VALUE …`",
+        "`synchub job edit NAME --kind command --env KEY=VALUE …`",
         markup=False,
     )

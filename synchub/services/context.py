@@ -145,7 +145,8 @@ class Services:
         if missing:
             raise SecretsUnreadable(
                 f"Job {name!r} has no value for env {', '.join(missing)} (its secrets were "
-                f"forgotten): give them again with `synchub job edit {name} --env KEY=VALUE`"
+                "forgotten): give them again with "
+                f"`synchub job edit {name} --kind command --env KEY=VALUE`"
             )
         return values
 

@@ -112,6 +112,11 @@ def test_runs_that_need_an_unreadable_value_fail_once_and_say_why(
         assert run["state"] == "failed" and run["error_class"] == "config", run
         assert "cannot be read" in str(run["error"]) and what in str(run["error"])
         assert len(wrong.runs.list(job=job)) == 1, "no retry was scheduled"
+    # It should refuse a job edit that keeps the env values, take one replacing them.
+    with pytest.raises(SecretsUnreadable, match="give them all again"):
+        wrong.jobs.edit("restic", JobFields(retries=1))
+    wrong.jobs.edit("restic", JobFields(params={"env": {"TOKEN": "new"}}))
+    assert run_once(wrong, clock, "restic")["state"] == "succeeded"
     sealer.close()
     wrong.close()
 

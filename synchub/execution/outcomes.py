@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from synchub.core.policies import RetryPolicy
-from synchub.core.runs import RETRYABLE, RunState, Trigger
+from synchub.core.runs import RETRYABLE, RunState
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
@@ -59,18 +59,8 @@ def end_run(
     policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)
     if not policy.should_retry(state, run.attempt, permanent=permanent):
         return ENDED
-    retry_id = run_store.create(
-        session,
-        job,
-        trigger=Trigger.RETRY,
-        now=now,
-        scheduled_for=run.scheduled_for,
-        attempt=run.attempt + 1,
-        retry_of=run.id,
-        not_before=now + timedelta(seconds=policy.delay(run.attempt)),
-        queue=run.queue,
-        only_path=run.only_path,
-    )
+    delay = timedelta(seconds=policy.delay(run.attempt))
+    retry_id = run_store.create_retry(session, run, job, now=now, not_before=now + delay)
     return Ending(moved=True, retry_id=retry_id)
 
 

@@ -104,6 +104,12 @@ def ensure_schema(svc: Services) -> None:
     check_schema(svc.db)
 
 
+def seal_stored(svc: Services) -> None:
+    """Seal secret values stored in plain text (see RemoteService.seal_stored)."""
+    for name, keys in svc.remotes.seal_stored().items():
+        err.print(f"sealed the secret option(s) {', '.join(keys)} of remote {name}", markup=False)
+
+
 # -- set-up -------------------------------------------------------------------
 
 
@@ -118,6 +124,7 @@ def init() -> None:
         if not svc.settings.secret_key.get_secret_value():
             load_or_create_key(svc.settings.key_path, create=True)
         upgrade(svc.db)
+        seal_stored(svc)
         out.print(f"synchub is ready in [bold]{svc.settings.home}[/]")
         if (secret := svc.tokens.create_first_admin()) is not None:
             err.print("the first admin token for the REST API; it is shown only now:")
@@ -173,6 +180,7 @@ def serve(
     with services() as svc:
         ensure_schema(svc)
         svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+        seal_stored(svc)
         cli_procs.serve(
             svc, err, host, port, workers=workers, scheduler=not no_scheduler, pool=not no_workers
         )
@@ -216,6 +224,7 @@ def worker_cmd(
         argv = cli_procs.worker(
             svc, err, queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
         )
+        seal_stored(svc)
     # Checked: this process becomes the worker, a fresh interpreter without the command
     # line's modules (see synchub/celery_worker.py). Same pid, environment and output.
     sys.stdout.flush()

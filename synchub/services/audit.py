@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidInput
+from synchub.services.remotes import masked_event
 from synchub.services.runs import check_instant
 from synchub.store import audit as store
 from synchub.store.db import reading
@@ -57,8 +58,14 @@ class AuditService:
                     "action": r.action,
                     "target_type": r.target_type,
                     "target": r.target,
-                    "before": r.before,
-                    "after": r.after,
+                    "before": _masked(r.target_type, r.before),
+                    "after": _masked(r.target_type, r.after),
                 }
                 for r in rows
             ]
+
+
+def _masked(target_type: str, view: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Events recorded before an option counted as secret hold its value until the
+    # next start seals it (RemoteService.seal_stored): masked here meanwhile.
+    return masked_event(view) if target_type == "remote" else view

@@ -105,9 +105,12 @@ def ensure_schema(svc: Services) -> None:
 
 
 def seal_stored(svc: Services) -> None:
-    """Seal secret values stored in plain text (see RemoteService.seal_stored)."""
+    """Seal secret values stored in plain text (RemoteService.seal_stored,
+    JobService.seal_stored_env)."""
     for name, keys in svc.remotes.seal_stored().items():
         err.print(f"sealed the secret option(s) {', '.join(keys)} of remote {name}", markup=False)
+    for name in svc.jobs.seal_stored_env():
+        err.print(f"sealed the environment values of job {name}", markup=False)
 
 
 # -- set-up -------------------------------------------------------------------

@@ -5,18 +5,24 @@ A remote saved when its credential options were not counted as secrets (s3's
 audit events hold them too. `RemoteService.seal_stored` (run by `init`, `serve`
 and `worker`) seals them and masks the audit events; views mask them even
 before. On main these values were shown in `remote show` and the audit log.
+Likewise a command job's environment values stored before revision 0007.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from synchub.core.clock import FakeClock
 from synchub.services import Services
+from synchub.services.jobs import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
-from synchub.store.tables import AuditRow, RemoteRow
+from synchub.store.tables import AuditRow, JobRow, RemoteRow
+from tests.support.harness import Harness
 
 IBM_KEY = "ibm-api-key-Qx81vTz"
 HEADER = "Authorization,Bearer hdr-token-Lp20wq"
@@ -90,3 +96,43 @@ def test_plain_secret_values_are_sealed_once_and_audited(svc: Services) -> None:
     }
     # It should hand the sealed values to rclone as before.
     assert svc.remotes.configs(frozenset({"dav"}))["dav"].options["headers"] == HEADER
+
+
+def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
+    csvc: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    """On main such a job kept its values in plain text until its next edit, and its
+    audit events from then held them."""
+    token = "restic-password-Zt62c"
+    out = tmp_path / "out.txt"
+    script = "import os, sys; open(sys.argv[1], 'w').write(os.environ['TOKEN'])"
+    fields = JobFields(kind="command", params={
+        "argv": [sys.executable, "-c", script, str(out)], "env": {"TOKEN": token},
+    })  # fmt: skip
+    csvc.jobs.add("legacy", fields)
+    with transaction(csvc.sessions) as session:  # as a job stored before revision 0007
+        row = session.scalars(select(JobRow).where(JobRow.name == "legacy")).one()
+        plain = {**row.params, "env": {"TOKEN": token}}
+        session.execute(
+            update(JobRow).where(JobRow.name == "legacy").values(params=plain, secret_env=None)
+        )
+        audit.record(
+            session, at=clock.now(), actor="bob", action="job.edit", target_type="job",
+            target="legacy", after={"name": "legacy", "params": plain},
+        )  # fmt: skip
+
+    assert csvc.jobs.seal_stored_env() == ["legacy"]
+    assert csvc.jobs.seal_stored_env() == []
+
+    with transaction(csvc.sessions) as session:
+        row = session.scalars(select(JobRow).where(JobRow.name == "legacy")).one()
+        assert row.params["env"] == {"TOKEN": MASK}
+        assert csvc.box.open(row.secret_env) == {"TOKEN": token}
+        events = session.scalars(select(AuditRow).order_by(AuditRow.id)).all()
+        assert all(token not in str((e.before, e.after)) for e in events)
+        assert ("job.seal", {"sealed": ["TOKEN"]}) in [(e.action, e.after) for e in events]
+    # It should run the command with the plain value still.
+    run_id = csvc.runs.request("legacy")
+    Harness(csvc, clock).step()
+    assert csvc.runs.show(run_id)["state"] == "succeeded"
+    assert out.read_text() == token

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidInput
-from synchub.services.remotes import masked_event
+from synchub.services.jobs import masked_event as job_event
+from synchub.services.remotes import masked_event as remote_event
 from synchub.services.runs import check_instant
 from synchub.store import audit as store
 from synchub.store.db import reading
@@ -66,6 +67,9 @@ class AuditService:
 
 
 def _masked(target_type: str, view: dict[str, Any] | None) -> dict[str, Any] | None:
-    # Events recorded before an option counted as secret hold its value until the
-    # next start seals it (RemoteService.seal_stored): masked here meanwhile.
-    return masked_event(view) if target_type == "remote" else view
+    # Events recorded before an option (or a job's env) counted as secret hold its
+    # value until a start seals it (RemoteService.seal_stored, JobService.
+    # seal_stored_env): masked here meanwhile.
+    if target_type == "remote":
+        return remote_event(view)
+    return job_event(view) if target_type == "job" else view

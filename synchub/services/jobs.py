@@ -17,6 +17,7 @@ from synchub.core.errors import (
     InvalidSchedule,
     JobNotFound,
     JobRunning,
+    SynchubError,
 )
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
@@ -480,7 +481,10 @@ class JobService:
                 row = store.lock(session, found.id) if _plain_env(found.params) else None
                 if row is None or not _plain_env(row.params):
                     continue  # gone, or sealed by another process meanwhile
-                env = {**row.params["env"], **self.svc.box.open(row.secret_env)}
+                try:
+                    env = {**row.params["env"], **self.svc.box.open(row.secret_env)}
+                except SynchubError:
+                    continue  # sealed with another key: left as it is, masked in views
                 row.params, row.secret_env = self._sealed_env({**row.params, "env": env})
                 done.append(row.name)
                 audit.record(
@@ -492,8 +496,9 @@ class JobService:
                     target=row.name,
                     after={"sealed": sorted(env)},
                 )
-            for event in audit.about(session, "job"):
-                before, after = _masked_event(event.before), _masked_event(event.after)
+            # Only events recorded before 0007 hold values, and only where such jobs were.
+            for event in audit.about(session, "job") if done else ():
+                before, after = masked_event(event.before), masked_event(event.after)
                 if (before, after) != (event.before, event.after):
                     event.before, event.after = before, after
         return done
@@ -678,7 +683,7 @@ def _plain_env(params: dict[str, Any]) -> bool:
     return isinstance(env, dict) and any(value != MASK for value in env.values())
 
 
-def _masked_event(view: dict[str, Any] | None) -> dict[str, Any] | None:
+def masked_event(view: dict[str, Any] | None) -> dict[str, Any] | None:
     """A job's view as an audit event holds it, its env values masked."""
     if not view or not isinstance(view.get("params"), dict):
         return view

@@ -265,7 +265,8 @@ class RemoteService:
                     after={"sealed": keys},
                 )
             for event in audit.about(session, "remote"):
-                before, after = masked_event(event.before), masked_event(event.after)
+                before = masked_event(event.before, known_only=True)
+                after = masked_event(event.after, known_only=True)
                 if (before, after) != (event.before, event.after):
                     event.before, event.after = before, after
         return done
@@ -280,6 +281,10 @@ class RemoteService:
             row.max_concurrency,
             store.jobs_using(session, row.id),
         )
+
+
+def _known(type_: str) -> bool:
+    return type_ in rclone_backends.catalogue()
 
 
 def _secret_keys(type_: str) -> frozenset[str]:
@@ -299,9 +304,14 @@ def masked(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: MASK if k in secret else v for k, v in options.items()}
 
 
-def masked_event(view: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A remote's view as an audit event holds it, its secret values masked."""
+def masked_event(view: dict[str, Any] | None, *, known_only: bool = False) -> dict[str, Any] | None:
+    """A remote's view as an audit event holds it, its secret values masked.
+    `known_only`: left as it is when this rclone does not know its type (to rewrite
+    history only where it knows which values are secrets)."""
     if not view or not isinstance(view.get("options"), dict):
         return view
-    options = masked(str(view.get("type")), view["options"])
+    type_ = str(view.get("type"))
+    if known_only and not _known(type_):
+        return view
+    options = masked(type_, view["options"])
     return view if options == view["options"] else {**view, "options": options}

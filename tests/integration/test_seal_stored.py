@@ -121,6 +121,8 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
             target="legacy", after={"name": "legacy", "params": plain},
         )  # fmt: skip
 
+    shown = csvc.audit.page(target="legacy")[0]["after"]["params"]["env"]
+    assert shown == {"TOKEN": MASK}  # masked when read, before it is sealed
     assert csvc.jobs.seal_stored_env() == ["legacy"]
     assert csvc.jobs.seal_stored_env() == []
 

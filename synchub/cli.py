@@ -240,10 +240,11 @@ def worker_cmd(
 
 def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
     result: dict[str, str] = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, 1):
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"Bad {what} {pair!r}: use key=value")
+            # Not quoted: a value given without its key is likely the secret itself.
+            raise InvalidInput(f"Bad {what} number {number}: use key=value")
         result[key] = value
     return result
 

@@ -49,3 +49,11 @@ def test_a_malformed_import_line_is_named_by_number_and_key(
         "line 3: option 'secret_access_key' has no '=' before its value\n"
     )
     assert synchub.json("remote", "list") == []
+
+
+def test_an_option_without_a_key_is_named_by_its_place_never_quoted(synchub: Synchub) -> None:
+    """On main: error: Bad option 'SUPERSECRET123': use key=value."""
+    proc = synchub("remote", "add", "s", "s3", "provider=AWS", "SUPERSECRET123", check=False)
+    assert (proc.returncode, proc.stderr) == (2, "error: Bad option number 2: use key=value\n")
+    proc = synchub("remote", "add", "s", "s3", "=SUPERSECRET123", check=False)
+    assert (proc.returncode, proc.stderr) == (2, "error: Bad option number 1: use key=value\n")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import (
     AlreadyExists,
+    EngineError,
     InvalidInput,
     InvalidRemote,
     RemoteInUse,
@@ -243,7 +244,7 @@ class RemoteService:
         done: dict[str, builtins.list[str]] = {}
         with transaction(self.svc.sessions) as session:
             for row in store.all_remotes(session, lock=True):
-                keys = sorted(_secret_keys(row.type) & row.options.keys())
+                keys = sorted((_secret_keys(row.type) or frozenset()) & row.options.keys())
                 if not keys:
                     continue
                 try:
@@ -283,35 +284,30 @@ class RemoteService:
         )
 
 
-def _known(type_: str) -> bool:
-    return type_ in rclone_backends.catalogue()
-
-
-def _secret_keys(type_: str) -> frozenset[str]:
+def _secret_keys(type_: str) -> frozenset[str] | None:
+    """The secret options of `type_`; None when this rclone does not know the type
+    or cannot be asked (then nothing says which values are secrets)."""
     try:
         return rclone_backends.secret_options(type_)
-    except InvalidRemote:
-        return frozenset()
+    except (InvalidRemote, EngineError):
+        return None
 
 
 def masked(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """`options` of a `type_` remote with the values of its secret options masked;
-    every value masked for a type this rclone does not know (nothing says which)."""
-    try:
-        secret = rclone_backends.secret_options(type_)
-    except InvalidRemote:
-        secret = frozenset(options)
-    return {k: MASK if k in secret else v for k, v in options.items()}
+    every value masked when nothing says which are secrets (see _secret_keys)."""
+    secret = _secret_keys(type_)
+    return {k: MASK if secret is None or k in secret else v for k, v in options.items()}
 
 
 def masked_event(view: dict[str, Any] | None, *, known_only: bool = False) -> dict[str, Any] | None:
     """A remote's view as an audit event holds it, its secret values masked.
-    `known_only`: left as it is when this rclone does not know its type (to rewrite
-    history only where it knows which values are secrets)."""
+    `known_only`: left as it is when nothing says which values are secrets (to
+    rewrite history only where that is known)."""
     if not view or not isinstance(view.get("options"), dict):
         return view
     type_ = str(view.get("type"))
-    if known_only and not _known(type_):
+    if known_only and _secret_keys(type_) is None:
         return view
     options = masked(type_, view["options"])
     return view if options == view["options"] else {**view, "options": options}

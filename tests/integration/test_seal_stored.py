@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from synchub.core.clock import FakeClock
@@ -138,3 +139,21 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
     Harness(csvc, clock).step()
     assert csvc.runs.show(run_id)["state"] == "succeeded"
     assert out.read_text() == token
+
+
+def test_when_nothing_says_which_values_are_secret_views_mask_them_all(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = svc.clock.now()
+    with transaction(svc.sessions) as session:
+        options = {"endpoint": "e.example", "api_token": "tok-Vn43aa1"}
+        session.add(RemoteRow(name="gone", type="nosuchbackend", options=options,
+                              created_at=now, updated_at=now))  # fmt: skip
+    # It should mask every value of a type this rclone does not know, seal nothing.
+    assert svc.remotes.show("gone").options == {"api_token": MASK, "endpoint": MASK}
+    assert svc.remotes.seal_stored() == {}
+    # It should do the same, and not fail, when rclone cannot be asked.
+    written_the_old_way(svc)
+    monkeypatch.setenv("SYNCHUB_RCLONE", "/nonexistent/rclone")
+    assert set(svc.remotes.show("cos").options.values()) == {MASK}
+    assert svc.remotes.seal_stored() == {}

@@ -23,6 +23,12 @@ CREDENTIALS_MISSED: dict[str, str] = {
     "oracleobjectstorage.sse_kms_key_id": "a KMS key id (as s3's, which rclone marks)",
     "mega.2fa": "a one-time 2FA code",
     "protondrive.2fa": "a one-time 2FA code",
+    # rclone's own help gives these as user:pass@host: the whole value is sealed.
+    "http.url": "the server's URL, which may hold user:pass (rclone's help says so)",
+    "ftp.http_proxy": "a proxy URL, which may hold user:pass",
+    "ftp.socks_proxy": "a proxy address, which may hold user:pass",
+    "sftp.http_proxy": "a proxy URL, which may hold user:pass",
+    "sftp.socks_proxy": "a proxy address, which may hold user:pass",
 }
 
 _WHO = "who signs in (a user name, e-mail or account name): shown to tell remotes apart"

@@ -122,6 +122,8 @@ def test_every_password_and_sensitive_option_is_secret_but_the_reviewed_identiti
         "oracleobjectstorage.sse_customer_key",
         "storj.access_grant",  # Sensitive, but no word of the old list matched it
         "b2.account",  # a key id, sealed like s3's access_key_id
+        "http.url",  # "https://user:pass@example.com", says rclone's help
+        "sftp.socks_proxy",  # "user:pass@host:port"
         "s3.access_key_id",
         "s3.secret_access_key",
         "sftp.pass",

@@ -12,6 +12,8 @@ import re
 
 import pytest
 
+from synchub.engines.base import RemoteConfig
+from synchub.engines.rclone import remote_env, secret_values
 from synchub.engines.rclone_backends import catalogue, secret_options
 from synchub.engines.rclone_secrets import CREDENTIALS_MISSED, IDENTITIES
 
@@ -151,3 +153,12 @@ def test_the_reviewed_tables_name_options_this_rclone_has_and_does_not_mark() ->
         assert key in every and every[key][:2] == (False, True), key
     for key in REVIEWED_NOT_SECRET:
         assert key in every and every[key][:2] == (False, False), key
+
+
+def test_a_runs_secrets_are_the_plain_values_and_the_obscured_forms_rclone_gets() -> None:
+    options = {"url": "http://h/", "user": "bob", "pass": "pw-Abc12345", "headers": "A,B"}
+    remotes = {"dav": RemoteConfig("dav", "webdav", options)}
+    env = remote_env(remotes)
+    obscured = env["RCLONE_CONFIG_DAV_PASS"]
+    assert obscured != "pw-Abc12345"
+    assert set(secret_values(remotes, env)) == {"pw-Abc12345", obscured, "A,B"}

@@ -107,10 +107,18 @@ def ensure_schema(svc: Services) -> None:
 def seal_stored(svc: Services) -> None:
     """Seal secret values stored in plain text (RemoteService.seal_stored,
     JobService.seal_stored_env)."""
-    for name, keys in svc.remotes.seal_stored().items():
+    sealed = svc.remotes.seal_stored()
+    for name, keys in sealed.items():
         err.print(f"sealed the secret option(s) {', '.join(keys)} of remote {name}", markup=False)
-    for name in svc.jobs.seal_stored_env():
+    jobs = svc.jobs.seal_stored_env()
+    for name in jobs:
         err.print(f"sealed the environment values of job {name}", markup=False)
+    if sealed or jobs:
+        err.print(
+            "the plain values may linger in the database's free space until it is "
+            "compacted: see docs/concepts.md, Remotes",
+            markup=False,
+        )
 
 
 # -- set-up -------------------------------------------------------------------

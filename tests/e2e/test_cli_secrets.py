@@ -3,6 +3,7 @@ older synchub are sealed at start, and import errors never quote a value."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from synchub.config import Settings
@@ -15,8 +16,8 @@ from tests.e2e.conftest import Synchub
 IBM_KEY = "ibm-api-key-Wd55rNc"
 
 
-def test_init_seals_a_value_an_older_synchub_stored_in_plain_text(synchub: Synchub) -> None:
-    """On main `init` left it in plain text and `remote show` printed it."""
+def written_the_old_way(synchub: Synchub) -> None:
+    """A remote as main stored it: its IBM API key in plain text."""
     home = synchub.home
     svc = Services(Settings(home=home, database_url=f"sqlite:///{home / 'synchub.db'}"))
     now = SystemClock().now()
@@ -27,6 +28,11 @@ def test_init_seals_a_value_an_older_synchub_stored_in_plain_text(synchub: Synch
         )
     svc.close()
 
+
+def test_init_seals_a_value_an_older_synchub_stored_in_plain_text(synchub: Synchub) -> None:
+    """On main `init` left it in plain text and `remote show` printed it."""
+    written_the_old_way(synchub)
+
     shown = synchub.json("remote", "show", "cos")
     assert shown["options"]["ibm_api_key"] == "********"
     done = synchub("init")
@@ -34,6 +40,15 @@ def test_init_seals_a_value_an_older_synchub_stored_in_plain_text(synchub: Synch
     assert IBM_KEY.encode() not in (synchub.home / "synchub.db").read_bytes()
     assert "sealed" not in synchub("init").stderr  # once
     assert synchub.json("remote", "show", "cos")["options"]["ibm_api_key"] == "********"
+
+
+def test_serve_seals_it_at_start(synchub: Synchub) -> None:
+    written_the_old_way(synchub)
+    synchub.serve()
+    with sqlite3.connect(synchub.home / "synchub.db") as db:
+        assert IBM_KEY not in str(db.execute("SELECT options FROM remotes").fetchall())
+    log = next(synchub.home.glob("serve-*.log")).read_text()
+    assert "sealed the secret option(s) ibm_api_key of remote cos" in log
 
 
 def test_a_malformed_import_line_is_named_by_number_and_key(

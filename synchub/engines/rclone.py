@@ -34,6 +34,7 @@ from synchub.core.errors import (
     InvalidPath,
     InvalidRemote,
 )
+from synchub.core.redact import redact, secret_list
 from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.engines import rclone_flags
 from synchub.engines.base import Outcome, RemoteConfig, RunContext, RunSink
@@ -207,7 +208,6 @@ _DRY_RUN_ACTIONS = {
     "move": FileAction.MOVED,
 }
 _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
-_MIN_SECRET_LEN = 3  # shorter values would blank out ordinary words
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -224,18 +224,6 @@ def _in_flight(stats: Mapping[str, Any]) -> tuple[dict[str, object], ...]:
     keep = ("name", "size", "bytes", "percentage", "speed", "eta")
     items = stats.get("transferring") or []
     return tuple({k: t.get(k) for k in keep} for t in items if isinstance(t, dict))
-
-
-def secret_list(values: Iterable[str]) -> list[str]:
-    """Secrets worth redacting, longest first (so no secret is half-replaced)."""
-    return sorted({v for v in values if len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every value of `secrets` (from secret_list) replaced by "***"."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def file_change(obj: Mapping[str, Any]) -> FileChange | None:
@@ -392,7 +380,7 @@ class RcloneLog:
             eta_s=float(eta) if isinstance(eta, int | float) else None,
             elapsed_s=_float(stats, "elapsedTime"),
             scanning=grew,
-            transferring=_in_flight(stats),
+            transferring=tuple({**t, "name": self._clean(t["name"])} for t in _in_flight(stats)),
         )
         self.sink.progress(self._last_progress)
 
@@ -519,8 +507,12 @@ def remote_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
     return env
 
 
-def _secret_values(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) -> list[str]:
-    """Every secret a log line could leak: plain values and their obscured forms."""
+def secret_values(
+    remotes: Mapping[str, RemoteConfig], env: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every secret a log line could leak: the plain values of the remotes' secret
+    options (every option of a type this rclone does not know) and, given the
+    environment handed to rclone, their obscured forms there."""
     values: list[str] = []
     for name, remote in remotes.items():
         try:
@@ -530,7 +522,7 @@ def _secret_values(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) 
         for key in secret_keys & remote.options.keys():
             values.append(remote.options[key])
             env_key = f"RCLONE_CONFIG_{name.upper()}_{key.upper().replace('-', '_')}"
-            values.append(env.get(env_key, ""))
+            values.append((env or {}).get(env_key, ""))
     return values
 
 
@@ -628,7 +620,7 @@ class RcloneEngine:
         except EngineError as exc:
             return Outcome(ok=False, error_class="config", error=str(exc), permanent=True)
         _warn_missing_references(ctx)
-        log = RcloneLog(ctx.sink, secrets=_secret_values(ctx.remotes, env))
+        log = RcloneLog(ctx.sink, secrets=secret_values(ctx.remotes, env))
         argv = self.argv(ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s)
         op, options = ctx.params.get("op", "sync"), list(ctx.params.get("options", []))
         timeout_set = _max_duration(op, options, ctx.timeout_s) is not None
@@ -721,7 +713,7 @@ def check_remote(
     if time.monotonic() >= deadline:
         return False, f"no answer from {remote.name}: within {timeout_s:g}s"
     first = next((e for e in errors if e), f"rclone exited with code {proc.returncode}")
-    return False, redact(first, secret_list(_secret_values(remotes, env)))
+    return False, redact(first, secret_list(secret_values(remotes, env)))
 
 
 @dataclass(frozen=True)
@@ -780,7 +772,7 @@ def measure_size(
         raise EngineError(f"no answer from {remote.name}: within {timeout_s:g}s")
     if proc.returncode != 0:
         first = next((e for e in errors if e), f"rclone exited with code {proc.returncode}")
-        raise EngineError(redact(first, secret_list(_secret_values(remotes, env))))
+        raise EngineError(redact(first, secret_list(secret_values(remotes, env))))
     try:
         figures = json.loads("".join(out))
         return RemoteSize(

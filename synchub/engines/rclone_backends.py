@@ -22,6 +22,7 @@ from typing import Any
 
 from synchub.core.errors import EngineError, InvalidRemote
 from synchub.engines.process import minimal_env
+from synchub.engines.rclone_secrets import is_secret
 
 #: Environment variable naming the rclone binary, overriding the bundled one.
 RCLONE_ENV = "SYNCHUB_RCLONE"
@@ -184,30 +185,12 @@ def validate_remote(type_: str, options: Mapping[str, str]) -> dict[str, str]:
     return cleaned
 
 
-# rclone marks identities (host, user, account, tenant ...) "sensitive" too, for its
-# redacted dumps; people need to see those. Keep secret the sensitive options that
-# are credentials by name, and every password.
-_CREDENTIAL_WORDS = (
-    "token",
-    "secret",
-    "key",
-    "pass",
-    "credential",
-    "cookie",
-    "auth",
-    "mnemonic",
-    "connection_string",
-    "sas_url",
-    "session",
-)
-
-
 def secret_options(type_: str) -> frozenset[str]:
-    """Options of `type_` encrypted at rest and masked: passwords and credentials."""
+    """Options of `type_` encrypted at rest and masked: see rclone_secrets."""
     return frozenset(
         o.name
         for o in backend(type_).options
-        if o.password or (o.sensitive and any(w in o.name for w in _CREDENTIAL_WORDS))
+        if is_secret(type_, o.name, password=o.password, sensitive=o.sensitive)
     )
 
 

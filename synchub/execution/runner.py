@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from synchub.core.clock import Clock
 from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable
 from synchub.core.logcap import LogCap
+from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
@@ -210,6 +211,7 @@ class Runner:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
+        sink.secrets = secret_list(_run_secrets(ctx))
         if run.timeout_s is not None:
             watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
         self._watch()
@@ -296,7 +298,7 @@ class Runner:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
-        error = outcome.error
+        error = redact(outcome.error, sink.secrets) if outcome.error and sink else outcome.error
         if state is RunState.TIMED_OUT:
             error = "The job's timeout passed; the run was stopped"
         elif state is RunState.LOST:
@@ -387,6 +389,14 @@ def one_file(run: run_store.Claimed) -> dict[str, Any]:
     if run.kind != "rclone":
         raise InvalidInput(f"a {run.kind} job cannot send one file alone")
     return rclone.one_file(run.params, run.only_path)
+
+
+def _run_secrets(ctx: RunContext) -> list[str]:
+    """The values a run's log and error must not show: its remotes' secrets and, for a
+    job with an environment (a command), every value of it (all sealed alike)."""
+    env = ctx.params.get("env")
+    values = list(env.values()) if isinstance(env, dict) else []
+    return [*rclone.secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
 
 
 def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:

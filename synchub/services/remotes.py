@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import (
     AlreadyExists,
+    EngineError,
     InvalidInput,
     InvalidRemote,
     RemoteInUse,
     RemoteNotFound,
     SecretsUnreadable,
+    SynchubError,
 )
 from synchub.core.names import check_name
 from synchub.engines import rclone_backends
@@ -249,13 +251,58 @@ class RemoteService:
                 ) from None
             return {}
 
+    def seal_stored(self) -> dict[str, builtins.list[str]]:
+        """Seal the values of secret options still stored in plain text, and mask them
+        in the audit log: options saved before this synchub (or this rclone) counted
+        them as secrets. Safe to run again and from several processes at once (the
+        rows are locked). Each remote sealed gets a `remote.seal` audit event naming
+        the options, never their values. Returns {remote: options sealed}.
+
+        A remote whose sealed values this key cannot open, or whose type this rclone
+        does not know, is left as it is (its views mask the values all the same); so
+        is every remote when there is no key.
+        """
+        if not self.svc.box.has_key:
+            return {}  # nothing can be sealed until the key is back: views mask them
+        now = self.svc.clock.now()
+        done: dict[str, builtins.list[str]] = {}
+        with transaction(self.svc.sessions) as session:
+            for row in store.all_remotes(session, lock=True):
+                keys = sorted((_secret_keys(row.type) or frozenset()) & row.options.keys())
+                if not keys:
+                    continue
+                try:
+                    sealed = self.svc.box.open(row.secrets)
+                except SynchubError:
+                    continue
+                sealed.update({k: row.options[k] for k in keys})
+                row.secrets = self.svc.box.seal(sealed)
+                row.options = {k: v for k, v in row.options.items() if k not in keys}
+                row.updated_at = now
+                done[row.name] = keys
+                audit.record(
+                    session,
+                    at=now,
+                    actor=self.svc.actor,
+                    action="remote.seal",
+                    target_type="remote",
+                    target=row.name,
+                    after={"sealed": keys},
+                )
+            for event in audit.about(session, "remote"):
+                before = masked_event(event.before, known_only=True)
+                after = masked_event(event.after, known_only=True)
+                if (before, after) != (event.before, event.after):
+                    event.before, event.after = before, after
+        return done
+
     def _view(self, session: Any, row: RemoteRow) -> RemoteView:
         unreadable = None
         try:
             secret_names = list(self.svc.box.open(row.secrets))
         except SecretsUnreadable as exc:  # still listed: to edit, remove, or forget
             secret_names, unreadable = [], exc.reason
-        options = {**row.options, **dict.fromkeys(secret_names, MASK)}
+        options = {**masked(row.type, row.options), **dict.fromkeys(secret_names, MASK)}
         return RemoteView(
             row.name,
             row.type,
@@ -268,3 +315,32 @@ class RemoteService:
 
 def _whose(name: str) -> str:
     return f"The secret options of remote {name!r}"
+
+
+def _secret_keys(type_: str) -> frozenset[str] | None:
+    """The secret options of `type_`; None when this rclone does not know the type
+    or cannot be asked (then nothing says which values are secrets)."""
+    try:
+        return rclone_backends.secret_options(type_)
+    except (InvalidRemote, EngineError):
+        return None
+
+
+def masked(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """`options` of a `type_` remote with the values of its secret options masked;
+    every value masked when nothing says which are secrets (see _secret_keys)."""
+    secret = _secret_keys(type_)
+    return {k: MASK if secret is None or k in secret else v for k, v in options.items()}
+
+
+def masked_event(view: dict[str, Any] | None, *, known_only: bool = False) -> dict[str, Any] | None:
+    """A remote's view as an audit event holds it, its secret values masked.
+    `known_only`: left as it is when nothing says which values are secrets (to
+    rewrite history only where that is known)."""
+    if not view or not isinstance(view.get("options"), dict):
+        return view
+    type_ = str(view.get("type"))
+    if known_only and _secret_keys(type_) is None:
+        return view
+    options = masked(type_, view["options"])
+    return view if options == view["options"] else {**view, "options": options}

@@ -92,12 +92,17 @@ class Unchanged:
 def test_the_issues_request_is_refused_and_changes_nothing(
     api: Api, console: httpx.Client, inbox: Path
 ) -> None:
+    # The token the docs recommended before (admin, limited to /compat/rsh), and an
+    # unscoped admin's: the confinement holds whatever the role.
+    api.svc.tokens.create("rsh-admin", "admin", value="rsh-admin-123456", scope="compat-rsh")
     unchanged = Unchanged(api)
     body = {"syncType": "local", "name": "evil", "localPath": "/etc", "origin": "/tmp",
             "remotePath": "/../tmp/loot"}  # fmt: skip
-    response = console.post(FOLDERS, json=body)
-    assert response.status_code in (400, 403)
-    assert message(response, response.status_code)
+    with api.client("rsh-admin-123456") as console_admin:
+        for client in (console, console_admin, api.admin):
+            response = client.post(FOLDERS, json=body)
+            assert response.status_code in (400, 403), response.text
+            assert message(response, response.status_code)
     unchanged.check()
 
 

@@ -3,10 +3,11 @@ in which a token below admin (the console's operator token) makes or deletes a j
 So it is confined, here and not in a router, whoever calls:
 
 - The source is a directory that exists inside the browse roots
-  (SYNCHUB_BROWSE_ROOTS) once symlinks and `..` are resolved: the check of
-  `browse.resolve_directory`, the one `/folders/tree` makes. The job keeps the
-  resolved path. A remote source (REMOTE:PATH) reaches beyond the roots: only an
-  admin adds one.
+  (SYNCHUB_BROWSE_ROOTS) once symlinks and `..` are resolved (the check of
+  `browse.resolve_directory`, the one `/folders/tree` makes), and that neither
+  holds nor is inside synchub's own data (the secret key, the database). The job
+  keeps the resolved path. A remote source (REMOTE:PATH) reaches beyond the
+  roots: only an admin adds one.
 - The destination is ORIGIN:PATH. ORIGIN names a remote defined in synchub (not a
   local path, not an rclone connection string) that has a root of its own: a bare
   `local` remote reaches the whole file system, so it is refused (an `alias` remote
@@ -21,14 +22,17 @@ other watched job needs an admin. A refusal changes nothing and audits nothing.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from synchub.core.errors import InvalidInput, InvalidPath, InvalidRemote, JobNotFound
+from synchub.core.errors import InvalidInput, InvalidPath, InvalidRemote, JobNotFound, Refused
 from synchub.core.names import is_name
 from synchub.engines.rclone import parse_location
 from synchub.scheduler.watch import local_folder
@@ -75,14 +79,15 @@ class FolderService:
             self._need_admin("a folder with a remote source")
         with reading(self.svc.sessions) as session:
             origin = self._remote(session, folder.origin, "origin")
-            destination = f"{origin}:{remote_path(folder.remote_path, 'remotePath')}"
+            path = remote_path(folder.remote_path, "remotePath")
             if folder.remote_source is not None:
                 source = self._remote_location(session, folder.remote_source)
-        if folder.remote_source is None:
-            if folder.local_path is None:
+            elif folder.local_path is None:
                 raise InvalidInput("A folder needs a local path or a remote source")
-            source = self._local(folder.local_path)
-        params = {"source": source, "destination": destination}
+            else:
+                source = self._local(folder.local_path)
+                _apart(source, self._local_directory(session, origin, path))
+        params = {"source": source, "destination": f"{origin}:{path}"}
         return self.svc.jobs.add(
             folder.name, JobFields(params=params, watch=True, max_depth=folder.max_depth)
         )
@@ -116,9 +121,25 @@ class FolderService:
 
     def _local(self, path: str) -> str:
         try:
-            return browse.resolve_directory(self.svc.settings.browse_roots, path)
+            real = browse.resolve_directory(self.svc.settings.browse_roots, path)
         except browse.DirectoryNotFound as exc:
             raise InvalidPath(f"Bad localPath: {exc.message}") from None
+        for own in self._own_files():
+            if _within(own, real) or _within(real, own):
+                raise Refused(
+                    f"{_shown(path)} holds or is inside synchub's own data (its secret key "
+                    "and database), which no folder may copy"
+                )
+        return real
+
+    def _own_files(self) -> list[str]:
+        """What a folder must never copy: the data directory (the secret key, the
+        SQLite database) and a SQLite database kept elsewhere."""
+        own = [self.svc.settings.home]
+        url = self.svc.db.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            own.append(Path(url.database))
+        return [os.path.realpath(p) for p in own]
 
     def _remote(self, session: Session, name: str, what: str) -> str:
         """`name` when it names a remote with a root of its own; InvalidRemote if not."""
@@ -135,6 +156,24 @@ class FolderService:
             )
         return name
 
+    def _local_directory(
+        self, session: Session, name: str, path: str, depth: int = 0
+    ) -> str | None:
+        """The directory of this server that NAME:PATH is, when NAME is an `alias` of
+        one (directly, or through other aliases or a `local` remote); None when it is
+        elsewhere or wrapped by another kind of remote."""
+        row = remote_store.get(session, name) if depth < 8 else None
+        if row is None or row.type not in ("alias", "local"):
+            return None
+        if row.type == "local":
+            return os.path.abspath(path or ".")
+        target = str(row.options.get("remote") or "")
+        inner, colon, inner_path = target.partition(":")
+        if target.startswith("/") or not colon:  # a directory (a relative one: rclone's)
+            return os.path.abspath(posixpath.join(target or ".", path.lstrip("/")))
+        joined = posixpath.join(inner_path, path.lstrip("/")) if path.strip("/") else inner_path
+        return self._local_directory(session, inner, joined, depth + 1)
+
     def _remote_location(self, session: Session, text: str) -> str:
         place = parse_location(text)
         if place.remote is None:
@@ -144,6 +183,23 @@ class FolderService:
             )
         name = self._remote(session, place.remote, "originPath remote")
         return f"{name}:{remote_path(place.path, 'originPath')}"
+
+
+def _apart(source: str, destination: str | None) -> None:
+    """InvalidPath when the local `destination` is the folder `source`, inside it or
+    holds it: the watcher would see each copy as a new file, and copy it again."""
+    if destination is None:
+        return
+    target = os.path.realpath(destination)
+    if _within(target, source) or _within(source, target):
+        raise InvalidPath(
+            f"Bad origin and remotePath: they lead to {_shown(target)}, which overlaps the "
+            "folder itself, so its copies would be copied again"
+        )
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def remote_path(text: str, what: str) -> str:

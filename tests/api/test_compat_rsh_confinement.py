@@ -142,6 +142,47 @@ def test_without_browse_roots_adding_a_folder_says_how_to_set_them(
     unchanged.check()
 
 
+def test_synchubs_own_data_is_never_a_folder_or_in_one(
+    api: Api, console: httpx.Client, inbox: Path, tmp_path: Path
+) -> None:
+    home = api.svc.settings.home
+    (home / "backups").mkdir(parents=True)
+    assert home.parent == tmp_path  # the data directory, and the SQLite file, in the root
+    api.svc.settings.browse_roots = [tmp_path]
+    unchanged = Unchanged(api)
+    for path in (tmp_path, home, home / "backups"):
+        said = message(console.post(FOLDERS, json=folder(inbox, localPath=str(path))), 403)
+        assert "synchub's own data" in said, path
+    unchanged.check()
+    ok(console.post(FOLDERS, json=folder(inbox)), 201)  # a folder beside them
+
+
+def test_a_folder_is_never_copied_into_itself(api: Api, console: httpx.Client, inbox: Path) -> None:
+    # A copy landing in the watched folder is a new file there: copied again, and
+    # again, until the disk is full.
+    svc = api.svc
+    svc.remotes.add("inner", "alias", {"remote": str(inbox / "photos")})
+    svc.remotes.add("deeper", "alias", {"remote": "inner:/sub"})  # an alias of an alias
+    svc.remotes.add("near", "alias", {"remote": "inner:"})
+    unchanged = Unchanged(api)
+    for local, origin, path in (
+        (inbox, "inner", ""),  # the destination inside the folder
+        (inbox / "photos", "inner", "/"),  # the folder itself
+        (inbox, "deeper", "x"),
+        (inbox / "photos", "near", "sub/y"),
+        (inbox / "photos", "inner", "/../photos"),  # refused anyway: '..'
+    ):
+        body = folder(inbox, localPath=str(local), origin=origin, remotePath=path)
+        said = message(console.post(FOLDERS, json=body), 400)
+        assert "overlaps the folder itself" in said or "'..'" in said, (origin, path)
+    unchanged.check()
+    (inbox / "other").mkdir()
+    ok(
+        console.post(FOLDERS, json=folder(inbox, localPath=str(inbox / "other"), origin="inner")),
+        201,
+    )
+
+
 @pytest.mark.parametrize(
     ("origin", "needle"),
     [

@@ -29,10 +29,6 @@ def _home_from_env() -> Path:
     return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
 
 
-def _user_home() -> list[Path]:
-    return [Path.home()]
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore", populate_by_name=True)
 
@@ -90,9 +86,10 @@ class Settings(BaseSettings):
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval
     watch_rescan: int = Field(default=600, ge=1)
-    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree),
-    #: absolute, separated by os.pathsep (":"); empty: none. Default: the user's home
-    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=_user_home)
+    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree) and
+    #: watch, absolute, separated by os.pathsep (":"). None by default: a public token
+    #: reaches them, so the admin names them
+    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _celery_needs_a_broker(self) -> Settings:

@@ -41,6 +41,7 @@ from synchub.engines.base import Outcome, RemoteConfig, RunContext, RunSink
 from synchub.engines.obscure import obscure
 from synchub.engines.process import minimal_env, spawn, stream_lines
 from synchub.engines.rclone_backends import (
+    backend,
     password_options,
     rclone_binary,
     referenced_remotes,
@@ -504,7 +505,28 @@ def remote_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
             env[prefix + key.upper().replace("-", "_")] = (
                 obscure(value) if key in passwords else value
             )
+    _check_no_stray_options(remotes, env)
     return env
+
+
+def _check_no_stray_options(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) -> None:
+    """Refuse variables of one remote that rclone would read as options of another.
+
+    rclone reads option OPT of remote NAME from RCLONE_CONFIG_NAME_OPT, so a remote
+    named "az_env" with option `auth` (swift) would turn on `env_auth` of a remote
+    "az" (azureblob) in the same run. Raises EngineError(permanent=True).
+    """
+    for name, remote in remotes.items():
+        prefix = f"RCLONE_CONFIG_{name.upper()}_"
+        own = {prefix + "TYPE"} | {prefix + k.upper().replace("-", "_") for k in remote.options}
+        for option in sorted(backend(remote.type).option_names()):
+            key = prefix + option.upper()
+            if key in env and key not in own:
+                raise EngineError(
+                    f"remote {name!r} would get option {option!r} from another remote of "
+                    "this run, whose name starts with its own: rename one of them",
+                    permanent=True,
+                )
 
 
 def secret_values(
@@ -538,6 +560,7 @@ class RcloneEngine:
     """Engine for `rclone` jobs: sync, copy, move, check and bisync."""
 
     kind = "rclone"
+    starts_programs = False  #: rclone only; remotes that would start one are refused
 
     def __init__(self, binary: str | None = None, *, kill_grace: float = 5.0) -> None:
         self._binary = binary

@@ -56,6 +56,7 @@ def test_adding_editing_or_importing_one_is_a_422_that_changes_nothing(
     body = problem(api.admin.post("/api/v1/remotes", json=davcmd_body(tmp_path / "ran")), 422)
     assert "bearer_token_command" in body["detail"]
     assert "SYNCHUB_ALLOW_COMMAND_JOBS=1" in body["detail"]
+    assert body["type"] == "urn:synchub:problem:commands-disabled"
     plain = {"name": "dav", "type": "webdav", "options": {"url": NOWHERE}}
     ok(api.admin.post("/api/v1/remotes", json=plain), 201)
     before = ok(api.viewer.get("/api/v1/remotes"))

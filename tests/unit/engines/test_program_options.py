@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
+from synchub.core.errors import EngineError
+from synchub.engines.base import RemoteConfig
 from synchub.engines.process import minimal_env
+from synchub.engines.rclone import rclone_env
 from synchub.engines.rclone_backends import (
     PROGRAM_OPTIONS,
     REVIEWED_OPTIONS,
@@ -82,8 +85,8 @@ def test_the_known_program_starters_are_refused() -> None:
 def test_no_option_of_one_remote_can_spell_a_program_option_of_another() -> None:
     # rclone reads option OPT of remote NAME from RCLONE_CONFIG_NAME_OPT. Were
     # "command" an option of some backend, a remote named "dav_bearer_token" could set
-    # bearer_token_command of a remote "dav". The engine refuses such runs
-    # (test_rclone_params); this lists which pairs exist today: only swift's `auth`.
+    # bearer_token_command of a remote "dav". The engine refuses such runs (below);
+    # this lists which pairs exist today: only swift's `auth`.
     names = {name.upper() for _, name in every_option()}
     spelled = {
         "_".join(parts[i:]): option
@@ -141,3 +144,37 @@ def test_program_options_finds_what_would_start_a_program(
     type_: str, options: dict[str, str], refused: bool
 ) -> None:
     assert bool(program_options(type_, options)) is refused
+
+
+def test_rclone_gets_no_option_or_credential_variable_from_the_servers_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each could make rclone, or an SDK in it, start a program: a bearer-token
+    # command, an AWS config naming a credential_process, Google's executables.
+    for name in (
+        "RCLONE_WEBDAV_BEARER_TOKEN_COMMAND",
+        "RCLONE_SFTP_SSH",
+        "RCLONE_PASSWORD_COMMAND",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AZURE_CLIENT_ID",
+        "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ):
+        monkeypatch.setenv(name, "x")
+    env = rclone_env({})
+    assert env["RCLONE_CONFIG"] == ""
+    leaked = [k for k in env if k.startswith(("RCLONE_", "AWS_", "AZURE_", "GOOGLE_"))]
+    assert leaked == ["RCLONE_CONFIG"]
+
+
+def test_a_run_whose_remotes_would_set_each_others_options_is_refused() -> None:
+    az = RemoteConfig("az", "azureblob", {"account": "a", "key": "a2V5"})
+    # RCLONE_CONFIG_AZ_ENV_AUTH=true: swift's `auth` of "az_env", env_auth of "az"
+    az_env = RemoteConfig("az_env", "swift", {"auth": "true"})
+    with pytest.raises(EngineError, match="'az' would get option 'env_auth'"):
+        rclone_env({"az": az, "az_env": az_env})
+    # Names that only share a start are fine while no option lands on the other.
+    nas = RemoteConfig("nas", "sftp", {"host": "h"})
+    nas_old = RemoteConfig("nas_old", "sftp", {"host": "h2"})
+    assert rclone_env({"nas": nas, "nas_old": nas_old})["RCLONE_CONFIG_NAS_OLD_HOST"] == "h2"

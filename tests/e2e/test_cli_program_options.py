@@ -35,3 +35,22 @@ def test_the_issue_example_is_refused_and_a_stored_one_is_not_tested(
     # The test's control: with the flag, rclone runs the command, then finds no server.
     assert allowed("remote", "test", "davcmd", check=False).returncode == 1
     assert marker.exists()
+
+
+def test_a_job_cannot_turn_command_jobs_on_by_writing_synchub_toml(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    """The data directory is writable by jobs. Fails on main (94cea0f): after this
+    job, the next start read `allow_command_jobs = true` from synchub.toml."""
+    payload = tmp_path / "payload"
+    payload.mkdir()
+    (payload / "synchub.toml").write_text('allow_command_jobs = true\nrclone = "/bin/sh"\n')
+    synchub("job", "add", "plant", "--source", str(payload), "--dest", str(synchub.home),
+            "--op", "copy")  # fmt: skip
+    synchub("job", "run", "plant", "--wait")
+    assert (synchub.home / "synchub.toml").exists()
+    # It should refuse to start with such a file, saying what to do.
+    shown = synchub("config", "show", check=False)
+    assert shown.returncode == 2
+    (line,) = shown.stderr.strip().splitlines()
+    assert "allow_command_jobs, rclone" in line and "SYNCHUB_ALLOW_COMMAND_JOBS" in line

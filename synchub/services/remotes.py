@@ -179,7 +179,10 @@ class RemoteService:
         from synchub.engines.rclone import test_remote
 
         config = self.configs(frozenset({name}))[name]
-        return test_remote(config, binary=self.svc.settings.rclone or None)
+        settings = self.svc.settings
+        return test_remote(
+            config, binary=settings.rclone or None, allow_programs=settings.allow_command_jobs
+        )
 
     def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:
         """Add every remote of an rclone.conf; nothing is added if any one is bad."""

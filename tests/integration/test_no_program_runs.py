@@ -188,6 +188,25 @@ def test_the_servers_environment_never_gives_rclone_a_program(
     assert not ok and not marker.exists()
 
 
+def test_an_s3_remote_reading_the_servers_aws_files_runs_no_credential_process(
+    svc: Services, csvc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job can write ~/.aws/config of the synchub user, where `credential_process`
+    names a program for env_auth to run. Fails on main: the program ran."""
+    marker = tmp_path / "ran"
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text(f"[default]\ncredential_process = {toucher(marker)}\n")
+    monkeypatch.setenv("HOME", str(home))
+    options = {"provider": "AWS", "env_auth": "true", "endpoint": NOWHERE}
+    svc.remotes.add("s3env", "s3", options)
+    ok, _ = svc.remotes.test("s3env")
+    assert not ok and not marker.exists()
+    # It should run it where command jobs are allowed (the test's control).
+    ok, _ = csvc.remotes.test("s3env")
+    assert not ok and marker.exists()
+
+
 def test_one_remote_cannot_set_options_of_another_through_its_name(
     svc: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

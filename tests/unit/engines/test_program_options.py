@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import subprocess
 from typing import Any
@@ -163,9 +164,14 @@ def test_rclone_gets_no_option_or_credential_variable_from_the_servers_environme
     ):
         monkeypatch.setenv(name, "x")
     env = rclone_env({})
-    assert env["RCLONE_CONFIG"] == ""
-    leaked = [k for k in env if k.startswith(("RCLONE_", "AWS_", "AZURE_", "GOOGLE_"))]
-    assert leaked == ["RCLONE_CONFIG"]
+    ours = {k: v for k, v in env.items() if k.startswith(("RCLONE_", "AWS_", "AZURE_", "GOOGLE_"))}
+    # no config file, and (command jobs being off) no AWS file either
+    assert ours == {
+        "RCLONE_CONFIG": "",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    assert "AWS_CONFIG_FILE" not in rclone_env({}, allow_programs=True)
 
 
 def test_a_run_whose_remotes_would_set_each_others_options_is_refused() -> None:

@@ -325,10 +325,12 @@ def program_options(type_: str, options: Mapping[str, str]) -> dict[str, str]:
     their names, whatever the backend. Empty when there are none."""
     found: dict[str, str] = {}
     for name, value in options.items():
-        why = PROGRAM_OPTIONS.get((type_, name))
-        if why is not None and _sets(type_, name, value):
+        # as rclone_env spells it: RCLONE_CONFIG_<NAME>_BEARER_TOKEN_COMMAND
+        option = name.lower().replace("-", "_")
+        why = PROGRAM_OPTIONS.get((type_, option))
+        if why is not None and _sets(type_, option, value):
             found[name] = why
-        if name in _REFERENCE_OPTIONS:
+        if option in _REFERENCE_OPTIONS:
             keys = {k.lower() for k in _CONNECTION_KEY.findall(value)} & _PROGRAM_OPTION_NAMES
             if keys:
                 found[name] = (

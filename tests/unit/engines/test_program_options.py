@@ -116,6 +116,8 @@ def test_the_options_that_name_other_remotes_are_the_ones_synchub_reads() -> Non
         # a command for a bearer token, any value
         ("webdav", {"url": "http://h/", "bearer_token_command": "touch /tmp/x"}, True),
         ("webdav", {"url": "http://h/", "bearer_token": "t"}, False),
+        # spelled as rclone's environment would read it (a row stored unvalidated)
+        ("webdav", {"url": "http://h/", "BEARER-TOKEN-COMMAND": "id"}, True),
         # an external ssh program; the SFTP server's own commands are fine
         ("sftp", {"host": "h", "ssh": "sh -c 'touch /tmp/x'"}, True),
         ("sftp", {"host": "h", "server_command": "sudo sftp-server"}, False),

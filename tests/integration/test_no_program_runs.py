@@ -126,6 +126,20 @@ def test_a_stored_one_is_not_tested_by_a_server_without_the_flag(
     assert not marker.exists()
 
 
+def test_without_the_flag_a_stored_one_can_still_be_repaired_or_removed(
+    svc: Services, csvc: Services, tmp_path: Path
+) -> None:
+    csvc.remotes.add("davcmd", "webdav", davcmd(tmp_path / "ran"))
+    csvc.remotes.add("other", "sftp", {"host": "h", "ssh": "ssh h"})
+    # An edit that keeps the option is refused; one that drops it goes through.
+    with pytest.raises(CommandsDisabled):
+        svc.remotes.edit("davcmd", {"url": "http://127.0.0.1:10/"})
+    view = svc.remotes.edit("davcmd", {"bearer_token_command": None})
+    assert "bearer_token_command" not in view.options
+    svc.remotes.remove("other")
+    assert [r.name for r in svc.remotes.list()] == ["davcmd"]
+
+
 def test_a_run_of_a_stored_one_fails_without_starting_it(
     svc: Services, csvc: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -219,6 +233,20 @@ def test_one_remote_cannot_set_options_of_another_through_its_name(
     run = run_once(svc, clock, "mix")
     assert run["state"] == "failed"
     assert "would get option 'env_auth' from another remote" in str(run["error"])
+
+
+def test_a_connection_string_after_a_remotes_colon_is_only_a_path(
+    svc: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    """What the console's folder form makes of `origin` + `remotePath` ("dav:" +
+    ":webdav,...:"): rclone reads the remote's name up to the first colon, the rest
+    is a path on it. Passes on main too: it guards that reading."""
+    marker = tmp_path / "ran"
+    svc.remotes.add("dav", "webdav", {"url": NOWHERE})
+    sneaky = f"dav::webdav,url='{NOWHERE}',bearer_token_command='{toucher(marker)}':x"
+    svc.jobs.add("j", JobFields(params={"source": str(tmp_path), "destination": sneaky}))
+    assert run_once(svc, clock, "j")["state"] == "failed"  # nothing answers at NOWHERE
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(

@@ -178,10 +178,14 @@ class RemoteService:
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
 
-        config = self.configs(frozenset({name}))[name]
+        configs = self.configs(frozenset({name}))
+        config = configs.pop(name)
         settings = self.svc.settings
         return test_remote(
-            config, binary=settings.rclone or None, allow_programs=settings.allow_command_jobs
+            config,
+            binary=settings.rclone or None,
+            others=configs,  # the remotes it wraps (alias, crypt, union...)
+            allow_programs=settings.allow_command_jobs,
         )
 
     def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:

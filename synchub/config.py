@@ -29,6 +29,11 @@ def _home_from_env() -> Path:
     return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
 
 
+#: Settings that decide which programs synchub starts: read from the environment
+#: only. synchub.toml lies in the data directory, where an admin's job can write.
+ENV_ONLY = frozenset({"allow_command_jobs", "rclone", "celery_config"})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore", populate_by_name=True)
 
@@ -138,7 +143,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_home_from_env() / "synchub.toml")
+        path = _home_from_env() / "synchub.toml"
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        held = sorted(set(toml.toml_data) & ENV_ONLY)
+        if held:
+            raise ValueError(
+                f"{path} sets {', '.join(held)}: set it in the environment "
+                f"(SYNCHUB_{held[0].upper()}) instead; the data directory is writable by "
+                "jobs, so settings that decide which programs run are not read from it"
+            )
         return init_settings, env_settings, toml, file_secret_settings
 
     @property

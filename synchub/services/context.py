@@ -58,7 +58,10 @@ class Services:
     def engines(self) -> dict[str, KindEngine]:
         if self._engines is not None:
             return self._engines
-        return all_engines(rclone=self.settings.rclone, kill_grace=self.settings.kill_grace)
+        s = self.settings
+        return all_engines(
+            rclone=s.rclone, kill_grace=s.kill_grace, allow_programs=s.allow_command_jobs
+        )
 
     @cached_property
     def box(self) -> SecretBox:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import posixpath
 import re
 import subprocess
@@ -41,6 +42,7 @@ from synchub.engines.base import Outcome, RemoteConfig, RunContext, RunSink
 from synchub.engines.obscure import obscure
 from synchub.engines.process import minimal_env, spawn, stream_lines
 from synchub.engines.rclone_backends import (
+    backend,
     password_options,
     rclone_binary,
     referenced_remotes,
@@ -504,7 +506,28 @@ def remote_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
             env[prefix + key.upper().replace("-", "_")] = (
                 obscure(value) if key in passwords else value
             )
+    _check_no_stray_options(remotes, env)
     return env
+
+
+def _check_no_stray_options(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) -> None:
+    """Refuse variables of one remote that rclone would read as options of another.
+
+    rclone reads option OPT of remote NAME from RCLONE_CONFIG_NAME_OPT, so a remote
+    named "az_env" with option `auth` (swift) would turn on `env_auth` of a remote
+    "az" (azureblob) in the same run. Raises EngineError(permanent=True).
+    """
+    for name, remote in remotes.items():
+        prefix = f"RCLONE_CONFIG_{name.upper()}_"
+        own = {prefix + "TYPE"} | {prefix + k.upper().replace("-", "_") for k in remote.options}
+        for option in sorted(backend(remote.type).option_names()):
+            key = prefix + option.upper()
+            if key in env and key not in own:
+                raise EngineError(
+                    f"remote {name!r} would get option {option!r} from another remote of "
+                    "this run, whose name starts with its own: rename one of them",
+                    permanent=True,
+                )
 
 
 def secret_values(
@@ -526,9 +549,19 @@ def secret_values(
     return values
 
 
-def rclone_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
-    """The whole environment of an rclone child: minimal, no config file, `remotes`."""
-    return minimal_env({"RCLONE_CONFIG": "", **remote_env(remotes)})
+#: Where command jobs are off, the AWS SDK in rclone reads no AWS config files: they
+#: can name a `credential_process` to run, and the server user's home, where they
+#: live, is writable by jobs. Keys in the remote, or an instance role, still work.
+NO_AWS_FILES = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+def rclone_env(
+    remotes: Mapping[str, RemoteConfig], *, allow_programs: bool = False
+) -> dict[str, str]:
+    """The whole environment of an rclone child: minimal, no config file, `remotes`;
+    without `allow_programs` (SYNCHUB_ALLOW_COMMAND_JOBS), no AWS config file either."""
+    files = {} if allow_programs else NO_AWS_FILES
+    return minimal_env({"RCLONE_CONFIG": "", **files, **remote_env(remotes)})
 
 
 # --- the engine ------------------------------------------------------------------
@@ -538,10 +571,15 @@ class RcloneEngine:
     """Engine for `rclone` jobs: sync, copy, move, check and bisync."""
 
     kind = "rclone"
+    starts_programs = False  #: rclone only; remotes that would start one are refused
 
-    def __init__(self, binary: str | None = None, *, kill_grace: float = 5.0) -> None:
+    def __init__(
+        self, binary: str | None = None, *, kill_grace: float = 5.0, allow_programs: bool = False
+    ) -> None:
         self._binary = binary
         self.kill_grace = kill_grace  #: seconds between SIGTERM and SIGKILL on stop
+        #: SYNCHUB_ALLOW_COMMAND_JOBS: rclone may read the AWS files (see rclone_env)
+        self.allow_programs = allow_programs
 
     @property
     def binary(self) -> str:
@@ -616,7 +654,7 @@ class RcloneEngine:
         if ctx.stop.is_set():
             return Outcome(ok=False, error_class="stopped", error="stopped before it started")
         try:
-            env = rclone_env(ctx.remotes)
+            env = rclone_env(ctx.remotes, allow_programs=self.allow_programs)
         except EngineError as exc:
             return Outcome(ok=False, error_class="config", error=str(exc), permanent=True)
         _warn_missing_references(ctx)
@@ -645,7 +683,13 @@ class RcloneEngine:
 
     def test_remote(self, remote: RemoteConfig, timeout_s: float = 15) -> tuple[bool, str]:
         """See `check_remote`."""
-        return check_remote(remote, timeout_s, binary=self._binary, grace_s=self.kill_grace)
+        return check_remote(
+            remote,
+            timeout_s,
+            binary=self._binary,
+            grace_s=self.kill_grace,
+            allow_programs=self.allow_programs,
+        )
 
 
 def _max_duration(op: str, options: list[str], timeout_s: int | None) -> int | None:
@@ -679,16 +723,18 @@ def check_remote(
     binary: str | None = None,
     others: Mapping[str, RemoteConfig] | None = None,
     grace_s: float = 2.0,
+    allow_programs: bool = False,
 ) -> tuple[bool, str]:
     """Whether `remote` answers: (True, "ok: ...") or (False, rclone's first error).
 
     Runs `rclone lsf --max-depth 1 NAME:` with short connect/IO timeouts and
     no retries, and kills it if it has not finished after `timeout_s`.
-    `others`: remotes a wrapping remote (crypt, alias...) refers to.
+    `others`: remotes a wrapping remote (crypt, alias...) refers to;
+    `allow_programs`: as for `rclone_env`.
     """
     remotes = {**(others or {}), remote.name: remote}
     try:
-        env = rclone_env(remotes)
+        env = rclone_env(remotes, allow_programs=allow_programs)
     except EngineError as exc:
         return False, str(exc)
     seconds = f"{max(1, int(timeout_s))}s"
@@ -733,10 +779,12 @@ def measure_size(
     others: Mapping[str, RemoteConfig] | None = None,
     grace_s: float = 2.0,
     stop: threading.Event | None = None,
+    allow_programs: bool = False,
 ) -> RemoteSize:
     """The size of everything in `remote`, by `rclone size --json NAME:`.
 
-    `others`: remotes a wrapping remote refers to. Kills rclone when `stop` is set or
+    `others`: remotes a wrapping remote refers to; `allow_programs`: as for
+    `rclone_env`. Kills rclone when `stop` is set or
     `timeout_s` passes. Raises EngineError with rclone's first error (secrets
     redacted), saying it timed out or was stopped, or for a bare `local` remote
     (permanent: see below).
@@ -750,7 +798,8 @@ def measure_size(
             permanent=True,
         )
     remotes = {**(others or {}), remote.name: remote}
-    env = rclone_env(remotes)  # EngineError for a remote rclone cannot be given
+    # EngineError for a remote rclone cannot be given
+    env = rclone_env(remotes, allow_programs=allow_programs)
     argv = [binary or rclone_binary(), "size", "--json", f"{remote.name}:", "--use-json-log"]
     stop = stop or threading.Event()
     if stop.is_set():

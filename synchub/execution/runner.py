@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable
+from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable, SynchubError
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
-from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
+from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
 from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
@@ -73,6 +73,9 @@ class RunnerSettings:
     #: thread's next `execute` waits for it first. For a Celery worker, whose next
     #: message comes meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
+    #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
+    #: (`command`) fail without starting anything when it is off
+    allow_programs: bool = False
 
 
 class Runner:
@@ -196,6 +199,7 @@ class Runner:
             self._active[run_id] = watched
         try:
             engine = self.engines[run.kind]
+            check_may_start(engine, allowed=self.settings.allow_programs)
             ctx = RunContext(
                 run_id=run_id,
                 job_name=run.job_name,
@@ -422,10 +426,12 @@ def _internal(exc: Exception) -> Outcome:
     # A remote or job that no longer exists, or secrets the key cannot open, will not
     # come back by retrying.
     permanent = isinstance(exc, NotFound | InvalidInput | SecretsUnreadable)
+    # synchub's own errors are written for people; others are bugs, named by class.
+    error = exc.message if isinstance(exc, SynchubError) else f"{type(exc).__name__}: {exc}"
     return Outcome(
         ok=False,
         error_class="config" if permanent else "internal",
-        error=f"{type(exc).__name__}: {exc}",
+        error=error,
         permanent=permanent,
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, object_session
 from synchub.core.durations import parse_duration
 from synchub.core.errors import (
     AlreadyExists,
+    CommandsDisabled,
     InvalidInput,
     InvalidSchedule,
     JobNotFound,
@@ -34,6 +35,7 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
+from synchub.engines.base import starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
@@ -408,9 +410,10 @@ class JobService:
         if engine is None:
             known = ", ".join(sorted(self.svc.engines))
             raise InvalidInput(f"Unknown job kind {spec.kind!r}: known kinds are {known}")
-        if spec.kind == "command" and not self.svc.settings.allow_command_jobs:
-            raise InvalidInput(
-                "Command jobs are disabled: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
+            raise CommandsDisabled(
+                f"{spec.kind} jobs start programs, and command jobs are disabled on this "
+                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
             )
         raw = dict(spec.params or {})
         if spec.watch and spec.kind != "rclone":

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import (
     AlreadyExists,
+    CommandsDisabled,
     EngineError,
     InvalidInput,
     InvalidRemote,
@@ -70,6 +71,7 @@ class RemoteService:
         if max_concurrency is not None and max_concurrency < 1:
             raise InvalidRemote("Bad max concurrency: it must be at least 1")
         options = rclone_backends.validate_remote(type_, options)
+        self.refuse_programs(name, type_, options)
         secret_keys = rclone_backends.secret_options(type_)
         plain = {k: v for k, v in options.items() if k not in secret_keys}
         secrets = {k: v for k, v in options.items() if k in secret_keys}
@@ -151,6 +153,7 @@ class RemoteService:
                 elif value != MASK:  # the mask read back from `show` keeps what is stored
                     merged[key] = value
             merged = rclone_backends.validate_remote(row.type, merged)
+            self.refuse_programs(name, row.type, merged)
             secret_keys = rclone_backends.secret_options(row.type)
             secrets = {k: v for k, v in merged.items() if k in secret_keys}
             row.options = {k: v for k, v in merged.items() if k not in secret_keys}
@@ -180,8 +183,15 @@ class RemoteService:
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
 
-        config = self.configs(frozenset({name}))[name]
-        return test_remote(config, binary=self.svc.settings.rclone or None)
+        configs = self.configs(frozenset({name}))
+        config = configs.pop(name)
+        settings = self.svc.settings
+        return test_remote(
+            config,
+            binary=settings.rclone or None,
+            others=configs,  # the remotes it wraps (alias, crypt, union...)
+            allow_programs=settings.allow_command_jobs,
+        )
 
     def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:
         """Add every remote of an rclone.conf; nothing is added if any one is bad."""
@@ -205,12 +215,14 @@ class RemoteService:
             check_name(name, what="remote")
             if name in taken:
                 raise AlreadyExists(f"A remote named {name!r} already exists")
-            rclone_backends.validate_remote(type_, options)
+            self.refuse_programs(name, type_, rclone_backends.validate_remote(type_, options))
         return [self.add(name, type_, options) for name, type_, options in entries]
 
     def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         """Decrypted configurations of `names` and of every remote they wrap (crypt,
-        alias, union …), for an engine. Never log or return these."""
+        alias, union …), for an engine. Never log or return these. Every run, test
+        and measurement gets its remotes here: CommandsDisabled for a remote that
+        would start a program, unless command jobs are allowed."""
         found: dict[str, RemoteConfig] = {}
         wanted = set(names)
         while wanted:
@@ -222,11 +234,26 @@ class RemoteService:
             for r in rows:
                 secrets = self.svc.box.open(r.secrets, what=_whose(r.name))
                 found[r.name] = RemoteConfig(r.name, r.type, {**r.options, **secrets})
+                self.refuse_programs(r.name, r.type, found[r.name].options)
             referenced = set().union(
                 *(rclone_backends.referenced_remotes(found[r.name].options) for r in rows)
             )
             wanted = referenced - set(found)
         return found
+
+    def refuse_programs(self, name: str, type_: str, options: Mapping[str, str]) -> None:
+        """Raise CommandsDisabled when remote `name` would make rclone start a program
+        on this machine (rclone_backends.program_options) and command jobs are off."""
+        if self.svc.settings.allow_command_jobs:
+            return
+        found = rclone_backends.program_options(type_, options)
+        if found:
+            option, why = min(found.items())
+            raise CommandsDisabled(
+                f"remote {name!r}: option {option} would start a program on this server "
+                f"({why}), and command jobs are disabled on this server: the admin must "
+                "set SYNCHUB_ALLOW_COMMAND_JOBS=1 to allow it"
+            )
 
     def _get(self, session: Any, name: str) -> RemoteRow:
         row = store.get(session, name)

@@ -25,6 +25,21 @@ def setup_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check is no news
 
 
+def check_at_start(svc: Services, err: Console, *, secrets: bool = True) -> None:
+    """Warn about data files open to other users. With `secrets` (a process that
+    opens them): refuse to start without a secret key when nothing is sealed either
+    (`synchub init` makes one), and warn about sealed values the key cannot open (a
+    server that lists, edits and removes them beats none)."""
+    from synchub.services.datadir import mode_warnings
+
+    if secrets:
+        svc.secrets.check_key()
+    for line in mode_warnings(svc.settings):
+        err.print(f"warning: {line}", markup=False)
+    if secrets and (problem := svc.secrets.problem()) is not None:
+        err.print(f"warning: {problem}", markup=False)
+
+
 def check_celery(svc: Services, err: Console) -> None:
     """Refuse Celery settings that would hurt long runs; warn about the others."""
     from synchub.execution.celery_conf import check_conf
@@ -109,7 +124,7 @@ def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
     if not queues or any(not q.strip() for q in queues):
         raise InvalidInput("Bad --queues: give queue names separated by commas, e.g. default,nas")
     check_celery(svc, err)
-    svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+    check_at_start(svc, err)
     return argv(
         [q.strip() for q in queues],
         concurrency,

@@ -442,3 +442,43 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     (again,) = full_pass(h)
     assert svc.runs.show(again)["trigger"] == "watch"
     assert (dst / "newer.txt").read_text() == "newer"
+
+
+def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
+    svc: Services,
+    clock: FakeClock,
+    real: tuple[Harness, FolderWatch, Seen],
+    tmp_path: Path,
+) -> None:
+    """On the code before, watchfiles' error about the name ended the watcher thread:
+    no folder was watched for the next 30 s, and changes made meanwhile were never
+    seen (until_watched below timed out)."""
+    h, watch, seen = real
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    svc.jobs.add("one", watched(one, tmp_path / "one-copy"))
+    svc.jobs.add("two", watched(two, tmp_path / "two-copy"))
+    full_pass(h)
+    until_watched(one, seen)
+    until_watched(two, seen)
+    bad = os.path.join(os.fsencode(one), b"bad\xff.txt")
+    with open(bad, "wb") as file:
+        file.write(b"bad name")
+    (one / "good-1.txt").write_text("one")
+    (two / "good-2.txt").write_text("two")
+    # It should go on watching both folders.
+    until_watched(one, seen)
+    until_watched(two, seen)
+    assert watch.watcher.alive
+    # It should leave the lost changes to both jobs' runs, which copy them all, the
+    # odd name as it is.
+    clock.advance(SETTLE)
+    ran = full_pass(h)
+    assert sorted(svc.runs.show(r)["job"] for r in ran) == ["one", "two"]
+    assert {svc.runs.show(r)["state"] for r in ran} == {"succeeded"}
+    assert os.path.exists(os.path.join(os.fsencode(tmp_path / "one-copy"), b"bad\xff.txt"))
+    assert (tmp_path / "one-copy" / "good-1.txt").read_text() == "one"
+    assert (tmp_path / "two-copy" / "good-2.txt").read_text() == "two"
+    tasks = {t["path"]: t["state"] for t in svc.tasks.page(job="one", limit=100)[0]}
+    assert tasks["bad\ufffd.txt"] == "done"  # as rclone reports it

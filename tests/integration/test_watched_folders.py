@@ -449,6 +449,7 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     clock: FakeClock,
     real: tuple[Harness, FolderWatch, Seen],
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """On the code before, watchfiles' error about the name ended the watcher thread:
     no folder was watched for the next 30 s, and changes made meanwhile were never
@@ -467,10 +468,18 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
         file.write(b"bad name")
     (one / "good-1.txt").write_text("one")
     (two / "good-2.txt").write_text("two")
-    # It should go on watching both folders.
-    until_watched(one, seen)
-    until_watched(two, seen)
+    # It should go on watching both folders: files made after it are seen.
+    for after in (one / "after-1.txt", two / "after-2.txt"):
+
+        def reported(after: Path = after) -> bool:
+            after.write_text(str(time.monotonic()))
+            time.sleep(0.1)
+            return seen.has(after)
+
+        wait_for(reported, f"the watcher to see {after}")
     assert watch.watcher.alive
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("bad\\xFF.txt is not a UTF-8 name" in w for w in warnings), warnings
     # It should leave the lost changes to both jobs' runs, which copy them all, the
     # odd name as it is.
     clock.advance(SETTLE)
@@ -480,5 +489,6 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     assert os.path.exists(os.path.join(os.fsencode(tmp_path / "one-copy"), b"bad\xff.txt"))
     assert (tmp_path / "one-copy" / "good-1.txt").read_text() == "one"
     assert (tmp_path / "two-copy" / "good-2.txt").read_text() == "two"
+    assert (tmp_path / "two-copy" / "after-2.txt").exists()
     tasks = {t["path"]: t["state"] for t in svc.tasks.page(job="one", limit=100)[0]}
     assert tasks["bad\ufffd.txt"] == "done"  # as rclone reports it

@@ -482,8 +482,15 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     assert any("bad\\xFF.txt is not a UTF-8 name" in w for w in warnings), warnings
     # It should leave the lost changes to both jobs' runs, which copy them all, the
     # odd name as it is.
-    clock.advance(SETTLE)
-    ran = full_pass(h)
+    # A report of the last write of an after-file may still come once the clock has
+    # moved on (a loaded machine), marking its folder changed again: give it settle
+    # times.
+    ran: list[int] = []
+    for _ in range(3):
+        clock.advance(SETTLE)
+        ran += full_pass(h)
+        if {svc.runs.show(r)["job"] for r in ran} == {"one", "two"}:
+            break
     assert sorted(svc.runs.show(r)["job"] for r in ran) == ["one", "two"]
     assert {svc.runs.show(r)["state"] for r in ran} == {"succeeded"}
     assert os.path.exists(os.path.join(os.fsencode(tmp_path / "one-copy"), b"bad\xff.txt"))

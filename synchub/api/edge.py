@@ -7,13 +7,16 @@ on guessing tokens.
   none of which a browser or a proxy should keep.
 - Failed authentication is limited per client address. A request that presents a
   credential and gets 401 spends one of the address's `burst` attempts; they come
-  back at `per_minute`. With none left, every request from that address gets 429
-  with `Retry-After`, before its token is looked at: otherwise a guess that hit a
-  live token would still be told so. Requests without any credential are not
-  counted (they guess nothing). The client address is the peer's: behind a reverse
-  proxy that is the proxy's, unless `SYNCHUB_TRUSTED_PROXIES` names it.
+  back at `per_minute`. With none left, every request from that address that
+  presents a credential gets 429 with `Retry-After`, before its token is looked at:
+  otherwise a guess that hit a live token would still be told so. Requests without
+  any credential are neither counted nor refused: they guess nothing, and a health
+  check must not fail for a guesser behind the same proxy. The client address is
+  the peer's: behind a reverse proxy that is the proxy's, unless
+  `SYNCHUB_TRUSTED_PROXIES` names it.
 
-A request from an address that has never failed costs one dictionary lookup.
+A request with a token from an address that has never failed costs a look at its
+headers and one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -106,15 +109,19 @@ class Edge:
             return
         limit = self.limit
         address = ""
-        if limit is not None:
+        if limit is not None and _presents_credential(scope):
             address = client_key(scope)
             wait = limit.wait_s(address)
             if wait:
                 await _too_many(scope, wait)(scope, receive, _sender(send, None, address))
                 return
-            if not any(name == b"authorization" for name, _ in scope.get("headers", ())):
-                limit = None  # no credential, nothing guessed: its 401 is not counted
+        else:
+            limit = None  # no credential, nothing guessed: neither refused nor counted
         await self.app(scope, receive, _sender(send, limit, address))
+
+
+def _presents_credential(scope: Scope) -> bool:
+    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
 
 
 def _sender(send: Send, limit: FailureLimit | None, address: str) -> Send:

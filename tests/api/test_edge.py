@@ -66,6 +66,10 @@ def test_wrong_tokens_get_a_burst_of_401s_then_429_with_retry_after(api: Api) ->
     # a guess that hit one must not learn so.
     live = api.tokens["viewer"]
     problem(guesser.get("/api/v1/jobs", headers={"Authorization": f"Bearer {live}"}), 429)
+    # It should let through what presents no credential: a health check from a proxy
+    # shared with the guesser must not fail, and a 401 without a token guesses nothing.
+    assert guesser.get("/healthz").status_code == 200
+    problem(guesser.get("/api/v1/jobs"), 401)
     # It should answer in the console's own error shape under /compat/rsh.
     rsh = guesser.get("/compat/rsh/tasks/", headers=BAD)
     assert (rsh.status_code, rsh.json()) == (429, {"message": refused["detail"]})

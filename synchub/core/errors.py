@@ -8,7 +8,8 @@ The tree::
      │    ├── InvalidSchedule
      │    ├── InvalidPath
      │    ├── InvalidOption
-     │    └── InvalidRemote
+     │    ├── InvalidRemote
+     │    └── CommandsDisabled  a program would start here, and command jobs are off
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
@@ -62,6 +63,10 @@ class InvalidOption(InvalidInput):
 
 class InvalidRemote(InvalidInput):
     """The remote definition is not valid."""
+
+
+class CommandsDisabled(InvalidInput):
+    """command jobs are disabled on this server"""
 
 
 class NotFound(SynchubError):

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from synchub import __version__
-from synchub.api import metrics, problems
+from synchub.api import edge, metrics, problems
 from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
@@ -64,6 +64,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+
+    edge.install(app, settings, services.clock)  # outermost: its headers on every answer
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens):

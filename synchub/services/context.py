@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from synchub.store.db import make_engine, make_sessionmaker, reading
 if TYPE_CHECKING:
     from synchub.services.audit import AuditService
     from synchub.services.jobs import JobService
+    from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
     from synchub.services.runs import RunService
     from synchub.services.sizes import RemoteSizes
@@ -58,11 +61,19 @@ class Services:
 
     @cached_property
     def box(self) -> SecretBox:
+        return SecretBox(self._key)
+
+    @cached_property
+    def _key(self) -> bytes:
         secret = self.settings.secret_key.get_secret_value()
-        key = (
+        return (
             secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
         )
-        return SecretBox(key)
+
+    def derived_key(self, purpose: str) -> bytes:
+        """32 bytes for `purpose` (e.g. signing console sessions), derived from the secret
+        key: each use has its own key, and none of them opens the secrets at rest."""
+        return hmac.new(self._key, b"synchub:" + purpose.encode(), hashlib.sha256).digest()
 
     @cached_property
     def remotes(self) -> RemoteService:
@@ -81,6 +92,12 @@ class Services:
         from synchub.services.runs import RunService
 
         return RunService(self)
+
+    @cached_property
+    def overview(self) -> OverviewService:
+        from synchub.services.overview import OverviewService
+
+        return OverviewService(self)
 
     @cached_property
     def tasks(self) -> TaskService:
@@ -132,8 +149,9 @@ class Services:
         child = Services(
             self.settings, clock=self.clock, engines=self.engines, actor=actor, db=self.db
         )
-        if "box" in self.__dict__:  # the key already read: not once per request
-            child.__dict__["box"] = self.__dict__["box"]
+        for read in ("_key", "box"):  # the key already read: not once per request
+            if read in self.__dict__:
+                child.__dict__[read] = self.__dict__[read]
         child.on_change = lambda: self.on_change()
         child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
         return child

@@ -763,3 +763,50 @@ def last_finished(session: Session, job_ids: Iterable[int]) -> dict[int, datetim
         .group_by(RunRow.job_id)
     )
     return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
+
+
+# -- what the console shows per job and per run --------------------------------------
+
+#: States of runs that did something (or were stopped doing it): a job's "last run".
+_HAPPENED = [
+    s.value for s in RunState if s not in (RunState.PENDING, RunState.QUEUED, RunState.SKIPPED)
+]
+
+
+def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> dict[int, RunRow]:
+    """The newest run of each job (of these, or of every job) that started or ended:
+    not waiting and not skipped. Jobs without one are left out."""
+    newest = select(func.max(RunRow.id)).where(
+        RunRow.job_id.is_not(None), RunRow.state.in_(_HAPPENED)
+    )
+    if job_ids is not None:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        newest = newest.where(RunRow.job_id.in_(ids))
+    rows = session.scalars(select(RunRow).where(RunRow.id.in_(newest.group_by(RunRow.job_id))))
+    return {run.job_id: run for run in rows if run.job_id is not None}
+
+
+def last_success_of_jobs(
+    session: Session, job_ids: Iterable[int] | None = None
+) -> dict[int, datetime]:
+    """When each job's (of these, or of every job) last successful run ended."""
+    query = select(RunRow.job_id, func.max(RunRow.finished_at)).where(
+        RunRow.job_id.is_not(None), RunRow.state == RunState.SUCCEEDED.value
+    )
+    if job_ids is not None:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        query = query.where(RunRow.job_id.in_(ids))
+    rows = session.execute(query.group_by(RunRow.job_id))
+    return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
+
+
+def retry_of_run(session: Session, run: RunRow) -> int | None:
+    """The id of the run that retries `run`, if any (see `retried` for the search)."""
+    found = select(RunRow.id).where(
+        RunRow.job_name == run.job_name, RunRow.id > run.id, RunRow.retry_of == run.id
+    )
+    return session.scalars(found.order_by(RunRow.id).limit(1)).first()

@@ -3,6 +3,7 @@ every console answer carries. Rules stay in the services: this only asks them.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from synchub.core.errors import Conflict, InvalidInput, NotFound, Refused, SynchubError
 from synchub.services import Services
@@ -19,6 +20,8 @@ from synchub.services.tokens import Principal, Role, TokenService, Unauthenticat
 from synchub.web import format as fmt
 from synchub.web import session
 from synchub.web.static import Asset
+
+log = logging.getLogger(__name__)
 
 #: Only this origin's scripts, styles, streams and forms; never framed.
 CSP = (
@@ -149,7 +152,7 @@ class Templates:
         )
         self.env.globals["static"] = lambda name: assets[name].url
         for name in ("size", "speed", "duration", "relative", "exact", "middle", "percent"):
-            self.env.filters[name] = getattr(fmt, name)
+            self.env.filters[name] = _lenient(getattr(fmt, name))
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
@@ -171,6 +174,15 @@ class Templates:
         if flash:
             response.delete_cookie(FLASH_COOKIE)
         return response
+
+
+def _lenient(filter_: Callable[..., str]) -> Callable[..., str]:
+    """`filter_`, writing "—" for a figure a snapshot does not have (yet)."""
+
+    def lenient(value: Any, *args: Any) -> str:
+        return "—" if isinstance(value, Undefined) else filter_(value, *args)
+
+    return lenient
 
 
 STATUS_OF: tuple[tuple[type[SynchubError], int], ...] = (
@@ -206,6 +218,12 @@ def console_route(templates: Templates) -> type[APIRoute]:
                     status = status_of(exc)
                     response = templates.page(
                         request, "error.html", status, status=status, message=exc.message
+                    )
+                except Exception:
+                    log.exception("console page %s failed", request.url.path)
+                    message = "Something went wrong on the server: its log says what."
+                    response = templates.page(
+                        request, "error.html", 500, status=500, message=message
                     )
                 for header, value in HEADERS.items():
                     response.headers.setdefault(header, value)

@@ -151,7 +151,7 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.globals["static"] = lambda name: assets[name].url
-        for name in ("size", "speed", "duration", "relative", "exact", "middle", "percent"):
+        for name in ("size", "speed", "duration", "relative", "exact", "soon", "middle", "percent"):
             self.env.filters[name] = _lenient(getattr(fmt, name))
 
     def render(self, name: str, **context: Any) -> str:

@@ -76,6 +76,17 @@ def exact(iso: str | datetime | None, tz: str | None = None) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def soon(iso: str | datetime | None, now: datetime, tz: str | None = None) -> str:
+    """A coming instant in `tz`, short: 'Sun 02:30 CET' within a week, else the date."""
+    at = parse(iso)
+    if at is None:
+        return ""
+    local = at.astimezone(ZoneInfo(tz) if tz else ZoneInfo("UTC"))
+    if (at - now).days < 6:
+        return local.strftime("%a %H:%M %Z")
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
 def middle(text: str, keep: int = 48) -> str:
     """A long path cut in the middle: 'photos/2024/…/IMG_0001.jpg'."""
     if len(text) <= keep:

@@ -53,7 +53,7 @@ def run_badge(run: dict[str, Any], now: datetime) -> Badge:
 def job_badge(status: JobStatus, now: datetime) -> Badge:
     job = status.job
     if not job["enabled"]:
-        return Badge("disabled", "⏸", "disabled", "muted")
+        return Badge("disabled", "‖", "disabled", "muted")
     if status.failing and status.last is not None:
         return Badge("failing", "✕", run_badge(status.last, now).word, "bad")
     if status.stale_for is not None:

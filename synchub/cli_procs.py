@@ -16,6 +16,9 @@ from synchub.services import Services
 from synchub.store.crypto import import_crypto
 
 POOLS = ("prefork", "solo", "threads")
+#: Seconds `serve` waits on SIGTERM for open requests (event streams never end by
+#: themselves) before it closes them; the runs' own grace period follows.
+STREAMS_GRACE_S = 3
 
 
 def setup_logging() -> None:
@@ -57,7 +60,16 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
         import_crypto()  # at start, not at the first run that opens a secret
     node.start()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
+        uvicorn.Config(
+            create_app(node),
+            host=host,
+            port=port,
+            log_level="info",
+            lifespan="off",
+            # Open event streams (a console left on the dashboard) end rather than
+            # keep the server from stopping.
+            timeout_graceful_shutdown=STREAMS_GRACE_S,
+        )
     )
     # What start-up imported and built lives as long as the process: out of the
     # collector's sight, a full collection no longer walks it (~100 ms pauses).

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from synchub.core.errors import JobNotFound, Refused
 from synchub.core.runs import FileAction, RunState
+from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role, Unauthenticated
 from synchub.web import console, live, session
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
@@ -98,10 +99,13 @@ def router(templates: Templates) -> APIRouter:
         state: str = "",
         after: str = "",
     ) -> HTMLResponse:
-        enabled = {"enabled": True, "disabled": False}.get(state)
-        statuses, more = visit.svc.overview.jobs(
-            tag=tag or None, enabled=enabled, search=q or None, after=after or None, limit=PAGE
-        )
+        if state in ("failing", "stale"):  # the few that need attention, on one page
+            statuses, more = _needing_attention(visit, state, tag, q), False
+        else:
+            enabled = {"enabled": True, "disabled": False}.get(state)
+            statuses, more = visit.svc.overview.jobs(
+                tag=tag or None, enabled=enabled, search=q or None, after=after or None, limit=PAGE
+            )
         return page(
             request, "jobs.html", jobs=statuses, more=more, q=q, tag=tag, state=state, after=after
         )
@@ -270,6 +274,16 @@ def router(templates: Templates) -> APIRouter:
         )
 
     return pages
+
+
+def _needing_attention(visit: Visit, state: str, tag: str, q: str) -> list[JobStatus]:
+    return [
+        status
+        for status in visit.svc.overview.attention()
+        if (status.failing if state == "failing" else status.stale_for is not None)
+        and (not tag or tag in status.job["tags"])
+        and q.casefold() in status.job["name"].casefold()
+    ]
 
 
 def _login_page(

@@ -324,6 +324,9 @@ def test_filters_keep_to_what_they_say(api: Api, photos: int) -> None:
     assert 'href="/jobs/docs"' in tagged and 'href="/jobs/photos"' not in tagged
     disabled = client.get("/jobs", params={"state": "disabled"}).text
     assert 'data-state="disabled"' in disabled and 'href="/jobs/photos"' not in disabled
+    failing = client.get("/jobs", params={"state": "failing"}).text
+    assert 'href="/jobs/photos"' in failing and 'href="/jobs/docs"' not in failing
+    assert 'href="/jobs/photos"' not in client.get("/jobs", params={"state": "stale"}).text
     searched = client.get("/jobs", params={"q": "PHO"}).text
     assert 'href="/jobs/photos"' in searched and 'href="/jobs/docs"' not in searched
     failed = client.get("/runs", params={"state": "failed"}).text

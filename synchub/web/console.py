@@ -96,7 +96,10 @@ def visit(request: Request) -> Visit:
 async def form(request: Request) -> dict[str, str]:
     """The request's url-encoded form, one value per field (the first)."""
     body = (await request.body()).decode("utf-8", errors="replace")
-    fields = parse_qs(body, keep_blank_values=True, max_num_fields=100)
+    try:
+        fields = parse_qs(body, keep_blank_values=True, max_num_fields=100)
+    except ValueError:
+        raise InvalidInput("Bad form: it has more than 100 fields") from None
     return {name: values[0] for name, values in fields.items()}
 
 

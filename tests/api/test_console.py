@@ -331,3 +331,10 @@ def test_filters_keep_to_what_they_say(api: Api, photos: int) -> None:
     assert 'href="/jobs/photos"' in searched and 'href="/jobs/docs"' not in searched
     failed = client.get("/runs", params={"state": "failed"}).text
     assert f'data-run-id="{photos}"' in failed
+
+
+def test_a_form_with_too_many_fields_is_refused_in_words(api: Api) -> None:
+    client = sign_in(api, "operator")
+    fields = {f"f{i}": "x" for i in range(101)}
+    answer = client.post("/jobs/photos/run", data=fields)
+    assert answer.status_code == 422 and "more than 100 fields" in answer.text

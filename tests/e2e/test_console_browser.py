@@ -51,6 +51,10 @@ def test_sign_in_run_watch_cancel_and_a_viewer_sees_no_write_control(
         context = launch(pw, browser_profile)
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
+        refused: list[str] = []  # what the Content-Security-Policy blocked, if anything
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None
+        )
 
         page.goto(url + "/jobs/music")
         assert page.url == url + "/login?next=%2Fjobs%2Fmusic"
@@ -105,3 +109,4 @@ def test_sign_in_run_watch_cancel_and_a_viewer_sees_no_write_control(
             expect(page.get_by_role("button", name=WRITES)).to_have_count(0)
             expect(page.locator('form[method="post"]')).to_have_count(1)  # sign out
         context.close()
+    assert refused == []

@@ -96,7 +96,15 @@ def run_events(
             seq = lines[-1]["seq"]
             found.append(("log", templates.render("_log_lines.html", lines=lines)))
         if run["finished_at"] is not None and len(lines) < LOG_LINES:
-            found.append(("end", templates.render("_run_ended.html", run=run, now=now)))
+            # The page's header too: the ended run's badge, Retry instead of Cancel.
+            ended = templates.render(
+                "_run_ended.html",
+                run=run,
+                now=now,
+                visit=request.state.visit,
+                retried_by=svc.runs.retried_by(run_id),
+            )
+            found.append(("end", ended))
         return found
 
     return _ticks(request, look)

@@ -79,8 +79,12 @@ def test_sign_in_run_watch_cancel_and_a_viewer_sees_no_write_control(
         first = wait_for("the bar to show progress", value)
         wait_for("the bar to move", lambda: value() > first)
 
-        # The run ends on its own; the page says so and leads to the change report.
-        page.get_by_role("link", name="Show the change report").click(timeout=60_000)
+        # The run ends on its own; the page says so, offers Retry instead of Cancel,
+        # and leads to the change report.
+        expect(page.locator('h1 [data-state="succeeded"]')).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Retry")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+        page.get_by_role("link", name="Show the change report").click()
         expect(page.locator('h1 [data-state="succeeded"]')).to_be_visible()
         changes = page.locator("tr[data-action]")
         expect(changes).to_have_count(4)

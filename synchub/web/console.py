@@ -18,7 +18,7 @@ from synchub.core.errors import Conflict, InvalidInput, NotFound, Refused, Synch
 from synchub.services import Services
 from synchub.services.tokens import Principal, Role, TokenService, Unauthenticated
 from synchub.web import format as fmt
-from synchub.web import session
+from synchub.web import session, words
 from synchub.web.static import Asset
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,10 @@ async def form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-async def writer(request: Request, needed: Role) -> tuple[Visit, dict[str, str]]:
-    """A write by a signed-in visitor whose role allows `needed`, with its form:
-    BadCsrf (403) without this session's CSRF token, Forbidden (403) for a weaker
-    role."""
+async def writer(request: Request, needed: Role) -> Visit:
+    """A write by a signed-in visitor whose role allows `needed`: BadCsrf (403)
+    without this session's CSRF token in its form or header, Forbidden (403) for a
+    weaker role."""
     from anyio.to_thread import run_sync
 
     current = await run_sync(visit, request)
@@ -115,7 +115,7 @@ async def writer(request: Request, needed: Role) -> tuple[Visit, dict[str, str]]
     if not given or given != current.csrf:
         raise BadCsrf()
     TokenService.authorize(current.who, needed)
-    return current, fields
+    return current
 
 
 def safe_next(target: str | None) -> str:
@@ -154,6 +154,9 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.globals["static"] = lambda name: assets[name].url
+        for said in (words.run_badge, words.job_badge, words.op_words, words.route,
+                     words.duration_of):  # fmt: skip
+            self.env.globals[said.__name__] = said
         for name in ("size", "speed", "duration", "relative", "exact", "soon", "middle", "percent"):
             self.env.filters[name] = _lenient(getattr(fmt, name))
 

@@ -16,7 +16,6 @@ from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role, Unauthenticated
 from synchub.web import console, live, session
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
-from synchub.web.words import duration_of, job_badge, op_words, route, run_badge
 
 PAGE = 50
 VisitDep = Annotated[Visit, Depends(console.visit)]
@@ -25,14 +24,6 @@ VisitDep = Annotated[Visit, Depends(console.visit)]
 def router(templates: Templates) -> APIRouter:
     pages = APIRouter(include_in_schema=False, route_class=console.console_route(templates))
     page = templates.page
-    words = {
-        "run_badge": run_badge,
-        "job_badge": job_badge,
-        "op_words": op_words,
-        "route": route,
-        "duration_of": duration_of,
-    }
-    templates.env.globals.update(words)
 
     # -- sign-in ---------------------------------------------------------------
 
@@ -129,19 +120,19 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.post("/jobs/{name}/run")
     async def run_job(request: Request, name: str) -> Response:
-        visit, _ = await writer(request, Role.OPERATOR)
+        visit = await writer(request, Role.OPERATOR)
         run_id = await run_sync(visit.svc.runs.request, name)
         return redirect(f"/runs/{run_id}", f"Run {run_id} of {name} requested.")
 
     @pages.post("/jobs/{name}/enable")
     async def enable_job(request: Request, name: str) -> Response:
-        visit, _ = await writer(request, Role.OPERATOR)
+        visit = await writer(request, Role.OPERATOR)
         await run_sync(visit.svc.jobs.set_enabled, name, True)
         return redirect(f"/jobs/{name}", f"Job {name} enabled: it runs on its schedule.")
 
     @pages.post("/jobs/{name}/disable")
     async def disable_job(request: Request, name: str) -> Response:
-        visit, _ = await writer(request, Role.OPERATOR)
+        visit = await writer(request, Role.OPERATOR)
         await run_sync(visit.svc.jobs.set_enabled, name, False)
         return redirect(f"/jobs/{name}", f"Job {name} disabled: it runs only when asked.")
 
@@ -194,13 +185,13 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.post("/runs/{run_id}/cancel")
     async def cancel_run(request: Request, run_id: int) -> Response:
-        visit, _ = await writer(request, Role.OPERATOR)
+        visit = await writer(request, Role.OPERATOR)
         await run_sync(visit.svc.runs.cancel, run_id)
         return redirect(f"/runs/{run_id}", f"Run {run_id}: cancel requested.")
 
     @pages.post("/runs/{run_id}/retry")
     async def retry_run(request: Request, run_id: int) -> Response:
-        visit, _ = await writer(request, Role.OPERATOR)
+        visit = await writer(request, Role.OPERATOR)
         new_id = await run_sync(visit.svc.runs.retry, run_id)
         return redirect(f"/runs/{new_id}", f"Run {new_id} retries run {run_id}.")
 

@@ -338,3 +338,18 @@ def test_a_form_with_too_many_fields_is_refused_in_words(api: Api) -> None:
     fields = {f"f{i}": "x" for i in range(101)}
     answer = client.post("/jobs/photos/run", data=fields)
     assert answer.status_code == 422 and "more than 100 fields" in answer.text
+
+
+def test_the_session_cookie_is_secure_when_the_request_came_over_https(api: Api) -> None:
+    """Behind a proxy on this host that ends TLS (uvicorn believes its header)."""
+    client = browser(api)
+    https = {"X-Forwarded-Proto": "https"}
+    form = client.get("/login")  # over https its cookie is Secure: not sent over plain HTTP
+    answer = client.post(
+        "/login", data={"token": api.tokens["viewer"], "csrf": csrf_of(form)}, headers=https
+    )
+    assert answer.status_code == 303
+    cookie = next(
+        c for c in answer.headers.get_list("set-cookie") if c.startswith("synchub_session=")
+    )
+    assert "secure" in {part.strip().lower() for part in cookie.split(";")}

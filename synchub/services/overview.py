@@ -147,8 +147,10 @@ def _failed(run: RunRow | None) -> bool:
 def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> float | None:
     """Seconds since the job's last success (or since it was made, if it never
     succeeded), when longer than `stale_after` allows; else None."""
+    since = now - (last_success or row.created_at)
+    if since <= MIN_STALE:  # the common case, without computing fire times
+        return None
     limit = stale_after(JobService.schedule_of(row), now)
     if limit is None:
         return None
-    since = now - (last_success or row.created_at)
     return since.total_seconds() if since > limit else None

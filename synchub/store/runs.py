@@ -775,33 +775,53 @@ _HAPPENED = [
 
 def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> dict[int, RunRow]:
     """The newest run of each job (of these, or of every job) that started or ended:
-    not waiting and not skipped. Jobs without one are left out."""
-    newest = select(func.max(RunRow.id)).where(
-        RunRow.job_id.is_not(None), RunRow.state.in_(_HAPPENED)
+    not waiting and not skipped. Jobs without one are left out.
+
+    One probe of ix_runs_job_id_id per job, newest first, rather than a grouping
+    over every run of the jobs: the cost follows the number of jobs, not of runs."""
+    newest = (
+        select(RunRow.id)
+        .where(RunRow.job_id == JobRow.id, RunRow.state.in_(_HAPPENED))
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
     )
+    query = select(newest).select_from(JobRow)
     if job_ids is not None:
         ids = list(job_ids)
         if not ids:
             return {}
-        newest = newest.where(RunRow.job_id.in_(ids))
-    rows = session.scalars(select(RunRow).where(RunRow.id.in_(newest.group_by(RunRow.job_id))))
+        query = query.where(JobRow.id.in_(ids))
+    # The ids first, then their rows: joined, the planner may read every run.
+    run_ids = [run_id for run_id in session.scalars(query) if run_id is not None]
+    if not run_ids:
+        return {}
+    rows = session.scalars(select(RunRow).where(RunRow.id.in_(run_ids)))
     return {run.job_id: run for run in rows if run.job_id is not None}
 
 
 def last_success_of_jobs(
     session: Session, job_ids: Iterable[int] | None = None
 ) -> dict[int, datetime]:
-    """When each job's (of these, or of every job) last successful run ended."""
-    query = select(RunRow.job_id, func.max(RunRow.finished_at)).where(
-        RunRow.job_id.is_not(None), RunRow.state == RunState.SUCCEEDED.value
+    """When each job's (of these, or of every job) newest successful run ended; one
+    index probe per job, as in `latest_of_jobs`."""
+    ended = (
+        select(RunRow.finished_at)
+        .where(RunRow.job_id == JobRow.id, RunRow.state == RunState.SUCCEEDED.value)
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
     )
+    query = select(JobRow.id, ended)
     if job_ids is not None:
         ids = list(job_ids)
         if not ids:
             return {}
-        query = query.where(RunRow.job_id.in_(ids))
-    rows = session.execute(query.group_by(RunRow.job_id))
-    return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
+        query = query.where(JobRow.id.in_(ids))
+    rows = session.execute(query)
+    return {job_id: at for job_id, at in rows if at is not None}
 
 
 def retry_of_run(session: Session, run: RunRow) -> int | None:

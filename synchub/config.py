@@ -6,6 +6,7 @@ synchub writes. Environment variables win over the file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,8 +30,9 @@ def _home_from_env() -> Path:
     return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
 
 
-def _user_home() -> list[Path]:
-    return [Path.home()]
+#: Settings that decide which programs synchub starts: read from the environment
+#: only. synchub.toml lies in the data directory, where an admin's job can write.
+ENV_ONLY = frozenset({"allow_command_jobs", "rclone", "celery_config"})
 
 
 class Settings(BaseSettings):
@@ -64,6 +66,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     metrics_public: bool = False  #: serve /metrics without a token
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  #: larger request bodies get 413
+    #: failed authentications a client address may make at once; then 429 (0: no limit)
+    auth_failure_burst: int = Field(default=20, ge=0)
+    #: failed authentications per minute an address gets back after its burst
+    auth_failure_rate: float = Field(default=10.0, gt=0, le=60_000)
+    #: addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are
+    #: believed (IPs or networks, comma-separated); empty: none, the peer is the client
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: where runs execute: "local" (this process's pool) or "celery" (workers on a broker)
     executor: Literal["local", "celery"] = "local"
     broker_url: str = Field(
@@ -90,9 +99,10 @@ class Settings(BaseSettings):
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval
     watch_rescan: int = Field(default=600, ge=1)
-    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree),
-    #: absolute, separated by os.pathsep (":"); empty: none. Default: the user's home
-    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=_user_home)
+    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree) and
+    #: watch, absolute, separated by os.pathsep (":"). None by default: a public token
+    #: reaches them, so the admin names them
+    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     #: serve the web console at / beside the API; off for an API-only process
     console: bool = True
     #: hours a console sign-in lasts; it ends sooner when its token is revoked or expires
@@ -106,6 +116,25 @@ class Settings(BaseSettings):
                 "e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
             )
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxies must be IP addresses or networks, not {proxy!r}"
+                ) from None
+        return proxies
 
     @field_validator("browse_roots", mode="before")
     @classmethod
@@ -145,7 +174,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_home_from_env() / "synchub.toml")
+        path = _home_from_env() / "synchub.toml"
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        held = sorted(set(toml.toml_data) & ENV_ONLY)
+        if held:
+            raise ValueError(
+                f"{path} sets {', '.join(held)}: set it in the environment "
+                f"(SYNCHUB_{held[0].upper()}) instead; the data directory is writable by "
+                "jobs, so settings that decide which programs run are not read from it"
+            )
         return init_settings, env_settings, toml, file_secret_settings
 
     @property

@@ -8,7 +8,8 @@ The tree::
      │    ├── InvalidSchedule
      │    ├── InvalidPath
      │    ├── InvalidOption
-     │    └── InvalidRemote
+     │    ├── InvalidRemote
+     │    └── CommandsDisabled  a program would start here, and command jobs are off
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
@@ -20,7 +21,9 @@ The tree::
      │    ├── InvalidTransition
      │    ├── JobRunning
      │    ├── JobDeleted
-     │    └── TaskBusy
+     │    ├── TaskBusy
+     │    ├── SecretsUnreadable   the secret key cannot open stored secrets
+     │    └── NoSecretKey         there is no secret key to seal new ones with
      ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
@@ -62,6 +65,10 @@ class InvalidOption(InvalidInput):
 
 class InvalidRemote(InvalidInput):
     """The remote definition is not valid."""
+
+
+class CommandsDisabled(InvalidInput):
+    """command jobs are disabled on this server"""
 
 
 class NotFound(SynchubError):
@@ -110,6 +117,19 @@ class JobDeleted(Conflict):
 
 class TaskBusy(Conflict):
     """The file is queued or being transferred: it goes already."""
+
+
+class SecretsUnreadable(Conflict):
+    """Stored secrets cannot be read with this secret key."""
+
+    def __init__(self, message: str | None = None, *, reason: str = "wrong secret key") -> None:
+        super().__init__(message)
+        #: why, in a few words: "wrong secret key" or "no secret key"
+        self.reason = reason
+
+
+class NoSecretKey(Conflict):
+    """There is no secret key to seal secrets with: run `synchub init`."""
 
 
 class Refused(SynchubError):

@@ -1,7 +1,8 @@
 """The command engine: run an argv (restic, a tape script...) as a job.
 
-Whether command jobs may be defined at all is the admin's decision, checked
-by the services; this engine only validates and runs them. The argv is
+Whether command jobs may be saved and run at all is the admin's decision
+(`starts_programs`, checked by the services and the runner); this engine only
+validates and runs them. The argv is
 executed directly, never through a shell, with a minimal environment plus
 the job's own variables.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from synchub.core.errors import InvalidInput, InvalidPath
 from synchub.core.runs import RunStats
 from synchub.engines.base import Outcome, RunContext
-from synchub.engines.process import minimal_env, spawn, stream_lines
+from synchub.engines.process import exec_size_problem, minimal_env, spawn, stream_lines
 
 PARAMS = frozenset({"argv", "env", "cwd"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -59,6 +60,7 @@ class CommandEngine:
     """Engine for `command` jobs: params {"argv": [...], "env": {...}, "cwd": "/abs" | None}."""
 
     kind = "command"
+    starts_programs = True  #: its jobs run any program: only where command jobs are allowed
 
     def __init__(self, *, kill_grace: float = 5.0) -> None:
         self.kill_grace = kill_grace  #: seconds between SIGTERM and SIGKILL on stop
@@ -74,11 +76,12 @@ class CommandEngine:
         unknown = sorted(set(params) - PARAMS)
         if unknown:
             raise InvalidInput(f"Unknown parameter {unknown[0]!r} for a command job")
-        return {
-            "argv": _argv(params.get("argv")),
-            "env": _env(params.get("env")),
-            "cwd": _cwd(params.get("cwd")),
-        }
+        argv, env = _argv(params.get("argv")), _env(params.get("env"))
+        strings = [*argv, *(f"{name}={value}" for name, value in env.items())]
+        problem = exec_size_problem(strings, "the arguments and environment values")
+        if problem is not None:
+            raise InvalidInput(f"Too much for one command line: {problem}")
+        return {"argv": argv, "env": env, "cwd": _cwd(params.get("cwd"))}
 
     def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:
         return frozenset()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -13,20 +12,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.config import Settings
 from synchub.core.clock import Clock, SystemClock
+from synchub.core.errors import SecretsUnreadable
 from synchub.engines.base import Engine as KindEngine
 from synchub.engines.registry import all_engines
-from synchub.store.crypto import SecretBox, load_or_create_key
+from synchub.store.crypto import SecretBox, read_key
 from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
     from synchub.services.audit import AuditService
+    from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
     from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
     from synchub.services.runs import RunService
+    from synchub.services.secrets import SecretService
     from synchub.services.sizes import RemoteSizes
     from synchub.services.tasks import TaskService
-    from synchub.services.tokens import TokenService
+    from synchub.services.tokens import Role, TokenService
 
 
 class Services:
@@ -47,6 +49,9 @@ class Services:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.actor = actor
+        #: the role of the token acting (see `for_actor`); None for the CLI and the
+        #: server's own work, which answer to no token
+        self.role: Role | None = None
         self.db = db or make_engine(settings.db_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.db)
         self._engines = engines
@@ -57,23 +62,36 @@ class Services:
     def engines(self) -> dict[str, KindEngine]:
         if self._engines is not None:
             return self._engines
-        return all_engines(rclone=self.settings.rclone, kill_grace=self.settings.kill_grace)
+        s = self.settings
+        return all_engines(
+            rclone=s.rclone, kill_grace=s.kill_grace, allow_programs=s.allow_command_jobs
+        )
 
     @cached_property
     def box(self) -> SecretBox:
-        return SecretBox(self._key)
-
-    @cached_property
-    def _key(self) -> bytes:
+        """The key of SYNCHUB_SECRET_KEY or of `secret.key`; a box without a key when
+        neither is there (ValueError for a key that is not one)."""
         secret = self.settings.secret_key.get_secret_value()
-        return (
-            secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
-        )
+        if secret:
+            return SecretBox(secret.encode(), source="SYNCHUB_SECRET_KEY")
+        path = self.settings.key_path
+        return SecretBox(read_key(path), source=str(path), missing=lambda: self._no_key(path))
 
     def derived_key(self, purpose: str) -> bytes:
         """32 bytes for `purpose` (e.g. signing console sessions), derived from the secret
-        key: each use has its own key, and none of them opens the secrets at rest."""
-        return hmac.new(self._key, b"synchub:" + purpose.encode(), hashlib.sha256).digest()
+        key: each use has its own key, and none of them opens the secrets at rest.
+        NoSecretKey when there is no key."""
+        return self.box.derive(purpose)
+
+    def _no_key(self, path: Path) -> str:
+        if not self.any_sealed():
+            return f"No secret key at {path}: run `synchub init`"
+        # A new key would leave every stored secret unreadable for good.
+        return (
+            f"No secret key at {path}, and the database holds secrets sealed with one: "
+            "restore it from a backup (or set SYNCHUB_SECRET_KEY), or drop those secrets "
+            "with `synchub secrets forget` and then run `synchub init` for a new key"
+        )
 
     @cached_property
     def remotes(self) -> RemoteService:
@@ -100,10 +118,22 @@ class Services:
         return OverviewService(self)
 
     @cached_property
+    def folders(self) -> FolderService:
+        from synchub.services.folders import FolderService
+
+        return FolderService(self)
+
+    @cached_property
     def tasks(self) -> TaskService:
         from synchub.services.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def secrets(self) -> SecretService:
+        from synchub.services.secrets import SecretService
+
+        return SecretService(self)
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -127,11 +157,24 @@ class Services:
 
     def job_env(self, job_id: int) -> dict[str, str]:
         """A job's environment values, unsealed: for its runs, never for a view. Here,
-        not in the jobs service, which a worker's processes need not import."""
+        not in the jobs service, which a worker's processes need not import.
+
+        SecretsUnreadable when they cannot be opened, or when a name has no value
+        (forgotten by `synchub secrets forget`): the run must not get the mask."""
+        from synchub.services.remotes import MASK
         from synchub.store import jobs as job_store
 
         with reading(self.sessions) as session:
-            return self.box.open(job_store.sealed_env(session, job_id))
+            name, env, sealed = job_store.env_of(session, job_id)
+        values = self.box.open(sealed, what=f"The env values of job {name!r}")
+        missing = sorted(k for k, v in env.items() if v == MASK and k not in values)
+        if missing:
+            raise SecretsUnreadable(
+                f"Job {name!r} has no value for env {', '.join(missing)} (its secrets were "
+                "forgotten): give them again with "
+                f"`synchub job edit {name} --kind command --env KEY=VALUE`"
+            )
+        return values
 
     def any_sealed(self) -> bool:
         """Whether the database holds sealed secrets a run will open (remotes' secret
@@ -142,16 +185,17 @@ class Services:
         with reading(self.sessions) as session:
             return remote_store.any_sealed(session) or job_store.any_sealed(session)
 
-    def for_actor(self, actor: str) -> Services:
-        """These services acting for `actor` (the audit's who): the same database,
+    def for_actor(self, actor: str, role: Role | None = None) -> Services:
+        """These services acting for `actor` (the audit's who) with `role` (a token's,
+        for the few rules that depend on it, e.g. `folders`): the same database,
         clock, engines and secret key, and changes still wake this one's scheduler.
         Do not `close()` the result: the database belongs to this one."""
         child = Services(
             self.settings, clock=self.clock, engines=self.engines, actor=actor, db=self.db
         )
-        for read in ("_key", "box"):  # the key already read: not once per request
-            if read in self.__dict__:
-                child.__dict__[read] = self.__dict__[read]
+        child.role = role
+        if "box" in self.__dict__:  # the key already read: not once per request
+            child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()
         child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
         return child

@@ -29,12 +29,10 @@ CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-HEADERS = {
-    "content-security-policy": CSP,
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-}
+#: Beside the app's own on every answer (nosniff, no referrer, see api.edge).
+HEADERS = {"content-security-policy": CSP, "x-frame-options": "DENY"}
+#: Where the token is given: the edge counts its failures like a bad bearer token's.
+SIGN_IN = "/login"
 FLASH_COOKIE = "synchub_flash"
 
 
@@ -89,7 +87,7 @@ def visit(request: Request) -> Visit:
     except (Unauthenticated, Refused):
         raise SignInNeeded() from None
     csrf = session.csrf_token(svc, "session", opened.sid)
-    request.state.visit = Visit(svc.for_actor(who.name), who, csrf)
+    request.state.visit = Visit(svc.for_actor(who.name, who.role), who, csrf)
     return request.state.visit  # type: ignore[no-any-return]
 
 

@@ -27,11 +27,11 @@ def router(templates: Templates) -> APIRouter:
 
     # -- sign-in ---------------------------------------------------------------
 
-    @pages.get("/login")
+    @pages.get(console.SIGN_IN)
     def login_form(request: Request, next: str = "/") -> Response:
         return _login_page(templates, request, safe_next(next))
 
-    @pages.post("/login")
+    @pages.post(console.SIGN_IN)
     async def login(request: Request) -> Response:
         svc = console.services(request)
         fields = await console.form(request)
@@ -41,11 +41,11 @@ def router(templates: Templates) -> APIRouter:
             return _login_page(templates, request, target, 403, "The form had expired: try again.")
         try:
             await run_sync(console.principal, svc, fields.get("token", "").strip())
-        except Unauthenticated:
-            error = "That token is unknown, revoked or expired."
+        except (Unauthenticated, Refused):
+            # A token limited to other paths is told apart from no token at all only
+            # where it may be used: a guess learns nothing here.
+            error = "That token is unknown, revoked, expired, or not for the console."
             return _login_page(templates, request, target, 401, error)
-        except Refused as exc:
-            return _login_page(templates, request, target, 403, f"Not for the console: {exc}")
         response = redirect(target)
         response.set_cookie(
             session.COOKIE,

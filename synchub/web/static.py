@@ -46,7 +46,7 @@ def router(assets: dict[str, Asset]) -> APIRouter:
         return Response(
             asset.body,
             media_type=asset.media_type,
-            headers={"cache-control": IMMUTABLE, "x-content-type-options": "nosniff"},
+            headers={"cache-control": IMMUTABLE},
         )
 
     return files_router

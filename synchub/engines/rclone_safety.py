@@ -257,11 +257,12 @@ class SafeRun:
 
     def _preview_failed(self, code: int, elapsed: float) -> Outcome:
         if code == 3 and not self.ctx.stop.is_set():
-            return _stop(
+            missing = _stop(
                 "source_missing",
                 f"source missing: {self.params['source']} was not found (not mounted, "
                 "removed or mistyped?); nothing was changed",
             )
+            return replace(missing, exit_code=code)
         stats = RunStats(elapsed_s=elapsed)
         return rclone.outcome_for(
             code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False

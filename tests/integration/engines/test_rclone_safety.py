@@ -207,3 +207,48 @@ def test_a_file_back_at_the_source_while_the_run_decides_is_not_deleted(
     assert outcome.ok, outcome.error
     assert tree(place.root) == {**TEN, "f9.txt": "back again", "new.txt": "new"}
     assert outcome.stats.deletes == 0
+
+
+@pytest.fixture
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # bisync keeps its listings under ~/.cache: keep them inside the test.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+
+@pytest.mark.usefixtures("private_home")
+@pytest.mark.parametrize(("guard", "stops"), [("50%", True), ("80%", False), ("off", False)])
+def test_a_bisync_over_its_guard_changes_nothing(tmp_path: Path, guard: str, stops: bool) -> None:
+    one = write(tmp_path / "one", {"a": "1", "b": "2", "c": "3", "d": "4"})
+    two = write(tmp_path / "two", {})
+    params = ENGINE.validate(
+        {"op": "bisync", "source": str(one), "destination": str(two), "delete_guard": guard},
+        frozenset(),
+    )
+    assert ENGINE.run(make_ctx(params, first_run=True)).ok
+    for name in ("a", "b", "c"):
+        (one / name).unlink()
+    before = tree(two)
+
+    outcome = ENGINE.run(make_ctx(params))
+
+    if stops:
+        assert not outcome.ok and outcome.permanent
+        assert str(outcome.error).startswith("delete guard:") and "3 of 4" in str(outcome.error)
+        assert tree(two) == before
+    else:
+        assert outcome.ok, outcome.error
+        assert tree(two) == {"d": "4"}
+
+
+@pytest.mark.usefixtures("private_home")
+def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> None:
+    one = write(tmp_path / "one", {"a": "1"})
+    two = write(tmp_path / "two", {})
+    params = ENGINE.validate({"op": "bisync", "source": str(one), "destination": str(two)},
+                             frozenset())  # fmt: skip
+    assert ENGINE.run(make_ctx(params, first_run=True)).ok
+    (one / "a").unlink()
+    outcome = ENGINE.run(make_ctx(params))
+    assert not outcome.ok and str(outcome.error).startswith("empty source:")
+    assert tree(two) == {"a": "1"}

@@ -177,11 +177,28 @@ class SafeRun:
             finally:
                 self.log.sink = self.ctx.sink
             deletes = self.op == "sync"
+            counts = _Counts()
             for sign, path in _lines(combined):
+                counts.source += sign in "=*+"
+                counts.destination += sign in "=*-"
+                counts.deletes += sign == "-"
                 action = _ROWS.get(sign)
                 if action is not None and (deletes or action is not FileAction.WOULD_DELETE):
                     self.ctx.sink.file(FileChange(path, action))
+        if deletes and outcome.ok and not self.ctx.allow_deletes:
+            self._warn_if_stopped(counts)
         return _previewed(outcome)
+
+    def _warn_if_stopped(self, counts: _Counts) -> None:
+        """A preview must not promise what a real run would refuse: say so."""
+        if counts.source == 0 and counts.destination > 0:
+            why = "the source holds no files (empty source)"
+        elif not guard_of(self.params).allows(counts.deletes, counts.destination):
+            why = (f"it would delete {counts.deletes} of the {counts.destination} files, "
+                   f"more than the delete guard of {guard_of(self.params)} allows")  # fmt: skip
+        else:
+            return
+        self.ctx.sink.log("warning", f"a real run would stop before any change: {why}")
 
     # -- bisync ------------------------------------------------------------------
 

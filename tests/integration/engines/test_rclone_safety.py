@@ -181,6 +181,15 @@ def test_a_dry_run_previews_and_changes_nothing(place: Place, src: Path) -> None
     }
     s = outcome.stats
     assert (s.files, s.bytes, s.deletes, s.renames) == (0, 0, 0, 0)
+    assert not any("a real run would stop" in m for m in sink.messages())
+
+
+def test_a_dry_run_says_when_a_real_run_would_be_stopped(place: Place, src: Path) -> None:
+    params = filled(place, src, keep=1)
+    outcome, sink = run(params, place, dry_run=True)
+    assert outcome.ok and outcome.dry_run
+    (warning,) = [m for m in sink.messages() if "a real run would stop" in m]
+    assert "9 of the 10 files" in warning
 
 
 def test_a_file_back_at_the_source_while_the_run_decides_is_not_deleted(

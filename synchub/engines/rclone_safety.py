@@ -50,6 +50,7 @@ _ROWS = {"+": FileAction.WOULD_COPY, "*": FileAction.WOULD_REPLACE, "-": FileAct
 #: Preview lines for paths a sync changes though their content matches.
 _TOUCHED_SKIPS = frozenset({"update modification time", "set modification time"})
 _ERROR_LEVELS = frozenset({"error", "critical", "alert", "emergency"})
+_QUIET_PREVIEW_S = 1.0
 #: rclone's filter flags, which it refuses next to --files-from-raw.
 _FILTER_FLAGS = frozenset(
     {"--filter", "--filter-from", "--include", "--exclude", "--include-from",
@@ -261,13 +262,17 @@ class SafeRun:
         except OSError as exc:
             self.ctx.sink.log("error", f"cannot start rclone: {exc}")
             return -1
+        started = time.monotonic()
         with touched.open("w", encoding="utf-8", errors="surrogateescape") as out:
             for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
                 obj = _json(line) if stream == "stderr" else None
                 if obj is None or str(obj.get("level")) in _ERROR_LEVELS:
                     self.log.feed(stream, line)
                 elif isinstance(obj.get("stats"), dict):
-                    self.ctx.sink.progress(_listing(obj["stats"]))
+                    # A long listing shows as scanning; a short one's figures would
+                    # only flash by before the sync's own.
+                    if time.monotonic() - started >= _QUIET_PREVIEW_S:
+                        self.ctx.sink.progress(_listing(obj["stats"]))
                 elif obj.get("skipped") in _TOUCHED_SKIPS and isinstance(obj.get("object"), str):
                     out.write(obj["object"] + "\n")
         return int(proc.returncode if proc.returncode is not None else -1)

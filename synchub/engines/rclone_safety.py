@@ -222,7 +222,8 @@ class SafeRun:
         if seen.found.get("Empty current Path1 listing"):
             return replace(outcome, error_class="empty_source", permanent=True, error=(
                 f"empty source: {self.params['source']} holds no files; bisync changed "
-                "nothing. If it really is meant to be empty, resync the job"
+                "nothing and needs a resync before it runs again: refill the source, or "
+                "remove the job and add it again (its first run resyncs)"
             ))  # fmt: skip
         found = seen.found.get("too many deletes")
         if found:

@@ -245,6 +245,10 @@ def test_a_bisync_over_its_guard_changes_nothing(tmp_path: Path, guard: str, sto
         assert not outcome.ok and outcome.permanent
         assert str(outcome.error).startswith("delete guard:") and "3 of 4" in str(outcome.error)
         assert tree(two) == before
+        # It should let one run through (bisync's --force; no resync needed).
+        outcome = ENGINE.run(replace(make_ctx(params), allow_deletes=True))
+        assert outcome.ok, outcome.error
+        assert tree(two) == {"d": "4"}
     else:
         assert outcome.ok, outcome.error
         assert tree(two) == {"d": "4"}
@@ -260,4 +264,5 @@ def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> N
     (one / "a").unlink()
     outcome = ENGINE.run(make_ctx(params))
     assert not outcome.ok and str(outcome.error).startswith("empty source:")
+    assert "remove the job and add it again" in str(outcome.error)
     assert tree(two) == {"a": "1"}

@@ -817,6 +817,24 @@ def job_run(
     raise typer.Exit(code)
 
 
+@job_app.command("resync")
+def job_resync(
+    name: str,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")
+    ] = False,
+) -> None:
+    """Run a bisync job once with rclone's --resync: rebuild its listings, merging
+    both sides (files only on one side are copied to the other; nothing is deleted).
+    Needed after bisync stops and asks for it, e.g. once its first path was empty."""
+    from synchub.cli_runs import run_now
+
+    with services() as svc:
+        ensure_schema(svc)
+        code = run_now(svc, name, wait=wait, out=out, resync=True)
+    raise typer.Exit(code)
+
+
 # -- runs ---------------------------------------------------------------------
 
 

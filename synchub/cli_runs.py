@@ -50,9 +50,12 @@ def run_now(
     out: Console,
     dry_run: bool = False,
     allow_deletes: bool = False,
+    resync: bool = False,
 ) -> int:
     """Create a run of `job`; with `wait`, follow it to its end. Returns the exit code."""
-    run_id = svc.runs.request(job, Trigger.MANUAL, dry_run=dry_run, allow_deletes=allow_deletes)
+    run_id = svc.runs.request(
+        job, Trigger.MANUAL, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync
+    )
     here = not server_running(svc)
     if not wait:
         where = (

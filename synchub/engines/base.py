@@ -41,7 +41,9 @@ class RunContext:
     job_name: str
     params: Mapping[str, Any]  #: the kind's parameters, as its `validate` returned them
     attempt: int
-    first_run: bool  #: no earlier attempt of this job has succeeded (bisync needs --resync)
+    #: no earlier attempt of this job has succeeded, or a resync was asked for (bisync
+    #: then passes --resync)
+    first_run: bool
     remotes: Mapping[str, RemoteConfig]  #: the remotes `remotes_used(params)` names
     sink: RunSink
     #: set by the runner on cancel or timeout; the engine stops its work promptly

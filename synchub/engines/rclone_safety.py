@@ -222,8 +222,9 @@ class SafeRun:
         if seen.found.get("Empty current Path1 listing"):
             return replace(outcome, error_class="empty_source", permanent=True, error=(
                 f"empty source: {self.params['source']} holds no files; bisync changed "
-                "nothing and needs a resync before it runs again: refill the source, or "
-                "remove the job and add it again (its first run resyncs)"
+                "nothing and needs a resync before it runs again: synchub job resync "
+                f"{self.ctx.job_name} (it copies the files back to the source; nothing "
+                "is deleted)"
             ))  # fmt: skip
         found = seen.found.get("too many deletes")
         if found:

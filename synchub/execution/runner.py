@@ -205,7 +205,7 @@ class Runner:
                 job_name=run.job_name,
                 params=self._params(run),
                 attempt=run.attempt,
-                first_run=run.first_run,
+                first_run=run.first_run or run.resync,
                 remotes=self._remotes(engine.remotes_used(run.params)),
                 sink=sink,
                 stop=watched.stop,

@@ -50,12 +50,14 @@ class RunService:
         *,
         dry_run: bool = False,
         allow_deletes: bool = False,
+        resync: bool = False,
     ) -> int:
         """Create a pending run of the job now; the scheduler dispatches it. See
         `request_many` for `dry_run` and `allow_deletes`."""
         (run_id,) = self.request_many(
-            [job_name], trigger=trigger, dry_run=dry_run, allow_deletes=allow_deletes
-        )
+            [job_name], trigger=trigger, dry_run=dry_run, allow_deletes=allow_deletes,
+            resync=resync,
+        )  # fmt: skip
         return run_id
 
     def cancel(self, run_id: int) -> dict[str, Any]:
@@ -208,6 +210,7 @@ class RunService:
         queue: str | None = None,
         dry_run: bool = False,
         allow_deletes: bool = False,
+        resync: bool = False,
     ) -> builtins.list[int]:
         """One pending run of each job, in one transaction: all or none (JobNotFound
         names the first unknown job). `queue` overrides the jobs' own queue.
@@ -215,7 +218,8 @@ class RunService:
         `dry_run`: the runs change nothing and report what they would change (rclone
         jobs only). `allow_deletes`: the runs pass their jobs' delete guard and
         empty-source stop, once; each such run is audited (`run.allow_deletes`).
-        InvalidInput for both at once."""
+        `resync`: bisync jobs only, the run rebuilds bisync's listings (`--resync`),
+        audited (`run.resync`). InvalidInput for dry_run with allow_deletes."""
         if queue is not None:
             check_name(queue, what="queue")
         if dry_run and allow_deletes:
@@ -230,17 +234,22 @@ class RunService:
                 if dry_run and job.kind != "rclone":
                     raise InvalidInput(f"Job {name!r} is a {job.kind} job: only rclone jobs "
                                        "can do a dry run")  # fmt: skip
+                if resync and (job.kind != "rclone" or job.params.get("op") != "bisync"):
+                    raise InvalidInput(f"Job {name!r} is not a bisync job: only bisync "
+                                       "jobs resync")  # fmt: skip
                 run_id = store.create(
                     session, job, trigger=trigger, now=now, queue=queue, dry_run=dry_run,
-                    allow_deletes=allow_deletes,
+                    allow_deletes=allow_deletes, resync=resync,
                 )  # fmt: skip
                 assert run_id is not None
                 ids.append(run_id)
-                if allow_deletes:
-                    audit.record(
-                        session, at=now, actor=self.svc.actor, action="run.allow_deletes",
-                        target_type="job", target=name, after={"run": run_id},
-                    )  # fmt: skip
+                for asked, action in ((allow_deletes, "run.allow_deletes"),
+                                      (resync, "run.resync")):  # fmt: skip
+                    if asked:
+                        audit.record(
+                            session, at=now, actor=self.svc.actor, action=action,
+                            target_type="job", target=name, after={"run": run_id},
+                        )  # fmt: skip
         if ids:
             self.svc.on_change()
         return ids
@@ -383,6 +392,7 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "only_path": run.only_path,
         "dry_run": run.dry_run,
         "allow_deletes": run.allow_deletes,
+        "resync": run.resync,
     }
 
 

@@ -45,11 +45,13 @@ def create(
     only_path: str | None = None,
     dry_run: bool = False,
     allow_deletes: bool = False,
+    resync: bool = False,
 ) -> int | None:
     """Insert a run and return its id; None when its fire time already has a run.
     `only_path`: the run sends that one file of its (watched) job. `dry_run`: it
     changes nothing (a job passing --dry-run makes every run one); `allow_deletes`:
-    it may pass the delete guard and the empty-source stop."""
+    it may pass the delete guard and the empty-source stop; `resync`: a bisync run
+    that rebuilds its listings."""
     values: dict[str, Any] = {
         "job_id": job.id,
         "job_name": job.name,
@@ -70,6 +72,7 @@ def create(
         "only_path": only_path,
         "dry_run": dry_run or (job.kind == "rclone" and dry_run_option(job.params or {})),
         "allow_deletes": allow_deletes,
+        "resync": resync,
     }
     if trigger is not Trigger.SCHEDULE:
         row = RunRow(**values)
@@ -96,8 +99,8 @@ def create(
 def create_retry(
     session: Session, run: RunRow, job: JobRow, *, now: datetime, not_before: datetime | None
 ) -> int | None:
-    """The next attempt of `run`: the same fire time, queue and file, a dry run again
-    if it was one, whether the retry policy or a person asks for it. (Deletes allowed
+    """The next attempt of `run`: the same fire time, queue and file, a dry run or a
+    resync again if it was one, whether the retry policy or a person asks for it. (Deletes allowed
     past the guard are not carried over: they were allowed for that run.)"""
     return create(
         session,
@@ -111,6 +114,7 @@ def create_retry(
         queue=run.queue,
         only_path=run.only_path,
         dry_run=run.dry_run,
+        resync=run.resync,
     )
 
 
@@ -214,6 +218,7 @@ class Claimed:
     started_at: datetime
     dry_run: bool = False  #: change nothing
     allow_deletes: bool = False  #: past the delete guard and the empty-source stop
+    resync: bool = False  #: a bisync asked to rebuild its listings
 
 
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
@@ -271,6 +276,7 @@ _CLAIM = (
         .exists(),
         _runs.c.dry_run,
         _runs.c.allow_deletes,
+        _runs.c.resync,
     )
 )
 #: Step 2 for a job that allows no overlap: also no running run of the job.
@@ -324,7 +330,7 @@ def claim_run(
         {"claim_run_id": run_id, "claim_job_id": job.id, "claim_worker": worker, "claim_now": now},
     ).first()
     if row is not None:
-        attempt, only_path, had_success, dry_run, allow_deletes = row
+        attempt, only_path, had_success, dry_run, allow_deletes, resync = row
         return Claim.CLAIMED, Claimed(
             run_id=run_id,
             attempt=attempt,
@@ -339,6 +345,7 @@ def claim_run(
             started_at=now,
             dry_run=bool(dry_run),
             allow_deletes=bool(allow_deletes),
+            resync=bool(resync),
         )
     # Nothing moved: the run is no longer queued, or (under the lock) its job runs.
     if session.scalar(_STATE, {"run_id": run_id}) != RunState.QUEUED.value:
@@ -366,7 +373,7 @@ def claim_in_one(
         _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
     ).one()
     (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
-     dry_run, allow_deletes) = row  # fmt: skip
+     dry_run, allow_deletes, resync) = row  # fmt: skip
     if outcome == "limited":
         return None
     if outcome != Claim.CLAIMED.value:
@@ -385,6 +392,7 @@ def claim_in_one(
         started_at=now,
         dry_run=bool(dry_run),
         allow_deletes=bool(allow_deletes),
+        resync=bool(resync),
     )
 
 

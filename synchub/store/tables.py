@@ -178,6 +178,8 @@ class RunRow(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: let past the delete guard and the empty-source stop, this once
     allow_deletes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a bisync run asked to rebuild its listings (`job resync`)
+    resync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunLogRow(Base):

@@ -66,6 +66,14 @@ def test_a_dry_run_previews_readably(synchub: Synchub, dirs: tuple[Path, Path]) 
     assert "(dry run)" in synchub("runs", "list").stdout
 
 
+def test_only_a_bisync_job_resyncs(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "resync", "backup", check=False)
+    assert proc.returncode == 2 and "only bisync jobs resync" in proc.stderr
+    assert synchub.json("runs", "list") == []
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -164,3 +164,37 @@ def test_dry_run_and_allow_deletes_together_are_refused(
     with pytest.raises(InvalidInput, match="not both"):
         svc.runs.request("backup", dry_run=True, allow_deletes=True)
     assert svc.runs.list() == []
+
+
+def test_a_bisync_stopped_by_an_empty_source_is_resynced_on_demand(
+    svc: Services, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bisync asks for --resync after refusing an empty path; synchub passes it on a
+    job's first run only, so `job resync` is the way on, and it deletes nothing."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # bisync's listings
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    one, two = write(tmp_path / "one", FILES), write(tmp_path / "two", {})
+    sync_job(svc, one, two, params={"op": "bisync"})
+    assert one_run(svc, clock)["state"] == "succeeded"
+    for name in FILES:
+        (one / name).unlink()
+    run = one_run(svc, clock)
+    assert run["error_class"] == "empty_source" and "synchub job resync backup" in str(run["error"])
+    assert one_run(svc, clock)["state"] == "failed"  # and again: no silent resync
+
+    run_id = svc.runs.request("backup", resync=True)
+    Harness(svc, clock).step()
+
+    run = svc.runs.show(run_id)
+    assert run["state"] == "succeeded" and run["resync"] is True
+    assert tree(one) == tree(two) == FILES
+    (event,) = svc.audit.page(action="run.resync")
+    assert event["after"] == {"run": run_id}
+    assert one_run(svc, clock)["state"] == "succeeded"
+
+
+def test_only_a_bisync_job_resyncs(svc: Services, src: Path, dst: Path) -> None:
+    sync_job(svc, src, dst)
+    with pytest.raises(InvalidInput, match="only bisync jobs resync"):
+        svc.runs.request("backup", resync=True)
+    assert svc.runs.list() == []

@@ -146,7 +146,7 @@ ADDED_BY = {
     "0005": {("runs", "ix_runs_retry_of")},
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
-    "0011": {("runs", "dry_run"), ("runs", "allow_deletes")},
+    "0011": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
 }
 
 
@@ -438,7 +438,7 @@ def test_0009_never_gives_a_deleted_runs_id_again(blank_url: str) -> None:
 
 
 def test_0011_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: str) -> None:
-    """The runs before it were real runs; the claim function returns the two flags
+    """The runs before it were real runs; the claim function returns the three flags
     after it, and 0008's shape again after a downgrade."""
     engine = make_engine(blank_url)
     upgrade(engine, "0002")
@@ -448,11 +448,11 @@ def test_0011_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     upgrade(engine, "0011")
 
     with engine.connect() as conn:
-        flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes FROM runs")).all()
-        assert [tuple(f) for f in flags] == [(False, False)]
+        flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))
+        assert [tuple(f) for f in flags] == [(False, False, False)]
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     if engine.dialect.name == "postgresql":
-        assert claim_columns(engine)[-2:] == ["c_dry_run", "c_allow_deletes"]
+        assert claim_columns(engine)[-3:] == ["c_dry_run", "c_allow_deletes", "c_resync"]
 
     command.downgrade(alembic_config(engine), "0009")
 

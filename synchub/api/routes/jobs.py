@@ -130,11 +130,12 @@ def run_job(
 ) -> RunPublic:
     """Run a job now: the run is created pending and the scheduler hands it on.
     `dry_run` changes nothing and reports what would change; `allow_deletes` lets
-    this one run past the job's delete guard and empty-source stop (audited)."""
+    this one run past the job's delete guard and empty-source stop (audited);
+    `resync` (bisync jobs) rebuilds bisync's listings (audited)."""
     body = body or RunRequest()
     (run_id,) = svc.runs.request_many(
         [name], trigger=Trigger.API, queue=body.queue, dry_run=body.dry_run,
-        allow_deletes=body.allow_deletes,
+        allow_deletes=body.allow_deletes, resync=body.resync,
     )  # fmt: skip
     return RunPublic.model_validate(svc.runs.show(run_id))
 

@@ -146,6 +146,8 @@ class RunRequest(BaseModel):
     dry_run: StrictBool = False
     #: let this run pass the job's delete guard and empty-source stop (audited)
     allow_deletes: StrictBool = False
+    #: bisync jobs: rebuild bisync's listings (rclone's --resync; audited)
+    resync: StrictBool = False
 
 
 class RunManyRequest(BaseModel):

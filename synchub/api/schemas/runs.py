@@ -56,6 +56,7 @@ class RunPublic(BaseModel):
     files_summary: dict[str, int] | None = None  #: change report counts by action (show)
     dry_run: bool = False  #: it changed nothing; its change report is a preview
     allow_deletes: bool = False  #: let past the delete guard and empty-source stop
+    resync: bool = False  #: a bisync run rebuilding its listings
 
 
 class RunsPublic(BaseModel):

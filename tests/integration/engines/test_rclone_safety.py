@@ -264,5 +264,5 @@ def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> N
     (one / "a").unlink()
     outcome = ENGINE.run(make_ctx(params))
     assert not outcome.ok and str(outcome.error).startswith("empty source:")
-    assert "remove the job and add it again" in str(outcome.error)
+    assert "synchub job resync job" in str(outcome.error)
     assert tree(two) == {"a": "1"}

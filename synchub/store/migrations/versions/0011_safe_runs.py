@@ -1,9 +1,10 @@
-"""runs know whether they are dry runs and whether they may delete past the guard
+"""runs know whether they are dry runs, may delete past the guard, or resync
 
 runs.dry_run: the run changes nothing (asked for, or its job passes --dry-run); it
 never counts as the job's success. runs.allow_deletes: one run let past the delete
-guard and the empty-source stop. The claim function returns both, and no longer
-counts a dry run as the success that spares a bisync its --resync.
+guard and the empty-source stop. runs.resync: a bisync run asked to resync. The
+claim function returns the three, and no longer counts a dry run as the success
+that spares a bisync its --resync.
 
 Revision ID: 0011
 Revises: 0009
@@ -23,12 +24,12 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("dry_run", "allow_deletes")
+COLUMNS = ("dry_run", "allow_deletes", "resync")
 DROP = "DROP FUNCTION IF EXISTS synchub_claim_run(bigint, text, timestamptz)"
 
 
 def _claim_function(*, safe: bool) -> str:
-    """0008's claim function; `safe`: returning the two flags, dry runs no success."""
+    """0008's claim function; `safe`: returning the three flags, dry runs no success."""
     spec = importlib.util.spec_from_file_location(
         "synchub_migration_0008", Path(__file__).with_name("0008_claim_function.py")
     )
@@ -40,11 +41,12 @@ def _claim_function(*, safe: bool) -> str:
         return text
     return (
         text.replace("    c_watch boolean\n)", "    c_watch boolean,\n    c_dry_run boolean,\n"
-                     "    c_allow_deletes boolean\n)")
+                     "    c_allow_deletes boolean,\n    c_resync boolean\n)")
         .replace(
             "RETURNING runs.attempt, runs.only_path INTO c_attempt, c_only_path;",
-            "RETURNING runs.attempt, runs.only_path, runs.dry_run, runs.allow_deletes\n"
-            "         INTO c_attempt, c_only_path, c_dry_run, c_allow_deletes;",
+            "RETURNING runs.attempt, runs.only_path, runs.dry_run, runs.allow_deletes,\n"
+            "          runs.resync\n"
+            "         INTO c_attempt, c_only_path, c_dry_run, c_allow_deletes, c_resync;",
         )
         .replace(
             "done.state = 'succeeded');",

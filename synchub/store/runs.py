@@ -836,11 +836,15 @@ def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> di
 def last_success_of_jobs(
     session: Session, job_ids: Iterable[int] | None = None
 ) -> dict[int, datetime]:
-    """When each job's (of these, or of every job) newest successful run ended; one
-    index probe per job, as in `latest_of_jobs`."""
+    """When each job's (of these, or of every job) newest successful run ended (a dry
+    run is no success); one index probe per job, as in `latest_of_jobs`."""
     ended = (
         select(RunRow.finished_at)
-        .where(RunRow.job_id == JobRow.id, RunRow.state == RunState.SUCCEEDED.value)
+        .where(
+            RunRow.job_id == JobRow.id,
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.dry_run.is_(False),
+        )
         .order_by(RunRow.id.desc())
         .limit(1)
         .correlate(JobRow)

@@ -97,6 +97,7 @@ def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
         job = svc.jobs.show("backup")
         assert run_store.last_succeeded(session, job["id"]) is None
         assert run_store.last_success_by_job(session) == []
+        assert run_store.last_success_of_jobs(session) == {}  # the console's
     assert svc.runs.figures(duration_buckets=[1.0], lateness_buckets=[1.0])["last_success"] == []
 
 

@@ -1,4 +1,5 @@
-"""`python -m bench [overhead|lateness|memory|api|celery ...] [--quick]`: run, save JSON, summarise.
+"""`python -m bench [overhead|guard|lateness|memory|api|celery ...] [--quick]`: run, save JSON,
+summarise.
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
@@ -16,11 +17,12 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import api, celery_bench, lateness, memory, overhead
+from bench import api, celery_bench, guard, lateness, memory, overhead
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "overhead": overhead.run,
+    "guard": guard.run,
     "lateness": lateness.run,
     "memory": memory.run,
     "api": api.run,

@@ -412,7 +412,31 @@ def remote_import(
 
 Source = Annotated[str | None, typer.Option("--source", help="REMOTE:PATH or /abs/path")]
 Dest = Annotated[str | None, typer.Option("--dest", help="REMOTE:PATH or /abs/path")]
-Op = Annotated[str | None, typer.Option("--op", help="sync|copy|move|check|bisync")]
+Op = Annotated[
+    str | None,
+    typer.Option(
+        "--op",
+        help="sync (the default: make DEST match SOURCE; files missing from the source "
+        "are deleted at DEST, within --delete-guard), copy (never deletes), move, check "
+        "or bisync",
+    ),
+]
+DeleteGuard = Annotated[
+    str | None,
+    typer.Option(
+        "--delete-guard",
+        help="sync/bisync: stop a run, changing nothing, that would delete more than this "
+        "share (e.g. 50%, the default) or number of DEST's files; off: no limit",
+    ),
+]
+Marker = Annotated[
+    str | None,
+    typer.Option(
+        "--require-marker",
+        help="A file name that must exist at the source root, or the run stops before "
+        "changing anything (for removable drives and mounts)",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
 Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
@@ -523,9 +547,13 @@ def job_add(
         ),
     ] = False,
     max_depth: MaxDepth = None,
+    delete_guard: DeleteGuard = None,
+    require_marker: Marker = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
-    --watch, when its folder changes and at each rescan)."""
+    --watch, when its folder changes and at each rescan). An rclone job's op is
+    sync unless --op says otherwise: files missing from the source are deleted at
+    the destination, guarded by --delete-guard (default 50%)."""
     with services() as svc:
         ensure_schema(svc)
         spec = JobFields(
@@ -544,12 +572,20 @@ def job_add(
             tags=tags,
             watch=watch,
             max_depth=max_depth,
+            delete_guard=delete_guard,
+            require_marker=require_marker,
         )
         view = svc.jobs.add(name, spec)
         out.print(
             f"added job [bold]{name}[/]: {view['schedule']['description']}"
             + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else "")
         )
+        if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
+            out.print(
+                f"op sync (the default): files missing from the source are deleted at "
+                f"{view['params']['destination']}, guarded at {view['delete_guard']}",
+                markup=False,
+            )
 
 
 @job_app.command("edit")
@@ -581,6 +617,13 @@ def job_edit(
         typer.Option("--watch/--no-watch", help="Watch the source folder for changes, or stop"),
     ] = None,
     max_depth: MaxDepth = None,
+    delete_guard: DeleteGuard = None,
+    require_marker: Annotated[
+        str | None,
+        typer.Option(
+            "--require-marker", help="A file that must exist at the source root; '' removes it"
+        ),
+    ] = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -603,6 +646,8 @@ def job_edit(
             tags=tags,
             watch=watch,
             max_depth=max_depth,
+            delete_guard=delete_guard,
+            require_marker=require_marker,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -659,6 +704,10 @@ def print_job(view: dict[str, Any]) -> None:
             out.print(f"  filter {rule}", markup=False)
         if p.get("options"):
             out.print(f"  options {' '.join(p['options'])}", markup=False)
+        if view.get("delete_guard"):
+            out.print(f"  delete guard {view['delete_guard']}", markup=False)
+        if view.get("require_marker"):
+            out.print(f"  requires {view['require_marker']} at the source root", markup=False)
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
     out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
@@ -747,13 +796,42 @@ def job_run(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Change nothing; report what a real run would change"),
+    ] = False,
+    allow_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-deletes",
+            help="Let this one run pass the delete guard and the empty-source stop (audited)",
+        ),
+    ] = False,
 ) -> None:
     """Run a job now. With no server running, --wait runs it in this process."""
     from synchub.cli_runs import run_now
 
     with services() as svc:
         ensure_schema(svc)
-        code = run_now(svc, name, wait=wait, out=out)
+        code = run_now(svc, name, wait=wait, out=out, dry_run=dry_run, allow_deletes=allow_deletes)
+    raise typer.Exit(code)
+
+
+@job_app.command("resync")
+def job_resync(
+    name: str,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait with a progress bar; exit 1 unless it succeeds")
+    ] = False,
+) -> None:
+    """Run a bisync job once with rclone's --resync: rebuild its listings, merging
+    both sides (files only on one side are copied to the other; nothing is deleted).
+    Needed after bisync stops and asks for it, e.g. once its first path was empty."""
+    from synchub.cli_runs import run_now
+
+    with services() as svc:
+        ensure_schema(svc)
+        code = run_now(svc, name, wait=wait, out=out, resync=True)
     raise typer.Exit(code)
 
 
@@ -779,7 +857,9 @@ def runs_list(
             table.add_row(
                 str(v["id"]),
                 v["job"] + (" (deleted)" if v["job_deleted"] else ""),
-                v["state"] + (f" #{v['attempt']}" if v["attempt"] > 1 else ""),
+                v["state"]
+                + (f" #{v['attempt']}" if v["attempt"] > 1 else "")
+                + (" (dry run)" if v["dry_run"] else ""),
                 v["trigger"],
                 _short_time(v["started_at"] or v["scheduled_for"] or v["created_at"]),
                 f"{v['stats']['elapsed_s']:.1f}s" if v["finished_at"] and v["started_at"] else "",
@@ -817,12 +897,26 @@ def runs_show(
         for key, value in view.items():
             if key != "files":
                 out.print(f"{key}: {value}", markup=False)
-        for f in view.get("files", []):
-            out.print(
-                f"  {f['action']:<9} {f['size'] if f['size'] is not None else '':>12} "
-                f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""),
-                markup=False,
-            )
+        if files:
+            print_files(view)
+
+
+def print_files(view: dict[str, Any]) -> None:
+    """The change report; previews (dry runs, a stopped run's deletes) said as such."""
+    rows = view.get("files", [])
+    if view["dry_run"]:
+        out.print("dry run: nothing was changed; a real run would:", markup=False)
+    elif any(f["action"].startswith("would_") for f in rows):
+        out.print("stopped before any change; it would have:", markup=False)
+    for f in rows:
+        action = f["action"].replace("_", " ")
+        out.print(
+            f"  {action:<13} {f['size'] if f['size'] is not None else '':>12} "
+            f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""),
+            markup=False,
+        )
+    if not rows:
+        out.print("  no file changes", markup=False)
 
 
 @runs_app.command("logs")

@@ -42,9 +42,20 @@ def server_running(svc: Services) -> bool:
     return lease is not None and lease.expires_at > svc.clock.now()
 
 
-def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
+def run_now(
+    svc: Services,
+    job: str,
+    *,
+    wait: bool,
+    out: Console,
+    dry_run: bool = False,
+    allow_deletes: bool = False,
+    resync: bool = False,
+) -> int:
     """Create a run of `job`; with `wait`, follow it to its end. Returns the exit code."""
-    run_id = svc.runs.request(job, Trigger.MANUAL)
+    run_id = svc.runs.request(
+        job, Trigger.MANUAL, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync
+    )
     here = not server_running(svc)
     if not wait:
         where = (
@@ -52,7 +63,8 @@ def run_now(svc: Services, job: str, *, wait: bool, out: Console) -> int:
             if not here
             else "no server is running: it starts when `synchub serve` does"
         )
-        out.print(f"queued run [bold]{run_id}[/] of {job}; {where}")
+        kind = "dry run" if dry_run else "run"
+        out.print(f"queued {kind} [bold]{run_id}[/] of {job}; {where}")
         return 0
     worker: threading.Thread | None = None
     runner = None
@@ -120,11 +132,21 @@ def _watch(
 
 def _report(view: dict[str, Any], out: Console) -> int:
     s = view["stats"]
-    out.print(
-        f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
-        f"{s['bytes']} bytes, {s['deletes']} deleted, {s['errors']} error(s) "
-        f"in {s['elapsed_s']:.1f}s"
-    )
+    if view["dry_run"]:
+        counts = view.get("files_summary") or {}
+        would = ", ".join(
+            f"{counts.get('would_' + a, 0)} to {a}" for a in ("copy", "replace", "delete")
+        )
+        out.print(
+            f"dry run {view['id']} [bold]{view['state']}[/]: nothing changed; a real run "
+            f"would have {would} (runs show {view['id']} --files)"
+        )
+    else:
+        out.print(
+            f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
+            f"{s['bytes']} bytes, {s['deletes']} deleted, {s['errors']} error(s) "
+            f"in {s['elapsed_s']:.1f}s"
+        )
     if view["error"]:
         out.print(f"error: {view['error']}", style="red", markup=False)
     return 0 if view["state"] == RunState.SUCCEEDED.value else 1

@@ -167,6 +167,10 @@ class FileAction(StrEnum):
     DELETED = "deleted"  #: removed from the destination (or the source, for move)
     MOVED = "moved"  #: moved or renamed
     FAILED = "failed"  #: the engine reported an error for this file
+    WOULD_COPY = "would_copy"  #: a dry run, or a stopped run: would be copied (new)
+    WOULD_REPLACE = "would_replace"  #: would overwrite the destination's file
+    WOULD_DELETE = "would_delete"  #: would be deleted (nothing was)
+    WOULD_MOVE = "would_move"  #: would be moved or renamed
 
 
 @dataclass(frozen=True)

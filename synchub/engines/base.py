@@ -41,12 +41,16 @@ class RunContext:
     job_name: str
     params: Mapping[str, Any]  #: the kind's parameters, as its `validate` returned them
     attempt: int
-    first_run: bool  #: no earlier attempt of this job has succeeded (bisync needs --resync)
+    #: no earlier attempt of this job has succeeded, or a resync was asked for (bisync
+    #: then passes --resync)
+    first_run: bool
     remotes: Mapping[str, RemoteConfig]  #: the remotes `remotes_used(params)` names
     sink: RunSink
     #: set by the runner on cancel or timeout; the engine stops its work promptly
     stop: threading.Event = field(default_factory=threading.Event)
     timeout_s: int | None = None
+    dry_run: bool = False  #: change nothing; report what a real run would change
+    allow_deletes: bool = False  #: this run may pass the delete guard and empty-source stop
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Outcome:
     error: str | None = None  #: a message for people
     permanent: bool = False  #: True when a retry cannot help
     stats: RunStats = field(default_factory=RunStats)
+    dry_run: bool = False  #: the work changed nothing: a preview (e.g. a job's --dry-run)
 
 
 class Engine(Protocol):

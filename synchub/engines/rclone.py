@@ -50,7 +50,9 @@ from synchub.engines.rclone_backends import (
 )
 
 OPS = ("sync", "copy", "move", "check", "bisync")
-PARAMS = frozenset({"op", "source", "destination", "filters", "options"})
+PARAMS = frozenset(
+    {"op", "source", "destination", "filters", "options", "delete_guard", "require_marker"}
+)
 
 #: What synchub adds to every run: JSON log lines on stderr, stats every second.
 LOG_ARGS = (
@@ -213,9 +215,9 @@ def _string_list(value: Any, what: str) -> list[str]:
 _TEXT_LOG = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} ([A-Z]+)\s*: (.*)")
 _ERROR_LEVELS = frozenset({"error", "critical", "alert", "emergency"})
 _DRY_RUN_ACTIONS = {
-    "copy": FileAction.COPIED,
-    "delete": FileAction.DELETED,
-    "move": FileAction.MOVED,
+    "copy": FileAction.WOULD_COPY,
+    "delete": FileAction.WOULD_DELETE,
+    "move": FileAction.WOULD_MOVE,
 }
 _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
 
@@ -247,7 +249,7 @@ def file_change(obj: Mapping[str, Any]) -> FileChange | None:
     - "Server side directory move succeeded" (a move into a new directory on
       the same remote renames the whole tree at once) -> one MOVED row for ".".
     - A --dry-run "Skipped copy/delete/move as --dry-run is set" line -> the
-      change it previews: the report of a dry run is its preview.
+      change it previews (WOULD_COPY, WOULD_DELETE, WOULD_MOVE): nothing changed.
     - An error-level line about an object (not a whole remote) -> FAILED.
     """
     path, kind = obj.get("object"), obj.get("objectType", "")
@@ -599,8 +601,8 @@ class RcloneEngine:
         Keys: op (sync|copy|move|check|bisync, default sync), source and
         destination (remote:path with a known remote, or an absolute local
         path; not the same place), filters ("+ PAT"/"- PAT", checked by
-        rclone) and options (from rclone_flags' allow-list). The result
-        validates again unchanged.
+        rclone), options (from rclone_flags' allow-list), and the safety
+        settings of rclone_safety.validate. The result validates again unchanged.
         """
         unknown = sorted(set(params) - PARAMS)
         if unknown:
@@ -622,12 +624,15 @@ class RcloneEngine:
         if problem is not None:
             raise InvalidOption(f"Too much for rclone's command line: {problem}")
         check_filters(filters, self.binary)
+        from synchub.engines import rclone_safety  # it builds on this module
+
         return {
             "op": op,
             "source": str(source),
             "destination": str(destination),
             "filters": filters,
             "options": options,
+            **rclone_safety.validate(params, op),
         }
 
     def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:
@@ -674,6 +679,20 @@ class RcloneEngine:
         argv = self.argv(ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s)
         op, options = ctx.params.get("op", "sync"), list(ctx.params.get("options", []))
         timeout_set = _max_duration(op, options, ctx.timeout_s) is not None
+        from synchub.engines.rclone_safety import SafeRun  # it builds on this module
+
+        safe = SafeRun(ctx, env, log, self.binary, self.kill_grace)
+        return safe.run(argv, lambda args: self._execute(args, env, log, ctx, timeout_set))
+
+    def _execute(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log: RcloneLog,
+        ctx: RunContext,
+        timeout_set: bool,
+    ) -> Outcome:
+        """Run one rclone process to its end (or `ctx.stop`); its log goes to `log`."""
         started = time.monotonic()
         try:
             proc = spawn(argv, env=env)

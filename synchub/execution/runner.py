@@ -205,11 +205,13 @@ class Runner:
                 job_name=run.job_name,
                 params=self._params(run),
                 attempt=run.attempt,
-                first_run=run.first_run,
+                first_run=run.first_run or run.resync,
                 remotes=self._remotes(engine.remotes_used(run.params)),
                 sink=sink,
                 stop=watched.stop,
                 timeout_s=run.timeout_s,
+                dry_run=run.dry_run,
+                allow_deletes=run.allow_deletes,
             )
         except Exception as exc:
             self._forget(run_id)
@@ -315,6 +317,8 @@ class Runner:
             "stats": stats.as_dict(),
             "progress": None,
         }
+        if outcome.dry_run:  # e.g. the job gained --dry-run after the run was created
+            values["dry_run"] = True
         # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
         # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
         alone = (

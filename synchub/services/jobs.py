@@ -23,6 +23,7 @@ from synchub.core.errors import (
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import CancelReason
+from synchub.core.safety import DEFAULT_DELETE_GUARD, GUARDED_OPS
 from synchub.core.schedules import (
     MisfirePolicy,
     Schedule,
@@ -71,6 +72,10 @@ class JobFields:
     watch: bool | None = None  #: a watched folder: changes in the source trigger runs
     #: rclone's --max-depth, kept among the job's options; -1 removes it
     max_depth: int | None = None
+    #: sync/bisync: "50%", a number of files, or "off" (kept in the params)
+    delete_guard: str | None = None
+    #: a file that must exist at the source root for a run to start; "" removes it
+    require_marker: str | None = None
 
 
 DEFAULTS = JobFields(
@@ -422,6 +427,7 @@ class JobService:
             raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
         if isinstance(raw.get("env"), dict):
             raw["env"] = self._unmasked_env(row, raw["env"])
+        _with_safety(spec, raw)
         params = engine.validate(raw, remote_store.names(session))
         schedule = self._schedule(spec, now, row if not schedule_changed else None)
         if spec.watch and schedule.kind is ScheduleKind.NONE:
@@ -604,6 +610,7 @@ class JobService:
             "tags": list(row.tags),
             "watch": row.watch,
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
+            **_safety_view(row),
             "watch_problem": self._watch_problem(row),
             "next_fire_at": _iso(row.next_fire_at),
             "created_at": _iso(row.created_at),
@@ -638,6 +645,37 @@ def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:
             return options  # the engine's validation says what is wrong
     kept = [o for o in options if not (isinstance(o, str) and _MAX_DEPTH.match(o))]
     return kept if depth == -1 else [*kept, f"--max-depth={depth}"]
+
+
+def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
+    """Put the job's safety settings given in `spec` among its rclone params."""
+    if spec.delete_guard is None and spec.require_marker is None:
+        return
+    if spec.kind != "rclone":
+        raise InvalidInput("Only rclone jobs take a delete guard or a marker")
+    if spec.delete_guard is not None:
+        op = raw.get("op", "sync")
+        if op not in GUARDED_OPS:
+            raise InvalidInput(
+                f"The delete guard applies to sync and bisync jobs; a {op} job deletes "
+                "nothing at its destination"
+            )
+        raw["delete_guard"] = spec.delete_guard
+    if spec.require_marker == "":
+        raw.pop("require_marker", None)
+    elif spec.require_marker is not None:
+        raw["require_marker"] = spec.require_marker
+
+
+def _safety_view(row: JobRow) -> dict[str, Any]:
+    """The job's delete guard (None where it does not apply) and marker."""
+    if row.kind != "rclone":
+        return {"delete_guard": None, "require_marker": None}
+    guarded = row.params.get("op", "sync") in GUARDED_OPS
+    return {
+        "delete_guard": row.params.get("delete_guard", DEFAULT_DELETE_GUARD) if guarded else None,
+        "require_marker": row.params.get("require_marker"),
+    }
 
 
 def _overlay(spec: JobFields, base: JobFields) -> JobFields:

@@ -26,8 +26,8 @@ from synchub.core.runs import (
     celery_state,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
+from synchub.store import audit, leases
 from synchub.store import jobs as job_store
-from synchub.store import leases
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
@@ -43,16 +43,21 @@ class RunService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def request(self, job_name: str, trigger: Trigger = Trigger.MANUAL) -> int:
-        """Create a pending run of the job now; the scheduler dispatches it."""
-        now = self.svc.clock.now()
-        with transaction(self.svc.sessions) as session:
-            job = job_store.get(session, job_name, share=True)
-            if job is None:
-                raise JobNotFound(f"No job named {job_name!r}")
-            run_id = store.create(session, job, trigger=trigger, now=now)
-        assert run_id is not None
-        self.svc.on_change()
+    def request(
+        self,
+        job_name: str,
+        trigger: Trigger = Trigger.MANUAL,
+        *,
+        dry_run: bool = False,
+        allow_deletes: bool = False,
+        resync: bool = False,
+    ) -> int:
+        """Create a pending run of the job now; the scheduler dispatches it. See
+        `request_many` for `dry_run` and `allow_deletes`."""
+        (run_id,) = self.request_many(
+            [job_name], trigger=trigger, dry_run=dry_run, allow_deletes=allow_deletes,
+            resync=resync,
+        )  # fmt: skip
         return run_id
 
     def cancel(self, run_id: int) -> dict[str, Any]:
@@ -203,11 +208,22 @@ class RunService:
         *,
         trigger: Trigger = Trigger.API,
         queue: str | None = None,
+        dry_run: bool = False,
+        allow_deletes: bool = False,
+        resync: bool = False,
     ) -> builtins.list[int]:
         """One pending run of each job, in one transaction: all or none (JobNotFound
-        names the first unknown job). `queue` overrides the jobs' own queue."""
+        names the first unknown job). `queue` overrides the jobs' own queue.
+
+        `dry_run`: the runs change nothing and report what they would change (rclone
+        jobs only). `allow_deletes`: the runs pass their jobs' delete guard and
+        empty-source stop, once; each such run is audited (`run.allow_deletes`).
+        `resync`: bisync jobs only, the run rebuilds bisync's listings (`--resync`),
+        audited (`run.resync`). InvalidInput for dry_run with allow_deletes."""
         if queue is not None:
             check_name(queue, what="queue")
+        if dry_run and allow_deletes:
+            raise InvalidInput("Give dry_run or allow_deletes, not both: a dry run deletes nothing")
         now = self.svc.clock.now()
         ids: builtins.list[int] = []
         with transaction(self.svc.sessions) as session:
@@ -215,9 +231,25 @@ class RunService:
                 job = job_store.get(session, name, share=True)
                 if job is None:
                     raise JobNotFound(f"No job named {name!r}")
-                run_id = store.create(session, job, trigger=trigger, now=now, queue=queue)
+                if dry_run and job.kind != "rclone":
+                    raise InvalidInput(f"Job {name!r} is a {job.kind} job: only rclone jobs "
+                                       "can do a dry run")  # fmt: skip
+                if resync and (job.kind != "rclone" or job.params.get("op") != "bisync"):
+                    raise InvalidInput(f"Job {name!r} is not a bisync job: only bisync "
+                                       "jobs resync")  # fmt: skip
+                run_id = store.create(
+                    session, job, trigger=trigger, now=now, queue=queue, dry_run=dry_run,
+                    allow_deletes=allow_deletes, resync=resync,
+                )  # fmt: skip
                 assert run_id is not None
                 ids.append(run_id)
+                for asked, action in ((allow_deletes, "run.allow_deletes"),
+                                      (resync, "run.resync")):  # fmt: skip
+                    if asked:
+                        audit.record(
+                            session, at=now, actor=self.svc.actor, action=action,
+                            target_type="job", target=name, after={"run": run_id},
+                        )  # fmt: skip
         if ids:
             self.svc.on_change()
         return ids
@@ -358,6 +390,9 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "log_dropped_lines": run.log_dropped_lines,
         "files_dropped": run.files_dropped,
         "only_path": run.only_path,
+        "dry_run": run.dry_run,
+        "allow_deletes": run.allow_deletes,
+        "resync": run.resync,
     }
 
 

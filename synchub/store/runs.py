@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RETRYABLE, RunState, Trigger, sources_of
+from synchub.core.safety import dry_run_option
 from synchub.store.tables import Base, JobRemoteRow, JobRow, RemoteRow, RunRow
 
 #: The tables, for Core statements on the hot paths (claim, end).
@@ -42,9 +43,15 @@ def create(
     not_before: datetime | None = None,
     queue: str | None = None,
     only_path: str | None = None,
+    dry_run: bool = False,
+    allow_deletes: bool = False,
+    resync: bool = False,
 ) -> int | None:
     """Insert a run and return its id; None when its fire time already has a run.
-    `only_path`: the run sends that one file of its (watched) job."""
+    `only_path`: the run sends that one file of its (watched) job. `dry_run`: it
+    changes nothing (a job passing --dry-run makes every run one); `allow_deletes`:
+    it may pass the delete guard and the empty-source stop; `resync`: a bisync run
+    that rebuilds its listings."""
     values: dict[str, Any] = {
         "job_id": job.id,
         "job_name": job.name,
@@ -63,6 +70,9 @@ def create(
         "log_dropped_bytes": 0,
         "files_dropped": 0,
         "only_path": only_path,
+        "dry_run": dry_run or (job.kind == "rclone" and dry_run_option(job.params or {})),
+        "allow_deletes": allow_deletes,
+        "resync": resync,
     }
     if trigger is not Trigger.SCHEDULE:
         row = RunRow(**values)
@@ -89,8 +99,9 @@ def create(
 def create_retry(
     session: Session, run: RunRow, job: JobRow, *, now: datetime, not_before: datetime | None
 ) -> int | None:
-    """The next attempt of `run`: the same fire time, queue and file, whether the retry
-    policy or a person asks for it."""
+    """The next attempt of `run`: the same fire time, queue and file, a dry run or a
+    resync again if it was one, whether the retry policy or a person asks for it. (Deletes allowed
+    past the guard are not carried over: they were allowed for that run.)"""
     return create(
         session,
         job,
@@ -102,6 +113,8 @@ def create_retry(
         not_before=not_before,
         queue=run.queue,
         only_path=run.only_path,
+        dry_run=run.dry_run,
+        resync=run.resync,
     )
 
 
@@ -203,6 +216,9 @@ class Claimed:
     watch: bool  #: a watched folder's run: its file tasks follow it
     only_path: str | None  #: the one file it sends (a task's retry), or None
     started_at: datetime
+    dry_run: bool = False  #: change nothing
+    allow_deletes: bool = False  #: past the delete guard and the empty-source stop
+    resync: bool = False  #: a bisync asked to rebuild its listings
 
 
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
@@ -238,7 +254,7 @@ _LOCK_JOB = (
     .with_for_update(of=_jobs)
 )
 #: Step 2: queued -> running, returning what the run needs (its attempt, and whether
-#: any run of its job ever succeeded).
+#: any run of its job ever succeeded; a dry run is no success).
 _CLAIM = (
     update(_runs)
     .where(_runs.c.id == bindparam("claim_run_id"), _runs.c.state == RunState.QUEUED.value)
@@ -255,8 +271,12 @@ _CLAIM = (
         .where(
             _succeeded.c.job_id == bindparam("claim_job_id"),
             _succeeded.c.state == RunState.SUCCEEDED.value,
+            ~_succeeded.c.dry_run,
         )
         .exists(),
+        _runs.c.dry_run,
+        _runs.c.allow_deletes,
+        _runs.c.resync,
     )
 )
 #: Step 2 for a job that allows no overlap: also no running run of the job.
@@ -310,7 +330,7 @@ def claim_run(
         {"claim_run_id": run_id, "claim_job_id": job.id, "claim_worker": worker, "claim_now": now},
     ).first()
     if row is not None:
-        attempt, only_path, had_success = row
+        attempt, only_path, had_success, dry_run, allow_deletes, resync = row
         return Claim.CLAIMED, Claimed(
             run_id=run_id,
             attempt=attempt,
@@ -323,6 +343,9 @@ def claim_run(
             watch=bool(job.watch),
             only_path=only_path,
             started_at=now,
+            dry_run=bool(dry_run),
+            allow_deletes=bool(allow_deletes),
+            resync=bool(resync),
         )
     # Nothing moved: the run is no longer queued, or (under the lock) its job runs.
     if session.scalar(_STATE, {"run_id": run_id}) != RunState.QUEUED.value:
@@ -349,7 +372,8 @@ def claim_in_one(
     row = conn.exec_driver_sql(
         _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
     ).one()
-    (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch) = row
+    (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
+     dry_run, allow_deletes, resync) = row  # fmt: skip
     if outcome == "limited":
         return None
     if outcome != Claim.CLAIMED.value:
@@ -366,6 +390,9 @@ def claim_in_one(
         watch=bool(watch),
         only_path=only_path,
         started_at=now,
+        dry_run=bool(dry_run),
+        allow_deletes=bool(allow_deletes),
+        resync=bool(resync),
     )
 
 
@@ -568,7 +595,11 @@ def request_cancel(session: Session, run_id: int) -> bool:
 def last_succeeded(session: Session, job_id: int) -> int | None:
     return session.scalars(
         select(RunRow.id)
-        .where(RunRow.job_id == job_id, RunRow.state == RunState.SUCCEEDED.value)
+        .where(
+            RunRow.job_id == job_id,
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.dry_run.is_(False),
+        )
         .order_by(RunRow.id.desc())
         .limit(1)
     ).first()
@@ -723,12 +754,13 @@ def depth_by_queue(session: Session) -> list[tuple[str, int]]:
 
 
 def last_success_by_job(session: Session) -> list[tuple[str, datetime]]:
-    """(job, finished_at) of each existing job's last success. A deleted job has no
-    figure: an alert on its age must not fire forever for a job nobody runs."""
+    """(job, finished_at) of each existing job's last success (dry runs change nothing:
+    none is a success). A deleted job has no figure: an alert on its age must not
+    fire forever for a job nobody runs."""
     rows = session.execute(
         select(JobRow.name, func.max(RunRow.finished_at))
         .join(JobRow, JobRow.id == RunRow.job_id)
-        .where(RunRow.state == RunState.SUCCEEDED.value)
+        .where(RunRow.state == RunState.SUCCEEDED.value, RunRow.dry_run.is_(False))
         .group_by(JobRow.name)
         .order_by(JobRow.name)
     )
@@ -804,11 +836,15 @@ def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> di
 def last_success_of_jobs(
     session: Session, job_ids: Iterable[int] | None = None
 ) -> dict[int, datetime]:
-    """When each job's (of these, or of every job) newest successful run ended; one
-    index probe per job, as in `latest_of_jobs`."""
+    """When each job's (of these, or of every job) newest successful run ended (a dry
+    run is no success); one index probe per job, as in `latest_of_jobs`."""
     ended = (
         select(RunRow.finished_at)
-        .where(RunRow.job_id == JobRow.id, RunRow.state == RunState.SUCCEEDED.value)
+        .where(
+            RunRow.job_id == JobRow.id,
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.dry_run.is_(False),
+        )
         .order_by(RunRow.id.desc())
         .limit(1)
         .correlate(JobRow)

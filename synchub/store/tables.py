@@ -174,6 +174,12 @@ class RunRow(Base):
     files_dropped: Mapped[int] = mapped_column(Integer, default=0)
     #: a run of one file of a watched folder (a task's retry); None: the whole job
     only_path: Mapped[str | None] = mapped_column(Text)
+    #: changes nothing (asked for, or its job passes --dry-run); never a job's success
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: let past the delete guard and the empty-source stop, this once
+    allow_deletes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a bisync run asked to rebuild its listings (`job resync`)
+    resync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunLogRow(Base):

@@ -114,7 +114,8 @@ def test_a_failed_foreground_run_exits_1_and_schedules_a_retry(
     (run,) = synchub.json("runs", "list")
     # A missing source directory (rclone exit 3) cannot be fixed by retrying.
     assert run["state"] == "failed" and run["exit_code"] == 3
-    assert run["error_class"] == "not_found"
+    assert run["error_class"] == "source_missing"
+    assert run["error"].startswith("source missing:")
 
 
 def test_a_job_removed_with_its_history_kept_leaves_its_runs_to_read(

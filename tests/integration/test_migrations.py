@@ -146,6 +146,7 @@ ADDED_BY = {
     "0005": {("runs", "ix_runs_retry_of")},
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
+    "0011": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
 }
 
 
@@ -365,7 +366,8 @@ def test_0008_adds_the_claim_function_on_postgresql_and_downgrades(blank_url: st
     postgresql = engine.dialect.name == "postgresql"
     assert claim_functions(engine) == (["synchub_claim_run"] if postgresql else [])
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0008") == []
     assert counts(engine) == (3, 1, 1)
 
     command.downgrade(alembic_config(engine), "0007")
@@ -417,7 +419,8 @@ def test_0009_never_gives_a_deleted_runs_id_again(blank_url: str) -> None:
     # and foreign keys (the rebuild on SQLite), and never give an id twice.
     assert counts(engine) == (3, 1, 1)
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0009") == []
     (fk,) = inspect(engine).get_foreign_keys("runs")
     assert (fk["referred_table"], fk["options"].get("ondelete")) == ("jobs", "SET NULL")
     indexes = {i["name"] for i in inspect(engine).get_indexes("runs")}
@@ -432,3 +435,39 @@ def test_0009_never_gives_a_deleted_runs_id_again(blank_url: str) -> None:
     upgrade(engine)
     check_schema(engine)
     engine.dispose()
+
+
+def test_0011_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: str) -> None:
+    """The runs before it were real runs; the claim function returns the three flags
+    after it, and 0008's shape again after a downgrade."""
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0009")
+
+    upgrade(engine, "0011")
+
+    with engine.connect() as conn:
+        flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))
+        assert [tuple(f) for f in flags] == [(False, False, False)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    if engine.dialect.name == "postgresql":
+        assert claim_columns(engine)[-3:] == ["c_dry_run", "c_allow_deletes", "c_resync"]
+
+    command.downgrade(alembic_config(engine), "0009")
+
+    assert counts(engine) == (3, 1, 1)
+    assert "dry_run" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    if engine.dialect.name == "postgresql":
+        assert claim_columns(engine)[-1] == "c_watch"
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def claim_columns(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        names = conn.execute(
+            text("SELECT proargnames FROM pg_proc WHERE proname = 'synchub_claim_run'")
+        ).scalar_one()
+    return [n for n in names if n.startswith("c_")]

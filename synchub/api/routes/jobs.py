@@ -128,9 +128,15 @@ def disable_job(name: str, svc: OperatorServices) -> JobPublic:
 def run_job(
     name: str, svc: OperatorServices, body: Annotated[RunRequest | None, Body()] = None
 ) -> RunPublic:
-    """Run a job now: the run is created pending and the scheduler hands it on."""
-    queue = body.queue if body else None
-    (run_id,) = svc.runs.request_many([name], trigger=Trigger.API, queue=queue)
+    """Run a job now: the run is created pending and the scheduler hands it on.
+    `dry_run` changes nothing and reports what would change; `allow_deletes` lets
+    this one run past the job's delete guard and empty-source stop (audited);
+    `resync` (bisync jobs) rebuilds bisync's listings (audited)."""
+    body = body or RunRequest()
+    (run_id,) = svc.runs.request_many(
+        [name], trigger=Trigger.API, queue=body.queue, dry_run=body.dry_run,
+        allow_deletes=body.allow_deletes, resync=body.resync,
+    )  # fmt: skip
     return RunPublic.model_validate(svc.runs.show(run_id))
 
 

@@ -46,6 +46,12 @@ class JobSettings(BaseModel):
     watch: StrictBool | None = None
     #: rclone's --max-depth (1: the top folder only); -1 removes the limit
     max_depth: StrictInt | None = Field(default=None, ge=-1, le=1_000_000)
+    #: sync/bisync: stop a run that would delete more than this share ("50%", the
+    #: default) or number of the destination's files; "off": no limit
+    delete_guard: StrictInt | str | None = Field(default=None, examples=["50%", 100, "off"])
+    #: a file (or folder) that must exist at the source root for a run to start;
+    #: "" removes it
+    require_marker: str | None = Field(default=None, max_length=255, examples=[".mounted"])
 
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
@@ -65,6 +71,8 @@ class JobSettings(BaseModel):
             tags=self.tags,
             watch=self.watch,
             max_depth=self.max_depth,
+            delete_guard=None if self.delete_guard is None else str(self.delete_guard),
+            require_marker=self.require_marker,
         )
 
 
@@ -112,6 +120,9 @@ class JobPublic(BaseModel):
     max_depth: int | None = None  #: rclone's --max-depth, None: no limit
     #: why its folder is not watched now, e.g. "source folder /x does not exist"
     watch_problem: str | None = None
+    #: sync/bisync: the delete guard ("50%", a number of files, "off"); None for other ops
+    delete_guard: str | None = None
+    require_marker: str | None = None  #: must exist at the source root for a run to start
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -131,6 +142,12 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     queue: str | None = Field(default=None, max_length=64)  #: instead of the job's own
+    #: change nothing; the change report says what a real run would change
+    dry_run: StrictBool = False
+    #: let this run pass the job's delete guard and empty-source stop (audited)
+    allow_deletes: StrictBool = False
+    #: bisync jobs: rebuild bisync's listings (rclone's --resync; audited)
+    resync: StrictBool = False
 
 
 class RunManyRequest(BaseModel):

@@ -54,6 +54,9 @@ class RunPublic(BaseModel):
     files_dropped: int
     only_path: str | None = None  #: a watched folder's one file this run sends (a task retry)
     files_summary: dict[str, int] | None = None  #: change report counts by action (show)
+    dry_run: bool = False  #: it changed nothing; its change report is a preview
+    allow_deletes: bool = False  #: let past the delete guard and empty-source stop
+    resync: bool = False  #: a bisync run rebuilding its listings
 
 
 class RunsPublic(BaseModel):
@@ -71,7 +74,9 @@ class LogLine(BaseModel):
 
 class FileChangePublic(BaseModel):
     path: str
-    action: str  #: copied, replaced, deleted, moved, failed
+    #: copied, replaced, deleted, moved, failed; previews (dry runs, and the deletes a
+    #: stopped run would have made): would_copy, would_replace, would_delete, would_move
+    action: str
     size: int | None
     error: str | None
     at: datetime

@@ -94,10 +94,15 @@ def test_a_dry_run_previews_and_changes_nothing(src: Path, dst: Path) -> None:
     outcome, sink = run(
         {"op": "sync", "source": str(src), "destination": str(dst), "options": ["--dry-run"]}
     )
-    assert outcome.ok
+    assert outcome.ok and outcome.dry_run
     assert tree(dst) == before
-    assert ("z.txt", "deleted") in sink.changes()
-    assert ("a/x.txt", "copied") in sink.changes()
+    # Its report says what a real run would do, never that it was done.
+    assert sink.changes() == {
+        ("z.txt", "would_delete"),
+        ("a/x.txt", "would_copy"),
+        ("y.txt", "would_replace"),
+    }
+    assert (outcome.stats.files, outcome.stats.bytes, outcome.stats.deletes) == (0, 0, 0)
 
 
 def test_filters_keep_files_out(src: Path, dst: Path) -> None:

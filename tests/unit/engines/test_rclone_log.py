@@ -148,13 +148,13 @@ def test_a_track_renames_move_is_one_row_at_the_new_path(sink: Any) -> None:
          FileChange("big", FileAction.REPLACED, 9)),
         ({"level": "info", "msg": "Copied (Rcat, new)", "size": -1, "object": "stream",
           "objectType": "*local.Object"}, FileChange("stream", FileAction.COPIED, -1)),
-        # --dry-run previews
+        # --dry-run previews: what would change, never that it did
         ({"level": "notice", "msg": "Skipped copy as --dry-run is set (size 2)",
           "skipped": "copy", "size": 2, "object": "a", "objectType": "*local.Object"},
-         FileChange("a", FileAction.COPIED, 2)),
+         FileChange("a", FileAction.WOULD_COPY, 2)),
         ({"level": "notice", "msg": "Skipped delete as --dry-run is set (size 2)",
           "skipped": "delete", "size": 2, "object": "z", "objectType": "*local.Object"},
-         FileChange("z", FileAction.DELETED, 2)),
+         FileChange("z", FileAction.WOULD_DELETE, 2)),
         # errors about a file: from check, and from a failed copy
         ({"level": "error", "msg": "md5 differ", "object": "a",
           "objectType": "*local.Object"}, FileChange("a", FileAction.FAILED, error="md5 differ")),

@@ -1,0 +1,446 @@
+"""rclone runs that cannot wipe a destination by mistake.
+
+- The mount marker (any op): the run stops before rclone starts unless the file
+  or folder the job names exists at the source root.
+- A guarded `sync` is two rclone processes:
+  1. the preview: the job's own sync with `--dry-run --combined FILE`, one listing
+     of both sides, which writes every path with what the sync would do to it
+     ("+" copy, "*" replace, "-" delete, "=" nothing, "!" error);
+  2. only when the source is there and not empty, the deletes are within the
+     job's delete guard and something is to be done: the same sync with
+     `--max-delete` set to the deletes counted, so a change between the two
+     passes can never make it delete more; and, when few of the listed paths
+     change, `--files-from-raw` (the paths the preview named) with `--no-traverse`,
+     so it touches exactly those paths without listing everything again.
+  A stopped run has changed nothing; its change report lists what it would
+  have deleted (`would_delete`). The lists go through files, never all in memory.
+- A guarded `bisync` passes the guard's share as bisync's own `--max-delete`
+  (a percentage; bisync stops before any change when it is exceeded).
+- A dry run (asked for, or a job's `--dry-run`) reports `would_*` rows and counts
+  nothing as transferred or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from synchub.core.errors import InvalidInput
+from synchub.core.runs import FileAction, FileChange, Progress, RunStats
+from synchub.core.safety import (
+    DEFAULT_DELETE_GUARD,
+    GUARDED_OPS,
+    DeleteGuard,
+    check_marker,
+    parse_delete_guard,
+)
+from synchub.engines import rclone
+from synchub.engines.base import Outcome, RunContext, RunSink
+from synchub.engines.process import spawn, stream_lines
+from synchub.engines.rclone_flags import flag_name
+
+Execute = Callable[[list[str]], Outcome]
+
+#: What the preview's --combined lines mean for the destination.
+_ROWS = {"+": FileAction.WOULD_COPY, "*": FileAction.WOULD_REPLACE, "-": FileAction.WOULD_DELETE}
+#: Preview lines for paths a sync changes though their content matches.
+_TOUCHED_SKIPS = frozenset({"update modification time", "set modification time"})
+_ERROR_LEVELS = frozenset({"error", "critical", "alert", "emergency"})
+_QUIET_PREVIEW_S = 1.0
+#: rclone's filter flags, which it refuses next to --files-from-raw.
+_FILTER_FLAGS = frozenset(
+    {"--filter", "--filter-from", "--include", "--exclude", "--include-from",
+     "--exclude-from", "--max-size", "--min-size", "--max-age", "--min-age",
+     "--exclude-if-present"}
+)  # fmt: skip
+
+
+def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
+    """The safety settings of rclone job `params`, normalised: `delete_guard` (sync
+    and bisync; 50% when not given) and `require_marker` (any op; absent when none).
+    InvalidInput for a bad guard, a count guard on a bisync, or a marker path."""
+    out: dict[str, Any] = {}
+    if op in GUARDED_OPS:
+        guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
+        if op == "bisync" and guard.count is not None:
+            raise InvalidInput(
+                "Bad delete guard for a bisync job: use a share such as 50% (bisync's "
+                "own --max-delete is a percentage), or off"
+            )
+        out["delete_guard"] = str(guard)
+    marker = params.get("require_marker")
+    if marker not in (None, ""):
+        out["require_marker"] = check_marker(marker)
+    return out
+
+
+def guard_of(params: Mapping[str, Any]) -> DeleteGuard:
+    return parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
+
+
+@dataclass
+class _Counts:
+    """What the preview found, in files (not folders)."""
+
+    source: int = 0  #: files at the source
+    destination: int = 0  #: files at the destination
+    deletes: int = 0  #: files the sync would delete
+    touched: int = 0  #: paths the second pass must touch
+
+
+class _RowFilter:
+    """A sink that drops the `would_*` rows a dry run's log gives: the preview file
+    says more (a replace from a copy), and gives those rows instead."""
+
+    def __init__(self, sink: RunSink) -> None:
+        self.sink = sink
+
+    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        self.sink.log(level, message, fields)
+
+    def progress(self, snapshot: Progress) -> None:
+        self.sink.progress(snapshot)
+
+    def file(self, change: FileChange) -> None:
+        if not change.action.value.startswith("would_"):
+            self.sink.file(change)
+
+
+class SafeRun:
+    """One rclone run with the job's safety settings applied (see the module)."""
+
+    def __init__(self, ctx: RunContext, env: Mapping[str, str], log: rclone.RcloneLog,
+                 binary: str, grace_s: float) -> None:  # fmt: skip
+        self.ctx, self.env, self.log = ctx, env, log
+        self.binary, self.grace_s = binary, grace_s
+        self.params = ctx.params
+        self.op: str = ctx.params.get("op", "sync")
+        self.options: list[str] = list(ctx.params.get("options", []))
+
+    def run(self, argv: list[str], execute: Execute) -> Outcome:
+        """Run `argv` (the job's rclone command line) through `execute`, or stop first."""
+        marker = self.params.get("require_marker")
+        if marker:
+            stopped = self._marker_missing(marker)
+            if stopped is not None:
+                return stopped
+        if self.ctx.dry_run or "--dry-run" in self.options:
+            return self._dry_run(argv, execute)
+        if self.op not in GUARDED_OPS:
+            return execute(argv)
+        if self.ctx.allow_deletes:
+            self.ctx.sink.log(
+                "warning", "deletes allowed for this run: the delete guard and the "
+                "empty-source stop are off", None,
+            )  # fmt: skip
+        if self.op == "bisync":
+            return self._bisync(argv, execute)
+        if self.ctx.allow_deletes:
+            return execute(argv)
+        return self._guarded_sync(argv, execute)
+
+    # -- the marker --------------------------------------------------------------
+
+    def _marker_missing(self, marker: str) -> Outcome | None:
+        """`rclone lsf SOURCE/MARKER`: a file lists itself, a folder its content;
+        exit 3 (not found) means the marker is missing."""
+        source = rclone.parse_location(self.params["source"])
+        where = str(rclone.Location(source.remote, _joined(source.path, marker)))
+        code, errors = self._quiet([self.binary, "lsf", "--max-depth", "1", where])
+        if code == 0:
+            return None
+        if code in (3, 4):
+            return _stop(
+                "marker_missing",
+                f"marker missing: {where} does not exist, so the source may not be "
+                "mounted or may be the wrong place; nothing was changed",
+            )
+        return Outcome(
+            ok=False, exit_code=code, error_class="error",
+            error=f"cannot look for the marker {where}: {errors or 'rclone failed'}",
+        )  # fmt: skip
+
+    # -- dry runs ------------------------------------------------------------------
+
+    def _dry_run(self, argv: list[str], execute: Execute) -> Outcome:
+        extra = [] if "--dry-run" in self.options else ["--dry-run"]
+        if self.op not in ("sync", "copy"):
+            return _previewed(execute(argv + extra))
+        with tempfile.TemporaryDirectory(prefix="synchub-dry-") as tmp:
+            combined = Path(tmp) / "combined"
+            self.log.sink = _RowFilter(self.ctx.sink)
+            try:
+                outcome = execute([*argv, *extra, f"--combined={combined}"])
+            finally:
+                self.log.sink = self.ctx.sink
+            deletes = self.op == "sync"
+            counts = _Counts()
+            for sign, path in _lines(combined):
+                counts.source += sign in "=*+"
+                counts.destination += sign in "=*-"
+                counts.deletes += sign == "-"
+                action = _ROWS.get(sign)
+                if action is not None and (deletes or action is not FileAction.WOULD_DELETE):
+                    self.ctx.sink.file(FileChange(path, action))
+        if deletes and outcome.ok and not self.ctx.allow_deletes:
+            self._warn_if_stopped(counts)
+        return _previewed(outcome)
+
+    def _warn_if_stopped(self, counts: _Counts) -> None:
+        """A preview must not promise what a real run would refuse: say so."""
+        if counts.source == 0 and counts.destination > 0:
+            why = "the source holds no files (empty source)"
+        elif not guard_of(self.params).allows(counts.deletes, counts.destination):
+            why = (f"it would delete {counts.deletes} of the {counts.destination} files, "
+                   f"more than the delete guard of {guard_of(self.params)} allows")  # fmt: skip
+        else:
+            return
+        self.ctx.sink.log("warning", f"a real run would stop before any change: {why}")
+
+    # -- bisync ------------------------------------------------------------------
+
+    def _bisync(self, argv: list[str], execute: Execute) -> Outcome:
+        guard = guard_of(self.params)
+        if self.ctx.allow_deletes or guard.off:
+            extra = ["--force"]
+        elif any(flag_name(o) == "--max-delete" for o in self.options):
+            extra = []  # the job set bisync's share itself
+        else:
+            extra = [f"--max-delete={guard.percent}"]
+        seen = _Seen(self.ctx.sink, ("too many deletes", "Empty current Path1 listing"))
+        self.log.sink = seen
+        try:
+            outcome = execute(argv + extra)
+        finally:
+            self.log.sink = self.ctx.sink
+        if outcome.ok:
+            return outcome
+        if seen.found.get("Empty current Path1 listing"):
+            return replace(outcome, error_class="empty_source", permanent=True, error=(
+                f"empty source: {self.params['source']} holds no files; bisync changed "
+                "nothing and needs a resync before it runs again: synchub job resync "
+                f"{self.ctx.job_name} (it copies the files back to the source; nothing "
+                "is deleted)"
+            ))  # fmt: skip
+        found = seen.found.get("too many deletes")
+        if found:
+            return replace(outcome, error_class="delete_guard", permanent=True, error=(
+                f"delete guard: {found}; bisync changed nothing. To let it through once: "
+                f"synchub job run {self.ctx.job_name} --allow-deletes"
+            ))  # fmt: skip
+        return outcome
+
+    # -- the guarded sync ------------------------------------------------------------
+
+    def _guarded_sync(self, argv: list[str], execute: Execute) -> Outcome:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="synchub-guard-") as tmp:
+            combined, touched, touch = (Path(tmp) / n for n in ("combined", "touched", "touch"))
+            code = self._preview([*argv, "--dry-run", f"--combined={combined}"], touched)
+            elapsed = time.monotonic() - started
+            if code != 0:
+                return self._preview_failed(code, elapsed)
+            counts = _count(combined, touched, touch)
+            stopped = self._decide(counts, combined)
+            if stopped is not None:
+                return replace(stopped, stats=RunStats(elapsed_s=elapsed))
+            if counts.touched == 0:
+                return Outcome(ok=True, exit_code=0, stats=RunStats(
+                    checks=counts.destination, elapsed_s=elapsed))  # fmt: skip
+            outcome = execute(self._second_pass(argv, touch, counts))
+        stats = replace(outcome.stats, elapsed_s=outcome.stats.elapsed_s + elapsed)
+        return replace(outcome, stats=stats)
+
+    def _preview(self, argv: list[str], touched: Path) -> int:
+        """Run the preview; its errors go to the run's log, its figures to progress,
+        and the paths whose time it would set to `touched`. Returns its exit status."""
+        self.ctx.sink.log("info", "listing both sides to decide what this run may change")
+        try:
+            proc = spawn(argv, env=dict(self.env))
+        except OSError as exc:
+            self.ctx.sink.log("error", f"cannot start rclone: {exc}")
+            return -1
+        started = time.monotonic()
+        with touched.open("w", encoding="utf-8", errors="surrogateescape") as out:
+            for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
+                obj = _json(line) if stream == "stderr" else None
+                if obj is None or str(obj.get("level")) in _ERROR_LEVELS:
+                    self.log.feed(stream, line)
+                elif isinstance(obj.get("stats"), dict):
+                    # A long listing shows as scanning; a short one's figures would
+                    # only flash by before the sync's own.
+                    if time.monotonic() - started >= _QUIET_PREVIEW_S:
+                        self.ctx.sink.progress(_listing(obj["stats"]))
+                elif obj.get("skipped") in _TOUCHED_SKIPS and isinstance(obj.get("object"), str):
+                    out.write(obj["object"] + "\n")
+        return int(proc.returncode if proc.returncode is not None else -1)
+
+    def _preview_failed(self, code: int, elapsed: float) -> Outcome:
+        if code == 3 and not self.ctx.stop.is_set():
+            missing = _stop(
+                "source_missing",
+                f"source missing: {self.params['source']} was not found (not mounted, "
+                "removed or mistyped?); nothing was changed",
+            )
+            return replace(missing, exit_code=code)
+        stats = RunStats(elapsed_s=elapsed)
+        return rclone.outcome_for(
+            code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False
+        )
+
+    def _decide(self, counts: _Counts, combined: Path) -> Outcome | None:
+        """None when the sync may go on; else the stop, its would-be deletes reported."""
+        source, destination = self.params["source"], self.params["destination"]
+        guard, name = guard_of(self.params), self.ctx.job_name
+        if counts.source == 0 and counts.destination > 0:
+            error_class, error = (
+                "empty_source",
+                (
+                    f"empty source: {source} holds no files while {destination} holds "
+                    f"{counts.destination}; a sync would delete them all, so nothing was "
+                    "changed (an unmounted drive or a wrong path?). If the source really is "
+                    f"meant to be empty: synchub job run {name} --allow-deletes"
+                ),
+            )
+        elif not guard.allows(counts.deletes, counts.destination):
+            share = counts.deletes * 100 / counts.destination
+            error_class, error = (
+                "delete_guard",
+                (
+                    f"delete guard: this run would delete {counts.deletes} of the "
+                    f"{counts.destination} files at {destination} ({share:.0f}%), more than "
+                    f"the job's guard of {guard} allows; nothing was changed. To let these "
+                    f"deletes happen once: synchub job run {name} --allow-deletes (or change "
+                    f"the guard: synchub job edit {name} --delete-guard ...)"
+                ),
+            )
+        else:
+            return None
+        for sign, path in _lines(combined):
+            if sign == "-":
+                self.ctx.sink.file(FileChange(path, FileAction.WOULD_DELETE))
+        return _stop(error_class, error)
+
+    def _second_pass(self, argv: list[str], touch: Path, counts: _Counts) -> list[str]:
+        limits = [counts.deletes]
+        for option in self.options:
+            if flag_name(option) == "--max-delete" and option.partition("=")[2].isdigit():
+                limits.append(int(option.partition("=")[2]))
+        extra = [f"--max-delete={min(limits)}"]
+        if any(flag_name(o) == "--delete-excluded" for o in self.options):
+            # rclone then lists the destination unfiltered: a files-from list would make
+            # it delete everything else. That sync lists both sides again.
+            return argv + extra
+        if counts.touched * 2 > counts.source + counts.destination:
+            # Most of the listing changes: listing again costs less than rclone's
+            # files-from path, which copied 20 x 50 MiB ≈ 10 % slower (bench guard).
+            return argv + extra
+        # rclone takes a files-from list alone: the preview applied the filters already.
+        kept = [a for a in argv if flag_name(a) not in _FILTER_FLAGS]
+        return [*kept, *extra, f"--files-from-raw={touch}", "--no-traverse"]
+
+    def _quiet(self, argv: list[str]) -> tuple[int, str]:
+        """Run a short rclone command; (exit status, its first error line)."""
+        try:
+            proc = spawn(argv, env=dict(self.env))
+        except OSError as exc:
+            return -1, str(exc)
+        errors = []
+        for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
+            if stream == "stderr" and line.strip():
+                errors.append(self.log.redact(line.strip()))
+        return int(proc.returncode if proc.returncode is not None else -1), (errors or [""])[0]
+
+
+class _Seen(_RowFilter):
+    """A sink passing everything on, noting the first log message holding each of
+    `needles`."""
+
+    def __init__(self, sink: RunSink, needles: tuple[str, ...]) -> None:
+        super().__init__(sink)
+        self.needles = needles
+        self.found: dict[str, str] = {}
+
+    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        for needle in self.needles:
+            if needle in message and needle not in self.found:
+                self.found[needle] = message
+        self.sink.log(level, message, fields)
+
+    def file(self, change: FileChange) -> None:
+        self.sink.file(change)
+
+
+def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
+    """Count the preview's lines, and write the paths the second pass must touch."""
+    counts = _Counts()
+    with touch.open("w", encoding="utf-8", errors="surrogateescape") as out:
+        for sign, path in _lines(combined):
+            if sign in "=*+":
+                counts.source += 1
+            if sign in "=*-":
+                counts.destination += 1
+            if sign in "*+-":
+                counts.deletes += sign == "-"
+                counts.touched += 1
+                out.write(path + "\n")
+        for _, path in _lines(touched, signed=False):
+            counts.touched += 1
+            out.write(path + "\n")
+    return counts
+
+
+def _lines(path: Path, *, signed: bool = True) -> Any:
+    """(sign, path) for each line of a --combined file (or ("", path) of a plain list),
+    one at a time."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="\n") as lines:
+        for line in lines:
+            line = line.removesuffix("\n")
+            if not signed:
+                yield "", line
+            elif len(line) > 2 and line[1] == " ":
+                yield line[0], line[2:]
+
+
+def _joined(root: str, name: str) -> str:
+    if not root:
+        return name
+    return root + name if root.endswith("/") else f"{root}/{name}"
+
+
+def _json(line: str) -> dict[str, Any] | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _listing(stats: Mapping[str, Any]) -> Progress:
+    def n(key: str) -> int:
+        value = stats.get(key)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return Progress(checks=n("checks"), total_checks=n("totalChecks"), scanning=True,
+                    elapsed_s=float(stats.get("elapsedTime") or 0.0))  # fmt: skip
+
+
+def _stop(error_class: str, error: str) -> Outcome:
+    """A run stopped before any change; a retry would find the same."""
+    return Outcome(ok=False, error_class=error_class, error=error, permanent=True)
+
+
+def _previewed(outcome: Outcome) -> Outcome:
+    """A dry run's outcome: nothing counts as transferred, deleted or renamed."""
+    s = outcome.stats
+    stats = RunStats(checks=s.checks, errors=s.errors, elapsed_s=s.elapsed_s)
+    return replace(outcome, stats=stats, dry_run=True)

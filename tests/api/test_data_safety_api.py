@@ -1,0 +1,119 @@
+"""The data-safety settings and run flags over HTTP: delete_guard, require_marker,
+dry_run and allow_deletes; bad input is a 422 that changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Api, ok, problem
+from tests.integration.engines.helpers import tree, write
+from tests.support.harness import Harness
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    return tmp_path / "src"
+
+
+@pytest.fixture
+def dst(tmp_path: Path) -> Path:
+    return tmp_path / "dst"
+
+
+def new_job(api: Api, src: Path, dst: Path, **extra: Any) -> Any:
+    body = {"name": "backup", "params": {"source": str(src), "destination": str(dst)}, **extra}
+    return api.admin.post("/api/v1/jobs", json=body)
+
+
+def test_a_job_has_a_delete_guard_of_half_unless_it_says_otherwise(
+    api: Api, src: Path, dst: Path
+) -> None:
+    job = ok(new_job(api, src, dst), 201)
+    assert job["delete_guard"] == "50%" and job["require_marker"] is None
+    job = ok(api.admin.patch("/api/v1/jobs/backup", json={"delete_guard": 100}))
+    assert job["delete_guard"] == "100"
+    job = ok(api.admin.patch("/api/v1/jobs/backup", json={"require_marker": ".mounted"}))
+    assert job["require_marker"] == ".mounted"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"delete_guard": "150%"},
+        {"delete_guard": -1},
+        {"delete_guard": "abc"},
+        {"require_marker": "../x"},
+        {"require_marker": "a/b"},
+        {"delete_guard": True},
+    ],
+)
+def test_bad_safety_settings_are_a_422_that_changes_nothing(
+    api: Api, src: Path, dst: Path, extra: dict[str, Any]
+) -> None:
+    problem(new_job(api, src, dst, **extra), 422)
+    assert ok(api.viewer.get("/api/v1/jobs"))["data"] == []
+    ok(new_job(api, src, dst), 201)
+    problem(api.admin.patch("/api/v1/jobs/backup", json=extra), 422)
+    assert ok(api.viewer.get("/api/v1/jobs/backup"))["delete_guard"] == "50%"
+
+
+def test_a_dry_run_on_demand_changes_nothing_and_says_so(
+    api: Api, harness: Harness, src: Path, dst: Path
+) -> None:
+    write(src, {"a.txt": "a"})
+    write(dst, {"old.txt": "old", "b.txt": "b"})
+    ok(new_job(api, src, dst), 201)
+
+    run = ok(api.operator.post("/api/v1/jobs/backup/run", json={"dry_run": True}), 202)
+    assert run["dry_run"] is True
+    harness.step()
+
+    run = ok(api.viewer.get(f"/api/v1/runs/{run['id']}"))
+    assert run["state"] == "succeeded" and run["dry_run"] is True
+    assert tree(dst) == {"old.txt": "old", "b.txt": "b"}
+    rows = ok(api.viewer.get(f"/api/v1/runs/{run['id']}/files"))["data"]
+    assert {(r["path"], r["action"]) for r in rows} == {
+        ("a.txt", "would_copy"), ("old.txt", "would_delete"), ("b.txt", "would_delete"),
+    }  # fmt: skip
+
+
+def test_allow_deletes_is_for_operators_and_is_audited(
+    api: Api, harness: Harness, src: Path, dst: Path
+) -> None:
+    write(dst, {"old.txt": "old"})
+    ok(new_job(api, src, dst), 201)
+    body = {"allow_deletes": True}
+    problem(api.viewer.post("/api/v1/jobs/backup/run", json=body), 403)
+
+    run = ok(api.operator.post("/api/v1/jobs/backup/run", json=body), 202)
+    harness.step()
+
+    assert ok(api.viewer.get(f"/api/v1/runs/{run['id']}"))["state"] == "succeeded"
+    assert tree(dst) == {}
+    events = ok(api.admin.get("/api/v1/audit", params={"action": "run.allow_deletes"}))
+    (event,) = events["data"]
+    assert event["target"] == "backup" and event["after"] == {"run": run["id"]}
+
+
+def test_an_empty_source_fails_the_run_and_shows_why(
+    api: Api, harness: Harness, src: Path, dst: Path
+) -> None:
+    write(dst, {"precious.txt": "keep"})
+    ok(new_job(api, src, dst), 201)
+    run = ok(api.operator.post("/api/v1/jobs/backup/run"), 202)
+    harness.step()
+    run = ok(api.viewer.get(f"/api/v1/runs/{run['id']}"))
+    assert run["state"] == "failed" and run["error"].startswith("empty source:")
+    assert run["files_summary"] == {"would_delete": 1}
+    assert tree(dst) == {"precious.txt": "keep"}
+
+
+def test_dry_run_with_allow_deletes_is_a_422(api: Api, src: Path, dst: Path) -> None:
+    ok(new_job(api, src, dst), 201)
+    body = {"dry_run": True, "allow_deletes": True}
+    problem(api.operator.post("/api/v1/jobs/backup/run", json=body), 422)
+    assert ok(api.viewer.get("/api/v1/runs"))["data"] == []

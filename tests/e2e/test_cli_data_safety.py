@@ -1,0 +1,99 @@
+"""Data safety through the real CLI: the defaults said out loud, a stopped run, one
+run let through, a dry run's preview, and bad input refused with exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Synchub
+from tests.integration.engines.helpers import tree, write
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    src = write(tmp_path / "src", {"a.txt": "alpha", "b.txt": "beta"})
+    return src, tmp_path / "dst"
+
+
+def test_job_add_says_what_the_default_op_does(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    helped = synchub("job", "add", "--help").stdout
+    assert "sync (the default" in " ".join(helped.split())
+    added = synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst)).stdout
+    assert "files missing from the source are deleted at" in added
+    assert "guarded at 50%" in added
+    copy = synchub("job", "add", "c", "--source", str(src), "--dest", str(dst), "--op", "copy")
+    assert "deleted" not in copy.stdout
+
+
+def test_a_stopped_run_then_one_run_let_through(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
+    synchub("job", "run", "backup", "--wait")
+    for name in ("a.txt", "b.txt"):
+        (src / name).unlink()
+
+    proc = synchub("job", "run", "backup", "--wait", check=False)
+
+    assert proc.returncode == 1
+    assert "empty source:" in proc.stdout
+    assert tree(dst) == {"a.txt": "alpha", "b.txt": "beta"}
+    (run, _) = synchub.json("runs", "list")
+    shown = synchub("runs", "show", str(run["id"]), "--files").stdout
+    assert "stopped before any change" in shown and "would delete" in shown
+
+    synchub("job", "run", "backup", "--wait", "--allow-deletes")
+    assert tree(dst) == {}
+
+
+def test_a_dry_run_previews_readably(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    write(dst, {"old.txt": "old"})
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
+            "--delete-guard", "off")  # fmt: skip
+
+    done = synchub("job", "run", "backup", "--dry-run", "--wait").stdout
+
+    assert "nothing changed" in done and "2 to copy" in done and "1 to delete" in done
+    assert tree(dst) == {"old.txt": "old"}
+    (run,) = synchub.json("runs", "list")
+    assert run["dry_run"] is True
+    shown = synchub("runs", "show", str(run["id"]), "--files").stdout
+    assert "dry run: nothing was changed" in shown
+    assert "would copy" in shown and "would delete" in shown and "old.txt" in shown
+    assert "(dry run)" in synchub("runs", "list").stdout
+
+
+def test_only_a_bisync_job_resyncs(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "resync", "backup", check=False)
+    assert proc.returncode == 2 and "only bisync jobs resync" in proc.stderr
+    assert synchub.json("runs", "list") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--delete-guard", "150%"),
+        ("--delete-guard", "-1"),
+        ("--delete-guard", "abc"),
+        ("--require-marker", "a/b"),
+        ("--require-marker", ".."),
+    ],
+)
+def test_bad_safety_input_exits_2_with_one_line_and_changes_nothing(
+    synchub: Synchub, dirs: tuple[Path, Path], args: tuple[str, str]
+) -> None:
+    src, dst = dirs
+    proc = synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst), *args,
+                   check=False)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert synchub.json("job", "list") == []
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "edit", "backup", *args, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert synchub.json("job", "show", "backup")["delete_guard"] == "50%"

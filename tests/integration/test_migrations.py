@@ -146,7 +146,7 @@ ADDED_BY = {
     "0005": {("runs", "ix_runs_retry_of")},
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
-    "0011": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
+    "0010": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
 }
 
 
@@ -437,7 +437,7 @@ def test_0009_never_gives_a_deleted_runs_id_again(blank_url: str) -> None:
     engine.dispose()
 
 
-def test_0011_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: str) -> None:
+def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: str) -> None:
     """The runs before it were real runs; the claim function returns the three flags
     after it, and 0008's shape again after a downgrade."""
     engine = make_engine(blank_url)
@@ -445,7 +445,7 @@ def test_0011_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     seed_0002(engine)
     upgrade(engine, "0009")
 
-    upgrade(engine, "0011")
+    upgrade(engine, "0010")
 
     with engine.connect() as conn:
         flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))

@@ -6,7 +6,7 @@ guard and the empty-source stop. runs.resync: a bisync run asked to resync. The
 claim function returns the three, and no longer counts a dry run as the success
 that spares a bisync its --resync.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-06 07:00:00.000000
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

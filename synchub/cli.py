@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
@@ -28,6 +29,7 @@ from synchub.core.errors import (
     SchemaOutdated,
     SynchubError,
 )
+from synchub.core.text import check_text, check_tree, shown
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 
@@ -50,8 +52,21 @@ app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A console that prints controls and lone surrogates as escapes ("\\x1b"): text
+    read back from the database cannot steer the terminal or fail to encode."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(shown(text), **kwargs)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+
+#: Options whose values may span lines: a command job's argv items and env values,
+#: the multi-line fields of the text rule (synchub/core/text.py).
+MULTILINE_OPTIONS = frozenset({"--arg", "--env"})
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -253,10 +268,11 @@ def remote_add(
         values = parse_pairs(options or [], "option")
         for key, value in values.items():
             if value == "-":
-                values[key] = (
+                values[key] = check_text(
                     typer.prompt(key, hide_input=True)
                     if sys.stdin.isatty()
-                    else sys.stdin.readline().rstrip("\n")
+                    else sys.stdin.readline().rstrip("\n"),
+                    f"the value of {key} read from stdin",
                 )
         view = svc.remotes.add(name, type_, values, max_concurrency=max_concurrency)
         out.print(f"added remote [bold]{view.name}[/] ({view.type})")
@@ -406,6 +422,7 @@ def job_params(
             given[key] = json.loads(raw)
         except json.JSONDecodeError:
             given[key] = raw
+        check_tree(given[key], f"--param {key}")  # JSON escapes are decoded only here
     return given or None
 
 
@@ -828,8 +845,31 @@ def cron(
         out.print(f"  {fire}")
 
 
+def check_argv(argv: list[str]) -> None:
+    """InvalidText for the first argument that breaks the text rule (core/text.py).
+    Bytes that are not UTF-8 reach Python as lone surrogates, and are refused too."""
+    previous = ""
+    for number, arg in enumerate(argv, 1):
+        option, attached, _ = arg.partition("=")
+        multiline = previous in MULTILINE_OPTIONS or (
+            bool(attached) and option in MULTILINE_OPTIONS
+        )
+        after = f" (after {previous})" if previous.startswith("-") else ""
+        check_text(arg, f"argument {number}{after}", multiline=multiline)
+        previous = arg
+
+
 def main() -> None:
     # Freezing the heap at exit spares the interpreter's final collection walking
     # every imported module's objects: ~0.3 s of every command's run time.
     atexit.register(gc.freeze)
+    # Whatever else prints (click's usage errors) cannot fail on a lone surrogate.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        check_argv(sys.argv[1:])
+    except InvalidInput as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        raise SystemExit(2) from None
     app()

@@ -8,7 +8,8 @@ The tree::
      │    ├── InvalidSchedule
      │    ├── InvalidPath
      │    ├── InvalidOption
-     │    └── InvalidRemote
+     │    ├── InvalidRemote
+     │    └── InvalidText     a lone surrogate or a control character (core/text.py)
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
@@ -58,6 +59,10 @@ class InvalidPath(InvalidInput):
 
 class InvalidOption(InvalidInput):
     """The option is not allowed."""
+
+
+class InvalidText(InvalidInput):
+    """Text may not hold lone surrogates or control characters."""
 
 
 class InvalidRemote(InvalidInput):

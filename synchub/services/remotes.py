@@ -12,6 +12,7 @@ from synchub.core.errors import (
     AlreadyExists,
     InvalidInput,
     InvalidRemote,
+    InvalidText,
     RemoteInUse,
     RemoteNotFound,
 )
@@ -183,7 +184,11 @@ class RemoteService:
         path = path or rclone_conf.default_config_path()
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise InvalidText(
+                f"Cannot import {path}: it is not UTF-8 text (byte {exc.start})"
+            ) from None
+        except OSError as exc:
             raise InvalidInput(f"Cannot read {path}: {exc}") from None
         return self.import_text(text)
 

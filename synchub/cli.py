@@ -61,6 +61,14 @@ class SafeConsole(Console):
         return super().render_str(shown(text), **kwargs)
 
 
+class Rows(Table):
+    """A table whose cells are data, printed as they are: "[/]" in an option value is
+    text, not markup, and controls come escaped (see SafeConsole)."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(Text(shown(c)) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
 out = SafeConsole(highlight=False, soft_wrap=True)
 err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
@@ -287,7 +295,7 @@ def remote_list(as_json: JsonOpt = False) -> None:
         if as_json:
             emit([v.as_dict() for v in views])
             return
-        table = Table("name", "type", "options", "limit", "used by")
+        table = Rows("name", "type", "options", "limit", "used by")
         for v in views:
             table.add_row(
                 v.name,
@@ -553,7 +561,7 @@ def job_list(as_json: JsonOpt = False) -> None:
         if as_json:
             emit(views)
             return
-        table = Table("name", "kind", "what", "schedule", "next fire", "enabled")
+        table = Rows("name", "kind", "what", "schedule", "next fire", "enabled")
         for v in views:
             p = v["params"]
             what = (
@@ -710,7 +718,7 @@ def runs_list(
         if as_json:
             emit(views)
             return
-        table = Table("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
+        table = Rows("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
         for v in views:
             table.add_row(
                 str(v["id"]),

@@ -13,11 +13,12 @@ status code, content type, header and body is one the document promises.
   schema allows gets a 2xx"): semantic rules no JSON schema states (a job's remote must
   exist, a cron must parse, a name is 1-64 of [A-Za-z0-9._-]) answer a documented 422
   by design.
-- Bad text: the fuzzer slips a character no door lets in (see synchub/core/text.py)
-  into one string of about half the generated bodies, query strings and path
-  parameters: controls (tab and line breaks too) everywhere, lone surrogates in JSON
-  bodies (as "\\ud800" escapes; a URL or a text body cannot carry one). Each must be a
-  documented 422, never a 5xx (see BAD_TEXT and `spoiled`).
+- Bad text: in the generate phase the fuzzer slips a character no door lets in (see
+  synchub/core/text.py) into one string of about half the generated bodies, query
+  strings and path parameters that hold one: controls (tab and line breaks too)
+  everywhere, lone surrogates in JSON bodies (as "\\ud800" escapes; a URL or a text
+  body cannot carry one). Each must answer a documented 4xx, never a 5xx (see
+  BAD_TEXT and `spoiled`); on SQLite about one case in six carries one.
 - The SSE endpoint is included: every seeded run has ended, so its stream ends at once;
   the request timeout would cut a stream that does not.
 - Sizes: on SQLite, FAST_EXAMPLES generated cases an operation plus schemathesis'

@@ -127,6 +127,23 @@ def ensure_schema(svc: Services) -> None:
     check_schema(svc.db)
 
 
+def seal_stored(svc: Services) -> None:
+    """Seal secret values stored in plain text (RemoteService.seal_stored,
+    JobService.seal_stored_env)."""
+    sealed = svc.remotes.seal_stored()
+    for name, keys in sealed.items():
+        err.print(f"sealed the secret option(s) {', '.join(keys)} of remote {name}", markup=False)
+    jobs = svc.jobs.seal_stored_env()
+    for name in jobs:
+        err.print(f"sealed the environment values of job {name}", markup=False)
+    if sealed or jobs:
+        err.print(
+            "the plain values may linger in the database's free space until it is "
+            "compacted: see docs/concepts.md, Remotes",
+            markup=False,
+        )
+
+
 # -- set-up -------------------------------------------------------------------
 
 
@@ -141,6 +158,7 @@ def init() -> None:
         if not svc.settings.secret_key.get_secret_value():
             load_or_create_key(svc.settings.key_path, create=True)
         upgrade(svc.db)
+        seal_stored(svc)
         out.print(f"synchub is ready in [bold]{svc.settings.home}[/]")
         if (secret := svc.tokens.create_first_admin()) is not None:
             err.print("the first admin token for the REST API; it is shown only now:")
@@ -196,6 +214,7 @@ def serve(
     with services() as svc:
         ensure_schema(svc)
         svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+        seal_stored(svc)
         cli_procs.serve(
             svc, err, host, port, workers=workers, scheduler=not no_scheduler, pool=not no_workers
         )
@@ -239,6 +258,7 @@ def worker_cmd(
         argv = cli_procs.worker(
             svc, err, queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
         )
+        seal_stored(svc)
     # Checked: this process becomes the worker, a fresh interpreter without the command
     # line's modules (see synchub/celery_worker.py). Same pid, environment and output.
     sys.stdout.flush()
@@ -251,10 +271,11 @@ def worker_cmd(
 
 def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
     result: dict[str, str] = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, 1):
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"Bad {what} {pair!r}: use key=value")
+            # Not quoted: a value given without its key is likely the secret itself.
+            raise InvalidInput(f"Bad {what} number {number}: use key=value")
         result[key] = value
     return result
 

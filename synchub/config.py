@@ -31,8 +31,9 @@ def _home_from_env() -> Path:
     return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
 
 
-def _user_home() -> list[Path]:
-    return [Path.home()]
+#: Settings that decide which programs synchub starts: read from the environment
+#: only. synchub.toml lies in the data directory, where an admin's job can write.
+ENV_ONLY = frozenset({"allow_command_jobs", "rclone", "celery_config"})
 
 
 class Settings(BaseSettings):
@@ -92,9 +93,10 @@ class Settings(BaseSettings):
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval
     watch_rescan: int = Field(default=600, ge=1)
-    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree),
-    #: absolute, separated by os.pathsep (":"); empty: none. Default: the user's home
-    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=_user_home)
+    #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree) and
+    #: watch, absolute, separated by os.pathsep (":"). None by default: a public token
+    #: reaches them, so the admin names them
+    browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     @field_validator("*")
     @classmethod
@@ -153,7 +155,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_home_from_env() / "synchub.toml")
+        path = _home_from_env() / "synchub.toml"
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        held = sorted(set(toml.toml_data) & ENV_ONLY)
+        if held:
+            raise ValueError(
+                f"{path} sets {', '.join(held)}: set it in the environment "
+                f"(SYNCHUB_{held[0].upper()}) instead; the data directory is writable by "
+                "jobs, so settings that decide which programs run are not read from it"
+            )
         return init_settings, env_settings, toml, file_secret_settings
 
     @property

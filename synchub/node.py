@@ -39,6 +39,7 @@ def make_runner(svc: Services, worker: str, *, end_behind: bool = False) -> Runn
             log_cap_bytes=s.log_cap_bytes,
             file_report_cap=s.file_report_cap,
             end_behind=end_behind,
+            allow_programs=s.allow_command_jobs,
         ),
         job_env=svc.job_env,
     )

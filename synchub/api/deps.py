@@ -70,7 +70,7 @@ def services_for(needed: Role) -> Callable[..., Services]:
         svc = base_services(request)
         who = authenticated(request, svc, credentials)
         TokenService.authorize(who, needed)
-        return svc.for_actor(who.name)
+        return svc.for_actor(who.name, who.role)
 
     dependency.__name__ = f"services_for_{needed.value}"
     return dependency

@@ -9,6 +9,7 @@ The tree::
      │    ├── InvalidPath
      │    ├── InvalidOption
      │    ├── InvalidRemote
+     │    ├── CommandsDisabled  a program would start here, and command jobs are off
      │    └── InvalidText     a lone surrogate or a control character (core/text.py)
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
@@ -67,6 +68,10 @@ class InvalidText(InvalidInput):
 
 class InvalidRemote(InvalidInput):
     """The remote definition is not valid."""
+
+
+class CommandsDisabled(InvalidInput):
+    """command jobs are disabled on this server"""
 
 
 class NotFound(SynchubError):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from synchub.core.errors import CommandsDisabled
 from synchub.core.runs import FileChange, Progress, RunStats
 
 
@@ -61,7 +62,12 @@ class Outcome:
 
 
 class Engine(Protocol):
-    """A kind of job. Registered under its `kind` name."""
+    """A kind of job. Registered under its `kind` name.
+
+    A kind that starts programs its jobs name (the `command` kind) says so with a
+    class attribute `starts_programs = True`: its jobs are then saved and run only
+    where command jobs are allowed. A kind without the attribute starts none.
+    """
 
     kind: str
 
@@ -76,3 +82,14 @@ class Engine(Protocol):
     def run(self, ctx: RunContext) -> Outcome:
         """Do the work, blocking; return promptly after `ctx.stop` is set."""
         ...
+
+
+def starts_programs(engine: Engine) -> bool:
+    """Whether `engine`'s jobs start programs they name (see `Engine`)."""
+    return bool(getattr(engine, "starts_programs", False))
+
+
+def check_may_start(engine: Engine, *, allowed: bool) -> None:
+    """Raise CommandsDisabled when `engine` starts programs and `allowed` is False."""
+    if starts_programs(engine) and not allowed:
+        raise CommandsDisabled

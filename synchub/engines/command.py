@@ -1,7 +1,8 @@
 """The command engine: run an argv (restic, a tape script...) as a job.
 
-Whether command jobs may be defined at all is the admin's decision, checked
-by the services; this engine only validates and runs them. The argv is
+Whether command jobs may be saved and run at all is the admin's decision
+(`starts_programs`, checked by the services and the runner); this engine only
+validates and runs them. The argv is
 executed directly, never through a shell, with a minimal environment plus
 the job's own variables.
 """
@@ -59,6 +60,7 @@ class CommandEngine:
     """Engine for `command` jobs: params {"argv": [...], "env": {...}, "cwd": "/abs" | None}."""
 
     kind = "command"
+    starts_programs = True  #: its jobs run any program: only where command jobs are allowed
 
     def __init__(self, *, kill_grace: float = 5.0) -> None:
         self.kill_grace = kill_grace  #: seconds between SIGTERM and SIGKILL on stop

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import posixpath
 import re
 import subprocess
@@ -34,12 +35,14 @@ from synchub.core.errors import (
     InvalidPath,
     InvalidRemote,
 )
+from synchub.core.redact import redact, secret_list
 from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.engines import rclone_flags
 from synchub.engines.base import Outcome, RemoteConfig, RunContext, RunSink
 from synchub.engines.obscure import obscure
 from synchub.engines.process import minimal_env, spawn, stream_lines
 from synchub.engines.rclone_backends import (
+    backend,
     password_options,
     rclone_binary,
     referenced_remotes,
@@ -207,7 +210,6 @@ _DRY_RUN_ACTIONS = {
     "move": FileAction.MOVED,
 }
 _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
-_MIN_SECRET_LEN = 3  # shorter values would blank out ordinary words
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -224,18 +226,6 @@ def _in_flight(stats: Mapping[str, Any]) -> tuple[dict[str, object], ...]:
     keep = ("name", "size", "bytes", "percentage", "speed", "eta")
     items = stats.get("transferring") or []
     return tuple({k: t.get(k) for k in keep} for t in items if isinstance(t, dict))
-
-
-def secret_list(values: Iterable[str]) -> list[str]:
-    """Secrets worth redacting, longest first (so no secret is half-replaced)."""
-    return sorted({v for v in values if len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every value of `secrets` (from secret_list) replaced by "***"."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def file_change(obj: Mapping[str, Any]) -> FileChange | None:
@@ -392,7 +382,7 @@ class RcloneLog:
             eta_s=float(eta) if isinstance(eta, int | float) else None,
             elapsed_s=_float(stats, "elapsedTime"),
             scanning=grew,
-            transferring=_in_flight(stats),
+            transferring=tuple({**t, "name": self._clean(t["name"])} for t in _in_flight(stats)),
         )
         self.sink.progress(self._last_progress)
 
@@ -516,11 +506,36 @@ def remote_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
             env[prefix + key.upper().replace("-", "_")] = (
                 obscure(value) if key in passwords else value
             )
+    _check_no_stray_options(remotes, env)
     return env
 
 
-def _secret_values(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) -> list[str]:
-    """Every secret a log line could leak: plain values and their obscured forms."""
+def _check_no_stray_options(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) -> None:
+    """Refuse variables of one remote that rclone would read as options of another.
+
+    rclone reads option OPT of remote NAME from RCLONE_CONFIG_NAME_OPT, so a remote
+    named "az_env" with option `auth` (swift) would turn on `env_auth` of a remote
+    "az" (azureblob) in the same run. Raises EngineError(permanent=True).
+    """
+    for name, remote in remotes.items():
+        prefix = f"RCLONE_CONFIG_{name.upper()}_"
+        own = {prefix + "TYPE"} | {prefix + k.upper().replace("-", "_") for k in remote.options}
+        for option in sorted(backend(remote.type).option_names()):
+            key = prefix + option.upper()
+            if key in env and key not in own:
+                raise EngineError(
+                    f"remote {name!r} would get option {option!r} from another remote of "
+                    "this run, whose name starts with its own: rename one of them",
+                    permanent=True,
+                )
+
+
+def secret_values(
+    remotes: Mapping[str, RemoteConfig], env: Mapping[str, str] | None = None
+) -> list[str]:
+    """Every secret a log line could leak: the plain values of the remotes' secret
+    options (every option of a type this rclone does not know) and, given the
+    environment handed to rclone, their obscured forms there."""
     values: list[str] = []
     for name, remote in remotes.items():
         try:
@@ -530,13 +545,23 @@ def _secret_values(remotes: Mapping[str, RemoteConfig], env: Mapping[str, str]) 
         for key in secret_keys & remote.options.keys():
             values.append(remote.options[key])
             env_key = f"RCLONE_CONFIG_{name.upper()}_{key.upper().replace('-', '_')}"
-            values.append(env.get(env_key, ""))
+            values.append((env or {}).get(env_key, ""))
     return values
 
 
-def rclone_env(remotes: Mapping[str, RemoteConfig]) -> dict[str, str]:
-    """The whole environment of an rclone child: minimal, no config file, `remotes`."""
-    return minimal_env({"RCLONE_CONFIG": "", **remote_env(remotes)})
+#: Where command jobs are off, the AWS SDK in rclone reads no AWS config files: they
+#: can name a `credential_process` to run, and the server user's home, where they
+#: live, is writable by jobs. Keys in the remote, or an instance role, still work.
+NO_AWS_FILES = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+def rclone_env(
+    remotes: Mapping[str, RemoteConfig], *, allow_programs: bool = False
+) -> dict[str, str]:
+    """The whole environment of an rclone child: minimal, no config file, `remotes`;
+    without `allow_programs` (SYNCHUB_ALLOW_COMMAND_JOBS), no AWS config file either."""
+    files = {} if allow_programs else NO_AWS_FILES
+    return minimal_env({"RCLONE_CONFIG": "", **files, **remote_env(remotes)})
 
 
 # --- the engine ------------------------------------------------------------------
@@ -546,10 +571,15 @@ class RcloneEngine:
     """Engine for `rclone` jobs: sync, copy, move, check and bisync."""
 
     kind = "rclone"
+    starts_programs = False  #: rclone only; remotes that would start one are refused
 
-    def __init__(self, binary: str | None = None, *, kill_grace: float = 5.0) -> None:
+    def __init__(
+        self, binary: str | None = None, *, kill_grace: float = 5.0, allow_programs: bool = False
+    ) -> None:
         self._binary = binary
         self.kill_grace = kill_grace  #: seconds between SIGTERM and SIGKILL on stop
+        #: SYNCHUB_ALLOW_COMMAND_JOBS: rclone may read the AWS files (see rclone_env)
+        self.allow_programs = allow_programs
 
     @property
     def binary(self) -> str:
@@ -624,11 +654,11 @@ class RcloneEngine:
         if ctx.stop.is_set():
             return Outcome(ok=False, error_class="stopped", error="stopped before it started")
         try:
-            env = rclone_env(ctx.remotes)
+            env = rclone_env(ctx.remotes, allow_programs=self.allow_programs)
         except EngineError as exc:
             return Outcome(ok=False, error_class="config", error=str(exc), permanent=True)
         _warn_missing_references(ctx)
-        log = RcloneLog(ctx.sink, secrets=_secret_values(ctx.remotes, env))
+        log = RcloneLog(ctx.sink, secrets=secret_values(ctx.remotes, env))
         argv = self.argv(ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s)
         op, options = ctx.params.get("op", "sync"), list(ctx.params.get("options", []))
         timeout_set = _max_duration(op, options, ctx.timeout_s) is not None
@@ -653,7 +683,13 @@ class RcloneEngine:
 
     def test_remote(self, remote: RemoteConfig, timeout_s: float = 15) -> tuple[bool, str]:
         """See `check_remote`."""
-        return check_remote(remote, timeout_s, binary=self._binary, grace_s=self.kill_grace)
+        return check_remote(
+            remote,
+            timeout_s,
+            binary=self._binary,
+            grace_s=self.kill_grace,
+            allow_programs=self.allow_programs,
+        )
 
 
 def _max_duration(op: str, options: list[str], timeout_s: int | None) -> int | None:
@@ -687,16 +723,18 @@ def check_remote(
     binary: str | None = None,
     others: Mapping[str, RemoteConfig] | None = None,
     grace_s: float = 2.0,
+    allow_programs: bool = False,
 ) -> tuple[bool, str]:
     """Whether `remote` answers: (True, "ok: ...") or (False, rclone's first error).
 
     Runs `rclone lsf --max-depth 1 NAME:` with short connect/IO timeouts and
     no retries, and kills it if it has not finished after `timeout_s`.
-    `others`: remotes a wrapping remote (crypt, alias...) refers to.
+    `others`: remotes a wrapping remote (crypt, alias...) refers to;
+    `allow_programs`: as for `rclone_env`.
     """
     remotes = {**(others or {}), remote.name: remote}
     try:
-        env = rclone_env(remotes)
+        env = rclone_env(remotes, allow_programs=allow_programs)
     except EngineError as exc:
         return False, str(exc)
     seconds = f"{max(1, int(timeout_s))}s"
@@ -721,7 +759,7 @@ def check_remote(
     if time.monotonic() >= deadline:
         return False, f"no answer from {remote.name}: within {timeout_s:g}s"
     first = next((e for e in errors if e), f"rclone exited with code {proc.returncode}")
-    return False, redact(first, secret_list(_secret_values(remotes, env)))
+    return False, redact(first, secret_list(secret_values(remotes, env)))
 
 
 @dataclass(frozen=True)
@@ -741,10 +779,12 @@ def measure_size(
     others: Mapping[str, RemoteConfig] | None = None,
     grace_s: float = 2.0,
     stop: threading.Event | None = None,
+    allow_programs: bool = False,
 ) -> RemoteSize:
     """The size of everything in `remote`, by `rclone size --json NAME:`.
 
-    `others`: remotes a wrapping remote refers to. Kills rclone when `stop` is set or
+    `others`: remotes a wrapping remote refers to; `allow_programs`: as for
+    `rclone_env`. Kills rclone when `stop` is set or
     `timeout_s` passes. Raises EngineError with rclone's first error (secrets
     redacted), saying it timed out or was stopped, or for a bare `local` remote
     (permanent: see below).
@@ -758,7 +798,8 @@ def measure_size(
             permanent=True,
         )
     remotes = {**(others or {}), remote.name: remote}
-    env = rclone_env(remotes)  # EngineError for a remote rclone cannot be given
+    # EngineError for a remote rclone cannot be given
+    env = rclone_env(remotes, allow_programs=allow_programs)
     argv = [binary or rclone_binary(), "size", "--json", f"{remote.name}:", "--use-json-log"]
     stop = stop or threading.Event()
     if stop.is_set():
@@ -780,7 +821,7 @@ def measure_size(
         raise EngineError(f"no answer from {remote.name}: within {timeout_s:g}s")
     if proc.returncode != 0:
         first = next((e for e in errors if e), f"rclone exited with code {proc.returncode}")
-        raise EngineError(redact(first, secret_list(_secret_values(remotes, env))))
+        raise EngineError(redact(first, secret_list(secret_values(remotes, env))))
     try:
         figures = json.loads("".join(out))
         return RemoteSize(

@@ -22,6 +22,7 @@ from typing import Any
 
 from synchub.core.errors import EngineError, InvalidRemote
 from synchub.engines.process import minimal_env
+from synchub.engines.rclone_secrets import is_secret
 
 #: Environment variable naming the rclone binary, overriding the bundled one.
 RCLONE_ENV = "SYNCHUB_RCLONE"
@@ -184,30 +185,12 @@ def validate_remote(type_: str, options: Mapping[str, str]) -> dict[str, str]:
     return cleaned
 
 
-# rclone marks identities (host, user, account, tenant ...) "sensitive" too, for its
-# redacted dumps; people need to see those. Keep secret the sensitive options that
-# are credentials by name, and every password.
-_CREDENTIAL_WORDS = (
-    "token",
-    "secret",
-    "key",
-    "pass",
-    "credential",
-    "cookie",
-    "auth",
-    "mnemonic",
-    "connection_string",
-    "sas_url",
-    "session",
-)
-
-
 def secret_options(type_: str) -> frozenset[str]:
-    """Options of `type_` encrypted at rest and masked: passwords and credentials."""
+    """Options of `type_` encrypted at rest and masked: see rclone_secrets."""
     return frozenset(
         o.name
         for o in backend(type_).options
-        if o.password or (o.sensitive and any(w in o.name for w in _CREDENTIAL_WORDS))
+        if is_secret(type_, o.name, password=o.password, sensitive=o.sensitive)
     )
 
 
@@ -236,3 +219,122 @@ def referenced_remotes(options: Mapping[str, str]) -> frozenset[str]:
             if match:
                 names.add(match.group(1))
     return frozenset(names)
+
+
+# --- options that start a program on this machine ------------------------------------
+
+#: Backend options that make rclone start a program on this machine when set, and
+#: how. A remote may hold them only where command jobs are allowed
+#: (SYNCHUB_ALLOW_COMMAND_JOBS). Found by reading every option of rclone 1.75.2;
+#: tests/unit/engines/test_program_options.py keeps the list complete.
+PROGRAM_OPTIONS: dict[tuple[str, str], str] = {
+    ("webdav", "bearer_token_command"): "rclone runs it to get a bearer token",
+    ("sftp", "ssh"): "rclone runs this ssh program instead of its own SSH client",
+    ("azureblob", "use_az"): "rclone runs the Azure CLI (az) to get a token",
+    ("azurefiles", "use_az"): "rclone runs the Azure CLI (az) to get a token",
+    ("azureblob", "env_auth"): "rclone may run the Azure CLI (az, azd) to get a token; "
+    "use_msi does not",
+    ("azurefiles", "env_auth"): "rclone may run the Azure CLI (az, azd) to get a token; "
+    "use_msi does not",
+    ("s3", "shared_credentials_file"): "the AWS SDK runs the credential_process this file names",
+}
+
+#: Options that speak of commands, programs, shells or running, and credential options
+#: that could start one, reviewed for rclone 1.75.2: none starts a program here.
+REVIEWED_OPTIONS: dict[tuple[str, str], str] = {
+    ("sftp", "server_command"): "runs on the SFTP server, not here",
+    ("sftp", "md5sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "sha1sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "crc32sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "sha256sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "blake3sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "xxh3sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "xxh128sum_command"): "runs on the SFTP server, over SSH",
+    ("sftp", "shell_type"): "the shell of the SFTP server",
+    ("sftp", "path_override"): "a path for commands on the SFTP server",
+    ("sftp", "disable_hashcheck"): "turns off hash commands on the SFTP server",
+    ("sftp", "set_env"): "sent to the SFTP server for its session (the ssh option is refused)",
+    ("sftp", "chunk_size"): "a packet size",
+    ("sftp", "copy_is_hardlink"): "server-side copies as hard links on the server",
+    ("sftp", "pin_host_key"): "records the server's host key",
+    ("sftp", "host_keys"): "the server's pinned host keys",
+    ("s3", "env_auth"): "reads the server user's own AWS files; shared_credentials_file "
+    "(refused) would choose another",
+    ("s3", "role_external_id"): "an identifier sent to AWS STS",
+    ("s3", "list_chunk"): "a listing page size",
+    ("s3", "list_version"): "which S3 listing call to use",
+    ("azureblob", "use_msi"): "asks the Azure metadata service over HTTP",
+    ("azurefiles", "use_msi"): "asks the Azure metadata service over HTTP",
+    ("azureblob", "service_principal_file"): "a JSON file rclone reads",
+    ("azurefiles", "service_principal_file"): "a JSON file rclone reads",
+    ("azureblob", "copy_total_concurrency"): "a concurrency limit",
+    ("drive", "env_auth"): "Google credentials that run a program need "
+    "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES, which rclone never gets",
+    ("google cloud storage", "env_auth"): "Google credentials that run a program need "
+    "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES, which rclone never gets",
+    ("drive", "shared_with_me"): "a listing choice",
+    ("google photos", "proxy"): "the URL of a proxy someone else runs",
+    ("hdfs", "service_principal_name"): "a Kerberos name",
+    ("smb", "kerberos_ccache"): "a Kerberos cache file rclone reads",
+    ("local", "no_check_updated"): "a check during uploads",
+    ("local", "no_set_modtime"): "a modification-time choice",
+    ("local", "metadata_restore_special_bits"): "file mode bits",
+    ("local", "fatal_if_no_space"): "an error-handling choice",
+    ("internetarchive", "item_derive"): "asks the Internet Archive to process uploads",
+    ("protondrive", "app_version"): "a string sent to Proton",
+    ("protondrive", "enable_caching"): "a metadata cache",
+    ("seafile", "library_key"): "a password",
+    ("sia", "api_url"): "the URL of a Sia daemon someone else runs",
+    ("ulozto", "list_page_size"): "a listing page size",
+    ("filen", "api_key"): "a key",
+    ("filen", "upload_concurrency"): "a concurrency limit",
+    ("hidrive", "upload_concurrency"): "a concurrency limit",
+    ("cache", "workers"): "a number of download workers inside rclone",
+    ("cache", "db_wait_time"): "a wait for the cache database",
+    ("dropbox", "impersonate"): "a Dropbox user",
+    ("dropbox", "impersonate_admin"): "a Dropbox team member",
+    ("dropbox", "skip_unowned_folders"): "a listing choice",
+    ("mailru", "user_agent"): "an HTTP header",
+    ("pikpak", "user_agent"): "an HTTP header",
+    ("onedrive", "tenant_url"): "a SharePoint URL",
+    ("onedrive", "link_scope"): "for rclone's link command",
+    ("onedrive", "link_type"): "for rclone's link command",
+    ("onedrive", "link_password"): "for rclone's link command",
+    ("pcloud", "username"): "a user name",
+    ("sharefile", "endpoint"): "an API URL",
+}
+
+# rclone's connection-string keys ("name,key=value:" or ":type,key:"): a key follows
+# a comma and ends at "=", "," or ":". Matched anywhere, nested and quoted strings too.
+_CONNECTION_KEY = re.compile(r",([A-Za-z0-9_]+)(?=[=,:])")
+_PROGRAM_OPTION_NAMES = frozenset(option for _, option in PROGRAM_OPTIONS)
+
+
+def _sets(type_: str, option: str, value: str) -> bool:
+    """Whether `value` turns `option` on: a true bool, or any other non-empty value."""
+    kinds = {o.name: o.type for o in backend(type_).options}
+    if kinds.get(option) == "bool":
+        return value in _GO_BOOLS and value.lower() in ("1", "t", "true")
+    return value != ""
+
+
+def program_options(type_: str, options: Mapping[str, str]) -> dict[str, str]:
+    """The options of a `type_` remote that would make rclone start a program on this
+    machine, each with why: the PROGRAM_OPTIONS it sets, and the references to other
+    remotes (alias, crypt, union...) holding a connection string that sets one of
+    their names, whatever the backend. Empty when there are none."""
+    found: dict[str, str] = {}
+    for name, value in options.items():
+        # as rclone_env spells it: RCLONE_CONFIG_<NAME>_BEARER_TOKEN_COMMAND
+        option = name.lower().replace("-", "_")
+        why = PROGRAM_OPTIONS.get((type_, option))
+        if why is not None and _sets(type_, option, value):
+            found[name] = why
+        if option in _REFERENCE_OPTIONS:
+            keys = {k.lower() for k in _CONNECTION_KEY.findall(value)} & _PROGRAM_OPTION_NAMES
+            if keys:
+                found[name] = (
+                    f"it holds a connection string setting {', '.join(sorted(keys))}; "
+                    "name a remote defined in synchub instead"
+                )
+    return found

@@ -42,15 +42,35 @@ def _read_ini(text: str) -> configparser.ConfigParser:
         strict=True,  # a repeated section or key is an error, not a silent merge
     )
     parser.optionxform = str  # type: ignore[assignment, method-assign]  # keep key case
+    # rclone reads each line without its leading blanks (no continuation lines): an
+    # indented line is a key of its own, or an error, never part of the value above.
+    text = "\n".join(line.lstrip() for line in text.split("\n"))
     try:
         parser.read_string(text)
     except configparser.MissingSectionHeaderError:
         raise InvalidInput(
             "Not an rclone config file: it does not start with a [remote] section"
         ) from None
+    except configparser.ParsingError as exc:
+        lines = text.split("\n")  # as configparser counts them
+        where = "; ".join(
+            _bad_line(n, lines[n - 1] if n <= len(lines) else "") for n, _ in exc.errors
+        )
+        raise InvalidInput(f"Not a valid rclone config file: {where}") from None
     except configparser.Error as exc:
+        # The other errors (a repeated section or key) name a line and a key, no value.
         raise InvalidInput(f"Not a valid rclone config file: {exc.message}") from None
     return parser
+
+
+def _bad_line(number: int, line: str) -> str:
+    """What is wrong with line `number`, never its text: it may hold a secret. The
+    key is named when the line starts with one some backend has."""
+    first = line.split(maxsplit=1)[0] if line.strip() else ""
+    known = {"type"}.union(*(b.option_names() for b in rclone_backends.catalogue().values()))
+    if first in known:
+        return f"line {number}: option {first!r} has no '=' before its value"
+    return f"line {number} is not 'key = value'"
 
 
 def _revealed(name: str, type_: str, options: dict[str, str]) -> dict[str, str]:

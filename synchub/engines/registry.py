@@ -13,12 +13,14 @@ log = logging.getLogger(__name__)
 ENTRY_POINT = "synchub.kinds"
 
 
-def builtin_engines(*, rclone: str = "", kill_grace: float = 5.0) -> dict[str, Engine]:
+def builtin_engines(
+    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False
+) -> dict[str, Engine]:
     from synchub.engines.command import CommandEngine
     from synchub.engines.rclone import RcloneEngine
 
     engines: list[Engine] = [
-        RcloneEngine(binary=rclone or None, kill_grace=kill_grace),
+        RcloneEngine(binary=rclone or None, kill_grace=kill_grace, allow_programs=allow_programs),
         CommandEngine(kill_grace=kill_grace),
     ]
     return {e.kind: e for e in engines}
@@ -43,7 +45,9 @@ def plugin_engines(reserved: frozenset[str]) -> dict[str, Engine]:
     return found
 
 
-def all_engines(*, rclone: str = "", kill_grace: float = 5.0) -> dict[str, Engine]:
-    engines = builtin_engines(rclone=rclone, kill_grace=kill_grace)
+def all_engines(
+    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False
+) -> dict[str, Engine]:
+    engines = builtin_engines(rclone=rclone, kill_grace=kill_grace, allow_programs=allow_programs)
     engines.update(plugin_engines(frozenset(engines)))
     return engines

@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import InvalidInput, NotFound
+from synchub.core.errors import InvalidInput, NotFound, SynchubError
 from synchub.core.logcap import LogCap
+from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
-from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext
+from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
 from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
@@ -72,6 +73,9 @@ class RunnerSettings:
     #: thread's next `execute` waits for it first. For a Celery worker, whose next
     #: message comes meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
+    #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
+    #: (`command`) fail without starting anything when it is off
+    allow_programs: bool = False
 
 
 class Runner:
@@ -195,6 +199,7 @@ class Runner:
             self._active[run_id] = watched
         try:
             engine = self.engines[run.kind]
+            check_may_start(engine, allowed=self.settings.allow_programs)
             ctx = RunContext(
                 run_id=run_id,
                 job_name=run.job_name,
@@ -210,6 +215,7 @@ class Runner:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
+        sink.secrets = secret_list(_run_secrets(ctx))
         if run.timeout_s is not None:
             watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
         self._watch()
@@ -296,7 +302,7 @@ class Runner:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
-        error = outcome.error
+        error = redact(outcome.error, sink.secrets) if outcome.error and sink else outcome.error
         if state is RunState.TIMED_OUT:
             error = "The job's timeout passed; the run was stopped"
         elif state is RunState.LOST:
@@ -389,6 +395,14 @@ def one_file(run: run_store.Claimed) -> dict[str, Any]:
     return rclone.one_file(run.params, run.only_path)
 
 
+def _run_secrets(ctx: RunContext) -> list[str]:
+    """The values a run's log and error must not show: its remotes' secrets and, for a
+    job with an environment (a command), every value of it (all sealed alike)."""
+    env = ctx.params.get("env")
+    values = list(env.values()) if isinstance(env, dict) else []
+    return [*rclone.secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
+
+
 def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
     if reasons:
         return {
@@ -411,10 +425,12 @@ def _error_class(state: RunState, outcome: Outcome) -> str | None:
 def _internal(exc: Exception) -> Outcome:
     # A remote or job that no longer exists will not come back by retrying.
     permanent = isinstance(exc, NotFound | InvalidInput)
+    # synchub's own errors are written for people; others are bugs, named by class.
+    error = exc.message if isinstance(exc, SynchubError) else f"{type(exc).__name__}: {exc}"
     return Outcome(
         ok=False,
         error_class="config" if permanent else "internal",
-        error=f"{type(exc).__name__}: {exc}",
+        error=error,
         permanent=permanent,
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from synchub.core.clock import Clock
 from synchub.core.logcap import LogCap
+from synchub.core.redact import redact
 from synchub.core.runs import FileChange, Progress
 from synchub.execution.task_feed import TaskFeed
 from synchub.store import logs as log_store
@@ -26,6 +27,8 @@ class BufferedSink:
     cap: LogCap
     file_cap: int
     tasks: TaskFeed | None = None  #: a watched folder's run: its file tasks follow it
+    #: values scrubbed from every line and file error (core.redact.secret_list)
+    secrets: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lines: list[log_store.LogLine] = field(default_factory=list)
     _drop: list[int] = field(default_factory=list)
@@ -36,6 +39,7 @@ class BufferedSink:
 
     def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
         del fields  # the message carries what people read; structured fields stay in rclone
+        message = redact(message, self.secrets)
         at = self.clock.now()
         with self._lock:
             seq, dropped = self.cap.admit(len(message.encode()) + 1)
@@ -56,9 +60,8 @@ class BufferedSink:
         with self._lock:
             self._files_seen += 1
             if self._files_seen <= self.file_cap:
-                self._files.append(
-                    (change.path, change.action.value, change.size, change.error, at)
-                )
+                error = redact(change.error, self.secrets) if change.error else change.error
+                self._files.append((change.path, change.action.value, change.size, error, at))
 
     def empty(self) -> bool:
         """True when `flush` would write nothing: no lines, files, progress or counts

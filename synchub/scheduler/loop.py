@@ -352,16 +352,24 @@ class Scheduler:
                 lapsed = self._beat_watch.lapsed(run_id, beat, now, self.settings.run_lease_s)
                 if not lapsed or run_id in mine:
                     continue  # beating, or ours and alive (its heartbeat write is only late)
-                if run_store.lock_if_beat_is(session, run_id, beat) and end_run(
+                if not run_store.lock_if_beat_is(session, run_id, beat):
+                    continue
+                ending = end_run(
                     session,
                     run_id,
                     RunState.LOST,
                     now=now,
                     error_class="lost",
                     error="The worker stopped sending heartbeats; the run was lost",
-                ):
+                )
+                if ending.moved:
                     found += 1
-                    log.warning("run %s lost", run_id, extra={"action": "run_lost"})
+                    then = (
+                        "no retry left"
+                        if ending.retry_id is None
+                        else f"retried as run {ending.retry_id}"
+                    )
+                    log.warning("run %s lost: %s", run_id, then, extra={"action": "run_lost"})
             for run_id in run_store.stale_queued(session, now, self.settings.requeue_after_s):
                 if run_id not in mine and run_store.move(
                     session,

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidInput
+from synchub.services.jobs import masked_event as job_event
+from synchub.services.remotes import masked_event as remote_event
 from synchub.services.runs import check_instant
 from synchub.store import audit as store
 from synchub.store.db import reading
@@ -57,8 +59,17 @@ class AuditService:
                     "action": r.action,
                     "target_type": r.target_type,
                     "target": r.target,
-                    "before": r.before,
-                    "after": r.after,
+                    "before": _masked(r.target_type, r.before),
+                    "after": _masked(r.target_type, r.after),
                 }
                 for r in rows
             ]
+
+
+def _masked(target_type: str, view: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Events recorded before an option (or a job's env) counted as secret hold its
+    # value until a start seals it (RemoteService.seal_stored, JobService.
+    # seal_stored_env): masked here meanwhile.
+    if target_type == "remote":
+        return remote_event(view)
+    return job_event(view) if target_type == "job" else view

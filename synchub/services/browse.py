@@ -24,6 +24,12 @@ from synchub.core.errors import InvalidPath, NotFound, Refused
 MAX_ENTRIES = 10_000
 #: How much of a refused path an error message repeats.
 _SHOWN_CHARS = 200
+#: Why nothing may be browsed or watched, and how the admin changes that.
+NO_ROOTS = (
+    "No browse roots are set, so no local folder may be browsed or watched: the admin "
+    "sets SYNCHUB_BROWSE_ROOTS to the directories allowed, separated by ':' "
+    "(e.g. SYNCHUB_BROWSE_ROOTS=/srv/inbox:/home/me), and restarts synchub"
+)
 
 
 class OutsideBrowseRoots(Refused):
@@ -83,16 +89,49 @@ def list_directories(roots: Sequence[Path], path: str) -> Listing:
     roots are set; DirectoryNotFound when it is missing or not a directory;
     DirectoryUnreadable when the server may not list it.
     """
-    if not roots:
-        raise OutsideBrowseRoots("No browse roots are set: SYNCHUB_BROWSE_ROOTS is empty")
+    real_roots = _real_roots(roots)
     path = path or "/"
+    if path == "/" and "/" not in real_roots:
+        return _sorted([DirEntry(str(root), str(root)) for root in roots if os.path.isdir(root)])
+    fd, opened = _open_inside(real_roots, path)
+    try:
+        return _sorted(list(_subdirectories(fd, opened, real_roots)))
+    finally:
+        os.close(fd)
+
+
+def resolve_directory(roots: Sequence[Path], path: str) -> str:
+    """The real path (symlinks and `..` resolved) of the directory `path`, which must
+    exist and be one of `roots` or under one: the check `list_directories` makes, for
+    whatever else takes a directory from a client (a watched folder's source).
+    Raises as `list_directories` does."""
+    fd, opened = _open_inside(_real_roots(roots), path)
+    os.close(fd)
+    return opened
+
+
+def inside_roots(roots: Sequence[Path], path: str) -> bool:
+    """Whether `path`, resolved as far as it exists, is one of `roots` or under one.
+    For a path that may be gone (a watched folder deleted since), so nothing is opened."""
+    try:
+        return _inside(os.path.realpath(path), [os.path.realpath(root) for root in roots])
+    except (OSError, ValueError):  # too long for this system, a NUL
+        return False
+
+
+def _real_roots(roots: Sequence[Path]) -> list[str]:
+    if not roots:
+        raise OutsideBrowseRoots(NO_ROOTS)
+    return [os.path.realpath(root) for root in roots]
+
+
+def _open_inside(real_roots: list[str], path: str) -> tuple[int, str]:
+    """The directory `path` opened (its descriptor, its real path), once both the path
+    resolved and the directory actually opened are found inside `real_roots`."""
     if "\0" in path:
         raise InvalidPath("Bad path: it holds a NUL character")
     if not path.startswith("/"):
         raise InvalidPath(f"Bad path {_shown(path)}: it must be absolute")
-    real_roots = [os.path.realpath(root) for root in roots]
-    if path == "/" and "/" not in real_roots:
-        return _sorted([DirEntry(str(root), str(root)) for root in roots if os.path.isdir(root)])
     try:
         real = os.path.realpath(path)
     except OSError as exc:  # e.g. too long for this system
@@ -102,15 +141,13 @@ def list_directories(roots: Sequence[Path], path: str) -> Listing:
             f"{_shown(path)} is outside the directories this server may browse"
         )
     fd = _open_directory(real, path)
-    try:
-        opened = _opened_path(fd) or real
-        if not _inside(opened, real_roots):  # swapped for a symlink after the check
-            raise OutsideBrowseRoots(
-                f"{_shown(path)} is outside the directories this server may browse"
-            )
-        return _sorted(list(_subdirectories(fd, opened, real_roots)))
-    finally:
+    opened = _opened_path(fd) or real
+    if not _inside(opened, real_roots):  # swapped for a symlink after the check
         os.close(fd)
+        raise OutsideBrowseRoots(
+            f"{_shown(path)} is outside the directories this server may browse"
+        )
+    return fd, opened
 
 
 def _open_directory(real: str, asked: str) -> int:

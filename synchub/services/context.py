@@ -18,12 +18,13 @@ from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
     from synchub.services.audit import AuditService
+    from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
     from synchub.services.remotes import RemoteService
     from synchub.services.runs import RunService
     from synchub.services.sizes import RemoteSizes
     from synchub.services.tasks import TaskService
-    from synchub.services.tokens import TokenService
+    from synchub.services.tokens import Role, TokenService
 
 
 class Services:
@@ -44,6 +45,9 @@ class Services:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.actor = actor
+        #: the role of the token acting (see `for_actor`); None for the CLI and the
+        #: server's own work, which answer to no token
+        self.role: Role | None = None
         self.db = db or make_engine(settings.db_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.db)
         self._engines = engines
@@ -54,7 +58,10 @@ class Services:
     def engines(self) -> dict[str, KindEngine]:
         if self._engines is not None:
             return self._engines
-        return all_engines(rclone=self.settings.rclone, kill_grace=self.settings.kill_grace)
+        s = self.settings
+        return all_engines(
+            rclone=s.rclone, kill_grace=s.kill_grace, allow_programs=s.allow_command_jobs
+        )
 
     @cached_property
     def box(self) -> SecretBox:
@@ -81,6 +88,12 @@ class Services:
         from synchub.services.runs import RunService
 
         return RunService(self)
+
+    @cached_property
+    def folders(self) -> FolderService:
+        from synchub.services.folders import FolderService
+
+        return FolderService(self)
 
     @cached_property
     def tasks(self) -> TaskService:
@@ -125,13 +138,15 @@ class Services:
         with reading(self.sessions) as session:
             return remote_store.any_sealed(session) or job_store.any_sealed(session)
 
-    def for_actor(self, actor: str) -> Services:
-        """These services acting for `actor` (the audit's who): the same database,
+    def for_actor(self, actor: str, role: Role | None = None) -> Services:
+        """These services acting for `actor` (the audit's who) with `role` (a token's,
+        for the few rules that depend on it, e.g. `folders`): the same database,
         clock, engines and secret key, and changes still wake this one's scheduler.
         Do not `close()` the result: the database belongs to this one."""
         child = Services(
             self.settings, clock=self.clock, engines=self.engines, actor=actor, db=self.db
         )
+        child.role = role
         if "box" in self.__dict__:  # the key already read: not once per request
             child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, object_session
 from synchub.core.durations import parse_duration
 from synchub.core.errors import (
     AlreadyExists,
+    CommandsDisabled,
     InvalidInput,
     InvalidSchedule,
     JobNotFound,
     JobRunning,
+    SynchubError,
 )
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
@@ -33,6 +35,7 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
+from synchub.engines.base import starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
@@ -407,9 +410,10 @@ class JobService:
         if engine is None:
             known = ", ".join(sorted(self.svc.engines))
             raise InvalidInput(f"Unknown job kind {spec.kind!r}: known kinds are {known}")
-        if spec.kind == "command" and not self.svc.settings.allow_command_jobs:
-            raise InvalidInput(
-                "Command jobs are disabled: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
+            raise CommandsDisabled(
+                f"{spec.kind} jobs start programs, and command jobs are disabled on this "
+                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
             )
         raw = dict(spec.params or {})
         if spec.watch and spec.kind != "rclone":
@@ -467,6 +471,40 @@ class JobService:
             anchor = now.replace(microsecond=0)
             return interval_schedule(_duration(spec.every, "interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
+
+    def seal_stored_env(self) -> builtins.list[str]:
+        """Seal the environment values of jobs stored before revision 0007, which keep
+        them in plain text in `params.env`, and mask env values in the stored audit
+        events. Safe to run again, and from several processes at once (each job row is
+        locked). Audited as `job.seal`, names only. Returns the jobs sealed."""
+        now = self.svc.clock.now()
+        done: builtins.list[str] = []
+        with transaction(self.svc.sessions) as session:
+            for found in store.all_jobs(session):
+                row = store.lock(session, found.id) if _plain_env(found.params) else None
+                if row is None or not _plain_env(row.params):
+                    continue  # gone, or sealed by another process meanwhile
+                try:
+                    env = {**row.params["env"], **self.svc.box.open(row.secret_env)}
+                except SynchubError:
+                    continue  # sealed with another key: left as it is, masked in views
+                row.params, row.secret_env = self._sealed_env({**row.params, "env": env})
+                done.append(row.name)
+                audit.record(
+                    session,
+                    at=now,
+                    actor=self.svc.actor,
+                    action="job.seal",
+                    target_type="job",
+                    target=row.name,
+                    after={"sealed": sorted(env)},
+                )
+            # Only events recorded before 0007 hold values, and only where such jobs were.
+            for event in audit.about(session, "job") if done else ():
+                before, after = masked_event(event.before), masked_event(event.after)
+                if (before, after) != (event.before, event.after):
+                    event.before, event.after = before, after
+        return done
 
     def _unmasked_env(self, row: JobRow, env: dict[str, Any]) -> dict[str, Any]:
         """`env` with each masked value replaced by the value stored under its name (as
@@ -641,6 +679,20 @@ def _choice(enum: type[E], value: str | None, what: str) -> E:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _plain_env(params: dict[str, Any]) -> bool:
+    env = params.get("env")
+    return isinstance(env, dict) and any(value != MASK for value in env.values())
+
+
+def masked_event(view: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A job's view as an audit event holds it, its env values masked."""
+    if not view or not isinstance(view.get("params"), dict):
+        return view
+    return (
+        view if not _plain_env(view["params"]) else {**view, "params": masked_env(view["params"])}
+    )
 
 
 def masked_env(params: dict[str, Any]) -> dict[str, Any]:

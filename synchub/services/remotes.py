@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import (
     AlreadyExists,
+    CommandsDisabled,
+    EngineError,
     InvalidInput,
     InvalidRemote,
     InvalidText,
     RemoteInUse,
     RemoteNotFound,
+    SynchubError,
 )
 from synchub.core.names import check_name
 from synchub.engines import rclone_backends
@@ -64,6 +67,7 @@ class RemoteService:
         if max_concurrency is not None and max_concurrency < 1:
             raise InvalidRemote("Bad max concurrency: it must be at least 1")
         options = rclone_backends.validate_remote(type_, options)
+        self.refuse_programs(name, type_, options)
         secret_keys = rclone_backends.secret_options(type_)
         plain = {k: v for k, v in options.items() if k not in secret_keys}
         secrets = {k: v for k, v in options.items() if k in secret_keys}
@@ -145,6 +149,7 @@ class RemoteService:
                 elif value != MASK:  # the mask read back from `show` keeps what is stored
                     merged[key] = value
             merged = rclone_backends.validate_remote(row.type, merged)
+            self.refuse_programs(name, row.type, merged)
             secret_keys = rclone_backends.secret_options(row.type)
             secrets = {k: v for k, v in merged.items() if k in secret_keys}
             row.options = {k: v for k, v in merged.items() if k not in secret_keys}
@@ -174,8 +179,15 @@ class RemoteService:
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
 
-        config = self.configs(frozenset({name}))[name]
-        return test_remote(config, binary=self.svc.settings.rclone or None)
+        configs = self.configs(frozenset({name}))
+        config = configs.pop(name)
+        settings = self.svc.settings
+        return test_remote(
+            config,
+            binary=settings.rclone or None,
+            others=configs,  # the remotes it wraps (alias, crypt, union...)
+            allow_programs=settings.allow_command_jobs,
+        )
 
     def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:
         """Add every remote of an rclone.conf; nothing is added if any one is bad."""
@@ -203,12 +215,14 @@ class RemoteService:
             check_name(name, what="remote")
             if name in taken:
                 raise AlreadyExists(f"A remote named {name!r} already exists")
-            rclone_backends.validate_remote(type_, options)
+            self.refuse_programs(name, type_, rclone_backends.validate_remote(type_, options))
         return [self.add(name, type_, options) for name, type_, options in entries]
 
     def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         """Decrypted configurations of `names` and of every remote they wrap (crypt,
-        alias, union …), for an engine. Never log or return these."""
+        alias, union …), for an engine. Never log or return these. Every run, test
+        and measurement gets its remotes here: CommandsDisabled for a remote that
+        would start a program, unless command jobs are allowed."""
         found: dict[str, RemoteConfig] = {}
         wanted = set(names)
         while wanted:
@@ -221,11 +235,26 @@ class RemoteService:
                 found[r.name] = RemoteConfig(
                     r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)}
                 )
+                self.refuse_programs(r.name, r.type, found[r.name].options)
             referenced = set().union(
                 *(rclone_backends.referenced_remotes(found[r.name].options) for r in rows)
             )
             wanted = referenced - set(found)
         return found
+
+    def refuse_programs(self, name: str, type_: str, options: Mapping[str, str]) -> None:
+        """Raise CommandsDisabled when remote `name` would make rclone start a program
+        on this machine (rclone_backends.program_options) and command jobs are off."""
+        if self.svc.settings.allow_command_jobs:
+            return
+        found = rclone_backends.program_options(type_, options)
+        if found:
+            option, why = min(found.items())
+            raise CommandsDisabled(
+                f"remote {name!r}: option {option} would start a program on this server "
+                f"({why}), and command jobs are disabled on this server: the admin must "
+                "set SYNCHUB_ALLOW_COMMAND_JOBS=1 to allow it"
+            )
 
     def _get(self, session: Any, name: str) -> RemoteRow:
         row = store.get(session, name)
@@ -233,9 +262,51 @@ class RemoteService:
             raise RemoteNotFound(f"No remote named {name!r}")
         return row
 
+    def seal_stored(self) -> dict[str, builtins.list[str]]:
+        """Seal the values of secret options still stored in plain text, and mask them
+        in the audit log: options saved before this synchub (or this rclone) counted
+        them as secrets. Safe to run again and from several processes at once (the
+        rows are locked). Each remote sealed gets a `remote.seal` audit event naming
+        the options, never their values. Returns {remote: options sealed}.
+
+        A remote whose sealed values this key cannot open, or whose type this rclone
+        does not know, is left as it is (its views mask the values all the same).
+        """
+        now = self.svc.clock.now()
+        done: dict[str, builtins.list[str]] = {}
+        with transaction(self.svc.sessions) as session:
+            for row in store.all_remotes(session, lock=True):
+                keys = sorted((_secret_keys(row.type) or frozenset()) & row.options.keys())
+                if not keys:
+                    continue
+                try:
+                    sealed = self.svc.box.open(row.secrets)
+                except SynchubError:
+                    continue
+                sealed.update({k: row.options[k] for k in keys})
+                row.secrets = self.svc.box.seal(sealed)
+                row.options = {k: v for k, v in row.options.items() if k not in keys}
+                row.updated_at = now
+                done[row.name] = keys
+                audit.record(
+                    session,
+                    at=now,
+                    actor=self.svc.actor,
+                    action="remote.seal",
+                    target_type="remote",
+                    target=row.name,
+                    after={"sealed": keys},
+                )
+            for event in audit.about(session, "remote"):
+                before = masked_event(event.before, known_only=True)
+                after = masked_event(event.after, known_only=True)
+                if (before, after) != (event.before, event.after):
+                    event.before, event.after = before, after
+        return done
+
     def _view(self, session: Any, row: RemoteRow) -> RemoteView:
         secret_names = self.svc.box.open(row.secrets).keys()
-        options = {**row.options, **dict.fromkeys(secret_names, MASK)}
+        options = {**masked(row.type, row.options), **dict.fromkeys(secret_names, MASK)}
         return RemoteView(
             row.name,
             row.type,
@@ -243,3 +314,32 @@ class RemoteService:
             row.max_concurrency,
             store.jobs_using(session, row.id),
         )
+
+
+def _secret_keys(type_: str) -> frozenset[str] | None:
+    """The secret options of `type_`; None when this rclone does not know the type
+    or cannot be asked (then nothing says which values are secrets)."""
+    try:
+        return rclone_backends.secret_options(type_)
+    except (InvalidRemote, EngineError):
+        return None
+
+
+def masked(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """`options` of a `type_` remote with the values of its secret options masked;
+    every value masked when nothing says which are secrets (see _secret_keys)."""
+    secret = _secret_keys(type_)
+    return {k: MASK if secret is None or k in secret else v for k, v in options.items()}
+
+
+def masked_event(view: dict[str, Any] | None, *, known_only: bool = False) -> dict[str, Any] | None:
+    """A remote's view as an audit event holds it, its secret values masked.
+    `known_only`: left as it is when nothing says which values are secrets (to
+    rewrite history only where that is known)."""
+    if not view or not isinstance(view.get("options"), dict):
+        return view
+    type_ = str(view.get("type"))
+    if known_only and _secret_keys(type_) is None:
+        return view
+    options = masked(type_, view["options"])
+    return view if options == view["options"] else {**view, "options": options}

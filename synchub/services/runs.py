@@ -17,7 +17,7 @@ from synchub.core.errors import (
     RunNotFound,
 )
 from synchub.core.names import check_name
-from synchub.core.runs import CancelReason, RunState, Trigger, celery_state
+from synchub.core.runs import TERMINAL, CancelReason, RunState, Trigger, celery_state
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.store import jobs as job_store
 from synchub.store import leases
@@ -77,14 +77,7 @@ class RunService:
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
-            if RunState(run.state) not in (
-                RunState.FAILED,
-                RunState.TIMED_OUT,
-                RunState.LOST,
-                RunState.CANCELLED,
-                RunState.SKIPPED,
-                RunState.SUCCEEDED,
-            ):
+            if RunState(run.state) not in TERMINAL:
                 raise InvalidTransition(f"Run {run_id} has not ended yet ({run.state})")
             job = None
             if run.job_id is not None:
@@ -94,16 +87,7 @@ class RunService:
                     f"Job {run.job_name!r} was deleted: run {run_id} is kept as history "
                     "and cannot be retried"
                 )
-            new_id = store.create(
-                session,
-                job,
-                trigger=Trigger.RETRY,
-                now=now,
-                scheduled_for=run.scheduled_for,
-                attempt=run.attempt + 1,
-                retry_of=run.id,
-                only_path=run.only_path,
-            )
+            new_id = store.create_retry(session, run, job, now=now, not_before=None)
         assert new_id is not None
         self.svc.on_change()
         return new_id

@@ -149,6 +149,7 @@ class RemoteSizes:
             others=configs,
             grace_s=self.svc.settings.kill_grace,
             stop=self._stop,
+            allow_programs=self.svc.settings.allow_command_jobs,
         )
 
 

@@ -10,7 +10,8 @@ so no secret is ever compared byte by byte.
 An admin may instead *give* a token's value, for a client with a fixed, built-in
 token (the rclone-sync-hub console sends `mock-token-123456`). Such a value is only
 as strong as it is secret, and its digest does not hide a guessable one: that is
-the trade-off accepted, so such a token is best limited by a scope.
+the trade-off accepted, so such a token is best limited by a scope and a role below
+admin (the console needs an operator's: see `folders` for what that allows there).
 
 A token's *scope* limits the paths it may be used on (`compat-rsh`: only under
 /compat/rsh); a token without one is usable everywhere. The API checks it where it

@@ -40,6 +40,12 @@ def recent(session: Session, limit: int = 100) -> list[AuditRow]:
     return list(session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
 
 
+def about(session: Session, target_type: str) -> list[AuditRow]:
+    """Every event about a `target_type` ("remote", "job" ...), oldest first."""
+    query = select(AuditRow).where(AuditRow.target_type == target_type).order_by(AuditRow.id)
+    return list(session.scalars(query))
+
+
 def page(
     session: Session,
     *,

@@ -12,8 +12,10 @@ def get(session: Session, name: str) -> RemoteRow | None:
     return session.scalars(select(RemoteRow).where(RemoteRow.name == name)).first()
 
 
-def all_remotes(session: Session) -> list[RemoteRow]:
-    return list(session.scalars(select(RemoteRow).order_by(RemoteRow.name)))
+def all_remotes(session: Session, *, lock: bool = False) -> list[RemoteRow]:
+    """Every remote by name; `lock`: for update, until the transaction ends."""
+    query = select(RemoteRow).order_by(RemoteRow.name)
+    return list(session.scalars(query.with_for_update() if lock else query))
 
 
 def names(session: Session) -> frozenset[str]:

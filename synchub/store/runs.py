@@ -86,6 +86,25 @@ def create(
     return session.execute(stmt).scalar_one_or_none()
 
 
+def create_retry(
+    session: Session, run: RunRow, job: JobRow, *, now: datetime, not_before: datetime | None
+) -> int | None:
+    """The next attempt of `run`: the same fire time, queue and file, whether the retry
+    policy or a person asks for it."""
+    return create(
+        session,
+        job,
+        trigger=Trigger.RETRY,
+        now=now,
+        scheduled_for=run.scheduled_for,
+        attempt=run.attempt + 1,
+        retry_of=run.id,
+        not_before=not_before,
+        queue=run.queue,
+        only_path=run.only_path,
+    )
+
+
 def move(
     session: Session | Connection,
     run_id: int,

@@ -39,13 +39,15 @@ CONSOLE_TOKEN = "mock-token-123456"
 
 
 @pytest.fixture
-def console(api: Api, dav: Server) -> Iterator[httpx.Client]:
-    """The console's client: its API_URL, its fixed token (made as the docs say, admin
-    so that it may add folders, limited to /compat/rsh). The `dav` remote is defined."""
+def console(api: Api, dav: Server, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The console's client: its API_URL, its fixed token made as the docs say (an
+    operator's, limited to /compat/rsh), `tmp_path` the browse root. The `dav` remote
+    is defined."""
     options = {"url": f"http://127.0.0.1:{dav.port}", "vendor": "rclone", "user": USER,
                "pass": PASSWORD}  # fmt: skip
     api.svc.remotes.add("dav", "webdav", options)
-    api.svc.tokens.create("rsh-console", "admin", value=CONSOLE_TOKEN, scope="compat-rsh")
+    api.svc.settings.browse_roots = [tmp_path]
+    api.svc.tokens.create("rsh-console", "operator", value=CONSOLE_TOKEN, scope="compat-rsh")
     client = api.client(CONSOLE_TOKEN)
     yield client
     client.close()
@@ -193,19 +195,20 @@ def test_a_remote_folder_and_a_rest_made_job_are_both_folders(
 ) -> None:
     far = tmp_path / "far"
     far.mkdir()
-    api.svc.remotes.add("disk", "local", {})
+    api.svc.remotes.add("disk", "alias", {"remote": str(far)})
     body = {"syncType": "remote", "name": "mirror", "origin": "dav", "remotePath": "m",
-            "maxDepth": 10, "localPath": "None", "originPath": f"disk:/{far}"}  # fmt: skip
-    assert console.post("/compat/rsh/folders/", json=body).status_code == 201
+            "maxDepth": 10, "localPath": "None", "originPath": "disk:/sub"}  # fmt: skip
+    # It should leave a remote source, which reaches beyond the browse roots, to admins.
+    refused = console.post("/compat/rsh/folders/", json=body)
+    assert refused.status_code == 403 and "admin" in refused.json()["message"]
+    assert api.admin.post("/compat/rsh/folders/", json=body).status_code == 201
     api.svc.jobs.add(
         "rest-made", JobFields(params={"source": str(far), "destination": "dav:r"}, watch=True)
     )
     api.svc.jobs.add("not-watched", JobFields(params={"source": str(far), "destination": "dav:"}))
     items = {f["name"]: f for f in folders(console)["items"]}
     assert set(items) == {"mirror", "rest-made"}
-    assert (items["mirror"]["syncType"], items["mirror"]["originPath"]) == (
-        "remote", f"disk:/{far}",
-    )  # fmt: skip
+    assert (items["mirror"]["syncType"], items["mirror"]["originPath"]) == ("remote", "disk:/sub")
     assert (items["mirror"]["localPath"], items["mirror"]["remotePath"]) == ("None", "m")
     assert (items["rest-made"]["syncType"], items["rest-made"]["localPath"]) == ("local", str(far))
     only = folders(console, json.dumps({"name": {"$regex": "^mir"}}))

@@ -1,11 +1,15 @@
 """The role matrix: every endpoint × every role → allowed, or 403 for a weaker role.
 
-viewer reads; operator also runs, cancels, retries, enables and disables;
-admin also changes configuration and tokens. Without a token: 401 everywhere.
+viewer reads; operator also runs, cancels, retries, enables and disables, and adds
+and removes watched folders inside the browse roots through the rclone-sync-hub
+console's API; admin also changes configuration and tokens. Without a token: 401
+everywhere. A token limited to /compat/rsh (the console's) acts with its role there
+and gets 403 everywhere else.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from synchub.services.jobs import JobFields
@@ -16,8 +20,9 @@ from tests.api.conftest import ROLES, Api
 from tests.support.harness import Harness
 
 CONF = "[imported]\ntype = local\n"
-RSH_FOLDER = {"syncType": "local", "name": "rsh-made", "origin": "nas", "remotePath": "/x",
-              "maxDepth": 10, "localPath": "/srv/inbox", "originPath": "None"}  # fmt: skip
+#: A folder the console adds: "{inbox}" stands for a directory inside the browse roots.
+RSH_FOLDER = {"syncType": "local", "name": "rsh-made", "origin": "vault", "remotePath": "/x",
+              "maxDepth": 10, "localPath": "{inbox}", "originPath": "None"}  # fmt: skip
 
 #: (method, path, weakest role allowed, request keyword arguments). Destructive
 #: rows come last and act on objects of their own.
@@ -68,7 +73,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/compat/rsh/origins/refresh", "operator", {}),
     ("GET", "/compat/rsh/info/", "viewer", {}),
     ("GET", "/compat/rsh/folders/", "viewer", {"params": {"query": "{}"}}),
-    ("POST", "/compat/rsh/folders/", "admin", {"json": RSH_FOLDER}),
+    ("POST", "/compat/rsh/folders/", "operator", {"json": RSH_FOLDER}),
     ("GET", "/compat/rsh/tasks/", "viewer", {"params": {"query": '{"status": 0}'}}),
     ("PUT", "/compat/rsh/tasks/{task}", "operator", {"json": {"status": 0}}),
     ("DELETE", "/api/v1/remotes/spare", "admin", {}),
@@ -76,9 +81,11 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("DELETE", "/api/v1/tokens/spare-token", "admin", {}),
     ("DELETE", "/api/v1/tasks/{spare-task}", "operator", {}),
     ("DELETE", "/compat/rsh/tasks/{rsh-task}", "operator", {}),
-    ("DELETE", "/compat/rsh/folders/{folder}", "admin", {}),
+    ("DELETE", "/compat/rsh/folders/{folder}", "operator", {}),
 ]
 
+#: The console's tokens: limited to /compat/rsh, each with the role of its name.
+SCOPED = {"viewer": "rsh-viewer-value", "operator": "mock-token-123456"}
 #: Routes that are open on purpose: liveness and the API's own description.
 OPEN = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -119,14 +126,20 @@ def test_the_matrix_lists_every_endpoint(openapi: dict[str, Any]) -> None:
 
 
 def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
-    api: Api, harness: Harness
+    api: Api, harness: Harness, tmp_path: Path
 ) -> None:
     svc = api.svc
+    inbox = tmp_path / "inbox"
+    (inbox / "spare").mkdir(parents=True)
+    svc.settings.browse_roots = [inbox]
     for name in ("nas", "spare"):
         svc.remotes.add(name, "local", {})
+    svc.remotes.add("vault", "alias", {"remote": str(tmp_path / "vault")})
     svc.jobs.add("j", JobFields(kind="scripted", tags=["t"], cron="0 2 * * *"))
     svc.jobs.add("spare-job", JobFields(kind="scripted"))
     svc.tokens.create("spare-token", "viewer")
+    for role, value in SCOPED.items():
+        svc.tokens.create(f"rsh-{role}", role, value=value, scope="compat-rsh")
     done = svc.runs.request("j")
     harness.step()
     pending = svc.runs.request("spare-job")
@@ -135,7 +148,7 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
         assert job is not None
         task_store.seen(session, job.id, ["a.txt", "b.txt", "c.txt"], api.clock.now())
     tasks = {t["path"]: str(t["id"]) for t in svc.tasks.page()[0]}
-    params = {"source": "/srv/spare", "destination": "nas:spare"}
+    params = {"source": str(inbox / "spare"), "destination": "vault:spare"}
     folder = svc.jobs.add("spare-folder", JobFields(params=params, watch=True))
     ids = {
         "{done}": str(done),
@@ -145,6 +158,15 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
         "{rsh-task}": tasks["c.txt"],
         "{folder}": str(folder["id"]),
     }
+    # Weakest first, refusals change nothing; the console's operator token before
+    # the unscoped one, so that it is the one that adds and deletes under /compat/rsh.
+    callers = [
+        ("viewer", api.viewer, False),
+        ("viewer", api.client(SCOPED["viewer"]), True),
+        ("operator", api.client(SCOPED["operator"]), True),
+        ("operator", api.operator, False),
+        ("admin", api.admin, False),
+    ]
 
     refused: list[str] = []
     wrongly: list[str] = []
@@ -152,17 +174,31 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
         path = raw_path
         for key, value in ids.items():
             path = path.replace(key, value)
-        rank = ROLES.index(weakest)
+        if kwargs.get("json") is RSH_FOLDER:
+            kwargs = {"json": {**RSH_FOLDER, "localPath": str(inbox)}}
         anonymous = api.anonymous.request(method, path, **kwargs)
         if anonymous.status_code != 401:
             wrongly.append(f"{method} {path} without a token: {anonymous.status_code}")
-        for role in ROLES:  # weakest first: refusals change nothing
-            response = api.clients[role].request(method, path, **kwargs)
+        for role, client, scoped in callers:
+            response = client.request(method, path, **kwargs)
             status = response.status_code
-            if ROLES.index(role) < rank:
+            who = f"{role}{' (scoped)' if scoped else ''}"
+            if ROLES.index(role) < ROLES.index(weakest) or (
+                scoped and not raw_path.startswith("/compat/rsh/")
+            ):
                 if status != 403:
-                    wrongly.append(f"{method} {path} as {role}: {status}, expected 403")
+                    wrongly.append(f"{method} {path} as {who}: {status}, expected 403")
             elif status in (401, 403) or status >= 500:
-                refused.append(f"{method} {path} as {role}: {status} {response.text[:120]}")
+                refused.append(f"{method} {path} as {who}: {status} {response.text[:120]}")
+    for _, client, scoped in callers:
+        if scoped:
+            client.close()
     assert refused == []
     assert wrongly == []
+    # It should be the console's own token that added and deleted its folders.
+    made = svc.audit.page(target="rsh-made") + svc.audit.page(target="spare-folder")
+    changes = {(e["action"], e["actor"]) for e in made if e["action"] != "job.disable"}
+    assert changes - {("job.add", "alice")} == {
+        ("job.add", "rsh-operator"),
+        ("job.remove", "rsh-operator"),
+    }

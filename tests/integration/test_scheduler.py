@@ -188,6 +188,44 @@ def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: 
     assert svc.runs.show(retry["id"])["state"] == "succeeded"
 
 
+def test_a_lost_run_with_no_retry_left_is_counted_and_logged(
+    svc: Services, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`end_run` once answered None for "ended, no retry", which the reaper read as
+    "not ended": such a run became lost without a count or a warning."""
+    from synchub.store import runs as run_store
+
+    svc.jobs.add("j", scripted_job(retries=0))
+    run_id = svc.runs.request("j")
+    h = Harness(svc, clock)
+    h.scheduler.tick()
+    (dispatched,) = h.executor.take()
+    with transaction(svc.sessions) as session:
+        assert run_store.claim(session, dispatched, worker="dead-worker", now=clock.now())
+    assert h.scheduler.reap() == 0  # the heartbeat is first seen
+    clock.advance(31)
+    with caplog.at_level("WARNING", logger="synchub"):
+        assert h.scheduler.reap() == 1
+    assert svc.runs.show(run_id)["state"] == "lost"
+    assert f"run {run_id} lost: no retry left" in caplog.text
+    assert [r["id"] for r in runs_of(svc, "j")] == [run_id]
+
+
+def test_a_retry_keeps_the_queue_its_run_was_sent_to_whoever_asks_for_it(
+    svc: Services, clock: FakeClock
+) -> None:
+    """The policy's retry kept a run's queue override and a person's retry dropped it:
+    both now make the same next attempt."""
+    svc.jobs.add("j", scripted_job(result="fail", retries=1, retry_delay="10s"))
+    (first,) = svc.runs.request_many(["j"], queue="slow")
+    h = Harness(svc, clock)
+    assert h.step() == [first]
+    automatic = runs_of(svc, "j")[-1]
+    assert (automatic["retry_of"], automatic["queue"]) == (first, "slow")
+    manual = svc.runs.show(svc.runs.retry(first))
+    assert (manual["retry_of"], manual["attempt"], manual["queue"]) == (first, 2, "slow")
+
+
 def test_the_scheduler_sleeps_until_the_next_fire_time(svc: Services, clock: FakeClock) -> None:
     svc.jobs.add("j", scripted_job(cron="* * * * *", tz="UTC"))
     h = Harness(svc, clock)

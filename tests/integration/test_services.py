@@ -103,6 +103,18 @@ def test_settings_come_from_synchub_toml_and_the_environment_wins(
     assert settings.db_url == f"sqlite:///{tmp_path / 'synchub.db'}"
 
 
+def test_no_directory_may_be_browsed_or_watched_until_the_admin_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The console's token is public: the home directory (with ~/.ssh and synchub's
+    # own data) was the default browse root, and any folder in it could be watched.
+    monkeypatch.setenv("SYNCHUB_HOME", str(tmp_path))
+    monkeypatch.delenv("SYNCHUB_BROWSE_ROOTS", raising=False)
+    assert Settings().browse_roots == []
+    monkeypatch.setenv("SYNCHUB_BROWSE_ROOTS", f"/srv/inbox:{tmp_path}")
+    assert Settings().browse_roots == [Path("/srv/inbox"), tmp_path]
+
+
 def test_database_url_is_honoured_as_the_seed_systems_set_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -64,7 +64,12 @@ class Harness:
             self.svc.remotes.configs,
             self.clock,
             self.name,
-            RunnerSettings(tick_s=0.02, log_cap_bytes=4096, file_report_cap=1000),
+            RunnerSettings(
+                tick_s=0.02,
+                log_cap_bytes=4096,
+                file_report_cap=1000,
+                allow_programs=self.svc.settings.allow_command_jobs,
+            ),
             job_env=self.svc.job_env,
         )
 

@@ -16,14 +16,13 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from synchub.api.compat.rsh_query import BadQuery, Condition, parse_query
-from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
+from synchub.api.deps import OperatorServices, ViewerServices
 from synchub.api.problems import message_responses as errors
 from synchub.core.errors import InvalidInput, JobNotFound, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.engines.rclone import parse_location
-from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services import folders
 
 router = APIRouter()
 
@@ -174,38 +173,45 @@ class NewFolder(BaseModel):
     localPath: str | None = Field(default=None, max_length=4096)
     originPath: str | None = Field(default=None, max_length=4096)
 
-    def source(self) -> str:
+    def folder(self) -> folders.NewFolder:
         chosen = self.localPath if self.syncType == "local" else self.originPath
         if chosen is None or chosen in ("", "None"):
             field = "localPath" if self.syncType == "local" else "originPath"
             raise InvalidInput(f"{field} is needed for a {self.syncType} folder")
-        return chosen
+        depth = self.maxDepth if self.maxDepth is not None and self.maxDepth > 0 else None
+        return folders.NewFolder(
+            name=self.name,
+            origin=self.origin,
+            remote_path=self.remotePath,
+            local_path=chosen if self.syncType == "local" else None,
+            remote_source=chosen if self.syncType == "remote" else None,
+            max_depth=depth,
+        )
 
 
-@router.post("/folders/", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413))
-def create_folder(body: NewFolder, svc: AdminServices) -> dict[str, Any]:
+@router.post("/folders/", status_code=status.HTTP_201_CREATED, responses=errors(400, 403, 409, 413))
+def create_folder(body: NewFolder, svc: OperatorServices) -> dict[str, Any]:
     """A watched folder: a watched job copying its source to `origin:remotePath`.
-    `maxDepth` 0 or less (or none) scans every level."""
-    depth = body.maxDepth if body.maxDepth is not None and body.maxDepth > 0 else None
-    params = {"source": body.source(), "destination": f"{body.origin}:{body.remotePath}"}
-    svc.jobs.add(body.name, JobFields(params=params, watch=True, max_depth=depth))
-    (made,) = [v for v in svc.tasks.folders() if v["name"] == body.name]
-    return folder_item(made)
+    `localPath` must be a directory inside the browse roots (403 otherwise, or when
+    none are set); `origin` a remote of synchub's, `remotePath` a path that does not
+    climb above it (400 otherwise). A remote source needs an admin. `maxDepth` 0 or
+    less (or none) scans every level."""
+    try:
+        made = svc.folders.add(body.folder())
+    except InvalidInput as exc:  # the console's form errors are 400s
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
+    (view,) = [v for v in svc.tasks.folders() if v["id"] == made["id"]]
+    return folder_item(view)
 
 
-@router.delete("/folders/{folder_id}", responses=errors(404, 409))
-def delete_folder(folder_id: str, svc: AdminServices) -> dict[str, Any]:
-    """Delete a watched folder: its job and its tasks go, its runs stay as history."""
-    name = _folder_name(svc, folder_id)
-    svc.jobs.remove(name, keep_history=True)
+@router.delete("/folders/{folder_id}", responses=errors(403, 404, 409))
+def delete_folder(folder_id: str, svc: OperatorServices) -> dict[str, Any]:
+    """Delete a watched folder: its job and its tasks go, its runs stay as history.
+    One whose source is not inside the browse roots needs an admin."""
+    if not folder_id.isascii() or not folder_id.isdigit() or len(folder_id) > 18:
+        raise JobNotFound(f"No watched folder with id {folder_id!r}")
+    name = svc.folders.remove(int(folder_id))
     return {"message": f"folder {name} deleted"}
-
-
-def _folder_name(svc: Services, folder_id: str) -> str:
-    for view in svc.jobs.watched():
-        if str(view["id"]) == folder_id:
-            return str(view["name"])
-    raise JobNotFound(f"No watched folder with id {folder_id!r}")
 
 
 # -- tasks: file tasks -----------------------------------------------------------------

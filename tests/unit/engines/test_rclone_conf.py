@@ -84,3 +84,28 @@ def test_the_default_path_is_where_rclone_looks(monkeypatch: pytest.MonkeyPatch)
     assert str(default_config_path()) == "/srv/rclone/custom.conf"
     monkeypatch.delenv("RCLONE_CONFIG")
     assert default_config_path().name == "rclone.conf"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("secret_access_key SUPERSECRET123", "line 3: option 'secret_access_key' has no '='"),
+        ("SUPERSECRET123", "line 3 is not 'key = value'"),
+        ("  SUPERSECRET123 trailing", "line 3 is not 'key = value'"),
+    ],
+)
+def test_a_malformed_line_is_named_by_number_and_key_never_by_its_value(
+    line: str, message: str
+) -> None:
+    """On main the error quoted the line: 'secret_access_key SUPERSECRET123'."""
+    with pytest.raises(InvalidInput, match=message) as caught:
+        parse_conf(f"[a]\ntype = s3\n{line}\n")
+    assert "SUPERSECRET" not in str(caught.value)
+
+
+def test_an_indented_line_is_a_key_of_its_own_as_rclone_reads_it() -> None:
+    """On main configparser made it a continuation of the value above."""
+    text = "[a]\ntype = s3\n  provider = AWS\n    secret_access_key = SK\n"
+    assert parse_conf(text) == [
+        ConfRemote("a", "s3", {"provider": "AWS", "secret_access_key": "SK"})
+    ]

@@ -198,6 +198,14 @@ def test_secrets_never_reach_the_sink(sink: Any) -> None:
     assert "auth failed for password ***" in everything
 
 
+def test_secrets_never_reach_the_progress_of_files_in_flight(sink: Any) -> None:
+    """On main the names of the files rclone was transferring were not scrubbed."""
+    log = RcloneLog(sink, secrets=["hunter22"])
+    stats = {"bytes": 1, "transferring": [{"name": "keys/hunter22.txt", "size": 3, "bytes": 1}]}
+    feed(log, [line(level="notice", msg="stats", stats=stats)])
+    assert [t["name"] for t in sink.snapshots[-1].transferring] == ["keys/***.txt"]
+
+
 def test_text_lines_are_logged_and_rclones_usage_text_is_dropped(sink: Any) -> None:
     log = RcloneLog(sink)
     for text in ["Error: unknown flag: --bogus", "Usage:", "  rclone sync source:path dest:path",

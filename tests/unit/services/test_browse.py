@@ -15,7 +15,9 @@ from synchub.services.browse import (
     DirectoryUnreadable,
     DirEntry,
     OutsideBrowseRoots,
+    inside_roots,
     list_directories,
+    resolve_directory,
 )
 
 
@@ -80,6 +82,24 @@ def test_slash_lists_the_file_system_top_when_slash_is_a_root() -> None:
 def test_nothing_outside_the_roots_is_listed(tree: Path, relative: str) -> None:
     with pytest.raises(OutsideBrowseRoots, match="outside the directories"):
         list_directories([tree], f"{tree}/{relative}")
+    # It should refuse a watched folder there by the same rule.
+    with pytest.raises(OutsideBrowseRoots, match="outside the directories"):
+        resolve_directory([tree], f"{tree}/{relative}")
+    assert not inside_roots([tree], f"{tree}/{relative}")
+
+
+def test_a_directory_inside_the_roots_resolves_to_its_real_path(tree: Path) -> None:
+    assert resolve_directory([tree], str(tree)) == str(tree)
+    assert resolve_directory([tree], f"{tree}/c") == str(tree / "b")  # a symlink inside
+    assert resolve_directory([tree], f"{tree}/b/deep/..") == str(tree / "b")
+    with pytest.raises(DirectoryNotFound):
+        resolve_directory([tree], f"{tree}/notes.txt")
+    with pytest.raises(InvalidPath, match="absolute"):
+        resolve_directory([tree], "b")
+    with pytest.raises(OutsideBrowseRoots, match=r"No browse roots are set.*restarts synchub"):
+        resolve_directory([], str(tree))
+    # It should tell a folder gone since it was watched as inside, without opening it.
+    assert inside_roots([tree], f"{tree}/gone/deeper")
 
 
 def test_a_sibling_whose_name_starts_like_a_root_is_outside(tree: Path) -> None:
@@ -107,7 +127,7 @@ def test_bad_missing_and_unreadable_paths_say_what_is_wrong(tree: Path) -> None:
         list_directories([tree], str(tree / "notes.txt"))
     with pytest.raises(DirectoryNotFound):
         list_directories([tree], str(tree / "broken"))
-    with pytest.raises(OutsideBrowseRoots, match="SYNCHUB_BROWSE_ROOTS is empty"):
+    with pytest.raises(OutsideBrowseRoots, match=r"No browse roots are set.*SYNCHUB_BROWSE_ROOTS="):
         list_directories([], "/")
 
 
@@ -168,6 +188,23 @@ def test_a_directory_swapped_for_a_symlink_after_the_check_is_refused(
     monkeypatch.setattr(browse.os, "open", swapping_open)
     with pytest.raises(OutsideBrowseRoots):
         list_directories([tree], str(tree / "b"))
+
+
+def test_a_folder_swapped_for_a_symlink_before_it_is_watched_is_refused(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def swapping_open(path: str, flags: int, *args: int) -> int:
+        target = tree / "A"
+        if path == str(target) and not target.is_symlink():
+            target.rmdir()
+            target.symlink_to(tree.parent / "outside")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(browse.os, "open", swapping_open)
+    with pytest.raises(OutsideBrowseRoots):
+        resolve_directory([tree], str(tree / "A"))
 
 
 def test_a_huge_directory_is_cut_to_the_limit(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,7 +120,7 @@ DOORS: list[tuple[str, str, dict[str, Any], str]] = [
     # rclone.conf as the import body: the file, then each name, key and value.
     ("post", "/api/v1/remotes/import", {"content": b"[a]\ntype = local\n# \x00\n"}, "body"),
     ("post", "/api/v1/remotes/import",
-     {"content": b"[a]\ntype = local\ncopy_links = true\n  continued\n"},
+     {"content": b"[a]\ntype = local\ncopy_links = tr\tue\n"},
      "the value of 'copy_links' in [a]"),
     ("post", "/api/v1/remotes/import", {"content": b"[a\tb]\ntype = local\n"},
      "the name of section 1"),

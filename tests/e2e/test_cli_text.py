@@ -97,8 +97,8 @@ BAD_CONFS: list[tuple[bytes, str]] = [
     (b"[a]\ntype = local\n# \x00\n",
      "the rclone config holds the control character U+0000; "
      "only tab and line breaks are allowed"),
-    (b"[a]\ntype = local\ncopy_links = true\n  more\n",
-     "the value of 'copy_links' in [a] holds the control character U+000A; "
+    (b"[a]\ntype = local\ncopy_links = tr\tue\n",
+     "the value of 'copy_links' in [a] holds the control character U+0009; "
      "it must be one line of text"),
     (b"[a\xed\xa0\x80]\ntype = local\n", "it is not UTF-8 text (byte 2)"),
 ]  # fmt: skip

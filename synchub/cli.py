@@ -19,12 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
 from synchub.config import Settings
 from synchub.core.errors import (
     Conflict,
     InvalidInput,
+    NoSecretKey,
     NotFound,
     SchemaOutdated,
     SynchubError,
@@ -51,6 +53,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
+app.add_typer(secrets_app, name="secrets")
 
 
 class SafeConsole(Console):
@@ -149,17 +152,34 @@ def seal_stored(svc: Services) -> None:
 
 @app.command()
 def init() -> None:
-    """Create the data directory, the database and the secret key. Safe to run again."""
-    from synchub.store.crypto import load_or_create_key
+    """Create the data directory (0700), the database and the secret key (0600), or
+    tighten older ones. Safe to run again; refuses to make a new key while the
+    database holds secrets sealed with one (restore it instead)."""
+    from synchub.services.datadir import tighten_modes
+    from synchub.store.crypto import create_key, read_key
+    from synchub.store.files import private_dir
     from synchub.store.migrate import upgrade
 
     with services() as svc:
-        svc.settings.home.mkdir(parents=True, exist_ok=True)
-        if not svc.settings.secret_key.get_secret_value():
-            load_or_create_key(svc.settings.key_path, create=True)
+        settings = svc.settings
+        private_dir(settings.home)
         upgrade(svc.db)
+        if not settings.secret_key.get_secret_value() and read_key(settings.key_path) is None:
+            if svc.any_sealed():
+                raise NoSecretKey(
+                    f"The database holds secrets sealed with a key that is not at "
+                    f"{settings.key_path}: restore that file from a backup (mode 0600) or "
+                    "set SYNCHUB_SECRET_KEY. A new key would not open them: if the key is "
+                    "lost for good, `synchub secrets forget` drops them, then run "
+                    "`synchub init` again and enter them again"
+                )
+            create_key(settings.key_path)
         seal_stored(svc)
-        out.print(f"synchub is ready in [bold]{svc.settings.home}[/]")
+        for line in tighten_modes(settings):
+            err.print(line, markup=False)
+        if (problem := svc.secrets.problem()) is not None:
+            err.print(f"warning: {problem}", markup=False)
+        out.print(f"synchub is ready in [bold]{settings.home}[/]")
         if (secret := svc.tokens.create_first_admin()) is not None:
             err.print("the first admin token for the REST API; it is shown only now:")
             out.print(secret, markup=False)
@@ -213,7 +233,7 @@ def serve(
     cli_procs.setup_logging()
     with services() as svc:
         ensure_schema(svc)
-        svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+        cli_procs.check_at_start(svc, err)
         seal_stored(svc)
         cli_procs.serve(
             svc, err, host, port, workers=workers, scheduler=not no_scheduler, pool=not no_workers
@@ -229,6 +249,7 @@ def scheduler_cmd() -> None:
     cli_procs.setup_logging()
     with services() as svc:
         ensure_schema(svc)
+        cli_procs.check_at_start(svc, err, secrets=False)  # it opens none
         cli_procs.scheduler(svc, err)
 
 
@@ -294,17 +315,47 @@ def remote_add(
     """Add a remote. Secret options are encrypted; give one as key=- to keep it out of argv."""
     with services() as svc:
         ensure_schema(svc)
-        values = parse_pairs(options or [], "option")
-        for key, value in values.items():
-            if value == "-":
-                values[key] = check_text(
-                    typer.prompt(key, hide_input=True)
-                    if sys.stdin.isatty()
-                    else sys.stdin.readline().rstrip("\n"),
-                    f"the value of {key} read from stdin",
-                )
+        values = option_values(options)
         view = svc.remotes.add(name, type_, values, max_concurrency=max_concurrency)
         out.print(f"added remote [bold]{view.name}[/] ({view.type})")
+
+
+def option_values(options: list[str] | None) -> dict[str, str]:
+    """key=value pairs; a value '-' is read from stdin (hidden at a terminal)."""
+    values = parse_pairs(options or [], "option")
+    for key, value in values.items():
+        if value == "-":
+            values[key] = check_text(
+                typer.prompt(key, hide_input=True)
+                if sys.stdin.isatty()
+                else sys.stdin.readline().rstrip("\n"),
+                f"the value of {key} read from stdin",
+            )
+    return values
+
+
+@remote_app.command("edit")
+def remote_edit(
+    name: str,
+    options: Annotated[
+        list[str] | None, typer.Argument(help="key=value; value '-' reads it from stdin")
+    ] = None,
+    unset: Annotated[
+        list[str] | None, typer.Option("--unset", help="Remove this option (repeat).")
+    ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Runs using it at once; 0 removes the limit.")
+    ] = None,
+) -> None:
+    """Change a remote: key=value sets an option, --unset removes one, the rest stays.
+    When its secrets cannot be read (a lost or wrong key), give every secret option
+    again: they replace the unreadable ones."""
+    with services() as svc:
+        ensure_schema(svc)
+        changes: dict[str, str | None] = {**option_values(options)}
+        changes.update(dict.fromkeys(unset or []))
+        svc.remotes.edit(name, changes, max_concurrency=max_concurrency)
+        out.print(f"changed remote [bold]{name}[/]")
 
 
 @remote_app.command("list")
@@ -318,10 +369,13 @@ def remote_list(as_json: JsonOpt = False) -> None:
             return
         table = Rows("name", "type", "options", "limit", "used by")
         for v in views:
+            shown = [f"{k}={x}" for k, x in v.options.items()]
+            if v.unreadable:
+                shown.append(f"<unreadable: {v.unreadable}>")
             table.add_row(
                 v.name,
                 v.type,
-                " ".join(f"{k}={x}" for k, x in v.options.items()),
+                " ".join(shown),
                 str(v.max_concurrency or "-"),
                 ", ".join(v.used_by),
             )
@@ -338,7 +392,10 @@ def remote_show(name: str, as_json: JsonOpt = False) -> None:
             emit(view.as_dict())
             return
         for key, value in view.as_dict().items():
-            out.print(f"{key}: {value}", markup=False)
+            if key != "unreadable":
+                out.print(f"{key}: {value}", markup=False)
+        if view.unreadable:
+            out.print(f"secrets: <unreadable: {view.unreadable}>", markup=False)
 
 
 @remote_app.command("test")

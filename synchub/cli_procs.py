@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import logging
 import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -14,6 +16,14 @@ from synchub.core.errors import InvalidInput
 from synchub.node import Node
 from synchub.services import Services
 from synchub.store.crypto import import_crypto
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
+
+    from synchub.config import Settings
+
+log = logging.getLogger(__name__)
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -23,6 +33,21 @@ def setup_logging() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its schema check is no news
+
+
+def check_at_start(svc: Services, err: Console, *, secrets: bool = True) -> None:
+    """Warn about data files open to other users. With `secrets` (a process that
+    opens them): refuse to start without a secret key when nothing is sealed either
+    (`synchub init` makes one), and warn about sealed values the key cannot open (a
+    server that lists, edits and removes them beats none)."""
+    from synchub.services.datadir import mode_warnings
+
+    if secrets:
+        svc.secrets.check_key()
+    for line in mode_warnings(svc.settings):
+        err.print(f"warning: {line}", markup=False)
+    if secrets and (problem := svc.secrets.problem()) is not None:
+        err.print(f"warning: {problem}", markup=False)
 
 
 def check_celery(svc: Services, err: Console) -> None:
@@ -56,9 +81,8 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
     if node.runner is not None and svc.any_sealed():
         import_crypto()  # at start, not at the first run that opens a secret
     node.start()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(node), host=host, port=port, log_level="info", lifespan="off")
-    )
+    warn_if_exposed(host)
+    server = uvicorn.Server(uvicorn_config(create_app(node), svc.settings, host, port))
     # What start-up imported and built lives as long as the process: out of the
     # collector's sight, a full collection no longer walks it (~100 ms pauses).
     gc.collect()
@@ -73,6 +97,49 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
         if node.runner is not None:
             err.print("stopping: letting running runs finish …")
         node.stop(svc.settings.shutdown_grace)
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How `serve` serves `app`: no `server` header (it would name uvicorn), and
+    X-Forwarded-* believed only from SYNCHUB_TRUSTED_PROXIES (uvicorn's own default
+    believes 127.0.0.1, so any local process could pick the client address the
+    limit on failed authentications counts)."""
+    import uvicorn
+
+    proxies = settings.trusted_proxies
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        lifespan="off",
+        server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )
+
+
+def warn_if_exposed(host: str) -> None:
+    """Warn when `host` lets other machines connect: serve speaks plain HTTP."""
+    if is_loopback(host):
+        return
+    log.warning(
+        "serving plain HTTP on %s: tokens and secrets cross the network unencrypted. "
+        'Put a reverse proxy with TLS in front (docs/deploy.md, "Behind a reverse '
+        'proxy (TLS)") and bind 127.0.0.1',
+        host,
+        extra={"action": "serve_exposed"},
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` accepts connections from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def scheduler(svc: Services, err: Console) -> None:
@@ -109,7 +176,7 @@ def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
     if not queues or any(not q.strip() for q in queues):
         raise InvalidInput("Bad --queues: give queue names separated by commas, e.g. default,nas")
     check_celery(svc, err)
-    svc.box  # noqa: B018 - fail now, not at the first run, when the key is missing
+    check_at_start(svc, err)
     return argv(
         [q.strip() for q in queues],
         concurrency,

@@ -6,6 +6,7 @@ synchub writes. Environment variables win over the file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,6 +68,13 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     metrics_public: bool = False  #: serve /metrics without a token
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  #: larger request bodies get 413
+    #: failed authentications a client address may make at once; then 429 (0: no limit)
+    auth_failure_burst: int = Field(default=20, ge=0)
+    #: failed authentications per minute an address gets back after its burst
+    auth_failure_rate: float = Field(default=10.0, gt=0, le=60_000)
+    #: addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are
+    #: believed (IPs or networks, comma-separated); empty: none, the peer is the client
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: where runs execute: "local" (this process's pool) or "celery" (workers on a broker)
     executor: Literal["local", "celery"] = "local"
     broker_url: str = Field(
@@ -116,6 +124,25 @@ class Settings(BaseSettings):
                 "e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
             )
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxies must be IP addresses or networks, not {proxy!r}"
+                ) from None
+        return proxies
 
     @field_validator("browse_roots", mode="before")
     @classmethod

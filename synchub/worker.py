@@ -100,7 +100,7 @@ def _runner() -> Runner:
     pid = os.getpid()
     if pid not in _state:
         svc = Services(Settings(), actor="worker")
-        svc.box  # noqa: B018 - a missing key fails the first run clearly, not mid-way
+        svc.box  # noqa: B018 - a bad key fails the first run clearly, not mid-way
         _state.clear()  # a forked copy of the parent's services is not ours to use
         # A run's end is written while Celery acknowledges its message and hands over
         # the next one: the next run's claim waits for it (see RunnerSettings).

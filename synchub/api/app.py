@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from synchub import __version__
-from synchub.api import metrics, problems, text_guard
+from synchub.api import edge, metrics, problems, text_guard
 from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
@@ -66,6 +66,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
 
+    edge.install(app, settings, services.clock)  # outermost: its headers on every answer
+
     api = APIRouter(prefix=API_PREFIX)
     for module in (remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens):
         api.include_router(module.router)
@@ -95,36 +97,56 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         "/readyz",
         tags=["health"],
         responses={
-            503: {"description": "The database or the broker does not answer"},
+            503: {
+                "description": "The database or the broker does not answer, or stored "
+                "secrets cannot be read with this server's secret key"
+            },
             **problems.problem_responses(401, 403),
         },
     )
     def readyz(_svc: ViewerServices) -> Response:
-        """Readiness: the database answers, and the broker too with the celery executor
-        (needs a token, like all but /healthz); 503 with the reasons when not."""
-        problems = readiness_problems(services)
-        body: dict[str, Any] = {"status": "fail" if problems else "ok", "problems": problems}
+        """Readiness: the database answers, the secret key opens every stored secret,
+        and the broker answers with the celery executor (needs a token, like all but
+        /healthz). `checks` says "ok" or what failed for each; 503 when one failed,
+        with the reasons in `problems`."""
+        checks = readiness_checks(services)
+        failed = [value for value in checks.values() if value != "ok"]
+        body: dict[str, Any] = {
+            "status": "fail" if failed else "ok",
+            "problems": failed,
+            "checks": checks,
+        }
         scheduler = node.scheduler if node is not None else None
         if scheduler is not None:
             body["scheduler_leader"] = scheduler.leading
-        return JSONResponse(body, status_code=503 if problems else 200)
+        return JSONResponse(body, status_code=503 if failed else 200)
 
     return app
 
 
-def readiness_problems(services: Services) -> list[str]:
-    """Why this server cannot do its work now: an empty list when it can."""
-    problems: list[str] = []
+def readiness_checks(services: Services) -> dict[str, str]:
+    """Each check of readiness, "ok" or why it failed: `database`, `secrets` (when the
+    database answers) and `broker` (celery executor)."""
+    checks: dict[str, str] = {}
     try:
         with services.db.connect() as conn:
             conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
     except Exception as exc:
-        problems.append(f"database unreachable: {type(exc).__name__}")
+        checks["database"] = f"database unreachable: {type(exc).__name__}"
+    else:
+        try:
+            checks["secrets"] = services.secrets.problem() or "ok"
+        except Exception as exc:  # a failed check is a finding, not a 500
+            checks["secrets"] = f"secrets not checked: {type(exc).__name__}"
     settings = services.settings
     if settings.executor == "celery":
         from synchub.execution.celery_exec import broker_problem
 
-        problem = broker_problem(settings.broker_url)
-        if problem is not None:
-            problems.append(problem)
-    return problems
+        checks["broker"] = broker_problem(settings.broker_url) or "ok"
+    return checks
+
+
+def readiness_problems(services: Services) -> list[str]:
+    """Why this server cannot do its work now: an empty list when it can."""
+    return [value for value in readiness_checks(services).values() if value != "ok"]

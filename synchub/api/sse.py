@@ -9,6 +9,9 @@ The stream, for one run:
 - `end`: the final view once the run has ended (or {"id", "state": null} when the
   run was removed); the stream closes after it.
 
+The stream ends, with a `denied` event {"status": 401, "detail"}, within a poll
+of its token being revoked or expiring: the token is checked again at every poll.
+
 A client that reconnects with `Last-Event-ID: <seq>` (browsers do this themselves)
 gets the log lines after that seq, so it neither misses nor repeats any.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -26,6 +29,7 @@ from anyio.to_thread import run_sync
 
 from synchub.core.errors import NotFound
 from synchub.services import Services
+from synchub.services.tokens import Unauthenticated
 
 #: How often the database is asked for new lines and state while a stream is open.
 POLL_S = 0.5
@@ -42,13 +46,24 @@ def event(name: str, data: Any, event_id: int | None = None) -> str:
 
 
 async def run_events(
-    svc: Services, run_id: int, *, after_seq: int = 0, poll_s: float = POLL_S
+    svc: Services,
+    run_id: int,
+    *,
+    still_allowed: Callable[[], object],
+    after_seq: int = 0,
+    poll_s: float = POLL_S,
 ) -> AsyncIterator[str]:
-    """The events of run `run_id`, from log line `after_seq` on, until it ends."""
+    """The events of run `run_id`, from log line `after_seq` on, until it ends or
+    `still_allowed` raises Unauthenticated (the caller's token is no longer live)."""
     seq = after_seq
     state: str | None = None
     last_progress = last_sent = 0.0
     while True:
+        try:
+            await run_sync(still_allowed)
+        except Unauthenticated as exc:
+            yield event("denied", {"status": 401, "detail": exc.message}, seq or None)
+            return
         try:
             # The view first, then the lines: once a view shows the run ended, every
             # line it wrote is already stored, so the last read below sees them all.

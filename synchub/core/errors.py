@@ -22,7 +22,9 @@ The tree::
      │    ├── InvalidTransition
      │    ├── JobRunning
      │    ├── JobDeleted
-     │    └── TaskBusy
+     │    ├── TaskBusy
+     │    ├── SecretsUnreadable   the secret key cannot open stored secrets
+     │    └── NoSecretKey         there is no secret key to seal new ones with
      ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
      ├── SchemaOutdated        the database schema is not the one this code knows
      └── EngineError           a run's work failed; `permanent` says if a retry can help
@@ -120,6 +122,19 @@ class JobDeleted(Conflict):
 
 class TaskBusy(Conflict):
     """The file is queued or being transferred: it goes already."""
+
+
+class SecretsUnreadable(Conflict):
+    """Stored secrets cannot be read with this secret key."""
+
+    def __init__(self, message: str | None = None, *, reason: str = "wrong secret key") -> None:
+        super().__init__(message)
+        #: why, in a few words: "wrong secret key" or "no secret key"
+        self.reason = reason
+
+
+class NoSecretKey(Conflict):
+    """There is no secret key to seal secrets with: run `synchub init`."""
 
 
 class Refused(SynchubError):

@@ -17,7 +17,7 @@ from typing import Any
 from synchub.core.errors import InvalidInput, InvalidPath
 from synchub.core.runs import RunStats
 from synchub.engines.base import Outcome, RunContext
-from synchub.engines.process import minimal_env, spawn, stream_lines
+from synchub.engines.process import exec_size_problem, minimal_env, spawn, stream_lines
 
 PARAMS = frozenset({"argv", "env", "cwd"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -76,11 +76,12 @@ class CommandEngine:
         unknown = sorted(set(params) - PARAMS)
         if unknown:
             raise InvalidInput(f"Unknown parameter {unknown[0]!r} for a command job")
-        return {
-            "argv": _argv(params.get("argv")),
-            "env": _env(params.get("env")),
-            "cwd": _cwd(params.get("cwd")),
-        }
+        argv, env = _argv(params.get("argv")), _env(params.get("env"))
+        strings = [*argv, *(f"{name}={value}" for name, value in env.items())]
+        problem = exec_size_problem(strings, "the arguments and environment values")
+        if problem is not None:
+            raise InvalidInput(f"Too much for one command line: {problem}")
+        return {"argv": argv, "env": env, "cwd": _cwd(params.get("cwd"))}
 
     def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:
         return frozenset()

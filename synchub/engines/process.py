@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO
 
 #: Environment variables a child gets from the server's environment, when set.
@@ -53,9 +53,33 @@ PASSTHROUGH_ENV: tuple[str, ...] = (
 #: Longest line handed on; the rest of a longer line is cut off.
 MAX_LINE_CHARS = 64 * 1024
 
+#: Linux refuses an exec whose arguments and environment add up to more than 2 MiB
+#: (ARG_MAX, at the default stack size), or with any one string over 128 KiB
+#: (MAX_ARG_STRLEN): the error is E2BIG, "Argument list too long". What users give a
+#: child is held to these, so that it is refused when given, not when the run starts:
+MAX_ARG_BYTES = 32 * 1024  #: one argument or environment value from a user
+MAX_ARGS_BYTES = 256 * 1024  #: all of them, counted as the kernel does (`exec_bytes`)
+
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _POLL_S = 0.05  # how often waits look at the stop event and the clock
 _DRAIN_S = 1.0  # how long to wait for the pipes to close once the child exited
+
+
+def exec_bytes(strings: Iterable[str]) -> int:
+    """What `strings` cost against ARG_MAX: each one's bytes, its NUL and its pointer."""
+    return sum(len(text.encode("utf-8", "surrogatepass")) + 9 for text in strings)
+
+
+def exec_size_problem(strings: Sequence[str], what: str) -> str | None:
+    """Why `strings` (`what`, e.g. "the filters and options") would not fit on a
+    child's command line by MAX_ARG_BYTES and MAX_ARGS_BYTES; None when they fit."""
+    longest = max((exec_bytes([text]) - 9 for text in strings), default=0)
+    if longest > MAX_ARG_BYTES:
+        return f"one of {what} is {longest} bytes long; each may be at most {MAX_ARG_BYTES}"
+    total = exec_bytes(strings)
+    if total > MAX_ARGS_BYTES:
+        return f"{what} add up to {total} bytes on the command line; at most {MAX_ARGS_BYTES} fit"
+    return None
 
 
 def minimal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

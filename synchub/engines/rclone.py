@@ -40,7 +40,7 @@ from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.engines import rclone_flags
 from synchub.engines.base import Outcome, RemoteConfig, RunContext, RunSink
 from synchub.engines.obscure import obscure
-from synchub.engines.process import minimal_env, spawn, stream_lines
+from synchub.engines.process import exec_size_problem, minimal_env, spawn, stream_lines
 from synchub.engines.rclone_backends import (
     backend,
     password_options,
@@ -68,6 +68,10 @@ LOG_ARGS = (
 # --- parameters -------------------------------------------------------------
 
 _BAD_CHARS = ("\0", "\n", "\r")
+#: The longest source or destination: Linux's PATH_MAX, with room for the remote's name.
+MAX_PATH_BYTES = 4096
+#: The longest filter rule: a pattern is a path at most, give or take its wildcards.
+MAX_RULE_BYTES = 4096
 _FILTER = re.compile(r"(\+|-|include|exclude)\s+(\S.*)", re.IGNORECASE | re.DOTALL)
 
 
@@ -96,6 +100,8 @@ def parse_location(text: str) -> Location:
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidPath("A path must not be empty")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise InvalidPath(f"Bad path: it is longer than {MAX_PATH_BYTES} bytes")
     if any(c in text for c in _BAD_CHARS):
         raise InvalidPath(f"Bad path {text!r}: it must not contain NUL or line breaks")
     if text.startswith("/"):
@@ -146,6 +152,8 @@ def normalize_filter(rule: str) -> str:
     Accepts "include PATTERN" and "exclude PATTERN" too. Only the shape is
     checked here; `check_filters` asks rclone about the patterns.
     """
+    if isinstance(rule, str) and len(rule.encode("utf-8", "surrogatepass")) > MAX_RULE_BYTES:
+        raise InvalidOption(f"Bad filter: a rule may be at most {MAX_RULE_BYTES} bytes long")
     if not isinstance(rule, str) or any(c in rule for c in _BAD_CHARS):
         raise InvalidOption(f"Bad filter {rule!r}: one line of text, like '- *.tmp'")
     text = rule.strip()
@@ -608,8 +616,12 @@ class RcloneEngine:
         if source.key() == destination.key():
             raise InvalidPath(f"The source and the destination are the same: {source}")
         filters = [normalize_filter(r) for r in _string_list(params.get("filters"), "filters")]
-        check_filters(filters, self.binary)
         options = rclone_flags.normalize_options(_string_list(params.get("options"), "options"), op)
+        pieces = [str(source), str(destination), *(f"--filter={f}" for f in filters), *options]
+        problem = exec_size_problem(pieces, "the paths, filters and options")
+        if problem is not None:
+            raise InvalidOption(f"Too much for rclone's command line: {problem}")
+        check_filters(filters, self.binary)
         return {
             "op": op,
             "source": str(source),

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from synchub.core.errors import EngineError, InvalidRemote
-from synchub.engines.process import minimal_env
+from synchub.engines.process import exec_bytes, minimal_env
 from synchub.engines.rclone_secrets import is_secret
 
 #: Environment variable naming the rclone binary, overriding the bundled one.
@@ -177,12 +177,38 @@ def validate_remote(type_: str, options: Mapping[str, str]) -> dict[str, str]:
             raise InvalidRemote(f"unknown option {name!r} for a {type_} remote")
         _check_value(type_, option, value)
         cleaned[name] = value
+    _check_sizes(cleaned)
     provider = _provider_of(found, cleaned)
     for option in found.options:
         missing = option.required and not cleaned.get(option.name)
         if missing and _provider_matches(option.providers, provider):
             raise InvalidRemote(f"a {type_} remote needs option {option.name!r}")
     return cleaned
+
+
+#: The longest option value (a service account's JSON is a few KiB); every run that
+#: uses the remote gets it in an environment variable, limited by Linux to 128 KiB.
+MAX_VALUE_BYTES = 64 * 1024
+#: All the option values of one remote, of the 2 MiB an exec's arguments and
+#: environment may hold together: a run may need several remotes.
+MAX_REMOTE_BYTES = 256 * 1024
+
+
+def _check_sizes(options: Mapping[str, str]) -> None:
+    """InvalidRemote when the options would not fit in rclone's environment. The
+    message never repeats a value: it may be a secret."""
+    for name, value in options.items():
+        if exec_bytes([value]) - 9 > MAX_VALUE_BYTES:
+            raise InvalidRemote(
+                f"option {name!r} is longer than {MAX_VALUE_BYTES} bytes: rclone gets it "
+                "in its environment, which cannot hold that much"
+            )
+    total = exec_bytes(options.values())
+    if total > MAX_REMOTE_BYTES:
+        raise InvalidRemote(
+            f"the options of this remote add up to {total} bytes; at most {MAX_REMOTE_BYTES} "
+            "fit in rclone's environment"
+        )
 
 
 def secret_options(type_: str) -> frozenset[str]:

@@ -14,6 +14,7 @@ applies to when rclone accepts it only there.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,6 +44,9 @@ SYNC_OPS = frozenset({"sync", "copy", "move", "bisync"})
 class Flag:
     kind: Kind
     minimum: float | None = None  #: smallest value, for INT and FLOAT
+    #: largest value, spelled as a value of the flag ("128", "1G", "24h"); each rate of
+    #: a BWLIMIT; the duration of an AGE
+    maximum: str | None = None
     choices: frozenset[str] = frozenset()  #: for CHOICE and CHOICES (lower case)
     ops: frozenset[str] | None = None  #: the operations it applies to; None = all
     repeatable: bool = False  #: may be given more than once
@@ -52,8 +56,16 @@ def _b(ops: frozenset[str] | None = None) -> Flag:
     return Flag(Kind.BOOL, ops=ops)
 
 
-def _i(minimum: int) -> Flag:
-    return Flag(Kind.INT, minimum=minimum)
+def _i(minimum: int, maximum: int) -> Flag:
+    return Flag(Kind.INT, minimum=minimum, maximum=str(maximum))
+
+
+def _size(maximum: str = "1E") -> Flag:
+    return Flag(Kind.SIZE, maximum=maximum)
+
+
+def _d(maximum: str) -> Flag:
+    return Flag(Kind.DURATION, maximum=maximum)
 
 
 def _c(*choices: str, ops: frozenset[str] | None = None, many: bool = False) -> Flag:
@@ -72,13 +84,13 @@ FLAGS: dict[str, Flag] = {
     "--ignore-checksum": _b(),  #: skip the checksum check after a copy
     "--ignore-case-sync": _b(),  #: names that differ only in case are the same
     "--update": _b(),  #: skip files that are newer at the destination
-    "--modify-window": Flag(Kind.DURATION),  #: times this close are equal
+    "--modify-window": _d("24h"),  #: times this close are equal
     "--use-server-modtime": _b(),  #: use the server's upload time
     "--immutable": _b(),  #: never modify files; fail if they changed
     # Safety
     "--dry-run": _b(),  #: report what would change, change nothing
-    "--max-delete": _i(-1),  #: stop after this many deletes (-1: no limit)
-    "--max-delete-size": Flag(Kind.SIZE),  #: stop after deleting this much
+    "--max-delete": _i(-1, 10**9),  #: stop after this many deletes (-1: no limit)
+    "--max-delete-size": _size(),  #: stop after deleting this much
     "--error-on-no-transfer": _b(),  #: fail (exit 9) when nothing was transferred
     "--ignore-errors": _b(),  #: delete even after I/O errors
     # Deletion timing and renames (sync)
@@ -92,11 +104,11 @@ FLAGS: dict[str, Flag] = {
     "--suffix-keep-extension": _b(),
     "--fix-case": _b(),  #: rename destination files to the source's case
     # Which files
-    "--max-age": Flag(Kind.AGE),
-    "--min-age": Flag(Kind.AGE),
-    "--max-size": Flag(Kind.SIZE),
-    "--min-size": Flag(Kind.SIZE),
-    "--max-depth": _i(-1),
+    "--max-age": Flag(Kind.AGE, maximum="100y"),
+    "--min-age": Flag(Kind.AGE, maximum="100y"),
+    "--max-size": _size(),
+    "--min-size": _size(),
+    "--max-depth": _i(-1, 1000),
     "--exclude-if-present": Flag(Kind.FILE_NAME, repeatable=True),  #: skip dirs holding it
     "--copy-links": _b(),  #: follow symlinks
     "--links": _b(),  #: store symlinks as .rclonelink files
@@ -104,32 +116,32 @@ FLAGS: dict[str, Flag] = {
     "--one-file-system": _b(),  #: don't cross file-system boundaries
     "--metadata": _b(),  #: copy metadata too
     # Limits and pacing
-    "--transfers": _i(1),
-    "--checkers": _i(1),
-    "--bwlimit": Flag(Kind.BWLIMIT),
-    "--bwlimit-file": Flag(Kind.BWLIMIT),
-    "--max-transfer": Flag(Kind.SIZE),  #: stop after this much (exit 8)
-    "--max-duration": Flag(Kind.DURATION),  #: stop after this long (exit 10)
+    "--transfers": _i(1, 128),  #: each holds a --buffer-size in memory
+    "--checkers": _i(1, 256),
+    "--bwlimit": Flag(Kind.BWLIMIT, maximum="1E"),
+    "--bwlimit-file": Flag(Kind.BWLIMIT, maximum="1E"),
+    "--max-transfer": _size(),  #: stop after this much (exit 8)
+    "--max-duration": _d("8760h"),  #: stop after this long (exit 10)
     "--cutoff-mode": _c("hard", "soft", "cautious"),  #: how the two limits above stop
-    "--tpslimit": Flag(Kind.FLOAT, minimum=0),
-    "--tpslimit-burst": _i(1),
+    "--tpslimit": Flag(Kind.FLOAT, minimum=0, maximum="100000"),
+    "--tpslimit-burst": _i(1, 100_000),
     "--order-by": Flag(Kind.ORDER_BY),
     "--check-first": _b(),
-    "--max-backlog": _i(1),
-    "--buffer-size": Flag(Kind.SIZE),
-    "--multi-thread-streams": _i(0),
-    "--multi-thread-cutoff": Flag(Kind.SIZE),
+    "--max-backlog": _i(1, 1_000_000),
+    "--buffer-size": _size("1G"),  #: in memory, per transfer
+    "--multi-thread-streams": _i(0, 64),
+    "--multi-thread-cutoff": _size(),
     "--inplace": _b(),
     # Listing and network
     "--fast-list": _b(),
     "--no-traverse": _b(),
     "--no-check-dest": _b(),
     "--no-update-modtime": _b(),
-    "--retries": _i(1),
-    "--retries-sleep": Flag(Kind.DURATION),
-    "--low-level-retries": _i(1),
-    "--timeout": Flag(Kind.DURATION),
-    "--contimeout": Flag(Kind.DURATION),
+    "--retries": _i(1, 100),  #: each one a whole new pass
+    "--retries-sleep": _d("24h"),
+    "--low-level-retries": _i(1, 1000),
+    "--timeout": _d("24h"),
+    "--contimeout": _d("1h"),
     # Only some operations
     "--create-empty-src-dirs": _b(SYNC_OPS),
     "--delete-empty-src-dirs": _b(frozenset({"move"})),
@@ -147,7 +159,7 @@ FLAGS: dict[str, Flag] = {
     "--resilient": _b(_BISYNC),
     "--recover": _b(_BISYNC),
     "--force": _b(_BISYNC),
-    "--max-lock": Flag(Kind.LONG_DURATION, ops=_BISYNC),
+    "--max-lock": Flag(Kind.LONG_DURATION, maximum="1y", ops=_BISYNC),
     "--remove-empty-dirs": _b(_BISYNC),
     "--ignore-listing-checksum": _b(_BISYNC),
     "--no-slow-hash": _b(_BISYNC),
@@ -300,10 +312,69 @@ def _value(flag: str, spec: Flag, value: str) -> str:
     return value
 
 
+_SECONDS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600,
+    "d": 86400, "w": 7 * 86400, "M": 30 * 86400, "y": 365 * 86400,
+}  # fmt: skip
+_DURATION_PART = re.compile(rf"(?P<n>{_NUMBER})(?P<u>ns|us|µs|ms|s|m|h|d|w|M|y)")
+_SIZE_PARTS = re.compile(rf"(?P<n>{_NUMBER}(e\d+)?)(?P<u>b|[kmgtpe](i|ib)?)?", re.IGNORECASE)
+_BYTES = {"b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50, "e": 2**60}
+
+
+def _seconds(value: str) -> float:
+    """A checked duration in seconds; 0 for "off" (no limit) and for a date."""
+    if value == "off" or _DATE.fullmatch(value):
+        return 0.0
+    if re.fullmatch(_NUMBER, value):
+        return float(value)  # rclone's bare seconds, or Go's "0"
+    return sum(float(m["n"]) * _SECONDS[m["u"]] for m in _DURATION_PART.finditer(value))
+
+
+def _bytes(value: str) -> float:
+    """A checked size (or rate) in bytes; 0 for "off". A bare number is KiB, as in
+    rclone."""
+    match = _SIZE_PARTS.fullmatch(value)
+    if match is None:
+        return 0.0  # "off"
+    return float(match["n"]) * _BYTES[(match["u"] or "k")[0].lower()]
+
+
+def _largest_rate(value: str) -> float:
+    """The largest rate of a checked --bwlimit value, in bytes a second."""
+    rates = [slot.rpartition(",")[2] for slot in value.split()]
+    return max(_bytes(part) for rate in rates for part in rate.split(":"))
+
+
+_MAGNITUDE: dict[Kind, Callable[[str], float]] = {
+    Kind.INT: float,
+    Kind.FLOAT: float,
+    Kind.SIZE: _bytes,
+    Kind.DURATION: _seconds,
+    Kind.LONG_DURATION: _seconds,
+    Kind.AGE: _seconds,
+    Kind.BWLIMIT: _largest_rate,
+}
+
+
+def _within(flag: str, spec: Flag, value: str) -> None:
+    """InvalidOption naming the bound when a checked `value` is above `spec.maximum`."""
+    if spec.maximum is None:
+        return
+    magnitude = _MAGNITUDE[spec.kind]
+    if magnitude(value) > magnitude(spec.maximum):
+        raise _bad(flag, value, f"at most {spec.maximum}")
+
+
+#: The longest option synchub passes on: far more than any flag's value needs.
+MAX_OPTION_CHARS = 4096
+
+
 def _split(text: str) -> tuple[str, str | None]:
     """(flag, value) from "--flag", "--flag=value" or "--flag value"."""
     if any(c in text for c in "\0\r\n"):
         raise InvalidOption("An option must be one line of text")
+    if len(text) > MAX_OPTION_CHARS:
+        raise InvalidOption(f"An option must be at most {MAX_OPTION_CHARS} characters long")
     cleaned = text.strip()
     name, sep, value = cleaned.partition("=")
     if not sep:
@@ -343,7 +414,9 @@ def normalize_option(text: str, op: str | None = None) -> list[str]:
         return [_bool(name, value)]
     if value is None or value == "":
         raise InvalidOption(f"Option {name} needs a value, e.g. {name}=VALUE")
-    return [f"{name}={_value(name, spec, value)}"]
+    checked = _value(name, spec, value)
+    _within(name, spec, checked)
+    return [f"{name}={checked}"]
 
 
 def _bool(name: str, value: str | None) -> str:

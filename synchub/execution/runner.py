@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import InvalidInput, NotFound, SynchubError
+from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable, SynchubError
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RunState, RunStats
@@ -423,8 +423,9 @@ def _error_class(state: RunState, outcome: Outcome) -> str | None:
 
 
 def _internal(exc: Exception) -> Outcome:
-    # A remote or job that no longer exists will not come back by retrying.
-    permanent = isinstance(exc, NotFound | InvalidInput)
+    # A remote or job that no longer exists, or secrets the key cannot open, will not
+    # come back by retrying.
+    permanent = isinstance(exc, NotFound | InvalidInput | SecretsUnreadable)
     # synchub's own errors are written for people; others are bugs, named by class.
     error = exc.message if isinstance(exc, SynchubError) else f"{type(exc).__name__}: {exc}"
     return Outcome(

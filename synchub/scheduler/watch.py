@@ -8,7 +8,10 @@ The leading scheduler drives a FolderWatch on each full pass:
    when that set changes: a folder created, removed or come back, a job added,
    edited or deleted. A folder that comes back marks its job dirty.
 2. The watcher thread marks a job dirty at each change under its folder
-   (`synchub.core.watch.Dirty`, with the clock's time).
+   (`synchub.core.watch.Dirty`, with the clock's time). A name that is not UTF-8
+   makes watchfiles give up the batch it was collecting (for every folder): the
+   thread then marks every watched job dirty, since their runs will find what the
+   batch held (rclone copies such names as they are), and watches on at once.
 3. `fire`: each job quiet for the settle time gets one run, unless a run of it is
    pending or queued (that run will see the files) or running (it is looked at again
    once the run has ended).
@@ -131,12 +134,28 @@ def outermost(folders: set[str]) -> frozenset[str]:
     )
 
 
+def undecodable_path(exc: Exception) -> str | None:
+    """The path (escaped as Rust prints it) in watchfiles' error about a name that is
+    not UTF-8, or None for any other error."""
+    text = str(exc)
+    head, tail = 'Unable to decode path "', '" to string'
+    if type(exc).__name__ != "WatchfilesRustInternalError" or not text.startswith(head):
+        return None
+    return text[len(head) :].removesuffix(tail)
+
+
 class FolderWatcher:
     """Watches a set of folders, recursively, in a thread of its own (watchfiles) and
-    calls `on_change(paths)` from that thread with each batch of changed paths."""
+    calls `on_change(paths)` from that thread with each batch of changed paths, or
+    `on_lost(path)` when a batch was lost to a name that is not UTF-8."""
 
-    def __init__(self, on_change: Callable[[list[str]], None]) -> None:
+    def __init__(
+        self,
+        on_change: Callable[[list[str]], None],
+        on_lost: Callable[[str], None] = lambda _path: None,
+    ) -> None:
         self.on_change = on_change
+        self.on_lost = on_lost
         self.roots: frozenset[str] = frozenset()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -174,10 +193,25 @@ class FolderWatcher:
 
     def _run(self, roots: frozenset[str], stop: threading.Event, started: datetime) -> None:
         try:
-            # Imported here, in the watching thread: only a node with watched folders
-            # needs it, and the service modules that import this one are in every worker.
-            import watchfiles
+            while not self._watch(roots, stop):
+                pass
+        except Exception as exc:
+            self._failed_at = started
+            log.warning(
+                "watched folders: watching %s failed: %s",
+                ", ".join(sorted(roots)),
+                exc,
+                extra={"action": "watch_error"},
+            )
 
+    def _watch(self, roots: frozenset[str], stop: threading.Event) -> bool:
+        """Watch until stopped or a root is gone (True), or until a batch is lost to a
+        name that is not UTF-8 (False: watch again). Raises watchfiles' other errors."""
+        # Imported here, in the watching thread: only a node with watched folders
+        # needs it, and the service modules that import this one are in every worker.
+        import watchfiles
+
+        try:
             for changes in watchfiles.watch(
                 *sorted(roots),
                 watch_filter=None,  # a backup wants .git and *.swp too
@@ -190,13 +224,15 @@ class FolderWatcher:
                 except Exception:
                     log.exception("watched folders: a change was not recorded")
         except Exception as exc:
-            self._failed_at = started
-            log.warning(
-                "watched folders: watching %s failed: %s",
-                ", ".join(sorted(roots)),
-                exc,
-                extra={"action": "watch_error"},
-            )
+            path = undecodable_path(exc)
+            if path is None:
+                raise
+            try:
+                self.on_lost(path)
+            except Exception:
+                log.exception("watched folders: a lost batch was not recorded")
+            return stop.is_set()
+        return True
 
 
 class FolderWatch:
@@ -214,7 +250,7 @@ class FolderWatch:
         self.clock = clock
         self.dirty = Dirty(settle_s)
         self.wake = wake
-        self.watcher = FolderWatcher(self.changed)
+        self.watcher = FolderWatcher(self.changed, self.lost)
         self._jobs: tuple[WatchedJob, ...] = ()
         self._missing: set[int] = set()
 
@@ -250,6 +286,23 @@ class FolderWatch:
             if mine:
                 self.mark(job.job_id, now)
                 self._record(job, mine, now)
+
+    def lost(self, path: str) -> None:
+        """A batch of changes was lost to `path`, a name that is not UTF-8 (called by
+        the watcher thread): mark every watched job dirty, as any of them may have
+        changed in that batch. Their runs copy the file and report it (its name with
+        U+FFFD where a byte was not UTF-8)."""
+        now = self.clock.now()
+        jobs = self._jobs
+        log.warning(
+            "watched folders: %s is not a UTF-8 name; the changes seen with it are "
+            "left to the next run of %d watched job(s)",
+            path,
+            len(jobs),
+            extra={"action": "watch_undecodable"},
+        )
+        for job in jobs:
+            self.mark(job.job_id, now)
 
     def _record(self, job: WatchedJob, paths: list[str], now: datetime) -> None:
         """Files now present are pending tasks; files gone before a run took them

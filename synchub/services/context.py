@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.config import Settings
 from synchub.core.clock import Clock, SystemClock
+from synchub.core.errors import SecretsUnreadable
 from synchub.engines.base import Engine as KindEngine
 from synchub.engines.registry import all_engines
-from synchub.store.crypto import SecretBox, load_or_create_key
+from synchub.store.crypto import SecretBox, read_key
 from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from synchub.services.jobs import JobService
     from synchub.services.remotes import RemoteService
     from synchub.services.runs import RunService
+    from synchub.services.secrets import SecretService
     from synchub.services.sizes import RemoteSizes
     from synchub.services.tasks import TaskService
     from synchub.services.tokens import Role, TokenService
@@ -65,11 +68,23 @@ class Services:
 
     @cached_property
     def box(self) -> SecretBox:
+        """The key of SYNCHUB_SECRET_KEY or of `secret.key`; a box without a key when
+        neither is there (ValueError for a key that is not one)."""
         secret = self.settings.secret_key.get_secret_value()
-        key = (
-            secret.encode() if secret else load_or_create_key(self.settings.key_path, create=False)
+        if secret:
+            return SecretBox(secret.encode(), source="SYNCHUB_SECRET_KEY")
+        path = self.settings.key_path
+        return SecretBox(read_key(path), source=str(path), missing=lambda: self._no_key(path))
+
+    def _no_key(self, path: Path) -> str:
+        if not self.any_sealed():
+            return f"No secret key at {path}: run `synchub init`"
+        # A new key would leave every stored secret unreadable for good.
+        return (
+            f"No secret key at {path}, and the database holds secrets sealed with one: "
+            "restore it from a backup (or set SYNCHUB_SECRET_KEY), or drop those secrets "
+            "with `synchub secrets forget` and then run `synchub init` for a new key"
         )
-        return SecretBox(key)
 
     @cached_property
     def remotes(self) -> RemoteService:
@@ -102,6 +117,12 @@ class Services:
         return TaskService(self)
 
     @cached_property
+    def secrets(self) -> SecretService:
+        from synchub.services.secrets import SecretService
+
+        return SecretService(self)
+
+    @cached_property
     def tokens(self) -> TokenService:
         from synchub.services.tokens import TokenService
 
@@ -123,11 +144,24 @@ class Services:
 
     def job_env(self, job_id: int) -> dict[str, str]:
         """A job's environment values, unsealed: for its runs, never for a view. Here,
-        not in the jobs service, which a worker's processes need not import."""
+        not in the jobs service, which a worker's processes need not import.
+
+        SecretsUnreadable when they cannot be opened, or when a name has no value
+        (forgotten by `synchub secrets forget`): the run must not get the mask."""
+        from synchub.services.remotes import MASK
         from synchub.store import jobs as job_store
 
         with reading(self.sessions) as session:
-            return self.box.open(job_store.sealed_env(session, job_id))
+            name, env, sealed = job_store.env_of(session, job_id)
+        values = self.box.open(sealed, what=f"The env values of job {name!r}")
+        missing = sorted(k for k, v in env.items() if v == MASK and k not in values)
+        if missing:
+            raise SecretsUnreadable(
+                f"Job {name!r} has no value for env {', '.join(missing)} (its secrets were "
+                "forgotten): give them again with "
+                f"`synchub job edit {name} --kind command --env KEY=VALUE`"
+            )
+        return values
 
     def any_sealed(self) -> bool:
         """Whether the database holds sealed secrets a run will open (remotes' secret

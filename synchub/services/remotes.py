@@ -17,6 +17,7 @@ from synchub.core.errors import (
     InvalidText,
     RemoteInUse,
     RemoteNotFound,
+    SecretsUnreadable,
     SynchubError,
 )
 from synchub.core.names import check_name
@@ -40,6 +41,9 @@ class RemoteView:
     options: dict[str, str]  #: secrets masked
     max_concurrency: int | None
     used_by: list[str]
+    #: why its secret options cannot be read ("wrong secret key", "no secret key");
+    #: None when they can. Their names are sealed with them: `options` lacks them then.
+    unreadable: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +52,7 @@ class RemoteView:
             "options": self.options,
             "max_concurrency": self.max_concurrency,
             "used_by": self.used_by,
+            "unreadable": self.unreadable,
         }
 
 
@@ -141,7 +146,7 @@ class RemoteService:
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name)
             before = self._view(session, row).as_dict()
-            stored_secrets = self.svc.box.open(row.secrets)
+            stored_secrets = self._stored_secrets(row, options or {})
             merged: dict[str, str] = {**row.options, **stored_secrets}
             for key, value in (options or {}).items():
                 if value is None:
@@ -232,9 +237,8 @@ class RemoteService:
             if missing:
                 raise RemoteNotFound(f"No remote named {sorted(missing)[0]!r}")
             for r in rows:
-                found[r.name] = RemoteConfig(
-                    r.name, r.type, {**r.options, **self.svc.box.open(r.secrets)}
-                )
+                secrets = self.svc.box.open(r.secrets, what=_whose(r.name))
+                found[r.name] = RemoteConfig(r.name, r.type, {**r.options, **secrets})
                 self.refuse_programs(r.name, r.type, found[r.name].options)
             referenced = set().union(
                 *(rclone_backends.referenced_remotes(found[r.name].options) for r in rows)
@@ -262,6 +266,23 @@ class RemoteService:
             raise RemoteNotFound(f"No remote named {name!r}")
         return row
 
+    def _stored_secrets(self, row: RemoteRow, options: Mapping[str, str | None]) -> dict[str, str]:
+        """The stored secrets an edit of `row` with `options` starts from. When they
+        cannot be read, the edit must give the secret options again (they replace the
+        stored ones) and may not keep one with the mask; else SecretsUnreadable."""
+        try:
+            return self.svc.box.open(row.secrets, what=_whose(row.name))
+        except SecretsUnreadable as exc:
+            secret_keys = rclone_backends.secret_options(row.type)
+            given = {k: v for k, v in options.items() if k in secret_keys and v is not None}
+            if not given or MASK in given.values():
+                raise SecretsUnreadable(
+                    f"{exc.message}. To enter them again, give every secret option of "
+                    f"remote {row.name!r} in this edit, none as {MASK}",
+                    reason=exc.reason,
+                ) from None
+            return {}
+
     def seal_stored(self) -> dict[str, builtins.list[str]]:
         """Seal the values of secret options still stored in plain text, and mask them
         in the audit log: options saved before this synchub (or this rclone) counted
@@ -270,8 +291,11 @@ class RemoteService:
         the options, never their values. Returns {remote: options sealed}.
 
         A remote whose sealed values this key cannot open, or whose type this rclone
-        does not know, is left as it is (its views mask the values all the same).
+        does not know, is left as it is (its views mask the values all the same); so
+        is every remote when there is no key.
         """
+        if not self.svc.box.has_key:
+            return {}  # nothing can be sealed until the key is back: views mask them
         now = self.svc.clock.now()
         done: dict[str, builtins.list[str]] = {}
         with transaction(self.svc.sessions) as session:
@@ -305,7 +329,11 @@ class RemoteService:
         return done
 
     def _view(self, session: Any, row: RemoteRow) -> RemoteView:
-        secret_names = self.svc.box.open(row.secrets).keys()
+        unreadable = None
+        try:
+            secret_names = list(self.svc.box.open(row.secrets))
+        except SecretsUnreadable as exc:  # still listed: to edit, remove, or forget
+            secret_names, unreadable = [], exc.reason
         options = {**masked(row.type, row.options), **dict.fromkeys(secret_names, MASK)}
         return RemoteView(
             row.name,
@@ -313,7 +341,12 @@ class RemoteService:
             dict(sorted(options.items())),
             row.max_concurrency,
             store.jobs_using(session, row.id),
+            unreadable,
         )
+
+
+def _whose(name: str) -> str:
+    return f"The secret options of remote {name!r}"
 
 
 def _secret_keys(type_: str) -> frozenset[str] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -13,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.text import loads_repaired
+from synchub.store.files import private_dir, private_file, sqlite_file
 
 READONLY = "synchub_readonly"
 T = TypeVar("T")
@@ -21,9 +21,12 @@ T = TypeVar("T")
 def make_engine(url: str) -> Engine:
     """An Engine for `url`; SQLite gets WAL, foreign keys and serialised writers."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            # Made here, 0600, before SQLite makes it with the umask's mode (and its
+            # -wal and -shm files with the same).
+            private_dir(path.parent)
+            private_file(path)
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, column, delete, exists, false, func, select, update
 from sqlalchemy.orm import Session
@@ -174,9 +175,36 @@ def advance(
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def sealed_env(session: Session, job_id: int) -> bytes | None:
-    """The job's sealed environment values (None for none, or no such job)."""
-    return session.scalar(select(JobRow.secret_env).where(JobRow.id == job_id))
+def env_of(session: Session, job_id: int) -> tuple[str, dict[str, Any], bytes | None]:
+    """A job's name, the `env` of its params (names, values masked) and its sealed
+    values; ("", {}, None) for no such job."""
+    row = session.execute(
+        select(JobRow.name, JobRow.params, JobRow.secret_env).where(JobRow.id == job_id)
+    ).first()
+    if row is None:
+        return "", {}, None
+    return row.name, dict((row.params or {}).get("env") or {}), row.secret_env
+
+
+def sealed_envs(session: Session) -> list[tuple[int, str, bytes]]:
+    """(id, name, sealed values) of every job holding sealed environment values."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.name, JobRow.secret_env)
+        .where(JobRow.secret_env.is_not(None))
+        .order_by(JobRow.name)
+    )
+    return [(r.id, r.name, r.secret_env) for r in rows]
+
+
+def forget_env(session: Session, job_id: int, sealed: bytes) -> bool:
+    """Drop the job's sealed environment values if they are still `sealed` (an edit
+    meanwhile wins); the names stay in its params. False when they changed."""
+    result = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.secret_env == sealed)
+        .values(secret_env=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def any_sealed(session: Session) -> bool:

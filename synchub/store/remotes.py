@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
@@ -32,6 +32,27 @@ def any_sealed(session: Session) -> bool:
     """Whether any remote holds sealed secrets."""
     found = session.scalar(select(RemoteRow.id).where(RemoteRow.secrets.is_not(None)).limit(1))
     return found is not None
+
+
+def sealed(session: Session) -> list[tuple[int, str, bytes]]:
+    """(id, name, sealed secrets) of every remote holding sealed secrets."""
+    rows = session.execute(
+        select(RemoteRow.id, RemoteRow.name, RemoteRow.secrets)
+        .where(RemoteRow.secrets.is_not(None))
+        .order_by(RemoteRow.name)
+    )
+    return [(r.id, r.name, r.secrets) for r in rows]
+
+
+def forget_secrets(session: Session, remote_id: int, secrets: bytes) -> bool:
+    """Drop the remote's sealed secrets if they are still `secrets` (an edit meanwhile
+    wins). False when they changed."""
+    result = session.execute(
+        update(RemoteRow)
+        .where(RemoteRow.id == remote_id, RemoteRow.secrets == secrets)
+        .values(secrets=None)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def jobs_using(session: Session, remote_id: int) -> list[str]:

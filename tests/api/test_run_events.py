@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import threading
 
+import httpx
+import pytest
+
 from synchub.services.jobs import JobFields
-from tests.api.conftest import Api, problem
+from tests.api.conftest import Api, ok, problem
 from tests.api.sse_client import Event, events
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
@@ -78,3 +81,34 @@ def test_events_of_an_unknown_run_are_a_404_and_a_bad_resume_point_a_422(api: Ap
     response = api.viewer.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": "x"})
     problem(response, 422)
     problem(api.anonymous.get(f"/api/v1/runs/{run_id}/events"), 401)
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired"])
+def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api, how: str) -> None:
+    """On the code before, the stream of a pending run went on (keep-alives every 15 s)
+    for a token that no longer worked for anything else."""
+    secret, _ = api.svc.tokens.create("dashboard", "viewer", expires="1h")
+    api.svc.jobs.add("j", JobFields(kind="scripted"))
+    run_id = api.svc.runs.request("j")  # stays pending: nothing runs it
+    # A read that waits this long means the stream did not end (polls are 0.5 s).
+    within = httpx.Timeout(30, read=10)
+    with (
+        api.client(secret) as client,
+        client.stream("GET", f"/api/v1/runs/{run_id}/events", timeout=within) as response,
+    ):
+        stream = events(response)
+        first = next(stream)
+        assert (first.name, first.data["state"]) == ("state", "pending")
+        if how == "revoked":
+            ok(api.admin.delete("/api/v1/tokens/dashboard"))
+        else:
+            api.clock.advance(3600)
+        rest = list(stream)
+    # It should say why it ended, then end.
+    assert [e.name for e in rest] == ["denied"]
+    assert rest[0].data["status"] == 401
+    expected = "unknown or revoked" if how == "revoked" else "'dashboard' has expired"
+    assert expected in rest[0].data["detail"]
+    # It should stay shut to that token.
+    with api.client(secret) as client:
+        problem(client.get(f"/api/v1/runs/{run_id}/events"), 401)

@@ -42,6 +42,8 @@ class Synchub:
         self.home = home
         self.env = env
         self.servers: list[subprocess.Popen[bytes]] = []
+        #: the umask of the processes started (-1: this process's)
+        self.umask = -1
 
     def __call__(
         self, *args: str, check: bool = True, input: str | None = None
@@ -53,6 +55,7 @@ class Synchub:
             text=True,
             input=input,
             timeout=120,
+            umask=self.umask,
         )
         if check and proc.returncode != 0:
             raise AssertionError(
@@ -72,6 +75,7 @@ class Synchub:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=self.umask,
         )
         self.servers.append(proc)
         import urllib.request
@@ -101,8 +105,8 @@ class Synchub:
                 proc.wait()
 
 
-@pytest.fixture
-def synchub(tmp_path: Path) -> Iterator[Synchub]:
+def new_synchub(tmp_path: Path) -> Synchub:
+    """The CLI over a home in `tmp_path` that `synchub init` has not made yet."""
     home = tmp_path / "home"
     ours = ("SYNCHUB_", "DATABASE_URL", "CELERY_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
@@ -117,7 +121,12 @@ def synchub(tmp_path: Path) -> Iterator[Synchub]:
             "PYTHONUNBUFFERED": "1",
         }
     )
-    s = Synchub(home, env)
+    return Synchub(home, env)
+
+
+@pytest.fixture
+def synchub(tmp_path: Path) -> Iterator[Synchub]:
+    s = new_synchub(tmp_path)
     s("init")
     yield s
     s.stop_all()

@@ -242,6 +242,11 @@ BAD = [
         "--transfers",
         2,
     ),
+    (
+        ["job", "add", "j", "--source", "/s", "--dest", "/d", "--option", "--transfers=129"],
+        "--transfers: expected at most 128",
+        2,
+    ),
     (["job", "add", "j", "--source", "/s", "--dest", "/d", "--filter", "! ** broken"], "filter", 2),
     (["job", "add", "j", "--source", "/s", "--dest", "/d", "--op", "explode"], "op", 2),
     (["job", "add", "my job", "--source", "/s", "--dest", "/d"], "name", 2),

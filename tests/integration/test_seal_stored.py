@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from synchub.core.clock import FakeClock
@@ -157,3 +158,16 @@ def test_when_nothing_says_which_values_are_secret_views_mask_them_all(
     monkeypatch.setenv("SYNCHUB_RCLONE", "/nonexistent/rclone")
     assert set(svc.remotes.show("cos").options.values()) == {MASK}
     assert svc.remotes.seal_stored() == {}
+
+
+def test_without_a_key_nothing_is_sealed_and_the_values_stay_masked(svc: Services) -> None:
+    """A lost key must not stop `serve` from starting: sealing waits for the key."""
+    written_the_old_way(svc)
+    keyless = Services(
+        svc.settings.model_copy(update={"secret_key": SecretStr("")}), clock=svc.clock, db=svc.db
+    )
+    assert not keyless.box.has_key
+    assert keyless.remotes.seal_stored() == {} and keyless.jobs.seal_stored_env() == []
+    assert keyless.remotes.show("cos").options["ibm_api_key"] == MASK
+    assert keyless.remotes.show("dav").unreadable == "no secret key"
+    keyless.close()

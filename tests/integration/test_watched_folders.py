@@ -442,3 +442,60 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     (again,) = full_pass(h)
     assert svc.runs.show(again)["trigger"] == "watch"
     assert (dst / "newer.txt").read_text() == "newer"
+
+
+def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
+    svc: Services,
+    clock: FakeClock,
+    real: tuple[Harness, FolderWatch, Seen],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On the code before, watchfiles' error about the name ended the watcher thread:
+    no folder was watched for the next 30 s, and changes made meanwhile were never
+    seen (until_watched below timed out)."""
+    h, watch, seen = real
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    svc.jobs.add("one", watched(one, tmp_path / "one-copy"))
+    svc.jobs.add("two", watched(two, tmp_path / "two-copy"))
+    full_pass(h)
+    until_watched(one, seen)
+    until_watched(two, seen)
+    bad = os.path.join(os.fsencode(one), b"bad\xff.txt")
+    with open(bad, "wb") as file:
+        file.write(b"bad name")
+    (one / "good-1.txt").write_text("one")
+    (two / "good-2.txt").write_text("two")
+    # It should go on watching both folders: files made after it are seen.
+    for after in (one / "after-1.txt", two / "after-2.txt"):
+
+        def reported(after: Path = after) -> bool:
+            after.write_text(str(time.monotonic()))
+            time.sleep(0.1)
+            return seen.has(after)
+
+        wait_for(reported, f"the watcher to see {after}")
+    assert watch.watcher.alive
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("bad\\xFF.txt is not a UTF-8 name" in w for w in warnings), warnings
+    # It should leave the lost changes to both jobs' runs, which copy them all, the
+    # odd name as it is.
+    # A report of the last write of an after-file may still come once the clock has
+    # moved on (a loaded machine), marking its folder changed again: give it settle
+    # times.
+    ran: list[int] = []
+    for _ in range(3):
+        clock.advance(SETTLE)
+        ran += full_pass(h)
+        if {svc.runs.show(r)["job"] for r in ran} == {"one", "two"}:
+            break
+    assert sorted(svc.runs.show(r)["job"] for r in ran) == ["one", "two"]
+    assert {svc.runs.show(r)["state"] for r in ran} == {"succeeded"}
+    assert os.path.exists(os.path.join(os.fsencode(tmp_path / "one-copy"), b"bad\xff.txt"))
+    assert (tmp_path / "one-copy" / "good-1.txt").read_text() == "one"
+    assert (tmp_path / "two-copy" / "good-2.txt").read_text() == "two"
+    assert (tmp_path / "two-copy" / "after-2.txt").exists()
+    tasks = {t["path"]: t["state"] for t in svc.tasks.page(job="one", limit=100)[0]}
+    assert tasks["bad\ufffd.txt"] == "done"  # as rclone reports it

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
 from synchub.api import sse
-from synchub.api.deps import OperatorServices, ViewerServices
+from synchub.api.deps import OperatorServices, ViewerServices, bearer
 from synchub.api.pagination import decode_cursor, encode_cursor
 from synchub.api.params import MAX_SEQ, Cursor, Limit, RunId, Since, States, Triggers, Until
 from synchub.api.problems import problem_responses as errors
@@ -129,6 +131,7 @@ def run_log(
 def run_events(
     run_id: RunId,
     svc: ViewerServices,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     last_event_id: Annotated[
         int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_SEQ, include_in_schema=False)
     ] = None,
@@ -140,8 +143,11 @@ def run_events(
     run ends; `Last-Event-ID` (or `after`) resumes after that log line."""
     svc.runs.show(run_id)  # 404 now, not inside the stream
     start = last_event_id if last_event_id is not None else after or 0
+    secret = credentials.credentials if credentials else None
     return StreamingResponse(
-        sse.run_events(svc, run_id, after_seq=start),
+        sse.run_events(
+            svc, run_id, still_allowed=partial(svc.tokens.authenticate, secret), after_seq=start
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

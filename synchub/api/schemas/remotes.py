@@ -34,6 +34,9 @@ class RemotePublic(BaseModel):
     options: dict[str, str]  #: secret values shown as "********"
     max_concurrency: int | None
     used_by: list[str]  #: jobs that read or write it
+    #: why the secret options cannot be read ("wrong secret key", "no secret key"; they
+    #: are missing from `options` then); null when they can
+    unreadable: str | None = None
 
     @classmethod
     def of(cls, view: RemoteView) -> RemotePublic:

@@ -94,3 +94,25 @@ def test_rclone_bisync_accepts_its_allowed_values(option: str, tmp_path: Path) -
     args = ["bisync", str(one), str(two), "--resync", "--dry-run", "--workdir", str(tmp_path)]
     done = rclone(*args, *normalize_option(option, "bisync"))
     assert "unknown flag" not in done.stderr and "invalid argument" not in done.stderr
+
+
+#: Kinds whose values are magnitudes: each such flag must say its largest value.
+MAGNITUDES = {"int", "float", "size", "duration", "long_duration", "age", "bwlimit"}
+
+
+def test_every_numeric_flag_has_an_upper_bound_that_rclone_accepts(tmp_path: Path) -> None:
+    """Each bound is a value of its flag: rclone must take it (a bound beyond what
+    rclone can hold would let a value through that it refuses at run time)."""
+    bounded = {name: spec for name, spec in FLAGS.items() if spec.kind.value in MAGNITUDES}
+    assert [name for name, spec in bounded.items() if spec.maximum is None] == []
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for name, spec in bounded.items():
+        option = f"{name}={spec.maximum}"
+        if spec.ops is None:
+            done = rclone("copy", "--dry-run", str(one), str(two), *normalize_option(option))
+        else:  # bisync's --max-lock
+            args = ["bisync", str(one), str(two), "--resync", "--dry-run"]
+            done = rclone(*args, "--workdir", str(tmp_path / "w"), *normalize_option(option))
+        assert done.returncode == 0, f"{option}: {done.stderr[:300]}"

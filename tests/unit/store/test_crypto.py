@@ -9,7 +9,7 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 
-from synchub.core.errors import SynchubError
+from synchub.core.errors import NoSecretKey, SecretsUnreadable, SynchubError
 from synchub.store.crypto import BAD_KEY, SecretBox, new_key
 
 
@@ -51,3 +51,18 @@ def test_no_secret_opened_imports_no_cryptography() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_without_a_key_nothing_is_sealed_and_sealed_values_are_unreadable() -> None:
+    token = SecretBox(new_key()).seal({"password": "pw"})
+    box = SecretBox(None, source="/data/secret.key", missing=lambda: "restore it")
+    assert not box.has_key
+    assert box.open(None) == {} and box.seal({}) is None
+    with pytest.raises(NoSecretKey, match="restore it"):
+        box.seal({"password": "pw"})
+    with pytest.raises(SecretsUnreadable, match=r"no secret key at /data/secret\.key") as exc:
+        box.open(token, what="The secret options of remote 'nas'")
+    assert exc.value.message.startswith("The secret options of remote 'nas' cannot be read")
+    assert "synchub init" not in exc.value.message
+    assert box.unreadable(token) == "no secret key"
+    assert SecretBox(new_key()).unreadable(token) == "wrong secret key"

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Screenshots of the console's pages, over sample data, in Debian's chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.support.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) data

@@ -183,6 +183,9 @@ def init() -> None:
         if (secret := svc.tokens.create_first_admin()) is not None:
             err.print("the first admin token for the REST API; it is shown only now:")
             out.print(secret, markup=False)
+            if svc.settings.console:
+                where = f"http://{svc.settings.host}:{svc.settings.port}/"
+                err.print(f"sign in to the console at {where} with it", markup=False)
 
 
 @db_app.command("upgrade")

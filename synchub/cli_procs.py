@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POOLS = ("prefork", "solo", "threads")
+#: Seconds `serve` waits on SIGTERM for open requests (event streams never end by
+#: themselves) before it closes them; the runs' own grace period follows.
+STREAMS_GRACE_S = 3
 
 
 def setup_logging() -> None:
@@ -116,6 +119,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
         server_header=False,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
+        # Open event streams (a console left on the dashboard) end rather than keep
+        # the server from stopping.
+        timeout_graceful_shutdown=STREAMS_GRACE_S,
     )
 
 

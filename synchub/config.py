@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     #: watch, absolute, separated by os.pathsep (":"). None by default: a public token
     #: reaches them, so the admin names them
     browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    #: serve the web console at / beside the API; off for an API-only process
+    console: bool = True
+    #: hours a console sign-in lasts; it ends sooner when its token is revoked or expires
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
 
     @field_validator("*")
     @classmethod

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
-from synchub import __version__
+from synchub import __version__, web
 from synchub.api import edge, metrics, problems, text_guard
 from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
@@ -74,6 +74,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
     app.include_router(api)
     app.include_router(celery_scheduler.router)
     app.include_router(rsh.router)
+    if settings.console:
+        web.install(app)  # the console's pages at /, beside the API
 
     @app.get(
         "/metrics",

@@ -6,8 +6,9 @@ on guessing tokens.
   event stream says `no-cache`): API answers hold tokens, remote options and logs,
   none of which a browser or a proxy should keep.
 - Failed authentication is limited per client address. A request that presents a
-  credential and gets 401 spends one of the address's `burst` attempts; they come
-  back at `per_minute`. With none left, every request from that address that
+  credential (a bearer token, or a token in the console's sign-in form) and gets
+  401 spends one of the address's `burst` attempts; they come back at
+  `per_minute`. With none left, every request from that address that
   presents a credential gets 429 with `Retry-After`, before its token is looked at:
   otherwise a guess that hit a live token would still be told so. Requests without
   any credential are neither counted nor refused: they guess nothing, and a health
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from synchub.api.problems import problem_response
 from synchub.config import Settings
 from synchub.core.clock import Clock
+from synchub.web.console import SIGN_IN
 
 #: Headers on every response.
 ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
@@ -121,6 +123,9 @@ class Edge:
 
 
 def _presents_credential(scope: Scope) -> bool:
+    """A token in the header, or in the console's sign-in form."""
+    if scope.get("method") == "POST" and scope.get("path") == SIGN_IN:
+        return True
     return any(name == b"authorization" for name, _ in scope.get("headers", ()))
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from synchub.services.audit import AuditService
     from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
+    from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
     from synchub.services.runs import RunService
     from synchub.services.secrets import SecretService
@@ -76,6 +77,12 @@ class Services:
         path = self.settings.key_path
         return SecretBox(read_key(path), source=str(path), missing=lambda: self._no_key(path))
 
+    def derived_key(self, purpose: str) -> bytes:
+        """32 bytes for `purpose` (e.g. signing console sessions), derived from the secret
+        key: each use has its own key, and none of them opens the secrets at rest.
+        NoSecretKey when there is no key."""
+        return self.box.derive(purpose)
+
     def _no_key(self, path: Path) -> str:
         if not self.any_sealed():
             return f"No secret key at {path}: run `synchub init`"
@@ -103,6 +110,12 @@ class Services:
         from synchub.services.runs import RunService
 
         return RunService(self)
+
+    @cached_property
+    def overview(self) -> OverviewService:
+        from synchub.services.overview import OverviewService
+
+        return OverviewService(self)
 
     @cached_property
     def folders(self) -> FolderService:

@@ -17,7 +17,14 @@ from synchub.core.errors import (
     RunNotFound,
 )
 from synchub.core.names import check_name
-from synchub.core.runs import TERMINAL, CancelReason, RunState, Trigger, celery_state
+from synchub.core.runs import (
+    TERMINAL,
+    CancelReason,
+    FileAction,
+    RunState,
+    Trigger,
+    celery_state,
+)
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.store import jobs as job_store
 from synchub.store import leases
@@ -140,6 +147,39 @@ class RunService:
                 }
                 for f in log_store.files(session, run_id)
             ]
+
+    def file_page(
+        self, run_id: int, *, action: str | None = None, after: int = 0, limit: int = 100
+    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+        """One page of a run's change report, in the order written: at most `limit`
+        rows after row `after` (the `row` of the previous page's last), of one action
+        (see FileAction) or all, and whether more follow. InvalidInput for an unknown
+        action or a bad limit; RunNotFound for an unknown run."""
+        if limit < 1 or limit > 1000:
+            raise InvalidInput("Bad limit: use a number from 1 to 1000")
+        if action is not None:
+            _member(FileAction, action, "action")
+        with reading(self.svc.sessions) as session:
+            self._get(session, run_id)
+            rows = log_store.files_page(
+                session, run_id, action=action, after_id=after, limit=limit + 1
+            )
+            return [
+                {
+                    "row": f.id,
+                    "path": f.path,
+                    "action": f.action,
+                    "size": f.size,
+                    "error": f.error,
+                    "at": f.at.isoformat(),
+                }
+                for f in rows[:limit]
+            ], len(rows) > limit
+
+    def retried_by(self, run_id: int) -> int | None:
+        """The id of the run that retries this one, if one does."""
+        with reading(self.svc.sessions) as session:
+            return store.retry_of_run(session, self._get(session, run_id))
 
     def follow(self, run_id: int, *, poll_s: float = 0.5) -> Iterator[dict[str, Any]]:
         """Yield log lines as they come, then a final {"state": ...} when the run ends."""
@@ -335,7 +375,7 @@ def check_instant(value: datetime | None, what: str) -> datetime | None:
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
-M = TypeVar("M", RunState, Trigger)
+M = TypeVar("M", RunState, Trigger, FileAction)
 
 
 def _member(enum: type[M], value: str, what: str) -> M:

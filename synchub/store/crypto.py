@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 from collections.abc import Callable
@@ -84,6 +86,13 @@ class SecretBox:
             assert self._key is not None
             self._fernet_ = Fernet(self._key)
         return self._fernet_
+
+    def derive(self, purpose: str) -> bytes:
+        """32 bytes for `purpose`, derived from the key (HMAC-SHA256): a key of its own
+        for each use, from which the key itself cannot be found."""
+        if self._key is None:
+            raise NoSecretKey(self._missing() if self._missing is not None else None)
+        return hmac.new(self._key, b"synchub:" + purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, secrets: dict[str, str]) -> bytes | None:
         """The sealed `secrets`, None for none; NoSecretKey without a key."""

@@ -89,3 +89,14 @@ def file_counts(session: Session, run_id: int) -> dict[str, int]:
         .group_by(RunFileRow.action)
     )
     return {action: int(n) for action, n in rows}
+
+
+def files_page(
+    session: Session, run_id: int, *, action: str | None, after_id: int, limit: int
+) -> list[RunFileRow]:
+    """Change-report rows of a run in the order written, after row `after_id`, of one
+    action or all."""
+    query = select(RunFileRow).where(RunFileRow.run_id == run_id, RunFileRow.id > after_id)
+    if action is not None:
+        query = query.where(RunFileRow.action == action)
+    return list(session.scalars(query.order_by(RunFileRow.id).limit(limit)))

@@ -763,3 +763,70 @@ def last_finished(session: Session, job_ids: Iterable[int]) -> dict[int, datetim
         .group_by(RunRow.job_id)
     )
     return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
+
+
+# -- what the console shows per job and per run --------------------------------------
+
+#: States of runs that did something (or were stopped doing it): a job's "last run".
+_HAPPENED = [
+    s.value for s in RunState if s not in (RunState.PENDING, RunState.QUEUED, RunState.SKIPPED)
+]
+
+
+def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> dict[int, RunRow]:
+    """The newest run of each job (of these, or of every job) that started or ended:
+    not waiting and not skipped. Jobs without one are left out.
+
+    One probe of ix_runs_job_id_id per job, newest first, rather than a grouping
+    over every run of the jobs: the cost follows the number of jobs, not of runs."""
+    newest = (
+        select(RunRow.id)
+        .where(RunRow.job_id == JobRow.id, RunRow.state.in_(_HAPPENED))
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
+    )
+    query = select(newest).select_from(JobRow)
+    if job_ids is not None:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        query = query.where(JobRow.id.in_(ids))
+    # The ids first, then their rows: joined, the planner may read every run.
+    run_ids = [run_id for run_id in session.scalars(query) if run_id is not None]
+    if not run_ids:
+        return {}
+    rows = session.scalars(select(RunRow).where(RunRow.id.in_(run_ids)))
+    return {run.job_id: run for run in rows if run.job_id is not None}
+
+
+def last_success_of_jobs(
+    session: Session, job_ids: Iterable[int] | None = None
+) -> dict[int, datetime]:
+    """When each job's (of these, or of every job) newest successful run ended; one
+    index probe per job, as in `latest_of_jobs`."""
+    ended = (
+        select(RunRow.finished_at)
+        .where(RunRow.job_id == JobRow.id, RunRow.state == RunState.SUCCEEDED.value)
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
+    )
+    query = select(JobRow.id, ended)
+    if job_ids is not None:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        query = query.where(JobRow.id.in_(ids))
+    rows = session.execute(query)
+    return {job_id: at for job_id, at in rows if at is not None}
+
+
+def retry_of_run(session: Session, run: RunRow) -> int | None:
+    """The id of the run that retries `run`, if any (see `retried` for the search)."""
+    found = select(RunRow.id).where(
+        RunRow.job_name == run.job_name, RunRow.id > run.id, RunRow.retry_of == run.id
+    )
+    return session.scalars(found.order_by(RunRow.id).limit(1)).first()

@@ -172,6 +172,7 @@ def test_init_prints_the_first_admin_token_once(tmp_path: Path) -> None:
     # It should print the token on its own last line of stdout, and never again.
     admin = first.stdout.splitlines()[-1]
     assert admin.startswith("shub_") and "shown only now" in first.stderr
+    assert "sign in to the console at http://127.0.0.1:8080/ with it" in first.stderr
     again = init()
     assert again.returncode == 0 and "shub_" not in again.stdout + again.stderr
 

@@ -1,0 +1,156 @@
+"""How jobs are doing, at a glance: each job's last run and last success, which jobs
+are failing or stale, what runs now, and the system's state. What the console's
+dashboard and job list show; the rule for staleness lives here."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from synchub.core.errors import JobNotFound
+from synchub.core.runs import RETRYABLE, RunState
+from synchub.core.schedules import Schedule, ScheduleKind, next_fires
+from synchub.services.jobs import JobService
+from synchub.services.runs import run_view
+from synchub.store import jobs as job_store
+from synchub.store import runs as run_store
+from synchub.store.db import reading
+from synchub.store.tables import JobRow, RunRow
+
+if TYPE_CHECKING:
+    from synchub.services.context import Services
+
+#: The shortest time without a success that makes a scheduled job stale.
+MIN_STALE = timedelta(hours=1)
+#: Running runs the overview lists at most.
+RUNNING_SHOWN = 50
+
+
+def stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
+    """How long a job with `schedule` may go without a success before it is stale:
+    two of its periods (the gap between its next two fires), at least MIN_STALE.
+    None for a job without a schedule: nobody said how often it should succeed."""
+    if schedule.kind is ScheduleKind.NONE:
+        return None
+    fires = next_fires(schedule, now, 2)
+    if len(fires) < 2:
+        return None
+    return max(MIN_STALE, 2 * (fires[1] - fires[0]))
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One job as the overview sees it."""
+
+    job: dict[str, Any]  #: the job's view (JobService.show)
+    last: dict[str, Any] | None  #: its newest run that started or ended (run_view)
+    last_success_at: str | None  #: when its last successful run ended (ISO 8601)
+    failing: bool  #: enabled, and its last run failed, timed out or was lost
+    stale_for: float | None  #: seconds without a success, when that is too long
+
+
+class OverviewService:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def jobs(
+        self,
+        *,
+        tag: str | None = None,
+        enabled: bool | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[JobStatus], bool]:
+        """One page of jobs by name (as JobService.page filters them) with their
+        status, and whether more follow."""
+        views, more = self.svc.jobs.page(
+            tag=tag, enabled=enabled, search=search, after=after, limit=limit
+        )
+        ids = [view["id"] for view in views]
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            latest = run_store.latest_of_jobs(session, ids)
+            successes = run_store.last_success_of_jobs(session, ids)
+            rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
+            return [
+                self._status(view, rows[view["id"]], latest, successes, now) for view in views
+            ], more
+
+    def job(self, name: str) -> JobStatus:
+        """One job with its status; JobNotFound for an unknown name."""
+        view = self.svc.jobs.show(name)
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            row = job_store.get_by_id(session, view["id"])
+            if row is None:
+                raise JobNotFound(f"No job named {name!r}")
+            latest = run_store.latest_of_jobs(session, [row.id])
+            successes = run_store.last_success_of_jobs(session, [row.id])
+            return self._status(view, row, latest, successes, now)
+
+    def attention(self) -> builtins.list[JobStatus]:
+        """The enabled jobs that are failing or stale: failing first, then the longest
+        stale; each by name within."""
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            latest = run_store.latest_of_jobs(session)
+            successes = run_store.last_success_of_jobs(session)
+            found = []
+            for row in job_store.all_jobs(session):
+                if not row.enabled:
+                    continue
+                failing = _failed(latest.get(row.id))
+                if failing or _stale_for(row, successes.get(row.id), now) is not None:
+                    view = self.svc.jobs._view(row, now)
+                    found.append(self._status(view, row, latest, successes, now))
+        return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
+
+    def running(self) -> builtins.list[dict[str, Any]]:
+        """The runs running now, newest first (at most RUNNING_SHOWN), each with its
+        job's parameters under "params" (empty for a deleted job's)."""
+        runs = self.svc.runs.page(states=[RunState.RUNNING.value], limit=RUNNING_SHOWN)
+        names = {run["job"] for run in runs}
+        with reading(self.svc.sessions) as session:
+            params = {
+                row.name: row.params
+                for row in (job_store.get(session, name) for name in names)
+                if row is not None
+            }
+        return [run | {"params": params.get(run["job"], {})} for run in runs]
+
+    def _status(
+        self,
+        view: dict[str, Any],
+        row: JobRow,
+        latest: dict[int, RunRow],
+        successes: dict[int, datetime],
+        now: datetime,
+    ) -> JobStatus:
+        last = latest.get(row.id)
+        success = successes.get(row.id)
+        return JobStatus(
+            job=view,
+            last=run_view(last, retry_scheduled=False) if last is not None else None,
+            last_success_at=success.isoformat() if success else None,
+            failing=row.enabled and _failed(last),
+            stale_for=_stale_for(row, success, now) if row.enabled else None,
+        )
+
+
+def _failed(run: RunRow | None) -> bool:
+    return run is not None and RunState(run.state) in RETRYABLE
+
+
+def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> float | None:
+    """Seconds since the job's last success (or since it was made, if it never
+    succeeded), when longer than `stale_after` allows; else None."""
+    since = now - (last_success or row.created_at)
+    if since <= MIN_STALE:  # the common case, without computing fire times
+        return None
+    limit = stale_after(JobService.schedule_of(row), now)
+    if limit is None:
+        return None
+    return since.total_seconds() if since > limit else None

@@ -1,0 +1,21 @@
+"""The web console at `/`: server-rendered pages over the same services as the API,
+htmx for partial updates and Server-Sent Events for live progress, every file it
+needs vendored in the package (see static/VENDORED.md).
+
+`install(app)` adds it to the API's app; `SYNCHUB_CONSOLE=0` leaves it out.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from synchub.web import pages, static
+from synchub.web.console import Templates
+
+
+def install(app: FastAPI) -> None:
+    """Serve the console's pages and static files from `app` (whose state holds the
+    services, and the node when this process runs one)."""
+    assets = static.load()
+    app.include_router(static.router(assets))
+    app.include_router(pages.router(Templates(assets)))

@@ -1,0 +1,301 @@
+"""The console's pages and writes. Each page reads through the services; each write
+is a POST with the session's CSRF token, checked for the role the API needs for the
+same change, and answered by a redirect with a message."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio.to_thread import run_sync
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from synchub.core.errors import JobNotFound, Refused
+from synchub.core.runs import FileAction, RunState
+from synchub.services.overview import JobStatus
+from synchub.services.tokens import Role, Unauthenticated
+from synchub.web import console, live, session
+from synchub.web.console import Templates, Visit, redirect, safe_next, writer
+
+PAGE = 50
+VisitDep = Annotated[Visit, Depends(console.visit)]
+
+
+def router(templates: Templates) -> APIRouter:
+    pages = APIRouter(include_in_schema=False, route_class=console.console_route(templates))
+    page = templates.page
+
+    # -- sign-in ---------------------------------------------------------------
+
+    @pages.get(console.SIGN_IN)
+    def login_form(request: Request, next: str = "/") -> Response:
+        return _login_page(templates, request, safe_next(next))
+
+    @pages.post(console.SIGN_IN)
+    async def login(request: Request) -> Response:
+        svc = console.services(request)
+        fields = await console.form(request)
+        target = safe_next(fields.get("next"))
+        nonce = request.cookies.get(session.LOGIN_COOKIE)
+        if not session.csrf_ok(svc, "signin", nonce, fields.get(session.CSRF_FIELD)):
+            return _login_page(templates, request, target, 403, "The form had expired: try again.")
+        try:
+            await run_sync(console.principal, svc, fields.get("token", "").strip())
+        except (Unauthenticated, Refused):
+            # A token limited to other paths is told apart from no token at all only
+            # where it may be used: a guess learns nothing here.
+            error = "That token is unknown, revoked, expired, or not for the console."
+            return _login_page(templates, request, target, 401, error)
+        response = redirect(target)
+        response.set_cookie(
+            session.COOKIE,
+            session.seal(svc, fields["token"].strip()),
+            max_age=int(session.lifetime(svc).total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.delete_cookie(session.LOGIN_COOKIE)
+        return response
+
+    @pages.post("/logout")
+    async def logout(request: Request) -> Response:
+        await writer(request, Role.VIEWER)
+        response = redirect("/login")
+        response.delete_cookie(session.COOKIE)
+        return response
+
+    # -- dashboard and jobs ----------------------------------------------------
+
+    @pages.get("/")
+    def dashboard(request: Request, visit: VisitDep) -> HTMLResponse:
+        svc = visit.svc
+        statuses, more = svc.overview.jobs(limit=PAGE)
+        return page(
+            request,
+            "dashboard.html",
+            attention=svc.overview.attention(),
+            running=svc.overview.running(),
+            jobs=statuses,
+            more=more,
+            system=live.system(request, svc),
+        )
+
+    @pages.get("/jobs")
+    def jobs(
+        request: Request,
+        visit: VisitDep,
+        q: str = "",
+        tag: str = "",
+        state: str = "",
+        after: str = "",
+    ) -> HTMLResponse:
+        if state in ("failing", "stale"):  # the few that need attention, on one page
+            statuses, more = _needing_attention(visit, state, tag, q), False
+        else:
+            enabled = {"enabled": True, "disabled": False}.get(state)
+            statuses, more = visit.svc.overview.jobs(
+                tag=tag or None, enabled=enabled, search=q or None, after=after or None, limit=PAGE
+            )
+        return page(
+            request, "jobs.html", jobs=statuses, more=more, q=q, tag=tag, state=state, after=after
+        )
+
+    @pages.get("/jobs/{name}")
+    def job(
+        request: Request, visit: VisitDep, name: str, before: int | None = None
+    ) -> HTMLResponse:
+        svc = visit.svc
+        status = svc.overview.job(name)
+        runs = svc.runs.page(job=name, before_id=before, limit=PAGE + 1)
+        return page(
+            request,
+            "job.html",
+            job=status.job,
+            status=status,
+            fires=svc.jobs.next(name, 5),
+            runs=runs[:PAGE],
+            more=len(runs) > PAGE,
+        )
+
+    @pages.post("/jobs/{name}/run")
+    async def run_job(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        run_id = await run_sync(visit.svc.runs.request, name)
+        return redirect(f"/runs/{run_id}", f"Run {run_id} of {name} requested.")
+
+    @pages.post("/jobs/{name}/enable")
+    async def enable_job(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        await run_sync(visit.svc.jobs.set_enabled, name, True)
+        return redirect(f"/jobs/{name}", f"Job {name} enabled: it runs on its schedule.")
+
+    @pages.post("/jobs/{name}/disable")
+    async def disable_job(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        await run_sync(visit.svc.jobs.set_enabled, name, False)
+        return redirect(f"/jobs/{name}", f"Job {name} disabled: it runs only when asked.")
+
+    # -- runs ------------------------------------------------------------------
+
+    @pages.get("/runs")
+    def runs(
+        request: Request,
+        visit: VisitDep,
+        job: str = "",
+        state: str = "",
+        before: int | None = None,
+    ) -> HTMLResponse:
+        found = visit.svc.runs.page(
+            job=job or None, states=[state] if state else [], before_id=before, limit=PAGE + 1
+        )
+        return page(
+            request,
+            "runs.html",
+            runs=found[:PAGE],
+            more=len(found) > PAGE,
+            job=job,
+            state=state,
+            states=[s.value for s in RunState],
+        )
+
+    @pages.get("/runs/{run_id}")
+    def run(
+        request: Request,
+        visit: VisitDep,
+        run_id: int,
+        action: str = "",
+        after: int = 0,
+    ) -> HTMLResponse:
+        svc = visit.svc
+        shown = svc.runs.show(run_id)
+        files, more = svc.runs.file_page(run_id, action=action or None, after=after, limit=PAGE)
+        return page(
+            request,
+            "run.html",
+            run=shown,
+            retried_by=svc.runs.retried_by(run_id),
+            files=files,
+            more_files=more,
+            action=action,
+            after=after,
+            actions=[a.value for a in FileAction],
+            log=svc.runs.log_page(run_id, limit=live.LOG_LINES),
+        )
+
+    @pages.post("/runs/{run_id}/cancel")
+    async def cancel_run(request: Request, run_id: int) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        await run_sync(visit.svc.runs.cancel, run_id)
+        return redirect(f"/runs/{run_id}", f"Run {run_id}: cancel requested.")
+
+    @pages.post("/runs/{run_id}/retry")
+    async def retry_run(request: Request, run_id: int) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        new_id = await run_sync(visit.svc.runs.retry, run_id)
+        return redirect(f"/runs/{new_id}", f"Run {new_id} retries run {run_id}.")
+
+    @pages.get("/runs/{run_id}/events")
+    def run_events(
+        request: Request, visit: VisitDep, run_id: int, after: Annotated[int, Query(ge=0)] = 0
+    ) -> StreamingResponse:
+        visit.svc.runs.show(run_id)  # 404 now rather than an empty stream
+        return live.stream(live.run_events(request, templates, run_id, after))
+
+    @pages.get("/events/running")
+    def running_events(request: Request, visit: VisitDep) -> StreamingResponse:
+        return live.stream(live.running_events(request, templates))
+
+    # -- everything else -------------------------------------------------------
+
+    @pages.get("/jump")
+    def jump(visit: VisitDep, q: str = "") -> Response:
+        """A run id or a job name, from the top bar's box."""
+        q = q.strip().lstrip("#")
+        if q.isdigit() and len(q) <= 18:
+            return redirect(f"/runs/{int(q)}")
+        try:
+            return redirect(f"/jobs/{visit.svc.jobs.resolve(q)}")
+        except JobNotFound:
+            return redirect(f"/jobs?q={q}", f"No job named {q!r}: jobs whose name has it.")
+
+    @pages.get("/remotes")
+    def remotes(request: Request, visit: VisitDep) -> HTMLResponse:
+        return page(request, "remotes.html", remotes=visit.svc.remotes.list())
+
+    @pages.get("/remotes/{name}")
+    def remote(request: Request, visit: VisitDep, name: str) -> HTMLResponse:
+        return page(request, "remote.html", remote=visit.svc.remotes.show(name))
+
+    @pages.get("/audit")
+    def audit(
+        request: Request,
+        visit: VisitDep,
+        actor: str = "",
+        action: str = "",
+        target: str = "",
+        before: int | None = None,
+    ) -> HTMLResponse:
+        events = visit.svc.audit.page(
+            actor=actor or None,
+            action=action or None,
+            target=target or None,
+            before_id=before,
+            limit=PAGE + 1,
+        )
+        return page(
+            request,
+            "audit.html",
+            events=events[:PAGE],
+            more=len(events) > PAGE,
+            actor=actor,
+            action=action,
+            target=target,
+        )
+
+    @pages.get("/settings")
+    def settings(request: Request, visit: VisitDep) -> HTMLResponse:
+        svc = visit.svc
+        return page(
+            request,
+            "settings.html",
+            tokens=svc.tokens.list() if visit.is_admin else None,
+            system=live.system(request, svc),
+            shown=svc.settings.shown() if visit.is_admin else None,
+        )
+
+    return pages
+
+
+def _needing_attention(visit: Visit, state: str, tag: str, q: str) -> list[JobStatus]:
+    return [
+        status
+        for status in visit.svc.overview.attention()
+        if (status.failing if state == "failing" else status.stale_for is not None)
+        and (not tag or tag in status.job["tags"])
+        and q.casefold() in status.job["name"].casefold()
+    ]
+
+
+def _login_page(
+    templates: Templates, request: Request, target: str, status: int = 200, error: str = ""
+) -> HTMLResponse:
+    svc = console.services(request)
+    nonce = session.new_nonce()
+    response = templates.page(
+        request,
+        "login.html",
+        status,
+        next=target,
+        csrf=session.csrf_token(svc, "signin", nonce),
+        error=error,
+    )
+    response.set_cookie(
+        session.LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response

@@ -1,0 +1,37 @@
+// synchub console: the little the pages need beyond htmx. Everything works without it.
+(function () {
+  "use strict";
+  // "/" focuses the jump box, as in many consoles.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    var box = document.getElementById("jump");
+    if (box) { e.preventDefault(); box.focus(); }
+  });
+  // Destructive forms ask first, naming what they act on.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) e.preventDefault();
+  }, true);
+  // Exact instants in the browser's zone, on hover.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var at = new Date(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.title = at.toLocaleString();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    // Folded navigation on narrow screens starts closed.
+    var menu = document.querySelector(".side details");
+    if (menu && window.matchMedia("(max-width: 768px)").matches) menu.open = false;
+  });
+  document.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+  // A followed log stays at its end while new lines arrive.
+  document.addEventListener("htmx:sseMessage", function (e) {
+    var log = document.querySelector("ol.log");
+    if (log && e.detail && e.detail.type === "log") log.scrollTop = log.scrollHeight;
+  });
+})();

@@ -1,0 +1,99 @@
+"""The console's one vocabulary: a state is an icon, a word and a tone, never colour
+alone; an operation is said in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from synchub.services.overview import JobStatus
+from synchub.web import format as fmt
+
+
+@dataclass(frozen=True)
+class Badge:
+    state: str  #: the run's or job's state, for `data-state`
+    icon: str
+    word: str
+    tone: str  #: ok, bad, info, warn, muted
+
+
+_ENDED = {
+    "succeeded": ("✓", "succeeded", "ok"),
+    "failed": ("✕", "failed", "bad"),
+    "timed_out": ("✕", "timed out", "bad"),
+    "lost": ("✕", "lost", "bad"),
+    "cancelled": ("—", "cancelled", "muted"),
+    "skipped": ("—", "skipped", "muted"),
+}
+
+
+def run_badge(run: dict[str, Any], now: datetime) -> Badge:
+    state = run["state"]
+    if state == "running":
+        progress = run.get("progress") or {}
+        total = progress.get("total_bytes") or 0
+        word = "running"
+        if total and not progress.get("scanning"):
+            word += f" {fmt.percent(progress.get('bytes') or 0, total)} %"
+        return Badge(state, "▶", word, "info")
+    if state in ("pending", "queued"):
+        wait = fmt.parse(run.get("not_before"))
+        if run.get("trigger") == "retry" and wait is not None and wait > now:
+            return Badge(state, "↻", f"retry {fmt.relative(wait, now)}", "warn")
+        return Badge(state, "◷", "queued", "muted")
+    icon, word, tone = _ENDED.get(state, ("?", state, "muted"))
+    reason = run.get("reason")
+    if state == "skipped" and reason:
+        word += f" ({reason})"
+    return Badge(state, icon, word, tone)
+
+
+def job_badge(status: JobStatus, now: datetime) -> Badge:
+    job = status.job
+    if not job["enabled"]:
+        return Badge("disabled", "‖", "disabled", "muted")
+    if status.failing and status.last is not None:
+        return Badge("failing", "✕", run_badge(status.last, now).word, "bad")
+    if status.stale_for is not None:
+        return Badge("stale", "⚠", f"no success for {fmt.age(status.stale_for)}", "warn")
+    if status.last is None:
+        return Badge("new", "◌", "never run", "muted")
+    return run_badge(status.last, now)
+
+
+_OPS = {
+    "sync": "makes the destination match the source: files missing from the source "
+    "are deleted at the destination",
+    "copy": "copies new and changed files to the destination; nothing is deleted",
+    "move": "moves files to the destination: they are deleted from the source once copied",
+    "check": "compares source and destination; nothing is changed",
+    "bisync": "syncs both ways: changes on either side, deletions included, reach the other",
+}
+
+
+def op_words(job: dict[str, Any]) -> str:
+    """What the job does, said plainly: 'sync: makes the destination match …'."""
+    params = job.get("params") or {}
+    if job.get("kind") != "rclone":
+        return f"{job.get('kind')} job"
+    op = params.get("op", "sync")
+    return f"{op}: {_OPS.get(op, op)}"
+
+
+def route(job: dict[str, Any]) -> tuple[str, str] | None:
+    """(source, destination) of an rclone job, None for other kinds."""
+    params = job.get("params") or {}
+    if "source" not in params:
+        return None
+    return str(params.get("source")), str(params.get("destination"))
+
+
+def duration_of(run: dict[str, Any], now: datetime) -> float | None:
+    """Seconds from start to end (or to now, while running)."""
+    start = fmt.parse(run.get("started_at"))
+    if start is None:
+        return None
+    end = fmt.parse(run.get("finished_at")) or now
+    return max(0.0, (end - start).total_seconds())

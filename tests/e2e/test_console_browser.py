@@ -1,0 +1,116 @@
+"""The console in a real browser (Debian's chromium through Playwright) against a real
+`synchub serve` running real rclone: sign in, watch a run's progress move, read its
+change report, cancel a run, and find no write control as a viewer."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_service
+from tests.e2e.conftest import Synchub, wait_for
+from tests.support.browser import chromium_problem, launch
+
+pytestmark = pytest.mark.slow
+
+WRITES = re.compile(r"^(Run now|Dry run|Cancel run|Retry|Enable|Disable|Save)$")
+
+
+@pytest.fixture
+def browser_profile(tmp_path: Path) -> Path:
+    problem = chromium_problem()
+    if problem is not None:
+        need_service("chromium", problem)
+    return tmp_path / "profile"
+
+
+def test_sign_in_run_watch_cancel_and_a_viewer_sees_no_write_control(
+    synchub: Synchub, tmp_path: Path, browser_profile: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    for i in range(3):
+        (src / f"part{i}.bin").write_bytes(os.urandom(512 * 1024))
+    (dst / "stale.txt").write_text("gone after the sync")
+    synchub(
+        "job", "add", "music", "--source", str(src), "--dest", str(dst),
+        "--option", "--bwlimit=256k", "--option", "--transfers=1",
+    )  # fmt: skip
+    admin = synchub("token", "create", "ada", "--role", "admin").stdout.strip()
+    viewer = synchub("token", "create", "vic", "--role", "viewer").stdout.strip()
+    server = synchub.serve()
+    url = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"  # type: ignore[index, union-attr]
+
+    with sync_playwright() as pw:
+        context = launch(pw, browser_profile)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        refused: list[str] = []  # what the Content-Security-Policy blocked, if anything
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None
+        )
+
+        page.goto(url + "/jobs/music")
+        assert page.url == url + "/login?next=%2Fjobs%2Fmusic"
+        page.get_by_label("Token").fill(admin)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(url + "/jobs/music")
+
+        page.goto(url + "/")
+        expect(page.get_by_role("link", name="music", exact=True)).to_be_visible()
+        page.get_by_role("link", name="music", exact=True).click()
+        page.get_by_role("button", name="Run now").click()
+        page.wait_for_url(re.compile(r"/runs/\d+$"))
+        run_id = page.url.rsplit("/", 1)[1]
+
+        # The live bar moves: one value seen, then a greater one, pushed over SSE
+        # (each push replaces the element, so it is looked up again each time).
+        bar = page.locator(f'[data-run-id="{run_id}"] progress').first
+
+        def value() -> float:
+            return float(bar.get_attribute("value", timeout=30_000) or 0)
+
+        first = wait_for("the bar to show progress", value)
+        wait_for("the bar to move", lambda: value() > first)
+
+        # The run ends on its own; the page says so, offers Retry instead of Cancel,
+        # and leads to the change report.
+        expect(page.locator('h1 [data-state="succeeded"]')).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Retry")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+        page.get_by_role("link", name="Show the change report").click()
+        expect(page.locator('h1 [data-state="succeeded"]')).to_be_visible()
+        changes = page.locator("tr[data-action]")
+        expect(changes).to_have_count(4)
+        expect(page.locator('tr[data-action="deleted"]')).to_contain_text("stale.txt")
+
+        # A second run, cancelled from its page.
+        (src / "more.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+        page.goto(url + "/jobs/music")
+        page.get_by_role("button", name="Run now").click()
+        page.wait_for_url(re.compile(r"/runs/\d+$"))
+        expect(page.locator("[data-run-id] progress").first).to_be_attached(timeout=30_000)
+        page.get_by_role("button", name="Cancel run").click()
+        expect(page.locator(".flash")).to_contain_text("cancel requested")
+        page.get_by_role("link", name="Show the change report").click(timeout=60_000)
+        expect(page.locator('h1 [data-state="cancelled"]')).to_be_visible()
+
+        # A viewer finds no write control anywhere it looks.
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(url + "/login")
+        page.get_by_label("Token").fill(viewer)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(url + "/")
+        expect(page.locator(".who")).to_contain_text("vic viewer")
+        for path in ("/", "/jobs", "/jobs/music", "/runs", f"/runs/{run_id}", "/settings"):
+            page.goto(url + path)
+            expect(page.get_by_role("button", name=WRITES)).to_have_count(0)
+            expect(page.locator('form[method="post"]')).to_have_count(1)  # sign out
+        context.close()
+    assert refused == []

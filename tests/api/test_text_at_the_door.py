@@ -38,10 +38,15 @@ def raw_json(body: Any) -> dict[str, Any]:
 def state(api: Api) -> tuple[Any, ...]:
     """Everything a refused request must leave as it was."""
     admin = api.admin
+    # A token's last use is written by a thread of its own, whenever: not compared.
+    tokens = [
+        {k: v for k, v in token.items() if k != "last_used_at"}
+        for token in ok(admin.get("/api/v1/tokens"))["data"]
+    ]
     return (
         ok(admin.get("/api/v1/remotes")),
         ok(admin.get("/api/v1/jobs")),
-        ok(admin.get("/api/v1/tokens")),
+        tokens,
         ok(admin.get("/api/v1/audit"))["count"],
     )
 

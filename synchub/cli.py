@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
@@ -30,6 +31,7 @@ from synchub.core.errors import (
     SchemaOutdated,
     SynchubError,
 )
+from synchub.core.text import check_text, check_tree, shown
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 
@@ -53,8 +55,29 @@ app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
 app.add_typer(secrets_app, name="secrets")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A console that prints controls and lone surrogates as escapes ("\\x1b"): text
+    read back from the database cannot steer the terminal or fail to encode."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(shown(text), **kwargs)
+
+
+class Rows(Table):
+    """A table whose cells are data, printed as they are: "[/]" in an option value is
+    text, not markup, and controls come escaped (see SafeConsole)."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(Text(shown(c)) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+
+#: Options whose values may span lines: a command job's argv items and env values,
+#: the multi-line fields of the text rule (synchub/core/text.py).
+MULTILINE_OPTIONS = frozenset({"--arg", "--env"})
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -305,10 +328,11 @@ def option_values(options: list[str] | None) -> dict[str, str]:
     values = parse_pairs(options or [], "option")
     for key, value in values.items():
         if value == "-":
-            values[key] = (
+            values[key] = check_text(
                 typer.prompt(key, hide_input=True)
                 if sys.stdin.isatty()
-                else sys.stdin.readline().rstrip("\n")
+                else sys.stdin.readline().rstrip("\n"),
+                f"the value of {key} read from stdin",
             )
     return values
 
@@ -346,7 +370,7 @@ def remote_list(as_json: JsonOpt = False) -> None:
         if as_json:
             emit([v.as_dict() for v in views])
             return
-        table = Table("name", "type", "options", "limit", "used by")
+        table = Rows("name", "type", "options", "limit", "used by")
         for v in views:
             shown = [f"{k}={x}" for k, x in v.options.items()]
             if v.unreadable:
@@ -511,6 +535,7 @@ def job_params(
             given[key] = json.loads(raw)
         except json.JSONDecodeError:
             given[key] = raw
+        check_tree(given[key], f"--param {key}")  # JSON escapes are decoded only here
     return given or None
 
 
@@ -662,7 +687,7 @@ def job_list(as_json: JsonOpt = False) -> None:
         if as_json:
             emit(views)
             return
-        table = Table("name", "kind", "what", "schedule", "next fire", "enabled")
+        table = Rows("name", "kind", "what", "schedule", "next fire", "enabled")
         for v in views:
             p = v["params"]
             what = (
@@ -852,7 +877,7 @@ def runs_list(
         if as_json:
             emit(views)
             return
-        table = Table("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
+        table = Rows("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
         for v in views:
             table.add_row(
                 str(v["id"]),
@@ -1003,8 +1028,31 @@ def cron(
         out.print(f"  {fire}")
 
 
+def check_argv(argv: list[str]) -> None:
+    """InvalidText for the first argument that breaks the text rule (core/text.py).
+    Bytes that are not UTF-8 reach Python as lone surrogates, and are refused too."""
+    previous = ""
+    for number, arg in enumerate(argv, 1):
+        option, attached, _ = arg.partition("=")
+        multiline = previous in MULTILINE_OPTIONS or (
+            bool(attached) and option in MULTILINE_OPTIONS
+        )
+        after = f" (after {previous})" if previous.startswith("-") else ""
+        check_text(arg, f"argument {number}{after}", multiline=multiline)
+        previous = arg
+
+
 def main() -> None:
     # Freezing the heap at exit spares the interpreter's final collection walking
     # every imported module's objects: ~0.3 s of every command's run time.
     atexit.register(gc.freeze)
+    # Whatever else prints (click's usage errors) cannot fail on a lone surrogate.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        check_argv(sys.argv[1:])
+    except InvalidInput as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        raise SystemExit(2) from None
     app()

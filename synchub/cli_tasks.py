@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from synchub.core.tasks import TaskState
 
@@ -26,7 +25,7 @@ def task_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List file tasks, newest first."""
-    from synchub.cli import emit, ensure_schema, out, services
+    from synchub.cli import Rows, emit, ensure_schema, out, services
 
     with services() as svc:
         ensure_schema(svc)
@@ -34,7 +33,7 @@ def task_list(
     if as_json:
         emit({"data": views, "total": total})
         return
-    table = Table("id", "job", "state", "file", "size", "done", "run", "error")
+    table = Rows("id", "job", "state", "file", "size", "done", "run", "error")
     for v in views:
         table.add_row(
             str(v["id"]),

@@ -6,7 +6,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from synchub.services.tokens import Scope
 
@@ -76,7 +75,7 @@ def token_list(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
 ) -> None:
     """List tokens: name, role, scope, state, when used. Never the secret."""
-    from synchub.cli import emit, ensure_schema, out, services
+    from synchub.cli import Rows, emit, ensure_schema, out, services
 
     with services() as svc:
         ensure_schema(svc)
@@ -84,7 +83,7 @@ def token_list(
     if as_json:
         emit(views)
         return
-    table = Table("name", "role", "scope", "state", "token", "created", "expires", "last used")
+    table = Rows("name", "role", "scope", "state", "token", "created", "expires", "last used")
     for v in views:
         table.add_row(
             v["name"],

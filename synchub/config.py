@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from synchub.core.text import problem
+
 
 def default_home() -> Path:
     return Path(platformdirs.user_data_dir("synchub", appauthor=False))
@@ -107,6 +109,16 @@ class Settings(BaseSettings):
     console: bool = True
     #: hours a console sign-in lasts; it ends sooner when its token is revoked or expires
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+
+    @field_validator("*")
+    @classmethod
+    def _one_line_of_text(cls, value: Any) -> Any:
+        # The text rule of synchub/core/text.py: a setting is one line of text.
+        for text in _texts(value):
+            why = problem(text)
+            if why is not None:
+                raise ValueError(f"the value {why}")
+        return value
 
     @model_validator(mode="after")
     def _celery_needs_a_broker(self) -> Settings:
@@ -202,6 +214,17 @@ class Settings(BaseSettings):
         data["result_backend"] = mask_url(self.result_backend) if self.result_backend else ""
         data["home"] = str(self.home)
         return data
+
+
+def _texts(value: Any) -> list[str]:
+    """The text in a setting's value: itself, its items, a mapping's keys, a secret."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, str | Path):
+        return [str(value)]
+    if isinstance(value, list | dict):
+        return [text for item in value for text in _texts(item)]
+    return []
 
 
 def mask_url(url: str) -> str:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from synchub import __version__, web
-from synchub.api import edge, metrics, problems
+from synchub.api import edge, metrics, problems, text_guard
 from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
@@ -56,6 +56,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
             rsh.PREFIX + "/": problems.message_only,
         },
     )
+    text_guard.install(app)  # before any router: every route checks its request's text
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -43,6 +43,7 @@ from synchub.core.errors import (
     SchemaOutdated,
     SynchubError,
 )
+from synchub.core.text import shown
 from synchub.services.tokens import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The error response for `request`: a problem document, or its layer's shape."""
+    detail = shown(detail)  # text a bad row or input put in a message stays encodable
     shape = _shape_for(request)
     if shape is not None:
         return JSONResponse(shape(status, detail, errors), status_code=status, headers=headers)

@@ -9,7 +9,8 @@ The tree::
      │    ├── InvalidPath
      │    ├── InvalidOption
      │    ├── InvalidRemote
-     │    └── CommandsDisabled  a program would start here, and command jobs are off
+     │    ├── CommandsDisabled  a program would start here, and command jobs are off
+     │    └── InvalidText     a lone surrogate or a control character (core/text.py)
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
@@ -61,6 +62,10 @@ class InvalidPath(InvalidInput):
 
 class InvalidOption(InvalidInput):
     """The option is not allowed."""
+
+
+class InvalidText(InvalidInput):
+    """Text may not hold lone surrogates or control characters."""
 
 
 class InvalidRemote(InvalidInput):

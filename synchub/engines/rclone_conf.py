@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from synchub.core.errors import EngineError, InvalidInput
+from synchub.core.text import check_text
 from synchub.engines import rclone_backends
 from synchub.engines.obscure import reveal
 from synchub.engines.process import minimal_env
@@ -87,14 +88,24 @@ def _revealed(name: str, type_: str, options: dict[str, str]) -> dict[str, str]:
     return plain
 
 
+def _check_lines(number: int, name: str, options: dict[str, str]) -> None:
+    """Each name, key and value is one line of text (a value never echoed)."""
+    check_text(name, f"the name of section {number}")
+    for key, value in options.items():
+        check_text(key, f"an option name in [{name}]")
+        check_text(value, f"the value of {key!r} in [{name}]")
+
+
 def parse_conf(text: str) -> list[ConfRemote]:
     """Every remote in rclone.conf `text`, in file order, with passwords revealed.
 
     Raises InvalidInput when the text is encrypted with an rclone config
     password, is not INI, has a section without `type` (not an rclone config),
     or holds a password that is not obscured. Raises InvalidRemote (an
-    InvalidInput) for a type this rclone does not know. An empty file gives [].
+    InvalidInput) for a type this rclone does not know, InvalidText for text that is
+    not (see core/text.py: a name, key or value is one line). An empty file gives [].
     """
+    check_text(text, "the rclone config", multiline=True)
     if any(line.strip().startswith(_ENCRYPTED_MARK) for line in text.splitlines()):
         raise InvalidInput(
             "This rclone config is encrypted: remove its password first "
@@ -102,8 +113,9 @@ def parse_conf(text: str) -> list[ConfRemote]:
         )
     parser = _read_ini(text)
     remotes = []
-    for name in parser.sections():
+    for number, name in enumerate(parser.sections(), 1):
         options = dict(parser.items(name))
+        _check_lines(number, name, options)
         type_ = options.pop("type", "")
         if not type_:
             raise InvalidInput(f"Not an rclone config file: section [{name}] has no 'type'")

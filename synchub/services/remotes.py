@@ -14,6 +14,7 @@ from synchub.core.errors import (
     EngineError,
     InvalidInput,
     InvalidRemote,
+    InvalidText,
     RemoteInUse,
     RemoteNotFound,
     SecretsUnreadable,
@@ -200,7 +201,11 @@ class RemoteService:
         path = path or rclone_conf.default_config_path()
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise InvalidText(
+                f"Cannot import {path}: it is not UTF-8 text (byte {exc.start})"
+            ) from None
+        except OSError as exc:
             raise InvalidInput(f"Cannot read {path}: {exc}") from None
         return self.import_text(text)
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from synchub.core.text import loads_repaired
 from synchub.store.files import private_dir, private_file, sqlite_file
 
 READONLY = "synchub_readonly"
@@ -26,10 +27,14 @@ def make_engine(url: str) -> Engine:
             # -wal and -shm files with the same).
             private_dir(path.parent)
             private_file(path)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_deserializer=loads_repaired,
+        )
         _tune_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=loads_repaired)
     _ping_when_idle(engine)
     return engine
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synchub.core.errors import InvalidInput
+from synchub.core.errors import InvalidInput, InvalidText
+from synchub.core.text import check_tree
 
 MAX_QUERY_CHARS = 2000
 MAX_REGEX_CHARS = 200
@@ -47,6 +48,10 @@ def parse_query(text: str | None, fields: Mapping[str, type]) -> list[Condition]
         raise BadQuery('query must be a JSON object, e.g. {"status": 3}') from None
     if not isinstance(data, dict):
         raise BadQuery('query must be a JSON object, e.g. {"status": 3}')
+    try:
+        check_tree(data, "query")  # its escapes ("\\u0000") are decoded only here
+    except InvalidText as exc:
+        raise BadQuery(exc.message) from None
     return [_condition(name, value, fields) for name, value in data.items()]
 
 

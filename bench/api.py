@@ -73,7 +73,7 @@ GOAL_P99_MS = 50.0
 WRK_MISSING = (
     "wrk is not installed: the readers of scenarios 3-5 are httpx in a Python process, "
     "which shares the cores with the server and adds its own delays (section 4 of "
-    "docs/performance.md). Install wrk for the figures reported there: "
+    "bench/RESULTS.md). Install wrk for the figures reported there: "
     "`apt-get install wrk` (Debian, Ubuntu), `dnf install wrk` (Fedora), "
     "`brew install wrk` (macOS)."
 )

@@ -1,5 +1,5 @@
 """What a worker's processes (and `serve`) import, measured in a fresh interpreter: each
-module here costs MiBs in every process of a prefork worker (docs/performance.md)."""
+module here costs MiBs in every process of a prefork worker (bench/RESULTS.md)."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ def test_sign_in_run_watch_cancel_and_a_viewer_sees_no_write_control(
     synchub(
         "job", "add", "music", "--source", str(src), "--dest", str(dst),
         "--option", "--bwlimit=256k", "--option", "--transfers=1",
+        "--delete-guard", "1",  # its one stale file is meant to go
     )  # fmt: skip
     admin = synchub("token", "create", "ada", "--role", "admin").stdout.strip()
     viewer = synchub("token", "create", "vic", "--role", "viewer").stdout.strip()

@@ -812,7 +812,8 @@ def job_next(
         for fire in fires:
             out.print(fire)
         if not fires:
-            out.print("manual runs only")
+            enabled = svc.jobs.show(name)["enabled"]
+            out.print("manual runs only" if enabled else "disabled: it fires nothing until enabled")
 
 
 @job_app.command("run")

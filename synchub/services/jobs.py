@@ -273,10 +273,13 @@ class JobService:
             return [self._view(r, now) for r in store.watched(session, enabled_only=False)]
 
     def next(self, name: str, count: int = 5) -> builtins.list[datetime]:
+        """The job's next fire times; none while it is disabled (it fires none)."""
         if count < 1:
             raise InvalidInput("Bad count: it must be at least 1")
         with reading(self.svc.sessions) as session:
             row = self._get(session, name)
+        if not row.enabled:
+            return []
         return next_fires(self.schedule_of(row), self.svc.clock.now(), count)
 
     def find(

@@ -236,9 +236,12 @@ def test_enable_and_disable_count_from_now(api: Api, clock: FakeClock) -> None:
     add(api, "j", every="1h")
     job = ok(api.operator.post("/api/v1/jobs/j/disable"))
     assert job["enabled"] is False and job["next_fire_at"] is None
+    # A disabled job fires nothing: it lists no fire times either.
+    assert ok(api.viewer.get("/api/v1/jobs/j"))["next_fires"] == []
     clock.advance(hours=5)
     job = ok(api.operator.post("/api/v1/jobs/j/enable"))
     assert job["enabled"] is True and job["next_fire_at"] == "2025-06-02T15:00:00Z"
+    assert ok(api.viewer.get("/api/v1/jobs/j"))["next_fires"][0] == "2025-06-02T15:00:00Z"
     actions = [
         e["action"] for e in ok(api.viewer.get("/api/v1/audit", params={"action": "job"}))["data"]
     ]

@@ -332,7 +332,7 @@ class Touches:
     that found it stale: on SQLite that write queues for the database's write lock
     behind the scheduler's and the runners' transactions, and beside a busy writer
     SQLite's busy handler (which sleeps, and is not fair) made it wait from 80 ms to
-    3 s (issue 4). Every request that saw the token stale meanwhile waited with it;
+    3 s. Every request that saw the token stale meanwhile waited with it;
     now each process asks for a token's write once per TOUCH_EVERY, and no request
     waits for it. A write that fails is logged and tried again a minute later."""
 

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -58,6 +59,8 @@ _FILTER_FLAGS = frozenset(
      "--exclude-from", "--max-size", "--min-size", "--max-age", "--min-age",
      "--exclude-if-present"}
 )  # fmt: skip
+#: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
+_LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 
 def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
@@ -91,6 +94,9 @@ class _Counts:
     destination: int = 0  #: files at the destination
     deletes: int = 0  #: files the sync would delete
     touched: int = 0  #: paths the second pass must touch
+    #: rclone's own temporary files a killed transfer left at the destination
+    #: (`name.1a2b3c4d.partial`): the sync removes them, the guard does not count them.
+    leftovers: int = 0
 
 
 class _RowFilter:
@@ -327,10 +333,10 @@ class SafeRun:
         return _stop(error_class, error)
 
     def _second_pass(self, argv: list[str], touch: Path, counts: _Counts) -> list[str]:
-        limits = [counts.deletes]
+        limits = [counts.deletes + counts.leftovers]
         for option in self.options:
             if flag_name(option) == "--max-delete" and option.partition("=")[2].isdigit():
-                limits.append(int(option.partition("=")[2]))
+                limits.append(int(option.partition("=")[2]) + counts.leftovers)
         extra = [f"--max-delete={min(limits)}"]
         if any(flag_name(o) == "--delete-excluded" for o in self.options):
             # rclone then lists the destination unfiltered: a files-from list would make
@@ -381,6 +387,11 @@ def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
     counts = _Counts()
     with touch.open("w", encoding="utf-8", errors="surrogateescape") as out:
         for sign, path in _lines(combined):
+            if sign == "-" and _LEFTOVER.search(path):
+                counts.leftovers += 1
+                counts.touched += 1
+                out.write(path + "\n")
+                continue
             if sign in "=*+":
                 counts.source += 1
             if sign in "=*-":

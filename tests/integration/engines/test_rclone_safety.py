@@ -115,6 +115,24 @@ def test_the_guard_counts_a_share_or_files(
     assert set(tree(place.root)) == set(sorted(TEN)[:keep]) | {"new.txt"}
 
 
+def test_leftovers_of_a_killed_transfer_are_not_counted_and_are_cleared(
+    tmp_path: Path, src: Path
+) -> None:
+    """A server killed mid-copy leaves rclone's `name.1a2b3c4d.partial` behind; the
+    retry stopped on it (1 delete of 1 file) until leftovers were set apart."""
+    dst = tmp_path / "dst"
+    write(src, {"big.bin": "big", "small.txt": "small"})
+    write(dst, {"small.txt": "small", "big.bin.9767cc5e.partial": "half"})
+    (dst / "notes.9767cc5e.txt").write_text("a user's file that only looks like one")
+    params: dict[str, Any] = {"source": str(src), "destination": str(dst), "delete_guard": "0"}
+    place = Place(str(dst), dst, {})
+    stopped_unchanged(place, lambda: run(params, place), "delete guard: this run would delete 1 of")
+    (dst / "notes.9767cc5e.txt").unlink()
+    outcome, _ = run(params, place)
+    assert outcome.ok, outcome.error
+    assert tree(dst) == {"big.bin": "big", "small.txt": "small"}
+
+
 def test_allow_deletes_lets_one_run_past_the_guard(place: Place, src: Path) -> None:
     params = filled(place, src, keep=1)
     outcome, sink = run(params, place, allow_deletes=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from synchub.api.deps import ViewerServices
 from synchub.api.pagination import decode_cursor, encode_cursor
-from synchub.api.params import Cursor, Limit, Since, Until
+from synchub.api.params import Cursor, Filter, Limit, Since, Until
 from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.audit import AuditEvent, AuditPage
 
@@ -18,10 +18,14 @@ router = APIRouter(prefix="/audit", tags=["audit"], responses=errors(401, 403))
 @router.get("", responses=errors(422))
 def list_audit(
     svc: ViewerServices,
-    actor: str | None = None,
-    action: Annotated[str | None, Query(description="e.g. job (every job.*) or job.edit")] = None,
-    target_type: Annotated[str | None, Query(description="remote, job or token")] = None,
-    target: str | None = None,
+    actor: Filter = None,
+    action: Annotated[
+        str | None, Query(min_length=1, description="e.g. job (every job.*) or job.edit")
+    ] = None,
+    target_type: Annotated[
+        str | None, Query(min_length=1, description="remote, job or token")
+    ] = None,
+    target: Filter = None,
     since: Since = None,
     until: Until = None,
     cursor: Cursor = None,

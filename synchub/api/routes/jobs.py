@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
 from synchub.api.pagination import decode_name_cursor, encode_cursor
-from synchub.api.params import Cursor, Limit, Since, States, Triggers, Until
+from synchub.api.params import Cursor, Filter, Limit, Since, States, Triggers, Until
 from synchub.api.problems import problem_responses as errors
 from synchub.api.routes.runs import runs_page
 from synchub.api.schemas.jobs import (
@@ -39,11 +39,15 @@ def _shown(svc: Services, name: str) -> JobPublic:
 @router.get("", responses=errors(422))
 def list_jobs(
     svc: ViewerServices,
-    tag: str | None = None,
+    tag: Filter = None,
     enabled: bool | None = None,
-    queue: str | None = None,
-    remote: Annotated[str | None, Query(description="jobs reading or writing it")] = None,
-    search: Annotated[str | None, Query(description="part of the name, any case")] = None,
+    queue: Filter = None,
+    remote: Annotated[
+        str | None, Query(min_length=1, description="jobs reading or writing it")
+    ] = None,
+    search: Annotated[
+        str | None, Query(min_length=1, description="part of the name, any case")
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
 ) -> JobsPublic:

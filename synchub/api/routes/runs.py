@@ -14,7 +14,17 @@ from fastapi.security import HTTPAuthorizationCredentials
 from synchub.api import sse
 from synchub.api.deps import OperatorServices, ViewerServices, bearer
 from synchub.api.pagination import decode_cursor, encode_cursor
-from synchub.api.params import MAX_SEQ, Cursor, Limit, RunId, Since, States, Triggers, Until
+from synchub.api.params import (
+    MAX_SEQ,
+    Cursor,
+    Filter,
+    Limit,
+    RunId,
+    Since,
+    States,
+    Triggers,
+    Until,
+)
 from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.runs import FilesPublic, RunPublic, RunsPublic
 from synchub.services import Services
@@ -55,7 +65,7 @@ def runs_page(
 @router.get("", responses=errors(404, 422))
 def list_runs(
     svc: ViewerServices,
-    job: str | None = None,
+    job: Filter = None,
     state: States = None,
     trigger: Triggers = None,
     since: Since = None,

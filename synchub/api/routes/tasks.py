@@ -22,7 +22,7 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="the task's id")]
 @router.get("", responses=errors(422))
 def list_tasks(
     svc: ViewerServices,
-    job: Annotated[str | None, Query(description="a watched job's name")] = None,
+    job: Annotated[str | None, Query(min_length=1, description="a watched job's name")] = None,
     state: Annotated[TaskStateName | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = 50,

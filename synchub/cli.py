@@ -719,6 +719,11 @@ def job_show(name: str, as_json: JsonOpt = False) -> None:
         print_job(view)
 
 
+def _retry_window(delay_s: int) -> str:
+    # The policy waits half to all of the delay, at random (see RetryPolicy.delay).
+    return f"{delay_s / 2:g}-{delay_s}s"
+
+
 def print_job(view: dict[str, Any]) -> None:
     p, sched = view["params"], view["schedule"]
     state = "enabled" if view["enabled"] else "disabled"
@@ -744,7 +749,7 @@ def print_job(view: dict[str, Any]) -> None:
         )
     timeout = f"{view['timeout_s']}s" if view["timeout_s"] else "none"
     out.print(
-        f"  retries {view['retries']} (first after {view['retry_delay_s']}s), "
+        f"  retries {view['retries']} (first after {_retry_window(view['retry_delay_s'])}), "
         f"timeout {timeout}, overlap {view['overlap']}, queue {view['queue']}",
         markup=False,
     )

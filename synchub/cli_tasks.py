@@ -31,7 +31,7 @@ def task_list(
         ensure_schema(svc)
         views, total = svc.tasks.page(job=job, state=state, limit=limit)
     if as_json:
-        emit({"data": views, "total": total})
+        emit(views)  # an array, as every list prints
         return
     table = Rows("id", "job", "state", "file", "size", "done", "run", "error")
     for v in views:

@@ -52,6 +52,8 @@ def test_a_first_job_runs_in_the_foreground_without_a_server(
     job = synchub.json("job", "show", "photos")
     assert job["schedule"]["description"] == "Every 15th minute of every hour (Europe/Berlin)"
     assert len(job["next_fires"]) == 5
+    # It should say the first retry's window as the policy draws it (half to all).
+    assert "retries 3 (first after 30-60s)" in synchub("job", "show", "photos").stdout
 
     done = synchub("job", "run", "photos", "--wait")
     assert "succeeded" in done.stdout

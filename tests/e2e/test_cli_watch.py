@@ -32,7 +32,7 @@ def test_a_file_dropped_in_a_watched_folder_is_copied_by_serve(
     wait_for("a watch run to copy the file", watch_runs, timeout=60)
     assert (dst / "scan.pdf").read_text() == "scanned"
     # The file is a task; once done, it can be sent again alone.
-    (scan,) = synchub.json("task", "list", "--job", "inbox")["data"]
+    (scan,) = synchub.json("task", "list", "--job", "inbox")
     assert scan["path"] == "scan.pdf"
     (dst / "scan.pdf").unlink()
 
@@ -42,7 +42,7 @@ def test_a_file_dropped_in_a_watched_folder_is_copied_by_serve(
 
     wait_for("a retry of scan.pdf to be accepted", retried, timeout=60)
     wait_for("the retry to send scan.pdf again", lambda: (dst / "scan.pdf").exists(), timeout=60)
-    (done,) = synchub.json("task", "list", "--state", "done")["data"]
+    (done,) = synchub.json("task", "list", "--state", "done")
     assert (done["id"], done["path"]) == (scan["id"], "scan.pdf")
     missing = synchub("task", "retry", "999999", check=False)
     assert missing.returncode == 3 and "No file task" in missing.stderr

@@ -63,6 +63,12 @@ def utc(text: str) -> datetime:
         ("0 0 15 3 *", ["2025-03-15T00:00:00+00:00", "2026-03-15T00:00:00+00:00"]),
         # extra blanks and tabs between fields are fine
         ("  0\t0  15 3 *  ", ["2025-03-15T00:00:00+00:00", "2026-03-15T00:00:00+00:00"]),
+        # the documented extensions: the month's last day, last weekday, last Friday,
+        # second Monday (2025-05-31 is a Saturday)
+        ("0 2 L * *", ["2025-01-31T02:00:00+00:00", "2025-02-28T02:00:00+00:00"]),
+        ("0 2 LW 5 *", ["2025-05-30T02:00:00+00:00", "2026-05-29T02:00:00+00:00"]),
+        ("0 2 * * 5L", ["2025-01-31T02:00:00+00:00", "2025-02-28T02:00:00+00:00"]),
+        ("0 2 * * 1#2", ["2025-01-13T02:00:00+00:00", "2025-02-10T02:00:00+00:00"]),
     ],
 )
 def test_it_reads_the_five_field_syntax(expr: str, expected: list[str]) -> None:
@@ -211,6 +217,9 @@ def test_it_rejects_a_schedule_that_can_never_fire(expr: str) -> None:
         ("", "it is empty"),
         ("   ", "it is empty"),
         ("@reboot", "unknown macro"),
+        ("0 2 15W * *", "bad day-of-month '15W'"),
+        ("0 2 ? * *", "bad day-of-month '\\?'"),
+        ("0 2 * * L", "bad day-of-week 'L'"),
     ],
 )
 def test_it_rejects_bad_expressions_saying_what_is_wrong(expr: str, problem: str) -> None:

@@ -1,1 +1,1 @@
-"""The HTTP API. Only health is served until the REST resources land."""
+"""The HTTP API: /api/v1 (REST), health, metrics, and the compatibility layers."""

@@ -68,7 +68,7 @@ RETRYABLE: frozenset[RunState] = frozenset({RunState.FAILED, RunState.TIMED_OUT,
 
 
 def can_move(current: RunState, target: RunState) -> bool:
-    """True when DESIGN.md's diagram has an arrow from `current` to `target`."""
+    """True when a run may move from `current` to `target` (docs/architecture.md)."""
     return target in NEXT.get(current, frozenset())
 
 

@@ -429,7 +429,7 @@ class ExitClass:
     meaning: str  #: for people, when rclone said nothing better
 
 
-#: rclone's documented exit codes (FACTS.md). 0 is success; unknown codes are "error".
+#: rclone's documented exit codes. 0 is success; unknown codes are "error".
 EXIT_CODES: dict[int, ExitClass] = {
     1: ExitClass("error", False, "rclone failed"),
     2: ExitClass("usage", True, "rclone refused its arguments"),

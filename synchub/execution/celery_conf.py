@@ -1,6 +1,6 @@
 """Celery settings that keep long file syncs safe, and the check of a user's overrides.
 
-Known traps (see FACTS.md): Redis redelivers a message unacknowledged after its
+Known traps (docs/deploy.md, "Celery traps"): Redis redelivers a message unacknowledged after its
 `visibility_timeout`; RabbitMQ closes the channel of a consumer holding a message past
 `consumer_timeout`; a worker that prefetches several messages makes runs wait behind a
 long sync. synchub's claim makes a second delivery harmless, so the checks refuse only

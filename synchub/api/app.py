@@ -18,6 +18,7 @@ from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
 from synchub.api.routes import (
     audit,
+    health,
     jobs,
     remotes,
     runs,
@@ -69,7 +70,9 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
     edge.install(app, settings, services.clock)  # outermost: its headers on every answer
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens):
+    for module in (
+        remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens, health
+    ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(celery_scheduler.router)

@@ -20,6 +20,7 @@ from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
     from synchub.services.audit import AuditService
+    from synchub.services.doctor import DoctorService
     from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
     from synchub.services.overview import OverviewService
@@ -128,6 +129,12 @@ class Services:
         from synchub.services.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def doctor(self) -> DoctorService:
+        from synchub.services.doctor import DoctorService
+
+        return DoctorService(self)
 
     @cached_property
     def secrets(self) -> SecretService:

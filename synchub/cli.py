@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from synchub.cli_alerts import alert_app
 from synchub.cli_doctor import doctor
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
@@ -55,6 +56,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(token_app, name="token")
 app.add_typer(task_app, name="task")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(alert_app, name="alert")
 app.command("doctor")(doctor)
 
 

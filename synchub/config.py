@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     browse_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     #: serve the web console at / beside the API; off for an API-only process
     console: bool = True
+    #: the console's address as people reach it (e.g. https://sync.example.com), for
+    #: the links in alerts; empty: alerts name the run without a link
+    public_url: str = ""
     #: hours a console sign-in lasts; it ends sooner when its token is revoked or expires
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
 

@@ -1,4 +1,5 @@
-"""One synchub process's moving parts: runner, local executor and scheduler."""
+"""One synchub process's moving parts: runner, local executor, scheduler and the
+alerts' sender."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from synchub.scheduler.loop import Scheduler
 
 log = logging.getLogger(__name__)
+
+#: Seconds between alert passes: how soon after a run ends its alert goes out.
+ALERT_PASS_S = 2.0
 
 
 def process_name() -> str:
@@ -81,6 +85,7 @@ class Node:
                 )
             self.scheduler = self._make_scheduler(self.executor)
         self._thread: threading.Thread | None = None
+        self._alerts: threading.Thread | None = None
 
     def _make_scheduler(self, executor: Executor) -> Scheduler:
         # Imported here: a Celery worker's processes use this module only for
@@ -120,6 +125,18 @@ class Node:
                 daemon=True,
             )
             self._thread.start()
+            # Alerts go out from wherever a scheduler runs; never from a run's path.
+            self._alerts = threading.Thread(
+                target=self._send_alerts, name="synchub-alerts", daemon=True
+            )
+            self._alerts.start()
+
+    def _send_alerts(self) -> None:
+        while not self.stop_event.wait(ALERT_PASS_S):
+            try:
+                self.svc.alerts.pump()
+            except Exception:  # a database hiccup: the next pass tries again
+                log.exception("the alert pass failed")
 
     def stop(self, grace_s: float) -> None:
         """Stop firing, let running runs finish for `grace_s`, then stop them; the
@@ -128,6 +145,8 @@ class Node:
         if self.scheduler is not None and self._thread is not None:
             self.scheduler.wake()
             self._thread.join()
+        if self._alerts is not None:
+            self._alerts.join()
         if self.executor is not None:
             self.executor.shutdown(grace_s)
 

@@ -17,6 +17,7 @@ from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
 from synchub.api.routes import (
+    alerts,
     audit,
     health,
     jobs,
@@ -71,7 +72,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (
-        remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens, health
+        remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens, alerts,
+        health,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -9,6 +9,7 @@ pool or Celery workers) and survives restarts:
 - synchub_fire_lateness_seconds: scheduled runs, from fire time to start (histogram)
 - synchub_queue_depth{queue}: runs waiting (pending or queued)
 - synchub_job_last_success_timestamp_seconds{job}: the figure to alert on
+- synchub_alerts_sent_total{result}: alert deliveries, `delivered` or `failed` attempts
 """
 
 from __future__ import annotations
@@ -101,6 +102,12 @@ class RunCollector(Collector):
         for job, at in figures["last_success"]:
             last.add_metric([job], at.timestamp())
         yield last
+        alerts = CounterMetricFamily(
+            "synchub_alerts_sent", "Alert delivery attempts by result", labels=["result"]
+        )
+        for result, count in self.svc.alerts.delivery_counts().items():
+            alerts.add_metric([result], count)
+        yield alerts
 
 
 def render(svc: Services) -> bytes:

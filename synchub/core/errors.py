@@ -96,6 +96,10 @@ class TaskNotFound(NotFound):
     """No file task with this id."""
 
 
+class AlertNotFound(NotFound):
+    """No alert with this name."""
+
+
 class Conflict(SynchubError):
     """The request conflicts with the current state."""
 

@@ -19,6 +19,7 @@ from synchub.store.crypto import SecretBox, read_key
 from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
+    from synchub.services.alerts import AlertService
     from synchub.services.audit import AuditService
     from synchub.services.doctor import DoctorService
     from synchub.services.folders import FolderService
@@ -129,6 +130,12 @@ class Services:
         from synchub.services.tasks import TaskService
 
         return TaskService(self)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        from synchub.services.alerts import AlertService
+
+        return AlertService(self)
 
     @cached_property
     def doctor(self) -> DoctorService:

@@ -140,6 +140,13 @@ class RunRow(Base):
             sqlite_where=text("retry_of IS NOT NULL"),
             postgresql_where=text("retry_of IS NOT NULL"),
         ),
+        # The alert pass looks at each ended run once; only unseen runs are indexed.
+        Index(
+            "ix_runs_alert_unseen",
+            "id",
+            sqlite_where=text("alert_examined = false"),
+            postgresql_where=text("alert_examined = false"),
+        ),
         # An id is a Celery task id: SQLite must not give a deleted run's id again.
         {"sqlite_autoincrement": True},
     )
@@ -180,6 +187,9 @@ class RunRow(Base):
     allow_deletes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: a bisync run asked to rebuild its listings (`job resync`)
     resync: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the alert pass has looked at it (once it ended), in the transaction that
+    #: queued its messages
+    alert_examined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunLogRow(Base):
@@ -290,3 +300,52 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None]
     #: a path prefix the token is limited to ("compat-rsh": /compat/rsh); None: all
     scope: Mapped[str | None] = mapped_column(String(32))
+
+
+class AlertRow(Base):
+    """Where to send alerts (an Apprise URL, sealed), for which events and jobs."""
+
+    __tablename__ = "alerts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[bytes] = mapped_column(LargeBinary)  #: sealed: URLs hold credentials
+    url_hint: Mapped[str] = mapped_column(String(80))  #: what may be shown of it
+    events: Mapped[list[Any]] = mapped_column()
+    jobs: Mapped[list[Any]] = mapped_column()  #: job names; none and no tags: every job
+    tags: Mapped[list[Any]] = mapped_column()
+    after: Mapped[int] = mapped_column(Integer)  #: failed chains in a row before it tells
+    last_result: Mapped[str | None] = mapped_column(Text)
+    last_sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlertMessageRow(Base):
+    """A message waiting to be delivered (or delivered: `sent_at`)."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        Index(
+            "ix_alert_outbox_due",
+            "next_attempt_at",
+            sqlite_where=text("sent_at IS NULL"),
+            postgresql_where=text("sent_at IS NULL"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(16))
+    job_name: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(Id)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]  #: a sender holds it until then
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -147,6 +147,12 @@ ADDED_BY = {
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
     "0010": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
+    "0011": {
+        ("alerts", "*"),
+        ("alert_outbox", "*"),
+        ("runs", "alert_examined"),
+        ("runs", "ix_runs_alert_unseen"),
+    },
 }
 
 
@@ -450,7 +456,8 @@ def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     with engine.connect() as conn:
         flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))
         assert [tuple(f) for f in flags] == [(False, False, False)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0010") == []
     if engine.dialect.name == "postgresql":
         assert claim_columns(engine)[-3:] == ["c_dry_run", "c_allow_deletes", "c_resync"]
 
@@ -471,3 +478,27 @@ def claim_columns(engine: Engine) -> list[str]:
             text("SELECT proargnames FROM pg_proc WHERE proname = 'synchub_claim_run'")
         ).scalar_one()
     return [n for n in names if n.startswith("c_")]
+
+
+def test_0011_counts_every_existing_run_as_seen_by_alerts_and_goes_back_cleanly(
+    blank_url: str,
+) -> None:
+    """No alert for history: the runs before it are marked seen."""
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0010")
+
+    upgrade(engine, "0011")
+
+    with engine.connect() as conn:
+        seen = conn.execute(text("SELECT DISTINCT alert_examined FROM runs")).scalars().all()
+        assert seen == [True]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0010")
+    assert counts(engine) == (3, 1, 1)
+    assert "alerts" not in inspect(engine).get_table_names()
+    assert "alert_examined" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()

@@ -1,0 +1,43 @@
+"""Alerts: AlertCreate, AlertPublic, AlertsPublic, AlertTested."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AlertCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    #: an Apprise URL (mailto://, ntfy://, json://, slack://, ...); sealed, never shown
+    url: str = Field(min_length=1, max_length=2000, examples=["ntfy://synchub-alerts"])
+    #: failure, recovery; absent: both
+    events: list[str] | None = Field(default=None, examples=[["failure", "recovery"]])
+    jobs: list[str] | None = None  #: only these jobs; with `tags` absent too: every job
+    tags: list[str] | None = None  #: only jobs with one of these tags
+    after: int = Field(default=1, ge=1, le=1000)  #: failed chains in a row before it tells
+
+
+class AlertPublic(BaseModel):
+    name: str
+    url: str  #: the scheme and host only: the URL may hold credentials
+    events: list[str]
+    jobs: list[str]
+    tags: list[str]
+    after: int
+    last_result: str | None  #: "delivered" or "failed: why", of the last attempt
+    last_sent_at: datetime | None
+    waiting: int  #: messages not delivered yet
+    created_at: datetime
+
+
+class AlertsPublic(BaseModel):
+    data: list[AlertPublic]
+    count: int
+
+
+class AlertTested(BaseModel):
+    delivered: bool
+    message: str

@@ -1,0 +1,129 @@
+"""`synchub alert`: where to tell people that a job failed or recovered."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+alert_app = typer.Typer(
+    no_args_is_help=True,
+    help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails or recovers.",
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@alert_app.command("add")
+def alert_add(
+    name: str,
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="An Apprise URL, e.g. mailto://user:pass@example.com, ntfy://topic, "
+            "json://host/path. Kept sealed: it may hold credentials."
+        ),
+    ],
+    on: Annotated[
+        list[str] | None,
+        typer.Option("--on", help="Events, comma-separated: failure, recovery (default both)."),
+    ] = None,
+    job: Annotated[
+        list[str] | None, typer.Option("--job", help="Only this job (repeat for more).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only jobs with this tag (repeat).")
+    ] = None,
+    after: Annotated[
+        int, typer.Option("--after", help="Tell after this many failed runs in a row.")
+    ] = 1,
+) -> None:
+    """Add an alert. A failure is told once, when a run's last retry has failed (not
+    per attempt, not again while the job keeps failing); its recovery once, at the
+    next success. Without --job or --tag it covers every job."""
+    from synchub.cli import ensure_schema, out, services
+    from synchub.services.alerts import AlertFields
+
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.alerts.add(name, AlertFields(url, on, job, tag, after))
+    out.print(f"added alert [bold]{name}[/]: ", end="")
+    out.print(_summary(view), markup=False)
+    out.print(f"try it: synchub alert test {name}", markup=False)
+
+
+@alert_app.command("list")
+def alert_list(as_json: JsonOpt = False) -> None:
+    """List alerts with their last delivery result."""
+    from synchub.cli import Rows, emit, ensure_schema, out, services
+
+    with services() as svc:
+        ensure_schema(svc)
+        views = svc.alerts.list()
+    if as_json:
+        emit(views)
+        return
+    table = Rows("name", "url", "events", "covers", "after", "last result", "waiting")
+    for v in views:
+        table.add_row(
+            v["name"],
+            v["url"],
+            ",".join(v["events"]),
+            _covers(v),
+            str(v["after"]),
+            v["last_result"] or "-",
+            str(v["waiting"]),
+        )
+    out.print(table)
+
+
+@alert_app.command("show")
+def alert_show(name: str, as_json: JsonOpt = False) -> None:
+    """Show an alert (its URL masked) and its last delivery."""
+    from synchub.cli import emit, ensure_schema, out, services
+
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.alerts.show(name)
+    if as_json:
+        emit(view)
+        return
+    out.print(f"[bold]{name}[/]: ", end="")
+    out.print(_summary(view), markup=False)
+    last = view["last_result"] or "nothing sent yet"
+    when = f" at {view['last_sent_at']}" if view["last_sent_at"] else ""
+    out.print(f"  last delivery: {last}{when}; waiting: {view['waiting']}", markup=False)
+
+
+@alert_app.command("test")
+def alert_test(name: str) -> None:
+    """Send a test message now; exit 1 when it is not delivered."""
+    from synchub.cli import ensure_schema, fail, out, services
+
+    with services() as svc:
+        ensure_schema(svc)
+        delivered, why = svc.alerts.test(name)
+    if not delivered:
+        fail(f"alert {name}: {why}", 1)
+    out.print(f"alert {name}: test message delivered", markup=False)
+
+
+@alert_app.command("remove")
+def alert_remove(name: str) -> None:
+    """Remove an alert and the messages it has not delivered."""
+    from synchub.cli import ensure_schema, out, services
+
+    with services() as svc:
+        ensure_schema(svc)
+        svc.alerts.remove(name)
+    out.print(f"removed alert [bold]{name}[/]")
+
+
+def _covers(view: dict[str, Any]) -> str:
+    parts = [*view["jobs"], *(f"tag:{t}" for t in view["tags"])]
+    return ", ".join(parts) or "every job"
+
+
+def _summary(view: dict[str, Any]) -> str:
+    after = f" after {view['after']} failed runs in a row" if view["after"] > 1 else ""
+    return f"{', '.join(view['events'])} of {_covers(view)} to {view['url']}{after}"

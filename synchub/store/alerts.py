@@ -1,0 +1,146 @@
+"""Alerts, the outbox of their messages, and the ended runs the alert pass looks at."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from synchub.core.runs import RETRYABLE, TERMINAL, RunState
+from synchub.store.tables import AlertMessageRow, AlertRow, RunRow
+
+#: The states that end a chain and count for alerts; a cancel or a skip tells nothing.
+CHAIN_ENDS = (RunState.SUCCEEDED.value, *(s.value for s in RETRYABLE))
+
+
+def get(session: Session, name: str) -> AlertRow | None:
+    return session.scalars(select(AlertRow).where(AlertRow.name == name)).first()
+
+
+def all_alerts(session: Session) -> list[AlertRow]:
+    return list(session.scalars(select(AlertRow).order_by(AlertRow.name)))
+
+
+def unseen_ended(session: Session, limit: int) -> list[RunRow]:
+    """Ended runs the alert pass has not looked at, oldest first, locked on PostgreSQL
+    (skipped when another pass holds them)."""
+    query = (
+        select(RunRow)
+        .where(RunRow.alert_examined.is_(False), RunRow.state.in_([s.value for s in TERMINAL]))
+        .order_by(RunRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def mark_examined(session: Session, run_ids: list[int]) -> None:
+    if run_ids:
+        session.execute(update(RunRow).where(RunRow.id.in_(run_ids)).values(alert_examined=True))
+
+
+def is_retried(session: Session, run_id: int) -> bool:
+    retry = aliased(RunRow)
+    return bool(session.scalar(select(exists().where(retry.retry_of == run_id))))
+
+
+def chain_ends(session: Session, job_id: int, upto_id: int, limit: int) -> list[bool]:
+    """The job's chain ends up to run `upto_id`, newest first: True for a success.
+    A failed attempt that was retried ends no chain; dry runs count for nothing."""
+    retry = aliased(RunRow)
+    rows = session.scalars(
+        select(RunRow.state)
+        .where(
+            RunRow.job_id == job_id,
+            RunRow.id <= upto_id,
+            RunRow.dry_run.is_(False),
+            RunRow.state.in_(CHAIN_ENDS),
+            ~exists().where(retry.retry_of == RunRow.id),
+        )
+        .order_by(RunRow.id.desc())
+        .limit(limit)
+    )
+    return [state == RunState.SUCCEEDED.value for state in rows]
+
+
+def claim_due(
+    session: Session, now: datetime, holder_until: datetime, limit: int
+) -> list[AlertMessageRow]:
+    """Messages due and held by no other sender, now held until `holder_until`."""
+    due = list(
+        session.scalars(
+            select(AlertMessageRow)
+            .where(
+                AlertMessageRow.sent_at.is_(None),
+                AlertMessageRow.next_attempt_at <= now,
+                or_(
+                    AlertMessageRow.claimed_until.is_(None),
+                    AlertMessageRow.claimed_until < now,
+                ),
+            )
+            .order_by(AlertMessageRow.next_attempt_at, AlertMessageRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for message in due:
+        message.claimed_until = holder_until
+    return due
+
+
+def settle(
+    session: Session, message_id: int, *, now: datetime, error: str | None, retry_in: timedelta
+) -> bool:
+    """Record a delivery attempt: sent, or failed and due again after `retry_in`.
+    False when the message is gone (its alert was removed meanwhile)."""
+    message = session.get(AlertMessageRow, message_id, with_for_update=True)
+    if message is None:
+        return False
+    message.attempts += 1
+    message.claimed_until = None
+    message.error = error
+    if error is None:
+        message.sent_at = now
+    else:
+        message.next_attempt_at = now + retry_in
+    alert = session.get(AlertRow, message.alert_id)
+    if alert is not None:
+        alert.last_result = "delivered" if error is None else f"failed: {error}"
+        alert.last_sent_at = now
+    return True
+
+
+def waiting(session: Session, alert_id: int) -> int:
+    """Messages of the alert not delivered yet."""
+    return int(
+        session.scalar(
+            select(func.count(AlertMessageRow.id)).where(
+                and_(AlertMessageRow.alert_id == alert_id, AlertMessageRow.sent_at.is_(None))
+            )
+        )
+        or 0
+    )
+
+
+def anything_to_do(session: Session, now: datetime) -> bool:
+    """Whether an ended run waits to be looked at or a message is due: a read, so
+    that an idle pass takes no write lock."""
+    unseen = select(RunRow.id).where(
+        RunRow.alert_examined.is_(False), RunRow.state.in_([s.value for s in TERMINAL])
+    )
+    due = select(AlertMessageRow.id).where(
+        AlertMessageRow.sent_at.is_(None), AlertMessageRow.next_attempt_at <= now
+    )
+    return bool(session.scalar(select(exists(unseen.limit(1)) | exists(due.limit(1)))))
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    """Delivery attempts so far: {"delivered": n, "failed": n}."""
+    sent, attempts = session.execute(
+        select(
+            func.count(AlertMessageRow.sent_at),
+            func.coalesce(func.sum(AlertMessageRow.attempts), 0),
+        )
+    ).one()
+    return {"delivered": int(sent), "failed": int(attempts) - int(sent)}

@@ -1,0 +1,41 @@
+"""/api/v1/alerts: admins add and remove, everyone signed in reads; URLs never shown."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Api, ok, problem
+from tests.integration.test_alerts import Receiver
+
+
+def test_an_admin_adds_tests_and_removes_an_alert_and_others_only_read(api: Api) -> None:
+    receiver = Receiver()
+    try:
+        url = receiver.url.replace("json://", "json://bot:s3cret-token@")
+        body = {"name": "ops", "url": url, "events": ["failure"], "after": 2}
+        problem(api.operator.post("/api/v1/alerts", json=body), 403)
+        created = ok(api.admin.post("/api/v1/alerts", json=body), 201)
+        assert created["url"] == "json://127.0.0.1/…" and created["after"] == 2
+        listed = ok(api.viewer.get("/api/v1/alerts"))
+        assert [a["name"] for a in listed["data"]] == ["ops"]
+        assert "s3cret" not in api.admin.get("/api/v1/alerts/ops").text
+        problem(api.viewer.post("/api/v1/alerts/ops/test"), 403)
+        assert ok(api.admin.post("/api/v1/alerts/ops/test")) == {
+            "delivered": True,
+            "message": "delivered",
+        }
+        assert receiver.titles() == ["synchub: test message"]
+        # It should refuse bad alerts with a clear 422 and store nothing.
+        for bad, says in [
+            ({**body, "name": "x", "url": "nope"}, "Not a URL Apprise can send to"),
+            ({**body, "name": "x", "events": ["boom"]}, "Unknown event 'boom'"),
+        ]:
+            assert says in problem(api.admin.post("/api/v1/alerts", json=bad), 422)["detail"]
+        problem(api.admin.post("/api/v1/alerts", json={**body, "name": "x", "after": 0}), 422)
+        problem(api.admin.post("/api/v1/alerts", json={**body, "name": "x", "jobs": ["no"]}), 404)
+        problem(api.admin.post("/api/v1/alerts", json=body), 409)
+        problem(api.operator.delete("/api/v1/alerts/ops"), 403)
+        assert api.admin.delete("/api/v1/alerts/ops").status_code == 204
+        problem(api.viewer.get("/api/v1/alerts/ops"), 404)
+        metrics = api.admin.get("/metrics").text
+        assert 'synchub_alerts_sent_total{result="delivered"}' in metrics
+    finally:
+        receiver.server.shutdown()

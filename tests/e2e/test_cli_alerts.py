@@ -1,0 +1,62 @@
+"""`synchub alert` as an operator uses it, with `serve` delivering for real to a JSON
+receiver: a failure told once, its recovery once, and a kill -9 loses no message."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Synchub, wait_for
+from tests.integration.test_alerts import Receiver
+
+pytestmark = pytest.mark.slow
+
+
+def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    receiver = Receiver()
+    try:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
+                "--retries", "0")  # fmt: skip
+        done = synchub("alert", "add", "ops", receiver.url, "--job", "backup")
+        assert "failure, recovery of backup to json://127.0.0.1/…" in done.stdout
+        assert synchub("alert", "add", "bad", "nope", check=False).returncode == 2
+        assert (
+            synchub("alert", "add", "bad", receiver.url, "--after", "0", check=False).returncode
+            == 2
+        )
+        assert "test message delivered" in synchub("alert", "test", "ops").stdout
+        receiver.bodies.clear()
+
+        receiver.up = False  # the message waits in the outbox
+        server = synchub.serve()
+        synchub("job", "run", "backup", "--wait", check=False)  # the source is missing
+        wait_for(
+            "a failed delivery",
+            lambda: "failed" in str(synchub.json("alert", "show", "ops")["last_result"]),
+        )
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        receiver.up = True
+        assert synchub.json("alert", "show", "ops")["waiting"] == 1
+        synchub.serve()
+        # The retry waits a minute after the failed attempt: wait for the outbox, not a clock.
+        wait_for("the failure message", lambda: receiver.bodies, 120)
+        assert [b["title"] for b in receiver.bodies] == ["synchub: backup failed"]
+        assert "source" in receiver.bodies[0]["message"]
+        src.mkdir()
+        (src / "a.txt").write_text("a")
+        synchub("job", "run", "backup", "--wait")
+        wait_for("the recovery message", lambda: len(receiver.bodies) == 2)
+        assert receiver.bodies[1]["title"] == "synchub: backup recovered"
+        listed = synchub("alert", "list").stdout
+        assert "ops" in listed and "delivered" in listed
+        synchub("alert", "remove", "ops")
+        assert synchub("alert", "show", "ops", check=False).returncode == 3
+    finally:
+        receiver.server.shutdown()

@@ -1,0 +1,193 @@
+"""Alerts delivered for real by Apprise to a JSON receiver on loopback: once per change
+of a job's state, through an outbox that keeps what it could not deliver."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from synchub.core.clock import FakeClock
+from synchub.core.errors import AlreadyExists, InvalidInput, JobNotFound
+from synchub.services import Services
+from synchub.services.alerts import AlertFields
+from synchub.services.jobs import JobFields
+from tests.support.harness import Harness
+
+
+class Receiver:
+    """An HTTP server that records each JSON body posted to it; `up` False answers 503."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.up = True
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.up:
+                    receiver.bodies.append(json.loads(data))
+                self.send_response(200 if receiver.up else 503)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def titles(self) -> list[str]:
+        return [b["title"] for b in self.bodies]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def ends(h: Harness, svc: Services, job: str, result: str) -> None:
+    """Run the job once to its chain's end (its retries too, with time moved on)."""
+    svc.jobs.edit(job, JobFields(params={"result": result}))
+    svc.runs.request(job)
+    for _ in range(10):
+        h.step()
+        h.clock.advance(3600)
+    svc.alerts.examine()
+    svc.alerts.deliver()
+
+
+@pytest.fixture
+def h(svc: Services, clock: FakeClock) -> Harness:
+    svc.jobs.add("nightly", JobFields(kind="scripted", params={"result": "ok"}, retries=0))
+    return Harness(svc, clock)
+
+
+def test_a_failure_tells_once_and_its_recovery_once(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    ends(h, svc, "nightly", "ok")
+    assert receiver.bodies == []  # a success after nothing tells nothing
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: nightly failed"]
+    assert "Job nightly ended failed on its first attempt: boom" in receiver.bodies[0]["message"]
+    ends(h, svc, "nightly", "fail")
+    assert len(receiver.bodies) == 1  # still failing: nothing new
+    ends(h, svc, "nightly", "ok")
+    assert receiver.titles()[1:] == ["synchub: nightly recovered"]
+    assert svc.alerts.show("ops")["last_result"] == "delivered"
+
+
+def test_retries_are_attempts_and_after_n_waits_for_n_failed_chains(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    svc.jobs.edit("nightly", JobFields(retries=2))
+    svc.alerts.add("ops", AlertFields(url=receiver.url, after=2, events=["failure"]))
+    ends(h, svc, "nightly", "fail")
+    assert receiver.bodies == []  # three attempts, one chain
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: nightly failed"]
+    assert "after 3 attempts" in receiver.bodies[0]["message"]
+    ends(h, svc, "nightly", "ok")
+    assert len(receiver.bodies) == 1  # recovery was not asked for
+
+
+def test_an_alert_covers_only_its_jobs_and_tags(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    svc.jobs.add("other", JobFields(kind="scripted", params={"result": "ok"}, retries=0,
+                                    tags=["photos"]))  # fmt: skip
+    svc.alerts.add("photos", AlertFields(url=receiver.url, tags=["photos"]))
+    ends(h, svc, "nightly", "fail")
+    assert receiver.bodies == []
+    ends(h, svc, "other", "fail")
+    assert receiver.titles() == ["synchub: other failed"]
+
+
+def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
+    svc: Services, h: Harness, receiver: Receiver, settings: Any, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    receiver.up = False
+    ends(h, svc, "nightly", "fail")
+    view = svc.alerts.show("ops")
+    assert view["waiting"] == 1 and view["last_result"].startswith("failed:")
+    receiver.up = True
+    # Another process (a restart) takes over: the message is in the database.
+    other = Services(settings, clock=clock, engines=svc.engines)
+    try:
+        assert other.alerts.deliver() == 0  # not due yet: it waits a minute
+        clock.advance(61)
+        assert other.alerts.deliver() == 1
+        assert other.alerts.deliver() == 0  # sent once
+    finally:
+        other.close()
+    assert receiver.titles() == ["synchub: nightly failed"]
+    assert svc.alerts.show("ops")["waiting"] == 0
+
+
+def test_runs_that_ended_before_an_alert_existed_tell_nothing(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    ends(h, svc, "nightly", "fail")
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert receiver.bodies == []
+
+
+def test_bad_alerts_are_refused_and_change_nothing(svc: Services, receiver: Receiver) -> None:
+    for fields, error in [
+        (AlertFields(url="not a url"), "Not a URL Apprise can send to"),
+        (AlertFields(url=receiver.url, after=0), "Bad --after 0"),
+        (AlertFields(url=receiver.url, events=["failure", "explode"]), "Unknown event"),
+        (AlertFields(url=receiver.url, events=["stale"]), "not sent yet"),
+        (AlertFields(url=receiver.url + "\n"), "URL"),
+    ]:
+        with pytest.raises(InvalidInput, match=error):
+            svc.alerts.add("bad", fields)
+    with pytest.raises(JobNotFound):
+        svc.alerts.add("bad", AlertFields(url=receiver.url, jobs=["nope"]))
+    assert svc.alerts.list() == []
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    with pytest.raises(AlreadyExists):
+        svc.alerts.add("ops", AlertFields(url=receiver.url))
+
+
+def test_the_url_is_sealed_and_never_shown(
+    svc: Services, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(InvalidInput):
+        svc.alerts.add("bad", AlertFields(url="nosuchservice://hunter2-secret@host"))
+    svc.alerts.add("down", AlertFields(url="json://user:hunter2-secret@127.0.0.1:9/"))
+    assert svc.alerts.test("down")[0] is False
+    # Apprise logs whole URLs: its log is silenced.
+    assert "hunter2" not in caplog.text
+    secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
+    view = svc.alerts.add("ops", AlertFields(url=secret_url))
+    assert "hunter2" not in json.dumps(svc.alerts.list())
+    assert view["url"] == "json://127.0.0.1/…"
+    assert "hunter2" not in json.dumps(svc.audit.page(limit=10), default=str)
+    with svc.db.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT url FROM alerts WHERE name = 'ops'").scalar_one()
+    assert b"hunter2" not in bytes(stored)
+
+
+def test_test_sends_now_and_reports_the_result(svc: Services, receiver: Receiver) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    assert svc.alerts.test("ops") == (True, "delivered")
+    assert receiver.titles() == ["synchub: test message"]
+    receiver.up = False
+    delivered, why = svc.alerts.test("ops")
+    assert not delivered and "did not accept" in why
+    assert svc.alerts.show("ops")["last_result"].startswith("failed:")

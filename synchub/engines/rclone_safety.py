@@ -15,7 +15,8 @@
   A stopped run has changed nothing; its change report lists what it would
   have deleted (`would_delete`). The lists go through files, never all in memory.
 - A guarded `bisync` passes the guard's share as bisync's own `--max-delete`
-  (a percentage; bisync stops before any change when it is exceeded).
+  (a percentage; bisync stops before any change when it is exceeded), after the
+  looks of `rclone_bisync` (missing, unreadable or empty roots, the access check).
 - A dry run (asked for, or a job's `--dry-run`) reports `would_*` rows and counts
   nothing as transferred or deleted.
 """
@@ -43,6 +44,7 @@ from synchub.core.safety import (
 from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
 from synchub.engines.process import spawn, stream_lines
+from synchub.engines.rclone_bisync import Bisync, list_top, unusable
 from synchub.engines.rclone_flags import flag_name
 
 Execute = Callable[[list[str]], Outcome]
@@ -65,9 +67,15 @@ _LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
     """The safety settings of rclone job `params`, normalised: `delete_guard` (sync
-    and bisync; 50% when not given) and `require_marker` (any op; absent when none).
-    InvalidInput for a bad guard, a count guard on a bisync, or a marker path."""
+    and bisync; 50% when not given), `check_access` (bisync; on when not given) and
+    `require_marker` (any op; absent when none). InvalidInput for a bad guard, a count
+    guard on a bisync, a check_access that is not true or false, or a marker path."""
     out: dict[str, Any] = {}
+    if op == "bisync":
+        checked = params.get("check_access", True)
+        if not isinstance(checked, bool):
+            raise InvalidInput("Bad check_access: use true or false")
+        out["check_access"] = checked
     if op in GUARDED_OPS:
         guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
         if op == "bisync" and guard.count is not None:
@@ -211,35 +219,7 @@ class SafeRun:
     # -- bisync ------------------------------------------------------------------
 
     def _bisync(self, argv: list[str], execute: Execute) -> Outcome:
-        guard = guard_of(self.params)
-        if self.ctx.allow_deletes or guard.off:
-            extra = ["--force"]
-        elif any(flag_name(o) == "--max-delete" for o in self.options):
-            extra = []  # the job set bisync's share itself
-        else:
-            extra = [f"--max-delete={guard.percent}"]
-        seen = _Seen(self.ctx.sink, ("too many deletes", "Empty current Path1 listing"))
-        self.log.sink = seen
-        try:
-            outcome = execute(argv + extra)
-        finally:
-            self.log.sink = self.ctx.sink
-        if outcome.ok:
-            return outcome
-        if seen.found.get("Empty current Path1 listing"):
-            return replace(outcome, error_class="empty_source", permanent=True, error=(
-                f"empty source: {self.params['source']} holds no files; bisync changed "
-                "nothing and needs a resync before it runs again: synchub job resync "
-                f"{self.ctx.job_name} (it copies the files back to the source; nothing "
-                "is deleted)"
-            ))  # fmt: skip
-        found = seen.found.get("too many deletes")
-        if found:
-            return replace(outcome, error_class="delete_guard", permanent=True, error=(
-                f"delete guard: {found}; bisync changed nothing. To let it through once: "
-                f"synchub job run {self.ctx.job_name} --allow-deletes"
-            ))  # fmt: skip
-        return outcome
+        return Bisync(self.ctx, self.env, self.log, self.binary, self.grace_s).run(argv, execute)
 
     # -- the guarded sync ------------------------------------------------------------
 
@@ -295,6 +275,15 @@ class SafeRun:
             )
             return replace(missing, exit_code=code)
         stats = RunStats(elapsed_s=elapsed)
+        if not self.ctx.stop.is_set():
+            # Said apart from a failure deeper down: the root itself cannot be listed.
+            root = list_top(
+                self.params["source"], binary=self.binary, env=self.env, stop=self.ctx.stop,
+                grace_s=self.grace_s, redact=self.log.redact,
+            )  # fmt: skip
+            stopped = unusable(root, "source")
+            if stopped is not None:
+                return replace(stopped, stats=stats)
         return rclone.outcome_for(
             code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False
         )
@@ -361,25 +350,6 @@ class SafeRun:
             if stream == "stderr" and line.strip():
                 errors.append(self.log.redact(line.strip()))
         return int(proc.returncode if proc.returncode is not None else -1), (errors or [""])[0]
-
-
-class _Seen(_RowFilter):
-    """A sink passing everything on, noting the first log message holding each of
-    `needles`."""
-
-    def __init__(self, sink: RunSink, needles: tuple[str, ...]) -> None:
-        super().__init__(sink)
-        self.needles = needles
-        self.found: dict[str, str] = {}
-
-    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
-        for needle in self.needles:
-            if needle in message and needle not in self.found:
-                self.found[needle] = message
-        self.sink.log(level, message, fields)
-
-    def file(self, change: FileChange) -> None:
-        self.sink.file(change)
 
 
 def _count(combined: Path, touched: Path, touch: Path) -> _Counts:

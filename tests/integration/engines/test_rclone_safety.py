@@ -249,7 +249,13 @@ def test_a_bisync_over_its_guard_changes_nothing(tmp_path: Path, guard: str, sto
     one = write(tmp_path / "one", {"a": "1", "b": "2", "c": "3", "d": "4"})
     two = write(tmp_path / "two", {})
     params = ENGINE.validate(
-        {"op": "bisync", "source": str(one), "destination": str(two), "delete_guard": guard},
+        {
+            "op": "bisync",
+            "source": str(one),
+            "destination": str(two),
+            "delete_guard": guard,
+            "check_access": False,
+        },
         frozenset(),
     )
     assert ENGINE.run(make_ctx(params, first_run=True)).ok
@@ -283,4 +289,4 @@ def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> N
     outcome = ENGINE.run(make_ctx(params))
     assert not outcome.ok and str(outcome.error).startswith("empty source:")
     assert "synchub job resync job" in str(outcome.error)
-    assert tree(two) == {"a": "1"}
+    assert tree(two) == {"a": "1", "RCLONE_TEST": ""}

@@ -28,6 +28,46 @@ def test_job_add_says_what_the_default_op_does(synchub: Synchub, dirs: tuple[Pat
     assert "deleted" not in copy.stdout
 
 
+@pytest.mark.parametrize(
+    ("guard", "said"),
+    [
+        ("5", "guarded at 5 files: a run that would delete more stops before changing anything"),
+        ("1", "guarded at 1 file:"),
+        ("off", "with no delete guard (--delete-guard off)"),
+    ],
+)
+def test_job_add_says_the_jobs_own_guard(
+    synchub: Synchub, dirs: tuple[Path, Path], guard: str, said: str
+) -> None:
+    src, dst = dirs
+    added = synchub("job", "add", "b", "--source", str(src), "--dest", str(dst),
+                    "--delete-guard", guard).stdout  # fmt: skip
+    assert f"files missing from the source are deleted at {dst}, {said}" in " ".join(added.split())
+
+
+def test_a_bisync_job_checks_access_unless_told_not_to(
+    synchub: Synchub, dirs: tuple[Path, Path]
+) -> None:
+    src, dst = dirs
+    added = synchub("job", "add", "b", "--source", str(src), "--dest", str(dst), "--op", "bisync")
+    assert "access check on: the first run puts RCLONE_TEST at both roots" in " ".join(
+        added.stdout.split()
+    )
+    assert synchub.json("job", "show", "b")["check_access"] is True
+    assert "access check on" in synchub("job", "show", "b").stdout
+    synchub("job", "edit", "b", "--no-check-access")
+    assert synchub.json("job", "show", "b")["check_access"] is False
+    assert "access check off" in synchub("job", "show", "b").stdout
+    assert "--check-access" in synchub("job", "add", "--help").stdout
+
+    # It should refuse the check on a job that is no bisync, in one line, changing nothing.
+    synchub("job", "add", "s", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "edit", "s", "--check-access", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "bisync" in proc.stderr
+    assert "check_access" not in synchub.json("job", "show", "s")["params"]
+
+
 def test_a_stopped_run_then_one_run_let_through(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
     src, dst = dirs
     synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))

@@ -91,7 +91,7 @@ class Bisync:
         extra = self._guard_args()
         if self.checked and "--check-access" not in self.options:
             extra.append("--check-access")
-        seen = _Seen(self.ctx.sink, _NEEDLES)
+        seen = Seen(self.ctx.sink, _NEEDLES)
         self.log.sink = seen
         try:
             outcome = execute(argv + extra)
@@ -286,7 +286,7 @@ def _stop(error_class: str, error: str) -> Outcome:
     return Outcome(ok=False, error_class=error_class, error=error, permanent=True)
 
 
-class _Seen:
+class Seen:
     """A sink passing everything on, noting the first log message holding each of
     `needles`."""
 

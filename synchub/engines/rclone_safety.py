@@ -44,7 +44,7 @@ from synchub.core.safety import (
 from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone_bisync import Bisync, list_top, unusable
+from synchub.engines.rclone_bisync import Bisync, Seen, list_top, unusable
 from synchub.engines.rclone_flags import flag_name
 
 Execute = Callable[[list[str]], Outcome]
@@ -62,6 +62,8 @@ _FILTER_FLAGS = frozenset(
      "--exclude-if-present"}
 )  # fmt: skip
 #: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
+#: What rclone logs for each delete past --max-delete.
+_THRESHOLD = "--max-delete threshold reached"
 _LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 
@@ -238,9 +240,27 @@ class SafeRun:
             if counts.touched == 0:
                 return Outcome(ok=True, exit_code=0, stats=RunStats(
                     checks=counts.destination, elapsed_s=elapsed))  # fmt: skip
-            outcome = execute(self._second_pass(argv, touch, counts))
+            outcome = self._run_second_pass(self._second_pass(argv, touch, counts), execute,
+                                            counts.deletes + counts.leftovers)  # fmt: skip
         stats = replace(outcome.stats, elapsed_s=outcome.stats.elapsed_s + elapsed)
         return replace(outcome, stats=stats)
+
+    def _run_second_pass(self, argv: list[str], execute: Execute, decided: int) -> Outcome:
+        """The second pass; rclone stopping at the deletes decided is said as the source
+        having changed meanwhile (a retry decides again)."""
+        seen = Seen(self.ctx.sink, (_THRESHOLD,))
+        self.log.sink = seen
+        try:
+            outcome = execute(argv)
+        finally:
+            self.log.sink = self.ctx.sink
+        if outcome.ok or not seen.found or f"--max-delete={decided}" not in argv:
+            return outcome
+        return replace(outcome, error_class="source_changed", permanent=False, error=(
+            f"source changed: more files went missing from {self.params['source']} while "
+            f"this run decided; rclone stopped at the {decided} deletes decided, so no more "
+            "were made. The next run decides again"
+        ))  # fmt: skip
 
     def _preview(self, argv: list[str], touched: Path) -> int:
         """Run the preview; its errors go to the run's log, its figures to progress,

@@ -290,3 +290,58 @@ def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> N
     assert not outcome.ok and str(outcome.error).startswith("empty source:")
     assert "synchub job resync job" in str(outcome.error)
     assert tree(two) == {"a": "1", "RCLONE_TEST": ""}
+
+
+def run_changing_the_source_first(
+    params: dict[str, Any], place: Place, change: Callable[[], None]
+) -> tuple[Outcome, Any]:
+    """Run `params`; `change` happens after the preview decided, before the second pass."""
+    ctx = make_ctx(ENGINE.validate(params, frozenset(place.remotes)), place.remotes)
+    real = ENGINE._execute
+
+    def execute_after_a_change(argv: list[str], *args: Any) -> Outcome:
+        change()
+        return real(argv, *args)
+
+    ENGINE._execute = execute_after_a_change  # type: ignore[method-assign]
+    try:
+        return ENGINE.run(ctx), ctx.sink
+    finally:
+        del ENGINE._execute
+
+
+def test_a_file_gone_from_the_source_while_the_run_decides_is_not_deleted(
+    place: Place, src: Path
+) -> None:
+    """Few paths change: the second pass touches only the paths the preview named, so
+    a file removed from the source meanwhile stays at the destination until a run
+    that decides to delete it."""
+    params = filled(place, src, keep=9)  # f9 to delete, new.txt to copy
+    outcome, sink = run_changing_the_source_first(params, place, (src / "f0.txt").unlink)
+    assert outcome.ok, outcome.error
+    assert tree(place.root) == {**{n: TEN[n] for n in sorted(TEN)[:9]}, "new.txt": "new"}
+    assert outcome.stats.deletes == 1 and sink.changes() >= {("f9.txt", "deleted")}
+    assert ("f0.txt", "deleted") not in sink.changes()
+
+
+def test_a_run_relisting_everything_never_deletes_more_than_it_decided(
+    place: Place, src: Path
+) -> None:
+    """Most paths change: the second pass lists both sides again, with rclone's
+    --max-delete at the deletes decided, so a file removed meanwhile can never make it
+    delete more."""
+    params = filled(place, src, keep=9)
+    for i in range(20):  # most of the listing is new: the second pass relists
+        (src / f"n{i}.txt").write_text("n")
+    before = set(tree(place.root))
+
+    def remove_two() -> None:
+        for name in ("f0.txt", "f1.txt"):
+            (src / name).unlink()
+
+    outcome, sink = run_changing_the_source_first(params, place, remove_two)
+    deleted = before - set(tree(place.root))
+    assert len(deleted) <= 1 and outcome.stats.deletes <= 1, (deleted, outcome)
+    assert len([c for c in sink.changes() if c[1] == "deleted"]) <= 1
+    if not outcome.ok:  # It should say why, and let a retry decide again.
+        assert str(outcome.error).startswith("source changed:") and not outcome.permanent

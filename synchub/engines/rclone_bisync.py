@@ -83,13 +83,19 @@ class Bisync:
         self.options: list[str] = list(ctx.params.get("options", []))
         self.checked = check_access(self.params)
         self.check_file = check_file(self.params)
+        self.dry_run = False
+        self.uncreated = False  #: a dry run found no check file where a real run puts one
 
-    def run(self, argv: list[str], execute: Execute) -> Outcome:
+    def run(self, argv: list[str], execute: Execute, *, dry_run: bool = False) -> Outcome:
+        """Run `argv` (the job's bisync) through `execute`, or stop first. A `dry_run`
+        (its argv says --dry-run) looks the same way and changes nothing: where a real
+        run would create the check files, it says so and skips the check."""
+        self.dry_run = dry_run
         stopped = self._look_first()
         if stopped is not None:
             return stopped
-        extra = self._guard_args()
-        if self.checked and "--check-access" not in self.options:
+        extra = [] if dry_run else self._guard_args()
+        if self.checked and not self.uncreated and "--check-access" not in self.options:
             extra.append("--check-access")
         seen = Seen(self.ctx.sink, _NEEDLES)
         self.log.sink = seen
@@ -136,6 +142,11 @@ class Bisync:
         if one.has_check_file and two.has_check_file:
             return None
         if not one.has_check_file and not two.has_check_file:
+            if self.dry_run:
+                self.uncreated = True
+                self.ctx.sink.log("info", f"access check: a real run would create {name} at "
+                                  f"{one.location} and at {two.location}")  # fmt: skip
+                return None
             return self._put_check_files(one, two)
         there, missing = (one, two) if one.has_check_file else (two, one)
         return _stop("access_check", (

@@ -185,6 +185,9 @@ class SafeRun:
 
     def _dry_run(self, argv: list[str], execute: Execute) -> Outcome:
         extra = [] if "--dry-run" in self.options else ["--dry-run"]
+        if self.op == "bisync":
+            bisync = Bisync(self.ctx, self.env, self.log, self.binary, self.grace_s)
+            return _previewed(bisync.run(argv + extra, execute, dry_run=True))
         if self.op not in ("sync", "copy"):
             return _previewed(execute(argv + extra))
         with tempfile.TemporaryDirectory(prefix="synchub-dry-") as tmp:

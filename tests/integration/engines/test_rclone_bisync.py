@@ -238,3 +238,23 @@ def test_a_bisync_that_needs_a_resync_says_why_and_how(tmp_path: Path) -> None:
     outcome, _ = stopped(job, "bisync stopped and needs a resync", one, two)
     assert "cannot find prior Path1 or Path2 listings" in str(outcome.error)
     assert str(outcome.error).endswith("then: synchub job resync job")
+
+
+def test_a_dry_run_looks_the_same_way_and_creates_nothing(tmp_path: Path) -> None:
+    one = write(tmp_path / "one", FILES)
+    two = write(tmp_path / "two", {})
+    job = ENGINE.validate({"op": "bisync", "source": str(one), "destination": str(two)},
+                          frozenset())  # fmt: skip
+    ctx = replace(make_ctx(job, first_run=True), dry_run=True)
+    outcome = ENGINE.run(ctx)
+    assert outcome.ok and outcome.dry_run, outcome.error
+    assert tree(one) == FILES and tree(two) == {}
+    assert any("a real run would create RCLONE_TEST" in m for m in ctx.sink.messages())
+
+    # It should say a missing path as a real run would, changing nothing.
+    shutil.rmtree(two)
+    ctx = replace(make_ctx(job, first_run=True), dry_run=True)
+    outcome = ENGINE.run(ctx)
+    assert not outcome.ok and outcome.dry_run
+    assert str(outcome.error).startswith("destination missing:")
+    assert tree(one) == FILES

@@ -157,7 +157,10 @@ class SafeRun:
         if self.op == "bisync":
             return self._bisync(argv, execute)
         if self.ctx.allow_deletes:
-            return execute(argv)
+            outcome = execute(argv)  # rclone deletes nothing after a read error
+            if outcome.ok or outcome.exit_code == 3:
+                return outcome
+            return self._unreadable_source(outcome.stats) or outcome
         return self._guarded_sync(argv, execute)
 
     # -- the marker --------------------------------------------------------------
@@ -298,18 +301,24 @@ class SafeRun:
             )
             return replace(missing, exit_code=code)
         stats = RunStats(elapsed_s=elapsed)
-        if not self.ctx.stop.is_set():
-            # Said apart from a failure deeper down: the root itself cannot be listed.
-            root = list_top(
-                self.params["source"], binary=self.binary, env=self.env, stop=self.ctx.stop,
-                grace_s=self.grace_s, redact=self.log.redact,
-            )  # fmt: skip
-            stopped = unusable(root, "source")
-            if stopped is not None:
-                return replace(stopped, stats=stats)
+        stopped = self._unreadable_source(stats)
+        if stopped is not None:
+            return stopped
         return rclone.outcome_for(
             code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False
         )
+
+    def _unreadable_source(self, stats: RunStats) -> Outcome | None:
+        """After rclone failed: the stop for a source root that cannot be listed, said
+        apart from a failure deeper down; None when the root lists."""
+        if self.ctx.stop.is_set():
+            return None
+        root = list_top(
+            self.params["source"], binary=self.binary, env=self.env, stop=self.ctx.stop,
+            grace_s=self.grace_s, redact=self.log.redact,
+        )  # fmt: skip
+        stopped = unusable(root, "source")
+        return None if stopped is None else replace(stopped, stats=stats)
 
     def _decide(self, counts: _Counts, combined: Path) -> Outcome | None:
         """None when the sync may go on; else the stop, its would-be deletes reported."""

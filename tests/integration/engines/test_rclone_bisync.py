@@ -226,6 +226,14 @@ def test_an_unreadable_source_is_said_and_deletes_nothing(
         folder.chmod(0o755)
     assert "permission denied" in str(outcome.error)
     assert tree(dst)["only-here"] == "x"
+    if op == "sync":  # It should say so to a run let past the guards too.
+        folder.chmod(0)
+        try:
+            outcome, _ = run(job, engine, allow_deletes=True)
+        finally:
+            folder.chmod(0o755)
+        assert str(outcome.error).startswith("source unreadable:") and outcome.permanent
+        assert tree(dst)["only-here"] == "x"
     # It should go on once the source can be read again (a bisync: with no resync).
     outcome, _ = run(job, engine)
     assert outcome.ok, outcome.error

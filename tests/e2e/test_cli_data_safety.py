@@ -137,3 +137,31 @@ def test_bad_safety_input_exits_2_with_one_line_and_changes_nothing(
     proc = synchub("job", "edit", "backup", *args, check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert synchub.json("job", "show", "backup")["delete_guard"] == "50%"
+
+
+def test_a_bisync_through_the_cli_checks_access_and_says_its_stops(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    synchub.env["HOME"] = str(tmp_path / "user")  # bisync's listings
+    one = write(tmp_path / "one", {"a": "1", "b": "2", "c": "3", "d": "4"})
+    two = write(tmp_path / "two", {})
+    synchub("job", "add", "pair", "--source", str(one), "--dest", str(two), "--op", "bisync")
+    synchub("job", "run", "pair", "--wait")
+    assert tree(two) == tree(one) and tree(two)["RCLONE_TEST"] == ""
+
+    # It should stop an unmounted-looking side before bisync starts, and go on after.
+    (two / "RCLONE_TEST").unlink()
+    proc = synchub("job", "run", "pair", "--wait", check=False)
+    assert proc.returncode == 1 and "access check:" in proc.stdout
+    (two / "RCLONE_TEST").write_text("")
+
+    # It should say bisync's own safety abort as the run's stop, not a failed file.
+    for name in ("a", "b", "c"):
+        (one / name).unlink()
+    proc = synchub("job", "run", "pair", "--wait", check=False)
+    assert proc.returncode == 1 and "delete guard: too many deletes" in proc.stdout
+    (run, *_) = synchub.json("runs", "list")
+    assert "Safety abort" not in synchub("runs", "show", str(run["id"]), "--files").stdout
+    synchub("job", "run", "pair", "--wait", "--allow-deletes")
+    assert tree(two) == {"d": "4", "RCLONE_TEST": ""}
+    assert all(not r["resync"] for r in synchub.json("runs", "list")[:-1])

@@ -127,7 +127,7 @@ class Bisync:
         if (not self.ctx.first_run and not self.ctx.allow_deletes
                 and one.entries == 0 and two.entries > 0):  # fmt: skip
             return _stop("empty_source", (
-                f"empty source: {source} holds nothing while {destination} holds files; "
+                f"empty source: {source} holds nothing while {destination} does; "
                 "bisync would stop and need a resync, so it did not start and nothing was "
                 "changed (an unmounted drive or a wrong path?). Once the source is back, "
                 f"the next run goes on. If it really is meant to be empty, empty "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,16 @@ from typing import Any
 import pytest
 
 from synchub.engines.base import Outcome
-from synchub.engines.rclone import RcloneEngine
+from synchub.engines.rclone import RcloneEngine, rclone_env
 from synchub.engines.rclone_backends import rclone_binary
-from tests.integration.engines.helpers import make_ctx, tree, write
+from tests.integration.engines.helpers import (
+    PASSWORD,
+    Server,
+    make_ctx,
+    tree,
+    webdav_remote,
+    write,
+)
 
 ENGINE = RcloneEngine(kill_grace=5.0)
 FILES = {"a": "1", "b": "2", "c": "3", "d": "4"}
@@ -266,3 +274,33 @@ def test_a_dry_run_looks_the_same_way_and_creates_nothing(tmp_path: Path) -> Non
     assert not outcome.ok and outcome.dry_run
     assert str(outcome.error).startswith("destination missing:")
     assert tree(one) == FILES
+
+
+def test_the_access_check_on_a_webdav_destination(tmp_path: Path, webdav_server: Server) -> None:
+    """The check file goes to a network remote and is looked for there, with the
+    remote's secrets in rclone's environment only."""
+    remote = webdav_remote(webdav_server)
+    served = webdav_server.root / tmp_path.name
+    one = write(tmp_path / "one", FILES)
+    job = ENGINE.validate(
+        {"op": "bisync", "source": str(one), "destination": f"dav:{tmp_path.name}"},
+        frozenset({"dav"}),
+    )
+    served.mkdir()
+    first = ENGINE.run(make_ctx(job, {"dav": remote}, first_run=True))
+    assert first.ok, first.error
+    assert tree(served) == {**FILES, "RCLONE_TEST": ""}
+
+    # Removed through the server: it lists from its own cache, not from its disk.
+    gone = subprocess.run(
+        [rclone_binary(), "deletefile", f"dav:{tmp_path.name}/RCLONE_TEST"],
+        env=rclone_env({"dav": remote}), capture_output=True, check=False,
+    )  # fmt: skip
+    assert gone.returncode == 0, gone.stderr
+    (one / "a").unlink()
+    before = tree(served)
+    ctx = make_ctx(job, {"dav": remote})
+    outcome = ENGINE.run(ctx)
+    assert not outcome.ok and outcome.permanent
+    assert str(outcome.error).startswith(f"access check: RCLONE_TEST is at {one} but not at dav:")
+    assert tree(served) == before and PASSWORD not in " ".join(ctx.sink.messages())

@@ -465,6 +465,14 @@ Marker = Annotated[
         "changing anything (for removable drives and mounts)",
     ),
 ]
+CheckAccess = Annotated[
+    bool | None,
+    typer.Option(
+        "--check-access/--no-check-access",
+        help="bisync: stop unless RCLONE_TEST is at both roots, or at neither (then the "
+        "run puts it at both); on by default, as rclone advises",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
 Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
@@ -578,6 +586,7 @@ def job_add(
     max_depth: MaxDepth = None,
     delete_guard: DeleteGuard = None,
     require_marker: Marker = None,
+    check_access: CheckAccess = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -603,6 +612,7 @@ def job_add(
             max_depth=max_depth,
             delete_guard=delete_guard,
             require_marker=require_marker,
+            check_access=check_access,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -612,9 +622,23 @@ def job_add(
         if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
             out.print(
                 f"op sync (the default): files missing from the source are deleted at "
-                f"{view['params']['destination']}, guarded at {view['delete_guard']}",
+                f"{view['params']['destination']}, {guarded_at(view['delete_guard'])}",
                 markup=False,
             )
+        if view.get("check_access"):
+            out.print(
+                "bisync access check on: the first run puts RCLONE_TEST at both roots, and "
+                "a run stops if it is then missing on one side (--no-check-access: off)",
+                markup=False,
+            )
+
+
+def guarded_at(guard: str) -> str:
+    """The delete guard `guard` in words, for one line."""
+    if guard == "off":
+        return "with no delete guard (--delete-guard off)"
+    limit = guard if guard.endswith("%") else f"{guard} file{'s' if guard != '1' else ''}"
+    return f"guarded at {limit}: a run that would delete more stops before changing anything"
 
 
 @job_app.command("edit")
@@ -653,6 +677,7 @@ def job_edit(
             "--require-marker", help="A file that must exist at the source root; '' removes it"
         ),
     ] = None,
+    check_access: CheckAccess = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -677,6 +702,7 @@ def job_edit(
             max_depth=max_depth,
             delete_guard=delete_guard,
             require_marker=require_marker,
+            check_access=check_access,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -742,6 +768,9 @@ def print_job(view: dict[str, Any]) -> None:
             out.print(f"  delete guard {view['delete_guard']}", markup=False)
         if view.get("require_marker"):
             out.print(f"  requires {view['require_marker']} at the source root", markup=False)
+        if view.get("check_access") is not None:
+            checked = "on (RCLONE_TEST at both roots)" if view["check_access"] else "off"
+            out.print(f"  access check {checked}", markup=False)
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
     out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)

@@ -18,6 +18,8 @@ from synchub.core.errors import InvalidInput
 GUARDED_OPS = frozenset({"sync", "bisync"})
 #: Every sync and bisync job has this guard unless it says otherwise.
 DEFAULT_DELETE_GUARD = "50%"
+#: rclone bisync's access-check file: it must be at the same places on both sides.
+CHECK_FILE = "RCLONE_TEST"
 
 _PERCENT = re.compile(r"(\d{1,3})\s*%")
 _COUNT = re.compile(r"\d{1,12}")

@@ -51,8 +51,9 @@ from synchub.engines.rclone_backends import (
 
 OPS = ("sync", "copy", "move", "check", "bisync")
 PARAMS = frozenset(
-    {"op", "source", "destination", "filters", "options", "delete_guard", "require_marker"}
-)
+    {"op", "source", "destination", "filters", "options", "delete_guard", "require_marker",
+     "check_access"}
+)  # fmt: skip
 
 #: What synchub adds to every run: JSON log lines on stderr, stats every second.
 LOG_ARGS = (
@@ -220,6 +221,9 @@ _DRY_RUN_ACTIONS = {
     "move": FileAction.WOULD_MOVE,
 }
 _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
+#: Names bisync logs its whole-run checks under, where other lines name a file: a stop
+#: of the run (its error says so), not a file that failed.
+_RUN_CHECKS = frozenset({"Safety abort", "--check-access"})
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -250,13 +254,16 @@ def file_change(obj: Mapping[str, Any]) -> FileChange | None:
       the same remote renames the whole tree at once) -> one MOVED row for ".".
     - A --dry-run "Skipped copy/delete/move as --dry-run is set" line -> the
       change it previews (WOULD_COPY, WOULD_DELETE, WOULD_MOVE): nothing changed.
-    - An error-level line about an object (not a whole remote) -> FAILED.
+    - An error-level line about an object (not a whole remote, nor one of bisync's
+      whole-run checks such as its "Safety abort") -> FAILED.
     """
     path, kind = obj.get("object"), obj.get("objectType", "")
     msg, level = str(obj.get("msg", "")), str(obj.get("level", ""))
     if msg == "Server side directory move succeeded":
         return FileChange(".", FileAction.MOVED)
     if not isinstance(path, str) or not path or str(kind).endswith("Fs"):
+        return None
+    if kind == "string" and path in _RUN_CHECKS:
         return None
     size = obj.get("size") if isinstance(obj.get("size"), int) else None
     if level in _ERROR_LEVELS:

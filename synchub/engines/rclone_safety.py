@@ -15,7 +15,8 @@
   A stopped run has changed nothing; its change report lists what it would
   have deleted (`would_delete`). The lists go through files, never all in memory.
 - A guarded `bisync` passes the guard's share as bisync's own `--max-delete`
-  (a percentage; bisync stops before any change when it is exceeded).
+  (a percentage; bisync stops before any change when it is exceeded), after the
+  looks of `rclone_bisync` (missing, unreadable or empty roots, the access check).
 - A dry run (asked for, or a job's `--dry-run`) reports `would_*` rows and counts
   nothing as transferred or deleted.
 """
@@ -43,6 +44,7 @@ from synchub.core.safety import (
 from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
 from synchub.engines.process import spawn, stream_lines
+from synchub.engines.rclone_bisync import Bisync, Seen, list_top, unusable
 from synchub.engines.rclone_flags import flag_name
 
 Execute = Callable[[list[str]], Outcome]
@@ -60,14 +62,22 @@ _FILTER_FLAGS = frozenset(
      "--exclude-if-present"}
 )  # fmt: skip
 #: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
+#: What rclone logs for each delete past --max-delete.
+_THRESHOLD = "--max-delete threshold reached"
 _LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 
 def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
     """The safety settings of rclone job `params`, normalised: `delete_guard` (sync
-    and bisync; 50% when not given) and `require_marker` (any op; absent when none).
-    InvalidInput for a bad guard, a count guard on a bisync, or a marker path."""
+    and bisync; 50% when not given), `check_access` (bisync; on when not given) and
+    `require_marker` (any op; absent when none). InvalidInput for a bad guard, a count
+    guard on a bisync, a check_access that is not true or false, or a marker path."""
     out: dict[str, Any] = {}
+    if op == "bisync":
+        checked = params.get("check_access", True)
+        if not isinstance(checked, bool):
+            raise InvalidInput("Bad check_access: use true or false")
+        out["check_access"] = checked
     if op in GUARDED_OPS:
         guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
         if op == "bisync" and guard.count is not None:
@@ -147,7 +157,10 @@ class SafeRun:
         if self.op == "bisync":
             return self._bisync(argv, execute)
         if self.ctx.allow_deletes:
-            return execute(argv)
+            outcome = execute(argv)  # rclone deletes nothing after a read error
+            if outcome.ok or outcome.exit_code == 3:
+                return outcome
+            return self._unreadable_source(outcome.stats) or outcome
         return self._guarded_sync(argv, execute)
 
     # -- the marker --------------------------------------------------------------
@@ -175,6 +188,9 @@ class SafeRun:
 
     def _dry_run(self, argv: list[str], execute: Execute) -> Outcome:
         extra = [] if "--dry-run" in self.options else ["--dry-run"]
+        if self.op == "bisync":
+            bisync = Bisync(self.ctx, self.env, self.log, self.binary, self.grace_s)
+            return _previewed(bisync.run(argv + extra, execute, dry_run=True))
         if self.op not in ("sync", "copy"):
             return _previewed(execute(argv + extra))
         with tempfile.TemporaryDirectory(prefix="synchub-dry-") as tmp:
@@ -211,35 +227,7 @@ class SafeRun:
     # -- bisync ------------------------------------------------------------------
 
     def _bisync(self, argv: list[str], execute: Execute) -> Outcome:
-        guard = guard_of(self.params)
-        if self.ctx.allow_deletes or guard.off:
-            extra = ["--force"]
-        elif any(flag_name(o) == "--max-delete" for o in self.options):
-            extra = []  # the job set bisync's share itself
-        else:
-            extra = [f"--max-delete={guard.percent}"]
-        seen = _Seen(self.ctx.sink, ("too many deletes", "Empty current Path1 listing"))
-        self.log.sink = seen
-        try:
-            outcome = execute(argv + extra)
-        finally:
-            self.log.sink = self.ctx.sink
-        if outcome.ok:
-            return outcome
-        if seen.found.get("Empty current Path1 listing"):
-            return replace(outcome, error_class="empty_source", permanent=True, error=(
-                f"empty source: {self.params['source']} holds no files; bisync changed "
-                "nothing and needs a resync before it runs again: synchub job resync "
-                f"{self.ctx.job_name} (it copies the files back to the source; nothing "
-                "is deleted)"
-            ))  # fmt: skip
-        found = seen.found.get("too many deletes")
-        if found:
-            return replace(outcome, error_class="delete_guard", permanent=True, error=(
-                f"delete guard: {found}; bisync changed nothing. To let it through once: "
-                f"synchub job run {self.ctx.job_name} --allow-deletes"
-            ))  # fmt: skip
-        return outcome
+        return Bisync(self.ctx, self.env, self.log, self.binary, self.grace_s).run(argv, execute)
 
     # -- the guarded sync ------------------------------------------------------------
 
@@ -258,9 +246,27 @@ class SafeRun:
             if counts.touched == 0:
                 return Outcome(ok=True, exit_code=0, stats=RunStats(
                     checks=counts.destination, elapsed_s=elapsed))  # fmt: skip
-            outcome = execute(self._second_pass(argv, touch, counts))
+            outcome = self._run_second_pass(self._second_pass(argv, touch, counts), execute,
+                                            counts.deletes + counts.leftovers)  # fmt: skip
         stats = replace(outcome.stats, elapsed_s=outcome.stats.elapsed_s + elapsed)
         return replace(outcome, stats=stats)
+
+    def _run_second_pass(self, argv: list[str], execute: Execute, decided: int) -> Outcome:
+        """The second pass; rclone stopping at the deletes decided is said as the source
+        having changed meanwhile (a retry decides again)."""
+        seen = Seen(self.ctx.sink, (_THRESHOLD,))
+        self.log.sink = seen
+        try:
+            outcome = execute(argv)
+        finally:
+            self.log.sink = self.ctx.sink
+        if outcome.ok or not seen.found or f"--max-delete={decided}" not in argv:
+            return outcome
+        return replace(outcome, error_class="source_changed", permanent=False, error=(
+            f"source changed: more files went missing from {self.params['source']} while "
+            f"this run decided; rclone stopped at the {decided} deletes decided, so no more "
+            "were made. The next run decides again"
+        ))  # fmt: skip
 
     def _preview(self, argv: list[str], touched: Path) -> int:
         """Run the preview; its errors go to the run's log, its figures to progress,
@@ -295,9 +301,24 @@ class SafeRun:
             )
             return replace(missing, exit_code=code)
         stats = RunStats(elapsed_s=elapsed)
+        stopped = self._unreadable_source(stats)
+        if stopped is not None:
+            return stopped
         return rclone.outcome_for(
             code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False
         )
+
+    def _unreadable_source(self, stats: RunStats) -> Outcome | None:
+        """After rclone failed: the stop for a source root that cannot be listed, said
+        apart from a failure deeper down; None when the root lists."""
+        if self.ctx.stop.is_set():
+            return None
+        root = list_top(
+            self.params["source"], binary=self.binary, env=self.env, stop=self.ctx.stop,
+            grace_s=self.grace_s, redact=self.log.redact,
+        )  # fmt: skip
+        stopped = unusable(root, "source")
+        return None if stopped is None else replace(stopped, stats=stats)
 
     def _decide(self, counts: _Counts, combined: Path) -> Outcome | None:
         """None when the sync may go on; else the stop, its would-be deletes reported."""
@@ -361,25 +382,6 @@ class SafeRun:
             if stream == "stderr" and line.strip():
                 errors.append(self.log.redact(line.strip()))
         return int(proc.returncode if proc.returncode is not None else -1), (errors or [""])[0]
-
-
-class _Seen(_RowFilter):
-    """A sink passing everything on, noting the first log message holding each of
-    `needles`."""
-
-    def __init__(self, sink: RunSink, needles: tuple[str, ...]) -> None:
-        super().__init__(sink)
-        self.needles = needles
-        self.found: dict[str, str] = {}
-
-    def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
-        for needle in self.needles:
-            if needle in message and needle not in self.found:
-                self.found[needle] = message
-        self.sink.log(level, message, fields)
-
-    def file(self, change: FileChange) -> None:
-        self.sink.file(change)
 
 
 def _count(combined: Path, touched: Path, touch: Path) -> _Counts:

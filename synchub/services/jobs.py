@@ -76,6 +76,8 @@ class JobFields:
     delete_guard: str | None = None
     #: a file that must exist at the source root for a run to start; "" removes it
     require_marker: str | None = None
+    #: bisync: rclone's access check with its RCLONE_TEST files (on unless turned off)
+    check_access: bool | None = None
 
 
 DEFAULTS = JobFields(
@@ -652,10 +654,18 @@ def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:
 
 def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
     """Put the job's safety settings given in `spec` among its rclone params."""
-    if spec.delete_guard is None and spec.require_marker is None:
+    if spec.delete_guard is None and spec.require_marker is None and spec.check_access is None:
         return
     if spec.kind != "rclone":
-        raise InvalidInput("Only rclone jobs take a delete guard or a marker")
+        raise InvalidInput("Only rclone jobs take a delete guard, a marker or an access check")
+    if spec.check_access is not None:
+        op = raw.get("op", "sync")
+        if op != "bisync":
+            raise InvalidInput(
+                f"The access check is bisync's (its RCLONE_TEST files); a {op} job has none: "
+                "use --require-marker"
+            )
+        raw["check_access"] = spec.check_access
     if spec.delete_guard is not None:
         op = raw.get("op", "sync")
         if op not in GUARDED_OPS:
@@ -671,13 +681,16 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
 
 
 def _safety_view(row: JobRow) -> dict[str, Any]:
-    """The job's delete guard (None where it does not apply) and marker."""
+    """The job's delete guard and access check (None where they do not apply), and
+    its marker."""
     if row.kind != "rclone":
-        return {"delete_guard": None, "require_marker": None}
-    guarded = row.params.get("op", "sync") in GUARDED_OPS
+        return {"delete_guard": None, "require_marker": None, "check_access": None}
+    op = row.params.get("op", "sync")
+    guarded = op in GUARDED_OPS
     return {
         "delete_guard": row.params.get("delete_guard", DEFAULT_DELETE_GUARD) if guarded else None,
         "require_marker": row.params.get("require_marker"),
+        "check_access": row.params.get("check_access", True) if op == "bisync" else None,
     }
 
 

@@ -40,6 +40,28 @@ def test_a_job_has_a_delete_guard_of_half_unless_it_says_otherwise(
     assert job["require_marker"] == ".mounted"
 
 
+def test_a_bisync_job_checks_access_unless_it_says_otherwise(
+    api: Api, src: Path, dst: Path
+) -> None:
+    assert ok(new_job(api, src, dst), 201)["check_access"] is None  # a sync has none
+    body = {"name": "two-way", "params": {"op": "bisync", "source": str(src),
+                                          "destination": str(dst)}}  # fmt: skip
+    job = ok(api.admin.post("/api/v1/jobs", json=body), 201)
+    assert job["check_access"] is True and job["params"]["check_access"] is True
+    job = ok(api.admin.patch("/api/v1/jobs/two-way", json={"check_access": False}))
+    assert job["check_access"] is False
+    (event, *_) = ok(api.admin.get("/api/v1/audit", params={"action": "job.edit"}))["data"]
+    assert event["before"]["check_access"] is True and event["after"]["check_access"] is False
+
+
+@pytest.mark.parametrize("extra", [{"check_access": "yes"}, {"check_access": True}])
+def test_an_access_check_on_a_sync_job_or_not_a_boolean_is_a_422(
+    api: Api, src: Path, dst: Path, extra: dict[str, Any]
+) -> None:
+    problem(new_job(api, src, dst, **extra), 422)
+    assert ok(api.viewer.get("/api/v1/jobs"))["data"] == []
+
+
 @pytest.mark.parametrize(
     "extra",
     [

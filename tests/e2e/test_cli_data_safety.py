@@ -28,6 +28,46 @@ def test_job_add_says_what_the_default_op_does(synchub: Synchub, dirs: tuple[Pat
     assert "deleted" not in copy.stdout
 
 
+@pytest.mark.parametrize(
+    ("guard", "said"),
+    [
+        ("5", "guarded at 5 files: a run that would delete more stops before changing anything"),
+        ("1", "guarded at 1 file:"),
+        ("off", "with no delete guard (--delete-guard off)"),
+    ],
+)
+def test_job_add_says_the_jobs_own_guard(
+    synchub: Synchub, dirs: tuple[Path, Path], guard: str, said: str
+) -> None:
+    src, dst = dirs
+    added = synchub("job", "add", "b", "--source", str(src), "--dest", str(dst),
+                    "--delete-guard", guard).stdout  # fmt: skip
+    assert f"files missing from the source are deleted at {dst}, {said}" in " ".join(added.split())
+
+
+def test_a_bisync_job_checks_access_unless_told_not_to(
+    synchub: Synchub, dirs: tuple[Path, Path]
+) -> None:
+    src, dst = dirs
+    added = synchub("job", "add", "b", "--source", str(src), "--dest", str(dst), "--op", "bisync")
+    assert "access check on: the first run puts RCLONE_TEST at both roots" in " ".join(
+        added.stdout.split()
+    )
+    assert synchub.json("job", "show", "b")["check_access"] is True
+    assert "access check on" in synchub("job", "show", "b").stdout
+    synchub("job", "edit", "b", "--no-check-access")
+    assert synchub.json("job", "show", "b")["check_access"] is False
+    assert "access check off" in synchub("job", "show", "b").stdout
+    assert "--check-access" in synchub("job", "add", "--help").stdout
+
+    # It should refuse the check on a job that is no bisync, in one line, changing nothing.
+    synchub("job", "add", "s", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "edit", "s", "--check-access", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "bisync" in proc.stderr
+    assert "check_access" not in synchub.json("job", "show", "s")["params"]
+
+
 def test_a_stopped_run_then_one_run_let_through(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
     src, dst = dirs
     synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
@@ -97,3 +137,31 @@ def test_bad_safety_input_exits_2_with_one_line_and_changes_nothing(
     proc = synchub("job", "edit", "backup", *args, check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert synchub.json("job", "show", "backup")["delete_guard"] == "50%"
+
+
+def test_a_bisync_through_the_cli_checks_access_and_says_its_stops(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    synchub.env["HOME"] = str(tmp_path / "user")  # bisync's listings
+    one = write(tmp_path / "one", {"a": "1", "b": "2", "c": "3", "d": "4"})
+    two = write(tmp_path / "two", {})
+    synchub("job", "add", "pair", "--source", str(one), "--dest", str(two), "--op", "bisync")
+    synchub("job", "run", "pair", "--wait")
+    assert tree(two) == tree(one) and tree(two)["RCLONE_TEST"] == ""
+
+    # It should stop an unmounted-looking side before bisync starts, and go on after.
+    (two / "RCLONE_TEST").unlink()
+    proc = synchub("job", "run", "pair", "--wait", check=False)
+    assert proc.returncode == 1 and "access check:" in proc.stdout
+    (two / "RCLONE_TEST").write_text("")
+
+    # It should say bisync's own safety abort as the run's stop, not a failed file.
+    for name in ("a", "b", "c"):
+        (one / name).unlink()
+    proc = synchub("job", "run", "pair", "--wait", check=False)
+    assert proc.returncode == 1 and "delete guard: too many deletes" in proc.stdout
+    (run, *_) = synchub.json("runs", "list")
+    assert "Safety abort" not in synchub("runs", "show", str(run["id"]), "--files").stdout
+    synchub("job", "run", "pair", "--wait", "--allow-deletes")
+    assert tree(two) == {"d": "4", "RCLONE_TEST": ""}
+    assert all(not r["resync"] for r in synchub.json("runs", "list")[:-1])

@@ -170,7 +170,7 @@ def test_dry_run_and_allow_deletes_together_are_refused(
 def test_a_bisync_stopped_by_an_empty_source_is_resynced_on_demand(
     svc: Services, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """bisync asks for --resync after refusing an empty path; synchub passes it on a
+    """An emptied source stops a bisync before it starts; synchub passes --resync on a
     job's first run only, so `job resync` is the way on, and it deletes nothing."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # bisync's listings
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
@@ -188,7 +188,8 @@ def test_a_bisync_stopped_by_an_empty_source_is_resynced_on_demand(
 
     run = svc.runs.show(run_id)
     assert run["state"] == "succeeded" and run["resync"] is True
-    assert tree(one) == tree(two) == FILES
+    # It should keep bisync's access-check file, put at both roots by the first run.
+    assert tree(one) == tree(two) == {**FILES, "RCLONE_TEST": ""}
     (event,) = svc.audit.page(action="run.resync")
     assert event["after"] == {"run": run_id}
     assert one_run(svc, clock)["state"] == "succeeded"

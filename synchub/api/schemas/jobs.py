@@ -52,6 +52,8 @@ class JobSettings(BaseModel):
     #: a file (or folder) that must exist at the source root for a run to start;
     #: "" removes it
     require_marker: str | None = Field(default=None, max_length=255, examples=[".mounted"])
+    #: bisync: rclone's access check, its RCLONE_TEST files at both roots (default true)
+    check_access: StrictBool | None = None
 
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
@@ -73,6 +75,7 @@ class JobSettings(BaseModel):
             max_depth=self.max_depth,
             delete_guard=None if self.delete_guard is None else str(self.delete_guard),
             require_marker=self.require_marker,
+            check_access=self.check_access,
         )
 
 
@@ -123,6 +126,8 @@ class JobPublic(BaseModel):
     #: sync/bisync: the delete guard ("50%", a number of files, "off"); None for other ops
     delete_guard: str | None = None
     require_marker: str | None = None  #: must exist at the source root for a run to start
+    #: bisync: whether runs check access with RCLONE_TEST files; None for other ops
+    check_access: bool | None = None
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime

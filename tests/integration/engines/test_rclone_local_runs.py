@@ -139,7 +139,9 @@ def test_bisync_resyncs_first_then_carries_changes_both_ways(tmp_path: Path) -> 
     (two / "a").unlink()
     outcome, sink = run(params, first_run=False)
     assert outcome.ok
-    assert tree(one) == tree(two) == {"b": "2", "c": "3", "d": "4", "e": "5", "new": "n"}
+    assert tree(one) == tree(two) == {
+        "b": "2", "c": "3", "d": "4", "e": "5", "new": "n", "RCLONE_TEST": ""
+    }  # fmt: skip
     assert {("new", "copied"), ("a", "deleted")} <= sink.changes()
 
 
@@ -147,7 +149,8 @@ def test_bisync_without_listings_fails_for_good_until_resynced(tmp_path: Path) -
     one, two = write(tmp_path / "one", {"a": "1"}), write(tmp_path / "two", {})
     outcome, _ = run({"op": "bisync", "source": str(one), "destination": str(two)})
     assert (outcome.ok, outcome.exit_code) == (False, 7)
-    assert (outcome.error_class, outcome.permanent) == ("fatal", True)
+    assert (outcome.error_class, outcome.permanent) == ("needs_resync", True)
+    assert str(outcome.error).endswith("then: synchub job resync job")
 
 
 def test_a_missing_source_is_not_found_and_not_retried(tmp_path: Path) -> None:

@@ -249,7 +249,13 @@ def test_a_bisync_over_its_guard_changes_nothing(tmp_path: Path, guard: str, sto
     one = write(tmp_path / "one", {"a": "1", "b": "2", "c": "3", "d": "4"})
     two = write(tmp_path / "two", {})
     params = ENGINE.validate(
-        {"op": "bisync", "source": str(one), "destination": str(two), "delete_guard": guard},
+        {
+            "op": "bisync",
+            "source": str(one),
+            "destination": str(two),
+            "delete_guard": guard,
+            "check_access": False,
+        },
         frozenset(),
     )
     assert ENGINE.run(make_ctx(params, first_run=True)).ok
@@ -283,4 +289,59 @@ def test_an_emptied_bisync_source_is_called_an_empty_source(tmp_path: Path) -> N
     outcome = ENGINE.run(make_ctx(params))
     assert not outcome.ok and str(outcome.error).startswith("empty source:")
     assert "synchub job resync job" in str(outcome.error)
-    assert tree(two) == {"a": "1"}
+    assert tree(two) == {"a": "1", "RCLONE_TEST": ""}
+
+
+def run_changing_the_source_first(
+    params: dict[str, Any], place: Place, change: Callable[[], None]
+) -> tuple[Outcome, Any]:
+    """Run `params`; `change` happens after the preview decided, before the second pass."""
+    ctx = make_ctx(ENGINE.validate(params, frozenset(place.remotes)), place.remotes)
+    real = ENGINE._execute
+
+    def execute_after_a_change(argv: list[str], *args: Any) -> Outcome:
+        change()
+        return real(argv, *args)
+
+    ENGINE._execute = execute_after_a_change  # type: ignore[method-assign]
+    try:
+        return ENGINE.run(ctx), ctx.sink
+    finally:
+        del ENGINE._execute
+
+
+def test_a_file_gone_from_the_source_while_the_run_decides_is_not_deleted(
+    place: Place, src: Path
+) -> None:
+    """Few paths change: the second pass touches only the paths the preview named, so
+    a file removed from the source meanwhile stays at the destination until a run
+    that decides to delete it."""
+    params = filled(place, src, keep=9)  # f9 to delete, new.txt to copy
+    outcome, sink = run_changing_the_source_first(params, place, (src / "f0.txt").unlink)
+    assert outcome.ok, outcome.error
+    assert tree(place.root) == {**{n: TEN[n] for n in sorted(TEN)[:9]}, "new.txt": "new"}
+    assert outcome.stats.deletes == 1 and sink.changes() >= {("f9.txt", "deleted")}
+    assert ("f0.txt", "deleted") not in sink.changes()
+
+
+def test_a_run_relisting_everything_never_deletes_more_than_it_decided(
+    place: Place, src: Path
+) -> None:
+    """Most paths change: the second pass lists both sides again, with rclone's
+    --max-delete at the deletes decided, so a file removed meanwhile can never make it
+    delete more."""
+    params = filled(place, src, keep=9)
+    for i in range(20):  # most of the listing is new: the second pass relists
+        (src / f"n{i}.txt").write_text("n")
+    before = set(tree(place.root))
+
+    def remove_two() -> None:
+        for name in ("f0.txt", "f1.txt"):
+            (src / name).unlink()
+
+    outcome, sink = run_changing_the_source_first(params, place, remove_two)
+    deleted = before - set(tree(place.root))
+    assert len(deleted) <= 1 and outcome.stats.deletes <= 1, (deleted, outcome)
+    assert len([c for c in sink.changes() if c[1] == "deleted"]) <= 1
+    if not outcome.ok:  # It should say why, and let a retry decide again.
+        assert str(outcome.error).startswith("source changed:") and not outcome.permanent

@@ -171,6 +171,16 @@ def test_a_track_renames_move_is_one_row_at_the_new_path(sink: Any) -> None:
         ({"level": "error", "msg": "error reading source root directory: directory not found",
           "object": "Local file system at /nosuch", "objectType": "*local.Fs"}, None),
         ({"level": "info", "msg": "There was nothing to transfer"}, None),
+        # bisync's whole-run checks: the run's stop, not a file that failed
+        ({"level": "error", "msg": "too many deletes (>50%, 3 of 4) on Path1 \"a/\". Run "
+          "with --force if desired.", "object": "Safety abort", "objectType": "string"}, None),
+        ({"level": "error", "msg": "Failed to find any files named RCLONE_TEST",
+          "object": "--check-access", "objectType": "string"}, None),
+        # a folder rclone could not read is still a row
+        ({"level": "error", "msg": "failed to open directory \"sub\": permission denied",
+          "object": "sub", "objectType": "string"},
+         FileChange("sub", FileAction.FAILED,
+                    error='failed to open directory "sub": permission denied')),
         ({"level": "info", "msg": 'Renamed from "old.txt"', "object": "new.txt",
           "objectType": "*local.Object"}, None),
     ],

@@ -461,6 +461,14 @@ Marker = Annotated[
         "changing anything (for removable drives and mounts)",
     ),
 ]
+KeepDeleted = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-deleted",
+        help="sync/copy: move what runs delete or overwrite at DEST into "
+        ".synchub-trash/ there, pruned after this period (e.g. 30d); off: destroy them",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
 Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
@@ -574,6 +582,7 @@ def job_add(
     max_depth: MaxDepth = None,
     delete_guard: DeleteGuard = None,
     require_marker: Marker = None,
+    keep_deleted: KeepDeleted = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -599,6 +608,7 @@ def job_add(
             max_depth=max_depth,
             delete_guard=delete_guard,
             require_marker=require_marker,
+            keep_deleted=keep_deleted,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -649,6 +659,7 @@ def job_edit(
             "--require-marker", help="A file that must exist at the source root; '' removes it"
         ),
     ] = None,
+    keep_deleted: KeepDeleted = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -673,6 +684,7 @@ def job_edit(
             max_depth=max_depth,
             delete_guard=delete_guard,
             require_marker=require_marker,
+            keep_deleted=keep_deleted,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -733,6 +745,11 @@ def print_job(view: dict[str, Any]) -> None:
             out.print(f"  delete guard {view['delete_guard']}", markup=False)
         if view.get("require_marker"):
             out.print(f"  requires {view['require_marker']} at the source root", markup=False)
+        if view.get("keep_deleted"):
+            out.print(
+                f"  keeps deleted and overwritten files {view['keep_deleted']} in .synchub-trash/",
+                markup=False,
+            )
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
     out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
@@ -938,7 +955,9 @@ def print_files(view: dict[str, Any]) -> None:
         action = f["action"].replace("_", " ")
         out.print(
             f"  {action:<13} {f['size'] if f['size'] is not None else '':>12} "
-            f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""),
+            f"{f['path']}"
+            + (f"  ({f['error']})" if f["error"] else "")
+            + (f"  -> kept at {f['kept_at']}" if f.get("kept_at") else ""),
             markup=False,
         )
     if not rows:
@@ -961,6 +980,34 @@ def runs_logs(run: int, follow: Annotated[bool, typer.Option("--follow", "-f")] 
                 out.print(f"run {run} ended: [bold]{item['state']}[/]")
             else:
                 print_line(out, item)
+
+
+@runs_app.command("restore")
+def runs_restore(
+    run: int,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Only this file or folder (relative to the destination)"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy back what RUN kept: the files it deleted or overwrote, for a job with
+    --keep-deleted. What the restore overwrites is kept in turn."""
+    with services() as svc:
+        ensure_schema(svc)
+        done = svc.runs.restore(run, path)
+        if as_json:
+            emit(done)
+        else:
+            out.print(f"restored {len(done['restored'])} file(s) from {done['kept_in']} "
+                      f"to {done['destination']}", markup=False)  # fmt: skip
+            for name in done["restored"]:
+                out.print(f"  {name}", markup=False)
+            out.print(f"what they replaced is kept in {done['kept_aside']}", markup=False)
+            for error in done["errors"]:
+                out.print(f"  error: {error}", markup=False)
+    if done["errors"]:
+        raise typer.Exit(1)
 
 
 @runs_app.command("cancel")

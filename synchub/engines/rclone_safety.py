@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,15 @@ from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.core.safety import (
     DEFAULT_DELETE_GUARD,
     GUARDED_OPS,
+    KEEP_OPS,
+    TRASH,
     DeleteGuard,
     check_marker,
+    expired_folders,
+    keep_seconds,
+    kept_folder,
     parse_delete_guard,
+    parse_keep_deleted,
 )
 from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
@@ -79,7 +86,32 @@ def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
     marker = params.get("require_marker")
     if marker not in (None, ""):
         out["require_marker"] = check_marker(marker)
+    keep = params.get("keep_deleted")
+    period = parse_keep_deleted(keep) if keep not in (None, "") else None
+    if period is not None:
+        out["keep_deleted"] = _keepable(period, op, params)
     return out
+
+
+def _keepable(keep: str, op: str, params: Mapping[str, Any]) -> str:
+    """`keep` when versions can be kept for this op and these options; else InvalidInput."""
+    if op not in KEEP_OPS:
+        why = {
+            "move": "its report could not tell a kept version from a moved file",
+            "bisync": "bisync changes both sides and keeps its own backups (--backup-dir1/2)",
+            "check": "a check changes nothing",
+        }.get(op, "it does not overwrite at the destination")
+        raise InvalidInput(f"Kept versions apply to sync and copy jobs, not {op}: {why}")
+    options = params.get("options") or []
+    for option in options if isinstance(options, list) else []:
+        name = flag_name(option) if isinstance(option, str) else ""
+        if name in ("--delete-excluded", "--suffix"):
+            raise InvalidInput(
+                f"Kept versions cannot go with {name}: "
+                + ("it would delete the kept versions themselves" if name == "--delete-excluded"
+                   else "kept files must keep their names to be restored")
+            )  # fmt: skip
+    return keep
 
 
 def guard_of(params: Mapping[str, Any]) -> DeleteGuard:
@@ -129,7 +161,15 @@ class SafeRun:
         self.options: list[str] = list(ctx.params.get("options", []))
 
     def run(self, argv: list[str], execute: Execute) -> Outcome:
-        """Run `argv` (the job's rclone command line) through `execute`, or stop first."""
+        """Run `argv` (the job's rclone command line) through `execute`, or stop first;
+        a job keeping versions then prunes the old ones."""
+        keep = keep_seconds(self.params) if self.op in KEEP_OPS else None
+        outcome = self._run(self._with_trash(argv, keep), execute)
+        if keep is not None and outcome.ok and not outcome.dry_run:
+            self._prune(keep)
+        return outcome
+
+    def _run(self, argv: list[str], execute: Execute) -> Outcome:
         marker = self.params.get("require_marker")
         if marker:
             stopped = self._marker_missing(marker)
@@ -149,6 +189,70 @@ class SafeRun:
         if self.ctx.allow_deletes:
             return execute(argv)
         return self._guarded_sync(argv, execute)
+
+    # -- kept versions ---------------------------------------------------------------
+
+    def _with_trash(self, argv: list[str], keep: int | None) -> list[str]:
+        """`argv` excluding the trash folder on both sides, first among the filters so
+        no rule of the job's can take it in (a job whose versions are no longer kept
+        must not delete the ones it kept); keeping versions (`keep`), moving what the run
+        deletes or overwrites into this run's folder there."""
+        if self.op not in KEEP_OPS:
+            return argv
+        argv = [*argv[:4], f"--filter=- /{TRASH}/**", *argv[4:]]
+        if keep is None:
+            return argv
+        started = self.ctx.started_at or datetime.now(UTC)
+        self.log.kept_in = self._at_destination(kept_folder(started, self.ctx.run_id))
+        return [*argv, f"--backup-dir={self.log.kept_in}"]
+
+    def _at_destination(self, path: str) -> str:
+        """`path` (relative to the destination root) as remote:path."""
+        destination = rclone.parse_location(self.params["destination"])
+        return str(rclone.Location(destination.remote, _joined(destination.path, path)))
+
+    def _prune(self, keep_s: int) -> None:
+        """Purge the folders of kept versions older than the job's period.
+
+        Pruning is the last step of each successful run of the job rather than a
+        maintenance pass of its own: a job runs once at a time, so no other run of it
+        fills the trash meanwhile; the run has the destination's remote and its
+        credentials at hand; and the run's start, from synchub's clock, is the "now"
+        it counts from. A job that stops running keeps its versions until it runs again:
+        kept longer, never shorter. Only folders named as synchub names them, inside
+        the trash, are ever purged; a failure is logged and fails nothing."""
+        trash = self._at_destination(TRASH)
+        code, names, error = self._listed([self.binary, "lsf", "--dirs-only", trash])
+        if code in (3, 4):
+            return  # nothing kept yet
+        if code != 0:
+            self.ctx.sink.log("warning", f"cannot list the kept versions at {trash}: {error}")
+            return
+        now = self.ctx.started_at or datetime.now(UTC)
+        for name in expired_folders(names, now, keep_s):
+            where = f"{trash}/{name}"
+            code, _, error = self._listed([self.binary, "purge", where])
+            if code == 0:
+                self.ctx.sink.log("info", f"pruned kept versions older than "
+                                  f"{self.params['keep_deleted']}: {where}")  # fmt: skip
+            else:
+                self.ctx.sink.log("warning", f"cannot prune {where}: {error}")
+
+    def _listed(self, argv: list[str]) -> tuple[int, list[str], str]:
+        """Run a short rclone command: (exit status, its output lines, its first error)."""
+        try:
+            proc = spawn(argv, env=dict(self.env))
+        except OSError as exc:
+            return -1, [], str(exc)
+        out: list[str] = []
+        errors: list[str] = []
+        for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
+            if stream == "stdout":
+                out.append(line.removesuffix("\n"))
+            elif line.strip():
+                errors.append(self.log.redact(line.strip()))
+        code = int(proc.returncode if proc.returncode is not None else -1)
+        return code, out, (errors or [""])[0]
 
     # -- the marker --------------------------------------------------------------
 
@@ -352,15 +456,8 @@ class SafeRun:
 
     def _quiet(self, argv: list[str]) -> tuple[int, str]:
         """Run a short rclone command; (exit status, its first error line)."""
-        try:
-            proc = spawn(argv, env=dict(self.env))
-        except OSError as exc:
-            return -1, str(exc)
-        errors = []
-        for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
-            if stream == "stderr" and line.strip():
-                errors.append(self.log.redact(line.strip()))
-        return int(proc.returncode if proc.returncode is not None else -1), (errors or [""])[0]
+        code, _, error = self._listed(argv)
+        return code, error
 
 
 class _Seen(_RowFilter):

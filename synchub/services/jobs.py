@@ -76,6 +76,8 @@ class JobFields:
     delete_guard: str | None = None
     #: a file that must exist at the source root for a run to start; "" removes it
     require_marker: str | None = None
+    #: sync/copy: keep what runs delete or overwrite for this long ("30d"); "off" stops
+    keep_deleted: str | None = None
 
 
 DEFAULTS = JobFields(
@@ -652,10 +654,10 @@ def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:
 
 def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
     """Put the job's safety settings given in `spec` among its rclone params."""
-    if spec.delete_guard is None and spec.require_marker is None:
+    if spec.delete_guard is None and spec.require_marker is None and spec.keep_deleted is None:
         return
     if spec.kind != "rclone":
-        raise InvalidInput("Only rclone jobs take a delete guard or a marker")
+        raise InvalidInput("Only rclone jobs take a delete guard, a marker or kept versions")
     if spec.delete_guard is not None:
         op = raw.get("op", "sync")
         if op not in GUARDED_OPS:
@@ -668,16 +670,19 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
         raw.pop("require_marker", None)
     elif spec.require_marker is not None:
         raw["require_marker"] = spec.require_marker
+    if spec.keep_deleted is not None:
+        raw["keep_deleted"] = spec.keep_deleted
 
 
 def _safety_view(row: JobRow) -> dict[str, Any]:
-    """The job's delete guard (None where it does not apply) and marker."""
+    """The job's delete guard (None where it does not apply), marker and keep period."""
     if row.kind != "rclone":
-        return {"delete_guard": None, "require_marker": None}
+        return {"delete_guard": None, "require_marker": None, "keep_deleted": None}
     guarded = row.params.get("op", "sync") in GUARDED_OPS
     return {
         "delete_guard": row.params.get("delete_guard", DEFAULT_DELETE_GUARD) if guarded else None,
         "require_marker": row.params.get("require_marker"),
+        "keep_deleted": row.params.get("keep_deleted"),
     }
 
 

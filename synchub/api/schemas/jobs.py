@@ -52,6 +52,9 @@ class JobSettings(BaseModel):
     #: a file (or folder) that must exist at the source root for a run to start;
     #: "" removes it
     require_marker: str | None = Field(default=None, max_length=255, examples=[".mounted"])
+    #: sync/copy: what runs delete or overwrite at the destination is moved into
+    #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
+    keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
 
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
@@ -73,6 +76,7 @@ class JobSettings(BaseModel):
             max_depth=self.max_depth,
             delete_guard=None if self.delete_guard is None else str(self.delete_guard),
             require_marker=self.require_marker,
+            keep_deleted=self.keep_deleted,
         )
 
 
@@ -123,6 +127,8 @@ class JobPublic(BaseModel):
     #: sync/bisync: the delete guard ("50%", a number of files, "off"); None for other ops
     delete_guard: str | None = None
     require_marker: str | None = None  #: must exist at the source root for a run to start
+    #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
+    keep_deleted: str | None = None
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime

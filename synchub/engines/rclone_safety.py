@@ -66,6 +66,17 @@ _FILTER_FLAGS = frozenset(
      "--exclude-from", "--max-size", "--min-size", "--max-age", "--min-age",
      "--exclude-if-present"}
 )  # fmt: skip
+_INCLUDES = (
+    "rclone applies it before every --filter rule, so it could take in the kept "
+    "versions: use the job's filters ('+ PATTERN') instead"
+)
+#: Options that cannot go with kept versions, and why.
+_NOT_WITH_KEPT = {
+    "--delete-excluded": "it would delete the kept versions themselves",
+    "--suffix": "kept files must keep their names to be restored",
+    "--include": _INCLUDES,
+    "--include-from": _INCLUDES,
+}
 #: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
 _LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
@@ -105,12 +116,8 @@ def _keepable(keep: str, op: str, params: Mapping[str, Any]) -> str:
     options = params.get("options") or []
     for option in options if isinstance(options, list) else []:
         name = flag_name(option) if isinstance(option, str) else ""
-        if name in ("--delete-excluded", "--suffix"):
-            raise InvalidInput(
-                f"Kept versions cannot go with {name}: "
-                + ("it would delete the kept versions themselves" if name == "--delete-excluded"
-                   else "kept files must keep their names to be restored")
-            )  # fmt: skip
+        if name in _NOT_WITH_KEPT:
+            raise InvalidInput(f"Kept versions cannot go with {name}: {_NOT_WITH_KEPT[name]}")
     return keep
 
 

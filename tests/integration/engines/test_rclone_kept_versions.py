@@ -151,6 +151,8 @@ def test_a_failed_run_prunes_nothing(place: Place, src: Path) -> None:
         ({"keep_deleted": "30d", "op": "check"}, "not check"),
         ({"keep_deleted": "30d", "options": ["--delete-excluded"]}, "--delete-excluded"),
         ({"keep_deleted": "30d", "options": ["--suffix=.bak"]}, "--suffix"),
+        # rclone applies --include before synchub's exclusion of the trash
+        ({"keep_deleted": "30d", "options": ["--include=*.txt"]}, "--include"),
     ],
 )
 def test_bad_keep_settings_are_refused(tmp_path: Path, changes: dict[str, Any],

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from synchub.core.errors import InvalidInput
+from synchub.core.errors import InvalidInput, NothingToRestore
 from synchub.engines.base import Outcome
+from synchub.engines.rclone_restore import KeptFolder, Restorer, kept_folder_of
 from tests.integration.engines.helpers import Server, make_ctx, tree, webdav_remote, write
 from tests.integration.engines.test_rclone_safety import ENGINE, Place
 
@@ -166,3 +167,44 @@ def test_keep_settings_are_normalised_and_off_removes_them(tmp_path: Path) -> No
     base = {"source": str(tmp_path / "s"), "destination": str(tmp_path / "d")}
     assert ENGINE.validate({**base, "keep_deleted": "720h"}, frozenset())["keep_deleted"] == "30d"
     assert "keep_deleted" not in ENGINE.validate({**base, "keep_deleted": "off"}, frozenset())
+
+
+def test_a_restore_copies_kept_files_back_and_keeps_what_it_overwrites(
+    place: Place, src: Path
+) -> None:
+    params = kept(place, src)
+    _, sink = run(params, place)
+    row = next(c for c in sink.files if c.path == "b.txt")
+    assert row.kept_at is not None
+    restorer = Restorer(kept_folder_of(row.kept_at, row.path), place.remotes,
+                        binary=ENGINE.binary)  # fmt: skip
+    assert restorer.kept == KeptFolder(f"{place.location}/{FOLDER}", place.location)
+    assert sorted(restorer.files()) == ["b.txt", "sub/old.txt"]
+
+    done = restorer.restore(["b.txt"], now=START + timedelta(days=1), restore_id=7)
+
+    assert done.restored == ["b.txt"] and done.errors == []
+    aside = ".synchub-trash/20260302T020000Z-restore7"
+    assert done.aside == f"{place.location}/{aside}"
+    found = tree(place.root)
+    assert found["b.txt"] == "b one" and found[f"{aside}/b.txt"] == "b two, longer"
+    assert "sub/old.txt" not in found and found[f"{FOLDER}/b.txt"] == "b one"
+    # Once the folder is pruned, it should say so.
+    assert run(params, place, run_id=40, started=START + timedelta(days=31))[0].ok
+    with pytest.raises(NothingToRestore, match="pruned"):
+        restorer.files()
+
+
+@pytest.mark.parametrize(
+    ("kept_at", "path", "folder", "root"),
+    [
+        ("/d/.synchub-trash/X-run1/a/b", "a/b", "/d/.synchub-trash/X-run1", "/d"),
+        ("nas:.synchub-trash/X-run1/a", "a", "nas:.synchub-trash/X-run1", "nas:"),
+        ("nas:/.synchub-trash/X-run1/a", "a", "nas:/.synchub-trash/X-run1", "nas:/"),
+        ("nas:b/.synchub-trash/X-run1/a", "a", "nas:b/.synchub-trash/X-run1", "nas:b"),
+    ],
+)
+def test_a_kept_row_names_its_folder_and_destination_root(
+    kept_at: str, path: str, folder: str, root: str
+) -> None:
+    assert kept_folder_of(kept_at, path) == KeptFolder(folder, root)

@@ -97,7 +97,7 @@ def retry_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     return RunPublic.model_validate(svc.runs.show(svc.runs.retry(run_id)))
 
 
-@router.post("/{run_id}/restore", responses=errors(404, 409, 422, 502))
+@router.post("/{run_id}/restore", responses=errors(400, 404, 409, 413, 422, 502))
 def restore_run(
     run_id: RunId, svc: OperatorServices, body: RestoreRequest | None = None
 ) -> RestorePublic:

@@ -301,6 +301,9 @@ class RcloneLog:
         self.kept_in: str | None = None
         #: files moved into `kept_in` whose delete or replacement is not logged yet
         self._moved_aside: set[str] = set()
+        #: server-side copies not reported yet: the first half of a move aside, on a
+        #: remote that moves by copy and delete, unless no "Deleted" follows
+        self._copied: dict[str, FileChange] = {}
 
     def feed(self, stream: str, line: str) -> None:
         """Handle one line from rclone's `stream` ("stdout" or "stderr")."""
@@ -318,7 +321,10 @@ class RcloneLog:
         """Call once rclone has exited: the totals are final, scanning is over."""
         for path in sorted(self._moved_aside):  # moved aside, then its copy failed
             self.sink.file(FileChange(path, FileAction.MOVED, kept_at=self._kept_at(path)))
+        for change in self._copied.values():  # copies from the source, after all
+            self.sink.file(change)
         self._moved_aside.clear()
+        self._copied.clear()
         last = self._last_progress
         if last is not None and last.scanning:
             self._last_progress = Progress(**{**_fields(last), "scanning": False})
@@ -350,15 +356,20 @@ class RcloneLog:
 
     def _kept(self, obj: Mapping[str, Any], change: FileChange | None) -> FileChange | None:
         """The row of a line from a run keeping versions (rclone's --backup-dir), which
-        logs no "Deleted" and no "replaced existing": a deleted file is "Moved
-        (server-side)" then "Moved into backup dir"; an overwritten one is "Moved
-        (server-side)" then "Copied (new)". Such a run renames nothing else (sync and
-        copy only, so a plain "Moved (server-side)" is always a move aside)."""
+        logs no "replaced existing": a deleted file is moved aside, then "Moved into
+        backup dir"; an overwritten one is moved aside, then "Copied (new)". A move
+        aside is "Moved (server-side)", or "Copied (server-side copy)" then "Deleted"
+        on remotes without server-side moves (S3). Such a run renames nothing else
+        (sync and copy only, so a plain "Moved (server-side)" is always a move aside)."""
         path, msg = obj.get("object"), str(obj.get("msg", ""))
         if not isinstance(path, str) or not path:
             return change
-        if msg == "Moved (server-side)":
+        if msg == "Moved (server-side)" or (msg == "Deleted" and path in self._copied):
+            self._copied.pop(path, None)
             self._moved_aside.add(path)
+            return None
+        if msg == "Copied (server-side copy)" and path not in self._moved_aside and change:
+            self._copied[path] = change  # a move aside if "Deleted" follows
             return None
         if msg == "Moved into backup dir":
             self._moved_aside.discard(path)

@@ -73,7 +73,8 @@ class Restorer:
         folder is gone (pruned); EngineError when it cannot be listed."""
         argv = [self.binary, "lsf", "-R", "--files-only", "--use-json-log", self.kept.folder]
         code, out, errors = self._rclone(argv)
-        if code in (3, 4):
+        # An object store has no folders: a pruned one lists as empty, not missing.
+        if code in (3, 4) or (code == 0 and not out):
             raise NothingToRestore(
                 f"{self.kept.folder} is gone: its kept versions were pruned (or removed); "
                 "nothing was restored"
@@ -105,7 +106,9 @@ class Restorer:
                 errors.append(f"{where}: {msg}" if isinstance(where, str) else msg)
         if code != 0 and not errors:
             errors.append(f"rclone copy exited with code {code}")
-        return Restored(sorted(restored), aside, errors)
+        # On a remote without server-side moves, keeping aside what it overwrites
+        # copies that file too: count each path once.
+        return Restored(sorted(set(restored)), aside, errors)
 
     def _rclone(self, argv: list[str]) -> tuple[int, list[str], list[str]]:
         """Run rclone to its end: (exit status, stdout lines, stderr lines redacted)."""

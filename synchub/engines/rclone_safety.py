@@ -132,6 +132,7 @@ class _Counts:
     source: int = 0  #: files at the source
     destination: int = 0  #: files at the destination
     deletes: int = 0  #: files the sync would delete
+    replaces: int = 0  #: files the sync would overwrite
     touched: int = 0  #: paths the second pass must touch
     #: rclone's own temporary files a killed transfer left at the destination
     #: (`name.1a2b3c4d.partial`): the sync removes them, the guard does not count them.
@@ -444,10 +445,16 @@ class SafeRun:
         return _stop(error_class, error)
 
     def _second_pass(self, argv: list[str], touch: Path, counts: _Counts) -> list[str]:
-        limits = [counts.deletes + counts.leftovers]
+        # Keeping versions on a remote without server-side moves (S3), rclone moves a
+        # file aside by a copy and a delete, which --max-delete counts: once for an
+        # overwritten file, twice for a deleted one (its delete, then the move's).
+        # Nothing is destroyed then, so the bound may count them.
+        keeping = keep_seconds(self.params) is not None
+        aside = counts.deletes + counts.replaces if keeping else 0
+        limits = [counts.deletes + counts.leftovers + aside]
         for option in self.options:
             if flag_name(option) == "--max-delete" and option.partition("=")[2].isdigit():
-                limits.append(int(option.partition("=")[2]) + counts.leftovers)
+                limits.append(int(option.partition("=")[2]) + counts.leftovers + aside)
         extra = [f"--max-delete={min(limits)}"]
         if any(flag_name(o) == "--delete-excluded" for o in self.options):
             # rclone then lists the destination unfiltered: a files-from list would make
@@ -502,6 +509,7 @@ def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
                 counts.destination += 1
             if sign in "*+-":
                 counts.deletes += sign == "-"
+                counts.replaces += sign == "*"
                 counts.touched += 1
                 out.write(path + "\n")
         for _, path in _lines(touched, signed=False):

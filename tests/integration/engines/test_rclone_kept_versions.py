@@ -18,17 +18,28 @@ import pytest
 from synchub.core.errors import InvalidInput, NothingToRestore
 from synchub.engines.base import Outcome
 from synchub.engines.rclone_restore import KeptFolder, Restorer, kept_folder_of
-from tests.integration.engines.helpers import Server, make_ctx, tree, webdav_remote, write
+from tests.integration.engines.helpers import (
+    Server,
+    make_ctx,
+    s3_remote,
+    tree,
+    webdav_remote,
+    write,
+)
 from tests.integration.engines.test_rclone_safety import ENGINE, Place
 
 START = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 FOLDER = ".synchub-trash/20260301T020000Z-run7"
 
 
-@pytest.fixture(params=["local", "webdav"])
+@pytest.fixture(params=["local", "webdav", "s3"])
 def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
     if request.param == "local":
         return Place(str(tmp_path / "dst"), tmp_path / "dst", {})
+    if request.param == "s3":  # no server-side move: rclone copies, then deletes
+        s3: Server = request.getfixturevalue("s3_server")
+        root = s3.root / "bucket" / tmp_path.name
+        return Place(f"objects:bucket/{tmp_path.name}", root, {"objects": s3_remote(s3)})
     server: Server = request.getfixturevalue("webdav_server")
     return Place(
         f"dav:{tmp_path.name}", server.root / tmp_path.name, {"dav": webdav_remote(server)}

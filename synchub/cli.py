@@ -1003,6 +1003,9 @@ def runs_restore(
                       f"to {done['destination']}", markup=False)  # fmt: skip
             for name in done["restored"]:
                 out.print(f"  {name}", markup=False)
+            if done["unchanged"]:
+                out.print(f"{len(done['unchanged'])} file(s) already in place, as kept",
+                          markup=False)  # fmt: skip
             out.print(f"what they replaced is kept in {done['kept_aside']}", markup=False)
             for error in done["errors"]:
                 out.print(f"  error: {error}", markup=False)

@@ -54,6 +54,8 @@ class Restored:
     """What a restore did."""
 
     restored: list[str]  #: paths copied back, relative to the destination root
+    #: paths asked for that were already there as kept (rclone copies what differs)
+    unchanged: list[str]
     aside: str  #: remote:path where the versions it overwrote were kept
     errors: list[str]  #: rclone's error messages, secrets redacted
 
@@ -96,19 +98,21 @@ class Restorer:
             argv = [self.binary, "copy", self.kept.folder, root, f"--files-from-raw={listing}",
                     "--no-traverse", f"--backup-dir={aside}", "-v", "--use-json-log"]  # fmt: skip
             code, _, lines = self._rclone(argv)
-        restored, errors = [], []
+        restored, failed, errors = set(), set(), []
         for line in lines:
             obj = _json(line)
             msg, where = str(obj.get("msg", "")), obj.get("object")
             if msg.startswith(("Copied (", "Multi-thread Copied (")) and isinstance(where, str):
-                restored.append(where)
+                # On a remote without server-side moves, keeping aside what it
+                # overwrites copies that path too: a set counts it once.
+                restored.add(where)
             elif str(obj.get("level")) in _ERROR_LEVELS:
                 errors.append(f"{where}: {msg}" if isinstance(where, str) else msg)
+                failed.add(where)
         if code != 0 and not errors:
             errors.append(f"rclone copy exited with code {code}")
-        # On a remote without server-side moves, keeping aside what it overwrites
-        # copies that file too: count each path once.
-        return Restored(sorted(set(restored)), aside, errors)
+        unchanged = sorted(set(paths) - restored - failed) if code == 0 else []
+        return Restored(sorted(restored), unchanged, aside, errors)
 
     def _rclone(self, argv: list[str]) -> tuple[int, list[str], list[str]]:
         """Run rclone to its end: (exit status, stdout lines, stderr lines redacted)."""

@@ -71,6 +71,7 @@ def restore_run(svc: Services, run_id: int, path: str | None = None) -> dict[str
         "kept_in": kept.folder,
         "destination": kept.root,
         "restored": done.restored,
+        "unchanged": done.unchanged,
         "kept_aside": done.aside,
         "errors": done.errors,
     }

@@ -72,7 +72,7 @@ def test_a_restore_brings_back_what_the_run_kept(svc: Services, clock: FakeClock
 def test_a_restore_of_one_path_brings_back_only_that(svc: Services, kept: Path,
                                                      dst: Path) -> None:  # fmt: skip
     done = svc.runs.restore(2, "docs")
-    assert done["restored"] == ["docs/c.txt"]
+    assert done["restored"] == ["docs/c.txt"] and done["unchanged"] == []
     assert tree(dst)["b.txt"] == "b two, longer"
     # It should refuse a path the run kept nothing at, and change nothing.
     before = tree(dst)
@@ -80,6 +80,10 @@ def test_a_restore_of_one_path_brings_back_only_that(svc: Services, kept: Path,
         svc.runs.restore(2, "a.txt")
     with pytest.raises(InvalidInput, match="Bad path"):
         svc.runs.restore(2, "../etc")
+    assert tree(dst) == before
+    # Asked again, it should find that file in place, as kept, and copy nothing.
+    again = svc.runs.restore(2, "docs")
+    assert again["restored"] == [] and again["unchanged"] == ["docs/c.txt"]
     assert tree(dst) == before
 
 

@@ -101,6 +101,8 @@ class RestorePublic(BaseModel):
     kept_in: str  #: remote:path of the run's folder of kept versions
     destination: str  #: remote:path of the destination root the files went back to
     restored: list[str]  #: paths copied back, relative to the destination root
+    #: paths it kept that were already at the destination as kept: nothing to copy
+    unchanged: list[str]
     #: remote:path where the versions the restore overwrote were kept
     kept_aside: str
     errors: list[str]  #: rclone's errors, if some files could not be copied back

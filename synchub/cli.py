@@ -473,6 +473,14 @@ CheckAccess = Annotated[
         "run puts it at both); on by default, as rclone advises",
     ),
 ]
+KeepDeleted = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-deleted",
+        help="sync/copy: move what runs delete or overwrite at DEST into "
+        ".synchub-trash/ there, pruned after this period (e.g. 30d); off: destroy them",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
 Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
@@ -587,6 +595,7 @@ def job_add(
     delete_guard: DeleteGuard = None,
     require_marker: Marker = None,
     check_access: CheckAccess = None,
+    keep_deleted: KeepDeleted = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -613,6 +622,7 @@ def job_add(
             delete_guard=delete_guard,
             require_marker=require_marker,
             check_access=check_access,
+            keep_deleted=keep_deleted,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -678,6 +688,7 @@ def job_edit(
         ),
     ] = None,
     check_access: CheckAccess = None,
+    keep_deleted: KeepDeleted = None,
 ) -> None:
     """Change a job; what is not given stays. A new schedule counts from now."""
     with services() as svc:
@@ -703,6 +714,7 @@ def job_edit(
             delete_guard=delete_guard,
             require_marker=require_marker,
             check_access=check_access,
+            keep_deleted=keep_deleted,
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
@@ -771,6 +783,11 @@ def print_job(view: dict[str, Any]) -> None:
         if view.get("check_access") is not None:
             checked = "on (RCLONE_TEST at both roots)" if view["check_access"] else "off"
             out.print(f"  access check {checked}", markup=False)
+        if view.get("keep_deleted"):
+            out.print(
+                f"  keeps deleted and overwritten files {view['keep_deleted']} in .synchub-trash/",
+                markup=False,
+            )
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
     out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
@@ -976,7 +993,9 @@ def print_files(view: dict[str, Any]) -> None:
         action = f["action"].replace("_", " ")
         out.print(
             f"  {action:<13} {f['size'] if f['size'] is not None else '':>12} "
-            f"{f['path']}" + (f"  ({f['error']})" if f["error"] else ""),
+            f"{f['path']}"
+            + (f"  ({f['error']})" if f["error"] else "")
+            + (f"  -> kept at {f['kept_at']}" if f.get("kept_at") else ""),
             markup=False,
         )
     if not rows:
@@ -999,6 +1018,37 @@ def runs_logs(run: int, follow: Annotated[bool, typer.Option("--follow", "-f")] 
                 out.print(f"run {run} ended: [bold]{item['state']}[/]")
             else:
                 print_line(out, item)
+
+
+@runs_app.command("restore")
+def runs_restore(
+    run: int,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Only this file or folder (relative to the destination)"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy back what RUN kept: the files it deleted or overwrote, for a job with
+    --keep-deleted. What the restore overwrites is kept in turn."""
+    with services() as svc:
+        ensure_schema(svc)
+        done = svc.runs.restore(run, path)
+        if as_json:
+            emit(done)
+        else:
+            out.print(f"restored {len(done['restored'])} file(s) from {done['kept_in']} "
+                      f"to {done['destination']}", markup=False)  # fmt: skip
+            for name in done["restored"]:
+                out.print(f"  {name}", markup=False)
+            if done["unchanged"]:
+                out.print(f"{len(done['unchanged'])} file(s) already in place, as kept",
+                          markup=False)  # fmt: skip
+            out.print(f"what they replaced is kept in {done['kept_aside']}", markup=False)
+            for error in done["errors"]:
+                out.print(f"  error: {error}", markup=False)
+    if done["errors"]:
+        raise typer.Exit(1)
 
 
 @runs_app.command("cancel")

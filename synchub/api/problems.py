@@ -71,6 +71,7 @@ MEANING: dict[int, str] = {
     409: "The request conflicts with the current state",
     413: "The request body is too large",
     422: "Invalid input: `detail` (and `errors`, for a malformed request) says what",
+    502: "rclone failed: `detail` gives its error",
 }
 
 

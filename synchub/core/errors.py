@@ -23,6 +23,7 @@ The tree::
      │    ├── JobRunning
      │    ├── JobDeleted
      │    ├── TaskBusy
+     │    ├── NothingToRestore    a run kept no versions, or they were pruned
      │    ├── SecretsUnreadable   the secret key cannot open stored secrets
      │    └── NoSecretKey         there is no secret key to seal new ones with
      ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
@@ -126,6 +127,10 @@ class JobDeleted(Conflict):
 
 class TaskBusy(Conflict):
     """The file is queued or being transferred: it goes already."""
+
+
+class NothingToRestore(Conflict):
+    """The run kept no versions to restore, or they were pruned."""
 
 
 class SecretsUnreadable(Conflict):

@@ -181,3 +181,5 @@ class FileChange:
     action: FileAction  #: what happened to it
     size: int | None = None  #: bytes, when known
     error: str | None = None  #: the engine's message, for FAILED
+    #: where the version this run deleted or overwrote was kept, when its job keeps them
+    kept_at: str | None = None

@@ -1,8 +1,11 @@
-"""Data safety: the delete guard, the mount marker and dry runs, as values and rules.
+"""Data safety: the delete guard, the mount marker, dry runs and kept versions, as
+values and rules.
 
 A `sync` (and a `bisync`) deletes at the destination what the source lacks, so an
 emptied, unmounted or mistyped source can wipe a backup. The delete guard bounds
-how much one run may delete; the marker proves the source is the right place.
+how much one run may delete; the marker proves the source is the right place. Kept
+versions move what a run deletes or overwrites into a trash folder at the
+destination root instead, for a period.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidInput
 
 #: The operations that delete at the destination what the source lacks.
@@ -82,3 +87,53 @@ def dry_run_option(params: Mapping[str, Any]) -> bool:
     """Whether an rclone job's own options make every run of it a dry run."""
     options = params.get("options")
     return isinstance(options, list) and "--dry-run" in options
+
+
+#: The folder at a destination's root that holds the versions runs kept.
+TRASH = ".synchub-trash"
+#: The operations whose deletes and overwrites can be kept (rclone's --backup-dir).
+KEEP_OPS = frozenset({"sync", "copy"})
+#: The shortest and longest keep periods.
+MIN_KEEP_S, MAX_KEEP_S = 3600, 10 * 366 * 86400
+_STAMP = "%Y%m%dT%H%M%SZ"
+#: A folder in TRASH: the start of the run (or restore) that filled it, and its id.
+_KEPT = re.compile(r"([0-9]{8}T[0-9]{6}Z)-(run|restore)([0-9]+)")
+
+
+def parse_keep_deleted(value: Any) -> str | None:
+    """A keep period as stored (e.g. "30d"), or None for `off`; InvalidInput for
+    anything else, e.g. 0s, -1d or abc."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("Bad keep period: use a duration such as 30d, or off")
+    if value.strip().lower() == "off":
+        return None
+    seconds = parse_duration(value, what="keep period", minimum=MIN_KEEP_S)
+    if seconds > MAX_KEEP_S:
+        raise InvalidInput(f"Bad keep period {value!r}: it must be at most 10 years")
+    return format_duration(seconds)
+
+
+def keep_seconds(params: Mapping[str, Any]) -> int | None:
+    """The keep period of rclone job `params` in seconds; None when nothing is kept."""
+    value = params.get("keep_deleted")
+    return parse_duration(value) if isinstance(value, str) and value else None
+
+
+def kept_folder(started: datetime, run_id: int, kind: str = "run") -> str:
+    """The folder, relative to the destination root, that receives what run `run_id`
+    (started at `started`) deletes or overwrites; `kind` "restore" for a restore."""
+    return f"{TRASH}/{started.astimezone(UTC).strftime(_STAMP)}-{kind}{run_id}"
+
+
+def expired_folders(names: list[str], now: datetime, keep_s: int) -> list[str]:
+    """The `names` (folders in TRASH) filled more than `keep_s` seconds before `now`.
+    Names synchub did not make are never among them."""
+    old = []
+    for name in names:
+        match = _KEPT.fullmatch(name.rstrip("/"))
+        if match is None:
+            continue
+        filled = datetime.strptime(match[1], _STAMP).replace(tzinfo=UTC)
+        if filled + timedelta(seconds=keep_s) < now:
+            old.append(match[0])
+    return old

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from synchub.core.errors import CommandsDisabled
@@ -51,6 +52,9 @@ class RunContext:
     timeout_s: int | None = None
     dry_run: bool = False  #: change nothing; report what a real run would change
     allow_deletes: bool = False  #: this run may pass the delete guard and empty-source stop
+    #: when the run started (the runner's clock): names its kept versions' folder, and
+    #: is the "now" their pruning counts from; None: the system clock's now
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from synchub.core.errors import (
@@ -52,7 +52,7 @@ from synchub.engines.rclone_backends import (
 OPS = ("sync", "copy", "move", "check", "bisync")
 PARAMS = frozenset(
     {"op", "source", "destination", "filters", "options", "delete_guard", "require_marker",
-     "check_access"}
+     "check_access", "keep_deleted"}
 )  # fmt: skip
 
 #: What synchub adds to every run: JSON log lines on stderr, stats every second.
@@ -303,6 +303,13 @@ class RcloneLog:
         self._usage = False
         self._failed: set[tuple[str, str | None]] = set()
         self._last_progress: Progress | None = None
+        #: a run keeping versions: the folder (remote:path) they go to (see `_kept`)
+        self.kept_in: str | None = None
+        #: files moved into `kept_in` whose delete or replacement is not logged yet
+        self._moved_aside: set[str] = set()
+        #: server-side copies not reported yet: the first half of a move aside, on a
+        #: remote that moves by copy and delete, unless no "Deleted" follows
+        self._copied: dict[str, FileChange] = {}
 
     def feed(self, stream: str, line: str) -> None:
         """Handle one line from rclone's `stream` ("stdout" or "stderr")."""
@@ -318,6 +325,12 @@ class RcloneLog:
 
     def finish(self) -> None:
         """Call once rclone has exited: the totals are final, scanning is over."""
+        for path in sorted(self._moved_aside):  # moved aside, then its copy failed
+            self.sink.file(FileChange(path, FileAction.MOVED, kept_at=self._kept_at(path)))
+        for change in self._copied.values():  # copies from the source, after all
+            self.sink.file(change)
+        self._moved_aside.clear()
+        self._copied.clear()
         last = self._last_progress
         if last is not None and last.scanning:
             self._last_progress = Progress(**{**_fields(last), "scanning": False})
@@ -334,6 +347,8 @@ class RcloneLog:
         obj = {key: self._clean(value) for key, value in obj.items()}
         level, msg = str(obj.get("level", "info")), str(obj["msg"])
         change = file_change(obj)
+        if self.kept_in is not None:
+            change = self._kept(obj, change)
         if change is not None and self._is_new(change):
             self.sink.file(change)
         fields = {k: v for k, v in obj.items() if k not in _LOG_FIELDS_SKIPPED}
@@ -344,6 +359,34 @@ class RcloneLog:
             self.last_error = text
         if msg.startswith("Failed to ") and str(obj.get("source", "")).startswith("cmd/"):
             self.summary = msg
+
+    def _kept(self, obj: Mapping[str, Any], change: FileChange | None) -> FileChange | None:
+        """The row of a line from a run keeping versions (rclone's --backup-dir), which
+        logs no "replaced existing": a deleted file is moved aside, then "Moved into
+        backup dir"; an overwritten one is moved aside, then "Copied (new)". A move
+        aside is "Moved (server-side)", or "Copied (server-side copy)" then "Deleted"
+        on remotes without server-side moves (S3). Such a run renames nothing else
+        (sync and copy only, so a plain "Moved (server-side)" is always a move aside)."""
+        path, msg = obj.get("object"), str(obj.get("msg", ""))
+        if not isinstance(path, str) or not path:
+            return change
+        if msg == "Moved (server-side)" or (msg == "Deleted" and path in self._copied):
+            self._copied.pop(path, None)
+            self._moved_aside.add(path)
+            return None
+        if msg == "Copied (server-side copy)" and path not in self._moved_aside and change:
+            self._copied[path] = change  # a move aside if "Deleted" follows
+            return None
+        if msg == "Moved into backup dir":
+            self._moved_aside.discard(path)
+            return FileChange(path, FileAction.DELETED, kept_at=self._kept_at(path))
+        if change is not None and change.action is FileAction.COPIED and path in self._moved_aside:
+            self._moved_aside.discard(path)
+            return replace(change, action=FileAction.REPLACED, kept_at=self._kept_at(path))
+        return change
+
+    def _kept_at(self, path: str) -> str:
+        return f"{self.kept_in}/{path}"
 
     def _is_new(self, change: FileChange) -> bool:
         # rclone retries a whole failed sync (--retries), repeating its errors.
@@ -639,7 +682,7 @@ class RcloneEngine:
             "destination": str(destination),
             "filters": filters,
             "options": options,
-            **rclone_safety.validate(params, op),
+            **rclone_safety.validate({**params, "options": options}, op),
         }
 
     def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:

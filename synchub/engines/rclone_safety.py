@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,15 @@ from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.core.safety import (
     DEFAULT_DELETE_GUARD,
     GUARDED_OPS,
+    KEEP_OPS,
+    TRASH,
     DeleteGuard,
     check_marker,
+    expired_folders,
+    keep_seconds,
+    kept_folder,
     parse_delete_guard,
+    parse_keep_deleted,
 )
 from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
@@ -61,6 +68,17 @@ _FILTER_FLAGS = frozenset(
      "--exclude-from", "--max-size", "--min-size", "--max-age", "--min-age",
      "--exclude-if-present"}
 )  # fmt: skip
+_INCLUDES = (
+    "rclone applies it before every --filter rule, so it could take in the kept "
+    "versions: use the job's filters ('+ PATTERN') instead"
+)
+#: Options that cannot go with kept versions, and why.
+_NOT_WITH_KEPT = {
+    "--delete-excluded": "it would delete the kept versions themselves",
+    "--suffix": "kept files must keep their names to be restored",
+    "--include": _INCLUDES,
+    "--include-from": _INCLUDES,
+}
 #: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
 #: What rclone logs for each delete past --max-delete.
 _THRESHOLD = "--max-delete threshold reached"
@@ -89,7 +107,28 @@ def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
     marker = params.get("require_marker")
     if marker not in (None, ""):
         out["require_marker"] = check_marker(marker)
+    keep = params.get("keep_deleted")
+    period = parse_keep_deleted(keep) if keep not in (None, "") else None
+    if period is not None:
+        out["keep_deleted"] = _keepable(period, op, params)
     return out
+
+
+def _keepable(keep: str, op: str, params: Mapping[str, Any]) -> str:
+    """`keep` when versions can be kept for this op and these options; else InvalidInput."""
+    if op not in KEEP_OPS:
+        why = {
+            "move": "its report could not tell a kept version from a moved file",
+            "bisync": "bisync changes both sides and keeps its own backups (--backup-dir1/2)",
+            "check": "a check changes nothing",
+        }.get(op, "it does not overwrite at the destination")
+        raise InvalidInput(f"Kept versions apply to sync and copy jobs, not {op}: {why}")
+    options = params.get("options") or []
+    for option in options if isinstance(options, list) else []:
+        name = flag_name(option) if isinstance(option, str) else ""
+        if name in _NOT_WITH_KEPT:
+            raise InvalidInput(f"Kept versions cannot go with {name}: {_NOT_WITH_KEPT[name]}")
+    return keep
 
 
 def guard_of(params: Mapping[str, Any]) -> DeleteGuard:
@@ -103,6 +142,7 @@ class _Counts:
     source: int = 0  #: files at the source
     destination: int = 0  #: files at the destination
     deletes: int = 0  #: files the sync would delete
+    replaces: int = 0  #: files the sync would overwrite
     touched: int = 0  #: paths the second pass must touch
     #: rclone's own temporary files a killed transfer left at the destination
     #: (`name.1a2b3c4d.partial`): the sync removes them, the guard does not count them.
@@ -139,7 +179,15 @@ class SafeRun:
         self.options: list[str] = list(ctx.params.get("options", []))
 
     def run(self, argv: list[str], execute: Execute) -> Outcome:
-        """Run `argv` (the job's rclone command line) through `execute`, or stop first."""
+        """Run `argv` (the job's rclone command line) through `execute`, or stop first;
+        a job keeping versions then prunes the old ones."""
+        keep = keep_seconds(self.params) if self.op in KEEP_OPS else None
+        outcome = self._run(self._with_trash(argv, keep), execute)
+        if keep is not None and outcome.ok and not outcome.dry_run:
+            self._prune(keep)
+        return outcome
+
+    def _run(self, argv: list[str], execute: Execute) -> Outcome:
         marker = self.params.get("require_marker")
         if marker:
             stopped = self._marker_missing(marker)
@@ -162,6 +210,70 @@ class SafeRun:
                 return outcome
             return self._unreadable_source(outcome.stats) or outcome
         return self._guarded_sync(argv, execute)
+
+    # -- kept versions ---------------------------------------------------------------
+
+    def _with_trash(self, argv: list[str], keep: int | None) -> list[str]:
+        """`argv` excluding the trash folder on both sides, first among the filters so
+        no rule of the job's can take it in (a job whose versions are no longer kept
+        must not delete the ones it kept); keeping versions (`keep`), moving what the run
+        deletes or overwrites into this run's folder there."""
+        if self.op not in KEEP_OPS:
+            return argv
+        argv = [*argv[:4], f"--filter=- /{TRASH}/**", *argv[4:]]
+        if keep is None:
+            return argv
+        started = self.ctx.started_at or datetime.now(UTC)
+        self.log.kept_in = self._at_destination(kept_folder(started, self.ctx.run_id))
+        return [*argv, f"--backup-dir={self.log.kept_in}"]
+
+    def _at_destination(self, path: str) -> str:
+        """`path` (relative to the destination root) as remote:path."""
+        destination = rclone.parse_location(self.params["destination"])
+        return str(rclone.Location(destination.remote, _joined(destination.path, path)))
+
+    def _prune(self, keep_s: int) -> None:
+        """Purge the folders of kept versions older than the job's period.
+
+        Pruning is the last step of each successful run of the job rather than a
+        maintenance pass of its own: a job runs once at a time, so no other run of it
+        fills the trash meanwhile; the run has the destination's remote and its
+        credentials at hand; and the run's start, from synchub's clock, is the "now"
+        it counts from. A job that stops running keeps its versions until it runs again:
+        kept longer, never shorter. Only folders named as synchub names them, inside
+        the trash, are ever purged; a failure is logged and fails nothing."""
+        trash = self._at_destination(TRASH)
+        code, names, error = self._listed([self.binary, "lsf", "--dirs-only", trash])
+        if code in (3, 4):
+            return  # nothing kept yet
+        if code != 0:
+            self.ctx.sink.log("warning", f"cannot list the kept versions at {trash}: {error}")
+            return
+        now = self.ctx.started_at or datetime.now(UTC)
+        for name in expired_folders(names, now, keep_s):
+            where = f"{trash}/{name}"
+            code, _, error = self._listed([self.binary, "purge", where])
+            if code == 0:
+                self.ctx.sink.log("info", f"pruned kept versions older than "
+                                  f"{self.params['keep_deleted']}: {where}")  # fmt: skip
+            else:
+                self.ctx.sink.log("warning", f"cannot prune {where}: {error}")
+
+    def _listed(self, argv: list[str]) -> tuple[int, list[str], str]:
+        """Run a short rclone command: (exit status, its output lines, its first error)."""
+        try:
+            proc = spawn(argv, env=dict(self.env))
+        except OSError as exc:
+            return -1, [], str(exc)
+        out: list[str] = []
+        errors: list[str] = []
+        for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
+            if stream == "stdout":
+                out.append(line.removesuffix("\n"))
+            elif line.strip():
+                errors.append(self.log.redact(line.strip()))
+        code = int(proc.returncode if proc.returncode is not None else -1)
+        return code, out, (errors or [""])[0]
 
     # -- the marker --------------------------------------------------------------
 
@@ -354,10 +466,16 @@ class SafeRun:
         return _stop(error_class, error)
 
     def _second_pass(self, argv: list[str], touch: Path, counts: _Counts) -> list[str]:
-        limits = [counts.deletes + counts.leftovers]
+        # Keeping versions on a remote without server-side moves (S3), rclone moves a
+        # file aside by a copy and a delete, which --max-delete counts: once for an
+        # overwritten file, twice for a deleted one (its delete, then the move's).
+        # Nothing is destroyed then, so the bound may count them.
+        keeping = keep_seconds(self.params) is not None
+        aside = counts.deletes + counts.replaces if keeping else 0
+        limits = [counts.deletes + counts.leftovers + aside]
         for option in self.options:
             if flag_name(option) == "--max-delete" and option.partition("=")[2].isdigit():
-                limits.append(int(option.partition("=")[2]) + counts.leftovers)
+                limits.append(int(option.partition("=")[2]) + counts.leftovers + aside)
         extra = [f"--max-delete={min(limits)}"]
         if any(flag_name(o) == "--delete-excluded" for o in self.options):
             # rclone then lists the destination unfiltered: a files-from list would make
@@ -373,15 +491,8 @@ class SafeRun:
 
     def _quiet(self, argv: list[str]) -> tuple[int, str]:
         """Run a short rclone command; (exit status, its first error line)."""
-        try:
-            proc = spawn(argv, env=dict(self.env))
-        except OSError as exc:
-            return -1, str(exc)
-        errors = []
-        for stream, line in stream_lines(proc, self.ctx.stop, grace_s=self.grace_s):
-            if stream == "stderr" and line.strip():
-                errors.append(self.log.redact(line.strip()))
-        return int(proc.returncode if proc.returncode is not None else -1), (errors or [""])[0]
+        code, _, error = self._listed(argv)
+        return code, error
 
 
 def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
@@ -400,6 +511,7 @@ def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
                 counts.destination += 1
             if sign in "*+-":
                 counts.deletes += sign == "-"
+                counts.replaces += sign == "*"
                 counts.touched += 1
                 out.write(path + "\n")
         for _, path in _lines(touched, signed=False):

@@ -212,6 +212,7 @@ class Runner:
                 timeout_s=run.timeout_s,
                 dry_run=run.dry_run,
                 allow_deletes=run.allow_deletes,
+                started_at=run.started_at,
             )
         except Exception as exc:
             self._forget(run_id)

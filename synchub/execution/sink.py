@@ -61,7 +61,9 @@ class BufferedSink:
             self._files_seen += 1
             if self._files_seen <= self.file_cap:
                 error = redact(change.error, self.secrets) if change.error else change.error
-                self._files.append((change.path, change.action.value, change.size, error, at))
+                self._files.append(
+                    (change.path, change.action.value, change.size, error, at, change.kept_at)
+                )
 
     def empty(self) -> bool:
         """True when `flush` would write nothing: no lines, files, progress or counts

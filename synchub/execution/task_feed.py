@@ -31,9 +31,9 @@ class TaskFeed:
                 session, self.job_id, self.run_id, self.started, [i for i in items if i]
             )
         report = [
-            (self._path(path), action in SENT, size, error, at)
-            for path, action, size, error, at in files
-            if action in SENT or action == FileAction.FAILED.value
+            (self._path(row[0]), row[1] in SENT, row[2], row[3], row[4])
+            for row in files
+            if row[1] in SENT or row[1] == FileAction.FAILED.value
         ]
         if report:
             task_store.reported(session, self.job_id, self.run_id, self.started, report)

@@ -78,6 +78,8 @@ class JobFields:
     require_marker: str | None = None
     #: bisync: rclone's access check with its RCLONE_TEST files (on unless turned off)
     check_access: bool | None = None
+    #: sync/copy: keep what runs delete or overwrite for this long ("30d"); "off" stops
+    keep_deleted: str | None = None
 
 
 DEFAULTS = JobFields(
@@ -654,10 +656,17 @@ def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:
 
 def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
     """Put the job's safety settings given in `spec` among its rclone params."""
-    if spec.delete_guard is None and spec.require_marker is None and spec.check_access is None:
+    if (
+        spec.delete_guard is None
+        and spec.require_marker is None
+        and spec.check_access is None
+        and spec.keep_deleted is None
+    ):
         return
     if spec.kind != "rclone":
-        raise InvalidInput("Only rclone jobs take a delete guard, a marker or an access check")
+        raise InvalidInput(
+            "Only rclone jobs take a delete guard, a marker, an access check or kept versions"
+        )
     if spec.check_access is not None:
         op = raw.get("op", "sync")
         if op != "bisync":
@@ -678,19 +687,25 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
         raw.pop("require_marker", None)
     elif spec.require_marker is not None:
         raw["require_marker"] = spec.require_marker
+    if spec.keep_deleted is not None:
+        raw["keep_deleted"] = spec.keep_deleted
 
 
 def _safety_view(row: JobRow) -> dict[str, Any]:
-    """The job's delete guard and access check (None where they do not apply), and
-    its marker."""
+    """The job's delete guard and access check (None where they do not apply), its
+    marker and keep period."""
     if row.kind != "rclone":
-        return {"delete_guard": None, "require_marker": None, "check_access": None}
+        return {
+            "delete_guard": None, "require_marker": None, "check_access": None,
+            "keep_deleted": None,
+        }  # fmt: skip
     op = row.params.get("op", "sync")
     guarded = op in GUARDED_OPS
     return {
         "delete_guard": row.params.get("delete_guard", DEFAULT_DELETE_GUARD) if guarded else None,
         "require_marker": row.params.get("require_marker"),
         "check_access": row.params.get("check_access", True) if op == "bisync" else None,
+        "keep_deleted": row.params.get("keep_deleted"),
     }
 
 

@@ -149,6 +149,7 @@ class RunService:
                     "size": f.size,
                     "error": f.error,
                     "at": f.at.isoformat(),
+                    "kept_at": f.kept_at,
                 }
                 for f in log_store.files(session, run_id)
             ]
@@ -177,9 +178,16 @@ class RunService:
                     "size": f.size,
                     "error": f.error,
                     "at": f.at.isoformat(),
+                    "kept_at": f.kept_at,
                 }
                 for f in rows[:limit]
             ], len(rows) > limit
+
+    def restore(self, run_id: int, path: str | None = None) -> dict[str, Any]:
+        """Copy back what the run kept; see services.restore.restore_run."""
+        from synchub.services.restore import restore_run
+
+        return restore_run(self.svc, run_id, path)
 
     def retried_by(self, run_id: int) -> int | None:
         """The id of the run that retries this one, if one does."""

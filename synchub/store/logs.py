@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 from synchub.store.tables import RunFileRow, RunLogRow, RunRow
 
 LogLine = tuple[int, datetime, str, str]  # seq, at, level, message
-FileLine = tuple[str, str, int | None, str | None, datetime]  # path, action, size, error, at
+#: path, action, size, error, at[, kept_at]
+FileLine = (
+    tuple[str, str, int | None, str | None, datetime]
+    | tuple[str, str, int | None, str | None, datetime, str | None]
+)
 
 
 def append(
@@ -62,13 +66,17 @@ def add_files(session: Session, run_id: int, rows: Sequence[FileLine], dropped: 
     if rows:
         session.execute(
             insert(RunFileRow),
-            [
-                {"run_id": run_id, "path": p, "action": a, "size": s, "error": e, "at": at}
-                for p, a, s, e, at in rows
-            ],
+            [_file_row(run_id, row) for row in rows],
         )
     if dropped:
         session.execute(update(RunRow).where(RunRow.id == run_id).values(files_dropped=dropped))
+
+
+def _file_row(run_id: int, row: FileLine) -> dict[str, object]:
+    path, action, size, error, at = row[:5]
+    kept_at = row[5] if len(row) > 5 else None
+    return {"run_id": run_id, "path": path, "action": action, "size": size, "error": error,
+            "at": at, "kept_at": kept_at}  # fmt: skip
 
 
 def files(session: Session, run_id: int, limit: int = 100_000) -> list[RunFileRow]:
@@ -100,3 +108,15 @@ def files_page(
     if action is not None:
         query = query.where(RunFileRow.action == action)
     return list(session.scalars(query.order_by(RunFileRow.id).limit(limit)))
+
+
+def first_kept(session: Session, run_id: int) -> tuple[str, str] | None:
+    """(path, kept_at) of the first row of the run's change report that says where a
+    version was kept; None when no row does."""
+    row = session.execute(
+        select(RunFileRow.path, RunFileRow.kept_at)
+        .where(RunFileRow.run_id == run_id, RunFileRow.kept_at.is_not(None))
+        .order_by(RunFileRow.id)
+        .limit(1)
+    ).first()
+    return None if row is None or row[1] is None else (row[0], row[1])

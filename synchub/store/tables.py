@@ -216,6 +216,8 @@ class RunFileRow(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
+    #: where the version it deleted or overwrote was kept (remote:path/.synchub-trash/...)
+    kept_at: Mapped[str | None] = mapped_column(Text)
 
 
 class FileTaskRow(Base):

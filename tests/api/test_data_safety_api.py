@@ -139,3 +139,54 @@ def test_dry_run_with_allow_deletes_is_a_422(api: Api, src: Path, dst: Path) -> 
     body = {"dry_run": True, "allow_deletes": True}
     problem(api.operator.post("/api/v1/jobs/backup/run", json=body), 422)
     assert ok(api.viewer.get("/api/v1/runs"))["data"] == []
+
+
+def test_kept_versions_over_http_say_where_each_file_went_and_restore(
+    api: Api, harness: Harness, src: Path, dst: Path
+) -> None:
+    write(src, {"a.txt": "a one", "b.txt": "b"})
+    job = ok(new_job(api, src, dst, keep_deleted="720h", delete_guard="off"), 201)
+    assert job["keep_deleted"] == "30d"
+    ok(api.operator.post("/api/v1/jobs/backup/run"), 202)
+    harness.step()
+    (src / "a.txt").unlink()
+    run = ok(api.operator.post("/api/v1/jobs/backup/run"), 202)
+    harness.step()
+    (row,) = ok(api.viewer.get(f"/api/v1/runs/{run['id']}/files"))["data"]
+    assert row["action"] == "deleted" and row["kept_at"].endswith("-run2/a.txt")
+    assert tree(dst) == {".synchub-trash/20250602T090000Z-run2/a.txt": "a one", "b.txt": "b"}
+    # It should be for operators, refuse a path that matches nothing, then restore.
+    url = f"/api/v1/runs/{run['id']}/restore"
+    problem(api.viewer.post(url), 403)
+    problem(api.operator.post(url, json={"path": "c.txt"}), 422)
+    problem(api.operator.post("/api/v1/runs/1/restore"), 409)
+    done = ok(api.operator.post(url, json={"path": "a.txt"}))
+    assert done["restored"] == ["a.txt"] and done["errors"] == []
+    assert tree(dst)["a.txt"] == "a one"
+    events = ok(api.admin.get("/api/v1/audit", params={"action": "run.restore"}))["data"]
+    assert [e["target"] for e in events] == [str(run["id"])]
+    job = ok(api.admin.patch("/api/v1/jobs/backup", json={"keep_deleted": "off"}))
+    assert job["keep_deleted"] is None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"keep_deleted": "0s"},
+        {"keep_deleted": "-1d"},
+        {"keep_deleted": "abc"},
+        {"keep_deleted": 30},
+        {"keep_deleted": "30d", "params": {"op": "move"}},
+    ],
+)
+def test_bad_keep_settings_are_a_422_that_changes_nothing(
+    api: Api, src: Path, dst: Path, extra: dict[str, Any]
+) -> None:
+    body = {"name": "backup", "params": {"source": str(src), "destination": str(dst)}}
+    bad = {**body, **extra, "params": {**body["params"], **extra.get("params", {})}}  # type: ignore[dict-item]
+    problem(api.admin.post("/api/v1/jobs", json=bad), 422)
+    assert ok(api.viewer.get("/api/v1/jobs"))["data"] == []
+    ok(new_job(api, src, dst, keep_deleted="7d"), 201)
+    problem(api.admin.patch("/api/v1/jobs/backup", json={k: v for k, v in bad.items()
+                                                          if k != "name"}), 422)  # fmt: skip
+    assert ok(api.viewer.get("/api/v1/jobs/backup"))["keep_deleted"] == "7d"

@@ -50,6 +50,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/runs/{done}", "viewer", {}),
     ("POST", "/api/v1/runs/{pending}/cancel", "operator", {}),
     ("POST", "/api/v1/runs/{done}/retry", "operator", {}),
+    ("POST", "/api/v1/runs/{done}/restore", "operator", {}),
     ("GET", "/api/v1/runs/{done}/log", "viewer", {}),
     ("GET", "/api/v1/runs/{done}/files", "viewer", {}),
     ("GET", "/api/v1/runs/{done}/events", "viewer", {}),

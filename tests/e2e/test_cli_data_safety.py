@@ -165,3 +165,47 @@ def test_a_bisync_through_the_cli_checks_access_and_says_its_stops(
     synchub("job", "run", "pair", "--wait", "--allow-deletes")
     assert tree(two) == {"d": "4", "RCLONE_TEST": ""}
     assert all(not r["resync"] for r in synchub.json("runs", "list")[:-1])
+
+
+def test_kept_versions_from_add_to_restore(synchub: Synchub, dirs: tuple[Path, Path]) -> None:
+    src, dst = dirs
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
+            "--keep-deleted", "30d")  # fmt: skip
+    assert "keeps deleted and overwritten files 30d" in synchub("job", "show", "backup").stdout
+    synchub("job", "run", "backup", "--wait")
+    (src / "a.txt").write_text("alpha, edited")
+    (src / "b.txt").unlink()
+    synchub("job", "run", "backup", "--wait")
+    (run, _) = synchub.json("runs", "list")
+    shown = synchub("runs", "show", str(run["id"]), "--files").stdout
+    assert "-> kept at" in shown and f"-run{run['id']}/b.txt" in shown
+    kept = {k: v for k, v in tree(dst).items() if k.startswith(".synchub-trash/")}
+    assert sorted(kept.values()) == ["alpha", "beta"]
+
+    restored = synchub("runs", "restore", str(run["id"]), "--path", "b.txt").stdout
+    assert "restored 1 file(s)" in restored
+    assert tree(dst)["b.txt"] == "beta" and tree(dst)["a.txt"] == "alpha, edited"
+    done = synchub.json("runs", "restore", str(run["id"]))
+    # b.txt is there as kept already: rclone copies what differs.
+    assert done["restored"] == ["a.txt"] and done["unchanged"] == ["b.txt"]
+    assert tree(dst)["a.txt"] == "alpha"
+
+    synchub("job", "edit", "backup", "--keep-deleted", "off")
+    assert "keeps deleted" not in synchub("job", "show", "backup").stdout
+
+
+@pytest.mark.parametrize("bad", ["0s", "-1d", "abc"])
+def test_a_bad_keep_period_exits_2_and_changes_nothing(
+    synchub: Synchub, dirs: tuple[Path, Path], bad: str
+) -> None:
+    src, dst = dirs
+    proc = synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
+                   "--keep-deleted", bad, check=False)  # fmt: skip
+    assert proc.returncode == 2 and "keep period" in proc.stderr + proc.stdout
+    assert synchub.json("job", "list") == []
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst))
+    proc = synchub("job", "edit", "backup", f"--keep-deleted={bad}", check=False)
+    assert proc.returncode == 2
+    assert synchub.json("job", "show", "backup")["keep_deleted"] is None
+    proc = synchub("runs", "restore", "999", check=False)
+    assert proc.returncode == 3

@@ -153,6 +153,7 @@ ADDED_BY = {
         ("runs", "alert_examined"),
         ("runs", "ix_runs_alert_unseen"),
     },
+    "0012": {("run_files", "kept_at")},
 }
 
 
@@ -472,6 +473,26 @@ def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     engine.dispose()
 
 
+def test_0012_keeps_every_change_report_row_and_goes_back_cleanly(blank_url: str) -> None:
+    """Rows written before it kept nothing; a downgrade drops only the column."""
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0011")
+
+    upgrade(engine, "0012")
+
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(text("SELECT kept_at FROM run_files"))] == [(None,)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0011")
+    assert counts(engine) == (3, 1, 1)
+    assert "kept_at" not in {c["name"] for c in inspect(engine).get_columns("run_files")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
 def claim_columns(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         names = conn.execute(
@@ -494,7 +515,8 @@ def test_0011_counts_every_existing_run_as_seen_by_alerts_and_goes_back_cleanly(
     with engine.connect() as conn:
         seen = conn.execute(text("SELECT DISTINCT alert_examined FROM runs")).scalars().all()
         assert seen == [True]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0011") == []
     command.downgrade(alembic_config(engine), "0010")
     assert counts(engine) == (3, 1, 1)
     assert "alerts" not in inspect(engine).get_table_names()

@@ -26,7 +26,13 @@ from synchub.api.params import (
     Until,
 )
 from synchub.api.problems import problem_responses as errors
-from synchub.api.schemas.runs import FilesPublic, RunPublic, RunsPublic
+from synchub.api.schemas.runs import (
+    FilesPublic,
+    RestorePublic,
+    RestoreRequest,
+    RunPublic,
+    RunsPublic,
+)
 from synchub.services import Services
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=errors(401, 403))
@@ -99,6 +105,19 @@ def cancel_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
 def retry_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     """A new attempt of an ended run, now. 409 while it has not ended."""
     return RunPublic.model_validate(svc.runs.show(svc.runs.retry(run_id)))
+
+
+@router.post("/{run_id}/restore", responses=errors(400, 404, 409, 413, 422, 502))
+def restore_run(
+    run_id: RunId, svc: OperatorServices, body: RestoreRequest | None = None
+) -> RestorePublic:
+    """Copy back to the destination what the run kept (the files it deleted or
+    overwrote, for a job keeping versions), or only `path`, a file or folder relative to
+    the destination root. What the restore overwrites is kept in turn. It answers once
+    the copy is done. 409 when the run kept nothing, its versions were pruned, or a run
+    of its job is running; 422 when `path` matches nothing it kept. Audited."""
+    path = body.path if body is not None else None
+    return RestorePublic.model_validate(svc.runs.restore(run_id, path))
 
 
 @router.get(

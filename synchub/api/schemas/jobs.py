@@ -54,6 +54,9 @@ class JobSettings(BaseModel):
     require_marker: str | None = Field(default=None, max_length=255, examples=[".mounted"])
     #: bisync: rclone's access check, its RCLONE_TEST files at both roots (default true)
     check_access: StrictBool | None = None
+    #: sync/copy: what runs delete or overwrite at the destination is moved into
+    #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
+    keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
 
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
@@ -76,6 +79,7 @@ class JobSettings(BaseModel):
             delete_guard=None if self.delete_guard is None else str(self.delete_guard),
             require_marker=self.require_marker,
             check_access=self.check_access,
+            keep_deleted=self.keep_deleted,
         )
 
 
@@ -128,6 +132,8 @@ class JobPublic(BaseModel):
     require_marker: str | None = None  #: must exist at the source root for a run to start
     #: bisync: whether runs check access with RCLONE_TEST files; None for other ops
     check_access: bool | None = None
+    #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
+    keep_deleted: str | None = None
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime

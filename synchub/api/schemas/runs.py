@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 State = Literal[
     "pending", "queued", "running", "succeeded", "failed", "timed_out", "lost", "cancelled",
@@ -80,9 +80,29 @@ class FileChangePublic(BaseModel):
     size: int | None
     error: str | None
     at: datetime
+    #: deleted or replaced, by a job that keeps versions: where the old version is now
+    #: (its remote:path; `synchub runs restore` brings it back)
+    kept_at: str | None = None
 
 
 class FilesPublic(BaseModel):
     data: list[FileChangePublic]
     count: int
     dropped: int  #: rows beyond the report's cap, counted only
+
+
+class RestoreRequest(BaseModel):
+    #: a file or folder relative to the destination root; none: all the run kept
+    path: str | None = Field(default=None, min_length=1, max_length=4096, examples=["docs/a.txt"])
+
+
+class RestorePublic(BaseModel):
+    run: int
+    kept_in: str  #: remote:path of the run's folder of kept versions
+    destination: str  #: remote:path of the destination root the files went back to
+    restored: list[str]  #: paths copied back, relative to the destination root
+    #: paths it kept that were already at the destination as kept: nothing to copy
+    unchanged: list[str]
+    #: remote:path where the versions the restore overwrote were kept
+    kept_aside: str
+    errors: list[str]  #: rclone's errors, if some files could not be copied back

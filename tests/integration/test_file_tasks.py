@@ -3,6 +3,7 @@ watcher, queued, transferring, done or failed from the run, retried one file alo
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -170,6 +171,39 @@ def test_a_failed_run_fails_its_tasks_and_one_file_is_retried_alone(
     svc.tasks.remove(task_id)
     with pytest.raises(TaskNotFound):
         svc.tasks.show(task_id)
+
+
+def test_rclones_temporary_names_are_never_tasks_and_its_failure_is_the_files(
+    svc: Services, clock: FakeClock, inbox: tuple[Harness, FolderWatch], src: Path, dst: Path
+) -> None:
+    h, watch = inbox
+    # A folder where the file should land: rclone writes NAME.<hex>.partial, then
+    # fails to rename it, and names the temporary file in its error.
+    (dst / "photo.jpg" / "in-the-way").mkdir(parents=True)
+    drop(watch, src, {"photo.jpg": b"jpeg" * 1000, "note.txt": b"n"})
+    # Another rclone writing into the watched folder leaves temporary files too.
+    drop(watch, src, {"incoming.bin.0a1b2c3d.partial": b"half"})
+    assert states(svc) == {"photo.jpg": "pending", "note.txt": "pending"}
+    clock.advance(SETTLE)
+    (run_id,) = full_pass(h)
+    assert svc.runs.show(run_id)["state"] == "failed"
+    # It should fail the file's own task with rclone's message, and make none for
+    # the temporary name (nor a change report row).
+    failed = tasks(svc)
+    assert {p: t["state"] for p, t in failed.items()} == {"photo.jpg": "failed", "note.txt": "done"}
+    assert "partial file rename failed" in failed["photo.jpg"]["error"]
+    assert [f["path"] for f in svc.runs.files(run_id) if f["action"] == "failed"] == ["photo.jpg"]
+    # The same failure again lands on the same task; once cleared, its retry sends it.
+    view = svc.tasks.retry(failed["photo.jpg"]["id"])
+    (retry,) = full_pass(h)
+    assert svc.runs.show(retry)["state"] == "failed"
+    assert set(tasks(svc)) == {"photo.jpg", "note.txt"}
+    assert tasks(svc)["photo.jpg"]["run_id"] == retry
+    shutil.rmtree(dst / "photo.jpg")
+    svc.tasks.retry(view["id"])
+    full_pass(h)
+    assert states(svc) == {"photo.jpg": "done", "note.txt": "done"}
+    assert (dst / "photo.jpg").read_bytes() == b"jpeg" * 1000
 
 
 def test_a_run_of_a_remote_source_reports_its_files_as_tasks(

@@ -27,20 +27,25 @@ def path_key(path: str) -> str:
 
 
 def _waiting_run() -> ColumnElement[bool]:
-    """A run that will carry the task waits: any whole run of its job, or the
-    one-file run made for it."""
+    """A run that will carry the task has not sent it yet: any whole run of its job
+    that waits, or that runs and began after the task was seen (see `settle`), or
+    the one-file run made for it (a retry), waiting or running. Until the run
+    reports the file in flight, the task is stored pending."""
+    whole = and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None))
+    waiting = RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value))
+    running = RunRow.state == RunState.RUNNING.value
     return exists().where(
-        RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value)),
         or_(
-            and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None)),
-            RunRow.id == FileTaskRow.run_id,
-        ),
+            and_(waiting, or_(whole, RunRow.id == FileTaskRow.run_id)),
+            and_(running, whole, RunRow.started_at >= FileTaskRow.seen_at),
+            and_(running, RunRow.id == FileTaskRow.run_id, RunRow.only_path.is_not(None)),
+        )
     )
 
 
 def status() -> ColumnElement[str]:
     """The task's state as people see it: stored, but `queued` for a pending task
-    that a waiting run will carry."""
+    that a run will carry (see `_waiting_run`)."""
     return case(
         (and_(FileTaskRow.state == PENDING, _waiting_run()), TaskState.QUEUED.value),
         else_=FileTaskRow.state,
@@ -199,7 +204,7 @@ def reported(
             "speed_bps": None,
             "eta_s": None,
             "error": None,
-            "started_at": func.coalesce(FileTaskRow.started_at, started),
+            "started_at": started,  # this attempt's, not an earlier one's
             "finished_at": lambda new: new.finished_at,
         },
     )
@@ -217,6 +222,7 @@ def reported(
             "error": lambda new: new.error,
             "speed_bps": None,
             "eta_s": None,
+            "started_at": started,
             "finished_at": lambda new: new.finished_at,
         },
     )
@@ -238,7 +244,8 @@ def settle(session: Session, run_id: int, state: RunState, now: datetime) -> Non
     before = FileTaskRow.seen_at <= run.started_at
     sending = and_(FileTaskRow.run_id == run_id, FileTaskRow.state == TRANSFERRING)
     if state is RunState.SUCCEEDED:
-        _set(session, and_(mine, before, FileTaskRow.state != DONE), _done(run_id, now))
+        done = _done(run_id, run.started_at, now)
+        _set(session, and_(mine, before, FileTaskRow.state != DONE), done)
         _set(session, sending, _pending())
     elif state is RunState.CANCELLED:
         _set(session, sending, _pending())
@@ -246,6 +253,7 @@ def settle(session: Session, run_id: int, state: RunState, now: datetime) -> Non
         error = f"run {run_id} {state.value}: {run.error or 'no message'}"
         unsent = FileTaskRow.state.in_((PENDING, TRANSFERRING))
         values = {"state": FAILED, "run_id": run_id, "error": error, "finished_at": now}
+        values["started_at"] = run.started_at
         _set(session, and_(mine, before, unsent), values | _still())
         _set(session, sending, _pending())
 
@@ -262,14 +270,14 @@ def _pending() -> dict[str, Any]:
     return {"state": PENDING, "bytes": 0, "percent": None} | _still()
 
 
-def _done(run_id: int, now: datetime) -> dict[str, Any]:
+def _done(run_id: int, started: datetime, now: datetime) -> dict[str, Any]:
     return {
         "state": DONE,
         "run_id": run_id,
         "error": None,
         "percent": 100,
         "bytes": func.coalesce(FileTaskRow.size, FileTaskRow.bytes),
-        "started_at": func.coalesce(FileTaskRow.started_at, now),
+        "started_at": started,  # this attempt's, not an earlier one's
         "finished_at": now,
     } | _still()
 
@@ -388,5 +396,5 @@ def queue_alone(session: Session, task_id: int, run_id: int) -> None:
     session.execute(
         update(FileTaskRow)
         .where(FileTaskRow.id == task_id)
-        .values(run_id=run_id, error=None, finished_at=None, **_pending())
+        .values(run_id=run_id, error=None, started_at=None, finished_at=None, **_pending())
     )

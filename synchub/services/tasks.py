@@ -95,19 +95,25 @@ class TaskService:
         return {state.value: found.get(state.value, 0) for state in TaskState}
 
     def folders(self) -> builtins.list[dict[str, Any]]:
-        """The watched-folder jobs, oldest first, each with `files_done`, `running` (a
-        run of it runs now) and `last_run_at` (when its last run ended)."""
+        """The watched-folder jobs, oldest first, each with `files_sent` (by its
+        runs, ever: deleting tasks does not lower it), `running` (a run of it runs
+        now) and `last_run_at` (when its last run ended)."""
         views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
             ids = [v["id"] for v in views]
-            done = store.done_by_job(session)
+            sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
             last = run_store.last_finished(session, ids)
         for view in views:
-            view["files_done"] = done.get(view["id"], 0)
+            view["files_sent"] = sent.get(view["id"], 0)
             view["running"] = view["id"] in running
             view["last_run_at"] = _iso(last.get(view["id"]))
         return views
+
+    def files_sent(self) -> int:
+        """How many files the watched folders have sent, deleted tasks included."""
+        with reading(self.svc.sessions) as session:
+            return sum(store.sent_by_job(session).values())
 
     def recent(self, limit: int = 10) -> builtins.list[dict[str, Any]]:
         """The last tasks to end, newest first."""

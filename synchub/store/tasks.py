@@ -185,7 +185,8 @@ def reported(
     files: Sequence[tuple[str, bool, int | None, str | None, datetime]],
 ) -> None:
     """The run's change report: (path, sent, size, error, at) per file — sent files
-    are done, unless changed again since the run began; the others failed."""
+    are done, unless changed again since the run began, and counted in the job's
+    `files_sent`; the others failed."""
     sent = [
         _new(job_id, p, DONE, started, run_id=run_id, size=s, bytes=s or 0, percent=100,
              started_at=started, finished_at=at)
@@ -208,6 +209,12 @@ def reported(
             "finished_at": lambda new: new.finished_at,
         },
     )
+    if sent:
+        session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(files_sent=JobRow.files_sent + len(sent))
+        )
     failed = [
         _new(job_id, p, FAILED, started, run_id=run_id, size=s, error=e, started_at=started,
              finished_at=at)
@@ -353,13 +360,9 @@ def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
     return {s: int(n) for s, n in session.execute(query)}
 
 
-def done_by_job(session: Session) -> dict[int, int]:
-    """How many files each watched job has sent (tasks done)."""
-    rows = session.execute(
-        select(FileTaskRow.job_id, func.count())
-        .where(FileTaskRow.state == DONE)
-        .group_by(FileTaskRow.job_id)
-    )
+def sent_by_job(session: Session) -> dict[int, int]:
+    """How many files each watched job has sent, deleted tasks included."""
+    rows = session.execute(select(JobRow.id, JobRow.files_sent).where(JobRow.watch.is_(True)))
     return {job_id: int(n) for job_id, n in rows}
 
 

@@ -147,6 +147,7 @@ ADDED_BY = {
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
     "0010": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
+    "0011": {("jobs", "files_sent")},
 }
 
 
@@ -450,7 +451,8 @@ def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     with engine.connect() as conn:
         flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))
         assert [tuple(f) for f in flags] == [(False, False, False)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0010") == []
     if engine.dialect.name == "postgresql":
         assert claim_columns(engine)[-3:] == ["c_dry_run", "c_allow_deletes", "c_resync"]
 
@@ -471,3 +473,79 @@ def claim_columns(engine: Engine) -> list[str]:
             text("SELECT proargnames FROM pg_proc WHERE proname = 'synchub_claim_run'")
         ).scalar_one()
     return [n for n in names if n.startswith("c_")]
+
+
+def add_job_and_task(engine: Engine, name: str) -> tuple[int, int]:
+    """A watched job with one done file task: (its id, the task's id)."""
+    at = T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        job_id = conn.execute(
+            text(
+                "INSERT INTO jobs (name, kind, params, schedule_kind, tz, misfire, queue,"
+                " retries, retry_delay_s, overlap, enabled, tags, created_at, updated_at,"
+                " watch) VALUES (:name, 'rclone', '{}', 'none', 'UTC', 'once', 'default', 0,"
+                " 60, 'skip', true, '[]', :at, :at, true) RETURNING id"
+            ),
+            {"name": name, "at": at},
+        ).scalar_one()
+        task_id = conn.execute(
+            text(
+                "INSERT INTO file_tasks (job_id, path, path_key, state, bytes, created_at,"
+                " seen_at) VALUES (:job, 'a.jpg', :key, 'done', 1, :at, :at) RETURNING id"
+            ),
+            {"job": job_id, "key": f"k-{name}", "at": at},
+        ).scalar_one()
+    return job_id, task_id
+
+
+def delete_job(engine: Engine, job_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM file_tasks WHERE job_id = :id"), {"id": job_id})
+        conn.execute(text("UPDATE runs SET job_id = NULL WHERE job_id = :id"), {"id": job_id})
+        conn.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": job_id})
+
+
+def test_0011_never_gives_a_deleted_jobs_or_tasks_id_again_and_counts_sent_files(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0010")
+    sqlite = engine.dialect.name == "sqlite"
+    if not sqlite:  # the seed gave its ids by hand, past the sequence
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('jobs', 'id'), 2)"))
+    # Before: SQLite gives a deleted newest job's and task's ids again.
+    job, task = add_job_and_task(engine, "inbox")
+    delete_job(engine, job)
+    again, task_again = add_job_and_task(engine, "inbox2")
+    assert (again == job, task_again == task) == (sqlite, sqlite)
+
+    upgrade(engine, "0011")
+
+    # It should keep every row, count the files already sent, keep the schema's
+    # indexes and foreign keys (the rebuild on SQLite), and never give an id twice.
+    assert counts(engine) == (3, 1, 1)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        sent = conn.execute(text("SELECT id, files_sent FROM jobs ORDER BY id")).all()
+        assert conn.execute(text("SELECT count(*) FROM file_tasks")).scalar_one() == 1
+    assert [tuple(r) for r in sent] == [(1, 0), (2, 0), (again, 1)]
+    (fk,) = [
+        f for f in inspect(engine).get_foreign_keys("file_tasks") if f["referred_table"] == "jobs"
+    ]
+    assert fk["options"].get("ondelete") == "CASCADE"
+    (fk,) = inspect(engine).get_foreign_keys("runs")
+    assert (fk["referred_table"], fk["options"].get("ondelete")) == ("jobs", "SET NULL")
+    assert "ix_jobs_next_fire_at" in {i["name"] for i in inspect(engine).get_indexes("jobs")}
+    delete_job(engine, again)
+    newest, newest_task = add_job_and_task(engine, "inbox3")
+    assert newest > again and newest_task > task_again
+
+    command.downgrade(alembic_config(engine), "0010")
+
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()

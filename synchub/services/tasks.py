@@ -122,17 +122,18 @@ class TaskService:
 
     def daily(self, days: int, zone: tzinfo) -> builtins.list[dict[str, Any]]:
         """The last `days` days in `zone`, oldest first: tasks seen (`added`) and
-        files sent (`done`) each day."""
+        files sent (`done`, from the runs' change reports, so that deleting tasks
+        does not lower it) each day."""
         today = self.svc.clock.now().astimezone(zone).date()
         first = today - timedelta(days=days - 1)
         start = datetime.combine(first, datetime.min.time(), zone)
         added: dict[date, int] = {}
         done: dict[date, int] = {}
         with reading(self.svc.sessions) as session:
-            for created, finished, state in store.since(session, start):
+            for created in store.added_since(session, start):
                 _count(added, created.astimezone(zone).date())
-                if finished is not None and state == TaskState.DONE.value:
-                    _count(done, finished.astimezone(zone).date())
+            for sent in store.sent_since(session, start):
+                _count(done, sent.astimezone(zone).date())
         return [
             {"date": day.isoformat(), "added": added.get(day, 0), "done": done.get(day, 0)}
             for day in (first + timedelta(days=i) for i in range(days))

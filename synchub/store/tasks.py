@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from synchub.core.runs import RunState
+from synchub.core.runs import FileAction, RunState
 from synchub.core.tasks import TaskState
-from synchub.store.tables import FileTaskRow, JobRow, RunRow
+from synchub.store.tables import FileTaskRow, JobRow, RunFileRow, RunRow
 
 PENDING, TRANSFERRING = TaskState.PENDING.value, TaskState.TRANSFERRING.value
 DONE, FAILED = TaskState.DONE.value, TaskState.FAILED.value
@@ -378,14 +378,23 @@ def recent(session: Session, limit: int) -> list[tuple[FileTaskRow, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def since(session: Session, start: datetime) -> list[tuple[datetime, datetime | None, str]]:
-    """(created_at, finished_at, state) of tasks seen or ended since `start`."""
+def added_since(session: Session, start: datetime) -> list[datetime]:
+    """When each task seen since `start` was first seen."""
+    rows = session.execute(select(FileTaskRow.created_at).where(FileTaskRow.created_at >= start))
+    return [at for (at,) in rows]
+
+
+def sent_since(session: Session, start: datetime) -> list[datetime]:
+    """When each file the watched jobs' runs sent since `start` was sent, from their
+    change reports: deleting tasks does not lower it."""
+    sent = (FileAction.COPIED.value, FileAction.REPLACED.value, FileAction.MOVED.value)
     rows = session.execute(
-        select(FileTaskRow.created_at, FileTaskRow.finished_at, FileTaskRow.state).where(
-            or_(FileTaskRow.created_at >= start, FileTaskRow.finished_at >= start)
-        )
+        select(RunFileRow.at)
+        .join(RunRow, RunRow.id == RunFileRow.run_id)
+        .join(JobRow, JobRow.id == RunRow.job_id)
+        .where(JobRow.watch.is_(True), RunFileRow.action.in_(sent), RunFileRow.at >= start)
     )
-    return [(c, f, s) for c, f, s in rows]
+    return [at for (at,) in rows]
 
 
 def remove(session: Session, task_id: int) -> bool:

@@ -50,6 +50,9 @@ from synchub.engines.rclone_backends import (
 )
 
 OPS = ("sync", "copy", "move", "check", "bisync")
+#: rclone's temporary name for a file it is copying: NAME.<8 hex>.partial, renamed to
+#: NAME once complete (synchub allows no --partial-suffix of another form).
+TEMPORARY = re.compile(r"\.[0-9a-f]{8}\.partial$")
 PARAMS = frozenset(
     {"op", "source", "destination", "filters", "options", "delete_guard", "require_marker",
      "check_access", "keep_deleted"}
@@ -255,7 +258,8 @@ def file_change(obj: Mapping[str, Any]) -> FileChange | None:
     - A --dry-run "Skipped copy/delete/move as --dry-run is set" line -> the
       change it previews (WOULD_COPY, WOULD_DELETE, WOULD_MOVE): nothing changed.
     - An error-level line about an object (not a whole remote, nor one of bisync's
-      whole-run checks such as its "Safety abort") -> FAILED.
+      whole-run checks such as its "Safety abort") -> FAILED, at the file's own name
+      when rclone names its temporary file (`real_name`).
     """
     path, kind = obj.get("object"), obj.get("objectType", "")
     msg, level = str(obj.get("msg", "")), str(obj.get("level", ""))
@@ -267,7 +271,7 @@ def file_change(obj: Mapping[str, Any]) -> FileChange | None:
         return None
     size = obj.get("size") if isinstance(obj.get("size"), int) else None
     if level in _ERROR_LEVELS:
-        return FileChange(path, FileAction.FAILED, size, error=msg)
+        return FileChange(real_name(path), FileAction.FAILED, size, error=msg)
     action: FileAction | None = None
     if isinstance(obj.get("skipped"), str):
         action = _DRY_RUN_ACTIONS.get(obj["skipped"])
@@ -282,6 +286,12 @@ def file_change(obj: Mapping[str, Any]) -> FileChange | None:
         return None
     _, to, new_path = msg.partition(" to: ")
     return FileChange(new_path if to and new_path else path, action, size)
+
+
+def real_name(path: str) -> str:
+    """The file `path` stands for: NAME for rclone's temporary NAME.<8 hex>.partial
+    (a failed copy is reported under the temporary name it was being written to)."""
+    return TEMPORARY.sub("", path) or path
 
 
 class RcloneLog:

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -79,10 +78,8 @@ _NOT_WITH_KEPT = {
     "--include": _INCLUDES,
     "--include-from": _INCLUDES,
 }
-#: rclone's temporary name for a file it is copying (--partial-suffix is not allowed).
 #: What rclone logs for each delete past --max-delete.
 _THRESHOLD = "--max-delete threshold reached"
-_LEFTOVER = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 
 def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
@@ -500,7 +497,7 @@ def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
     counts = _Counts()
     with touch.open("w", encoding="utf-8", errors="surrogateescape") as out:
         for sign, path in _lines(combined):
-            if sign == "-" and _LEFTOVER.search(path):
+            if sign == "-" and rclone.TEMPORARY.search(path):
                 counts.leftovers += 1
                 counts.touched += 1
                 out.write(path + "\n")

@@ -1,5 +1,7 @@
 """Feeds a watched folder's file tasks from what its run reports: the files rclone
-is sending (live figures) and its change report (done or failed)."""
+is sending (live figures) and its change report (done or failed). rclone's
+temporary NAME.<hex>.partial files (another rclone's, copied from the folder) are
+never tasks: NAME is one once it is there."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from synchub.core.runs import FileAction, Progress
+from synchub.engines.rclone import TEMPORARY
 from synchub.store import tasks as task_store
 from synchub.store.logs import FileLine
 
@@ -33,7 +36,8 @@ class TaskFeed:
         report = [
             (self._path(row[0]), row[1] in SENT, row[2], row[3], row[4])
             for row in files
-            if row[1] in SENT or row[1] == FileAction.FAILED.value
+            if (row[1] in SENT or row[1] == FileAction.FAILED.value)
+            and not TEMPORARY.search(row[0])
         ]
         if report:
             task_store.reported(session, self.job_id, self.run_id, self.started, report)
@@ -43,7 +47,7 @@ class TaskFeed:
 
     def _in_flight(self, item: Mapping[str, object]) -> task_store.InFlight | None:
         name = item.get("name")
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str) or not name or TEMPORARY.search(name):
             return None
         size, done, percent = item.get("size"), item.get("bytes"), item.get("percentage")
         speed, eta = item.get("speed"), item.get("eta")

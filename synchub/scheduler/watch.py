@@ -6,7 +6,10 @@ The leading scheduler drives a FolderWatch on each full pass:
    path, or a path on a remote of type `local`; other remotes are only rescanned by
    the job's interval), and watch those that exist. The watcher thread is restarted
    when that set changes: a folder created, removed or come back, a job added,
-   edited or deleted. A folder that comes back marks its job dirty.
+   edited or deleted. A folder that comes back marks its job dirty. A job this
+   watch has not seen before (added, enabled, made watched; every job when the
+   scheduler starts or takes the lead) is marked settled at once: the files already
+   in its folder, which no watcher saw arrive, get a run now, not at the rescan.
 2. The watcher thread marks a job dirty at each change under its folder
    (`synchub.core.watch.Dirty`, with the clock's time). A name that is not UTF-8
    makes watchfiles give up the batch it was collecting (for every folder): the
@@ -34,7 +37,7 @@ from synchub.core.clock import Clock
 from synchub.core.errors import InvalidInput
 from synchub.core.runs import RunState, Trigger
 from synchub.core.watch import Dirty
-from synchub.engines.rclone import parse_location
+from synchub.engines.rclone import TEMPORARY, parse_location
 from synchub.engines.rclone_flags import flag_name
 from synchub.store import jobs as job_store
 from synchub.store import remotes as remote_store
@@ -253,6 +256,7 @@ class FolderWatch:
         self.watcher = FolderWatcher(self.changed, self.lost)
         self._jobs: tuple[WatchedJob, ...] = ()
         self._missing: set[int] = set()
+        self._known: set[int] = set()  #: the jobs of the last refresh
 
     def refresh(self) -> None:
         """Watch the folders of the watched jobs that exist now; see the module doc."""
@@ -263,6 +267,10 @@ class FolderWatch:
         present: list[WatchedJob] = []
         missing: set[int] = set()
         for job in jobs:
+            new = job.job_id not in self._known
+            if new and (job.folder is None or folder_problem(job.folder) is None):
+                # Nobody saw its files arrive: they settled long ago.
+                self.mark(job.job_id, now - self.dirty.settle)
             if job.folder is None:
                 continue
             if folder_problem(job.folder) is not None:
@@ -273,6 +281,7 @@ class FolderWatch:
                 # It came back: what is in it now was never seen by the watcher.
                 self.mark(job.job_id, now)
         self._missing = missing
+        self._known = {j.job_id for j in jobs}
         self._jobs = tuple(present)  # one reference swap: the watcher thread reads it
         self.watcher.watch(outermost({j.folder for j in present if j.folder}), now)
 
@@ -307,12 +316,13 @@ class FolderWatch:
     def _record(self, job: WatchedJob, paths: list[str], now: datetime) -> None:
         """Files now present are pending tasks; files gone before a run took them
         are none. Folders, symlinks and names that are not UTF-8 are left to the run
-        (it reports what it sends)."""
+        (it reports what it sends); rclone's temporary NAME.<hex>.partial files (of
+        another rclone writing into the folder) are never tasks: NAME is, once there."""
         assert job.folder is not None
         present, absent = [], []
         for path in paths:
             relative = task_path(job.folder, path)
-            if relative is None:
+            if relative is None or TEMPORARY.search(relative):
                 continue
             try:
                 mode = os.lstat(path).st_mode
@@ -383,3 +393,4 @@ class FolderWatch:
     def stop(self) -> None:
         self.watcher.stop()
         self._missing = set()
+        self._known = set()  # changes while no one watches: each job is new again

@@ -95,19 +95,25 @@ class TaskService:
         return {state.value: found.get(state.value, 0) for state in TaskState}
 
     def folders(self) -> builtins.list[dict[str, Any]]:
-        """The watched-folder jobs, oldest first, each with `files_done`, `running` (a
-        run of it runs now) and `last_run_at` (when its last run ended)."""
+        """The watched-folder jobs, oldest first, each with `files_sent` (by its
+        runs, ever: deleting tasks does not lower it), `running` (a run of it runs
+        now) and `last_run_at` (when its last run ended)."""
         views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
             ids = [v["id"] for v in views]
-            done = store.done_by_job(session)
+            sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
             last = run_store.last_finished(session, ids)
         for view in views:
-            view["files_done"] = done.get(view["id"], 0)
+            view["files_sent"] = sent.get(view["id"], 0)
             view["running"] = view["id"] in running
             view["last_run_at"] = _iso(last.get(view["id"]))
         return views
+
+    def files_sent(self) -> int:
+        """How many files the watched folders have sent, deleted tasks included."""
+        with reading(self.svc.sessions) as session:
+            return sum(store.sent_by_job(session).values())
 
     def recent(self, limit: int = 10) -> builtins.list[dict[str, Any]]:
         """The last tasks to end, newest first."""
@@ -116,17 +122,18 @@ class TaskService:
 
     def daily(self, days: int, zone: tzinfo) -> builtins.list[dict[str, Any]]:
         """The last `days` days in `zone`, oldest first: tasks seen (`added`) and
-        files sent (`done`) each day."""
+        files sent (`done`, from the runs' change reports, so that deleting tasks
+        does not lower it) each day."""
         today = self.svc.clock.now().astimezone(zone).date()
         first = today - timedelta(days=days - 1)
         start = datetime.combine(first, datetime.min.time(), zone)
         added: dict[date, int] = {}
         done: dict[date, int] = {}
         with reading(self.svc.sessions) as session:
-            for created, finished, state in store.since(session, start):
+            for created in store.added_since(session, start):
                 _count(added, created.astimezone(zone).date())
-                if finished is not None and state == TaskState.DONE.value:
-                    _count(done, finished.astimezone(zone).date())
+            for sent in store.sent_since(session, start):
+                _count(done, sent.astimezone(zone).date())
         return [
             {"date": day.isoformat(), "added": added.get(day, 0), "done": done.get(day, 0)}
             for day in (first + timedelta(days=i) for i in range(days))

@@ -81,6 +81,9 @@ class RemoteRow(Base):
 
 class JobRow(Base):
     __tablename__ = "jobs"
+    # An id names a folder to the rclone-sync-hub console: SQLite must not give a
+    # deleted job's id again (a stale page would delete the new job).
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -103,6 +106,9 @@ class JobRow(Base):
     #: a watched folder: changes in the (local) source trigger runs too
     watch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     tags: Mapped[list[Any]] = mapped_column(default=list)
+    #: files its runs sent (copied, replaced, moved) as a watched folder: a count
+    #: that deleting file tasks does not lower
+    files_sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
@@ -226,7 +232,8 @@ class FileTaskRow(Base):
     queued while a run that will carry it waits."""
 
     __tablename__ = "file_tasks"
-    __table_args__ = (UniqueConstraint("job_id", "path_key"),)
+    # Ids are the console's handles, as for jobs: never given twice on SQLite.
+    __table_args__ = (UniqueConstraint("job_id", "path_key"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))

@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from synchub.core.runs import RunState
+from synchub.core.runs import FileAction, RunState
 from synchub.core.tasks import TaskState
-from synchub.store.tables import FileTaskRow, JobRow, RunRow
+from synchub.store.tables import FileTaskRow, JobRow, RunFileRow, RunRow
 
 PENDING, TRANSFERRING = TaskState.PENDING.value, TaskState.TRANSFERRING.value
 DONE, FAILED = TaskState.DONE.value, TaskState.FAILED.value
@@ -27,20 +27,25 @@ def path_key(path: str) -> str:
 
 
 def _waiting_run() -> ColumnElement[bool]:
-    """A run that will carry the task waits: any whole run of its job, or the
-    one-file run made for it."""
+    """A run that will carry the task has not sent it yet: any whole run of its job
+    that waits, or that runs and began after the task was seen (see `settle`), or
+    the one-file run made for it (a retry), waiting or running. Until the run
+    reports the file in flight, the task is stored pending."""
+    whole = and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None))
+    waiting = RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value))
+    running = RunRow.state == RunState.RUNNING.value
     return exists().where(
-        RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value)),
         or_(
-            and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None)),
-            RunRow.id == FileTaskRow.run_id,
-        ),
+            and_(waiting, or_(whole, RunRow.id == FileTaskRow.run_id)),
+            and_(running, whole, RunRow.started_at >= FileTaskRow.seen_at),
+            and_(running, RunRow.id == FileTaskRow.run_id, RunRow.only_path.is_not(None)),
+        )
     )
 
 
 def status() -> ColumnElement[str]:
     """The task's state as people see it: stored, but `queued` for a pending task
-    that a waiting run will carry."""
+    that a run will carry (see `_waiting_run`)."""
     return case(
         (and_(FileTaskRow.state == PENDING, _waiting_run()), TaskState.QUEUED.value),
         else_=FileTaskRow.state,
@@ -180,7 +185,8 @@ def reported(
     files: Sequence[tuple[str, bool, int | None, str | None, datetime]],
 ) -> None:
     """The run's change report: (path, sent, size, error, at) per file — sent files
-    are done, unless changed again since the run began; the others failed."""
+    are done, unless changed again since the run began, and counted in the job's
+    `files_sent`; the others failed."""
     sent = [
         _new(job_id, p, DONE, started, run_id=run_id, size=s, bytes=s or 0, percent=100,
              started_at=started, finished_at=at)
@@ -199,10 +205,16 @@ def reported(
             "speed_bps": None,
             "eta_s": None,
             "error": None,
-            "started_at": func.coalesce(FileTaskRow.started_at, started),
+            "started_at": started,  # this attempt's, not an earlier one's
             "finished_at": lambda new: new.finished_at,
         },
     )
+    if sent:
+        session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(files_sent=JobRow.files_sent + len(sent))
+        )
     failed = [
         _new(job_id, p, FAILED, started, run_id=run_id, size=s, error=e, started_at=started,
              finished_at=at)
@@ -217,6 +229,7 @@ def reported(
             "error": lambda new: new.error,
             "speed_bps": None,
             "eta_s": None,
+            "started_at": started,
             "finished_at": lambda new: new.finished_at,
         },
     )
@@ -238,7 +251,8 @@ def settle(session: Session, run_id: int, state: RunState, now: datetime) -> Non
     before = FileTaskRow.seen_at <= run.started_at
     sending = and_(FileTaskRow.run_id == run_id, FileTaskRow.state == TRANSFERRING)
     if state is RunState.SUCCEEDED:
-        _set(session, and_(mine, before, FileTaskRow.state != DONE), _done(run_id, now))
+        done = _done(run_id, run.started_at, now)
+        _set(session, and_(mine, before, FileTaskRow.state != DONE), done)
         _set(session, sending, _pending())
     elif state is RunState.CANCELLED:
         _set(session, sending, _pending())
@@ -246,6 +260,7 @@ def settle(session: Session, run_id: int, state: RunState, now: datetime) -> Non
         error = f"run {run_id} {state.value}: {run.error or 'no message'}"
         unsent = FileTaskRow.state.in_((PENDING, TRANSFERRING))
         values = {"state": FAILED, "run_id": run_id, "error": error, "finished_at": now}
+        values["started_at"] = run.started_at
         _set(session, and_(mine, before, unsent), values | _still())
         _set(session, sending, _pending())
 
@@ -262,14 +277,14 @@ def _pending() -> dict[str, Any]:
     return {"state": PENDING, "bytes": 0, "percent": None} | _still()
 
 
-def _done(run_id: int, now: datetime) -> dict[str, Any]:
+def _done(run_id: int, started: datetime, now: datetime) -> dict[str, Any]:
     return {
         "state": DONE,
         "run_id": run_id,
         "error": None,
         "percent": 100,
         "bytes": func.coalesce(FileTaskRow.size, FileTaskRow.bytes),
-        "started_at": func.coalesce(FileTaskRow.started_at, now),
+        "started_at": started,  # this attempt's, not an earlier one's
         "finished_at": now,
     } | _still()
 
@@ -345,13 +360,9 @@ def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
     return {s: int(n) for s, n in session.execute(query)}
 
 
-def done_by_job(session: Session) -> dict[int, int]:
-    """How many files each watched job has sent (tasks done)."""
-    rows = session.execute(
-        select(FileTaskRow.job_id, func.count())
-        .where(FileTaskRow.state == DONE)
-        .group_by(FileTaskRow.job_id)
-    )
+def sent_by_job(session: Session) -> dict[int, int]:
+    """How many files each watched job has sent, deleted tasks included."""
+    rows = session.execute(select(JobRow.id, JobRow.files_sent).where(JobRow.watch.is_(True)))
     return {job_id: int(n) for job_id, n in rows}
 
 
@@ -367,14 +378,23 @@ def recent(session: Session, limit: int) -> list[tuple[FileTaskRow, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def since(session: Session, start: datetime) -> list[tuple[datetime, datetime | None, str]]:
-    """(created_at, finished_at, state) of tasks seen or ended since `start`."""
+def added_since(session: Session, start: datetime) -> list[datetime]:
+    """When each task seen since `start` was first seen."""
+    rows = session.execute(select(FileTaskRow.created_at).where(FileTaskRow.created_at >= start))
+    return [at for (at,) in rows]
+
+
+def sent_since(session: Session, start: datetime) -> list[datetime]:
+    """When each file the watched jobs' runs sent since `start` was sent, from their
+    change reports: deleting tasks does not lower it."""
+    sent = (FileAction.COPIED.value, FileAction.REPLACED.value, FileAction.MOVED.value)
     rows = session.execute(
-        select(FileTaskRow.created_at, FileTaskRow.finished_at, FileTaskRow.state).where(
-            or_(FileTaskRow.created_at >= start, FileTaskRow.finished_at >= start)
-        )
+        select(RunFileRow.at)
+        .join(RunRow, RunRow.id == RunFileRow.run_id)
+        .join(JobRow, JobRow.id == RunRow.job_id)
+        .where(JobRow.watch.is_(True), RunFileRow.action.in_(sent), RunFileRow.at >= start)
     )
-    return [(c, f, s) for c, f, s in rows]
+    return [at for (at,) in rows]
 
 
 def remove(session: Session, task_id: int) -> bool:
@@ -388,5 +408,5 @@ def queue_alone(session: Session, task_id: int, run_id: int) -> None:
     session.execute(
         update(FileTaskRow)
         .where(FileTaskRow.id == task_id)
-        .values(run_id=run_id, error=None, finished_at=None, **_pending())
+        .values(run_id=run_id, error=None, started_at=None, finished_at=None, **_pending())
     )

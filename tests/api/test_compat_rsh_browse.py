@@ -185,16 +185,25 @@ def test_refresh_answers_at_once_and_the_list_then_shows_the_figures(
     port, release = silent_server
     api.svc.remotes.add("hangs", "sftp", SILENT_SFTP | {"port": str(port)})
     before = origins(api)
-    assert {n: (o["state"], o["count"], o["measured_at"]) for n, o in before.items()} == {
-        "data": ("never", None, None),
-        "gone": ("never", None, None),
-        "hangs": ("never", None, None),
-    }
+    # With no figures yet, it should say why in the columns the console shows (it
+    # prints `count` as it is, and null `bytes` as "0.00KB").
+    never = "not measured yet: refresh"
+    assert {n: (o["state"], o["count"], o["bytes"], o["measured_at"])
+            for n, o in before.items()} == {
+        "data": ("never", never, never, None),
+        "gone": ("never", never, never, None),
+        "hangs": ("never", never, never, None),
+    }  # fmt: skip
 
     refreshed = ok(api.operator.get(f"{BASE}/origins/refresh"))
     # It should answer while a measurement still hangs: it waits for none of them.
     assert refreshed["started"] == ["data", "gone", "hangs"] and refreshed["running"] == []
-    assert origins(api)["hangs"]["state"] == "measuring"
+    hangs = origins(api)["hangs"]
+    assert (hangs["state"], hangs["count"], hangs["bytes"]) == (
+        "measuring",
+        "measuring…",
+        "measuring…",
+    )
     # It should join a running measurement rather than start a second one.
     again = ok(api.operator.get(f"{BASE}/origins/refresh"))
     assert "hangs" in again["running"] and "hangs" not in again["started"]
@@ -209,7 +218,9 @@ def test_refresh_answers_at_once_and_the_list_then_shows_the_figures(
     figures = done["data"]
     assert (figures["count"], figures["bytes"], figures["sizeless"]) == (4, 1031, 0)
     assert figures["measured_at"] == "2025-06-02T09:00:00+00:00" and figures["error"] is None
-    assert done["gone"]["count"] is None and "directory not found" in done["gone"]["error"]
+    gone = done["gone"]
+    assert "directory not found" in gone["error"]
+    assert gone["count"] == gone["bytes"] == f"failed: {gone['error']}"
     assert done["hangs"]["state"] == "measuring"
 
     # It should show the figures' age by the clock, and keep them while remeasuring.

@@ -17,6 +17,8 @@ import pytest
 
 from synchub.scheduler.watch import FolderWatch
 from synchub.services.jobs import JobFields
+from synchub.store import tasks as task_store
+from synchub.store.db import transaction
 from tests.api.conftest import Api, ok
 from tests.integration.engines.helpers import PASSWORD, USER, Server, serve
 from tests.integration.test_watched_folders import SETTLE, full_pass, wait_for
@@ -253,3 +255,87 @@ def test_bad_folder_bodies_and_retries_change_nothing(
     assert console.put("/compat/rsh/tasks/1", json={"status": 3}).status_code == 400
     assert console.put("/compat/rsh/tasks/abc", json={"status": 0}).status_code == 404
     assert console.delete("/compat/rsh/folders/12345").status_code == 404
+
+
+def add_folder(console: httpx.Client, name: str, path: Path) -> dict[str, Any]:
+    body = {"syncType": "local", "name": name, "origin": "dav", "remotePath": f"/{name}",
+            "maxDepth": 0, "localPath": str(path), "originPath": "None"}  # fmt: skip
+    made: dict[str, Any] = ok(console.post("/compat/rsh/folders/", json=body), 201)
+    return made
+
+
+def test_a_new_folder_uploads_what_is_there_at_once_and_uploaded_never_goes_down(
+    api: Api, console: httpx.Client, harness: Harness, watching: FolderWatch,
+    tmp_path: Path, dav: Server,
+) -> None:  # fmt: skip
+    src = tmp_path / "scans"
+    src.mkdir()
+    (src / "one.pdf").write_bytes(b"1" * 100)
+    (src / "two.pdf").write_bytes(b"2" * 200)
+    add_folder(console, "scans", src)
+    # It should send the files already there on the next pass: no change was seen,
+    # and no clock advanced to a settle time or the rescan.
+    (run_id,) = full_pass(harness)
+    assert api.svc.runs.show(run_id)["state"] == "succeeded"
+    assert (dav.root / "scans" / "two.pdf").read_bytes() == b"2" * 200
+    (folder,) = folders(console)["items"]
+    assert (folder["uploadNum"], folder["status"]) == (2, 2)
+    info = ok(console.get("/compat/rsh/info/"))
+    assert (info["success"], info["final_result"][-1]["success"]) == (2, 2)
+    # It should keep counting what was uploaded when the console deletes the tasks.
+    for task in tasks(console, {})["items"]:
+        assert console.delete(f"/compat/rsh/tasks/{task['_id']}").status_code == 200
+    assert tasks(console, {})["total_items"] == 0
+    (folder,) = folders(console)["items"]
+    assert folder["uploadNum"] == 2
+    info = ok(console.get("/compat/rsh/info/"))
+    assert (info["success"], info["final_result"][-1]["success"]) == (2, 2)
+
+
+def test_a_deleted_folders_or_tasks_id_is_never_given_again(
+    api: Api, console: httpx.Client, tmp_path: Path
+) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    first = add_folder(console, "a", tmp_path / "a")
+    newest = add_folder(console, "b", tmp_path / "b")
+    assert console.delete(f"/compat/rsh/folders/{newest['_id']}").status_code == 200
+    # It should give the next folder an id of its own: a page still showing the
+    # deleted folder must not delete the new one with its stale id.
+    third = add_folder(console, "c", tmp_path / "c")
+    assert int(third["_id"]) > int(newest["_id"]) > int(first["_id"])
+    assert console.delete(f"/compat/rsh/folders/{newest['_id']}").status_code == 404
+    assert [f["name"] for f in folders(console)["items"]] == ["a", "c"]
+    # Tasks likewise.
+    job_id = int(first["_id"])
+    with transaction(api.svc.sessions) as session:
+        task_store.seen(session, job_id, ["x.jpg", "y.jpg"], api.clock.now())
+    newest_task = tasks(console, {})["items"][0]
+    assert console.delete(f"/compat/rsh/tasks/{newest_task['_id']}").status_code == 200
+    with transaction(api.svc.sessions) as session:
+        task_store.seen(session, job_id, ["z.jpg"], api.clock.now())
+    (z,) = tasks(console, {"fileName": "z.jpg"})["items"]
+    assert int(z["_id"]) > int(newest_task["_id"])
+    assert console.delete(f"/compat/rsh/tasks/{newest_task['_id']}").status_code == 404
+
+
+def test_a_folder_not_watched_says_why_where_the_console_looks(
+    api: Api, console: httpx.Client, tmp_path: Path
+) -> None:
+    (tmp_path / "gone").mkdir()
+    (tmp_path / "off").mkdir()
+    add_folder(console, "gone", tmp_path / "gone")
+    add_folder(console, "off", tmp_path / "off")
+    (tmp_path / "gone").rmdir()
+    api.svc.jobs.set_enabled("off", False)
+    items = {f["name"]: f for f in folders(console)["items"]}
+    # It should not claim "waiting to detect files" (status 0): the console shows
+    # no word for 3, and shows the path with the reason.
+    gone, off = items["gone"], items["off"]
+    assert (gone["status"], off["status"]) == (3, 3)
+    assert gone["problem"] == f"source folder {tmp_path / 'gone'} does not exist"
+    assert gone["localPath"] == f"{tmp_path / 'gone'} (not watched: {gone['problem']})"
+    assert off["problem"] == "the job is disabled"
+    assert off["localPath"] == f"{tmp_path / 'off'} (not watched: the job is disabled)"
+    only = folders(console, json.dumps({"status": 3}))
+    assert only["total_items"] == 2

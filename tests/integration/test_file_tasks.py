@@ -3,6 +3,7 @@ watcher, queued, transferring, done or failed from the run, retried one file alo
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from synchub.core.tasks import TaskState
 from synchub.execution.outcomes import end_run
 from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
+from synchub.services.jobs import JobFields
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction
@@ -170,6 +172,113 @@ def test_a_failed_run_fails_its_tasks_and_one_file_is_retried_alone(
     svc.tasks.remove(task_id)
     with pytest.raises(TaskNotFound):
         svc.tasks.show(task_id)
+
+
+def test_rclones_temporary_names_are_never_tasks_and_its_failure_is_the_files(
+    svc: Services, clock: FakeClock, inbox: tuple[Harness, FolderWatch], src: Path, dst: Path
+) -> None:
+    h, watch = inbox
+    # A folder where the file should land: rclone writes NAME.<hex>.partial, then
+    # fails to rename it, and names the temporary file in its error.
+    (dst / "photo.jpg" / "in-the-way").mkdir(parents=True)
+    drop(watch, src, {"photo.jpg": b"jpeg" * 1000, "note.txt": b"n"})
+    # Another rclone writing into the watched folder leaves temporary files too.
+    drop(watch, src, {"incoming.bin.0a1b2c3d.partial": b"half"})
+    assert states(svc) == {"photo.jpg": "pending", "note.txt": "pending"}
+    clock.advance(SETTLE)
+    (run_id,) = full_pass(h)
+    assert svc.runs.show(run_id)["state"] == "failed"
+    # It should fail the file's own task with rclone's message, and make none for
+    # the temporary name (nor a change report row).
+    failed = tasks(svc)
+    assert {p: t["state"] for p, t in failed.items()} == {"photo.jpg": "failed", "note.txt": "done"}
+    assert "partial file rename failed" in failed["photo.jpg"]["error"]
+    assert [f["path"] for f in svc.runs.files(run_id) if f["action"] == "failed"] == ["photo.jpg"]
+    # The same failure again lands on the same task; once cleared, its retry sends it.
+    view = svc.tasks.retry(failed["photo.jpg"]["id"])
+    (retry,) = full_pass(h)
+    assert svc.runs.show(retry)["state"] == "failed"
+    assert set(tasks(svc)) == {"photo.jpg", "note.txt"}
+    assert tasks(svc)["photo.jpg"]["run_id"] == retry
+    shutil.rmtree(dst / "photo.jpg")
+    svc.tasks.retry(view["id"])
+    full_pass(h)
+    assert states(svc) == {"photo.jpg": "done", "note.txt": "done"}
+    assert (dst / "photo.jpg").read_bytes() == b"jpeg" * 1000
+
+
+def test_a_retried_task_counts_its_time_from_its_own_attempt(
+    svc: Services, clock: FakeClock, inbox: tuple[Harness, FolderWatch], src: Path, dst: Path
+) -> None:
+    h, watch = inbox
+    svc.jobs.edit("inbox", JobFields(retries=0))  # only the person retries here
+    (dst / "a.txt").mkdir(parents=True)  # in the way: the copy fails
+    drop(watch, src, {"a.txt": b"a"})
+    clock.advance(SETTLE)
+    (first,) = full_pass(h)
+    task = tasks(svc)["a.txt"]
+    assert task["state"] == "failed"
+    assert task["started_at"] == svc.runs.show(first)["started_at"]
+    (dst / "a.txt").rmdir()
+    clock.advance(139)
+    retried = svc.tasks.retry(task["id"])
+    # It should forget the failed attempt's times at once, and take the retry's.
+    assert (retried["started_at"], retried["finished_at"], retried["duration_s"]) == (
+        None, None, None,
+    )  # fmt: skip
+    (retry,) = full_pass(h)
+    done = tasks(svc)["a.txt"]
+    assert done["state"] == "done"
+    assert done["started_at"] == svc.runs.show(retry)["started_at"] != task["started_at"]
+    assert done["duration_s"] is not None and done["duration_s"] < 139
+
+
+def test_a_retried_task_is_queued_until_its_run_ends_and_cannot_be_deleted(
+    svc: Services, clock: FakeClock, inbox: tuple[Harness, FolderWatch], src: Path, dst: Path
+) -> None:
+    h, watch = inbox
+    drop(watch, src, {"a.txt": b"a"})
+    clock.advance(SETTLE)
+    full_pass(h)
+    task_id = tasks(svc)["a.txt"]["id"]
+    retry = svc.tasks.retry(task_id)["run_id"]
+    with transaction(svc.sessions) as session:
+        run_store.mark_queued(session, [retry], clock.now())
+        claim = run_store.claim(session, retry, worker="w", now=clock.now())
+    assert claim is run_store.Claim.CLAIMED
+    # Its run has started, and has not yet said the file is in flight: it should be
+    # queued still, and neither deleted (it would come back under a new id) nor
+    # retried again.
+    assert states(svc) == {"a.txt": "queued"}
+    assert tasks(svc, TaskState.QUEUED).keys() == {"a.txt"}
+    with pytest.raises(TaskBusy, match="queued"):
+        svc.tasks.remove(task_id)
+    with pytest.raises(TaskBusy, match="queued"):
+        svc.tasks.retry(task_id)
+    with transaction(svc.sessions) as session:
+        end_run(session, retry, RunState.SUCCEEDED, now=clock.now())
+    assert states(svc) == {"a.txt": "done"}
+    svc.tasks.remove(task_id)
+    assert states(svc) == {}
+
+
+def test_a_pending_task_is_queued_while_a_run_that_began_after_it_was_seen_runs(
+    svc: Services, clock: FakeClock, inbox: tuple[Harness, FolderWatch], src: Path
+) -> None:
+    _, watch = inbox
+    drop(watch, src, {"early.txt": b"e"})
+    (run_id,) = svc.runs.request_many(["inbox"])
+    with transaction(svc.sessions) as session:
+        run_store.mark_queued(session, [run_id], clock.now())
+        run_store.claim(session, run_id, worker="w", now=clock.now())
+    clock.advance(1)
+    drop(watch, src, {"late.txt": b"l"})
+    # It should count on the running run for the file seen before it began, not for
+    # the one seen since (that one waits for the next run).
+    assert states(svc) == {"early.txt": "queued", "late.txt": "pending"}
+    with pytest.raises(TaskBusy):
+        svc.tasks.remove(tasks(svc)["early.txt"]["id"])
+    svc.tasks.remove(tasks(svc)["late.txt"]["id"])
 
 
 def test_a_run_of_a_remote_source_reports_its_files_as_tasks(

@@ -154,6 +154,7 @@ ADDED_BY = {
         ("runs", "ix_runs_alert_unseen"),
     },
     "0012": {("run_files", "kept_at")},
+    "0013": {("jobs", "files_sent")},
 }
 
 
@@ -484,7 +485,8 @@ def test_0012_keeps_every_change_report_row_and_goes_back_cleanly(blank_url: str
 
     with engine.connect() as conn:
         assert [tuple(r) for r in conn.execute(text("SELECT kept_at FROM run_files"))] == [(None,)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0012") == []
     command.downgrade(alembic_config(engine), "0011")
     assert counts(engine) == (3, 1, 1)
     assert "kept_at" not in {c["name"] for c in inspect(engine).get_columns("run_files")}
@@ -521,6 +523,83 @@ def test_0011_counts_every_existing_run_as_seen_by_alerts_and_goes_back_cleanly(
     assert counts(engine) == (3, 1, 1)
     assert "alerts" not in inspect(engine).get_table_names()
     assert "alert_examined" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def add_job_and_task(engine: Engine, name: str) -> tuple[int, int]:
+    """A watched job with one done file task: (its id, the task's id)."""
+    at = T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        job_id = conn.execute(
+            text(
+                "INSERT INTO jobs (name, kind, params, schedule_kind, tz, misfire, queue,"
+                " retries, retry_delay_s, overlap, enabled, tags, created_at, updated_at,"
+                " watch) VALUES (:name, 'rclone', '{}', 'none', 'UTC', 'once', 'default', 0,"
+                " 60, 'skip', true, '[]', :at, :at, true) RETURNING id"
+            ),
+            {"name": name, "at": at},
+        ).scalar_one()
+        task_id = conn.execute(
+            text(
+                "INSERT INTO file_tasks (job_id, path, path_key, state, bytes, created_at,"
+                " seen_at) VALUES (:job, 'a.jpg', :key, 'done', 1, :at, :at) RETURNING id"
+            ),
+            {"job": job_id, "key": f"k-{name}", "at": at},
+        ).scalar_one()
+    return job_id, task_id
+
+
+def delete_job(engine: Engine, job_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM file_tasks WHERE job_id = :id"), {"id": job_id})
+        conn.execute(text("UPDATE runs SET job_id = NULL WHERE job_id = :id"), {"id": job_id})
+        conn.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": job_id})
+
+
+def test_0013_never_gives_a_deleted_jobs_or_tasks_id_again_and_counts_sent_files(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0012")
+    sqlite = engine.dialect.name == "sqlite"
+    if not sqlite:  # the seed gave its ids by hand, past the sequence
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('jobs', 'id'), 2)"))
+    # Before: SQLite gives a deleted newest job's and task's ids again.
+    job, task = add_job_and_task(engine, "inbox")
+    delete_job(engine, job)
+    again, task_again = add_job_and_task(engine, "inbox2")
+    assert (again == job, task_again == task) == (sqlite, sqlite)
+
+    upgrade(engine, "0013")
+
+    # It should keep every row, count the files already sent, keep the schema's
+    # indexes and foreign keys (the rebuild on SQLite), and never give an id twice.
+    assert counts(engine) == (3, 1, 1)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0013") == []
+        sent = conn.execute(text("SELECT id, files_sent FROM jobs ORDER BY id")).all()
+        assert conn.execute(text("SELECT count(*) FROM file_tasks")).scalar_one() == 1
+    assert [tuple(r) for r in sent] == [(1, 0), (2, 0), (again, 1)]
+    (fk,) = [
+        f for f in inspect(engine).get_foreign_keys("file_tasks") if f["referred_table"] == "jobs"
+    ]
+    assert fk["options"].get("ondelete") == "CASCADE"
+    (fk,) = inspect(engine).get_foreign_keys("runs")
+    assert (fk["referred_table"], fk["options"].get("ondelete")) == ("jobs", "SET NULL")
+    assert "ix_jobs_next_fire_at" in {i["name"] for i in inspect(engine).get_indexes("jobs")}
+    delete_job(engine, again)
+    newest, newest_task = add_job_and_task(engine, "inbox3")
+    assert newest > again and newest_task > task_again
+
+    command.downgrade(alembic_config(engine), "0012")
+
+    assert counts(engine) == (3, 1, 1)
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

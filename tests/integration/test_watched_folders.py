@@ -152,7 +152,7 @@ def test_a_burst_of_changes_gives_one_watch_run_once_settled(
     svc.jobs.add("inbox", watched(src, dst))
     h = Harness(svc, clock)
     watch = with_watch(h, svc, clock, fake=True)
-    h.scheduler.tick()
+    (first,) = full_pass(h)  # for the files already there
     assert watch.watcher.roots == {str(src)}
     for batch in range(10):
         watch.changed([str(src / f"f{batch}-{i}.txt") for i in range(1000)])
@@ -169,7 +169,39 @@ def test_a_burst_of_changes_gives_one_watch_run_once_settled(
     clock.advance(SETTLE)
     h.scheduler.tick()
     assert h.executor.take() == []
-    assert [r["trigger"] for r in runs_of(svc, "inbox")] == ["watch"]
+    assert [r["id"] for r in runs_of(svc, "inbox")] == [first, run_id]
+
+
+def test_a_new_watched_folder_sends_the_files_already_there_at_once(
+    svc: Services, clock: FakeClock, tmp_path: Path, src: Path, dst: Path
+) -> None:
+    (src / "old.txt").write_text("there before the folder was watched")
+    (src / "gone").mkdir()  # a folder that will be missing
+    svc.jobs.add("inbox", watched(src, dst))
+    svc.jobs.add("nowhere", watched(src / "gone", tmp_path / "dst2"))
+    (src / "gone").rmdir()
+    h = Harness(svc, clock)
+    watch = with_watch(h, svc, clock, fake=True)
+    # It should run the new folder on the next pass, with no change seen and no
+    # settle time or rescan to wait for; the missing folder gets none (yet).
+    (first,) = full_pass(h)
+    run = svc.runs.show(first)
+    assert (run["job"], run["trigger"], run["state"]) == ("inbox", "watch", "succeeded")
+    assert (dst / "old.txt").exists()
+    assert {t["path"]: t["state"] for t in svc.tasks.page(job="inbox")[0]} == {"old.txt": "done"}
+    # Once only: a later pass, even past the settle time, runs nothing more.
+    clock.advance(SETTLE)
+    assert full_pass(h) == []
+    # A job enabled again is new to the watch (nobody watched it meanwhile).
+    svc.jobs.set_enabled("inbox", False)
+    full_pass(h)
+    svc.jobs.set_enabled("inbox", True)
+    (again,) = full_pass(h)
+    assert svc.runs.show(again)["trigger"] == "watch"
+    # So is every job to a scheduler that takes the lead.
+    watch.stop()
+    (taken,) = full_pass(h)
+    assert taken not in (first, again)
 
 
 def test_changes_outside_the_folder_or_below_max_depth_are_not_the_jobs(
@@ -179,6 +211,7 @@ def test_changes_outside_the_folder_or_below_max_depth_are_not_the_jobs(
     h = Harness(svc, clock)
     watch = with_watch(h, svc, clock, fake=True)
     watch.refresh()
+    watch.fire()  # its first run, for the files already there
     watch.changed([str(tmp_path / "srcx" / "a"), str(src), str(src / "sub" / "deep.txt")])
     assert watch.dirty.settled(clock.now() + watch.dirty.settle) == []
     watch.changed([str(src / "top.txt")])

@@ -10,7 +10,7 @@ the browse roots) and how much each remote holds (measured in the background).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -36,8 +36,10 @@ class Tree(BaseModel):
 
 class Origin(BaseModel):
     name: str  #: the remote
-    count: int | None  #: files, by the latest successful measurement (None: none yet)
-    bytes: int | None  #: their total size
+    #: files, by the latest successful measurement; before one, what the console
+    #: shows instead: "not measured yet", "measuring…" or "failed: ..."
+    count: int | str
+    bytes: int | str  #: their total size; before a first success, as `count`
     sizeless: int | None  #: files whose size the remote does not know
     measured_at: str | None  #: ISO-8601: when these figures were measured
     age_s: float | None  #: seconds since then
@@ -92,12 +94,25 @@ def origins_list(
     figures = [f for f in svc.sizes.figures() if all(c.matches(f[c.field]) for c in conditions)]
     start = (page - 1) * per_page
     return Origins(
-        items=[Origin.model_validate(f) for f in figures[start : start + per_page]],
+        items=[_origin(f) for f in figures[start : start + per_page]],
         page=page,
         per_page=per_page,
         total_items=len(figures),
         total_pages=math.ceil(len(figures) / per_page),
     )
+
+
+#: What the console shows for a remote with no figures yet, by the state of its
+#: latest measurement. It prints `count` as it is and `bytes` as a number of KB,
+#: where null would read "0.00KB" and text reads as nothing.
+NO_FIGURES = {"never": "not measured yet: refresh", "measuring": "measuring…"}
+
+
+def _origin(figures: dict[str, Any]) -> Origin:
+    if figures["count"] is None:
+        said = NO_FIGURES.get(figures["state"]) or f"failed: {figures['error']}"
+        figures = {**figures, "count": said, "bytes": said}
+    return Origin.model_validate(figures)
 
 
 @router.get("/origins/refresh")

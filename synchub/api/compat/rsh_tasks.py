@@ -35,6 +35,8 @@ STATUS = {
     TaskState.FAILED: 4,
 }
 BY_STATUS = {number: state for state, number in STATUS.items()}
+#: A folder's status when it is not watched now (the console names 0, 1 and 2 only).
+NOT_WATCHED = 3
 FOLDER_FIELDS: Mapping[str, type] = {"name": str, "syncType": str, "origin": str, "status": int}
 TASK_FIELDS: Mapping[str, type] = {"status": int, "fileName": str, "name": str}
 
@@ -68,15 +70,16 @@ def listing(items: list[dict[str, Any]], total: int, page: int, per_page: int) -
 
 @router.get("/info/")
 def info(svc: ViewerServices) -> dict[str, Any]:
-    """Folders, files sending / waiting / sent, the last 10 files to end, and files
-    seen (`add`) and sent (`success`) on each of the last 7 days (server's zone)."""
+    """Folders, files sending / waiting / sent (ever: deleting tasks does not lower
+    it), the last 10 files to end, and files seen (`add`) and sent (`success`) on
+    each of the last 7 days (server's zone)."""
     counts = svc.tasks.counts()
     days = svc.tasks.daily(7, server_zone())
     return {
         "folders": len(svc.jobs.watched()),
         "uploaded": counts[TaskState.TRANSFERRING],
         "toBeUploaded": counts[TaskState.PENDING] + counts[TaskState.QUEUED],
-        "success": counts[TaskState.DONE],
+        "success": svc.tasks.files_sent(),
         "logs": [_activity(t) for t in svc.tasks.recent(10)],
         "final_result": [
             {"date": d["date"], "add": d["added"], "success": d["done"]} for d in days
@@ -116,8 +119,9 @@ def server_zone() -> tzinfo:
 def list_folders(
     svc: ViewerServices, page: PageNo = 1, per_page: PerPage = 10, query: QueryText = None
 ) -> dict[str, Any]:
-    """Watched folders, oldest first: status 0 not watched now (its folder is missing,
-    or the job is disabled), 1 a run is scanning it, 2 watching."""
+    """Watched folders, oldest first: status 1 a run is scanning it, 2 watching, 3
+    not watched now: its folder is missing or unreadable, or the job is disabled
+    (`problem` says which, and `localPath`, which the console shows, says it too)."""
     wanted = conditions(query, FOLDER_FIELDS)
     items = [folder_item(v) for v in svc.tasks.folders()]
     items = [i for i in items if all(c.matches(i[c.field]) for c in wanted)]
@@ -131,10 +135,15 @@ def folder_item(view: dict[str, Any]) -> dict[str, Any]:
         _location(view["params"]["destination"]),
     )
     remote_source = source[0] is not None
+    problem = view["watch_problem"] or (None if view["enabled"] else "the job is disabled")
+    local_path = "None" if remote_source else source[1]
     if view["running"]:
         state = 1
-    elif view["watch_problem"] is not None or not view["enabled"]:
-        state = 0
+    elif problem is not None:
+        # Not 0, which the console shows as "waiting to detect files": it shows no
+        # word for 3, and the problem next to the path.
+        state = NOT_WATCHED
+        local_path = f"{local_path} (not watched: {problem})"
     else:
         state = 2
     return {
@@ -143,15 +152,15 @@ def folder_item(view: dict[str, Any]) -> dict[str, Any]:
         "name": view["name"],
         "syncType": "remote" if remote_source else "local",
         "originPath": view["params"]["source"] if remote_source else "None",
-        "localPath": "None" if remote_source else source[1],
+        "localPath": local_path,
         "origin": destination[0] or "local",
         "remotePath": destination[1],
         "maxDepth": view["max_depth"],
-        "uploadNum": view["files_done"],
+        "uploadNum": view["files_sent"],
         "created_at": view["created_at"],
         "lastSyncAt": view["last_run_at"],
         "status": state,
-        "problem": view["watch_problem"],
+        "problem": problem,
     }
 
 

@@ -161,6 +161,14 @@ def test_a_track_renames_move_is_one_row_at_the_new_path(sink: Any) -> None:
         ({"level": "error", "msg": "Failed to copy: permission denied", "object": "b",
           "objectType": "*local.Object"},
          FileChange("b", FileAction.FAILED, error="Failed to copy: permission denied")),
+        # a copy that failed at its temporary file: the row is the file's own
+        ({"level": "error", "msg": "partial file rename failed: is a directory",
+          "object": "d/a.bin.65b1f386.partial", "objectType": "*local.Object"},
+         FileChange("d/a.bin", FileAction.FAILED,
+                    error="partial file rename failed: is a directory")),
+        # a file so named, copied, is itself
+        ({"level": "info", "msg": "Copied (new)", "size": 1, "object": "x.65b1f386.partial",
+          "objectType": "*local.Object"}, FileChange("x.65b1f386.partial", FileAction.COPIED, 1)),
         # a move into a new directory renames the whole tree: one row for all of it
         (
             {"level": "info", "msg": "Server side directory move succeeded",

@@ -357,8 +357,11 @@ def remote_edit(
         ensure_schema(svc)
         changes: dict[str, str | None] = {**option_values(options)}
         changes.update(dict.fromkeys(unset or []))
-        svc.remotes.edit(name, changes, max_concurrency=max_concurrency)
-        out.print(f"changed remote [bold]{name}[/]")
+        edited = svc.remotes.change(name, changes, max_concurrency=max_concurrency)
+        if not edited.changed:
+            out.print(f"nothing to change: remote [bold]{name}[/] is already so")
+            return
+        out.print(f"changed remote [bold]{name}[/] ({', '.join(edited.changed)})")
 
 
 @remote_app.command("list")
@@ -414,7 +417,7 @@ def remote_test(name: str) -> None:
 
 @remote_app.command("remove")
 def remote_remove(name: str) -> None:
-    """Remove a remote no job uses."""
+    """Remove a remote that no job and no other remote (alias, crypt, union …) uses."""
     with services() as svc:
         ensure_schema(svc)
         svc.remotes.remove(name)
@@ -424,12 +427,27 @@ def remote_remove(name: str) -> None:
 @remote_app.command("import")
 def remote_import(
     path: Annotated[Path | None, typer.Argument(help="Default: rclone's own config file.")] = None,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            help="A name already taken: fail (import nothing), skip it, or replace it",
+            metavar="fail|skip|replace",
+        ),
+    ] = "fail",
 ) -> None:
     """Import the remotes of an existing rclone.conf (all or nothing)."""
     with services() as svc:
         ensure_schema(svc)
-        views = svc.remotes.import_conf(path)
-        out.print(f"imported {len(views)} remote(s): {', '.join(v.name for v in views)}")
+        done = svc.remotes.import_conf(path, on_conflict)
+        for verb, names in (
+            ("imported", [v.name for v in done.added]),
+            ("replaced", [v.name for v in done.replaced]),
+            ("skipped (already there)", done.skipped),
+        ):
+            if names or verb == "imported":
+                listed = f": {', '.join(names)}" if names else ""
+                out.print(f"{verb} {len(names)} remote(s){listed}", markup=False)
 
 
 # -- jobs ---------------------------------------------------------------------

@@ -85,3 +85,42 @@ def test_flags_of_another_kind_are_refused_and_env_edits_a_command_job(
     bad = synchub("job", "edit", "restic", "--option", "--checksum", check=False)
     assert bad.returncode == 2
     assert "--option goes with rclone jobs; job restic is of kind command" in bad.stderr
+
+
+def test_a_password_is_rotated_with_remote_edit(synchub: Synchub) -> None:
+    synchub("remote", "add", "box", "sftp", "host=nas.invalid", "user=me", "pass=-", input="one\n")
+    done = synchub("remote", "edit", "box", "pass=-", input="two\n")
+    assert done.stdout == "changed remote box (pass)\n"
+    same = synchub("remote", "edit", "box", "pass=-", input="two\n")
+    assert same.stdout == "nothing to change: remote box is already so\n"
+    assert synchub("remote", "edit", "box").stdout.startswith("nothing to change")
+    assert audit_actions(synchub.home)[-2:] == ["remote.add", "remote.edit"]
+    assert synchub.json("remote", "show", "box")["options"]["pass"] == "********"
+
+
+def test_import_takes_a_choice_for_names_taken_and_remove_names_the_users(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    synchub("remote", "add", "nas", "local")
+    conf = tmp_path / "rclone.conf"
+    conf.write_text("[nas]\ntype = local\n\n[photos]\ntype = alias\nremote = nas:/photos\n")
+    bad = synchub("remote", "import", str(conf), check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: Remote(s) nas already exist: nothing was imported")
+    assert [r["name"] for r in synchub.json("remote", "list")] == ["nas"]
+
+    done = synchub("remote", "import", str(conf), "--on-conflict", "skip")
+    assert done.stdout == (
+        "imported 1 remote(s): photos\nskipped (already there) 1 remote(s): nas\n"
+    )
+    done = synchub("remote", "import", str(conf), "--on-conflict", "replace")
+    assert done.stdout == "imported 0 remote(s)\nreplaced 2 remote(s): nas, photos\n"
+
+    refused = synchub("remote", "remove", "nas", check=False)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "error: Remote 'nas' is used by remote(s) photos (alias): remove or change them first\n"
+    )
+    synchub("remote", "remove", "photos")
+    synchub("remote", "remove", "nas")
+    assert synchub.json("remote", "list") == []

@@ -22,7 +22,7 @@ from rich.text import Text
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
-from synchub.config import Settings
+from synchub.config import Explained, Settings
 from synchub.core.errors import (
     Conflict,
     InvalidInput,
@@ -200,14 +200,33 @@ def db_upgrade() -> None:
 
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
-    """Print the effective settings, secrets masked."""
+    """Print every setting's effective value, secrets masked, and where it comes
+    from: default, file (synchub.toml) or env (the variable named)."""
     with services() as svc:
-        data = svc.settings.shown()
+        found = svc.settings.explained()
+        found["rclone"] = rclone_explained(svc.settings, found["rclone"])
         if as_json:
-            emit(data)
+            emit({name: vars(e) for name, e in found.items()})
             return
-        for key, value in data.items():
-            out.print(f"{key} = {value}", markup=False)
+        for name, e in found.items():
+            value = e.value if isinstance(e.value, str) else json.dumps(e.value)
+            where = "default" if e.origin is None else f"from {e.origin}"
+            shown = "(none)" if e.value in ("", [], {}) else value
+            out.print(f"{name} = {shown}  # {where}", markup=False)
+
+
+def rclone_explained(settings: Settings, found: Explained) -> Explained:
+    """The rclone setting, with the binary the default finds."""
+    from dataclasses import replace
+
+    from synchub.engines.rclone_backends import rclone_binary
+
+    if settings.rclone:
+        return found
+    try:
+        return replace(found, value=rclone_binary())
+    except SynchubError as exc:
+        return replace(found, value=f"(none found: {exc.message})")
 
 
 @app.command()

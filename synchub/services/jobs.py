@@ -482,7 +482,8 @@ class JobService:
         raw = dict(spec.params or {})
         if spec.watch and spec.kind != "rclone":
             raise InvalidInput("Only rclone jobs can watch a folder")
-        if spec.max_depth is not None:
+        # -1 removes the limit: on a job of another kind, there is none to remove.
+        if spec.max_depth is not None and (spec.kind == "rclone" or spec.max_depth != -1):
             raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
         if isinstance(raw.get("env"), dict):
             raw["env"] = self._unmasked_env(row, raw["env"])
@@ -711,6 +712,8 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
     if spec.delete_guard is None and spec.require_marker is None:
         return
     if spec.kind != "rclone":
+        if not spec.delete_guard and not spec.require_marker:
+            return  # removing what no job of this kind has changes nothing
         raise InvalidInput("Only rclone jobs take a delete guard or a marker")
     if spec.delete_guard == "":
         raw.pop("delete_guard", None)  # the default applies again

@@ -99,3 +99,17 @@ def test_the_delete_guard_goes_back_to_the_default_and_the_marker_away(svc: Serv
     ]
     view = edited.view
     assert (view["delete_guard"], view["require_marker"], view["max_depth"]) == ("50%", None, None)
+
+
+def test_emptying_what_a_command_job_lacks_changes_nothing(svc: Services) -> None:
+    allowed = Services(
+        svc.settings.model_copy(update={"allow_command_jobs": True}),
+        clock=svc.clock,
+        engines=svc.engines,
+        db=svc.db,
+    )
+    allowed.jobs.add("restic", JobFields(kind="command", params={"argv": ["true"]}))
+    empty = JobFields(delete_guard="", require_marker="", max_depth=-1, timeout="none")
+    assert allowed.jobs.change("restic", empty).changed == []
+    with pytest.raises(InvalidInput, match="Only rclone jobs take a max depth"):
+        allowed.jobs.edit("restic", JobFields(max_depth=2))

@@ -24,7 +24,7 @@ from synchub.cli_doctor import doctor
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
-from synchub.config import Settings
+from synchub.config import Explained, Settings
 from synchub.core.errors import (
     Conflict,
     InvalidInput,
@@ -204,14 +204,33 @@ def db_upgrade() -> None:
 
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
-    """Print the effective settings, secrets masked."""
+    """Print every setting's effective value, secrets masked, and where it comes
+    from: default, file (synchub.toml) or env (the variable named)."""
     with services() as svc:
-        data = svc.settings.shown()
+        found = svc.settings.explained()
+        found["rclone"] = rclone_explained(svc.settings, found["rclone"])
         if as_json:
-            emit(data)
+            emit({name: vars(e) for name, e in found.items()})
             return
-        for key, value in data.items():
-            out.print(f"{key} = {value}", markup=False)
+        for name, e in found.items():
+            value = e.value if isinstance(e.value, str) else json.dumps(e.value)
+            where = "default" if e.origin is None else f"from {e.origin}"
+            shown = "(none)" if e.value in ("", [], {}) else value
+            out.print(f"{name} = {shown}  # {where}", markup=False)
+
+
+def rclone_explained(settings: Settings, found: Explained) -> Explained:
+    """The rclone setting, with the binary the default finds."""
+    from dataclasses import replace
+
+    from synchub.engines.rclone_backends import rclone_binary
+
+    if settings.rclone:
+        return found
+    try:
+        return replace(found, value=rclone_binary())
+    except SynchubError as exc:
+        return replace(found, value=f"(none found: {exc.message})")
 
 
 @app.command()
@@ -361,8 +380,11 @@ def remote_edit(
         ensure_schema(svc)
         changes: dict[str, str | None] = {**option_values(options)}
         changes.update(dict.fromkeys(unset or []))
-        svc.remotes.edit(name, changes, max_concurrency=max_concurrency)
-        out.print(f"changed remote [bold]{name}[/]")
+        edited = svc.remotes.change(name, changes, max_concurrency=max_concurrency)
+        if not edited.changed:
+            out.print(f"nothing to change: remote [bold]{name}[/] is already so")
+            return
+        out.print(f"changed remote [bold]{name}[/] ({', '.join(edited.changed)})")
 
 
 @remote_app.command("list")
@@ -418,7 +440,7 @@ def remote_test(name: str) -> None:
 
 @remote_app.command("remove")
 def remote_remove(name: str) -> None:
-    """Remove a remote no job uses."""
+    """Remove a remote that no job and no other remote (alias, crypt, union …) uses."""
     with services() as svc:
         ensure_schema(svc)
         svc.remotes.remove(name)
@@ -428,12 +450,27 @@ def remote_remove(name: str) -> None:
 @remote_app.command("import")
 def remote_import(
     path: Annotated[Path | None, typer.Argument(help="Default: rclone's own config file.")] = None,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            help="A name already taken: fail (import nothing), skip it, or replace it",
+            metavar="fail|skip|replace",
+        ),
+    ] = "fail",
 ) -> None:
     """Import the remotes of an existing rclone.conf (all or nothing)."""
     with services() as svc:
         ensure_schema(svc)
-        views = svc.remotes.import_conf(path)
-        out.print(f"imported {len(views)} remote(s): {', '.join(v.name for v in views)}")
+        done = svc.remotes.import_conf(path, on_conflict)
+        for verb, names in (
+            ("imported", [v.name for v in done.added]),
+            ("replaced", [v.name for v in done.replaced]),
+            ("skipped (already there)", done.skipped),
+        ):
+            if names or verb == "imported":
+                listed = f": {', '.join(names)}" if names else ""
+                out.print(f"{verb} {len(names)} remote(s){listed}", markup=False)
 
 
 # -- jobs ---------------------------------------------------------------------
@@ -520,8 +557,17 @@ MaxDepth = Annotated[
 ]
 
 
+#: The flags that set each kind's parameters: a flag given for a job of another kind
+#: is refused, not dropped.
+KIND_FLAGS = {
+    "rclone": ("--source", "--dest", "--op", "--filter", "--option"),
+    "command": ("--arg", "--env", "--cwd"),
+}
+
+
 def job_params(
-    kind: str | None,
+    name: str,
+    kind: str,
     source: str | None,
     dest: str | None,
     op: str | None,
@@ -532,24 +578,30 @@ def job_params(
     cwd: str | None,
     params: list[str] | None,
 ) -> dict[str, Any] | None:
-    """The kind's parameters from the flags given; None when none were given."""
+    """The parameters of job `name`, of `kind`, from the flags given; None when none
+    were given. InvalidInput for a flag that goes with another kind."""
     given: dict[str, Any] = {}
-    if kind in (None, "rclone"):
-        for key, value in (
-            ("op", op),
-            ("source", source),
-            ("destination", dest),
-            ("filters", filters),
-            ("options", options),
-        ):
-            if value is not None:
-                given[key] = value
-    elif kind == "command":
-        for key, value in (("argv", args), ("cwd", cwd)):
-            if value is not None:
-                given[key] = value
-        if envs is not None:
-            given["env"] = parse_pairs(envs, "env")
+    by_flag = {
+        "--source": ("source", source),
+        "--dest": ("destination", dest),
+        "--op": ("op", op),
+        "--filter": ("filters", filters),
+        "--option": ("options", options),
+        "--arg": ("argv", args),
+        "--env": ("env", None if envs is None else parse_pairs(envs, "env")),
+        "--cwd": ("cwd", cwd),
+    }
+    for owner, flags in KIND_FLAGS.items():
+        for flag in flags:
+            key, value = by_flag[flag]
+            if value is None:
+                continue
+            if owner != kind:
+                hint = " (add --kind command)" if owner == "command" else ""
+                raise InvalidInput(
+                    f"{flag} goes with {owner} jobs{hint}; job {name} is of kind {kind}"
+                )
+            given[key] = value
     for key, raw in parse_pairs(params or [], "param").items():
         try:
             given[key] = json.loads(raw)
@@ -603,9 +655,12 @@ def job_add(
     the destination, guarded by --delete-guard (default 50%)."""
     with services() as svc:
         ensure_schema(svc)
+        params_given = job_params(
+            name, kind or "rclone", source, dest, op, filters, options, args, envs, cwd, params
+        )
         spec = JobFields(
             kind=kind,
-            params=job_params(kind, source, dest, op, filters, options, args, envs, cwd, params),
+            params=params_given,
             cron=cron,
             tz=tz,
             every=every,
@@ -651,6 +706,32 @@ def guarded_at(guard: str) -> str:
     return f"guarded at {limit}: a run that would delete more stops before changing anything"
 
 
+EditOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        help="Replace the job's rclone options with these (repeat); see --add-option",
+    ),
+]
+AddOptions = Annotated[
+    list[str] | None,
+    typer.Option("--add-option", help="Add an rclone option to the job's (repeat)"),
+]
+RemoveOptions = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--remove-option",
+        help="Remove one of the job's options, whole or by flag name: --bwlimit (repeat)",
+    ),
+]
+Clear = Annotated[
+    list[str] | None,
+    typer.Option("--clear", help="Empty a list: options, filters or tags (repeat)", metavar="LIST"),
+]
+#: The lists --clear empties.
+CLEARABLE = ("options", "filters", "tags")
+
+
 @job_app.command("edit")
 def job_edit(
     name: str,
@@ -661,10 +742,16 @@ def job_edit(
     tz: Tz = None,
     every: Every = None,
     filters: Filters = None,
-    options: Options = None,
+    options: EditOptions = None,
+    add_options: AddOptions = None,
+    remove_options: RemoveOptions = None,
+    clear: Clear = None,
     retries: Retries = None,
     retry_delay: RetryDelay = None,
-    timeout: Timeout = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Stop a run after this long, e.g. 2h; none removes it"),
+    ] = None,
     overlap: Overlap = None,
     queue: Queue = None,
     misfire: Misfire = None,
@@ -690,14 +777,31 @@ def job_edit(
     check_access: CheckAccess = None,
     keep_deleted: KeepDeleted = None,
 ) -> None:
-    """Change a job; what is not given stays. A new schedule counts from now."""
+    """Change a job; what is not given stays. A list given (--option, --filter,
+    --tag, --arg) replaces the job's; --add-option and --remove-option change its
+    options one by one, --clear empties a list. A new schedule counts from now."""
     with services() as svc:
         ensure_schema(svc)
         if manual and (cron or every):
             raise InvalidInput("Give --manual, or a new schedule, not both")
+        cleared = cleared_lists(clear, options, filters, tags, add_options)
+        job_kind = kind or svc.jobs.show(name)["kind"]
+        given = job_params(
+            name,
+            job_kind,
+            source,
+            dest,
+            op,
+            cleared.get("filters", filters),
+            cleared.get("options", options),
+            args,
+            envs,
+            cwd,
+            params,
+        )
         spec = JobFields(
             kind=kind,
-            params=job_params(kind, source, dest, op, filters, options, args, envs, cwd, params),
+            params=given,
             cron=cron,
             tz=tz,
             every=every,
@@ -708,16 +812,44 @@ def job_edit(
             overlap=overlap,
             queue=queue,
             misfire=misfire,
-            tags=tags,
+            tags=cleared.get("tags", tags),
             watch=watch,
             max_depth=max_depth,
             delete_guard=delete_guard,
             require_marker=require_marker,
             check_access=check_access,
             keep_deleted=keep_deleted,
+            add_options=add_options,
+            remove_options=remove_options,
         )
-        view = svc.jobs.edit(name, spec)
-        out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
+        edited = svc.jobs.change(name, spec)
+        if not edited.changed:
+            out.print(f"nothing to change: job [bold]{name}[/] is already so")
+            return
+        out.print(
+            f"changed job [bold]{name}[/] ({', '.join(edited.changed)}): "
+            f"{edited.view['schedule']['description']}"
+        )
+
+
+def cleared_lists(
+    clear: list[str] | None,
+    options: list[str] | None,
+    filters: list[str] | None,
+    tags: list[str] | None,
+    add_options: list[str] | None,
+) -> dict[str, list[str]]:
+    """The lists --clear empties, as {field: []}; InvalidInput for an unknown list or
+    one also given a new value."""
+    given = {"options": options or add_options, "filters": filters, "tags": tags}
+    cleared: dict[str, list[str]] = {}
+    for name in clear or []:
+        if name not in CLEARABLE:
+            raise InvalidInput(f"Bad --clear {name!r}: use {', '.join(CLEARABLE)}")
+        if given[name]:
+            raise InvalidInput(f"Give --clear {name} or new {name}, not both")
+        cleared[name] = []
+    return cleared
 
 
 @job_app.command("list")

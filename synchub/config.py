@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -191,7 +192,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         path = _home_from_env() / "synchub.toml"
         toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
-        held = sorted(set(toml.toml_data) & ENV_ONLY)
+        _refuse_unknown(path, toml.toml_data)
+        # Keys are read in any case: "ALLOW_COMMAND_JOBS" sets allow_command_jobs too.
+        held = sorted(ENV_ONLY.intersection(map(_field_of, toml.toml_data)))
         if held:
             raise ValueError(
                 f"{path} sets {', '.join(held)}: set it in the environment "
@@ -217,6 +220,93 @@ class Settings(BaseSettings):
         data["result_backend"] = mask_url(self.result_backend) if self.result_backend else ""
         data["home"] = str(self.home)
         return data
+
+    def explained(self) -> dict[str, Explained]:
+        """Every setting's effective value, secrets masked, and where it comes from,
+        for `synchub config show`. A default that means "work it out" (the key file,
+        the machine's zone) shows what it works out to; `rclone` is left to the
+        caller, which knows which binary runs. Empty values stay empty: none is set."""
+        from synchub.core.schedules import local_zone_name
+
+        shown = self.shown()
+        path = _home_from_env() / "synchub.toml"
+        in_file = {_field_of(key) for key in _read_toml(path)}
+        found: dict[str, Explained] = {}
+        for name in type(self).model_fields:
+            source: Literal["default", "file", "env"]
+            env = next((v for v in _env_names(name) if _environ_has(v)), None)
+            if env is not None:
+                source, origin = "env", env
+            elif name in in_file:
+                source, origin = "file", str(path)
+            else:
+                source, origin = "default", None
+            found[name] = Explained(shown[name], source, origin)
+        if not self.secret_key.get_secret_value():
+            found["secret_key"] = replace(
+                found["secret_key"], value=f"(the key in {self.key_path})"
+            )
+        if not self.default_tz:
+            found["default_tz"] = replace(found["default_tz"], value=local_zone_name())
+        return found
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A setting as `synchub config show` tells it."""
+
+    value: Any  #: the effective value, secrets masked
+    source: Literal["default", "file", "env"]
+    origin: str | None  #: the variable or the file that set it; None for a default
+
+
+def _env_names(name: str) -> list[str]:
+    """The environment variables that set field `name`."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"SYNCHUB_{name.upper()}"]
+
+
+def _environ_has(variable: str) -> bool:
+    # pydantic-settings reads variable names in any case.
+    return any(key.upper() == variable for key in os.environ)
+
+
+def _field_of(key: str) -> str | None:
+    """The setting a key of synchub.toml sets, or None: a setting's name in any case,
+    or one of the variable names a setting has besides SYNCHUB_NAME (DATABASE_URL)."""
+    for name, info in Settings.model_fields.items():
+        aliases = info.validation_alias
+        names = [name, *(aliases.choices if isinstance(aliases, AliasChoices) else ())]
+        if key.lower() in {str(n).lower() for n in names}:
+            return name
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    if not path.is_file():
+        return {}
+    with path.open("rb") as file:
+        return tomllib.load(file)
+
+
+def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
+    """ValueError naming the first key or section of synchub.toml that sets nothing,
+    with the nearest setting's name when one is close."""
+    for key, value in data.items():
+        if _field_of(key) is not None:
+            continue
+        what = f"section [{key}]" if isinstance(value, dict) else f"setting {key!r}"
+        import difflib
+
+        bare = key.lower().removeprefix("synchub_")
+        fields = list(Settings.model_fields)
+        near = [bare] if bare in fields else difflib.get_close_matches(bare, fields, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"{path}: unknown {what}{hint}; the settings are in docs/configuration.md")
 
 
 def _texts(value: Any) -> list[str]:

@@ -63,7 +63,7 @@ class JobFields:
     manual: bool = False  #: drop any schedule
     retries: int | None = None
     retry_delay: str | None = None
-    timeout: str | None = None  #: "" removes the timeout
+    timeout: str | None = None  #: "", "none" or "off" removes the timeout
     overlap: str | None = None
     queue: str | None = None
     misfire: str | None = None
@@ -72,7 +72,8 @@ class JobFields:
     watch: bool | None = None  #: a watched folder: changes in the source trigger runs
     #: rclone's --max-depth, kept among the job's options; -1 removes it
     max_depth: int | None = None
-    #: sync/bisync: "50%", a number of files, or "off" (kept in the params)
+    #: sync/bisync: "50%", a number of files, or "off" (kept in the params); ""
+    #: removes the job's own guard, leaving the default
     delete_guard: str | None = None
     #: a file that must exist at the source root for a run to start; "" removes it
     require_marker: str | None = None
@@ -80,6 +81,10 @@ class JobFields:
     check_access: bool | None = None
     #: sync/copy: keep what runs delete or overwrite for this long ("30d"); "off" stops
     keep_deleted: str | None = None
+    #: edit only: rclone options appended to the job's (those already there stay once)
+    add_options: list[str] | None = None
+    #: edit only: rclone options taken out, by the whole option or by its flag name
+    remove_options: list[str] | None = None
 
 
 DEFAULTS = JobFields(
@@ -93,6 +98,28 @@ DEFAULTS = JobFields(
     enabled=True,
     tags=[],
     watch=False,
+)
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What an edit did: the job as it is now, and the fields whose value changed
+    (`params` keys as `params.KEY`); none when the edit changed nothing."""
+
+    view: dict[str, Any]
+    changed: list[str]
+
+
+class _Unchanged(Exception):
+    """Raised inside an edit's transaction to roll back an edit that changes nothing."""
+
+
+#: View keys that follow from the definition rather than being part of it: an edit
+#: that changes only these (a schedule given again, counted from now) changes nothing.
+#: max_depth, delete_guard and require_marker are read from `params`, where a change
+#: to them shows.
+_DERIVED = frozenset(
+    {"updated_at", "next_fire_at", "watch_problem", "max_depth", "delete_guard", "require_marker"}
 )
 
 
@@ -137,35 +164,64 @@ class JobService:
         return view
 
     def edit(self, name: str, spec: JobFields) -> dict[str, Any]:
+        """Change what `spec` gives (see `change`); the job as it is now."""
+        return self.change(name, spec).view
+
+    def change(self, name: str, spec: JobFields) -> Edited:
+        """Change what `spec` gives, the rest stays; a new schedule counts from now.
+        An edit that changes nothing writes nothing: no audit event, no new
+        `updated_at`, and a schedule given again keeps its next fire time."""
         now = self.svc.clock.now()
-        with transaction(self.svc.sessions) as session:
-            row = self._get(session, name, lock=True)
-            before = self._view(row, now)
-            current = self._fields_of(row)
-            schedule_changed = (
-                any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
-            )
-            if spec.cron is not None or spec.every is not None or spec.manual:
-                current = replace(current, cron=None, every=None)
-            merged = replace(_overlay(spec, current), params={**row.params, **(spec.params or {})})
-            self._apply(session, row, merged, now, schedule_changed=schedule_changed)
-            if schedule_changed or not row.enabled:
-                run_store.withdraw_ahead(session, row.id, now=now)
-            row.updated_at = now
-            store.set_remotes(session, row.id, self._remotes_used(row))
-            view = self._view(row, now)
-            audit.record(
-                session,
-                at=now,
-                actor=self.svc.actor,
-                action="job.edit",
-                target_type="job",
-                target=name,
-                before=before,
-                after=view,
-            )
+        try:
+            with transaction(self.svc.sessions) as session:
+                row = self._get(session, name, lock=True)
+                before = self._view(row, now)
+                env_before = self._env_values(row)
+                current = self._fields_of(row)
+                schedule_changed = (
+                    any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
+                )
+                if spec.cron is not None or spec.every is not None or spec.manual:
+                    current = replace(current, cron=None, every=None)
+                params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
+                merged = replace(_overlay(spec, current), params=params)
+                self._apply(session, row, merged, now, schedule_changed=schedule_changed)
+                view = self._view(row, now)
+                changed = _changes(before, view)
+                if env_before is None or env_before != self._env_values(row):
+                    changed = sorted({*changed, "params.env"})
+                if not changed:
+                    raise _Unchanged
+                if schedule_changed or not row.enabled:
+                    run_store.withdraw_ahead(session, row.id, now=now)
+                row.updated_at = now
+                store.set_remotes(session, row.id, self._remotes_used(row))
+                view = self._view(row, now)
+                audit.record(
+                    session,
+                    at=now,
+                    actor=self.svc.actor,
+                    action="job.edit",
+                    target_type="job",
+                    target=name,
+                    before=before,
+                    after=view,
+                )
+        except _Unchanged:
+            return Edited(before, [])
         self.svc.on_change()
-        return view
+        return Edited(view, changed)
+
+    def _env_values(self, row: JobRow) -> dict[str, Any] | None:
+        """A command job's environment, values in the clear ({} without one); None
+        when they cannot be read (then an edit that gives them counts as a change)."""
+        env = dict((row.params or {}).get("env") or {})
+        if row.secret_env is None:
+            return env
+        try:
+            return {**env, **self.svc.box.open(row.secret_env)}
+        except SynchubError:
+            return None
 
     def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         now = self.svc.clock.now()
@@ -430,7 +486,8 @@ class JobService:
         raw = dict(spec.params or {})
         if spec.watch and spec.kind != "rclone":
             raise InvalidInput("Only rclone jobs can watch a folder")
-        if spec.max_depth is not None:
+        # -1 removes the limit: on a job of another kind, there is none to remove.
+        if spec.max_depth is not None and (spec.kind == "rclone" or spec.max_depth != -1):
             raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
         if isinstance(raw.get("env"), dict):
             raw["env"] = self._unmasked_env(row, raw["env"])
@@ -445,7 +502,7 @@ class JobService:
             raise InvalidInput("Bad retries: use a number from 0 to 100")
         assert spec.retry_delay is not None and spec.timeout is not None
         retry_delay = _duration(spec.retry_delay, "retry delay")
-        timeout = _duration(spec.timeout, "timeout") if spec.timeout else None
+        timeout = _timeout(spec.timeout)
         overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
         misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
         assert spec.queue is not None and spec.enabled is not None
@@ -664,6 +721,8 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
     ):
         return
     if spec.kind != "rclone":
+        if not (spec.delete_guard or spec.require_marker or spec.check_access or spec.keep_deleted):
+            return  # removing what no job of this kind has changes nothing
         raise InvalidInput(
             "Only rclone jobs take a delete guard, a marker, an access check or kept versions"
         )
@@ -675,7 +734,9 @@ def _with_safety(spec: JobFields, raw: dict[str, Any]) -> None:
                 "use --require-marker"
             )
         raw["check_access"] = spec.check_access
-    if spec.delete_guard is not None:
+    if spec.delete_guard == "":
+        raw.pop("delete_guard", None)  # the default applies again
+    elif spec.delete_guard is not None:
         op = raw.get("op", "sync")
         if op not in GUARDED_OPS:
             raise InvalidInput(
@@ -709,6 +770,56 @@ def _safety_view(row: JobRow) -> dict[str, Any]:
     }
 
 
+def _edited_options(row: JobRow, params: dict[str, Any], spec: JobFields) -> dict[str, Any]:
+    """`params` with `spec`'s options removed and added (rclone jobs only): removing
+    one the job does not have is refused, naming those it has."""
+    if spec.add_options is None and spec.remove_options is None:
+        return params
+    if (spec.kind or row.kind) != "rclone":
+        raise InvalidInput(
+            f"Only rclone jobs take rclone options; {row.name!r} is a {row.kind} job"
+        )
+    options = params.get("options") or []
+    if not isinstance(options, list):
+        return params  # the engine's validation says what is wrong
+    for gone in spec.remove_options or []:
+        kept = [o for o in options if not _same_option(o, gone)]
+        if len(kept) == len(options):
+            has = ", ".join(str(o) for o in options) or "none"
+            raise InvalidInput(f"Job {row.name!r} has no option {gone!r}; its options: {has}")
+        options = kept
+    added = [o for o in spec.add_options or [] if o not in options]
+    return {**params, "options": [*options, *dict.fromkeys(added)]}
+
+
+def _same_option(stored: Any, given: str) -> bool:
+    """`given` names `stored`: the same option, or its flag name alone (`--bwlimit`
+    for `--bwlimit=10M` or `--bwlimit 10M`)."""
+    if not isinstance(stored, str):
+        return False
+    stored, given = stored.strip(), given.strip()
+    return stored == given or re.split(r"[=\s]", stored, maxsplit=1)[0] == given
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> builtins.list[str]:
+    """The fields of a job's view that differ, `params` by key, derived ones left out."""
+    changed = [
+        key
+        for key in after
+        if key not in _DERIVED and key not in ("params", "schedule") and before[key] != after[key]
+    ]
+    params_before, params_after = before["params"], after["params"]
+    changed += [
+        f"params.{key}"
+        for key in sorted(params_before.keys() | params_after.keys())
+        if params_before.get(key) != params_after.get(key)
+    ]
+    schedule_before, schedule_after = before["schedule"], after["schedule"]
+    if any(schedule_before[k] != schedule_after[k] for k in ("kind", "cron", "tz", "every_s")):
+        changed.append("schedule")
+    return changed
+
+
 def _overlay(spec: JobFields, base: JobFields) -> JobFields:
     """`spec`'s given fields over `base`."""
     return JobFields(
@@ -724,6 +835,17 @@ def _overlay(spec: JobFields, base: JobFields) -> JobFields:
 #: The longest interval, retry delay or timeout: ten years, which fits the columns'
 #: 32-bit integers and keeps every fire time computable.
 MAX_DURATION_S = 10 * 365 * 86400
+
+
+#: What a user types for "no timeout".
+_NO_TIMEOUT = frozenset({"", "none", "off"})
+
+
+def _timeout(text: str) -> int | None:
+    """Seconds of a timeout; None for no timeout ("", "none" or "off")."""
+    if text.strip().lower() in _NO_TIMEOUT:
+        return None
+    return _duration(text, "timeout")
 
 
 def _duration(text: str, what: str) -> int:

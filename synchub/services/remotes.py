@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,28 @@ class RemoteView:
         }
 
 
+@dataclass(frozen=True)
+class RemoteEdited:
+    """What an edit did: the remote as it is now, and the options whose value changed
+    (names only) and `max_concurrency` if it did; none when it changed nothing."""
+
+    view: RemoteView
+    changed: list[str]
+
+
+#: What an import does with a remote whose name is taken.
+ON_CONFLICT = ("fail", "skip", "replace")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did: the remotes added and replaced, the names skipped."""
+
+    added: list[RemoteView]
+    replaced: list[RemoteView]
+    skipped: list[str]
+
+
 class RemoteService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -73,35 +97,11 @@ class RemoteService:
             raise InvalidRemote("Bad max concurrency: it must be at least 1")
         options = rclone_backends.validate_remote(type_, options)
         self.refuse_programs(name, type_, options)
-        secret_keys = rclone_backends.secret_options(type_)
-        plain = {k: v for k, v in options.items() if k not in secret_keys}
-        secrets = {k: v for k, v in options.items() if k in secret_keys}
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
                 raise AlreadyExists(f"A remote named {name!r} already exists")
-            row = RemoteRow(
-                name=name,
-                type=type_,
-                options=plain,
-                secrets=self.svc.box.seal(secrets),
-                max_concurrency=max_concurrency,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            view = self._view(session, row)
-            audit.record(
-                session,
-                at=now,
-                actor=self.svc.actor,
-                action="remote.add",
-                target_type="remote",
-                target=name,
-                after=view.as_dict(),
-            )
-        return view
+            return self._insert(session, name, type_, options, now, max_concurrency)
 
     def list(self) -> builtins.list[RemoteView]:
         with reading(self.svc.sessions) as session:
@@ -112,12 +112,24 @@ class RemoteService:
             return self._view(session, self._get(session, name))
 
     def remove(self, name: str) -> None:
+        """Remove a remote; RemoteInUse, naming them, while jobs or other remotes (an
+        alias, crypt, union … wrapping it) use it."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name)
-            users = store.jobs_using(session, row.id)
+            users = [
+                f"{what} {', '.join(names)}"
+                for what, names in (
+                    ("job(s)", store.jobs_using(session, row.id)),
+                    ("remote(s)", self._wrapping(session, name)),
+                )
+                if names
+            ]
             if users:
-                raise RemoteInUse(f"Remote {name!r} is used by job(s): {', '.join(users)}")
+                raise RemoteInUse(
+                    f"Remote {name!r} is used by {' and by '.join(users)}: remove or change "
+                    "them first"
+                )
             before = self._view(session, row).as_dict()
             store.remove(session, row.id)
             audit.record(
@@ -137,9 +149,20 @@ class RemoteService:
         *,
         max_concurrency: int | None = None,
     ) -> RemoteView:
+        """Change a remote (see `change`); the remote as it is now."""
+        return self.change(name, options, max_concurrency=max_concurrency).view
+
+    def change(
+        self,
+        name: str,
+        options: Mapping[str, str | None] | None = None,
+        *,
+        max_concurrency: int | None = None,
+    ) -> RemoteEdited:
         """Change a remote's options: a value replaces, None removes, the mask keeps the
         stored secret. `max_concurrency` 0 removes the limit, None keeps it. The result
-        is validated whole; on error nothing changes. Audited, secret values never."""
+        is validated whole; on error nothing changes. Audited, secret values never; an
+        edit that changes nothing writes nothing."""
         if max_concurrency is not None and max_concurrency < 0:
             raise InvalidRemote("Bad max concurrency: use 0 (no limit) or more")
         now = self.svc.clock.now()
@@ -155,12 +178,18 @@ class RemoteService:
                     merged[key] = value
             merged = rclone_backends.validate_remote(row.type, merged)
             self.refuse_programs(name, row.type, merged)
+            old = {**row.options, **stored_secrets}
+            edited = sorted(k for k in old.keys() | merged.keys() if old.get(k) != merged.get(k))
+            limit = row.max_concurrency if max_concurrency is None else max_concurrency or None
+            if limit != row.max_concurrency:
+                edited.append("max_concurrency")
+            if not edited:
+                return RemoteEdited(self._view(session, row), [])
             secret_keys = rclone_backends.secret_options(row.type)
             secrets = {k: v for k, v in merged.items() if k in secret_keys}
             row.options = {k: v for k, v in merged.items() if k not in secret_keys}
             row.secrets = self.svc.box.seal(secrets)
-            if max_concurrency is not None:
-                row.max_concurrency = max_concurrency or None
+            row.max_concurrency = limit
             row.updated_at = now
             session.flush()
             view = self._view(session, row)
@@ -179,7 +208,7 @@ class RemoteService:
                 before=before,
                 after={**view.as_dict(), "secrets_changed": changed},
             )
-        return view
+        return RemoteEdited(view, edited)
 
     def test(self, name: str) -> tuple[bool, str]:
         from synchub.engines.rclone import test_remote
@@ -194,8 +223,8 @@ class RemoteService:
             allow_programs=settings.allow_command_jobs,
         )
 
-    def import_conf(self, path: Path | None = None) -> builtins.list[RemoteView]:
-        """Add every remote of an rclone.conf; nothing is added if any one is bad."""
+    def import_conf(self, path: Path | None = None, on_conflict: str = "fail") -> Imported:
+        """Add every remote of an rclone.conf (see import_text)."""
         from synchub.engines import rclone_conf
 
         path = path or rclone_conf.default_config_path()
@@ -207,21 +236,98 @@ class RemoteService:
             ) from None
         except OSError as exc:
             raise InvalidInput(f"Cannot read {path}: {exc}") from None
-        return self.import_text(text)
+        return self.import_text(text, on_conflict)
 
-    def import_text(self, text: str) -> builtins.list[RemoteView]:
-        """Add every remote of rclone.conf text; nothing is added if any one is bad."""
+    def import_text(self, text: str, on_conflict: str = "fail") -> Imported:
+        """Add every remote of rclone.conf text, in one transaction; nothing changes
+        if any one is bad. A name already taken is, by `on_conflict`: "fail" (the
+        default: AlreadyExists naming every such name), "skip" (the stored remote
+        stays), or "replace" (it takes the file's type and options, and keeps its
+        concurrency limit; audited as `remote.replace`)."""
         from synchub.engines import rclone_conf
 
-        entries = rclone_conf.parse_conf(text)
+        if on_conflict not in ON_CONFLICT:
+            raise InvalidInput(f"Bad on-conflict {on_conflict!r}: use {'|'.join(ON_CONFLICT)}")
+        entries = []
+        for name, type_, options in rclone_conf.parse_conf(text):
+            check_name(name, what="remote")
+            options = rclone_backends.validate_remote(type_, options)
+            self.refuse_programs(name, type_, options)
+            entries.append((name, type_, options))
+        now = self.svc.clock.now()
+        outcome = Imported([], [], [])
         with transaction(self.svc.sessions) as session:
             taken = store.names(session)
-        for name, type_, options in entries:
-            check_name(name, what="remote")
-            if name in taken:
-                raise AlreadyExists(f"A remote named {name!r} already exists")
-            self.refuse_programs(name, type_, rclone_backends.validate_remote(type_, options))
-        return [self.add(name, type_, options) for name, type_, options in entries]
+            clashing = [name for name, _, _ in entries if name in taken]
+            if clashing and on_conflict == "fail":
+                raise AlreadyExists(
+                    f"Remote(s) {', '.join(clashing)} already exist: nothing was imported; "
+                    "import with on-conflict skip or replace to keep or overwrite them"
+                )
+            for name, type_, options in entries:
+                if name not in taken:
+                    outcome.added.append(self._insert(session, name, type_, options, now))
+                elif on_conflict == "replace":
+                    outcome.replaced.append(self._replace(session, name, type_, options, now))
+                else:
+                    outcome.skipped.append(name)
+        return outcome
+
+    def _insert(
+        self,
+        session: Any,
+        name: str,
+        type_: str,
+        options: dict[str, str],
+        now: datetime,
+        max_concurrency: int | None = None,
+    ) -> RemoteView:
+        plain, secrets = _split(type_, options)
+        row = RemoteRow(
+            name=name,
+            type=type_,
+            options=plain,
+            secrets=self.svc.box.seal(secrets),
+            max_concurrency=max_concurrency,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        view = self._view(session, row)
+        audit.record(
+            session,
+            at=now,
+            actor=self.svc.actor,
+            action="remote.add",
+            target_type="remote",
+            target=name,
+            after=view.as_dict(),
+        )
+        return view
+
+    def _replace(
+        self, session: Any, name: str, type_: str, options: dict[str, str], now: datetime
+    ) -> RemoteView:
+        row = self._get(session, name)
+        before = self._view(session, row).as_dict()
+        row.type = type_
+        row.options, secrets = _split(type_, options)
+        row.secrets = self.svc.box.seal(secrets)
+        row.updated_at = now
+        session.flush()
+        view = self._view(session, row)
+        audit.record(
+            session,
+            at=now,
+            actor=self.svc.actor,
+            action="remote.replace",
+            target_type="remote",
+            target=name,
+            before=before,
+            after=view.as_dict(),
+        )
+        return view
 
     def configs(self, names: frozenset[str]) -> dict[str, RemoteConfig]:
         """Decrypted configurations of `names` and of every remote they wrap (crypt,
@@ -259,6 +365,22 @@ class RemoteService:
                 f"({why}), and command jobs are disabled on this server: the admin must "
                 "set SYNCHUB_ALLOW_COMMAND_JOBS=1 to allow it"
             )
+
+    def _wrapping(self, session: Any, name: str) -> builtins.list[str]:
+        """The remotes that point at remote `name` (an alias, crypt or chunker's
+        `remote`, a union or combine's `upstreams`), as "NAME (TYPE)"."""
+        found = []
+        for row in store.all_remotes(session):
+            if row.name == name:
+                continue
+            options = dict(row.options)
+            if not _references(options, name):
+                # References are plain options; a secret one is read where it can be.
+                with suppress(SecretsUnreadable):
+                    options.update(self.svc.box.open(row.secrets))
+            if _references(options, name):
+                found.append(f"{row.name} ({row.type})")
+        return found
 
     def _get(self, session: Any, name: str) -> RemoteRow:
         row = store.get(session, name)
@@ -343,6 +465,17 @@ class RemoteService:
             store.jobs_using(session, row.id),
             unreadable,
         )
+
+
+def _split(type_: str, options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A `type_` remote's options as (plain, secret)."""
+    secret_keys = rclone_backends.secret_options(type_)
+    plain = {k: v for k, v in options.items() if k not in secret_keys}
+    return plain, {k: v for k, v in options.items() if k in secret_keys}
+
+
+def _references(options: Mapping[str, str], name: str) -> bool:
+    return name in rclone_backends.referenced_remotes(options)
 
 
 def _whose(name: str) -> str:

@@ -348,3 +348,65 @@ def test_a_job_is_not_deleted_while_one_of_its_runs_runs(api: Api) -> None:
         assert f"run {run_id}" in body["detail"] and "cancel it" in body["detail"]
     assert ok(api.viewer.get("/api/v1/jobs/j"))["name"] == "j"
     assert ok(api.viewer.get(f"/api/v1/runs/{run_id}"))["state"] == "running"
+
+
+def test_a_job_is_written_with_the_field_names_it_is_read_with(api: Api) -> None:
+    job = add(api, "j", timeout_s=7200, retry_delay_s="5m")
+    assert (job["timeout_s"], job["retry_delay_s"]) == (7200, 300)
+    # A job read back can be sent back: the same names go in and come out.
+    sent = {k: job[k] for k in ("timeout_s", "retry_delay_s", "retries", "overlap")}
+    assert ok(api.admin.patch("/api/v1/jobs/j", json=sent))["timeout_s"] == 7200
+    # The old names are still read, for the scripts that send them.
+    job = ok(api.admin.patch("/api/v1/jobs/j", json={"timeout": "1h", "retry_delay": 30}))
+    assert (job["timeout_s"], job["retry_delay_s"]) == (3600, 30)
+    assert "timeout" not in job and "retry_delay" not in job
+    body = problem(api.admin.patch("/api/v1/jobs/j", json={"timeout": 60, "timeout_s": 60}), 422)
+    assert "give timeout_s or its old name timeout, not both" in str(body)
+    assert ok(api.viewer.get("/api/v1/jobs/j"))["timeout_s"] == 3600
+
+
+def test_null_clears_what_can_be_empty_and_keeps_the_rest(api: Api) -> None:
+    api.svc.remotes.add("nas", "local", {})
+    body = {
+        "name": "mirror",
+        "params": {"source": "nas:/a", "destination": "/b"},
+        "timeout_s": 600,
+        "max_depth": 2,
+        "delete_guard": 10,
+        "require_marker": ".mounted",
+        "retries": 5,
+    }
+    ok(api.admin.post("/api/v1/jobs", json=body), 201)
+    cleared = {
+        "timeout_s": None,
+        "max_depth": None,
+        "delete_guard": None,
+        "require_marker": None,
+        "retries": None,
+        "tags": None,
+    }
+    job = ok(api.admin.patch("/api/v1/jobs/mirror", json=cleared))
+    assert job["timeout_s"] is None and job["max_depth"] is None
+    assert job["delete_guard"] == "50%" and job["require_marker"] is None
+    assert job["retries"] == 5 and job["tags"] == []
+    # The old name clears too.
+    ok(api.admin.patch("/api/v1/jobs/mirror", json={"timeout_s": 60}))
+    assert ok(api.admin.patch("/api/v1/jobs/mirror", json={"timeout": None}))["timeout_s"] is None
+
+
+def test_an_edit_that_changes_nothing_answers_the_job_and_audits_nothing(
+    api: Api, clock: FakeClock
+) -> None:
+    job = add(api, "j", every="1h", retries=2)
+    clock.advance(minutes=5)
+    for body in ({}, {"retries": 2}, {"every": "1h"}, {"timeout_s": None}):
+        assert ok(api.admin.patch("/api/v1/jobs/j", json=body)) == job
+    events = ok(api.viewer.get("/api/v1/audit", params={"target": "j"}))["data"]
+    assert [e["action"] for e in events] == ["job.add"]
+
+
+def test_the_old_field_names_are_marked_deprecated(openapi: dict[str, Any]) -> None:
+    fields = openapi["components"]["schemas"]["JobUpdate"]["properties"]
+    assert fields["timeout"]["deprecated"] is True
+    assert fields["retry_delay"]["deprecated"] is True
+    assert "deprecated" not in fields["timeout_s"]

@@ -98,3 +98,27 @@ def test_an_rclone_conf_is_imported_all_or_nothing(api: Api) -> None:
     problem(api.admin.post("/api/v1/remotes/import", content="not an ini file"), 422)
     problem(api.admin.post("/api/v1/remotes/import", content=b"\xff\xfe"), 422)
     assert [r["name"] for r in ok(api.viewer.get("/api/v1/remotes"))["data"]] == ["box", "laptop"]
+
+
+def test_an_import_skips_or_replaces_the_names_taken_when_asked(api: Api) -> None:
+    api.svc.remotes.add("laptop", "local", {})
+    conf = "[laptop]\ntype = alias\nremote = /srv\n\n[fresh]\ntype = local\n"
+    body = problem(api.admin.post("/api/v1/remotes/import", content=conf), 409)
+    assert "laptop already exist" in body["detail"]
+    url = "/api/v1/remotes/import"
+    made = ok(api.admin.post(url, params={"on_conflict": "skip"}, content=conf), 201)
+    assert ([r["name"] for r in made["data"]], made["skipped"]) == (["fresh"], ["laptop"])
+    again = ok(api.admin.post(url, params={"on_conflict": "replace"}, content=conf), 201)
+    assert again["replaced"] == ["laptop", "fresh"] and again["skipped"] == []
+    assert ok(api.viewer.get("/api/v1/remotes/laptop"))["type"] == "alias"
+    problem(api.admin.post(url, params={"on_conflict": "merge"}, content=conf), 422)
+
+
+def test_a_remote_wrapped_by_another_is_not_deleted(api: Api) -> None:
+    api.svc.remotes.add("nas", "local", {})
+    api.svc.remotes.add("vault", "crypt", {"remote": "nas:/vault", "password": "pw"})
+    body = problem(api.admin.delete("/api/v1/remotes/nas"), 409)
+    assert body["detail"] == (
+        "Remote 'nas' is used by remote(s) vault (crypt): remove or change them first"
+    )
+    assert ok(api.viewer.get("/api/v1/remotes/nas"))["name"] == "nas"

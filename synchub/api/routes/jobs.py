@@ -92,7 +92,7 @@ def show_job(name: str, svc: ViewerServices) -> JobPublic:
 def update_job(name: str, body: JobUpdate, svc: AdminServices) -> JobPublic:
     """Change what is given; a new schedule counts from now and the scheduler sees it
     at once."""
-    svc.jobs.edit(name, body.fields(manual=body.manual))
+    svc.jobs.edit(name, body.edit())
     return _shown(svc, name)
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from synchub.api.deps import AdminServices, OperatorServices, ViewerServices
 from synchub.api.problems import problem_responses as errors
 from synchub.api.schemas.remotes import (
     RemoteCreate,
     RemotePublic,
+    RemotesImported,
     RemotesPublic,
     RemoteTestResult,
     RemoteUpdate,
@@ -42,10 +43,21 @@ def import_remotes(
         str,
         Body(media_type="text/plain", description="An rclone.conf", examples=[CONF_EXAMPLE]),
     ],
-) -> RemotesPublic:
-    """Add every remote of an rclone.conf (sent as the body); all or nothing."""
-    data = [RemotePublic.of(v) for v in svc.remotes.import_text(conf)]
-    return RemotesPublic(data=data, count=len(data))
+    on_conflict: Annotated[
+        Literal["fail", "skip", "replace"],
+        Query(description="a name already taken: fail (409, nothing imported), skip, replace"),
+    ] = "fail",
+) -> RemotesImported:
+    """Add every remote of an rclone.conf (sent as the body); all or nothing. `data`
+    holds the remotes added and replaced."""
+    done = svc.remotes.import_text(conf, on_conflict)
+    data = [RemotePublic.of(v) for v in [*done.added, *done.replaced]]
+    return RemotesImported(
+        data=data,
+        count=len(data),
+        replaced=[v.name for v in done.replaced],
+        skipped=done.skipped,
+    )
 
 
 @router.get("/{name}", responses=errors(404, 422))
@@ -63,7 +75,8 @@ def update_remote(name: str, body: RemoteUpdate, svc: AdminServices) -> RemotePu
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 422))
 def delete_remote(name: str, svc: AdminServices) -> Response:
-    """Remove a remote; 409 while a job uses it."""
+    """Remove a remote; 409, naming them, while jobs or other remotes (alias, crypt,
+    union …) use it."""
     svc.remotes.remove(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,6 +20,17 @@ def _text(value: Duration | None) -> str | None:
     return f"{value}s" if isinstance(value, int) else value
 
 
+#: Fields read under an older name too: {name: old name}. Jobs are shown with the
+#: names; the old ones are kept for the scripts that send them.
+_OLD_NAMES = {"timeout_s": "timeout", "retry_delay_s": "retry_delay"}
+
+_NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
+
+#: The fields an edit empties with null, and what stands for empty in JobFields:
+#: no timeout, no depth limit, no marker, the default delete guard.
+_CLEARED_BY_NULL = {"timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": ""}
+
+
 class JobSettings(BaseModel):
     """What both a new job and an edit may give; absent means default (new) or keep (edit)."""
 
@@ -34,8 +46,14 @@ class JobSettings(BaseModel):
     tz: str | None = Field(default=None, max_length=64, examples=["Europe/Berlin"])
     every: Duration | None = Field(default=None, examples=["15m"])  #: a fixed interval
     retries: StrictInt | None = Field(default=None, ge=0, le=100)
-    retry_delay: Duration | None = None
-    timeout: Duration | None = None  #: "" removes it
+    #: seconds before the first retry (or text: 60s, 5m); the name jobs are shown with
+    retry_delay_s: Duration | None = Field(default=None, examples=[60])
+    #: the old name of retry_delay_s, still read
+    retry_delay: Duration | None = Field(default=None, json_schema_extra={"deprecated": True})
+    #: seconds a run may take (or text: 2h); null, "none" or "" on an edit: no timeout
+    timeout_s: Duration | None = Field(default=None, examples=[7200])
+    #: the old name of timeout_s, still read
+    timeout: Duration | None = Field(default=None, json_schema_extra={"deprecated": True})
     overlap: Overlap | None = None
     queue: str | None = Field(default=None, max_length=64)
     misfire: Misfire | None = None
@@ -58,6 +76,18 @@ class JobSettings(BaseModel):
     #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
     keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
 
+    @model_validator(mode="after")
+    def _one_name_each(self) -> JobSettings:
+        for name, old in _OLD_NAMES.items():
+            if {name, old} <= self.model_fields_set:
+                raise ValueError(f"give {name} or its old name {old}, not both")
+        return self
+
+    def given(self, name: str) -> Any:
+        """The value given under `name` or under its old name."""
+        old = _OLD_NAMES.get(name)
+        return getattr(self, old) if old in self.model_fields_set else getattr(self, name)
+
     def fields(self, *, manual: bool = False) -> JobFields:
         return JobFields(
             kind=self.kind,
@@ -67,8 +97,8 @@ class JobSettings(BaseModel):
             every=_text(self.every),
             manual=manual,
             retries=self.retries,
-            retry_delay=_text(self.retry_delay),
-            timeout=_text(self.timeout),
+            retry_delay=_text(self.given("retry_delay_s")),
+            timeout=_text(self.given("timeout_s")),
             overlap=self.overlap,
             queue=self.queue,
             misfire=self.misfire,
@@ -98,6 +128,19 @@ class JobUpdate(JobSettings):
         if self.manual and (self.cron is not None or self.every is not None):
             raise ValueError("give manual, or a new schedule, not both")
         return self
+
+    def edit(self) -> JobFields:
+        """The edit: null empties timeout_s, max_depth, require_marker and delete_guard
+        (see _CLEARED_BY_NULL); elsewhere null, like a field left out, keeps the value."""
+        spec = self.fields(manual=self.manual)
+        given = {_NEW_NAMES.get(f, f) for f in self.model_fields_set}
+        cleared: dict[str, Any] = {
+            name: empty
+            for name, empty in _CLEARED_BY_NULL.items()
+            if name in given and self.given(name) is None
+        }
+        cleared["timeout"] = cleared.pop("timeout_s", None)
+        return replace(spec, **{k: v for k, v in cleared.items() if v is not None})
 
 
 class SchedulePublic(BaseModel):

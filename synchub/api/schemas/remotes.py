@@ -48,6 +48,13 @@ class RemotesPublic(BaseModel):
     count: int
 
 
+class RemotesImported(RemotesPublic):
+    """The remotes an import added or replaced (`data`), and what it left alone."""
+
+    replaced: list[str]  #: names of remotes it overwrote (on_conflict=replace)
+    skipped: list[str]  #: names already taken, left as they were (on_conflict=skip)
+
+
 class RemoteTestResult(BaseModel):
     name: str
     ok: bool  #: rclone could list the remote's root

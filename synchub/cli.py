@@ -462,8 +462,22 @@ Marker = Annotated[
     ),
 ]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
-Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
-Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="IANA zone --cron is read in, e.g. Europe/Berlin (only with --cron; default "
+        "SYNCHUB_DEFAULT_TZ, else this machine's). Fire times are shown in it",
+    ),
+]
+Every = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        help="Interval with its unit: 30s, 15m, 6h, 1d, 1h30m (a bare number is refused: "
+        "seconds or minutes?). Its fire times are shown in UTC",
+    ),
+]
 Filters = Annotated[
     list[str] | None, typer.Option("--filter", help="rclone filter rule, e.g. '- *.tmp'")
 ]
@@ -474,10 +488,10 @@ Retries = Annotated[
     int | None, typer.Option("--retries", help="Further attempts after a failure (default 3)")
 ]
 RetryDelay = Annotated[
-    str | None, typer.Option("--retry-delay", help="First backoff (default 60s)")
+    str | None, typer.Option("--retry-delay", help="First backoff with its unit (default 60s)")
 ]
 Timeout = Annotated[
-    str | None, typer.Option("--timeout", help="Stop a run after this long, e.g. 2h")
+    str | None, typer.Option("--timeout", help="Stop a run after this long, with its unit: 2h")
 ]
 Overlap = Annotated[str | None, typer.Option("--overlap", help="skip|queue|allow (default skip)")]
 Queue = Annotated[str | None, typer.Option("--queue", help="Queue name (default 'default')")]
@@ -498,6 +512,9 @@ MaxDepth = Annotated[
     int | None,
     typer.Option("--max-depth", help="rclone --max-depth: 1 = top folder only; -1 = no limit"),
 ]
+
+
+TZ_WITHOUT_CRON = "--tz goes with --cron: it is the zone the cron expression is read in"
 
 
 def job_params(
@@ -580,6 +597,8 @@ def job_add(
     sync unless --op says otherwise: files missing from the source are deleted at
     the destination, guarded by --delete-guard (default 50%)."""
     with services() as svc:
+        if tz is not None and cron is None:
+            raise InvalidInput(TZ_WITHOUT_CRON)
         ensure_schema(svc)
         spec = JobFields(
             kind=kind,
@@ -655,6 +674,11 @@ def job_edit(
         ensure_schema(svc)
         if manual and (cron or every):
             raise InvalidInput("Give --manual, or a new schedule, not both")
+        if tz is not None and cron is None:
+            if every or manual:
+                raise InvalidInput(TZ_WITHOUT_CRON)
+            if svc.jobs.show(name)["schedule"]["kind"] != "cron":
+                raise InvalidInput(f"{TZ_WITHOUT_CRON}; job {name} has no cron schedule")
         spec = JobFields(
             kind=kind,
             params=job_params(kind, source, dest, op, filters, options, args, envs, cwd, params),

@@ -1,14 +1,40 @@
-"""The CLI's fire times (in the job's zone) and the schedule flags it refuses."""
+"""The CLI's fire times (in the job's zone), the schedule flags it refuses, and its
+lists: fitted to an 80-column terminal, whole when piped."""
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import Synchub
+from rich.cells import cell_len
+
+from tests.e2e.conftest import SYNCHUB, Synchub
 
 #: An ISO fire time at 02:30 in Berlin: CET (+01:00) or CEST (+02:00).
 BERLIN_0230 = re.compile(r"^\d{4}-\d\d-\d\dT02:30:00\+0[12]:00$")
+
+
+def at_terminal(synchub: Synchub, *args: str, columns: int = 80) -> str:
+    """What `synchub ARGS` prints on a pseudo-terminal `columns` wide."""
+    main, side = pty.openpty()
+    env = {**synchub.env, "COLUMNS": str(columns), "TERM": "dumb"}
+    with subprocess.Popen([*SYNCHUB, *args], env=env, stdout=side, stderr=side) as proc:
+        os.close(side)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=60) == 0
+    os.close(main)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 def deep_dirs(tmp_path: Path) -> tuple[Path, Path]:
@@ -64,3 +90,37 @@ def test_tz_without_cron_and_a_duration_without_unit_are_refused(
     # It should say so in --help.
     helped = " ".join(synchub("job", "add", "--help").stdout.split())
     assert "only with --cron" in helped and "a bare number is refused" in helped
+
+
+def test_lists_fit_an_80_column_terminal_and_pipe_whole_rows(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    src, dst = deep_dirs(tmp_path)
+    synchub("remote", "add", "family-photo-archive", "local")
+    synchub(
+        "job", "add", "family-photos-nightly", "--source", f"family-photo-archive:{src}",
+        "--dest", str(dst), "--op", "copy", "--cron", "30 2 * * 1-5",
+        "--tz", "America/Argentina/Buenos_Aires",
+    )  # fmt: skip
+    synchub("job", "add", "spare", "--source", str(src), "--dest", str(dst), "--disabled")
+    synchub("job", "run", "family-photos-nightly", "--wait")
+    synchub("token", "create", "release-pipeline", "--role", "operator")
+    for group in ("job", "runs", "remote", "token", "task"):
+        shown = at_terminal(synchub, group, "list").splitlines()
+        assert shown and max(cell_len(line) for line in shown) <= 80, shown
+    # It should show each job's last run and its age, times relative.
+    jobs = at_terminal(synchub, "job", "list").splitlines()
+    assert jobs[0].split() == ["name", "what", "schedule", "next", "last", "run", "when"]
+    nightly = next(line for line in jobs if line.startswith("family-photos-n"))
+    assert re.search(r"in \d+ (h|min|d)\s+succeeded\s+\d+ s ago$", nightly), nightly
+    # Source and destination cut in the middle, each keeping both its ends.
+    assert re.search(r" cop\S*…\S*mer → /tm\S*…\S*opy ", nightly), nightly
+    assert re.search(r"disabled\s+-\s+-$", next(line for line in jobs if "spare" in line))
+    # Piped: no header, one whole row per line, tab-separated, exact times.
+    piped = synchub("job", "list").stdout.splitlines()
+    assert len(piped) == 2
+    cells = piped[0].split("\t")
+    assert cells[:2] == ["family-photos-nightly", f"copy family-photo-archive:{src} → {dst}"]
+    assert cells[4] == "succeeded" and cells[5].startswith("20")
+    listed = synchub.json("job", "list")[0]
+    assert listed["last_run"]["state"] == "succeeded" and listed["last_run"]["at"] == cells[5]

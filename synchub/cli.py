@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from synchub import cli_tables
 from synchub.cli_alerts import alert_app
 from synchub.cli_doctor import doctor
 from synchub.cli_secrets import secrets_app
@@ -393,22 +394,27 @@ def remote_list(as_json: JsonOpt = False) -> None:
     with services() as svc:
         ensure_schema(svc)
         views = svc.remotes.list()
-        if as_json:
-            emit([v.as_dict() for v in views])
-            return
-        table = Rows("name", "type", "options", "limit", "used by")
-        for v in views:
-            shown = [f"{k}={x}" for k, x in v.options.items()]
-            if v.unreadable:
-                shown.append(f"<unreadable: {v.unreadable}>")
-            table.add_row(
-                v.name,
-                v.type,
-                " ".join(shown),
-                str(v.max_concurrency or "-"),
-                ", ".join(v.used_by),
-            )
-        out.print(table)
+        now = svc.clock.now()
+    if as_json:
+        emit([v.as_dict() for v in views])
+        return
+    rows = []
+    for v in views:
+        options = [f"{k}={x}" for k, x in v.options.items()]
+        if v.unreadable:
+            options.append(f"<unreadable: {v.unreadable}>")
+        limit = str(v.max_concurrency or "-")
+        rows.append([v.name, v.type, " ".join(options), limit, ", ".join(v.used_by)])
+    cli_tables.print_table(REMOTE_COLUMNS, rows, cli_tables.stdout_layout(now))
+
+
+REMOTE_COLUMNS = (
+    cli_tables.Column("name", cli_tables.Fit.END),
+    cli_tables.Column("type"),
+    cli_tables.Column("options", cli_tables.Fit.END, least=16),
+    cli_tables.Column("limit"),
+    cli_tables.Column("used by", cli_tables.Fit.END),
+)
 
 
 @remote_app.command("show")
@@ -475,6 +481,15 @@ def remote_import(
 
 # -- jobs ---------------------------------------------------------------------
 
+JOB_COLUMNS = (
+    cli_tables.Column("name", cli_tables.Fit.END, least=16),
+    cli_tables.Column("what", cli_tables.Fit.MIDDLE, least=16, weight=2),
+    cli_tables.Column("schedule", cli_tables.Fit.END, least=10),
+    cli_tables.Column("next"),
+    cli_tables.Column("last run"),
+    cli_tables.Column("when"),
+)
+
 Source = Annotated[str | None, typer.Option("--source", help="REMOTE:PATH or /abs/path")]
 Dest = Annotated[str | None, typer.Option("--dest", help="REMOTE:PATH or /abs/path")]
 Op = Annotated[
@@ -519,8 +534,22 @@ KeepDeleted = Annotated[
     ),
 ]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
-Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone of --cron")]
-Every = Annotated[str | None, typer.Option("--every", help="Interval, e.g. 30s, 15m, 6h, 1d")]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="IANA zone --cron is read in, e.g. Europe/Berlin (only with --cron; default "
+        "SYNCHUB_DEFAULT_TZ, else this machine's). Fire times are shown in it",
+    ),
+]
+Every = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        help="Interval with its unit: 30s, 15m, 6h, 1d, 1h30m (a bare number is refused: "
+        "seconds or minutes?). Its fire times are shown in UTC",
+    ),
+]
 Filters = Annotated[
     list[str] | None, typer.Option("--filter", help="rclone filter rule, e.g. '- *.tmp'")
 ]
@@ -531,10 +560,10 @@ Retries = Annotated[
     int | None, typer.Option("--retries", help="Further attempts after a failure (default 3)")
 ]
 RetryDelay = Annotated[
-    str | None, typer.Option("--retry-delay", help="First backoff (default 60s)")
+    str | None, typer.Option("--retry-delay", help="First backoff with its unit (default 60s)")
 ]
 Timeout = Annotated[
-    str | None, typer.Option("--timeout", help="Stop a run after this long, e.g. 2h")
+    str | None, typer.Option("--timeout", help="Stop a run after this long, with its unit: 2h")
 ]
 Overlap = Annotated[str | None, typer.Option("--overlap", help="skip|queue|allow (default skip)")]
 Queue = Annotated[str | None, typer.Option("--queue", help="Queue name (default 'default')")]
@@ -563,6 +592,8 @@ KIND_FLAGS = {
     "rclone": ("--source", "--dest", "--op", "--filter", "--option"),
     "command": ("--arg", "--env", "--cwd"),
 }
+
+TZ_WITHOUT_CRON = "--tz goes with --cron: it is the zone the cron expression is read in"
 
 
 def job_params(
@@ -654,6 +685,8 @@ def job_add(
     sync unless --op says otherwise: files missing from the source are deleted at
     the destination, guarded by --delete-guard (default 50%)."""
     with services() as svc:
+        if tz is not None and cron is None:
+            raise InvalidInput(TZ_WITHOUT_CRON)
         ensure_schema(svc)
         params_given = job_params(
             name, kind or "rclone", source, dest, op, filters, options, args, envs, cwd, params
@@ -784,6 +817,11 @@ def job_edit(
         ensure_schema(svc)
         if manual and (cron or every):
             raise InvalidInput("Give --manual, or a new schedule, not both")
+        if tz is not None and cron is None:
+            if every or manual:
+                raise InvalidInput(TZ_WITHOUT_CRON)
+            if svc.jobs.show(name)["schedule"]["kind"] != "cron":
+                raise InvalidInput(f"{TZ_WITHOUT_CRON}; job {name} has no cron schedule")
         cleared = cleared_lists(clear, options, filters, tags, add_options)
         job_kind = kind or svc.jobs.show(name)["kind"]
         given = job_params(
@@ -854,30 +892,47 @@ def cleared_lists(
 
 @job_app.command("list")
 def job_list(as_json: JsonOpt = False) -> None:
-    """List jobs."""
+    """List jobs: what each does, when it fires next, how its last run went."""
     with services() as svc:
         ensure_schema(svc)
         views = svc.jobs.list()
-        if as_json:
-            emit(views)
-            return
-        table = Rows("name", "kind", "what", "schedule", "next fire", "enabled")
-        for v in views:
-            p = v["params"]
-            what = (
-                f"{p.get('op')} {p.get('source')} → {p.get('destination')}"
-                if v["kind"] == "rclone"
-                else v["kind"]
-            )
-            table.add_row(
-                v["name"],
-                v["kind"],
-                what,
-                v["schedule"]["description"] + (" + watch" if v.get("watch") else ""),
-                v["next_fire_at"] or "-",
-                "yes" if v["enabled"] else "no",
-            )
-        out.print(table)
+        last_runs = svc.overview.last_runs()
+        now = svc.clock.now()
+    for view in views:
+        view["last_run"] = last_runs.get(view["id"])
+    if as_json:
+        emit(views)
+        return
+    layout = cli_tables.stdout_layout(now)
+    cli_tables.print_table(JOB_COLUMNS, [job_row(v, layout) for v in views], layout)
+
+
+def job_row(view: dict[str, Any], layout: cli_tables.Layout) -> list[str]:
+    p, last = view["params"], view["last_run"]
+    what = (
+        f"{p.get('op')} {p.get('source')}{cli_tables.ARROW}{p.get('destination')}"
+        if view["kind"] == "rclone"
+        else view["kind"]
+    )
+    return [
+        view["name"],
+        what,
+        short_schedule(view["schedule"]) + (" + watch" if view.get("watch") else ""),
+        layout.when(view["next_fire_at"]) if view["enabled"] else "disabled",
+        "-" if last is None else last["state"] + (" (dry run)" if last["dry_run"] else ""),
+        "-" if last is None else layout.when(last["at"]),
+    ]
+
+
+def short_schedule(schedule: dict[str, Any]) -> str:
+    """'30 2 * * * (Europe/Berlin)', 'every 15m' or 'manual': a table's width."""
+    if schedule["kind"] == "cron":
+        return f"{schedule['cron']} ({schedule['tz']})"
+    if schedule["kind"] == "interval":
+        from synchub.core.durations import format_duration
+
+        return f"every {format_duration(schedule['every_s'])}"
+    return "manual"
 
 
 @job_app.command("show")
@@ -1062,32 +1117,42 @@ def runs_list(
     with services() as svc:
         ensure_schema(svc)
         views = svc.runs.list(job=job, state=state, limit=limit)
-        if as_json:
-            emit(views)
-            return
-        table = Rows("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
-        for v in views:
-            table.add_row(
-                str(v["id"]),
-                v["job"] + (" (deleted)" if v["job_deleted"] else ""),
-                v["state"]
-                + (f" #{v['attempt']}" if v["attempt"] > 1 else "")
-                + (" (dry run)" if v["dry_run"] else ""),
-                v["trigger"],
-                _short_time(v["started_at"] or v["scheduled_for"] or v["created_at"]),
-                f"{v['stats']['elapsed_s']:.1f}s" if v["finished_at"] and v["started_at"] else "",
-                str(v["stats"]["files"]),
-                str(v["stats"]["bytes"]),
-                (v["error"] or v["reason"] or "")[:50],
-            )
-        out.print(table)
+        now = svc.clock.now()
+    if as_json:
+        emit(views)
+        return
+    layout = cli_tables.stdout_layout(now)
+    cli_tables.print_table(RUN_COLUMNS, [run_row(v, layout) for v in views], layout)
 
 
-def _short_time(iso: str | None) -> str:
-    """'2025-06-02 09:00:05' in the local zone, for tables."""
-    if iso is None:
-        return "-"
-    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+RUN_COLUMNS = (
+    cli_tables.Column("id"),
+    cli_tables.Column("job", cli_tables.Fit.END, least=6),
+    cli_tables.Column("state"),
+    cli_tables.Column("trigger"),
+    cli_tables.Column("started"),
+    cli_tables.Column("took"),
+    cli_tables.Column("files"),
+    cli_tables.Column("size"),
+    cli_tables.Column("error", cli_tables.Fit.END, least=10),
+)
+
+
+def run_row(view: dict[str, Any], layout: cli_tables.Layout) -> list[str]:
+    v, stats = view, view["stats"]
+    return [
+        str(v["id"]),
+        v["job"] + (" (deleted)" if v["job_deleted"] else ""),
+        v["state"]
+        + (f" #{v['attempt']}" if v["attempt"] > 1 else "")
+        + (" (dry run)" if v["dry_run"] else ""),
+        v["trigger"],
+        layout.when(v["started_at"] or v["scheduled_for"] or v["created_at"]),
+        layout.span(stats["elapsed_s"]) if v["finished_at"] and v["started_at"] else "",
+        str(stats["files"]),
+        layout.size(stats["bytes"]),
+        v["error"] or v["reason"] or "",
+    ]
 
 
 @runs_app.command("show")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
+from synchub import cli_tables as tables
 from synchub.core.tasks import TaskState
 
 task_app = typer.Typer(
@@ -25,29 +27,45 @@ def task_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List file tasks, newest first."""
-    from synchub.cli import Rows, emit, ensure_schema, out, services
+    from synchub.cli import emit, ensure_schema, services
 
     with services() as svc:
         ensure_schema(svc)
         views, total = svc.tasks.page(job=job, state=state, limit=limit)
+        now = svc.clock.now()
     if as_json:
         emit(views)  # an array, as every list prints
         return
-    table = Rows("id", "job", "state", "file", "size", "done", "run", "error")
-    for v in views:
-        table.add_row(
-            str(v["id"]),
-            v["job"],
-            v["state"],
-            v["path"],
-            "" if v["size"] is None else str(v["size"]),
-            "" if v["percent"] is None else f"{v['percent']}%",
-            "" if v["run_id"] is None else str(v["run_id"]),
-            (v["error"] or "")[:60],
-        )
-    out.print(table)
+    layout = tables.stdout_layout(now)
+    tables.print_table(TASK_COLUMNS, [_task_row(v, layout) for v in views], layout)
     if total > len(views):
-        out.print(f"{len(views)} of {total}; --limit shows more")
+        # On stderr: a script reading the rows reads rows only.
+        sys.stderr.write(f"{len(views)} of {total}; --limit shows more\n")
+
+
+TASK_COLUMNS = (
+    tables.Column("id"),
+    tables.Column("job", tables.Fit.END),
+    tables.Column("state"),
+    tables.Column("file", tables.Fit.MIDDLE, least=16),
+    tables.Column("size"),
+    tables.Column("done"),
+    tables.Column("run"),
+    tables.Column("error", tables.Fit.END, least=12),
+)
+
+
+def _task_row(v: dict[str, Any], layout: tables.Layout) -> list[str]:
+    return [
+        str(v["id"]),
+        v["job"],
+        v["state"],
+        v["path"],
+        layout.size(v["size"]),
+        "" if v["percent"] is None else f"{v['percent']}%",
+        "" if v["run_id"] is None else str(v["run_id"]),
+        v["error"] or "",
+    ]
 
 
 @task_app.command("retry")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from synchub import cli_tables as tables
 from synchub.services.tokens import Scope
 
 token_app = typer.Typer(no_args_is_help=True, help="API tokens: who may use the REST API.")
@@ -75,27 +76,42 @@ def token_list(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
 ) -> None:
     """List tokens: name, role, scope, state, when used. Never the secret."""
-    from synchub.cli import Rows, emit, ensure_schema, out, services
+    from synchub.cli import emit, ensure_schema, services
 
     with services() as svc:
         ensure_schema(svc)
         views = svc.tokens.list(include_revoked=include_revoked)
+        now = svc.clock.now()
     if as_json:
         emit(views)
         return
-    table = Rows("name", "role", "scope", "state", "token", "created", "expires", "last used")
-    for v in views:
-        table.add_row(
+    layout = tables.stdout_layout(now)
+    rows = [
+        [
             v["name"],
             v["role"],
             v["scope"] or "all",
             v["state"],
             v["hint"] + (" (given)" if v["given"] else ""),
-            v["created_at"],
-            v["expires_at"] or "never",
-            v["last_used_at"] or "-",
-        )
-    out.print(table)
+            layout.when(v["created_at"]),
+            layout.when(v["expires_at"], none="never"),
+            layout.when(v["last_used_at"]),
+        ]
+        for v in views
+    ]
+    tables.print_table(TOKEN_COLUMNS, rows, layout)
+
+
+TOKEN_COLUMNS = (
+    tables.Column("name", tables.Fit.END),
+    tables.Column("role"),
+    tables.Column("scope", tables.Fit.END, least=6),
+    tables.Column("state"),
+    tables.Column("token", tables.Fit.END),
+    tables.Column("created"),
+    tables.Column("expires"),
+    tables.Column("last used"),
+)
 
 
 @token_app.command("revoke")

@@ -1,4 +1,10 @@
-"""Durations as users type them: `30s`, `15m`, `6h`, `1d`, `1h30m`."""
+"""Durations as users type them: `30s`, `15m`, `6h`, `1d`, `1h30m`.
+
+Every duration a person types carries its unit: a bare `5` could mean seconds or
+minutes (cron users think in minutes), so it is refused rather than guessed. Whole
+numbers only: a fraction of a unit is spelled with the smaller unit (`1h30m`, not
+`1.5h`). A JSON number in the API is seconds, which a client cannot mistake.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # which int() then refuses or reads in ways nobody meant.
 _PART = re.compile(r"([0-9]+)([smhdw])")
 _NUMBER = re.compile(r"[0-9]+")
+_FRACTION = re.compile(r"[0-9]*[.,][0-9]+[smhdw]?")
 
 
 def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> int:
@@ -21,14 +28,18 @@ def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> in
     if cleaned.startswith("-"):
         raise InvalidInput(f"Bad {what} {text!r}: it cannot be negative")
     if _NUMBER.fullmatch(cleaned):
-        seconds = int(cleaned)
-    else:
-        parts = _PART.findall(cleaned)
-        if not parts or "".join(n + u for n, u in parts) != cleaned:
-            raise InvalidInput(
-                f"Bad {what} {text!r}: use a number with a unit, e.g. 30s, 15m, 6h or 1d"
-            )
-        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+        raise InvalidInput(
+            f"Bad {what} {text!r}: give a unit, e.g. {cleaned}s, {cleaned}m, {cleaned}h "
+            f"or {cleaned}d"
+        )
+    if _FRACTION.fullmatch(cleaned):
+        raise InvalidInput(f"Bad {what} {text!r}: use whole numbers with a unit, e.g. 90s or 1h30m")
+    parts = _PART.findall(cleaned)
+    if not parts or "".join(n + u for n, u in parts) != cleaned:
+        raise InvalidInput(
+            f"Bad {what} {text!r}: use a number with a unit, e.g. 30s, 15m, 6h or 1d"
+        )
+    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds < minimum:
         raise InvalidInput(f"Bad {what} {text!r}: it must be at least {format_duration(minimum)}")
     return seconds

@@ -305,6 +305,15 @@ def _explain(cron: str) -> str:
     return str(CronSim(_expand(cron), _VALIDATE_FROM).explain())
 
 
+def in_own_zone(schedule: Schedule, at: datetime) -> datetime:
+    """`at` (the same instant) as the schedule tells its time: a cron schedule in its
+    zone, where its expression is read; an interval in UTC, as it counts elapsed time
+    in no zone at all."""
+    if schedule.kind is ScheduleKind.CRON:
+        return at.astimezone(zone(schedule.tz))
+    return at.astimezone(UTC)
+
+
 def describe(schedule: Schedule) -> str:
     """A sentence a person reads, e.g. 'At 02:00 on Monday through Friday (Europe/Berlin)'."""
     if schedule.kind is ScheduleKind.CRON:

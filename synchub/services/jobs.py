@@ -30,6 +30,7 @@ from synchub.core.schedules import (
     ScheduleKind,
     cron_schedule,
     describe,
+    in_own_zone,
     interval_schedule,
     local_zone_name,
     next_fire,
@@ -137,6 +138,8 @@ class JobService:
 
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
         check_name(name, what="job")
+        if spec.tz is not None and spec.cron is None:
+            raise InvalidSchedule(_TZ_ALONE)
         merged = _overlay(spec, DEFAULTS)
         if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
             # New and changed files go up; nothing is deleted at the destination.
@@ -181,8 +184,12 @@ class JobService:
                 schedule_changed = (
                     any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
                 )
+                _check_tz_edit(spec, row)
                 if spec.cron is not None or spec.every is not None or spec.manual:
-                    current = replace(current, cron=None, every=None)
+                    # An interval's stored zone (UTC) is no choice of the user's: a new
+                    # cron expression is read in the default zone unless --tz says.
+                    keep_tz = row.tz if row.schedule_kind == ScheduleKind.CRON.value else None
+                    current = replace(current, cron=None, every=None, tz=keep_tz)
                 params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
                 merged = replace(_overlay(spec, current), params=params)
                 self._apply(session, row, merged, now, schedule_changed=schedule_changed)
@@ -340,7 +347,8 @@ class JobService:
             row = self._get(session, name)
         if not row.enabled:
             return []
-        return next_fires(self.schedule_of(row), self.svc.clock.now(), count)
+        schedule = self.schedule_of(row)
+        return [in_own_zone(schedule, f) for f in next_fires(schedule, self.svc.clock.now(), count)]
 
     def find(
         self,
@@ -458,7 +466,9 @@ class JobService:
             "kind": schedule.kind.value,
             "tz": zone_name,
             "description": describe(schedule),
-            "next": [f.isoformat() for f in next_fires(schedule, start, count)],
+            "next": [
+                in_own_zone(schedule, f).isoformat() for f in next_fires(schedule, start, count)
+            ],
         }
 
     # -- rules ---------------------------------------------------------------
@@ -676,7 +686,9 @@ class JobService:
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
             "watch_problem": self._watch_problem(row),
-            "next_fire_at": _iso(row.next_fire_at),
+            "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
+            if row.next_fire_at
+            else None,
             "created_at": _iso(row.created_at),
             "updated_at": _iso(row.updated_at),
         }
@@ -818,6 +830,20 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> builtins.list[str
     if any(schedule_before[k] != schedule_after[k] for k in ("kind", "cron", "tz", "every_s")):
         changed.append("schedule")
     return changed
+
+
+_TZ_ALONE = (
+    "tz goes with cron: it is the zone the cron expression is read in (an interval "
+    "counts elapsed time in no zone)"
+)
+
+
+def _check_tz_edit(spec: JobFields, row: JobRow) -> None:
+    """InvalidSchedule when an edit gives a zone that no cron expression would read."""
+    if spec.tz is None or spec.cron is not None:
+        return
+    if spec.every is not None or spec.manual or row.schedule_kind != ScheduleKind.CRON.value:
+        raise InvalidSchedule(f"{_TZ_ALONE}; job {row.name!r} would have no cron schedule")
 
 
 def _overlay(spec: JobFields, base: JobFields) -> JobFields:

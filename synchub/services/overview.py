@@ -108,6 +108,24 @@ class OverviewService:
                     found.append(self._status(view, row, latest, successes, now))
         return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
 
+    def last_runs(self) -> dict[int, dict[str, Any]]:
+        """Each job's newest run that started or ended, by job id: {"id", "state",
+        "attempt", "dry_run", "at"}, `at` when it ended (started, while it runs; ISO
+        8601). Jobs without one are left out. The same few queries for any number
+        of jobs (`latest_of_jobs`), so a long job list does not ask once per job."""
+        with reading(self.svc.sessions) as session:
+            latest = run_store.latest_of_jobs(session)
+        return {
+            job_id: {
+                "id": run.id,
+                "state": run.state,
+                "attempt": run.attempt,
+                "dry_run": run.dry_run,
+                "at": (run.finished_at or run.started_at or run.created_at).isoformat(),
+            }
+            for job_id, run in latest.items()
+        }
+
     def running(self) -> builtins.list[dict[str, Any]]:
         """The runs running now, newest first (at most RUNNING_SHOWN), each with its
         job's parameters under "params" (empty for a deleted job's)."""

@@ -28,13 +28,15 @@ def test_a_job_is_shown_with_its_description_and_next_five_fires(api: Api) -> No
     # 2025-06-02 09:00 UTC is 11:00 in Berlin (CEST, UTC+2).
     job = add(api, "nightly", cron="30 2 * * *", tz="Europe/Berlin", tags=["photos"])
     assert job["schedule"]["description"] == "At 02:30 every day (Europe/Berlin)"
+    # It should give fire times in the job's zone, with its offset.
     assert job["next_fires"] == [
-        "2025-06-03T00:30:00Z",
-        "2025-06-04T00:30:00Z",
-        "2025-06-05T00:30:00Z",
-        "2025-06-06T00:30:00Z",
-        "2025-06-07T00:30:00Z",
+        "2025-06-03T02:30:00+02:00",
+        "2025-06-04T02:30:00+02:00",
+        "2025-06-05T02:30:00+02:00",
+        "2025-06-06T02:30:00+02:00",
+        "2025-06-07T02:30:00+02:00",
     ]
+    assert job["next_fire_at"] == "2025-06-03T02:30:00+02:00"
     assert ok(api.viewer.get("/api/v1/jobs/nightly")) == job
     # It should record who defined it.
     event = ok(api.viewer.get("/api/v1/audit", params={"target": "nightly"}))["data"][0]
@@ -410,3 +412,42 @@ def test_the_old_field_names_are_marked_deprecated(openapi: dict[str, Any]) -> N
     assert fields["timeout"]["deprecated"] is True
     assert fields["retry_delay"]["deprecated"] is True
     assert "deprecated" not in fields["timeout_s"]
+
+
+def test_a_zone_goes_with_a_cron_expression_only(api: Api) -> None:
+    # It should refuse a zone that no cron expression would read, changing nothing.
+    for body in ({"every": "1h", "tz": "Europe/Berlin"}, {"tz": "Europe/Berlin"}):
+        body = {"name": "j", "kind": "scripted", **body}
+        detail = problem(api.admin.post("/api/v1/jobs", json=body), 422)
+        assert "tz goes with cron" in detail["detail"]
+    problem(api.viewer.get("/api/v1/jobs/j"), 404)
+    add(api, "j", every="1h")
+    for edit in ({"tz": "Europe/Berlin"}, {"every": "2h", "tz": "UTC"}):
+        detail = problem(api.admin.patch("/api/v1/jobs/j", json=edit), 422)
+        assert "tz goes with cron" in detail["detail"]
+    assert ok(api.viewer.get("/api/v1/jobs/j"))["schedule"]["every_s"] == 3600
+    # It should move a cron schedule to another zone with tz alone.
+    add(api, "nightly", cron="30 2 * * *", tz="Europe/Berlin")
+    job = ok(api.admin.patch("/api/v1/jobs/nightly", json={"tz": "America/New_York"}))
+    assert job["next_fire_at"] == "2025-06-03T02:30:00-04:00"  # it is 05:00 there now
+
+
+def test_an_interval_job_gives_its_fire_times_in_utc(api: Api) -> None:
+    job = add(api, "j", every="90m")
+    assert job["next_fire_at"] == "2025-06-02T10:30:00Z"
+    assert job["next_fires"][:2] == ["2025-06-02T10:30:00Z", "2025-06-02T12:00:00Z"]
+
+
+def test_a_duration_as_text_carries_its_unit_and_a_number_is_seconds(api: Api) -> None:
+    for every, says in (("5", "give a unit, e.g. 5s, 5m"), ("0.5s", "use whole numbers")):
+        body = {"name": "j", "kind": "scripted", "every": every}
+        assert says in problem(api.admin.post("/api/v1/jobs", json=body), 422)["detail"]
+    assert add(api, "j", every=5)["schedule"]["every_s"] == 5
+
+
+def test_switching_an_interval_job_to_cron_reads_it_in_the_default_zone(api: Api) -> None:
+    # The server's default zone is Europe/Berlin here; an interval keeps UTC inside.
+    add(api, "j", every="1h")
+    job = ok(api.admin.patch("/api/v1/jobs/j", json={"cron": "0 12 * * *"}))
+    assert job["schedule"]["tz"] == "Europe/Berlin"
+    assert job["next_fire_at"] == "2025-06-02T12:00:00+02:00"

@@ -20,7 +20,8 @@ def test_a_valid_schedule_is_described_with_its_next_fires(api: Api) -> None:
     verdict = validate(api, cron="30 3 * * *", tz=RIGA, count=2, after="2025-10-25T12:00:00+03:00")
     assert verdict["valid"] is True and verdict["kind"] == "cron"
     assert verdict["description"] == "At 03:30 every day (Europe/Riga)"
-    assert verdict["next"] == ["2025-10-26T00:30:00Z", "2025-10-27T01:30:00Z"]
+    # It should give them in the schedule's zone, each with its own offset.
+    assert verdict["next"] == ["2025-10-26T03:30:00+03:00", "2025-10-27T03:30:00+02:00"]
     # It should count an interval from now (09:00 UTC on the test clock).
     verdict = validate(api, every=900, count=2)
     assert verdict["kind"] == "interval" and verdict["description"] == "Every 15m"

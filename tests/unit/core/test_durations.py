@@ -20,7 +20,6 @@ from synchub.core.errors import InvalidInput
         ("1h30m", 5400),
         ("2w", 14 * 86400),  # weeks
         ("1d2h3m4s", 86400 + 2 * 3600 + 3 * 60 + 4),
-        ("90", 90),  # a bare number is seconds
         (" 2H ", 7200),  # outer blanks and upper case are fine
     ],
 )
@@ -32,13 +31,16 @@ def test_it_reads_a_duration(text: str, seconds: int) -> None:
     ("text", "problem"),
     [
         ("0s", "it must be at least 1s"),
-        ("0", "it must be at least 1s"),
+        ("0", "give a unit"),
+        ("5", "give a unit, e.g. 5s, 5m, 5h or 5d"),  # seconds or minutes? not guessed
+        ("0.5s", "use whole numbers with a unit, e.g. 90s or 1h30m"),
+        ("1.5h", "use whole numbers with a unit"),  # spelled 1h30m
+        (".5", "use whole numbers with a unit"),
         ("-5m", "it cannot be negative"),
         ("abc", "use a number with a unit"),
         ("", "it is empty"),
         ("   ", "it is empty"),
         ("5x", "use a number with a unit"),  # an unknown unit
-        ("1.5h", "use a number with a unit"),  # no fractions
         ("h", "use a number with a unit"),  # a unit without a number
         ("1h 30m", "use a number with a unit"),  # no blanks inside
         ("²", "use a number with a unit"),  # str.isdigit() says yes, int() says no

@@ -16,7 +16,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from synchub import cli_tables
@@ -67,14 +66,6 @@ class SafeConsole(Console):
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(shown(text), **kwargs)
-
-
-class Rows(Table):
-    """A table whose cells are data, printed as they are: "[/]" in an option value is
-    text, not markup, and controls come escaped (see SafeConsole)."""
-
-    def add_row(self, *cells: Any, **kwargs: Any) -> None:
-        super().add_row(*(Text(shown(c)) if isinstance(c, str) else c for c in cells), **kwargs)
 
 
 out = SafeConsole(highlight=False, soft_wrap=True)

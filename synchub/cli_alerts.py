@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from synchub import cli_tables as tables
+
 alert_app = typer.Typer(
     no_args_is_help=True,
     help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails or recovers.",
@@ -55,26 +57,42 @@ def alert_add(
 @alert_app.command("list")
 def alert_list(as_json: JsonOpt = False) -> None:
     """List alerts with their last delivery result."""
-    from synchub.cli import Rows, emit, ensure_schema, out, services
+    from synchub.cli import emit, ensure_schema, services
 
     with services() as svc:
         ensure_schema(svc)
         views = svc.alerts.list()
+        now = svc.clock.now()
     if as_json:
         emit(views)
         return
-    table = Rows("name", "url", "events", "covers", "after", "last result", "waiting")
-    for v in views:
-        table.add_row(
+    layout = tables.stdout_layout(now)
+    rows = [
+        [
             v["name"],
             v["url"],
             ",".join(v["events"]),
             _covers(v),
             str(v["after"]),
             v["last_result"] or "-",
+            layout.when(v["last_sent_at"]),
             str(v["waiting"]),
-        )
-    out.print(table)
+        ]
+        for v in views
+    ]
+    tables.print_table(ALERT_COLUMNS, rows, layout)
+
+
+ALERT_COLUMNS = (
+    tables.Column("name", tables.Fit.END),
+    tables.Column("url", tables.Fit.END, least=10),
+    tables.Column("events", tables.Fit.END),
+    tables.Column("covers", tables.Fit.END),
+    tables.Column("after"),
+    tables.Column("last result", tables.Fit.END, weight=2),
+    tables.Column("sent"),
+    tables.Column("waiting"),
+)
 
 
 @alert_app.command("show")

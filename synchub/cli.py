@@ -891,7 +891,7 @@ def runs_list(
                 f"{v['stats']['elapsed_s']:.1f}s" if v["finished_at"] and v["started_at"] else "",
                 str(v["stats"]["files"]),
                 str(v["stats"]["bytes"]),
-                (v["error"] or v["reason"] or "")[:50],
+                v["error"] or v["reason"] or "",
             )
         out.print(table)
 
@@ -920,9 +920,10 @@ def runs_show(
         if as_json:
             emit(view)
             return
-        for key, value in view.items():
-            if key != "files":
-                out.print(f"{key}: {value}", markup=False)
+        from synchub.cli_show import run_lines
+
+        for line in run_lines(view):
+            out.print(line, markup=False)
         if files:
             print_files(view)
 
@@ -1056,4 +1057,28 @@ def main() -> None:
     except InvalidInput as exc:
         err.print(f"error: {exc.message}", markup=False)
         raise SystemExit(2) from None
-    app()
+    raise SystemExit(run_app())
+
+
+def run_app() -> int:
+    """Run the command; a usage error is one line on stderr and exit 2, as every
+    other bad input is (click would draw a box of several lines)."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # click's exceptions, vendored by recent typer releases: known by their shape.
+        name = type(exc).__name__
+        if name == "Abort":
+            err.print("error: aborted", markup=False)
+            return 1
+        exit_code = getattr(exc, "exit_code", None)
+        if not hasattr(exc, "format_message") or not isinstance(exit_code, int):
+            raise
+        if name == "NoArgsIsHelpError":
+            sys.stdout.write(exc.format_message())  # the help (rich printed it already)
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"error: {' '.join(exc.format_message().split())}{hint}", markup=False)
+        return exit_code
+    return code if isinstance(code, int) else 0

@@ -499,7 +499,7 @@ def outcome_for(
 
 
 def _side_named(log: RcloneLog) -> str | None:
-    """"source not found: /srv/photos (Failed to copy: directory not found)": rclone's
+    """ "source not found: /srv/photos (Failed to copy: directory not found)": rclone's
     closing line says what failed, never which side; its earlier line does."""
     if log.side_error is None:
         return None

@@ -13,7 +13,7 @@ from synchub.core.errors import SchemaOutdated
 
 #: Every migration's revision, oldest first; the last is the head. A test keeps this
 #: equal to the revisions in `migrations/versions`: add a migration's here with it.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011")
 HEAD = REVISIONS[-1]
 
 

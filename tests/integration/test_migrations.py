@@ -147,6 +147,7 @@ ADDED_BY = {
     "0006": {("file_tasks", "*"), ("runs", "only_path"), ("api_tokens", "scope")},
     "0007": {("jobs", "secret_env")},
     "0010": {("runs", "dry_run"), ("runs", "allow_deletes"), ("runs", "resync")},
+    "0011": {("runs", "next_step")},
 }
 
 
@@ -450,7 +451,8 @@ def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     with engine.connect() as conn:
         flags = conn.execute(text("SELECT DISTINCT dry_run, allow_deletes, resync FROM runs"))
         assert [tuple(f) for f in flags] == [(False, False, False)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0010") == []
     if engine.dialect.name == "postgresql":
         assert claim_columns(engine)[-3:] == ["c_dry_run", "c_allow_deletes", "c_resync"]
 
@@ -460,6 +462,26 @@ def test_0010_marks_no_existing_run_a_dry_run_and_goes_back_cleanly(blank_url: s
     assert "dry_run" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     if engine.dialect.name == "postgresql":
         assert claim_columns(engine)[-1] == "c_watch"
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0011_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0010")
+
+    upgrade(engine, "0011")
+
+    with engine.connect() as conn:
+        steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
+        assert steps == [None]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0010")
+    assert counts(engine) == (3, 1, 1)
+    assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

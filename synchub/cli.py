@@ -605,12 +605,24 @@ def job_add(
             f"added job [bold]{name}[/]: {view['schedule']['description']}"
             + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else "")
         )
+        warn_unwatched(view)
         if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
             out.print(
                 f"op sync (the default): files missing from the source are deleted at "
                 f"{view['params']['destination']}, guarded at {view['delete_guard']}",
                 markup=False,
             )
+
+
+def warn_unwatched(view: dict[str, Any]) -> None:
+    """A watched folder that cannot be watched yet is saved (a drive may be plugged
+    in later), with a word about it."""
+    if view.get("watch_problem"):
+        err.print(
+            f"warning: {view['watch_problem']}; the job is saved, and the folder is "
+            "watched once it can be (`synchub job show` tells)",
+            markup=False,
+        )
 
 
 @job_app.command("edit")
@@ -676,6 +688,7 @@ def job_edit(
         )
         view = svc.jobs.edit(name, spec)
         out.print(f"changed job [bold]{name}[/]: {view['schedule']['description']}")
+        warn_unwatched(view)
 
 
 @job_app.command("list")

@@ -892,6 +892,7 @@ def runs_list(
             emit(views)
             return
         table = Rows("id", "job", "state", "trigger", "started", "took", "files", "bytes", "error")
+        table.columns[-1].overflow = "fold"  # the cause is the point: wrapped, never cut
         for v in views:
             table.add_row(
                 str(v["id"]),

@@ -708,6 +708,7 @@ def job_add(
             f"added job [bold]{name}[/]: {view['schedule']['description']}"
             + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else "")
         )
+        warn_unwatched(view)
         if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
             out.print(
                 f"op sync (the default): files missing from the source are deleted at "
@@ -754,6 +755,17 @@ Clear = Annotated[
 ]
 #: The lists --clear empties.
 CLEARABLE = ("options", "filters", "tags")
+
+
+def warn_unwatched(view: dict[str, Any]) -> None:
+    """A watched folder that cannot be watched yet is saved (a drive may be plugged
+    in later), with a word about it."""
+    if view.get("watch_problem"):
+        err.print(
+            f"warning: {view['watch_problem']}; the job is saved, and the folder is "
+            "watched once it can be (`synchub job show` tells)",
+            markup=False,
+        )
 
 
 @job_app.command("edit")
@@ -859,6 +871,7 @@ def job_edit(
             f"changed job [bold]{name}[/] ({', '.join(edited.changed)}): "
             f"{edited.view['schedule']['description']}"
         )
+        warn_unwatched(edited.view)
 
 
 def cleared_lists(
@@ -1125,7 +1138,7 @@ RUN_COLUMNS = (
     cli_tables.Column("took"),
     cli_tables.Column("files"),
     cli_tables.Column("size"),
-    cli_tables.Column("error", cli_tables.Fit.END, least=10),
+    cli_tables.Column("error", cli_tables.Fit.END, least=10, weight=3),
 )
 
 
@@ -1163,9 +1176,10 @@ def runs_show(
         if as_json:
             emit(view)
             return
-        for key, value in view.items():
-            if key != "files":
-                out.print(f"{key}: {value}", markup=False)
+        from synchub.cli_show import run_lines
+
+        for line in run_lines(view):
+            out.print(line, markup=False)
         if files:
             print_files(view)
 
@@ -1332,4 +1346,28 @@ def main() -> None:
     except InvalidInput as exc:
         err.print(f"error: {exc.message}", markup=False)
         raise SystemExit(2) from None
-    app()
+    raise SystemExit(run_app())
+
+
+def run_app() -> int:
+    """Run the command; a usage error is one line on stderr and exit 2, as every
+    other bad input is (click would draw a box of several lines)."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # click's exceptions, vendored by recent typer releases: known by their shape.
+        name = type(exc).__name__
+        if name == "Abort":
+            err.print("error: aborted", markup=False)
+            return 1
+        exit_code = getattr(exc, "exit_code", None)
+        if not hasattr(exc, "format_message") or not isinstance(exit_code, int):
+            raise
+        if name == "NoArgsIsHelpError":
+            sys.stdout.write(exc.format_message())  # the help (rich printed it already)
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        err.print(f"error: {' '.join(exc.format_message().split())}{hint}", markup=False)
+        return exit_code
+    return code if isinstance(code, int) else 0

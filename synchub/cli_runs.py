@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -16,8 +17,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from synchub.core.runs import RunState, Trigger
-from synchub.execution.runner import StopReason
+from synchub.cli_show import duration, size
+from synchub.core.runs import RunState, SkipReason, Trigger
 from synchub.node import make_runner, process_name
 from synchub.scheduler.loop import LEASE
 from synchub.services import Services
@@ -52,51 +53,106 @@ def run_now(
     allow_deletes: bool = False,
     resync: bool = False,
 ) -> int:
-    """Create a run of `job`; with `wait`, follow it to its end. Returns the exit code."""
+    """Create a run of `job`; with `wait`, follow it, and its retries, to the end.
+    Returns the exit code."""
     run_id = svc.runs.request(
         job, Trigger.MANUAL, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync
     )
-    here = not server_running(svc)
+    view = svc.runs.show(run_id)
+    if view["state"] == RunState.SKIPPED.value:
+        return _report(svc, view, out)
     if not wait:
         where = (
             "the server will start it"
-            if not here
+            if server_running(svc)
             else "no server is running: it starts when `synchub serve` does"
         )
         kind = "dry run" if dry_run else "run"
         out.print(f"queued {kind} [bold]{run_id}[/] of {job}; {where}")
         return 0
-    worker: threading.Thread | None = None
-    runner = None
-    if here:
-        runner = make_runner(svc, process_name())
-        with transaction(svc.sessions) as session:
-            run_store.move(
-                session,
-                run_id,
-                RunState.QUEUED,
-                expected=[RunState.PENDING],
-                queued_at=svc.clock.now(),
-            )
-        worker = threading.Thread(target=runner.execute, args=(run_id,), daemon=True)
-        worker.start()
-    out.print(
-        f"run [bold]{run_id}[/] of {job} "
-        + ("running here (no server is up)" if here else "handed to the server")
-    )
+    while True:
+        code, view = _attempt(svc, run_id, out)
+        retry = svc.runs.retried_by(run_id) if code == 1 else None
+        if retry is None:
+            return code
+        run_id = retry
+        if not _wait_for_retry(svc, svc.runs.show(run_id), out):
+            return code
+
+
+def _attempt(svc: Services, run_id: int, out: Console) -> tuple[int, dict[str, Any]]:
+    """Run or follow one attempt to its end: (exit code, its last view). Exit 130
+    when the user stopped waiting for a run the server goes on with."""
+    job = svc.runs.show(run_id)["job"]
+    worker = _start_here(svc, run_id) if not server_running(svc) else None
+    if worker is not None:
+        out.print(
+            f"run [bold]{run_id}[/] of {job} running here (no server is up); Ctrl-C cancels it"
+        )
+    else:
+        out.print(
+            f"run [bold]{run_id}[/] of {job} handed to the server; "
+            "Ctrl-C stops waiting (the run goes on)"
+        )
     try:
         view = _watch(svc, run_id, out, worker)
     except KeyboardInterrupt:
-        if runner is not None:
-            runner.stop_all(StopReason.CANCEL)
-        else:
-            svc.runs.cancel(run_id)
-        out.print("cancelling …")
+        if worker is None:
+            out.print(
+                f"stopped waiting; run {run_id} goes on: `synchub runs logs {run_id} -f` "
+                f"follows it, `synchub runs cancel {run_id}` stops it",
+                markup=False,
+            )
+            return 130, svc.runs.show(run_id)
+        svc.runs.cancel(run_id)
+        out.print(f"cancelling run {run_id} …", markup=False)
         view = _watch(svc, run_id, out, worker)
     if worker is not None:
         worker.join()
         view = svc.runs.show(run_id)
-    return _report(view, out)
+    return _report(svc, view, out), view
+
+
+def _start_here(svc: Services, run_id: int) -> threading.Thread | None:
+    """Run `run_id` in this process, or None when another process took it first."""
+    with transaction(svc.sessions) as session:
+        taken = run_store.move(
+            session,
+            run_id,
+            RunState.QUEUED,
+            expected=[RunState.PENDING],
+            queued_at=svc.clock.now(),
+        )
+    if not taken:
+        return None
+    runner = make_runner(svc, process_name())
+    worker = threading.Thread(target=runner.execute, args=(run_id,), daemon=True)
+    worker.start()
+    return worker
+
+
+def _wait_for_retry(svc: Services, view: dict[str, Any], out: Console) -> bool:
+    """Wait until the retry `view` is due (a server starts it itself). False when
+    the user stopped waiting."""
+    due = datetime.fromisoformat(view["not_before"])
+    wait_s = max(0.0, (due - svc.clock.now()).total_seconds())
+    out.print(
+        f"retry: run [bold]{view['id']}[/] (attempt {view['attempt']}) at "
+        f"{due.astimezone():%H:%M:%S} (in {duration(wait_s)}); waiting for it "
+        "(Ctrl-C stops waiting)"
+    )
+    try:
+        while svc.clock.now() < due and not server_running(svc):
+            time.sleep(min(0.25, max(0.0, (due - svc.clock.now()).total_seconds())))
+    except KeyboardInterrupt:
+        out.print(
+            f"stopped waiting; run {view['id']} starts at {due.astimezone():%H:%M:%S} "
+            "if a server is up (else when `synchub serve` starts), "
+            f"`synchub runs cancel {view['id']}` drops it",
+            markup=False,
+        )
+        return False
+    return True
 
 
 def _watch(
@@ -130,8 +186,12 @@ def _watch(
                 time.sleep(0.25)
 
 
-def _report(view: dict[str, Any], out: Console) -> int:
+def _report(svc: Services, view: dict[str, Any], out: Console) -> int:
+    """Say how the run ended, why, and what follows; the exit code."""
     s = view["stats"]
+    if view["state"] == RunState.SKIPPED.value:
+        out.print(f"run {view['id']} of {view['job']} [bold]skipped[/]: {_why_skipped(svc, view)}")
+        return 1
     if view["dry_run"]:
         counts = view.get("files_summary") or {}
         would = ", ".join(
@@ -144,9 +204,22 @@ def _report(view: dict[str, Any], out: Console) -> int:
     else:
         out.print(
             f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
-            f"{s['bytes']} bytes, {s['deletes']} deleted, {s['errors']} error(s) "
-            f"in {s['elapsed_s']:.1f}s"
+            f"{size(s['bytes'])}, {s['deletes']} deleted, {s['errors']} error(s) "
+            f"in {duration(s['elapsed_s'])}"
         )
     if view["error"]:
         out.print(f"error: {view['error']}", style="red", markup=False)
+    if (view.get("next_step") or "").startswith("not retried"):
+        out.print(view["next_step"], markup=False)  # a retry: the caller follows it
     return 0 if view["state"] == RunState.SUCCEEDED.value else 1
+
+
+def _why_skipped(svc: Services, view: dict[str, Any]) -> str:
+    if view["reason"] != SkipReason.OVERLAP.value:
+        return "its fire time was missed"
+    busy = svc.runs.list(job=view["job"], state=RunState.RUNNING.value, limit=1)
+    which = f"run {busy[0]['id']} of it" if busy else "another run of it"
+    return (
+        f"{which} was running and the job's overlap policy is skip, so nothing was "
+        f"started (`synchub job edit {view['job']} --overlap queue` makes such runs wait)"
+    )

@@ -67,6 +67,31 @@ TERMINAL: frozenset[RunState] = frozenset(
 RETRYABLE: frozenset[RunState] = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 
 
+_SAFETY_STOP = "a data-safety stop waits for a person to look (see the error)"
+
+#: Why a run that failed with this `error_class` gets no retry: the errors a retry
+#: cannot fix (the permanent ones of the engines and the data-safety stops).
+WHY_NOT_RETRIED: dict[str, str] = {
+    "not_found": "a missing folder or file does not come back by retrying; "
+    "fix the path, then run the job",
+    "usage": "rclone refused its arguments; retrying would not change them",
+    "fatal": "rclone reported a fatal error; retrying will not help",
+    "transfer_limit": "the --max-transfer limit was reached",
+    "no_transfer": "--error-on-no-transfer: a retry would find nothing new either",
+    "config": "the job or its remotes must be fixed first",
+    "empty_source": _SAFETY_STOP,
+    "delete_guard": _SAFETY_STOP,
+    "source_missing": _SAFETY_STOP,
+    "marker_missing": _SAFETY_STOP,
+}
+
+
+def not_retried_note(error_class: str | None) -> str:
+    """The `next_step` of a run whose error a retry cannot fix."""
+    why = WHY_NOT_RETRIED.get(error_class or "", "retrying cannot fix this error")
+    return f"not retried: {why}"
+
+
 def can_move(current: RunState, target: RunState) -> bool:
     """True when a run may move from `current` to `target` (docs/architecture.md)."""
     return target in NEXT.get(current, frozenset())

@@ -227,6 +227,8 @@ _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
 #: Names bisync logs its whole-run checks under, where other lines name a file: a stop
 #: of the run (its error says so), not a file that failed.
 _RUN_CHECKS = frozenset({"Safety abort", "--check-access"})
+#: rclone's words when it cannot list a side's top folder (march.go)
+_ROOT_ERROR = re.compile(r"error reading (source|destination) root directory: (.+)", re.S)
 
 
 def _int(stats: Mapping[str, Any], key: str) -> int:
@@ -304,12 +306,22 @@ class RcloneLog:
     values are replaced by "***" before anything reaches the sink.
     """
 
-    def __init__(self, sink: RunSink, *, secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        sink: RunSink,
+        *,
+        secrets: Iterable[str] = (),
+        sides: Mapping[str, str] | None = None,
+    ) -> None:
         self.sink = sink
         self.secrets = secret_list(secrets)
+        #: the job's own words for "source" and "destination", to name them in errors
+        self.sides = dict(sides or {})
         self.last_stats: dict[str, Any] | None = None
         self.summary: str | None = None  #: rclone's closing "Failed to sync: ..." line
         self.last_error: str | None = None  #: the latest error-level message
+        #: the first error about one side's top folder: (side, cause)
+        self.side_error: tuple[str, str] | None = None
         self._usage = False
         self._failed: set[tuple[str, str | None]] = set()
         self._last_progress: Progress | None = None
@@ -367,6 +379,9 @@ class RcloneLog:
         self.sink.log(level, text, fields)
         if level in _ERROR_LEVELS:
             self.last_error = text
+            side = _ROOT_ERROR.fullmatch(msg)
+            if side is not None and self.side_error is None:
+                self.side_error = (side[1], side[2])
         if msg.startswith("Failed to ") and str(obj.get("source", "")).startswith("cmd/"):
             self.summary = msg
 
@@ -532,7 +547,7 @@ def outcome_for(
         klass = TIMED_OUT
     else:
         klass = EXIT_CODES.get(code, ExitClass("error", False, f"rclone exited with code {code}"))
-    detail = log.summary or log.last_error
+    detail = _side_named(log) or log.summary or log.last_error
     return Outcome(
         ok=False,
         exit_code=code,
@@ -541,6 +556,20 @@ def outcome_for(
         permanent=klass.permanent,
         stats=stats,
     )
+
+
+def _side_named(log: RcloneLog) -> str | None:
+    """ "source not found: /srv/photos (Failed to copy: directory not found)": rclone's
+    closing line says what failed, never which side; its earlier line does."""
+    if log.side_error is None:
+        return None
+    side, cause = log.side_error
+    where = log.sides.get(side, "")
+    if cause == "directory not found":
+        text = f"{side} not found: {where}" if where else f"{side} not found"
+    else:
+        text = f"cannot read the {side}{' ' + where if where else ''}: {cause}"
+    return f"{text} ({log.summary})" if log.summary else text
 
 
 # --- environment ---------------------------------------------------------------
@@ -735,7 +764,11 @@ class RcloneEngine:
         except EngineError as exc:
             return Outcome(ok=False, error_class="config", error=str(exc), permanent=True)
         _warn_missing_references(ctx)
-        log = RcloneLog(ctx.sink, secrets=secret_values(ctx.remotes, env))
+        log = RcloneLog(
+            ctx.sink,
+            secrets=secret_values(ctx.remotes, env),
+            sides={k: ctx.params[k] for k in ("source", "destination") if k in ctx.params},
+        )
         argv = self.argv(ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s)
         op, options = ctx.params.get("op", "sync"), list(ctx.params.get("options", []))
         timeout_set = _max_duration(op, options, ctx.timeout_s) is not None

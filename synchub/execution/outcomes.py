@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from synchub.core.policies import RetryPolicy
-from synchub.core.runs import RETRYABLE, RunState
+from synchub.core.runs import RETRYABLE, RunState, not_retried_note
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
@@ -40,28 +40,57 @@ def end_run(
     **values: Any,
 ) -> Ending:
     """Move a run to terminal `state` and, when the policy says so, create its retry.
+    The run's `next_step` says which: the retry's attempt and time, or why none.
 
     `tasks`: the run may carry a watched folder's file tasks (False saves the look).
     """
+    if ends_alone(state, permanent=permanent):
+        if state in RETRYABLE:
+            values.setdefault("next_step", not_retried_note(values.get("error_class")))
+        # The common case costs one UPDATE.
+        return _move(session, run_id, state, now, expected, tasks, values)
+    # Only fields the move does not change are read: a stale identity map is harmless.
+    run = run_store.get(session, run_id)
+    if run is None:
+        return NOT_MOVED
+    # A kept run whose job was deleted has no policy to follow, and no job to retry.
+    job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
+    if job is None:
+        values["next_step"] = "not retried: its job was removed"
+        return _move(session, run_id, state, now, expected, tasks, values)
+    policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)
+    if not policy.should_retry(state, run.attempt, permanent=permanent):
+        values["next_step"] = (
+            "not retried: the job has --retries 0"
+            if job.retries == 0
+            else f"not retried: attempt {run.attempt} was the last (--retries {job.retries})"
+        )
+        return _move(session, run_id, state, now, expected, tasks, values)
+    not_before = now + timedelta(seconds=policy.delay(run.attempt))
+    values["next_step"] = (
+        f"retry {run.attempt} of {job.retries} (attempt {run.attempt + 1}) "
+        f"at {not_before.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    )
+    if not _move(session, run_id, state, now, expected, tasks, values).moved:
+        return NOT_MOVED
+    retry_id = run_store.create_retry(session, run, job, now=now, not_before=not_before)
+    return Ending(moved=True, retry_id=retry_id)
+
+
+def _move(
+    session: Session,
+    run_id: int,
+    state: RunState,
+    now: datetime,
+    expected: Sequence[RunState],
+    tasks: bool,
+    values: dict[str, Any],
+) -> Ending:
     if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
         return NOT_MOVED
     if tasks and RunState.RUNNING in expected:
         task_store.settle(session, run_id, state, now)
-    if ends_alone(state, permanent=permanent):
-        return ENDED  # the common case costs one UPDATE
-    # Only fields the move did not change are read: a stale identity map is harmless.
-    run = run_store.get(session, run_id)
-    assert run is not None
-    # A kept run whose job was deleted has no policy to follow, and no job to retry.
-    job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
-    if job is None:
-        return ENDED
-    policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)
-    if not policy.should_retry(state, run.attempt, permanent=permanent):
-        return ENDED
-    delay = timedelta(seconds=policy.delay(run.attempt))
-    retry_id = run_store.create_retry(session, run, job, now=now, not_before=now + delay)
-    return Ending(moved=True, retry_id=retry_id)
+    return ENDED
 
 
 def ends_alone(state: RunState, *, permanent: bool) -> bool:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from synchub.core.clock import Clock
 from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable, SynchubError
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
-from synchub.core.runs import RunState, RunStats
+from synchub.core.runs import RETRYABLE, RunState, RunStats, not_retried_note
 from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
 from synchub.execution.outcomes import end_run, ends_alone
@@ -231,7 +231,8 @@ class Runner:
         with watched.busy:
             pass  # a monitor pass writing for this run is over; no other one begins
         reasons = watched.reasons
-        self._finish(run_id, _state_for(outcome, reasons), outcome, sink, reasons, run.watch)
+        state = _state_for(outcome, reasons)
+        self._finish(run_id, state, outcome, sink, reasons, run.watch, run.started_at)
 
     def _params(self, run: run_store.Claimed) -> Mapping[str, Any]:
         if run.only_path is not None:
@@ -301,10 +302,16 @@ class Runner:
         sink: BufferedSink | None = None,
         reasons: list[StopReason] | None = None,
         tasks: bool = True,
+        started_at: datetime | None = None,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
+        if started_at is not None and state in (RunState.TIMED_OUT, RunState.CANCELLED):
+            # rclone's last stats line is up to a tick old, or missing after a kill:
+            # the run lasted until it was stopped.
+            wall = (self.clock.now() - started_at).total_seconds()
+            stats = replace(stats, elapsed_s=max(wall, stats.elapsed_s))
         error = redact(outcome.error, sink.secrets) if outcome.error and sink else outcome.error
         if state is RunState.TIMED_OUT:
             error = "The job's timeout passed; the run was stopped"
@@ -318,6 +325,10 @@ class Runner:
             "stats": stats.as_dict(),
             "progress": None,
         }
+        if state is RunState.CANCELLED and reasons:
+            del values["error"]  # the cancel wrote who asked for it (RunService.cancel)
+        if state in RETRYABLE and outcome.permanent:
+            values["next_step"] = not_retried_note(values["error_class"])
         if outcome.dry_run:  # e.g. the job gained --dry-run after the run was created
             values["dry_run"] = True
         # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on

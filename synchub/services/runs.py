@@ -17,6 +17,7 @@ from synchub.core.errors import (
     RunNotFound,
 )
 from synchub.core.names import check_name
+from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import (
     TERMINAL,
     CancelReason,
@@ -63,6 +64,7 @@ class RunService:
     def cancel(self, run_id: int) -> dict[str, Any]:
         """Cancel a run: at once if it has not started, else ask its runner to stop."""
         now = self.svc.clock.now()
+        by = f"cancelled by {self.svc.actor}"  # the run's error: who, not how it stopped
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
             state = RunState(run.state)
@@ -74,10 +76,11 @@ class RunService:
                     expected=[state],
                     finished_at=now,
                     reason=CancelReason.REQUESTED.value,
+                    error=by,
                 ):
                     raise InvalidTransition(f"Run {run_id} changed state meanwhile: try again")
             elif state is RunState.RUNNING:
-                store.request_cancel(session, run_id)
+                store.request_cancel(session, run_id, error=by)
             else:
                 raise InvalidTransition(f"Run {run_id} has already ended ({state.value})")
         self.svc.on_change()
@@ -251,6 +254,10 @@ class RunService:
                 )  # fmt: skip
                 assert run_id is not None
                 ids.append(run_id)
+                # A run asked for by a person is told at once that its job is busy,
+                # rather than shown queued and later skipped.
+                if job.overlap == OverlapPolicy.SKIP.value:
+                    store.skip_if_job_running(session, run_id, job.id, now)
                 for asked, action in ((allow_deletes, "run.allow_deletes"),
                                       (resync, "run.resync")):  # fmt: skip
                     if asked:
@@ -393,6 +400,7 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "exit_code": run.exit_code,
         "error_class": run.error_class,
         "error": run.error,
+        "next_step": run.next_step,
         "stats": stats,
         "progress": run.progress,
         "log_dropped_lines": run.log_dropped_lines,

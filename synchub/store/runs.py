@@ -430,6 +430,20 @@ def _back_to_pending(session: Session, run_id: int) -> Claim:
     return Claim.BUSY if ok else Claim.GONE
 
 
+def skip_if_job_running(session: Session, run_id: int, job_id: int, now: datetime) -> bool:
+    """Record a pending run as skipped (reason overlap) when a run of its job is
+    running: what its claim would do, said when it is asked for. True if skipped."""
+    others = select(RunRow.id).where(
+        RunRow.job_id == job_id, RunRow.state == RunState.RUNNING.value, RunRow.id != run_id
+    )
+    result = session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.state == RunState.PENDING.value, others.exists())
+        .values(state=RunState.SKIPPED.value, reason="overlap", finished_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
 def _job_running(session: Session, job_id: int) -> bool:
     running = select(RunRow.id).where(
         RunRow.job_id == job_id, RunRow.state == RunState.RUNNING.value
@@ -582,12 +596,13 @@ def remove_of_job(session: Session, job_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def request_cancel(session: Session, run_id: int) -> bool:
-    """Flag a running run for its runner to stop. False when it is not running."""
+def request_cancel(session: Session, run_id: int, *, error: str | None = None) -> bool:
+    """Flag a running run for its runner to stop; `error` is what its end will say
+    (its runner keeps it). False when it is not running."""
     result = session.execute(
         update(RunRow)
         .where(RunRow.id == run_id, RunRow.state == RunState.RUNNING.value)
-        .values(cancel_requested=True)
+        .values(cancel_requested=True, error=error)
     )
     return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 

@@ -180,6 +180,8 @@ class RunRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     error_class: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    #: what follows an unsuccessful end: the retry's attempt and time, or why none
+    next_step: Mapped[str | None] = mapped_column(Text)
     stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     log_dropped_lines: Mapped[int] = mapped_column(Integer, default=0)

@@ -103,13 +103,15 @@ def test_cancel_and_retry_follow_the_state_rules(api: Api, harness: Harness) -> 
     pending = ok(api.operator.post("/api/v1/jobs/j/run"), 202)["id"]
     cancelled = ok(api.operator.post(f"/api/v1/runs/{pending}/cancel"))
     assert (cancelled["state"], cancelled["celery_state"]) == ("cancelled", "REVOKED")
+    assert cancelled["error"] == "cancelled by operator-olga"  # the token's name
     body = problem(api.operator.post(f"/api/v1/runs/{pending}/cancel"), 409)
     assert body["type"] == "urn:synchub:problem:invalid-transition"
 
     failed = api.svc.runs.request("j")
     problem(api.operator.post(f"/api/v1/runs/{failed}/retry"), 409)  # not ended yet
     harness.step()
-    assert ok(api.viewer.get(f"/api/v1/runs/{failed}"))["celery_state"] == "FAILURE"
+    ended = ok(api.viewer.get(f"/api/v1/runs/{failed}"))
+    assert ended["celery_state"] == "FAILURE" and ended["next_step"].startswith("not retried: ")
     retry = ok(api.operator.post(f"/api/v1/runs/{failed}/retry"), 202)
     assert (retry["trigger"], retry["attempt"], retry["retry_of"]) == ("retry", 2, failed)
     # It should show the failed attempt as RETRY once its next attempt exists.

@@ -155,6 +155,7 @@ ADDED_BY = {
     },
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
+    "0014": {("runs", "next_step")},
 }
 
 
@@ -600,6 +601,26 @@ def test_0013_never_gives_a_deleted_jobs_or_tasks_id_again_and_counts_sent_files
     command.downgrade(alembic_config(engine), "0012")
 
     assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0014_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0013")
+
+    upgrade(engine, "0014")
+
+    with engine.connect() as conn:
+        steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
+        assert steps == [None]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0013")
+    assert counts(engine) == (3, 1, 1)
+    assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

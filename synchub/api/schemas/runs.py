@@ -48,6 +48,9 @@ class RunPublic(BaseModel):
     exit_code: int | None
     error_class: str | None
     error: str | None
+    #: after a failure, timeout or loss: "retry 1 of 3 (attempt 2) at ... UTC" or
+    #: "not retried: why"
+    next_step: str | None = None
     stats: RunStatsPublic
     progress: dict[str, Any] | None  #: live snapshot while it runs
     log_dropped_lines: int

@@ -157,7 +157,9 @@ def test_a_missing_source_is_not_found_and_not_retried(tmp_path: Path) -> None:
     outcome, _ = run({"op": "copy", "source": str(tmp_path / "nope"), "destination": "/tmp/x"})
     assert (outcome.ok, outcome.exit_code) == (False, 3)
     assert (outcome.error_class, outcome.permanent) == ("not_found", True)
-    assert outcome.error == "Failed to copy: directory not found"
+    assert outcome.error == (
+        f"source not found: {tmp_path / 'nope'} (Failed to copy: directory not found)"
+    )
 
 
 def test_error_on_no_transfer_turns_nothing_to_do_into_a_failure(src: Path, dst: Path) -> None:

@@ -248,8 +248,8 @@ def test_stdout_is_logged_as_info(sink: Any) -> None:
 
 
 def ended(code: int, lines: list[str] = (), *, stopped: bool = False,
-          timeout_set: bool = False) -> Any:  # fmt: skip
-    log = RcloneLog(_Discard())
+          timeout_set: bool = False, sides: dict[str, str] | None = None) -> Any:  # fmt: skip
+    log = RcloneLog(_Discard(), sides=sides)
     feed(log, list(lines))
     return outcome_for(code, log, RunStats(), stopped=stopped, timeout_set=timeout_set)
 
@@ -298,13 +298,36 @@ def test_exit_ten_is_a_timeout_when_synchub_set_the_limit() -> None:
     assert ended(10, timeout_set=True).error_class == "timed_out"
 
 
+def test_a_missing_side_is_named_with_the_jobs_own_path() -> None:
+    # rclone's closing line says "directory not found" and never which side; its
+    # earlier error about a top folder does, and the job's words say where.
+    sides = {"source": "/srv/photos", "destination": "nas:backup/photos"}
+    for side, shown in (("source", "/srv/photos"), ("destination", "nas:backup/photos")):
+        lines = [
+            line(level="error", msg=f"error reading {side} root directory: directory not found",
+                 object="Local file system at /x", objectType="*local.Fs"),
+            line(level="error", msg="Attempt 1/3 failed with 1 errors and: directory not found",
+                 source="cmd/cmd.go:283"),
+            line(level="notice", msg="Failed to copy: directory not found",
+                 source="cmd/cmd.go:334"),
+        ]  # fmt: skip
+        assert ended(3, lines, sides=sides).error == (
+            f"{side} not found: {shown} (Failed to copy: directory not found)"
+        )
+    denied = [line(level="error", object="Local file system at /srv/photos",
+                   msg="error reading source root directory: permission denied")]  # fmt: skip
+    assert ended(1, denied, sides=sides).error == (
+        "cannot read the source /srv/photos: permission denied"
+    )
+
+
 def test_the_error_message_is_rclones_summary_or_last_error() -> None:
     not_found = [
         line(level="error", msg="error reading source root directory: directory not found",
              object="Local file system at /nosuch", objectType="*local.Fs"),
         line(level="notice", msg="Failed to copy: directory not found", source="cmd/cmd.go:334"),
     ]  # fmt: skip
-    assert ended(3, not_found).error == "Failed to copy: directory not found"
+    assert ended(3, not_found).error == "source not found (Failed to copy: directory not found)"
     cannot_connect = 'Failed to create file system for "n:dst": couldn\'t connect SSH'
     bad_auth = [line(level="critical", source="cmd/cmd.go:148", msg=cannot_connect)]
     assert ended(1, bad_auth).error == cannot_connect

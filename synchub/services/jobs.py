@@ -18,7 +18,9 @@ from synchub.core.errors import (
     InvalidSchedule,
     JobNotFound,
     JobRunning,
+    Problems,
     SynchubError,
+    blame,
 )
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
@@ -36,7 +38,7 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
-from synchub.engines.base import starts_programs
+from synchub.engines.base import Engine, starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
@@ -105,7 +107,9 @@ class JobService:
         self.svc = svc
 
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
-        check_name(name, what="job")
+        problems = Problems()
+        with problems.about("name"):
+            check_name(name, what="job")
         merged = _overlay(spec, DEFAULTS)
         if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
             # New and changed files go up; nothing is deleted at the destination.
@@ -115,7 +119,7 @@ class JobService:
             if store.get(session, name) is not None:
                 raise AlreadyExists(f"A job named {name!r} already exists")
             row = JobRow(name=name, created_at=now, updated_at=now)
-            self._apply(session, row, merged, now, schedule_changed=True)
+            self._apply(session, row, merged, now, schedule_changed=True, problems=problems)
             session.add(row)
             session.flush()
             store.set_remotes(session, row.id, self._remotes_used(row))
@@ -401,6 +405,13 @@ class JobService:
             "next": [f.isoformat() for f in next_fires(schedule, start, count)],
         }
 
+    @staticmethod
+    def allowed_options() -> builtins.list[tuple[str, str]]:
+        """The rclone flags a job may pass, by name, each with how its value is written."""
+        from synchub.engines.rclone_flags import described
+
+        return described()
+
     # -- rules ---------------------------------------------------------------
 
     def _apply(
@@ -411,43 +422,50 @@ class JobService:
         now: datetime,
         *,
         schedule_changed: bool,
+        problems: Problems | None = None,
     ) -> None:
-        """Validate `spec` (complete) and write it into `row`; raise before any change."""
+        """Validate `spec` (complete) and write it into `row`; raise before any change.
+
+        Every input is checked, and every problem found is raised at once (each blamed
+        on its field: InvalidFields for several), after those already in `problems`.
+        """
+        problems = problems or Problems()
         assert spec.kind is not None and spec.retries is not None
-        engine = self.svc.engines.get(spec.kind)
-        if engine is None:
-            known = ", ".join(sorted(self.svc.engines))
-            raise InvalidInput(f"Unknown job kind {spec.kind!r}: known kinds are {known}")
-        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
-            raise CommandsDisabled(
-                f"{spec.kind} jobs start programs, and command jobs are disabled on this "
-                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
-            )
-        raw = dict(spec.params or {})
-        if spec.watch and spec.kind != "rclone":
-            raise InvalidInput("Only rclone jobs can watch a folder")
-        if spec.max_depth is not None:
-            raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
-        if isinstance(raw.get("env"), dict):
-            raw["env"] = self._unmasked_env(row, raw["env"])
-        _with_safety(spec, raw)
-        params = engine.validate(raw, remote_store.names(session))
-        schedule = self._schedule(spec, now, row if not schedule_changed else None)
+        engine = None
+        with problems.about("kind"):
+            engine = self._engine(spec.kind)
+        params: dict[str, Any] | None = None
+        if engine is not None:
+            params = self._params(session, row, spec, engine, problems)
+        schedule = Schedule(kind=ScheduleKind.NONE)
+        with problems.about("schedule"):
+            schedule = self._schedule(spec, now, row if not schedule_changed else None)
         if spec.watch and schedule.kind is ScheduleKind.NONE:
             # The rescan: it catches what the watcher missed and covers remote sources.
             rescan = self.svc.settings.watch_rescan
             schedule = interval_schedule(rescan, now.replace(microsecond=0))
-        if spec.retries < 0 or spec.retries > 100:
-            raise InvalidInput("Bad retries: use a number from 0 to 100")
+        with problems.about("retries"):
+            if spec.retries < 0 or spec.retries > 100:
+                raise InvalidInput("Bad retries: use a number from 0 to 100")
         assert spec.retry_delay is not None and spec.timeout is not None
-        retry_delay = _duration(spec.retry_delay, "retry delay")
-        timeout = _duration(spec.timeout, "timeout") if spec.timeout else None
-        overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
-        misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
+        retry_delay = timeout = 0
+        with problems.about("retry_delay"):
+            retry_delay = _duration(spec.retry_delay, "retry delay")
+        with problems.about("timeout"):
+            timeout = _duration(spec.timeout, "timeout") if spec.timeout else 0
+        overlap, misfire = OverlapPolicy.SKIP, MisfirePolicy.ONCE
+        with problems.about("overlap"):
+            overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
+        with problems.about("misfire"):
+            misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
         assert spec.queue is not None and spec.enabled is not None
-        check_name(spec.queue, what="queue")
-        for tag in spec.tags or []:
-            check_name(tag, what="tag")
+        with problems.about("queue"):
+            check_name(spec.queue, what="queue")
+        with problems.about("tags"):
+            for tag in spec.tags or []:
+                check_name(tag, what="tag")
+        problems.raise_any()
+        assert params is not None
         row.kind = spec.kind
         row.params, row.secret_env = self._sealed_env(params)
         row.schedule_kind = schedule.kind.value
@@ -457,7 +475,7 @@ class JobService:
             schedule.every_s,
             schedule.anchor,
         )
-        row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout
+        row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout or None
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
@@ -466,19 +484,58 @@ class JobService:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
 
+    def _engine(self, kind: str) -> Engine:
+        engine = self.svc.engines.get(kind)
+        if engine is None:
+            known = ", ".join(sorted(self.svc.engines))
+            raise InvalidInput(f"Unknown job kind {kind!r}: known kinds are {known}")
+        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
+            raise CommandsDisabled(
+                f"{kind} jobs start programs, and command jobs are disabled on this "
+                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+            )
+        return engine
+
+    def _params(
+        self, session: Session, row: JobRow, spec: JobFields, engine: Engine, problems: Problems
+    ) -> dict[str, Any] | None:
+        """The kind's parameters checked by its engine, None after a problem (kept in
+        `problems`)."""
+        raw = dict(spec.params or {})
+        found = len(problems.found)
+        with problems.about("watch"):
+            if spec.watch and spec.kind != "rclone":
+                raise InvalidInput("Only rclone jobs can watch a folder")
+        with problems.about("max_depth"):
+            if spec.max_depth is not None:
+                raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
+        with problems.about("env"):
+            if isinstance(raw.get("env"), dict):
+                raw["env"] = self._unmasked_env(row, raw["env"])
+        with problems.about("delete_guard"):
+            _with_safety(spec, raw)
+        if len(problems.found) > found:
+            return None
+        with problems.about("params"):
+            return engine.validate(raw, remote_store.names(session))
+        return None
+
     def _schedule(self, spec: JobFields, now: datetime, keep: JobRow | None) -> Schedule:
         if spec.cron is not None and spec.every is not None:
             raise InvalidSchedule("Give either a cron expression or an interval, not both")
         if keep is not None:
             return self.schedule_of(keep)
         tz = spec.tz or self.svc.settings.default_tz or local_zone_name()
-        zone(tz)
+        with blame("tz"):
+            zone(tz)
         if spec.cron is not None:
-            return cron_schedule(spec.cron, tz)
+            with blame("cron"):
+                return cron_schedule(spec.cron, tz)
         if spec.every is not None:
             # Whole seconds: "every 5s" fires on :00, :05 ... of the clock, not at odd microseconds.
             anchor = now.replace(microsecond=0)
-            return interval_schedule(_duration(spec.every, "interval"), anchor)
+            with blame("every"):
+                return interval_schedule(_duration(spec.every, "interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
 
     def seal_stored_env(self) -> builtins.list[str]:

@@ -251,6 +251,11 @@ class JobService:
         with reading(self.svc.sessions) as session:
             return self._view(self._get(session, name), now)
 
+    def run_count(self, name: str) -> int:
+        """How many runs the job has: what removing it deletes, or keeps."""
+        with reading(self.svc.sessions) as session:
+            return run_store.count_of_job(session, self._get(session, name).id)
+
     def longest_timeout(self) -> float | None:
         """The longest timeout of any job (seconds), None when none has one."""
         with reading(self.svc.sessions) as session:

@@ -121,10 +121,9 @@ def router(templates: Templates) -> APIRouter:
         visit = await writer(request, Role.ADMIN)
         keep = bool((await console.form(request)).get("keep_history"))
         done = await run_sync(functools.partial(visit.svc.jobs.remove, name, keep_history=keep))
-        runs = (
-            f"its {done['runs_kept']} runs kept, to read"
-            if keep
-            else f"its {done['runs_deleted']} runs deleted"
+        count = done["runs_kept"] if keep else done["runs_deleted"]
+        runs = f"its {count} {'run' if count == 1 else 'runs'} " + (
+            "kept, to read" if keep else "deleted"
         )
         return redirect("/jobs", f"Job {name} removed; {runs}.")
 

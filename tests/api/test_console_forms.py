@@ -343,11 +343,11 @@ def test_remove_asks_whether_to_keep_the_history(api: Api, disk: Path, keep: boo
     run_id = api.svc.runs.request("docs")
     client = sign_in(api, "admin")
     page = client.get("/jobs/docs")
-    assert 'data-confirm="Remove job docs and its runs?"' in page.text
+    assert 'data-confirm="Remove job docs and its 1 run?"' in page.text
     data = {"csrf": csrf_of(page), **({"keep_history": "on"} if keep else {})}
     answer = client.post("/jobs/docs/remove", data=data)
     assert answer.status_code == 303 and answer.headers["location"] == "/jobs"
-    said = "its 1 runs kept, to read" if keep else "its 1 runs deleted"
+    said = "its 1 run kept, to read" if keep else "its 1 run deleted"
     assert f"Job docs removed; {said}." in client.get("/jobs").text
     assert api.svc.jobs.list() == []
     assert (len(api.svc.runs.page()) == 1) is keep

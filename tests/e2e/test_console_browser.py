@@ -141,7 +141,7 @@ def test_an_admin_adds_a_job_with_the_schedule_builder(
         page.wait_for_url(url + "/jobs/new")
 
         page.get_by_label("Name", exact=True).fill("photos")
-        page.get_by_label("Operation").select_option("copy")
+        page.get_by_role("radio", name=re.compile(r"^copy: copies")).check()
         page.get_by_label("Source", exact=True).fill(str(src))
         page.get_by_label("Destination", exact=True).fill(str(tmp_path / "dst"))
         page.get_by_label("Cron", exact=True).check()

@@ -169,6 +169,9 @@ def test_a_job_added_through_the_form_is_what_the_api_would_have_made(api: Api, 
     assert job["require_marker"] == ".mounted" and job["enabled"] is True
     page = client.get("/jobs/photos").text
     assert "Job photos added: At 02:30" in page  # the flash
+    assert "<code>.mounted</code> must exist at the source's root" in page
+    docs = client.get("/jobs/docs").text  # a sync: its guard said in words
+    assert "delete more than 50% of the destination&#39;s files stops before" in docs
     assert [e["action"] for e in api.svc.audit.page(actor="admin-ada")] == ["job.add"]
 
 

@@ -66,6 +66,10 @@ class InvalidFields(InvalidInput):
         #: every problem found, each with its field, in the order they were checked
         self.problems = tuple(problems)
 
+    def __reduce__(self) -> tuple[type[InvalidFields], tuple[list[InvalidInput]]]:
+        # Pickled (a process boundary) as its problems, which its __init__ takes.
+        return (InvalidFields, (list(self.problems),))
+
 
 class Problems:
     """Collects the InvalidInput of independent checks, so one answer names every

@@ -110,10 +110,7 @@ class JobService:
         problems = Problems()
         with problems.about("name"):
             check_name(name, what="job")
-        merged = _overlay(spec, DEFAULTS)
-        if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
-            # New and changed files go up; nothing is deleted at the destination.
-            merged = replace(merged, params={**(merged.params or {}), "op": "copy"})
+        merged = _new_fields(spec)
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
@@ -141,13 +138,7 @@ class JobService:
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name, lock=True)
             before = self._view(row, now)
-            current = self._fields_of(row)
-            schedule_changed = (
-                any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
-            )
-            if spec.cron is not None or spec.every is not None or spec.manual:
-                current = replace(current, cron=None, every=None)
-            merged = replace(_overlay(spec, current), params={**row.params, **(spec.params or {})})
+            merged, schedule_changed = self._edited_fields(row, spec)
             self._apply(session, row, merged, now, schedule_changed=schedule_changed)
             if schedule_changed or not row.enabled:
                 run_store.withdraw_ahead(session, row.id, now=now)
@@ -166,6 +157,39 @@ class JobService:
             )
         self.svc.on_change()
         return view
+
+    def check(self, name: str, spec: JobFields, *, editing: bool = False) -> None:
+        """Raise what `add(name, spec)` (or, `editing`, `edit(name, spec)`) would
+        refuse, every problem at once (InvalidFields), changing nothing: a form asks
+        as it is filled in. A name already taken is a problem of the name here."""
+        now = self.svc.clock.now()
+        problems = Problems()
+        with reading(self.svc.sessions) as session:
+            if editing:
+                row = self._get(session, name)
+                merged, schedule_changed = self._edited_fields(row, spec)
+                probe = _probe(row)  # never attached to the session: nothing is written
+            else:
+                with problems.about("name"):
+                    check_name(name, what="job")
+                    if store.get(session, name) is not None:
+                        raise InvalidInput(f"A job named {name!r} already exists")
+                merged, schedule_changed, probe = _new_fields(spec), True, JobRow(name=name)
+            self._apply(
+                session, probe, merged, now, schedule_changed=schedule_changed, problems=problems
+            )
+
+    def _edited_fields(self, row: JobRow, spec: JobFields) -> tuple[JobFields, bool]:
+        """The job's fields after an edit giving `spec`, and whether its schedule
+        changes (it then counts from now)."""
+        current = self._fields_of(row)
+        schedule_changed = (
+            any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
+        )
+        if spec.cron is not None or spec.every is not None or spec.manual:
+            current = replace(current, cron=None, every=None)
+        merged = replace(_overlay(spec, current), params={**row.params, **(spec.params or {})})
+        return merged, schedule_changed
 
     def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         now = self.svc.clock.now()
@@ -696,6 +720,31 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _new_fields(spec: JobFields) -> JobFields:
+    """A new job's fields: `spec` over the defaults."""
+    merged = _overlay(spec, DEFAULTS)
+    if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
+        # New and changed files go up; nothing is deleted at the destination.
+        merged = replace(merged, params={**(merged.params or {}), "op": "copy"})
+    return merged
+
+
+def _probe(row: JobRow) -> JobRow:
+    """A detached copy of what an edit of `row` reads, to check an edit on."""
+    return JobRow(
+        name=row.name,
+        params=dict(row.params),
+        secret_env=row.secret_env,
+        schedule_kind=row.schedule_kind,
+        cron=row.cron,
+        tz=row.tz,
+        every_s=row.every_s,
+        anchor_at=row.anchor_at,
+        enabled=row.enabled,
+        next_fire_at=row.next_fire_at,
+    )
 
 
 def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:

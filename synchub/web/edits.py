@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import AlreadyExists, InvalidInput
 from synchub.services.tokens import Role, TokenService
-from synchub.web import console
+from synchub.web import console, job_form
 from synchub.web.console import Templates, Visit, redirect, writer
 from synchub.web.job_form import JobForm
 from synchub.web.remote_form import RemoteEntry
@@ -89,6 +89,34 @@ def router(templates: Templates) -> APIRouter:
             form = JobForm(form.values, form.kind, {"name": [exc.message]})
             return job_page(request, visit, form, code=409)
         return redirect(f"/jobs/{name}", f"Job {name} added: {view['schedule']['description']}.")
+
+    async def checked(visit: Visit, form: JobForm, name: str, job: Any) -> Response:
+        """Every input's errors as the services see them now, each swapped in beside
+        its input (htmx out-of-band): nothing is saved."""
+        try:
+            spec = form.fields(job)
+            await run_sync(
+                functools.partial(visit.svc.jobs.check, name, spec, editing=job is not None)
+            )
+            form = JobForm(form.values, form.kind, {})
+        except InvalidInput as exc:
+            form = form.with_errors(exc)
+        inputs = ("", *job_form.TEXTS, *job_form.CHECKBOXES)
+        html = templates.render("_form_checks.html", inputs=inputs, errors=form.errors)
+        return HTMLResponse(html, headers=console.HEADERS)
+
+    @edits.post("/jobs/new/check")
+    async def check_new_job(request: Request) -> Response:
+        visit = await writer(request, Role.ADMIN)
+        form = JobForm.posted(await console.form(request))
+        return await checked(visit, form, form["name"].strip(), None)
+
+    @edits.post("/jobs/{name}/check")
+    async def check_job_edit(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.ADMIN)
+        current = await run_sync(visit.svc.jobs.show, name)
+        form = JobForm.posted(await console.form(request), kind=current["kind"])
+        return await checked(visit, form, name, current)
 
     @edits.get("/jobs/{name}/edit")
     def edit_job_form(request: Request, visit: VisitDep, name: str) -> HTMLResponse:

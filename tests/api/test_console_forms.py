@@ -453,3 +453,33 @@ def test_a_job_of_another_kind_is_edited_for_its_schedule_and_policies(api: Api)
     job = api.svc.jobs.show("report")
     assert job["params"]["result"] == "ok" and job["schedule"]["every_s"] == 6 * 3600
     assert job["retries"] == 1
+
+
+def test_the_job_form_is_checked_as_it_is_filled_in_and_nothing_is_saved(
+    api: Api, disk: Path
+) -> None:
+    client = sign_in(api, "admin")
+    csrf = csrf_of(client.get("/jobs/new"))
+    htmx = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+    typed = job_form(disk, name="docs", cron="61 * * * *", retries="many")
+    answer = client.post("/jobs/new/check", data=typed, headers=htmx)
+    assert answer.status_code == 200
+    # Each input's errors, to be swapped in beside it; the others emptied.
+    assert '<div class="errs" id="errs-retries" hx-swap-oob="true"' in answer.text
+    assert "give a whole number" in error_of(answer, "retries")[0]
+    fixed = client.post("/jobs/new/check", data={**typed, "retries": "1"}, headers=htmx)
+    assert error_of(fixed, "name") == ["A job named 'docs' already exists"]
+    assert "bad minute" in error_of(fixed, "cron")[0]
+    assert error_of(fixed, "retries") == []
+    good = client.post("/jobs/new/check", data={**typed, "retries": "1", "name": "p",
+                                                  "cron": "0 1 * * *"}, headers=htmx)  # fmt: skip
+    assert "field-error" not in good.text
+    edit = client.post("/jobs/docs/check", data={**typed, "retries": "1", "queue": "a b"},
+                       headers=htmx)  # fmt: skip
+    assert "Bad queue name" in error_of(edit, "queue")[0] and error_of(edit, "name") == []
+    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert api.svc.jobs.show("docs")["schedule"]["cron"] == "0 3 * * *"
+    viewer = sign_in(api, "viewer")
+    refused = viewer.post("/jobs/new/check", data=typed,
+                          headers={**htmx, "X-CSRF-Token": csrf_of(viewer.get("/"))})  # fmt: skip
+    assert refused.status_code == 403

@@ -144,6 +144,13 @@ def test_an_admin_adds_a_job_with_the_schedule_builder(
         page.get_by_role("radio", name=re.compile(r"^copy: copies")).check()
         page.get_by_label("Source", exact=True).fill(str(src))
         page.get_by_label("Destination", exact=True).fill(str(tmp_path / "dst"))
+        # Checked by the services as it is filled in, beside the input at fault.
+        page.get_by_label("Retries").fill("-1")
+        page.get_by_label("Retries").press("Tab")
+        expect(page.locator("#errs-retries")).to_contain_text("Bad retries")
+        page.get_by_label("Retries").fill("2")
+        page.get_by_label("Retries").press("Tab")
+        expect(page.locator("#errs-retries")).to_be_empty()
         page.get_by_label("Cron", exact=True).check()
         page.get_by_label("Time zone").fill("Asia/Tokyo")
         preview = page.locator("#schedule-preview")

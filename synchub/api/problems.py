@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException
 from synchub.core.errors import (
     Conflict,
     EngineError,
+    InvalidFields,
     InvalidInput,
     NotFound,
     Refused,
@@ -228,8 +229,10 @@ def on_synchub_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request failed: %s", exc.message, extra={"action": "api_error"})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    # Several problems at once read as the first, which is what was always answered.
+    first = exc.problems[0] if isinstance(exc, InvalidFields) else exc
     return problem_response(
-        request, status, exc.message, kind=_slug(type(exc).__name__), headers=headers
+        request, status, exc.message, kind=_slug(type(first).__name__), headers=headers
     )
 
 

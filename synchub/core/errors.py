@@ -3,7 +3,8 @@
 The tree::
 
     SynchubError
-     ├── InvalidInput          bad input: CLI exit 2, HTTP 422
+     ├── InvalidInput          bad input: CLI exit 2, HTTP 422; `field` names the input at fault
+     │    ├── InvalidFields     several inputs at fault at once (`problems`)
      │    ├── InvalidName
      │    ├── InvalidSchedule
      │    ├── InvalidPath
@@ -33,6 +34,9 @@ The tree::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class SynchubError(Exception):
     """Unexpected synchub error."""
@@ -47,6 +51,74 @@ class SynchubError(Exception):
 
 class InvalidInput(SynchubError):
     """The input is not valid."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: the input at fault as a form names it ("cron", "source", "retries"), when known
+        self.field = field
+
+
+class InvalidFields(InvalidInput):
+    """Several inputs are not valid."""
+
+    def __init__(self, problems: list[InvalidInput]) -> None:
+        # The first problem's words: what a caller reading one message was always told.
+        super().__init__(problems[0].message, field=problems[0].field)
+        #: every problem found, each with its field, in the order they were checked
+        self.problems = tuple(problems)
+
+    def __reduce__(self) -> tuple[type[InvalidFields], tuple[list[InvalidInput]]]:
+        # Pickled (a process boundary) as its problems, which its __init__ takes.
+        return (InvalidFields, (list(self.problems),))
+
+
+class Problems:
+    """Collects the InvalidInput of independent checks, so one answer names every
+    input at fault instead of the first alone.
+
+        problems = Problems()
+        with problems.about("retries"):
+            check_retries(...)
+        problems.raise_any()
+    """
+
+    def __init__(self) -> None:
+        self.found: list[InvalidInput] = []
+
+    @contextmanager
+    def about(self, field: str) -> Iterator[None]:
+        """Run a check; an InvalidInput it raises is kept, blamed on `field` unless
+        it names its own."""
+        try:
+            yield
+        except InvalidFields as exc:
+            self.found.extend(exc.problems)
+        except InvalidInput as exc:
+            if exc.field is None:
+                exc.field = field
+            self.found.append(exc)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def raise_any(self) -> None:
+        """Raise what was found: the one InvalidInput, or InvalidFields for several."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise InvalidFields(self.found)
+
+
+@contextmanager
+def blame(field: str) -> Iterator[None]:
+    """An InvalidInput raised inside names `field` as the input at fault, unless it
+    names its own."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if exc.field is None:
+            exc.field = field
+        raise
 
 
 class InvalidName(InvalidInput):

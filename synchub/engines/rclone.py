@@ -34,6 +34,8 @@ from synchub.core.errors import (
     InvalidOption,
     InvalidPath,
     InvalidRemote,
+    Problems,
+    blame,
 )
 from synchub.core.redact import redact, secret_list
 from synchub.core.runs import FileAction, FileChange, Progress, RunStats
@@ -699,29 +701,47 @@ class RcloneEngine:
                 f"Unknown parameter {unknown[0]!r} for an rclone job; "
                 f"known: {', '.join(sorted(PARAMS))}"
             )
+        # Each input is checked on its own, so a form can show every problem by its field.
+        problems = Problems()
         op = params.get("op", "sync")
-        if op not in OPS:
-            raise InvalidInput(f"Bad op {op!r}: use one of {', '.join(OPS)}")
-        source = _location(params.get("source"), "source", known_remotes)
-        destination = _location(params.get("destination"), "destination", known_remotes)
-        if source.key() == destination.key():
-            raise InvalidPath(f"The source and the destination are the same: {source}")
-        filters = [normalize_filter(r) for r in _string_list(params.get("filters"), "filters")]
-        options = rclone_flags.normalize_options(_string_list(params.get("options"), "options"), op)
+        with problems.about("op"):
+            if op not in OPS:
+                raise InvalidInput(f"Bad op {op!r}: use one of {', '.join(OPS)}")
+        source = destination = None
+        with problems.about("source"):
+            source = _location(params.get("source"), "source", known_remotes)
+        with problems.about("destination"):
+            destination = _location(params.get("destination"), "destination", known_remotes)
+            if source is not None and source.key() == destination.key():
+                raise InvalidPath(f"The source and the destination are the same: {source}")
+        filters: list[str] = []
+        with problems.about("filters"):
+            filters = [normalize_filter(r) for r in _string_list(params.get("filters"), "filters")]
+        options: list[str] = []
+        with problems.about("options"):
+            options = rclone_flags.normalize_options(
+                _string_list(params.get("options"), "options"), op
+            )
+        from synchub.engines import rclone_safety  # it builds on this module
+
+        safety: dict[str, Any] = {}
+        with problems.about("delete_guard"):
+            safety = rclone_safety.validate({**params, "options": options}, op)
+        problems.raise_any()
+        assert source is not None and destination is not None
         pieces = [str(source), str(destination), *(f"--filter={f}" for f in filters), *options]
         problem = exec_size_problem(pieces, "the paths, filters and options")
         if problem is not None:
-            raise InvalidOption(f"Too much for rclone's command line: {problem}")
-        check_filters(filters, self.binary)
-        from synchub.engines import rclone_safety  # it builds on this module
-
+            raise InvalidOption(f"Too much for rclone's command line: {problem}", field="options")
+        with blame("filters"):
+            check_filters(filters, self.binary)
         return {
             "op": op,
             "source": str(source),
             "destination": str(destination),
             "filters": filters,
             "options": options,
-            **rclone_safety.validate({**params, "options": options}, op),
+            **safety,
         }
 
     def remotes_used(self, params: Mapping[str, Any]) -> frozenset[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synchub.core.errors import EngineError, InvalidRemote
+from synchub.core.errors import EngineError, InvalidRemote, Problems
 from synchub.engines.process import exec_bytes, minimal_env
 from synchub.engines.rclone_secrets import is_secret
 
@@ -66,6 +66,12 @@ class BackendOption:
     sensitive: bool  #: a secret that is not obscured (tokens, keys)
     providers: str  #: rclone's provider filter, e.g. "AWS,Minio" or "!no_auth"; "" = all
     default: str = ""  #: the default, as rclone prints it
+    advanced: bool = False  #: rclone asks for it only in its advanced config
+    help: str = ""  #: rclone's help text
+    #: suggested values with their help, e.g. ("AWS", "Amazon Web Services (AWS) S3")
+    examples: tuple[tuple[str, str], ...] = ()
+    #: the value must be one of `examples`
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,12 @@ def _backend_from_json(item: Mapping[str, Any]) -> Backend:
             sensitive=bool(o.get("Sensitive")),
             providers=o.get("Provider", "") or "",
             default=str(o.get("DefaultStr", "")),
+            advanced=bool(o.get("Advanced")),
+            help=str(o.get("Help") or ""),
+            examples=tuple(
+                (str(e.get("Value", "")), str(e.get("Help", ""))) for e in o.get("Examples") or ()
+            ),
+            exclusive=bool(o.get("Exclusive")),
         )
         for o in item.get("Options") or ()
     )
@@ -148,6 +160,21 @@ def _provider_of(found: Backend, options: Mapping[str, str]) -> str:
     return next((o.default for o in found.options if o.name == "provider"), "")
 
 
+def form_options(type_: str, provider: str = "") -> tuple[BackendOption, ...]:
+    """The options a person fills in for a `type_` remote of `provider` (the
+    backend's default provider when ""): those that apply to it, one per name,
+    required ones first, then the others, the advanced ones last."""
+    found = backend(type_)
+    provider = provider or _provider_of(found, {})
+    chosen: dict[str, BackendOption] = {}
+    for option in found.options:
+        if option.name not in chosen and _provider_matches(option.providers, provider):
+            chosen[option.name] = option
+    return tuple(
+        sorted(chosen.values(), key=lambda o: (not o.required, o.advanced))  # stable
+    )
+
+
 def _check_value(type_: str, option: BackendOption, value: str) -> None:
     if "\0" in value:
         raise InvalidRemote(f"option {option.name!r} of a {type_} remote must not contain NUL")
@@ -168,21 +195,25 @@ def validate_remote(type_: str, options: Mapping[str, str]) -> dict[str, str]:
     """
     found = backend(type_)
     by_name = {o.name: o for o in found.options}
+    problems = Problems()  # every option at fault, each named, for a form to show
     cleaned: dict[str, str] = {}
     for name, value in options.items():
-        if not isinstance(value, str):
-            raise InvalidRemote(f"option {name!r} of a {type_} remote must be a string")
-        option = by_name.get(name)
-        if option is None:
-            raise InvalidRemote(f"unknown option {name!r} for a {type_} remote")
-        _check_value(type_, option, value)
-        cleaned[name] = value
-    _check_sizes(cleaned)
+        with problems.about(f"options.{name}"):
+            if not isinstance(value, str):
+                raise InvalidRemote(f"option {name!r} of a {type_} remote must be a string")
+            option = by_name.get(name)
+            if option is None:
+                raise InvalidRemote(f"unknown option {name!r} for a {type_} remote", field="")
+            _check_value(type_, option, value)
+            cleaned[name] = value
     provider = _provider_of(found, cleaned)
     for option in found.options:
-        missing = option.required and not cleaned.get(option.name)
+        missing = option.required and not options.get(option.name)
         if missing and _provider_matches(option.providers, provider):
-            raise InvalidRemote(f"a {type_} remote needs option {option.name!r}")
+            with problems.about(f"options.{option.name}"):
+                raise InvalidRemote(f"a {type_} remote needs option {option.name!r}")
+    problems.raise_any()
+    _check_sizes(cleaned)
     return cleaned
 
 

@@ -212,6 +212,42 @@ REFUSED: dict[str, str] = {
     "--resync-mode": "it implies --resync, which synchub manages",
 }
 
+#: How a value of each kind is written, for a person choosing an option.
+KIND_HELP: dict[Kind, str] = {
+    Kind.BOOL: "on its own, or =true / =false",
+    Kind.INT: "a whole number",
+    Kind.FLOAT: "a number",
+    Kind.SIZE: "a size: 10M, 1.5G, 512Ki, off",
+    Kind.DURATION: "a duration: 1h30m, 500ms",
+    Kind.LONG_DURATION: "a duration: 1h30m, 2d, 1M, 1y, off",
+    Kind.AGE: "an age (1h30m, 2d, 1y) or a date (2024-01-31)",
+    Kind.BWLIMIT: "a rate (10M), up:down (10M:1M), or a timetable (08:00,512k 18:00,off)",
+    Kind.CHOICE: "one of",
+    Kind.CHOICES: "a comma-separated list of",
+    Kind.ORDER_BY: "size|name|modtime[,asc|desc][,mixed[,N]]",
+    Kind.FILE_NAME: "a file name (never a path), e.g. .nobackup",
+    Kind.SUFFIX: "a short file-name suffix, e.g. .bak",
+}
+
+
+def described() -> list[tuple[str, str]]:
+    """Every allowed flag, by name, with how its value is written and the operations
+    it is limited to."""
+    out = []
+    for name, flag in sorted(FLAGS.items()):
+        words = KIND_HELP[flag.kind]
+        if flag.choices:
+            words += " " + ", ".join(sorted(flag.choices))
+        if flag.minimum is not None and flag.maximum is not None:
+            words += f" from {flag.minimum:g} to {flag.maximum}"
+        elif flag.maximum is not None and flag.kind in (Kind.DURATION, Kind.LONG_DURATION):
+            words += f", at most {flag.maximum}"
+        if flag.ops is not None:
+            words += f" ({', '.join(sorted(flag.ops))} only)"
+        out.append((name, words))
+    return out
+
+
 _FLAG_NAME = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synchub.core.errors import InvalidInput
+from synchub.core.errors import InvalidInput, blame
 from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.core.safety import (
     DEFAULT_DELETE_GUARD,
@@ -94,20 +94,23 @@ def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
             raise InvalidInput("Bad check_access: use true or false")
         out["check_access"] = checked
     if op in GUARDED_OPS:
-        guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
-        if op == "bisync" and guard.count is not None:
-            raise InvalidInput(
-                "Bad delete guard for a bisync job: use a share such as 50% (bisync's "
-                "own --max-delete is a percentage), or off"
-            )
+        with blame("delete_guard"):
+            guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
+            if op == "bisync" and guard.count is not None:
+                raise InvalidInput(
+                    "Bad delete guard for a bisync job: use a share such as 50% (bisync's "
+                    "own --max-delete is a percentage), or off"
+                )
         out["delete_guard"] = str(guard)
     marker = params.get("require_marker")
     if marker not in (None, ""):
-        out["require_marker"] = check_marker(marker)
+        with blame("require_marker"):
+            out["require_marker"] = check_marker(marker)
     keep = params.get("keep_deleted")
-    period = parse_keep_deleted(keep) if keep not in (None, "") else None
-    if period is not None:
-        out["keep_deleted"] = _keepable(period, op, params)
+    with blame("keep_deleted"):
+        period = parse_keep_deleted(keep) if keep not in (None, "") else None
+        if period is not None:
+            out["keep_deleted"] = _keepable(period, op, params)
     return out
 
 

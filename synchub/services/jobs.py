@@ -18,7 +18,9 @@ from synchub.core.errors import (
     InvalidSchedule,
     JobNotFound,
     JobRunning,
+    Problems,
     SynchubError,
+    blame,
 )
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
@@ -37,7 +39,7 @@ from synchub.core.schedules import (
     next_fires,
     zone,
 )
-from synchub.engines.base import starts_programs
+from synchub.engines.base import Engine, starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
@@ -137,19 +139,19 @@ class JobService:
         self.svc = svc
 
     def add(self, name: str, spec: JobFields) -> dict[str, Any]:
-        check_name(name, what="job")
-        if spec.tz is not None and spec.cron is None:
-            raise InvalidSchedule(_TZ_ALONE)
-        merged = _overlay(spec, DEFAULTS)
-        if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
-            # New and changed files go up; nothing is deleted at the destination.
-            merged = replace(merged, params={**(merged.params or {}), "op": "copy"})
+        problems = Problems()
+        with problems.about("name"):
+            check_name(name, what="job")
+        with problems.about("tz"):
+            if spec.tz is not None and spec.cron is None:
+                raise InvalidSchedule(_TZ_ALONE)
+        merged = _new_fields(spec)
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             if store.get(session, name) is not None:
                 raise AlreadyExists(f"A job named {name!r} already exists")
             row = JobRow(name=name, created_at=now, updated_at=now)
-            self._apply(session, row, merged, now, schedule_changed=True)
+            self._apply(session, row, merged, now, schedule_changed=True, problems=problems)
             session.add(row)
             session.flush()
             store.set_remotes(session, row.id, self._remotes_used(row))
@@ -180,18 +182,7 @@ class JobService:
                 row = self._get(session, name, lock=True)
                 before = self._view(row, now)
                 env_before = self._env_values(row)
-                current = self._fields_of(row)
-                schedule_changed = (
-                    any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
-                )
-                _check_tz_edit(spec, row)
-                if spec.cron is not None or spec.every is not None or spec.manual:
-                    # An interval's stored zone (UTC) is no choice of the user's: a new
-                    # cron expression is read in the default zone unless --tz says.
-                    keep_tz = row.tz if row.schedule_kind == ScheduleKind.CRON.value else None
-                    current = replace(current, cron=None, every=None, tz=keep_tz)
-                params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
-                merged = replace(_overlay(spec, current), params=params)
+                merged, schedule_changed = self._edited_fields(row, spec)
                 self._apply(session, row, merged, now, schedule_changed=schedule_changed)
                 view = self._view(row, now)
                 changed = _changes(before, view)
@@ -229,6 +220,43 @@ class JobService:
             return {**env, **self.svc.box.open(row.secret_env)}
         except SynchubError:
             return None
+
+    def check(self, name: str, spec: JobFields, *, editing: bool = False) -> None:
+        """Raise what `add(name, spec)` (or, `editing`, `edit(name, spec)`) would
+        refuse, every problem at once (InvalidFields), changing nothing: a form asks
+        as it is filled in. A name already taken is a problem of the name here."""
+        now = self.svc.clock.now()
+        problems = Problems()
+        with reading(self.svc.sessions) as session:
+            if editing:
+                row = self._get(session, name)
+                merged, schedule_changed = self._edited_fields(row, spec)
+                probe = _probe(row)  # never attached to the session: nothing is written
+            else:
+                with problems.about("name"):
+                    check_name(name, what="job")
+                    if store.get(session, name) is not None:
+                        raise InvalidInput(f"A job named {name!r} already exists")
+                merged, schedule_changed, probe = _new_fields(spec), True, JobRow(name=name)
+            self._apply(
+                session, probe, merged, now, schedule_changed=schedule_changed, problems=problems
+            )
+
+    def _edited_fields(self, row: JobRow, spec: JobFields) -> tuple[JobFields, bool]:
+        """The job's fields after an edit giving `spec`, and whether its schedule
+        changes (it then counts from now)."""
+        current = self._fields_of(row)
+        schedule_changed = (
+            any(x is not None for x in (spec.cron, spec.tz, spec.every)) or spec.manual
+        )
+        _check_tz_edit(spec, row)
+        if spec.cron is not None or spec.every is not None or spec.manual:
+            # An interval's stored zone (UTC) is no choice of the user's: a new cron
+            # expression is read in the default zone unless --tz says.
+            keep_tz = row.tz if row.schedule_kind == ScheduleKind.CRON.value else None
+            current = replace(current, cron=None, every=None, tz=keep_tz)
+        params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
+        return replace(_overlay(spec, current), params=params), schedule_changed
 
     def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         now = self.svc.clock.now()
@@ -313,6 +341,11 @@ class JobService:
         # not queue behind the scheduler's and the runners' writes.
         with reading(self.svc.sessions) as session:
             return self._view(self._get(session, name), now)
+
+    def run_count(self, name: str) -> int:
+        """How many runs the job has: what removing it deletes, or keeps."""
+        with reading(self.svc.sessions) as session:
+            return run_store.count_of_job(session, self._get(session, name).id)
 
     def longest_timeout(self) -> float | None:
         """The longest timeout of any job (seconds), None when none has one."""
@@ -471,6 +504,13 @@ class JobService:
             ],
         }
 
+    @staticmethod
+    def allowed_options() -> builtins.list[tuple[str, str]]:
+        """The rclone flags a job may pass, by name, each with how its value is written."""
+        from synchub.engines.rclone_flags import described
+
+        return described()
+
     # -- rules ---------------------------------------------------------------
 
     def _apply(
@@ -481,44 +521,50 @@ class JobService:
         now: datetime,
         *,
         schedule_changed: bool,
+        problems: Problems | None = None,
     ) -> None:
-        """Validate `spec` (complete) and write it into `row`; raise before any change."""
+        """Validate `spec` (complete) and write it into `row`; raise before any change.
+
+        Every input is checked, and every problem found is raised at once (each blamed
+        on its field: InvalidFields for several), after those already in `problems`.
+        """
+        problems = problems or Problems()
         assert spec.kind is not None and spec.retries is not None
-        engine = self.svc.engines.get(spec.kind)
-        if engine is None:
-            known = ", ".join(sorted(self.svc.engines))
-            raise InvalidInput(f"Unknown job kind {spec.kind!r}: known kinds are {known}")
-        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
-            raise CommandsDisabled(
-                f"{spec.kind} jobs start programs, and command jobs are disabled on this "
-                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
-            )
-        raw = dict(spec.params or {})
-        if spec.watch and spec.kind != "rclone":
-            raise InvalidInput("Only rclone jobs can watch a folder")
-        # -1 removes the limit: on a job of another kind, there is none to remove.
-        if spec.max_depth is not None and (spec.kind == "rclone" or spec.max_depth != -1):
-            raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
-        if isinstance(raw.get("env"), dict):
-            raw["env"] = self._unmasked_env(row, raw["env"])
-        _with_safety(spec, raw)
-        params = engine.validate(raw, remote_store.names(session))
-        schedule = self._schedule(spec, now, row if not schedule_changed else None)
+        engine = None
+        with problems.about("kind"):
+            engine = self._engine(spec.kind)
+        params: dict[str, Any] | None = None
+        if engine is not None:
+            params = self._params(session, row, spec, engine, problems)
+        schedule = Schedule(kind=ScheduleKind.NONE)
+        with problems.about("schedule"):
+            schedule = self._schedule(spec, now, row if not schedule_changed else None)
         if spec.watch and schedule.kind is ScheduleKind.NONE:
             # The rescan: it catches what the watcher missed and covers remote sources.
             rescan = self.svc.settings.watch_rescan
             schedule = interval_schedule(rescan, now.replace(microsecond=0))
-        if spec.retries < 0 or spec.retries > 100:
-            raise InvalidInput("Bad retries: use a number from 0 to 100")
+        with problems.about("retries"):
+            if spec.retries < 0 or spec.retries > 100:
+                raise InvalidInput("Bad retries: use a number from 0 to 100")
         assert spec.retry_delay is not None and spec.timeout is not None
-        retry_delay = _duration(spec.retry_delay, "retry delay")
-        timeout = _timeout(spec.timeout)
-        overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
-        misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
+        retry_delay = timeout = 0
+        with problems.about("retry_delay"):
+            retry_delay = _duration(spec.retry_delay, "retry delay")
+        with problems.about("timeout"):
+            timeout = _timeout(spec.timeout) or 0
+        overlap, misfire = OverlapPolicy.SKIP, MisfirePolicy.ONCE
+        with problems.about("overlap"):
+            overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
+        with problems.about("misfire"):
+            misfire = _choice(MisfirePolicy, spec.misfire, "misfire policy")
         assert spec.queue is not None and spec.enabled is not None
-        check_name(spec.queue, what="queue")
-        for tag in spec.tags or []:
-            check_name(tag, what="tag")
+        with problems.about("queue"):
+            check_name(spec.queue, what="queue")
+        with problems.about("tags"):
+            for tag in spec.tags or []:
+                check_name(tag, what="tag")
+        problems.raise_any()
+        assert params is not None
         row.kind = spec.kind
         row.params, row.secret_env = self._sealed_env(params)
         row.schedule_kind = schedule.kind.value
@@ -528,7 +574,7 @@ class JobService:
             schedule.every_s,
             schedule.anchor,
         )
-        row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout
+        row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout or None
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
@@ -537,19 +583,59 @@ class JobService:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
 
+    def _engine(self, kind: str) -> Engine:
+        engine = self.svc.engines.get(kind)
+        if engine is None:
+            known = ", ".join(sorted(self.svc.engines))
+            raise InvalidInput(f"Unknown job kind {kind!r}: known kinds are {known}")
+        if starts_programs(engine) and not self.svc.settings.allow_command_jobs:
+            raise CommandsDisabled(
+                f"{kind} jobs start programs, and command jobs are disabled on this "
+                "server: the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+            )
+        return engine
+
+    def _params(
+        self, session: Session, row: JobRow, spec: JobFields, engine: Engine, problems: Problems
+    ) -> dict[str, Any] | None:
+        """The kind's parameters checked by its engine, None after a problem (kept in
+        `problems`)."""
+        raw = dict(spec.params or {})
+        found = len(problems.found)
+        with problems.about("watch"):
+            if spec.watch and spec.kind != "rclone":
+                raise InvalidInput("Only rclone jobs can watch a folder")
+        with problems.about("max_depth"):
+            # -1 removes the limit: on a job of another kind, there is none to remove.
+            if spec.max_depth is not None and (spec.kind == "rclone" or spec.max_depth != -1):
+                raw["options"] = _with_max_depth(spec.kind, raw.get("options"), spec.max_depth)
+        with problems.about("env"):
+            if isinstance(raw.get("env"), dict):
+                raw["env"] = self._unmasked_env(row, raw["env"])
+        with problems.about("delete_guard"):
+            _with_safety(spec, raw)
+        if len(problems.found) > found:
+            return None
+        with problems.about("params"):
+            return engine.validate(raw, remote_store.names(session))
+        return None
+
     def _schedule(self, spec: JobFields, now: datetime, keep: JobRow | None) -> Schedule:
         if spec.cron is not None and spec.every is not None:
             raise InvalidSchedule("Give either a cron expression or an interval, not both")
         if keep is not None:
             return self.schedule_of(keep)
         tz = spec.tz or self.svc.settings.default_tz or local_zone_name()
-        zone(tz)
+        with blame("tz"):
+            zone(tz)
         if spec.cron is not None:
-            return cron_schedule(spec.cron, tz)
+            with blame("cron"):
+                return cron_schedule(spec.cron, tz)
         if spec.every is not None:
             # Whole seconds: "every 5s" fires on :00, :05 ... of the clock, not at odd microseconds.
             anchor = now.replace(microsecond=0)
-            return interval_schedule(_duration(spec.every, "interval"), anchor)
+            with blame("every"):
+                return interval_schedule(_duration(spec.every, "interval"), anchor)
         return Schedule(kind=ScheduleKind.NONE, tz=tz)
 
     def seal_stored_env(self) -> builtins.list[str]:
@@ -707,6 +793,31 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _new_fields(spec: JobFields) -> JobFields:
+    """A new job's fields: `spec` over the defaults."""
+    merged = _overlay(spec, DEFAULTS)
+    if merged.watch and merged.kind == "rclone" and "op" not in (merged.params or {}):
+        # New and changed files go up; nothing is deleted at the destination.
+        merged = replace(merged, params={**(merged.params or {}), "op": "copy"})
+    return merged
+
+
+def _probe(row: JobRow) -> JobRow:
+    """A detached copy of what an edit of `row` reads, to check an edit on."""
+    return JobRow(
+        name=row.name,
+        params=dict(row.params),
+        secret_env=row.secret_env,
+        schedule_kind=row.schedule_kind,
+        cron=row.cron,
+        tz=row.tz,
+        every_s=row.every_s,
+        anchor_at=row.anchor_at,
+        enabled=row.enabled,
+        next_fire_at=row.next_fire_at,
+    )
 
 
 def _with_max_depth(kind: str | None, options: Any, depth: int) -> Any:

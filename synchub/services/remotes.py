@@ -21,6 +21,7 @@ from synchub.core.errors import (
     RemoteNotFound,
     SecretsUnreadable,
     SynchubError,
+    blame,
 )
 from synchub.core.names import check_name
 from synchub.engines import rclone_backends
@@ -80,6 +81,13 @@ class Imported:
     skipped: list[str]
 
 
+@dataclass(frozen=True)
+class RemoteForm:
+    type: str
+    options: tuple[rclone_backends.BackendOption, ...]  #: required first, advanced last
+    secrets: frozenset[str]  #: encrypted at rest, masked when shown
+
+
 class RemoteService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -92,9 +100,14 @@ class RemoteService:
         *,
         max_concurrency: int | None = None,
     ) -> RemoteView:
-        check_name(name, what="remote")
+        with blame("name"):
+            check_name(name, what="remote")
         if max_concurrency is not None and max_concurrency < 1:
-            raise InvalidRemote("Bad max concurrency: it must be at least 1")
+            raise InvalidRemote(
+                "Bad max concurrency: it must be at least 1", field="max_concurrency"
+            )
+        with blame("type"):
+            rclone_backends.backend(type_)
         options = rclone_backends.validate_remote(type_, options)
         self.refuse_programs(name, type_, options)
         now = self.svc.clock.now()
@@ -102,6 +115,19 @@ class RemoteService:
             if store.get(session, name) is not None:
                 raise AlreadyExists(f"A remote named {name!r} already exists")
             return self._insert(session, name, type_, options, now, max_concurrency)
+
+    def types(self) -> builtins.list[str]:
+        """The remote types a new remote may have: rclone's backends, hidden ones left
+        out (kept for old configurations only)."""
+        return sorted(n for n, b in rclone_backends.catalogue().items() if not b.hidden)
+
+    def form(self, type_: str, provider: str = "") -> RemoteForm:
+        """What a form for a `type_` remote of `provider` asks for: its options (see
+        rclone_backends.form_options) and which of them are secrets. InvalidRemote
+        for an unknown type."""
+        with blame("type"):
+            options = rclone_backends.form_options(type_, provider)
+        return RemoteForm(type_, options, rclone_backends.secret_options(type_))
 
     def list(self) -> builtins.list[RemoteView]:
         with reading(self.svc.sessions) as session:
@@ -164,7 +190,9 @@ class RemoteService:
         is validated whole; on error nothing changes. Audited, secret values never; an
         edit that changes nothing writes nothing."""
         if max_concurrency is not None and max_concurrency < 0:
-            raise InvalidRemote("Bad max concurrency: use 0 (no limit) or more")
+            raise InvalidRemote(
+                "Bad max concurrency: use 0 (no limit) or more", field="max_concurrency"
+            )
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name)
@@ -363,7 +391,8 @@ class RemoteService:
             raise CommandsDisabled(
                 f"remote {name!r}: option {option} would start a program on this server "
                 f"({why}), and command jobs are disabled on this server: the admin must "
-                "set SYNCHUB_ALLOW_COMMAND_JOBS=1 to allow it"
+                "set SYNCHUB_ALLOW_COMMAND_JOBS=1 to allow it",
+                field=f"options.{option}",
             )
 
     def _wrapping(self, session: Any, name: str) -> builtins.list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from synchub.web import pages, static
+from synchub.web import edits, pages, static
 from synchub.web.console import Templates
 
 
@@ -18,4 +18,7 @@ def install(app: FastAPI) -> None:
     services, and the node when this process runs one)."""
     assets = static.load()
     app.include_router(static.router(assets))
-    app.include_router(pages.router(Templates(assets)))
+    templates = Templates(assets)
+    # First: `/jobs/new` and `/remotes/new` are forms, never the page of a name.
+    app.include_router(edits.router(templates))
+    app.include_router(pages.router(templates))

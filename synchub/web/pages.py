@@ -116,6 +116,7 @@ def router(templates: Templates) -> APIRouter:
             fires=svc.jobs.next(name, 5),
             runs=runs[:PAGE],
             more=len(runs) > PAGE,
+            run_count=svc.jobs.run_count(name) if visit.is_admin else None,
         )
 
     @pages.post("/jobs/{name}/run")

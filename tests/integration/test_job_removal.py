@@ -165,9 +165,9 @@ def test_a_run_handed_over_before_its_job_was_deleted_never_starts_a_new_run(
     h.scheduler.tick()
     assert h.executor.take() == [stale]  # its message still waits on the broker
     svc.jobs.remove("old")  # the run goes with its history
-    add(svc, "new")
+    add(svc, "newer")
 
-    fresh = svc.runs.request("new")
+    fresh = svc.runs.request("newer")
 
     # It should give the new run an id of its own (SQLite would give the deleted one's
     # again), so that the old message finds nothing to start.

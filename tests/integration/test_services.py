@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from synchub.config import Settings
-from synchub.core.errors import InvalidInput, RemoteInUse
+from synchub.core.errors import InvalidFields, InvalidInput, RemoteInUse
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import audit
@@ -121,3 +121,31 @@ def test_database_url_is_honoured_as_the_seed_systems_set_it(
     monkeypatch.delenv("SYNCHUB_DATABASE_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
     assert Settings().db_url == "postgresql+psycopg://u@h/db"
+
+
+def test_a_bad_job_is_refused_with_every_problem_each_blamed_on_its_field(svc: Services) -> None:
+    svc.remotes.add("disk", "local", {})
+    spec = JobFields(
+        params={"op": "mirror", "source": "nowhere:/a", "destination": "/b", "options": ["-x"]},
+        cron="0 25 * * *",
+        retries=101,
+        queue="a b",
+        tags=["fine", "not fine"],
+    )
+    with pytest.raises(InvalidFields) as caught:
+        svc.jobs.add("bad name", spec)
+    found = {p.field: p.message for p in caught.value.problems}
+    assert list(found) == ["name", "op", "source", "cron", "retries", "queue", "tags"]
+    assert "bad hour" in found["cron"] and "unknown remote 'nowhere'" in found["source"]
+    # It should read as its first problem, for a caller expecting a single message.
+    assert caught.value.message == found["name"] and caught.value.field == "name"
+    assert svc.jobs.list() == []
+
+
+def test_a_bad_remote_is_refused_with_every_option_at_fault_named(svc: Services) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        svc.remotes.add("nas", "sftp", {"port": "twenty-two", "set_modtime": "maybe"})
+    assert [p.field for p in caught.value.problems] == [
+        "options.port", "options.set_modtime", "options.host",
+    ]  # fmt: skip
+    assert svc.remotes.list() == []

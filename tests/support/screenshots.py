@@ -95,7 +95,9 @@ def shoot(url: str, token: str, out: Path, runs: list[dict[str, object]]) -> Non
         "run-running": f"/runs/{by_job['music']}",
         "run-report": f"/runs/{by_job['notes']}",
         "run-failed": f"/runs/{by_job['photos-to-nas']}",
+        "job-form": "/jobs/new?copy=notes",
         "remotes": "/remotes",
+        "remote-form": "/remotes/new?type=sftp",
         "audit": "/audit",
         "settings": "/settings",
     }

@@ -65,3 +65,12 @@ def test_it_accepts_plain_names(name: str) -> None:
 def test_it_refuses_names_with_spaces_or_shell_metacharacters(name: str) -> None:
     with pytest.raises(InvalidName, match="Bad job name"):
         check_name(name, what="job")
+
+
+@pytest.mark.parametrize("what", ["job", "remote"])
+def test_new_is_reserved_for_the_consoles_forms(what: str) -> None:
+    # /jobs/new and /remotes/new are forms: no job or remote may be called "new".
+    with pytest.raises(InvalidName, match="reserved"):
+        check_name("new", what=what)
+    assert check_name("New", what=what) == "New"  # paths are case-sensitive
+    assert check_name("new", what="tag") == "new"

@@ -153,9 +153,10 @@ class JobForm:
         now = current["schedule"] if current is not None else None
         if now is not None:
             tz = tz or now["tz"]  # left blank: the job's zone stays
-        given = {"cron": {"cron": cron, "tz": tz}, "every": {"every": every, "tz": tz}}
+        # A zone goes with a cron expression only: an interval counts elapsed time.
+        given = {"cron": {"cron": cron, "tz": tz}, "every": {"every": every}}
         if now is None:
-            return given.get(kind, {"tz": tz})
+            return given.get(kind, {})
         if kind == "cron":
             same = now["kind"] == "cron" and now["cron"] == cron and tz == now["tz"]
         elif kind == "every":

@@ -57,7 +57,7 @@ def test_a_refusal_names_the_jobs_and_the_remotes_using_it(svc: Services) -> Non
 
 
 CONF = (
-    "[nas]\ntype = local\n\n[photos]\ntype = alias\nremote = nas:/photos\n\n[new]\ntype = local\n"
+    "[nas]\ntype = local\n\n[photos]\ntype = alias\nremote = nas:/photos\n\n[fresh]\ntype = local\n"
 )
 
 
@@ -76,7 +76,7 @@ def test_an_import_fails_whole_naming_every_name_taken(svc: Services) -> None:
 def test_an_import_skips_the_names_taken(svc: Services) -> None:
     svc.remotes.add("photos", "local", {}, max_concurrency=2)
     done = svc.remotes.import_text(CONF, "skip")
-    assert [v.name for v in done.added] == ["nas", "new"]
+    assert [v.name for v in done.added] == ["nas", "fresh"]
     assert (done.replaced, done.skipped) == ([], ["photos"])
     assert svc.remotes.show("photos").type == "local"
 
@@ -93,7 +93,7 @@ def test_an_import_replaces_the_names_taken_and_audits_it(svc: Services) -> None
     )
     with transaction(svc.sessions) as session:
         actions = [(e.action, e.target) for e in audit.recent(session)]
-    assert ("remote.replace", "photos") in actions and ("remote.add", "new") in actions
+    assert ("remote.replace", "photos") in actions and ("remote.add", "fresh") in actions
 
 
 def test_a_bad_remote_in_an_import_changes_nothing_whatever_the_choice(svc: Services) -> None:

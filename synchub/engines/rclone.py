@@ -324,7 +324,8 @@ class RcloneLog:
         if isinstance(stats, dict):
             self._progress(stats)
             return
-        obj = {key: self._clean(value) for key, value in obj.items()}
+        if self.secrets:
+            obj = {key: self._clean(value) for key, value in obj.items()}
         level, msg = str(obj.get("level", "info")), str(obj["msg"])
         change = file_change(obj)
         if change is not None and self._is_new(change):

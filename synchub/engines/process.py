@@ -283,9 +283,8 @@ def stream_lines(
     the iterator is exhausted.
 
     The pipes are read here, in the caller's thread, in large chunks: a reader
-    thread per pipe handing on one line at a time cost more CPU than rclone's
-    own work on a small file, and took the GIL from the run's other threads
-    once per line.
+    thread per pipe handing on one line at a time cost a run of many small files
+    a thread wake-up and a GIL hand-over per file.
     """
     selector = selectors.DefaultSelector()
     for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):

@@ -1,16 +1,19 @@
-"""Overhead: `synchub job run NAME --wait` against the same bare `rclone sync`.
+"""Overhead: `synchub job run NAME --wait` against the same bare `rclone sync` (or copy).
 
 No server runs, so `job run --wait` runs the job in the foreground with the real
 runner. Bare rclone gets the flags synchub adds to every run (`LOG_ARGS`) and the
-same environment (no config file). Both sync the same source into the same
-destination, interleaved A B A B … because small-file timings drift within a
+same environment (no config file). Both sync (or copy) the same source into the same
+destination (the mixed set is run as a copy job against bare `rclone copy`, like with
+like, and as a sync job, whose delete guard makes it two rclone passes, against one
+bare `rclone sync`), interleaved A B A B … because small-file timings drift within a
 session; medians are reported, and differences are medians of each pair's
 difference. For each synchub run the database also gives the run's own timings,
 so the report separates the run from the CLI around it:
 
 - e2e: `synchub job run --wait` wall clock, process start to exit;
 - run: the run's started_at (claim) -> finished_at;
-- claim_to_spawn: started_at -> the log line written right after rclone is spawned.
+- claim_to_spawn: started_at -> the log line written right after rclone is spawned
+  (for a guarded sync: the line written just before its preview starts rclone).
 
 Python start-up is timed on its own (STARTUP): the bare interpreter, `synchub
 --help`, and importing the CLI with and without the interpreter's normal exit.
@@ -46,7 +49,10 @@ from synchub.engines.rclone_backends import rclone_binary
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 
+#: The first log line of a guarded sync: the preview is about to start rclone.
+GUARD_PREVIEW_LINE = "listing both sides"
 GOAL_BIG_PCT = 2.0
+GOAL_SMALL_PCT = 5.0
 GOAL_NOCHANGE_MS = 30.0
 
 
@@ -59,12 +65,17 @@ class Params:
     small_min_kib: int = 4
     small_max_kib: int = 64
     small_dirs: int = 20
+    #: the mixed set: many small files of one size and a few large ones
+    mixed_small: int = 1500
+    mixed_small_kib: int = 16
+    mixed_big: int = 3
+    mixed_big_mib: int = 30
     seed: int = 1234
     startup_reps: int = 10
 
 
 FULL = Params()
-QUICK = Params(reps=2, big_files=4, small_files=300, startup_reps=2)
+QUICK = Params(reps=2, big_files=4, small_files=300, mixed_small=300, startup_reps=2)
 
 
 # -- data -------------------------------------------------------------------------
@@ -86,6 +97,16 @@ def make_small(root: Path, p: Params, rng: random.Random) -> Path:
     return root
 
 
+def make_mixed(root: Path, p: Params, rng: random.Random) -> Path:
+    for i in range(p.mixed_small):
+        folder = root / f"d{i % p.small_dirs:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(p.mixed_small_kib * KiB))
+    for i in range(p.mixed_big):
+        (root / f"big-{i}.bin").write_bytes(rng.randbytes(p.mixed_big_mib * MiB))
+    return root
+
+
 def empty(path: Path) -> None:
     """Remove `path` and flush the page cache's dirty pages, outside any timing."""
     shutil.rmtree(path, ignore_errors=True)
@@ -95,8 +116,8 @@ def empty(path: Path) -> None:
 # -- one run of each ------------------------------------------------------------------
 
 
-def time_bare(src: Path, dst: Path) -> float:
-    argv = [rclone_binary(), "sync", str(src), str(dst), *LOG_ARGS]
+def time_bare(src: Path, dst: Path, op: str = "sync") -> float:
+    argv = [rclone_binary(), op, str(src), str(dst), *LOG_ARGS]
     return timed_run(argv, env=minimal_env({"RCLONE_CONFIG": ""}))
 
 
@@ -109,8 +130,11 @@ def time_synchub(home: Home, svc: Services, job: str) -> dict[str, float]:
     if done.returncode != 0:
         raise RuntimeError(f"synchub job run {job} exited {done.returncode}: {done.stdout}")
     run = svc.runs.list(job=job, limit=1)[0]
+    # A guarded sync starts with its preview, which logs its own first line; a sync
+    # the preview finds nothing for starts no second rclone at all.
+    starts = (SPAWN_LINE, GUARD_PREVIEW_LINE)
     spawned = next(
-        line["at"] for line in svc.runs.logs(run["id"]) if line["message"].startswith(SPAWN_LINE)
+        line["at"] for line in svc.runs.logs(run["id"]) if line["message"].startswith(starts)
     )
     return {
         "e2e": e2e,
@@ -120,9 +144,17 @@ def time_synchub(home: Home, svc: Services, job: str) -> dict[str, float]:
 
 
 def measure_case(
-    home: Home, svc: Services, job: str, src: Path, dst: Path, *, cold: bool, reps: int
+    home: Home,
+    svc: Services,
+    job: str,
+    src: Path,
+    dst: Path,
+    *,
+    cold: bool,
+    reps: int,
+    op: str = "sync",
 ) -> dict[str, list[float]]:
-    """`reps` interleaved pairs (synchub, then bare); seconds per sample."""
+    """`reps` interleaved pairs (synchub, then bare `rclone OP`); seconds per sample."""
     samples: dict[str, list[float]] = {"bare": [], "e2e": [], "run": [], "claim_to_spawn": []}
     for _ in range(reps):
         if cold:
@@ -131,7 +163,7 @@ def measure_case(
             samples[key].append(value)
         if cold:
             empty(dst)
-        samples["bare"].append(time_bare(src, dst))
+        samples["bare"].append(time_bare(src, dst, op))
     return samples
 
 
@@ -178,6 +210,16 @@ def run(quick: bool) -> Report:
             cases[f"{name} no-change"] = measure_case(
                 home, svc, name, src, dst, cold=False, reps=p.reps
             )
+        mixed = make_mixed(home.root / "mixed", p, rng)
+        for op in ("copy", "sync"):
+            # copy against bare copy is like with like; a sync is the delete guard's
+            # two passes (bench guard) against one bare sync.
+            job, dst = f"mixed-{op}", home.root / f"mixed-{op}-dst"
+            fields = {"source": str(mixed), "destination": str(dst), "op": op}
+            svc.jobs.add(job, JobFields(params=fields, retries=0))
+            cases[f"mixed {op} cold"] = measure_case(
+                home, svc, job, mixed, dst, cold=True, reps=p.reps, op=op
+            )
         startup = time_startup(home.env, p.startup_reps)
     m = medians(cases, startup)
     data = {"cases": cases, "startup": startup, "medians": m}
@@ -222,11 +264,14 @@ def summary(p: Params, m: dict[str, dict[str, float]]) -> list[str]:
     start = m["startup"]
     return [
         f"overhead: {p.reps} interleaved pairs per case; big = {p.big_files} x {p.big_mib} MiB, "
-        f"small = {p.small_files} x {p.small_min_kib}-{p.small_max_kib} KiB; differences are "
-        "medians of the pairs' differences",
+        f"small = {p.small_files} x {p.small_min_kib}-{p.small_max_kib} KiB, mixed = "
+        f"{p.mixed_small} x {p.mixed_small_kib} KiB + {p.mixed_big} x {p.mixed_big_mib} MiB "
+        "(bare rclone runs the job's op: sync, or copy); differences are medians of the "
+        "pairs' differences",
         *table(header, rows),
         "python start-up: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in start.items()),
-        f"goals: big files <= {GOAL_BIG_PCT:g}% slower; no-change <= {GOAL_NOCHANGE_MS:g} ms more",
+        f"goals: big files <= {GOAL_BIG_PCT:g}% slower; many small files (mixed copy, small "
+        f"cold) <= {GOAL_SMALL_PCT:g}% slower (the run); no-change <= {GOAL_NOCHANGE_MS:g} ms more",
     ]
 
 

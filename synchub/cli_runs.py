@@ -26,6 +26,8 @@ from synchub.store import leases
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 
+#: How often `job run --wait` reads a run it executes itself (see `_watch`).
+LOCAL_POLL_S = 1.0
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "notice": "cyan", "info": "", "debug": "dim"}
 
 
@@ -181,7 +183,10 @@ def _watch(
                 total=None if p.get("scanning") else total,
             )
             if worker is not None:
-                worker.join(0.25)  # returns as soon as a run executed here ends
+                # Returns as soon as the run executed here ends. Its progress reaches
+                # the database once a second: reading it more often only took CPU
+                # from the run (rich redraws the bar meanwhile).
+                worker.join(LOCAL_POLL_S)
             else:
                 time.sleep(0.25)
 

@@ -13,18 +13,21 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
+import io
 import os
-import queue
+import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import IO
+from typing import Any
 
 #: Environment variables a child gets from the server's environment, when set.
 PASSTHROUGH_ENV: tuple[str, ...] = (
@@ -50,7 +53,7 @@ PASSTHROUGH_ENV: tuple[str, ...] = (
     "no_proxy",
 )
 
-#: Longest line handed on; the rest of a longer line is cut off.
+#: Longest line handed on, in characters; the rest of a longer line is cut off.
 MAX_LINE_CHARS = 64 * 1024
 
 #: Linux refuses an exec whose arguments and environment add up to more than 2 MiB
@@ -63,6 +66,10 @@ MAX_ARGS_BYTES = 256 * 1024  #: all of them, counted as the kernel does (`exec_b
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _POLL_S = 0.05  # how often waits look at the stop event and the clock
 _DRAIN_S = 1.0  # how long to wait for the pipes to close once the child exited
+_CHUNK_BYTES = 256 * 1024  # the most read from a pipe at once
+#: What a child's pipe holds before its writes wait for this process to read (Linux'
+#: default is 64 KiB, ≈ 250 of rclone's JSON lines).
+PIPE_BYTES = 256 * 1024
 
 
 def exec_bytes(strings: Iterable[str]) -> int:
@@ -149,8 +156,9 @@ def spawn(
     env: Mapping[str, str],
     cwd: str | None = None,
     capture_stdout: bool = True,
-) -> subprocess.Popen[str]:
-    """Start `argv` in its own process group, stdin closed, stderr piped.
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group, stdin closed, stderr piped (bytes: read
+    them with `stream_lines`).
 
     stdout is piped too unless `capture_stdout` is False (then discarded).
     Raises OSError (e.g. FileNotFoundError) when the program cannot start.
@@ -164,9 +172,6 @@ def spawn(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
         start_new_session=True,
         preexec_fn=_hook_for_this_process(),
         close_fds=True,
@@ -209,7 +214,7 @@ def _live_member(pid: str, pgid: int) -> bool:
     return len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X")
 
 
-def terminate(proc: subprocess.Popen[str], grace_s: float) -> int:
+def terminate(proc: subprocess.Popen[Any], grace_s: float) -> int:
     """Stop `proc` and its whole process group; return its exit status.
 
     1. SIGTERM to the group.
@@ -229,24 +234,40 @@ def terminate(proc: subprocess.Popen[str], grace_s: float) -> int:
     return proc.wait()
 
 
-def _pump(stream_name: str, pipe: IO[str], out: queue.Queue[tuple[str, str] | None]) -> None:
-    """Copy lines from `pipe` to `out`, then None; close the pipe at its end."""
-    with contextlib.suppress(ValueError, OSError):  # a pipe closed under us ends the copy
-        while line := pipe.readline(MAX_LINE_CHARS):
-            if not line.endswith("\n"):
-                # A line longer than the cap: skip the rest of it.
-                while (rest := pipe.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
-                    pass
-            out.put((stream_name, line.rstrip("\r\n")))
-    # Closed here, by the only thread that reads it: closing it from another
-    # thread would block on the reader's lock.
-    with contextlib.suppress(OSError):
-        pipe.close()
-    out.put(None)
+class _Lines:
+    """One pipe's bytes as lines: UTF-8 (bad bytes replaced), LF, CRLF or CR as line
+    ends, each line cut at MAX_LINE_CHARS (the rest of a longer line is dropped)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._decoder = io.IncrementalNewlineDecoder(utf8, translate=True)
+        self._partial = ""  #: the line begun and not yet ended
+        self._skipping = False  #: in the rest of a line longer than the cap
+
+    def feed(self, data: bytes) -> list[str]:
+        """The lines `data` ends; b"" (the end of the pipe) ends the last one too."""
+        parts = self._decoder.decode(data, final=not data).split("\n")
+        if self._skipping:
+            if len(parts) == 1:
+                return []
+            self._skipping = False
+            del parts[0]
+        else:
+            parts[0] = self._partial + parts[0]
+        self._partial = parts.pop()
+        lines = [line[:MAX_LINE_CHARS] for line in parts]
+        if len(self._partial) > MAX_LINE_CHARS:
+            lines.append(self._partial[:MAX_LINE_CHARS])
+            self._partial, self._skipping = "", True
+        if not data and self._partial:
+            lines.append(self._partial)
+            self._partial = ""
+        return lines
 
 
 def stream_lines(
-    proc: subprocess.Popen[str],
+    proc: subprocess.Popen[bytes],
     stop: threading.Event,
     *,
     grace_s: float,
@@ -260,34 +281,55 @@ def stream_lines(
     iteration ends. A child that exits while something it started keeps its
     pipes open gets the same treatment. `proc.returncode` is always set once
     the iterator is exhausted.
+
+    The pipes are read here, in the caller's thread, in large chunks: a reader
+    thread per pipe handing on one line at a time cost a run of many small files
+    a thread wake-up and a GIL hand-over per file.
     """
-    lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
-    pipes = [(name, p) for name, p in (("stdout", proc.stdout), ("stderr", proc.stderr)) if p]
-    for name, pipe in pipes:
-        threading.Thread(target=_pump, args=(name, pipe, lines), daemon=True).start()
-    open_pipes = len(pipes)
+    selector = selectors.DefaultSelector()
+    for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        if pipe is not None:
+            _widen(pipe.fileno())
+            selector.register(pipe.fileno(), selectors.EVENT_READ, _Lines(name))
     exited_at: float | None = None
     stopped_at: float | None = None
-    while open_pipes:
-        now = time.monotonic()
-        if stopped_at is not None:
-            if now - stopped_at > _DRAIN_S:
-                break
-        elif stop.is_set() or (deadline is not None and now >= deadline):
-            terminate(proc, grace_s)
-            stopped_at = time.monotonic()
-        elif exited_at is None:
-            exited_at = now if proc.poll() is not None else None
-        elif now - exited_at > _DRAIN_S:
-            # The child is gone but something it started still holds the pipes.
-            terminate(proc, grace_s)
-            stopped_at = time.monotonic()
-        try:
-            item = lines.get(timeout=_POLL_S)
-        except queue.Empty:
-            continue
-        if item is None:
-            open_pipes -= 1
-        else:
-            yield item
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if stopped_at is not None:
+                if now - stopped_at > _DRAIN_S:
+                    break
+            elif stop.is_set() or (deadline is not None and now >= deadline):
+                terminate(proc, grace_s)
+                stopped_at = time.monotonic()
+            elif exited_at is None:
+                exited_at = now if proc.poll() is not None else None
+            elif now - exited_at > _DRAIN_S:
+                # The child is gone but something it started still holds the pipes.
+                terminate(proc, grace_s)
+                stopped_at = time.monotonic()
+            for key, _events in selector.select(timeout=_POLL_S):
+                lines: _Lines = key.data
+                try:
+                    data = os.read(key.fd, _CHUNK_BYTES)
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(key.fd)
+                for line in lines.feed(data):
+                    yield lines.name, line
+    finally:
+        selector.close()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
     proc.wait()
+
+
+def _widen(fd: int) -> None:
+    """Give the pipe room for PIPE_BYTES, so the child does not wait on its own log
+    while this process is busy elsewhere for a moment; where it cannot, leave it."""
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)

@@ -368,7 +368,8 @@ class RcloneLog:
         if isinstance(stats, dict):
             self._progress(stats)
             return
-        obj = {key: self._clean(value) for key, value in obj.items()}
+        if self.secrets:
+            obj = {key: self._clean(value) for key, value in obj.items()}
         level, msg = str(obj.get("level", "info")), str(obj["msg"])
         change = file_change(obj)
         if self.kept_in is not None:

@@ -154,7 +154,10 @@ class JobForm:
         if now is not None:
             tz = tz or now["tz"]  # left blank: the job's zone stays
         # A zone goes with a cron expression only: an interval counts elapsed time.
-        given = {"cron": {"cron": cron, "tz": tz}, "every": {"every": every}}
+        given: dict[str, dict[str, Any]] = {
+            "cron": {"cron": cron, "tz": tz},
+            "every": {"every": every},
+        }
         if now is None:
             return given.get(kind, {})
         if kind == "cron":

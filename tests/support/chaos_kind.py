@@ -56,7 +56,7 @@ class ChaosKind:
         marks = Path(ctx.params["marks"])
         token = f"{ctx.run_id}.{os.getpid()}.{time.monotonic_ns()}"
         _write(marks, f"{token}.start", f"{time.time()}")
-        child: subprocess.Popen[str] | None = None
+        child: subprocess.Popen[bytes] | None = None
         if ctx.params["child"]:
             child = spawn(
                 ["sleep", "600"],

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from synchub.engines.process import group_alive, minimal_env, spawn, stream_lines, terminate
+from synchub.engines.process import (
+    MAX_LINE_CHARS,
+    group_alive,
+    minimal_env,
+    spawn,
+    stream_lines,
+    terminate,
+)
 
 PYTHON = sys.executable
 
@@ -97,7 +104,7 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace() -> None:
         env=minimal_env(),
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout.readline().strip() == b"ready"
     started = time.monotonic()
     assert terminate(proc, grace_s=0.5) == -signal.SIGKILL
     assert 0.4 < time.monotonic() - started < 3
@@ -153,3 +160,42 @@ def test_a_child_dies_with_its_parent_even_when_the_parent_is_killed() -> None:
     parent.kill()  # SIGKILL: no cleanup code in the parent runs
     parent.wait()
     assert wait_for(lambda: gone(child)), "the child outlived its killed parent"
+
+
+def test_the_pipes_are_read_in_the_callers_thread() -> None:
+    # A reader thread per pipe, handing on one line at a time, cost a run of many
+    # small files more CPU than its rclone; the lines come without any thread.
+    proc = spawn(
+        python("""
+            import sys
+            for i in range(2000):
+                print(f"line {i}", flush=True)
+                print(f"err {i}", file=sys.stderr, flush=True)
+        """),
+        env=minimal_env(),
+    )
+    threads = threading.active_count()
+    seen = 0
+    for _stream, _line in stream_lines(proc, threading.Event(), grace_s=1):
+        seen += 1
+        assert threading.active_count() == threads
+    assert seen == 4000
+
+
+def test_lines_are_whole_whatever_the_writes_and_line_ends() -> None:
+    # A character split between two writes, CRLF and CR line ends, a line without
+    # an end, and a line over the cap (cut, the rest dropped, the next line whole).
+    proc = spawn(
+        python(f"""
+            import os, time
+            def put(data):
+                os.write(1, data); time.sleep(0.05)
+            put("caf\\u00e9 ".encode()[:-2]); put("caf\\u00e9 ".encode()[-2:] + b"ok\\n")
+            put(b"dos\\r"); put(b"\\nmac\\rnext\\n")
+            put(b"x" * {MAX_LINE_CHARS + 10} + b"\\nafter\\n")
+            put(b"last")
+        """),
+        env=minimal_env(),
+    )
+    lines = [text for _, text in stream_lines(proc, threading.Event(), grace_s=1)]
+    assert lines == ["café ok", "dos", "mac", "next", "x" * MAX_LINE_CHARS, "after", "last"]

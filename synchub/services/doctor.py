@@ -81,7 +81,7 @@ class DoctorService:
             return findings
         findings += [self._secrets(), self._clock(), *self._node_clocks()]
         findings += [self._scheduler(), *self._executor(workers)]
-        findings += [*self._broken_references(), *self._watched()]
+        findings += [*self._broken_references(), *self._watched(), *self._alerts()]
         if remotes:
             findings += self._remotes()
         return findings
@@ -271,6 +271,17 @@ class DoctorService:
                     "watched folders",
                     f"job {name}: {trouble}",
                     f"fix the folder, or `synchub job edit {name}`",
+                )
+
+    def _alerts(self) -> Iterator[Finding]:
+        for alert in self.svc.alerts.list():
+            result = alert["last_result"] or ""
+            if result.startswith("failed"):
+                yield problem(
+                    "alerts",
+                    f"alert {alert['name']}'s last delivery {result}; "
+                    f"{alert['waiting']} message(s) wait",
+                    f"check its URL with `synchub alert test {alert['name']}`",
                 )
 
     def _remotes(self) -> Iterator[Finding]:

@@ -12,6 +12,7 @@ from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.execution.celery_exec import broker_problem
 from synchub.services import Services
+from synchub.services.alerts import AlertFields
 from synchub.services.doctor import Finding, Level, healthy
 from synchub.services.jobs import JobFields
 from synchub.store import runs as run_store
@@ -157,3 +158,14 @@ def test_an_unreachable_broker_and_no_workers_are_problems(
     assert found["broker"].level is Level.OK
     assert found["workers"].level is Level.PROBLEM
     assert "synchub worker" in str(found["workers"].fix)
+
+
+def test_an_alert_whose_last_delivery_failed_is_a_problem(
+    svc: Services, now_clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/"))
+    assert "alerts" not in by_check(svc.doctor.examine())
+    assert svc.alerts.test("ops")[0] is False
+    found = by_check(svc.doctor.examine())["alerts"]
+    assert found.level is Level.PROBLEM and "alert ops's last delivery failed" in found.message
+    assert "synchub alert test ops" in str(found.fix)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from synchub.config import Settings
-from synchub.execution.executor import WorkerInfo
+if TYPE_CHECKING:  # the command's imports wait until it runs: `synchub --help` stays fast
+    from synchub.config import Settings
+    from synchub.execution.executor import WorkerInfo
 
 
 def doctor(

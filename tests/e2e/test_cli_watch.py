@@ -24,10 +24,12 @@ def test_a_file_dropped_in_a_watched_folder_is_copied_by_serve(
     server = synchub.serve()
 
     def watch_runs() -> list[dict[str, object]]:
-        # Written again until seen: the watcher starts once the server leads.
+        # Written again until seen: the watcher starts once the server leads. A new
+        # watched folder's first run may end before the file is there: wait for the copy.
         (src / "scan.pdf").write_text("scanned")
         runs = synchub.json("runs", "list", "--job", "inbox")
-        return [r for r in runs if r["trigger"] == "watch" and r["state"] == "succeeded"]
+        done = [r for r in runs if r["trigger"] == "watch" and r["state"] == "succeeded"]
+        return done if (dst / "scan.pdf").exists() else []
 
     wait_for("a watch run to copy the file", watch_runs, timeout=60)
     assert (dst / "scan.pdf").read_text() == "scanned"

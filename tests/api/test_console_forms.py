@@ -347,6 +347,9 @@ def test_remove_asks_whether_to_keep_the_history(api: Api, disk: Path, keep: boo
     client = sign_in(api, "admin")
     page = client.get("/jobs/docs")
     assert 'data-confirm="Remove job docs and its 1 run?"' in page.text
+    # Once, at the page's end: the title is the job's name alone.
+    assert page.text.count(">Remove job<") == 1
+    assert "<title>docs · synchub</title>" in page.text
     data = {"csrf": csrf_of(page), **({"keep_history": "on"} if keep else {})}
     answer = client.post("/jobs/docs/remove", data=data)
     assert answer.status_code == 303 and answer.headers["location"] == "/jobs"

@@ -1279,7 +1279,8 @@ def runs_retry(run: int) -> None:
 def cron(
     expr: str,
     tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA zone (default: this machine's)")
+        str | None,
+        typer.Option("--tz", help="IANA zone (default: SYNCHUB_DEFAULT_TZ, else this machine's)"),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="ISO-8601 start (default now)")
@@ -1290,10 +1291,10 @@ def cron(
     """Check a cron expression, describe it and list its next fire times."""
     from zoneinfo import ZoneInfo
 
-    from synchub.core.schedules import cron_schedule, describe, local_zone_name, next_fires
+    from synchub.core.schedules import cron_schedule, describe, next_fires
 
     try:
-        zone_name = tz or local_zone_name()
+        zone_name = tz or _default_zone()
         schedule = cron_schedule(expr, zone_name)
         after = datetime.now(UTC)
         if start is not None:
@@ -1317,6 +1318,16 @@ def cron(
     out.print(describe(schedule), markup=False)
     for fire in fires:
         out.print(f"  {fire}")
+
+
+def _default_zone() -> str:
+    from synchub.core.schedules import local_zone_name
+
+    try:
+        configured = Settings().default_tz
+    except ValidationError as exc:
+        fail(settings_problem(exc), 2)
+    return configured or local_zone_name()
 
 
 def check_argv(argv: list[str]) -> None:

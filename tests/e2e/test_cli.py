@@ -175,6 +175,13 @@ def test_cron_validates_describes_and_lists_fire_times(synchub: Synchub) -> None
     }
 
 
+def test_cron_without_tz_uses_the_configured_default_zone(synchub: Synchub) -> None:
+    synchub.env["SYNCHUB_DEFAULT_TZ"] = "Asia/Tokyo"
+    doc = synchub.json("cron", "0 9 * * *", "--from", "2024-12-31T12:00:00+00:00", "-n", "1")
+    assert doc["tz"] == "Asia/Tokyo"
+    assert doc["next"] == ["2025-01-01T09:00:00+09:00"]
+
+
 BAD = [
     # (command, words the one error line must contain, exit code)
     (["job", "add", "j", "--source", "/s", "--dest", "/d", "--cron", "60 * * * *"], "minute", 2),

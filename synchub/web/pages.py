@@ -18,6 +18,8 @@ from synchub.web import console, live, session
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 
 PAGE = 50
+#: Audit events a job's page lists at a time.
+AUDIT_PAGE = 20
 VisitDep = Annotated[Visit, Depends(console.visit)]
 
 
@@ -68,9 +70,25 @@ def router(templates: Templates) -> APIRouter:
     # -- dashboard and jobs ----------------------------------------------------
 
     @pages.get("/")
-    def dashboard(request: Request, visit: VisitDep) -> HTMLResponse:
+    def dashboard(
+        request: Request,
+        visit: VisitDep,
+        q: str = "",
+        tag: str = "",
+        state: str = "",
+        after: str = "",
+    ) -> HTMLResponse:
         svc = visit.svc
-        statuses, more = svc.overview.jobs(limit=PAGE)
+        if state in ("failing", "stale"):
+            statuses, more = _needing_attention(visit, state, tag, q), False
+        else:
+            statuses, more = svc.overview.board(
+                tag=tag or None,
+                enabled={"enabled": True, "disabled": False}.get(state),
+                search=q or None,
+                after=after or None,
+                limit=PAGE,
+            )
         return page(
             request,
             "dashboard.html",
@@ -78,6 +96,10 @@ def router(templates: Templates) -> APIRouter:
             running=svc.overview.running(),
             jobs=statuses,
             more=more,
+            q=q,
+            tag=tag,
+            state=state,
+            after=after,
             system=live.system(request, svc),
         )
 
@@ -103,11 +125,18 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.get("/jobs/{name}")
     def job(
-        request: Request, visit: VisitDep, name: str, before: int | None = None
+        request: Request,
+        visit: VisitDep,
+        name: str,
+        before: int | None = None,
+        audit_before: int | None = None,
     ) -> HTMLResponse:
         svc = visit.svc
         status = svc.overview.job(name)
         runs = svc.runs.page(job=name, before_id=before, limit=PAGE + 1)
+        events = svc.audit.page(
+            target_type="job", target=name, before_id=audit_before, limit=AUDIT_PAGE + 1
+        )
         return page(
             request,
             "job.html",
@@ -116,6 +145,10 @@ def router(templates: Templates) -> APIRouter:
             fires=svc.jobs.next(name, 5),
             runs=runs[:PAGE],
             more=len(runs) > PAGE,
+            before=before,
+            events=events[:AUDIT_PAGE],
+            more_events=len(events) > AUDIT_PAGE,
+            audit_before=audit_before,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
         )
 

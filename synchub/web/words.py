@@ -128,3 +128,26 @@ def task_badge(task: dict[str, Any]) -> Badge:
     if state == "transferring" and task.get("percent") is not None:
         word += f" {task['percent']} %"
     return Badge(state, icon, word, tone)
+
+
+def staleness(status: JobStatus) -> Badge:
+    """How the age of a job's last success looks: fresh (green), stale (amber ⚠:
+    longer than the overview's rule allows), or never (red ✕ while failing)."""
+    if status.stale_for is not None:
+        return Badge("stale", "⚠", "stale", "warn")
+    if status.last_success_at is None:
+        return Badge(
+            "never", "✕" if status.failing else "—", "never", "bad" if status.failing else "muted"
+        )
+    return Badge("fresh", "✓", "fresh", "ok")
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """The top-level fields an audit event changed, by name: what differs between its
+    before and after; none when one is missing (an add or a removal: its action
+    says it all)."""
+    if before is None or after is None:
+        return []
+    skip = {"updated_at", "next_fire_at", "watch_problem"}  # follow from others, or time
+    keys = before.keys() | after.keys()
+    return sorted(k for k in keys if k not in skip and before.get(k) != after.get(k))

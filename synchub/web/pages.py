@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from synchub.core.errors import JobNotFound, Refused
-from synchub.core.runs import FileAction, RunState
+from synchub.core.runs import LOG_LEVELS, FileAction, RunState
 from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role, Unauthenticated
 from synchub.web import console, live, session
@@ -200,10 +200,15 @@ def router(templates: Templates) -> APIRouter:
         run_id: int,
         action: str = "",
         after: int = 0,
+        level: str = "",
+        q: str = "",
     ) -> HTMLResponse:
         svc = visit.svc
         shown = svc.runs.show(run_id)
         files, more = svc.runs.file_page(run_id, action=action or None, after=after, limit=PAGE)
+        log, log_seq = svc.runs.log_search(
+            run_id, limit=live.LOG_LINES, level=level or None, search=q or None
+        )
         return page(
             request,
             "run.html",
@@ -214,7 +219,11 @@ def router(templates: Templates) -> APIRouter:
             action=action,
             after=after,
             actions=[a.value for a in FileAction],
-            log=svc.runs.log_page(run_id, limit=live.LOG_LINES),
+            log=log,
+            log_seq=log_seq,
+            level=level,
+            q=q,
+            levels=LOG_LEVELS,
         )
 
     @pages.post("/runs/{run_id}/cancel")
@@ -231,10 +240,19 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.get("/runs/{run_id}/events")
     def run_events(
-        request: Request, visit: VisitDep, run_id: int, after: Annotated[int, Query(ge=0)] = 0
+        request: Request,
+        visit: VisitDep,
+        run_id: int,
+        after: Annotated[int, Query(ge=0)] = 0,
+        level: str = "",
+        q: str = "",
     ) -> StreamingResponse:
-        visit.svc.runs.show(run_id)  # 404 now rather than an empty stream
-        return live.stream(live.run_events(request, templates, run_id, after))
+        """The run's live panels; its log lines filtered as the page's are (`level`
+        and more severe, holding `q`)."""
+        # A 404 or a bad level now, in words, rather than an empty stream.
+        visit.svc.runs.log_search(run_id, after_seq=after, limit=1, level=level or None)
+        log = live.LogFilter(level=level or None, search=q or None)
+        return live.stream(live.run_events(request, templates, run_id, after, log))
 
     @pages.get("/events/running")
     def running_events(request: Request, visit: VisitDep) -> StreamingResponse:

@@ -81,15 +81,16 @@ class OverviewService:
         search: str | None = None,
         after: str | None = None,
         limit: int = 50,
+        attention: builtins.list[JobStatus] | None = None,
     ) -> tuple[builtins.list[JobStatus], bool]:
         """The dashboard's jobs: as `jobs` filters them, the failing ones first. The
         first page (`after` None) leads with every failing job that matches (by name,
         at most 1000), then the jobs by name without them; later pages (after the
-        last name of the previous one) leave them out, shown already."""
+        last name of the previous one) leave them out, shown already. `attention`,
+        what `attention()` just answered, spares asking again which jobs fail."""
         filters: dict[str, Any] = {"tag": tag, "enabled": enabled, "search": search}
-        with reading(self.svc.sessions) as session:
-            latest = run_store.latest_of_jobs(session)
-        failed = {job_id for job_id, run in latest.items() if _failed(run)}
+        found = self.attention() if attention is None else attention
+        failed = {status.job["id"] for status in found if status.failing}
         lead: builtins.list[dict[str, Any]] = []
         if failed and enabled is not False:  # a disabled job is never failing
             lead, _ = self.svc.jobs.page(**{**filters, "enabled": True}, ids=failed, limit=1000)

@@ -79,8 +79,9 @@ def router(templates: Templates) -> APIRouter:
         after: str = "",
     ) -> HTMLResponse:
         svc = visit.svc
+        attention = svc.overview.attention()
         if state in ("failing", "stale"):
-            statuses, more = _needing_attention(visit, state, tag, q), False
+            statuses, more = _needing_attention(attention, state, tag, q), False
         else:
             statuses, more = svc.overview.board(
                 tag=tag or None,
@@ -88,11 +89,12 @@ def router(templates: Templates) -> APIRouter:
                 search=q or None,
                 after=after or None,
                 limit=PAGE,
+                attention=attention,
             )
         return page(
             request,
             "dashboard.html",
-            attention=svc.overview.attention(),
+            attention=attention,
             running=svc.overview.running(),
             jobs=statuses,
             more=more,
@@ -113,7 +115,10 @@ def router(templates: Templates) -> APIRouter:
         after: str = "",
     ) -> HTMLResponse:
         if state in ("failing", "stale"):  # the few that need attention, on one page
-            statuses, more = _needing_attention(visit, state, tag, q), False
+            statuses, more = (
+                _needing_attention(visit.svc.overview.attention(), state, tag, q),
+                False,
+            )
         else:
             enabled = {"enabled": True, "disabled": False}.get(state)
             statuses, more = visit.svc.overview.jobs(
@@ -319,10 +324,10 @@ def router(templates: Templates) -> APIRouter:
     return pages
 
 
-def _needing_attention(visit: Visit, state: str, tag: str, q: str) -> list[JobStatus]:
+def _needing_attention(attention: list[JobStatus], state: str, tag: str, q: str) -> list[JobStatus]:
     return [
         status
-        for status in visit.svc.overview.attention()
+        for status in attention
         if (status.failing if state == "failing" else status.stale_for is not None)
         and (not tag or tag in status.job["tags"])
         and q.casefold() in status.job["name"].casefold()

@@ -45,6 +45,8 @@ def test_failing_jobs_lead_with_the_start_of_their_streak(api: Api, harness: Har
     # than two of its periods), alpha's one hour, beta never had one.
     assert re.findall(r'data-staleness="(\w+)"', jobs) == ["stale", "fresh", "never"]
     assert "(stale)" in jobs  # said, not only coloured
+    attention = page[: page.index('id="jobs-title"')]
+    assert f'failing since <time datetime="{began}"' in attention
 
 
 def test_the_dashboard_filters_and_pages_keep_their_filters(api: Api, harness: Harness) -> None:

@@ -57,6 +57,7 @@ def test_the_log_is_filtered_by_level_and_searched_in_any_case(
     assert [lvl for lvl, _ in LINE.findall(both)] == ["warning", "error"]
     umlaut = client.get(f"/runs/{run_id}", params={"q": "ärger"}).text  # not ASCII
     assert [lvl for lvl, _ in LINE.findall(umlaut)] == ["notice"]
+    assert f'href="/runs/{run_id}?action=&amp;level=warning"' in worse  # the filter stays
     none = client.get(f"/runs/{run_id}", params={"q": "nowhere"}).text
     assert "No log lines match this filter." in none
     bad = client.get(f"/runs/{run_id}", params={"level": "loud"})

@@ -63,6 +63,17 @@ TERMINAL: frozenset[RunState] = frozenset(
     }
 )
 
+#: Log levels (rclone's, and syslog's two above critical), least severe first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def severe_enough(level: str, minimum: str) -> bool:
+    """Whether a line of `level` is at `minimum` or more severe; a level not listed
+    counts as info (what a plain line of output is)."""
+    rank = {name: i for i, name in enumerate(LOG_LEVELS)}
+    return rank.get(level, rank["info"]) >= rank[minimum]
+
+
 #: Terminal states after which the retry policy may create another attempt.
 RETRYABLE: frozenset[RunState] = frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST})
 

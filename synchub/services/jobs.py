@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -410,6 +411,8 @@ class JobService:
         queue: str | None = None,
         remote: str | None = None,
         search: str | None = None,
+        ids: Collection[int] | None = None,
+        not_ids: Collection[int] = (),
         after: str | None = None,
         limit: int = 100,
     ) -> tuple[builtins.list[dict[str, Any]], bool]:
@@ -429,6 +432,8 @@ class JobService:
                 queue=queue,
                 remote=remote,
                 search=search,
+                ids=ids,
+                not_ids=not_ids,
                 after_name=after,
                 limit=limit + 1,
             )

@@ -49,6 +49,8 @@ class JobStatus:
     last_success_at: str | None  #: when its last successful run ended (ISO 8601)
     failing: bool  #: enabled, and its last run failed, timed out or was lost
     stale_for: float | None  #: seconds without a success, when that is too long
+    #: when its failing streak began (ISO 8601; see run_store.failing_since_of_jobs)
+    failing_since: str | None = None
 
 
 class OverviewService:
@@ -69,15 +71,50 @@ class OverviewService:
         views, more = self.svc.jobs.page(
             tag=tag, enabled=enabled, search=search, after=after, limit=limit
         )
+        return self._statuses(views), more
+
+    def board(
+        self,
+        *,
+        tag: str | None = None,
+        enabled: bool | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+        attention: builtins.list[JobStatus] | None = None,
+    ) -> tuple[builtins.list[JobStatus], bool]:
+        """The dashboard's jobs: as `jobs` filters them, the failing ones first. The
+        first page (`after` None) leads with every failing job that matches (by name,
+        at most 1000), then the jobs by name without them; later pages (after the
+        last name of the previous one) leave them out, shown already. `attention`,
+        what `attention()` just answered, spares asking again which jobs fail."""
+        filters: dict[str, Any] = {"tag": tag, "enabled": enabled, "search": search}
+        found = self.attention() if attention is None else attention
+        failed = {status.job["id"] for status in found if status.failing}
+        lead: builtins.list[dict[str, Any]] = []
+        if failed and enabled is not False:  # a disabled job is never failing
+            lead, _ = self.svc.jobs.page(**{**filters, "enabled": True}, ids=failed, limit=1000)
+        rest, more = self.svc.jobs.page(
+            **filters, not_ids={v["id"] for v in lead}, after=after, limit=limit
+        )
+        shown = rest if after is not None else lead + rest
+        return self._statuses(shown), more
+
+    def _statuses(self, views: builtins.list[dict[str, Any]]) -> builtins.list[JobStatus]:
+        """The status of each of these job views: the same few queries for any number
+        of jobs (no query per job)."""
         ids = [view["id"] for view in views]
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             latest = run_store.latest_of_jobs(session, ids)
             successes = run_store.last_success_of_jobs(session, ids)
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
+            failing = [i for i in ids if rows[i].enabled and _failed(latest.get(i))]
+            since = run_store.failing_since_of_jobs(session, failing)
             return [
-                self._status(view, rows[view["id"]], latest, successes, now) for view in views
-            ], more
+                self._status(view, rows[view["id"]], latest, successes, now, since)
+                for view in views
+            ]
 
     def job(self, name: str) -> JobStatus:
         """One job with its status; JobNotFound for an unknown name."""
@@ -89,7 +126,8 @@ class OverviewService:
                 raise JobNotFound(f"No job named {name!r}")
             latest = run_store.latest_of_jobs(session, [row.id])
             successes = run_store.last_success_of_jobs(session, [row.id])
-            return self._status(view, row, latest, successes, now)
+            since = run_store.failing_since_of_jobs(session, [row.id])
+            return self._status(view, row, latest, successes, now, since)
 
     def attention(self) -> builtins.list[JobStatus]:
         """The enabled jobs that are failing or stale: failing first, then the longest
@@ -99,13 +137,20 @@ class OverviewService:
             latest = run_store.latest_of_jobs(session)
             successes = run_store.last_success_of_jobs(session)
             found = []
-            for row in job_store.all_jobs(session):
-                if not row.enabled:
-                    continue
-                failing = _failed(latest.get(row.id))
-                if failing or _stale_for(row, successes.get(row.id), now) is not None:
-                    view = self.svc.jobs._view(row, now)
-                    found.append(self._status(view, row, latest, successes, now))
+            rows = [
+                row
+                for row in job_store.all_jobs(session)
+                if row.enabled
+                and (
+                    _failed(latest.get(row.id))
+                    or _stale_for(row, successes.get(row.id), now) is not None
+                )
+            ]
+            failing = [row.id for row in rows if _failed(latest.get(row.id))]
+            since = run_store.failing_since_of_jobs(session, failing)
+            for row in rows:
+                view = self.svc.jobs._view(row, now)
+                found.append(self._status(view, row, latest, successes, now, since))
         return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
 
     def last_runs(self) -> dict[int, dict[str, Any]]:
@@ -146,15 +191,19 @@ class OverviewService:
         latest: dict[int, RunRow],
         successes: dict[int, datetime],
         now: datetime,
+        since: dict[int, datetime],
     ) -> JobStatus:
         last = latest.get(row.id)
         success = successes.get(row.id)
+        failing = row.enabled and _failed(last)
+        began = since.get(row.id) if failing else None
         return JobStatus(
             job=view,
             last=run_view(last, retry_scheduled=False) if last is not None else None,
             last_success_at=success.isoformat() if success else None,
-            failing=row.enabled and _failed(last),
+            failing=failing,
             stale_for=_stale_for(row, success, now) if row.enabled else None,
+            failing_since=began.isoformat() if began else None,
         )
 
 

@@ -19,12 +19,14 @@ from synchub.core.errors import (
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import (
+    LOG_LEVELS,
     TERMINAL,
     CancelReason,
     FileAction,
     RunState,
     Trigger,
     celery_state,
+    severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.store import audit, leases
@@ -32,7 +34,7 @@ from synchub.store import jobs as job_store
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
-from synchub.store.tables import RunRow
+from synchub.store.tables import RunLogRow, RunRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
@@ -330,6 +332,43 @@ class RunService:
                 for line in log_store.lines(session, run_id, after_seq=after_seq, limit=limit)
             ]
 
+    def log_search(
+        self,
+        run_id: int,
+        *,
+        after_seq: int = 0,
+        limit: int = 500,
+        level: str | None = None,
+        search: str | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        """At most `limit` log lines after `after_seq` at `level` or more severe (see
+        core.runs.severe_enough) whose message holds `search` in any case (as
+        casefold sees it, the same on every database); and the seq to continue after:
+        the last line looked at, so a follow does not read the lines it passed over
+        again. InvalidInput for an unknown level or a bad limit."""
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("Bad limit: use a number from 1 to 10000")
+        if level and level not in LOG_LEVELS:
+            raise InvalidInput(f"Bad level {level[:20]!r}: one of {', '.join(LOG_LEVELS)}")
+        needle = (search or "").casefold()
+        found: builtins.list[dict[str, Any]] = []
+        seq = max(0, after_seq)
+        with reading(self.svc.sessions) as session:
+            self._get(session, run_id)
+            while len(found) < limit:
+                chunk = log_store.lines(session, run_id, after_seq=seq, limit=_LOG_CHUNK)
+                for line in chunk:
+                    seq = line.seq
+                    if (not level or severe_enough(line.level, level)) and (
+                        needle in line.message.casefold()
+                    ):
+                        found.append(_log_view(line))
+                        if len(found) == limit:
+                            break
+                if len(chunk) < _LOG_CHUNK:
+                    break
+        return found, seq
+
     def scheduler_status(self) -> dict[str, Any]:
         """Who leads the schedulers and how far behind dispatch is, from the database:
         {"leader", "lease_expires_at", "leader_alive", "due_not_dispatched", "pending",
@@ -439,3 +478,16 @@ def _member(enum: type[M], value: str, what: str) -> M:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+#: Log lines read at a time while searching a run's log.
+_LOG_CHUNK = 1000
+
+
+def _log_view(line: RunLogRow) -> dict[str, Any]:
+    return {
+        "seq": line.seq,
+        "at": line.at.isoformat(),
+        "level": line.level,
+        "message": line.message,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -68,12 +69,15 @@ def find(
     queue: str | None = None,
     remote: str | None = None,
     search: str | None = None,
+    ids: Collection[int] | None = None,
+    not_ids: Collection[int] = (),
     after_name: str | None = None,
     limit: int | None = None,
 ) -> list[JobRow]:
     """Jobs by name matching every filter given: carrying `tag`, enabled or not, on
     `queue`, reading or writing the remote named `remote`, with `search` within the
-    name in any case (LIKE wildcards in it are plain characters).
+    name in any case (LIKE wildcards in it are plain characters), among `ids` when
+    given, not among `not_ids`.
 
     Keyset pagination: pass the last name of a page as `after_name` for the next
     one, which stays correct while jobs are added and removed; the unique index on
@@ -101,6 +105,10 @@ def find(
         )
     if search:
         query = query.where(_name_contains(search))
+    if ids is not None:
+        query = query.where(JobRow.id.in_(list(ids)))
+    if not_ids:
+        query = query.where(JobRow.id.not_in(list(not_ids)))
     if after_name is not None:
         query = query.where(JobRow.name > after_name)
     query = query.order_by(JobRow.name)

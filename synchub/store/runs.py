@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -873,6 +873,55 @@ def last_success_of_jobs(
         query = query.where(JobRow.id.in_(ids))
     rows = session.execute(query)
     return {job_id: at for job_id, at in rows if at is not None}
+
+
+def failing_since_of_jobs(session: Session, job_ids: Iterable[int]) -> dict[int, datetime]:
+    """When the current failing streak of each of these jobs began: when the first
+    run that failed, timed out or was lost after the job's newest success (a dry run
+    is no success) ended, which is the first attempt of the streak's first failed
+    chain (retries come after it). Jobs with no such run are left out.
+
+    Two index probes per job (ix_runs_job_id_id), as `latest_of_jobs`: meant for the
+    few failing jobs, not every job."""
+    ids = list(job_ids)
+    if not ids:
+        return {}
+    success = aliased(RunRow)
+    last_ok = (
+        select(success.id)
+        .where(
+            success.job_id == JobRow.id,
+            success.state == RunState.SUCCEEDED.value,
+            success.dry_run.is_(False),
+        )
+        .order_by(success.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
+    )
+    first_bad = (
+        select(RunRow.id)
+        .where(
+            RunRow.job_id == JobRow.id,
+            RunRow.state.in_([s.value for s in RETRYABLE]),
+            RunRow.id > func.coalesce(last_ok, 0),
+        )
+        .order_by(RunRow.id)
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
+    )
+    run_ids = [
+        run_id
+        for run_id in session.scalars(select(first_bad).where(JobRow.id.in_(ids)))
+        if run_id is not None
+    ]
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(RunRow.job_id, RunRow.finished_at, RunRow.created_at).where(RunRow.id.in_(run_ids))
+    )
+    return {job_id: ended or made for job_id, ended, made in rows if job_id is not None}
 
 
 def retry_of_run(session: Session, run: RunRow) -> int | None:

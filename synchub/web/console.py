@@ -153,7 +153,8 @@ class Templates:
         )
         self.env.globals["static"] = lambda name: assets[name].url
         for said in (words.run_badge, words.job_badge, words.op_words, words.route,
-                     words.duration_of):  # fmt: skip
+                     words.duration_of, words.folder_badge, words.task_badge,
+                     words.staleness, words.changed_fields):  # fmt: skip
             self.env.globals[said.__name__] = said
         for name in ("size", "speed", "duration", "relative", "exact", "soon", "middle", "percent"):
             self.env.filters[name] = _lenient(getattr(fmt, name))

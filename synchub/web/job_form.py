@@ -17,8 +17,9 @@ TEXTS = (
     "name", "op", "source_remote", "source_path", "destination_remote", "destination_path",
     "schedule", "cron", "tz", "every", "filters", "options", "retries", "retry_delay",
     "timeout", "overlap", "queue", "misfire", "tags", "delete_guard", "require_marker",
+    "keep_deleted",
 )  # fmt: skip
-CHECKBOXES = ("watch", "enabled")
+CHECKBOXES = ("watch", "enabled", "check_access")
 SCHEDULES = ("none", "cron", "every")
 
 #: Where the form shows an error the services blame on their field of this name;
@@ -59,6 +60,7 @@ class JobForm:
             queue=DEFAULTS.queue or "",
             misfire=DEFAULTS.misfire or "",
             enabled="on",
+            check_access="on",  # bisync's default
         )
         return cls(values)
 
@@ -91,6 +93,9 @@ class JobForm:
             "tags": ", ".join(job.get("tags") or []),
             "delete_guard": job.get("delete_guard") or "",
             "require_marker": job.get("require_marker") or "",
+            "keep_deleted": job.get("keep_deleted") or "",
+            # Other ops have none; shown checked, as bisync's default, if one becomes it.
+            "check_access": "" if job.get("check_access") is False else "on",
             "watch": "on" if job.get("watch") else "",
             "enabled": "on" if job.get("enabled") else "",
         }
@@ -132,9 +137,21 @@ class JobForm:
             enabled=bool(self["enabled"]),
             tags=[t for t in _SPLIT.split(self["tags"]) if t],
             watch=bool(self["watch"]),
-            delete_guard=_changed(self["delete_guard"].strip(), current, "delete_guard"),
-            require_marker=_marker(self["require_marker"].strip(), current),
+            delete_guard=_cleared(self["delete_guard"].strip(), current, "delete_guard", ""),
+            require_marker=_cleared(self["require_marker"].strip(), current, "require_marker", ""),
+            keep_deleted=_cleared(self["keep_deleted"].strip(), current, "keep_deleted", "off"),
+            check_access=self._check_access(current),
         )
+
+    def _check_access(self, current: dict[str, Any] | None) -> bool | None:
+        """The box, for a bisync job (only bisync has the check: the box means nothing
+        for another op, and is left out); None when an edit leaves it as it is."""
+        if self.kind != "rclone" or self["op"] != "bisync":
+            return None
+        wanted = bool(self["check_access"])
+        if current is not None and current.get("check_access") == wanted:
+            return None
+        return wanted
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -214,16 +231,12 @@ def _whole(text: str, what: str) -> int:
         raise InvalidInput(f"Bad {what} {text!r}: give a whole number") from None
 
 
-def _changed(value: str, current: dict[str, Any] | None, key: str) -> str | None:
-    """`value` when it was typed and differs from the job's: None keeps (or defaults)."""
-    if not value or (current is not None and current.get(key) == value):
-        return None
-    return value
-
-
-def _marker(value: str, current: dict[str, Any] | None) -> str | None:
+def _cleared(value: str, current: dict[str, Any] | None, key: str, clear: str) -> str | None:
+    """`value` when it was typed and differs from the job's; None keeps it (or leaves
+    the default, for a new job); `clear` when an edit empties what the job had."""
     if current is None:
         return value or None
-    if value == (current.get("require_marker") or ""):
+    had = current.get(key) or ""
+    if value == had:
         return None
-    return value  # "" removes it
+    return value or clear

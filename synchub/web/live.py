@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -75,11 +76,23 @@ async def _ticks(
         await anyio.sleep(POLL_S)
 
 
+@dataclass(frozen=True)
+class LogFilter:
+    """Which log lines a run page follows (RunService.log_search): all by default."""
+
+    level: str | None = None  #: this level and more severe
+    search: str | None = None  #: holding this text, in any case
+
+
 def run_events(
-    request: Request, templates: Templates, run_id: int, after_seq: int
+    request: Request,
+    templates: Templates,
+    run_id: int,
+    after_seq: int,
+    log: LogFilter = LogFilter(),
 ) -> AsyncIterator[str]:
-    """A run's `progress` panel when it changes, its new `log` lines, and `end` once
-    it has ended (after its last lines)."""
+    """A run's `progress` panel when it changes, its new `log` lines (those `log`
+    lets through), and `end` once it has ended (after its last lines)."""
     svc = console.services(request)
     seq = after_seq
 
@@ -87,13 +100,15 @@ def run_events(
         nonlocal seq
         try:
             run = svc.runs.show(run_id)
-            lines = svc.runs.log_page(run_id, after_seq=seq, limit=LOG_LINES)
+            lines, seen = svc.runs.log_search(
+                run_id, after_seq=seq, limit=LOG_LINES, level=log.level, search=log.search
+            )
         except NotFound:
             return [("end", "<p>This run was removed.</p>")]
         now = svc.clock.now()
         found = [("progress", templates.render("_progress.html", run=run, now=now))]
+        seq = seen  # past the lines the filter left out too
         if lines:
-            seq = lines[-1]["seq"]
             found.append(("log", templates.render("_log_lines.html", lines=lines)))
         if run["finished_at"] is not None and len(lines) < LOG_LINES:
             # The page's header too: the ended run's badge, Retry instead of Cancel.

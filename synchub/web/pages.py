@@ -11,13 +11,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from synchub.core.errors import JobNotFound, Refused
-from synchub.core.runs import FileAction, RunState
+from synchub.core.runs import LOG_LEVELS, FileAction, RunState
 from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role, Unauthenticated
 from synchub.web import console, live, session
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 
 PAGE = 50
+#: Audit events a job's page lists at a time.
+AUDIT_PAGE = 20
 VisitDep = Annotated[Visit, Depends(console.visit)]
 
 
@@ -68,16 +70,38 @@ def router(templates: Templates) -> APIRouter:
     # -- dashboard and jobs ----------------------------------------------------
 
     @pages.get("/")
-    def dashboard(request: Request, visit: VisitDep) -> HTMLResponse:
+    def dashboard(
+        request: Request,
+        visit: VisitDep,
+        q: str = "",
+        tag: str = "",
+        state: str = "",
+        after: str = "",
+    ) -> HTMLResponse:
         svc = visit.svc
-        statuses, more = svc.overview.jobs(limit=PAGE)
+        attention = svc.overview.attention()
+        if state in ("failing", "stale"):
+            statuses, more = _needing_attention(attention, state, tag, q), False
+        else:
+            statuses, more = svc.overview.board(
+                tag=tag or None,
+                enabled={"enabled": True, "disabled": False}.get(state),
+                search=q or None,
+                after=after or None,
+                limit=PAGE,
+                attention=attention,
+            )
         return page(
             request,
             "dashboard.html",
-            attention=svc.overview.attention(),
+            attention=attention,
             running=svc.overview.running(),
             jobs=statuses,
             more=more,
+            q=q,
+            tag=tag,
+            state=state,
+            after=after,
             system=live.system(request, svc),
         )
 
@@ -91,7 +115,10 @@ def router(templates: Templates) -> APIRouter:
         after: str = "",
     ) -> HTMLResponse:
         if state in ("failing", "stale"):  # the few that need attention, on one page
-            statuses, more = _needing_attention(visit, state, tag, q), False
+            statuses, more = (
+                _needing_attention(visit.svc.overview.attention(), state, tag, q),
+                False,
+            )
         else:
             enabled = {"enabled": True, "disabled": False}.get(state)
             statuses, more = visit.svc.overview.jobs(
@@ -103,11 +130,18 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.get("/jobs/{name}")
     def job(
-        request: Request, visit: VisitDep, name: str, before: int | None = None
+        request: Request,
+        visit: VisitDep,
+        name: str,
+        before: int | None = None,
+        audit_before: int | None = None,
     ) -> HTMLResponse:
         svc = visit.svc
         status = svc.overview.job(name)
         runs = svc.runs.page(job=name, before_id=before, limit=PAGE + 1)
+        events = svc.audit.page(
+            target_type="job", target=name, before_id=audit_before, limit=AUDIT_PAGE + 1
+        )
         return page(
             request,
             "job.html",
@@ -116,6 +150,10 @@ def router(templates: Templates) -> APIRouter:
             fires=svc.jobs.next(name, 5),
             runs=runs[:PAGE],
             more=len(runs) > PAGE,
+            before=before,
+            events=events[:AUDIT_PAGE],
+            more_events=len(events) > AUDIT_PAGE,
+            audit_before=audit_before,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
         )
 
@@ -167,10 +205,15 @@ def router(templates: Templates) -> APIRouter:
         run_id: int,
         action: str = "",
         after: int = 0,
+        level: str = "",
+        q: str = "",
     ) -> HTMLResponse:
         svc = visit.svc
         shown = svc.runs.show(run_id)
         files, more = svc.runs.file_page(run_id, action=action or None, after=after, limit=PAGE)
+        log, log_seq = svc.runs.log_search(
+            run_id, limit=live.LOG_LINES, level=level or None, search=q or None
+        )
         return page(
             request,
             "run.html",
@@ -181,7 +224,11 @@ def router(templates: Templates) -> APIRouter:
             action=action,
             after=after,
             actions=[a.value for a in FileAction],
-            log=svc.runs.log_page(run_id, limit=live.LOG_LINES),
+            log=log,
+            log_seq=log_seq,
+            level=level,
+            q=q,
+            levels=LOG_LEVELS,
         )
 
     @pages.post("/runs/{run_id}/cancel")
@@ -198,10 +245,19 @@ def router(templates: Templates) -> APIRouter:
 
     @pages.get("/runs/{run_id}/events")
     def run_events(
-        request: Request, visit: VisitDep, run_id: int, after: Annotated[int, Query(ge=0)] = 0
+        request: Request,
+        visit: VisitDep,
+        run_id: int,
+        after: Annotated[int, Query(ge=0)] = 0,
+        level: str = "",
+        q: str = "",
     ) -> StreamingResponse:
-        visit.svc.runs.show(run_id)  # 404 now rather than an empty stream
-        return live.stream(live.run_events(request, templates, run_id, after))
+        """The run's live panels; its log lines filtered as the page's are (`level`
+        and more severe, holding `q`)."""
+        # A 404 or a bad level now, in words, rather than an empty stream.
+        visit.svc.runs.log_search(run_id, after_seq=after, limit=1, level=level or None)
+        log = live.LogFilter(level=level or None, search=q or None)
+        return live.stream(live.run_events(request, templates, run_id, after, log))
 
     @pages.get("/events/running")
     def running_events(request: Request, visit: VisitDep) -> StreamingResponse:
@@ -268,10 +324,10 @@ def router(templates: Templates) -> APIRouter:
     return pages
 
 
-def _needing_attention(visit: Visit, state: str, tag: str, q: str) -> list[JobStatus]:
+def _needing_attention(attention: list[JobStatus], state: str, tag: str, q: str) -> list[JobStatus]:
     return [
         status
-        for status in visit.svc.overview.attention()
+        for status in attention
         if (status.failing if state == "failing" else status.stale_for is not None)
         and (not tag or tag in status.job["tags"])
         and q.casefold() in status.job["name"].casefold()

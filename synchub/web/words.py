@@ -97,3 +97,57 @@ def duration_of(run: dict[str, Any], now: datetime) -> float | None:
         return None
     end = fmt.parse(run.get("finished_at")) or now
     return max(0.0, (end - start).total_seconds())
+
+
+def folder_badge(folder: dict[str, Any]) -> Badge:
+    """A watched folder's state (a view of TaskService.folders): scanning while a run
+    of it runs, not watched when its folder is missing or unreadable (its problem says
+    why), disabled, or watching."""
+    if folder.get("running"):
+        return Badge("scanning", "▶", "scanning", "info")
+    if not folder.get("enabled"):
+        return Badge("disabled", "‖", "disabled", "muted")
+    if folder.get("watch_problem"):
+        return Badge("not-watched", "⚠", "not watched", "warn")
+    return Badge("watching", "◉", "watching", "ok")
+
+
+_TASKS = {
+    "pending": ("◌", "pending", "muted"),
+    "queued": ("◷", "queued", "muted"),
+    "transferring": ("▶", "transferring", "info"),
+    "done": ("✓", "done", "ok"),
+    "failed": ("✕", "failed", "bad"),
+}
+
+
+def task_badge(task: dict[str, Any]) -> Badge:
+    """A file task's state; a transfer says how far it is."""
+    state = task["state"]
+    icon, word, tone = _TASKS.get(state, ("?", state, "muted"))
+    if state == "transferring" and task.get("percent") is not None:
+        word += f" {task['percent']} %"
+    return Badge(state, icon, word, tone)
+
+
+def staleness(status: JobStatus) -> Badge:
+    """How the age of a job's last success looks: fresh (green), stale (amber ⚠:
+    longer than the overview's rule allows), or never (red ✕ while failing)."""
+    if status.stale_for is not None:
+        return Badge("stale", "⚠", "stale", "warn")
+    if status.last_success_at is None:
+        return Badge(
+            "never", "✕" if status.failing else "—", "never", "bad" if status.failing else "muted"
+        )
+    return Badge("fresh", "✓", "fresh", "ok")
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """The top-level fields an audit event changed, by name: what differs between its
+    before and after; none when one is missing (an add or a removal: its action
+    says it all)."""
+    if before is None or after is None:
+        return []
+    skip = {"updated_at", "next_fire_at", "watch_problem"}  # follow from others, or time
+    keys = before.keys() | after.keys()
+    return sorted(k for k in keys if k not in skip and before.get(k) != after.get(k))

@@ -19,7 +19,10 @@ from synchub.store.db import transaction
 from tests.api.conftest import ROLES, Api, Served, Switch
 from tests.support.harness import Harness
 
-PAGES = ("/", "/jobs", "/jobs/photos", "/runs", "/runs/{run}", "/remotes", "/audit", "/settings")
+PAGES = (
+    "/", "/jobs", "/jobs/photos", "/runs", "/runs/{run}", "/remotes", "/folders", "/audit",
+    "/settings",
+)  # fmt: skip
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

@@ -171,3 +171,71 @@ def test_an_admin_adds_a_job_with_the_schedule_builder(
         expect(page.locator(".fires li")).to_have_count(5)
         context.close()
     assert refused == []
+
+
+def test_an_operator_retries_a_watched_file_by_keyboard_on_a_phone(
+    synchub: Synchub, tmp_path: Path, browser_profile: Path
+) -> None:
+    """The folders page at 360 px: the folder's state, its file's task, Retry reached
+    and pressed from the keyboard, Remove confirmed; the run's log searched."""
+    from playwright.sync_api import expect, sync_playwright
+
+    src, dst = tmp_path / "inbox", tmp_path / "out"
+    src.mkdir()
+    synchub("job", "add", "inbox", "--source", str(src), "--dest", str(dst), "--watch")
+    operator = synchub("token", "create", "olga", "--role", "operator").stdout.strip()
+    synchub.env["SYNCHUB_WATCH_SETTLE"] = "0.5"
+    server = synchub.serve()
+    url = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"  # type: ignore[index, union-attr]
+
+    polls = iter(range(10**6))
+
+    def copied() -> bool:
+        # Written again now and then until copied (the watcher starts once the server
+        # leads), never so often that the file cannot settle.
+        if next(polls) % 50 == 0:
+            (src / "scan.pdf").write_text("scanned")
+        return (dst / "scan.pdf").exists()
+
+    wait_for("a watch run to copy the file", copied, timeout=60)
+
+    with sync_playwright() as pw:
+        context = launch(pw, browser_profile, width=360, height=740)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(url + "/folders")
+        page.get_by_label("Token").fill(operator)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(url + "/folders")
+        expect(page.locator('[data-job="inbox"] [data-state="watching"]')).to_be_visible()
+        # No sideways scrolling of the page itself at 360 px (tables scroll inside).
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width
+
+        def done_task() -> bool:
+            page.reload()
+            return page.locator('tr[data-state="done"]').count() == 1
+
+        wait_for("the file's task to be done", done_task, timeout=60)
+        retry = page.get_by_role("button", name="Retry scan.pdf")
+        for _ in range(60):  # Tab until Retry has the focus: it is reachable
+            page.keyboard.press("Tab")
+            if retry.evaluate("b => b === document.activeElement"):
+                break
+        else:
+            raise AssertionError("Retry is not reachable with Tab")
+        page.keyboard.press("Enter")
+        expect(page.locator(".flash")).to_contain_text("scan.pdf is sent again")
+        wait_for("the retry to end", done_task, timeout=60)
+
+        run_link = page.locator('tr[data-state="done"] a[data-run-id]')
+        run_link.click()
+        page.get_by_label("Search the log").fill("no such line anywhere")
+        page.get_by_label("Search the log").press("Enter")
+        expect(page.get_by_text("No log lines match this filter.")).to_be_visible()
+
+        page.goto(url + "/folders")
+        page.get_by_role("button", name="Remove scan.pdf").click()
+        expect(page.locator(".flash")).to_contain_text("removed")
+        expect(page.locator("tr[data-task-id]")).to_have_count(0)
+        context.close()

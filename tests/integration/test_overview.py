@@ -132,3 +132,33 @@ def test_derived_keys_differ_by_purpose_and_are_stable(svc: Services) -> None:
     one = svc.derived_key("console-session")
     assert one == svc.for_actor("x").derived_key("console-session")
     assert one != svc.derived_key("console-csrf") and len(one) == 32
+
+
+def test_a_failing_job_is_failing_since_the_first_attempt_after_its_last_success(
+    svc: Services, clock: FakeClock, harness: Harness
+) -> None:
+    svc.jobs.add(
+        "flaky", JobFields(kind="scripted", params={"result": "fail"}, retries=1, retry_delay="60s")
+    )
+    first = svc.runs.request("flaky")
+    harness.step()
+    clock.advance(61)
+    harness.step()  # the retry, failed too: one failed chain of two attempts
+    (retry,) = [r for r in svc.runs.page(job="flaky") if r["retry_of"] == first]
+    assert svc.runs.show(retry["id"])["state"] == "failed"
+    began = svc.runs.show(first)["finished_at"]
+    status = svc.overview.job("flaky")
+    assert status.failing and status.failing_since == began
+    # A success ends the streak; the next failure starts a new one.
+    svc.jobs.edit("flaky", JobFields(params={"result": "ok"}))
+    svc.runs.request("flaky")
+    harness.step()
+    assert svc.overview.job("flaky").failing_since is None
+    svc.jobs.edit("flaky", JobFields(params={"result": "fail"}, retries=0))
+    clock.advance(60)
+    again = svc.runs.request("flaky")
+    harness.step()
+    assert svc.overview.job("flaky").failing_since == svc.runs.show(again)["finished_at"]
+    # A disabled job is not failing, so it has no streak to show.
+    svc.jobs.edit("flaky", JobFields(enabled=False))
+    assert svc.overview.job("flaky").failing_since is None

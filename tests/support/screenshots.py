@@ -98,6 +98,7 @@ def shoot(url: str, token: str, out: Path, runs: list[dict[str, object]]) -> Non
         "job-form": "/jobs/new?copy=notes",
         "remotes": "/remotes",
         "remote-form": "/remotes/new?type=sftp",
+        "folders": "/folders",
         "audit": "/audit",
         "settings": "/settings",
     }

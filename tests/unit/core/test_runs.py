@@ -11,6 +11,7 @@ from synchub.core.runs import (
     RunState,
     can_move,
     celery_state,
+    severe_enough,
     sources_of,
 )
 
@@ -146,3 +147,19 @@ def test_only_finished_runs_are_retried() -> None:
 def test_the_stored_value_is_the_lower_case_name(state: RunState) -> None:
     assert state.value == state.name.lower()
     assert RunState(state.value) is state
+
+
+@pytest.mark.parametrize(
+    ("level", "minimum", "shown"),
+    [
+        ("error", "warning", True),  # worse
+        ("warning", "warning", True),  # the same
+        ("info", "warning", False),  # milder
+        ("chatter", "info", True),  # not listed: counts as info
+        ("chatter", "notice", False),
+    ],
+)
+def test_a_log_line_is_severe_enough_at_its_level_or_worse(
+    level: str, minimum: str, shown: bool
+) -> None:
+    assert severe_enough(level, minimum) is shown

@@ -79,6 +79,7 @@ def router(templates: Templates) -> APIRouter:
             jobs=statuses,
             more=more,
             system=live.system(request, svc),
+            activity=svc.activity.per_day(30),
         )
 
     @pages.get("/jobs")
@@ -117,6 +118,7 @@ def router(templates: Templates) -> APIRouter:
             runs=runs[:PAGE],
             more=len(runs) > PAGE,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
+            history=svc.activity.job_history(name),
         )
 
     @pages.post("/jobs/{name}/run")

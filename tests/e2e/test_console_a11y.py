@@ -1,6 +1,7 @@
-"""The console in a real browser, looked at as a whole: the charts draw, and axe-core
-(vendored for the tests in tests/support/axe/) finds no serious or critical
-accessibility problem on any page, in light mode or dark."""
+"""The console in a real browser, looked at as a whole: the charts draw, the job
+form's folder browser walks a remote, and axe-core (vendored for the tests in
+tests/support/axe/) finds no serious or critical accessibility problem on any page,
+in light mode or dark."""
 
 from __future__ import annotations
 
@@ -36,12 +37,15 @@ def browser_profile(tmp_path: Path) -> Path:
 
 
 def served_with_a_run(synchub: Synchub, tmp_path: Path) -> tuple[str, str, str]:
-    """A server whose job `music` has one successful run, with a remote `nas`: its
-    URL, an admin token, and the run's id."""
+    """A server whose job `music` has one successful run, with a remote `nas` (an
+    alias of a folder with photos/2024 and photos/2025 in it): its URL, an admin
+    token, and the run's id."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.bin").write_bytes(os.urandom(64 * 1024))
-    synchub("remote", "add", "nas", "local")
+    for year in ("2024", "2025"):
+        (tmp_path / "nas" / "photos" / year).mkdir(parents=True)
+    synchub("remote", "add", "nas", "alias", f"remote={tmp_path / 'nas'}")
     synchub("job", "add", "music", "--source", str(src), "--dest", str(tmp_path / "dst"),
             "--cron", "30 2 * * *", "--tag", "audio")  # fmt: skip
     synchub("job", "run", "music", "--wait")
@@ -52,7 +56,7 @@ def served_with_a_run(synchub: Synchub, tmp_path: Path) -> tuple[str, str, str]:
     return f"http://127.0.0.1:{port}", admin, run_id
 
 
-def test_the_charts_draw_from_the_pages_figures(
+def test_the_charts_draw_and_the_job_form_browses_a_remotes_folders(
     synchub: Synchub, tmp_path: Path, browser_profile: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
@@ -60,6 +64,7 @@ def test_the_charts_draw_from_the_pages_figures(
     url, admin, _ = served_with_a_run(synchub, tmp_path)
     with sync_playwright() as pw:
         context = launch(pw, browser_profile)
+        context.add_init_script(path=str(AXE))
         page = context.new_page()
         refused: list[str] = []  # what the Content-Security-Policy blocked, if anything
         page.on(
@@ -86,6 +91,23 @@ def test_the_charts_draw_from_the_pages_figures(
         history = page.locator('[data-chart="history"]')
         expect(history.locator("canvas")).to_have_count(1)
         expect(history.locator(".u-legend")).to_contain_text("bytes moved")
+
+        # The folder browser: pick the remote, open it, step in, use a folder.
+        page.goto(url + "/jobs/new")
+        page.get_by_label("From remote").select_option("nas")
+        page.get_by_text("Browse the source's folders").click()
+        browser = page.locator('[data-browse="source"] .browse-body')
+        browser.get_by_role("button", name="photos").click()
+        expect(browser.locator(".browse-where")).to_contain_text("photos")
+        browser.get_by_role("button", name="2025").click()
+        expect(browser.locator(".browse-where")).to_contain_text("photos/2025")
+        browser.get_by_role("button", name="Use this folder").click()
+        expect(page.get_by_label("Source", exact=True)).to_have_value("photos/2025")
+        expect(page.locator('[data-browse="source"]')).not_to_have_attribute("open", "")
+        page.get_by_text("Browse the source's folders").click()  # opens where it was
+        expect(browser.get_by_role("button", name="Up one level")).to_be_visible()
+        expect(browser.locator(".browse-where")).to_contain_text("photos/2025")
+        assert problems(page.evaluate(REPORT), "the folder browser") == []
         context.close()
     assert refused == []
 

@@ -219,6 +219,7 @@ class Services:
             child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()
         child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
+        child.__dict__["activity"] = self.activity  # and its figures of the days that are over
         return child
 
     def close(self) -> None:

@@ -124,3 +124,25 @@ def test_a_jobs_history_is_its_last_ended_runs_oldest_first(
     assert [h["id"] for h in svc.activity.job_history("photos", limit=2)] == [second, third]
     with pytest.raises(JobNotFound):
         svc.activity.job_history("nope")
+
+
+def test_a_day_that_is_over_is_counted_once_and_today_every_time(
+    svc: Services, clock: FakeClock, harness: Harness
+) -> None:
+    svc.jobs.add("big", timed(0, 10))
+    run(svc, harness, "big")  # 2025-06-02 09:00 UTC
+    assert svc.activity.per_day(days=2)[-1]["succeeded"] == 1
+    run(svc, harness, "big")
+    # It should count today again each time: its runs are still coming.
+    assert svc.activity.per_day(days=2)[-1]["succeeded"] == 2
+    clock.advance(15 * 3600 + 30 * 60)  # 2025-06-03 00:30: yesterday may still settle
+    svc.activity.per_day(days=2)
+    mark_dry(svc, run(svc, harness, "big"))  # today's; yesterday is still counted
+    clock.advance(3600)  # 01:30: yesterday is over, counted once more and kept
+    assert [d["succeeded"] for d in svc.activity.per_day(days=2)] == [2, 1]
+    with transaction(svc.sessions) as session:  # a change to a closed day is not seen
+        session.execute(update(RunRow).values(stats=None))
+    days = svc.activity.per_day(days=2)
+    assert [(d["succeeded"], d["bytes"]) for d in days] == [(2, 20), (1, 0)]
+    # It should share the figures with the services acting for each visitor.
+    assert svc.for_actor("bob").activity.per_day(days=2) == days

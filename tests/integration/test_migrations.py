@@ -156,6 +156,7 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
+    "0015": {("runs", "ix_runs_finished_at")},
 }
 
 

@@ -19,6 +19,7 @@ from synchub.store.crypto import SecretBox, read_key
 from synchub.store.db import make_engine, make_sessionmaker, reading
 
 if TYPE_CHECKING:
+    from synchub.services.activity import ActivityService
     from synchub.services.alerts import AlertService
     from synchub.services.audit import AuditService
     from synchub.services.doctor import DoctorService
@@ -112,6 +113,12 @@ class Services:
         from synchub.services.runs import RunService
 
         return RunService(self)
+
+    @cached_property
+    def activity(self) -> ActivityService:
+        from synchub.services.activity import ActivityService
+
+        return ActivityService(self)
 
     @cached_property
     def overview(self) -> OverviewService:
@@ -212,6 +219,7 @@ class Services:
             child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()
         child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
+        child.__dict__["activity"] = self.activity  # and its figures of the days that are over
         return child
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from synchub.core.errors import (
     CommandsDisabled,
     EngineError,
     InvalidInput,
+    InvalidPath,
     InvalidRemote,
     InvalidText,
     RemoteInUse,
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from synchub.services.context import Services
 
 MASK = "********"
+
+
+class FolderUnlisted(SynchubError):
+    """rclone could not list this folder of the remote."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,32 @@ class RemoteService:
             others=configs,  # the remotes it wraps (alias, crypt, union...)
             allow_programs=settings.allow_command_jobs,
         )
+
+    def folders(
+        self, name: str, path: str, timeout_s: float = 15
+    ) -> tuple[builtins.list[str], bool]:
+        """The folders directly in `path` on remote `name`, sorted (see
+        `rclone_browse.list_folders`), and whether there were more than it lists.
+        RemoteNotFound; InvalidPath for a path no rclone path can be; FolderUnlisted
+        with rclone's words when it could not list it (in `timeout_s`)."""
+        from synchub.engines.rclone_browse import list_folders
+
+        if any(c in path for c in "\0\r\n") or len(path) > 4096:
+            raise InvalidPath("Bad path: it holds a control character or is too long")
+        configs = self.configs(frozenset({name}))
+        config = configs.pop(name)
+        settings = self.svc.settings
+        try:
+            return list_folders(
+                config,
+                path,
+                timeout_s,
+                binary=settings.rclone or None,
+                others=configs,
+                allow_programs=settings.allow_command_jobs,
+            )
+        except EngineError as exc:
+            raise FolderUnlisted(f"Cannot list {name}:{path}: {exc.message}") from None
 
     def import_conf(self, path: Path | None = None, on_conflict: str = "fail") -> Imported:
         """Add every remote of an rclone.conf (see import_text)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from synchub.web import edits, folders, pages, static
+from synchub.web import edits, folders, pages, path_browser, static
 from synchub.web.console import Templates
 
 
@@ -22,4 +22,5 @@ def install(app: FastAPI) -> None:
     # First: `/jobs/new` and `/remotes/new` are forms, never the page of a name.
     app.include_router(edits.router(templates))
     app.include_router(folders.router(templates))
+    app.include_router(path_browser.router(templates))
     app.include_router(pages.router(templates))

@@ -103,6 +103,7 @@ def router(templates: Templates) -> APIRouter:
             state=state,
             after=after,
             system=live.system(request, svc),
+            activity=svc.activity.per_day(30),
         )
 
     @pages.get("/jobs")
@@ -155,6 +156,7 @@ def router(templates: Templates) -> APIRouter:
             more_events=len(events) > AUDIT_PAGE,
             audit_before=audit_before,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
+            history=svc.activity.job_history(name),
         )
 
     @pages.post("/jobs/{name}/run")

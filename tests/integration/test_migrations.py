@@ -156,6 +156,7 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
+    "0015": {("runs", "ix_runs_finished_at")},
 }
 
 
@@ -617,10 +618,30 @@ def test_0014_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: st
     with engine.connect() as conn:
         steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
         assert steps == [None]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0014") == []
     command.downgrade(alembic_config(engine), "0013")
     assert counts(engine) == (3, 1, 1)
     assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0015_indexes_runs_by_their_end_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0014")
+
+    upgrade(engine, "0015")
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert "ix_runs_finished_at" in {i["name"] for i in inspect(engine).get_indexes("runs")}
+    command.downgrade(alembic_config(engine), "0014")
+    assert counts(engine) == (3, 1, 1)
+    assert "ix_runs_finished_at" not in {i["name"] for i in inspect(engine).get_indexes("runs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -15,6 +15,19 @@
     var question = form && form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) e.preventDefault();
   }, true);
+  // The folder browser's "Use this folder" puts its path in the form's field, and
+  // says so with a change event (which runs the form's checks).
+  document.addEventListener("click", function (e) {
+    var button = e.target && e.target.closest && e.target.closest("[data-use-path]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("data-for"));
+    if (!input) return;
+    input.value = button.getAttribute("data-use-path");
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    var panel = button.closest("details");
+    if (panel) panel.open = false;
+    input.focus();
+  });
   // Exact instants in the browser's zone, on hover.
   function localTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {

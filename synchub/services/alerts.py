@@ -50,6 +50,17 @@ class AlertFields:
     after: int = 1
 
 
+@dataclass(frozen=True)
+class AlertChanges:
+    """An edit: None keeps what the alert has; an empty list of jobs or tags clears it."""
+
+    url: str | None = None
+    events: builtins.list[str] | None = None
+    jobs: builtins.list[str] | None = None
+    tags: builtins.list[str] | None = None
+    after: int | None = None
+
+
 class AlertService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -78,6 +89,33 @@ class AlertService:
                 self._audit(session, "alert.add", name, after=view)
         except IntegrityError:
             raise AlreadyExists(f"An alert named {name!r} already exists") from None
+        return view
+
+    def edit(self, name: str, changes: AlertChanges) -> dict[str, Any]:
+        """Change what is given, all checked before anything is written; audited with
+        the URL masked."""
+        url = _check_url(changes.url) if changes.url is not None else None
+        events = parse_events(changes.events) if changes.events is not None else None
+        after = check_after(changes.after) if changes.after is not None else None
+        tags = [check_text(t, "tag") for t in changes.tags] if changes.tags is not None else None
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+            before = _view(row, store.waiting(session, row.id))
+            if changes.jobs is not None:
+                row.jobs = self._known_jobs(session, changes.jobs)
+            if url is not None:
+                sealed = self.svc.box.seal({"url": url})
+                assert sealed is not None
+                row.url, row.url_hint = sealed, _hint(url)
+            if events is not None:
+                row.events = [e.value for e in events]
+            if after is not None:
+                row.after = after
+            if tags is not None:
+                row.tags = tags
+            row.updated_at = self.svc.clock.now()
+            view = _view(row, before["waiting"])
+            self._audit(session, "alert.edit", name, before=before, after=view)
         return view
 
     def list(self) -> builtins.list[dict[str, Any]]:

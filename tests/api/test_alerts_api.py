@@ -39,3 +39,29 @@ def test_an_admin_adds_tests_and_removes_an_alert_and_others_only_read(api: Api)
         assert 'synchub_alerts_sent_total{result="delivered"}' in metrics
     finally:
         receiver.server.shutdown()
+
+
+def test_an_admin_edits_an_alert_and_a_bad_edit_changes_nothing(api: Api) -> None:
+    receiver = Receiver()
+    try:
+        body = {"name": "ops", "url": "json://127.0.0.1:9/", "after": 2}
+        ok(api.admin.post("/api/v1/alerts", json=body), 201)
+        problem(api.operator.patch("/api/v1/alerts/ops", json={"after": 3}), 403)
+        url = receiver.url.replace("json://", "json://bot:s3cret-token@")
+        edited = ok(api.admin.patch("/api/v1/alerts/ops", json={"url": url, "events": ["failure"]}))
+        assert edited["events"] == ["failure"] and edited["after"] == 2
+        assert "s3cret" not in api.admin.get("/api/v1/audit").text
+        before = ok(api.admin.get("/api/v1/alerts/ops"))
+        for bad in [
+            {"url": "nope", "after": 3},
+            {"events": ["boom"], "after": 3},
+            {"after": 0},
+            {"color": "red"},
+        ]:
+            problem(api.admin.patch("/api/v1/alerts/ops", json=bad), 422)
+        problem(api.admin.patch("/api/v1/alerts/ops", json={"jobs": ["no"], "after": 3}), 404)
+        problem(api.admin.patch("/api/v1/alerts/nope", json={"after": 3}), 404)
+        assert ok(api.admin.get("/api/v1/alerts/ops")) == before
+        assert ok(api.admin.post("/api/v1/alerts/ops/test"))["delivered"] is True
+    finally:
+        receiver.server.shutdown()

@@ -60,3 +60,22 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         assert synchub("alert", "show", "ops", check=False).returncode == 3
     finally:
         receiver.server.shutdown()
+
+
+def test_alert_edit_changes_what_is_given_and_refuses_bad_input(synchub: Synchub) -> None:
+    synchub("alert", "add", "ops", "json://127.0.0.1:9/hook", "--after", "2")
+    done = synchub("alert", "edit", "ops", "--on", "failure", "--tag", "photos")
+    assert "failure of tag:photos to json://127.0.0.1/… after 2 failed" in done.stdout
+    before = synchub.json("alert", "show", "ops")
+    for bad in [
+        ["--url", "nope"],
+        ["--after", "0"],
+        ["--on", "boom"],
+        ["--clear", "tags", "--tag", "x"],
+        ["--clear", "colors"],
+        [],
+    ]:
+        assert synchub("alert", "edit", "ops", *bad, check=False).returncode == 2, bad
+    assert synchub("alert", "edit", "ops", "--job", "nope", check=False).returncode == 3
+    assert synchub.json("alert", "show", "ops") == before
+    assert "of every job" in synchub("alert", "edit", "ops", "--clear", "tags").stdout

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from synchub.core.clock import FakeClock
-from synchub.core.errors import AlreadyExists, InvalidInput, JobNotFound
+from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.services import Services
-from synchub.services.alerts import AlertFields
+from synchub.services.alerts import AlertChanges, AlertFields
 from synchub.services.jobs import JobFields
 from tests.support.harness import Harness
 
@@ -191,3 +191,41 @@ def test_test_sends_now_and_reports_the_result(svc: Services, receiver: Receiver
     delivered, why = svc.alerts.test("ops")
     assert not delivered and "did not accept" in why
     assert svc.alerts.show("ops")["last_result"].startswith("failed:")
+
+
+def test_edit_changes_what_is_given_and_keeps_the_rest(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/", jobs=["nightly"], after=2))
+    secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
+    view = svc.alerts.edit("ops", AlertChanges(url=secret_url, events=["failure"]))
+    assert (view["events"], view["jobs"], view["after"]) == (["failure"], ["nightly"], 2)
+    view = svc.alerts.edit("ops", AlertChanges(jobs=[], tags=["photos"], after=1))
+    assert (view["jobs"], view["tags"], view["after"]) == ([], ["photos"], 1)
+    svc.alerts.edit("ops", AlertChanges(tags=[]))
+    # It should send to the new URL, and audit the edit without the secret.
+    assert svc.alerts.test("ops") == (True, "delivered")
+    events = svc.audit.page(limit=10)
+    assert "hunter2" not in json.dumps(events, default=str)
+    assert "alert.edit" in json.dumps(events, default=str)
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: test message", "synchub: nightly failed"]
+
+
+def test_a_bad_edit_is_refused_and_changes_nothing(svc: Services, receiver: Receiver) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    before = svc.alerts.show("ops")
+    for changes, error in [
+        (AlertChanges(url="not a url", after=3), "Not a URL Apprise can send to"),
+        (AlertChanges(after=0, events=["failure"]), "Bad --after 0"),
+        (AlertChanges(events=["explode"], after=3), "Unknown event"),
+        (AlertChanges(tags=["ok", "bad\x00"], after=3), "tag"),
+    ]:
+        with pytest.raises(InvalidInput, match=error):
+            svc.alerts.edit("ops", changes)
+    with pytest.raises(JobNotFound):
+        svc.alerts.edit("ops", AlertChanges(jobs=["nope"], after=3))
+    with pytest.raises(AlertNotFound):
+        svc.alerts.edit("nope", AlertChanges(after=3))
+    assert svc.alerts.show("ops") == before
+    assert svc.alerts.test("ops") == (True, "delivered")  # the URL is the old one

@@ -996,6 +996,8 @@ def print_job(view: dict[str, Any]) -> None:
     )
     if view["tags"]:
         out.print(f"  tags {', '.join(view['tags'])}", markup=False)
+    if view.get("muted_until"):
+        out.print(f"  alerts muted until {view['muted_until']}", markup=False)
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:
@@ -1018,6 +1020,27 @@ def job_disable(name: str) -> None:
         ensure_schema(svc)
         svc.jobs.set_enabled(name, False)
         out.print(f"disabled [bold]{name}[/]")
+
+
+@job_app.command("mute")
+def job_mute(
+    name: str,
+    duration: Annotated[str, typer.Argument(help="How long, e.g. 30m, 2h, 1d.")],
+) -> None:
+    """Send no alert for a job for a while (runs go on); a new mute replaces the old."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.jobs.mute(name, duration)
+    out.print(f"muted alerts of [bold]{name}[/] until {view['muted_until']}")
+
+
+@job_app.command("unmute")
+def job_unmute(name: str) -> None:
+    """Send a job's alerts again."""
+    with services() as svc:
+        ensure_schema(svc)
+        svc.jobs.unmute(name)
+    out.print(f"alerts of [bold]{name}[/] are on")
 
 
 @job_app.command("remove")

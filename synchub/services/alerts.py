@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -205,7 +205,7 @@ class AlertService:
         if store.is_retried(session, run.id):
             return []  # an attempt, not the chain's end
         job = job_store.get_by_id(session, run.job_id)
-        if job is None:
+        if job is None or _muted(job, run.finished_at or self.svc.clock.now()):
             return []
         wanted = [a for a in alerts if _covers(a, job)]
         if not wanted:
@@ -302,6 +302,12 @@ def _hint(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "")[:60]
     return f"{parts.scheme}://{host}/…" if host else f"{parts.scheme}://…"
+
+
+def _muted(job: JobRow, at: datetime) -> bool:
+    """Whether the job was muted at `at` (a run's end: a pass that looks a little
+    later still honours a mute that ended meanwhile)."""
+    return job.muted_until is not None and job.muted_until > at
 
 
 def _covers(alert: AlertRow, job: JobRow) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, object_session
@@ -280,6 +280,33 @@ class JobService:
             view = self._view(row, now)
         self.svc.on_change()
         return view
+
+    def mute(self, name: str, duration: str | int) -> dict[str, Any]:
+        """Queue no alert for the job for `duration` (text like 2h, or seconds) from
+        now; a new mute replaces the old one. InvalidInput for a bad duration."""
+        seconds = (
+            _duration(duration, "mute duration")
+            if isinstance(duration, str)
+            else _duration(f"{duration}s", "mute duration (seconds)")
+        )
+        return self._set_muted(name, self.svc.clock.now() + timedelta(seconds=seconds))
+
+    def unmute(self, name: str) -> dict[str, Any]:
+        """Alerts for the job again; a job not muted stays as it is."""
+        return self._set_muted(name, None)
+
+    def _set_muted(self, name: str, until: datetime | None) -> dict[str, Any]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name, lock=True)
+            before = _iso(row.muted_until) if _muted(row, now) else None
+            row.muted_until = until
+            audit.record(
+                session, at=now, actor=self.svc.actor,
+                action="job.mute" if until else "job.unmute", target_type="job", target=name,
+                before={"muted_until": before}, after={"muted_until": _iso(until)},
+            )  # fmt: skip
+            return self._view(row, now)
 
     def remove(self, name: str, *, keep_history: bool = False) -> dict[str, Any]:
         """Remove a job, in one transaction:
@@ -772,6 +799,8 @@ class JobService:
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
             "watch_problem": self._watch_problem(row),
+            # alerts are silenced until then; None when not muted (or the mute ended)
+            "muted_until": _iso(row.muted_until) if _muted(row, now) else None,
             "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
             if row.next_fire_at
             else None,
@@ -793,6 +822,10 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _muted(row: JobRow, now: datetime) -> bool:
+    return row.muted_until is not None and row.muted_until > now
 
 
 def _new_fields(spec: JobFields) -> JobFields:

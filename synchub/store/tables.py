@@ -111,6 +111,8 @@ class JobRow(Base):
     files_sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: `job mute`: no alert is queued for the job until then
+    muted_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

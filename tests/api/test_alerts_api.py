@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from synchub.core.clock import FakeClock
+from synchub.services import Services
+from synchub.services.jobs import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.integration.test_alerts import Receiver
 
@@ -65,3 +70,20 @@ def test_an_admin_edits_an_alert_and_a_bad_edit_changes_nothing(api: Api) -> Non
         assert ok(api.admin.post("/api/v1/alerts/ops/test"))["delivered"] is True
     finally:
         receiver.server.shutdown()
+
+
+def test_an_operator_mutes_and_unmutes_a_job(api: Api, svc: Services, clock: FakeClock) -> None:
+    svc.jobs.add("nightly", JobFields(kind="scripted"))
+    problem(api.viewer.post("/api/v1/jobs/nightly/mute", json={"duration": "2h"}), 403)
+    muted = ok(api.operator.post("/api/v1/jobs/nightly/mute", json={"duration": "2h"}))
+    until = datetime.fromisoformat(muted["muted_until"])
+    assert until == clock.now() + timedelta(hours=2)
+    assert ok(api.viewer.get("/api/v1/jobs/nightly"))["muted_until"] == muted["muted_until"]
+    # It should take seconds as a number, and refuse bad durations changing nothing.
+    by_number = ok(api.operator.post("/api/v1/jobs/nightly/mute", json={"duration": 60}))
+    assert datetime.fromisoformat(by_number["muted_until"]) == clock.now() + timedelta(minutes=1)
+    for bad in [{"duration": "2"}, {"duration": 0}, {"duration": "-1h"}, {}, {"for": "2h"}]:
+        problem(api.operator.post("/api/v1/jobs/nightly/mute", json=bad), 422)
+    assert ok(api.viewer.get("/api/v1/jobs/nightly"))["muted_until"] == by_number["muted_until"]
+    problem(api.operator.post("/api/v1/jobs/nope/mute", json={"duration": "2h"}), 404)
+    assert ok(api.operator.post("/api/v1/jobs/nightly/unmute"))["muted_until"] is None

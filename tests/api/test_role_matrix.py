@@ -68,6 +68,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/alerts", "admin", {"json": {"name": "made", "url": "json://127.0.0.1:9/"}}),
     ("POST", "/api/v1/alerts/ops/test", "admin", {}),
     ("PATCH", "/api/v1/alerts/ops", "admin", {"json": {"after": 2}}),
+    ("POST", "/api/v1/jobs/j/mute", "operator", {"json": {"duration": "2h"}}),
+    ("POST", "/api/v1/jobs/j/unmute", "operator", {}),
     ("POST", "/api/v1/task/scheduler/refresh-tasks", "operator", {}),
     ("GET", "/api/v1/task/scheduler/task-status", "viewer", {}),
     ("POST", "/api/v1/task/scheduler/validate-cron", "viewer", {"json": "0 2 * * *"}),

@@ -79,3 +79,15 @@ def test_alert_edit_changes_what_is_given_and_refuses_bad_input(synchub: Synchub
     assert synchub("alert", "edit", "ops", "--job", "nope", check=False).returncode == 3
     assert synchub.json("alert", "show", "ops") == before
     assert "of every job" in synchub("alert", "edit", "ops", "--clear", "tags").stdout
+
+
+def test_job_mute_and_unmute(synchub: Synchub, tmp_path: Path) -> None:
+    synchub("job", "add", "backup", "--source", str(tmp_path), "--dest", str(tmp_path / "d"))
+    assert "muted alerts of backup until 20" in synchub("job", "mute", "backup", "2h").stdout
+    assert "alerts muted until 20" in synchub("job", "show", "backup").stdout
+    assert synchub.json("job", "show", "backup")["muted_until"]
+    for bad in ["2", "0s", "soon"]:
+        assert synchub("job", "mute", "backup", bad, check=False).returncode == 2, bad
+    assert synchub("job", "mute", "nope", "1h", check=False).returncode == 3
+    assert "alerts of backup are on" in synchub("job", "unmute", "backup").stdout
+    assert "muted" not in synchub("job", "show", "backup").stdout

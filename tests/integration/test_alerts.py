@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -229,3 +230,53 @@ def test_a_bad_edit_is_refused_and_changes_nothing(svc: Services, receiver: Rece
         svc.alerts.edit("nope", AlertChanges(after=3))
     assert svc.alerts.show("ops") == before
     assert svc.alerts.test("ops") == (True, "delivered")  # the URL is the old one
+
+
+def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
+    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url, events=["failure"]))
+    view = svc.jobs.mute("nightly", "2h")
+    assert view["muted_until"] == (clock.now() + timedelta(hours=2)).isoformat()
+    assert svc.jobs.show("nightly")["muted_until"] == view["muted_until"]
+    svc.jobs.edit("nightly", JobFields(params={"result": "fail"}))
+    svc.runs.request("nightly")
+    h.step()
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert receiver.bodies == [] and svc.alerts.show("ops")["waiting"] == 0
+    # It should end by itself: two hours later the job tells again.
+    clock.advance(2 * 3600 + 1)
+    assert svc.jobs.show("nightly")["muted_until"] is None
+    ends(h, svc, "nightly", "ok")
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: nightly failed"]
+    # It should stop at unmute, and a new mute replaces the old one.
+    ends(h, svc, "nightly", "ok")
+    svc.jobs.mute("nightly", 60)
+    svc.jobs.mute("nightly", "1d")
+    ends(h, svc, "nightly", "fail")
+    assert len(receiver.bodies) == 1
+    ends(h, svc, "nightly", "ok")
+    assert svc.jobs.unmute("nightly")["muted_until"] is None
+    ends(h, svc, "nightly", "fail")
+    assert len(receiver.bodies) == 2
+    actions = [e["action"] for e in svc.audit.page(limit=20)]
+    assert {"job.mute", "job.unmute"} <= set(actions)
+
+
+def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, h: Harness) -> None:
+    bad: list[tuple[str | int, str]] = [
+        ("2", "give a unit"),
+        ("0s", "at least"),
+        (0, "at least"),
+        ("-1h", "negative"),
+        ("11000d", "at most 10 years"),
+        ("", "empty"),
+    ]
+    for duration, error in bad:
+        with pytest.raises(InvalidInput, match=error):
+            svc.jobs.mute("nightly", duration)
+    assert svc.jobs.show("nightly")["muted_until"] is None
+    with pytest.raises(JobNotFound):
+        svc.jobs.mute("nope", "1h")

@@ -156,6 +156,7 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
+    "0015": {("jobs", "muted_until")},
 }
 
 
@@ -617,10 +618,31 @@ def test_0014_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: st
     with engine.connect() as conn:
         steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
         assert steps == [None]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0014") == []
     command.downgrade(alembic_config(engine), "0013")
     assert counts(engine) == (3, 1, 1)
     assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0015_leaves_existing_jobs_unmuted_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0014")
+
+    upgrade(engine, "0015")
+
+    with engine.connect() as conn:
+        muted = conn.execute(text("SELECT DISTINCT muted_until FROM jobs")).scalars().all()
+        assert muted == [None]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0014")
+    assert counts(engine) == (3, 1, 1)
+    assert "muted_until" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

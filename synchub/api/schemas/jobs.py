@@ -178,6 +178,8 @@ class JobPublic(BaseModel):
     #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
     keep_deleted: str | None = None
     next_fire_at: datetime | None
+    #: `job mute`: no alert is sent for the job until then; None when not muted
+    muted_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
     #: the next fire times (show only; empty for manual-only jobs)
@@ -188,6 +190,15 @@ class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int  #: jobs in this page
     next_cursor: str | None  #: pass as `cursor` for the next page; null on the last
+
+
+class MuteRequest(BaseModel):
+    """Body of POST /jobs/{name}/mute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: how long: seconds, or a duration with its unit ("2h", "1d")
+    duration: Duration = Field(examples=["2h", 7200])
 
 
 class RunRequest(BaseModel):

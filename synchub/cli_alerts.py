@@ -10,10 +10,11 @@ from synchub import cli_tables as tables
 
 alert_app = typer.Typer(
     no_args_is_help=True,
-    help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails or recovers.",
+    help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails, recovers, "
+    "goes stale or runs long.",
 )
 
-EVENTS = "failure, recovery"
+EVENTS = "failure, recovery, stale, long"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
@@ -29,7 +30,9 @@ def alert_add(
     ],
     on: Annotated[
         list[str] | None,
-        typer.Option("--on", help="Events, comma-separated: failure, recovery (default both)."),
+        typer.Option(
+            "--on", help=f"Events, comma-separated: {EVENTS} (default failure,recovery,stale)."
+        ),
     ] = None,
     job: Annotated[
         list[str] | None, typer.Option("--job", help="Only this job (repeat for more).")

@@ -18,7 +18,17 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
-from synchub.core.alerts import DEFAULT_EVENTS, AlertEvent, check_after, events_for, parse_events
+from synchub.core.alerts import (
+    DEFAULT_EVENTS,
+    LONG_HISTORY,
+    AlertEvent,
+    check_after,
+    events_for,
+    long_threshold,
+    parse_events,
+    stale_deadline,
+)
+from synchub.core.durations import format_duration
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.core.names import check_name
 from synchub.core.text import check_text
@@ -39,12 +49,14 @@ HOLD = timedelta(minutes=2)
 #: Waits between delivery attempts: doubling from a minute, at most an hour.
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
+#: How often a process looks for stale jobs and long runs: what time alone brings.
+TIMED_EVERY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
 class AlertFields:
     url: str
-    events: builtins.list[str] | None = None  #: None: failure and recovery
+    events: builtins.list[str] | None = None  #: None: failure, recovery, stale
     jobs: builtins.list[str] | None = None
     tags: builtins.list[str] | None = None
     after: int = 1
@@ -64,6 +76,7 @@ class AlertChanges:
 class AlertService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
+        self._timed_at: datetime | None = None
 
     # -- configuration ------------------------------------------------------------
 
@@ -150,7 +163,12 @@ class AlertService:
     # -- the alert pass and delivery ----------------------------------------------
 
     def pump(self) -> None:
-        """One alert pass and one delivery round, when there is anything to do."""
+        """One alert pass and one delivery round, when there is anything to do; the
+        timed events every TIMED_EVERY."""
+        now = self.svc.clock.now()
+        if self._timed_at is None or now - self._timed_at >= TIMED_EVERY:
+            self._timed_at = now
+            self.examine_time()
         with reading(self.svc.sessions) as session:
             if not store.anything_to_do(session, self.svc.clock.now()):
                 return
@@ -177,6 +195,92 @@ class AlertService:
                     session.add(self._message(alert, event, run, now))
                     queued += 1
         return queued
+
+    def examine_time(self) -> int:
+        """Queue the events that time alone brings: stale jobs and long runs, each
+        told once (a conditional write marks it, so two passes cannot both tell).
+        Returns the number queued."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            alerts = store.all_alerts(session)
+            stale = [a for a in alerts if AlertEvent.STALE.value in a.events]
+            long = [a for a in alerts if AlertEvent.LONG.value in a.events]
+            queued = self._stale(session, stale, now) if stale else 0
+            return queued + (self._long(session, long, now) if long else 0)
+
+    def _stale(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        from synchub.services.jobs import JobService
+
+        successes = store.last_successes(session)
+        queued = 0
+        for job in store.scheduled_jobs(session):
+            # Counted from the last success, or from the job's last change (a new or
+            # re-enabled job is not stale at once).
+            since = max(successes.get(job.id, job.updated_at), job.updated_at)
+            deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
+            if deadline is None or now < deadline or job.stale_told_for == since:
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if not wanted or _muted(job, now) or not store.tell_stale(session, job.id, since):
+                continue
+            title = f"synchub: {job.name} is stale"
+            body = (
+                f"Job {job.name} has had no success since {since.isoformat(timespec='seconds')}"
+                f" ({format_duration(int((now - since).total_seconds()))} ago"
+                f"{self._job_link(job.name)})."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.STALE, job.name, None, title, body, now))
+                queued += 1
+        return queued
+
+    def _long(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        queued = 0
+        for run in store.running_untold(session, EXAMINE_BATCH):
+            job = job_store.get_by_id(session, run.job_id) if run.job_id else None
+            if job is None or run.started_at is None or _muted(job, now):
+                continue
+            durations = store.success_durations(session, job.id, LONG_HISTORY)
+            limit = long_threshold(job.long_after_s, durations)
+            running = (now - run.started_at).total_seconds()
+            if limit is None or running < limit:
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if not wanted or not store.tell_long(session, run.id):
+                continue
+            title = f"synchub: {job.name} is taking long"
+            body = (
+                f"Run {run.id} of job {job.name} has been going for "
+                f"{format_duration(int(running))} (long after {format_duration(int(limit))}"
+                f"{self._run_link(run.id)})."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.LONG, job.name, run.id, title, body, now))
+                queued += 1
+        return queued
+
+    def _job_link(self, job: str) -> str:
+        base = self.svc.settings.public_url.rstrip("/")
+        return f"; {base}/jobs/{job}" if base else ""
+
+    def _run_link(self, run_id: int) -> str:
+        base = self.svc.settings.public_url.rstrip("/")
+        return f"; {base}/runs/{run_id}" if base else ""
+
+    @staticmethod
+    def _note(
+        alert: AlertRow,
+        event: AlertEvent,
+        job: str,
+        run_id: int | None,
+        title: str,
+        body: str,
+        now: datetime,
+    ) -> AlertMessageRow:
+        return AlertMessageRow(
+            alert_id=alert.id, event=event.value, job_name=job, run_id=run_id,
+            title=title, body=body, created_at=now, attempts=0, next_attempt_at=now,
+        )  # fmt: skip
 
     def deliver(self) -> int:
         """Send the messages that are due; returns how many were delivered."""

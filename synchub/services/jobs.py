@@ -84,6 +84,12 @@ class JobFields:
     check_access: bool | None = None
     #: sync/copy: keep what runs delete or overwrite for this long ("30d"); "off" stops
     keep_deleted: str | None = None
+    #: alert `stale` after this long without a success; "" or "auto": twice the
+    #: schedule's interval plus an hour
+    stale_after: str | None = None
+    #: alert `long` for a run still going after this long; "" or "auto": 3 x the
+    #: median of its last 20 successful runs
+    long_after: str | None = None
     #: edit only: rclone options appended to the job's (those already there stay once)
     add_options: list[str] | None = None
     #: edit only: rclone options taken out, by the whole option or by its flag name
@@ -101,6 +107,8 @@ DEFAULTS = JobFields(
     enabled=True,
     tags=[],
     watch=False,
+    stale_after="",
+    long_after="",
 )
 
 
@@ -579,6 +587,11 @@ class JobService:
             retry_delay = _duration(spec.retry_delay, "retry delay")
         with problems.about("timeout"):
             timeout = _timeout(spec.timeout) or 0
+        stale_after = long_after = None
+        with problems.about("stale_after"):
+            stale_after = _auto_duration(spec.stale_after, "--stale-after")
+        with problems.about("long_after"):
+            long_after = _auto_duration(spec.long_after, "--long-after")
         overlap, misfire = OverlapPolicy.SKIP, MisfirePolicy.ONCE
         with problems.about("overlap"):
             overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
@@ -603,6 +616,7 @@ class JobService:
         )
         row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout or None
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
+        row.stale_after_s, row.long_after_s = stale_after, long_after
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
         row.watch = bool(spec.watch)
@@ -770,6 +784,8 @@ class JobService:
             enabled=row.enabled,
             tags=list(row.tags),
             watch=row.watch,
+            stale_after=f"{row.stale_after_s}s" if row.stale_after_s else "",
+            long_after=f"{row.long_after_s}s" if row.long_after_s else "",
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -792,6 +808,8 @@ class JobService:
             "retries": row.retries,
             "retry_delay_s": row.retry_delay_s,
             "timeout_s": row.timeout_s,
+            "stale_after_s": row.stale_after_s,  # None: derived from the schedule
+            "long_after_s": row.long_after_s,  # None: from its successful runs
             "overlap": row.overlap,
             "enabled": row.enabled,
             "tags": list(row.tags),
@@ -1016,6 +1034,13 @@ def _timeout(text: str) -> int | None:
     if text.strip().lower() in _NO_TIMEOUT:
         return None
     return _duration(text, "timeout")
+
+
+def _auto_duration(text: str | None, what: str) -> int | None:
+    """Seconds of an alert threshold; None for the derived default ("" or "auto")."""
+    if text is None or text.strip().lower() in {"", "auto"}:
+        return None
+    return _duration(text, what)
 
 
 def _duration(text: str, what: str) -> int:

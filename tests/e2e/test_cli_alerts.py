@@ -24,7 +24,7 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
                 "--retries", "0")  # fmt: skip
         done = synchub("alert", "add", "ops", receiver.url, "--job", "backup")
-        assert "failure, recovery of backup to json://127.0.0.1/…" in done.stdout
+        assert "failure, recovery, stale of backup to json://127.0.0.1/…" in done.stdout
         assert synchub("alert", "add", "bad", "nope", check=False).returncode == 2
         assert (
             synchub("alert", "add", "bad", receiver.url, "--after", "0", check=False).returncode

@@ -156,7 +156,13 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
-    "0015": {("jobs", "muted_until")},
+    "0015": {
+        ("jobs", "muted_until"),
+        ("jobs", "stale_after_s"),
+        ("jobs", "stale_told_for"),
+        ("jobs", "long_after_s"),
+        ("runs", "alert_long_told"),
+    },
 }
 
 

@@ -1,6 +1,9 @@
-"""jobs can be muted: no alert is queued for them until then
+"""alert events beyond failure and recovery: mute, stale, long
 
 jobs.muted_until: `synchub job mute NAME 2h` silences a job's alerts until then.
+jobs.stale_after_s, jobs.long_after_s: the job's thresholds (None: derived).
+jobs.stale_told_for: the success a `stale` alert was told for (once per change).
+runs.alert_long_told: a `long` alert was told for this run (once per run).
 
 Revision ID: 0015
 Revises: 0014
@@ -22,7 +25,16 @@ Stamp = sa.DateTime(timezone=True)
 
 def upgrade() -> None:
     op.add_column("jobs", sa.Column("muted_until", Stamp, nullable=True))
+    op.add_column("jobs", sa.Column("stale_after_s", sa.Integer, nullable=True))
+    op.add_column("jobs", sa.Column("stale_told_for", Stamp, nullable=True))
+    op.add_column("jobs", sa.Column("long_after_s", sa.Integer, nullable=True))
+    op.add_column(
+        "runs",
+        sa.Column("alert_long_told", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE jobs DROP COLUMN muted_until")
+    for column in ("muted_until", "stale_after_s", "stale_told_for", "long_after_s"):
+        op.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
+    op.execute("ALTER TABLE runs DROP COLUMN alert_long_told")

@@ -14,7 +14,7 @@ alert_app = typer.Typer(
     "goes stale or runs long.",
 )
 
-EVENTS = "failure, recovery, stale, long"
+EVENTS = "failure, recovery, stale, long, missed"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 

@@ -31,6 +31,7 @@ from synchub.core.alerts import (
 from synchub.core.durations import format_duration
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.core.names import check_name
+from synchub.core.runs import SkipReason
 from synchub.core.text import check_text
 from synchub.store import alerts as store
 from synchub.store import audit
@@ -49,6 +50,8 @@ HOLD = timedelta(minutes=2)
 #: Waits between delivery attempts: doubling from a minute, at most an hour.
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
+#: Why a scheduled run was skipped, as `runs.reason` says: the `missed` event.
+SKIPS = (SkipReason.MISSED.value, SkipReason.OVERLAP.value)
 #: How often a process looks for stale jobs and long runs: what time alone brings.
 TIMED_EVERY = timedelta(seconds=30)
 
@@ -194,6 +197,36 @@ class AlertService:
                 for alert, event in self._events(session, run, alerts):
                     session.add(self._message(alert, event, run, now))
                     queued += 1
+            queued += self._missed(session, runs, alerts, now)
+        return queued
+
+    def _missed(
+        self,
+        session: Any,
+        runs: builtins.list[RunRow],
+        alerts: builtins.list[AlertRow],
+        now: datetime,
+    ) -> int:
+        """One message per job for the fire times this pass found skipped (by the
+        misfire or the overlap policy): a server down a day tells once, not per time."""
+        wanted = [a for a in alerts if AlertEvent.MISSED.value in a.events]
+        skipped: dict[int, builtins.list[RunRow]] = {}
+        for run in runs:
+            scheduled = run.trigger == "schedule" and run.job_id is not None
+            if scheduled and run.state == "skipped" and run.reason in SKIPS:
+                assert run.job_id is not None
+                skipped.setdefault(run.job_id, []).append(run)
+        queued = 0
+        for job_id, missed in skipped.items() if wanted else ():
+            job = job_store.get_by_id(session, job_id)
+            if job is None or _muted(job, now):
+                continue
+            title, body = _compose_missed(job.name, missed)
+            for alert in (a for a in wanted if _covers(a, job)):
+                session.add(
+                    self._note(alert, AlertEvent.MISSED, job.name, missed[-1].id, title, body, now)
+                )
+                queued += 1
         return queued
 
     def examine_time(self) -> int:
@@ -370,6 +403,21 @@ def compose(event: AlertEvent, run: RunRow, public_url: str) -> tuple[str, str]:
     return (
         f"synchub: {job} {run.state.replace('_', ' ')}",
         f"Job {job} ended {run.state.replace('_', ' ')} {attempts}: {cause} ({link}).",
+    )
+
+
+def _compose_missed(job: str, missed: builtins.list[RunRow]) -> tuple[str, str]:
+    times = [r.scheduled_for.isoformat(timespec="minutes") for r in missed if r.scheduled_for]
+    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
+    why = {
+        "missed": "nothing was running at the time (misfire policy)",
+        "overlap": "the job was still running (overlap policy)",
+    }
+    reasons = "; ".join(sorted({why[r.reason] for r in missed if r.reason in why}))
+    count = f"{len(missed)} fire time{'s' if len(missed) > 1 else ''}"
+    return (
+        f"synchub: {job} skipped {count}",
+        f"Job {job} skipped {count} ({shown}): {reasons}.",
     )
 
 

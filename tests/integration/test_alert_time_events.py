@@ -156,3 +156,25 @@ def test_without_long_after_a_run_is_long_at_3x_the_median_of_its_successes(
     finally:
         scripted.release.set()
         worker.join()
+
+
+def test_fire_times_skipped_by_the_misfire_policy_tell_once_per_pass(
+    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url, events=["missed"]))
+    svc.jobs.edit("hourly", JobFields(misfire="skip"))
+    clock.advance(5 * 3600)  # nothing ran for five hours: the fifth fire time is now
+    h.step()
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert receiver.titles() == ["synchub: hourly skipped 4 fire times"]
+    assert "nothing was running at the time (misfire policy)" in receiver.bodies[0]["message"]
+    # It should tell each skipped time once: another pass finds nothing new.
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert len(receiver.bodies) == 1
+    clock.advance(3600)
+    h.step()
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert len(receiver.bodies) == 1  # on time: it ran

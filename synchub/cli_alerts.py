@@ -14,7 +14,7 @@ alert_app = typer.Typer(
     "goes stale or runs long.",
 )
 
-EVENTS = "failure, recovery, stale, long, missed"
+EVENTS = "failure, recovery, stale, long, missed, watch"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 

@@ -21,11 +21,12 @@ class AlertEvent(StrEnum):
     STALE = "stale"  #: a scheduled job has had no success for longer than it should
     LONG = "long"  #: a run is still going after longer than it should
     MISSED = "missed"  #: fire times skipped by the misfire or overlap policy
+    WATCH = "watch"  #: a watched folder can no longer be watched
 
 
 DEFAULT_EVENTS = (AlertEvent.FAILURE, AlertEvent.RECOVERY, AlertEvent.STALE)
 #: Events users ask for that are not sent yet: refused by name rather than ignored.
-NOT_YET = frozenset({"watch", "digest"})
+NOT_YET = frozenset({"digest"})
 MAX_AFTER = 1000
 #: The margin a derived stale deadline leaves after the second fire time missed.
 STALE_MARGIN = timedelta(hours=1)

@@ -238,8 +238,37 @@ class AlertService:
             alerts = store.all_alerts(session)
             stale = [a for a in alerts if AlertEvent.STALE.value in a.events]
             long = [a for a in alerts if AlertEvent.LONG.value in a.events]
+            watch = [a for a in alerts if AlertEvent.WATCH.value in a.events]
             queued = self._stale(session, stale, now) if stale else 0
-            return queued + (self._long(session, long, now) if long else 0)
+            queued += self._long(session, long, now) if long else 0
+            return queued + self._watch(session, watch, now)
+
+    def _watch(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        """Tell once when a watched folder can no longer be watched; once it can
+        again, the next problem is told again. Each change is a conditional write."""
+        from synchub.services.jobs import JobService
+
+        queued = 0
+        for job in store.watched_jobs(session):
+            problem = JobService.watch_problem(job)
+            if problem is None:
+                if job.watch_told:
+                    store.set_watch_told(session, job.id, False)
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if job.watch_told or not wanted or _muted(job, now):
+                continue
+            if not store.set_watch_told(session, job.id, True):
+                continue
+            title = f"synchub: {job.name} cannot watch its folder"
+            body = (
+                f"Job {job.name} cannot watch its folder: {problem}; its changes start no run "
+                f"until it can (the periodic rescan goes on){self._job_link(job.name)}."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.WATCH, job.name, None, title, body, now))
+                queued += 1
+        return queued
 
     def _stale(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
         from synchub.services.jobs import JobService

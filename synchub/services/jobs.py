@@ -816,7 +816,7 @@ class JobService:
             "watch": row.watch,
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
-            "watch_problem": self._watch_problem(row),
+            "watch_problem": self.watch_problem(row),
             # alerts are silenced until then; None when not muted (or the mute ended)
             "muted_until": _iso(row.muted_until) if _muted(row, now) else None,
             "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
@@ -827,7 +827,7 @@ class JobService:
         }
 
     @staticmethod
-    def _watch_problem(row: JobRow) -> str | None:
+    def watch_problem(row: JobRow) -> str | None:
         """Why the watcher cannot watch the job's folder now, or None (also for a
         remote source, which is rescanned only). Derived at each look, not stored."""
         if not row.watch or row.kind != "rclone":

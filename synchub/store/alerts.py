@@ -231,3 +231,24 @@ def tell_long(session: Session, run_id: int) -> bool:
         .values(alert_long_told=True)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def watched_jobs(session: Session) -> list[JobRow]:
+    """Enabled watched folders: the jobs a `watch` alert is about."""
+    return list(
+        session.scalars(
+            select(JobRow)
+            .where(JobRow.enabled.is_(True), JobRow.watch.is_(True))
+            .order_by(JobRow.id)
+        )
+    )
+
+
+def set_watch_told(session: Session, job_id: int, told: bool) -> bool:
+    """Move the job's `watch` alert to told (or back); False when it already was."""
+    result = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.watch_told.is_(not told))
+        .values(watch_told=told)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

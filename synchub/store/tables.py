@@ -119,6 +119,8 @@ class JobRow(Base):
     stale_told_for: Mapped[datetime | None]
     #: alert `long` for a run going longer; None: from its successful runs
     long_after_s: Mapped[int | None] = mapped_column(Integer)
+    #: a `watch` alert was told for its folder's present problem (once per change)
+    watch_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -178,3 +179,27 @@ def test_fire_times_skipped_by_the_misfire_policy_tell_once_per_pass(
     svc.alerts.examine()
     svc.alerts.deliver()
     assert len(receiver.bodies) == 1  # on time: it ran
+
+
+def test_a_watched_folder_that_cannot_be_watched_tells_once_per_change(
+    svc: Services, receiver: Receiver, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    params = {"source": str(inbox), "destination": str(tmp_path / "copy")}
+    svc.jobs.add("inbox", JobFields(kind="rclone", params=params, watch=True))
+    svc.alerts.add("ops", AlertFields(url=receiver.url, events=["watch"]))
+    tick(svc)
+    assert receiver.bodies == []
+    inbox.rmdir()  # e.g. a drive unplugged
+    tick(svc)
+    tick(svc)
+    assert receiver.titles() == ["synchub: inbox cannot watch its folder"]
+    assert str(inbox) in receiver.bodies[0]["message"]
+    # It should tell again only after the folder came back and went again.
+    inbox.mkdir()
+    tick(svc)
+    assert len(receiver.bodies) == 1
+    inbox.rmdir()
+    tick(svc)
+    assert receiver.titles()[1:] == ["synchub: inbox cannot watch its folder"]

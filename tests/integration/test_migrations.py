@@ -161,6 +161,7 @@ ADDED_BY = {
         ("jobs", "stale_after_s"),
         ("jobs", "stale_told_for"),
         ("jobs", "long_after_s"),
+        ("jobs", "watch_told"),
         ("runs", "alert_long_told"),
     },
 }

@@ -13,7 +13,7 @@ class AlertCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     #: an Apprise URL (mailto://, ntfy://, json://, slack://, ...); sealed, never shown
     url: str = Field(min_length=1, max_length=2000, examples=["ntfy://synchub-alerts"])
-    #: failure, recovery, stale, long, missed; absent: failure, recovery, stale
+    #: failure, recovery, stale, long, missed, watch; absent: failure, recovery, stale
     events: list[str] | None = Field(default=None, examples=[["failure", "recovery"]])
     jobs: list[str] | None = None  #: only these jobs; with `tags` absent too: every job
     tags: list[str] | None = None  #: only jobs with one of these tags

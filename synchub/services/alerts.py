@@ -230,8 +230,9 @@ class AlertService:
         return queued
 
     def examine_time(self) -> int:
-        """Queue the events that time alone brings: stale jobs and long runs, each
-        told once (a conditional write marks it, so two passes cannot both tell).
+        """Queue the events that time alone brings: stale jobs, long runs and
+        folders that cannot be watched, each told once per change (a conditional
+        write marks it, so two passes cannot both tell).
         Returns the number queued."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:

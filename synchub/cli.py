@@ -571,6 +571,22 @@ Params = Annotated[
     list[str] | None, typer.Option("--param", help="plug-in kinds: key=value (JSON values allowed)")
 ]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeat)")]
+StaleAfter = Annotated[
+    str | None,
+    typer.Option(
+        "--stale-after",
+        help="Alert 'stale' after this long without a success, e.g. 2d; auto (default): "
+        "twice the schedule's interval plus an hour",
+    ),
+]
+LongAfter = Annotated[
+    str | None,
+    typer.Option(
+        "--long-after",
+        help="Alert 'long' for a run going longer, e.g. 3h; auto (default): 3 x the median "
+        "of its last 20 successful runs",
+    ),
+]
 MaxDepth = Annotated[
     int | None,
     typer.Option("--max-depth", help="rclone --max-depth: 1 = top folder only; -1 = no limit"),
@@ -670,6 +686,8 @@ def job_add(
     require_marker: Marker = None,
     check_access: CheckAccess = None,
     keep_deleted: KeepDeleted = None,
+    stale_after: StaleAfter = None,
+    long_after: LongAfter = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -702,6 +720,8 @@ def job_add(
             require_marker=require_marker,
             check_access=check_access,
             keep_deleted=keep_deleted,
+            stale_after=stale_after,
+            long_after=long_after,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -812,6 +832,8 @@ def job_edit(
     ] = None,
     check_access: CheckAccess = None,
     keep_deleted: KeepDeleted = None,
+    stale_after: StaleAfter = None,
+    long_after: LongAfter = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
     --tag, --arg) replaces the job's; --add-option and --remove-option change its
@@ -860,6 +882,8 @@ def job_edit(
             require_marker=require_marker,
             check_access=check_access,
             keep_deleted=keep_deleted,
+            stale_after=stale_after,
+            long_after=long_after,
             add_options=add_options,
             remove_options=remove_options,
         )
@@ -996,6 +1020,17 @@ def print_job(view: dict[str, Any]) -> None:
     )
     if view["tags"]:
         out.print(f"  tags {', '.join(view['tags'])}", markup=False)
+    if view.get("stale_after_s") or view.get("long_after_s"):
+        from synchub.core.durations import format_duration
+
+        stale, long = view.get("stale_after_s"), view.get("long_after_s")
+        out.print(
+            f"  alerts: stale after {format_duration(stale) if stale else 'auto'}, "
+            f"long after {format_duration(long) if long else 'auto'}",
+            markup=False,
+        )
+    if view.get("muted_until"):
+        out.print(f"  alerts muted until {view['muted_until']}", markup=False)
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:
@@ -1018,6 +1053,27 @@ def job_disable(name: str) -> None:
         ensure_schema(svc)
         svc.jobs.set_enabled(name, False)
         out.print(f"disabled [bold]{name}[/]")
+
+
+@job_app.command("mute")
+def job_mute(
+    name: str,
+    duration: Annotated[str, typer.Argument(help="How long, e.g. 30m, 2h, 1d.")],
+) -> None:
+    """Send no alert for a job for a while (runs go on); a new mute replaces the old."""
+    with services() as svc:
+        ensure_schema(svc)
+        view = svc.jobs.mute(name, duration)
+    out.print(f"muted alerts of [bold]{name}[/] until {view['muted_until']}")
+
+
+@job_app.command("unmute")
+def job_unmute(name: str) -> None:
+    """Send a job's alerts again."""
+    with services() as svc:
+        ensure_schema(svc)
+        svc.jobs.unmute(name)
+    out.print(f"alerts of [bold]{name}[/] are on")
 
 
 @job_app.command("remove")

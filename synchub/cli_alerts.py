@@ -10,9 +10,11 @@ from synchub import cli_tables as tables
 
 alert_app = typer.Typer(
     no_args_is_help=True,
-    help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails or recovers.",
+    help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails, recovers, "
+    "goes stale or runs long.",
 )
 
+EVENTS = "failure, recovery, stale, long, missed, watch"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
@@ -28,7 +30,9 @@ def alert_add(
     ],
     on: Annotated[
         list[str] | None,
-        typer.Option("--on", help="Events, comma-separated: failure, recovery (default both)."),
+        typer.Option(
+            "--on", help=f"Events, comma-separated: {EVENTS} (default failure,recovery,stale)."
+        ),
     ] = None,
     job: Annotated[
         list[str] | None, typer.Option("--job", help="Only this job (repeat for more).")
@@ -52,6 +56,42 @@ def alert_add(
     out.print(f"added alert [bold]{name}[/]: ", end="")
     out.print(_summary(view), markup=False)
     out.print(f"try it: synchub alert test {name}", markup=False)
+
+
+@alert_app.command("edit")
+def alert_edit(
+    name: str,
+    url: Annotated[
+        str | None, typer.Option("--url", help="A new Apprise URL (kept sealed).")
+    ] = None,
+    on: Annotated[
+        list[str] | None,
+        typer.Option("--on", help=f"Events, comma-separated, replacing the alert's: {EVENTS}."),
+    ] = None,
+    job: Annotated[
+        list[str] | None, typer.Option("--job", help="Only this job (repeat); replaces the list.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Only jobs with this tag (repeat); replaces the list."),
+    ] = None,
+    after: Annotated[
+        int | None, typer.Option("--after", help="Tell after this many failed runs in a row.")
+    ] = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option("--clear", help="Empty a list: jobs or tags (repeat).", metavar="LIST"),
+    ] = None,
+) -> None:
+    """Change an alert; what is not given stays. Bad input changes nothing."""
+    from synchub.cli import ensure_schema, out, services
+
+    with services() as svc:
+        changes = _changes(url, on, job, tag, after, clear)
+        ensure_schema(svc)
+        view = svc.alerts.edit(name, changes)
+    out.print(f"changed alert [bold]{name}[/]: ", end="")
+    out.print(_summary(view), markup=False)
 
 
 @alert_app.command("list")
@@ -135,6 +175,32 @@ def alert_remove(name: str) -> None:
         ensure_schema(svc)
         svc.alerts.remove(name)
     out.print(f"removed alert [bold]{name}[/]")
+
+
+def _changes(
+    url: str | None,
+    on: list[str] | None,
+    jobs: list[str] | None,
+    tags: list[str] | None,
+    after: int | None,
+    clear: list[str] | None,
+) -> Any:
+    """The edit the options ask for; InvalidInput for none, or a list both cleared and
+    given."""
+    from synchub.core.errors import InvalidInput
+    from synchub.services.alerts import AlertChanges
+
+    lists = {"jobs": jobs, "tags": tags}
+    for cleared in clear or []:
+        if cleared not in lists:
+            raise InvalidInput(f"Bad --clear {cleared!r}: use jobs, tags")
+        if lists[cleared]:
+            raise InvalidInput(f"Give --clear {cleared} or new {cleared}, not both")
+        lists[cleared] = []
+    changes = AlertChanges(url, on, lists["jobs"], lists["tags"], after)
+    if changes == AlertChanges():
+        raise InvalidInput("Nothing to change: give --url, --on, --job, --tag, --after or --clear")
+    return changes
 
 
 def _covers(view: dict[str, Any]) -> str:

@@ -6,21 +6,34 @@ attempt ends without another retry. Cancelled, skipped and dry runs end no chain
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from synchub.core.errors import InvalidInput
+from synchub.core.schedules import Schedule, next_fires
 
 
 class AlertEvent(StrEnum):
     FAILURE = "failure"  #: a chain ended without success (failed, timed out, lost, stopped)
     RECOVERY = "recovery"  #: the first success after a failure that was told
+    STALE = "stale"  #: a scheduled job has had no success for longer than it should
+    LONG = "long"  #: a run is still going after longer than it should
+    MISSED = "missed"  #: fire times skipped by the misfire or overlap policy
+    WATCH = "watch"  #: a watched folder can no longer be watched
 
 
-DEFAULT_EVENTS = (AlertEvent.FAILURE, AlertEvent.RECOVERY)
+DEFAULT_EVENTS = (AlertEvent.FAILURE, AlertEvent.RECOVERY, AlertEvent.STALE)
 #: Events users ask for that are not sent yet: refused by name rather than ignored.
-NOT_YET = frozenset({"stale", "missed", "long", "watch", "digest"})
+NOT_YET = frozenset({"digest"})
 MAX_AFTER = 1000
+#: The margin a derived stale deadline leaves after the second fire time missed.
+STALE_MARGIN = timedelta(hours=1)
+#: Successful runs a derived `long` threshold is the median of, and the fewest it needs.
+LONG_HISTORY = 20
+LONG_LEAST = 5
+LONG_FACTOR = 3
 
 
 def parse_events(values: Sequence[str]) -> list[AlertEvent]:
@@ -70,3 +83,29 @@ def _failures_from(outcomes: Sequence[bool], start: int) -> int:
             break
         count += 1
     return count
+
+
+def stale_deadline(
+    schedule: Schedule, since: datetime, stale_after_s: int | None
+) -> datetime | None:
+    """When a job with no success since `since` becomes stale: `since` plus its own
+    `stale_after_s`, or else its second fire time after `since` plus an hour (twice
+    its interval, read from the schedule so a weekday cron gets its weekend). None
+    for a job without a schedule."""
+    fires = next_fires(schedule, since, 2)
+    if len(fires) < 2:
+        return None
+    if stale_after_s is not None:
+        return since + timedelta(seconds=stale_after_s)
+    return fires[1] + STALE_MARGIN
+
+
+def long_threshold(long_after_s: int | None, durations: Sequence[float]) -> float | None:
+    """Seconds after which a run is long: the job's own setting, or 3 x the median of
+    its last successful runs' durations when it has at least LONG_LEAST; None when it
+    has neither."""
+    if long_after_s is not None:
+        return float(long_after_s)
+    if len(durations) < LONG_LEAST:
+        return None
+    return LONG_FACTOR * max(1.0, statistics.median(durations[:LONG_HISTORY]))

@@ -12,15 +12,26 @@ from __future__ import annotations
 import builtins
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
-from synchub.core.alerts import DEFAULT_EVENTS, AlertEvent, check_after, events_for, parse_events
+from synchub.core.alerts import (
+    DEFAULT_EVENTS,
+    LONG_HISTORY,
+    AlertEvent,
+    check_after,
+    events_for,
+    long_threshold,
+    parse_events,
+    stale_deadline,
+)
+from synchub.core.durations import format_duration
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.core.names import check_name
+from synchub.core.runs import SkipReason
 from synchub.core.text import check_text
 from synchub.store import alerts as store
 from synchub.store import audit
@@ -39,20 +50,36 @@ HOLD = timedelta(minutes=2)
 #: Waits between delivery attempts: doubling from a minute, at most an hour.
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
+#: Why a scheduled run was skipped, as `runs.reason` says: the `missed` event.
+SKIPS = (SkipReason.MISSED.value, SkipReason.OVERLAP.value)
+#: How often a process looks for stale jobs and long runs: what time alone brings.
+TIMED_EVERY = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
 class AlertFields:
     url: str
-    events: builtins.list[str] | None = None  #: None: failure and recovery
+    events: builtins.list[str] | None = None  #: None: failure, recovery, stale
     jobs: builtins.list[str] | None = None
     tags: builtins.list[str] | None = None
     after: int = 1
 
 
+@dataclass(frozen=True)
+class AlertChanges:
+    """An edit: None keeps what the alert has; an empty list of jobs or tags clears it."""
+
+    url: str | None = None
+    events: builtins.list[str] | None = None
+    jobs: builtins.list[str] | None = None
+    tags: builtins.list[str] | None = None
+    after: int | None = None
+
+
 class AlertService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
+        self._timed_at: datetime | None = None
 
     # -- configuration ------------------------------------------------------------
 
@@ -78,6 +105,33 @@ class AlertService:
                 self._audit(session, "alert.add", name, after=view)
         except IntegrityError:
             raise AlreadyExists(f"An alert named {name!r} already exists") from None
+        return view
+
+    def edit(self, name: str, changes: AlertChanges) -> dict[str, Any]:
+        """Change what is given, all checked before anything is written; audited with
+        the URL masked."""
+        url = _check_url(changes.url) if changes.url is not None else None
+        events = parse_events(changes.events) if changes.events is not None else None
+        after = check_after(changes.after) if changes.after is not None else None
+        tags = [check_text(t, "tag") for t in changes.tags] if changes.tags is not None else None
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+            before = _view(row, store.waiting(session, row.id))
+            if changes.jobs is not None:
+                row.jobs = self._known_jobs(session, changes.jobs)
+            if url is not None:
+                sealed = self.svc.box.seal({"url": url})
+                assert sealed is not None
+                row.url, row.url_hint = sealed, _hint(url)
+            if events is not None:
+                row.events = [e.value for e in events]
+            if after is not None:
+                row.after = after
+            if tags is not None:
+                row.tags = tags
+            row.updated_at = self.svc.clock.now()
+            view = _view(row, before["waiting"])
+            self._audit(session, "alert.edit", name, before=before, after=view)
         return view
 
     def list(self) -> builtins.list[dict[str, Any]]:
@@ -112,7 +166,12 @@ class AlertService:
     # -- the alert pass and delivery ----------------------------------------------
 
     def pump(self) -> None:
-        """One alert pass and one delivery round, when there is anything to do."""
+        """One alert pass and one delivery round, when there is anything to do; the
+        timed events every TIMED_EVERY."""
+        now = self.svc.clock.now()
+        if self._timed_at is None or now - self._timed_at >= TIMED_EVERY:
+            self._timed_at = now
+            self.examine_time()
         with reading(self.svc.sessions) as session:
             if not store.anything_to_do(session, self.svc.clock.now()):
                 return
@@ -138,7 +197,153 @@ class AlertService:
                 for alert, event in self._events(session, run, alerts):
                     session.add(self._message(alert, event, run, now))
                     queued += 1
+            queued += self._missed(session, runs, alerts, now)
         return queued
+
+    def _missed(
+        self,
+        session: Any,
+        runs: builtins.list[RunRow],
+        alerts: builtins.list[AlertRow],
+        now: datetime,
+    ) -> int:
+        """One message per job for the fire times this pass found skipped (by the
+        misfire or the overlap policy): a server down a day tells once, not per time."""
+        wanted = [a for a in alerts if AlertEvent.MISSED.value in a.events]
+        skipped: dict[int, builtins.list[RunRow]] = {}
+        for run in runs:
+            scheduled = run.trigger == "schedule" and run.job_id is not None
+            if scheduled and run.state == "skipped" and run.reason in SKIPS:
+                assert run.job_id is not None
+                skipped.setdefault(run.job_id, []).append(run)
+        queued = 0
+        for job_id, missed in skipped.items() if wanted else ():
+            job = job_store.get_by_id(session, job_id)
+            if job is None or _muted(job, now):
+                continue
+            title, body = _compose_missed(job.name, missed)
+            for alert in (a for a in wanted if _covers(a, job)):
+                session.add(
+                    self._note(alert, AlertEvent.MISSED, job.name, missed[-1].id, title, body, now)
+                )
+                queued += 1
+        return queued
+
+    def examine_time(self) -> int:
+        """Queue the events that time alone brings: stale jobs, long runs and
+        folders that cannot be watched, each told once per change (a conditional
+        write marks it, so two passes cannot both tell).
+        Returns the number queued."""
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            alerts = store.all_alerts(session)
+            stale = [a for a in alerts if AlertEvent.STALE.value in a.events]
+            long = [a for a in alerts if AlertEvent.LONG.value in a.events]
+            watch = [a for a in alerts if AlertEvent.WATCH.value in a.events]
+            queued = self._stale(session, stale, now) if stale else 0
+            queued += self._long(session, long, now) if long else 0
+            return queued + self._watch(session, watch, now)
+
+    def _watch(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        """Tell once when a watched folder can no longer be watched; once it can
+        again, the next problem is told again. Each change is a conditional write."""
+        from synchub.services.jobs import JobService
+
+        queued = 0
+        for job in store.watched_jobs(session):
+            problem = JobService.watch_problem(job)
+            if problem is None:
+                if job.watch_told:
+                    store.set_watch_told(session, job.id, False)
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if job.watch_told or not wanted or _muted(job, now):
+                continue
+            if not store.set_watch_told(session, job.id, True):
+                continue
+            title = f"synchub: {job.name} cannot watch its folder"
+            body = (
+                f"Job {job.name} cannot watch its folder: {problem}; its changes start no run "
+                f"until it can (the periodic rescan goes on){self._job_link(job.name)}."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.WATCH, job.name, None, title, body, now))
+                queued += 1
+        return queued
+
+    def _stale(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        from synchub.services.jobs import JobService
+
+        successes = store.last_successes(session)
+        queued = 0
+        for job in store.scheduled_jobs(session):
+            # Counted from the last success, or from the job's last change (a new or
+            # re-enabled job is not stale at once).
+            since = max(successes.get(job.id, job.updated_at), job.updated_at)
+            deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
+            if deadline is None or now < deadline or job.stale_told_for == since:
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if not wanted or _muted(job, now) or not store.tell_stale(session, job.id, since):
+                continue
+            title = f"synchub: {job.name} is stale"
+            body = (
+                f"Job {job.name} has had no success since {since.isoformat(timespec='seconds')}"
+                f" ({format_duration(int((now - since).total_seconds()))} ago"
+                f"{self._job_link(job.name)})."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.STALE, job.name, None, title, body, now))
+                queued += 1
+        return queued
+
+    def _long(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+        queued = 0
+        for run in store.running_untold(session, EXAMINE_BATCH):
+            job = job_store.get_by_id(session, run.job_id) if run.job_id else None
+            if job is None or run.started_at is None or _muted(job, now):
+                continue
+            durations = store.success_durations(session, job.id, LONG_HISTORY)
+            limit = long_threshold(job.long_after_s, durations)
+            running = (now - run.started_at).total_seconds()
+            if limit is None or running < limit:
+                continue
+            wanted = [a for a in alerts if _covers(a, job)]
+            if not wanted or not store.tell_long(session, run.id):
+                continue
+            title = f"synchub: {job.name} is taking long"
+            body = (
+                f"Run {run.id} of job {job.name} has been going for "
+                f"{format_duration(int(running))} (long after {format_duration(int(limit))}"
+                f"{self._run_link(run.id)})."
+            )
+            for alert in wanted:
+                session.add(self._note(alert, AlertEvent.LONG, job.name, run.id, title, body, now))
+                queued += 1
+        return queued
+
+    def _job_link(self, job: str) -> str:
+        base = self.svc.settings.public_url.rstrip("/")
+        return f"; {base}/jobs/{job}" if base else ""
+
+    def _run_link(self, run_id: int) -> str:
+        base = self.svc.settings.public_url.rstrip("/")
+        return f"; {base}/runs/{run_id}" if base else ""
+
+    @staticmethod
+    def _note(
+        alert: AlertRow,
+        event: AlertEvent,
+        job: str,
+        run_id: int | None,
+        title: str,
+        body: str,
+        now: datetime,
+    ) -> AlertMessageRow:
+        return AlertMessageRow(
+            alert_id=alert.id, event=event.value, job_name=job, run_id=run_id,
+            title=title, body=body, created_at=now, attempts=0, next_attempt_at=now,
+        )  # fmt: skip
 
     def deliver(self) -> int:
         """Send the messages that are due; returns how many were delivered."""
@@ -167,7 +372,7 @@ class AlertService:
         if store.is_retried(session, run.id):
             return []  # an attempt, not the chain's end
         job = job_store.get_by_id(session, run.job_id)
-        if job is None:
+        if job is None or _muted(job, run.finished_at or self.svc.clock.now()):
             return []
         wanted = [a for a in alerts if _covers(a, job)]
         if not wanted:
@@ -231,6 +436,21 @@ def compose(event: AlertEvent, run: RunRow, public_url: str) -> tuple[str, str]:
     )
 
 
+def _compose_missed(job: str, missed: builtins.list[RunRow]) -> tuple[str, str]:
+    times = [r.scheduled_for.isoformat(timespec="minutes") for r in missed if r.scheduled_for]
+    shown = ", ".join(times[:5]) + (f" and {len(times) - 5} more" if len(times) > 5 else "")
+    why = {
+        "missed": "nothing was running at the time (misfire policy)",
+        "overlap": "the job was still running (overlap policy)",
+    }
+    reasons = "; ".join(sorted({why[r.reason] for r in missed if r.reason in why}))
+    count = f"{len(missed)} fire time{'s' if len(missed) > 1 else ''}"
+    return (
+        f"synchub: {job} skipped {count}",
+        f"Job {job} skipped {count} ({shown}): {reasons}.",
+    )
+
+
 def _apprise() -> Any:
     """Apprise, its log silenced: it writes whole URLs, credentials and all, into
     its error lines. synchub says what failed itself."""
@@ -264,6 +484,12 @@ def _hint(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "")[:60]
     return f"{parts.scheme}://{host}/…" if host else f"{parts.scheme}://…"
+
+
+def _muted(job: JobRow, at: datetime) -> bool:
+    """Whether the job was muted at `at` (a run's end: a pass that looks a little
+    later still honours a mute that ended meanwhile)."""
+    return job.muted_until is not None and job.muted_until > at
 
 
 def _covers(alert: AlertRow, job: JobRow) -> bool:

@@ -6,7 +6,7 @@ import builtins
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, object_session
@@ -85,6 +85,12 @@ class JobFields:
     check_access: bool | None = None
     #: sync/copy: keep what runs delete or overwrite for this long ("30d"); "off" stops
     keep_deleted: str | None = None
+    #: alert `stale` after this long without a success; "" or "auto": twice the
+    #: schedule's interval plus an hour
+    stale_after: str | None = None
+    #: alert `long` for a run still going after this long; "" or "auto": 3 x the
+    #: median of its last 20 successful runs
+    long_after: str | None = None
     #: edit only: rclone options appended to the job's (those already there stay once)
     add_options: list[str] | None = None
     #: edit only: rclone options taken out, by the whole option or by its flag name
@@ -102,6 +108,8 @@ DEFAULTS = JobFields(
     enabled=True,
     tags=[],
     watch=False,
+    stale_after="",
+    long_after="",
 )
 
 
@@ -281,6 +289,33 @@ class JobService:
             view = self._view(row, now)
         self.svc.on_change()
         return view
+
+    def mute(self, name: str, duration: str | int) -> dict[str, Any]:
+        """Queue no alert for the job for `duration` (text like 2h, or seconds) from
+        now; a new mute replaces the old one. InvalidInput for a bad duration."""
+        seconds = (
+            _duration(duration, "mute duration")
+            if isinstance(duration, str)
+            else _duration(f"{duration}s", "mute duration (seconds)")
+        )
+        return self._set_muted(name, self.svc.clock.now() + timedelta(seconds=seconds))
+
+    def unmute(self, name: str) -> dict[str, Any]:
+        """Alerts for the job again; a job not muted stays as it is."""
+        return self._set_muted(name, None)
+
+    def _set_muted(self, name: str, until: datetime | None) -> dict[str, Any]:
+        now = self.svc.clock.now()
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name, lock=True)
+            before = _iso(row.muted_until) if _muted(row, now) else None
+            row.muted_until = until
+            audit.record(
+                session, at=now, actor=self.svc.actor,
+                action="job.mute" if until else "job.unmute", target_type="job", target=name,
+                before={"muted_until": before}, after={"muted_until": _iso(until)},
+            )  # fmt: skip
+            return self._view(row, now)
 
     def remove(self, name: str, *, keep_history: bool = False) -> dict[str, Any]:
         """Remove a job, in one transaction:
@@ -557,6 +592,11 @@ class JobService:
             retry_delay = _duration(spec.retry_delay, "retry delay")
         with problems.about("timeout"):
             timeout = _timeout(spec.timeout) or 0
+        stale_after = long_after = None
+        with problems.about("stale_after"):
+            stale_after = _auto_duration(spec.stale_after, "--stale-after")
+        with problems.about("long_after"):
+            long_after = _auto_duration(spec.long_after, "--long-after")
         overlap, misfire = OverlapPolicy.SKIP, MisfirePolicy.ONCE
         with problems.about("overlap"):
             overlap = _choice(OverlapPolicy, spec.overlap, "overlap policy")
@@ -581,6 +621,7 @@ class JobService:
         )
         row.retries, row.retry_delay_s, row.timeout_s = spec.retries, retry_delay, timeout or None
         row.overlap, row.misfire, row.queue = overlap.value, misfire.value, spec.queue
+        row.stale_after_s, row.long_after_s = stale_after, long_after
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
         row.watch = bool(spec.watch)
@@ -748,6 +789,8 @@ class JobService:
             enabled=row.enabled,
             tags=list(row.tags),
             watch=row.watch,
+            stale_after=f"{row.stale_after_s}s" if row.stale_after_s else "",
+            long_after=f"{row.long_after_s}s" if row.long_after_s else "",
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -770,13 +813,17 @@ class JobService:
             "retries": row.retries,
             "retry_delay_s": row.retry_delay_s,
             "timeout_s": row.timeout_s,
+            "stale_after_s": row.stale_after_s,  # None: derived from the schedule
+            "long_after_s": row.long_after_s,  # None: from its successful runs
             "overlap": row.overlap,
             "enabled": row.enabled,
             "tags": list(row.tags),
             "watch": row.watch,
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
-            "watch_problem": self._watch_problem(row),
+            "watch_problem": self.watch_problem(row),
+            # alerts are silenced until then; None when not muted (or the mute ended)
+            "muted_until": _iso(row.muted_until) if _muted(row, now) else None,
             "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
             if row.next_fire_at
             else None,
@@ -785,7 +832,7 @@ class JobService:
         }
 
     @staticmethod
-    def _watch_problem(row: JobRow) -> str | None:
+    def watch_problem(row: JobRow) -> str | None:
         """Why the watcher cannot watch the job's folder now, or None (also for a
         remote source, which is rescanned only). Derived at each look, not stored."""
         if not row.watch or row.kind != "rclone":
@@ -798,6 +845,10 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _muted(row: JobRow, now: datetime) -> bool:
+    return row.muted_until is not None and row.muted_until > now
 
 
 def _new_fields(spec: JobFields) -> JobFields:
@@ -988,6 +1039,13 @@ def _timeout(text: str) -> int | None:
     if text.strip().lower() in _NO_TIMEOUT:
         return None
     return _duration(text, "timeout")
+
+
+def _auto_duration(text: str | None, what: str) -> int | None:
+    """Seconds of an alert threshold; None for the derived default ("" or "auto")."""
+    if text is None or text.strip().lower() in {"", "auto"}:
+        return None
+    return _duration(text, what)
 
 
 def _duration(text: str, what: str) -> int:

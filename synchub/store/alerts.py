@@ -8,7 +8,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from synchub.core.runs import RETRYABLE, TERMINAL, RunState
-from synchub.store.tables import AlertMessageRow, AlertRow, RunRow
+from synchub.store.tables import AlertMessageRow, AlertRow, JobRow, RunRow
 
 #: The states that end a chain and count for alerts; a cancel or a skip tells nothing.
 CHAIN_ENDS = (RunState.SUCCEEDED.value, *(s.value for s in RETRYABLE))
@@ -144,3 +144,111 @@ def delivery_counts(session: Session) -> dict[str, int]:
         )
     ).one()
     return {"delivered": int(sent), "failed": int(attempts) - int(sent)}
+
+
+def scheduled_jobs(session: Session) -> list[JobRow]:
+    """Enabled jobs with a schedule: the only ones that can be stale."""
+    return list(
+        session.scalars(
+            select(JobRow)
+            .where(JobRow.enabled.is_(True), JobRow.schedule_kind != "none")
+            .order_by(JobRow.id)
+        )
+    )
+
+
+def last_successes(session: Session) -> dict[int, datetime]:
+    """Each job's last real success (its end), by job id."""
+    rows = session.execute(
+        select(RunRow.job_id, func.max(RunRow.finished_at))
+        .where(
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.dry_run.is_(False),
+            RunRow.job_id.is_not(None),
+        )
+        .group_by(RunRow.job_id)
+    )
+    return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
+
+
+def tell_stale(session: Session, job_id: int, since: datetime) -> bool:
+    """Mark the job's stale alert told for the success at `since`; False when it was
+    already (another pass got there first)."""
+    result = session.execute(
+        update(JobRow)
+        .where(
+            JobRow.id == job_id,
+            or_(JobRow.stale_told_for.is_(None), JobRow.stale_told_for != since),
+        )
+        .values(stale_told_for=since)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def running_untold(session: Session, limit: int) -> list[RunRow]:
+    """Running runs no `long` alert was told for, oldest first."""
+    return list(
+        session.scalars(
+            select(RunRow)
+            .where(
+                RunRow.state == RunState.RUNNING.value,
+                RunRow.alert_long_told.is_(False),
+                RunRow.started_at.is_not(None),
+                RunRow.job_id.is_not(None),
+            )
+            .order_by(RunRow.started_at)
+            .limit(limit)
+        )
+    )
+
+
+def success_durations(session: Session, job_id: int, limit: int) -> list[float]:
+    """Seconds the job's last `limit` real successes took, newest first."""
+    rows = session.execute(
+        select(RunRow.started_at, RunRow.finished_at)
+        .where(
+            RunRow.job_id == job_id,
+            RunRow.state == RunState.SUCCEEDED.value,
+            RunRow.dry_run.is_(False),
+            RunRow.started_at.is_not(None),
+            RunRow.finished_at.is_not(None),
+        )
+        .order_by(RunRow.id.desc())
+        .limit(limit)
+    )
+    return [(end - start).total_seconds() for start, end in rows if start and end]
+
+
+def tell_long(session: Session, run_id: int) -> bool:
+    """Mark the run's `long` alert told; False when it was already or it ended."""
+    result = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.alert_long_told.is_(False),
+            RunRow.state == RunState.RUNNING.value,
+        )
+        .values(alert_long_told=True)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def watched_jobs(session: Session) -> list[JobRow]:
+    """Enabled watched folders: the jobs a `watch` alert is about."""
+    return list(
+        session.scalars(
+            select(JobRow)
+            .where(JobRow.enabled.is_(True), JobRow.watch.is_(True))
+            .order_by(JobRow.id)
+        )
+    )
+
+
+def set_watch_told(session: Session, job_id: int, told: bool) -> bool:
+    """Move the job's `watch` alert to told (or back); False when it already was."""
+    result = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job_id, JobRow.watch_told.is_(not told))
+        .values(watch_told=told)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -111,6 +111,16 @@ class JobRow(Base):
     files_sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: `job mute`: no alert is queued for the job until then
+    muted_until: Mapped[datetime | None]
+    #: alert `stale` after this long without a success; None: from the schedule
+    stale_after_s: Mapped[int | None] = mapped_column(Integer)
+    #: the success (its end; the job's creation when none) its `stale` alert was told for
+    stale_told_for: Mapped[datetime | None]
+    #: alert `long` for a run going longer; None: from its successful runs
+    long_after_s: Mapped[int | None] = mapped_column(Integer)
+    #: a `watch` alert was told for its folder's present problem (once per change)
+    watch_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -200,6 +210,8 @@ class RunRow(Base):
     #: the alert pass has looked at it (once it ended), in the transaction that
     #: queued its messages
     alert_examined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a `long` alert was told for it (once per run)
+    alert_long_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunLogRow(Base):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from synchub.core.clock import FakeClock
+from synchub.services import Services
+from synchub.services.jobs import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.integration.test_alerts import Receiver
 
@@ -39,3 +44,46 @@ def test_an_admin_adds_tests_and_removes_an_alert_and_others_only_read(api: Api)
         assert 'synchub_alerts_sent_total{result="delivered"}' in metrics
     finally:
         receiver.server.shutdown()
+
+
+def test_an_admin_edits_an_alert_and_a_bad_edit_changes_nothing(api: Api) -> None:
+    receiver = Receiver()
+    try:
+        body = {"name": "ops", "url": "json://127.0.0.1:9/", "after": 2}
+        ok(api.admin.post("/api/v1/alerts", json=body), 201)
+        problem(api.operator.patch("/api/v1/alerts/ops", json={"after": 3}), 403)
+        url = receiver.url.replace("json://", "json://bot:s3cret-token@")
+        edited = ok(api.admin.patch("/api/v1/alerts/ops", json={"url": url, "events": ["failure"]}))
+        assert edited["events"] == ["failure"] and edited["after"] == 2
+        assert "s3cret" not in api.admin.get("/api/v1/audit").text
+        before = ok(api.admin.get("/api/v1/alerts/ops"))
+        for bad in [
+            {"url": "nope", "after": 3},
+            {"events": ["boom"], "after": 3},
+            {"after": 0},
+            {"color": "red"},
+        ]:
+            problem(api.admin.patch("/api/v1/alerts/ops", json=bad), 422)
+        problem(api.admin.patch("/api/v1/alerts/ops", json={"jobs": ["no"], "after": 3}), 404)
+        problem(api.admin.patch("/api/v1/alerts/nope", json={"after": 3}), 404)
+        assert ok(api.admin.get("/api/v1/alerts/ops")) == before
+        assert ok(api.admin.post("/api/v1/alerts/ops/test"))["delivered"] is True
+    finally:
+        receiver.server.shutdown()
+
+
+def test_an_operator_mutes_and_unmutes_a_job(api: Api, svc: Services, clock: FakeClock) -> None:
+    svc.jobs.add("nightly", JobFields(kind="scripted"))
+    problem(api.viewer.post("/api/v1/jobs/nightly/mute", json={"duration": "2h"}), 403)
+    muted = ok(api.operator.post("/api/v1/jobs/nightly/mute", json={"duration": "2h"}))
+    until = datetime.fromisoformat(muted["muted_until"])
+    assert until == clock.now() + timedelta(hours=2)
+    assert ok(api.viewer.get("/api/v1/jobs/nightly"))["muted_until"] == muted["muted_until"]
+    # It should take seconds as a number, and refuse bad durations changing nothing.
+    by_number = ok(api.operator.post("/api/v1/jobs/nightly/mute", json={"duration": 60}))
+    assert datetime.fromisoformat(by_number["muted_until"]) == clock.now() + timedelta(minutes=1)
+    for bad in [{"duration": "2"}, {"duration": 0}, {"duration": "-1h"}, {}, {"for": "2h"}]:
+        problem(api.operator.post("/api/v1/jobs/nightly/mute", json=bad), 422)
+    assert ok(api.viewer.get("/api/v1/jobs/nightly"))["muted_until"] == by_number["muted_until"]
+    problem(api.operator.post("/api/v1/jobs/nope/mute", json={"duration": "2h"}), 404)
+    assert ok(api.operator.post("/api/v1/jobs/nightly/unmute"))["muted_until"] is None

@@ -24,7 +24,7 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         synchub("job", "add", "backup", "--source", str(src), "--dest", str(dst),
                 "--retries", "0")  # fmt: skip
         done = synchub("alert", "add", "ops", receiver.url, "--job", "backup")
-        assert "failure, recovery of backup to json://127.0.0.1/…" in done.stdout
+        assert "failure, recovery, stale of backup to json://127.0.0.1/…" in done.stdout
         assert synchub("alert", "add", "bad", "nope", check=False).returncode == 2
         assert (
             synchub("alert", "add", "bad", receiver.url, "--after", "0", check=False).returncode
@@ -60,3 +60,34 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         assert synchub("alert", "show", "ops", check=False).returncode == 3
     finally:
         receiver.server.shutdown()
+
+
+def test_alert_edit_changes_what_is_given_and_refuses_bad_input(synchub: Synchub) -> None:
+    synchub("alert", "add", "ops", "json://127.0.0.1:9/hook", "--after", "2")
+    done = synchub("alert", "edit", "ops", "--on", "failure", "--tag", "photos")
+    assert "failure of tag:photos to json://127.0.0.1/… after 2 failed" in done.stdout
+    before = synchub.json("alert", "show", "ops")
+    for bad in [
+        ["--url", "nope"],
+        ["--after", "0"],
+        ["--on", "boom"],
+        ["--clear", "tags", "--tag", "x"],
+        ["--clear", "colors"],
+        [],
+    ]:
+        assert synchub("alert", "edit", "ops", *bad, check=False).returncode == 2, bad
+    assert synchub("alert", "edit", "ops", "--job", "nope", check=False).returncode == 3
+    assert synchub.json("alert", "show", "ops") == before
+    assert "of every job" in synchub("alert", "edit", "ops", "--clear", "tags").stdout
+
+
+def test_job_mute_and_unmute(synchub: Synchub, tmp_path: Path) -> None:
+    synchub("job", "add", "backup", "--source", str(tmp_path), "--dest", str(tmp_path / "d"))
+    assert "muted alerts of backup until 20" in synchub("job", "mute", "backup", "2h").stdout
+    assert "alerts muted until 20" in synchub("job", "show", "backup").stdout
+    assert synchub.json("job", "show", "backup")["muted_until"]
+    for bad in ["2", "0s", "soon"]:
+        assert synchub("job", "mute", "backup", bad, check=False).returncode == 2, bad
+    assert synchub("job", "mute", "nope", "1h", check=False).returncode == 3
+    assert "alerts of backup are on" in synchub("job", "unmute", "backup").stdout
+    assert "muted" not in synchub("job", "show", "backup").stdout

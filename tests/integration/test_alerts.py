@@ -7,15 +7,16 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from synchub.core.clock import FakeClock
-from synchub.core.errors import AlreadyExists, InvalidInput, JobNotFound
+from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.services import Services
-from synchub.services.alerts import AlertFields
+from synchub.services.alerts import AlertChanges, AlertFields
 from synchub.services.jobs import JobFields
 from tests.support.harness import Harness
 
@@ -150,7 +151,7 @@ def test_bad_alerts_are_refused_and_change_nothing(svc: Services, receiver: Rece
         (AlertFields(url="not a url"), "Not a URL Apprise can send to"),
         (AlertFields(url=receiver.url, after=0), "Bad --after 0"),
         (AlertFields(url=receiver.url, events=["failure", "explode"]), "Unknown event"),
-        (AlertFields(url=receiver.url, events=["stale"]), "not sent yet"),
+        (AlertFields(url=receiver.url, events=["digest"]), "not sent yet"),
         (AlertFields(url=receiver.url + "\n"), "URL"),
     ]:
         with pytest.raises(InvalidInput, match=error):
@@ -191,3 +192,91 @@ def test_test_sends_now_and_reports_the_result(svc: Services, receiver: Receiver
     delivered, why = svc.alerts.test("ops")
     assert not delivered and "did not accept" in why
     assert svc.alerts.show("ops")["last_result"].startswith("failed:")
+
+
+def test_edit_changes_what_is_given_and_keeps_the_rest(
+    svc: Services, h: Harness, receiver: Receiver
+) -> None:
+    svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/", jobs=["nightly"], after=2))
+    secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
+    view = svc.alerts.edit("ops", AlertChanges(url=secret_url, events=["failure"]))
+    assert (view["events"], view["jobs"], view["after"]) == (["failure"], ["nightly"], 2)
+    view = svc.alerts.edit("ops", AlertChanges(jobs=[], tags=["photos"], after=1))
+    assert (view["jobs"], view["tags"], view["after"]) == ([], ["photos"], 1)
+    svc.alerts.edit("ops", AlertChanges(tags=[]))
+    # It should send to the new URL, and audit the edit without the secret.
+    assert svc.alerts.test("ops") == (True, "delivered")
+    events = svc.audit.page(limit=10)
+    assert "hunter2" not in json.dumps(events, default=str)
+    assert "alert.edit" in json.dumps(events, default=str)
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: test message", "synchub: nightly failed"]
+
+
+def test_a_bad_edit_is_refused_and_changes_nothing(svc: Services, receiver: Receiver) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    before = svc.alerts.show("ops")
+    for changes, error in [
+        (AlertChanges(url="not a url", after=3), "Not a URL Apprise can send to"),
+        (AlertChanges(after=0, events=["failure"]), "Bad --after 0"),
+        (AlertChanges(events=["explode"], after=3), "Unknown event"),
+        (AlertChanges(tags=["ok", "bad\x00"], after=3), "tag"),
+    ]:
+        with pytest.raises(InvalidInput, match=error):
+            svc.alerts.edit("ops", changes)
+    with pytest.raises(JobNotFound):
+        svc.alerts.edit("ops", AlertChanges(jobs=["nope"], after=3))
+    with pytest.raises(AlertNotFound):
+        svc.alerts.edit("nope", AlertChanges(after=3))
+    assert svc.alerts.show("ops") == before
+    assert svc.alerts.test("ops") == (True, "delivered")  # the URL is the old one
+
+
+def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
+    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url, events=["failure"]))
+    view = svc.jobs.mute("nightly", "2h")
+    assert view["muted_until"] == (clock.now() + timedelta(hours=2)).isoformat()
+    assert svc.jobs.show("nightly")["muted_until"] == view["muted_until"]
+    svc.jobs.edit("nightly", JobFields(params={"result": "fail"}))
+    svc.runs.request("nightly")
+    h.step()
+    svc.alerts.examine()
+    svc.alerts.deliver()
+    assert receiver.bodies == [] and svc.alerts.show("ops")["waiting"] == 0
+    # It should end by itself: two hours later the job tells again.
+    clock.advance(2 * 3600 + 1)
+    assert svc.jobs.show("nightly")["muted_until"] is None
+    ends(h, svc, "nightly", "ok")
+    ends(h, svc, "nightly", "fail")
+    assert receiver.titles() == ["synchub: nightly failed"]
+    # It should stop at unmute, and a new mute replaces the old one.
+    ends(h, svc, "nightly", "ok")
+    svc.jobs.mute("nightly", 60)
+    svc.jobs.mute("nightly", "1d")
+    ends(h, svc, "nightly", "fail")
+    assert len(receiver.bodies) == 1
+    ends(h, svc, "nightly", "ok")
+    assert svc.jobs.unmute("nightly")["muted_until"] is None
+    ends(h, svc, "nightly", "fail")
+    assert len(receiver.bodies) == 2
+    actions = [e["action"] for e in svc.audit.page(limit=20)]
+    assert {"job.mute", "job.unmute"} <= set(actions)
+
+
+def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, h: Harness) -> None:
+    bad: list[tuple[str | int, str]] = [
+        ("2", "give a unit"),
+        ("0s", "at least"),
+        (0, "at least"),
+        ("-1h", "negative"),
+        ("11000d", "at most 10 years"),
+        ("", "empty"),
+    ]
+    for duration, error in bad:
+        with pytest.raises(InvalidInput, match=error):
+            svc.jobs.mute("nightly", duration)
+    assert svc.jobs.show("nightly")["muted_until"] is None
+    with pytest.raises(JobNotFound):
+        svc.jobs.mute("nope", "1h")

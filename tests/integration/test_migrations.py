@@ -157,6 +157,14 @@ ADDED_BY = {
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
     "0015": {("runs", "ix_runs_finished_at")},
+    "0016": {
+        ("jobs", "muted_until"),
+        ("jobs", "stale_after_s"),
+        ("jobs", "stale_told_for"),
+        ("jobs", "long_after_s"),
+        ("jobs", "watch_told"),
+        ("runs", "alert_long_told"),
+    },
 }
 
 
@@ -637,11 +645,32 @@ def test_0015_indexes_runs_by_their_end_and_goes_back(blank_url: str) -> None:
     upgrade(engine, "0015")
 
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0015") == []
     assert "ix_runs_finished_at" in {i["name"] for i in inspect(engine).get_indexes("runs")}
     command.downgrade(alembic_config(engine), "0014")
     assert counts(engine) == (3, 1, 1)
     assert "ix_runs_finished_at" not in {i["name"] for i in inspect(engine).get_indexes("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0016_leaves_existing_jobs_unmuted_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0015")
+
+    upgrade(engine, "0016")
+
+    with engine.connect() as conn:
+        muted = conn.execute(text("SELECT DISTINCT muted_until FROM jobs")).scalars().all()
+        assert muted == [None]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0015")
+    assert counts(engine) == (3, 1, 1)
+    assert "muted_until" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -6,8 +6,14 @@ from fastapi import APIRouter, status
 
 from synchub.api.deps import AdminServices, ViewerServices
 from synchub.api.problems import problem_responses as errors
-from synchub.api.schemas.alerts import AlertCreate, AlertPublic, AlertsPublic, AlertTested
-from synchub.services.alerts import AlertFields
+from synchub.api.schemas.alerts import (
+    AlertCreate,
+    AlertPublic,
+    AlertsPublic,
+    AlertTested,
+    AlertUpdate,
+)
+from synchub.services.alerts import AlertChanges, AlertFields
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], responses=errors(401, 403))
 
@@ -30,6 +36,14 @@ def create_alert(body: AlertCreate, svc: AdminServices) -> AlertPublic:
 @router.get("/{name}", responses=errors(404, 422))
 def show_alert(name: str, svc: ViewerServices) -> AlertPublic:
     return AlertPublic.model_validate(svc.alerts.show(name))
+
+
+@router.patch("/{name}", responses=errors(400, 404, 413, 422))
+def update_alert(name: str, body: AlertUpdate, svc: AdminServices) -> AlertPublic:
+    """Change what is given; 422 for a bad URL, event or count (nothing changes), 404
+    for an unknown alert or job."""
+    changes = AlertChanges(body.url, body.events, body.jobs, body.tags, body.after)
+    return AlertPublic.model_validate(svc.alerts.edit(name, changes))
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422))

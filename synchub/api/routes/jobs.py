@@ -16,6 +16,7 @@ from synchub.api.schemas.jobs import (
     JobPublic,
     JobsPublic,
     JobUpdate,
+    MuteRequest,
     RunManyRequest,
     RunRequest,
 )
@@ -123,6 +124,21 @@ def enable_job(name: str, svc: OperatorServices) -> JobPublic:
 def disable_job(name: str, svc: OperatorServices) -> JobPublic:
     """Switch a job off; running runs go on."""
     svc.jobs.set_enabled(name, False)
+    return _shown(svc, name)
+
+
+@router.post("/{name}/mute", responses=errors(400, 404, 413, 422))
+def mute_job(name: str, body: MuteRequest, svc: OperatorServices) -> JobPublic:
+    """Queue no alert for the job for `duration` from now (a new mute replaces the
+    old); runs go on as usual."""
+    svc.jobs.mute(name, body.duration)
+    return _shown(svc, name)
+
+
+@router.post("/{name}/unmute", responses=errors(404, 422))
+def unmute_job(name: str, svc: OperatorServices) -> JobPublic:
+    """Alerts for the job again."""
+    svc.jobs.unmute(name)
     return _shown(svc, name)
 
 

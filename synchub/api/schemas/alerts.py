@@ -1,4 +1,4 @@
-"""Alerts: AlertCreate, AlertPublic, AlertsPublic, AlertTested."""
+"""Alerts: AlertCreate, AlertUpdate, AlertPublic, AlertsPublic, AlertTested."""
 
 from __future__ import annotations
 
@@ -13,11 +13,23 @@ class AlertCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     #: an Apprise URL (mailto://, ntfy://, json://, slack://, ...); sealed, never shown
     url: str = Field(min_length=1, max_length=2000, examples=["ntfy://synchub-alerts"])
-    #: failure, recovery; absent: both
+    #: failure, recovery, stale, long, missed, watch; absent: failure, recovery, stale
     events: list[str] | None = Field(default=None, examples=[["failure", "recovery"]])
     jobs: list[str] | None = None  #: only these jobs; with `tags` absent too: every job
     tags: list[str] | None = None  #: only jobs with one of these tags
     after: int = Field(default=1, ge=1, le=1000)  #: failed chains in a row before it tells
+
+
+class AlertUpdate(BaseModel):
+    """An edit: what is left out (or null) stays; an empty `jobs` or `tags` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)  #: sealed, never shown
+    events: list[str] | None = None
+    jobs: list[str] | None = None
+    tags: list[str] | None = None
+    after: int | None = Field(default=None, ge=1, le=1000)
 
 
 class AlertPublic(BaseModel):

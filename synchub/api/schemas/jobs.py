@@ -28,7 +28,10 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 
 #: The fields an edit empties with null, and what stands for empty in JobFields:
 #: no timeout, no depth limit, no marker, the default delete guard.
-_CLEARED_BY_NULL = {"timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": ""}
+_CLEARED_BY_NULL = {
+    "timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": "",
+    "stale_after_s": "", "long_after_s": "",
+}  # fmt: skip
 
 
 class JobSettings(BaseModel):
@@ -75,6 +78,12 @@ class JobSettings(BaseModel):
     #: sync/copy: what runs delete or overwrite at the destination is moved into
     #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
     keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
+    #: alert `stale` after this long without a success (seconds or text: 2d); null or
+    #: "auto" on an edit: twice the schedule's interval plus an hour
+    stale_after_s: Duration | None = Field(default=None, examples=["2d"])
+    #: alert `long` for a run going longer (seconds or text: 3h); null or "auto" on an
+    #: edit: 3 x the median of the job's last 20 successful runs
+    long_after_s: Duration | None = Field(default=None, examples=["3h"])
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -110,6 +119,8 @@ class JobSettings(BaseModel):
             require_marker=self.require_marker,
             check_access=self.check_access,
             keep_deleted=self.keep_deleted,
+            stale_after=_text(self.stale_after_s),
+            long_after=_text(self.long_after_s),
         )
 
 
@@ -140,6 +151,8 @@ class JobUpdate(JobSettings):
             if name in given and self.given(name) is None
         }
         cleared["timeout"] = cleared.pop("timeout_s", None)
+        cleared["stale_after"] = cleared.pop("stale_after_s", None)
+        cleared["long_after"] = cleared.pop("long_after_s", None)
         return replace(spec, **{k: v for k, v in cleared.items() if v is not None})
 
 
@@ -177,7 +190,11 @@ class JobPublic(BaseModel):
     check_access: bool | None = None
     #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
     keep_deleted: str | None = None
+    stale_after_s: int | None = None  #: alert `stale` after this long; null: derived
+    long_after_s: int | None = None  #: alert `long` after this long; null: derived
     next_fire_at: datetime | None
+    #: `job mute`: no alert is sent for the job until then; None when not muted
+    muted_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
     #: the next fire times (show only; empty for manual-only jobs)
@@ -188,6 +205,15 @@ class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int  #: jobs in this page
     next_cursor: str | None  #: pass as `cursor` for the next page; null on the last
+
+
+class MuteRequest(BaseModel):
+    """Body of POST /jobs/{name}/mute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: how long: seconds, or a duration with its unit ("2h", "1d")
+    duration: Duration = Field(examples=["2h", 7200])
 
 
 class RunRequest(BaseModel):

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from synchub.core.alerts import AlertEvent, check_after, events_for, parse_events
+from synchub.core.alerts import (
+    AlertEvent,
+    check_after,
+    events_for,
+    long_threshold,
+    parse_events,
+    stale_deadline,
+)
 from synchub.core.errors import InvalidInput
+from synchub.core.schedules import Schedule, ScheduleKind, cron_schedule, interval_schedule
 
 F, S = False, True
 
@@ -35,10 +45,50 @@ def test_events_are_named_strictly() -> None:
     assert parse_events(["recovery,FAILURE"]) == [AlertEvent.FAILURE, AlertEvent.RECOVERY]
     with pytest.raises(InvalidInput, match="Unknown event 'oops'"):
         parse_events(["failure", "oops"])
-    with pytest.raises(InvalidInput, match="'stale' event is not sent yet"):
-        parse_events(["stale"])
+    with pytest.raises(InvalidInput, match="'digest' event is not sent yet"):
+        parse_events(["digest"])
     with pytest.raises(InvalidInput, match="at least one event"):
         parse_events([","])
     for bad in (0, -1, 1001, True):
         with pytest.raises(InvalidInput, match="Bad --after"):
             check_after(bad)  # type: ignore[arg-type]
+
+
+UTC = UTC
+
+
+def test_a_job_is_stale_an_hour_after_its_second_missed_fire() -> None:
+    hourly = cron_schedule("0 * * * *", "UTC")
+    since = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)  # a success just after 10:00
+    assert stale_deadline(hourly, since, None) == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+
+
+def test_a_weekday_job_is_not_stale_over_the_weekend() -> None:
+    # Mon-Fri at 02:00: the success on Friday morning is followed by Monday's and
+    # Tuesday's fire times, so the weekend counts as one interval.
+    weekdays = cron_schedule("0 2 * * 1-5", "Europe/Berlin")
+    friday = datetime(2026, 3, 6, 1, 10, tzinfo=UTC)
+    assert stale_deadline(weekdays, friday, None) == datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+
+
+def test_the_jobs_own_stale_after_wins_and_a_manual_job_is_never_stale() -> None:
+    since = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    every = interval_schedule(900, since)
+    assert stale_deadline(every, since, 7200) == since + timedelta(hours=2)
+    assert stale_deadline(Schedule(kind=ScheduleKind.NONE), since, 7200) is None
+
+
+@pytest.mark.parametrize(
+    ("own", "durations", "threshold"),
+    [
+        (None, [600.0] * 4, None),  # too few successes to judge
+        (None, [600.0] * 5, 1800.0),
+        (None, [60.0, 60.0, 600.0, 600.0, 600.0, 9000.0], 1800.0),  # the median, not the mean
+        (None, [0.0] * 5, 3.0),  # instant runs: at least 3 s
+        (7200, [], 7200.0),  # the job's own setting
+    ],
+)
+def test_a_run_is_long_after_its_own_limit_or_3x_the_median(
+    own: int | None, durations: list[float], threshold: float | None
+) -> None:
+    assert long_threshold(own, durations) == threshold

@@ -244,26 +244,34 @@ class DbChaos:
 
     # the promises
 
-    def settle(self, timeout: float = SETTLE_S) -> None:
-        """Wait until every run is terminal and every chain that needs one has its
-        success; fail at once on a chain that ran out of retries."""
+    def settle(self, timeout: float = SETTLE_S) -> set[int]:
+        """Wait until the runs that exist now, and the retries that follow them, are
+        terminal, each chain in success; fail at once on a chain that ran out of
+        retries. Returns their ids: the ticking job goes on firing meanwhile, and its
+        newer runs are the next trial's."""
+        upto = max(self.runs(), default=0)
 
-        def settled() -> bool:
+        def settled() -> set[int] | None:
             runs = self.runs()
-            if any(RunState(r.state) not in TERMINAL for r in runs.values()):
-                return False
-            for root in roots(runs):
-                tail = chain(runs, root)[-1]
-                if tail.state in RETRYABLE and tail.attempt > RETRIES:
-                    pytest.fail(f"run {root} was lost for good: {chain(runs, root)}")
-                if tail.state != RunState.SUCCEEDED:
-                    return False
-            return True
+            ids: set[int] = set()
+            for root in roots(runs, upto):
+                found = chain(runs, root)
+                ids.update(r.id for r in found)
+                if any(RunState(r.state) not in TERMINAL for r in found):
+                    return None
+                if found[-1].state in RETRYABLE and found[-1].attempt > RETRIES:
+                    pytest.fail(f"run {root} was lost for good: {found}")
+                if found[-1].state != RunState.SUCCEEDED:
+                    return None
+            ids.update(i for i, r in runs.items() if i <= upto and r.state == RunState.SKIPPED)
+            return ids or {0}
 
-        wait_for("every run to settle", settled, timeout)
+        done: set[int] = wait_for("the runs to settle", settled, timeout)
+        return done
 
-    def check(self) -> None:
-        runs = self.runs()
+    def check(self, ids: set[int]) -> None:
+        """The promises, over the runs `ids` (as `settle` returned them)."""
+        runs = {i: r for i, r in self.runs().items() if i in ids}
         ledger = read_ledger(self.marks)
         # It should leave every run terminal.
         unfinished = {i: r.state for i, r in runs.items() if RunState(r.state) not in TERMINAL}
@@ -331,10 +339,14 @@ class DbChaos:
         }
 
 
-def roots(runs: dict[int, Run]) -> list[int]:
-    """Runs that must end in success through their retries: all but retries and
-    recorded misses."""
-    return [r.id for r in runs.values() if r.retry_of is None and r.state != RunState.SKIPPED]
+def roots(runs: dict[int, Run], upto: int | None = None) -> list[int]:
+    """Runs (up to id `upto`) that must end in success through their retries: all but
+    retries and recorded misses."""
+    return [
+        r.id
+        for r in runs.values()
+        if r.retry_of is None and r.state != RunState.SKIPPED and (upto is None or r.id <= upto)
+    ]
 
 
 def chain(runs: dict[int, Run], run_id: int) -> list[Run]:

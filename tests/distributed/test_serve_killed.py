@@ -93,8 +93,7 @@ def test_serve_killed_anywhere_loses_nothing(chaos: DbChaos, database: str) -> N
             time.sleep(current.plan["restart_after"])
             servers.append(Server(chaos.env, chaos.tmp / f"serve-{len(servers)}.log"))
             servers[-1].wait_ready()
-            chaos.settle()
-            chaos.check()
+            chaos.check(chaos.settle())
             # It should start again cleanly: no traceback after a kill.
             tracebacks, _ = log_problems(servers[-1].log.read_text(errors="replace"))
             assert tracebacks == 0, servers[-1].log.read_text(errors="replace")[-4000:]

@@ -117,13 +117,13 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_ready(self) -> Worker:
+    def wait_ready(self, timeout: float = 60.0) -> Worker:
         def ready() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"worker exited with {self.proc.returncode}:\n{self.output()}")
             return " ready." in self.output()
 
-        wait_for(f"worker {self.name} to be ready", ready)
+        wait_for(f"worker {self.name} to be ready", ready, timeout)
         return self
 
     def stop(self) -> None:

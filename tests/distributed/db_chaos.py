@@ -48,6 +48,8 @@ SEED = int(os.environ.get("SYNCHUB_CHAOS_SEED") or random.SystemRandom().randran
 REPORT = os.environ.get("SYNCHUB_CHAOS_REPORT", "")
 RETRIES = 5
 SETTLE_S = 90.0
+#: how long a process may take to start (a loaded machine makes it slow)
+STARTUP_S = 180.0
 LEASES = {
     "SYNCHUB_RUN_LEASE": "2",
     "SYNCHUB_SCHEDULER_LEASE": "2",
@@ -153,7 +155,8 @@ class Server:
             except OSError:
                 return False
 
-        wait_for("serve to answer /healthz", healthy)
+        # Long: on a machine shared with other test runs, start-up took over a minute.
+        wait_for("serve to answer /healthz", healthy, STARTUP_S)
         return self
 
     def kill(self) -> None:

@@ -156,7 +156,11 @@ class Server:
                 return False
 
         # Long: on a machine shared with other test runs, start-up took over a minute.
-        wait_for("serve to answer /healthz", healthy, STARTUP_S)
+        try:
+            wait_for("serve to answer /healthz", healthy, STARTUP_S)
+        except BaseException:
+            self.stop()  # nobody else holds it yet
+            raise
         return self
 
     def kill(self) -> None:
@@ -257,8 +261,9 @@ class DbChaos:
         def settled() -> set[int] | None:
             runs = self.runs()
             ids: set[int] = set()
+            follow = retries(runs)
             for root in roots(runs, upto):
-                found = chain(runs, root)
+                found = chain(runs, root, follow)
                 ids.update(r.id for r in found)
                 if any(RunState(r.state) not in TERMINAL for r in found):
                     return None
@@ -286,8 +291,10 @@ class DbChaos:
             if run.state == RunState.SUCCEEDED:
                 assert len(executions) == 1 and executions[0].finished, (run, executions)
         # It should lose nothing: each run asked for, or fired, ends its chain in success.
+        follow = retries(runs)
         for root in roots(runs):
-            assert chain(runs, root)[-1].state == RunState.SUCCEEDED, chain(runs, root)
+            found = chain(runs, root, follow)
+            assert found[-1].state == RunState.SUCCEEDED, found
         # It should never run two executions of a `queue` job at once.
         for name, job in JOBS.items():
             if job.overlap != "queue":
@@ -352,12 +359,20 @@ def roots(runs: dict[int, Run], upto: int | None = None) -> list[int]:
     ]
 
 
-def chain(runs: dict[int, Run], run_id: int) -> list[Run]:
-    retry_of = {r.retry_of: r for r in runs.values() if r.retry_of is not None}
+def chain(runs: dict[int, Run], run_id: int, follow: dict[int, Run] | None = None) -> list[Run]:
+    """Run `run_id` and the retries that followed it; `follow` (from `retries`) saves
+    building the map again for each run of a long history."""
+    if follow is None:
+        follow = retries(runs)
     found = [runs[run_id]]
-    while found[-1].id in retry_of:
-        found.append(retry_of[found[-1].id])
+    while found[-1].id in follow:
+        found.append(follow[found[-1].id])
     return found
+
+
+def retries(runs: dict[int, Run]) -> dict[int, Run]:
+    """Each retried run's retry, by the retried run's id."""
+    return {r.retry_of: r for r in runs.values() if r.retry_of is not None}
 
 
 def _snapshot(row: RunRow) -> Run:

@@ -66,7 +66,7 @@ def plan(chaos: DbChaos, number: int) -> Trial:
     )
 
 
-@pytest.mark.timeout(120 + 20 * (TRIALS or SHORT))
+@pytest.mark.timeout(120 + 60 * (TRIALS or SHORT))
 def test_serve_killed_anywhere_loses_nothing(chaos: DbChaos, database: str) -> None:
     name = "sqlite" if database.startswith("sqlite") else "postgresql"
     replay = (
@@ -117,7 +117,7 @@ def test_serve_killed_anywhere_loses_nothing(chaos: DbChaos, database: str) -> N
             "trials_planned": len(trials),
             "trials_passed": sum(t.result == "ok" for t in trials),
             "wall_s": round(time.monotonic() - began, 1),
-            "result": outcome,
+            "result": outcome if all(t.result != "not run" for t in trials) else "interrupted",
             "api_writes": dict(writer.sent),
             **chaos.tally(),
         }

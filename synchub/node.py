@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.services import Services
+from synchub.store.outage import DB_OUTAGE
 
 if TYPE_CHECKING:
     from synchub.scheduler.loop import Scheduler
@@ -135,8 +136,9 @@ class Node:
         while not self.stop_event.wait(ALERT_PASS_S):
             try:
                 self.svc.alerts.pump()
-            except Exception:  # a database hiccup: the next pass tries again
-                log.exception("the alert pass failed")
+            except Exception as exc:  # a database hiccup: the next pass tries again
+                if not DB_OUTAGE.failed(exc, "alert pass"):
+                    log.exception("the alert pass failed")
 
     def stop(self, grace_s: float) -> None:
         """Stop firing, let running runs finish for `grace_s`, then stop them; the

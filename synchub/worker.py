@@ -42,6 +42,7 @@ from synchub.execution.celery_conf import celery_conf
 from synchub.execution.celery_exec import TASK
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
 from synchub.services import Services
+from synchub.store.outage import DB_OUTAGE
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ def run_task(run_id: int, at: str | None = None) -> str:
         claim = _runner().execute(int(run_id), start)
     except RunnerClosed:
         raise Reject("this worker is shutting down", requeue=True) from None
+    except Exception as exc:
+        # The run stays queued; the scheduler sends it again once the database is back.
+        if not DB_OUTAGE.failed(exc, f"run {run_id}'s claim"):
+            raise
+        return "database_unreachable"
     return claim.value
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
+from synchub.store.outage import DB_OUTAGE
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,11 @@ class LocalExecutor:
             return self.runner.execute(run_id, at)
         except RunnerClosed:
             return None  # left queued: the next start sends it again
-        except Exception:
-            log.exception("run %s: runner failed", run_id, extra={"action": "runner_error"})
+        except Exception as exc:
+            # A claim that met a database outage leaves the run queued: the scheduler
+            # sends it again once the database is back.
+            if not DB_OUTAGE.failed(exc, f"run {run_id}'s claim"):
+                log.exception("run %s: runner failed", run_id, extra={"action": "runner_error"})
             return None
 
     def _done(self, run_id: int, queue: str) -> None:

@@ -29,6 +29,7 @@ from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
 from synchub.store import runs as run_store
 from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
+from synchub.store.outage import DB_OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -280,9 +281,12 @@ class Runner:
                 cancel = run_store.heartbeat(
                     session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
                 )
-        except Exception:
-            log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
+        except Exception as exc:
+            # A database outage: the next tick tries again; the reaper decides if it lasts.
+            if not DB_OUTAGE.failed(exc, f"run {run_id}'s heartbeat"):
+                log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
             return
+        DB_OUTAGE.ok()
         reason = None
         if cancel is None:
             reason = StopReason.LOST
@@ -368,9 +372,35 @@ class Runner:
         if alone and self.settings.end_behind:
             self._end_behind(run_id, finish)
             return
-        # The end is a conditional update: a second try after a lost commit that went
-        # through changes nothing. Without it, a run that ended well would be lost.
-        again_if_disconnected(finish)
+        self._write_end(run_id, finish)
+
+    def _write_end(self, run_id: int, finish: Callable[[], None]) -> None:
+        """Write a run's end, trying again through a database outage for up to the run
+        lease: past it the reaper has ended (or will end) the run as lost and retried
+        it, so a pool slot is never held forever. The end is a conditional update: a
+        try after a lost commit that went through changes nothing."""
+        deadline = time.monotonic() + self.settings.run_lease_s
+        pause = 0.1
+        while True:
+            try:
+                again_if_disconnected(finish)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    log.warning(
+                        "run %s: its end could not be written within its lease; "
+                        "it will be reaped as lost",
+                        run_id,
+                        extra={"action": "end_failed"},
+                    )
+                    return
+                DB_OUTAGE.failed(exc, f"run {run_id}'s end")
+                threading.Event().wait(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            DB_OUTAGE.ok()
+            return
 
     def _end_behind(self, run_id: int, finish: Callable[[], None]) -> None:
         """Leave `finish` to the end thread. If this process dies before it is written,
@@ -379,7 +409,7 @@ class Runner:
 
         def end() -> None:
             try:
-                again_if_disconnected(finish)
+                self._write_end(run_id, finish)
             except Exception:
                 log.exception(
                     "run %s: its end could not be written; it will be reaped as lost",

@@ -36,6 +36,7 @@ from synchub.store import jobs as job_store
 from synchub.store import leases
 from synchub.store import runs as run_store
 from synchub.store.db import reading, transaction
+from synchub.store.outage import DB_OUTAGE
 from synchub.store.tables import JobRow
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,10 @@ class Scheduler:
         while not stop.is_set():
             try:
                 delay = self.tick()
-            except Exception:
-                log.exception("scheduler pass failed", extra={"action": "scheduler_error"})
+                DB_OUTAGE.ok()
+            except Exception as exc:
+                if not DB_OUTAGE.failed(exc, "scheduler pass"):
+                    log.exception("scheduler pass failed", extra={"action": "scheduler_error"})
                 delay = self.settings.poll_s
             if stop.is_set():
                 break
@@ -290,8 +293,9 @@ class Scheduler:
         try:
             self.watch.refresh()
             return len(self.watch.fire())
-        except Exception:
-            log.exception("watched folders: pass failed", extra={"action": "watch_error"})
+        except Exception as exc:
+            if not DB_OUTAGE.failed(exc, "watched folders' pass"):
+                log.exception("watched folders: pass failed", extra={"action": "watch_error"})
             return 0
 
     def dispatch(self) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,9 +34,33 @@ def make_engine(url: str) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=loads_repaired)
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        json_deserializer=loads_repaired,
+        connect_args=_pg_connect_args(url),
+    )
     _ping_when_idle(engine)
     return engine
+
+
+#: Seconds a new PostgreSQL connection may take: a server that accepts and then says
+#: nothing (a failover half-done) must not hold a heartbeat or a run's end forever.
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def _pg_connect_args(url: str) -> dict[str, Any]:
+    """A connect timeout and TCP keep-alives, unless the URL sets them itself."""
+    query = make_url(url).query
+    wanted: dict[str, Any] = {
+        "connect_timeout": PG_CONNECT_TIMEOUT_S,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+    return {k: v for k, v in wanted.items() if k not in query}
 
 
 #: A pooled connection unused for longer than this is pinged before it is handed out.

@@ -22,6 +22,7 @@ import pytest
 from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from synchub.config import Settings
 from synchub.core.runs import TERMINAL, RunState
@@ -30,9 +31,13 @@ from synchub.execution.celery_exec import broker_problem
 from synchub.node import Node
 from synchub.services import Services
 from synchub.services.jobs import JobFields
+from synchub.store.db import make_engine
+from synchub.store.migrate import upgrade
 from tests.conftest import PG_ADMIN_URL, _pg_url, need_service
 from tests.support.marking import MarkKind
 from tests.support.plugin import write_plugin
+from tests.support.private_pg import PrivateCluster
+from tests.support.private_pg import missing as private_pg_missing
 from tests.support.proxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,13 +117,13 @@ class Worker:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_ready(self) -> Worker:
+    def wait_ready(self, timeout: float = 60.0) -> Worker:
         def ready() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"worker exited with {self.proc.returncode}:\n{self.output()}")
             return " ready." in self.output()
 
-        wait_for(f"worker {self.name} to be ready", ready)
+        wait_for(f"worker {self.name} to be ready", ready, timeout)
         return self
 
     def stop(self) -> None:
@@ -248,3 +253,38 @@ def cluster(tmp_path: Path, pg_url: str, broker: str) -> Iterator[Cluster]:
     c = Cluster(tmp_path, pg_url, broker)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of these tests' own, which they may stop and start: never
+    the shared one (other tests use it meanwhile)."""
+    if (problem := private_pg_missing()) is not None:
+        need_service("a private PostgreSQL cluster", problem)
+    cluster = PrivateCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def private_db(private_pg: PrivateCluster) -> Iterator[str]:
+    """A fresh, migrated database on the private cluster; its name."""
+    if not private_pg.running():
+        private_pg.start()  # a test that failed mid-restart left it stopped
+    name = f"synchub_c_{uuid.uuid4().hex[:12]}"
+    # No pool: a restart in the test would leave its connection dead.
+    admin = create_engine(private_pg.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(private_pg.url(name))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    if not private_pg.running():
+        private_pg.start()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -156,6 +156,12 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
+    "0015": {
+        ("jobs", "hooks"),
+        ("job_chains", "*"),
+        ("runs", "chained_from"),
+        ("runs", "uq_runs_job_chained_from"),
+    },
 }
 
 

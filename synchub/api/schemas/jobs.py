@@ -28,7 +28,10 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 
 #: The fields an edit empties with null, and what stands for empty in JobFields:
 #: no timeout, no depth limit, no marker, the default delete guard.
-_CLEARED_BY_NULL = {"timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": ""}
+_CLEARED_BY_NULL: dict[str, Any] = {
+    "timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": "", "hooks": {},
+    "after": [],
+}  # fmt: skip
 
 
 class JobSettings(BaseModel):
@@ -75,6 +78,15 @@ class JobSettings(BaseModel):
     #: sync/copy: what runs delete or overwrite at the destination is moved into
     #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
     keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
+    #: commands run around each run, by event (before, after, on_failure, finally):
+    #: [{"command": ["/abs/program", "arg"], "timeout": "30s", "on_error": "fail"}];
+    #: admin only, and only where command jobs are allowed. {} or null on an edit: none
+    hooks: dict[str, list[dict[str, Any]]] | None = Field(
+        default=None, examples=[{"before": [{"command": ["/usr/local/bin/mount-nas"]}]}]
+    )
+    #: run after these jobs' runs end: "JOB" (on success) or "JOB:success|failure|always";
+    #: [] or null on an edit: after none
+    after: list[str] | None = Field(default=None, max_length=100, examples=[["backup:success"]])
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -110,6 +122,8 @@ class JobSettings(BaseModel):
             require_marker=self.require_marker,
             check_access=self.check_access,
             keep_deleted=self.keep_deleted,
+            hooks=self.hooks,
+            after=self.after,
         )
 
 
@@ -152,6 +166,11 @@ class SchedulePublic(BaseModel):
     description: str  #: e.g. "At 02:00 (Europe/Berlin)"
 
 
+class ChainLink(BaseModel):
+    job: str  #: the other job
+    on: Literal["success", "failure", "always"]  #: the upstream outcome that starts a run
+
+
 class JobPublic(BaseModel):
     id: int
     name: str
@@ -177,6 +196,11 @@ class JobPublic(BaseModel):
     check_access: bool | None = None
     #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
     keep_deleted: str | None = None
+    #: commands run around each run, by event; each {"command", "timeout_s", "on_error"}
+    hooks: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    after: list[ChainLink] = Field(default_factory=list)  #: the jobs it runs after
+    #: the jobs that run after it (their own `after`)
+    chained_by: list[ChainLink] = Field(default_factory=list)
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -79,9 +79,7 @@ def test_each_outcome_starts_only_the_links_that_asked_for_it(
     assert len(csvc.runs.list(job="down")) == runs
 
 
-def test_a_chain_waits_for_the_end_of_the_retry_chain(
-    csvc: Services, clock: FakeClock
-) -> None:
+def test_a_chain_waits_for_the_end_of_the_retry_chain(csvc: Services, clock: FakeClock) -> None:
     csvc.jobs.add("up", command(3, retries=1, retry_delay="10s"))
     csvc.jobs.add("down", command(0, after=["up:failure"]))
     h = Harness(csvc, clock)
@@ -96,9 +94,7 @@ def test_a_chain_waits_for_the_end_of_the_retry_chain(
     assert chained["chained_from"] == retry["id"]
 
 
-def test_ending_a_run_twice_requests_the_chained_run_once(
-    csvc: Services, clock: FakeClock
-) -> None:
+def test_ending_a_run_twice_requests_the_chained_run_once(csvc: Services, clock: FakeClock) -> None:
     """Two ends racing (a retried commit, the reaper against the runner): the
     conditional move lets one through, and the unique key holds even if both did."""
     csvc.jobs.add("up", command(0))

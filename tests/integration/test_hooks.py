@@ -4,7 +4,6 @@ on_failure and finally, their context, policies, exit 75, timeouts and stops."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -186,17 +185,13 @@ def test_cancelling_a_run_stops_its_hooks_process_group(
     worker.join(60)
     assert not worker.is_alive()
     assert csvc.runs.show(run_id)["state"] == "cancelled"
-    child = int(pid_file.read_text())
-    with pytest.raises(ProcessLookupError):
-        for _ in range(100):  # the group was killed; the child may be a reaped zombie
-            os.kill(child, 0)
-            if _zombie(child):
-                raise ProcessLookupError
-            worker.join(0.05)
+    # The stop waits until the hook's whole group is gone (engines.process.terminate).
+    assert _gone(int(pid_file.read_text()))
     assert not (tmp_path / "dst").exists()
 
 
-def _zombie(pid: int) -> bool:
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie (nobody may reap orphans in a container)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")

@@ -54,13 +54,13 @@ def parse_link(text: str) -> Link:
     name, _, on = text.strip().partition(":")
     if not is_name(name):
         raise InvalidInput(
-            f"Bad --after {text!r}: give JOB or JOB:success|failure|always", field="after"
+            f"Bad after {text!r}: give JOB or JOB:success|failure|always", field="after"
         )
     try:
         return Link(name, ChainOn(on or ChainOn.SUCCESS.value))
     except ValueError:
         raise InvalidInput(
-            f"Bad --after {text!r}: {on!r} is not success, failure or always", field="after"
+            f"Bad after {text!r}: {on!r} is not success, failure or always", field="after"
         ) from None
 
 

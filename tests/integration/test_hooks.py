@@ -234,7 +234,7 @@ def test_only_an_admin_sets_hooks(csvc: Services, src: Path, tmp_path: Path) -> 
         ({"before": [{"command": ["backup.sh"]}]}, "must be an absolute path"),
         ({"before": [{"command": "/bin/true"}]}, "argv, no shell"),
         ({"before": [{"command": []}]}, "argv, no shell"),
-        ({"during": [{"command": ["/bin/true"]}]}, "Unknown hook event 'during'"),
+        ({"during": [{"command": ["/bin/true"]}]}, "unknown event 'during'"),
         ({"after": [{"command": ["/bin/true"], "on_error": "panic"}]}, "not continue or fail"),
         ({"after": [{"command": ["/bin/true"], "timeout": "0s"}]}, "timeout"),
         ({"after": [{"command": ["/bin/true"], "timeout": "9h"}]}, "timeout must be"),

@@ -623,10 +623,40 @@ def test_0014_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: st
     with engine.connect() as conn:
         steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
         assert steps == [None]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0014") == []
     command.downgrade(alembic_config(engine), "0013")
     assert counts(engine) == (3, 1, 1)
     assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0015_adds_hooks_and_chains_empty_for_existing_jobs_and_goes_back(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0014")
+
+    upgrade(engine, "0015")
+
+    with engine.connect() as conn:
+        hooks = conn.execute(text("SELECT hooks FROM jobs")).scalars().all()
+        assert hooks and all(h in ({}, "{}") for h in hooks)
+        assert conn.execute(text("SELECT count(*) FROM job_chains")).scalar() == 0
+        assert (
+            conn.execute(text("SELECT count(*) FROM runs WHERE chained_from IS NOT NULL")).scalar()
+            == 0
+        )
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0014")
+    assert counts(engine) == (3, 1, 1)
+    assert "chained_from" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert "hooks" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    assert not inspect(engine).has_table("job_chains")
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

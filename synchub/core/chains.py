@@ -51,8 +51,8 @@ class Link:
 
 def parse_link(text: str) -> Link:
     """`JOB` or `JOB:success|failure|always` as a Link; InvalidInput naming the part."""
-    name, _, on = text.strip().partition(":")
-    if not is_name(name):
+    name, colon, on = text.strip().partition(":")
+    if not is_name(name) or (colon and not on):
         raise InvalidInput(
             f"Bad after {text!r}: give JOB or JOB:success|failure|always", field="after"
         )

@@ -86,7 +86,9 @@ def parse_hooks(raw: Any) -> Hooks:
             event = HookEvent(key)
         except ValueError:
             known = ", ".join(e.value for e in HookEvent)
-            raise InvalidInput(f"hooks: unknown event {key!r}: use {known}", field="hooks") from None
+            raise InvalidInput(
+                f"hooks: unknown event {key!r}: use {known}", field="hooks"
+            ) from None
         if not isinstance(items, list) or len(items) > MAX_HOOKS:
             raise InvalidInput(
                 f"hooks.{key} must be a list of at most {MAX_HOOKS} hooks", field="hooks"

@@ -12,6 +12,7 @@ from synchub.api.app import create_app
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from tests.api.conftest import PERSONAS, ROLES, Api, Served, Switch, ok, problem
+from tests.api.test_console import sign_in
 from tests.api.test_program_options_api import allowing
 
 HOOK = {"command": [sys.executable, "-c", "pass"], "timeout": "30s", "on_error": "fail"}
@@ -92,3 +93,14 @@ def test_removing_a_job_others_run_after_is_a_409_naming_them(flagged: Api) -> N
     body = problem(flagged.admin.delete("/api/v1/jobs/up"), 409)
     assert "down run after it" in body["detail"]
     ok(flagged.admin.get("/api/v1/jobs/up"))
+
+
+def test_the_console_job_page_shows_hooks_and_the_chain_both_ways(flagged: Api) -> None:
+    ok(flagged.admin.post("/api/v1/jobs", json=job("up", hooks={"finally": [HOOK]})), 201)
+    ok(flagged.admin.post("/api/v1/jobs", json=job("down", after=["up:failure"])), 201)
+    client = sign_in(flagged, "viewer")
+    up = client.get("/jobs/up").text
+    assert "Followed by</dt>" in up and '<a href="/jobs/down">down</a> (on failure)' in up
+    assert "Hook finally</dt>" in up and "on error fail" in up
+    down = client.get("/jobs/down").text
+    assert '<a href="/jobs/up">up</a> (failure)' in down

@@ -21,6 +21,7 @@ from rich.text import Text
 from synchub import cli_tables
 from synchub.cli_alerts import alert_app
 from synchub.cli_doctor import doctor
+from synchub.cli_hooks import After, Hook, hook_lines, hooks_given
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
@@ -688,6 +689,8 @@ def job_add(
     keep_deleted: KeepDeleted = None,
     stale_after: StaleAfter = None,
     long_after: LongAfter = None,
+    hooks: Hook = None,
+    after: After = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -722,6 +725,8 @@ def job_add(
             keep_deleted=keep_deleted,
             stale_after=stale_after,
             long_after=long_after,
+            hooks=hooks_given(hooks),
+            after=after,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -771,10 +776,14 @@ RemoveOptions = Annotated[
 ]
 Clear = Annotated[
     list[str] | None,
-    typer.Option("--clear", help="Empty a list: options, filters or tags (repeat)", metavar="LIST"),
+    typer.Option(
+        "--clear",
+        help="Empty a list: options, filters, tags, hooks or after (repeat)",
+        metavar="LIST",
+    ),
 ]
 #: The lists --clear empties.
-CLEARABLE = ("options", "filters", "tags")
+CLEARABLE = ("options", "filters", "tags", "hooks", "after")
 
 
 def warn_unwatched(view: dict[str, Any]) -> None:
@@ -834,10 +843,13 @@ def job_edit(
     keep_deleted: KeepDeleted = None,
     stale_after: StaleAfter = None,
     long_after: LongAfter = None,
+    hooks: Hook = None,
+    after: After = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
-    --tag, --arg) replaces the job's; --add-option and --remove-option change its
-    options one by one, --clear empties a list. A new schedule counts from now."""
+    --tag, --arg, --hook, --after) replaces the job's; --add-option and
+    --remove-option change its options one by one, --clear empties a list. A new
+    schedule counts from now."""
     with services() as svc:
         ensure_schema(svc)
         if manual and (cron or every):
@@ -847,7 +859,7 @@ def job_edit(
                 raise InvalidInput(TZ_WITHOUT_CRON)
             if svc.jobs.show(name)["schedule"]["kind"] != "cron":
                 raise InvalidInput(f"{TZ_WITHOUT_CRON}; job {name} has no cron schedule")
-        cleared = cleared_lists(clear, options, filters, tags, add_options)
+        cleared = cleared_lists(clear, options, filters, tags, add_options, hooks, after)
         job_kind = kind or svc.jobs.show(name)["kind"]
         given = job_params(
             name,
@@ -886,6 +898,8 @@ def job_edit(
             long_after=long_after,
             add_options=add_options,
             remove_options=remove_options,
+            hooks={} if "hooks" in cleared else hooks_given(hooks),
+            after=cleared.get("after", after),
         )
         edited = svc.jobs.change(name, spec)
         if not edited.changed:
@@ -904,10 +918,15 @@ def cleared_lists(
     filters: list[str] | None,
     tags: list[str] | None,
     add_options: list[str] | None,
+    hooks: list[str] | None = None,
+    after: list[str] | None = None,
 ) -> dict[str, list[str]]:
     """The lists --clear empties, as {field: []}; InvalidInput for an unknown list or
     one also given a new value."""
-    given = {"options": options or add_options, "filters": filters, "tags": tags}
+    given = {
+        "options": options or add_options, "filters": filters, "tags": tags, "hooks": hooks,
+        "after": after,
+    }  # fmt: skip
     cleared: dict[str, list[str]] = {}
     for name in clear or []:
         if name not in CLEARABLE:
@@ -1031,6 +1050,8 @@ def print_job(view: dict[str, Any]) -> None:
         )
     if view.get("muted_until"):
         out.print(f"  alerts muted until {view['muted_until']}", markup=False)
+    for line in hook_lines(view):
+        out.print(line, markup=False)
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:

@@ -59,6 +59,7 @@ def _fields(view: dict[str, Any]) -> list[tuple[str, str]]:
         ("error", view["error"] or ""),
         ("next", view.get("next_step") or ""),
         ("retry of", f"run {view['retry_of']}" if view["retry_of"] else ""),
+        ("after", f"run {view['chained_from']}" if view.get("chained_from") else ""),
         ("fire time", local_time(view["scheduled_for"]) if view["scheduled_for"] else ""),
         ("created", local_time(view["created_at"])),
         ("started", local_time(view["started_at"]) if view["started_at"] else ""),
@@ -85,6 +86,7 @@ def _reason(view: dict[str, Any]) -> str:
         "overlap": "its job was already running (overlap policy skip)",
         "missed": "its fire time was missed",
         "job_deleted": "its job was removed before it started",
+        "hook": "its before hook exited 75 (the error says why)",
         "cancelled": "",  # the error says who cancelled it
     }.get(reason, reason or "")
 

@@ -45,6 +45,7 @@ def make_runner(svc: Services, worker: str, *, end_behind: bool = False) -> Runn
             file_report_cap=s.file_report_cap,
             end_behind=end_behind,
             allow_programs=s.allow_command_jobs,
+            kill_grace=s.kill_grace,
         ),
         job_env=svc.job_env,
     )

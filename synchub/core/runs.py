@@ -24,11 +24,13 @@ class Trigger(StrEnum):
     API = "api"  #: a REST client
     RETRY = "retry"  #: the retry policy after a failed attempt
     WATCH = "watch"  #: a change in a watched folder
+    CHAIN = "chain"  #: a job it runs after ended (`--after`); `chained_from` names the run
 
 
 class SkipReason(StrEnum):
     MISSED = "missed"  #: the fire time passed while nothing was running
     OVERLAP = "overlap"  #: the job was already running
+    HOOK = "hook"  #: a before hook exited 75 (its last line is the run's error)
 
 
 class CancelReason(StrEnum):
@@ -48,6 +50,7 @@ NEXT: dict[RunState, frozenset[RunState]] = {
             RunState.TIMED_OUT,
             RunState.LOST,
             RunState.CANCELLED,
+            RunState.SKIPPED,  # a before hook said to skip it (exit 75)
         }
     ),
 }

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from synchub.core.chains import choices_for
 from synchub.core.policies import RetryPolicy
 from synchub.core.runs import RETRYABLE, RunState, not_retried_note
+from synchub.store import chains as chain_store
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
@@ -22,6 +24,8 @@ class Ending:
 
     moved: bool  #: False: the run was not in an expected state (someone else ended it)
     retry_id: int | None = None  #: the retry the policy created, if any
+    #: the runs of jobs chained on this one that its end requested (`--after`)
+    chained: tuple[int, ...] = ()
 
 
 NOT_MOVED = Ending(moved=False)
@@ -41,6 +45,8 @@ def end_run(
 ) -> Ending:
     """Move a run to terminal `state` and, when the policy says so, create its retry.
     The run's `next_step` says which: the retry's attempt and time, or why none.
+    When no retry follows, its retry chain has ended: the runs of jobs chained on
+    its job for that outcome are requested (`--after`), once.
 
     `tasks`: the run may carry a watched folder's file tasks (False saves the look).
     """
@@ -71,8 +77,10 @@ def end_run(
         f"retry {run.attempt} of {job.retries} (attempt {run.attempt + 1}) "
         f"at {not_before.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
     )
-    if not _move(session, run_id, state, now, expected, tasks, values).moved:
+    if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
         return NOT_MOVED
+    if tasks and RunState.RUNNING in expected:
+        task_store.settle(session, run_id, state, now)
     retry_id = run_store.create_retry(session, run, job, now=now, not_before=not_before)
     return Ending(moved=True, retry_id=retry_id)
 
@@ -90,7 +98,9 @@ def _move(
         return NOT_MOVED
     if tasks and RunState.RUNNING in expected:
         task_store.settle(session, run_id, state, now)
-    return ENDED
+    # No retry follows this move (callers create it after): the chain's end.
+    chained = chain_store.request_after(session, run_id, choices_for(state), now=now)
+    return Ending(moved=True, chained=tuple(chained)) if chained else ENDED
 
 
 def ends_alone(state: RunState, *, permanent: bool) -> bool:

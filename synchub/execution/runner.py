@@ -18,17 +18,32 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
-from synchub.core.errors import InvalidInput, NotFound, SecretsUnreadable, SynchubError
+from synchub.core.errors import (
+    CommandsDisabled,
+    InvalidInput,
+    NotFound,
+    SecretsUnreadable,
+    SynchubError,
+)
+from synchub.core.hooks import HookContext, HookEvent, Hooks, parse_hooks
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
-from synchub.core.runs import RETRYABLE, RunState, RunStats, not_retried_note
+from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_retried_note
 from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
+from synchub.execution.hooks import HookResult, run_hooks
 from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
+from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
-from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
+from synchub.store.db import (
+    again_if_disconnected,
+    autocommit,
+    is_postgresql,
+    reading,
+    transaction,
+)
 from synchub.store.outage import DB_OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
@@ -77,6 +92,7 @@ class RunnerSettings:
     #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
     #: (`command`) fail without starting anything when it is off
     allow_programs: bool = False
+    kill_grace: float = 5.0  #: seconds between SIGTERM and SIGKILL for a stopped hook
 
 
 class Runner:
@@ -201,6 +217,7 @@ class Runner:
         try:
             engine = self.engines[run.kind]
             check_may_start(engine, allowed=self.settings.allow_programs)
+            hooks, followed = self._extras(run.job_id)
             ctx = RunContext(
                 run_id=run_id,
                 job_name=run.job_name,
@@ -223,17 +240,83 @@ class Runner:
         if run.timeout_s is not None:
             watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
         self._watch()
-        try:
-            outcome = engine.run(ctx)
-        except Exception as exc:
-            log.exception("run %s: engine crashed", run_id, extra={"action": "engine_crash"})
-            outcome = _internal(exc)
+        state, outcome = self._work(run, engine, ctx, hooks, watched)
         self._forget(run_id)
         with watched.busy:
             pass  # a monitor pass writing for this run is over; no other one begins
-        reasons = watched.reasons
-        state = _state_for(outcome, reasons)
-        self._finish(run_id, state, outcome, sink, reasons, run.watch, run.started_at)
+        self._finish(
+            run_id, state, outcome, sink, watched.reasons, run.watch, run.started_at,
+            followed=followed,
+        )  # fmt: skip
+
+    def _extras(self, job_id: int) -> tuple[Hooks, bool]:
+        """The job's hooks and whether a job runs after it. Hooks start programs: only
+        where command jobs are allowed, as for the job itself (CommandsDisabled)."""
+        with reading(self.sessions) as session:
+            raw, followed = job_store.run_extras(session, job_id)
+        hooks = parse_hooks(raw)
+        if hooks and not self.settings.allow_programs:
+            raise CommandsDisabled(
+                "the job has hooks, which start programs, and command jobs are disabled "
+                "on this server"
+            )
+        return hooks, followed
+
+    def _work(
+        self,
+        run: run_store.Claimed,
+        engine: Engine,
+        ctx: RunContext,
+        hooks: Hooks,
+        watched: _Watched,
+    ) -> tuple[RunState, Outcome]:
+        """The before hooks, the engine's work, then the after, on_failure and finally
+        hooks (see core.hooks for their order and policies): the run's state and
+        outcome."""
+        start = HookContext(job=run.job_name, run_id=run.run_id, state=RunState.RUNNING.value)
+        before = self._hooks(hooks, HookEvent.BEFORE, start, watched.sink, watched.stop)
+        if before.skip:
+            outcome = Outcome(ok=False, error_class="skipped", error=before.error)
+        elif not before.ok:
+            outcome = Outcome(ok=False, error_class="hook", error=before.error)
+        else:
+            try:
+                outcome = engine.run(ctx)
+            except Exception as exc:
+                log.exception(
+                    "run %s: engine crashed", run.run_id, extra={"action": "engine_crash"}
+                )
+                outcome = _internal(exc)
+        state = RunState.SKIPPED if before.skip else _state_for(outcome, watched.reasons)
+        if not (hooks.keys() - {HookEvent.BEFORE}):
+            return state, outcome
+        # A stop already acted on (a cancel, the timeout) stopped the work: the hooks
+        # after it still run, each within its own timeout, unless this process stops.
+        stop = self._closing if watched.stop.is_set() else watched.stop
+        events = [HookEvent.FINALLY] if before.skip else [HookEvent.AFTER, HookEvent.ON_FAILURE,
+                                                          HookEvent.FINALLY]  # fmt: skip
+        for event in events:
+            if event is HookEvent.ON_FAILURE and state is RunState.SUCCEEDED:
+                continue
+            done = self._hooks(
+                hooks, event, _context(run, state, outcome, watched.sink), watched.sink, stop
+            )
+            if not done.ok and state is RunState.SUCCEEDED:
+                state = RunState.FAILED
+                outcome = replace(outcome, ok=False, error_class="hook", error=done.error)
+        return state, outcome
+
+    def _hooks(
+        self,
+        hooks: Hooks,
+        event: HookEvent,
+        context: HookContext,
+        sink: BufferedSink,
+        stop: threading.Event,
+    ) -> HookResult:
+        return run_hooks(
+            hooks.get(event, []), context, sink, stop, grace_s=self.settings.kill_grace
+        )
 
     def _params(self, run: run_store.Claimed) -> Mapping[str, Any]:
         if run.only_path is not None:
@@ -307,7 +390,11 @@ class Runner:
         reasons: list[StopReason] | None = None,
         tasks: bool = True,
         started_at: datetime | None = None,
+        *,
+        followed: bool = False,
     ) -> None:
+        """Write the run's end. `followed`: jobs run after this one, so the end goes
+        through `end_run`, which requests their runs."""
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
@@ -329,6 +416,8 @@ class Runner:
             "stats": stats.as_dict(),
             "progress": None,
         }
+        if state is RunState.SKIPPED:
+            values["reason"] = SkipReason.HOOK.value
         if state is RunState.CANCELLED and reasons:
             del values["error"]  # the cancel wrote who asked for it (RunService.cancel)
         if state in RETRYABLE and outcome.permanent:
@@ -339,6 +428,7 @@ class Runner:
         # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
         alone = (
             not tasks
+            and not followed
             and (sink is None or sink.empty())
             and ends_alone(state, permanent=outcome.permanent)
             and is_postgresql(self.sessions)
@@ -447,6 +537,22 @@ def _run_secrets(ctx: RunContext) -> list[str]:
     env = ctx.params.get("env")
     values = list(env.values()) if isinstance(env, dict) else []
     return [*rclone.secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
+
+
+def _context(
+    run: run_store.Claimed, state: RunState, outcome: Outcome, sink: BufferedSink
+) -> HookContext:
+    """What the hooks after the work are told: its state, error and counts."""
+    stats = outcome.stats if outcome.stats != RunStats() else _from(sink)
+    return HookContext(
+        job=run.job_name,
+        run_id=run.run_id,
+        state=state.value,
+        error=redact(outcome.error, sink.secrets) if outcome.error else "",
+        bytes=stats.bytes,
+        files=stats.files,
+        deletes=stats.deletes,
+    )
 
 
 def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, object_session
 
+from synchub.core.chains import describe_cycle, find_cycle, parse_links
 from synchub.core.durations import parse_duration
 from synchub.core.errors import (
     AlreadyExists,
     CommandsDisabled,
+    Conflict,
     InvalidInput,
     InvalidSchedule,
     JobNotFound,
@@ -23,6 +25,7 @@ from synchub.core.errors import (
     SynchubError,
     blame,
 )
+from synchub.core.hooks import Hooks, parse_hooks, stored
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import CancelReason
@@ -44,7 +47,9 @@ from synchub.engines.base import Engine, starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
+from synchub.services.tokens import Forbidden, Role
 from synchub.store import audit
+from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import remotes as remote_store
 from synchub.store import runs as run_store
@@ -95,6 +100,10 @@ class JobFields:
     add_options: list[str] | None = None
     #: edit only: rclone options taken out, by the whole option or by its flag name
     remove_options: list[str] | None = None
+    #: commands run around each run, by event (core.hooks.parse_hooks); {} removes them
+    hooks: dict[str, Any] | None = None
+    #: run after these jobs end: "JOB" or "JOB:success|failure|always"; [] removes
+    after: list[str] | None = None
 
 
 DEFAULTS = JobFields(
@@ -131,8 +140,15 @@ class _Unchanged(Exception):
 #: max_depth, delete_guard and require_marker are read from `params`, where a change
 #: to them shows.
 _DERIVED = frozenset(
-    {"updated_at", "next_fire_at", "watch_problem", "max_depth", "delete_guard", "require_marker"}
-)
+    {
+        "updated_at", "next_fire_at", "watch_problem", "max_depth", "delete_guard",
+        "require_marker", "chained_by",
+    }
+)  # fmt: skip
+
+
+class JobChained(Conflict):
+    """Other jobs run after this one."""
 
 
 @dataclass(frozen=True)
@@ -160,10 +176,11 @@ class JobService:
             if store.get(session, name) is not None:
                 raise AlreadyExists(f"A job named {name!r} already exists")
             row = JobRow(name=name, created_at=now, updated_at=now)
-            self._apply(session, row, merged, now, schedule_changed=True, problems=problems)
+            links = self._apply(session, row, merged, now, schedule_changed=True, problems=problems)
             session.add(row)
             session.flush()
             store.set_remotes(session, row.id, self._remotes_used(row))
+            chain_store.set_links(session, row.id, links or [])
             view = self._view(row, now)
             audit.record(
                 session,
@@ -192,7 +209,10 @@ class JobService:
                 before = self._view(row, now)
                 env_before = self._env_values(row)
                 merged, schedule_changed = self._edited_fields(row, spec)
-                self._apply(session, row, merged, now, schedule_changed=schedule_changed)
+                links = self._apply(session, row, merged, now, schedule_changed=schedule_changed)
+                if links is not None:
+                    chain_store.set_links(session, row.id, links)
+                    session.flush()
                 view = self._view(row, now)
                 changed = _changes(before, view)
                 if env_before is None or env_before != self._env_values(row):
@@ -342,6 +362,13 @@ class JobService:
                 raise JobRunning(
                     f"Job {name!r} has a run in progress (run {running[0]}): cancel it, "
                     "wait for it to end, then remove the job"
+                )
+            followers = chain_store.downstreams(session, row.id)
+            if followers:
+                names = ", ".join(name for name, _on in followers)
+                raise JobChained(
+                    f"Job {name!r} cannot be removed: {names} run after it (--after "
+                    f"{name}); edit or remove those jobs' links first"
                 )
             before = self._view(row, now)
             cancelled = run_store.cancel_waiting(
@@ -562,8 +589,10 @@ class JobService:
         *,
         schedule_changed: bool,
         problems: Problems | None = None,
-    ) -> None:
+    ) -> builtins.list[tuple[int, str]] | None:
         """Validate `spec` (complete) and write it into `row`; raise before any change.
+        Returns the job's chain links to write, (upstream id, on), None to keep them
+        (`spec.after` not given): a new job's row has no id to write them with yet.
 
         Every input is checked, and every problem found is raised at once (each blamed
         on its field: InvalidFields for several), after those already in `problems`.
@@ -608,6 +637,12 @@ class JobService:
         with problems.about("tags"):
             for tag in spec.tags or []:
                 check_name(tag, what="tag")
+        hooks: Hooks = {}
+        with problems.about("hooks"):
+            hooks = self._hooks(spec.hooks, row)
+        links = None
+        with problems.about("after"):
+            links = self._links(session, row.name, spec.after)
         problems.raise_any()
         assert params is not None
         row.kind = spec.kind
@@ -625,9 +660,50 @@ class JobService:
         was_enabled = row.enabled
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
         row.watch = bool(spec.watch)
+        row.hooks = stored(hooks)
         if schedule_changed or not was_enabled or row.next_fire_at is None:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
+        return links
+
+    def _hooks(self, given: dict[str, Any] | None, row: JobRow) -> Hooks:
+        """The job's hooks, checked. Hooks start programs: they are set only where
+        command jobs are allowed (CommandsDisabled), and only by an admin (Forbidden
+        for a token of a lesser role). Keeping hooks an admin set is no new setting."""
+        hooks = parse_hooks(given)
+        if not hooks or stored(hooks) == (row.hooks or {}):
+            return hooks
+        if not self.svc.settings.allow_command_jobs:
+            raise CommandsDisabled(
+                "hooks start programs, and command jobs are disabled on this server: "
+                "the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+            )
+        role = self.svc.role
+        if role is not None and not role.allows(Role.ADMIN):
+            raise Forbidden(f"Only an admin may set hooks; this token has role {role}")
+        return hooks
+
+    def _links(
+        self, session: Session, name: str, given: builtins.list[str] | None
+    ) -> builtins.list[tuple[int, str]] | None:
+        """The job's chain links as (upstream id, on), checked: each upstream exists,
+        and no cycle forms (InvalidInput naming it). None when `given` is None."""
+        if given is None:
+            return None
+        links = parse_links(given)
+        found = []
+        for link in links:
+            upstream = store.get(session, link.upstream)
+            if upstream is None:
+                raise InvalidInput(f"Bad --after: no job named {link.upstream!r}")
+            found.append((upstream.id, link.on.value))
+        graph = {**chain_store.graph(session), name: [link.upstream for link in links]}
+        cycle = find_cycle(name, graph)
+        if cycle is not None:
+            raise InvalidInput(
+                f"Bad --after: it would make a cycle of jobs, {describe_cycle(cycle)}"
+            )
+        return found
 
     def _engine(self, kind: str) -> Engine:
         engine = self.svc.engines.get(kind)
@@ -791,6 +867,7 @@ class JobService:
             watch=row.watch,
             stale_after=f"{row.stale_after_s}s" if row.stale_after_s else "",
             long_after=f"{row.long_after_s}s" if row.long_after_s else "",
+            hooks=dict(row.hooks or {}),
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -824,6 +901,8 @@ class JobService:
             "watch_problem": self.watch_problem(row),
             # alerts are silenced until then; None when not muted (or the mute ended)
             "muted_until": _iso(row.muted_until) if _muted(row, now) else None,
+            "hooks": dict(row.hooks or {}),
+            **_chain_view(row),
             "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
             if row.next_fire_at
             else None,
@@ -851,6 +930,18 @@ def _muted(row: JobRow, now: datetime) -> bool:
     return row.muted_until is not None and row.muted_until > now
 
 
+def _chain_view(row: JobRow) -> dict[str, Any]:
+    """The jobs this one runs after, and those that run after it (derived: the
+    links are the downstream jobs' own settings)."""
+    session = object_session(row)
+    if session is None or row.id is None:
+        return {"after": [], "chained_by": []}
+    return {
+        "after": [{"job": n, "on": on} for n, on in chain_store.upstreams(session, row.id)],
+        "chained_by": [{"job": n, "on": on} for n, on in chain_store.downstreams(session, row.id)],
+    }
+
+
 def _new_fields(spec: JobFields) -> JobFields:
     """A new job's fields: `spec` over the defaults."""
     merged = _overlay(spec, DEFAULTS)
@@ -864,6 +955,7 @@ def _probe(row: JobRow) -> JobRow:
     """A detached copy of what an edit of `row` reads, to check an edit on."""
     return JobRow(
         name=row.name,
+        hooks=dict(row.hooks or {}),
         params=dict(row.params),
         secret_env=row.secret_env,
         schedule_kind=row.schedule_kind,

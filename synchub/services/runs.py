@@ -434,6 +434,7 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "not_before": _iso(run.not_before),
         "attempt": run.attempt,
         "retry_of": run.retry_of,
+        "chained_from": run.chained_from,
         "queue": run.queue,
         "worker": run.worker,
         "exit_code": run.exit_code,

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, String, column, delete, exists, false, fun
 from sqlalchemy.orm import Session
 
 from synchub.core.names import is_name
-from synchub.store.tables import JobRemoteRow, JobRow, RemoteRow
+from synchub.store.tables import JobChainRow, JobRemoteRow, JobRow, RemoteRow
 
 #: What a name holds once lowered (core.names): a needle with anything else matches none.
 _NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
@@ -233,3 +233,15 @@ def watched(session: Session, *, enabled_only: bool = True) -> list[JobRow]:
     if enabled_only:
         query = query.where(JobRow.enabled.is_(True))
     return list(session.scalars(query))
+
+
+def run_extras(session: Session, job_id: int) -> tuple[dict[str, Any], bool]:
+    """What a runner needs of a job beyond its claim: its hooks ({} for none) and
+    whether any job runs after it (its runs' ends then request chained runs)."""
+    followed = exists().where(JobChainRow.upstream_id == JobRow.id)
+    row = session.execute(
+        select(JobRow.hooks, followed.label("followed")).where(JobRow.id == job_id)
+    ).first()
+    if row is None:
+        return {}, False
+    return dict(row.hooks or {}), bool(row.followed)

@@ -46,8 +46,10 @@ def create(
     dry_run: bool = False,
     allow_deletes: bool = False,
     resync: bool = False,
+    chained_from: int | None = None,
 ) -> int | None:
-    """Insert a run and return its id; None when its fire time already has a run.
+    """Insert a run and return its id; None when its fire time already has a run
+    (or, `chained_from`, when that run already requested one of this job).
     `only_path`: the run sends that one file of its (watched) job. `dry_run`: it
     changes nothing (a job passing --dry-run makes every run one); `allow_deletes`:
     it may pass the delete guard and the empty-source stop; `resync`: a bisync run
@@ -73,7 +75,12 @@ def create(
         "dry_run": dry_run or (job.kind == "rclone" and dry_run_option(job.params or {})),
         "allow_deletes": allow_deletes,
         "resync": resync,
+        "chained_from": chained_from,
     }
+    if trigger is Trigger.CHAIN:
+        # A run's end may be written twice (a retried commit, a race with the
+        # reaper): the unique (job, chained_from) index keeps one chained run.
+        return _insert_once(session, values, ["job_id", "chained_from"], "chained_from IS NOT NULL")
     if trigger is not Trigger.SCHEDULE:
         row = RunRow(**values)
         session.add(row)
@@ -81,15 +88,23 @@ def create(
         return row.id
     # Promise 1: the unique (job, fire time) index decides; a second scheduler,
     # a restart or a replayed transaction inserts nothing.
+    return _insert_once(session, values, ["job_id", "scheduled_for"], "trigger = 'schedule'")
+
+
+def _insert_once(
+    session: Session, values: dict[str, Any], key: list[str], where: str
+) -> int | None:
+    """Insert a run unless one with the same `key` (a partial unique index whose
+    predicate is `where`) exists; its id, or None."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (
         dialect.insert(RunRow)
         .values(**values)
         .on_conflict_do_nothing(
-            index_elements=["job_id", "scheduled_for"],
+            index_elements=key,
             # A literal, not a bound parameter: PostgreSQL matches the partial index
             # by comparing this predicate with the index's own text.
-            index_where=text("trigger = 'schedule'"),
+            index_where=text(where),
         )
         .returning(RunRow.id)
     )

@@ -106,6 +106,8 @@ class JobRow(Base):
     #: a watched folder: changes in the (local) source trigger runs too
     watch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     tags: Mapped[list[Any]] = mapped_column(default=list)
+    #: commands run around its runs, by event (core.hooks.stored); {} for none
+    hooks: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     #: files its runs sent (copied, replaced, moved) as a watched folder: a count
     #: that deleting file tasks does not lower
     files_sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -132,6 +134,18 @@ class JobRemoteRow(Base):
 
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id"), primary_key=True, index=True)
+
+
+class JobChainRow(Base):
+    """A job runs after another: the downstream job's own setting (`--after`), kept
+    as rows so that a run's end finds what follows it by an index. The upstream job
+    holds nothing; removing it is refused while links name it."""
+
+    __tablename__ = "job_chains"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    upstream_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True, index=True)
+    on: Mapped[str] = mapped_column(String(16))  #: success, failure or always (core.chains)
 
 
 class RunRow(Base):
@@ -165,6 +179,15 @@ class RunRow(Base):
             sqlite_where=text("alert_examined = false"),
             postgresql_where=text("alert_examined = false"),
         ),
+        # A run's end requests each chained run once, however often it is ended.
+        Index(
+            "uq_runs_job_chained_from",
+            "job_id",
+            "chained_from",
+            unique=True,
+            sqlite_where=text("chained_from IS NOT NULL"),
+            postgresql_where=text("chained_from IS NOT NULL"),
+        ),
         # An id is a Celery task id: SQLite must not give a deleted run's id again.
         {"sqlite_autoincrement": True},
     )
@@ -180,6 +203,8 @@ class RunRow(Base):
     scheduled_for: Mapped[datetime | None]  #: the fire time it serves
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_of: Mapped[int | None] = mapped_column(Id)
+    #: a chained run (trigger chain): the upstream run whose end requested it
+    chained_from: Mapped[int | None] = mapped_column(Id)
     queue: Mapped[str] = mapped_column(String(64))
     not_before: Mapped[datetime]  #: do not dispatch earlier (retries wait here)
     created_at: Mapped[datetime]

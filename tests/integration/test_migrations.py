@@ -165,6 +165,12 @@ ADDED_BY = {
         ("jobs", "watch_told"),
         ("runs", "alert_long_told"),
     },
+    "0017": {
+        ("jobs", "hooks"),
+        ("job_chains", "*"),
+        ("runs", "chained_from"),
+        ("runs", "uq_runs_job_chained_from"),
+    },
 }
 
 
@@ -667,10 +673,40 @@ def test_0016_leaves_existing_jobs_unmuted_and_goes_back(blank_url: str) -> None
     with engine.connect() as conn:
         muted = conn.execute(text("SELECT DISTINCT muted_until FROM jobs")).scalars().all()
         assert muted == [None]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0016") == []
     command.downgrade(alembic_config(engine), "0015")
     assert counts(engine) == (3, 1, 1)
     assert "muted_until" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0017_adds_hooks_and_chains_empty_for_existing_jobs_and_goes_back(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0016")
+
+    upgrade(engine, "0017")
+
+    with engine.connect() as conn:
+        hooks = conn.execute(text("SELECT hooks FROM jobs")).scalars().all()
+        assert hooks and all(h in ({}, "{}") for h in hooks)
+        assert conn.execute(text("SELECT count(*) FROM job_chains")).scalar() == 0
+        assert (
+            conn.execute(text("SELECT count(*) FROM runs WHERE chained_from IS NOT NULL")).scalar()
+            == 0
+        )
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0016")
+    assert counts(engine) == (3, 1, 1)
+    assert "chained_from" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert "hooks" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    assert not inspect(engine).has_table("job_chains")
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

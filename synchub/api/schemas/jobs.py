@@ -28,9 +28,9 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 
 #: The fields an edit empties with null, and what stands for empty in JobFields:
 #: no timeout, no depth limit, no marker, the default delete guard.
-_CLEARED_BY_NULL = {
+_CLEARED_BY_NULL: dict[str, Any] = {
     "timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": "",
-    "stale_after_s": "", "long_after_s": "",
+    "stale_after_s": "", "long_after_s": "", "hooks": {}, "after": [],
 }  # fmt: skip
 
 
@@ -84,6 +84,15 @@ class JobSettings(BaseModel):
     #: alert `long` for a run going longer (seconds or text: 3h); null or "auto" on an
     #: edit: 3 x the median of the job's last 20 successful runs
     long_after_s: Duration | None = Field(default=None, examples=["3h"])
+    #: commands run around each run, by event (before, after, on_failure, finally):
+    #: [{"command": ["/abs/program", "arg"], "timeout": "30s", "on_error": "fail"}];
+    #: admin only, and only where command jobs are allowed. {} or null on an edit: none
+    hooks: dict[str, list[dict[str, Any]]] | None = Field(
+        default=None, examples=[{"before": [{"command": ["/usr/local/bin/mount-nas"]}]}]
+    )
+    #: run after these jobs' runs end: "JOB" (on success) or "JOB:success|failure|always";
+    #: [] or null on an edit: after none
+    after: list[str] | None = Field(default=None, max_length=100, examples=[["backup:success"]])
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -121,6 +130,8 @@ class JobSettings(BaseModel):
             keep_deleted=self.keep_deleted,
             stale_after=_text(self.stale_after_s),
             long_after=_text(self.long_after_s),
+            hooks=self.hooks,
+            after=self.after,
         )
 
 
@@ -165,6 +176,11 @@ class SchedulePublic(BaseModel):
     description: str  #: e.g. "At 02:00 (Europe/Berlin)"
 
 
+class ChainLink(BaseModel):
+    job: str  #: the other job
+    on: Literal["success", "failure", "always"]  #: the upstream outcome that starts a run
+
+
 class JobPublic(BaseModel):
     id: int
     name: str
@@ -192,6 +208,11 @@ class JobPublic(BaseModel):
     keep_deleted: str | None = None
     stale_after_s: int | None = None  #: alert `stale` after this long; null: derived
     long_after_s: int | None = None  #: alert `long` after this long; null: derived
+    #: commands run around each run, by event; each {"command", "timeout_s", "on_error"}
+    hooks: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    after: list[ChainLink] = Field(default_factory=list)  #: the jobs it runs after
+    #: the jobs that run after it (their own `after`)
+    chained_by: list[ChainLink] = Field(default_factory=list)
     next_fire_at: datetime | None
     #: `job mute`: no alert is sent for the job until then; None when not muted
     muted_until: datetime | None = None

@@ -12,7 +12,7 @@ State = Literal[
     "skipped",
 ]  # fmt: skip
 CeleryState = Literal["PENDING", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED"]
-TriggerName = Literal["schedule", "manual", "api", "retry", "watch"]
+TriggerName = Literal["schedule", "manual", "api", "retry", "watch", "chain"]
 
 
 class RunStatsPublic(BaseModel):
@@ -43,6 +43,7 @@ class RunPublic(BaseModel):
     not_before: datetime | None
     attempt: int
     retry_of: int | None
+    chained_from: int | None = None  #: trigger chain: the upstream run whose end asked for it
     queue: str
     worker: str | None
     exit_code: int | None

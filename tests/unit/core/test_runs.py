@@ -25,7 +25,8 @@ CANCEL, SKIP = RunState.CANCELLED, RunState.SKIPPED
 #      │           │          ├──────▶ failed
 #      │           │          ├──────▶ timed_out
 #      │           │          ├──────▶ lost
-#      │           │          └──────▶ cancelled
+#      │           │          ├──────▶ cancelled
+#      │           │          └──────▶ skipped   (a before hook exited 75)
 #      ├──▶ skipped
 #      └──▶ cancelled
 #
@@ -34,7 +35,7 @@ CANCEL, SKIP = RunState.CANCELLED, RunState.SKIPPED
 DIAGRAM: dict[RunState, set[RunState]] = {
     P: {Q, SKIP, CANCEL},
     Q: {R, CANCEL, P, SKIP},
-    R: {OK, FAIL, TIMEOUT, LOST, CANCEL},
+    R: {OK, FAIL, TIMEOUT, LOST, CANCEL, SKIP},
     OK: set(),
     FAIL: set(),
     TIMEOUT: set(),
@@ -96,7 +97,7 @@ def test_every_state_can_be_reached_from_pending() -> None:
         (TIMEOUT, {R}),
         (LOST, {R}),
         (CANCEL, {P, Q, R}),  # cancel works until the run finishes
-        (SKIP, {P, Q}),
+        (SKIP, {P, Q, R}),
     ],
 )
 def test_sources_of_lists_the_states_that_may_move_to_a_state(

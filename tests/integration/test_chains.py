@@ -1,0 +1,195 @@
+"""Job chains over real databases and real rclone: a job runs after another's retry
+chain ends in the outcome it asked for (`--after JOB[:success|failure|always]`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from synchub.core.clock import FakeClock
+from synchub.core.errors import Conflict, InvalidInput
+from synchub.core.runs import RunState
+from synchub.execution.outcomes import end_run
+from synchub.services import Services
+from synchub.services.jobs import JobFields
+from synchub.store.db import transaction
+from tests.support.harness import Harness
+
+
+def copy_job(src: Path, dst: Path, **kw: object) -> JobFields:
+    params = {"op": "copy", "source": str(src), "destination": str(dst)}
+    return JobFields(params=params, **kw)  # type: ignore[arg-type]
+
+
+def command(code: int, **kw: object) -> JobFields:
+    argv = [sys.executable, "-c", f"raise SystemExit({code})"]
+    return JobFields(kind="command", params={"argv": argv}, **kw)  # type: ignore[arg-type]
+
+
+def drain(h: Harness) -> None:
+    """Step until nothing more is dispatched (chained runs are dispatched next pass)."""
+    for _ in range(10):
+        if not h.step():
+            return
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("a")
+    return tmp_path
+
+
+def test_a_job_runs_after_its_upstream_succeeds_and_names_the_run(
+    csvc: Services, clock: FakeClock, tree: Path
+) -> None:
+    csvc.jobs.add("backup", copy_job(tree / "src", tree / "dst"))
+    csvc.jobs.add("verify", copy_job(tree / "dst", tree / "copy", after=["backup"]))
+    upstream = csvc.runs.request("backup")
+    drain(Harness(csvc, clock))
+    (chained,) = csvc.runs.list(job="verify")
+    assert (chained["state"], chained["trigger"]) == ("succeeded", "chain")
+    assert chained["chained_from"] == upstream
+    assert (tree / "copy" / "a.txt").read_text() == "a"
+    # It should show the chain both ways.
+    assert csvc.jobs.show("verify")["after"] == [{"job": "backup", "on": "success"}]
+    assert csvc.jobs.show("backup")["chained_by"] == [{"job": "verify", "on": "success"}]
+
+
+@pytest.mark.parametrize(
+    ("on", "upstream_code", "runs"),
+    [
+        ("success", 0, 1),  # asked for success, got it
+        ("success", 3, 0),  # asked for success, the upstream failed
+        ("failure", 3, 1),  # the failure branch: a cleanup or a report
+        ("failure", 0, 0),
+        ("always", 0, 1),
+        ("always", 3, 1),
+    ],
+)
+def test_each_outcome_starts_only_the_links_that_asked_for_it(
+    csvc: Services, clock: FakeClock, on: str, upstream_code: int, runs: int
+) -> None:
+    csvc.jobs.add("up", command(upstream_code, retries=0))
+    csvc.jobs.add("down", command(0, after=[f"up:{on}"]))
+    csvc.runs.request("up")
+    drain(Harness(csvc, clock))
+    assert len(csvc.runs.list(job="down")) == runs
+
+
+def test_a_chain_waits_for_the_end_of_the_retry_chain(csvc: Services, clock: FakeClock) -> None:
+    csvc.jobs.add("up", command(3, retries=1, retry_delay="10s"))
+    csvc.jobs.add("down", command(0, after=["up:failure"]))
+    h = Harness(csvc, clock)
+    csvc.runs.request("up")
+    drain(h)
+    # It should not run while a retry of the upstream is due.
+    assert csvc.runs.list(job="down") == []
+    clock.advance(30)
+    drain(h)
+    (retry, _first) = csvc.runs.list(job="up")
+    (chained,) = csvc.runs.list(job="down")
+    assert chained["chained_from"] == retry["id"]
+
+
+def test_ending_a_run_twice_requests_the_chained_run_once(csvc: Services, clock: FakeClock) -> None:
+    """Two ends racing (a retried commit, the reaper against the runner): the
+    conditional move lets one through, and the unique key holds even if both did."""
+    csvc.jobs.add("up", command(0))
+    csvc.jobs.add("down", command(0, after=["up"]))
+    run_id = csvc.runs.request("up")
+    h = Harness(csvc, clock)
+    h.scheduler.tick()
+    with transaction(csvc.sessions) as session:
+        from synchub.store import chains as chain_store
+
+        first = chain_store.request_after(session, run_id, ["success"], now=clock.now())
+        again = chain_store.request_after(session, run_id, ["success"], now=clock.now())
+    assert len(first) == 1 and again == []
+    with transaction(csvc.sessions) as session:
+        ended = end_run(
+            session, run_id, RunState.SUCCEEDED, now=clock.now(), expected=[RunState.QUEUED]
+        )
+    assert ended.moved and ended.chained == ()
+    assert len(csvc.runs.list(job="down")) == 1
+
+
+def test_a_disabled_downstream_job_is_not_started(csvc: Services, clock: FakeClock) -> None:
+    csvc.jobs.add("up", command(0))
+    csvc.jobs.add("down", command(0, after=["up"], enabled=False))
+    csvc.runs.request("up")
+    drain(Harness(csvc, clock))
+    assert csvc.runs.list(job="down") == []
+
+
+def test_a_chained_job_keeps_its_own_schedule(csvc: Services, clock: FakeClock) -> None:
+    view = csvc.jobs.add("down", command(0, cron="0 3 * * *", tz="UTC"))
+    csvc.jobs.add("up", command(0))
+    edited = csvc.jobs.edit("down", JobFields(after=["up:always"]))
+    assert edited["next_fire_at"] == view["next_fire_at"]
+    assert edited["after"] == [{"job": "up", "on": "always"}]
+
+
+@pytest.mark.parametrize(
+    ("links", "message"),
+    [
+        (["a"], "a -> a"),  # itself
+        (["c"], "a -> c -> b -> a"),  # through two others
+    ],
+)
+def test_a_cycle_is_refused_naming_it_and_nothing_changes(
+    csvc: Services, links: list[str], message: str
+) -> None:
+    csvc.jobs.add("a", command(0))
+    csvc.jobs.add("b", command(0, after=["a"]))
+    csvc.jobs.add("c", command(0, after=["b"]))
+    before = csvc.jobs.show("a")
+    with pytest.raises(InvalidInput, match=message) as caught:
+        csvc.jobs.edit("a", JobFields(after=links))
+    assert caught.value.field == "after"
+    assert csvc.jobs.show("a") == before
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ("nope", "no job named 'nope'"),
+        ("a:sometimes", "'sometimes' is not success, failure or always"),
+        ("", "give JOB or JOB:success"),
+        ("a b", "give JOB or JOB:success"),
+    ],
+)
+def test_bad_links_are_refused_and_nothing_is_saved(
+    csvc: Services, link: str, message: str
+) -> None:
+    csvc.jobs.add("a", command(0))
+    with pytest.raises(InvalidInput, match=message):
+        csvc.jobs.add("b", command(0, after=[link]))
+    assert [j["name"] for j in csvc.jobs.list()] == ["a"]
+
+
+def test_a_job_named_twice_is_refused(csvc: Services) -> None:
+    csvc.jobs.add("a", command(0))
+    with pytest.raises(InvalidInput, match="named twice"):
+        csvc.jobs.add("b", command(0, after=["a:success", "a:failure"]))
+
+
+def test_removing_an_upstream_job_is_refused_naming_who_runs_after_it(
+    csvc: Services,
+) -> None:
+    csvc.jobs.add("up", command(0))
+    csvc.jobs.add("down", command(0, after=["up"]))
+    csvc.jobs.add("other", command(0, after=["up:failure"]))
+    with pytest.raises(Conflict, match="down, other run after it"):
+        csvc.jobs.remove("up")
+    assert csvc.jobs.show("up")["chained_by"] == [
+        {"job": "down", "on": "success"},
+        {"job": "other", "on": "failure"},
+    ]
+    # It should be removable once the links are gone (removing a downstream job
+    # takes its links with it).
+    csvc.jobs.edit("down", JobFields(after=[]))
+    csvc.jobs.remove("other")
+    csvc.jobs.remove("up")

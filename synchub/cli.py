@@ -524,6 +524,22 @@ KeepDeleted = Annotated[
         ".synchub-trash/ there, pruned after this period (e.g. 30d); off: destroy them",
     ),
 ]
+KeepRunsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-runs",
+        help="Which runs stay: a period (30d) or a number of runs (500), and always the "
+        "last success and failure; default: the server's rule (90 days or the last 100)",
+    ),
+]
+KeepLogsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-logs",
+        help="How long its runs' logs and change reports stay (e.g. 14d); default: the "
+        "server's (30 days)",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[
     str | None,
@@ -670,6 +686,8 @@ def job_add(
     require_marker: Marker = None,
     check_access: CheckAccess = None,
     keep_deleted: KeepDeleted = None,
+    keep_runs: KeepRunsOpt = None,
+    keep_logs: KeepLogsOpt = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -702,6 +720,8 @@ def job_add(
             require_marker=require_marker,
             check_access=check_access,
             keep_deleted=keep_deleted,
+            keep_runs=keep_runs,
+            keep_logs=keep_logs,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -812,6 +832,8 @@ def job_edit(
     ] = None,
     check_access: CheckAccess = None,
     keep_deleted: KeepDeleted = None,
+    keep_runs: KeepRunsOpt = None,
+    keep_logs: KeepLogsOpt = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
     --tag, --arg) replaces the job's; --add-option and --remove-option change its
@@ -860,6 +882,8 @@ def job_edit(
             require_marker=require_marker,
             check_access=check_access,
             keep_deleted=keep_deleted,
+            keep_runs=keep_runs,
+            keep_logs=keep_logs,
             add_options=add_options,
             remove_options=remove_options,
         )
@@ -996,6 +1020,12 @@ def print_job(view: dict[str, Any]) -> None:
     )
     if view["tags"]:
         out.print(f"  tags {', '.join(view['tags'])}", markup=False)
+    if view.get("keep_runs") or view.get("keep_logs"):
+        out.print(
+            f"  keeps runs {view.get('keep_runs') or 'by default'}, "
+            f"logs {view.get('keep_logs') or 'by default'}",
+            markup=False,
+        )
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:
@@ -1270,6 +1300,31 @@ def runs_retry(run: int) -> None:
         ensure_schema(svc)
         new_id = svc.runs.retry(run)
         out.print(f"queued run [bold]{new_id}[/] (retry of {run})")
+
+
+@runs_app.command("prune")
+def runs_prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; delete nothing")
+    ] = False,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Only this job's runs (or a deleted job's)")
+    ] = None,
+) -> None:
+    """Prune run history now, by the retention rules (the scheduler's leader also
+    does it in the background): old runs with their logs and change reports, older
+    logs of runs that stay, done file tasks. Each job keeps its last success and
+    last failure, and runs that have not ended."""
+    with services() as svc:
+        ensure_schema(svc)
+        pruned = svc.retention.prune_now(job=job, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"{verb} {pruned.runs} run(s), {pruned.log_lines} log line(s) and "
+        f"{pruned.report_rows} change-report row(s); the logs of {pruned.logs_of_runs} "
+        f"kept run(s); {pruned.tasks} done file task(s)",
+        markup=False,
+    )
 
 
 # -- cron ---------------------------------------------------------------------

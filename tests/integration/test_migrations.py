@@ -156,6 +156,13 @@ ADDED_BY = {
     "0012": {("run_files", "kept_at")},
     "0013": {("jobs", "files_sent")},
     "0014": {("runs", "next_step")},
+    "0015": {
+        ("jobs", "keep_runs_s"),
+        ("jobs", "keep_runs_count"),
+        ("jobs", "keep_logs_s"),
+        ("runs", "logs_pruned"),
+        ("runs", "ix_runs_logs_kept"),
+    },
 }
 
 

@@ -28,7 +28,15 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 
 #: The fields an edit empties with null, and what stands for empty in JobFields:
 #: no timeout, no depth limit, no marker, the default delete guard.
-_CLEARED_BY_NULL = {"timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": ""}
+#: null keep_runs and keep_logs: the settings' defaults.
+_CLEARED_BY_NULL = {
+    "timeout_s": "",
+    "max_depth": -1,
+    "require_marker": "",
+    "delete_guard": "",
+    "keep_runs": "",
+    "keep_logs": "",
+}
 
 
 class JobSettings(BaseModel):
@@ -75,6 +83,12 @@ class JobSettings(BaseModel):
     #: sync/copy: what runs delete or overwrite at the destination is moved into
     #: .synchub-trash/ there and pruned after this period (at least 1h); "off" stops
     keep_deleted: str | None = Field(default=None, max_length=32, examples=["30d", "off"])
+    #: which runs stay: a period ("30d") or a number of runs (500); "default" (or null
+    #: on an edit): the server's rule (90 days or the last 100)
+    keep_runs: StrictInt | str | None = Field(default=None, examples=["30d", 500])
+    #: how long its runs' logs and change reports stay ("14d"); "default" (or null on
+    #: an edit): the server's keep_logs_days
+    keep_logs: str | None = Field(default=None, max_length=32, examples=["14d"])
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -110,6 +124,8 @@ class JobSettings(BaseModel):
             require_marker=self.require_marker,
             check_access=self.check_access,
             keep_deleted=self.keep_deleted,
+            keep_runs=None if self.keep_runs is None else str(self.keep_runs),
+            keep_logs=self.keep_logs,
         )
 
 
@@ -130,8 +146,9 @@ class JobUpdate(JobSettings):
         return self
 
     def edit(self) -> JobFields:
-        """The edit: null empties timeout_s, max_depth, require_marker and delete_guard
-        (see _CLEARED_BY_NULL); elsewhere null, like a field left out, keeps the value."""
+        """The edit: null empties timeout_s, max_depth, require_marker, delete_guard,
+        keep_runs and keep_logs (see _CLEARED_BY_NULL); elsewhere null, like a field
+        left out, keeps the value."""
         spec = self.fields(manual=self.manual)
         given = {_NEW_NAMES.get(f, f) for f in self.model_fields_set}
         cleared: dict[str, Any] = {
@@ -177,6 +194,10 @@ class JobPublic(BaseModel):
     check_access: bool | None = None
     #: sync/copy: how long deleted and overwritten files are kept ("30d"); None: not kept
     keep_deleted: str | None = None
+    #: its own rule for which runs stay ("30d", "500"); None: the server's
+    keep_runs: str | None = None
+    #: how long its runs' logs and change reports stay ("14d"); None: the server's
+    keep_logs: str | None = None
     next_fire_at: datetime | None
     created_at: datetime
     updated_at: datetime

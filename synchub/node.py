@@ -17,6 +17,7 @@ from synchub.services import Services
 
 if TYPE_CHECKING:
     from synchub.scheduler.loop import Scheduler
+    from synchub.services.retention import Pruned
 
 log = logging.getLogger(__name__)
 
@@ -147,35 +148,38 @@ class Node:
                 log.exception("the alert pass failed")
 
     def _prune(self) -> None:
-        """Prune run history every `prune_every` seconds, on the leader only: it stops
-        between two writes once the lead is lost or the node stops."""
-        scheduler = self.scheduler
-        assert scheduler is not None
-
-        def leading() -> bool:
-            return scheduler.leading and not self.stop_event.is_set()
-
         every = self.svc.settings.prune_every
         # The first pass soon after the start: a server restarted often still prunes.
         delay = min(every, FIRST_PRUNE_S)
         while not self.stop_event.wait(delay):
-            delay = every
-            if not leading():
-                delay = min(every, FIRST_PRUNE_S)  # try again soon: we may lead by then
-                continue
             try:
-                pruned = self.svc.retention.prune(keep_going=leading, pause=self.stop_event.wait)
+                pruned = self.prune_once()
             except Exception:  # a database hiccup: the next pass tries again
                 log.exception("the pruning pass failed", extra={"action": "prune_error"})
-                continue
-            if pruned.runs or pruned.logs_of_runs or pruned.tasks:
-                log.info(
-                    "pruned %s run(s), the logs of %s, %s file task(s)",
-                    pruned.runs,
-                    pruned.logs_of_runs,
-                    pruned.tasks,
-                    extra={"action": "prune"},
-                )
+                pruned = None
+            # Not leading: look again soon, we may lead by then.
+            delay = every if pruned is not None else min(every, FIRST_PRUNE_S)
+
+    def prune_once(self) -> Pruned | None:
+        """One pruning pass if this node's scheduler leads (None if not): it stops
+        between two writes once the lead is lost or the node stops."""
+        scheduler = self.scheduler
+
+        def leading() -> bool:
+            return scheduler is not None and scheduler.leading and not self.stop_event.is_set()
+
+        if not leading():
+            return None
+        pruned = self.svc.retention.prune(keep_going=leading, pause=self.stop_event.wait)
+        if pruned.runs or pruned.logs_of_runs or pruned.tasks:
+            log.info(
+                "pruned %s run(s), the logs of %s, %s file task(s)",
+                pruned.runs,
+                pruned.logs_of_runs,
+                pruned.tasks,
+                extra={"action": "prune"},
+            )
+        return pruned
 
     def stop(self, grace_s: float) -> None:
         """Stop firing, let running runs finish for `grace_s`, then stop them; the

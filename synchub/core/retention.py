@@ -4,7 +4,7 @@ A run is kept while its job's rule keeps it: by default, runs younger than
 `keep_runs_days` or among the job's last `keep_runs_last`. A job's own `keep_runs`
 replaces that rule: `30d` keeps the runs of the last 30 days, `500` the last 500.
 Whatever the rule, a job always keeps its last success and last failure, every run
-that has not ended (or that the alert pass has not looked at), and every run a kept
+that has not ended (or that the alert pass has not looked at, for a day), and every run a kept
 run retries (a retry chain is never cut in the middle).
 
 Logs and change reports go sooner (`keep_logs`); rows of a change report that say

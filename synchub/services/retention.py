@@ -31,6 +31,8 @@ BATCH = 500
 STEP_S = 0.05
 #: Rows one write may delete, at first and at most.
 FIRST_ROWS, MOST_ROWS = 2000, 50_000
+#: How long an ended run the alert pass has not looked at yet is kept at least.
+UNSEEN_KEPT = timedelta(days=1)
 #: Runs waiting to be pruned, looked for per job by the doctor, above which
 #: pruning is behind.
 BACKLOG_LIMIT = 10_000
@@ -139,6 +141,7 @@ class RetentionService:
         """Prune the group's runs; return the ids that went (dry: would go)."""
         rules = self.rules(group)
         cutoff = rules.runs_cutoff(self.svc.clock.now())
+        unseen = self.svc.clock.now() - UNSEEN_KEPT
         counted: set[int] = set()  # dry: chains already counted
         with reading(self.svc.sessions) as session:
             kept = store.protected(session, group)
@@ -160,7 +163,11 @@ class RetentionService:
                 break
             looked = {r.id: r for r in [*rows, *chained]}
             gone = removable_ids(
-                [store.candidate(r, old=old(r), kept=kept) for r in looked.values()], retries
+                [
+                    store.candidate(r, old=old(r), kept=kept, unseen_before=unseen)
+                    for r in looked.values()
+                ],
+                retries,
             )
             self._delete_runs(sorted(gone - counted), pruned, pace)
             counted |= gone
@@ -212,6 +219,7 @@ class RetentionService:
         """Prune the logs of the group's runs that stay (`skip`: runs a dry pass
         counted as deleted already)."""
         cutoff = self.rules(group).logs_cutoff(self.svc.clock.now())
+        unseen = self.svc.clock.now() - UNSEEN_KEPT
         with reading(self.svc.sessions) as session:
             kept = store.protected(session, group)
         after = 0
@@ -222,7 +230,8 @@ class RetentionService:
             going = [
                 r.id
                 for r in old
-                if r.id not in skip and store.candidate(r, old=True, kept=kept).removable
+                if r.id not in skip
+                and store.candidate(r, old=True, kept=kept, unseen_before=unseen).removable
             ]
             if going:
                 self._prune_logs(going, pruned, pace)
@@ -266,6 +275,7 @@ class RetentionService:
         many means pruning is behind or off."""
         total, oldest = 0, None
         now = self.svc.clock.now()
+        unseen = now - UNSEEN_KEPT
         with reading(self.svc.sessions) as session:
             for group in store.groups(session):
                 rules = self.rules(group)
@@ -281,7 +291,7 @@ class RetentionService:
                     r
                     for r in rows
                     if (cutoff is None or r.created_at < cutoff)
-                    and store.candidate(r, old=True, kept=kept).removable
+                    and store.candidate(r, old=True, kept=kept, unseen_before=unseen).removable
                 ]
                 total += len(going)
                 if going and (oldest is None or going[0].created_at < oldest):

@@ -131,10 +131,12 @@ def retry_chains(
     return found, dict(retries)
 
 
-def candidate(row: Looked, *, old: bool, kept: set[int]) -> Candidate:
-    """`row` as a candidate: removable when ended, seen by the alert pass, not kept,
-    and `old` enough by its group's rule."""
-    removable = old and row.state in _ENDED and row.alert_examined and row.id not in kept
+def candidate(row: Looked, *, old: bool, kept: set[int], unseen_before: datetime) -> Candidate:
+    """`row` as a candidate: removable when ended, not kept, `old` enough by its
+    group's rule, and seen by the alert pass (or created before `unseen_before`:
+    with no server running, no alert pass ever looks)."""
+    seen = row.alert_examined or row.created_at < unseen_before
+    removable = old and row.state in _ENDED and seen and row.id not in kept
     return Candidate(row.id, row.retry_of, removable)
 
 

@@ -360,3 +360,61 @@ def test_an_old_sqlite_file_is_rewritten_once_for_incremental_vacuum(tmp_path: P
             assert conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2
     finally:
         engine.dispose()
+
+
+def test_only_the_leading_scheduler_prunes(svc: Services, clock: FakeClock) -> None:
+    from synchub.node import Node
+
+    add(svc, "nightly", keep_runs="1")
+    seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 3)
+    leader, other = Node(svc, workers=1, name="node-a"), Node(svc, workers=1, name="node-b")
+    try:
+        assert leader.scheduler is not None and leader.scheduler.hold_lease()
+        assert other.scheduler is not None and not other.scheduler.hold_lease()
+        # It should leave the history alone on a node that does not lead.
+        assert other.prune_once() is None
+        assert len(run_ids(svc)) == 3
+        pruned = leader.prune_once()
+        assert pruned is not None and pruned.runs == 2
+        # It should stop at once when the node stops (or loses the lead).
+        seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 3)
+        leader.stop_event.set()
+        assert leader.prune_once() is None
+        assert len(run_ids(svc)) == 4
+    finally:
+        leader.stop(0)
+        other.stop(0)
+
+
+def test_doctor_reports_a_retention_backlog(svc: Services, clock: FakeClock) -> None:
+    from synchub.services.doctor import Level
+
+    add(svc, "nightly", keep_runs="1")
+    found = svc.doctor._retention()
+    assert (found.level, found.message) == (Level.OK, "no run waits to be pruned")
+    seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 4)
+    found = svc.doctor._retention()
+    assert found.level is Level.OK
+    assert found.message == "3 run(s) will go at the next pruning pass"
+    # It should call for a person when nothing prunes them.
+    off = Services(svc.settings.model_copy(update={"prune_every": 0.0}), clock=clock, db=svc.db)
+    found = off.doctor._retention()
+    assert found.level is Level.PROBLEM
+    assert "background is off" in found.message and "runs prune" in str(found.fix)
+    svc.retention.prune_now()
+    assert off.doctor._retention().level is Level.OK
+
+
+def test_doctor_says_pruning_is_behind_when_runs_pile_up(
+    svc: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synchub.services import retention
+    from synchub.services.doctor import Level
+
+    monkeypatch.setattr(retention, "BACKLOG_LIMIT", 3)  # instead of seeding 10,000 runs
+    add(svc, "nightly", keep_runs="1")
+    seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 5)
+    found = svc.doctor._retention()
+    assert found.level is Level.PROBLEM
+    assert found.message.startswith("pruning is behind: 3+ runs wait")
+    assert "scheduler leads" in str(found.fix)

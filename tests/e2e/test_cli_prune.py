@@ -42,4 +42,4 @@ def test_runs_prune_says_what_went_and_a_dry_run_changes_nothing(
     assert done.startswith("deleted 2 run(s)"), done
     assert len(synchub.json("runs", "list")) == 1
     proc = synchub("runs", "prune", "--job", "nope", check=False)
-    assert proc.returncode != 0 and "nope" in proc.stderr
+    assert proc.returncode == 3 and "nope" in proc.stderr

@@ -58,7 +58,7 @@ def _seed(db: Database, p: Params) -> dict[str, Any]:
                 conn.exec_driver_sql(
                     "INSERT INTO run_logs (run_id, seq, at, level, message) "
                     f"SELECT id, {seq}, created_at, 'info', "
-                    "'Transferred: 12.345 MiB / 12.345 MiB, 100%, 4.2 MiB/s, ETA 0s' FROM runs"
+                    "'Transferred: 12.345 MiB / 12.345 MiB, 4.2 MiB/s, ETA 0s' FROM runs"
                 )
         size = _size(db, engine)
     finally:
@@ -147,6 +147,9 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
         size = _size(db, engine)
     finally:
         engine.dispose()
+    pruning = summarize(reader.latencies.get("pruning", []))
+    print(f"{db.kind}: pruned in {took:.0f} s, reads p99 {pruning.get('p99', 0):.1f} ms: "
+          f"{done.stdout.strip()}", flush=True)  # fmt: skip
     return {
         "seed": {k: v for k, v in seeded.items() if k != "job_names"},
         "prune_s": took,

@@ -23,6 +23,8 @@ from synchub.store.db import reading, transaction
 from synchub.store.retention import Group, Looked
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from synchub.services.context import Services
 
 #: Runs looked at per read.
@@ -127,8 +129,10 @@ class RetentionService:
         for group in found:
             if not keep_going():
                 break
-            gone = self._runs(group, pruned, pace, keep_going)
-            self._logs(group, pruned, pace, keep_going, skip=gone)
+            with reading(self.svc.sessions) as session:
+                kept = store.protected(session, group)
+            gone = self._runs(group, kept, pruned, pace, keep_going)
+            self._logs(group, kept, pruned, pace, keep_going, skip=gone)
         if job is None and keep_going():
             self._tasks(pruned, pace, keep_going)
         if not dry_run and pruned.runs + pruned.logs_of_runs + pruned.tasks:
@@ -136,20 +140,25 @@ class RetentionService:
         return pruned
 
     def _runs(
-        self, group: Group, pruned: Pruned, pace: _Pace, keep_going: Callable[[], bool]
+        self,
+        group: Group,
+        kept: set[int],
+        pruned: Pruned,
+        pace: _Pace,
+        keep_going: Callable[[], bool],
     ) -> set[int]:
-        """Prune the group's runs; return the ids that went (dry: would go)."""
+        """Prune the group's runs but those `kept` (its last success and failure);
+        return the ids that went (dry: would go)."""
         rules = self.rules(group)
         cutoff = rules.runs_cutoff(self.svc.clock.now())
         unseen = self.svc.clock.now() - UNSEEN_KEPT
         counted: set[int] = set()  # dry: chains already counted
-        with reading(self.svc.sessions) as session:
-            kept = store.protected(session, group)
-            below = None
-            if rules.runs.count is not None:
+        below = None
+        if rules.runs.count is not None:
+            with reading(self.svc.sessions) as session:
                 below = store.count_boundary(session, group, rules.runs.count)
-                if below is None:
-                    return counted  # fewer runs than the count keeps
+            if below is None:
+                return counted  # fewer runs than the count keeps
 
         def old(row: Looked) -> bool:
             return (below is None or row.id < below) and (cutoff is None or row.created_at < cutoff)
@@ -186,30 +195,41 @@ class RetentionService:
             pruned.log_lines += lines
             pruned.report_rows += rows
             return
-        self._delete_children(run_ids, pruned, pace, logs_only=False)
-        with pace.step(), transaction(self.svc.sessions) as session:
-            pruned.runs += store.delete_runs(session, run_ids)
+        pruned.runs += self._delete_children(
+            run_ids, pruned, pace, logs_only=False, then=store.delete_runs
+        )
 
     def _delete_children(
-        self, run_ids: Sequence[int], pruned: Pruned, pace: _Pace, *, logs_only: bool
-    ) -> None:
-        """Delete the log lines and change-report rows of `run_ids`, a step at a time."""
+        self,
+        run_ids: Sequence[int],
+        pruned: Pruned,
+        pace: _Pace,
+        *,
+        logs_only: bool,
+        then: Callable[[Session, Sequence[int]], int],
+    ) -> int:
+        """Delete the log lines and change-report rows of `run_ids`, a step at a time;
+        in the step that deletes the last of them, `then(session, run_ids)` (delete
+        the runs, or mark their logs pruned): one write for a few runs' worth."""
         while True:
             with pace.step() as rows, transaction(self.svc.sessions) as session:
-                went = store.delete_log_lines(session, run_ids, rows)
-            pruned.log_lines += went
-            if went < rows:
-                break
-        while True:
-            with pace.step() as rows, transaction(self.svc.sessions) as session:
-                went = store.delete_report_rows(session, run_ids, rows, logs_only=logs_only)
-            pruned.report_rows += went
-            if went < rows:
-                break
+                lines = store.delete_log_lines(session, run_ids, rows)
+                reports = 0
+                if lines < rows:
+                    reports = store.delete_report_rows(
+                        session, run_ids, rows - lines, logs_only=logs_only
+                    )
+                last = lines + reports < rows
+                done = then(session, run_ids) if last else 0
+            pruned.log_lines += lines
+            pruned.report_rows += reports
+            if last:
+                return done
 
     def _logs(
         self,
         group: Group,
+        kept: set[int],
         pruned: Pruned,
         pace: _Pace,
         keep_going: Callable[[], bool],
@@ -220,8 +240,6 @@ class RetentionService:
         counted as deleted already)."""
         cutoff = self.rules(group).logs_cutoff(self.svc.clock.now())
         unseen = self.svc.clock.now() - UNSEEN_KEPT
-        with reading(self.svc.sessions) as session:
-            kept = store.protected(session, group)
         after = 0
         while keep_going():
             with reading(self.svc.sessions) as session:
@@ -247,9 +265,9 @@ class RetentionService:
             pruned.report_rows += rows
             pruned.logs_of_runs += len(run_ids)
             return
-        self._delete_children(run_ids, pruned, pace, logs_only=True)
-        with pace.step(), transaction(self.svc.sessions) as session:
-            pruned.logs_of_runs += store.mark_logs_pruned(session, run_ids)
+        pruned.logs_of_runs += self._delete_children(
+            run_ids, pruned, pace, logs_only=True, then=store.mark_logs_pruned
+        )
 
     def _tasks(self, pruned: Pruned, pace: _Pace, keep_going: Callable[[], bool]) -> None:
         before = self.svc.clock.now() - timedelta(days=self.svc.settings.keep_tasks_days)

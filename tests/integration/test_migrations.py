@@ -624,10 +624,36 @@ def test_0014_adds_next_step_empty_for_existing_runs_and_goes_back(blank_url: st
     with engine.connect() as conn:
         steps = conn.execute(text("SELECT DISTINCT next_step FROM runs")).scalars().all()
         assert steps == [None]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0014") == []
     command.downgrade(alembic_config(engine), "0013")
     assert counts(engine) == (3, 1, 1)
     assert "next_step" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0015_adds_the_keep_settings_and_logs_pruned_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0014")
+
+    upgrade(engine, "0015")
+
+    with engine.connect() as conn:
+        pruned = conn.execute(text("SELECT DISTINCT logs_pruned FROM runs")).scalars().all()
+        assert [bool(p) for p in pruned] == [False]
+        keeps = conn.execute(
+            text("SELECT DISTINCT keep_runs_s, keep_runs_count, keep_logs_s FROM jobs")
+        ).all()
+        assert [tuple(k) for k in keeps] == [(None, None, None)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0014")
+    assert counts(engine) == (3, 1, 1)
+    assert "logs_pruned" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert "keep_runs_s" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

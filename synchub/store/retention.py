@@ -161,7 +161,9 @@ def count_children(session: Session, run_ids: Sequence[int], *, logs_only: bool)
 def delete_log_lines(session: Session, run_ids: Sequence[int], limit: int) -> int:
     """Delete up to `limit` log lines of `run_ids`; return how many went."""
     some = select(RunLogRow.id).where(RunLogRow.run_id.in_(run_ids)).limit(limit)
-    return _rowcount(session.execute(delete(RunLogRow).where(RunLogRow.id.in_(some))))
+    return _rowcount(
+        session.execute(delete(RunLogRow).where(RunLogRow.id.in_(some)), execution_options=_BULK)
+    )
 
 
 def delete_report_rows(
@@ -173,7 +175,10 @@ def delete_report_rows(
     if logs_only:
         some = some.where(RunFileRow.kept_at.is_(None))
     return _rowcount(
-        session.execute(delete(RunFileRow).where(RunFileRow.id.in_(some.limit(limit))))
+        session.execute(
+            delete(RunFileRow).where(RunFileRow.id.in_(some.limit(limit))),
+            execution_options=_BULK,
+        )
     )
 
 
@@ -195,7 +200,8 @@ def mark_logs_pruned(session: Session, run_ids: Sequence[int]) -> int:
         session.execute(
             update(RunRow)
             .where(RunRow.id.in_(run_ids), RunRow.state.in_(_ENDED))
-            .values(logs_pruned=True)
+            .values(logs_pruned=True),
+            execution_options=_BULK,
         )
     )
 
@@ -209,7 +215,11 @@ def old_tasks(session: Session, before: datetime, limit: int) -> int:
 def delete_tasks(session: Session, before: datetime, limit: int) -> int:
     """Delete up to `limit` done file tasks finished before `before`."""
     some = _done_before(before).limit(limit)
-    return _rowcount(session.execute(delete(FileTaskRow).where(FileTaskRow.id.in_(some))))
+    return _rowcount(
+        session.execute(
+            delete(FileTaskRow).where(FileTaskRow.id.in_(some)), execution_options=_BULK
+        )
+    )
 
 
 def _done_before(before: datetime) -> Select[Any]:
@@ -248,6 +258,10 @@ def checkpoint(engine: Engine) -> None:
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+#: Pruning's bulk writes touch no object a session holds: no ORM bookkeeping.
+_BULK = {"synchronize_session": False}
 
 
 def _rowcount(result: object) -> int:

@@ -3,8 +3,8 @@
 
 For each database (SQLite in the home; PostgreSQL in a throw-away database on
 SYNCHUB_BENCH_PG, dropped afterwards): the history of the API benchmark
-(`bench/api_seed.py`: 1,000 jobs, runs spread over their schedules, 92 % succeeded,
-retry chains) plus `LOG_LINES` log lines per run, then `synchub serve` (background
+(`bench/api_seed.py`: 1,000 jobs, or one per 1,000 runs with `--runs`; runs spread
+over their schedules, 92 % succeeded, retry chains) plus `LOG_LINES` log lines per run, then `synchub serve` (background
 pruning off: `SYNCHUB_PRUNE_EVERY=0`). One client reads `/api/v1/runs?limit=50` and
 `/api/v1/jobs/NAME` in turn, back to back: first for `baseline_s` alone, then while
 `synchub runs prune` runs with the default rules (90 days or the last 100 runs per
@@ -163,7 +163,8 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
 def run(quick: bool, *, runs: int | None = None, databases: tuple[str, ...] = ()) -> Report:
     p = QUICK if quick else Params()
     if runs is not None:
-        p = Params(jobs=p.jobs, runs=runs, baseline_s=p.baseline_s)
+        # The shape of the million: about 1,000 runs per job.
+        p = Params(jobs=max(10, runs // 1000), runs=runs, baseline_s=p.baseline_s)
     pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
     results: dict[str, Any] = {}
     notes: list[str] = []

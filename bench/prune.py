@@ -3,14 +3,16 @@
 
 For each database (SQLite in the home; PostgreSQL in a throw-away database on
 SYNCHUB_BENCH_PG, dropped afterwards): the history of the API benchmark
-(`bench/api_seed.py`: 1,000 jobs, or one per 1,000 runs with `--runs`; runs spread
-over their schedules, 92 % succeeded, retry chains) plus `LOG_LINES` log lines per
-run, then `synchub serve` (background pruning off: `SYNCHUB_PRUNE_EVERY=0`). One client reads `/api/v1/runs?limit=50` and
-`/api/v1/jobs/NAME` in turn, back to back: first for `baseline_s` alone, then while
-`synchub runs prune` runs with the default rules (90 days or the last 100 runs per
-job; logs 30 days). Reported: the prune's wall time and what it deleted, the reads'
-p50/p99/max in each phase (goal: p99 ≤ 100 ms while pruning), and the database's size
-before and after (SQLite's file shrinks; PostgreSQL keeps its pages for reuse).
+(`bench/api_seed.py`: 1,000 jobs, or one per 1,000 runs with `--runs`; runs
+spread over their schedules, 92 % succeeded, retry chains) plus `LOG_LINES` log
+lines per run, then `synchub serve` (background pruning off:
+`SYNCHUB_PRUNE_EVERY=0`). One client reads `/api/v1/runs?limit=50` and
+`/api/v1/jobs/NAME` in turn, back to back: first for `baseline_s` alone, then
+while `synchub runs prune` runs with the default rules (90 days or the last 100
+runs per job; logs 30 days). Reported: the prune's wall time and what it
+deleted, the reads' p50/p99/max in each phase (goal: p99 ≤ 100 ms while
+pruning), and the database's size before and after (SQLite's file shrinks;
+PostgreSQL keeps its pages for reuse).
 """
 
 from __future__ import annotations

@@ -289,29 +289,45 @@ class RetentionService:
         store.checkpoint(self.svc.db)
 
     def backlog(self) -> Backlog:
-        """How many runs may go now (each job looked at up to BACKLOG_LIMIT runs):
-        many means pruning is behind or off."""
+        """How many runs may go now, counted up to BACKLOG_LIMIT in all (many means
+        pruning is behind or off). Each job's runs are read oldest first and only
+        until the first one its rule keeps by age: cheap when nothing waits."""
         total, oldest = 0, None
-        now = self.svc.clock.now()
-        unseen = now - UNSEEN_KEPT
         with reading(self.svc.sessions) as session:
             for group in store.groups(session):
-                rules = self.rules(group)
-                cutoff = rules.runs_cutoff(now)
-                below = None
-                if rules.runs.count is not None:
-                    below = store.count_boundary(session, group, rules.runs.count)
-                    if below is None:
-                        continue
-                kept = store.protected(session, group)
-                rows = store.oldest(session, group, after=0, below=below, limit=BACKLOG_LIMIT)
-                going = [
-                    r
-                    for r in rows
-                    if (cutoff is None or r.created_at < cutoff)
-                    and store.candidate(r, old=True, kept=kept, unseen_before=unseen).removable
-                ]
+                if total >= BACKLOG_LIMIT:
+                    break
+                going = self._waiting(session, group, BACKLOG_LIMIT - total)
                 total += len(going)
                 if going and (oldest is None or going[0].created_at < oldest):
                     oldest = going[0].created_at
         return Backlog(total, oldest)
+
+    def _waiting(self, session: Session, group: Group, limit: int) -> list[Looked]:
+        """Up to `limit` of the group's runs that may go now, oldest first (retry
+        chains not followed: an estimate)."""
+        now = self.svc.clock.now()
+        rules = self.rules(group)
+        cutoff, unseen = rules.runs_cutoff(now), now - UNSEEN_KEPT
+        below = None
+        if rules.runs.count is not None:
+            below = store.count_boundary(session, group, rules.runs.count)
+            if below is None:
+                return []
+        kept: set[int] | None = None
+        found: list[Looked] = []
+        after, page = 0, 20
+        while len(found) < limit:
+            rows = store.oldest(session, group, after=after, below=below, limit=page)
+            old = [r for r in rows if cutoff is None or r.created_at < cutoff]
+            if old and kept is None:
+                kept = store.protected(session, group)
+            found += [
+                r
+                for r in old
+                if store.candidate(r, old=True, kept=kept or set(), unseen_before=unseen).removable
+            ]
+            if len(rows) < page or len(old) < len(rows):
+                break
+            after, page = rows[-1].id, min(BATCH, page * 5)
+        return found[:limit]

@@ -1,10 +1,11 @@
-"""`python -m bench [overhead|guard|lateness|memory|api|celery ...] [--quick]`: run, save JSON,
-summarise.
+"""`python -m bench [overhead|guard|lateness|memory|api|celery|prune ...] [--quick]`: run,
+save JSON, summarise.
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
 `--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs) and
 `--client auto|wrk|httpx` (the readers of its loaded scenarios; auto: wrk when installed).
+`prune` takes `--runs N` (runs seeded; default 1,000,000) and `--db`.
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
 (repeatable) to shorten a run, or `--memory-only` (the workers' idle memory, before and
 after a few warm-up runs: ≈ 1 min); its report records what was used.
@@ -17,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import api, celery_bench, guard, lateness, memory, overhead
+from bench import api, celery_bench, guard, lateness, memory, overhead, prune
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "memory": memory.run,
     "api": api.run,
     "celery": celery_bench.run,
+    "prune": prune.run,
 }
 
 
@@ -55,7 +57,7 @@ def main() -> None:
         "--db",
         action="append",
         choices=["sqlite", "postgresql"],
-        help="api: this database only (repeatable; default both)",
+        help="api, prune: this database only (repeatable; default both)",
     )
     parser.add_argument(
         "--sql", action="append", metavar="STATEMENT", help="api: run after seeding (repeatable)"
@@ -74,7 +76,9 @@ def main() -> None:
         help="api: the readers' client under load (default auto: wrk when installed, "
         "else httpx with a note)",
     )
-    parser.add_argument("--runs", type=int, help="celery: runs or tasks per throughput trial")
+    parser.add_argument(
+        "--runs", type=int, help="celery: runs or tasks per throughput trial; prune: runs seeded"
+    )
     parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
     parser.add_argument("--latency-s", type=int, help="celery: seconds of each latency load")
     parser.add_argument(
@@ -110,6 +114,8 @@ def main() -> None:
                 endpoints=tuple(args.endpoint or ()),
                 client=args.client,
             )
+        elif name == "prune":
+            report = prune.run(args.quick, runs=args.runs, databases=tuple(args.db or ()))
         elif name == "celery":
             report = celery_bench.run(
                 args.quick,

@@ -525,6 +525,22 @@ KeepDeleted = Annotated[
         ".synchub-trash/ there, pruned after this period (e.g. 30d); off: destroy them",
     ),
 ]
+KeepRunsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-runs",
+        help="Which runs stay: a period (30d) or a number of runs (500), and always the "
+        "last success and failure; default: the server's rule (90 days or the last 100)",
+    ),
+]
+KeepLogsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-logs",
+        help="How long its runs' logs and change reports stay (e.g. 14d); default: the "
+        "server's (30 days)",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[
     str | None,
@@ -691,6 +707,8 @@ def job_add(
     long_after: LongAfter = None,
     hooks: Hook = None,
     after: After = None,
+    keep_runs: KeepRunsOpt = None,
+    keep_logs: KeepLogsOpt = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -727,6 +745,8 @@ def job_add(
             long_after=long_after,
             hooks=hooks_given(hooks),
             after=after,
+            keep_runs=keep_runs,
+            keep_logs=keep_logs,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -845,6 +865,8 @@ def job_edit(
     long_after: LongAfter = None,
     hooks: Hook = None,
     after: After = None,
+    keep_runs: KeepRunsOpt = None,
+    keep_logs: KeepLogsOpt = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
     --tag, --arg, --hook, --after) replaces the job's; --add-option and
@@ -896,6 +918,8 @@ def job_edit(
             keep_deleted=keep_deleted,
             stale_after=stale_after,
             long_after=long_after,
+            keep_runs=keep_runs,
+            keep_logs=keep_logs,
             add_options=add_options,
             remove_options=remove_options,
             hooks={} if "hooks" in cleared else hooks_given(hooks),
@@ -1052,6 +1076,12 @@ def print_job(view: dict[str, Any]) -> None:
         out.print(f"  alerts muted until {view['muted_until']}", markup=False)
     for line in hook_lines(view):
         out.print(line, markup=False)
+    if view.get("keep_runs") or view.get("keep_logs"):
+        out.print(
+            f"  keeps runs {view.get('keep_runs') or 'by default'}, "
+            f"logs {view.get('keep_logs') or 'by default'}",
+            markup=False,
+        )
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:
@@ -1347,6 +1377,31 @@ def runs_retry(run: int) -> None:
         ensure_schema(svc)
         new_id = svc.runs.retry(run)
         out.print(f"queued run [bold]{new_id}[/] (retry of {run})")
+
+
+@runs_app.command("prune")
+def runs_prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; delete nothing")
+    ] = False,
+    job: Annotated[
+        str | None, typer.Option("--job", help="Only this job's runs (or a deleted job's)")
+    ] = None,
+) -> None:
+    """Prune run history now, by the retention rules (the scheduler's leader also
+    does it in the background): old runs with their logs and change reports, older
+    logs of runs that stay, done file tasks. Each job keeps its last success and
+    last failure, and runs that have not ended."""
+    with services() as svc:
+        ensure_schema(svc)
+        pruned = svc.retention.prune_now(job=job, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"{verb} {pruned.runs} run(s), {pruned.log_lines} log line(s) and "
+        f"{pruned.report_rows} change-report row(s); the logs of {pruned.logs_of_runs} "
+        f"kept run(s); {pruned.tasks} done file task(s)",
+        markup=False,
+    )
 
 
 # -- cron ---------------------------------------------------------------------

@@ -71,9 +71,15 @@ def _fields(view: dict[str, Any]) -> list[tuple[str, str]]:
         ("changes", _changes(view)),
         ("only", view["only_path"] or ""),
         ("flags", ", ".join(f for f in ("allow_deletes", "resync") if view.get(f))),
-        ("log", _dropped(view["log_dropped_lines"], "line(s) of the log")),
+        ("log", _pruned(view) or _dropped(view["log_dropped_lines"], "line(s) of the log")),
         ("report", _dropped(view["files_dropped"], "row(s) of the change report")),
     ]
+
+
+def _pruned(view: dict[str, Any]) -> str:
+    if not view.get("logs_pruned"):
+        return ""
+    return "pruned with its change report (retention; the run stays)"
 
 
 def _dropped(count: int, what: str) -> str:

@@ -114,6 +114,18 @@ class Settings(BaseSettings):
     #: hours a console sign-in lasts; it ends sooner when its token is revoked or expires
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
 
+    #: runs younger than this many days are kept (a job's --keep-runs replaces the rule)
+    keep_runs_days: int = Field(default=90, ge=1, le=3650)
+    #: ... and so are each job's last this many runs, however old
+    keep_runs_last: int = Field(default=100, ge=0, le=10_000_000)
+    #: run logs and change reports go after this many days (a job's --keep-logs wins)
+    keep_logs_days: int = Field(default=30, ge=1, le=3650)
+    #: done file tasks of watched folders go after this many days
+    keep_tasks_days: int = Field(default=30, ge=1, le=3650)
+    #: seconds between the scheduler leader's pruning passes; 0: no pruning in the
+    #: background (`synchub runs prune` still works)
+    prune_every: float = Field(default=600.0, ge=0)
+
     @field_validator("*")
     @classmethod
     def _one_line_of_text(cls, value: Any) -> Any:

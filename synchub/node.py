@@ -1,5 +1,5 @@
-"""One synchub process's moving parts: runner, local executor, scheduler and the
-alerts' sender."""
+"""One synchub process's moving parts: runner, local executor, scheduler, the
+alerts' sender and the pruning of run history."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from synchub.store.outage import DB_OUTAGE
 
 if TYPE_CHECKING:
     from synchub.scheduler.loop import Scheduler
+    from synchub.services.retention import Pruned
 
 log = logging.getLogger(__name__)
 
 #: Seconds between alert passes: how soon after a run ends its alert goes out.
 ALERT_PASS_S = 2.0
+#: Seconds after the start (or after finding another node leading) before pruning.
+FIRST_PRUNE_S = 60.0
 
 
 def process_name() -> str:
@@ -88,6 +91,7 @@ class Node:
             self.scheduler = self._make_scheduler(self.executor)
         self._thread: threading.Thread | None = None
         self._alerts: threading.Thread | None = None
+        self._pruning: threading.Thread | None = None
 
     def _make_scheduler(self, executor: Executor) -> Scheduler:
         # Imported here: a Celery worker's processes use this module only for
@@ -132,6 +136,11 @@ class Node:
                 target=self._send_alerts, name="synchub-alerts", daemon=True
             )
             self._alerts.start()
+            if self.svc.settings.prune_every > 0:
+                self._pruning = threading.Thread(
+                    target=self._prune, name="synchub-retention", daemon=True
+                )
+                self._pruning.start()
 
     def _send_alerts(self) -> None:
         while not self.stop_event.wait(ALERT_PASS_S):
@@ -140,6 +149,40 @@ class Node:
             except Exception as exc:  # a database hiccup: the next pass tries again
                 if not DB_OUTAGE.failed(exc, "alert pass"):
                     log.exception("the alert pass failed")
+
+    def _prune(self) -> None:
+        every = self.svc.settings.prune_every
+        # The first pass soon after the start: a server restarted often still prunes.
+        delay = min(every, FIRST_PRUNE_S)
+        while not self.stop_event.wait(delay):
+            try:
+                pruned = self.prune_once()
+            except Exception:  # a database hiccup: the next pass tries again
+                log.exception("the pruning pass failed", extra={"action": "prune_error"})
+                pruned = None
+            # Not leading: look again soon, we may lead by then.
+            delay = every if pruned is not None else min(every, FIRST_PRUNE_S)
+
+    def prune_once(self) -> Pruned | None:
+        """One pruning pass if this node's scheduler leads (None if not): it stops
+        between two writes once the lead is lost or the node stops."""
+        scheduler = self.scheduler
+
+        def leading() -> bool:
+            return scheduler is not None and scheduler.leading and not self.stop_event.is_set()
+
+        if not leading():
+            return None
+        pruned = self.svc.retention.prune(keep_going=leading, pause=self.stop_event.wait)
+        if pruned.runs or pruned.logs_of_runs or pruned.tasks:
+            log.info(
+                "pruned %s run(s), the logs of %s, %s file task(s)",
+                pruned.runs,
+                pruned.logs_of_runs,
+                pruned.tasks,
+                extra={"action": "prune"},
+            )
+        return pruned
 
     def stop(self, grace_s: float) -> None:
         """Stop firing, let running runs finish for `grace_s`, then stop them; the
@@ -150,6 +193,8 @@ class Node:
             self._thread.join()
         if self._alerts is not None:
             self._alerts.join()
+        if self._pruning is not None:
+            self._pruning.join()
         if self.executor is not None:
             self.executor.shutdown(grace_s)
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from synchub.services.jobs import JobService
     from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
+    from synchub.services.retention import RetentionService
     from synchub.services.runs import RunService
     from synchub.services.secrets import SecretService
     from synchub.services.sizes import RemoteSizes
@@ -143,6 +144,12 @@ class Services:
         from synchub.services.alerts import AlertService
 
         return AlertService(self)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        from synchub.services.retention import RetentionService
+
+        return RetentionService(self)
 
     @cached_property
     def doctor(self) -> DoctorService:

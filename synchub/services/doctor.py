@@ -82,6 +82,7 @@ class DoctorService:
         findings += [self._secrets(), self._clock(), *self._node_clocks()]
         findings += [self._scheduler(), *self._executor(workers)]
         findings += [*self._broken_references(), *self._watched(), *self._alerts()]
+        findings.append(self._retention())
         if remotes:
             findings += self._remotes()
         return findings
@@ -283,6 +284,29 @@ class DoctorService:
                     f"{alert['waiting']} message(s) wait",
                     f"check its URL with `synchub alert test {alert['name']}`",
                 )
+
+    def _retention(self) -> Finding:
+        from synchub.services.retention import BACKLOG_LIMIT
+
+        backlog = self.svc.retention.backlog()
+        if not backlog.runs:
+            return ok("retention", "no run waits to be pruned")
+        since = f"the oldest created {backlog.oldest:%Y-%m-%d}" if backlog.oldest else ""
+        if self.svc.settings.prune_every <= 0:
+            return problem(
+                "retention",
+                f"{backlog.runs} run(s) wait to be pruned ({since}), and pruning in the "
+                "background is off (prune_every = 0)",
+                "run `synchub runs prune` now and then, or set SYNCHUB_PRUNE_EVERY",
+            )
+        if backlog.runs >= BACKLOG_LIMIT:
+            return problem(
+                "retention",
+                f"pruning is behind: {backlog.runs}+ runs wait to be pruned ({since})",
+                "check that a scheduler leads (pruning runs on the leader), or run "
+                "`synchub runs prune`",
+            )
+        return ok("retention", f"{backlog.runs} run(s) will go at the next pruning pass")
 
     def _remotes(self) -> Iterator[Finding]:
         for remote in self.svc.remotes.list():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import Session, object_session
 
 from synchub.core.chains import describe_cycle, find_cycle, parse_links
-from synchub.core.durations import parse_duration
+from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import (
     AlreadyExists,
     CommandsDisabled,
@@ -28,6 +28,7 @@ from synchub.core.errors import (
 from synchub.core.hooks import Hooks, parse_hooks, stored
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
+from synchub.core.retention import KeepRuns, parse_keep_logs, parse_keep_runs
 from synchub.core.runs import CancelReason
 from synchub.core.safety import DEFAULT_DELETE_GUARD, GUARDED_OPS
 from synchub.core.schedules import (
@@ -96,6 +97,12 @@ class JobFields:
     #: alert `long` for a run still going after this long; "" or "auto": 3 x the
     #: median of its last 20 successful runs
     long_after: str | None = None
+    #: which runs stay: a period ("30d") or a number of runs ("500"); "default" or ""
+    #: goes back to the settings' rule
+    keep_runs: str | None = None
+    #: how long its runs' logs and change reports stay ("14d"); "default" or "": the
+    #: settings' keep_logs_days
+    keep_logs: str | None = None
     #: edit only: rclone options appended to the job's (those already there stay once)
     add_options: list[str] | None = None
     #: edit only: rclone options taken out, by the whole option or by its flag name
@@ -119,6 +126,8 @@ DEFAULTS = JobFields(
     watch=False,
     stale_after="",
     long_after="",
+    keep_runs="",
+    keep_logs="",
 )
 
 
@@ -643,6 +652,11 @@ class JobService:
         links = None
         with problems.about("after"):
             links = self._links(session, row.name, spec.after)
+        keep_runs, keep_logs = None, None
+        with problems.about("keep_runs"):
+            keep_runs = parse_keep_runs(spec.keep_runs or "")
+        with problems.about("keep_logs"):
+            keep_logs = parse_keep_logs(spec.keep_logs or "")
         problems.raise_any()
         assert params is not None
         row.kind = spec.kind
@@ -661,6 +675,9 @@ class JobService:
         row.enabled, row.tags = spec.enabled, list(spec.tags or [])
         row.watch = bool(spec.watch)
         row.hooks = stored(hooks)
+        row.keep_runs_s = keep_runs.age_s if keep_runs else None
+        row.keep_runs_count = keep_runs.count if keep_runs else None
+        row.keep_logs_s = keep_logs
         if schedule_changed or not was_enabled or row.next_fire_at is None:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
@@ -848,8 +865,6 @@ class JobService:
 
     @staticmethod
     def _fields_of(row: JobRow) -> JobFields:
-        from synchub.core.durations import format_duration
-
         return JobFields(
             kind=row.kind,
             params=None,
@@ -868,6 +883,8 @@ class JobService:
             stale_after=f"{row.stale_after_s}s" if row.stale_after_s else "",
             long_after=f"{row.long_after_s}s" if row.long_after_s else "",
             hooks=dict(row.hooks or {}),
+            keep_runs=_keep_runs_text(row) or "",
+            keep_logs=format_duration(row.keep_logs_s) if row.keep_logs_s else "",
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -896,6 +913,8 @@ class JobService:
             "enabled": row.enabled,
             "tags": list(row.tags),
             "watch": row.watch,
+            "keep_runs": _keep_runs_text(row),
+            "keep_logs": format_duration(row.keep_logs_s) if row.keep_logs_s else None,
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
             "watch_problem": self.watch_problem(row),
@@ -1120,6 +1139,13 @@ def _overlay(spec: JobFields, base: JobFields) -> JobFields:
 #: The longest interval, retry delay or timeout: ten years, which fits the columns'
 #: 32-bit integers and keeps every fire time computable.
 MAX_DURATION_S = 10 * 365 * 86400
+
+
+def _keep_runs_text(row: JobRow) -> str | None:
+    """The job's own `keep_runs` as typed ("30d", "500"); None: the settings' rule."""
+    if row.keep_runs_s is None and row.keep_runs_count is None:
+        return None
+    return KeepRuns(age_s=row.keep_runs_s, count=row.keep_runs_count).text()
 
 
 #: What a user types for "no timeout".

@@ -445,6 +445,7 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "progress": run.progress,
         "log_dropped_lines": run.log_dropped_lines,
         "files_dropped": run.files_dropped,
+        "logs_pruned": run.logs_pruned,
         "only_path": run.only_path,
         "dry_run": run.dry_run,
         "allow_deletes": run.allow_deletes,

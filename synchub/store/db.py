@@ -101,6 +101,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Takes effect in a new database only (before its first table): pruning can
+        # then give pages back to the file system. Older files: `incremental_vacuum_on`.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -166,3 +169,27 @@ def autocommit(factory: sessionmaker[Session]) -> Iterator[Connection]:
     bind = factory.kw["bind"]
     with bind.connect() as conn:
         yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+#: SQLite's `PRAGMA auto_vacuum` value for INCREMENTAL.
+INCREMENTAL = 2
+
+
+def incremental_vacuum_on(engine: Engine) -> bool:
+    """Make a SQLite file give freed pages back (`PRAGMA incremental_vacuum`); True
+    when it had to be rewritten for it (one VACUUM: a file made before synchub set
+    the pragma). Nothing for PostgreSQL, whose autovacuum does the same."""
+    if engine.dialect.name != "sqlite":
+        return False
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
+            return False
+        # VACUUM cannot run in a transaction; the connection is in autocommit mode
+        # (see `_tune_sqlite`).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        cursor.execute("VACUUM")
+        return True
+    finally:
+        raw.close()

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from synchub.store.db import incremental_vacuum_on
 from synchub.store.schema import check_schema, current_revision
 
 __all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "upgrade"]
@@ -24,8 +25,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to run again."""
+    """Bring the schema to `revision`; safe to run again. A SQLite file made before
+    revision 0018 is rewritten once, so that pruning shrinks it."""
     command.upgrade(alembic_config(engine), revision)
+    incremental_vacuum_on(engine)
 
 
 def head_revision() -> str:

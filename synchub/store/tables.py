@@ -111,6 +111,12 @@ class JobRow(Base):
     #: files its runs sent (copied, replaced, moved) as a watched folder: a count
     #: that deleting file tasks does not lower
     files_sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: its own rule for which runs stay: younger than this (seconds) ...
+    keep_runs_s: Mapped[int | None] = mapped_column(Integer)
+    #: ... or among its last this many; both None: the settings' rule
+    keep_runs_count: Mapped[int | None] = mapped_column(Integer)
+    #: seconds its runs' logs and change reports stay; None: the settings' keep_logs_days
+    keep_logs_s: Mapped[int | None] = mapped_column(Integer)
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
     #: `job mute`: no alert is queued for the job until then
@@ -188,6 +194,14 @@ class RunRow(Base):
             sqlite_where=text("chained_from IS NOT NULL"),
             postgresql_where=text("chained_from IS NOT NULL"),
         ),
+        # Pruning looks for the runs whose logs may still have to go.
+        Index(
+            "ix_runs_logs_kept",
+            "job_id",
+            "id",
+            sqlite_where=text("logs_pruned = false"),
+            postgresql_where=text("logs_pruned = false"),
+        ),
         # An id is a Celery task id: SQLite must not give a deleted run's id again.
         {"sqlite_autoincrement": True},
     )
@@ -237,6 +251,8 @@ class RunRow(Base):
     alert_examined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: a `long` alert was told for it (once per run)
     alert_long_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: its log and change report were pruned (rows naming kept versions stay)
+    logs_pruned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RunLogRow(Base):

@@ -451,3 +451,21 @@ def test_switching_an_interval_job_to_cron_reads_it_in_the_default_zone(api: Api
     job = ok(api.admin.patch("/api/v1/jobs/j", json={"cron": "0 12 * * *"}))
     assert job["schedule"]["tz"] == "Europe/Berlin"
     assert job["next_fire_at"] == "2025-06-02T12:00:00+02:00"
+
+
+def test_a_jobs_retention_is_set_shown_and_cleared_and_bad_values_are_422(api: Api) -> None:
+    job = add(api, "j", keep_runs=500, keep_logs="14d")
+    assert (job["keep_runs"], job["keep_logs"]) == ("500", "14d")
+    job = ok(api.admin.patch("/api/v1/jobs/j", json={"keep_runs": "30d"}))
+    assert (job["keep_runs"], job["keep_logs"]) == ("30d", "14d")
+    # It should change nothing on a bad value, and name the field.
+    for bad in ({"keep_runs": 0}, {"keep_runs": "abc"}, {"keep_logs": "14"}, {"keep_runs": "0d"}):
+        body = problem(api.admin.patch("/api/v1/jobs/j", json=bad), 422)
+        assert "keep" in body["detail"]
+    problem(api.admin.post("/api/v1/jobs", json={"name": "k", "kind": "scripted",
+                                                  "keep_runs": 0}), 422)  # fmt: skip
+    problem(api.viewer.get("/api/v1/jobs/k"), 404)
+    assert ok(api.viewer.get("/api/v1/jobs/j")) == job
+    # It should go back to the server's rule with null.
+    job = ok(api.admin.patch("/api/v1/jobs/j", json={"keep_runs": None, "keep_logs": None}))
+    assert (job["keep_runs"], job["keep_logs"]) == (None, None)

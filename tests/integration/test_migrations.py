@@ -171,6 +171,13 @@ ADDED_BY = {
         ("runs", "chained_from"),
         ("runs", "uq_runs_job_chained_from"),
     },
+    "0018": {
+        ("jobs", "keep_runs_s"),
+        ("jobs", "keep_runs_count"),
+        ("jobs", "keep_logs_s"),
+        ("runs", "logs_pruned"),
+        ("runs", "ix_runs_logs_kept"),
+    },
 }
 
 
@@ -701,12 +708,38 @@ def test_0017_adds_hooks_and_chains_empty_for_existing_jobs_and_goes_back(
             conn.execute(text("SELECT count(*) FROM runs WHERE chained_from IS NOT NULL")).scalar()
             == 0
         )
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0017") == []
     command.downgrade(alembic_config(engine), "0016")
     assert counts(engine) == (3, 1, 1)
     assert "chained_from" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     assert "hooks" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     assert not inspect(engine).has_table("job_chains")
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0018_adds_the_keep_settings_and_logs_pruned_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0017")
+
+    upgrade(engine, "0018")
+
+    with engine.connect() as conn:
+        pruned = conn.execute(text("SELECT DISTINCT logs_pruned FROM runs")).scalars().all()
+        assert [bool(p) for p in pruned] == [False]
+        keeps = conn.execute(
+            text("SELECT DISTINCT keep_runs_s, keep_runs_count, keep_logs_s FROM jobs")
+        ).all()
+        assert [tuple(k) for k in keeps] == [(None, None, None)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0017")
+    assert counts(engine) == (3, 1, 1)
+    assert "logs_pruned" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert "keep_runs_s" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -28,9 +28,11 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 
 #: The fields an edit empties with null, and what stands for empty in JobFields:
 #: no timeout, no depth limit, no marker, the default delete guard.
+#: null keep_runs and keep_logs: the settings' defaults.
 _CLEARED_BY_NULL: dict[str, Any] = {
     "timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": "",
     "stale_after_s": "", "long_after_s": "", "hooks": {}, "after": [],
+    "keep_runs": "", "keep_logs": "",
 }  # fmt: skip
 
 
@@ -93,6 +95,12 @@ class JobSettings(BaseModel):
     #: run after these jobs' runs end: "JOB" (on success) or "JOB:success|failure|always";
     #: [] or null on an edit: after none
     after: list[str] | None = Field(default=None, max_length=100, examples=[["backup:success"]])
+    #: which runs stay: a period ("30d") or a number of runs (500); "default" (or null
+    #: on an edit): the server's rule (90 days or the last 100)
+    keep_runs: StrictInt | str | None = Field(default=None, examples=["30d", 500])
+    #: how long its runs' logs and change reports stay ("14d"); "default" (or null on
+    #: an edit): the server's keep_logs_days
+    keep_logs: str | None = Field(default=None, max_length=32, examples=["14d"])
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -132,6 +140,8 @@ class JobSettings(BaseModel):
             long_after=_text(self.long_after_s),
             hooks=self.hooks,
             after=self.after,
+            keep_runs=None if self.keep_runs is None else str(self.keep_runs),
+            keep_logs=self.keep_logs,
         )
 
 
@@ -152,8 +162,9 @@ class JobUpdate(JobSettings):
         return self
 
     def edit(self) -> JobFields:
-        """The edit: null empties timeout_s, max_depth, require_marker and delete_guard
-        (see _CLEARED_BY_NULL); elsewhere null, like a field left out, keeps the value."""
+        """The edit: null empties timeout_s, max_depth, require_marker, delete_guard,
+        keep_runs and keep_logs (see _CLEARED_BY_NULL); elsewhere null, like a field
+        left out, keeps the value."""
         spec = self.fields(manual=self.manual)
         given = {_NEW_NAMES.get(f, f) for f in self.model_fields_set}
         cleared: dict[str, Any] = {
@@ -213,6 +224,10 @@ class JobPublic(BaseModel):
     after: list[ChainLink] = Field(default_factory=list)  #: the jobs it runs after
     #: the jobs that run after it (their own `after`)
     chained_by: list[ChainLink] = Field(default_factory=list)
+    #: its own rule for which runs stay ("30d", "500"); None: the server's
+    keep_runs: str | None = None
+    #: how long its runs' logs and change reports stay ("14d"); None: the server's
+    keep_logs: str | None = None
     next_fire_at: datetime | None
     #: `job mute`: no alert is sent for the job until then; None when not muted
     muted_until: datetime | None = None

@@ -56,6 +56,8 @@ class RunPublic(BaseModel):
     progress: dict[str, Any] | None  #: live snapshot while it runs
     log_dropped_lines: int
     files_dropped: int
+    #: its log and change report were pruned by the retention rules (the run stays)
+    logs_pruned: bool = False
     only_path: str | None = None  #: a watched folder's one file this run sends (a task retry)
     files_summary: dict[str, int] | None = None  #: change report counts by action (show)
     dry_run: bool = False  #: it changed nothing; its change report is a preview

@@ -21,6 +21,7 @@ from synchub.store.db import make_engine, make_sessionmaker, reading
 if TYPE_CHECKING:
     from synchub.services.alerts import AlertService
     from synchub.services.audit import AuditService
+    from synchub.services.config_apply import ConfigService
     from synchub.services.doctor import DoctorService
     from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
@@ -136,6 +137,13 @@ class Services:
         from synchub.services.alerts import AlertService
 
         return AlertService(self)
+
+    @cached_property
+    def config(self) -> ConfigService:
+        """Configuration as code: export, apply."""
+        from synchub.services.config_apply import ConfigService
+
+        return ConfigService(self)
 
     @cached_property
     def doctor(self) -> DoctorService:

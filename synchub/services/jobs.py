@@ -88,6 +88,9 @@ class JobFields:
     add_options: list[str] | None = None
     #: edit only: rclone options taken out, by the whole option or by its flag name
     remove_options: list[str] | None = None
+    #: edit only: `params` replaces the job's params whole instead of key by key (a
+    #: configuration file says all of them)
+    replace_params: bool = False
 
 
 DEFAULTS = JobFields(
@@ -255,7 +258,8 @@ class JobService:
             # expression is read in the default zone unless --tz says.
             keep_tz = row.tz if row.schedule_kind == ScheduleKind.CRON.value else None
             current = replace(current, cron=None, every=None, tz=keep_tz)
-        params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
+        base = {} if spec.replace_params else row.params
+        params = _edited_options(row, {**base, **(spec.params or {})}, spec)
         return replace(_overlay(spec, current), params=params), schedule_changed
 
     def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:

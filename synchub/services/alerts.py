@@ -99,7 +99,9 @@ class AlertService:
             before = _view(row, store.waiting(session, row.id))
             row.events, row.jobs, row.tags, row.after = wanted["events"], jobs, tags, after
             if url is not None:
-                row.url, row.url_hint = self.svc.box.seal({"url": url}), _hint(url)
+                sealed = self.svc.box.seal({"url": url})
+                assert sealed is not None
+                row.url, row.url_hint = sealed, _hint(url)
             row.updated_at = self.svc.clock.now()
             session.flush()
             after_view = _view(row, store.waiting(session, row.id))

@@ -97,8 +97,7 @@ class Applied:
                     "kind": s.kind,
                     "name": s.name,
                     "changes": [
-                        {"field": c.field, "before": c.before, "after": c.after}
-                        for c in s.changes
+                        {"field": c.field, "before": c.before, "after": c.after} for c in s.changes
                     ],
                 }
                 for s in self.plan
@@ -368,7 +367,9 @@ class _Planner:
             for name in sorted(current.keys() - entries.keys()):
                 removals.append(_Step("remotes", name, self._remove(self.svc.remotes.remove, name)))
 
-    def _add_remote(self, name: str, entry: Any, options: dict[str, str]) -> Callable[[], list[str]]:
+    def _add_remote(
+        self, name: str, entry: Any, options: dict[str, str]
+    ) -> Callable[[], list[str]]:
         def run() -> list[str]:
             _no_keep(options, f"remote {name!r}")
             self.svc.remotes.add(name, entry.type, options, max_concurrency=entry.max_concurrency)
@@ -389,7 +390,9 @@ class _Planner:
                 )
             given: dict[str, str | None] = {k: None for k in view.options if k not in options}
             given.update(options)
-            edited = self.svc.remotes.change(name, given, max_concurrency=entry.max_concurrency or 0)
+            edited = self.svc.remotes.change(
+                name, given, max_concurrency=entry.max_concurrency or 0
+            )
             secret = rclone_backends.secret_options(view.type)
             return [f"options.{k}" for k in edited.changed if k in secret]
 
@@ -433,7 +436,7 @@ class _Planner:
         differs (a schedule given again would count from now)."""
         defaults = {f.name: getattr(DEFAULTS, f.name) for f in fields(JobFields)}
         defaults.update(timeout="", params={})
-        values = {
+        values: dict[str, Any] = {
             k: given.get(k, defaults[k] if k in _JOB_KEYS else None)
             for k in (f.name for f in fields(JobFields))
             if k not in EDIT_ONLY

@@ -33,7 +33,9 @@ EDIT_ONLY = frozenset({"manual", "add_options", "remove_options", "replace_param
 
 #: Job fields kept among the job's params once saved: the file may give them, and an
 #: export writes them where they are kept (in `params`).
-IN_PARAMS = frozenset({"max_depth", "delete_guard", "require_marker", "check_access", "keep_deleted"})
+IN_PARAMS = frozenset(
+    {"max_depth", "delete_guard", "require_marker", "check_access", "keep_deleted"}
+)
 
 #: seconds, or a duration as typed: 30s, 15m, 6h, 1d, 1h30m
 Duration = StrictInt | str
@@ -89,7 +91,7 @@ def _job_model() -> type[BaseModel]:
             continue
         kind = _WIDER.get(item.name, hints[item.name])
         found[item.name] = (kind | None, None)
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         "JobEntry",
         __base__=_Entry,
         __doc__="A job: JobFields' keys; absent ones take their defaults.",
@@ -280,7 +282,12 @@ def _known_keys(parent: tuple[str, ...]) -> list[str]:
     if not parent:
         model = ConfigFile
     elif len(parent) == 2:
-        model = {"remotes": RemoteEntry, "jobs": JobEntry, "alerts": AlertEntry}.get(parent[0])
+        entries: dict[str, type[BaseModel]] = {
+            "remotes": RemoteEntry,
+            "jobs": JobEntry,
+            "alerts": AlertEntry,
+        }
+        model = entries.get(parent[0])
     return list(model.model_fields) if model is not None else []
 
 

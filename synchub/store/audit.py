@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from synchub.store.tables import AuditRow
 
-
 #: What every event recorded meanwhile carries in its `after` (see `noting`).
 _NOTE: ContextVar[dict[str, Any] | None] = ContextVar("synchub_audit_note", default=None)
 

@@ -1,0 +1,101 @@
+"""/api/v1/config: the configuration as one file (docs/config-as-code.md). Admins only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from synchub.api.deps import AdminServices
+from synchub.api.problems import problem_response
+from synchub.api.problems import problem_responses as errors
+from synchub.api.schemas.config import ConfigApplied
+from synchub.core.errors import InvalidInput, InvalidText
+from synchub.services.config_file import SECTIONS, ConfigInvalid, FileProblem, json_schema
+
+router = APIRouter(prefix="/config", tags=["config"], responses=errors(401, 403))
+
+YAML = "application/yaml"
+
+_EXAMPLE = (
+    "version: 1\njobs:\n  photos:\n    params: {op: sync, source: /photos, "
+    "destination: 'nas:/photos'}\n    cron: 0 2 * * *\n"
+)
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The file: YAML, or the same as JSON",
+        "content": {
+            YAML: {"schema": {"type": "string"}, "example": _EXAMPLE},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+@router.post("/apply", responses=errors(400, 413, 422), openapi_extra=_BODY)
+async def apply_config(
+    request: Request,
+    svc: AdminServices,
+    dry_run: Annotated[bool, Query(description="show the plan; change nothing")] = False,
+    prune: Annotated[
+        bool, Query(description="also remove what the file's sections do not name")
+    ] = False,
+) -> ConfigApplied:
+    """Make the configuration what the file in the body says, in one transaction: 422
+    naming each problem's line (`errors`), and then nothing changes. Secrets come
+    from the server's environment variables the file names."""
+    body = await request.body()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidText(f"The body is not UTF-8 text (byte {exc.start})") from None
+    try:
+        applied = await run_in_threadpool(
+            lambda: svc.config.apply(text, dry_run=dry_run, prune=prune, source="api")
+        )
+    except ConfigInvalid as exc:
+        return _invalid(request, exc)  # type: ignore[return-value]
+    return ConfigApplied.model_validate(applied.as_dict())
+
+
+def _invalid(request: Request, exc: ConfigInvalid) -> JSONResponse:
+    found = [
+        {
+            "field": p.where if isinstance(p, FileProblem) and p.where else "body",
+            "message": p.message,
+            "type": "config_invalid",
+        }
+        for p in exc.problems
+    ]
+    return problem_response(request, 422, exc.message, kind="config-invalid", errors=found)
+
+
+@router.get(
+    "/export",
+    responses={200: {"content": {YAML: {}}, "description": "The file"}, **errors(422)},
+    response_class=Response,
+)
+def export_config(
+    svc: AdminServices,
+    section: Annotated[
+        list[str] | None, Query(description="remotes, jobs, alerts (repeat); absent: all")
+    ] = None,
+    keep_secrets: Annotated[bool, Query(description="secrets as ${NAME:-keep}")] = False,
+) -> Response:
+    """The configuration as a file for apply; secrets as references to environment
+    variables, never their values."""
+    unknown = sorted(set(section or []) - set(SECTIONS))
+    if unknown:
+        raise InvalidInput(f"Unknown section {unknown[0]!r}: use {', '.join(SECTIONS)}")
+    exported = svc.config.export(section or SECTIONS, keep=keep_secrets)
+    return Response(exported.text, media_type=YAML)
+
+
+@router.get("/schema", responses={200: {"content": {"application/schema+json": {}}}})
+def config_schema(_svc: AdminServices) -> Response:
+    """The file's JSON Schema (also in the package: synchub/schemas/config.schema.json)."""
+    return Response(json_schema(), media_type="application/schema+json")

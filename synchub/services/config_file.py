@@ -188,7 +188,7 @@ def load(text: str) -> Loaded:
     except YAMLError as exc:
         raise ConfigInvalid([FileProblem(f"malformed YAML: {exc}", line=None)]) from None
     if not isinstance(tree, dict):
-        got = "nothing" if tree is None else "a " + type(tree).__name__
+        got = "nothing" if tree is None else "a list" if isinstance(tree, list) else "a value"
         raise ConfigInvalid([FileProblem(f"expected a mapping at the top, got {got}", line=1)])
     lines: dict[tuple[str, ...], int] = {}
     plain = _plain(tree, (), lines)

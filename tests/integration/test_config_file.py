@@ -367,3 +367,31 @@ def test_a_remotes_type_cannot_change(svc: Services) -> None:
     svc.remotes.add("nas", "local", {})
     with pytest.raises(ConfigInvalid, match=r"line 3: remotes\.nas\.type: .*cannot change"):
         svc.config.apply("remotes:\n  nas:\n    type: sftp\n    options: {host: h}\n")
+
+
+def test_a_command_jobs_env_values_are_references_too(
+    settings: Settings, clock: FakeClock, svc: Services
+) -> None:
+    allowed = Services(
+        settings.model_copy(update={"allow_command_jobs": True}), clock=clock, actor="alice"
+    )
+    try:
+        allowed.jobs.add(
+            "tape",
+            JobFields(kind="command", params={"argv": ["/bin/true"], "env": {"TOKEN": "t0k"}}),
+        )
+        text = allowed.config.export(["jobs"]).text
+        assert "TOKEN: ${SYNCHUB_SECRET_JOB_TAPE_TOKEN}" in text and "t0k" not in text
+        env = {"SYNCHUB_SECRET_JOB_TAPE_TOKEN": "t0k"}
+        assert allowed.config.apply(text, environ=env).plan == []
+        applied = allowed.config.apply(text, environ={"SYNCHUB_SECRET_JOB_TAPE_TOKEN": "new"})
+        assert [(c.field, c.after) for c in applied.plan[0].changes] == [
+            ("params.env", "(secret, changed)")
+        ]
+        job_id = allowed.jobs.show("tape")["id"]
+        assert allowed.job_env(job_id) == {"TOKEN": "new"}
+        # It should refuse the same file where command jobs are off, changing nothing.
+        with pytest.raises(ConfigInvalid, match="command jobs are disabled"):
+            svc.config.apply(text.replace("/bin/true", "/bin/false"), environ=env)
+    finally:
+        allowed.close()

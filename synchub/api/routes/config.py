@@ -22,19 +22,13 @@ Section = Literal["remotes", "jobs", "alerts"]
 
 YAML = "application/yaml"
 
-_EXAMPLE = (
-    "version: 1\njobs:\n  photos:\n    params: {op: sync, source: /photos, "
-    "destination: 'nas:/photos'}\n    cron: 0 2 * * *\n"
-)
-
 _BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "The file: YAML, or the same as JSON",
-        "content": {
-            YAML: {"schema": {"type": "string"}, "example": _EXAMPLE},
-            "application/json": {"schema": {"type": "object"}},
-        },
+        # YAML (application/yaml) is read as well: the same file, as text. Only JSON is
+        # described, as an object: YAML of any shape is the file's own 422, by line.
+        "description": "The file as JSON, or as YAML with Content-Type application/yaml",
+        "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
 

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from synchub import cli_tables
 from synchub.cli_alerts import alert_app
+from synchub.cli_config_file import apply, export
 from synchub.cli_doctor import doctor
 from synchub.cli_hooks import After, Hook, hook_lines, hooks_given
 from synchub.cli_secrets import secrets_app
@@ -59,6 +60,8 @@ app.add_typer(task_app, name="task")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(alert_app, name="alert")
 app.command("doctor")(doctor)
+app.command("export")(export)
+app.command("apply")(apply)
 
 
 class SafeConsole(Console):

@@ -19,6 +19,7 @@ from synchub.api.limits import BodyLimit
 from synchub.api.routes import (
     alerts,
     audit,
+    config,
     health,
     jobs,
     remotes,
@@ -73,7 +74,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
     api = APIRouter(prefix=API_PREFIX)
     for module in (
         remotes, jobs, runs, tasks, schedules, scheduler, workers, audit, tokens, alerts,
-        health,
+        config, health,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

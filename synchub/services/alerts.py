@@ -86,9 +86,7 @@ class AlertService:
     def add(self, name: str, fields: AlertFields) -> dict[str, Any]:
         check_name(name, what="alert")
         url = _check_url(fields.url)
-        events = parse_events(fields.events) if fields.events else list(DEFAULT_EVENTS)
-        after = check_after(fields.after)
-        tags = [check_text(t, "tag") for t in fields.tags or []]
+        events, after, tags = _checked(fields)
         now = self.svc.clock.now()
         try:
             with transaction(self.svc.sessions) as session:
@@ -133,6 +131,43 @@ class AlertService:
             view = _view(row, before["waiting"])
             self._audit(session, "alert.edit", name, before=before, after=view)
         return view
+
+    def change(self, name: str, fields: AlertFields) -> builtins.list[str]:
+        """Make alert `name` what `fields` say, checked as `add` checks; `fields.url`
+        "********" keeps the stored URL. Returns the fields that changed (none: nothing
+        is written). Audited as `alert.edit`, the URL by its hint only."""
+        from synchub.services.remotes import MASK
+
+        url = None if fields.url == MASK else _check_url(fields.url)
+        events, after, tags = _checked(fields)
+        with transaction(self.svc.sessions) as session:
+            row = self._get(session, name)
+            jobs = self._known_jobs(session, fields.jobs or [])
+            wanted = {"events": [e.value for e in events], "jobs": jobs, "tags": tags}
+            changed = [k for k, v in wanted.items() if getattr(row, k) != v]
+            changed += ["after"] if row.after != after else []
+            if url is not None and self._stored_url(row) != url:
+                changed.append("url")
+            if not changed:
+                return []
+            before = _view(row, store.waiting(session, row.id))
+            row.events, row.jobs, row.tags, row.after = wanted["events"], jobs, tags, after
+            if url is not None:
+                sealed = self.svc.box.seal({"url": url})
+                assert sealed is not None
+                row.url, row.url_hint = sealed, _hint(url)
+            row.updated_at = self.svc.clock.now()
+            session.flush()
+            after_view = _view(row, store.waiting(session, row.id))
+            self._audit(session, "alert.edit", name, before=before, after=after_view)
+        return sorted(changed)
+
+    def _stored_url(self, row: AlertRow) -> str | None:
+        """The alert's URL, None when the key cannot open it."""
+        if self.svc.box.unreadable(row.url) is not None:
+            return None
+        url: str = self.svc.box.open(row.url)["url"]
+        return url
 
     def list(self) -> builtins.list[dict[str, Any]]:
         with reading(self.svc.sessions) as session:
@@ -511,3 +546,11 @@ def _view(row: AlertRow, waiting: int) -> dict[str, Any]:
         "waiting": waiting,
         "created_at": row.created_at.isoformat(),
     }
+
+
+def _checked(fields: AlertFields) -> tuple[builtins.list[AlertEvent], int, builtins.list[str]]:
+    """An alert's events, count of failures and tags as given, checked."""
+    events = parse_events(fields.events) if fields.events else list(DEFAULT_EVENTS)
+    after = check_after(fields.after)
+    tags = [check_text(t, "tag") for t in fields.tags or []]
+    return events, after, tags

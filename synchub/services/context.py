@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from synchub.services.activity import ActivityService
     from synchub.services.alerts import AlertService
     from synchub.services.audit import AuditService
+    from synchub.services.config_apply import ConfigService
     from synchub.services.doctor import DoctorService
     from synchub.services.folders import FolderService
     from synchub.services.jobs import JobService
@@ -150,6 +151,13 @@ class Services:
         from synchub.services.retention import RetentionService
 
         return RetentionService(self)
+
+    @cached_property
+    def config(self) -> ConfigService:
+        """Configuration as code: export, apply."""
+        from synchub.services.config_apply import ConfigService
+
+        return ConfigService(self)
 
     @cached_property
     def doctor(self) -> DoctorService:

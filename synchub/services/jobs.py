@@ -111,6 +111,9 @@ class JobFields:
     hooks: dict[str, Any] | None = None
     #: run after these jobs end: "JOB" or "JOB:success|failure|always"; [] removes
     after: list[str] | None = None
+    #: edit only: `params` replaces the job's params whole instead of key by key (a
+    #: configuration file says all of them)
+    replace_params: bool = False
 
 
 DEFAULTS = JobFields(
@@ -293,7 +296,8 @@ class JobService:
             # expression is read in the default zone unless --tz says.
             keep_tz = row.tz if row.schedule_kind == ScheduleKind.CRON.value else None
             current = replace(current, cron=None, every=None, tz=keep_tz)
-        params = _edited_options(row, {**row.params, **(spec.params or {})}, spec)
+        base = {} if spec.replace_params else row.params
+        params = _edited_options(row, {**base, **(spec.params or {})}, spec)
         return replace(_overlay(spec, current), params=params), schedule_changed
 
     def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +12,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from synchub.store.tables import AuditRow
+
+#: What every event recorded meanwhile carries in its `after` (see `noting`).
+_NOTE: ContextVar[dict[str, Any] | None] = ContextVar("synchub_audit_note", default=None)
+
+
+@contextmanager
+def noting(note: dict[str, Any]) -> Iterator[None]:
+    """Every event recorded in this block (this thread or task) carries `note`'s keys
+    in its `after`: e.g. the digest of the configuration file an apply came from."""
+    token = _NOTE.set(note)
+    try:
+        yield
+    finally:
+        _NOTE.reset(token)
 
 
 def record(
@@ -23,6 +40,9 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Append one event. Callers pass views with secrets already redacted."""
+    note = _NOTE.get()
+    if note:
+        after = {**(after or {}), **note}
     session.add(
         AuditRow(
             at=at,

@@ -155,6 +155,37 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def one_transaction(factory: sessionmaker[Session]) -> Iterator[OneTransaction]:
+    """One database transaction that many `transaction(...)` blocks join: its
+    `sessions` give sessions on one connection, whose own begin and commit are a
+    savepoint and its release. Nothing is kept unless `commit()` is called; an
+    error rolls back a block's savepoint alone, and the caller decides on the rest.
+    On SQLite the write lock is taken at the start (BEGIN IMMEDIATE)."""
+    bind = factory.kw["bind"]
+    with bind.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield OneTransaction(conn, outer)
+        finally:
+            if outer.is_active:
+                outer.rollback()
+
+
+class OneTransaction:
+    """See `one_transaction`."""
+
+    def __init__(self, conn: Connection, outer: Any) -> None:
+        self._outer = outer
+        #: sessions whose transactions are savepoints within this one
+        self.sessions: sessionmaker[Session] = sessionmaker(
+            conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def commit(self) -> None:
+        self._outer.commit()
+
+
 def is_postgresql(factory: sessionmaker[Session]) -> bool:
     bind = factory.kw.get("bind")
     return isinstance(bind, Engine) and bind.dialect.name == "postgresql"

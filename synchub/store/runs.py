@@ -52,7 +52,83 @@ def create(
     changes nothing (a job passing --dry-run makes every run one); `allow_deletes`:
     it may pass the delete guard and the empty-source stop; `resync`: a bisync run
     that rebuilds its listings."""
-    values: dict[str, Any] = {
+    values = _values(
+        job, trigger=trigger, now=now, state=state, scheduled_for=scheduled_for,
+        reason=reason, attempt=attempt, retry_of=retry_of, not_before=not_before, queue=queue,
+        only_path=only_path, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync,
+    )  # fmt: skip
+    if trigger is not Trigger.SCHEDULE:
+        row = RunRow(**values)
+        session.add(row)
+        session.flush()
+        return row.id
+    # Promise 1: the unique (job, fire time) index decides; a second scheduler,
+    # a restart or a replayed transaction inserts nothing.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(RunRow)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["job_id", "scheduled_for"],
+            # A literal, not a bound parameter: PostgreSQL matches the partial index
+            # by comparing this predicate with the index's own text.
+            index_where=text("trigger = 'schedule'"),
+        )
+        .returning(RunRow.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def create_scheduled(
+    session: Session, fires: Sequence[tuple[JobRow, datetime, datetime | None]], now: datetime
+) -> dict[tuple[int, datetime], int]:
+    """Insert the pending runs of many fire times in one statement: (job, fire time,
+    not_before or None for now) each. Returns the new ids by (job id, fire time); a
+    fire time that already has a run (promise 1, as in `create`) is left out."""
+    if not fires:
+        return {}
+    rows = [
+        _values(job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at, not_before=wait)
+        for job, at, wait in fires
+    ]
+    name = session.get_bind().dialect.name
+    result = session.execute(_insert_scheduled(name), rows)
+    return {(job_id, at): run_id for run_id, job_id, at in result}
+
+
+@functools.cache
+def _insert_scheduled(dialect_name: str) -> Any:
+    """`create`'s insert for many rows at once, built once: SQLAlchemy sends the rows
+    of an executemany with RETURNING as multi-row INSERTs ("insertmanyvalues")."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(_runs)
+        .on_conflict_do_nothing(
+            index_elements=["job_id", "scheduled_for"], index_where=text("trigger = 'schedule'")
+        )
+        .returning(_runs.c.id, _runs.c.job_id, _runs.c.scheduled_for)
+    )
+
+
+def _values(
+    job: JobRow,
+    *,
+    trigger: Trigger,
+    now: datetime,
+    state: RunState = RunState.PENDING,
+    scheduled_for: datetime | None = None,
+    reason: str | None = None,
+    attempt: int = 1,
+    retry_of: int | None = None,
+    not_before: datetime | None = None,
+    queue: str | None = None,
+    only_path: str | None = None,
+    dry_run: bool = False,
+    allow_deletes: bool = False,
+    resync: bool = False,
+) -> dict[str, Any]:
+    """A new run's columns (see `create`)."""
+    return {
         "job_id": job.id,
         "job_name": job.name,
         "trigger": trigger.value,
@@ -74,26 +150,6 @@ def create(
         "allow_deletes": allow_deletes,
         "resync": resync,
     }
-    if trigger is not Trigger.SCHEDULE:
-        row = RunRow(**values)
-        session.add(row)
-        session.flush()
-        return row.id
-    # Promise 1: the unique (job, fire time) index decides; a second scheduler,
-    # a restart or a replayed transaction inserts nothing.
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(RunRow)
-        .values(**values)
-        .on_conflict_do_nothing(
-            index_elements=["job_id", "scheduled_for"],
-            # A literal, not a bound parameter: PostgreSQL matches the partial index
-            # by comparing this predicate with the index's own text.
-            index_where=text("trigger = 'schedule'"),
-        )
-        .returning(RunRow.id)
-    )
-    return session.execute(stmt).scalar_one_or_none()
 
 
 def create_retry(

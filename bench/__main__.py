@@ -1,5 +1,4 @@
-"""`python -m bench [overhead|guard|lateness|memory|api|celery ...] [--quick]`: run, save JSON,
-summarise.
+"""`python -m bench [NAME ...] [--quick]`: run, save JSON, summarise (names below).
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
@@ -17,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import api, celery_bench, guard, lateness, memory, overhead
+from bench import api, burst, celery_bench, guard, lateness, memory, overhead, startup
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
@@ -27,6 +26,8 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "memory": memory.run,
     "api": api.run,
     "celery": celery_bench.run,
+    "burst": burst.run,
+    "startup": startup.run,
 }
 
 

@@ -1,5 +1,4 @@
-"""`python -m bench [overhead|guard|lateness|memory|api|celery|prune ...] [--quick]`: run,
-save JSON, summarise.
+"""`python -m bench [NAME ...] [--quick]`: run, save JSON, summarise (names below).
 
 `api` also takes `--full` (1,000,000 runs instead of 100,000), `--db sqlite|postgresql`
 (default: both), `--sql STATEMENT` (run after seeding, e.g. to try an index) and
@@ -18,7 +17,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import api, celery_bench, guard, lateness, memory, overhead, prune
+from bench import api, burst, celery_bench, guard, lateness, memory, overhead, prune, startup
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
@@ -29,6 +28,8 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "api": api.run,
     "celery": celery_bench.run,
     "prune": prune.run,
+    "burst": burst.run,
+    "startup": startup.run,
 }
 
 

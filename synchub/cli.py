@@ -11,22 +11,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.text import Text
 
 from synchub import cli_tables
 from synchub.cli_alerts import alert_app
 from synchub.cli_config_file import apply, export
+from synchub.cli_console import LazyConsole
 from synchub.cli_doctor import doctor
 from synchub.cli_hooks import After, Hook, hook_lines, hooks_given
 from synchub.cli_secrets import secrets_app
 from synchub.cli_tasks import task_app
 from synchub.cli_tokens import token_app
-from synchub.config import Explained, Settings
+from synchub.cli_typer import typer_app
 from synchub.core.errors import (
     Conflict,
     InvalidInput,
@@ -35,21 +33,24 @@ from synchub.core.errors import (
     SchemaOutdated,
     SynchubError,
 )
-from synchub.core.text import check_text, check_tree, shown
-from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.core.text import check_text, check_tree
 
-app = typer.Typer(
-    no_args_is_help=True,
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from synchub.config import Explained, Settings
+    from synchub.services import Services
+
+app = typer_app(
     add_completion=False,
     pretty_exceptions_enable=False,
     help="synchub: schedule and run rclone sync and backup jobs.",
 )
-remote_app = typer.Typer(no_args_is_help=True, help="Remotes: where files live.")
-job_app = typer.Typer(no_args_is_help=True, help="Jobs: what to sync, and when.")
-runs_app = typer.Typer(no_args_is_help=True, help="Runs: what happened.")
-db_app = typer.Typer(no_args_is_help=True, help="The database.")
-config_app = typer.Typer(no_args_is_help=True, help="Settings.")
+remote_app = typer_app(help="Remotes: where files live.")
+job_app = typer_app(help="Jobs: what to sync, and when.")
+runs_app = typer_app(help="Runs: what happened.")
+db_app = typer_app(help="The database.")
+config_app = typer_app(help="Settings.")
 app.add_typer(remote_app, name="remote")
 app.add_typer(job_app, name="job")
 app.add_typer(runs_app, name="runs")
@@ -64,16 +65,10 @@ app.command("export")(export)
 app.command("apply")(apply)
 
 
-class SafeConsole(Console):
-    """A console that prints controls and lone surrogates as escapes ("\\x1b"): text
-    read back from the database cannot steer the terminal or fail to encode."""
+# Made on first use: `synchub --help` and parse errors import no rich (issue 16).
+out = LazyConsole(stderr=False)
+err = LazyConsole(stderr=True)
 
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(shown(text), **kwargs)
-
-
-out = SafeConsole(highlight=False, soft_wrap=True)
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 #: Options whose values may span lines: a command job's argv items and env values,
 #: the multi-line fields of the text rule (synchub/core/text.py).
@@ -90,6 +85,11 @@ def fail(message: str, code: int) -> NoReturn:
 @contextmanager
 def services() -> Iterator[Services]:
     """Services over the configured database, with synchub errors mapped to exit codes."""
+    from pydantic import ValidationError
+
+    from synchub.config import Settings
+    from synchub.services import Services
+
     svc: Services | None = None
     try:
         settings = Settings()
@@ -255,10 +255,16 @@ def serve(
     cli_procs.setup_logging()
     with services() as svc:
         ensure_schema(svc)
-        cli_procs.check_at_start(svc, err)
+        cli_procs.check_at_start(svc, err.get())
         seal_stored(svc)
         cli_procs.serve(
-            svc, err, host, port, workers=workers, scheduler=not no_scheduler, pool=not no_workers
+            svc,
+            err.get(),
+            host,
+            port,
+            workers=workers,
+            scheduler=not no_scheduler,
+            pool=not no_workers,
         )
 
 
@@ -271,8 +277,8 @@ def scheduler_cmd() -> None:
     cli_procs.setup_logging()
     with services() as svc:
         ensure_schema(svc)
-        cli_procs.check_at_start(svc, err, secrets=False)  # it opens none
-        cli_procs.scheduler(svc, err)
+        cli_procs.check_at_start(svc, err.get(), secrets=False)  # it opens none
+        cli_procs.scheduler(svc, err.get())
 
 
 @app.command("worker")
@@ -299,7 +305,7 @@ def worker_cmd(
     with services() as svc:
         ensure_schema(svc)
         argv = cli_procs.worker(
-            svc, err, queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
+            svc, err.get(), queues=queues.split(","), concurrency=concurrency, pool=pool, name=name
         )
         seal_stored(svc)
     # Checked: this process becomes the worker, a fresh interpreter without the command
@@ -724,6 +730,8 @@ def job_add(
         params_given = job_params(
             name, kind or "rclone", source, dest, op, filters, options, args, envs, cwd, params
         )
+        from synchub.services.jobs import JobFields
+
         spec = JobFields(
             kind=kind,
             params=params_given,
@@ -899,6 +907,8 @@ def job_edit(
             cwd,
             params,
         )
+        from synchub.services.jobs import JobFields
+
         spec = JobFields(
             kind=kind,
             params=given,
@@ -1195,7 +1205,9 @@ def job_run(
 
     with services() as svc:
         ensure_schema(svc)
-        code = run_now(svc, name, wait=wait, out=out, dry_run=dry_run, allow_deletes=allow_deletes)
+        code = run_now(
+            svc, name, wait=wait, out=out.get(), dry_run=dry_run, allow_deletes=allow_deletes
+        )
     raise typer.Exit(code)
 
 
@@ -1213,7 +1225,7 @@ def job_resync(
 
     with services() as svc:
         ensure_schema(svc)
-        code = run_now(svc, name, wait=wait, out=out, resync=True)
+        code = run_now(svc, name, wait=wait, out=out.get(), resync=True)
     raise typer.Exit(code)
 
 
@@ -1323,13 +1335,13 @@ def runs_logs(run: int, follow: Annotated[bool, typer.Option("--follow", "-f")] 
         ensure_schema(svc)
         if not follow:
             for line in svc.runs.logs(run):
-                print_line(out, line)
+                print_line(out.get(), line)
             return
         for item in svc.runs.follow(run):
             if "state" in item:
                 out.print(f"run {run} ended: [bold]{item['state']}[/]")
             else:
-                print_line(out, item)
+                print_line(out.get(), item)
 
 
 @runs_app.command("restore")

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from synchub import cli_tables as tables
+from synchub.cli_typer import typer_app
 
-alert_app = typer.Typer(
-    no_args_is_help=True,
+alert_app = typer_app(
     help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails, recovers, "
     "goes stale or runs long.",
 )

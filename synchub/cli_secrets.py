@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
-secrets_app = typer.Typer(
-    no_args_is_help=True, help="Sealed secrets: what to do when the secret key cannot open them."
+from synchub.cli_typer import typer_app
+
+secrets_app = typer_app(
+    help="Sealed secrets: what to do when the secret key cannot open them.",
 )
 
 

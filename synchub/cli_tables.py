@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from rich.cells import cell_len
-
 from synchub.core.text import shown
 
 #: Joins a source and its destination in a cell; cut, each keeps its own ends.
@@ -26,6 +24,13 @@ ARROW = " → "
 GAP = 2
 #: Sizes in binary units, as the console writes them.
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def cell_len(text: str) -> int:
+    """Columns `text` takes; rich is imported when a table is printed, not at start."""
+    from rich.cells import cell_len as columns
+
+    return columns(text)
 
 
 class Fit(Enum):

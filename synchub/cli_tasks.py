@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from synchub import cli_tables as tables
+from synchub.cli_typer import typer_app
 from synchub.core.tasks import TaskState
 
-task_app = typer.Typer(
-    no_args_is_help=True, help="File tasks: each file a watched folder must transfer."
+task_app = typer_app(
+    help="File tasks: each file a watched folder must transfer.",
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]

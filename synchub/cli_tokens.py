@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from synchub import cli_tables as tables
-from synchub.services.tokens import Scope
+from synchub.cli_typer import typer_app
 
-token_app = typer.Typer(no_args_is_help=True, help="API tokens: who may use the REST API.")
+token_app = typer_app(help="API tokens: who may use the REST API.")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -46,6 +46,7 @@ def token_create(
     """Create a token and print it once, alone on stdout, for scripts to capture.
     With --value nothing is printed on stdout: you know the secret already."""
     from synchub.cli import ensure_schema, err, services
+    from synchub.services.tokens import Scope
 
     if value == "-":
         value = sys.stdin.readline().rstrip("\r\n")

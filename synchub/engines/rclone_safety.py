@@ -12,6 +12,10 @@
      passes can never make it delete more; and, when few of the listed paths
      change, `--files-from-raw` (the paths the preview named) with `--no-traverse`,
      so it touches exactly those paths without listing everything again.
+  A sync into a local destination that is empty (or not there yet) skips the
+  preview: nothing can be deleted there, and `--max-delete=0` keeps it so should a
+  file appear before rclone lists it. The empty-source stop needs destination files
+  too, so only a missing source is left to say, from the sync's own exit status.
   A stopped run has changed nothing; its change report lists what it would
   have deleted (`would_delete`). The lists go through files, never all in memory.
 - A guarded `bisync` passes the guard's share as bisync's own `--max-delete`
@@ -24,6 +28,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -344,6 +349,8 @@ class SafeRun:
     # -- the guarded sync ------------------------------------------------------------
 
     def _guarded_sync(self, argv: list[str], execute: Execute) -> Outcome:
+        if _empty_local(self.params["destination"]):
+            return self._into_empty(argv, execute)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="synchub-guard-") as tmp:
             combined, touched, touch = (Path(tmp) / n for n in ("combined", "touched", "touch"))
@@ -362,6 +369,18 @@ class SafeRun:
                                             counts.deletes + counts.leftovers)  # fmt: skip
         stats = replace(outcome.stats, elapsed_s=outcome.stats.elapsed_s + elapsed)
         return replace(outcome, stats=stats)
+
+    def _into_empty(self, argv: list[str], execute: Execute) -> Outcome:
+        """One pass into an empty local destination: nothing to delete, so no preview
+        (it costs a second rclone start and listing, bench guard); --max-delete=0 makes
+        a file put there meanwhile stop the run rather than go."""
+        self.ctx.sink.log("info", "the destination is empty: nothing to delete, one pass")
+        outcome = self._run_second_pass([*argv, "--max-delete=0"], execute, 0)
+        if outcome.ok or self.ctx.stop.is_set():
+            return outcome
+        if outcome.exit_code == 3:
+            return self._preview_failed(3, outcome.stats.elapsed_s)
+        return self._unreadable_source(outcome.stats) or outcome
 
     def _run_second_pass(self, argv: list[str], execute: Execute, decided: int) -> Outcome:
         """The second pass; rclone stopping at the deletes decided is said as the source
@@ -493,6 +512,20 @@ class SafeRun:
         """Run a short rclone command; (exit status, its first error line)."""
         code, _, error = self._listed(argv)
         return code, error
+
+
+def _empty_local(destination: str) -> bool:
+    """Whether `destination` is a local folder holding nothing, or not there at all."""
+    where = rclone.parse_location(destination)
+    if where.remote is not None:
+        return False
+    try:
+        with os.scandir(where.path) as entries:
+            return next(entries, None) is None
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def _count(combined: Path, touched: Path, touch: Path) -> _Counts:

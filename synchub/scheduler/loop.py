@@ -191,7 +191,10 @@ class Scheduler:
         transaction, when the executor has room. True when the batch was full.
 
         Jobs due within `fire_ahead_s` fire now: their runs wait (pending with
-        `not_before`, or on the executor) until their fire time.
+        `not_before`, or on the executor) until their fire time. A batch costs the
+        same few statements however many jobs are due in it (one insert of all the
+        runs, one executemany advancing the jobs, one update queueing the runs), so
+        a pass is O(due jobs) in work and constant in round trips.
         """
         now = self.clock.now()
         horizon = now + timedelta(seconds=self.settings.fire_ahead_s)
@@ -199,19 +202,31 @@ class Scheduler:
         handed: list[tuple[int, str, datetime | None]] = []
         with transaction(self.sessions) as session:
             due = job_store.due(session, horizon, self.settings.batch)
+            fires: list[tuple[JobRow, datetime, datetime | None]] = []
+            moves: list[tuple[int, datetime | None, datetime | None]] = []
             for job in due:
-                for run_id, at in self._fire_job(session, job, now, horizon):
-                    if slots.take(job.queue) and run_store.mark_queued(session, [run_id], now):
-                        handed.append((run_id, job.queue, at))
+                upcoming, times = self._fire_times(session, job, now, horizon)
+                moves.append((job.id, job.next_fire_at, upcoming))
+                fires += [(job, at, wait) for at, wait in times]
+            created = run_store.create_scheduled(session, fires, now)
+            job_store.advance_many(session, moves)
+            chosen: list[tuple[int, str, datetime | None]] = []
+            for job, at, wait in fires:
+                run_id = created.get((job.id, at))
+                if run_id is not None and slots.take(job.queue):
+                    chosen.append((run_id, job.queue, wait))
+            queued = run_store.mark_queued(session, [c[0] for c in chosen], now)
+            handed = [c for c in chosen if c[0] in queued]
         self._submit(handed)
         return len(due) == self.settings.batch
 
-    def _fire_job(
+    def _fire_times(
         self, session: Session, job: JobRow, now: datetime, horizon: datetime
-    ) -> list[tuple[int, datetime | None]]:
-        """Record the job's fire times up to `horizon`, those already due by its misfire
-        policy; return the new runs, each with its fire time when that is still to
-        come (a run fired ahead), else None."""
+    ) -> tuple[datetime | None, list[tuple[datetime, datetime | None]]]:
+        """The job's next fire after `horizon`, and its fire times up to `horizon` that
+        are to run, by its misfire policy, each with its fire time when that is still to
+        come (a run fired ahead, waiting for it), else None. Missed ones are recorded
+        here, as skipped runs."""
         expected = job.next_fire_at
         assert expected is not None
         schedule = Schedule(
@@ -226,13 +241,12 @@ class Scheduler:
             upcoming = next_fire(schedule, horizon)
         except Exception:
             # Guard against a crash loop: push the job out of the due set, then report.
-            job_store.advance(session, job.id, expected=expected, to=None)
             log.exception(
                 "job %s: cannot compute its schedule; unscheduled",
                 job.name,
                 extra={"action": "schedule_error"},
             )
-            return []
+            return None, []
         # Only fire times already passed can have been missed; those still to come
         # (within the lead) always run.
         ahead = [at for at in fires if at > now]
@@ -260,29 +274,8 @@ class Scheduler:
                 "10000+" if cut else unrecorded,
                 extra={"action": "misfire"},
             )
-        created: list[tuple[int | None, datetime | None]] = [
-            (
-                run_store.create(session, job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at),
-                None,
-            )
-            for at in decision.run
-        ]
-        created += [
-            (
-                run_store.create(
-                    session,
-                    job,
-                    trigger=Trigger.SCHEDULE,
-                    now=now,
-                    scheduled_for=at,
-                    not_before=at,
-                ),
-                at,
-            )
-            for at in ahead
-        ]
-        job_store.advance(session, job.id, expected=expected, to=upcoming)
-        return [(run_id, at) for run_id, at in created if run_id is not None]
+        runs: list[tuple[datetime, datetime | None]] = [(at, None) for at in decision.run]
+        return upcoming, runs + [(at, at) for at in ahead]
 
     def fire_watched(self) -> int:
         """Re-check the watched folders and create the runs of those whose changes

@@ -54,29 +54,12 @@ def create(
     changes nothing (a job passing --dry-run makes every run one); `allow_deletes`:
     it may pass the delete guard and the empty-source stop; `resync`: a bisync run
     that rebuilds its listings."""
-    values: dict[str, Any] = {
-        "job_id": job.id,
-        "job_name": job.name,
-        "trigger": trigger.value,
-        "state": state.value,
-        "reason": reason,
-        "scheduled_for": scheduled_for,
-        "attempt": attempt,
-        "retry_of": retry_of,
-        "queue": queue or job.queue,
-        "not_before": not_before or now,
-        "created_at": now,
-        "finished_at": now if state is RunState.SKIPPED else None,
-        "cancel_requested": False,
-        "log_dropped_lines": 0,
-        "log_dropped_bytes": 0,
-        "files_dropped": 0,
-        "only_path": only_path,
-        "dry_run": dry_run or (job.kind == "rclone" and dry_run_option(job.params or {})),
-        "allow_deletes": allow_deletes,
-        "resync": resync,
-        "chained_from": chained_from,
-    }
+    values = _values(
+        job, trigger=trigger, now=now, state=state, scheduled_for=scheduled_for,
+        reason=reason, attempt=attempt, retry_of=retry_of, not_before=not_before, queue=queue,
+        only_path=only_path, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync,
+        chained_from=chained_from,
+    )  # fmt: skip
     if trigger is Trigger.CHAIN:
         # A run's end may be written twice (a retried commit, a race with the
         # reaper): the unique (job, chained_from) index keeps one chained run.
@@ -109,6 +92,81 @@ def _insert_once(
         .returning(RunRow.id)
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+def create_scheduled(
+    session: Session, fires: Sequence[tuple[JobRow, datetime, datetime | None]], now: datetime
+) -> dict[tuple[int, datetime], int]:
+    """Insert the pending runs of many fire times in one statement: (job, fire time,
+    not_before or None for now) each. Returns the new ids by (job id, fire time); a
+    fire time that already has a run (promise 1, as in `create`) is left out."""
+    if not fires:
+        return {}
+    rows = [
+        _values(job, trigger=Trigger.SCHEDULE, now=now, scheduled_for=at, not_before=wait)
+        for job, at, wait in fires
+    ]
+    name = session.get_bind().dialect.name
+    result = session.execute(_insert_scheduled(name), rows)
+    return {(job_id, at): run_id for run_id, job_id, at in result}
+
+
+@functools.cache
+def _insert_scheduled(dialect_name: str) -> Any:
+    """`create`'s insert for many rows at once, built once: SQLAlchemy sends the rows
+    of an executemany with RETURNING as multi-row INSERTs ("insertmanyvalues")."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(_runs)
+        .on_conflict_do_nothing(
+            index_elements=["job_id", "scheduled_for"], index_where=text("trigger = 'schedule'")
+        )
+        .returning(_runs.c.id, _runs.c.job_id, _runs.c.scheduled_for)
+    )
+
+
+def _values(
+    job: JobRow,
+    *,
+    trigger: Trigger,
+    now: datetime,
+    state: RunState = RunState.PENDING,
+    scheduled_for: datetime | None = None,
+    reason: str | None = None,
+    attempt: int = 1,
+    retry_of: int | None = None,
+    not_before: datetime | None = None,
+    queue: str | None = None,
+    only_path: str | None = None,
+    dry_run: bool = False,
+    allow_deletes: bool = False,
+    resync: bool = False,
+    chained_from: int | None = None,
+) -> dict[str, Any]:
+    """A new run's columns (see `create`)."""
+    return {
+        "job_id": job.id,
+        "job_name": job.name,
+        "trigger": trigger.value,
+        "state": state.value,
+        "reason": reason,
+        "scheduled_for": scheduled_for,
+        "attempt": attempt,
+        "retry_of": retry_of,
+        "queue": queue or job.queue,
+        "not_before": not_before or now,
+        "created_at": now,
+        "finished_at": now if state is RunState.SKIPPED else None,
+        "cancel_requested": False,
+        "log_dropped_lines": 0,
+        "log_dropped_bytes": 0,
+        "files_dropped": 0,
+        "only_path": only_path,
+        "dry_run": dry_run or (job.kind == "rclone" and dry_run_option(job.params or {})),
+        "allow_deletes": allow_deletes,
+        "resync": resync,
+        "chained_from": chained_from,
+    }
 
 
 def create_retry(

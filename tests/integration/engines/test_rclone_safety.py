@@ -345,3 +345,67 @@ def test_a_run_relisting_everything_never_deletes_more_than_it_decided(
     assert len([c for c in sink.changes() if c[1] == "deleted"]) <= 1
     if not outcome.ok:  # It should say why, and let a retry decide again.
         assert str(outcome.error).startswith("source changed:") and not outcome.permanent
+
+
+PREVIEW = "listing both sides to decide what this run may change"
+ONE_PASS = "the destination is empty: nothing to delete, one pass"
+
+
+@pytest.mark.parametrize("there", [True, False])
+def test_a_sync_into_an_empty_local_destination_skips_the_preview(
+    tmp_path: Path, src: Path, there: bool
+) -> None:
+    """Nothing can be deleted in an empty folder: one rclone pass, no preview."""
+    dst = tmp_path / "dst"
+    if there:
+        dst.mkdir()
+    write(src, TEN)
+    outcome, sink = run({"source": str(src), "destination": str(dst)}, Place(str(dst), dst, {}))
+    assert outcome.ok, outcome.error
+    assert tree(dst) == TEN and outcome.stats.files == 10
+    assert ONE_PASS in sink.messages() and PREVIEW not in sink.messages()
+
+
+def test_a_non_empty_or_remote_destination_is_previewed(place: Place, src: Path) -> None:
+    params = filled(place, src, keep=10)
+    _, sink = run(params, place)
+    assert PREVIEW in sink.messages() and ONE_PASS not in sink.messages()
+    empty_remote = Place(f"{place.location}-new", place.root.with_name(place.root.name + "-new"),
+                         place.remotes)  # fmt: skip
+    if place.remotes:  # a remote is never taken as empty without a listing
+        _, sink = run({**params, "destination": empty_remote.location}, empty_remote)
+        assert PREVIEW in sink.messages()
+
+
+def test_a_file_put_in_an_empty_destination_before_the_sync_is_not_deleted(
+    tmp_path: Path, src: Path
+) -> None:
+    """The destination was empty when looked at; a file put there before rclone lists
+    it is not in the source: --max-delete=0 keeps it, and the run says why."""
+    dst = tmp_path / "dst"
+    write(src, TEN)
+    outcome, _ = run_changing_the_source_first(
+        {"source": str(src), "destination": str(dst)},
+        Place(str(dst), dst, {}),
+        lambda: write(dst, {"precious.txt": "mine"}),
+    )
+    assert tree(dst).get("precious.txt") == "mine"
+    assert outcome.stats.deletes == 0
+    assert not outcome.ok and str(outcome.error).startswith("source changed:"), outcome
+
+
+def test_a_missing_source_into_an_empty_destination_is_said(tmp_path: Path) -> None:
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    params = {"source": str(tmp_path / "unplugged"), "destination": str(dst)}
+    stopped_unchanged(Place(str(dst), dst, {}), lambda: run(params, Place(str(dst), dst, {})),
+                      "source missing:")  # fmt: skip
+
+
+def test_an_empty_source_into_an_empty_destination_is_fine(tmp_path: Path, src: Path) -> None:
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    src.mkdir(exist_ok=True)
+    outcome, _ = run({"source": str(src), "destination": str(dst)}, Place(str(dst), dst, {}))
+    assert outcome.ok, outcome.error
+    assert tree(dst) == {}

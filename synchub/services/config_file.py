@@ -191,7 +191,7 @@ def load(text: str) -> Loaded:
         got = "nothing" if tree is None else "a list" if isinstance(tree, list) else "a value"
         raise ConfigInvalid([FileProblem(f"expected a mapping at the top, got {got}", line=1)])
     lines: dict[tuple[str, ...], int] = {}
-    plain = _plain(tree, (), lines)
+    plain = _plain(tree, (), lines, [MAX_VALUES])
     try:
         _check_text(plain)
         config = ConfigFile.model_validate(plain)
@@ -215,9 +215,29 @@ def _check_text(plain: dict[str, Any]) -> None:
             check_tree(entry, f"{section}.{name}", multiline=MULTILINE_FIELDS)
 
 
-def _plain(node: Any, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> Any:
+#: Values a file may hold once its aliases are expanded: far more than any real
+#: configuration, and a bound for a "billion laughs" file, whose few lines of nested
+#: aliases would otherwise expand into billions of values.
+MAX_VALUES = 200_000
+
+
+def _plain(
+    node: Any, path: tuple[str, ...], lines: dict[tuple[str, ...], int], budget: list[int]
+) -> Any:
     """ruamel's round-trip tree as plain values (its booleans are ints, its strings
-    subclasses), noting the line of every key and item on the way."""
+    subclasses), noting the line of every key and item on the way. `budget` holds the
+    values still allowed."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigInvalid(
+            [
+                FileProblem(
+                    f"the file holds more than {MAX_VALUES:,} values once its aliases "
+                    "(*name) are expanded",
+                    line=None,
+                )
+            ]
+        )
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
@@ -225,7 +245,7 @@ def _plain(node: Any, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) 
             line = _line(node, key, is_key=True)
             if line is not None:
                 lines[here] = line
-            out[str(key) if not isinstance(key, str) else key] = _plain(value, here, lines)
+            out[str(key) if not isinstance(key, str) else key] = _plain(value, here, lines, budget)
         return out
     if isinstance(node, list):
         items = []
@@ -234,7 +254,7 @@ def _plain(node: Any, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) 
             line = _line(node, index, is_key=False)
             if line is not None:
                 lines[here] = line
-            items.append(_plain(value, here, lines))
+            items.append(_plain(value, here, lines, budget))
         return items
     return _scalar(node)
 

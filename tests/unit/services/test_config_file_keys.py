@@ -7,8 +7,16 @@ import json
 from pathlib import Path
 
 import jsonschema_rs
+import pytest
 
-from synchub.services.config_file import EDIT_ONLY, JobEntry, env_name, json_schema, load
+from synchub.services.config_file import (
+    EDIT_ONLY,
+    ConfigInvalid,
+    JobEntry,
+    env_name,
+    json_schema,
+    load,
+)
 from synchub.services.jobs import JobFields
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,3 +52,19 @@ def test_variable_names_are_upper_case_with_one_underscore_for_other_characters(
     assert env_name("box", "pass") == "SYNCHUB_SECRET_BOX_PASS"
     assert env_name("my-nas.2", "client_secret") == "SYNCHUB_SECRET_MY_NAS_2_CLIENT_SECRET"
     assert env_name("alert", "ops", "url") == "SYNCHUB_SECRET_ALERT_OPS_URL"
+
+
+def test_a_file_whose_aliases_expand_into_billions_of_values_is_refused_at_once() -> None:
+    lines = ["version: 1", 'a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for n in range(1, 9):
+        lines.append(f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]")
+    with pytest.raises(ConfigInvalid) as raised:
+        load("\n".join(lines))
+    assert "more than 200,000 values" in str(raised.value.problems[0])
+
+
+def test_aliases_within_reason_still_load() -> None:
+    text = 'version: 1\njobs: {}\nremotes: {}\nalerts: {}\nx: &x ["a"]\n'
+    with pytest.raises(ConfigInvalid) as raised:  # an unknown key, not the budget
+        load(text)
+    assert "more than" not in str(raised.value.problems[0])

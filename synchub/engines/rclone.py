@@ -676,9 +676,16 @@ class RcloneEngine:
     starts_programs = False  #: rclone only; remotes that would start one are refused
 
     def __init__(
-        self, binary: str | None = None, *, kill_grace: float = 5.0, allow_programs: bool = False
+        self,
+        binary: str | None = None,
+        *,
+        kill_grace: float = 5.0,
+        allow_programs: bool = False,
+        bwlimit: str = "",
     ) -> None:
         self._binary = binary
+        #: SYNCHUB_BWLIMIT: --bwlimit of runs whose job sets none (checked by Settings)
+        self.bwlimit = bwlimit
         self.kill_grace = kill_grace  #: seconds between SIGTERM and SIGKILL on stop
         #: SYNCHUB_ALLOW_COMMAND_JOBS: rclone may read the AWS files (see rclone_env)
         self.allow_programs = allow_programs
@@ -768,6 +775,8 @@ class RcloneEngine:
         argv = [self.binary, op, params["source"], params["destination"]]
         argv += [f"--filter={rule}" for rule in params.get("filters", [])]
         argv += options
+        if self.bwlimit and not any(o.startswith("--bwlimit=") for o in options):
+            argv.append(f"--bwlimit={self.bwlimit}")
         argv += LOG_ARGS
         if op == "bisync" and first_run:
             argv.append("--resync")  # bisync refuses to start without listings

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from synchub.core.bwlimit import parse_bwlimit, rates
 from synchub.core.errors import InvalidOption
 
 
@@ -221,7 +222,7 @@ KIND_HELP: dict[Kind, str] = {
     Kind.DURATION: "a duration: 1h30m, 500ms",
     Kind.LONG_DURATION: "a duration: 1h30m, 2d, 1M, 1y, off",
     Kind.AGE: "an age (1h30m, 2d, 1y) or a date (2024-01-31)",
-    Kind.BWLIMIT: "a rate (10M), up:down (10M:1M), or a timetable (08:00,512k 18:00,off)",
+    Kind.BWLIMIT: "a rate (10M), up:down (10M:1M), or a timetable (08:00,512k Sat-00:00,off)",
     Kind.CHOICE: "one of",
     Kind.CHOICES: "a comma-separated list of",
     Kind.ORDER_BY: "size|name|modtime[,asc|desc][,mixed[,N]]",
@@ -260,8 +261,6 @@ _DURATION = re.compile(rf"({_NUMBER}(ns|us|µs|ms|s|m|h))+|0")
 # rclone's fs.Duration (--max-age, bisync's --max-lock): more units, bare seconds, off.
 _LONG_DURATION = re.compile(rf"({_NUMBER}(ns|us|µs|ms|s|m|h|d|w|M|y))+|{_NUMBER}|off")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?")
-_RATE_PART = re.compile(rf"{_NUMBER}(b|[kmgtpe](i|ib)?)?|off", re.IGNORECASE)
-_SLOT = re.compile(r"((mon|tue|wed|thu|fri|sat|sun)-)?(\d{2}):(\d{2}),(.+)", re.IGNORECASE)
 _ORDER_BY = re.compile(
     r"(size|name|modtime)(,(asc|ascending|desc|descending))?(,mixed(,\d{1,3})?)?",
     re.IGNORECASE,
@@ -271,23 +270,6 @@ _SUFFIX = re.compile(r"[A-Za-z0-9._~+@-]{1,64}")
 
 def _bad(flag: str, value: str, expected: str) -> InvalidOption:
     return InvalidOption(f"Bad value {value!r} for {flag}: expected {expected}")
-
-
-def _rate(value: str) -> bool:
-    # "10M" or "upload:download", each a size or "off"
-    parts = value.split(":")
-    return 1 <= len(parts) <= 2 and all(_RATE_PART.fullmatch(p) for p in parts)
-
-
-def _bwlimit(value: str) -> bool:
-    slots = value.split()
-    if len(slots) == 1 and "," not in slots[0]:
-        return _rate(slots[0])
-    for slot in slots:
-        match = _SLOT.fullmatch(slot)
-        if not match or int(match[3]) > 23 or int(match[4]) > 59 or not _rate(match[5]):
-            return False
-    return bool(slots)
 
 
 def _choices(flag: str, spec: Flag, value: str) -> str:
@@ -337,10 +319,7 @@ def _value(flag: str, spec: Flag, value: str) -> str:
             raise _bad(flag, value, "a duration such as 7d, or a date such as 2024-01-31")
         return value
     if kind is Kind.BWLIMIT:
-        if not _bwlimit(value):
-            raise _bad(
-                flag, value, "a rate such as 10M, or a timetable like '08:00,512k 18:00,off'"
-            )
+        parse_bwlimit(value, flag)  # InvalidOption naming the slot at fault
         return value
     # FILE_NAME: one path element, so it can never point elsewhere.
     if "/" in value or "\\" in value or value in (".", "..") or len(value) > 255:
@@ -377,8 +356,7 @@ def _bytes(value: str) -> float:
 
 def _largest_rate(value: str) -> float:
     """The largest rate of a checked --bwlimit value, in bytes a second."""
-    rates = [slot.rpartition(",")[2] for slot in value.split()]
-    return max(_bytes(part) for rate in rates for part in rate.split(":"))
+    return max(_bytes(rate) for rate in rates(parse_bwlimit(value)))
 
 
 _MAGNITUDE: dict[Kind, Callable[[str], float]] = {

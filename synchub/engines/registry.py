@@ -14,13 +14,18 @@ ENTRY_POINT = "synchub.kinds"
 
 
 def builtin_engines(
-    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False
+    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False, bwlimit: str = ""
 ) -> dict[str, Engine]:
     from synchub.engines.command import CommandEngine
     from synchub.engines.rclone import RcloneEngine
 
     engines: list[Engine] = [
-        RcloneEngine(binary=rclone or None, kill_grace=kill_grace, allow_programs=allow_programs),
+        RcloneEngine(
+            binary=rclone or None,
+            kill_grace=kill_grace,
+            allow_programs=allow_programs,
+            bwlimit=bwlimit,
+        ),
         CommandEngine(kill_grace=kill_grace),
     ]
     return {e.kind: e for e in engines}
@@ -46,8 +51,10 @@ def plugin_engines(reserved: frozenset[str]) -> dict[str, Engine]:
 
 
 def all_engines(
-    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False
+    *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False, bwlimit: str = ""
 ) -> dict[str, Engine]:
-    engines = builtin_engines(rclone=rclone, kill_grace=kill_grace, allow_programs=allow_programs)
+    engines = builtin_engines(
+        rclone=rclone, kill_grace=kill_grace, allow_programs=allow_programs, bwlimit=bwlimit
+    )
     engines.update(plugin_engines(frozenset(engines)))
     return engines

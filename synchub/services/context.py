@@ -69,7 +69,10 @@ class Services:
             return self._engines
         s = self.settings
         return all_engines(
-            rclone=s.rclone, kill_grace=s.kill_grace, allow_programs=s.allow_command_jobs
+            rclone=s.rclone,
+            kill_grace=s.kill_grace,
+            allow_programs=s.allow_command_jobs,
+            bwlimit=s.bwlimit,
         )
 
     @cached_property

@@ -95,3 +95,13 @@ def test_config_show_masks_a_secret_key_it_is_given(
     monkeypatch.setenv("SYNCHUB_SECRET_KEY", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=")
     found = Settings().explained()["secret_key"]
     assert (found.value, found.source) == ("********", "env")
+
+
+def test_the_default_bwlimit_is_checked_like_the_option(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCHUB_BWLIMIT", "08:00,512k 25:00,off")
+    with pytest.raises(ValueError, match="the hour in '25:00' must be 00 to 23"):
+        Settings()
+    monkeypatch.setenv("SYNCHUB_BWLIMIT", "Mon-08:00,512k Sat-00:00,off")
+    assert Settings().bwlimit == "Mon-08:00,512k Sat-00:00,off"

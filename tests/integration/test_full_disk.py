@@ -1,0 +1,135 @@
+"""A full disk under the data directory: an 8 MiB tmpfs (tests/support/small_disk.py)
+holds the SQLite database, filled to its last byte by a filler file.
+
+While it is full: `doctor` says so, writes fail with a clear error naming the full
+disk, and a run's end waits for space within its lease. Nothing recorded before is lost
+or corrupted (`PRAGMA integrity_check`), and once the filler is removed the same
+services carry on without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from synchub.config import Settings
+from synchub.core.clock import FakeClock
+from synchub.engines.registry import builtin_engines
+from synchub.services import Services
+from synchub.services.doctor import Level
+from synchub.services.jobs import JobFields
+from synchub.store.db import make_engine
+from synchub.store.migrate import upgrade
+from synchub.store.outage import DB_OUTAGE, Fault, fault
+from tests.support.harness import Harness
+from tests.support.kinds import ScriptedKind
+from tests.support.small_disk import SmallDisk, small_disk
+
+__all__ = ["small_disk"]  # the fixture, used by name
+
+
+@pytest.fixture
+def full_svc(small_disk: SmallDisk, clock: FakeClock, scripted: ScriptedKind) -> Iterator[Services]:
+    """Services whose data directory and SQLite database are on the small disk."""
+    home = small_disk.path / "home"
+    home.mkdir(mode=0o700)
+    url = f"sqlite:///{home / 'synchub.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    settings = Settings(home=home, database_url=url, secret_key=Fernet.generate_key().decode())
+    engines = builtin_engines()
+    engines[scripted.kind] = scripted
+    services = Services(settings, clock=clock, engines=engines, actor="alice")
+    yield services
+    services.close()
+    small_disk.free()
+
+
+def integrity(svc: Services) -> str:
+    with svc.db.connect() as conn:
+        return str(conn.execute(text("PRAGMA integrity_check")).scalar_one())
+
+
+def test_a_full_disk_is_told_and_synchub_carries_on_once_space_is_back(
+    full_svc: Services, small_disk: SmallDisk, clock: FakeClock
+) -> None:
+    svc = full_svc
+    svc.jobs.add("nightly", JobFields(kind="scripted", params={"lines": 20}))
+    h = Harness(svc, clock)
+    first = svc.runs.request("nightly")
+    h.step()
+    assert svc.runs.show(first)["state"] == "succeeded"
+    logged = svc.runs.logs(first)
+
+    small_disk.fill()
+    disk = {f.check: f for f in svc.doctor.examine()}["disk"]
+    assert disk.level is Level.PROBLEM
+    assert disk.message.startswith("the disk is full (0.0 MiB free of 8.0 MiB")
+    with pytest.raises(Exception) as refused:
+        svc.runs.request("nightly")
+    assert fault(refused.value) is Fault.DISK_FULL, refused.value
+
+    # What was recorded before is intact, and readable while the disk is full.
+    assert integrity(svc) == "ok"
+    assert svc.runs.show(first)["state"] == "succeeded"
+    assert svc.runs.logs(first) == logged
+
+    small_disk.free()
+    # 8 MiB is still low (a problem of its own), but no longer full.
+    assert "disk is full" not in {f.check: f for f in svc.doctor.examine()}["disk"].message
+    second = svc.runs.request("nightly")
+    h.step()
+    assert svc.runs.show(second)["state"] == "succeeded"
+    assert integrity(svc) == "ok"
+
+
+class _Seen(logging.Handler):
+    """Sets `event` at the first record whose message contains `words`."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
+
+
+def test_a_runs_end_waits_for_space_and_keeps_its_report(
+    full_svc: Services, small_disk: SmallDisk, clock: FakeClock, scripted: ScriptedKind
+) -> None:
+    svc = full_svc
+    svc.jobs.add("long", JobFields(kind="scripted", params={"result": "block"}))
+    h = Harness(svc, clock)
+    run_id = svc.runs.request("long")
+    h.scheduler.tick()
+    (taken,) = h.executor.take()
+    worker = threading.Thread(target=h.runner.execute, args=(taken,))
+    seen = _Seen(str(Fault.DISK_FULL))
+    outage_log = logging.getLogger("synchub.store.outage")
+    outage_log.addHandler(seen)
+    try:
+        worker.start()
+        assert scripted.running.acquire(timeout=30)
+        small_disk.fill()
+        scripted.release.set()  # the run ends, with a change report to write
+        assert seen.event.wait(30), "the full disk was never reported"
+        assert DB_OUTAGE.current() is Fault.DISK_FULL
+        small_disk.free()
+        worker.join(30)
+        assert not worker.is_alive()
+    finally:
+        outage_log.removeHandler(seen)
+    shown = svc.runs.show(run_id)
+    assert shown["state"] == "succeeded"
+    # The report buffered when the first try of the end failed is written by a later one.
+    assert [f["path"] for f in svc.runs.files(run_id)] == ["a.txt"]
+    assert integrity(svc) == "ok"

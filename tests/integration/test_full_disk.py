@@ -10,20 +10,26 @@ services carry on without a restart.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from synchub.api.app import create_app
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.services.doctor import Level
 from synchub.services.jobs import JobFields
+from synchub.services.tokens import TOUCHES
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
 from synchub.store.outage import DB_OUTAGE, Fault, fault
@@ -72,7 +78,7 @@ def test_a_full_disk_is_told_and_synchub_carries_on_once_space_is_back(
     disk = {f.check: f for f in svc.doctor.examine()}["disk"]
     assert disk.level is Level.PROBLEM
     assert disk.message.startswith("the disk is full (0.0 MiB free of 8.0 MiB")
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(OperationalError) as refused:
         svc.runs.request("nightly")
     assert fault(refused.value) is Fault.DISK_FULL, refused.value
 
@@ -133,3 +139,39 @@ def test_a_runs_end_waits_for_space_and_keeps_its_report(
     # The report buffered when the first try of the end failed is written by a later one.
     assert [f["path"] for f in svc.runs.files(run_id)] == ["a.txt"]
     assert integrity(svc) == "ok"
+
+
+def test_the_api_and_the_cli_say_the_disk_is_full_without_a_traceback(
+    full_svc: Services, small_disk: SmallDisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = full_svc
+    svc.jobs.add("nightly", JobFields(kind="scripted"))
+    token = svc.tokens.create("ops", "admin")[0]
+    settings = svc.settings
+    env = {
+        **os.environ,
+        "SYNCHUB_HOME": str(settings.home),
+        "SYNCHUB_DATABASE_URL": settings.database_url,
+        "SYNCHUB_SECRET_KEY": str(settings.secret_key),
+    }
+    small_disk.fill()
+    with TestClient(create_app(svc=svc), headers={"Authorization": f"Bearer {token}"}) as api:
+        answer = api.post("/api/v1/jobs/nightly/disable")
+    TOUCHES.wait()  # the token's use is written (here: fails to be) by a thread
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["detail"].startswith("The database cannot write: the disk is full")
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "synchub", "job", "disable", "nightly"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 1, cli.stderr
+    assert "Traceback" not in cli.stderr
+    assert "the disk is full" in cli.stderr
+    small_disk.free()
+    assert svc.jobs.show("nightly")["enabled"] is True  # nothing changed

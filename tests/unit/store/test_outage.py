@@ -24,7 +24,6 @@ def _sqlite_error(path: Path, statement: str, *, setup: str = "") -> DBAPIError:
                 conn.exec_driver_sql(setup)
             with pytest.raises(DBAPIError) as caught:
                 conn.execute(text(statement))
-                conn.commit()
         return caught.value
     finally:
         engine.dispose()

@@ -36,6 +36,7 @@ LOW_DISK_SHARE = 0.05
 #: Below this, writes fail now: SQLite needs room for its write-ahead log, rclone for
 #: the file it copies, the run logs for their next lines.
 FULL_DISK_BYTES = 1 << 20
+_FULL = "the disk is full"
 
 
 class Level(StrEnum):
@@ -116,6 +117,11 @@ class DoctorService:
         if not warnings:
             yield ok("file modes", f"{home} is 0700 and synchub's files in it 0600")
 
+    def disk_full(self) -> str | None:
+        """Why nothing can be written under the data directory, or None (readiness)."""
+        found = self._disk()
+        return found.message if found.message.startswith(_FULL) else None
+
     def _disk(self) -> Finding:
         home = self.svc.settings.home
         try:
@@ -126,7 +132,7 @@ class DoctorService:
         if usage.free < FULL_DISK_BYTES:
             return problem(
                 "disk",
-                f"the disk is full ({free} at {home}): the database, run logs and "
+                f"{_FULL} ({free} at {home}): the database, run logs and "
                 "local copies cannot be written; runs fail until space is freed",
                 "free space there; synchub carries on by itself once there is room",
             )

@@ -157,9 +157,16 @@ def test_the_api_and_the_cli_say_the_disk_is_full_without_a_traceback(
     small_disk.fill()
     with TestClient(create_app(svc=svc), headers={"Authorization": f"Bearer {token}"}) as api:
         answer = api.post("/api/v1/jobs/nightly/disable")
+        ready = api.get("/readyz")
+        health = api.get("/api/v1/health")
     TOUCHES.wait()  # the token's use is written (here: fails to be) by a thread
     assert answer.status_code == 503, answer.text
     assert answer.json()["detail"].startswith("The database cannot write: the disk is full")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["disk"].startswith("the disk is full (0.0 MiB free")
+    assert health.status_code == 503
+    (disk,) = [c for c in health.json()["checks"] if c["check"] == "disk"]
+    assert disk["message"].startswith("the disk is full")
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
     cli = subprocess.run(

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -25,12 +26,15 @@ from sqlalchemy.exc import OperationalError
 from synchub.api.app import create_app
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
+from synchub.core.logcap import LogCap
+from synchub.core.runs import FileAction, FileChange
 from synchub.engines.registry import builtin_engines
+from synchub.execution.sink import BufferedSink
 from synchub.services import Services
 from synchub.services.doctor import Level
 from synchub.services.jobs import JobFields
 from synchub.services.tokens import TOUCHES
-from synchub.store.db import make_engine
+from synchub.store.db import make_engine, transaction
 from synchub.store.migrate import upgrade
 from synchub.store.outage import DB_OUTAGE, Fault, fault
 from tests.support.harness import Harness
@@ -182,3 +186,67 @@ def test_the_api_and_the_cli_say_the_disk_is_full_without_a_traceback(
     assert "the disk is full" in cli.stderr
     small_disk.free()
     assert svc.jobs.show("nightly")["enabled"] is True  # nothing changed
+
+
+def test_a_copy_that_fills_the_disk_fails_with_a_clear_error(
+    full_svc: Services,
+    small_disk: SmallDisk,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # rclone's cache stays in the test
+    svc = full_svc
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "big.bin").write_bytes(os.urandom(4 << 20))
+    destination = small_disk.path / "copy"
+    params = {"op": "copy", "source": str(source), "destination": str(destination)}
+    svc.jobs.add("copy", JobFields(kind="rclone", params=params))
+    h = Harness(svc, clock)
+    small_disk.fill(leave=2 << 20)  # room for the database's end of the run, not the file
+    run_id = svc.runs.request("copy")
+    h.step()
+    shown = svc.runs.show(run_id)
+    assert shown["state"] == "failed", shown
+    # rclone preallocates where it can ("file too big for remaining disk space"),
+    # and meets ENOSPC writing where it cannot ("no space left on device").
+    error = shown["error"].lower()
+    assert "remaining disk space" in error or "no space left on device" in error, error
+    assert "not retried" not in str(shown.get("next_step")), shown  # a retry may find space
+    assert integrity(svc) == "ok"
+
+    small_disk.free()  # space is back: the same services copy it
+    again = svc.runs.request("copy")
+    h.step()
+    assert svc.runs.show(again)["state"] == "succeeded"
+    assert (destination / "big.bin").stat().st_size == 4 << 20
+
+
+def test_a_runs_log_and_change_report_stay_within_their_caps_while_the_disk_is_full(
+    full_svc: Services, small_disk: SmallDisk, clock: FakeClock
+) -> None:
+    svc = full_svc
+    svc.jobs.add("chatty", JobFields(kind="scripted"))
+    run_id = svc.runs.request("chatty")
+    sink = BufferedSink(run_id, clock, LogCap(4096), file_cap=10)
+    small_disk.fill()
+    for tick in range(3):  # three monitor ticks whose flushes fail
+        for i in range(200):
+            sink.log("info", f"tick {tick} line {i:04d} " + "x" * 40)
+            sink.file(FileChange(f"f{tick}-{i}", FileAction.COPIED, 1))
+        with pytest.raises(OperationalError), transaction(svc.sessions) as session:
+            sink.flush(session)
+        sink.put_back()
+        buffered = sum(len(line[3].encode()) + 1 for line in sink._lines)
+        assert buffered <= 4096 and len(sink._files) <= 10  # memory stays within the caps
+    small_disk.free()
+    with transaction(svc.sessions) as session:
+        sink.flush(session)
+    lines = [line["message"] for line in svc.runs.logs(run_id)]
+    assert lines[0].startswith("tick 0 line 0000") and lines[-1].startswith("tick 2 line 0199")
+    assert sum(len(line.encode()) + 1 for line in lines) <= 4096
+    assert [f["path"] for f in svc.runs.files(run_id)] == [f"f0-{i}" for i in range(10)]
+    shown = svc.runs.show(run_id)
+    assert shown["files_dropped"] == 590 and shown["log_dropped_lines"] > 0
+    assert integrity(svc) == "ok"

@@ -38,8 +38,9 @@ class SmallDisk:
         self.path = path
         self.filler = path / "filler"
 
-    def fill(self) -> None:
-        """Write the filler until the file system refuses another byte."""
+    def fill(self, leave: int = 0) -> None:
+        """Write the filler until the file system refuses another byte; then give
+        `leave` bytes back."""
         block = b"\1" * (64 << 10)
         fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -53,6 +54,8 @@ class SmallDisk:
         finally:
             os.close(fd)
         assert os.statvfs(self.path).f_bavail == 0
+        if leave:
+            os.truncate(self.filler, self.filler.stat().st_size - leave)
 
     def free(self) -> None:
         """Give the space back."""

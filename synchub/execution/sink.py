@@ -37,6 +37,7 @@ class BufferedSink:
     _progress: Progress | None = None
     #: what the last `flush` took, until its transaction is known to have committed
     _taken: _Batch | None = None
+    _again: bool = False  #: lines were put back: some may be stored already
     last_progress: Progress | None = None
 
     def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
@@ -92,6 +93,7 @@ class BufferedSink:
             files, self._files = self._files, []
             progress, self._progress = self._progress, None
             self._taken = _Batch(lines, drop, files, progress)
+            again, self._again = self._again, False
             dropped_files = max(0, self._files_seen - self.file_cap)
             dropped_lines, dropped_bytes = self.cap.dropped_lines, self.cap.dropped_bytes
         log_store.append(
@@ -101,6 +103,7 @@ class BufferedSink:
             drop,
             dropped_lines=dropped_lines,
             dropped_bytes=dropped_bytes,
+            again=again,
         )
         log_store.add_files(session, self.run_id, files, dropped_files)
         if self.tasks is not None:
@@ -114,6 +117,7 @@ class BufferedSink:
             taken, self._taken = self._taken, None
             if taken is None:
                 return
+            self._again = True
             gone = set(self._drop)
             self._lines = [line for line in taken.lines if line[0] not in gone] + self._lines
             self._drop = taken.drop + self._drop

@@ -250,3 +250,21 @@ def test_a_runs_log_and_change_report_stay_within_their_caps_while_the_disk_is_f
     shown = svc.runs.show(run_id)
     assert shown["files_dropped"] == 590 and shown["log_dropped_lines"] > 0
     assert integrity(svc) == "ok"
+
+
+def test_lines_put_back_after_a_commit_that_went_through_are_not_stored_twice(
+    svc: Services, clock: FakeClock
+) -> None:
+    # A cut connection can fail a commit that went through: the flush's lines are
+    # put back, and the next flush must not store them again (nor fail on them).
+    svc.jobs.add("chatty", JobFields(kind="scripted"))
+    run_id = svc.runs.request("chatty")
+    sink = BufferedSink(run_id, clock, LogCap(4096), file_cap=10)
+    sink.log("info", "first")
+    with transaction(svc.sessions) as session:
+        sink.flush(session)
+    sink.put_back()  # as if that commit had raised
+    sink.log("info", "second")
+    with transaction(svc.sessions) as session:
+        sink.flush(session)
+    assert [line["message"] for line in svc.runs.logs(run_id)] == ["first", "second"]

@@ -107,6 +107,13 @@ def services() -> Iterator[Services]:
         fail(settings_problem(exc), 2)
     except ValueError as exc:
         fail(str(exc).splitlines()[0], 2)
+    except Exception as exc:
+        from synchub.services.faults import database_fault
+
+        told = database_fault(exc)  # a full disk, a lock, an outage: said, no traceback
+        if told is None:
+            raise
+        fail(told, 1)
     finally:
         if svc is not None:
             svc.close()

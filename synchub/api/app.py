@@ -106,8 +106,9 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         tags=["health"],
         responses={
             503: {
-                "description": "The database or the broker does not answer, or stored "
-                "secrets cannot be read with this server's secret key"
+                "description": "The database or the broker does not answer, stored "
+                "secrets cannot be read with this server's secret key, or the disk of "
+                "the data directory is full"
             },
             **problems.problem_responses(401, 403),
         },
@@ -134,7 +135,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
 
 def readiness_checks(services: Services) -> dict[str, str]:
     """Each check of readiness, "ok" or why it failed: `database`, `secrets` (when the
-    database answers) and `broker` (celery executor)."""
+    database answers), `disk` (full under the data directory: nothing can be written)
+    and `broker` (celery executor)."""
     checks: dict[str, str] = {}
     try:
         with services.db.connect() as conn:
@@ -147,6 +149,7 @@ def readiness_checks(services: Services) -> dict[str, str]:
             checks["secrets"] = services.secrets.problem() or "ok"
         except Exception as exc:  # a failed check is a finding, not a 500
             checks["secrets"] = f"secrets not checked: {type(exc).__name__}"
+    checks["disk"] = services.doctor.disk_full() or "ok"
     settings = services.settings
     if settings.executor == "celery":
         from synchub.execution.celery_exec import broker_problem

@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException
 
 from synchub.core.errors import (
@@ -45,6 +45,7 @@ from synchub.core.errors import (
     SynchubError,
 )
 from synchub.core.text import shown
+from synchub.services.faults import database_fault
 from synchub.services.tokens import Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -307,6 +308,23 @@ def on_data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, kind="invalid-input")
 
 
+def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full disk, a lock or an unreachable database: 503, said for what it is; one
+    warning line, no traceback. Any other driver error is a bug (500)."""
+    detail = database_fault(exc)
+    if detail is None:
+        return on_unexpected_error(request, exc)
+    reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    log.warning(
+        "request failed on %s %s: %s",
+        request.method,
+        request.url.path,
+        reason,
+        extra={"action": "api_db_fault"},
+    )
+    return problem_response(request, 503, detail, kind="database-unavailable")
+
+
 def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: logged here with its trace, answered without one."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -323,4 +341,5 @@ def install(app: FastAPI, *, shapes: Mapping[str, Shape] | None = None) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected_error)

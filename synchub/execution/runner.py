@@ -366,6 +366,7 @@ class Runner:
                 )
         except Exception as exc:
             # A database outage: the next tick tries again; the reaper decides if it lasts.
+            watched.sink.put_back()  # its lines and files go with the next tick's
             if not DB_OUTAGE.failed(exc, f"run {run_id}'s heartbeat"):
                 log.exception("run %s: heartbeat failed", run_id, extra={"action": "heartbeat"})
             return
@@ -446,18 +447,23 @@ class Runner:
                         **values,
                     )
                 return
-            with transaction(self.sessions) as session:
+            try:
+                with transaction(self.sessions) as session:
+                    if sink is not None:
+                        sink.flush(session)
+                    end_run(
+                        session,
+                        run_id,
+                        state,
+                        now=self.clock.now(),
+                        permanent=outcome.permanent,
+                        tasks=tasks,
+                        **values,
+                    )
+            except Exception:
                 if sink is not None:
-                    sink.flush(session)
-                end_run(
-                    session,
-                    run_id,
-                    state,
-                    now=self.clock.now(),
-                    permanent=outcome.permanent,
-                    tasks=tasks,
-                    **values,
-                )
+                    sink.put_back()  # the next try writes them (a full disk, an outage)
+                raise
 
         if alone and self.settings.end_behind:
             self._end_behind(run_id, finish)

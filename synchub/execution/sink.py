@@ -35,6 +35,9 @@ class BufferedSink:
     _files: list[log_store.FileLine] = field(default_factory=list)
     _files_seen: int = 0
     _progress: Progress | None = None
+    #: what the last `flush` took, until its transaction is known to have committed
+    _taken: _Batch | None = None
+    _again: bool = False  #: lines were put back: some may be stored already
     last_progress: Progress | None = None
 
     def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
@@ -80,12 +83,17 @@ class BufferedSink:
             )
 
     def flush(self, session: Session) -> dict[str, Any] | None:
-        """Write buffered lines and files; return the progress snapshot to store, if new."""
+        """Write buffered lines and files; return the progress snapshot to store, if new.
+
+        When the caller's transaction fails (a full disk, an outage), it calls
+        `put_back` so that the next flush writes them again."""
         with self._lock:
             lines, self._lines = self._lines, []
             drop, self._drop = self._drop, []
             files, self._files = self._files, []
             progress, self._progress = self._progress, None
+            self._taken = _Batch(lines, drop, files, progress)
+            again, self._again = self._again, False
             dropped_files = max(0, self._files_seen - self.file_cap)
             dropped_lines, dropped_bytes = self.cap.dropped_lines, self.cap.dropped_bytes
         log_store.append(
@@ -95,8 +103,34 @@ class BufferedSink:
             drop,
             dropped_lines=dropped_lines,
             dropped_bytes=dropped_bytes,
+            again=again,
         )
         log_store.add_files(session, self.run_id, files, dropped_files)
         if self.tasks is not None:
             self.tasks.flush(session, files, progress)
         return progress.as_dict() if progress else None
+
+    def put_back(self) -> None:
+        """Return what the last `flush` took to the buffer: its transaction failed.
+        Lines the cap pushed out meanwhile stay out; the buffer stays within the cap."""
+        with self._lock:
+            taken, self._taken = self._taken, None
+            if taken is None:
+                return
+            self._again = True
+            gone = set(self._drop)
+            self._lines = [line for line in taken.lines if line[0] not in gone] + self._lines
+            self._drop = taken.drop + self._drop
+            self._files = (taken.files + self._files)[: max(self.file_cap, 0)]
+            if self._progress is None:
+                self._progress = taken.progress
+
+
+@dataclass
+class _Batch:
+    """What one flush took from the buffer."""
+
+    lines: list[log_store.LogLine]
+    drop: list[int]
+    files: list[log_store.FileLine]
+    progress: Progress | None

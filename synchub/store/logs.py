@@ -31,8 +31,21 @@ def append(
     *,
     dropped_lines: int,
     dropped_bytes: int,
+    again: bool = False,
 ) -> None:
-    """Store new lines, delete the ones the cap pushed out, and record the counts."""
+    """Store new lines, delete the ones the cap pushed out, and record the counts.
+
+    `again`: some lines may be stored already, by a commit that went through though
+    it failed to say so (a cut connection); those are left as they are."""
+    if lines and again:
+        stored = set(
+            session.scalars(
+                select(RunLogRow.seq).where(
+                    RunLogRow.run_id == run_id, RunLogRow.seq.in_([line[0] for line in lines])
+                )
+            )
+        )
+        lines = [line for line in lines if line[0] not in stored]
     if lines:
         session.execute(
             insert(_LOG_TABLE),

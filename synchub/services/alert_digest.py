@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.alerts import AlertEvent, digest_due, stale_deadline
-from synchub.core.runs import SkipReason
+from synchub.core.runs import RunState, SkipReason
 from synchub.store import alerts as store
 from synchub.store import jobs as job_store
+from synchub.store.db import reading, transaction
 from synchub.store.tables import AlertMessageRow, AlertRow, JobRow, RunRow
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class JobSummary:
     missed: int = 0
     bytes: int = 0
     stale_since: datetime | None = None
+    #: whether the job's last chain end so far succeeded (None: none yet)
+    last_ok: bool | None = None
 
     def line(self, name: str) -> str:
         runs = ", ".join(
@@ -54,39 +57,46 @@ class JobSummary:
         return f"- {name}: " + "; ".join(parts)
 
 
-def queue_digests(svc: Services, session: Any, alerts: list[AlertRow], now: datetime) -> int:
-    """Queue the digests that are due; returns how many."""
+def queue_digests(svc: Services, now: datetime) -> int:
+    """Queue the digests that are due; returns how many. Each is composed from reads,
+    then told and queued in a short transaction of its own (SQLite's write lock is
+    not held while a day of runs is read)."""
     tz = svc.settings.default_tz or _local_zone()
+    composed = []
+    with reading(svc.sessions) as session:
+        alerts = [a for a in store.all_alerts(session) if AlertEvent.DIGEST.value in a.events]
+        for alert in alerts:
+            due = digest_due(alert.digest_at, tz, now)
+            if alert.digest_sent_for is not None and alert.digest_sent_for >= due:
+                continue
+            if alert.digest_sent_for is None and due <= alert.updated_at:
+                continue  # the first digest is the first one due after it was asked for
+            start = alert.digest_sent_for or due - timedelta(days=1)
+            composed.append((alert.id, due, *compose_digest(session, alert, start, due)))
     queued = 0
-    for alert in alerts:
-        due = digest_due(alert.digest_at, tz, now)
-        if alert.digest_sent_for is not None and alert.digest_sent_for >= due:
-            continue
-        if alert.digest_sent_for is None and due <= alert.updated_at:
-            continue  # the first digest is the first one due after it was asked for
-        start = alert.digest_sent_for or due - timedelta(days=1)
-        if not store.tell_digest(session, alert.id, due):
-            continue  # another pass queued it
-        title, body = compose_digest(svc, session, alert, start, due)
-        session.add(
-            AlertMessageRow(
-                alert_id=alert.id,
-                event=AlertEvent.DIGEST.value,
-                job_name="",
-                run_id=None,
-                title=title,
-                body=body,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
+    for alert_id, due, title, body in composed:
+        with transaction(svc.sessions) as session:
+            if not store.tell_digest(session, alert_id, due):
+                continue  # another pass queued it
+            session.add(
+                AlertMessageRow(
+                    alert_id=alert_id,
+                    event=AlertEvent.DIGEST.value,
+                    job_name="",
+                    run_id=None,
+                    title=title,
+                    body=body,
+                    created_at=now,
+                    attempts=0,
+                    next_attempt_at=now,
+                )
             )
-        )
-        queued += 1
+            queued += 1
     return queued
 
 
 def compose_digest(
-    svc: Services, session: Any, alert: AlertRow, start: datetime, end: datetime
+    session: Any, alert: AlertRow, start: datetime, end: datetime
 ) -> tuple[str, str]:
     """The digest's title and body for runs that ended in [start, end)."""
     from synchub.services.alerts import covers
@@ -95,9 +105,10 @@ def compose_digest(
     summaries: dict[int, JobSummary] = {}
     for run in store.ended_between(session, start, end):
         if run.job_id in jobs:
-            _count(session, summaries.setdefault(run.job_id, JobSummary()), run)
+            _count(session, _summary_of(session, summaries, run), run)
+    successes = store.last_successes(session)
     for job in jobs.values():
-        since = _stale_since(session, job, end)
+        since = _stale_since(job, successes, end)
         if since is not None:
             summaries.setdefault(job.id, JobSummary()).stale_since = since
     period = f"{start.isoformat(timespec='minutes')} to {end.isoformat(timespec='minutes')}"
@@ -110,28 +121,42 @@ def compose_digest(
     return title, f"From {period} (UTC):\n" + "\n".join(lines or ["No jobs covered."])
 
 
+def _summary_of(session: Any, summaries: dict[int, JobSummary], run: RunRow) -> JobSummary:
+    """The job's summary, made at its first run of the period with its chain end
+    before it (so the first success can be told a recovery)."""
+    assert run.job_id is not None
+    if run.job_id not in summaries:
+        before = store.chain_ends(session, run.job_id, run.id - 1, 1)
+        summaries[run.job_id] = JobSummary(last_ok=before[0] if before else None)
+    return summaries[run.job_id]
+
+
 def _count(session: Any, summary: JobSummary, run: RunRow) -> None:
+    """Count one run; runs come oldest first. Only failed attempts can be retried, so
+    only they cost a look-up."""
     summary.outcomes[run.state] += 1
     summary.bytes += int((run.stats or {}).get("bytes") or 0)
     if run.state == "skipped" and run.trigger == "schedule" and run.reason in SKIPS:
         summary.missed += 1
-    if run.state not in store.CHAIN_ENDS or store.is_retried(session, run.id):
+    if run.state not in store.CHAIN_ENDS:
         return
-    assert run.job_id is not None
-    history = store.chain_ends(session, run.job_id, run.id, 2)
-    if history and not history[0]:
+    succeeded = run.state == RunState.SUCCEEDED.value
+    if not succeeded and store.is_retried(session, run.id):
+        return  # an attempt, not the chain's end
+    if not succeeded:
         summary.failures += 1
-    elif history[1:] == [False]:
+    elif summary.last_ok is False:
         summary.recoveries += 1
+    summary.last_ok = succeeded
 
 
-def _stale_since(session: Any, job: JobRow, at: datetime) -> datetime | None:
+def _stale_since(job: JobRow, successes: dict[int, datetime], at: datetime) -> datetime | None:
     """When the job's last success was, if it is stale at `at`; else None."""
     from synchub.services.jobs import JobService
 
     if not job.enabled or job.schedule_kind == "none":
         return None
-    last = store.last_successes(session).get(job.id, job.updated_at)
+    last = successes.get(job.id, job.updated_at)
     since = max(last, job.updated_at)
     deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
     return since if deadline is not None and at >= deadline else None

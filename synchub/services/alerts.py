@@ -281,8 +281,8 @@ class AlertService:
 
     def examine_time(self) -> int:
         """Queue the events that time alone brings: stale jobs, long runs,
-        folders that cannot be watched and daily digests, each told once per change (a conditional
-        write marks it, so two passes cannot both tell).
+        folders that cannot be watched and daily digests, each told once per
+        change (a conditional write marks it, so two passes cannot both tell).
         Returns the number queued."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
@@ -293,8 +293,8 @@ class AlertService:
             digest = [a for a in alerts if AlertEvent.DIGEST.value in a.events]
             queued = self._stale(session, stale, now) if stale else 0
             queued += self._long(session, long, now) if long else 0
-            queued += queue_digests(self.svc, session, digest, now) if digest else 0
-            return queued + self._watch(session, watch, now)
+            queued += self._watch(session, watch, now)
+        return queued + (queue_digests(self.svc, now) if digest else 0)
 
     def _watch(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
         """Tell once when a watched folder can no longer be watched; once it can

@@ -126,3 +126,19 @@ def test_the_digest_says_which_jobs_are_stale_and_what_fire_times_were_missed(
         "- hourly: runs: none; 0 B moved; stale: no success since 2025-06-02T09:00"
         in (receiver.bodies[0]["message"])
     )
+
+
+def test_a_retried_chain_is_one_failure_in_the_digest(
+    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("daily", AlertFields(url=receiver.url, events=["digest"]))
+    svc.jobs.add("flaky", JobFields(kind="scripted", params={"result": "fail"}, retries=1))
+    svc.runs.request("flaky")
+    for _ in range(4):  # the attempt, then its retry after the retry delay
+        h.step()
+        clock.advance(600)
+    assert [r["state"] for r in svc.runs.list(job="flaky")] == ["failed", "failed"]
+    clock.set(FIRST_DUE)
+    tick(svc)
+    assert receiver.titles() == ["synchub: daily digest (1 failure)"]
+    assert "- flaky: runs: 2 failed; 0 B moved; 1 failure" in receiver.bodies[0]["message"]

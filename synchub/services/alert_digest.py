@@ -57,12 +57,21 @@ class JobSummary:
         return f"- {name}: " + "; ".join(parts)
 
 
+#: A digest composed, not queued yet: (alert id, when it was due, title, body).
+Composed = tuple[int, datetime, str, str]
+
+
 def queue_digests(svc: Services, now: datetime) -> int:
     """Queue the digests that are due; returns how many. Each is composed from reads,
     then told and queued in a short transaction of its own (SQLite's write lock is
     not held while a day of runs is read)."""
+    return queue_composed(svc, compose_due(svc, now), now)
+
+
+def compose_due(svc: Services, now: datetime) -> list[Composed]:
+    """The digests due and not queued yet, as read now."""
     tz = svc.settings.default_tz or _local_zone()
-    composed = []
+    composed: list[Composed] = []
     with reading(svc.sessions) as session:
         alerts = [a for a in store.all_alerts(session) if AlertEvent.DIGEST.value in a.events]
         for alert in alerts:
@@ -73,6 +82,12 @@ def queue_digests(svc: Services, now: datetime) -> int:
                 continue  # the first digest is the first one due after it was asked for
             start = alert.digest_sent_for or due - timedelta(days=1)
             composed.append((alert.id, due, *compose_digest(session, alert, start, due)))
+    return composed
+
+
+def queue_composed(svc: Services, composed: list[Composed], now: datetime) -> int:
+    """Queue each digest unless another pass queued it since it was read (the
+    conditional write decides); returns how many this pass queued."""
     queued = 0
     for alert_id, due, title, body in composed:
         with transaction(svc.sessions) as session:

@@ -10,6 +10,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
+from synchub.services.alert_digest import compose_due, queue_composed
 from synchub.services.alerts import AlertChanges, AlertFields
 from synchub.services.jobs import JobFields
 from tests.integration.test_alerts import Receiver
@@ -107,11 +108,17 @@ def test_two_services_one_digest(
         clock.set(FIRST_DUE)
         assert svc.alerts.examine_time() == 1
         assert other.alerts.examine_time() == 0
+        # Both read the digest as due before either queues it: the write decides.
+        clock.set(FIRST_DUE + timedelta(days=1))
+        ours, theirs = compose_due(svc, clock.now()), compose_due(other, clock.now())
+        assert len(ours) == len(theirs) == 1
+        assert queue_composed(other, theirs, clock.now()) == 1
+        assert queue_composed(svc, ours, clock.now()) == 0
         other.alerts.deliver()
         svc.alerts.deliver()
     finally:
         other.close()
-    assert receiver.titles() == ["synchub: daily digest (0 failures)"]
+    assert receiver.titles() == ["synchub: daily digest (0 failures)"] * 2
 
 
 def test_the_digest_says_which_jobs_are_stale_and_what_fire_times_were_missed(

@@ -43,6 +43,14 @@ def alert_add(
     after: Annotated[
         int, typer.Option("--after", help="Tell after this many failed runs in a row.")
     ] = 1,
+    digest_at: Annotated[
+        str | None,
+        typer.Option(
+            "--digest-at",
+            help="With --on digest: the daily digest's time, HH:MM in the default zone "
+            "(default 08:00).",
+        ),
+    ] = None,
 ) -> None:
     """Add an alert. A failure is told once, when a run's last retry has failed (not
     per attempt, not again while the job keeps failing); its recovery once, at the
@@ -52,7 +60,7 @@ def alert_add(
 
     with services() as svc:
         ensure_schema(svc)
-        view = svc.alerts.add(name, AlertFields(url, on, job, tag, after))
+        view = svc.alerts.add(name, AlertFields(url, on, job, tag, after, digest_at))
     out.print(f"added alert [bold]{name}[/]: ", end="")
     out.print(_summary(view), markup=False)
     out.print(f"try it: synchub alert test {name}", markup=False)
@@ -82,12 +90,20 @@ def alert_edit(
         list[str] | None,
         typer.Option("--clear", help="Empty a list: jobs or tags (repeat).", metavar="LIST"),
     ] = None,
+    digest_at: Annotated[
+        str | None,
+        typer.Option(
+            "--digest-at",
+            help="With --on digest: the daily digest's time, HH:MM in the default zone "
+            "(default 08:00).",
+        ),
+    ] = None,
 ) -> None:
     """Change an alert; what is not given stays. Bad input changes nothing."""
     from synchub.cli import ensure_schema, out, services
 
     with services() as svc:
-        changes = _changes(url, on, job, tag, after, clear)
+        changes = _changes(url, on, job, tag, after, clear, digest_at)
         ensure_schema(svc)
         view = svc.alerts.edit(name, changes)
     out.print(f"changed alert [bold]{name}[/]: ", end="")
@@ -184,6 +200,7 @@ def _changes(
     tags: list[str] | None,
     after: int | None,
     clear: list[str] | None,
+    digest_at: str | None = None,
 ) -> Any:
     """The edit the options ask for; InvalidInput for none, or a list both cleared and
     given."""
@@ -197,9 +214,11 @@ def _changes(
         if lists[cleared]:
             raise InvalidInput(f"Give --clear {cleared} or new {cleared}, not both")
         lists[cleared] = []
-    changes = AlertChanges(url, on, lists["jobs"], lists["tags"], after)
+    changes = AlertChanges(url, on, lists["jobs"], lists["tags"], after, digest_at)
     if changes == AlertChanges():
-        raise InvalidInput("Nothing to change: give --url, --on, --job, --tag, --after or --clear")
+        raise InvalidInput(
+            "Nothing to change: give --url, --on, --job, --tag, --after, --digest-at or --clear"
+        )
     return changes
 
 
@@ -210,4 +229,5 @@ def _covers(view: dict[str, Any]) -> str:
 
 def _summary(view: dict[str, Any]) -> str:
     after = f" after {view['after']} failed runs in a row" if view["after"] > 1 else ""
-    return f"{', '.join(view['events'])} of {_covers(view)} to {view['url']}{after}"
+    digest = f", digest daily at {view['digest_at']}" if "digest" in view["events"] else ""
+    return f"{', '.join(view['events'])} of {_covers(view)} to {view['url']}{after}{digest}"

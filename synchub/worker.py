@@ -34,12 +34,14 @@ from celery.signals import (
     worker_shutdown,
     worker_shutting_down,
 )
+from celery.worker.control import inspect_command
 
+from synchub import __version__
 from synchub.config import Settings
 from synchub.core.errors import InvalidInput
 from synchub.engines.process import die_with_parent
 from synchub.execution.celery_conf import celery_conf
-from synchub.execution.celery_exec import TASK
+from synchub.execution.celery_exec import TASK, VERSION_COMMAND
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
 from synchub.services import Services
 from synchub.store.outage import DB_OUTAGE
@@ -63,6 +65,12 @@ def make_app(settings: Settings) -> Celery:
         app.conf.update(user_conf(settings.celery_config))
     app.task(name=TASK, acks_late=True, ignore_result=True)(run_task)
     return app
+
+
+@inspect_command(name=VERSION_COMMAND)
+def _report_version(state: Any, **_kwargs: Any) -> dict[str, str]:
+    """Answer `doctor` with this worker's synchub version: Celery's stats lack it."""
+    return {"version": __version__}
 
 
 def user_conf(module_name: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from synchub.core.errors import InvalidInput
-from synchub.core.schedules import Schedule, next_fires
+from synchub.core.schedules import Schedule, cron_schedule, next_fires
 
 
 class AlertEvent(StrEnum):
@@ -22,11 +22,14 @@ class AlertEvent(StrEnum):
     LONG = "long"  #: a run is still going after longer than it should
     MISSED = "missed"  #: fire times skipped by the misfire or overlap policy
     WATCH = "watch"  #: a watched folder can no longer be watched
+    DIGEST = "digest"  #: a daily summary instead of a message per event
 
 
 DEFAULT_EVENTS = (AlertEvent.FAILURE, AlertEvent.RECOVERY, AlertEvent.STALE)
-#: Events users ask for that are not sent yet: refused by name rather than ignored.
-NOT_YET = frozenset({"digest"})
+#: What a daily digest summarises: an alert with `digest` sends none of these one by one.
+DIGESTED = frozenset({AlertEvent.FAILURE, AlertEvent.RECOVERY, AlertEvent.STALE, AlertEvent.MISSED})
+DEFAULT_DIGEST_AT = "08:00"
+
 MAX_AFTER = 1000
 #: The margin a derived stale deadline leaves after the second fire time missed.
 STALE_MARGIN = timedelta(hours=1)
@@ -44,10 +47,6 @@ def parse_events(values: Sequence[str]) -> list[AlertEvent]:
     if not names:
         raise InvalidInput("Name at least one event: " + ", ".join(e.value for e in AlertEvent))
     for name in sorted(names):
-        if name in NOT_YET:
-            raise InvalidInput(
-                f"The {name!r} event is not sent yet; use " + ", ".join(e.value for e in AlertEvent)
-            )
         if name not in AlertEvent.__members__.values():
             raise InvalidInput(
                 f"Unknown event {name!r}: use " + ", ".join(e.value for e in AlertEvent)
@@ -109,3 +108,29 @@ def long_threshold(long_after_s: int | None, durations: Sequence[float]) -> floa
     if len(durations) < LONG_LEAST:
         return None
     return LONG_FACTOR * max(1.0, statistics.median(durations[:LONG_HISTORY]))
+
+
+def sends(events: Sequence[str], event: AlertEvent) -> bool:
+    """Whether an alert with `events` sends `event` as a message of its own: not when
+    its daily digest summarises it."""
+    if event.value not in events:
+        return False
+    return not (AlertEvent.DIGEST.value in events and event in DIGESTED)
+
+
+def check_digest_at(text: str) -> str:
+    """A digest's time of day as HH:MM (24-hour); InvalidInput otherwise."""
+    parts = text.strip().split(":")
+    ok = len(parts) == 2 and all(p.isdigit() and len(p) <= 2 for p in parts)
+    if not ok or not (0 <= int(parts[0]) <= 23 and 0 <= int(parts[1]) <= 59):
+        raise InvalidInput(f"Bad --digest-at {text!r}: use a time of day as HH:MM, e.g. 08:00")
+    return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+
+
+def digest_due(at: str, tz: str, now: datetime) -> datetime:
+    """The latest time of day `at` (HH:MM in zone `tz`) at or before `now`: when the
+    digest now due was due. Read as a daily cron, so a DST change is handled as cron's."""
+    hour, minute = (int(p) for p in at.split(":"))
+    daily = cron_schedule(f"{minute} {hour} * * *", tz)
+    fires = next_fires(daily, now - timedelta(hours=50), 3)
+    return max(f for f in fires if f <= now)

@@ -72,6 +72,7 @@ class CeleryExecutor:
         queues = inspect.active_queues() or {}
         stats = inspect.stats() or {}
         active = inspect.active() or {}
+        versions = _versions(self.app, timeout_s)
         return [
             WorkerInfo(
                 name=name,
@@ -79,9 +80,27 @@ class CeleryExecutor:
                 queues=sorted(q["name"] for q in queues.get(name, [])),
                 concurrency=_concurrency(dict(stats.get(name, {}))),
                 active=sorted(_run_ids([dict(t) for t in active.get(name, [])])),
+                version=versions.get(name),
             )
             for name in sorted(set(queues) | set(stats))
         ]
+
+
+#: The remote-control command a synchub worker answers with its version
+#: (registered in synchub.worker); Celery's own stats do not carry it.
+VERSION_COMMAND = "synchub_version"
+
+
+def _versions(app: Celery, timeout_s: float) -> dict[str, str]:
+    """Each answering worker's synchub version, by node name; a worker too old to
+    know the command does not answer it."""
+    replies = app.control.broadcast(VERSION_COMMAND, reply=True, timeout=timeout_s) or []
+    found = {}
+    for reply in replies:
+        for name, answer in dict(reply).items():
+            if isinstance(answer, dict) and isinstance(answer.get("version"), str):
+                found[name] = answer["version"]
+    return found
 
 
 def _concurrency(stats: dict[str, Any]) -> int | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from synchub import __version__
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
 from synchub.store.outage import DB_OUTAGE
 
@@ -25,6 +26,8 @@ class WorkerInfo:
     queues: list[str]  #: ["*"] for a pool that takes every queue
     concurrency: int | None
     active: list[int]  #: ids of the runs running there now
+    #: the synchub version it runs; None: a worker too old to say
+    version: str | None = None
 
 
 class Executor(Protocol):
@@ -94,6 +97,7 @@ class LocalExecutor:
                 queues=["*"],
                 concurrency=self.concurrency,
                 active=sorted(self.in_flight()),
+                version=__version__,
             )
         ]
 

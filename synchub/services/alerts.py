@@ -19,13 +19,16 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 
 from synchub.core.alerts import (
+    DEFAULT_DIGEST_AT,
     DEFAULT_EVENTS,
     LONG_HISTORY,
     AlertEvent,
     check_after,
+    check_digest_at,
     events_for,
     long_threshold,
     parse_events,
+    sends,
     stale_deadline,
 )
 from synchub.core.durations import format_duration
@@ -33,6 +36,7 @@ from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobN
 from synchub.core.names import check_name
 from synchub.core.runs import SkipReason
 from synchub.core.text import check_text
+from synchub.services.alert_digest import queue_digests
 from synchub.store import alerts as store
 from synchub.store import audit
 from synchub.store import jobs as job_store
@@ -63,6 +67,7 @@ class AlertFields:
     jobs: builtins.list[str] | None = None
     tags: builtins.list[str] | None = None
     after: int = 1
+    digest_at: str | None = None  #: None: 08:00
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class AlertChanges:
     jobs: builtins.list[str] | None = None
     tags: builtins.list[str] | None = None
     after: int | None = None
+    digest_at: str | None = None
 
 
 class AlertService:
@@ -96,6 +102,7 @@ class AlertService:
                 row = AlertRow(
                     name=name, url=sealed, url_hint=_hint(url), events=[e.value for e in events],
                     jobs=jobs, tags=tags, after=after, created_at=now, updated_at=now,
+                    digest_at=_digest_at(fields.digest_at),
                 )  # fmt: skip
                 session.add(row)
                 session.flush()
@@ -111,6 +118,7 @@ class AlertService:
         url = _check_url(changes.url) if changes.url is not None else None
         events = parse_events(changes.events) if changes.events is not None else None
         after = check_after(changes.after) if changes.after is not None else None
+        digest_at = check_digest_at(changes.digest_at) if changes.digest_at is not None else None
         tags = [check_text(t, "tag") for t in changes.tags] if changes.tags is not None else None
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name)
@@ -122,7 +130,11 @@ class AlertService:
                 assert sealed is not None
                 row.url, row.url_hint = sealed, _hint(url)
             if events is not None:
+                if AlertEvent.DIGEST.value not in row.events:
+                    row.digest_sent_for = None  # a digest switched on starts afresh
                 row.events = [e.value for e in events]
+            if digest_at is not None:
+                row.digest_at = digest_at
             if after is not None:
                 row.after = after
             if tags is not None:
@@ -146,12 +158,15 @@ class AlertService:
             wanted = {"events": [e.value for e in events], "jobs": jobs, "tags": tags}
             changed = [k for k, v in wanted.items() if getattr(row, k) != v]
             changed += ["after"] if row.after != after else []
+            digest_at = _digest_at(fields.digest_at)
+            changed += ["digest_at"] if row.digest_at != digest_at else []
             if url is not None and self._stored_url(row) != url:
                 changed.append("url")
             if not changed:
                 return []
             before = _view(row, store.waiting(session, row.id))
             row.events, row.jobs, row.tags, row.after = wanted["events"], jobs, tags, after
+            row.digest_at = digest_at
             if url is not None:
                 sealed = self.svc.box.seal({"url": url})
                 assert sealed is not None
@@ -244,7 +259,7 @@ class AlertService:
     ) -> int:
         """One message per job for the fire times this pass found skipped (by the
         misfire or the overlap policy): a server down a day tells once, not per time."""
-        wanted = [a for a in alerts if AlertEvent.MISSED.value in a.events]
+        wanted = [a for a in alerts if sends(a.events, AlertEvent.MISSED)]
         skipped: dict[int, builtins.list[RunRow]] = {}
         for run in runs:
             scheduled = run.trigger == "schedule" and run.job_id is not None
@@ -257,7 +272,7 @@ class AlertService:
             if job is None or _muted(job, now):
                 continue
             title, body = _compose_missed(job.name, missed)
-            for alert in (a for a in wanted if _covers(a, job)):
+            for alert in (a for a in wanted if covers(a, job)):
                 session.add(
                     self._note(alert, AlertEvent.MISSED, job.name, missed[-1].id, title, body, now)
                 )
@@ -265,19 +280,21 @@ class AlertService:
         return queued
 
     def examine_time(self) -> int:
-        """Queue the events that time alone brings: stale jobs, long runs and
-        folders that cannot be watched, each told once per change (a conditional
-        write marks it, so two passes cannot both tell).
+        """Queue the events that time alone brings: stale jobs, long runs,
+        folders that cannot be watched and daily digests, each told once per
+        change (a conditional write marks it, so two passes cannot both tell).
         Returns the number queued."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             alerts = store.all_alerts(session)
-            stale = [a for a in alerts if AlertEvent.STALE.value in a.events]
-            long = [a for a in alerts if AlertEvent.LONG.value in a.events]
-            watch = [a for a in alerts if AlertEvent.WATCH.value in a.events]
+            stale = [a for a in alerts if sends(a.events, AlertEvent.STALE)]
+            long = [a for a in alerts if sends(a.events, AlertEvent.LONG)]
+            watch = [a for a in alerts if sends(a.events, AlertEvent.WATCH)]
+            digest = [a for a in alerts if AlertEvent.DIGEST.value in a.events]
             queued = self._stale(session, stale, now) if stale else 0
             queued += self._long(session, long, now) if long else 0
-            return queued + self._watch(session, watch, now)
+            queued += self._watch(session, watch, now)
+        return queued + (queue_digests(self.svc, now) if digest else 0)
 
     def _watch(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
         """Tell once when a watched folder can no longer be watched; once it can
@@ -291,7 +308,7 @@ class AlertService:
                 if job.watch_told:
                     store.set_watch_told(session, job.id, False)
                 continue
-            wanted = [a for a in alerts if _covers(a, job)]
+            wanted = [a for a in alerts if covers(a, job)]
             if job.watch_told or not wanted or _muted(job, now):
                 continue
             if not store.set_watch_told(session, job.id, True):
@@ -318,7 +335,7 @@ class AlertService:
             deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
             if deadline is None or now < deadline or job.stale_told_for == since:
                 continue
-            wanted = [a for a in alerts if _covers(a, job)]
+            wanted = [a for a in alerts if covers(a, job)]
             if not wanted or _muted(job, now) or not store.tell_stale(session, job.id, since):
                 continue
             title = f"synchub: {job.name} is stale"
@@ -343,7 +360,7 @@ class AlertService:
             running = (now - run.started_at).total_seconds()
             if limit is None or running < limit:
                 continue
-            wanted = [a for a in alerts if _covers(a, job)]
+            wanted = [a for a in alerts if covers(a, job)]
             if not wanted or not store.tell_long(session, run.id):
                 continue
             title = f"synchub: {job.name} is taking long"
@@ -409,14 +426,14 @@ class AlertService:
         job = job_store.get_by_id(session, run.job_id)
         if job is None or _muted(job, run.finished_at or self.svc.clock.now()):
             return []
-        wanted = [a for a in alerts if _covers(a, job)]
+        wanted = [a for a in alerts if covers(a, job)]
         if not wanted:
             return []
         history = store.chain_ends(session, job.id, run.id, max(a.after for a in wanted) + 1)
         found = []
         for alert in wanted:
             event = events_for(history, alert.after)
-            if event is not None and event.value in alert.events:
+            if event is not None and sends(alert.events, event):
                 found.append((alert, event))
         return found
 
@@ -527,7 +544,7 @@ def _muted(job: JobRow, at: datetime) -> bool:
     return job.muted_until is not None and job.muted_until > at
 
 
-def _covers(alert: AlertRow, job: JobRow) -> bool:
+def covers(alert: AlertRow, job: JobRow) -> bool:
     if not alert.jobs and not alert.tags:
         return True
     return job.name in alert.jobs or bool(set(alert.tags) & set(job.tags))
@@ -541,6 +558,7 @@ def _view(row: AlertRow, waiting: int) -> dict[str, Any]:
         "jobs": list(row.jobs),
         "tags": list(row.tags),
         "after": row.after,
+        "digest_at": row.digest_at,
         "last_result": row.last_result,
         "last_sent_at": row.last_sent_at.isoformat() if row.last_sent_at else None,
         "waiting": waiting,
@@ -548,9 +566,14 @@ def _view(row: AlertRow, waiting: int) -> dict[str, Any]:
     }
 
 
+def _digest_at(text: str | None) -> str:
+    return DEFAULT_DIGEST_AT if text is None else check_digest_at(text)
+
+
 def _checked(fields: AlertFields) -> tuple[builtins.list[AlertEvent], int, builtins.list[str]]:
     """An alert's events, count of failures and tags as given, checked."""
     events = parse_events(fields.events) if fields.events else list(DEFAULT_EVENTS)
+    _digest_at(fields.digest_at)  # checked before anything is written
     after = check_after(fields.after)
     tags = [check_text(t, "tag") for t in fields.tags or []]
     return events, after, tags

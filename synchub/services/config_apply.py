@@ -263,6 +263,8 @@ def _alert_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
         "jobs": list(view["jobs"]),
         "tags": list(view["tags"]),
         "after": view["after"],
+        # Only when it differs from the default: files written before digests stay as they were.
+        **({"digest_at": view["digest_at"]} if view["digest_at"] != "08:00" else {}),
     }
 
 
@@ -482,7 +484,9 @@ class _Planner:
         current = {str(v["name"]) for v in self.svc.alerts.list()}
         for name, entry in entries.items():
             url = self._secret(entry.url, "alerts", name, "url")
-            spec = AlertFields(url, entry.events, entry.jobs, entry.tags, entry.after)
+            spec = AlertFields(
+                url, entry.events, entry.jobs, entry.tags, entry.after, entry.digest_at
+            )
             steps.append(_Step("alerts", name, self._put_alert(name, spec, name in current)))
         if self.prune:
             for name in sorted(current - entries.keys()):

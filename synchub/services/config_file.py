@@ -80,6 +80,8 @@ class AlertEntry(_Entry):
     jobs: list[str] = Field(default_factory=list)  #: only these jobs
     tags: list[str] = Field(default_factory=list)  #: only jobs with one of these tags
     after: int = Field(default=1, ge=1, le=1000)  #: failed chains in a row before it tells
+    #: the daily digest's time of day (events with digest), HH:MM in the default zone
+    digest_at: str = Field(default="08:00", pattern=r"^[0-2]?[0-9]:[0-5][0-9]$")
 
 
 def _job_model() -> type[BaseModel]:

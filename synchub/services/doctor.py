@@ -256,6 +256,7 @@ class DoctorService:
         waiting = set() if "*" in served else set(self.svc.runs.waiting_by_queue()) - served
         names = ", ".join(w.name for w in found)
         yield ok("workers", f"{len(found)} answer: {names}")
+        yield from _versions(found)
         for queue in sorted(waiting):
             yield problem(
                 "queues",
@@ -356,3 +357,20 @@ def _aware(moment: datetime) -> datetime:
 
 def healthy(findings: list[Finding]) -> bool:
     return all(f.level is not Level.PROBLEM for f in findings)
+
+
+def _versions(workers: list[WorkerInfo]) -> Iterator[Finding]:
+    """A worker on another synchub version than this one may read the schema or a
+    job's settings differently: each one is a problem."""
+    from synchub import __version__
+
+    others = [w for w in workers if w.version != __version__]
+    if not others:
+        yield ok("worker versions", f"every worker runs synchub {__version__}")
+    for w in others:
+        said = f"synchub {w.version}" if w.version else "a synchub too old to say its version"
+        yield problem(
+            "worker versions",
+            f"worker {w.name} runs {said}; this is {__version__}",
+            f"install synchub {__version__} where {w.name} runs and restart its worker",
+        )

@@ -252,3 +252,33 @@ def set_watch_told(session: Session, job_id: int, told: bool) -> bool:
         .values(watch_told=told)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def tell_digest(session: Session, alert_id: int, due: datetime) -> bool:
+    """Mark the alert's digest due at `due` queued; False when it was already (another
+    pass got there first)."""
+    result = session.execute(
+        update(AlertRow)
+        .where(
+            AlertRow.id == alert_id,
+            or_(AlertRow.digest_sent_for.is_(None), AlertRow.digest_sent_for < due),
+        )
+        .values(digest_sent_for=due)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def ended_between(session: Session, start: datetime, end: datetime) -> list[RunRow]:
+    """Real runs of existing jobs that ended in [start, end), oldest first."""
+    return list(
+        session.scalars(
+            select(RunRow)
+            .where(
+                RunRow.finished_at >= start,
+                RunRow.finished_at < end,
+                RunRow.dry_run.is_(False),
+                RunRow.job_id.is_not(None),
+            )
+            .order_by(RunRow.id)
+        )
+    )

@@ -382,6 +382,10 @@ class AlertRow(Base):
     jobs: Mapped[list[Any]] = mapped_column()  #: job names; none and no tags: every job
     tags: Mapped[list[Any]] = mapped_column()
     after: Mapped[int] = mapped_column(Integer)  #: failed chains in a row before it tells
+    #: the daily digest's time of day (HH:MM, in the default zone)
+    digest_at: Mapped[str] = mapped_column(String(5), default="08:00", server_default="08:00")
+    #: when the last digest queued was due: a conditional write tells each one once
+    digest_sent_for: Mapped[datetime | None]
     last_result: Mapped[str | None] = mapped_column(Text)
     last_sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

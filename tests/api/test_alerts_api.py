@@ -55,12 +55,15 @@ def test_an_admin_edits_an_alert_and_a_bad_edit_changes_nothing(api: Api) -> Non
         url = receiver.url.replace("json://", "json://bot:s3cret-token@")
         edited = ok(api.admin.patch("/api/v1/alerts/ops", json={"url": url, "events": ["failure"]}))
         assert edited["events"] == ["failure"] and edited["after"] == 2
+        digest = {"events": ["digest"], "digest_at": "06:30"}
+        assert ok(api.admin.patch("/api/v1/alerts/ops", json=digest))["digest_at"] == "06:30"
         assert "s3cret" not in api.admin.get("/api/v1/audit").text
         before = ok(api.admin.get("/api/v1/alerts/ops"))
         for bad in [
             {"url": "nope", "after": 3},
             {"events": ["boom"], "after": 3},
             {"after": 0},
+            {"digest_at": "25:00", "after": 3},
             {"color": "red"},
         ]:
             problem(api.admin.patch("/api/v1/alerts/ops", json=bad), 422)

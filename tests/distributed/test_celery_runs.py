@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from synchub import __version__
 from synchub.core.runs import RunState
 from synchub.engines.obscure import obscure
 from synchub.execution.celery_exec import CeleryExecutor
@@ -164,6 +165,8 @@ def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
     workers = {w.name.split("@")[0]: w for w in node.describe_workers()}
     assert workers[ours].queues == [cluster.queue]
     assert workers[ours].kind == "celery"
+    # It should say its synchub version (a remote-control command of synchub's own).
+    assert workers[ours].version == __version__
     assert not any("nobody-listens" in w.queues for w in workers.values())
     assert cluster.svc.runs.waiting_by_queue() == {"nobody-listens": 1}
 

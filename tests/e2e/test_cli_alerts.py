@@ -73,12 +73,16 @@ def test_alert_edit_changes_what_is_given_and_refuses_bad_input(synchub: Synchub
         ["--on", "boom"],
         ["--clear", "tags", "--tag", "x"],
         ["--clear", "colors"],
+        ["--digest-at", "8am"],
         [],
     ]:
         assert synchub("alert", "edit", "ops", *bad, check=False).returncode == 2, bad
     assert synchub("alert", "edit", "ops", "--job", "nope", check=False).returncode == 3
     assert synchub.json("alert", "show", "ops") == before
     assert "of every job" in synchub("alert", "edit", "ops", "--clear", "tags").stdout
+    done = synchub("alert", "edit", "ops", "--on", "failure,digest", "--digest-at", "7:00")
+    assert "failure, digest of every job" in done.stdout
+    assert "digest daily at 07:00" in done.stdout
 
 
 def test_job_mute_and_unmute(synchub: Synchub, tmp_path: Path) -> None:

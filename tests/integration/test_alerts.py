@@ -151,7 +151,7 @@ def test_bad_alerts_are_refused_and_change_nothing(svc: Services, receiver: Rece
         (AlertFields(url="not a url"), "Not a URL Apprise can send to"),
         (AlertFields(url=receiver.url, after=0), "Bad --after 0"),
         (AlertFields(url=receiver.url, events=["failure", "explode"]), "Unknown event"),
-        (AlertFields(url=receiver.url, events=["digest"]), "not sent yet"),
+        (AlertFields(url=receiver.url, events=["digest"], digest_at="25:00"), "Bad --digest-at"),
         (AlertFields(url=receiver.url + "\n"), "URL"),
     ]:
         with pytest.raises(InvalidInput, match=error):

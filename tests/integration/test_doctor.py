@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from synchub import __version__
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.execution.celery_exec import broker_problem
+from synchub.execution.executor import WorkerInfo
 from synchub.services import Services
 from synchub.services.alerts import AlertFields
 from synchub.services.doctor import Finding, Level, healthy
@@ -169,3 +171,32 @@ def test_an_alert_whose_last_delivery_failed_is_a_problem(
     found = by_check(svc.doctor.examine())["alerts"]
     assert found.level is Level.PROBLEM and "alert ops's last delivery failed" in found.message
     assert "synchub alert test ops" in str(found.fix)
+
+
+def test_a_worker_on_another_synchub_version_is_a_problem(
+    svc: Services, now_clock: FakeClock
+) -> None:
+    redis = "redis://127.0.0.1:6379/15"
+    if (trouble := broker_problem(redis)) is not None:
+        need_service("redis", trouble)
+    svc.settings = settings_with(svc, executor="celery", broker_url=redis)
+
+    def worker(name: str, version: str | None) -> WorkerInfo:
+        return WorkerInfo(name, "celery", ["*"], 1, [], version)
+
+    same = [worker("a@here", __version__)]
+    found = by_check(svc.doctor.examine(workers=lambda: same))
+    assert found["worker versions"].level is Level.OK
+    for version, says in [
+        ("0.0.9", "synchub 0.0.9"),
+        (None, "a synchub too old to say its version"),
+    ]:
+        mixed = [*same, worker("b@there", version)]
+        found = by_check(svc.doctor.examine(workers=lambda mixed=mixed: mixed))  # type: ignore[misc]
+        assert found["worker versions"].level is Level.PROBLEM
+        assert (
+            f"worker b@there runs {says}; this is {__version__}" in found["worker versions"].message
+        )
+        assert f"install synchub {__version__} where b@there runs" in str(
+            found["worker versions"].fix
+        )

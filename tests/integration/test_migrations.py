@@ -178,6 +178,7 @@ ADDED_BY = {
         ("runs", "logs_pruned"),
         ("runs", "ix_runs_logs_kept"),
     },
+    "0019": {("alerts", "digest_at"), ("alerts", "digest_sent_for")},
 }
 
 
@@ -735,11 +736,38 @@ def test_0018_adds_the_keep_settings_and_logs_pruned_and_goes_back(blank_url: st
             text("SELECT DISTINCT keep_runs_s, keep_runs_count, keep_logs_s FROM jobs")
         ).all()
         assert [tuple(k) for k in keeps] == [(None, None, None)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0018") == []
     command.downgrade(alembic_config(engine), "0017")
     assert counts(engine) == (3, 1, 1)
     assert "logs_pruned" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     assert "keep_runs_s" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0019_adds_the_digest_settings_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0018")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (name, url, url_hint, events, jobs, tags, after, "
+                "created_at, updated_at) VALUES ('ops', :url, 'json://…', '[]', '[]', '[]', 1, "
+                ":at, :at)"
+            ),
+            {"url": b"sealed", "at": datetime(2025, 6, 2, tzinfo=UTC)},
+        )
+
+    upgrade(engine, "0019")
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT digest_at, digest_sent_for FROM alerts")).all()
+        assert [tuple(r) for r in rows] == [("08:00", None)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0018")
+    assert "digest_at" not in {c["name"] for c in inspect(engine).get_columns("alerts")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -29,7 +29,7 @@ def list_alerts(svc: ViewerServices) -> AlertsPublic:
 def create_alert(body: AlertCreate, svc: AdminServices) -> AlertPublic:
     """A new alert; 422 for a URL Apprise cannot use or an unknown event, 404 for an
     unknown job."""
-    fields = AlertFields(body.url, body.events, body.jobs, body.tags, body.after)
+    fields = AlertFields(body.url, body.events, body.jobs, body.tags, body.after, body.digest_at)
     return AlertPublic.model_validate(svc.alerts.add(body.name, fields))
 
 
@@ -42,7 +42,7 @@ def show_alert(name: str, svc: ViewerServices) -> AlertPublic:
 def update_alert(name: str, body: AlertUpdate, svc: AdminServices) -> AlertPublic:
     """Change what is given; 422 for a bad URL, event or count (nothing changes), 404
     for an unknown alert or job."""
-    changes = AlertChanges(body.url, body.events, body.jobs, body.tags, body.after)
+    changes = AlertChanges(body.url, body.events, body.jobs, body.tags, body.after, body.digest_at)
     return AlertPublic.model_validate(svc.alerts.edit(name, changes))
 
 

@@ -18,6 +18,7 @@ class AlertCreate(BaseModel):
     jobs: list[str] | None = None  #: only these jobs; with `tags` absent too: every job
     tags: list[str] | None = None  #: only jobs with one of these tags
     after: int = Field(default=1, ge=1, le=1000)  #: failed chains in a row before it tells
+    digest_at: str | None = None  #: HH:MM, the daily digest's time; None: 08:00
 
 
 class AlertUpdate(BaseModel):
@@ -30,6 +31,7 @@ class AlertUpdate(BaseModel):
     jobs: list[str] | None = None
     tags: list[str] | None = None
     after: int | None = Field(default=None, ge=1, le=1000)
+    digest_at: str | None = None
 
 
 class AlertPublic(BaseModel):
@@ -39,6 +41,7 @@ class AlertPublic(BaseModel):
     jobs: list[str]
     tags: list[str]
     after: int
+    digest_at: str
     last_result: str | None  #: "delivered" or "failed: why", of the last attempt
     last_sent_at: datetime | None
     waiting: int  #: messages not delivered yet

@@ -11,6 +11,7 @@ class Worker(BaseModel):
     queues: list[str]  #: ["*"] for the local pool, which takes every queue
     concurrency: int | None
     active: list[int]  #: ids of the runs running there now
+    version: str | None = None  #: its synchub version; None: it does not say (older)
 
 
 class QueueState(BaseModel):

@@ -9,9 +9,12 @@ import pytest
 from synchub.core.alerts import (
     AlertEvent,
     check_after,
+    check_digest_at,
+    digest_due,
     events_for,
     long_threshold,
     parse_events,
+    sends,
     stale_deadline,
 )
 from synchub.core.errors import InvalidInput
@@ -45,8 +48,7 @@ def test_events_are_named_strictly() -> None:
     assert parse_events(["recovery,FAILURE"]) == [AlertEvent.FAILURE, AlertEvent.RECOVERY]
     with pytest.raises(InvalidInput, match="Unknown event 'oops'"):
         parse_events(["failure", "oops"])
-    with pytest.raises(InvalidInput, match="'digest' event is not sent yet"):
-        parse_events(["digest"])
+    assert parse_events(["digest,failure"]) == [AlertEvent.FAILURE, AlertEvent.DIGEST]
     with pytest.raises(InvalidInput, match="at least one event"):
         parse_events([","])
     for bad in (0, -1, 1001, True):
@@ -92,3 +94,31 @@ def test_a_run_is_long_after_its_own_limit_or_3x_the_median(
     own: int | None, durations: list[float], threshold: float | None
 ) -> None:
     assert long_threshold(own, durations) == threshold
+
+
+def test_a_digest_takes_over_the_events_it_summarises_only() -> None:
+    events = ["failure", "recovery", "stale", "missed", "long", "watch", "digest"]
+    told = [e for e in AlertEvent if e is not AlertEvent.DIGEST and sends(events, e)]
+    assert told == [AlertEvent.LONG, AlertEvent.WATCH]
+    assert sends(["failure"], AlertEvent.FAILURE) and not sends(["stale"], AlertEvent.FAILURE)
+
+
+def test_digest_at_is_a_time_of_day() -> None:
+    assert check_digest_at(" 7:05 ") == "07:05"
+    for bad in ("24:00", "07:60", "7", "noon", "-1:00", "07:00:00", ""):
+        with pytest.raises(InvalidInput, match="Bad --digest-at"):
+            check_digest_at(bad)
+
+
+def test_the_digest_due_is_the_last_time_of_day_in_its_zone_across_dst() -> None:
+    now = datetime(2025, 6, 2, 5, 59, tzinfo=UTC)  # 07:59 in Berlin (UTC+2)
+    assert digest_due("08:00", "Europe/Berlin", now) == datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
+    assert digest_due("08:00", "Europe/Berlin", now + timedelta(minutes=1)) == now + timedelta(
+        minutes=1
+    )
+    # Berlin leaves summer time on 2025-10-26: 08:00 is 06:00 UTC before, 07:00 after.
+    after = datetime(2025, 10, 26, 7, 0, tzinfo=UTC)
+    assert digest_due("08:00", "Europe/Berlin", after) == after
+    assert digest_due("08:00", "Europe/Berlin", after - timedelta(seconds=1)) == datetime(
+        2025, 10, 25, 6, 0, tzinfo=UTC
+    )

@@ -696,6 +696,7 @@ class JobService:
         programs: they are set only where command jobs are allowed (CommandsDisabled).
         Any hook is set only by an admin (Forbidden for a token of a lesser role).
         Keeping hooks an admin set is no new setting."""
+        _no_sealed(given)
         before = parse_hooks(row.hooks or {})
         hooks = self._sealed_hooks(parse_hooks(given), before)
         if not hooks or stored(hooks) == (row.hooks or {}):
@@ -988,6 +989,17 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _no_sealed(given: Any) -> None:
+    """A sealed URL is the store's form, never input: a webhook is given its URL."""
+    if not isinstance(given, dict):
+        return
+    for event, items in given.items():
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and {"url_sealed", "url_hint"} & item.keys():
+                raise InvalidInput(f"hooks.{event}[{i}]: give url, the webhook's URL",
+                                   field="hooks")  # fmt: skip
 
 
 def _commands(hooks: Hooks) -> list[Hook]:

@@ -44,6 +44,7 @@ def test_others_cannot_set_a_webhook(api: Api, role: str) -> None:
         ({"url": "https://"}, "with a host"),
         ({"url": URL, "command": ["/bin/true"]}, "either command"),
         ({"url": URL, "timeout": "7h"}, "timeout must be"),
+        ({"url_sealed": "gAAAA", "url_hint": "https://h/…"}, "give url"),
     ],
 )
 def test_bad_webhooks_are_a_422_and_change_nothing(

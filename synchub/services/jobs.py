@@ -701,7 +701,8 @@ class JobService:
         hooks = self._sealed_hooks(parse_hooks(given), before)
         if not hooks or stored(hooks) == (row.hooks or {}):
             return hooks
-        if _commands(hooks) != _commands(before) and not self.svc.settings.allow_command_jobs:
+        commands = _commands(hooks)  # new or changed ones: removing them is always fine
+        if commands and commands != _commands(before) and not self.svc.settings.allow_command_jobs:
             raise CommandsDisabled(
                 "hooks start programs, and command jobs are disabled on this server: "
                 "the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1 (webhooks need not)"

@@ -10,13 +10,15 @@ from typing import Annotated, Any
 import typer
 
 from synchub.core.errors import InvalidInput
+from synchub.core.hooks import url_hint
 
 Hook = Annotated[
     list[str] | None,
     typer.Option(
         "--hook",
-        metavar="EVENT[:fail][:TIMEOUT]=ARGV",
-        help="Run a command around each run, ARGV a JSON list (no shell): "
+        metavar="EVENT[:fail][:TIMEOUT]=ARGV|URL",
+        help="Run a command around each run, ARGV a JSON list (no shell), or post the "
+        "run's context to an http(s) URL (a webhook, kept sealed): "
         "before|after|on_failure|finally, e.g. 'before:fail:5m=[\"/usr/local/bin/mount-nas\"]'; "
         "a before hook exiting 75 skips the run (repeat; admin only)",
     ),
@@ -42,11 +44,17 @@ def hooks_given(given: list[str] | None) -> dict[str, list[dict[str, Any]]] | No
         head, sep, argv_text = text.partition("=")
         if not sep:
             raise InvalidInput(
-                f'Bad --hook {text!r}: give EVENT[:fail][:TIMEOUT]=["/program", "arg"]',
+                f"Bad --hook {_shown(text)!r}: give "
+                'EVENT[:fail][:TIMEOUT]=["/program", "arg"] or EVENT[:fail][:TIMEOUT]=URL',
                 field="hooks",
             )
         event, *rest = head.strip().split(":")
-        hook: dict[str, Any] = {"command": _argv(argv_text, text)}
+        target = argv_text.strip()
+        hook: dict[str, Any] = (
+            {"url": target}
+            if target.startswith(("http://", "https://"))
+            else {"command": _argv(argv_text, text)}
+        )
         for part in rest:
             if part in ("fail", "continue"):
                 hook["on_error"] = part
@@ -54,6 +62,11 @@ def hooks_given(given: list[str] | None) -> dict[str, list[dict[str, Any]]] | No
                 hook["timeout"] = part
         hooks.setdefault(event, []).append(hook)
     return hooks
+
+
+def _shown(text: str) -> str:
+    """An option's text for a message: a URL (a secret) by its hint only."""
+    return url_hint(text) if "://" in text else text
 
 
 def _argv(text: str, option: str) -> Any:
@@ -72,7 +85,10 @@ def hook_lines(view: dict[str, Any]) -> list[str]:
     lines = []
     for event, hooks in (view.get("hooks") or {}).items():
         for hook in hooks:
-            argv = " ".join(shlex.quote(arg) for arg in hook["command"])
+            if "url" in hook:  # a webhook, by its URL's hint
+                argv = f"POST {hook['url']}"
+            else:
+                argv = " ".join(shlex.quote(arg) for arg in hook["command"])
             lines.append(
                 f"  hook {event}: {argv} (timeout {hook['timeout_s']}s, on error "
                 f"{hook['on_error']})"

@@ -51,6 +51,7 @@ def make_runner(svc: Services, worker: str, *, end_behind: bool = False) -> Runn
             kill_grace=s.kill_grace,
         ),
         job_env=svc.job_env,
+        hook_url=svc.hook_url,
     )
 
 

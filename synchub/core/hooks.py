@@ -1,4 +1,5 @@
-"""Hooks: commands (argv lists, never a shell) around a job's runs.
+"""Hooks: commands (argv lists, never a shell) or webhooks (an HTTP POST) around a
+job's runs.
 
 When each event's hooks run, in this order:
 
@@ -11,7 +12,9 @@ When each event's hooks run, in this order:
 
 Every hook gets the run's context (SYNCHUB_JOB, SYNCHUB_RUN_ID, SYNCHUB_STATE,
 SYNCHUB_ERROR, SYNCHUB_BYTES, SYNCHUB_FILES, SYNCHUB_DELETES, SYNCHUB_HOOK): in its
-environment. Nothing else of synchub's environment: no secrets.
+environment. Nothing else of synchub's environment: no secrets. A webhook gets
+the same context as a JSON body. Its URL is a credential: the services seal it
+(`url_sealed`) and show only its hint (`url_hint`, scheme://host/…).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from synchub.core.durations import parse_duration
 from synchub.core.errors import InvalidInput
@@ -33,6 +37,8 @@ MAX_TIMEOUT_S = 6 * 3600
 MAX_HOOKS = 10
 MAX_ARG_CHARS = 4096
 MAX_ARGS = 100
+#: A webhook's URL given as the services' mask: keep the stored one.
+MASKED = "********"
 
 
 class HookEvent(StrEnum):
@@ -49,23 +55,35 @@ class OnError(StrEnum):
 
 @dataclass(frozen=True)
 class Hook:
-    """One command: an argv run directly (no shell) with the run's context."""
+    """One command (an argv run directly, no shell) or one webhook (a URL posted
+    the run's context), with its timeout and policy."""
 
     event: HookEvent
-    argv: tuple[str, ...]  #: the program (an absolute path) and its arguments
+    argv: tuple[str, ...] = ()  #: the program (an absolute path) and its arguments
     timeout_s: int = DEFAULT_TIMEOUT_S
     on_error: OnError = OnError.CONTINUE
+    url: str | None = None  #: a webhook's URL in clear: given, or opened by a runner
+    url_sealed: str | None = None  #: a webhook's URL as the job row keeps it
+    url_hint: str | None = None  #: what may be shown of it: scheme://host/…
+
+    @property
+    def is_webhook(self) -> bool:
+        return not self.argv
 
     def label(self) -> str:
-        """How the log names it: the event and the program."""
+        """How the log names it: the event and the program, or the URL's hint."""
+        if self.is_webhook:
+            return f"{self.event.value} webhook {self.url_hint or url_hint(self.url or '')}"
         return f"{self.event.value} hook {self.argv[0]}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "command": list(self.argv),
-            "timeout_s": self.timeout_s,
-            "on_error": self.on_error.value,
-        }
+        """The stored form (a webhook's URL sealed: see the module's docstring)."""
+        if self.is_webhook:
+            assert self.url_sealed is not None, "a webhook's URL is sealed before it is kept"
+            head: dict[str, Any] = {"url_sealed": self.url_sealed, "url_hint": self.url_hint}
+        else:
+            head = {"command": list(self.argv)}
+        return {**head, "timeout_s": self.timeout_s, "on_error": self.on_error.value}
 
 
 Hooks = dict[HookEvent, list[Hook]]
@@ -101,12 +119,15 @@ def parse_hooks(raw: Any) -> Hooks:
 
 def _hook(event: HookEvent, item: Any, where: str) -> Hook:
     if not isinstance(item, Mapping):
-        raise InvalidInput(f"{where}: a hook is an object with a command", field="hooks")
-    unknown = sorted(set(item) - {"command", "timeout", "timeout_s", "on_error"})
+        raise InvalidInput(f"{where}: a hook is an object with a command or url", field="hooks")
+    unknown = sorted(set(item) - _KEYS)
     if unknown:
         raise InvalidInput(f"{where}: unknown key {unknown[0]!r}", field="hooks")
-    if "command" not in item:
-        raise InvalidInput(f"{where}: give command, an argv list", field="hooks")
+    given = [k for k in ("command", "url", "url_sealed") if k in item]
+    if len(given) != 1:
+        raise InvalidInput(
+            f"{where}: give either command (an argv list) or url (a webhook)", field="hooks"
+        )
     timeout = _timeout(item.get("timeout", item.get("timeout_s")), where)
     try:
         on_error = OnError(item.get("on_error") or OnError.CONTINUE.value)
@@ -114,7 +135,38 @@ def _hook(event: HookEvent, item: Any, where: str) -> Hook:
         raise InvalidInput(
             f"{where}: on_error {item.get('on_error')!r} is not continue or fail", field="hooks"
         ) from None
-    return Hook(event, argv=_argv(item["command"], where), timeout_s=timeout, on_error=on_error)
+    if "command" in item:
+        return Hook(event, _argv(item["command"], where), timeout_s=timeout, on_error=on_error)
+    if "url" in item:
+        return Hook(event, timeout_s=timeout, on_error=on_error, url=_url(item["url"], where))
+    sealed, hint = item["url_sealed"], item.get("url_hint")
+    if not isinstance(sealed, str) or not sealed or not isinstance(hint, str):
+        raise InvalidInput(f"{where}: give url, the webhook's URL", field="hooks")
+    return Hook(event, timeout_s=timeout, on_error=on_error, url_sealed=sealed, url_hint=hint)
+
+
+_KEYS = {"command", "url", "url_sealed", "url_hint", "timeout", "timeout_s", "on_error"}
+
+
+def _url(value: Any, where: str) -> str:
+    if not isinstance(value, str) or "\0" in value or len(value) > MAX_ARG_CHARS:
+        raise InvalidInput(f"{where}: url must be a string of at most {MAX_ARG_CHARS} characters",
+                           field="hooks")  # fmt: skip
+    if value == MASKED:
+        return value
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(
+            f"{where}: url must be an http:// or https:// URL with a host", field="hooks"
+        )
+    return value.strip()
+
+
+def url_hint(url: str) -> str:
+    """What may be shown of a URL that may hold credentials: its scheme and host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "")[:60]
+    return f"{parts.scheme}://{host}/…" if host else f"{parts.scheme}://…"
 
 
 def _argv(value: Any, where: str) -> tuple[str, ...]:
@@ -157,7 +209,21 @@ def stored(hooks: Hooks) -> dict[str, Any]:
 
 
 def has_commands(hooks: Hooks) -> bool:
-    return any(hooks.values())
+    """Whether a hook starts a program (webhooks do not)."""
+    return any(not h.is_webhook for items in hooks.values() for h in items)
+
+
+def shown(raw: Any) -> dict[str, Any]:
+    """The stored hooks as views show them: a webhook by its URL's hint only."""
+    out: dict[str, Any] = {}
+    for event, items in (raw or {}).items():
+        out[event] = [
+            {"url": h["url_hint"], "timeout_s": h["timeout_s"], "on_error": h["on_error"]}
+            if "url_sealed" in h
+            else dict(h)
+            for h in items
+        ]
+    return out
 
 
 @dataclass(frozen=True)
@@ -171,6 +237,19 @@ class HookContext:
     bytes: int = 0
     files: int = 0
     deletes: int = 0
+
+    def body(self, event: HookEvent) -> dict[str, Any]:
+        """What a webhook is posted (JSON)."""
+        return {
+            "event": event.value,
+            "job": self.job,
+            "run_id": self.run_id,
+            "state": self.state,
+            "error": self.error,
+            "bytes": self.bytes,
+            "files": self.files,
+            "deletes": self.deletes,
+        }
 
     def env(self, event: HookEvent) -> dict[str, str]:
         return {

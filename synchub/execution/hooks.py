@@ -1,6 +1,7 @@
 """Running a job's hooks: each command in its own process group, never through a
 shell, with the run's context in a minimal environment, a timeout, and its output
-in the run's log."""
+in the run's log; each webhook as one POST of the run's context (JSON), within its
+timeout, redirects not followed, only its status logged."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from synchub.core.hooks import SKIP_EXIT, Hook, HookContext, OnError
 from synchub.engines.base import RunSink
 from synchub.engines.process import minimal_env, spawn, stream_lines
+from synchub.execution.webhooks import post
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def run_hooks(
         code, why = _run_one(hook, ctx, sink, stop, grace_s)
         if code == 0:
             continue
-        if code == SKIP_EXIT and hook.event.value == "before":
+        if code == SKIP_EXIT and hook.event.value == "before" and not hook.is_webhook:
             sink.log("info", f"{hook.label()} asked to skip the run (exit {SKIP_EXIT}): {why}")
             return HookResult(ok=True, skip=True, error=why)
         sink.log("error", f"{hook.label()} failed: {why}")
@@ -57,6 +59,8 @@ def _run_one(
     if stop.is_set():
         return -1, "not started: the run was stopped"
     sink.log("info", f"{hook.label()} started")
+    if hook.is_webhook:
+        return post(hook, ctx)
     try:
         proc = spawn(hook.argv, env=minimal_env(ctx.env(hook.event)))
     except OSError as exc:

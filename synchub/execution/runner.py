@@ -25,7 +25,7 @@ from synchub.core.errors import (
     SecretsUnreadable,
     SynchubError,
 )
-from synchub.core.hooks import HookContext, HookEvent, Hooks, parse_hooks
+from synchub.core.hooks import Hook, HookContext, HookEvent, Hooks, has_commands, parse_hooks
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_retried_note
@@ -107,11 +107,14 @@ class Runner:
         on_end: Callable[[], None] = lambda: None,
         *,
         job_env: JobEnv,
+        hook_url: Callable[[str], str],
     ) -> None:
         self.sessions = sessions
         self.engines = engines
         self.resolve_remotes = resolve_remotes
         self.job_env = job_env
+        #: opens a webhook's sealed URL
+        self.hook_url = hook_url
         self.clock = clock
         self.worker = worker
         self.settings = settings
@@ -236,7 +239,7 @@ class Runner:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
             return
-        sink.secrets = secret_list(_run_secrets(ctx))
+        sink.secrets = secret_list([*_run_secrets(ctx), *_urls(hooks)])
         if run.timeout_s is not None:
             watched.deadline = self.clock.now() + timedelta(seconds=run.timeout_s)
         self._watch()
@@ -250,17 +253,23 @@ class Runner:
         )  # fmt: skip
 
     def _extras(self, job_id: int) -> tuple[Hooks, bool]:
-        """The job's hooks and whether a job runs after it. Hooks start programs: only
-        where command jobs are allowed, as for the job itself (CommandsDisabled)."""
+        """The job's hooks (webhooks' URLs opened) and whether a job runs after it.
+        Command hooks start programs: only where command jobs are allowed, as for the
+        job itself (CommandsDisabled)."""
         with reading(self.sessions) as session:
             raw, followed = job_store.run_extras(session, job_id)
         hooks = parse_hooks(raw)
-        if hooks and not self.settings.allow_programs:
+        if has_commands(hooks) and not self.settings.allow_programs:
             raise CommandsDisabled(
                 "the job has hooks, which start programs, and command jobs are disabled "
                 "on this server"
             )
-        return hooks, followed
+        return {event: [self._opened(h) for h in items] for event, items in hooks.items()}, followed
+
+    def _opened(self, hook: Hook) -> Hook:
+        if not hook.is_webhook or hook.url_sealed is None:
+            return hook
+        return replace(hook, url=self.hook_url(hook.url_sealed))
 
     def _work(
         self,
@@ -543,6 +552,11 @@ def _run_secrets(ctx: RunContext) -> list[str]:
     env = ctx.params.get("env")
     values = list(env.values()) if isinstance(env, dict) else []
     return [*rclone.secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
+
+
+def _urls(hooks: Hooks) -> list[str]:
+    """Webhooks' URLs: secrets, never in the run's log or error."""
+    return [h.url for items in hooks.values() for h in items if h.url]
 
 
 def _context(

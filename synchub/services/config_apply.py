@@ -229,6 +229,7 @@ def _job_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
         "stale_after": _duration_or_none(view.get("stale_after_s")),
         "long_after": _duration_or_none(view.get("long_after_s")),
         "after": [f"{link['job']}:{link['on']}" for link in view.get("after", [])],
+        "hooks": _hooks_entry(view["name"], view.get("hooks") or {}, keep),
     }
     entry = {}
     for key in _JOB_KEYS:
@@ -236,6 +237,20 @@ def _job_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
         if value is not None:
             entry[key] = value
     return entry
+
+
+def _hooks_entry(job: str, hooks: dict[str, Any], keep: bool) -> dict[str, Any]:
+    """The job's hooks, a webhook's URL (a secret) as a reference to an environment
+    variable, as for the job's env values: ${SYNCHUB_SECRET_JOB_<JOB>_HOOK_<EVENT>_<N>}."""
+    return {
+        event: [
+            {**hook, "url": reference(env_name("job", job, "hook", event, str(i)), keep=keep)}
+            if "url" in hook
+            else hook
+            for i, hook in enumerate(items)
+        ]
+        for event, items in hooks.items()
+    }
 
 
 def _duration_or_none(seconds: int | None) -> str | None:
@@ -437,7 +452,23 @@ class _Planner:
                 for k, v in params["env"].items()
             }
             given["params"] = {**params, "env": env}
+        if isinstance(given.get("hooks"), dict):
+            given["hooks"] = self._hooks_values(name, given["hooks"])
         return given
+
+    def _hooks_values(self, name: str, hooks: dict[str, Any]) -> dict[str, Any]:
+        """Hooks with webhooks' URL references resolved (the mask for a kept one)."""
+        return {
+            event: [
+                {**h, "url": self._secret(h["url"], "jobs", name, "hooks", event, str(i), "url")}
+                if isinstance(h, dict) and isinstance(h.get("url"), str)
+                else h
+                for i, h in enumerate(items)
+            ]
+            if isinstance(items, list)
+            else items
+            for event, items in hooks.items()
+        }
 
     def _job_edit(self, given: dict[str, Any], view: dict[str, Any]) -> JobFields:
         """The edit that makes a job what the file says: each known field left out takes
@@ -470,7 +501,8 @@ class _Planner:
     def _change_job(self, name: str, spec: JobFields) -> Callable[[], list[str]]:
         def run() -> list[str]:
             edited = self.svc.jobs.change(name, spec)
-            return ["params.env"] if "params.env" in edited.changed else []
+            # Secrets that may change unseen: env values, webhooks' URLs.
+            return [f for f in ("params.env", "hooks") if f in edited.changed]
 
         return run
 

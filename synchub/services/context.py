@@ -215,6 +215,14 @@ class Services:
             )
         return values
 
+    def hook_url(self, sealed: str) -> str:
+        """A webhook's URL, unsealed: for its runs' posts, never for a view.
+        SecretsUnreadable when it cannot be opened."""
+        url = self.box.open(sealed.encode(), what="A webhook's URL").get("url")
+        if not url:
+            raise SecretsUnreadable("A webhook's URL cannot be read: give it again")
+        return url
+
     def any_sealed(self) -> bool:
         """Whether the database holds sealed secrets a run will open (remotes' secret
         options, jobs' environment values): then cryptography is imported at start."""

@@ -22,10 +22,11 @@ from synchub.core.errors import (
     JobNotFound,
     JobRunning,
     Problems,
+    SecretsUnreadable,
     SynchubError,
     blame,
 )
-from synchub.core.hooks import Hooks, parse_hooks, stored
+from synchub.core.hooks import Hook, Hooks, parse_hooks, shown, stored, url_hint
 from synchub.core.names import check_name
 from synchub.core.policies import OverlapPolicy
 from synchub.core.retention import KeepRuns, parse_keep_logs, parse_keep_runs
@@ -220,6 +221,7 @@ class JobService:
                 row = self._get(session, name, lock=True)
                 before = self._view(row, now)
                 env_before = self._env_values(row)
+                hooks_before = dict(row.hooks or {})
                 merged, schedule_changed = self._edited_fields(row, spec)
                 links = self._apply(session, row, merged, now, schedule_changed=schedule_changed)
                 if links is not None:
@@ -229,6 +231,8 @@ class JobService:
                 changed = _changes(before, view)
                 if env_before is None or env_before != self._env_values(row):
                     changed = sorted({*changed, "params.env"})
+                if hooks_before != (row.hooks or {}):  # a webhook's URL, shown by its hint
+                    changed = sorted({*changed, "hooks"})
                 if not changed:
                     raise _Unchanged
                 if schedule_changed or not row.enabled:
@@ -688,21 +692,60 @@ class JobService:
         return links
 
     def _hooks(self, given: dict[str, Any] | None, row: JobRow) -> Hooks:
-        """The job's hooks, checked. Hooks start programs: they are set only where
-        command jobs are allowed (CommandsDisabled), and only by an admin (Forbidden
-        for a token of a lesser role). Keeping hooks an admin set is no new setting."""
-        hooks = parse_hooks(given)
+        """The job's hooks, checked, webhooks' URLs sealed. Command hooks start
+        programs: they are set only where command jobs are allowed (CommandsDisabled).
+        Any hook is set only by an admin (Forbidden for a token of a lesser role).
+        Keeping hooks an admin set is no new setting."""
+        _no_sealed(given)
+        before = parse_hooks(row.hooks or {})
+        hooks = self._sealed_hooks(parse_hooks(given), before)
         if not hooks or stored(hooks) == (row.hooks or {}):
             return hooks
-        if not self.svc.settings.allow_command_jobs:
+        commands = _commands(hooks)  # new or changed ones: removing them is always fine
+        if commands and commands != _commands(before) and not self.svc.settings.allow_command_jobs:
             raise CommandsDisabled(
                 "hooks start programs, and command jobs are disabled on this server: "
-                "the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1"
+                "the admin must set SYNCHUB_ALLOW_COMMAND_JOBS=1 (webhooks need not)"
             )
         role = self.svc.role
         if role is not None and not role.allows(Role.ADMIN):
             raise Forbidden(f"Only an admin may set hooks; this token has role {role}")
         return hooks
+
+    def _sealed_hooks(self, hooks: Hooks, before: Hooks) -> Hooks:
+        """Webhooks with their URLs sealed. A URL given as the mask or as the hint the
+        job shows at the same place keeps the stored one (a view sent back as is)."""
+        out: Hooks = {}
+        for event, items in hooks.items():
+            old = before.get(event, [])
+            out[event] = []
+            for i, hook in enumerate(items):
+                if hook.url is None:
+                    out[event].append(hook)
+                    continue
+                kept = old[i] if i < len(old) and old[i].is_webhook else None
+                if kept is not None and hook.url in (MASK, kept.url_hint, self._url_of(kept)):
+                    out[event].append(replace(hook, url=None, url_sealed=kept.url_sealed,
+                                              url_hint=kept.url_hint))  # fmt: skip
+                    continue
+                if "…" in hook.url or MASK in hook.url:
+                    raise InvalidInput(
+                        f"hooks.{event.value}[{i}]: give the webhook's whole URL, not its hint",
+                        field="hooks",
+                    )
+                sealed = self.svc.box.seal({"url": hook.url})
+                assert sealed is not None
+                out[event].append(replace(hook, url=None, url_sealed=sealed.decode(),
+                                          url_hint=url_hint(hook.url)))  # fmt: skip
+        return out
+
+    def _url_of(self, hook: Hook) -> str | None:
+        """A stored webhook's URL (None when it cannot be opened): a URL given again
+        keeps its seal, so an edit that gives it changes nothing."""
+        try:
+            return self.svc.hook_url(hook.url_sealed) if hook.url_sealed else None
+        except SecretsUnreadable:
+            return None
 
     def _links(
         self, session: Session, name: str, given: builtins.list[str] | None
@@ -886,7 +929,7 @@ class JobService:
             watch=row.watch,
             stale_after=f"{row.stale_after_s}s" if row.stale_after_s else "",
             long_after=f"{row.long_after_s}s" if row.long_after_s else "",
-            hooks=dict(row.hooks or {}),
+            hooks=shown(row.hooks),
             keep_runs=_keep_runs_text(row) or "",
             keep_logs=format_duration(row.keep_logs_s) if row.keep_logs_s else "",
         )
@@ -924,7 +967,7 @@ class JobService:
             "watch_problem": self.watch_problem(row),
             # alerts are silenced until then; None when not muted (or the mute ended)
             "muted_until": _iso(row.muted_until) if _muted(row, now) else None,
-            "hooks": dict(row.hooks or {}),
+            "hooks": shown(row.hooks),  # a webhook by its URL's hint only
             **_chain_view(row),
             "next_fire_at": _iso(in_own_zone(schedule, row.next_fire_at))
             if row.next_fire_at
@@ -947,6 +990,21 @@ class JobService:
 
         folder = local_folder(row.params.get("source"), remote_type)
         return folder_problem(folder) if folder is not None else None
+
+
+def _no_sealed(given: Any) -> None:
+    """A sealed URL is the store's form, never input: a webhook is given its URL."""
+    if not isinstance(given, dict):
+        return
+    for event, items in given.items():
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and {"url_sealed", "url_hint"} & item.keys():
+                raise InvalidInput(f"hooks.{event}[{i}]: give url, the webhook's URL",
+                                   field="hooks")  # fmt: skip
+
+
+def _commands(hooks: Hooks) -> list[Hook]:
+    return [h for items in hooks.values() for h in items if not h.is_webhook]
 
 
 def _muted(row: JobRow, now: datetime) -> bool:

@@ -34,3 +34,24 @@ def test_hooks_run_on_the_worker_and_log_there(cluster: Cluster) -> None:
     assert run["state"] == "succeeded", run
     lines = [line["message"] for line in cluster.svc.runs.logs(run["id"])]
     assert lines.index("[before] hook for hooked") < lines.index("work")
+
+
+def test_webhooks_post_from_the_worker_with_the_url_never_logged(cluster: Cluster) -> None:
+    from tests.integration.test_webhooks import TOKEN, Receiver
+
+    receiver = Receiver()
+    try:
+        cluster.worker()
+        cluster.start_scheduler()
+        receiver.status = 500
+        hooks = {"after": [{"url": receiver.url, "on_error": "fail"}]}
+        cluster.command_job("hooked", ["sh", "-c", "echo work"], hooks=hooks)
+        run = cluster.wait_state(cluster.run("hooked"))
+        assert (run["state"], run["error_class"]) == ("failed", "hook"), run
+        assert [(b["event"], b["job"]) for b in receiver.bodies] == [("after", "hooked")]
+        lines = [line["message"] for line in cluster.svc.runs.logs(run["id"])]
+        assert "after webhook http://127.0.0.1/… failed: answered HTTP 500" in lines
+        assert not [line for line in lines if TOKEN in line]
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

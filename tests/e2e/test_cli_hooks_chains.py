@@ -96,3 +96,34 @@ def test_hooks_exit_2_where_command_jobs_are_off(synchub: Synchub, tmp_path: Pat
     assert bad.returncode == 2
     assert "SYNCHUB_ALLOW_COMMAND_JOBS" in bad.stderr
     assert synchub.json("job", "list") == []
+
+
+def test_a_webhook_is_set_without_command_jobs_and_its_url_never_shown(
+    synchub: Synchub, tmp_path: Path
+) -> None:
+    from tests.integration.test_webhooks import TOKEN, Receiver
+
+    receiver = Receiver()
+    try:
+        (tmp_path / "a.txt").write_text("a")
+        synchub(
+            "job", "add", "backup", "--source", str(tmp_path), "--dest", str(tmp_path / "out"),
+            "--op", "copy", "--hook", f"after:fail:10s={receiver.url}",
+        )  # fmt: skip
+        shown = synchub("job", "show", "backup").stdout
+        assert "hook after: POST http://127.0.0.1/… (timeout 10s, on error fail)" in shown
+        done = synchub("job", "run", "backup", "--wait", check=False)
+        assert done.returncode == 0, done.stderr
+        assert [b["event"] for b in receiver.bodies] == ["after"]
+        (run,) = synchub.json("runs", "list", "--job", "backup")
+        outputs = [
+            shown, done.stdout, done.stderr,
+            synchub("runs", "logs", str(run["id"])).stdout,
+            synchub("job", "show", "backup", "--json").stdout,
+            synchub("export").stdout,
+        ]  # fmt: skip
+        assert not [text for text in outputs if TOKEN in text]
+        assert "${SYNCHUB_SECRET_JOB_BACKUP_HOOK_AFTER_0}" in outputs[-1]
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

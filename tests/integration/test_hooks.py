@@ -239,7 +239,8 @@ def test_only_an_admin_sets_hooks(csvc: Services, src: Path, tmp_path: Path) -> 
         ({"after": [{"command": ["/bin/true"], "timeout": "0s"}]}, "timeout"),
         ({"after": [{"command": ["/bin/true"], "timeout": "9h"}]}, "timeout must be"),
         ({"after": [{"command": ["/bin/true"], "shell": True}]}, "unknown key 'shell'"),
-        ({"after": [{"url": "https://example.org"}]}, "unknown key 'url'"),
+        ({"after": [{"url": "ftp://example.org"}]}, "http:// or https://"),
+        ({"after": [{"url": "https://x.org", "command": ["/bin/true"]}]}, "either command"),
         ({"after": [{"command": ["/bin/tr\0ue"]}]}, "without NUL"),
     ],
 )

@@ -418,6 +418,7 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         "w",
         RunnerSettings(end_behind=True),
         job_env=svc.job_env,
+        hook_url=svc.hook_url,
     )
     try:
         first, second = queued(svc, clock, "q", 2)

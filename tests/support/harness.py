@@ -71,6 +71,7 @@ class Harness:
                 allow_programs=self.svc.settings.allow_command_jobs,
             ),
             job_env=self.svc.job_env,
+            hook_url=self.svc.hook_url,
         )
 
     def step(self) -> list[int]:

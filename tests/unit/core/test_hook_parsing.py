@@ -42,7 +42,7 @@ def test_an_event_without_hooks_is_no_hook() -> None:
         ({"before": {"command": ["/x"]}}, "must be a list"),
         ({"before": [{"command": ["/x"]}] * 11}, "at most 10"),
         ({"before": ["/x"]}, r"hooks.before\[0\]: a hook is an object"),
-        ({"before": [{}]}, "give command"),
+        ({"before": [{}]}, "give either command"),
         ({"before": [{"command": ["x"]}]}, "absolute path"),
         ({"before": [{"command": ["/x", 1]}]}, "each argument is a string"),
         ({"before": [{"command": ["/x"], "timeout": True}]}, "seconds or a duration"),

@@ -1475,6 +1475,9 @@ def cron(
 
 
 def _default_zone() -> str:
+    from pydantic import ValidationError
+
+    from synchub.config import Settings
     from synchub.core.schedules import local_zone_name
 
     try:

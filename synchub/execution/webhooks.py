@@ -5,13 +5,14 @@ URL, which is a secret, and without the answer's body."""
 
 from __future__ import annotations
 
-import httpx
-
 from synchub.core.hooks import Hook, HookContext
 
 
 def post(hook: Hook, ctx: HookContext) -> tuple[int, str]:
     """0 and "" when the receiver answered 2xx; else -1 (or the status) and why."""
+    # Imported here: httpx pulls in rich, which a worker must not load before forking.
+    import httpx
+
     assert hook.url is not None, "a webhook's URL is opened before it is posted"
     try:
         answer = httpx.post(

@@ -103,7 +103,10 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         # Takes effect in a new database only (before its first table): pruning can
         # then give pages back to the file system. Older files: `incremental_vacuum_on`.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # Only on an empty file: on one in use it waits for the write lock, which a
+        # new connection opened during another's write would never get.
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -65,7 +65,7 @@ app.command("export")(export)
 app.command("apply")(apply)
 
 
-# Made on first use: `synchub --help` and parse errors import no rich (issue 16).
+# Made on first use: `synchub --help` and parse errors import no rich.
 out = LazyConsole(stderr=False)
 err = LazyConsole(stderr=True)
 

@@ -1,5 +1,5 @@
 """typer as the command line uses it: plain help (click's, no rich) and a help
-option that does not bring in pydantic, so `synchub --help` starts fast (issue 16)."""
+option that does not bring in pydantic, so `synchub --help` starts fast."""
 
 from __future__ import annotations
 

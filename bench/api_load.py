@@ -217,6 +217,8 @@ def _wrk_phase(spec: dict[str, Any], phase: dict[str, Any], workdir: Path) -> di
 def _write(spec: dict[str, Any]) -> dict[str, Any]:
     from synchub.core.clock import SystemClock
     from synchub.core.runs import RunState, Trigger
+    from synchub.store import claim as claim_store
+    from synchub.store import heartbeats
     from synchub.store import jobs as job_store
     from synchub.store import runs as run_store
     from synchub.store.db import make_engine, make_sessionmaker, transaction
@@ -252,17 +254,17 @@ def _write(spec: dict[str, Any]) -> dict[str, Any]:
         step("queue", started)
         started = time.perf_counter()
         with transaction(sessions) as session:
-            claim = run_store.claim(session, run_id, worker=worker, now=clock.now())
+            claim = claim_store.claim(session, run_id, worker=worker, now=clock.now())
         step("claim", started)
         if started >= measure_from:
             claims[claim.value] += 1
-        if claim is not run_store.Claim.CLAIMED:
+        if claim is not claim_store.Claim.CLAIMED:
             continue
         for i in range(spec["heartbeats"]):
             started = time.perf_counter()
             progress = {"bytes": (i + 1) * 1_000_000, "transfers": i + 1, "elapsed_s": i + 1.0}
             with transaction(sessions) as session:
-                run_store.heartbeat(
+                heartbeats.heartbeat(
                     session, run_id, worker=worker, now=clock.now(), progress=progress
                 )
             step("heartbeat", started)

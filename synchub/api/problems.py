@@ -43,10 +43,10 @@ from synchub.core.errors import (
     Refused,
     SchemaOutdated,
     SynchubError,
+    Unauthenticated,
 )
 from synchub.core.text import shown
 from synchub.services.faults import database_fault
-from synchub.services.tokens import Unauthenticated
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,8 @@ from typing import Any
 import anyio
 from anyio.to_thread import run_sync
 
-from synchub.core.errors import NotFound
+from synchub.core.errors import NotFound, Unauthenticated
 from synchub.services import Services
-from synchub.services.tokens import Unauthenticated
 
 #: How often the database is asked for new lines and state while a stream is open.
 POLL_S = 0.5

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from synchub.core.errors import InvalidInput
 from synchub.core.names import is_name
-from synchub.core.runs import RunState
+from synchub.core.runs import RETRYABLE, RunState
 
 
 class ChainOn(StrEnum):
@@ -26,10 +26,8 @@ class ChainOn(StrEnum):
 #: no chain: a person or the overlap policy stopped it, the work did not end.
 FOLLOWS: dict[ChainOn, frozenset[RunState]] = {
     ChainOn.SUCCESS: frozenset({RunState.SUCCEEDED}),
-    ChainOn.FAILURE: frozenset({RunState.FAILED, RunState.TIMED_OUT, RunState.LOST}),
-    ChainOn.ALWAYS: frozenset(
-        {RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.LOST}
-    ),
+    ChainOn.FAILURE: RETRYABLE,
+    ChainOn.ALWAYS: RETRYABLE | {RunState.SUCCEEDED},
 }
 
 

@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def iso(value: datetime | None) -> str | None:
+    """`value` in ISO 8601 with its offset, None for none: how views give times."""
+    return None if value is None else value.isoformat()
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Aware UTC now."""

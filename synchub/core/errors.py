@@ -11,12 +11,16 @@ The tree::
      │    ├── InvalidOption
      │    ├── InvalidRemote
      │    ├── CommandsDisabled  a program would start here, and command jobs are off
-     │    └── InvalidText     a lone surrogate or a control character (core/text.py)
+     │    ├── InvalidText     a lone surrogate or a control character (core/text.py)
+     │    └── BadQuery        a compatibility `query` of fields or operators not allowed
      ├── NotFound              CLI exit 3, HTTP 404
      │    ├── RemoteNotFound
      │    ├── JobNotFound
      │    ├── RunNotFound
-     │    └── TaskNotFound
+     │    ├── TaskNotFound
+     │    ├── AlertNotFound
+     │    ├── TokenNotFound
+     │    └── DirectoryNotFound
      ├── Conflict              the request clashes with the current state: HTTP 409
      │    ├── AlreadyExists
      │    ├── RemoteInUse
@@ -28,7 +32,11 @@ The tree::
      │    ├── SecretsUnreadable   the secret key cannot open stored secrets
      │    └── NoSecretKey         there is no secret key to seal new ones with
      ├── Refused               not allowed (token role or scope, a path outside the roots): HTTP 403
+     │    ├── Forbidden         the token's role or scope does not allow it
+     │    ├── OutsideBrowseRoots
+     │    └── DirectoryUnreadable
      ├── SchemaOutdated        the database schema is not the one this code knows
+     ├── Unauthenticated       no live API token: HTTP 401
      └── EngineError           a run's work failed; `permanent` says if a retry can help
 """
 
@@ -149,6 +157,10 @@ class CommandsDisabled(InvalidInput):
     """command jobs are disabled on this server"""
 
 
+class BadQuery(InvalidInput):
+    """A `query` that is not a JSON object of allowed fields and operators."""
+
+
 class NotFound(SynchubError):
     """Not found."""
 
@@ -171,6 +183,14 @@ class TaskNotFound(NotFound):
 
 class AlertNotFound(NotFound):
     """No alert with this name."""
+
+
+class TokenNotFound(NotFound):
+    """No live token with this name."""
+
+
+class DirectoryNotFound(NotFound):
+    """No such directory."""
 
 
 class Conflict(SynchubError):
@@ -222,8 +242,24 @@ class Refused(SynchubError):
     """This is not allowed."""
 
 
+class Forbidden(Refused):
+    """This token's role does not allow that."""
+
+
+class OutsideBrowseRoots(Refused):
+    """This path is outside the directories this server may browse (SYNCHUB_BROWSE_ROOTS)."""
+
+
+class DirectoryUnreadable(Refused):
+    """The server may not read this directory."""
+
+
 class SchemaOutdated(SynchubError):
     """The database schema is out of date: run `synchub db upgrade`."""
+
+
+class Unauthenticated(SynchubError):
+    """A valid API token is needed: send `Authorization: Bearer <token>`."""
 
 
 class EngineError(SynchubError):

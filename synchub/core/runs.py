@@ -55,16 +55,12 @@ NEXT: dict[RunState, frozenset[RunState]] = {
     ),
 }
 
-TERMINAL: frozenset[RunState] = frozenset(
-    {
-        RunState.SUCCEEDED,
-        RunState.FAILED,
-        RunState.TIMED_OUT,
-        RunState.LOST,
-        RunState.CANCELLED,
-        RunState.SKIPPED,
-    }
-)
+#: The states a run ends in: no arrow leaves them (a retry is a new run).
+TERMINAL: frozenset[RunState] = frozenset(s for s in RunState if not NEXT.get(s))
+#: Waiting to start: not handed to an executor yet, or handed over and not claimed.
+WAITING: frozenset[RunState] = frozenset({RunState.PENDING, RunState.QUEUED})
+#: Not ended: waiting or running.
+UNFINISHED: frozenset[RunState] = frozenset(RunState) - TERMINAL
 
 #: Log levels (rclone's, and syslog's two above critical), least severe first.
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")

@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,23 +27,18 @@ from synchub.core.errors import (
 from synchub.core.hooks import Hook, HookContext, HookEvent, Hooks, has_commands, parse_hooks
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
-from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_retried_note
+from synchub.core.runs import RunState, RunStats
 from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
+from synchub.execution.ending import Ends, stats_of
 from synchub.execution.hooks import HookResult, run_hooks
-from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
+from synchub.store import claim as claims
+from synchub.store import heartbeats
 from synchub.store import jobs as job_store
-from synchub.store import runs as run_store
-from synchub.store.db import (
-    again_if_disconnected,
-    autocommit,
-    is_postgresql,
-    reading,
-    transaction,
-)
-from synchub.store.outage import DB_OUTAGE, is_outage
+from synchub.store.db import again_if_disconnected, reading, transaction
+from synchub.store.outage import DB_OUTAGE
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +78,8 @@ class RunnerSettings:
     tick_s: float = 1.0  #: how often progress, logs and the heartbeat are written
     log_cap_bytes: int = 5 * 1024 * 1024
     file_report_cap: int = 100_000
-    #: Write a run's end that is one statement (see `_finish`) from a thread of the
-    #: runner's, so that `execute` returns while its commit is flushed; the same
+    #: Write a run's end that is one statement (see `ending.Ends.write`) from a thread
+    #: of the runner's, so that `execute` returns while its commit is flushed; the same
     #: thread's next `execute` waits for it first. For a Celery worker, whose next
     #: message comes meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
@@ -125,12 +119,9 @@ class Runner:
         self._monitor_thread: threading.Thread | None = None
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
-        #: the thread that writes ends behind (`end_behind`), made on first use
-        self._ender: ThreadPoolExecutor | None = None
-        #: per calling thread, `.last`: the end it left to that thread, if any
-        self._behind = threading.local()
+        self._ends = Ends(sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind)
 
-    def execute(self, run_id: int, at: datetime | None = None) -> run_store.Claim:
+    def execute(self, run_id: int, at: datetime | None = None) -> claims.Claim:
         """Claim run `run_id` and, when claimed, run it to its end in this thread.
 
         A run fired ahead of its fire time comes with that time as `at`: the claim
@@ -149,7 +140,7 @@ class Runner:
         if claimed is None:
             # BUSY runs wait for a run to end (which wakes the scheduler); waking it
             # now would only bounce them between pending and queued.
-            if claim is run_store.Claim.SKIPPED:
+            if claim is claims.Claim.SKIPPED:
                 self.on_end()
             return claim
         try:
@@ -158,38 +149,22 @@ class Runner:
             self.on_end()
         return claim
 
-    def _claim(self, run_id: int) -> tuple[run_store.Claim, run_store.Claimed | None]:
-        """Claim the run; with it comes what running it needs (one transaction: on
-        PostgreSQL one statement in autocommit, one round trip)."""
-
-        def claim() -> tuple[run_store.Claim, run_store.Claimed | None]:
-            if is_postgresql(self.sessions):
-                with autocommit(self.sessions) as conn:
-                    now = self.clock.now()
-                    done = run_store.claim_in_one(conn, run_id, worker=self.worker, now=now)
-                if done is not None:
-                    return done  # else its job uses a limited remote: the full path
-            with transaction(self.sessions) as session:
-                now = self.clock.now()
-                return run_store.claim_run(session, run_id, worker=self.worker, now=now)
-
+    def _claim(self, run_id: int) -> claims.ClaimOutcome:
+        """Claim the run; with it comes what running it needs."""
         # A claim whose commit was lost with its connection may have gone through:
         # then the second try finds the run running, reports it gone, and the run is
         # reaped as lost and retried by policy. Never run twice, never left behind.
-        return again_if_disconnected(claim)
+        return again_if_disconnected(
+            lambda: claims.take(self.sessions, run_id, worker=self.worker, clock=self.clock)
+        )
 
     def wait_for_end(self) -> None:
         """Wait until the end this thread left to the runner's end thread is written."""
-        last: Future[None] | None = getattr(self._behind, "last", None)
-        if last is not None:
-            self._behind.last = None
-            last.result()
+        self._ends.wait()
 
     def close(self) -> None:
         """Wait until every end left to the end thread is written (at process exit)."""
-        ender, self._ender = self._ender, None
-        if ender is not None:
-            ender.shutdown(wait=True)
+        self._ends.close()
 
     def stop_all(self, reason: StopReason = StopReason.SHUTDOWN) -> None:
         """Ask every run in this runner to stop (graceful shutdown's last step). After
@@ -205,7 +180,7 @@ class Runner:
         with self._lock:
             return list(self._active)
 
-    def _run_claimed(self, run: run_store.Claimed) -> None:
+    def _run_claimed(self, run: claims.Claimed) -> None:
         run_id = run.run_id
         sink = BufferedSink(
             run_id,
@@ -273,7 +248,7 @@ class Runner:
 
     def _work(
         self,
-        run: run_store.Claimed,
+        run: claims.Claimed,
         engine: Engine,
         ctx: RunContext,
         hooks: Hooks,
@@ -327,7 +302,7 @@ class Runner:
             hooks.get(event, []), context, sink, stop, grace_s=self.settings.kill_grace
         )
 
-    def _params(self, run: run_store.Claimed) -> Mapping[str, Any]:
+    def _params(self, run: claims.Claimed) -> Mapping[str, Any]:
         if run.only_path is not None:
             return one_file(run)
         if run.params.get("env"):
@@ -370,7 +345,7 @@ class Runner:
         try:
             with transaction(self.sessions) as session:
                 progress = watched.sink.flush(session)
-                cancel = run_store.heartbeat(
+                cancel = heartbeats.heartbeat(
                     session, run_id, worker=self.worker, now=self.clock.now(), progress=progress
                 )
         except Exception as exc:
@@ -403,142 +378,25 @@ class Runner:
         *,
         followed: bool = False,
     ) -> None:
-        """Write the run's end. `followed`: jobs run after this one, so the end goes
-        through `end_run`, which requests their runs."""
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
-        stats = outcome.stats if outcome.stats != RunStats() or sink is None else _from(sink)
-        if started_at is not None and state in (RunState.TIMED_OUT, RunState.CANCELLED):
-            # rclone's last stats line is up to a tick old, or missing after a kill:
-            # the run lasted until it was stopped.
-            wall = (self.clock.now() - started_at).total_seconds()
-            stats = replace(stats, elapsed_s=max(wall, stats.elapsed_s))
-        error = redact(outcome.error, sink.secrets) if outcome.error and sink else outcome.error
-        if state is RunState.TIMED_OUT:
-            error = "The job's timeout passed; the run was stopped"
-        elif state is RunState.LOST:
-            error = "synchub stopped while the run was running; it was interrupted"
-
-        values: dict[str, Any] = {
-            "exit_code": outcome.exit_code,
-            "error_class": _error_class(state, outcome),
-            "error": None if state is RunState.SUCCEEDED else error,
-            "stats": stats.as_dict(),
-            "progress": None,
-        }
-        if state is RunState.SKIPPED:
-            values["reason"] = SkipReason.HOOK.value
-        if state is RunState.CANCELLED and reasons:
-            del values["error"]  # the cancel wrote who asked for it (RunService.cancel)
-        if state in RETRYABLE and outcome.permanent:
-            values["next_step"] = not_retried_note(values["error_class"])
-        if outcome.dry_run:  # e.g. the job gained --dry-run after the run was created
-            values["dry_run"] = True
-        # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
-        # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
-        alone = (
-            not tasks
-            and not followed
-            and (sink is None or sink.empty())
-            and ends_alone(state, permanent=outcome.permanent)
-            and is_postgresql(self.sessions)
-        )
-
-        def finish() -> None:
-            if alone:
-                with autocommit(self.sessions) as conn:
-                    run_store.move(
-                        conn,
-                        run_id,
-                        state,
-                        expected=[RunState.RUNNING],
-                        finished_at=self.clock.now(),
-                        **values,
-                    )
-                return
-            try:
-                with transaction(self.sessions) as session:
-                    if sink is not None:
-                        sink.flush(session)
-                    end_run(
-                        session,
-                        run_id,
-                        state,
-                        now=self.clock.now(),
-                        permanent=outcome.permanent,
-                        tasks=tasks,
-                        **values,
-                    )
-            except Exception:
-                if sink is not None:
-                    sink.put_back()  # the next try writes them (a full disk, an outage)
-                raise
-
-        if alone and self.settings.end_behind:
-            self._end_behind(run_id, finish)
-            return
-        self._write_end(run_id, finish)
-
-    def _write_end(self, run_id: int, finish: Callable[[], None]) -> None:
-        """Write a run's end, trying again through a database outage for up to the run
-        lease: past it the reaper has ended (or will end) the run as lost and retried
-        it, so a pool slot is never held forever. The end is a conditional update: a
-        try after a lost commit that went through changes nothing."""
-        deadline = time.monotonic() + self.settings.run_lease_s
-        pause = 0.1
-        while True:
-            try:
-                again_if_disconnected(finish)
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                if time.monotonic() + pause > deadline:
-                    log.warning(
-                        "run %s: its end could not be written within its lease; "
-                        "it will be reaped as lost",
-                        run_id,
-                        extra={"action": "end_failed"},
-                    )
-                    return
-                DB_OUTAGE.failed(exc, f"run {run_id}'s end")
-                threading.Event().wait(pause)
-                pause = min(pause * 2, 1.0)
-                continue
-            DB_OUTAGE.ok()
-            return
-
-    def _end_behind(self, run_id: int, finish: Callable[[], None]) -> None:
-        """Leave `finish` to the end thread. If this process dies before it is written,
-        the run is reaped as lost and retried by policy, as when it dies just before
-        writing it itself; a second delivery of its message finds it claimed."""
-
-        def end() -> None:
-            try:
-                self._write_end(run_id, finish)
-            except Exception:
-                log.exception(
-                    "run %s: its end could not be written; it will be reaped as lost",
-                    run_id,
-                    extra={"action": "end_failed"},
-                )
-
-        self.wait_for_end()
-        if self._ender is None:
-            self._ender = ThreadPoolExecutor(1, thread_name_prefix="synchub-run-end")
-        self._behind.last = self._ender.submit(end)
+        self._ends.write(
+            run_id, state, outcome, sink, stopped=bool(reasons), tasks=tasks,
+            started_at=started_at, followed=followed,
+        )  # fmt: skip
 
     def _forget(self, run_id: int) -> None:
         with self._lock:
             self._active.pop(run_id, None)
 
 
-def _feed(run: run_store.Claimed) -> TaskFeed | None:
+def _feed(run: claims.Claimed) -> TaskFeed | None:
     if not run.watch:
         return None
     return TaskFeed(run.job_id, run.run_id, run.started_at, run.only_path)
 
 
-def one_file(run: run_store.Claimed) -> dict[str, Any]:
+def one_file(run: claims.Claimed) -> dict[str, Any]:
     """A one-file run's parameters (a task's retry)."""
     assert run.only_path is not None
     if run.kind != "rclone":
@@ -560,10 +418,10 @@ def _urls(hooks: Hooks) -> list[str]:
 
 
 def _context(
-    run: run_store.Claimed, state: RunState, outcome: Outcome, sink: BufferedSink
+    run: claims.Claimed, state: RunState, outcome: Outcome, sink: BufferedSink
 ) -> HookContext:
     """What the hooks after the work are told: its state, error and counts."""
-    stats = outcome.stats if outcome.stats != RunStats() else _from(sink)
+    stats = outcome.stats if outcome.stats != RunStats() else stats_of(sink)
     return HookContext(
         job=run.job_name,
         run_id=run.run_id,
@@ -588,12 +446,6 @@ def _state_for(outcome: Outcome, reasons: list[StopReason]) -> RunState:
     return RunState.SUCCEEDED if outcome.ok else RunState.FAILED
 
 
-def _error_class(state: RunState, outcome: Outcome) -> str | None:
-    if state is RunState.SUCCEEDED:
-        return None
-    return outcome.error_class if state is RunState.FAILED else state.value
-
-
 def _internal(exc: Exception) -> Outcome:
     # A remote or job that no longer exists, or secrets the key cannot open, will not
     # come back by retrying.
@@ -605,21 +457,4 @@ def _internal(exc: Exception) -> Outcome:
         error_class="config" if permanent else "internal",
         error=error,
         permanent=permanent,
-    )
-
-
-def _from(sink: BufferedSink) -> RunStats:
-    p = sink.last_progress
-    if p is None:
-        return RunStats()
-    speed = p.bytes / p.elapsed_s if p.elapsed_s else 0.0
-    return RunStats(
-        bytes=p.bytes,
-        files=p.transfers,
-        checks=p.checks,
-        deletes=p.deletes,
-        renames=p.renames,
-        errors=p.errors,
-        elapsed_s=p.elapsed_s,
-        speed_bps=speed,
     )

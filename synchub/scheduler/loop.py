@@ -22,8 +22,6 @@ from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RunState, SkipReason, Trigger
 from synchub.core.schedules import (
     MisfirePolicy,
-    Schedule,
-    ScheduleKind,
     decide_misfires,
     fires_between,
     next_fire,
@@ -32,8 +30,8 @@ from synchub.execution.executor import Executor
 from synchub.execution.outcomes import end_run
 from synchub.scheduler.lapse import LapseWatch
 from synchub.scheduler.watch import FolderWatch
+from synchub.store import heartbeats, leases
 from synchub.store import jobs as job_store
-from synchub.store import leases
 from synchub.store import runs as run_store
 from synchub.store.db import reading, transaction
 from synchub.store.outage import DB_OUTAGE
@@ -229,13 +227,7 @@ class Scheduler:
         here, as skipped runs."""
         expected = job.next_fire_at
         assert expected is not None
-        schedule = Schedule(
-            kind=ScheduleKind(job.schedule_kind),
-            cron=job.cron,
-            tz=job.tz,
-            every_s=job.every_s,
-            anchor=job.anchor_at,
-        )
+        schedule = job_store.schedule_of(job)
         try:
             fires, cut = fires_between(schedule, expected, horizon, limit=10_000)
             upcoming = next_fire(schedule, horizon)
@@ -342,14 +334,14 @@ class Scheduler:
         now = self.clock.now()
         found = 0
         with transaction(self.sessions) as session:
-            running = run_store.beats(session)
+            running = heartbeats.beats(session)
             self._beat_watch.keep(run_id for run_id, _ in running)
             mine = self.executor.in_flight()
             for run_id, beat in running:
                 lapsed = self._beat_watch.lapsed(run_id, beat, now, self.settings.run_lease_s)
                 if not lapsed or run_id in mine:
                     continue  # beating, or ours and alive (its heartbeat write is only late)
-                if not run_store.lock_if_beat_is(session, run_id, beat):
+                if not heartbeats.lock_if_beat_is(session, run_id, beat):
                     continue
                 ending = end_run(
                     session,
@@ -367,7 +359,7 @@ class Scheduler:
                         else f"retried as run {ending.retry_id}"
                     )
                     log.warning("run %s lost: %s", run_id, then, extra={"action": "run_lost"})
-            for run_id in run_store.stale_queued(session, now, self.settings.requeue_after_s):
+            for run_id in heartbeats.stale_queued(session, now, self.settings.requeue_after_s):
                 if run_id not in mine and run_store.move(
                     session,
                     run_id,

@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
 from synchub.core.errors import InvalidInput
-from synchub.core.runs import RunState, Trigger
+from synchub.core.runs import WAITING, RunState, Trigger
 from synchub.core.watch import Dirty
 from synchub.engines.rclone import TEMPORARY, parse_location
 from synchub.engines.rclone_flags import flag_name
+from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store import remotes as remote_store
 from synchub.store import runs as run_store
@@ -357,14 +358,14 @@ class FolderWatch:
         with transaction(self.sessions) as session:
             ids = {s.job_id for s in settled}
             jobs = {j.id: j for j in job_store.by_ids(session, ids, share=True)}
-            unfinished = run_store.unfinished_states(session, ids)
+            unfinished = job_runs.unfinished_states(session, ids)
             for item in settled:
                 job = jobs.get(item.job_id)
                 states = unfinished.get(item.job_id, set())
                 gone = job is None or not job.watch or not job.enabled
                 # A pending or queued run has not looked at the folder yet: it will
                 # see these changes.
-                waiting = bool(states & {RunState.PENDING.value, RunState.QUEUED.value})
+                waiting = bool(states & {s.value for s in WAITING})
                 if gone or waiting:
                     done.append(item)
                 elif RunState.RUNNING.value in states:

@@ -167,13 +167,11 @@ def _count(session: Any, summary: JobSummary, run: RunRow) -> None:
 
 def _stale_since(job: JobRow, successes: dict[int, datetime], at: datetime) -> datetime | None:
     """When the job's last success was, if it is stale at `at`; else None."""
-    from synchub.services.jobs import JobService
-
     if not job.enabled or job.schedule_kind == "none":
         return None
     last = successes.get(job.id, job.updated_at)
     since = max(last, job.updated_at)
-    deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
+    deadline = stale_deadline(job_store.schedule_of(job), since, job.stale_after_s)
     return since if deadline is not None and at >= deadline else None
 
 

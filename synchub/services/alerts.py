@@ -324,15 +324,13 @@ class AlertService:
         return queued
 
     def _stale(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
-        from synchub.services.jobs import JobService
-
         successes = store.last_successes(session)
         queued = 0
         for job in store.scheduled_jobs(session):
             # Counted from the last success, or from the job's last change (a new or
             # re-enabled job is not stale at once).
             since = max(successes.get(job.id, job.updated_at), job.updated_at)
-            deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
+            deadline = stale_deadline(job_store.schedule_of(job), since, job.stale_after_s)
             if deadline is None or now < deadline or job.stale_told_for == since:
                 continue
             wanted = [a for a in alerts if covers(a, job)]

@@ -18,7 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from synchub.core.errors import InvalidPath, NotFound, Refused
+from synchub.core.errors import (
+    DirectoryNotFound,
+    DirectoryUnreadable,
+    InvalidPath,
+    OutsideBrowseRoots,
+)
 
 #: The most entries one listing returns; `truncated` says when there were more.
 MAX_ENTRIES = 10_000
@@ -30,18 +35,6 @@ NO_ROOTS = (
     "sets SYNCHUB_BROWSE_ROOTS to the directories allowed, separated by ':' "
     "(e.g. SYNCHUB_BROWSE_ROOTS=/srv/inbox:/home/me), and restarts synchub"
 )
-
-
-class OutsideBrowseRoots(Refused):
-    """This path is outside the directories this server may browse (SYNCHUB_BROWSE_ROOTS)."""
-
-
-class DirectoryNotFound(NotFound):
-    """No such directory."""
-
-
-class DirectoryUnreadable(Refused):
-    """The server may not read this directory."""
 
 
 @dataclass(frozen=True)

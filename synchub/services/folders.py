@@ -32,13 +32,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from synchub.core.errors import InvalidInput, InvalidPath, InvalidRemote, JobNotFound, Refused
+from synchub.core.errors import (
+    DirectoryNotFound,
+    Forbidden,
+    InvalidInput,
+    InvalidPath,
+    InvalidRemote,
+    JobNotFound,
+    Refused,
+)
 from synchub.core.names import is_name
 from synchub.engines.rclone import parse_location
 from synchub.scheduler.watch import local_folder
 from synchub.services import browse
 from synchub.services.jobs import JobFields
-from synchub.services.tokens import Forbidden, Role
+from synchub.services.tokens import Role
 from synchub.store import remotes as remote_store
 from synchub.store.db import reading
 
@@ -122,7 +130,7 @@ class FolderService:
     def _local(self, path: str) -> str:
         try:
             real = browse.resolve_directory(self.svc.settings.browse_roots, path)
-        except browse.DirectoryNotFound as exc:
+        except DirectoryNotFound as exc:
             raise InvalidPath(f"Bad localPath: {exc.message}") from None
         for own in self._own_files():
             if _within(own, real) or _within(real, own):

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.orm import Session, object_session
 
 from synchub.core.chains import describe_cycle, find_cycle, parse_links
+from synchub.core.clock import iso as _iso
 from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import (
     AlreadyExists,
     CommandsDisabled,
     Conflict,
+    Forbidden,
     InvalidInput,
     InvalidSchedule,
     JobNotFound,
@@ -49,7 +51,7 @@ from synchub.engines.base import Engine, starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
-from synchub.services.tokens import Forbidden, Role
+from synchub.services.tokens import Role
 from synchub.store import audit
 from synchub.store import chains as chain_store
 from synchub.store import jobs as store
@@ -311,7 +313,7 @@ class JobService:
             if row.enabled != enabled:
                 row.enabled = enabled
                 # Fire times while disabled are not misfires: count from now.
-                row.next_fire_at = next_fire(self.schedule_of(row), now) if enabled else None
+                row.next_fire_at = next_fire(store.schedule_of(row), now) if enabled else None
                 if not enabled:
                     run_store.withdraw_ahead(session, row.id, now=now)
                 row.updated_at = now
@@ -460,7 +462,7 @@ class JobService:
             row = self._get(session, name)
         if not row.enabled:
             return []
-        schedule = self.schedule_of(row)
+        schedule = store.schedule_of(row)
         return [in_own_zone(schedule, f) for f in next_fires(schedule, self.svc.clock.now(), count)]
 
     def find(
@@ -810,7 +812,7 @@ class JobService:
         if spec.cron is not None and spec.every is not None:
             raise InvalidSchedule("Give either a cron expression or an interval, not both")
         if keep is not None:
-            return self.schedule_of(keep)
+            return store.schedule_of(keep)
         tz = spec.tz or self.svc.settings.default_tz or local_zone_name()
         with blame("tz"):
             zone(tz)
@@ -901,16 +903,6 @@ class JobService:
         return row
 
     @staticmethod
-    def schedule_of(row: JobRow) -> Schedule:
-        return Schedule(
-            kind=ScheduleKind(row.schedule_kind),
-            cron=row.cron,
-            tz=row.tz,
-            every_s=row.every_s,
-            anchor=row.anchor_at,
-        )
-
-    @staticmethod
     def _fields_of(row: JobRow) -> JobFields:
         return JobFields(
             kind=row.kind,
@@ -935,7 +927,7 @@ class JobService:
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
-        schedule = self.schedule_of(row)
+        schedule = store.schedule_of(row)
         return {
             "id": row.id,
             "name": row.name,
@@ -1251,10 +1243,6 @@ def _choice(enum: type[E], value: str | None, what: str) -> E:
     except ValueError:
         allowed = "|".join(m.value for m in enum)
         raise InvalidInput(f"Bad {what} {value!r}: use {allowed}") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _plain_env(params: dict[str, Any]) -> bool:

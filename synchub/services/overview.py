@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
-from synchub.services.jobs import JobService
 from synchub.services.runs import run_view
+from synchub.store import job_runs
 from synchub.store import jobs as job_store
-from synchub.store import runs as run_store
 from synchub.store.db import reading
 from synchub.store.tables import JobRow, RunRow
 
@@ -49,7 +48,7 @@ class JobStatus:
     last_success_at: str | None  #: when its last successful run ended (ISO 8601)
     failing: bool  #: enabled, and its last run failed, timed out or was lost
     stale_for: float | None  #: seconds without a success, when that is too long
-    #: when its failing streak began (ISO 8601; see run_store.failing_since_of_jobs)
+    #: when its failing streak began (ISO 8601; see job_runs.failing_since_of_jobs)
     failing_since: str | None = None
 
 
@@ -106,11 +105,11 @@ class OverviewService:
         ids = [view["id"] for view in views]
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            latest = run_store.latest_of_jobs(session, ids)
-            successes = run_store.last_success_of_jobs(session, ids)
+            latest = job_runs.latest_of_jobs(session, ids)
+            successes = job_runs.last_success_of_jobs(session, ids)
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
             failing = [i for i in ids if rows[i].enabled and _failed(latest.get(i))]
-            since = run_store.failing_since_of_jobs(session, failing)
+            since = job_runs.failing_since_of_jobs(session, failing)
             return [
                 self._status(view, rows[view["id"]], latest, successes, now, since)
                 for view in views
@@ -124,9 +123,9 @@ class OverviewService:
             row = job_store.get_by_id(session, view["id"])
             if row is None:
                 raise JobNotFound(f"No job named {name!r}")
-            latest = run_store.latest_of_jobs(session, [row.id])
-            successes = run_store.last_success_of_jobs(session, [row.id])
-            since = run_store.failing_since_of_jobs(session, [row.id])
+            latest = job_runs.latest_of_jobs(session, [row.id])
+            successes = job_runs.last_success_of_jobs(session, [row.id])
+            since = job_runs.failing_since_of_jobs(session, [row.id])
             return self._status(view, row, latest, successes, now, since)
 
     def attention(self) -> builtins.list[JobStatus]:
@@ -134,8 +133,8 @@ class OverviewService:
         stale; each by name within."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            latest = run_store.latest_of_jobs(session)
-            successes = run_store.last_success_of_jobs(session)
+            latest = job_runs.latest_of_jobs(session)
+            successes = job_runs.last_success_of_jobs(session)
             found = []
             rows = [
                 row
@@ -147,7 +146,7 @@ class OverviewService:
                 )
             ]
             failing = [row.id for row in rows if _failed(latest.get(row.id))]
-            since = run_store.failing_since_of_jobs(session, failing)
+            since = job_runs.failing_since_of_jobs(session, failing)
             for row in rows:
                 view = self.svc.jobs._view(row, now)
                 found.append(self._status(view, row, latest, successes, now, since))
@@ -159,7 +158,7 @@ class OverviewService:
         8601). Jobs without one are left out. The same few queries for any number
         of jobs (`latest_of_jobs`), so a long job list does not ask once per job."""
         with reading(self.svc.sessions) as session:
-            latest = run_store.latest_of_jobs(session)
+            latest = job_runs.latest_of_jobs(session)
         return {
             job_id: {
                 "id": run.id,
@@ -217,7 +216,7 @@ def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> flo
     since = now - (last_success or row.created_at)
     if since <= MIN_STALE:  # the common case, without computing fire times
         return None
-    limit = stale_after(JobService.schedule_of(row), now)
+    limit = stale_after(job_store.schedule_of(row), now)
     if limit is None:
         return None
     return since.total_seconds() if since > limit else None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from synchub.core.clock import iso as _iso
 from synchub.core.errors import (
     InvalidInput,
     InvalidTransition,
@@ -21,6 +22,7 @@ from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import (
     LOG_LEVELS,
     TERMINAL,
+    WAITING,
     CancelReason,
     FileAction,
     RunState,
@@ -29,7 +31,7 @@ from synchub.core.runs import (
     severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
-from synchub.store import audit, leases
+from synchub.store import audit, leases, run_metrics
 from synchub.store import jobs as job_store
 from synchub.store import logs as log_store
 from synchub.store import runs as store
@@ -70,7 +72,7 @@ class RunService:
         with transaction(self.svc.sessions) as session:
             run = self._get(session, run_id)
             state = RunState(run.state)
-            if state in (RunState.PENDING, RunState.QUEUED):
+            if state in WAITING:
                 if not store.move(
                     session,
                     run_id,
@@ -380,16 +382,16 @@ class RunService:
                 "leader": lease.holder if lease else None,
                 "lease_expires_at": lease.expires_at.isoformat() if lease else None,
                 "leader_alive": bool(lease and lease.expires_at > now),
-                "due_not_dispatched": store.count_due_pending(session, now),
-                "pending": store.count_in_state(session, RunState.PENDING),
-                "queued": store.count_in_state(session, RunState.QUEUED),
-                "running": store.count_in_state(session, RunState.RUNNING),
+                "due_not_dispatched": run_metrics.count_due_pending(session, now),
+                "pending": run_metrics.count_in_state(session, RunState.PENDING),
+                "queued": run_metrics.count_in_state(session, RunState.QUEUED),
+                "running": run_metrics.count_in_state(session, RunState.RUNNING),
             }
 
     def waiting_by_queue(self) -> dict[str, int]:
         """Runs pending or queued, per queue."""
         with reading(self.svc.sessions) as session:
-            return dict(store.depth_by_queue(session))
+            return dict(run_metrics.depth_by_queue(session))
 
     def figures(
         self, *, duration_buckets: Sequence[float], lateness_buckets: Sequence[float]
@@ -400,11 +402,11 @@ class RunService:
         "queues": [(queue, waiting runs)], "last_success": [(job, finished_at)]}."""
         with reading(self.svc.sessions) as session:
             return {
-                "totals": store.totals_by_job_and_state(session),
-                "duration": store.histogram(session, "duration", duration_buckets),
-                "lateness": store.histogram(session, "lateness", lateness_buckets),
-                "queues": store.depth_by_queue(session),
-                "last_success": store.last_success_by_job(session),
+                "totals": run_metrics.totals_by_job_and_state(session),
+                "duration": run_metrics.histogram(session, "duration", duration_buckets),
+                "lateness": run_metrics.histogram(session, "lateness", lateness_buckets),
+                "queues": run_metrics.depth_by_queue(session),
+                "last_success": run_metrics.last_success_by_job(session),
             }
 
     def _get(self, session: Session, run_id: int) -> RunRow:
@@ -476,10 +478,6 @@ def _member(enum: type[M], value: str, what: str) -> M:
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise InvalidInput(f"Bad {what} {value!r}: use one of {allowed}") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 #: Log lines read at a time while searching a run's log.

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from synchub.core.clock import iso as _iso
 from synchub.core.errors import TaskBusy, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
+from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as store
@@ -103,7 +105,7 @@ class TaskService:
             ids = [v["id"] for v in views]
             sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
-            last = run_store.last_finished(session, ids)
+            last = job_runs.last_finished(session, ids)
         for view in views:
             view["files_sent"] = sent.get(view["id"], 0)
             view["running"] = view["id"] in running
@@ -185,7 +187,3 @@ def task_view(task: FileTaskRow, status: str, job_name: str) -> dict[str, Any]:
         "finished_at": _iso(task.finished_at),
         "duration_s": duration,
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()

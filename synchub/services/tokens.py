@@ -34,8 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from synchub.core.clock import iso as _iso
 from synchub.core.durations import parse_duration
-from synchub.core.errors import AlreadyExists, InvalidInput, NotFound, Refused, SynchubError
+from synchub.core.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    TokenNotFound,
+    Unauthenticated,
+)
 from synchub.core.names import check_name
 from synchub.store import audit
 from synchub.store import tokens as store
@@ -91,18 +98,6 @@ class Scope(StrEnum):
 
 
 _PREFIXES = {Scope.COMPAT_RSH: "/compat/rsh"}
-
-
-class TokenNotFound(NotFound):
-    """No live token with this name."""
-
-
-class Unauthenticated(SynchubError):
-    """A valid API token is needed: send `Authorization: Bearer <token>`."""
-
-
-class Forbidden(Refused):
-    """This token's role does not allow that."""
 
 
 @dataclass(frozen=True)
@@ -427,7 +422,3 @@ def _unusable_digest() -> str:
     """A digest no secret is known to have: what a revoked token keeps instead of the
     digest of a value that is given again."""
     return hashlib.sha256(b"revoked:" + secrets.token_bytes(32)).hexdigest()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -22,10 +22,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from synchub.core.names import is_name
+from synchub.core.schedules import Schedule, ScheduleKind
 from synchub.store.tables import Base, JobChainRow, JobRemoteRow, JobRow, RemoteRow
 
 #: What a name holds once lowered (core.names): a needle with anything else matches none.
 _NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
+
+
+def schedule_of(row: JobRow) -> Schedule:
+    """The job's schedule, as its columns hold it."""
+    return Schedule(
+        kind=ScheduleKind(row.schedule_kind),
+        cron=row.cron,
+        tz=row.tz,
+        every_s=row.every_s,
+        anchor=row.anchor_at,
+    )
 
 
 def get(session: Session, name: str, *, share: bool = False) -> JobRow | None:

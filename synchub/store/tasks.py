@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from synchub.core.runs import FileAction, RunState
+from synchub.core.runs import WAITING, FileAction, RunState
 from synchub.core.tasks import TaskState
 from synchub.store.tables import FileTaskRow, JobRow, RunFileRow, RunRow
 
@@ -32,7 +32,7 @@ def _waiting_run() -> ColumnElement[bool]:
     the one-file run made for it (a retry), waiting or running. Until the run
     reports the file in flight, the task is stored pending."""
     whole = and_(RunRow.job_id == FileTaskRow.job_id, RunRow.only_path.is_(None))
-    waiting = RunRow.state.in_((RunState.PENDING.value, RunState.QUEUED.value))
+    waiting = RunRow.state.in_([s.value for s in WAITING])
     running = RunRow.state == RunState.RUNNING.value
     return exists().where(
         or_(

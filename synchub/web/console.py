@@ -14,9 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
-from synchub.core.errors import Conflict, InvalidInput, NotFound, Refused, SynchubError
+from synchub.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Refused,
+    SynchubError,
+    Unauthenticated,
+)
 from synchub.services import Services
-from synchub.services.tokens import Principal, Role, TokenService, Unauthenticated
+from synchub.services.tokens import Principal, Role, TokenService
 from synchub.web import format as fmt
 from synchub.web import session, words
 from synchub.web.static import Asset

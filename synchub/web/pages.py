@@ -10,10 +10,10 @@ from anyio.to_thread import run_sync
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from synchub.core.errors import JobNotFound, Refused
+from synchub.core.errors import JobNotFound, Refused, Unauthenticated
 from synchub.core.runs import LOG_LEVELS, FileAction, RunState
 from synchub.services.overview import JobStatus
-from synchub.services.tokens import Role, Unauthenticated
+from synchub.services.tokens import Role
 from synchub.web import console, live, session
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 

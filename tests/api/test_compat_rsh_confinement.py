@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from synchub.core.errors import InvalidPath, InvalidRemote
-from synchub.services.browse import OutsideBrowseRoots
+from synchub.core.errors import Forbidden, InvalidPath, InvalidRemote, OutsideBrowseRoots
 from synchub.services.folders import NewFolder
 from synchub.services.jobs import JobFields
-from synchub.services.tokens import Forbidden, Role
+from synchub.services.tokens import Role
 from synchub.store import jobs as job_store
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction

@@ -11,9 +11,10 @@ from synchub.api.pagination import encode_cursor
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
 from synchub.services.jobs import JobFields
+from synchub.store import claim as claims
 from synchub.store import runs as run_store
+from synchub.store.claim import Claim
 from synchub.store.db import transaction
-from synchub.store.runs import Claim
 from tests.api.conftest import Api, ok, problem
 from tests.support.harness import Harness
 
@@ -343,7 +344,7 @@ def test_a_job_is_not_deleted_while_one_of_its_runs_runs(api: Api) -> None:
     run_id = api.svc.runs.request("j")
     with transaction(api.svc.sessions) as session:
         run_store.move(session, run_id, RunState.QUEUED, expected=[RunState.PENDING])
-        assert run_store.claim(session, run_id, worker="w", now=api.clock.now()) is Claim.CLAIMED
+        assert claims.claim(session, run_id, worker="w", now=api.clock.now()) is Claim.CLAIMED
     for params in ({}, {"keep_history": "true"}):
         body = problem(api.admin.delete("/api/v1/jobs/j", params=params), 409)
         assert body["type"] == "urn:synchub:problem:job-running"

@@ -9,9 +9,9 @@ import pytest
 
 from synchub.api.compat import rsh
 from synchub.core.clock import FakeClock
-from synchub.core.errors import AlreadyExists, InvalidInput
+from synchub.core.errors import AlreadyExists, Forbidden, InvalidInput
 from synchub.services import Services
-from synchub.services.tokens import Forbidden, Principal, Role, Scope, TokenService
+from synchub.services.tokens import Principal, Role, Scope, TokenService
 from synchub.store import audit
 from synchub.store.db import transaction
 from tests.api.conftest import Api, ok, problem

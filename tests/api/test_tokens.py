@@ -14,16 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from synchub.core.clock import FakeClock
-from synchub.core.errors import AlreadyExists, InvalidInput
-from synchub.services import Services
-from synchub.services.tokens import (
-    TOUCHES,
+from synchub.core.errors import (
+    AlreadyExists,
     Forbidden,
-    Role,
+    InvalidInput,
     TokenNotFound,
-    TokenService,
     Unauthenticated,
 )
+from synchub.services import Services
+from synchub.services.tokens import TOUCHES, Role, TokenService
 from synchub.store import audit
 from synchub.store import tokens as token_store
 from synchub.store.db import transaction

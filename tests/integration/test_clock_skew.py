@@ -11,7 +11,8 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.jobs import JobFields
-from synchub.store import runs as run_store
+from synchub.store import claim as claims
+from synchub.store import heartbeats
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 
@@ -41,12 +42,12 @@ def test_a_skewed_worker_keeps_its_run_while_it_beats_and_loses_it_when_it_stops
 
     def beat() -> None:
         with transaction(svc.sessions) as session:
-            assert run_store.heartbeat(
+            assert heartbeats.heartbeat(
                 session, run_id, worker="far", now=worker.now(), progress=None
             ) is False  # fmt: skip
 
     with transaction(svc.sessions) as session:
-        assert run_store.claim(session, run_id, worker="far", now=worker.now())
+        assert claims.claim(session, run_id, worker="far", now=worker.now())
     # It should keep the run for as long as the worker beats, whatever its clock says.
     for _ in range(6):
         advance(20, clock, worker)

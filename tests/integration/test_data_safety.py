@@ -12,7 +12,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.jobs import JobFields
-from synchub.store import runs as run_store
+from synchub.store import job_runs, run_metrics
 from synchub.store.db import reading
 from tests.integration.engines.helpers import tree, write
 from tests.support.harness import Harness
@@ -95,9 +95,9 @@ def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
     assert run["stats"]["files"] == 0 and run["stats"]["bytes"] == 0  # type: ignore[index]
     with reading(svc.sessions) as session:
         job = svc.jobs.show("backup")
-        assert run_store.last_succeeded(session, job["id"]) is None
-        assert run_store.last_success_by_job(session) == []
-        assert run_store.last_success_of_jobs(session) == {}  # the console's
+        assert job_runs.last_succeeded(session, job["id"]) is None
+        assert run_metrics.last_success_by_job(session) == []
+        assert job_runs.last_success_of_jobs(session) == {}  # the console's
     assert svc.runs.figures(duration_buckets=[1.0], lateness_buckets=[1.0])["last_success"] == []
 
 

@@ -17,7 +17,7 @@ from synchub.services import Services
 from synchub.services.alerts import AlertFields
 from synchub.services.doctor import Finding, Level, healthy
 from synchub.services.jobs import JobFields
-from synchub.store import runs as run_store
+from synchub.store import claim as claims
 from synchub.store.db import transaction
 from tests.conftest import need_service
 from tests.support.harness import Harness
@@ -72,7 +72,7 @@ def test_a_worker_whose_heartbeat_comes_from_the_future_has_a_clock_ahead(
     h.scheduler.tick()
     ahead = now_clock.now() + timedelta(minutes=10)
     with transaction(svc.sessions) as session:
-        assert run_store.claim(session, run_id, worker="far-away", now=ahead)
+        assert claims.claim(session, run_id, worker="far-away", now=ahead)
     found = by_check(svc.doctor.examine())["worker clock"]
     assert found.level is Level.PROBLEM
     assert "worker far-away's clock is 600 s ahead" in found.message

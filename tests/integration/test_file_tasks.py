@@ -20,6 +20,7 @@ from synchub.execution.outcomes import end_run
 from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
 from synchub.services.jobs import JobFields
+from synchub.store import claim as claims
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction
@@ -123,8 +124,8 @@ def test_a_change_during_a_run_is_left_for_the_next_run(
     (run_id,) = svc.runs.request_many(["inbox"])
     with transaction(svc.sessions) as session:
         run_store.mark_queued(session, [run_id], clock.now())
-        claim = run_store.claim(session, run_id, worker="w", now=clock.now())
-    assert claim is run_store.Claim.CLAIMED
+        claim = claims.claim(session, run_id, worker="w", now=clock.now())
+    assert claim is claims.Claim.CLAIMED
     clock.advance(1)
     drop(watch, src, {"late.txt": b"l"})
     with transaction(svc.sessions) as session:
@@ -244,8 +245,8 @@ def test_a_retried_task_is_queued_until_its_run_ends_and_cannot_be_deleted(
     retry = svc.tasks.retry(task_id)["run_id"]
     with transaction(svc.sessions) as session:
         run_store.mark_queued(session, [retry], clock.now())
-        claim = run_store.claim(session, retry, worker="w", now=clock.now())
-    assert claim is run_store.Claim.CLAIMED
+        claim = claims.claim(session, retry, worker="w", now=clock.now())
+    assert claim is claims.Claim.CLAIMED
     # Its run has started, and has not yet said the file is in flight: it should be
     # queued still, and neither deleted (it would come back under a new id) nor
     # retried again.
@@ -270,7 +271,7 @@ def test_a_pending_task_is_queued_while_a_run_that_began_after_it_was_seen_runs(
     (run_id,) = svc.runs.request_many(["inbox"])
     with transaction(svc.sessions) as session:
         run_store.mark_queued(session, [run_id], clock.now())
-        run_store.claim(session, run_id, worker="w", now=clock.now())
+        claims.claim(session, run_id, worker="w", now=clock.now())
     clock.advance(1)
     drop(watch, src, {"late.txt": b"l"})
     # It should count on the running run for the file seen before it began, not for

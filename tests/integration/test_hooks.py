@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from synchub.core.clock import FakeClock
-from synchub.core.errors import CommandsDisabled, InvalidInput
+from synchub.core.errors import CommandsDisabled, Forbidden, InvalidInput
 from synchub.services import Services
 from synchub.services.jobs import JobFields
-from synchub.services.tokens import Forbidden, Role
+from synchub.services.tokens import Role
 from tests.support.harness import Harness
 
 #: A hook that appends its event and context to a JSON-lines file, then exits with

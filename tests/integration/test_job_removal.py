@@ -15,6 +15,7 @@ from synchub.core.errors import JobDeleted, JobNotFound, JobRunning
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import audit
+from synchub.store import claim as claims
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
@@ -151,7 +152,7 @@ def test_a_run_handed_to_an_executor_before_the_removal_never_starts(
 
     assert svc.jobs.remove("j", keep_history=True)["runs_cancelled"] == [run_id]
 
-    assert h.runner.execute(run_id) is run_store.Claim.GONE
+    assert h.runner.execute(run_id) is claims.Claim.GONE
     assert scripted.started == []
     assert svc.runs.show(run_id)["state"] == "cancelled"
 
@@ -172,7 +173,7 @@ def test_a_run_handed_over_before_its_job_was_deleted_never_starts_a_new_run(
     # It should give the new run an id of its own (SQLite would give the deleted one's
     # again), so that the old message finds nothing to start.
     assert fresh != stale
-    assert h.runner.execute(stale) is run_store.Claim.GONE
+    assert h.runner.execute(stale) is claims.Claim.GONE
     assert scripted.started == []
     assert svc.runs.show(fresh)["state"] == "pending"
 

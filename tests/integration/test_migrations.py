@@ -771,3 +771,40 @@ def test_0019_adds_the_digest_settings_and_goes_back(blank_url: str) -> None:
     upgrade(engine)
     check_schema(engine)
     engine.dispose()
+
+
+def claim_function_text(engine: Engine, name: str) -> str | None:
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT prosrc FROM pg_proc WHERE proname = :n"), {"n": name})
+        return found.scalar()
+
+
+def test_0020_creates_the_versioned_claim_function_from_its_file_beside_the_old_one(
+    blank_url: str,
+) -> None:
+    from synchub.store.claim import FUNCTION, SQL_FILE
+
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0019")
+
+    upgrade(engine, "0020")
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert counts(engine) == (3, 1, 1)
+    if engine.dialect.name == "postgresql":
+        # It should be the file's function, and leave the old one to the workers of the
+        # older version during a rolling upgrade.
+        body = SQL_FILE.read_text(encoding="utf-8").split("$$")[1]
+        assert claim_function_text(engine, FUNCTION) == body
+        assert claim_function_text(engine, "synchub_claim_run") is not None
+    command.downgrade(alembic_config(engine), "0019")
+    if engine.dialect.name == "postgresql":
+        assert claim_function_text(engine, FUNCTION) is None
+        assert claim_function_text(engine, "synchub_claim_run") is not None
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()

@@ -13,10 +13,10 @@ from synchub.core.schedules import Schedule, ScheduleKind, cron_schedule, interv
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.services.overview import MIN_STALE, stale_after
+from synchub.store import claim as claims
 from synchub.store import logs as log_store
-from synchub.store import runs as run_store
+from synchub.store.claim import Claim
 from synchub.store.db import transaction
-from synchub.store.runs import Claim
 from tests.support.harness import Harness
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -123,7 +123,7 @@ def test_running_runs_come_with_their_jobs_parameters(
     assert svc.overview.running() == []
     harness.scheduler.tick()  # handed to the executor, which does not run it
     with transaction(svc.sessions) as session:
-        assert run_store.claim(session, run_id, worker="w", now=clock.now()) == Claim.CLAIMED
+        assert claims.claim(session, run_id, worker="w", now=clock.now()) == Claim.CLAIMED
     [running] = svc.overview.running()
     assert running["id"] == run_id and running["params"]["result"] == "block"
 

@@ -16,6 +16,7 @@ from synchub.engines.base import Outcome, RunContext
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.services import Services
 from synchub.services.jobs import JobFields
+from synchub.store import claim as claims
 from synchub.store import db
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
@@ -174,39 +175,39 @@ def test_two_workers_racing_for_one_run_claim_it_once(svc: Services, clock: Fake
     run_id = svc.runs.request("j")
     with transaction(svc.sessions) as session:
         run_store.move(session, run_id, RunState.QUEUED, queued_at=clock.now())
-    results: list[run_store.Claim] = []
+    results: list[claims.Claim] = []
 
     def claim(worker: str) -> None:
         with transaction(svc.sessions) as session:
-            results.append(run_store.claim(session, run_id, worker=worker, now=clock.now()))
+            results.append(claims.claim(session, run_id, worker=worker, now=clock.now()))
 
     threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(run_store.Claim.CLAIMED) == 1
-    assert results.count(run_store.Claim.GONE) == 7
+    assert results.count(claims.Claim.CLAIMED) == 1
+    assert results.count(claims.Claim.GONE) == 7
 
 
 def race_to_claim(
     svc: Services, clock: FakeClock, run_ids: list[int], alone: bool = False
-) -> list[run_store.Claim]:
+) -> list[claims.Claim]:
     """Claim each run in a thread of its own, all at once; the outcomes. `alone`: as a
     worker claims on PostgreSQL, one statement in autocommit (not in a transaction)."""
-    results: list[run_store.Claim] = []
+    results: list[claims.Claim] = []
     start = threading.Barrier(len(run_ids))
 
     def claim(run_id: int) -> None:
         start.wait()
         if alone:
             with db.autocommit(svc.sessions) as conn:
-                done = run_store.claim_in_one(conn, run_id, worker="w", now=clock.now())
+                done = claims.claim_in_one(conn, run_id, worker="w", now=clock.now())
             assert done is not None
             results.append(done[0])
             return
         with transaction(svc.sessions) as session:
-            results.append(run_store.claim(session, run_id, worker="w", now=clock.now()))
+            results.append(claims.claim(session, run_id, worker="w", now=clock.now()))
 
     threads = [threading.Thread(target=claim, args=(r,)) for r in run_ids]
     for t in threads:
@@ -231,8 +232,8 @@ def test_workers_racing_for_different_runs_of_one_job_start_only_one(
             run_store.mark_queued(session, run_ids, clock.now())
         results = race_to_claim(svc, clock, run_ids, alone)
         # It should start exactly one; the others wait (queue) or are skipped (skip).
-        assert results.count(run_store.Claim.CLAIMED) == 1
-        others = run_store.Claim.BUSY if overlap == "queue" else run_store.Claim.SKIPPED
+        assert results.count(claims.Claim.CLAIMED) == 1
+        others = claims.Claim.BUSY if overlap == "queue" else claims.Claim.SKIPPED
         assert results.count(others) == len(run_ids) - 1
         states = sorted(svc.runs.show(r)["state"] for r in run_ids)
         assert states == sorted(["running"] + 5 * ["pending" if overlap == "queue" else "skipped"])
@@ -254,11 +255,11 @@ def test_the_claim_in_one_statement_leaves_a_limited_remote_to_the_full_path(
         run_store.mark_queued(session, [run_id], clock.now())
     with db.autocommit(svc.sessions) as conn:
         # It should do nothing and say so: the remote's limit is checked in Python.
-        assert run_store.claim_in_one(conn, run_id, worker="w", now=clock.now()) is None
+        assert claims.claim_in_one(conn, run_id, worker="w", now=clock.now()) is None
     assert svc.runs.show(run_id)["state"] == "queued"
     with transaction(svc.sessions) as session:
-        claim = run_store.claim(session, run_id, worker="w", now=clock.now())
-    assert claim is run_store.Claim.CLAIMED
+        claim = claims.claim(session, run_id, worker="w", now=clock.now())
+    assert claim is claims.Claim.CLAIMED
 
 
 def test_a_remote_limit_holds_runs_until_a_slot_frees(
@@ -321,7 +322,7 @@ def test_a_connection_cut_between_runs_costs_no_run(
         first = svc.runs.request("j")
         with transaction(svc.sessions) as session:
             run_store.mark_queued(session, [first], clock.now())
-        assert runner.execute(first) is run_store.Claim.CLAIMED
+        assert runner.execute(first) is claims.Claim.CLAIMED
         with engine.connect() as conn:  # the one pooled connection
             backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
         with transaction(svc.sessions) as session:
@@ -330,7 +331,7 @@ def test_a_connection_cut_between_runs_costs_no_run(
         second = svc.runs.request("j")
         with transaction(svc.sessions) as session:
             run_store.mark_queued(session, [second], clock.now())
-        assert runner.execute(second) is run_store.Claim.CLAIMED
+        assert runner.execute(second) is claims.Claim.CLAIMED
         assert svc.runs.show(second)["state"] == "succeeded"
     finally:
         engine.dispose()
@@ -422,14 +423,14 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
     )
     try:
         first, second = queued(svc, clock, "q", 2)
-        assert runner.execute(first) is run_store.Claim.CLAIMED
+        assert runner.execute(first) is claims.Claim.CLAIMED
         # It should claim the job's next run: the first run's end, written behind
         # (PostgreSQL), is in before the claim, which would otherwise find it running.
-        assert runner.execute(second) is run_store.Claim.CLAIMED
+        assert runner.execute(second) is claims.Claim.CLAIMED
         assert svc.runs.show(first)["state"] == "succeeded"
         # A failed run's end creates its retry: written before `execute` returns.
         (failing,) = queued(svc, clock, "f", 1)
-        assert runner.execute(failing) is run_store.Claim.CLAIMED
+        assert runner.execute(failing) is claims.Claim.CLAIMED
         assert svc.runs.show(failing)["state"] == "failed"
         assert [r["attempt"] for r in svc.runs.list(job="f")] == [2, 1]
     finally:

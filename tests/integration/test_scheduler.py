@@ -156,7 +156,7 @@ def test_disabling_a_job_stops_it_and_enabling_counts_from_now(
 
 
 def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: FakeClock) -> None:
-    from synchub.store import runs as run_store
+    from synchub.store import claim as claims
 
     svc.jobs.add("j", scripted_job(retries=2, retry_delay="10s"))
     run_id = svc.runs.request("j")
@@ -164,7 +164,7 @@ def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: 
     h.scheduler.tick()
     (dispatched,) = h.executor.take()
     with transaction(svc.sessions) as session:
-        assert run_store.claim(session, dispatched, worker="dead-worker", now=clock.now())
+        assert claims.claim(session, dispatched, worker="dead-worker", now=clock.now())
     clock.advance(1)
     h.scheduler.tick()  # the scheduler sees the claim's heartbeat
     assert svc.runs.show(run_id)["state"] == "running"
@@ -193,7 +193,7 @@ def test_a_lost_run_with_no_retry_left_is_counted_and_logged(
 ) -> None:
     """`end_run` once answered None for "ended, no retry", which the reaper read as
     "not ended": such a run became lost without a count or a warning."""
-    from synchub.store import runs as run_store
+    from synchub.store import claim as claims
 
     svc.jobs.add("j", scripted_job(retries=0))
     run_id = svc.runs.request("j")
@@ -201,7 +201,7 @@ def test_a_lost_run_with_no_retry_left_is_counted_and_logged(
     h.scheduler.tick()
     (dispatched,) = h.executor.take()
     with transaction(svc.sessions) as session:
-        assert run_store.claim(session, dispatched, worker="dead-worker", now=clock.now())
+        assert claims.claim(session, dispatched, worker="dead-worker", now=clock.now())
     assert h.scheduler.reap() == 0  # the heartbeat is first seen
     clock.advance(31)
     with caplog.at_level("WARNING", logger="synchub"):
@@ -294,7 +294,7 @@ def test_missed_fire_times_follow_the_misfire_policy_and_the_one_ahead_runs(
 def test_disabling_a_job_within_the_lead_withdraws_its_run_fired_ahead(
     svc: Services, clock: FakeClock
 ) -> None:
-    from synchub.store import runs as run_store
+    from synchub.store import claim as claims
 
     svc.jobs.add("j", scripted_job(every="10s"))
     h = ahead(Harness(svc, clock))
@@ -305,8 +305,8 @@ def test_disabling_a_job_within_the_lead_withdraws_its_run_fired_ahead(
     # The run is gone: a worker holding its message finds nothing to claim.
     assert runs_of(svc, "j") == []
     with transaction(svc.sessions) as session:
-        claim = run_store.claim(session, run_id, worker="w", now=clock.now())
-    assert claim is run_store.Claim.GONE
+        claim = claims.claim(session, run_id, worker="w", now=clock.now())
+    assert claim is claims.Claim.GONE
 
 
 def test_a_schedule_edit_within_the_lead_refires_a_time_the_new_schedule_keeps(

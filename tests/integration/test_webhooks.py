@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from synchub.core.clock import FakeClock
-from synchub.core.errors import InvalidInput
+from synchub.core.errors import Forbidden, InvalidInput
 from synchub.services import Services
 from synchub.services.jobs import JobFields
-from synchub.services.tokens import Forbidden, Role
+from synchub.services.tokens import Role
 from synchub.store import audit
 from synchub.store.db import reading
 from tests.support.harness import Harness

@@ -13,15 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synchub.core.errors import InvalidInput, InvalidText
+from synchub.core.errors import BadQuery, InvalidText
 from synchub.core.text import check_tree
 
 MAX_QUERY_CHARS = 2000
 MAX_REGEX_CHARS = 200
-
-
-class BadQuery(InvalidInput):
-    """A `query` that is not a JSON object of allowed fields and operators."""
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from synchub.api.compat.rsh_query import BadQuery, Condition, parse_query
+from synchub.api.compat.rsh_query import Condition, parse_query
 from synchub.api.deps import OperatorServices, ViewerServices
 from synchub.api.problems import message_responses as errors
-from synchub.core.errors import InvalidInput, JobNotFound, TaskNotFound
+from synchub.core.errors import BadQuery, InvalidInput, JobNotFound, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.engines.rclone import parse_location

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synchub.api.compat.rsh_query import BadQuery, parse_query
+from synchub.api.compat.rsh_query import parse_query
+from synchub.core.errors import BadQuery
 
 TASKS = {"status": int, "fileName": str, "name": str}
 

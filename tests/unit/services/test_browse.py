@@ -8,17 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from synchub.core.errors import InvalidPath
-from synchub.services import browse
-from synchub.services.browse import (
+from synchub.core.errors import (
     DirectoryNotFound,
     DirectoryUnreadable,
-    DirEntry,
+    InvalidPath,
     OutsideBrowseRoots,
-    inside_roots,
-    list_directories,
-    resolve_directory,
 )
+from synchub.services import browse
+from synchub.services.browse import DirEntry, inside_roots, list_directories, resolve_directory
 
 
 @pytest.fixture

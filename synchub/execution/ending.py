@@ -1,0 +1,230 @@
+"""Writing a run's end: its last lines and files, its state and outcome, its retry and
+chained runs (`end_run`), through a database outage, and on PostgreSQL most often as
+one statement left to a thread of its own."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from synchub.core.clock import Clock
+from synchub.core.redact import redact
+from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_retried_note
+from synchub.engines.base import Outcome
+from synchub.execution.outcomes import end_run, ends_alone
+from synchub.execution.sink import BufferedSink
+from synchub.store import runs as run_store
+from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
+from synchub.store.outage import DB_OUTAGE, is_outage
+
+log = logging.getLogger(__name__)
+
+
+class Ends:
+    """Writes the ends of one runner's runs."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, *, lease_s: float, behind: bool
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        #: how long an end is tried again through an outage (the run lease)
+        self.lease_s = lease_s
+        #: leave an end that is one statement to the end thread (see RunnerSettings)
+        self.behind = behind
+        #: the thread that writes ends behind, made on first use
+        self._ender: ThreadPoolExecutor | None = None
+        #: per calling thread, `.last`: the end it left to that thread, if any
+        self._left = threading.local()
+
+    def write(
+        self,
+        run_id: int,
+        state: RunState,
+        outcome: Outcome,
+        sink: BufferedSink | None = None,
+        *,
+        stopped: bool = False,
+        tasks: bool = True,
+        started_at: datetime | None = None,
+        followed: bool = False,
+    ) -> None:
+        """Write the run's end. `stopped`: a cancel, the timeout or a shutdown stopped
+        it; `followed`: jobs run after this one, so the end goes through `end_run`,
+        which requests their runs."""
+        values = self._values(state, outcome, sink, stopped=stopped, started_at=started_at)
+        # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
+        # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
+        alone = (
+            not tasks
+            and not followed
+            and (sink is None or sink.empty())
+            and ends_alone(state, permanent=outcome.permanent)
+            and is_postgresql(self.sessions)
+        )
+
+        def finish() -> None:
+            if alone:
+                with autocommit(self.sessions) as conn:
+                    run_store.move(
+                        conn,
+                        run_id,
+                        state,
+                        expected=[RunState.RUNNING],
+                        finished_at=self.clock.now(),
+                        **values,
+                    )
+                return
+            try:
+                with transaction(self.sessions) as session:
+                    if sink is not None:
+                        sink.flush(session)
+                    end_run(
+                        session,
+                        run_id,
+                        state,
+                        now=self.clock.now(),
+                        permanent=outcome.permanent,
+                        tasks=tasks,
+                        **values,
+                    )
+            except Exception:
+                if sink is not None:
+                    sink.put_back()  # the next try writes them (a full disk, an outage)
+                raise
+
+        if alone and self.behind:
+            self._leave(run_id, finish)
+            return
+        self._write(run_id, finish)
+
+    def _values(
+        self,
+        state: RunState,
+        outcome: Outcome,
+        sink: BufferedSink | None,
+        *,
+        stopped: bool,
+        started_at: datetime | None,
+    ) -> dict[str, Any]:
+        """The columns the end sets, besides its state and time."""
+        stats = outcome.stats if outcome.stats != RunStats() or sink is None else stats_of(sink)
+        if started_at is not None and state in (RunState.TIMED_OUT, RunState.CANCELLED):
+            # rclone's last stats line is up to a tick old, or missing after a kill:
+            # the run lasted until it was stopped.
+            wall = (self.clock.now() - started_at).total_seconds()
+            stats = replace(stats, elapsed_s=max(wall, stats.elapsed_s))
+        error = redact(outcome.error, sink.secrets) if outcome.error and sink else outcome.error
+        if state is RunState.TIMED_OUT:
+            error = "The job's timeout passed; the run was stopped"
+        elif state is RunState.LOST:
+            error = "synchub stopped while the run was running; it was interrupted"
+        values: dict[str, Any] = {
+            "exit_code": outcome.exit_code,
+            "error_class": _error_class(state, outcome),
+            "error": None if state is RunState.SUCCEEDED else error,
+            "stats": stats.as_dict(),
+            "progress": None,
+        }
+        if state is RunState.SKIPPED:
+            values["reason"] = SkipReason.HOOK.value
+        if state is RunState.CANCELLED and stopped:
+            del values["error"]  # the cancel wrote who asked for it (RunService.cancel)
+        if state in RETRYABLE and outcome.permanent:
+            values["next_step"] = not_retried_note(values["error_class"])
+        if outcome.dry_run:  # e.g. the job gained --dry-run after the run was created
+            values["dry_run"] = True
+        return values
+
+    def _write(self, run_id: int, finish: Callable[[], None]) -> None:
+        """Write a run's end, trying again through a database outage for up to the run
+        lease: past it the reaper has ended (or will end) the run as lost and retried
+        it, so a pool slot is never held forever. The end is a conditional update: a
+        try after a lost commit that went through changes nothing."""
+        deadline = time.monotonic() + self.lease_s
+        pause = 0.1
+        while True:
+            try:
+                again_if_disconnected(finish)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    log.warning(
+                        "run %s: its end could not be written within its lease; "
+                        "it will be reaped as lost",
+                        run_id,
+                        extra={"action": "end_failed"},
+                    )
+                    return
+                DB_OUTAGE.failed(exc, f"run {run_id}'s end")
+                threading.Event().wait(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            DB_OUTAGE.ok()
+            return
+
+    def _leave(self, run_id: int, finish: Callable[[], None]) -> None:
+        """Leave `finish` to the end thread. If this process dies before it is written,
+        the run is reaped as lost and retried by policy, as when it dies just before
+        writing it itself; a second delivery of its message finds it claimed."""
+
+        def end() -> None:
+            try:
+                self._write(run_id, finish)
+            except Exception:
+                log.exception(
+                    "run %s: its end could not be written; it will be reaped as lost",
+                    run_id,
+                    extra={"action": "end_failed"},
+                )
+
+        self.wait()
+        if self._ender is None:
+            self._ender = ThreadPoolExecutor(1, thread_name_prefix="synchub-run-end")
+        self._left.last = self._ender.submit(end)
+
+    def wait(self) -> None:
+        """Wait until the end this thread left to the end thread is written."""
+        last: Future[None] | None = getattr(self._left, "last", None)
+        if last is not None:
+            self._left.last = None
+            last.result()
+
+    def close(self) -> None:
+        """Wait until every end left to the end thread is written (at process exit)."""
+        ender, self._ender = self._ender, None
+        if ender is not None:
+            ender.shutdown(wait=True)
+
+
+def stats_of(sink: BufferedSink) -> RunStats:
+    """A run's figures from its last progress, for an engine that reported none."""
+    p = sink.last_progress
+    if p is None:
+        return RunStats()
+    speed = p.bytes / p.elapsed_s if p.elapsed_s else 0.0
+    return RunStats(
+        bytes=p.bytes,
+        files=p.transfers,
+        checks=p.checks,
+        deletes=p.deletes,
+        renames=p.renames,
+        errors=p.errors,
+        elapsed_s=p.elapsed_s,
+        speed_bps=speed,
+    )
+
+
+def _error_class(state: RunState, outcome: Outcome) -> str | None:
+    if state is RunState.SUCCEEDED:
+        return None
+    return outcome.error_class if state is RunState.FAILED else state.value

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import AlreadyExists, InvalidInput
 from synchub.services.tokens import Role, TokenService
-from synchub.web import console, job_form
+from synchub.web import console
 from synchub.web.console import Templates, Visit, redirect, writer
 from synchub.web.job_form import JobForm
 from synchub.web.remote_form import RemoteEntry
@@ -42,7 +42,7 @@ def router(templates: Templates) -> APIRouter:
             request,
             "job_form.html",
             code,
-            form=form,
+            form=form.shown(),
             editing=editing,
             remotes=[r.name for r in svc.remotes.list()],
             allowed=svc.jobs.allowed_options(),
@@ -86,7 +86,7 @@ def router(templates: Templates) -> APIRouter:
         except InvalidInput as exc:
             return job_page(request, visit, form.with_errors(exc), code=422)
         except AlreadyExists as exc:
-            form = JobForm(form.values, form.kind, {"name": [exc.message]})
+            form = JobForm(form.values, form.kind, {"name": [exc.message]}, form.hooks)
             return job_page(request, visit, form, code=409)
         return redirect(f"/jobs/{name}", f"Job {name} added: {view['schedule']['description']}.")
 
@@ -98,11 +98,10 @@ def router(templates: Templates) -> APIRouter:
             await run_sync(
                 functools.partial(visit.svc.jobs.check, name, spec, editing=job is not None)
             )
-            form = JobForm(form.values, form.kind, {})
+            form = JobForm(form.values, form.kind, {}, form.hooks)
         except InvalidInput as exc:
             form = form.with_errors(exc)
-        inputs = ("", *job_form.TEXTS, *job_form.CHECKBOXES)
-        html = templates.render("_form_checks.html", inputs=inputs, errors=form.errors)
+        html = templates.render("_form_checks.html", inputs=form.inputs, errors=form.errors)
         return HTMLResponse(html, headers=console.HEADERS)
 
     @edits.post("/jobs/new/check")
@@ -129,7 +128,7 @@ def router(templates: Templates) -> APIRouter:
         visit = await writer(request, Role.ADMIN)
         current = await run_sync(visit.svc.jobs.show, name)
         form = JobForm.posted(await console.form(request), kind=current["kind"])
-        form = JobForm({**form.values, "name": name}, form.kind)
+        form = JobForm({**form.values, "name": name}, form.kind, hooks=form.hooks)
         try:
             await run_sync(visit.svc.jobs.edit, name, form.fields(current))
         except InvalidInput as exc:

@@ -159,20 +159,22 @@ class JobForm:
         except InvalidInput:
             return {}, {}
 
-    def fields(self, current: dict[str, Any] | None = None) -> JobFields:
+    def spec(self, current: dict[str, Any] | None = None) -> tuple[JobFields, Problems]:
         """The JobFields this form gives: everything for a new job, or what changed
-        from `current` (a job's view) for an edit. InvalidInput, blamed on its input,
-        for text that is not even of the right type (a number of retries)."""
+        from `current` (a job's view) for an edit; and the problems of the inputs
+        that are not even of their type (a number of retries, a hook that is no
+        command), each blamed on its input. Those inputs are left out of the
+        JobFields (the default, or as the job has them), so the services can still
+        be asked about the rest."""
         problems = Problems()
         retries = None
         with problems.about("retries"):
             retries = _whole(self["retries"], "retries")
-        hooks: dict[str, Any] = {}
+        hooks: dict[str, Any] | None = None
         with problems.about("hooks"):
-            hooks, _rows_of = hook_rows.given(list(self.hooks))
-        problems.raise_any()
+            hooks = _changed_hooks(hook_rows.given(list(self.hooks))[0], current)
         editing = current is not None
-        return JobFields(
+        spec = JobFields(
             kind=None if editing else self.kind,
             params=self._params() if self.kind == "rclone" else None,
             **self._schedule(current),
@@ -193,9 +195,10 @@ class JobForm:
             long_after=_changed_duration(self["long_after"], current, "long_after_s"),
             keep_runs=_cleared(self["keep_runs"].strip(), current, "keep_runs", ""),
             keep_logs=_cleared(self["keep_logs"].strip(), current, "keep_logs", ""),
-            hooks=_changed_hooks(hooks, current),
+            hooks=hooks,
             after=self._after(current),
         )
+        return spec, problems
 
     def _after(self, current: dict[str, Any] | None) -> list[str] | None:
         """The jobs this one runs after, as the API's texts; None when none is given

@@ -168,6 +168,9 @@ def test_hostile_text_is_shown_as_text_and_a_typed_webhook_is_never_sent_back(
     assert "&lt;script&gt;" in answer.text or "&#34;&gt;&lt;script&gt;" in answer.text
     assert "s3cret" not in answer.text
     assert value_of(answer, "hook.0.target") == ""
+    # A hook that is no command does not hide what the services find in the rest.
+    assert error_of(answer, "hook.1.target") and error_of(answer, "keep_logs")
+    assert error_of(answer, "after")
     assert "Type the webhook's URL again" in " ".join(error_of(answer, "hook.0.target"))
     # A huge value is refused in words, not a crash; so is a form of too many fields.
     huge = post(client, "/jobs/new", disk, stale_after="9" * 5000)

@@ -5,6 +5,8 @@
 `--endpoint LABEL` (only the one-client latency of these endpoints, e.g. jobs) and
 `--client auto|wrk|httpx` (the readers of its loaded scenarios; auto: wrk when installed).
 `prune` takes `--runs N` (runs seeded; default 1,000,000) and `--db`.
+`pages` (the console's pages over 10,000 jobs and 1,000,000 runs; `--quick`: 1,000 and
+50,000) takes `--db`.
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
 (repeatable) to shorten a run, or `--memory-only` (the workers' idle memory, before and
 after a few warm-up runs: ≈ 1 min); its report records what was used.
@@ -17,7 +19,18 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import api, burst, celery_bench, guard, lateness, memory, overhead, prune, startup
+from bench import (
+    api,
+    burst,
+    celery_bench,
+    guard,
+    lateness,
+    memory,
+    overhead,
+    pages,
+    prune,
+    startup,
+)
 from bench.common import CpuWatch, Report, machine, write_results
 
 BENCHMARKS: dict[str, Callable[[bool], Report]] = {
@@ -30,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[bool], Report]] = {
     "prune": prune.run,
     "burst": burst.run,
     "startup": startup.run,
+    "pages": pages.run,
 }
 
 
@@ -58,7 +72,7 @@ def main() -> None:
         "--db",
         action="append",
         choices=["sqlite", "postgresql"],
-        help="api, prune: this database only (repeatable; default both)",
+        help="api, prune, pages: this database only (repeatable; default both)",
     )
     parser.add_argument(
         "--sql", action="append", metavar="STATEMENT", help="api: run after seeding (repeatable)"
@@ -115,6 +129,8 @@ def main() -> None:
                 endpoints=tuple(args.endpoint or ()),
                 client=args.client,
             )
+        elif name == "pages":
+            report = pages.run(args.quick, databases=tuple(args.db or ()))
         elif name == "prune":
             report = prune.run(args.quick, runs=args.runs, databases=tuple(args.db or ()))
         elif name == "celery":

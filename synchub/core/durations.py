@@ -18,6 +18,9 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"([0-9]+)([smhdw])")
 _NUMBER = re.compile(r"[0-9]+")
 _FRACTION = re.compile(r"[0-9]*[.,][0-9]+[smhdw]?")
+#: Longer than any duration a person means ("1w6d23h59m59s" is 13): int() of
+#: thousands of digits raises ValueError, not a message.
+MAX_CHARS = 32
 
 
 def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> int:
@@ -25,6 +28,11 @@ def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> in
     cleaned = text.strip().lower()
     if not cleaned:
         raise InvalidInput(f"Bad {what}: it is empty; use e.g. 30s, 15m, 6h or 1d")
+    if len(cleaned) > MAX_CHARS:
+        raise InvalidInput(
+            f"Bad {what}: {len(cleaned)} characters is too long for a duration; "
+            "use e.g. 30s, 15m, 6h or 1d"
+        )
     if cleaned.startswith("-"):
         raise InvalidInput(f"Bad {what} {text!r}: it cannot be negative")
     if _NUMBER.fullmatch(cleaned):

@@ -67,7 +67,8 @@ def parse_keep_runs(text: str) -> KeepRuns | None:
     if cleaned in DEFAULT_WORDS:
         return None
     if cleaned.isascii() and cleaned.isdigit():
-        count = int(cleaned)
+        # Too many digits for int() to read are too many runs, said as such.
+        count = int(cleaned) if len(cleaned) <= 12 else MAX_KEEP_COUNT + 1
         if not 1 <= count <= MAX_KEEP_COUNT:
             raise InvalidInput(
                 f"Bad keep-runs {text!r}: keep from 1 to {MAX_KEEP_COUNT} runs, "

@@ -17,8 +17,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import AlreadyExists, InvalidInput
+from synchub.services.jobs import JobFields
 from synchub.services.tokens import Role, TokenService
-from synchub.web import console, job_form
+from synchub.web import console
 from synchub.web.console import Templates, Visit, redirect, writer
 from synchub.web.job_form import JobForm
 from synchub.web.remote_form import RemoteEntry
@@ -42,7 +43,7 @@ def router(templates: Templates) -> APIRouter:
             request,
             "job_form.html",
             code,
-            form=form,
+            form=form.shown(),
             editing=editing,
             remotes=[r.name for r in svc.remotes.list()],
             allowed=svc.jobs.allowed_options(),
@@ -82,11 +83,12 @@ def router(templates: Templates) -> APIRouter:
         form = JobForm.posted(await console.form(request))
         name = form["name"].strip()
         try:
-            view = await run_sync(visit.svc.jobs.add, name, form.fields())
+            spec = await run_sync(_spec, visit, form, name, None)
+            view = await run_sync(visit.svc.jobs.add, name, spec)
         except InvalidInput as exc:
             return job_page(request, visit, form.with_errors(exc), code=422)
         except AlreadyExists as exc:
-            form = JobForm(form.values, form.kind, {"name": [exc.message]})
+            form = JobForm(form.values, form.kind, {"name": [exc.message]}, form.hooks)
             return job_page(request, visit, form, code=409)
         return redirect(f"/jobs/{name}", f"Job {name} added: {view['schedule']['description']}.")
 
@@ -94,15 +96,14 @@ def router(templates: Templates) -> APIRouter:
         """Every input's errors as the services see them now, each swapped in beside
         its input (htmx out-of-band): nothing is saved."""
         try:
-            spec = form.fields(job)
+            spec = await run_sync(_spec, visit, form, name, job)
             await run_sync(
                 functools.partial(visit.svc.jobs.check, name, spec, editing=job is not None)
             )
-            form = JobForm(form.values, form.kind, {})
+            form = JobForm(form.values, form.kind, {}, form.hooks)
         except InvalidInput as exc:
             form = form.with_errors(exc)
-        inputs = ("", *job_form.TEXTS, *job_form.CHECKBOXES)
-        html = templates.render("_form_checks.html", inputs=inputs, errors=form.errors)
+        html = templates.render("_form_checks.html", inputs=form.inputs, errors=form.errors)
         return HTMLResponse(html, headers=console.HEADERS)
 
     @edits.post("/jobs/new/check")
@@ -129,9 +130,10 @@ def router(templates: Templates) -> APIRouter:
         visit = await writer(request, Role.ADMIN)
         current = await run_sync(visit.svc.jobs.show, name)
         form = JobForm.posted(await console.form(request), kind=current["kind"])
-        form = JobForm({**form.values, "name": name}, form.kind)
+        form = JobForm({**form.values, "name": name}, form.kind, hooks=form.hooks)
         try:
-            await run_sync(visit.svc.jobs.edit, name, form.fields(current))
+            spec = await run_sync(_spec, visit, form, name, current)
+            await run_sync(visit.svc.jobs.edit, name, spec)
         except InvalidInput as exc:
             return job_page(request, visit, form.with_errors(exc), editing=name, code=422)
         return redirect(f"/jobs/{name}", f"Job {name} saved.")
@@ -260,6 +262,17 @@ def router(templates: Templates) -> APIRouter:
         return redirect(f"/remotes/{name}", said)
 
     return edits
+
+
+def _spec(visit: Visit, form: JobForm, name: str, current: dict[str, Any] | None) -> JobFields:
+    """The form's JobFields. An input that is not even of its type (a hook that is no
+    command) is refused with every problem the services find in the rest, at once."""
+    spec, problems = form.spec(current)
+    if problems:
+        with problems.about(""):
+            visit.svc.jobs.check(name, spec, editing=current is not None)
+        problems.raise_any()
+    return spec
 
 
 def _preview(visit: Visit, schedule: str, cron: str, tz: str, every: str) -> dict[str, Any]:

@@ -8,16 +8,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from synchub.core.durations import parse_duration
+from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidFields, InvalidInput, Problems
 from synchub.services.jobs import DEFAULTS, JobFields
+from synchub.web import hook_rows
+from synchub.web.hook_rows import HookRow
 
 #: Text inputs, as the form names them.
 TEXTS = (
     "name", "op", "source_remote", "source_path", "destination_remote", "destination_path",
     "schedule", "cron", "tz", "every", "filters", "options", "retries", "retry_delay",
     "timeout", "overlap", "queue", "misfire", "tags", "delete_guard", "require_marker",
-    "keep_deleted",
+    "keep_deleted", "after", "stale_after", "long_after", "keep_runs", "keep_logs",
 )  # fmt: skip
 CHECKBOXES = ("watch", "enabled", "check_access")
 SCHEDULES = ("none", "cron", "every")
@@ -40,6 +42,7 @@ class JobForm:
     values: dict[str, str]  #: every input, as typed
     kind: str = "rclone"  #: other kinds' parameters are edited with the CLI or the API
     errors: dict[str, list[str]] = field(default_factory=dict)  #: by input; "" the form's
+    hooks: tuple[HookRow, ...] = ()  #: one row per hook, as typed
 
     def __getitem__(self, name: str) -> str:
         return self.values.get(name, "")
@@ -98,33 +101,80 @@ class JobForm:
             "check_access": "" if job.get("check_access") is False else "on",
             "watch": "on" if job.get("watch") else "",
             "enabled": "on" if job.get("enabled") else "",
+            "after": ", ".join(f"{link['job']}:{link['on']}" for link in job.get("after") or []),
+            "stale_after": _every(job.get("stale_after_s")),
+            "long_after": _every(job.get("long_after_s")),
+            "keep_runs": job.get("keep_runs") or "",
+            "keep_logs": job.get("keep_logs") or "",
         }
-        return cls(values, kind=job["kind"])
+        hooks = tuple(hook_rows.of_view(job.get("hooks") or {}))
+        return cls(values, kind=job["kind"], hooks=hooks)
 
     @classmethod
     def posted(cls, fields: dict[str, str], kind: str = "rclone") -> JobForm:
         values = {name: fields.get(name, "") for name in TEXTS}
         values.update({name: "on" if fields.get(name) else "" for name in CHECKBOXES})
-        return cls(values, kind=kind)
+        return cls(values, kind=kind, hooks=tuple(hook_rows.posted(fields)))
+
+    @property
+    def shown_hooks(self) -> list[HookRow]:
+        """The rows a page shows: the job's hooks, then a few blank ones."""
+        rows = list(self.hooks)
+        spare = len(rows) - len([r for r in rows if not r.blank])  # a post's are kept
+        wanted = min(hook_rows.SPARE - spare, hook_rows.MAX_ROWS - len(rows))
+        return rows + [HookRow()] * max(0, wanted)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input beside which an error may be shown ("" the form's top)."""
+        rows = [hook_rows.name(i, part) for i in range(len(self.hooks))
+                for part in hook_rows.PARTS]  # fmt: skip
+        return ["", *TEXTS, *CHECKBOXES, "hooks", *rows]
 
     def with_errors(self, exc: InvalidInput) -> JobForm:
         """This form, showing the errors of `exc` beside their inputs."""
         errors: dict[str, list[str]] = {}
+        _hooks, rows_of = self._hooks_given()
         for problem in exc.problems if isinstance(exc, InvalidFields) else (exc,):
-            errors.setdefault(shown_at(problem.field), []).append(problem.message)
-        return JobForm(self.values, self.kind, errors)
+            where = shown_at(problem.field)
+            if problem.field == "hooks":
+                where = hook_rows.row_input(problem.message, rows_of)
+            errors.setdefault(where, []).append(problem.message)
+        return JobForm(self.values, self.kind, errors, self.hooks)
 
-    def fields(self, current: dict[str, Any] | None = None) -> JobFields:
+    def shown(self) -> JobForm:
+        """This form as a page may show it: a webhook's URL typed in (it may hold a
+        token) is emptied, and its row asks for it again."""
+        errors = {k: list(v) for k, v in self.errors.items()}
+        rows = list(self.hooks)
+        for i, row in enumerate(rows):
+            if row.is_url and not row.is_hint:
+                rows[i] = HookRow(row.event, "", row.timeout, row.on_error)
+                errors.setdefault(hook_rows.name(i, "target"), []).append(hook_rows.RETYPE)
+        return JobForm(self.values, self.kind, errors, tuple(rows))
+
+    def _hooks_given(self) -> tuple[dict[str, Any], dict[str, int]]:
+        try:
+            return hook_rows.given(list(self.hooks))
+        except InvalidInput:
+            return {}, {}
+
+    def spec(self, current: dict[str, Any] | None = None) -> tuple[JobFields, Problems]:
         """The JobFields this form gives: everything for a new job, or what changed
-        from `current` (a job's view) for an edit. InvalidInput, blamed on its input,
-        for text that is not even of the right type (a number of retries)."""
+        from `current` (a job's view) for an edit; and the problems of the inputs
+        that are not even of their type (a number of retries, a hook that is no
+        command), each blamed on its input. Those inputs are left out of the
+        JobFields (the default, or as the job has them), so the services can still
+        be asked about the rest."""
         problems = Problems()
         retries = None
         with problems.about("retries"):
             retries = _whole(self["retries"], "retries")
-        problems.raise_any()
+        hooks: dict[str, Any] | None = None
+        with problems.about("hooks"):
+            hooks = _changed_hooks(hook_rows.given(list(self.hooks))[0], current)
         editing = current is not None
-        return JobFields(
+        spec = JobFields(
             kind=None if editing else self.kind,
             params=self._params() if self.kind == "rclone" else None,
             **self._schedule(current),
@@ -141,7 +191,24 @@ class JobForm:
             require_marker=_cleared(self["require_marker"].strip(), current, "require_marker", ""),
             keep_deleted=_cleared(self["keep_deleted"].strip(), current, "keep_deleted", "off"),
             check_access=self._check_access(current),
+            stale_after=_changed_duration(self["stale_after"], current, "stale_after_s"),
+            long_after=_changed_duration(self["long_after"], current, "long_after_s"),
+            keep_runs=_cleared(self["keep_runs"].strip(), current, "keep_runs", ""),
+            keep_logs=_cleared(self["keep_logs"].strip(), current, "keep_logs", ""),
+            hooks=hooks,
+            after=self._after(current),
         )
+        return spec, problems
+
+    def _after(self, current: dict[str, Any] | None) -> list[str] | None:
+        """The jobs this one runs after, as the API's texts; None when none is given
+        to a new job or an edit keeps its links."""
+        given = [t for t in _SPLIT.split(self["after"]) if t]
+        if current is None:
+            return given or None
+        had = sorted(f"{link['job']}:{link['on']}" for link in current.get("after") or [])
+        full = sorted(t if ":" in t else f"{t}:success" for t in given)
+        return None if full == had else given
 
     def _check_access(self, current: dict[str, Any] | None) -> bool | None:
         """The box, for a bisync job (only bisync has the check: the box means nothing
@@ -192,6 +259,8 @@ def shown_at(service_field: str | None) -> str:
         return ""
     if service_field in _SHOWN_AT:
         return _SHOWN_AT[service_field]
+    if service_field.startswith("hook.") or service_field == "hooks":
+        return service_field  # a hook's row (see hook_rows), or the hooks as a whole
     return service_field if service_field in TEXTS + CHECKBOXES else ""
 
 
@@ -212,9 +281,25 @@ def _lines(text: str) -> list[str]:
 
 
 def _every(seconds: int | None) -> str:
-    from synchub.core.durations import format_duration
-
     return format_duration(seconds) if seconds else ""
+
+
+def _changed_duration(text: str, current: dict[str, Any] | None, key: str) -> str | None:
+    """A threshold as typed ("" derives it), or None: a new job's left blank, or an
+    edit's as the job has it."""
+    text = text.strip()
+    if current is None:
+        return text or None
+    same = _seconds(text) == current.get(key) if text else current.get(key) is None
+    return None if same else text
+
+
+def _changed_hooks(hooks: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The hooks given, or None: a new job without any, or an edit that keeps the
+    job's (so keeping hooks asks for no right that setting them needs)."""
+    if current is None:
+        return hooks or None
+    return None if hook_rows.same(hooks, current.get("hooks") or {}) else hooks
 
 
 def _seconds(text: str) -> int | None:

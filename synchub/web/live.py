@@ -49,7 +49,7 @@ def _still_signed_in(request: Request) -> bool:
     return True
 
 
-async def _ticks(
+async def ticks(
     request: Request, look: Callable[[], list[tuple[str, str]] | None]
 ) -> AsyncIterator[str]:
     """The events `look` finds at each poll, while the visitor stays signed in and
@@ -122,7 +122,7 @@ def run_events(
             found.append(("end", ended))
         return found
 
-    return _ticks(request, look)
+    return ticks(request, look)
 
 
 def running_events(request: Request, templates: Templates) -> AsyncIterator[str]:
@@ -134,7 +134,7 @@ def running_events(request: Request, templates: Templates) -> AsyncIterator[str]
         html = templates.render("_running.html", running=running, now=svc.clock.now())
         return [("running", html)]
 
-    return _ticks(request, look)
+    return ticks(request, look)
 
 
 def system(request: Request, svc: Services) -> dict[str, Any]:

@@ -4,23 +4,33 @@ same change, and answered by a redirect with a message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from synchub.core.errors import JobNotFound, Refused, Unauthenticated
+from synchub.core.errors import InvalidInput, JobNotFound, Refused, Unauthenticated
 from synchub.core.runs import LOG_LEVELS, FileAction, RunState
 from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role
 from synchub.web import console, live, session
+from synchub.web import format as fmt
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 
 PAGE = 50
 #: Audit events a job's page lists at a time.
 AUDIT_PAGE = 20
 VisitDep = Annotated[Visit, Depends(console.visit)]
+
+
+@dataclass(frozen=True)
+class MuteForm:
+    """The job page's mute field, as typed, and why the services refused it."""
+
+    duration: str = ""
+    error: str = ""
 
 
 def router(templates: Templates) -> APIRouter:
@@ -129,13 +139,14 @@ def router(templates: Templates) -> APIRouter:
             request, "jobs.html", jobs=statuses, more=more, q=q, tag=tag, state=state, after=after
         )
 
-    @pages.get("/jobs/{name}")
-    def job(
+    def job_page(
         request: Request,
-        visit: VisitDep,
+        visit: Visit,
         name: str,
         before: int | None = None,
         audit_before: int | None = None,
+        mute: MuteForm = MuteForm(),
+        code: int = 200,
     ) -> HTMLResponse:
         svc = visit.svc
         status = svc.overview.job(name)
@@ -146,6 +157,7 @@ def router(templates: Templates) -> APIRouter:
         return page(
             request,
             "job.html",
+            code,
             job=status.job,
             status=status,
             fires=svc.jobs.next(name, 5),
@@ -157,7 +169,36 @@ def router(templates: Templates) -> APIRouter:
             audit_before=audit_before,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
             history=svc.activity.job_history(name),
+            mute=mute,
         )
+
+    @pages.get("/jobs/{name}")
+    def job(
+        request: Request,
+        visit: VisitDep,
+        name: str,
+        before: int | None = None,
+        audit_before: int | None = None,
+    ) -> HTMLResponse:
+        return job_page(request, visit, name, before, audit_before)
+
+    @pages.post("/jobs/{name}/mute")
+    async def mute_job(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        duration = (await console.form(request)).get("duration", "").strip()
+        try:
+            view = await run_sync(visit.svc.jobs.mute, name, duration)
+        except InvalidInput as exc:
+            mute = MuteForm(duration[:64], exc.message)
+            return await run_sync(lambda: job_page(request, visit, name, mute=mute, code=422))
+        until = fmt.exact(view["muted_until"], view["schedule"]["tz"])
+        return redirect(f"/jobs/{name}", f"Job {name} muted: no alert until {until}.")
+
+    @pages.post("/jobs/{name}/unmute")
+    async def unmute_job(request: Request, name: str) -> Response:
+        visit = await writer(request, Role.OPERATOR)
+        await run_sync(visit.svc.jobs.unmute, name)
+        return redirect(f"/jobs/{name}", f"Job {name} unmuted: its alerts are sent again.")
 
     @pages.post("/jobs/{name}/run")
     async def run_job(request: Request, name: str) -> Response:

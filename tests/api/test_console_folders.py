@@ -48,7 +48,7 @@ def test_the_folders_page_shows_each_folder_and_its_tasks(
     assert 'data-state="watching"' in text and 'data-state="not-watched"' in text
     problem = api.svc.jobs.show("lost")["watch_problem"]
     assert problem and problem in text
-    assert "File tasks (3)" in text
+    assert 'File tasks (<span id="task-total">3</span>)' in text
     assert text.count('data-task-id="') == 3
     buttons = re.findall(r">(Retry|Remove)</button>", text)
     if role == "viewer":
@@ -109,3 +109,48 @@ def test_a_visitor_without_a_session_is_sent_to_sign_in(api: Api) -> None:
 
     answer = browser(api).get("/folders")
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=%2Ffolders"
+
+
+def _events(client: object, params: dict[str, str], count: int) -> list[tuple[str, str]]:
+    """The first `count` events of the folders' stream, as (name, HTML)."""
+    import httpx
+
+    assert isinstance(client, httpx.Client)
+    found: list[tuple[str, str]] = []
+    with client.stream("GET", "/folders/events", params=params) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        name, data = "", []
+        for line in answer.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            elif not line and name:
+                found.append((name, "\n".join(data)))
+                name, data = "", []
+                if len(found) == count:
+                    break
+    return found
+
+
+def test_the_folders_page_follows_its_tasks_live(api: Api, inbox: dict[str, int]) -> None:
+    """The page names what it drew; the stream sends the folders and the tasks again
+    only once they differ from that (here: a task removed), with the same filters."""
+    client = sign_in(api, "operator")
+    page = client.get("/folders", params={"job": "inbox"}).text
+    found = re.search(r'sse-connect="/folders/events\?([^"]+)"', page)
+    assert found and "job=inbox" in found.group(1)
+    params = dict(p.split("=", 1) for p in found.group(1).replace("&amp;", "&").split("&"))
+    api.svc.tasks.remove(inbox["a.txt"])
+    events = dict(_events(client, params, 2))
+    assert set(events) == {"folders", "tasks"}
+    assert '<span id="task-total" hx-swap-oob="true">2</span>' in events["tasks"]
+    assert events["tasks"].count('data-task-id="') == 2
+    assert ">Retry</button>" in events["tasks"]  # the operator's controls, with a CSRF token
+    assert csrf_of(client.get("/folders")) in events["tasks"]
+    viewer = sign_in(api, "viewer")
+    tasks = dict(_events(viewer, {"job": "inbox"}, 2))["tasks"]
+    assert "<button" not in tasks and 'method="post"' not in tasks
+    bad = viewer.get("/folders/events", params={"state": "sent"})
+    assert bad.status_code == 422 and "Bad state" in bad.text

@@ -120,7 +120,7 @@ def test_no_page_has_a_serious_or_critical_accessibility_problem(
     url, admin, run_id = served_with_a_run(synchub, tmp_path)
     pages = ["/", "/jobs", "/jobs/music", "/jobs/new", "/jobs/music/edit", "/runs",
              f"/runs/{run_id}", "/remotes", "/remotes/nas", "/remotes/new",
-             "/remotes/nas/edit", "/audit", "/settings"]  # fmt: skip
+             "/remotes/nas/edit", "/folders", "/audit", "/settings"]  # fmt: skip
     found: list[str] = []
     with sync_playwright() as pw:
         context = launch(pw, browser_profile)

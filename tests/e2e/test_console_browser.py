@@ -226,7 +226,8 @@ def test_an_operator_retries_a_watched_file_by_keyboard_on_a_phone(
             raise AssertionError("Retry is not reachable with Tab")
         page.keyboard.press("Enter")
         expect(page.locator(".flash")).to_contain_text("scan.pdf is sent again")
-        wait_for("the retry to end", done_task, timeout=60)
+        # Followed live, without a reload: the task turns done on the page by itself.
+        expect(page.locator('tr[data-state="done"]')).to_have_count(1, timeout=60_000)
 
         run_link = page.locator('tr[data-state="done"] a[data-run-id]')
         run_link.click()
@@ -239,3 +240,81 @@ def test_an_operator_retries_a_watched_file_by_keyboard_on_a_phone(
         expect(page.locator(".flash")).to_contain_text("removed")
         expect(page.locator("tr[data-task-id]")).to_have_count(0)
         context.close()
+
+
+def test_an_admin_sets_chains_thresholds_and_hooks_then_an_operator_mutes(
+    synchub: Synchub, tmp_path: Path, browser_profile: Path
+) -> None:
+    """The job form's chains, alert thresholds, retention and hook rows, each error
+    shown beside its input as it is typed; then Mute and Unmute on the job's page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    src = tmp_path / "src"
+    src.mkdir()
+    synchub("job", "add", "backup", "--source", str(src), "--dest", str(tmp_path / "b"))
+    admin = synchub("token", "create", "ada", "--role", "admin").stdout.strip()
+    synchub.env["SYNCHUB_ALLOW_COMMAND_JOBS"] = "1"
+    server = synchub.serve()
+    url = f"http://127.0.0.1:{server.args[server.args.index('--port') + 1]}"  # type: ignore[index, union-attr]
+
+    with sync_playwright() as pw:
+        context = launch(pw, browser_profile)
+        page = context.new_page()
+        refused: list[str] = []
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None
+        )
+        page.goto(url + "/jobs/new")
+        page.get_by_label("Token").fill(admin)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(url + "/jobs/new")
+
+        page.get_by_label("Name", exact=True).fill("verify")
+        page.get_by_label("Source", exact=True).fill(str(src))
+        page.get_by_label("Destination", exact=True).fill(str(tmp_path / "v"))
+        page.get_by_label("Run after").fill("nosuchjob")
+        page.get_by_label("Run after").press("Tab")
+        expect(page.locator("#errs-after")).to_contain_text("nosuchjob")
+        page.get_by_label("Run after").fill("backup:always")
+        page.get_by_label("Stale after").fill("2d")
+        page.get_by_label("Keep runs").fill("500")
+        target = page.get_by_label("Command or URL of hook 1")
+        target.fill('["bin/report"]')
+        target.press("Tab")
+        expect(page.locator("#errs-hook-0-target")).to_contain_text("absolute path")
+        expect(page.locator("#errs-after")).to_be_empty()
+        target.fill('["/usr/bin/true", "--verified"]')
+        page.get_by_label("Event of hook 1").select_option("after")
+        page.get_by_label("On error, hook 1").select_option("fail")
+        page.get_by_label("Timeout of hook 1").fill("5m")
+        page.get_by_label("Timeout of hook 1").press("Tab")
+        expect(page.locator("#errs-hook-0-target")).to_be_empty()
+        page.screenshot(path=str(tmp_path / "job-form-hooks.png"), full_page=True)
+
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url(url + "/jobs/verify")
+        expect(page.locator(".flash")).to_contain_text("Job verify added")
+        policies = page.locator("section", has=page.locator("#policies-title"))
+        expect(policies).to_contain_text("backup (always)")
+        expect(policies).to_contain_text("/usr/bin/true --verified")
+        expect(policies).to_contain_text("on error fail")
+        expect(policies).to_contain_text("Stale after2d")
+
+        page.get_by_label("Mute alerts for").fill("soon")
+        page.get_by_role("button", name="Mute").click()
+        expect(page.locator("#errs-duration")).to_contain_text("mute duration")
+        page.get_by_label("Mute alerts for").fill("4h")
+        page.get_by_role("button", name="Mute").click()
+        expect(page.locator(".flash")).to_contain_text("muted: no alert until")
+        expect(page.locator('[data-state="muted"]')).to_be_visible()
+        page.screenshot(path=str(tmp_path / "job-muted.png"), full_page=True)
+        page.get_by_role("button", name="Unmute").click()
+        expect(page.locator(".flash")).to_contain_text("unmuted")
+        expect(page.locator("#muted")).to_have_attribute("data-muted", "no")
+        actions = page.locator("tr[data-audit-id] td:nth-child(3)")
+        expect(actions.nth(0)).to_have_text("job.unmute")
+        expect(actions.nth(1)).to_have_text("job.mute")
+        context.close()
+    assert refused == []
+    shown = synchub.json("job", "show", "verify")
+    assert shown["hooks"]["after"][0]["command"] == ["/usr/bin/true", "--verified"]

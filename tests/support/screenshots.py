@@ -33,7 +33,8 @@ def sample(synchub: Synchub, root: Path) -> None:
         (notes / f"2025/notes-{i:02d}.md").write_text(f"note {i}\n" * (i + 1) * 200)
     jobs = [
         ("notes", "laptop:" + str(notes), "nas:" + str(root / "nas" / "notes"),
-         ["--cron", "30 2 * * *", "--tag", "daily"]),
+         ["--cron", "30 2 * * *", "--tag", "daily", "--stale-after", "2d", "--keep-runs", "90d",
+          "--hook", f'before:fail:10s=["/usr/bin/test", "-d", "{notes}"]']),
         ("photos-to-nas", "laptop:" + str(root / "laptop" / "photos"),
          "nas:" + str(root / "nas" / "photos"), ["--cron", "0 * * * *", "--retries", "0"]),
         ("music", "laptop:" + str(music), "nas:" + str(root / "nas" / "music"),
@@ -43,6 +44,10 @@ def sample(synchub: Synchub, root: Path) -> None:
     ]  # fmt: skip
     for name, source, dest, extra in jobs:
         synchub("job", "add", name, "--source", source, "--dest", dest, *extra)
+    inbox = root / "scanner-inbox"
+    inbox.mkdir()
+    synchub("job", "add", "scans", "--source", str(inbox), "--dest", str(root / "nas" / "scans"),
+            "--watch", "--after", "notes:failure")  # fmt: skip
 
 
 def runs_of(synchub: Synchub) -> list[dict[str, object]]:
@@ -58,7 +63,8 @@ def main(out: Path) -> None:
         root = Path(tmp)
         home = root / "home"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "DATABASE"))}
-        env |= {"SYNCHUB_HOME": str(home), "SYNCHUB_DEFAULT_TZ": "Europe/Berlin"}
+        env |= {"SYNCHUB_HOME": str(home), "SYNCHUB_DEFAULT_TZ": "Europe/Berlin",
+                "SYNCHUB_ALLOW_COMMAND_JOBS": "1", "SYNCHUB_WATCH_SETTLE": "0.5"}  # fmt: skip
         synchub = Synchub(home, env)
         synchub("init")
         sample(synchub, root)
@@ -73,6 +79,7 @@ def main(out: Path) -> None:
                 return sum(bool(r["finished_at"]) for r in runs_of(synchub)) >= 2
 
             wait_for("two runs to end", ended, 60)
+            (root / "scanner-inbox" / "scan-0001.pdf").write_bytes(os.urandom(200_000))
             synchub("job", "run", "music")
             shoot(url, token, out, runs_of(synchub))
         finally:

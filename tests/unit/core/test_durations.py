@@ -108,3 +108,10 @@ def test_any_text_is_either_a_duration_or_bad_input(text: str) -> None:
         assert seconds >= 1
         return
     assert message.startswith("Bad duration")
+
+
+@pytest.mark.parametrize("text", ["9" * 5000 + "s", "1s" * 5000, " " + "9" * 40 + "d"])
+def test_a_huge_duration_is_refused_in_words(text: str) -> None:
+    # Many digits made int() raise ValueError (a 500 from the API and the console).
+    with pytest.raises(InvalidInput, match="too long"):
+        parse_duration(text, what="mute duration")

@@ -47,6 +47,7 @@ def test_a_rule_reads_back_as_typed() -> None:
         "²",  # not an ASCII digit
         "11y",
         "20000000",  # more than the most runs
+        "9" * 5000,  # more digits than int() reads: refused in words, not a ValueError
     ],
 )
 def test_it_refuses_what_keeps_nothing_or_is_not_a_keep(typed: str) -> None:

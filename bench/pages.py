@@ -1,0 +1,265 @@
+"""The web console's main pages over a large history: how long the server takes to
+answer each, and how much it sends.
+
+For each database (SQLite in the home; PostgreSQL in a throw-away database on
+SYNCHUB_BENCH_PG, as `bench api` does): `synchub init`, then `jobs` jobs and `runs`
+runs bulk-inserted into the real schema (bench/api_seed.py, the API benchmark's
+history), one job in a hundred made a watched folder with `tasks_per_folder` file
+tasks, an admin token, and `synchub serve` on loopback. One client signs in like a
+browser (the session cookie) and asks, in `rounds` rounds, each page `requests`
+times in turn: the dashboard `/`, `/jobs`, a job's page (a random job each time),
+`/runs` and `/folders`.
+
+The time is the client's, from sending the request to reading the whole answer,
+over loopback with one request at a time: the server's time to render the page
+plus well under a millisecond of loopback. Sizes are the HTML as sent and gzipped
+(level 6, what a compressing proxy sends); the page's static files are cached for a
+year after the first visit and not counted. Last, each page is asked once more in
+this process, over the same database, counting the SQL statements it makes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import re
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import event, insert, text
+
+from bench.api import (
+    PG_DEFAULT,
+    Database,
+    postgres_database,
+    postgres_reachable,
+    sqlite_database,
+)
+from bench.api_seed import seed
+from bench.common import Report, serve, summarize, table
+from synchub.config import Settings
+from synchub.services import Services
+from synchub.store.db import make_engine
+from synchub.store.tables import FileTaskRow
+
+GOAL_P99_MS = 50.0
+GOAL_DASHBOARD_KB = 300
+PAGES = {
+    "dashboard": "/",
+    "jobs": "/jobs",
+    "job": "/jobs/{name}",
+    "runs": "/runs",
+    "folders": "/folders",
+}
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Params:
+    jobs: int = 10_000
+    runs: int = 1_000_000
+    rounds: int = 5
+    requests: int = 20  #: per page and round
+    tasks_per_folder: int = 100
+
+
+DEFAULT = Params()
+QUICK = Params(jobs=1_000, runs=50_000, rounds=2, requests=10)
+
+
+def run(quick: bool, *, databases: tuple[str, ...] = ()) -> Report:
+    p = QUICK if quick else DEFAULT
+    notes: list[str] = []
+    results: dict[str, Any] = {}
+    pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
+    for kind in databases or ("sqlite", "postgresql"):
+        if kind == "sqlite":
+            with sqlite_database() as db:
+                results[kind] = run_database(db, p)
+        elif (why := postgres_reachable(pg_base)) is not None:
+            notes.append(f"postgresql skipped: not reachable at {pg_base} ({why})")
+        else:
+            with postgres_database(pg_base) as db:
+                results[kind] = run_database(db, p)
+    figures = {kind: analyse(r) for kind, r in results.items()}
+    data = {"databases": results, "figures": figures, "notes": notes}
+    return Report("pages", asdict(p), data, summary(p, figures, notes))
+
+
+def run_database(db: Database, p: Params) -> dict[str, Any]:
+    db.home.cli("init")
+    names, seeded_s = prepare(db, p)
+    token = _token(db)
+    rng = random.Random(7)
+    with serve(db.home) as server, _signed_in(f"http://127.0.0.1:{server.port}", token) as client:
+        for path in PAGES.values():  # a cold start is paid once, before any figure
+            _get(client, path.format(name=names[0]))
+        rounds = []
+        for r in range(p.rounds):
+            load_before = os.getloadavg()[0]
+            pages: dict[str, dict[str, Any]] = {}
+            for label, path in PAGES.items():
+                ms, largest = [], b""
+                for _ in range(p.requests):
+                    took, body = _get(client, path.format(name=rng.choice(names)))
+                    ms.append(took)
+                    largest = max(largest, body, key=len)
+                gzipped = len(gzip.compress(largest, compresslevel=6))
+                pages[label] = {"ms": ms, "bytes": len(largest), "gzip_bytes": gzipped}
+            rounds.append({"round": r, "loadavg_1m": [load_before, os.getloadavg()[0]],
+                           "pages": pages})  # fmt: skip
+    return {"seed_s": seeded_s, "rounds": rounds, "queries": queries(db, token, names[0])}
+
+
+def queries(db: Database, token: str, name: str) -> dict[str, int]:
+    """SQL statements each page makes, counted in-process on the same database: a
+    page that asked once per row shown (N+1) would count in the dozens."""
+    from fastapi.testclient import TestClient
+
+    from synchub.api.app import create_app
+
+    settings = Settings(home=db.home.path, database_url=db.url, default_tz="UTC")
+    svc = Services(settings, actor="bench")
+    counted = [0]
+
+    def count(*_args: object) -> None:
+        counted[0] += 1
+
+    try:
+        client = TestClient(create_app(svc=svc), base_url="http://127.0.0.1")
+        form = client.get("/login")
+        found = CSRF.search(form.text)
+        assert found, form.text[:300]
+        client.post("/login", data={"token": token, "csrf": found.group(1)})
+        out = {}
+        for label, path in PAGES.items():
+            client.get(path.format(name=name))  # caches filled, as in the timed requests
+            counted[0] = 0
+            event.listen(svc.db, "before_cursor_execute", count)
+            try:
+                answer = client.get(path.format(name=name))
+            finally:
+                event.remove(svc.db, "before_cursor_execute", count)
+            if answer.status_code != 200:
+                raise RuntimeError(f"GET {path} answered {answer.status_code} in-process")
+            out[label] = counted[0]
+        return out
+    finally:
+        svc.close()
+
+
+def prepare(db: Database, p: Params) -> tuple[list[str], float]:
+    """The history, with watched folders and their file tasks; the jobs' names."""
+    engine = make_engine(db.url)
+    try:
+        start = time.perf_counter()
+        seeded = seed(engine, p.jobs, p.runs)
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE jobs SET watch = :yes WHERE id % 100 = 0"), {"yes": True})
+            rows = [
+                _task(job_id, n, now)
+                for job_id in range(100, p.jobs + 1, 100)
+                for n in range(p.tasks_per_folder)
+            ]
+            if rows:
+                conn.execute(insert(FileTaskRow.__table__), rows)
+        return seeded.job_names, time.perf_counter() - start
+    finally:
+        engine.dispose()
+
+
+def _task(job_id: int, n: int, now: datetime) -> dict[str, Any]:
+    at = now - timedelta(minutes=n)
+    done = n % 20 != 0
+    return {
+        "job_id": job_id,
+        "path": f"scans/{n:05d}.pdf",
+        "path_key": f"{job_id:032x}{n:032x}",
+        "state": "done" if done else "failed",
+        "size": 200_000 + n,
+        "bytes": 200_000 + n if done else 0,
+        "error": None if done else "source file vanished",
+        "created_at": at,
+        "seen_at": at,
+        "started_at": at,
+        "finished_at": at,
+    }
+
+
+def _token(db: Database) -> str:
+    settings = Settings(home=db.home.path, database_url=db.url, default_tz="UTC")
+    svc = Services(settings, actor="bench")
+    try:
+        token, _view = svc.tokens.create("bench", "admin")
+    finally:
+        svc.close()
+    return token
+
+
+class _signed_in:
+    """A client with the console's session cookie, as a browser has after sign-in."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=60, trust_env=False)
+        form = self.client.get("/login")
+        found = CSRF.search(form.text)
+        assert found, form.text[:300]
+        signed = self.client.post("/login", data={"token": token, "csrf": found.group(1)})
+        if signed.status_code != 303:
+            raise RuntimeError(f"sign-in answered {signed.status_code}: {signed.text[:300]}")
+
+    def __enter__(self) -> httpx.Client:
+        return self.client
+
+    def __exit__(self, *_exc: object) -> None:
+        self.client.close()
+
+
+def _get(client: httpx.Client, path: str) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    answer = client.get(path, headers={"accept-encoding": "identity"})
+    took = (time.perf_counter() - start) * 1000
+    if answer.status_code != 200:
+        raise RuntimeError(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+    return took, answer.content
+
+
+def analyse(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label in PAGES:
+        ms = [x for rnd in r["rounds"] for x in rnd["pages"][label]["ms"]]
+        out[label] = {
+            **summarize(ms),
+            "p99_per_round": [summarize(rnd["pages"][label]["ms"])["p99"] for rnd in r["rounds"]],
+            "bytes": max(rnd["pages"][label]["bytes"] for rnd in r["rounds"]),
+            "gzip_bytes": max(rnd["pages"][label]["gzip_bytes"] for rnd in r["rounds"]),
+            "queries": r["queries"][label],
+        }
+    out["loadavg_1m"] = [x for rnd in r["rounds"] for x in rnd["loadavg_1m"]]
+    return out
+
+
+def summary(p: Params, figures: dict[str, Any], notes: list[str]) -> list[str]:
+    lines = [
+        f"pages: {p.jobs:,} jobs, {p.runs:,} runs, {p.jobs // 100} watched folders with "
+        f"{p.tasks_per_folder} file tasks each; one client, {p.rounds} rounds of "
+        f"{p.requests} requests per page (goal: p99 <= {GOAL_P99_MS:.0f} ms; the dashboard "
+        f"<= {GOAL_DASHBOARD_KB} KB compressed)"
+    ]
+    for kind, f in figures.items():
+        rows = []
+        for label, path in PAGES.items():
+            d = f[label]
+            rounds = " ".join(f"{x:.0f}" for x in d["p99_per_round"])
+            kib, gz = f"{d['bytes'] / 1024:,.0f}", f"{d['gzip_bytes'] / 1024:,.1f}"
+            rows.append([f"{label} {path}", str(d["n"]), f"{d['p50']:,.1f}", f"{d['p99']:,.1f}",
+                         rounds, kib, gz, str(d["queries"])])  # fmt: skip
+        loads = " ".join(f"{x:.1f}" for x in f["loadavg_1m"])
+        header = ["ms", "n", "p50", "p99", "p99 per round", "KiB", "gzip KiB", "SQL"]
+        lines += ["", f"{kind}: load average over the rounds {loads}", *table(header, rows)]
+    return lines + [f"note: {n}" for n in notes]

@@ -226,7 +226,7 @@ def rclone_explained(settings: Settings, found: Explained) -> Explained:
     """The rclone setting, with the binary the default finds."""
     from dataclasses import replace
 
-    from synchub.engines.rclone_backends import rclone_binary
+    from synchub.engines.rclone.backends import rclone_binary
 
     if settings.rclone:
         return found

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidFields, InvalidInput, SynchubError
 from synchub.core.schedules import local_zone_name
-from synchub.engines import rclone_backends
+from synchub.engines.rclone import backends as rclone_backends
 from synchub.services.alerts import AlertFields
 from synchub.services.config_file import (
     EDIT_ONLY,

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from synchub.core.errors import InvalidInput, InvalidPath, InvalidRemote, JobNotFound, Refused
 from synchub.core.names import is_name
-from synchub.engines.rclone import parse_location
+from synchub.engines.rclone.params import parse_location
 from synchub.scheduler.watch import local_folder
 from synchub.services import browse
 from synchub.services.jobs import JobFields

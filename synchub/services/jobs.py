@@ -591,7 +591,7 @@ class JobService:
     @staticmethod
     def allowed_options() -> builtins.list[tuple[str, str]]:
         """The rclone flags a job may pass, by name, each with how its value is written."""
-        from synchub.engines.rclone_flags import described
+        from synchub.engines.rclone.flags import described
 
         return described()
 

@@ -25,8 +25,8 @@ from synchub.core.errors import (
     blame,
 )
 from synchub.core.names import check_name
-from synchub.engines import rclone_backends
 from synchub.engines.base import RemoteConfig
+from synchub.engines.rclone import backends as rclone_backends
 from synchub.store import audit
 from synchub.store import remotes as store
 from synchub.store.db import reading, transaction
@@ -244,7 +244,7 @@ class RemoteService:
         return RemoteEdited(view, edited)
 
     def test(self, name: str) -> tuple[bool, str]:
-        from synchub.engines.rclone import test_remote
+        from synchub.engines.rclone.probe import test_remote
 
         configs = self.configs(frozenset({name}))
         config = configs.pop(name)
@@ -260,10 +260,10 @@ class RemoteService:
         self, name: str, path: str, timeout_s: float = 15
     ) -> tuple[builtins.list[str], bool]:
         """The folders directly in `path` on remote `name`, sorted (see
-        `rclone_browse.list_folders`), and whether there were more than it lists.
+        `rclone.browse.list_folders`), and whether there were more than it lists.
         RemoteNotFound; InvalidPath for a path no rclone path can be; FolderUnlisted
         with rclone's words when it could not list it (in `timeout_s`)."""
-        from synchub.engines.rclone_browse import list_folders
+        from synchub.engines.rclone.browse import list_folders
 
         if any(c in path for c in "\0\r\n") or len(path) > 4096:
             raise InvalidPath("Bad path: it holds a control character or is too long")
@@ -284,7 +284,7 @@ class RemoteService:
 
     def import_conf(self, path: Path | None = None, on_conflict: str = "fail") -> Imported:
         """Add every remote of an rclone.conf (see import_text)."""
-        from synchub.engines import rclone_conf
+        from synchub.engines.rclone import conf as rclone_conf
 
         path = path or rclone_conf.default_config_path()
         try:
@@ -303,7 +303,7 @@ class RemoteService:
         default: AlreadyExists naming every such name), "skip" (the stored remote
         stays), or "replace" (it takes the file's type and options, and keeps its
         concurrency limit; audited as `remote.replace`)."""
-        from synchub.engines import rclone_conf
+        from synchub.engines.rclone import conf as rclone_conf
 
         if on_conflict not in ON_CONFLICT:
             raise InvalidInput(f"Bad on-conflict {on_conflict!r}: use {'|'.join(ON_CONFLICT)}")

@@ -1,4 +1,4 @@
-"""Restoring what a run kept: the rules around engines.rclone_restore."""
+"""Restoring what a run kept: the rules around engines.rclone.restore."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidPath, JobRunning, NothingToRestore, RunNotFound
-from synchub.engines.rclone import parse_location
-from synchub.engines.rclone_backends import rclone_binary
-from synchub.engines.rclone_restore import Restorer, kept_folder_of
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.params import parse_location
+from synchub.engines.rclone.restore import Restorer, kept_folder_of
 from synchub.store import audit
 from synchub.store import logs as log_store
 from synchub.store import runs as store

@@ -18,7 +18,7 @@ import pytest
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import CommandsDisabled, InvalidInput
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import audit

@@ -26,7 +26,7 @@ from synchub.core.clock import FakeClock, SystemClock
 from synchub.engines.registry import builtin_engines
 from synchub.scheduler.loop import Scheduler, SchedulerSettings
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from synchub.store.migrate import upgrade
 from synchub.store.tables import JobRow

@@ -47,7 +47,7 @@ from synchub.engines.process import minimal_env
 from synchub.engines.rclone.backends import rclone_binary
 from synchub.engines.rclone.engine import LOG_ARGS
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 #: The first log line of a guarded sync: the preview is about to start rclone.
 GUARD_PREVIEW_LINE = "listing both sides"

@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
+def iso(value: datetime | None) -> str | None:
+    """`value` in ISO 8601, as views show times; None for none."""
+    return value.isoformat() if value else None
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """Aware UTC now."""

@@ -114,7 +114,7 @@ def compose_digest(
     session: Any, alert: AlertRow, start: datetime, end: datetime
 ) -> tuple[str, str]:
     """The digest's title and body for runs that ended in [start, end)."""
-    from synchub.services.alerts import covers
+    from synchub.services.alert_delivery import covers
 
     jobs = {j.id: j for j in job_store.all_jobs(session) if covers(alert, j)}
     summaries: dict[int, JobSummary] = {}
@@ -167,13 +167,13 @@ def _count(session: Any, summary: JobSummary, run: RunRow) -> None:
 
 def _stale_since(job: JobRow, successes: dict[int, datetime], at: datetime) -> datetime | None:
     """When the job's last success was, if it is stale at `at`; else None."""
-    from synchub.services.jobs import JobService
+    from synchub.services.jobs.views import schedule_of
 
     if not job.enabled or job.schedule_kind == "none":
         return None
     last = successes.get(job.id, job.updated_at)
     since = max(last, job.updated_at)
-    deadline = stale_deadline(JobService.schedule_of(job), since, job.stale_after_s)
+    deadline = stale_deadline(schedule_of(job), since, job.stale_after_s)
     return since if deadline is not None and at >= deadline else None
 
 

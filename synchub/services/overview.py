@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
-from synchub.services.jobs import JobService
+from synchub.services.jobs.views import schedule_of
 from synchub.services.runs import run_view
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
@@ -217,7 +217,7 @@ def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> flo
     since = now - (last_success or row.created_at)
     if since <= MIN_STALE:  # the common case, without computing fire times
         return None
-    limit = stale_after(JobService.schedule_of(row), now)
+    limit = stale_after(schedule_of(row), now)
     if limit is None:
         return None
     return since.total_seconds() if since > limit else None

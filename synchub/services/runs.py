@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from synchub.core.clock import iso
 from synchub.core.errors import (
     InvalidInput,
     InvalidTransition,
@@ -29,8 +30,8 @@ from synchub.core.runs import (
     severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
-from synchub.store import audit, leases
 from synchub.store import jobs as job_store
+from synchub.store import leases
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
@@ -263,10 +264,8 @@ class RunService:
                 for asked, action in ((allow_deletes, "run.allow_deletes"),
                                       (resync, "run.resync")):  # fmt: skip
                     if asked:
-                        audit.record(
-                            session, at=now, actor=self.svc.actor, action=action,
-                            target_type="job", target=name, after={"run": run_id},
-                        )  # fmt: skip
+                        self.svc.audit_event(session, action, name, at=now, target_type="job",
+                                             after={"run": run_id})  # fmt: skip
         if ids:
             self.svc.on_change()
         return ids
@@ -425,13 +424,13 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "celery_state": celery_state(state, retry_scheduled=retry_scheduled),
         "trigger": run.trigger,
         "reason": run.reason,
-        "scheduled_for": _iso(run.scheduled_for),
-        "created_at": _iso(run.created_at),
-        "queued_at": _iso(run.queued_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "heartbeat_at": _iso(run.heartbeat_at),
-        "not_before": _iso(run.not_before),
+        "scheduled_for": iso(run.scheduled_for),
+        "created_at": iso(run.created_at),
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "heartbeat_at": iso(run.heartbeat_at),
+        "not_before": iso(run.not_before),
         "attempt": run.attempt,
         "retry_of": run.retry_of,
         "chained_from": run.chained_from,
@@ -476,10 +475,6 @@ def _member(enum: type[M], value: str, what: str) -> M:
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise InvalidInput(f"Bad {what} {value!r}: use one of {allowed}") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 #: Log lines read at a time while searching a run's log.

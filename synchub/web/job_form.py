@@ -10,7 +10,7 @@ from typing import Any
 
 from synchub.core.durations import parse_duration
 from synchub.core.errors import InvalidFields, InvalidInput, Problems
-from synchub.services.jobs import DEFAULTS, JobFields
+from synchub.services.jobs.fields import DEFAULTS, JobFields
 
 #: Text inputs, as the form names them.
 TEXTS = (

@@ -38,7 +38,7 @@ from synchub.engines.rclone.params import (
 )
 from synchub.engines.rclone.probe import check_remote
 from synchub.engines.rclone.safety import SafeRun
-from synchub.engines.rclone.safety import validate as validate_safety
+from synchub.engines.rclone.safety_settings import validate as validate_safety
 
 #: What synchub adds to every run: JSON log lines on stderr, stats every second.
 LOG_ARGS = (

@@ -26,11 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.services.config_changes import KIND_OF, Planner
 from synchub.services.config_export import document
-from synchub.services.config_file import (
-    SECTIONS,
-    dump,
-    load,
-)
+from synchub.services.config_file import SECTIONS, dump, load
 from synchub.store import audit
 from synchub.store.db import one_transaction, transaction
 

@@ -9,12 +9,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.durations import format_duration
-from synchub.services.config_file import (
-    EDIT_ONLY,
-    IN_PARAMS,
-    env_name,
-    reference,
-)
+from synchub.services.config_file import EDIT_ONLY, IN_PARAMS, env_name, reference
 from synchub.services.jobs.fields import JobFields
 from synchub.services.masks import MASK
 

@@ -20,10 +20,7 @@ from synchub.core.errors import (
 from synchub.engines.base import Outcome, RemoteConfig, RunContext
 from synchub.engines.process import exec_size_problem, spawn, stream_lines
 from synchub.engines.rclone import flags as rclone_flags
-from synchub.engines.rclone.backends import (
-    rclone_binary,
-    referenced_remotes,
-)
+from synchub.engines.rclone.backends import rclone_binary, referenced_remotes
 from synchub.engines.rclone.environment import rclone_env, secret_values
 from synchub.engines.rclone.exits import outcome_for
 from synchub.engines.rclone.log import RcloneLog

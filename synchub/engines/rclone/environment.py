@@ -18,18 +18,11 @@ import os
 import re
 from collections.abc import Mapping
 
-from synchub.core.errors import (
-    EngineError,
-    InvalidRemote,
-)
+from synchub.core.errors import EngineError, InvalidRemote
 from synchub.engines.base import RemoteConfig
 from synchub.engines.obscure import obscure
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone.backends import (
-    backend,
-    password_options,
-    secret_options,
-)
+from synchub.engines.rclone.backends import backend, password_options, secret_options
 
 _OPTION_KEY = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -12,16 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from synchub.core.errors import (
-    EngineError,
-    InvalidInput,
-    InvalidOption,
-    InvalidPath,
-)
+from synchub.core.errors import EngineError, InvalidInput, InvalidOption, InvalidPath
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone.backends import (
-    rclone_binary,
-)
+from synchub.engines.rclone.backends import rclone_binary
 
 OPS = ("sync", "copy", "move", "check", "bisync")
 #: rclone's temporary name for a file it is copying: NAME.<8 hex>.partial, renamed to

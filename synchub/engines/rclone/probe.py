@@ -8,15 +8,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from synchub.core.errors import (
-    EngineError,
-)
+from synchub.core.errors import EngineError
 from synchub.core.redact import redact, secret_list
 from synchub.engines.base import RemoteConfig
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone.backends import (
-    rclone_binary,
-)
+from synchub.engines.rclone.backends import rclone_binary
 from synchub.engines.rclone.environment import rclone_env, secret_values
 from synchub.engines.rclone.log import message_of
 

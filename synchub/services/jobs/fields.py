@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from synchub.core.durations import format_duration, parse_duration
-from synchub.core.errors import (
-    InvalidInput,
-    InvalidSchedule,
-)
+from synchub.core.errors import InvalidInput, InvalidSchedule
 from synchub.core.hooks import shown
 from synchub.core.policies import OverlapPolicy
 from synchub.core.retention import KeepRuns
 from synchub.core.safety import GUARDED_OPS
-from synchub.core.schedules import (
-    MisfirePolicy,
-    ScheduleKind,
-)
+from synchub.core.schedules import MisfirePolicy, ScheduleKind
 from synchub.store.tables import JobRow
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

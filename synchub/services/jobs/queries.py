@@ -10,11 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from synchub.core.clock import iso
-from synchub.core.errors import (
-    InvalidInput,
-    InvalidSchedule,
-    JobNotFound,
-)
+from synchub.core.errors import InvalidInput, InvalidSchedule, JobNotFound
 from synchub.core.schedules import (
     ScheduleKind,
     cron_schedule,

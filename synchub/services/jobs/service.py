@@ -20,9 +20,7 @@ from synchub.core.errors import (
 )
 from synchub.core.names import check_name
 from synchub.core.runs import CancelReason
-from synchub.core.schedules import (
-    next_fire,
-)
+from synchub.core.schedules import next_fire
 from synchub.services.jobs.fields import TZ_ALONE, JobFields, edited_fields, new_fields, seconds_of
 from synchub.services.jobs.queries import JobQueries
 from synchub.services.jobs.rules import JobRules

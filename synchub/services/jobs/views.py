@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import object_session
 
@@ -13,21 +13,13 @@ from synchub.core.clock import iso
 from synchub.core.durations import format_duration
 from synchub.core.hooks import shown
 from synchub.core.safety import DEFAULT_DELETE_GUARD, GUARDED_OPS
-from synchub.core.schedules import (
-    Schedule,
-    ScheduleKind,
-    describe,
-    in_own_zone,
-)
+from synchub.core.schedules import Schedule, ScheduleKind, describe, in_own_zone
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.jobs.fields import keep_runs_text
 from synchub.services.masks import masked_env
 from synchub.store import chains as chain_store
 from synchub.store import remotes as remote_store
 from synchub.store.tables import JobRow
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

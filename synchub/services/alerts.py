@@ -115,7 +115,7 @@ class AlertService(AlertDelivery):
             if changes.jobs is not None:
                 given["jobs"] = self._known_jobs(session, changes.jobs)
             changed = [k for k, v in given.items() if getattr(row, k) != v]
-            if url is not None and self._stored_url(row) != url:
+            if url is not None and (always or self._stored_url(row) != url):
                 changed.append("url")
             before = _view(row, store.waiting(session, row.id))
             if not changed and not always:

@@ -264,8 +264,10 @@ class RunService:
                 for asked, action in ((allow_deletes, "run.allow_deletes"),
                                       (resync, "run.resync")):  # fmt: skip
                     if asked:
-                        self.svc.audit_event(session, action, name, at=now, target_type="job",
-                                             after={"run": run_id})  # fmt: skip
+                        asked_for = {"run": run_id}
+                        self.svc.audit_event(
+                            session, action, name, at=now, target_type="job", after=asked_for
+                        )
         if ids:
             self.svc.on_change()
         return ids

@@ -56,8 +56,9 @@ class JobService(JobQueries):
         with transaction(self.svc.sessions) as session:
             row, merged, _ = self._target(session, name, spec, problems)
             row.created_at = row.updated_at = now
-            links = self.rules.apply(session, row, merged, now, schedule_changed=True,
-                                     problems=problems)  # fmt: skip
+            links = self.rules.apply(
+                session, row, merged, now, schedule_changed=True, problems=problems
+            )
             session.add(row)
             session.flush()
             store.set_remotes(session, row.id, self._remotes_used(row))
@@ -82,8 +83,9 @@ class JobService(JobQueries):
                 before = job_view(row, now)
                 env_before = self.rules.env_values(row)
                 hooks_before = dict(row.hooks or {})
-                links = self.rules.apply(session, row, merged, now,
-                                         schedule_changed=schedule_changed)  # fmt: skip
+                links = self.rules.apply(
+                    session, row, merged, now, schedule_changed=schedule_changed
+                )
                 if links is not None:
                     chain_store.set_links(session, row.id, links)
                     session.flush()
@@ -115,8 +117,9 @@ class JobService(JobQueries):
             probe, merged, schedule_changed = self._target(
                 session, name, spec, problems, editing=editing, checking=True
             )
-            self.rules.apply(session, probe, merged, now, schedule_changed=schedule_changed,
-                             problems=problems)  # fmt: skip
+            self.rules.apply(
+                session, probe, merged, now, schedule_changed=schedule_changed, problems=problems
+            )
 
     def _target(
         self,
@@ -274,8 +277,8 @@ class JobService(JobQueries):
                     continue  # sealed with another key: left as it is, masked in views
                 row.params, row.secret_env = self.rules.sealed_env({**row.params, "env": env})
                 done.append(row.name)
-                self.svc.audit_event(session, "job.seal", row.name, at=now,
-                                     after={"sealed": sorted(env)})  # fmt: skip
+                sealed = {"sealed": sorted(env)}
+                self.svc.audit_event(session, "job.seal", row.name, at=now, after=sealed)
             # Only events recorded before 0007 hold values, and only where such jobs were.
             for event in audit.about(session, "job") if done else ():
                 before, after = job_event(event.before), job_event(event.after)

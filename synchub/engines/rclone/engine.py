@@ -19,10 +19,10 @@ from synchub.core.errors import (
 )
 from synchub.engines.base import Outcome, RemoteConfig, RunContext
 from synchub.engines.process import exec_size_problem, spawn, stream_lines
-from synchub.engines.rclone import flags as rclone_flags
 from synchub.engines.rclone.backends import rclone_binary, referenced_remotes
 from synchub.engines.rclone.environment import rclone_env, secret_values
 from synchub.engines.rclone.exits import outcome_for
+from synchub.engines.rclone.flags import flag_name, normalize_options
 from synchub.engines.rclone.log import RcloneLog
 from synchub.engines.rclone.params import (
     OPS,
@@ -82,7 +82,7 @@ class RcloneEngine:
         destination (remote:path with a known remote, or an absolute local
         path; not the same place), filters ("+ PAT"/"- PAT", checked by
         rclone), options (from flags' allow-list), and the safety
-        settings of safety.validate. The result validates again unchanged.
+        settings of safety_settings.validate. The result validates again unchanged.
         """
         unknown = sorted(set(params) - PARAMS)
         if unknown:
@@ -108,9 +108,7 @@ class RcloneEngine:
             filters = [normalize_filter(r) for r in string_list(params.get("filters"), "filters")]
         options: list[str] = []
         with problems.about("options"):
-            options = rclone_flags.normalize_options(
-                string_list(params.get("options"), "options"), op
-            )
+            options = normalize_options(string_list(params.get("options"), "options"), op)
         safety: dict[str, Any] = {}
         with problems.about("delete_guard"):
             safety = validate_safety({**params, "options": options}, op)
@@ -233,7 +231,7 @@ def _max_duration(op: str, options: list[str], timeout_s: int | None) -> int | N
     """
     if timeout_s is None or op not in ("sync", "copy", "move"):
         return None
-    if any(rclone_flags.flag_name(o) == "--max-duration" for o in options):
+    if any(flag_name(o) == "--max-duration" for o in options):
         return None
     margin = min(60, max(2, timeout_s // 20))
     return timeout_s - margin if timeout_s - margin >= 5 else None

@@ -31,7 +31,7 @@ from synchub.execution.executor import Executor, LocalExecutor
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.scheduler.loop import Scheduler, SchedulerSettings
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from synchub.store.migrate import upgrade
 from synchub.store.tables import JobRow

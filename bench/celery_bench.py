@@ -70,7 +70,7 @@ from synchub.core.runs import RunState, Trigger
 from synchub.engines.registry import builtin_engines
 from synchub.execution.celery_exec import broker_problem
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import make_engine, reading, transaction

@@ -25,7 +25,7 @@ from typing import Any
 from synchub.config import Settings
 from synchub.core.clock import Clock
 from synchub.engines.base import Engine
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
 from synchub.services import Services
 
 REPO = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from bench.overhead import Params as DataParams
 from bench.overhead import empty, make_big, make_small
 from synchub.core.runs import FileChange, Progress
 from synchub.engines.base import RunContext
-from synchub.engines.rclone import RcloneEngine
+from synchub.engines.rclone.engine import RcloneEngine
 
 GOAL_PCT = 5.0
 GOAL_MS = 50.0

@@ -47,7 +47,7 @@ from bench.noop_kind import NoopKind
 from synchub.core.clock import FakeClock
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 GOAL_P99_MS = 5.0
 SECOND = timedelta(seconds=1)

@@ -24,7 +24,7 @@ from bench.common import (
     table,
     tree_rss_kib,
 )
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 GOAL_RSS_MIB = 100.0
 GOAL_PER_JOB_KIB = 10.0

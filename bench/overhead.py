@@ -44,10 +44,10 @@ from bench.common import (
 )
 from bench.common import timed as timed_run
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone import LOG_ARGS
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.engine import LOG_ARGS
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 #: The first log line of a guarded sync: the preview is about to start rclone.
 GUARD_PREVIEW_LINE = "listing both sides"

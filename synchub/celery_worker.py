@@ -53,7 +53,7 @@ def import_for_runs(settings: Settings, *, crypto: bool) -> None:
     per pool process, nor at a run."""
     # What worker._runner and the runner it makes import:
     import synchub.engines.command
-    import synchub.engines.rclone
+    import synchub.engines.rclone.engine
     import synchub.node
     import synchub.services.remotes  # noqa: F401
     from synchub.engines.registry import ENTRY_POINT

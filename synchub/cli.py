@@ -226,7 +226,7 @@ def rclone_explained(settings: Settings, found: Explained) -> Explained:
     """The rclone setting, with the binary the default finds."""
     from dataclasses import replace
 
-    from synchub.engines.rclone_backends import rclone_binary
+    from synchub.engines.rclone.backends import rclone_binary
 
     if settings.rclone:
         return found
@@ -737,7 +737,7 @@ def job_add(
         params_given = job_params(
             name, kind or "rclone", source, dest, op, filters, options, args, envs, cwd, params
         )
-        from synchub.services.jobs import JobFields
+        from synchub.services.jobs.fields import JobFields
 
         spec = JobFields(
             kind=kind,
@@ -914,7 +914,7 @@ def job_edit(
             cwd,
             params,
         )
-        from synchub.services.jobs import JobFields
+        from synchub.services.jobs.fields import JobFields
 
         spec = JobFields(
             kind=kind,

@@ -17,7 +17,7 @@ def builtin_engines(
     *, rclone: str = "", kill_grace: float = 5.0, allow_programs: bool = False, bwlimit: str = ""
 ) -> dict[str, Engine]:
     from synchub.engines.command import CommandEngine
-    from synchub.engines.rclone import RcloneEngine
+    from synchub.engines.rclone.engine import RcloneEngine
 
     engines: list[Engine] = [
         RcloneEngine(

@@ -28,8 +28,9 @@ from synchub.core.hooks import Hook, HookContext, HookEvent, Hooks, has_commands
 from synchub.core.logcap import LogCap
 from synchub.core.redact import redact, secret_list
 from synchub.core.runs import RunState, RunStats
-from synchub.engines import rclone
 from synchub.engines.base import Engine, Outcome, RemoteConfig, RunContext, check_may_start
+from synchub.engines.rclone import params as rclone_params
+from synchub.engines.rclone.environment import secret_values
 from synchub.execution.ending import Ends, stats_of
 from synchub.execution.hooks import HookResult, run_hooks
 from synchub.execution.sink import BufferedSink
@@ -401,7 +402,7 @@ def one_file(run: claims.Claimed) -> dict[str, Any]:
     assert run.only_path is not None
     if run.kind != "rclone":
         raise InvalidInput(f"a {run.kind} job cannot send one file alone")
-    return rclone.one_file(run.params, run.only_path)
+    return rclone_params.one_file(run.params, run.only_path)
 
 
 def _run_secrets(ctx: RunContext) -> list[str]:
@@ -409,7 +410,7 @@ def _run_secrets(ctx: RunContext) -> list[str]:
     job with an environment (a command), every value of it (all sealed alike)."""
     env = ctx.params.get("env")
     values = list(env.values()) if isinstance(env, dict) else []
-    return [*rclone.secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
+    return [*secret_values(ctx.remotes), *(v for v in values if isinstance(v, str))]
 
 
 def _urls(hooks: Hooks) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from synchub.core.runs import FileAction, Progress
-from synchub.engines.rclone import TEMPORARY
+from synchub.engines.rclone.params import TEMPORARY
 from synchub.store import tasks as task_store
 from synchub.store.logs import FileLine
 

@@ -37,8 +37,8 @@ from synchub.core.clock import Clock
 from synchub.core.errors import InvalidInput
 from synchub.core.runs import WAITING, RunState, Trigger
 from synchub.core.watch import Dirty
-from synchub.engines.rclone import TEMPORARY, parse_location
-from synchub.engines.rclone_flags import flag_name
+from synchub.engines.rclone.flags import flag_name
+from synchub.engines.rclone.params import TEMPORARY, parse_location
 from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store import remotes as remote_store

@@ -114,7 +114,7 @@ def compose_digest(
     session: Any, alert: AlertRow, start: datetime, end: datetime
 ) -> tuple[str, str]:
     """The digest's title and body for runs that ended in [start, end)."""
-    from synchub.services.alerts import covers
+    from synchub.services.alert_delivery import covers
 
     jobs = {j.id: j for j in job_store.all_jobs(session) if covers(alert, j)}
     summaries: dict[int, JobSummary] = {}

@@ -6,8 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidInput
-from synchub.services.jobs import masked_event as job_event
-from synchub.services.remotes import masked_event as remote_event
+from synchub.services.masks import job_event, remote_event
 from synchub.services.runs import check_instant
 from synchub.store import audit as store
 from synchub.store.db import reading

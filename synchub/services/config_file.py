@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, c
 
 from synchub.core.errors import InvalidFields, InvalidInput
 from synchub.core.text import MULTILINE_FIELDS, check_tree
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 #: JobFields that only an edit gives: no key of the file.
 EDIT_ONLY = frozenset({"manual", "add_options", "remove_options", "replace_params"})

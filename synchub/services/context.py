@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,7 @@ from synchub.core.clock import Clock, SystemClock
 from synchub.core.errors import SecretsUnreadable
 from synchub.engines.base import Engine as KindEngine
 from synchub.engines.registry import all_engines
+from synchub.store import audit as audit_store
 from synchub.store.crypto import SecretBox, read_key
 from synchub.store.db import make_engine, make_sessionmaker, reading
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from synchub.services.config_apply import ConfigService
     from synchub.services.doctor import DoctorService
     from synchub.services.folders import FolderService
-    from synchub.services.jobs import JobService
+    from synchub.services.jobs.service import JobService
     from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
     from synchub.services.retention import RetentionService
@@ -109,7 +111,7 @@ class Services:
 
     @cached_property
     def jobs(self) -> JobService:
-        from synchub.services.jobs import JobService
+        from synchub.services.jobs.service import JobService
 
         return JobService(self)
 
@@ -194,13 +196,38 @@ class Services:
 
         return RemoteSizes(self)
 
+    def audit_event(
+        self,
+        session: Session,
+        action: str,
+        target: str,
+        *,
+        at: datetime | None = None,
+        target_type: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        """Record `action` on `target` in the audit log, by this actor, at `at` (now when
+        not given); `target_type` is the action's first word unless given. Views given
+        as `before`/`after` must have their secrets masked already."""
+        audit_store.record(
+            session,
+            at=at or self.clock.now(),
+            actor=self.actor,
+            action=action,
+            target_type=target_type or action.split(".", 1)[0],
+            target=target,
+            before=before,
+            after=after,
+        )
+
     def job_env(self, job_id: int) -> dict[str, str]:
         """A job's environment values, unsealed: for its runs, never for a view. Here,
         not in the jobs service, which a worker's processes need not import.
 
         SecretsUnreadable when they cannot be opened, or when a name has no value
         (forgotten by `synchub secrets forget`): the run must not get the mask."""
-        from synchub.services.remotes import MASK
+        from synchub.services.masks import MASK
         from synchub.store import jobs as job_store
 
         with reading(self.sessions) as session:

@@ -92,7 +92,7 @@ class DoctorService:
         return findings
 
     def _rclone(self) -> Finding:
-        from synchub.engines.rclone_backends import rclone_binary
+        from synchub.engines.rclone.backends import rclone_binary
 
         try:
             binary = self.svc.settings.rclone or rclone_binary()
@@ -265,7 +265,7 @@ class DoctorService:
             )
 
     def _broken_references(self) -> Iterator[Finding]:
-        from synchub.engines.rclone_backends import referenced_remotes
+        from synchub.engines.rclone.backends import referenced_remotes
 
         with reading(self.svc.sessions) as session:
             rows = remote_store.all_remotes(session)

@@ -42,10 +42,10 @@ from synchub.core.errors import (
     Refused,
 )
 from synchub.core.names import is_name
-from synchub.engines.rclone import parse_location
+from synchub.engines.rclone.params import parse_location
 from synchub.scheduler.watch import local_folder
 from synchub.services import browse
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role
 from synchub.store import remotes as remote_store
 from synchub.store.db import reading

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
+from synchub.services.jobs.views import job_view
 from synchub.services.runs import run_view
 from synchub.store import job_runs
 from synchub.store import jobs as job_store
@@ -148,7 +149,7 @@ class OverviewService:
             failing = [row.id for row in rows if _failed(latest.get(row.id))]
             since = job_runs.failing_since_of_jobs(session, failing)
             for row in rows:
-                view = self.svc.jobs._view(row, now)
+                view = job_view(row, now)
                 found.append(self._status(view, row, latest, successes, now, since))
         return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
 

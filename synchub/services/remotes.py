@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,17 @@ from synchub.core.errors import (
     blame,
 )
 from synchub.core.names import check_name
-from synchub.engines import rclone_backends
 from synchub.engines.base import RemoteConfig
+from synchub.engines.rclone import backends as rclone_backends
+from synchub.services.masks import MASK, masked, remote_event
+from synchub.services.masks import secret_keys as known_secret_keys
+from synchub.services.remote_views import (
+    FolderUnlisted,
+    Imported,
+    RemoteEdited,
+    RemoteForm,
+    RemoteView,
+)
 from synchub.store import audit
 from synchub.store import remotes as store
 from synchub.store.db import reading, transaction
@@ -35,62 +43,9 @@ from synchub.store.tables import RemoteRow
 if TYPE_CHECKING:
     from synchub.services.context import Services
 
-MASK = "********"
-
-
-class FolderUnlisted(SynchubError):
-    """rclone could not list this folder of the remote."""
-
-
-@dataclass(frozen=True)
-class RemoteView:
-    name: str
-    type: str
-    options: dict[str, str]  #: secrets masked
-    max_concurrency: int | None
-    used_by: list[str]
-    #: why its secret options cannot be read ("wrong secret key", "no secret key");
-    #: None when they can. Their names are sealed with them: `options` lacks them then.
-    unreadable: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "options": self.options,
-            "max_concurrency": self.max_concurrency,
-            "used_by": self.used_by,
-            "unreadable": self.unreadable,
-        }
-
-
-@dataclass(frozen=True)
-class RemoteEdited:
-    """What an edit did: the remote as it is now, and the options whose value changed
-    (names only) and `max_concurrency` if it did; none when it changed nothing."""
-
-    view: RemoteView
-    changed: list[str]
-
 
 #: What an import does with a remote whose name is taken.
 ON_CONFLICT = ("fail", "skip", "replace")
-
-
-@dataclass(frozen=True)
-class Imported:
-    """What an import did: the remotes added and replaced, the names skipped."""
-
-    added: list[RemoteView]
-    replaced: list[RemoteView]
-    skipped: list[str]
-
-
-@dataclass(frozen=True)
-class RemoteForm:
-    type: str
-    options: tuple[rclone_backends.BackendOption, ...]  #: required first, advanced last
-    secrets: frozenset[str]  #: encrypted at rest, masked when shown
 
 
 class RemoteService:
@@ -163,15 +118,7 @@ class RemoteService:
                 )
             before = self._view(session, row).as_dict()
             store.remove(session, row.id)
-            audit.record(
-                session,
-                at=now,
-                actor=self.svc.actor,
-                action="remote.remove",
-                target_type="remote",
-                target=name,
-                before=before,
-            )
+            self.svc.audit_event(session, "remote.remove", name, at=now, before=before)
 
     def edit(
         self,
@@ -231,20 +178,18 @@ class RemoteService:
                 for k in secret_keys & (secrets.keys() | stored_secrets.keys())
                 if secrets.get(k) != stored_secrets.get(k)
             )
-            audit.record(
+            self.svc.audit_event(
                 session,
+                "remote.edit",
+                name,
                 at=now,
-                actor=self.svc.actor,
-                action="remote.edit",
-                target_type="remote",
-                target=name,
                 before=before,
                 after={**view.as_dict(), "secrets_changed": changed},
             )
         return RemoteEdited(view, edited)
 
     def test(self, name: str) -> tuple[bool, str]:
-        from synchub.engines.rclone import test_remote
+        from synchub.engines.rclone.probe import test_remote
 
         configs = self.configs(frozenset({name}))
         config = configs.pop(name)
@@ -260,10 +205,10 @@ class RemoteService:
         self, name: str, path: str, timeout_s: float = 15
     ) -> tuple[builtins.list[str], bool]:
         """The folders directly in `path` on remote `name`, sorted (see
-        `rclone_browse.list_folders`), and whether there were more than it lists.
+        `rclone.browse.list_folders`), and whether there were more than it lists.
         RemoteNotFound; InvalidPath for a path no rclone path can be; FolderUnlisted
         with rclone's words when it could not list it (in `timeout_s`)."""
-        from synchub.engines.rclone_browse import list_folders
+        from synchub.engines.rclone.browse import list_folders
 
         if any(c in path for c in "\0\r\n") or len(path) > 4096:
             raise InvalidPath("Bad path: it holds a control character or is too long")
@@ -284,7 +229,7 @@ class RemoteService:
 
     def import_conf(self, path: Path | None = None, on_conflict: str = "fail") -> Imported:
         """Add every remote of an rclone.conf (see import_text)."""
-        from synchub.engines import rclone_conf
+        from synchub.engines.rclone import conf as rclone_conf
 
         path = path or rclone_conf.default_config_path()
         try:
@@ -303,7 +248,7 @@ class RemoteService:
         default: AlreadyExists naming every such name), "skip" (the stored remote
         stays), or "replace" (it takes the file's type and options, and keeps its
         concurrency limit; audited as `remote.replace`)."""
-        from synchub.engines import rclone_conf
+        from synchub.engines.rclone import conf as rclone_conf
 
         if on_conflict not in ON_CONFLICT:
             raise InvalidInput(f"Bad on-conflict {on_conflict!r}: use {'|'.join(ON_CONFLICT)}")
@@ -354,15 +299,7 @@ class RemoteService:
         session.add(row)
         session.flush()
         view = self._view(session, row)
-        audit.record(
-            session,
-            at=now,
-            actor=self.svc.actor,
-            action="remote.add",
-            target_type="remote",
-            target=name,
-            after=view.as_dict(),
-        )
+        self.svc.audit_event(session, "remote.add", name, at=now, after=view.as_dict())
         return view
 
     def _replace(
@@ -376,15 +313,8 @@ class RemoteService:
         row.updated_at = now
         session.flush()
         view = self._view(session, row)
-        audit.record(
-            session,
-            at=now,
-            actor=self.svc.actor,
-            action="remote.replace",
-            target_type="remote",
-            target=name,
-            before=before,
-            after=view.as_dict(),
+        self.svc.audit_event(
+            session, "remote.replace", name, at=now, before=before, after=view.as_dict()
         )
         return view
 
@@ -482,7 +412,7 @@ class RemoteService:
         done: dict[str, builtins.list[str]] = {}
         with transaction(self.svc.sessions) as session:
             for row in store.all_remotes(session, lock=True):
-                keys = sorted((_secret_keys(row.type) or frozenset()) & row.options.keys())
+                keys = sorted((known_secret_keys(row.type) or frozenset()) & row.options.keys())
                 if not keys:
                     continue
                 try:
@@ -494,18 +424,12 @@ class RemoteService:
                 row.options = {k: v for k, v in row.options.items() if k not in keys}
                 row.updated_at = now
                 done[row.name] = keys
-                audit.record(
-                    session,
-                    at=now,
-                    actor=self.svc.actor,
-                    action="remote.seal",
-                    target_type="remote",
-                    target=row.name,
-                    after={"sealed": keys},
+                self.svc.audit_event(
+                    session, "remote.seal", row.name, at=now, after={"sealed": keys}
                 )
             for event in audit.about(session, "remote"):
-                before = masked_event(event.before, known_only=True)
-                after = masked_event(event.after, known_only=True)
+                before = remote_event(event.before, known_only=True)
+                after = remote_event(event.after, known_only=True)
                 if (before, after) != (event.before, event.after):
                     event.before, event.after = before, after
         return done
@@ -540,32 +464,3 @@ def _references(options: Mapping[str, str], name: str) -> bool:
 
 def _whose(name: str) -> str:
     return f"The secret options of remote {name!r}"
-
-
-def _secret_keys(type_: str) -> frozenset[str] | None:
-    """The secret options of `type_`; None when this rclone does not know the type
-    or cannot be asked (then nothing says which values are secrets)."""
-    try:
-        return rclone_backends.secret_options(type_)
-    except (InvalidRemote, EngineError):
-        return None
-
-
-def masked(type_: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """`options` of a `type_` remote with the values of its secret options masked;
-    every value masked when nothing says which are secrets (see _secret_keys)."""
-    secret = _secret_keys(type_)
-    return {k: MASK if secret is None or k in secret else v for k, v in options.items()}
-
-
-def masked_event(view: dict[str, Any] | None, *, known_only: bool = False) -> dict[str, Any] | None:
-    """A remote's view as an audit event holds it, its secret values masked.
-    `known_only`: left as it is when nothing says which values are secrets (to
-    rewrite history only where that is known)."""
-    if not view or not isinstance(view.get("options"), dict):
-        return view
-    type_ = str(view.get("type"))
-    if known_only and _secret_keys(type_) is None:
-        return view
-    options = masked(type_, view["options"])
-    return view if options == view["options"] else {**view, "options": options}

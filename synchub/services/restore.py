@@ -1,4 +1,4 @@
-"""Restoring what a run kept: the rules around engines.rclone_restore."""
+"""Restoring what a run kept: the rules around engines.rclone.restore."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidPath, JobRunning, NothingToRestore, RunNotFound
-from synchub.engines.rclone import parse_location
-from synchub.engines.rclone_backends import rclone_binary
-from synchub.engines.rclone_restore import Restorer, kept_folder_of
-from synchub.store import audit
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.params import parse_location
+from synchub.engines.rclone.restore import Restorer, kept_folder_of
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
@@ -61,11 +60,8 @@ def restore_run(svc: Services, run_id: int, path: str | None = None) -> dict[str
     now = svc.clock.now()
     done = restorer.restore(files, now=now, restore_id=run_id)
     with transaction(svc.sessions) as session:
-        audit.record(
-            session, at=now, actor=svc.actor, action="run.restore", target_type="run",
-            target=str(run_id), after={"path": wanted, "restored": len(done.restored),
-                                       "errors": len(done.errors)},
-        )  # fmt: skip
+        after = {"path": wanted, "restored": len(done.restored), "errors": len(done.errors)}
+        svc.audit_event(session, "run.restore", str(run_id), at=now, after=after)
     return {
         "run": run_id,
         "kept_in": kept.folder,

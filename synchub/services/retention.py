@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.retention import DAY_S, KeepRuns, Retention, removable_ids
-from synchub.store import audit
 from synchub.store import retention as store
 from synchub.store.db import reading, transaction
 from synchub.store.retention import Group, Looked
@@ -105,11 +104,7 @@ class RetentionService:
         pruned = self.prune(job=job, dry_run=dry_run)
         if not dry_run:
             with transaction(self.svc.sessions) as session:
-                audit.record(
-                    session, at=self.svc.clock.now(), actor=self.svc.actor,
-                    action="runs.prune", target_type="runs", target=job or "*",
-                    after=pruned.as_dict(),
-                )  # fmt: skip
+                self.svc.audit_event(session, "runs.prune", job or "*", after=pruned.as_dict())
         return pruned
 
     def prune(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from synchub.core.clock import iso as _iso
+from synchub.core.clock import iso
 from synchub.core.errors import (
     InvalidInput,
     InvalidTransition,
@@ -31,8 +31,8 @@ from synchub.core.runs import (
     severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
-from synchub.store import audit, leases, run_metrics
 from synchub.store import jobs as job_store
+from synchub.store import leases, run_metrics
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
@@ -265,10 +265,10 @@ class RunService:
                 for asked, action in ((allow_deletes, "run.allow_deletes"),
                                       (resync, "run.resync")):  # fmt: skip
                     if asked:
-                        audit.record(
-                            session, at=now, actor=self.svc.actor, action=action,
-                            target_type="job", target=name, after={"run": run_id},
-                        )  # fmt: skip
+                        asked_for = {"run": run_id}
+                        self.svc.audit_event(
+                            session, action, name, at=now, target_type="job", after=asked_for
+                        )
         if ids:
             self.svc.on_change()
         return ids
@@ -427,13 +427,13 @@ def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
         "celery_state": celery_state(state, retry_scheduled=retry_scheduled),
         "trigger": run.trigger,
         "reason": run.reason,
-        "scheduled_for": _iso(run.scheduled_for),
-        "created_at": _iso(run.created_at),
-        "queued_at": _iso(run.queued_at),
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "heartbeat_at": _iso(run.heartbeat_at),
-        "not_before": _iso(run.not_before),
+        "scheduled_for": iso(run.scheduled_for),
+        "created_at": iso(run.created_at),
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "heartbeat_at": iso(run.heartbeat_at),
+        "not_before": iso(run.not_before),
         "attempt": run.attempt,
         "retry_of": run.retry_of,
         "chained_from": run.chained_from,

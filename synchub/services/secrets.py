@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from synchub.core.errors import SynchubError
-from synchub.store import audit
 from synchub.store import jobs as job_store
 from synchub.store import remotes as remote_store
 from synchub.store.db import reading, transaction
@@ -83,13 +82,11 @@ class SecretService:
                 if not gone:
                     continue
                 dropped.append(item)
-                audit.record(
+                self.svc.audit_event(
                     session,
+                    f"{item.kind}.secrets_forget",
+                    item.name,
                     at=now,
-                    actor=self.svc.actor,
-                    action=f"{item.kind}.secrets_forget",
-                    target_type=item.kind,
-                    target=item.name,
                     before={"secrets": f"<unreadable: {item.reason}>"},
                     after={"secrets": None},
                 )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import SynchubError
 from synchub.engines.base import RemoteConfig
-from synchub.engines.rclone import RemoteSize, measure_size
+from synchub.engines.rclone.probe import RemoteSize, measure_size
 
 if TYPE_CHECKING:
     from synchub.services.context import Services

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from synchub.core.clock import iso as _iso
+from synchub.core.clock import iso
 from synchub.core.errors import TaskBusy, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
@@ -109,7 +109,7 @@ class TaskService:
         for view in views:
             view["files_sent"] = sent.get(view["id"], 0)
             view["running"] = view["id"] in running
-            view["last_run_at"] = _iso(last.get(view["id"]))
+            view["last_run_at"] = iso(last.get(view["id"]))
         return views
 
     def files_sent(self) -> int:
@@ -183,7 +183,7 @@ def task_view(task: FileTaskRow, status: str, job_name: str) -> dict[str, Any]:
         "error": task.error,
         "created_at": task.created_at.isoformat(),
         "seen_at": task.seen_at.isoformat(),
-        "started_at": _iso(task.started_at),
-        "finished_at": _iso(task.finished_at),
+        "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at),
         "duration_s": duration,
     }

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from synchub.core.clock import iso as _iso
+from synchub.core.clock import iso
 from synchub.core.durations import parse_duration
 from synchub.core.errors import (
     AlreadyExists,
@@ -44,7 +44,6 @@ from synchub.core.errors import (
     Unauthenticated,
 )
 from synchub.core.names import check_name
-from synchub.store import audit
 from synchub.store import tokens as store
 from synchub.store.db import reading, transaction
 from synchub.store.outage import fault
@@ -228,15 +227,7 @@ class TokenService:
                 session.add(row)
                 session.flush()
                 view = token_view(row, now)
-                audit.record(
-                    session,
-                    at=now,
-                    actor=self.svc.actor,
-                    action="token.create",
-                    target_type="token",
-                    target=name,
-                    after=view,
-                )
+                self.svc.audit_event(session, "token.create", name, at=now, after=view)
         except IntegrityError:
             # Another process created a live token of this name (or value) between
             # check and insert.
@@ -276,16 +267,7 @@ class TokenService:
                 raise TokenNotFound(f"No live token named {name!r}")
             session.refresh(row)
             view = token_view(row, now)
-            audit.record(
-                session,
-                at=now,
-                actor=self.svc.actor,
-                action="token.revoke",
-                target_type="token",
-                target=name,
-                before=before,
-                after=view,
-            )
+            self.svc.audit_event(session, "token.revoke", name, at=now, before=before, after=view)
         return view
 
     def authenticate(self, secret: str | None) -> Principal:
@@ -399,11 +381,11 @@ def token_view(row: TokenRow, now: datetime) -> dict[str, Any]:
         "hint": row.hint + "…",
         # Given values may not start with PREFIX, so the hint tells them apart.
         "given": not row.hint.startswith(PREFIX),
-        "created_at": _iso(row.created_at),
+        "created_at": iso(row.created_at),
         "created_by": row.created_by,
-        "expires_at": _iso(row.expires_at),
-        "last_used_at": _iso(row.last_used_at),
-        "revoked_at": _iso(row.revoked_at),
+        "expires_at": iso(row.expires_at),
+        "last_used_at": iso(row.last_used_at),
+        "revoked_at": iso(row.revoked_at),
     }
 
 

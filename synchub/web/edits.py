@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import AlreadyExists, InvalidInput
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role, TokenService
 from synchub.web import console
 from synchub.web.console import Templates, Visit, redirect, writer

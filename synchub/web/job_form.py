@@ -10,7 +10,7 @@ from typing import Any
 
 from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidFields, InvalidInput, Problems
-from synchub.services.jobs import DEFAULTS, JobFields
+from synchub.services.jobs.fields import DEFAULTS, JobFields
 from synchub.web import hook_rows
 from synchub.web.hook_rows import HookRow
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import InvalidInput, NotFound, Refused
 from synchub.services import Services, browse
-from synchub.services.remotes import FolderUnlisted
+from synchub.services.remote_views import FolderUnlisted
 from synchub.services.tokens import Role, TokenService
 from synchub.web import console
 from synchub.web.console import Templates, Visit

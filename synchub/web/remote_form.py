@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from synchub.core.errors import InvalidFields, InvalidInput
-from synchub.services.remotes import MASK, RemoteForm
+from synchub.services.masks import MASK
+from synchub.services.remote_views import RemoteForm
 
 #: The prefix of an option's input: `options.host` (the services blame errors so too).
 PREFIX = "options."

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.integration.test_alerts import Receiver
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api
 from tests.support.harness import Harness
 

@@ -21,7 +21,7 @@ import pytest
 
 from synchub.core.errors import Forbidden, InvalidPath, InvalidRemote, OutsideBrowseRoots
 from synchub.services.folders import NewFolder
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role
 from synchub.store import jobs as job_store
 from synchub.store import tasks as task_store

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from synchub.scheduler.watch import FolderWatch
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction
 from tests.api.conftest import Api, ok

@@ -13,7 +13,7 @@ import pytest
 
 from synchub.api.app import create_app
 from synchub.core.runs import RunState
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import logs as log_store
 from synchub.store.db import transaction
 from tests.api.conftest import ROLES, Api, Served, Switch

@@ -9,7 +9,7 @@ import json
 import re
 from importlib.resources import files
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api
 from tests.api.test_console import browser, sign_in
 from tests.support.harness import Harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api
 from tests.api.test_console import sign_in
 from tests.support.harness import Harness

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import ROLES, Api
 from tests.api.test_console import csrf_of, sign_in
 from tests.api.test_tasks_api import seen

@@ -14,7 +14,7 @@ import pytest
 
 from synchub.core.errors import InvalidName
 from synchub.core.names import check_name
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, problem
 from tests.api.test_console import csrf_of, sign_in
 from tests.support.harness import Harness

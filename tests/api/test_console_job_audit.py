@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role
 from tests.api.conftest import ROLES, Api
 from tests.api.test_console import sign_in

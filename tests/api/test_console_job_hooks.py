@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from synchub.config import Settings
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store.db import reading
 from tests.api.conftest import Api

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api
 from tests.api.test_console import csrf_of, sign_in
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from synchub.core.errors import InvalidInput
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import logs as log_store
 from synchub.store.db import transaction
 from tests.api.conftest import Api

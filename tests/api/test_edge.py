@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok, problem
 
 BAD = {"Authorization": "Bearer shub_not-a-token"}

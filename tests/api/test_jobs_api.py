@@ -10,7 +10,7 @@ import pytest
 from synchub.api.pagination import encode_cursor
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store import runs as run_store
 from synchub.store.claim import Claim

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from synchub.api.app import create_app
 from synchub.core.clock import FakeClock
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, Served, Switch, problem
 from tests.support.harness import Harness
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from synchub.services.alerts import AlertFields
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction

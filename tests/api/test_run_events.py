@@ -8,7 +8,7 @@ import threading
 import httpx
 import pytest
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.api.sse_client import Event, events
 from tests.support.harness import Harness

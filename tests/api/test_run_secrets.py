@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synchub.config import Settings
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok
 from tests.support.harness import Harness
 

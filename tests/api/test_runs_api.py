@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from synchub.core.clock import FakeClock
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.support.harness import Harness
 

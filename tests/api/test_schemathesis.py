@@ -55,7 +55,7 @@ from synchub.api.app import create_app
 from synchub.config import Settings
 from synchub.core.errors import NotFound
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store.db import make_engine, transaction
 from synchub.store.migrate import upgrade

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import tasks as task_store
 from synchub.store.db import transaction

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from tests.api.conftest import Api, ok, problem
 

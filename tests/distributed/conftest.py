@@ -30,7 +30,7 @@ from synchub.engines.registry import builtin_engines
 from synchub.execution.celery_exec import broker_problem
 from synchub.node import Node
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
 from tests.conftest import PG_ADMIN_URL, _pg_url, need_service

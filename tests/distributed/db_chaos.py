@@ -32,7 +32,7 @@ from synchub.config import Settings
 from synchub.core.runs import RETRYABLE, TERMINAL, RunState
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import reading
 from synchub.store.tables import RunRow
 from tests.distributed.conftest import REPO

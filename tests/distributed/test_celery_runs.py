@@ -18,7 +18,7 @@ from synchub import __version__
 from synchub.core.runs import RunState
 from synchub.engines.obscure import obscure
 from synchub.execution.celery_exec import CeleryExecutor
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from synchub.worker import make_app

@@ -58,7 +58,7 @@ from sqlalchemy import select
 
 from synchub.core.runs import RETRYABLE, TERMINAL, RunState
 from synchub.execution.celery_exec import CeleryExecutor
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import reading
 from synchub.store.tables import RunRow
 from synchub.worker import make_app

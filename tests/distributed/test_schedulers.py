@@ -12,7 +12,7 @@ from itertools import pairwise
 
 import pytest
 
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.distributed.conftest import Cluster, wait_for
 
 SECONDS = float(os.environ.get("SYNCHUB_RACE_SECONDS", "30"))

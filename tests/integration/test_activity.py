@@ -14,7 +14,7 @@ from synchub.core.errors import JobNotFound
 from synchub.core.runs import RunStats
 from synchub.engines.base import Outcome, RunContext
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from synchub.store.tables import RunRow
 from tests.support.harness import Harness

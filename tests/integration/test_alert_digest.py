@@ -12,7 +12,7 @@ from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.alert_digest import compose_due, queue_composed
 from synchub.services.alerts import AlertChanges, AlertFields
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.integration.test_alerts import Receiver
 from tests.integration.test_alerts import receiver as receiver  # a fixture
 from tests.support.harness import Harness

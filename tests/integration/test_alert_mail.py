@@ -17,7 +17,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.alerts import AlertFields
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.integration.test_alerts import ends
 from tests.support.harness import Harness
 

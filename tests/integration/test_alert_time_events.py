@@ -14,7 +14,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.alerts import AlertFields
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from synchub.store.tables import RunRow
 from tests.integration.test_alerts import Receiver, ends

@@ -17,7 +17,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.services import Services
 from synchub.services.alerts import AlertChanges, AlertFields
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness
 
 

@@ -13,7 +13,7 @@ from synchub.core.errors import Conflict, InvalidInput
 from synchub.core.runs import RunState
 from synchub.execution.outcomes import end_run
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState, Trigger
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store

@@ -10,7 +10,7 @@ import pytest
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store import heartbeats
 from synchub.store.db import transaction

@@ -18,7 +18,7 @@ from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.alerts import AlertFields
 from synchub.services.config_file import ConfigInvalid
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import make_engine, reading
 from synchub.store.migrate import upgrade

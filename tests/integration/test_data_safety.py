@@ -11,7 +11,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import job_runs, run_metrics
 from synchub.store.db import reading
 from tests.integration.engines.helpers import tree, write

@@ -11,7 +11,7 @@ import pytest
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.integration.engines.helpers import write
 from tests.support.harness import Harness
 

@@ -16,7 +16,7 @@ from synchub.execution.executor import WorkerInfo
 from synchub.services import Services
 from synchub.services.alerts import AlertFields
 from synchub.services.doctor import Finding, Level, healthy
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store.db import transaction
 from tests.conftest import need_service

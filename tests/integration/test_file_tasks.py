@@ -19,7 +19,7 @@ from synchub.core.tasks import TaskState
 from synchub.execution.outcomes import end_run
 from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store

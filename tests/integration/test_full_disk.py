@@ -32,7 +32,7 @@ from synchub.engines.registry import builtin_engines
 from synchub.execution.sink import BufferedSink
 from synchub.services import Services
 from synchub.services.doctor import Level
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import TOUCHES
 from synchub.store.db import make_engine, transaction
 from synchub.store.migrate import upgrade

@@ -14,7 +14,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import CommandsDisabled, Forbidden, InvalidInput
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role
 from tests.support.harness import Harness
 

@@ -8,7 +8,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
 

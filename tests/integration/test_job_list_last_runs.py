@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from synchub.core.clock import FakeClock
 from synchub.core.errors import JobDeleted, JobNotFound, JobRunning
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store import claim as claims
 from synchub.store import jobs as job_store

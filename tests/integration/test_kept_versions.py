@@ -12,7 +12,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput, JobNotFound, NothingToRestore
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.integration.engines.helpers import tree, write
 from tests.support.harness import Harness
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from synchub.core.clock import FakeClock
 from synchub.execution.executor import LocalExecutor
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness
 
 #: More JSON lines than a pipe's default 64 KiB holds (≈ 250 of rclone's lines).

@@ -18,9 +18,9 @@ import pytest
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import CommandsDisabled, InvalidInput
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
 from tests.support.harness import Harness

@@ -11,7 +11,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput, JobNotFound, RunNotFound
 from synchub.core.schedules import Schedule, ScheduleKind, cron_schedule, interval_schedule
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.overview import MIN_STALE, stale_after
 from synchub.store import claim as claims
 from synchub.store import logs as log_store

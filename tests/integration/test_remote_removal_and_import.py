@@ -9,7 +9,7 @@ import pytest
 
 from synchub.core.errors import AlreadyExists, InvalidInput, RemoteInUse
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
 

@@ -16,7 +16,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidFields, InvalidInput, JobNotFound
 from synchub.core.runs import RunState, Trigger
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store import jobs as job_store
 from synchub.store import retention as store

@@ -8,7 +8,7 @@ from typing import Any
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState, Trigger
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import transaction

@@ -15,7 +15,7 @@ from synchub.core.runs import RunState
 from synchub.engines.base import Outcome, RunContext
 from synchub.execution.runner import Runner, RunnerSettings
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store import db
 from synchub.store import runs as run_store

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import transaction
 from synchub.store.tables import RunRow
 from tests.support.harness import Harness

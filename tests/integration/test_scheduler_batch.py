@@ -11,7 +11,7 @@ from sqlalchemy import delete, event, func, select, update
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.db import reading, transaction

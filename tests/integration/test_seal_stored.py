@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
 from synchub.store.tables import AuditRow, JobRow, RemoteRow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 
 def test_no_secret_then_a_remote_secret(svc: Services) -> None:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from synchub.core.clock import FakeClock
 from synchub.core.errors import NoSecretKey, SecretsUnreadable
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.crypto import new_key
 from tests.support.harness import Harness
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from synchub.config import Settings
 from synchub.core.errors import InvalidFields, InvalidInput, RemoteInUse
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store.db import transaction
 from synchub.store.tables import RemoteRow

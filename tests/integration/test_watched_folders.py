@@ -21,7 +21,7 @@ from synchub.core.runs import RunState
 from synchub.core.tasks import TaskState
 from synchub.scheduler.watch import FolderWatch, outermost
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness

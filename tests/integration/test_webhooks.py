@@ -16,7 +16,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import Forbidden, InvalidInput
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import Role
 from synchub.store import audit
 from synchub.store.db import reading

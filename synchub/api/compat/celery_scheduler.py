@@ -20,7 +20,7 @@ from synchub.api.problems import envelope_responses as errors
 from synchub.core.errors import RunNotFound
 from synchub.core.runs import Trigger
 from synchub.services import Services
-from synchub.services.jobs import JobBrief
+from synchub.services.jobs.views import JobBrief
 
 PREFIX = "/api/v1/task/scheduler"
 

@@ -21,7 +21,7 @@ from synchub.api.problems import message_responses as errors
 from synchub.core.errors import BadQuery, InvalidInput, JobNotFound, TaskNotFound
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
-from synchub.engines.rclone import parse_location
+from synchub.engines.rclone.params import parse_location
 from synchub.services import folders
 
 router = APIRouter()

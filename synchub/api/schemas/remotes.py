@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from synchub.services.remotes import RemoteView
+from synchub.services.remote_views import RemoteView
 
 Name = Field(min_length=1, max_length=64, examples=["nas"])
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from synchub.engines.base import RemoteConfig, RunContext
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
 from tests.unit.engines.fakes import RecordingSink
 
 USER, PASSWORD = "synchub", "s3cret-Pa55"

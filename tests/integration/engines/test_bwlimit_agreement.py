@@ -11,8 +11,8 @@ import pytest
 
 from synchub.core.errors import InvalidOption
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone_backends import rclone_binary
-from synchub.engines.rclone_flags import normalize_option
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.flags import normalize_option
 
 RCLONE = rclone_binary()
 

@@ -9,9 +9,9 @@ import pytest
 
 from synchub.engines.obscure import obscure, reveal
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone import LOG_ARGS
-from synchub.engines.rclone_backends import rclone_binary
-from synchub.engines.rclone_flags import FLAGS, normalize_option
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.engine import LOG_ARGS
+from synchub.engines.rclone.flags import FLAGS, normalize_option
 
 RCLONE = rclone_binary()
 ENV = minimal_env({"RCLONE_CONFIG": ""})

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from synchub.engines.base import Outcome
-from synchub.engines.rclone import RcloneEngine, rclone_env
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.engine import RcloneEngine
+from synchub.engines.rclone.environment import rclone_env
 from tests.integration.engines.helpers import (
     PASSWORD,
     Server,

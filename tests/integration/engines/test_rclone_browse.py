@@ -12,7 +12,7 @@ import pytest
 
 from synchub.core.errors import EngineError
 from synchub.engines.base import RemoteConfig
-from synchub.engines.rclone_browse import list_folders
+from synchub.engines.rclone.browse import list_folders
 from tests.integration.engines.helpers import Server, sftp_remote, write
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from synchub.core.errors import InvalidInput, NothingToRestore
 from synchub.engines.base import Outcome
-from synchub.engines.rclone_restore import KeptFolder, Restorer, kept_folder_of
+from synchub.engines.rclone.restore import KeptFolder, Restorer, kept_folder_of
 from tests.integration.engines.helpers import (
     Server,
     make_ctx,

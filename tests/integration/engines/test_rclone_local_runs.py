@@ -12,7 +12,7 @@ import pytest
 
 from synchub.core.runs import FileAction
 from synchub.engines.process import group_alive
-from synchub.engines.rclone import RcloneEngine
+from synchub.engines.rclone.engine import RcloneEngine
 from tests.integration.engines.helpers import make_ctx, tree, write
 
 ENGINE = RcloneEngine(kill_grace=5.0)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from synchub.engines.base import RemoteConfig
-from synchub.engines.rclone import RcloneEngine, check_remote
+from synchub.engines.rclone.engine import RcloneEngine
+from synchub.engines.rclone.probe import check_remote
 from tests.integration.engines.helpers import (
     PASSWORD,
     SECRET_KEY,

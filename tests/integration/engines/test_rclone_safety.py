@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from synchub.engines.base import Outcome, RemoteConfig
-from synchub.engines.rclone import RcloneEngine
+from synchub.engines.rclone.engine import RcloneEngine
 from tests.integration.engines.helpers import Server, make_ctx, tree, webdav_remote, write
 
 ENGINE = RcloneEngine(kill_grace=5.0)

@@ -20,14 +20,14 @@ import pytest
 from synchub.core.errors import EngineError
 from synchub.engines.base import RemoteConfig
 from synchub.engines.process import minimal_env
-from synchub.engines.rclone import rclone_env
-from synchub.engines.rclone_backends import (
+from synchub.engines.rclone.backends import (
     PROGRAM_OPTIONS,
     REVIEWED_OPTIONS,
     program_options,
     rclone_binary,
     referenced_remotes,
 )
+from synchub.engines.rclone.environment import rclone_env
 
 #: Words in an option's name or help that may mean "starts a program".
 RUNS_SOMETHING = re.compile(

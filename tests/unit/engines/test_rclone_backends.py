@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synchub.core.errors import InvalidRemote
-from synchub.engines.rclone_backends import (
+from synchub.engines.rclone.backends import (
     catalogue,
     password_options,
     referenced_remotes,

@@ -6,7 +6,7 @@ import pytest
 
 from synchub.core.errors import InvalidInput, InvalidRemote
 from synchub.engines.obscure import obscure
-from synchub.engines.rclone_conf import ConfRemote, default_config_path, parse_conf
+from synchub.engines.rclone.conf import ConfRemote, default_config_path, parse_conf
 
 
 def test_it_reads_remotes_in_order_with_passwords_revealed() -> None:

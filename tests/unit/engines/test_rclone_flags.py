@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synchub.core.errors import InvalidOption
-from synchub.engines.rclone_flags import FLAGS, normalize_option, normalize_options
+from synchub.engines.rclone.flags import FLAGS, normalize_option, normalize_options
 
 
 @pytest.mark.parametrize(

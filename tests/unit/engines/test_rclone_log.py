@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from synchub.core.runs import FileAction, FileChange, RunStats
-from synchub.engines.rclone import RcloneLog, file_change, outcome_for
+from synchub.engines.rclone.exits import outcome_for
+from synchub.engines.rclone.log import RcloneLog, file_change
 
 
 def line(**fields: Any) -> str:

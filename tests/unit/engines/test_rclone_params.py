@@ -9,13 +9,9 @@ import pytest
 from synchub.core.errors import EngineError, InvalidInput, InvalidOption, InvalidPath
 from synchub.engines.base import RemoteConfig
 from synchub.engines.obscure import reveal
-from synchub.engines.rclone import (
-    LOG_ARGS,
-    RcloneEngine,
-    normalize_filter,
-    parse_location,
-    remote_env,
-)
+from synchub.engines.rclone.engine import LOG_ARGS, RcloneEngine
+from synchub.engines.rclone.environment import remote_env
+from synchub.engines.rclone.params import normalize_filter, parse_location
 
 KNOWN = frozenset({"nas", "s3", "my-nas.home"})
 

@@ -13,9 +13,9 @@ import re
 import pytest
 
 from synchub.engines.base import RemoteConfig
-from synchub.engines.rclone import remote_env, secret_values
-from synchub.engines.rclone_backends import catalogue, secret_options
-from synchub.engines.rclone_secrets import CREDENTIALS_MISSED, IDENTITIES
+from synchub.engines.rclone.backends import catalogue, secret_options
+from synchub.engines.rclone.environment import remote_env, secret_values
+from synchub.engines.rclone.secrets import CREDENTIALS_MISSED, IDENTITIES
 
 #: Names that look like a credential's. A new rclone option named so must be
 #: classified a secret, or be reviewed and listed below.

@@ -17,7 +17,7 @@ from synchub.services.config_file import (
     json_schema,
     load,
 )
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 
 ROOT = Path(__file__).resolve().parents[3]
 

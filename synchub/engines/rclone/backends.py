@@ -22,7 +22,7 @@ from typing import Any
 
 from synchub.core.errors import EngineError, InvalidRemote, Problems
 from synchub.engines.process import exec_bytes, minimal_env
-from synchub.engines.rclone_secrets import is_secret
+from synchub.engines.rclone.secrets import is_secret
 
 #: Environment variable naming the rclone binary, overriding the bundled one.
 RCLONE_ENV = "SYNCHUB_RCLONE"
@@ -243,7 +243,7 @@ def _check_sizes(options: Mapping[str, str]) -> None:
 
 
 def secret_options(type_: str) -> frozenset[str]:
-    """Options of `type_` encrypted at rest and masked: see rclone_secrets."""
+    """Options of `type_` encrypted at rest and masked: see rclone.secrets."""
     return frozenset(
         o.name
         for o in backend(type_).options

@@ -1,7 +1,7 @@
 """Restoring kept versions: copying files a run kept back to their place.
 
 A job that keeps versions moves what a run deletes or overwrites into
-`.synchub-trash/<run start>-run<ID>/` at its destination root (rclone_safety). A
+`.synchub-trash/<run start>-run<ID>/` at its destination root (rclone.safety). A
 restore lists that folder (the truth, whatever the run's change report kept) and
 copies files from it back to the destination root with `rclone copy
 --files-from-raw LIST --no-traverse`, touching those files only. What the restore
@@ -24,7 +24,7 @@ from synchub.core.redact import redact, secret_list
 from synchub.core.safety import TRASH, kept_folder
 from synchub.engines.base import RemoteConfig
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone import rclone_env, secret_values
+from synchub.engines.rclone.environment import rclone_env, secret_values
 
 _ERROR_LEVELS = frozenset({"error", "critical", "alert", "emergency"})
 

@@ -12,8 +12,9 @@ from synchub.core.errors import EngineError
 from synchub.core.redact import redact, secret_list
 from synchub.engines.base import RemoteConfig
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone import _message_of, rclone_env, secret_values
-from synchub.engines.rclone_backends import rclone_binary
+from synchub.engines.rclone.backends import rclone_binary
+from synchub.engines.rclone.environment import rclone_env, secret_values
+from synchub.engines.rclone.log import message_of
 
 #: The most folders one listing returns; the caller is told when there were more.
 MAX_FOLDERS = 1000
@@ -54,7 +55,7 @@ def list_folders(
         if stream == "stdout":
             out.append(line)
         elif line.strip():
-            errors.append(_message_of(line))
+            errors.append(message_of(line))
     if proc.returncode != 0 and time.monotonic() >= deadline:
         raise EngineError(f"no answer from {remote.name}: within {timeout_s:g}s")
     if proc.returncode != 0:

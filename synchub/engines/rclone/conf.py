@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 from synchub.core.errors import EngineError, InvalidInput
 from synchub.core.text import check_text
-from synchub.engines import rclone_backends
 from synchub.engines.obscure import reveal
 from synchub.engines.process import minimal_env
+from synchub.engines.rclone import backends as rclone_backends
 
 # rclone writes this line when the whole file is encrypted with a password.
 _ENCRYPTED_MARK = "RCLONE_ENCRYPT_V0:"

@@ -20,7 +20,7 @@
   have deleted (`would_delete`). The lists go through files, never all in memory.
 - A guarded `bisync` passes the guard's share as bisync's own `--max-delete`
   (a percentage; bisync stops before any change when it is exceeded), after the
-  looks of `rclone_bisync` (missing, unreadable or empty roots, the access check).
+  looks of `bisync` (missing, unreadable or empty roots, the access check).
 - A dry run (asked for, or a job's `--dry-run`) reports `would_*` rows and counts
   nothing as transferred or deleted.
 """
@@ -32,31 +32,29 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synchub.core.errors import InvalidInput, blame
 from synchub.core.runs import FileAction, FileChange, Progress, RunStats
 from synchub.core.safety import (
-    DEFAULT_DELETE_GUARD,
     GUARDED_OPS,
     KEEP_OPS,
     TRASH,
-    DeleteGuard,
-    check_marker,
     expired_folders,
     keep_seconds,
     kept_folder,
-    parse_delete_guard,
-    parse_keep_deleted,
 )
-from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone_bisync import Bisync, Seen, list_top, unusable
-from synchub.engines.rclone_flags import flag_name
+from synchub.engines.rclone.bisync import Bisync, Seen, list_top, unusable
+from synchub.engines.rclone.exits import outcome_for
+from synchub.engines.rclone.flags import flag_name
+from synchub.engines.rclone.log import RcloneLog
+from synchub.engines.rclone.params import Location, parse_location
+from synchub.engines.rclone.preview import Counts, count_preview, lines_of
+from synchub.engines.rclone.safety_settings import guard_of
 
 Execute = Callable[[list[str]], Outcome]
 
@@ -72,86 +70,8 @@ _FILTER_FLAGS = frozenset(
      "--exclude-from", "--max-size", "--min-size", "--max-age", "--min-age",
      "--exclude-if-present"}
 )  # fmt: skip
-_INCLUDES = (
-    "rclone applies it before every --filter rule, so it could take in the kept "
-    "versions: use the job's filters ('+ PATTERN') instead"
-)
-#: Options that cannot go with kept versions, and why.
-_NOT_WITH_KEPT = {
-    "--delete-excluded": "it would delete the kept versions themselves",
-    "--suffix": "kept files must keep their names to be restored",
-    "--include": _INCLUDES,
-    "--include-from": _INCLUDES,
-}
 #: What rclone logs for each delete past --max-delete.
 _THRESHOLD = "--max-delete threshold reached"
-
-
-def validate(params: Mapping[str, Any], op: str) -> dict[str, Any]:
-    """The safety settings of rclone job `params`, normalised: `delete_guard` (sync
-    and bisync; 50% when not given), `check_access` (bisync; on when not given) and
-    `require_marker` (any op; absent when none). InvalidInput for a bad guard, a count
-    guard on a bisync, a check_access that is not true or false, or a marker path."""
-    out: dict[str, Any] = {}
-    if op == "bisync":
-        checked = params.get("check_access", True)
-        if not isinstance(checked, bool):
-            raise InvalidInput("Bad check_access: use true or false")
-        out["check_access"] = checked
-    if op in GUARDED_OPS:
-        with blame("delete_guard"):
-            guard = parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
-            if op == "bisync" and guard.count is not None:
-                raise InvalidInput(
-                    "Bad delete guard for a bisync job: use a share such as 50% (bisync's "
-                    "own --max-delete is a percentage), or off"
-                )
-        out["delete_guard"] = str(guard)
-    marker = params.get("require_marker")
-    if marker not in (None, ""):
-        with blame("require_marker"):
-            out["require_marker"] = check_marker(marker)
-    keep = params.get("keep_deleted")
-    with blame("keep_deleted"):
-        period = parse_keep_deleted(keep) if keep not in (None, "") else None
-        if period is not None:
-            out["keep_deleted"] = _keepable(period, op, params)
-    return out
-
-
-def _keepable(keep: str, op: str, params: Mapping[str, Any]) -> str:
-    """`keep` when versions can be kept for this op and these options; else InvalidInput."""
-    if op not in KEEP_OPS:
-        why = {
-            "move": "its report could not tell a kept version from a moved file",
-            "bisync": "bisync changes both sides and keeps its own backups (--backup-dir1/2)",
-            "check": "a check changes nothing",
-        }.get(op, "it does not overwrite at the destination")
-        raise InvalidInput(f"Kept versions apply to sync and copy jobs, not {op}: {why}")
-    options = params.get("options") or []
-    for option in options if isinstance(options, list) else []:
-        name = flag_name(option) if isinstance(option, str) else ""
-        if name in _NOT_WITH_KEPT:
-            raise InvalidInput(f"Kept versions cannot go with {name}: {_NOT_WITH_KEPT[name]}")
-    return keep
-
-
-def guard_of(params: Mapping[str, Any]) -> DeleteGuard:
-    return parse_delete_guard(params.get("delete_guard", DEFAULT_DELETE_GUARD))
-
-
-@dataclass
-class _Counts:
-    """What the preview found, in files (not folders)."""
-
-    source: int = 0  #: files at the source
-    destination: int = 0  #: files at the destination
-    deletes: int = 0  #: files the sync would delete
-    replaces: int = 0  #: files the sync would overwrite
-    touched: int = 0  #: paths the second pass must touch
-    #: rclone's own temporary files a killed transfer left at the destination
-    #: (`name.1a2b3c4d.partial`): the sync removes them, the guard does not count them.
-    leftovers: int = 0
 
 
 class _RowFilter:
@@ -175,7 +95,7 @@ class _RowFilter:
 class SafeRun:
     """One rclone run with the job's safety settings applied (see the module)."""
 
-    def __init__(self, ctx: RunContext, env: Mapping[str, str], log: rclone.RcloneLog,
+    def __init__(self, ctx: RunContext, env: Mapping[str, str], log: RcloneLog,
                  binary: str, grace_s: float) -> None:  # fmt: skip
         self.ctx, self.env, self.log = ctx, env, log
         self.binary, self.grace_s = binary, grace_s
@@ -234,8 +154,8 @@ class SafeRun:
 
     def _at_destination(self, path: str) -> str:
         """`path` (relative to the destination root) as remote:path."""
-        destination = rclone.parse_location(self.params["destination"])
-        return str(rclone.Location(destination.remote, _joined(destination.path, path)))
+        destination = parse_location(self.params["destination"])
+        return str(Location(destination.remote, _joined(destination.path, path)))
 
     def _prune(self, keep_s: int) -> None:
         """Purge the folders of kept versions older than the job's period.
@@ -285,8 +205,8 @@ class SafeRun:
     def _marker_missing(self, marker: str) -> Outcome | None:
         """`rclone lsf SOURCE/MARKER`: a file lists itself, a folder its content;
         exit 3 (not found) means the marker is missing."""
-        source = rclone.parse_location(self.params["source"])
-        where = str(rclone.Location(source.remote, _joined(source.path, marker)))
+        source = parse_location(self.params["source"])
+        where = str(Location(source.remote, _joined(source.path, marker)))
         code, errors = self._quiet([self.binary, "lsf", "--max-depth", "1", where])
         if code == 0:
             return None
@@ -318,8 +238,8 @@ class SafeRun:
             finally:
                 self.log.sink = self.ctx.sink
             deletes = self.op == "sync"
-            counts = _Counts()
-            for sign, path in _lines(combined):
+            counts = Counts()
+            for sign, path in lines_of(combined):
                 counts.source += sign in "=*+"
                 counts.destination += sign in "=*-"
                 counts.deletes += sign == "-"
@@ -330,7 +250,7 @@ class SafeRun:
             self._warn_if_stopped(counts)
         return _previewed(outcome)
 
-    def _warn_if_stopped(self, counts: _Counts) -> None:
+    def _warn_if_stopped(self, counts: Counts) -> None:
         """A preview must not promise what a real run would refuse: say so."""
         if counts.source == 0 and counts.destination > 0:
             why = "the source holds no files (empty source)"
@@ -358,7 +278,7 @@ class SafeRun:
             elapsed = time.monotonic() - started
             if code != 0:
                 return self._preview_failed(code, elapsed)
-            counts = _count(combined, touched, touch)
+            counts = count_preview(combined, touched, touch)
             stopped = self._decide(counts, combined)
             if stopped is not None:
                 return replace(stopped, stats=RunStats(elapsed_s=elapsed))
@@ -435,9 +355,7 @@ class SafeRun:
         stopped = self._unreadable_source(stats)
         if stopped is not None:
             return stopped
-        return rclone.outcome_for(
-            code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False
-        )
+        return outcome_for(code, self.log, stats, stopped=self.ctx.stop.is_set(), timeout_set=False)
 
     def _unreadable_source(self, stats: RunStats) -> Outcome | None:
         """After rclone failed: the stop for a source root that cannot be listed, said
@@ -451,7 +369,7 @@ class SafeRun:
         stopped = unusable(root, "source")
         return None if stopped is None else replace(stopped, stats=stats)
 
-    def _decide(self, counts: _Counts, combined: Path) -> Outcome | None:
+    def _decide(self, counts: Counts, combined: Path) -> Outcome | None:
         """None when the sync may go on; else the stop, its would-be deletes reported."""
         source, destination = self.params["source"], self.params["destination"]
         guard, name = guard_of(self.params), self.ctx.job_name
@@ -479,12 +397,12 @@ class SafeRun:
             )
         else:
             return None
-        for sign, path in _lines(combined):
+        for sign, path in lines_of(combined):
             if sign == "-":
                 self.ctx.sink.file(FileChange(path, FileAction.WOULD_DELETE))
         return _stop(error_class, error)
 
-    def _second_pass(self, argv: list[str], touch: Path, counts: _Counts) -> list[str]:
+    def _second_pass(self, argv: list[str], touch: Path, counts: Counts) -> list[str]:
         # Keeping versions on a remote without server-side moves (S3), rclone moves a
         # file aside by a copy and a delete, which --max-delete counts: once for an
         # overwritten file, twice for a deleted one (its delete, then the move's).
@@ -516,7 +434,7 @@ class SafeRun:
 
 def _empty_local(destination: str) -> bool:
     """Whether `destination` is a local folder holding nothing, or not there at all."""
-    where = rclone.parse_location(destination)
+    where = parse_location(destination)
     if where.remote is not None:
         return False
     try:
@@ -526,45 +444,6 @@ def _empty_local(destination: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def _count(combined: Path, touched: Path, touch: Path) -> _Counts:
-    """Count the preview's lines, and write the paths the second pass must touch."""
-    counts = _Counts()
-    with touch.open("w", encoding="utf-8", errors="surrogateescape") as out:
-        for sign, path in _lines(combined):
-            if sign == "-" and rclone.TEMPORARY.search(path):
-                counts.leftovers += 1
-                counts.touched += 1
-                out.write(path + "\n")
-                continue
-            if sign in "=*+":
-                counts.source += 1
-            if sign in "=*-":
-                counts.destination += 1
-            if sign in "*+-":
-                counts.deletes += sign == "-"
-                counts.replaces += sign == "*"
-                counts.touched += 1
-                out.write(path + "\n")
-        for _, path in _lines(touched, signed=False):
-            counts.touched += 1
-            out.write(path + "\n")
-    return counts
-
-
-def _lines(path: Path, *, signed: bool = True) -> Any:
-    """(sign, path) for each line of a --combined file (or ("", path) of a plain list),
-    one at a time."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="\n") as lines:
-        for line in lines:
-            line = line.removesuffix("\n")
-            if not signed:
-                yield "", line
-            elif len(line) > 2 and line[1] == " ":
-                yield line[0], line[2:]
 
 
 def _joined(root: str, name: str) -> str:

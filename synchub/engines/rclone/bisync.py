@@ -30,10 +30,10 @@ from typing import Any
 
 from synchub.core.runs import FileChange
 from synchub.core.safety import CHECK_FILE, parse_delete_guard
-from synchub.engines import rclone
 from synchub.engines.base import Outcome, RunContext, RunSink
 from synchub.engines.process import spawn, stream_lines
-from synchub.engines.rclone_flags import flag_name
+from synchub.engines.rclone.flags import flag_name
+from synchub.engines.rclone.log import RcloneLog
 
 Execute = Callable[[list[str]], Outcome]
 
@@ -75,7 +75,7 @@ def check_file(params: Mapping[str, Any]) -> str:
 class Bisync:
     """One bisync run with synchub's stops around rclone's (see the module)."""
 
-    def __init__(self, ctx: RunContext, env: Mapping[str, str], log: rclone.RcloneLog,
+    def __init__(self, ctx: RunContext, env: Mapping[str, str], log: RcloneLog,
                  binary: str, grace_s: float) -> None:  # fmt: skip
         self.ctx, self.env, self.log = ctx, env, log
         self.binary, self.grace_s = binary, grace_s

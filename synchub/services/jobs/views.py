@@ -1,0 +1,161 @@
+"""A job as the services show it: its view (a dict), its schedule, what an edit changed."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import object_session
+
+from synchub.core.clock import iso
+from synchub.core.durations import format_duration
+from synchub.core.hooks import shown
+from synchub.core.safety import DEFAULT_DELETE_GUARD, GUARDED_OPS
+from synchub.core.schedules import describe, in_own_zone
+from synchub.scheduler.watch import folder_problem, local_folder, max_depth
+from synchub.services.jobs.fields import keep_runs_text
+from synchub.services.masks import masked_env
+from synchub.store import chains as chain_store
+from synchub.store import remotes as remote_store
+from synchub.store.jobs import schedule_of
+from synchub.store.tables import JobRow
+
+
+@dataclass(frozen=True)
+class JobBrief:
+    id: int
+    name: str
+    scheduled: bool  #: it has a cron or interval schedule
+    next_fire_at: str | None  #: ISO 8601
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What an edit did: the job as it is now, and the fields whose value changed
+    (`params` keys as `params.KEY`); none when the edit changed nothing."""
+
+    view: dict[str, Any]
+    changed: list[str]
+
+
+def job_view(row: JobRow, now: datetime) -> dict[str, Any]:
+    schedule = schedule_of(row)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "params": masked_env(row.params),
+        "schedule": {
+            "kind": schedule.kind.value,
+            "cron": schedule.cron,
+            "tz": schedule.tz,
+            "every_s": schedule.every_s,
+            "anchor": iso(schedule.anchor),
+            "description": describe(schedule),
+        },
+        "misfire": row.misfire,
+        "queue": row.queue,
+        "retries": row.retries,
+        "retry_delay_s": row.retry_delay_s,
+        "timeout_s": row.timeout_s,
+        "stale_after_s": row.stale_after_s,  # None: derived from the schedule
+        "long_after_s": row.long_after_s,  # None: from its successful runs
+        "overlap": row.overlap,
+        "enabled": row.enabled,
+        "tags": list(row.tags),
+        "watch": row.watch,
+        "keep_runs": keep_runs_text(row),
+        "keep_logs": format_duration(row.keep_logs_s) if row.keep_logs_s else None,
+        "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
+        **_safety_view(row),
+        "watch_problem": watch_problem(row),
+        # alerts are silenced until then; None when not muted (or the mute ended)
+        "muted_until": iso(row.muted_until) if muted(row, now) else None,
+        "hooks": shown(row.hooks),  # a webhook by its URL's hint only
+        **_chain_view(row),
+        "next_fire_at": iso(in_own_zone(schedule, row.next_fire_at)) if row.next_fire_at else None,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+def watch_problem(row: JobRow) -> str | None:
+    """Why the watcher cannot watch the job's folder now, or None (also for a
+    remote source, which is rescanned only). Derived at each look, not stored."""
+    if not row.watch or row.kind != "rclone":
+        return None
+    session = object_session(row)
+
+    def remote_type(name: str) -> str | None:
+        found = remote_store.get(session, name) if session is not None else None
+        return found.type if found is not None else None
+
+    folder = local_folder(row.params.get("source"), remote_type)
+    return folder_problem(folder) if folder is not None else None
+
+
+def muted(row: JobRow, now: datetime) -> bool:
+    return row.muted_until is not None and row.muted_until > now
+
+
+def _chain_view(row: JobRow) -> dict[str, Any]:
+    """The jobs this one runs after, and those that run after it (derived: the
+    links are the downstream jobs' own settings)."""
+    session = object_session(row)
+    if session is None or row.id is None:
+        return {"after": [], "chained_by": []}
+    return {
+        "after": [{"job": n, "on": on} for n, on in chain_store.upstreams(session, row.id)],
+        "chained_by": [{"job": n, "on": on} for n, on in chain_store.downstreams(session, row.id)],
+    }
+
+
+def _safety_view(row: JobRow) -> dict[str, Any]:
+    """The job's delete guard and access check (None where they do not apply), its
+    marker and keep period."""
+    if row.kind != "rclone":
+        return {
+            "delete_guard": None, "require_marker": None, "check_access": None,
+            "keep_deleted": None,
+        }  # fmt: skip
+    op = row.params.get("op", "sync")
+    guarded = op in GUARDED_OPS
+    return {
+        "delete_guard": row.params.get("delete_guard", DEFAULT_DELETE_GUARD) if guarded else None,
+        "require_marker": row.params.get("require_marker"),
+        "check_access": row.params.get("check_access", True) if op == "bisync" else None,
+        "keep_deleted": row.params.get("keep_deleted"),
+    }
+
+
+#: View keys that follow from the definition rather than being part of it: an edit
+#: that changes only these (a schedule given again, counted from now) changes nothing.
+#: max_depth, delete_guard and require_marker are read from `params`, where a change
+#: to them shows.
+_DERIVED = frozenset(
+    {
+        "updated_at", "next_fire_at", "watch_problem", "max_depth", "delete_guard",
+        "require_marker", "chained_by",
+    }
+)  # fmt: skip
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> builtins.list[str]:
+    """The fields of a job's view that differ, `params` by key, derived ones left out."""
+    changed = [
+        key
+        for key in after
+        if key not in _DERIVED and key not in ("params", "schedule") and before[key] != after[key]
+    ]
+    params_before, params_after = before["params"], after["params"]
+    changed += [
+        f"params.{key}"
+        for key in sorted(params_before.keys() | params_after.keys())
+        if params_before.get(key) != params_after.get(key)
+    ]
+    schedule_before, schedule_after = before["schedule"], after["schedule"]
+    if any(schedule_before[k] != schedule_after[k] for k in ("kind", "cron", "tz", "every_s")):
+        changed.append("schedule")
+    return changed

@@ -30,7 +30,7 @@ from synchub.api.routes import (
     tokens,
     workers,
 )
-from synchub.node import Node
+from synchub.processes.node import Node
 from synchub.services import Services
 
 API_PREFIX = "/api/v1"

@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from synchub.api.problems import route_path
-from synchub.node import Node
+from synchub.processes.node import Node
 from synchub.services import Services
 from synchub.services.tokens import Principal, Role, TokenService
 

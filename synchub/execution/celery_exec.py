@@ -87,7 +87,7 @@ class CeleryExecutor:
 
 
 #: The remote-control command a synchub worker answers with its version
-#: (registered in synchub.worker); Celery's own stats do not carry it.
+#: (registered in synchub.processes.worker); Celery's own stats do not carry it.
 VERSION_COMMAND = "synchub_version"
 
 

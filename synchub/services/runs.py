@@ -371,6 +371,26 @@ class RunService:
                     break
         return found, seq
 
+    def take_pending(self, run_id: int) -> bool:
+        """Move pending run `run_id` to queued for the caller to execute it in its own
+        process (`job run --wait` with no server up). False when another process took
+        it first."""
+        with transaction(self.svc.sessions) as session:
+            return store.move(
+                session,
+                run_id,
+                RunState.QUEUED,
+                expected=[RunState.PENDING],
+                queued_at=self.svc.clock.now(),
+            )
+
+    def scheduler_alive(self) -> bool:
+        """True when some scheduler holds a live lease on this database: a server is up
+        to dispatch the runs requested."""
+        with reading(self.svc.sessions) as session:
+            lease = leases.current(session, SCHEDULER_LEASE)
+        return lease is not None and lease.expires_at > self.svc.clock.now()
+
     def scheduler_status(self) -> dict[str, Any]:
         """Who leads the schedulers and how far behind dispatch is, from the database:
         {"leader", "lease_expires_at", "leader_alive", "due_not_dispatched", "pending",

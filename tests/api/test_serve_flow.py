@@ -13,7 +13,7 @@ import pytest
 
 from synchub.api.app import create_app
 from synchub.config import Settings
-from synchub.node import Node
+from synchub.processes.node import Node
 from synchub.services import Services
 from tests.api.conftest import Served, Switch, ok
 from tests.api.sse_client import events

@@ -28,7 +28,7 @@ from synchub.config import Settings
 from synchub.core.runs import TERMINAL, RunState
 from synchub.engines.registry import builtin_engines
 from synchub.execution.celery_exec import broker_problem
-from synchub.node import Node
+from synchub.processes.node import Node
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
 from synchub.store.db import make_engine

@@ -14,7 +14,7 @@ from synchub.api.app import readiness_problems
 from synchub.config import Settings
 from synchub.core.runs import RunState
 from synchub.execution.celery_exec import CeleryExecutor
-from synchub.worker import make_app
+from synchub.processes.worker import make_app
 from tests.distributed.conftest import Cluster, through, wait_for
 from tests.support.marking import executions
 from tests.support.proxy import TcpProxy

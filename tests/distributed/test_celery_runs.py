@@ -18,10 +18,10 @@ from synchub import __version__
 from synchub.core.runs import RunState
 from synchub.engines.obscure import obscure
 from synchub.execution.celery_exec import CeleryExecutor
+from synchub.processes.worker import make_app
 from synchub.services.jobs.fields import JobFields
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
-from synchub.worker import make_app
 from tests.distributed.conftest import Cluster, wait_for
 from tests.support.marking import executions
 
@@ -255,7 +255,7 @@ def test_a_worker_runs_rclone_with_a_secret_added_after_it_started(
     cryptography; a secret added later is opened at its first run, and rclone gets it."""
     first = cluster.worker()
     cmdline = Path(f"/proc/{first.pid}/cmdline").read_bytes().split(b"\0")
-    assert b"synchub.celery_worker" in cmdline  # `synchub worker` exec'd it, same pid
+    assert b"synchub.processes.celery_worker" in cmdline  # `synchub worker` exec'd it, same pid
     assert b"--import-crypto" not in cmdline  # no remote has secrets yet
     src, enc = tmp_path / "src", tmp_path / "enc"
     src.mkdir()

@@ -58,10 +58,10 @@ from sqlalchemy import select
 
 from synchub.core.runs import RETRYABLE, TERMINAL, RunState
 from synchub.execution.celery_exec import CeleryExecutor
+from synchub.processes.worker import make_app
 from synchub.services.jobs.fields import JobFields
 from synchub.store.db import reading
 from synchub.store.tables import RunRow
-from synchub.worker import make_app
 from tests.distributed.conftest import REPO, Cluster, Worker, through, wait_for
 from tests.support.chaos_kind import CHILD_ENV, ChaosKind, Execution, read_ledger
 from tests.support.plugin import write_plugin

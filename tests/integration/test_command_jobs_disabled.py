@@ -12,7 +12,7 @@ from pathlib import Path
 
 from synchub.core.clock import FakeClock
 from synchub.execution.executor import LocalExecutor
-from synchub.node import make_runner
+from synchub.processes.runners import make_runner
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness

@@ -365,7 +365,7 @@ def test_an_old_sqlite_file_is_rewritten_once_for_incremental_vacuum(tmp_path: P
 
 
 def test_only_the_leading_scheduler_prunes(svc: Services, clock: FakeClock) -> None:
-    from synchub.node import Node
+    from synchub.processes.node import Node
 
     add(svc, "nightly", keep_runs="1")
     seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synchub.cli_show import duration, run_lines, size
+from synchub.cli.run_show import duration, run_lines, size
 
 
 def test_sizes_read_in_binary_units() -> None:

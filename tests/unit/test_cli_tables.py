@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from synchub.cli import JOB_COLUMNS, REMOTE_COLUMNS, RUN_COLUMNS, job_row, run_row
-from synchub.cli_tables import Column, Fit, Layout, cut, lines, relative, stdout_layout
-from synchub.cli_tasks import TASK_COLUMNS, _task_row
-from synchub.cli_tokens import TOKEN_COLUMNS
+from synchub.cli.job_output import JOB_COLUMNS, job_row
+from synchub.cli.remotes import REMOTE_COLUMNS
+from synchub.cli.runs import RUN_COLUMNS, run_row
+from synchub.cli.tables import Column, Fit, Layout, cut, lines, relative, stdout_layout
+from synchub.cli.tasks import TASK_COLUMNS, _task_row
+from synchub.cli.tokens import TOKEN_COLUMNS
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 AT_80 = Layout(terminal=True, width=80, now=NOW)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from synchub.api.edge import client_key
-from synchub.cli_procs import is_loopback, uvicorn_config
+from synchub.cli.launch import is_loopback, uvicorn_config
 from synchub.config import Settings
 
 

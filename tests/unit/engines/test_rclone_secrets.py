@@ -101,7 +101,7 @@ def test_every_option_named_like_a_credential_is_secret_or_reviewed() -> None:
         and key not in IDENTITIES
     )
     assert unreviewed == [], (
-        "classify these in synchub/engines/rclone_secrets.py (CREDENTIALS_MISSED), or list "
+        "classify these in synchub/engines/rclone/secrets.py (CREDENTIALS_MISSED), or list "
         "them in REVIEWED_NOT_SECRET here with the reason they are not credentials"
     )
 

@@ -46,7 +46,7 @@ def found(modules: set[str], names: tuple[str, ...]) -> list[str]:
 
 
 WORKER = """
-from synchub.celery_worker import import_for_runs
+from synchub.processes.celery_worker import import_for_runs
 from synchub.config import Settings
 import_for_runs(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"), crypto={})
 """
@@ -58,7 +58,7 @@ def test_a_worker_imports_before_forking_what_runs_need_and_nothing_else(tmp_pat
     # What each pool process's runner uses, imported once before the fork:
     for name in (
         "psycopg",
-        "synchub.node",
+        "synchub.processes.runners",
         "synchub.engines.command",
         "synchub.engines.rclone",
         "synchub.services.remotes",
@@ -75,5 +75,7 @@ def test_a_worker_imports_cryptography_before_forking_when_remotes_have_secrets(
 
 
 def test_serve_imports_no_cryptography_until_a_secret_is_used(tmp_path: Path) -> None:
-    modules = imported("import synchub.api.app, synchub.cli_procs, synchub.node", tmp_path)
+    modules = imported(
+        "import synchub.api.app, synchub.cli.launch, synchub.processes.node", tmp_path
+    )
     assert found(modules, ("cryptography", "watchfiles", "celery")) == []

@@ -1,12 +1,17 @@
-"""`synchub runs show`: one run as aligned fields for people (`--json` is the data)."""
+"""`synchub runs show` and `runs logs`: one run as aligned fields, its log lines
+coloured by level, for people (`--json` is the data)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: the width of the label column
 LABEL = 12
+LEVEL_STYLE = {"error": "red", "warning": "yellow", "notice": "cyan", "info": "", "debug": "dim"}
 
 
 def size(n: float) -> str:
@@ -151,3 +156,11 @@ def _changes(view: dict[str, Any]) -> str:
         return ""
     parts = ", ".join(f"{n} {a.replace('_', ' ')}" for a, n in sorted(counts.items()))
     return f"{parts} (runs show {view['id']} --files)"
+
+
+def print_line(out: Console, line: dict[str, Any]) -> None:
+    """One log line: time, level, message, in the level's colour."""
+    style = LEVEL_STYLE.get(line["level"], "")
+    out.print(
+        f"{line['at']} {line['level'].upper():<7} {line['message']}", style=style, markup=False
+    )

@@ -1,4 +1,5 @@
-"""The long-running processes: `serve`, `scheduler` and `worker`."""
+"""The long-running processes started: `serve`, `scheduler` and `worker` (the commands
+are in `procs`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from synchub.core.errors import InvalidInput
-from synchub.node import Node
+from synchub.processes.node import Node
 from synchub.services import Services
 from synchub.store.crypto import import_crypto
 
@@ -56,7 +57,7 @@ def check_at_start(svc: Services, err: Console, *, secrets: bool = True) -> None
 def check_celery(svc: Services, err: Console) -> None:
     """Refuse Celery settings that would hurt long runs; warn about the others."""
     from synchub.execution.celery_conf import check_conf
-    from synchub.worker import make_app
+    from synchub.processes.worker import make_app
 
     conf = make_app(svc.settings).conf
     for problem in check_conf(conf, svc.jobs.longest_timeout()):
@@ -169,8 +170,8 @@ def scheduler(svc: Services, err: Console) -> None:
 def worker(svc: Services, err: Console, *, queues: list[str], concurrency: int,
            pool: str, name: str) -> list[str]:  # fmt: skip
     """Check a Celery worker's set-up; the command line of the worker process itself
-    (`synchub.celery_worker`), which `synchub worker` becomes."""
-    from synchub.celery_worker import argv
+    (`synchub.processes.celery_worker`), which `synchub worker` becomes."""
+    from synchub.processes.celery_worker import argv
 
     if svc.settings.executor != "celery" and not svc.settings.broker_url:
         raise InvalidInput(

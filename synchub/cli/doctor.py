@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from synchub.cli.shared import JsonOpt, emit, out, services
+
 if TYPE_CHECKING:  # the command's imports wait until it runs: `synchub --help` stays fast
     from synchub.config import Settings
     from synchub.execution.executor import WorkerInfo
@@ -16,15 +18,14 @@ def doctor(
     remotes: Annotated[
         bool, typer.Option("--remotes", help="Also test that each remote answers (slower).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check this installation: rclone, the data directory and disk, the database and
     its schema, the secret key, clocks, the scheduler, the broker and workers, remotes
     and watched folders. Exit 0 when all is well, 1 when something needs a person."""
-    from synchub.cli import emit, out, services
     from synchub.services.doctor import Level, healthy
 
-    with services() as svc:
+    with services(schema=False) as svc:
         workers = None
         if svc.settings.executor == "celery":
             workers = _celery_workers(svc.settings)
@@ -47,7 +48,7 @@ def doctor(
 
 def _celery_workers(settings: Settings) -> Callable[[], list[WorkerInfo]]:
     from synchub.execution.celery_exec import CeleryExecutor
-    from synchub.worker import make_app
+    from synchub.processes.worker import make_app
 
     def describe() -> list[WorkerInfo]:
         app = make_app(settings)

@@ -1,18 +1,56 @@
-"""`synchub export` and `synchub apply`: the configuration as a file (docs/config-as-code.md)."""
+"""`synchub config show`: the settings; `synchub export` and `synchub apply`: the
+configuration as a file (docs/config-as-code.md)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+from synchub.cli.shared import JsonOpt, emit, err, fail, out, services
+from synchub.cli.typer_app import typer_app
+from synchub.core.errors import SynchubError
+
+if TYPE_CHECKING:
+    from synchub.config import Explained, Settings
+
+config_app = typer_app(help="Settings.")
 
 _SYMBOL = {"create": "+", "change": "~", "remove": "-"}
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Print every setting's effective value, secrets masked, and where it comes
+    from: default, file (synchub.toml) or env (the variable named)."""
+    with services(schema=False) as svc:
+        found = svc.settings.explained()
+        found["rclone"] = rclone_explained(svc.settings, found["rclone"])
+        if as_json:
+            emit({name: vars(e) for name, e in found.items()})
+            return
+        for name, e in found.items():
+            value = e.value if isinstance(e.value, str) else json.dumps(e.value)
+            where = "default" if e.origin is None else f"from {e.origin}"
+            shown = "(none)" if e.value in ("", [], {}) else value
+            out.print(f"{name} = {shown}  # {where}", markup=False)
+
+
+def rclone_explained(settings: Settings, found: Explained) -> Explained:
+    """The rclone setting, with the binary the default finds."""
+    from dataclasses import replace
+
+    from synchub.engines.rclone.backends import rclone_binary
+
+    if settings.rclone:
+        return found
+    try:
+        return replace(found, value=rclone_binary())
+    except SynchubError as exc:
+        return replace(found, value=f"(none found: {exc.message})")
 
 
 def export(
@@ -34,7 +72,6 @@ def export(
     """Print the configuration (remotes, jobs, alerts; all three without a choice) as a
     YAML file for `synchub apply`. Secrets are never written: each is a reference to an
     environment variable, ${SYNCHUB_SECRET_<REMOTE>_<OPTION>}."""
-    from synchub.cli import ensure_schema, err, services
     from synchub.services.config_file import SECTIONS, json_schema
 
     if schema:
@@ -42,7 +79,6 @@ def export(
         return
     chosen = [s for s, on in zip(SECTIONS, (remotes, jobs, alerts), strict=True) if on]
     with services() as svc:
-        ensure_schema(svc)
         exported = svc.config.export(chosen or SECTIONS, keep=keep_secrets)
     for warning in exported.warnings:
         err.print(f"warning: {warning}", markup=False)
@@ -68,11 +104,8 @@ def apply(
     is named with its line and then nothing changes. Prints the plan (+ create,
     ~ change, - remove, field by field). Secrets come from the environment variables
     the file names."""
-    from synchub.cli import emit, ensure_schema, fail, out, services
-
-    text = _read(file, fail)
+    text = _read(file)
     with services() as svc:
-        ensure_schema(svc)
         applied = svc.config.apply(
             text, dry_run=dry_run, prune=prune, source="stdin" if file == "-" else file
         )
@@ -86,7 +119,7 @@ def apply(
     out.print(_summary(applied), markup=False)
 
 
-def _read(file: str, fail: Callable[[str, int], NoReturn]) -> str:
+def _read(file: str) -> str:
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from synchub.cli_typer import typer_app
+from synchub.cli.shared import err, fail, out, services
+from synchub.cli.typer_app import typer_app
 
 secrets_app = typer_app(
     help="Sealed secrets: what to do when the secret key cannot open them.",
@@ -20,11 +21,9 @@ def secrets_forget(
     """Drop the sealed values the secret key cannot open (remotes' secret options,
     command jobs' env values), so that they can be entered again. Audited. Restore
     the key instead if you can: what is dropped is gone for good."""
-    from synchub.cli import ensure_schema, err, fail, out, services
     from synchub.services.secrets import describe
 
     with services() as svc:
-        ensure_schema(svc)
         found = svc.secrets.unreadable()
         if not found:
             out.print("every sealed value opens with this secret key: nothing to forget")

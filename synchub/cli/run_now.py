@@ -17,32 +17,13 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from synchub.cli_show import duration, size
+from synchub.cli.run_show import duration, size
 from synchub.core.runs import RunState, SkipReason, Trigger
-from synchub.node import make_runner, process_name
-from synchub.scheduler.loop import LEASE
+from synchub.processes.runners import make_runner, process_name
 from synchub.services import Services
-from synchub.store import leases
-from synchub.store import runs as run_store
-from synchub.store.db import transaction
 
 #: How often `job run --wait` reads a run it executes itself (see `_watch`).
 LOCAL_POLL_S = 1.0
-LEVEL_STYLE = {"error": "red", "warning": "yellow", "notice": "cyan", "info": "", "debug": "dim"}
-
-
-def print_line(out: Console, line: dict[str, Any]) -> None:
-    style = LEVEL_STYLE.get(line["level"], "")
-    out.print(
-        f"{line['at']} {line['level'].upper():<7} {line['message']}", style=style, markup=False
-    )
-
-
-def server_running(svc: Services) -> bool:
-    """True when some scheduler holds a live lease on this database."""
-    with transaction(svc.sessions) as session:
-        lease = leases.current(session, LEASE)
-    return lease is not None and lease.expires_at > svc.clock.now()
 
 
 def run_now(
@@ -66,7 +47,7 @@ def run_now(
     if not wait:
         where = (
             "the server will start it"
-            if server_running(svc)
+            if svc.runs.scheduler_alive()
             else "no server is running: it starts when `synchub serve` does"
         )
         kind = "dry run" if dry_run else "run"
@@ -86,7 +67,7 @@ def _attempt(svc: Services, run_id: int, out: Console) -> tuple[int, dict[str, A
     """Run or follow one attempt to its end: (exit code, its last view). Exit 130
     when the user stopped waiting for a run the server goes on with."""
     job = svc.runs.show(run_id)["job"]
-    worker = _start_here(svc, run_id) if not server_running(svc) else None
+    worker = _start_here(svc, run_id) if not svc.runs.scheduler_alive() else None
     if worker is not None:
         out.print(
             f"run [bold]{run_id}[/] of {job} running here (no server is up); Ctrl-C cancels it"
@@ -117,15 +98,7 @@ def _attempt(svc: Services, run_id: int, out: Console) -> tuple[int, dict[str, A
 
 def _start_here(svc: Services, run_id: int) -> threading.Thread | None:
     """Run `run_id` in this process, or None when another process took it first."""
-    with transaction(svc.sessions) as session:
-        taken = run_store.move(
-            session,
-            run_id,
-            RunState.QUEUED,
-            expected=[RunState.PENDING],
-            queued_at=svc.clock.now(),
-        )
-    if not taken:
+    if not svc.runs.take_pending(run_id):
         return None
     runner = make_runner(svc, process_name())
     worker = threading.Thread(target=runner.execute, args=(run_id,), daemon=True)
@@ -144,7 +117,7 @@ def _wait_for_retry(svc: Services, view: dict[str, Any], out: Console) -> bool:
         "(Ctrl-C stops waiting)"
     )
     try:
-        while svc.clock.now() < due and not server_running(svc):
+        while svc.clock.now() < due and not svc.runs.scheduler_alive():
             time.sleep(min(0.25, max(0.0, (due - svc.clock.now()).total_seconds())))
     except KeyboardInterrupt:
         out.print(

@@ -4,15 +4,13 @@ alerts' sender and the pruning of run history."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
-from synchub.execution.runner import Runner, RunnerSettings
+from synchub.execution.runner import Runner
+from synchub.processes.runners import make_runner, process_name
 from synchub.services import Services
 from synchub.store.outage import DB_OUTAGE
 
@@ -26,33 +24,6 @@ log = logging.getLogger(__name__)
 ALERT_PASS_S = 2.0
 #: Seconds after the start (or after finding another node leading) before pruning.
 FIRST_PRUNE_S = 60.0
-
-
-def process_name() -> str:
-    """host:pid:random — unique per process, readable in `runs show` and leases."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def make_runner(svc: Services, worker: str, *, end_behind: bool = False) -> Runner:
-    s = svc.settings
-    return Runner(
-        svc.sessions,
-        svc.engines,
-        svc.remotes.configs,
-        svc.clock,
-        worker,
-        RunnerSettings(
-            run_lease_s=s.run_lease,
-            tick_s=min(1.0, s.run_lease / 3),
-            log_cap_bytes=s.log_cap_bytes,
-            file_report_cap=s.file_report_cap,
-            end_behind=end_behind,
-            allow_programs=s.allow_command_jobs,
-            kill_grace=s.kill_grace,
-        ),
-        job_env=svc.job_env,
-        hook_url=svc.hook_url,
-    )
 
 
 @dataclass
@@ -76,7 +47,7 @@ class Node:
             # Imported here: Celery and kombu weigh ~10 MiB the embedded default
             # (the local pool) never needs.
             from synchub.execution.celery_exec import CeleryExecutor
-            from synchub.worker import make_app
+            from synchub.processes.worker import make_app
 
             self.executor = CeleryExecutor(make_app(s))
         elif self.pool:
@@ -95,8 +66,8 @@ class Node:
         self._pruning: threading.Thread | None = None
 
     def _make_scheduler(self, executor: Executor) -> Scheduler:
-        # Imported here: a Celery worker's processes use this module only for
-        # `make_runner`, never a scheduler.
+        # Imported here: only a process that schedules needs the loop and the folder
+        # watch (`serve --no-scheduler` does not).
         from synchub.scheduler.loop import Scheduler, SchedulerSettings
         from synchub.scheduler.watch import FolderWatch
 

@@ -43,6 +43,7 @@ from synchub.engines.process import die_with_parent
 from synchub.execution.celery_conf import celery_conf
 from synchub.execution.celery_exec import TASK, VERSION_COMMAND
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
+from synchub.processes.runners import make_runner, process_name
 from synchub.services import Services
 from synchub.store.outage import DB_OUTAGE
 
@@ -109,8 +110,6 @@ _state: dict[int, tuple[Services, Runner]] = {}
 
 
 def _runner() -> Runner:
-    from synchub.node import make_runner, process_name
-
     pid = os.getpid()
     if pid not in _state:
         svc = Services(Settings(), actor="worker")

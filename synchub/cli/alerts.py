@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from synchub import cli_tables as tables
-from synchub.cli_typer import typer_app
+from synchub.cli import tables
+from synchub.cli.shared import JsonOpt, emit, errors, fail, out, services
+from synchub.cli.typer_app import typer_app
 
 alert_app = typer_app(
     help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails, recovers, "
@@ -15,7 +16,6 @@ alert_app = typer_app(
 )
 
 EVENTS = "failure, recovery, stale, long, missed, watch"
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @alert_app.command("add")
@@ -55,11 +55,9 @@ def alert_add(
     """Add an alert. A failure is told once, when a run's last retry has failed (not
     per attempt, not again while the job keeps failing); its recovery once, at the
     next success. Without --job or --tag it covers every job."""
-    from synchub.cli import ensure_schema, out, services
     from synchub.services.alerts import AlertFields
 
     with services() as svc:
-        ensure_schema(svc)
         view = svc.alerts.add(name, AlertFields(url, on, job, tag, after, digest_at))
     out.print(f"added alert [bold]{name}[/]: ", end="")
     out.print(_summary(view), markup=False)
@@ -100,11 +98,9 @@ def alert_edit(
     ] = None,
 ) -> None:
     """Change an alert; what is not given stays. Bad input changes nothing."""
-    from synchub.cli import ensure_schema, out, services
-
-    with services() as svc:
+    with errors():
         changes = _changes(url, on, job, tag, after, clear, digest_at)
-        ensure_schema(svc)
+    with services() as svc:
         view = svc.alerts.edit(name, changes)
     out.print(f"changed alert [bold]{name}[/]: ", end="")
     out.print(_summary(view), markup=False)
@@ -113,10 +109,7 @@ def alert_edit(
 @alert_app.command("list")
 def alert_list(as_json: JsonOpt = False) -> None:
     """List alerts with their last delivery result."""
-    from synchub.cli import emit, ensure_schema, services
-
     with services() as svc:
-        ensure_schema(svc)
         views = svc.alerts.list()
         now = svc.clock.now()
     if as_json:
@@ -154,10 +147,7 @@ ALERT_COLUMNS = (
 @alert_app.command("show")
 def alert_show(name: str, as_json: JsonOpt = False) -> None:
     """Show an alert (its URL masked) and its last delivery."""
-    from synchub.cli import emit, ensure_schema, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         view = svc.alerts.show(name)
     if as_json:
         emit(view)
@@ -172,10 +162,7 @@ def alert_show(name: str, as_json: JsonOpt = False) -> None:
 @alert_app.command("test")
 def alert_test(name: str) -> None:
     """Send a test message now; exit 1 when it is not delivered."""
-    from synchub.cli import ensure_schema, fail, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         delivered, why = svc.alerts.test(name)
     if not delivered:
         fail(f"alert {name}: {why}", 1)
@@ -185,10 +172,7 @@ def alert_test(name: str) -> None:
 @alert_app.command("remove")
 def alert_remove(name: str) -> None:
     """Remove an alert and the messages it has not delivered."""
-    from synchub.cli import ensure_schema, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         svc.alerts.remove(name)
     out.print(f"removed alert [bold]{name}[/]")
 

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from synchub import cli_tables as tables
-from synchub.cli_typer import typer_app
+from synchub.cli import tables
+from synchub.cli.shared import JsonOpt, emit, err, out, services
+from synchub.cli.typer_app import typer_app
 
 token_app = typer_app(help="API tokens: who may use the REST API.")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @token_app.command("create")
@@ -45,13 +44,11 @@ def token_create(
 ) -> None:
     """Create a token and print it once, alone on stdout, for scripts to capture.
     With --value nothing is printed on stdout: you know the secret already."""
-    from synchub.cli import ensure_schema, err, services
     from synchub.services.tokens import Scope
 
     if value == "-":
         value = sys.stdin.readline().rstrip("\r\n")
     with services() as svc:
-        ensure_schema(svc)
         secret, view = svc.tokens.create(name, role, expires=expires, value=value, scope=scope)
     until = f", expires {view['expires_at']}" if view["expires_at"] else ""
     where = f", only under {Scope(view['scope']).prefix}" if view["scope"] else ""
@@ -77,10 +74,7 @@ def token_list(
     include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked tokens")] = False,
 ) -> None:
     """List tokens: name, role, scope, state, when used. Never the secret."""
-    from synchub.cli import emit, ensure_schema, services
-
     with services() as svc:
-        ensure_schema(svc)
         views = svc.tokens.list(include_revoked=include_revoked)
         now = svc.clock.now()
     if as_json:
@@ -118,9 +112,6 @@ TOKEN_COLUMNS = (
 @token_app.command("revoke")
 def token_revoke(name: str) -> None:
     """Revoke a token: its requests are refused from now on."""
-    from synchub.cli import ensure_schema, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         svc.tokens.revoke(name)
     out.print(f"revoked token [bold]{name}[/]")

@@ -7,15 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from synchub import cli_tables as tables
-from synchub.cli_typer import typer_app
+from synchub.cli import tables
+from synchub.cli.shared import JsonOpt, emit, out, services
+from synchub.cli.typer_app import typer_app
 from synchub.core.tasks import TaskState
 
 task_app = typer_app(
     help="File tasks: each file a watched folder must transfer.",
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 @task_app.command("list")
@@ -28,10 +27,7 @@ def task_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List file tasks, newest first."""
-    from synchub.cli import emit, ensure_schema, services
-
     with services() as svc:
-        ensure_schema(svc)
         views, total = svc.tasks.page(job=job, state=state, limit=limit)
         now = svc.clock.now()
     if as_json:
@@ -73,10 +69,7 @@ def _task_row(v: dict[str, Any], layout: tables.Layout) -> list[str]:
 def task_retry(task: int) -> None:
     """Send one file again, alone (rclone copyto); refused while it is queued or
     being transferred."""
-    from synchub.cli import ensure_schema, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         view = svc.tasks.retry(task)
     out.print(f"task {task} ({view['path']}) queued: run [bold]{view['run_id']}[/] sends it")
 
@@ -84,9 +77,6 @@ def task_retry(task: int) -> None:
 @task_app.command("remove")
 def task_remove(task: int) -> None:
     """Forget a task (the file stays where it is)."""
-    from synchub.cli import ensure_schema, out, services
-
     with services() as svc:
-        ensure_schema(svc)
         svc.tasks.remove(task)
     out.print(f"removed task {task}")

@@ -24,8 +24,8 @@ from celery.concurrency import get_implementation
 from celery.utils.nodenames import default_nodename, host_format
 
 from synchub.config import Settings
+from synchub.processes.worker import make_app
 from synchub.store.crypto import import_crypto
-from synchub.worker import make_app
 
 
 def argv(queues: list[str], concurrency: int, pool: str, hostname: str, crypto: bool) -> list[str]:
@@ -54,7 +54,6 @@ def import_for_runs(settings: Settings, *, crypto: bool) -> None:
     # What worker._runner and the runner it makes import:
     import synchub.engines.command
     import synchub.engines.rclone.engine
-    import synchub.node
     import synchub.services.remotes  # noqa: F401
     from synchub.engines.registry import ENTRY_POINT
     from synchub.store.db import make_engine

@@ -18,6 +18,7 @@ from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
+from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
 
 PG_ADMIN_URL = os.environ.get(
@@ -84,6 +85,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database alone (no PostgreSQL variant)."""
     url = f"sqlite:///{tmp_path / 'synchub.db'}"
     engine = make_engine(url)
     upgrade(engine)
@@ -93,16 +95,19 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
+    """The services' clock, frozen at Monday 2025-06-02 09:00 UTC until advanced."""
     return FakeClock(datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 def scripted() -> ScriptedKind:
+    """The `scripted` engine kind: runs that succeed, fail or block as their params say."""
     return ScriptedKind()
 
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Settings over `db_url`, with a home in tmp_path and a fresh secret key."""
     return Settings(
         home=tmp_path / "home",
         database_url=db_url,
@@ -113,8 +118,31 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 def svc(settings: Settings, clock: FakeClock, scripted: ScriptedKind) -> Iterator[Services]:
+    """The services (as `synchub` itself names them) over a fresh database of each
+    kind, on the frozen clock, with the built-in kinds and `scripted`, acting as alice."""
     engines = builtin_engines()
     engines[scripted.kind] = scripted
     services = Services(settings, clock=clock, engines=engines, actor="alice")
     yield services
     services.close()
+
+
+@pytest.fixture
+def svc_allowing_commands(svc: Services) -> Iterator[Services]:
+    """Services over svc's database whose settings allow command jobs
+    (SYNCHUB_ALLOW_COMMAND_JOBS=1)."""
+    allowed = Services(
+        svc.settings.model_copy(update={"allow_command_jobs": True}),
+        clock=svc.clock,
+        engines=svc.engines,
+        db=svc.db,
+        actor="alice",
+    )
+    yield allowed
+    allowed.close()
+
+
+@pytest.fixture
+def harness(svc: Services, clock: FakeClock) -> Harness:
+    """A scheduler and runner over svc, stepped by hand, to move runs along."""
+    return Harness(svc, clock)

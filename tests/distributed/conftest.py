@@ -60,6 +60,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request: pytest.FixtureRequest) -> str:
+    """Each broker's URL (Redis, RabbitMQ); skipped (or failed in CI) when it is down."""
     url = BROKERS[request.param]
     if (problem := broker_problem(url)) is not None:
         need_service(request.param, problem)
@@ -85,6 +86,7 @@ def through(broker: str, proxy: TcpProxy) -> str:
 
 @pytest.fixture
 def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, cloned from the template; its URL."""
     name = f"synchub_d_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -250,6 +252,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_url: str, broker: str) -> Iterator[Cluster]:
+    """A distributed synchub over pg_url and the broker; workers start on demand."""
     c = Cluster(tmp_path, pg_url, broker)
     yield c
     c.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
+from tests.support.pg_clones import Clones
 
 PG_ADMIN_URL = os.environ.get(
     "SYNCHUB_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -62,35 +63,45 @@ def _pg_url(dbname: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
 
 
+@pytest.fixture(scope="session")
+def pg_clones(pg_template: str) -> Iterator[Clones]:
+    """Fresh clones of the template, made ahead and dropped behind (see Clones)."""
+    clones = Clones(PG_ADMIN_URL, pg_template, "synchub_t_")
+    yield clones
+    clones.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with synchub's schema, made once per process, to copy for each
+    test: a copy takes a millisecond, running the migrations far longer."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "synchub.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closed moves the WAL into the file
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the template's WAL was kept"
+    return path
+
+
+def migrated_sqlite(template: Path, path: Path) -> str:
+    """The URL of a fresh, migrated SQLite database at `path`, copied from `template`
+    (0600, as synchub makes its own)."""
+    shutil.copyfile(template, path)
+    path.chmod(0o600)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of each kind."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'synchub.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        yield migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "synchub.db")
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"synchub_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    clones: Clones = request.getfixturevalue("pg_clones")
+    name = clones.take()
     yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh, migrated SQLite database alone (no PostgreSQL variant)."""
-    url = f"sqlite:///{tmp_path / 'synchub.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    clones.drop(name)
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ status code, content type, header and body is one the document promises.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -57,11 +56,10 @@ from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import jobs as job_store
 from synchub.store.db import make_engine, transaction
-from synchub.store.migrate import upgrade
 from synchub.store.tables import FileTaskRow
 from synchub.store.tasks import path_key
 from tests.api.conftest import Switch
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, migrated_sqlite
 from tests.support.harness import Harness
 
 FAST_EXAMPLES = 25
@@ -244,15 +242,6 @@ PHOTOS = JobFields(
 
 
 @pytest.fixture(scope="module")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("fuzz") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
-
-
-@pytest.fixture(scope="module")
 def pg_database(pg_template: str) -> Iterator[str]:
     """One PostgreSQL database for the module, emptied for each test."""
     name = f"synchub_fuzz_{uuid.uuid4().hex[:12]}"
@@ -270,9 +259,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh migrated database, as tests/conftest.py's, made faster for an item per
     operation: SQLite copies a migrated file; PostgreSQL empties the module's one."""
     if request.param == "sqlite":
-        path = tmp_path / "synchub.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "synchub.db")
     url: str = request.getfixturevalue("pg_database")
     engine = make_engine(url)
     tables = [f'"{t}"' for t in inspect(engine).get_table_names() if t != "alembic_version"]

@@ -33,8 +33,9 @@ from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, _pg_url, need_service
+from tests.conftest import _pg_url, need_service
 from tests.support.marking import MarkKind
+from tests.support.pg_clones import Clones
 from tests.support.plugin import write_plugin
 from tests.support.private_pg import PrivateCluster
 from tests.support.private_pg import missing as private_pg_missing
@@ -85,16 +86,11 @@ def through(broker: str, proxy: TcpProxy) -> str:
 
 
 @pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
+def pg_url(pg_clones: Clones) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database, cloned from the template; its URL."""
-    name = f"synchub_d_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    name = pg_clones.take()
     yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pg_clones.drop(name)
 
 
 class Worker:

@@ -36,6 +36,27 @@ def need_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+#: Directories every test of which is slow: they start processes of their own for
+#: each test (`synchub` commands, servers, Celery workers, rclone).
+SLOW_DIRS = (Path("e2e"), Path("distributed"), Path("integration/engines"))
+#: Fixtures that reach the PostgreSQL server.
+PG_FIXTURES = frozenset({"pg_template", "pg_clones", "pg_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests in SLOW_DIRS `slow`, and each test that needs the PostgreSQL
+    server (a `postgresql` parameter, or a fixture of PG_FIXTURES) `postgresql`."""
+    tests = Path(__file__).parent
+    slow_dirs = [tests / d for d in SLOW_DIRS]
+    for item in items:
+        if any(item.path.is_relative_to(d) for d in slow_dirs):
+            item.add_marker(pytest.mark.slow)
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if "postgresql" in params or PG_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.postgresql)
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A PostgreSQL database with synchub's schema, to clone for each test."""

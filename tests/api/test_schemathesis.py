@@ -300,6 +300,7 @@ def _check(case: schemathesis.Case, fuzzed: Fuzzed) -> None:
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow  # 25 cases for each operation: a quarter of the fast loop's time
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @schema.parametrize()
 @settings(FUZZ, max_examples=FAST_EXAMPLES)

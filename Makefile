@@ -1,4 +1,5 @@
-# synchub: `make run` starts the embedded server, `make test` runs the suite.
+# synchub: `make run` starts the embedded server, `make test` runs the suite,
+# `make test-fast` its quick loop (no slow tests, no PostgreSQL half: docs/testing.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m 'not slow'
+	$(BIN)/python -m pytest -q -n 2 -m 'not slow and not postgresql'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

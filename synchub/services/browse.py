@@ -46,7 +46,7 @@ class DirEntry:
 @dataclass(frozen=True)
 class Listing:
     entries: list[DirEntry]  #: directories only, sorted by name
-    truncated: bool  #: more than MAX_ENTRIES: the first ones by name are given
+    truncated: bool  #: more than the limit (MAX_ENTRIES): the first ones by name are given
 
 
 def _shown(path: str) -> str:
@@ -68,13 +68,14 @@ def _utf8(name: str) -> bool:
     return True
 
 
-def _sorted(entries: list[DirEntry]) -> Listing:
+def _sorted(entries: list[DirEntry], limit: int) -> Listing:
     entries.sort(key=lambda e: (e.name.casefold(), e.name))
-    return Listing(entries[:MAX_ENTRIES], truncated=len(entries) > MAX_ENTRIES)
+    return Listing(entries[:limit], truncated=len(entries) > limit)
 
 
-def list_directories(roots: Sequence[Path], path: str) -> Listing:
-    """The directories in `path`, one of `roots` or under one once resolved.
+def list_directories(roots: Sequence[Path], path: str, *, limit: int = MAX_ENTRIES) -> Listing:
+    """The directories in `path`, one of `roots` or under one once resolved; the
+    first `limit` of them by name.
 
     `path` "/" (or empty) lists the roots themselves, unless "/" is a root.
     Raises InvalidPath for a relative path or one the system cannot take (NUL, too
@@ -85,10 +86,11 @@ def list_directories(roots: Sequence[Path], path: str) -> Listing:
     real_roots = _real_roots(roots)
     path = path or "/"
     if path == "/" and "/" not in real_roots:
-        return _sorted([DirEntry(str(root), str(root)) for root in roots if os.path.isdir(root)])
+        roots_there = [DirEntry(str(root), str(root)) for root in roots if os.path.isdir(root)]
+        return _sorted(roots_there, limit)
     fd, opened = _open_inside(real_roots, path)
     try:
-        return _sorted(list(_subdirectories(fd, opened, real_roots)))
+        return _sorted(list(_subdirectories(fd, opened, real_roots)), limit)
     finally:
         os.close(fd)
 

@@ -303,8 +303,6 @@ class DoctorService:
                 )
 
     def _retention(self) -> Finding:
-        from synchub.services.retention import BACKLOG_LIMIT
-
         backlog = self.svc.retention.backlog()
         if not backlog.runs:
             return ok("retention", "no run waits to be pruned")
@@ -316,7 +314,7 @@ class DoctorService:
                 "background is off (prune_every = 0)",
                 "run `synchub runs prune` now and then, or set SYNCHUB_PRUNE_EVERY",
             )
-        if backlog.runs >= BACKLOG_LIMIT:
+        if backlog.runs >= self.svc.retention.backlog_limit:
             return problem(
                 "retention",
                 f"pruning is behind: {backlog.runs}+ runs wait to be pruned ({since})",

@@ -84,6 +84,8 @@ class _Pace:
 class RetentionService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
+        #: runs `backlog` counts at most: reaching it, pruning is behind
+        self.backlog_limit = BACKLOG_LIMIT
 
     def rules(self, group: Group) -> Retention:
         """The group's rules: its job's own, else the settings'."""
@@ -284,15 +286,15 @@ class RetentionService:
         store.checkpoint(self.svc.db)
 
     def backlog(self) -> Backlog:
-        """How many runs may go now, counted up to BACKLOG_LIMIT in all (many means
+        """How many runs may go now, counted up to `backlog_limit` in all (many means
         pruning is behind or off). Each job's runs are read oldest first and only
         until the first one its rule keeps by age: cheap when nothing waits."""
         total, oldest = 0, None
         with reading(self.svc.sessions) as session:
             for group in store.groups(session):
-                if total >= BACKLOG_LIMIT:
+                if total >= self.backlog_limit:
                     break
-                going = self._waiting(session, group, BACKLOG_LIMIT - total)
+                going = self._waiting(session, group, self.backlog_limit - total)
                 total += len(going)
                 if going and (oldest is None or going[0].created_at < oldest):
                     oldest = going[0].created_at

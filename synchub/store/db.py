@@ -18,8 +18,13 @@ READONLY = "synchub_readonly"
 T = TypeVar("T")
 
 
-def make_engine(url: str) -> Engine:
-    """An Engine for `url`; SQLite gets WAL, foreign keys and serialised writers."""
+#: A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
+
+
+def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> Engine:
+    """An Engine for `url`; SQLite gets WAL, foreign keys and serialised writers.
+    `ping_after_idle_s`: how long a PostgreSQL connection may idle unchecked."""
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
@@ -41,7 +46,7 @@ def make_engine(url: str) -> Engine:
         json_deserializer=loads_repaired,
         connect_args=_pg_connect_args(url),
     )
-    _ping_when_idle(engine)
+    _ping_when_idle(engine, ping_after_idle_s)
     return engine
 
 
@@ -63,11 +68,7 @@ def _pg_connect_args(url: str) -> dict[str, Any]:
     return {k: v for k, v in wanted.items() if k not in query}
 
 
-#: A pooled connection unused for longer than this is pinged before it is handed out.
-PING_AFTER_IDLE_S = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
+def _ping_when_idle(engine: Engine, after_s: float) -> None:
     """Check a pooled connection before use only when it sat idle for a while.
 
     `pool_pre_ping` would ping on every checkout: a round trip per transaction, two
@@ -84,7 +85,7 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        if since is None or time.monotonic() - since < after_s:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)

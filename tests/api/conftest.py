@@ -20,7 +20,6 @@ from synchub.api.app import create_app
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.services import Services
-from tests.support.harness import Harness
 
 ROLES = ("viewer", "operator", "admin")
 #: Named personas: the audit shows these token names as actors.
@@ -70,6 +69,7 @@ class Switch:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[tuple[Served, Switch]]:
+    """One uvicorn server for the session, serving the app its Switch holds."""
     switch = Switch()
     served = Served(switch)
     yield served, switch
@@ -134,8 +134,7 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def api(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
+def _served(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
     served, switch = server
     tokens = {role: svc.tokens.create(PERSONAS[role], role)[0] for role in ROLES}
     switch.app = app = create_app(svc=svc)
@@ -143,6 +142,20 @@ def api(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Itera
     yield result
     result.close()
     switch.app = None
+
+
+@pytest.fixture
+def api(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
+    """svc's API served over HTTP, with a client per role."""
+    yield from _served(svc, clock, server)
+
+
+@pytest.fixture
+def api_allowing_commands(
+    svc_allowing_commands: Services, clock: FakeClock, server: tuple[Served, Switch]
+) -> Iterator[Api]:
+    """The API of a server started with SYNCHUB_ALLOW_COMMAND_JOBS=1, over svc's database."""
+    yield from _served(svc_allowing_commands, clock, server)
 
 
 @pytest.fixture(scope="session")
@@ -154,9 +167,3 @@ def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     document: dict[str, Any] = create_app(svc=svc).openapi()
     svc.close()
     return document
-
-
-@pytest.fixture
-def harness(svc: Services, clock: FakeClock) -> Harness:
-    """A scheduler and runner stepped by hand, to move runs along."""
-    return Harness(svc, clock)

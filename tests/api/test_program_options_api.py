@@ -8,15 +8,12 @@ Tests marked "fails on main" failed against main's code (94cea0f).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from synchub.api.app import create_app
-from synchub.core.clock import FakeClock
 from synchub.services import Services
-from tests.api.conftest import PERSONAS, ROLES, Api, Served, Switch, ok, problem
+from tests.api.conftest import Api, ok, problem
 
 NOWHERE = "http://127.0.0.1:9/"
 
@@ -27,26 +24,6 @@ def davcmd(marker: Path) -> dict[str, str]:
 
 def davcmd_body(marker: Path) -> dict[str, object]:
     return {"name": "davcmd", "type": "webdav", "options": davcmd(marker)}
-
-
-def allowing(svc: Services) -> Services:
-    """Services over the same database whose settings allow command jobs."""
-    settings = svc.settings.model_copy(update={"allow_command_jobs": True})
-    return Services(settings, clock=svc.clock, engines=svc.engines, db=svc.db, actor="alice")
-
-
-@pytest.fixture
-def flagged(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
-    """The API of a server started with SYNCHUB_ALLOW_COMMAND_JOBS=1."""
-    served, switch = server
-    allowed = allowing(svc)
-    tokens = {role: allowed.tokens.create(PERSONAS[role], role)[0] for role in ROLES}
-    switch.app = app = create_app(svc=allowed)
-    result = Api(allowed, app, clock, tokens, served)
-    yield result
-    result.close()
-    switch.app = None
-    allowed.close()
 
 
 def test_adding_editing_or_importing_one_is_a_422_that_changes_nothing(
@@ -72,13 +49,11 @@ def test_adding_editing_or_importing_one_is_a_422_that_changes_nothing(
 
 
 def test_a_stored_one_is_not_tested_or_measured_by_a_server_without_the_flag(
-    api: Api, tmp_path: Path
+    api: Api, svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
     """Fails on main: the test answered 200 after running the command."""
     marker = tmp_path / "ran"
-    allowed = allowing(api.svc)
-    allowed.remotes.add("davcmd", "webdav", davcmd(marker))
-    allowed.close()
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(marker))
     body = problem(api.operator.post("/api/v1/remotes/davcmd/test"), 422)
     assert "command jobs are disabled on this server" in body["detail"]
     # The console's size refresh measures it in the background: it fails, with why.
@@ -90,18 +65,20 @@ def test_a_stored_one_is_not_tested_or_measured_by_a_server_without_the_flag(
     assert not marker.exists()
 
 
-def test_with_the_flag_only_an_admin_may_set_one(flagged: Api, tmp_path: Path) -> None:
+def test_with_the_flag_only_an_admin_may_set_one(
+    api_allowing_commands: Api, tmp_path: Path
+) -> None:
     body = davcmd_body(tmp_path / "ran")
     conf = "[s]\ntype = sftp\nhost = h\nssh = sh -c id\n"
     text = {"Content-Type": "text/plain"}
-    for client in (flagged.viewer, flagged.operator):
+    for client in (api_allowing_commands.viewer, api_allowing_commands.operator):
         problem(client.post("/api/v1/remotes", json=body), 403)
         problem(client.post("/api/v1/remotes/import", content=conf, headers=text), 403)
-    ok(flagged.admin.post("/api/v1/remotes", json=body), 201)
+    ok(api_allowing_commands.admin.post("/api/v1/remotes", json=body), 201)
     edit = {"options": {"bearer_token_command": "true"}}
-    problem(flagged.operator.patch("/api/v1/remotes/davcmd", json=edit), 403)
-    ok(flagged.admin.patch("/api/v1/remotes/davcmd", json=edit))
-    ok(flagged.admin.post("/api/v1/remotes/import", content=conf, headers=text), 201)
+    problem(api_allowing_commands.operator.patch("/api/v1/remotes/davcmd", json=edit), 403)
+    ok(api_allowing_commands.admin.patch("/api/v1/remotes/davcmd", json=edit))
+    ok(api_allowing_commands.admin.post("/api/v1/remotes/import", content=conf, headers=text), 201)
 
 
 @pytest.mark.parametrize(

@@ -32,9 +32,7 @@ status code, content type, header and body is one the document promises.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import types
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,11 +56,10 @@ from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
 from synchub.store import jobs as job_store
 from synchub.store.db import make_engine, transaction
-from synchub.store.migrate import upgrade
 from synchub.store.tables import FileTaskRow
 from synchub.store.tasks import path_key
 from tests.api.conftest import Switch
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import PG_ADMIN_URL, migrated_sqlite
 from tests.support.harness import Harness
 
 FAST_EXAMPLES = 25
@@ -71,9 +68,9 @@ PG_EXAMPLES = 15
 #: CI) runs slow tests too.
 SLOW_EXAMPLES = int(os.environ.get("SYNCHUB_FUZZ_EXAMPLES", "0"))
 
-#: The fuzzing admin's secret, fixed: schemathesis builds its coverage cases, auth
-#: included, while pytest collects, before any database (and token) exists.
-SECRET = "shub_" + "f" * 43
+#: The fuzzing admin's secret, given (not generated): schemathesis builds its coverage
+#: cases, auth included, while pytest collects, before any database (and token) exists.
+SECRET = "fuzz-" + "f" * 43
 FUZZER = "fuzzer"
 
 #: Examples for path parameters, by (path prefix, parameter): the seeded rows.
@@ -236,25 +233,12 @@ class Fuzzed:
         if "ci" not in live:
             svc.tokens.create("ci", "viewer")
         if FUZZER not in live:
-            fixed = types.SimpleNamespace(token_urlsafe=lambda nbytes: SECRET[5:])
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr("synchub.services.tokens.secrets", fixed)
-                secret, _ = svc.tokens.create(FUZZER, "admin")
-            assert secret == SECRET
+            svc.tokens.create(FUZZER, "admin", value=SECRET)
 
 
 PHOTOS = JobFields(
     kind="scripted", params={"lines": 3, "remotes": ["nas"]}, cron="0 2 * * *", tags=["daily"]
 )
-
-
-@pytest.fixture(scope="module")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("fuzz") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -275,9 +259,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh migrated database, as tests/conftest.py's, made faster for an item per
     operation: SQLite copies a migrated file; PostgreSQL empties the module's one."""
     if request.param == "sqlite":
-        path = tmp_path / "synchub.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "synchub.db")
     url: str = request.getfixturevalue("pg_database")
     engine = make_engine(url)
     tables = [f'"{t}"' for t in inspect(engine).get_table_names() if t != "alembic_version"]
@@ -318,6 +300,7 @@ def _check(case: schemathesis.Case, fuzzed: Fuzzed) -> None:
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow  # 25 cases for each operation: a quarter of the fast loop's time
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @schema.parametrize()
 @settings(FUZZ, max_examples=FAST_EXAMPLES)

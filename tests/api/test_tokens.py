@@ -24,9 +24,9 @@ from synchub.core.errors import (
 from synchub.services import Services
 from synchub.services.tokens import TOUCHES, Role, TokenService
 from synchub.store import audit
-from synchub.store import tokens as token_store
 from synchub.store.db import transaction
 from synchub.store.tables import TokenRow
+from tests.support.statements import updates_of
 
 
 def test_a_token_is_shown_once_and_only_its_digest_is_stored(svc: Services) -> None:
@@ -42,24 +42,15 @@ def test_a_token_is_shown_once_and_only_its_digest_is_stored(svc: Services) -> N
     assert svc.tokens.authenticate(secret).role is Role.OPERATOR
 
 
-def test_a_use_is_recorded_once_off_the_request_path(
-    svc: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_use_is_recorded_once_off_the_request_path(svc: Services, clock: FakeClock) -> None:
     # On SQLite the write waits for the database's write lock (seconds beside a busy
     # writer): no request waits for it, and many requests that see the token stale at
     # once ask for one write, not one each.
     secret, _view = svc.tokens.create("console", "viewer")
-    writes: list[int] = []
-    touch = token_store.touch
-
-    def counted(session: Any, token_id: int, **kw: Any) -> None:
-        writes.append(token_id)
-        touch(session, token_id, **kw)
-
-    monkeypatch.setattr(token_store, "touch", counted)
-    for _ in range(5):
-        assert svc.tokens.authenticate(secret).name == "console"
-    TOUCHES.wait()
+    with updates_of(svc.db, "api_tokens", thread="synchub-token-touch") as writes:
+        for _ in range(5):
+            assert svc.tokens.authenticate(secret).name == "console"
+        TOUCHES.wait()
     assert len(writes) == 1
     with transaction(svc.sessions) as session:
         row = session.scalars(select(TokenRow).where(TokenRow.name == "console")).one()

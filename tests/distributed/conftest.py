@@ -33,8 +33,9 @@ from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, _pg_url, need_service
+from tests.conftest import _pg_url, need_service
 from tests.support.marking import MarkKind
+from tests.support.pg_clones import Clones
 from tests.support.plugin import write_plugin
 from tests.support.private_pg import PrivateCluster
 from tests.support.private_pg import missing as private_pg_missing
@@ -60,6 +61,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request: pytest.FixtureRequest) -> str:
+    """Each broker's URL (Redis, RabbitMQ); skipped (or failed in CI) when it is down."""
     url = BROKERS[request.param]
     if (problem := broker_problem(url)) is not None:
         need_service(request.param, problem)
@@ -84,15 +86,11 @@ def through(broker: str, proxy: TcpProxy) -> str:
 
 
 @pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
-    name = f"synchub_d_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+def pg_url(pg_clones: Clones) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, cloned from the template; its URL."""
+    name = pg_clones.take()
     yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pg_clones.drop(name)
 
 
 class Worker:
@@ -250,6 +248,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_url: str, broker: str) -> Iterator[Cluster]:
+    """A distributed synchub over pg_url and the broker; workers start on demand."""
     c = Cluster(tmp_path, pg_url, broker)
     yield c
     c.close()

@@ -126,6 +126,7 @@ def new_synchub(tmp_path: Path) -> Synchub:
 
 @pytest.fixture
 def synchub(tmp_path: Path) -> Iterator[Synchub]:
+    """The CLI over a home that `synchub init` made; the servers it started stop at the end."""
     s = new_synchub(tmp_path)
     s("init")
     yield s

@@ -14,7 +14,7 @@ from tests.e2e.conftest import Synchub
 
 
 @pytest.fixture
-def allowed(synchub: Synchub) -> Synchub:
+def synchub_allowing_commands(synchub: Synchub) -> Synchub:
     synchub.env["SYNCHUB_ALLOW_COMMAND_JOBS"] = "1"
     return synchub
 
@@ -33,34 +33,36 @@ def add_pair(synchub: Synchub, tmp_path: Path) -> None:
             "--arg", "-c", "--arg", "print('verified')", "--after", "backup:always")  # fmt: skip
 
 
-def test_hooks_and_links_are_set_shown_and_run(allowed: Synchub, tmp_path: Path) -> None:
+def test_hooks_and_links_are_set_shown_and_run(
+    synchub_allowing_commands: Synchub, tmp_path: Path
+) -> None:
     (tmp_path / "a.txt").write_text("a")
-    add_pair(allowed, tmp_path)
-    shown = allowed("job", "show", "backup").stdout
+    add_pair(synchub_allowing_commands, tmp_path)
+    shown = synchub_allowing_commands("job", "show", "backup").stdout
     assert "hook before: " in shown and "(timeout 30s, on error fail)" in shown
     assert "followed by verify (on always)" in shown
-    assert "runs after backup (always)" in allowed("job", "show", "verify").stdout
-    done = allowed("job", "run", "backup", "--wait", check=False)
+    assert "runs after backup (always)" in synchub_allowing_commands("job", "show", "verify").stdout
+    done = synchub_allowing_commands("job", "run", "backup", "--wait", check=False)
     assert done.returncode == 0, done.stderr
-    (run,) = allowed.json("runs", "list", "--job", "backup")
-    log = allowed("runs", "logs", str(run["id"])).stdout
+    (run,) = synchub_allowing_commands.json("runs", "list", "--job", "backup")
+    log = synchub_allowing_commands("runs", "logs", str(run["id"])).stdout
     assert "[before] mounted" in log and "[finally] unmounted" in log
     # It should have asked for a run of the chained job, naming the upstream run.
-    (chained,) = allowed.json("runs", "list", "--job", "verify")
+    (chained,) = synchub_allowing_commands.json("runs", "list", "--job", "verify")
     assert (chained["trigger"], chained["chained_from"]) == ("chain", run["id"])
 
 
 def test_an_upstream_job_cannot_be_removed_and_links_can_be_cleared(
-    allowed: Synchub, tmp_path: Path
+    synchub_allowing_commands: Synchub, tmp_path: Path
 ) -> None:
-    add_pair(allowed, tmp_path)
-    bad = allowed("job", "remove", "backup", check=False)
+    add_pair(synchub_allowing_commands, tmp_path)
+    bad = synchub_allowing_commands("job", "remove", "backup", check=False)
     assert bad.returncode == 2
     assert "verify run after it" in bad.stderr
-    allowed("job", "edit", "verify", "--clear", "after")
-    allowed("job", "edit", "backup", "--clear", "hooks")
-    assert allowed.json("job", "show", "backup")["hooks"] == {}
-    allowed("job", "remove", "backup")
+    synchub_allowing_commands("job", "edit", "verify", "--clear", "after")
+    synchub_allowing_commands("job", "edit", "backup", "--clear", "hooks")
+    assert synchub_allowing_commands.json("job", "show", "backup")["hooks"] == {}
+    synchub_allowing_commands("job", "remove", "backup")
 
 
 @pytest.mark.parametrize(
@@ -77,14 +79,14 @@ def test_an_upstream_job_cannot_be_removed_and_links_can_be_cleared(
     ],
 )
 def test_bad_hooks_and_links_exit_2_and_change_nothing(
-    allowed: Synchub, tmp_path: Path, args: list[str], message: str
+    synchub_allowing_commands: Synchub, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    add_pair(allowed, tmp_path)
-    before = allowed.json("job", "show", "backup")
-    bad = allowed("job", "edit", "backup", *args, check=False)
+    add_pair(synchub_allowing_commands, tmp_path)
+    before = synchub_allowing_commands.json("job", "show", "backup")
+    bad = synchub_allowing_commands("job", "edit", "backup", *args, check=False)
     assert bad.returncode == 2, bad.stderr
     assert message in bad.stderr
-    after = allowed.json("job", "show", "backup")
+    after = synchub_allowing_commands.json("job", "show", "backup")
     assert {**after, "next_fires": None} == {**before, "next_fires": None}
 
 

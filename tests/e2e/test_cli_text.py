@@ -116,7 +116,7 @@ def test_an_rclone_conf_holding_bad_text_imports_nothing(synchub: Synchub, tmp_p
 
 
 @pytest.fixture
-def on_db(tmp_path: Path, db_url: str) -> Synchub:
+def synchub_on_db(tmp_path: Path, db_url: str) -> Synchub:
     """The CLI over a fresh database of each kind."""
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "DATABASE_URL"))}
@@ -127,9 +127,9 @@ def on_db(tmp_path: Path, db_url: str) -> Synchub:
 
 
 def test_rows_holding_bad_text_are_listed_with_it_shown_escaped(
-    on_db: Synchub, db_url: str, tmp_path: Path
+    synchub_on_db: Synchub, db_url: str, tmp_path: Path
 ) -> None:
-    cli = on_db
+    cli = synchub_on_db
     cli("remote", "add", "nas", "local")
     cli("remote", "add", "s3x", "s3", "provider=AWS")
     cli("job", "add", "photos", "--source", f"nas:{tmp_path}", "--dest", "nas:/tmp/x")

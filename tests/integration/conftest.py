@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from synchub.services import Services
 
 
 @pytest.fixture
@@ -22,17 +19,3 @@ def src(tmp_path: Path) -> Path:
 def dst(tmp_path: Path) -> Path:
     """A destination folder, not made: rclone makes it."""
     return tmp_path / "dst"
-
-
-@pytest.fixture
-def csvc(svc: Services) -> Iterator[Services]:
-    """Services over the same database that allow command jobs."""
-    allowed = Services(
-        svc.settings.model_copy(update={"allow_command_jobs": True}),
-        clock=svc.clock,
-        engines=svc.engines,
-        db=svc.db,
-        actor="alice",
-    )
-    yield allowed
-    allowed.close()

@@ -28,30 +28,31 @@ def tick(svc: Services) -> None:
     svc.alerts.deliver()
 
 
-def run_once(h: Harness, svc: Services, job: str, result: str) -> None:
+def run_once(harness: Harness, svc: Services, job: str, result: str) -> None:
     """One run of `job` to its end, a minute of time, and an alert pass."""
     svc.jobs.edit(job, JobFields(params={"result": result}))
     svc.runs.request(job)
-    h.step()
-    h.step()
-    h.clock.advance(60)
+    harness.step()
+    harness.step()
+    harness.clock.advance(60)
     tick(svc)
 
 
 @pytest.fixture
-def h(svc: Services, clock: FakeClock) -> Harness:
+def harness(svc: Services, clock: FakeClock) -> Harness:
+    """The harness, with jobs `nightly` (succeeds, no retries) and `quiet`."""
     svc.jobs.add("nightly", JobFields(kind="scripted", params={"result": "ok"}, retries=0))
     svc.jobs.add("quiet", JobFields(kind="scripted"))
     return Harness(svc, clock)
 
 
 def test_a_digest_alert_sends_one_summary_a_day_instead_of_each_event(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["failure", "recovery", "digest"]))
     assert svc.alerts.show("daily")["digest_at"] == "08:00"
     for result in ("ok", "fail", "ok"):
-        run_once(h, svc, "nightly", result)
+        run_once(harness, svc, "nightly", result)
     assert receiver.bodies == []  # the digest summarises failure and recovery
     clock.set(FIRST_DUE - timedelta(seconds=1))
     tick(svc)
@@ -73,16 +74,16 @@ def test_a_digest_alert_sends_one_summary_a_day_instead_of_each_event(
 
 
 def test_an_alert_without_digest_still_tells_each_event(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["failure"]))
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["failure", "digest"]))
-    run_once(h, svc, "nightly", "fail")
+    run_once(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: nightly failed"]  # from ops alone
 
 
 def test_digest_at_is_read_in_the_default_zone_and_checked(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["digest"], digest_at="7:30"))
     assert svc.alerts.show("daily")["digest_at"] == "07:30"
@@ -100,7 +101,7 @@ def test_digest_at_is_read_in_the_default_zone_and_checked(
 
 
 def test_two_services_one_digest(
-    svc: Services, h: Harness, receiver: Receiver, settings: object, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, settings: object, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["digest"]))
     other = Services(settings, clock=clock, engines=svc.engines)  # type: ignore[arg-type]
@@ -122,7 +123,7 @@ def test_two_services_one_digest(
 
 
 def test_the_digest_says_which_jobs_are_stale_and_what_fire_times_were_missed(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["stale", "digest"]))
     svc.jobs.add("hourly", JobFields(kind="scripted", cron="0 * * * *", retries=0))
@@ -136,13 +137,13 @@ def test_the_digest_says_which_jobs_are_stale_and_what_fire_times_were_missed(
 
 
 def test_a_retried_chain_is_one_failure_in_the_digest(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["digest"]))
     svc.jobs.add("flaky", JobFields(kind="scripted", params={"result": "fail"}, retries=1))
     svc.runs.request("flaky")
     for _ in range(4):  # the attempt, then its retry after the retry delay
-        h.step()
+        harness.step()
         clock.advance(600)
     assert [r["state"] for r in svc.runs.list(job="flaky")] == ["failed", "failed"]
     clock.set(FIRST_DUE)

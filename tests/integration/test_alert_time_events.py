@@ -29,14 +29,15 @@ def tick(svc: Services) -> None:
 
 
 @pytest.fixture
-def h(svc: Services, clock: FakeClock) -> Harness:
+def harness(svc: Services, clock: FakeClock) -> Harness:
+    """The harness, with job `hourly` (at minute 0, no retries)."""
     # Hourly at minute 0; the fake clock starts at a whole hour or later.
     svc.jobs.add("hourly", JobFields(kind="scripted", cron="0 * * * *", retries=0))
     return Harness(svc, clock)
 
 
 def test_a_scheduled_job_without_success_is_stale_once_after_two_intervals_and_an_hour(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url))  # failure, recovery, stale
     svc.jobs.add("by-hand", JobFields(kind="scripted"))  # no schedule: never stale
@@ -57,7 +58,7 @@ def test_a_scheduled_job_without_success_is_stale_once_after_two_intervals_and_a
     tick(svc)
     assert len(receiver.bodies) == 1
     # A success starts the count again; staleness after it is told again.
-    ends(h, svc, "hourly", "ok")
+    ends(harness, svc, "hourly", "ok")
     tick(svc)
     assert len(receiver.bodies) == 1
     clock.advance(3 * 3600 + 1)
@@ -66,7 +67,7 @@ def test_a_scheduled_job_without_success_is_stale_once_after_two_intervals_and_a
 
 
 def test_stale_after_is_the_jobs_own_and_a_muted_job_tells_after_its_mute(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["stale"]))
     svc.jobs.edit("hourly", JobFields(stale_after="30m"))
@@ -85,7 +86,7 @@ def test_stale_after_is_the_jobs_own_and_a_muted_job_tells_after_its_mute(
 
 
 def test_two_passes_tell_a_stale_job_once(
-    svc: Services, h: Harness, receiver: Receiver, settings: object, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, settings: object, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["stale"]))
     other = Services(settings, clock=clock, engines=svc.engines)  # type: ignore[arg-type]
@@ -100,24 +101,26 @@ def test_two_passes_tell_a_stale_job_once(
     assert receiver.titles() == ["synchub: hourly is stale"]
 
 
-def run_blocked(h: Harness, svc: Services, scripted: ScriptedKind, job: str) -> threading.Thread:
+def run_blocked(
+    harness: Harness, svc: Services, scripted: ScriptedKind, job: str
+) -> threading.Thread:
     """Start a run of `job` that blocks until `scripted.release` is set."""
     svc.jobs.edit(job, JobFields(params={"result": "block"}))
     scripted.running = threading.Semaphore(0)  # count this run's start only
     svc.runs.request(job)
-    worker = threading.Thread(target=h.step)
+    worker = threading.Thread(target=harness.step)
     worker.start()
     assert scripted.running.acquire(timeout=30), "the run did not start"
     return worker
 
 
 def test_a_run_going_longer_than_long_after_tells_once(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock, scripted: ScriptedKind
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock, scripted: ScriptedKind
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["long"]))
     svc.jobs.set_enabled("hourly", False)  # only the run under test runs
     svc.jobs.add("copy", JobFields(kind="scripted", retries=0, long_after="2h"))
-    worker = run_blocked(h, svc, scripted, "copy")
+    worker = run_blocked(harness, svc, scripted, "copy")
     try:
         clock.advance(2 * 3600 - 1)
         tick(svc)
@@ -135,18 +138,18 @@ def test_a_run_going_longer_than_long_after_tells_once(
 
 
 def test_without_long_after_a_run_is_long_at_3x_the_median_of_its_successes(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock, scripted: ScriptedKind
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock, scripted: ScriptedKind
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["long"]))
     svc.jobs.set_enabled("hourly", False)  # only the run under test runs
     svc.jobs.add("copy", JobFields(kind="scripted", retries=0))
     for _ in range(5):
-        ends(h, svc, "copy", "ok")
+        ends(harness, svc, "copy", "ok")
     with transaction(svc.sessions) as session:  # the fake clock stood still: 10 minutes each
         for run in session.scalars(select(RunRow)):
             assert run.finished_at is not None
             run.started_at = run.finished_at - timedelta(minutes=10)
-    worker = run_blocked(h, svc, scripted, "copy")
+    worker = run_blocked(harness, svc, scripted, "copy")
     try:
         clock.advance(1799)
         tick(svc)
@@ -160,12 +163,12 @@ def test_without_long_after_a_run_is_long_at_3x_the_median_of_its_successes(
 
 
 def test_fire_times_skipped_by_the_misfire_policy_tell_once_per_pass(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["missed"]))
     svc.jobs.edit("hourly", JobFields(misfire="skip"))
     clock.advance(5 * 3600)  # nothing ran for five hours: the fifth fire time is now
-    h.step()
+    harness.step()
     svc.alerts.examine()
     svc.alerts.deliver()
     assert receiver.titles() == ["synchub: hourly skipped 4 fire times"]
@@ -175,7 +178,7 @@ def test_fire_times_skipped_by_the_misfire_policy_tell_once_per_pass(
     svc.alerts.deliver()
     assert len(receiver.bodies) == 1
     clock.advance(3600)
-    h.step()
+    harness.step()
     svc.alerts.examine()
     svc.alerts.deliver()
     assert len(receiver.bodies) == 1  # on time: it ran

@@ -55,71 +55,72 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def ends(h: Harness, svc: Services, job: str, result: str) -> None:
+def ends(harness: Harness, svc: Services, job: str, result: str) -> None:
     """Run the job once to its chain's end (its retries too, with time moved on)."""
     svc.jobs.edit(job, JobFields(params={"result": result}))
     svc.runs.request(job)
     for _ in range(10):
-        h.step()
-        h.clock.advance(3600)
+        harness.step()
+        harness.clock.advance(3600)
     svc.alerts.examine()
     svc.alerts.deliver()
 
 
 @pytest.fixture
-def h(svc: Services, clock: FakeClock) -> Harness:
+def harness(svc: Services, clock: FakeClock) -> Harness:
+    """The harness, with job `nightly` (succeeds, no retries)."""
     svc.jobs.add("nightly", JobFields(kind="scripted", params={"result": "ok"}, retries=0))
     return Harness(svc, clock)
 
 
 def test_a_failure_tells_once_and_its_recovery_once(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url))
-    ends(h, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
     assert receiver.bodies == []  # a success after nothing tells nothing
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: nightly failed"]
     assert "Job nightly ended failed on its first attempt: boom" in receiver.bodies[0]["message"]
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 1  # still failing: nothing new
-    ends(h, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
     assert receiver.titles()[1:] == ["synchub: nightly recovered"]
     assert svc.alerts.show("ops")["last_result"] == "delivered"
 
 
 def test_retries_are_attempts_and_after_n_waits_for_n_failed_chains(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
     svc.jobs.edit("nightly", JobFields(retries=2))
     svc.alerts.add("ops", AlertFields(url=receiver.url, after=2, events=["failure"]))
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.bodies == []  # three attempts, one chain
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: nightly failed"]
     assert "after 3 attempts" in receiver.bodies[0]["message"]
-    ends(h, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
     assert len(receiver.bodies) == 1  # recovery was not asked for
 
 
 def test_an_alert_covers_only_its_jobs_and_tags(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
     svc.jobs.add("other", JobFields(kind="scripted", params={"result": "ok"}, retries=0,
                                     tags=["photos"]))  # fmt: skip
     svc.alerts.add("photos", AlertFields(url=receiver.url, tags=["photos"]))
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.bodies == []
-    ends(h, svc, "other", "fail")
+    ends(harness, svc, "other", "fail")
     assert receiver.titles() == ["synchub: other failed"]
 
 
 def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
-    svc: Services, h: Harness, receiver: Receiver, settings: Any, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, settings: Any, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url))
     receiver.up = False
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     view = svc.alerts.show("ops")
     assert view["waiting"] == 1 and view["last_result"].startswith("failed:")
     receiver.up = True
@@ -137,9 +138,9 @@ def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
 
 
 def test_runs_that_ended_before_an_alert_existed_tell_nothing(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     svc.alerts.add("ops", AlertFields(url=receiver.url))
     svc.alerts.examine()
     svc.alerts.deliver()
@@ -195,7 +196,7 @@ def test_test_sends_now_and_reports_the_result(svc: Services, receiver: Receiver
 
 
 def test_edit_changes_what_is_given_and_keeps_the_rest(
-    svc: Services, h: Harness, receiver: Receiver
+    svc: Services, harness: Harness, receiver: Receiver
 ) -> None:
     svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/", jobs=["nightly"], after=2))
     secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
@@ -209,7 +210,7 @@ def test_edit_changes_what_is_given_and_keeps_the_rest(
     events = svc.audit.page(limit=10)
     assert "hunter2" not in json.dumps(events, default=str)
     assert "alert.edit" in json.dumps(events, default=str)
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: test message", "synchub: nightly failed"]
 
 
@@ -233,7 +234,7 @@ def test_a_bad_edit_is_refused_and_changes_nothing(svc: Services, receiver: Rece
 
 
 def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
-    svc: Services, h: Harness, receiver: Receiver, clock: FakeClock
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["failure"]))
     view = svc.jobs.mute("nightly", "2h")
@@ -241,31 +242,31 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
     assert svc.jobs.show("nightly")["muted_until"] == view["muted_until"]
     svc.jobs.edit("nightly", JobFields(params={"result": "fail"}))
     svc.runs.request("nightly")
-    h.step()
+    harness.step()
     svc.alerts.examine()
     svc.alerts.deliver()
     assert receiver.bodies == [] and svc.alerts.show("ops")["waiting"] == 0
     # It should end by itself: two hours later the job tells again.
     clock.advance(2 * 3600 + 1)
     assert svc.jobs.show("nightly")["muted_until"] is None
-    ends(h, svc, "nightly", "ok")
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: nightly failed"]
     # It should stop at unmute, and a new mute replaces the old one.
-    ends(h, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
     svc.jobs.mute("nightly", 60)
     svc.jobs.mute("nightly", "1d")
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 1
-    ends(h, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
     assert svc.jobs.unmute("nightly")["muted_until"] is None
-    ends(h, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 2
     actions = [e["action"] for e in svc.audit.page(limit=20)]
     assert {"job.mute", "job.unmute"} <= set(actions)
 
 
-def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, h: Harness) -> None:
+def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, harness: Harness) -> None:
     bad: list[tuple[str | int, str]] = [
         ("2", "give a unit"),
         ("0s", "at least"),

@@ -43,19 +43,25 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_a_job_runs_after_its_upstream_succeeds_and_names_the_run(
-    csvc: Services, clock: FakeClock, tree: Path
+    svc_allowing_commands: Services, clock: FakeClock, tree: Path
 ) -> None:
-    csvc.jobs.add("backup", copy_job(tree / "src", tree / "dst"))
-    csvc.jobs.add("verify", copy_job(tree / "dst", tree / "copy", after=["backup"]))
-    upstream = csvc.runs.request("backup")
-    drain(Harness(csvc, clock))
-    (chained,) = csvc.runs.list(job="verify")
+    svc_allowing_commands.jobs.add("backup", copy_job(tree / "src", tree / "dst"))
+    svc_allowing_commands.jobs.add(
+        "verify", copy_job(tree / "dst", tree / "copy", after=["backup"])
+    )
+    upstream = svc_allowing_commands.runs.request("backup")
+    drain(Harness(svc_allowing_commands, clock))
+    (chained,) = svc_allowing_commands.runs.list(job="verify")
     assert (chained["state"], chained["trigger"]) == ("succeeded", "chain")
     assert chained["chained_from"] == upstream
     assert (tree / "copy" / "a.txt").read_text() == "a"
     # It should show the chain both ways.
-    assert csvc.jobs.show("verify")["after"] == [{"job": "backup", "on": "success"}]
-    assert csvc.jobs.show("backup")["chained_by"] == [{"job": "verify", "on": "success"}]
+    assert svc_allowing_commands.jobs.show("verify")["after"] == [
+        {"job": "backup", "on": "success"}
+    ]
+    assert svc_allowing_commands.jobs.show("backup")["chained_by"] == [
+        {"job": "verify", "on": "success"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -70,64 +76,72 @@ def test_a_job_runs_after_its_upstream_succeeds_and_names_the_run(
     ],
 )
 def test_each_outcome_starts_only_the_links_that_asked_for_it(
-    csvc: Services, clock: FakeClock, on: str, upstream_code: int, runs: int
+    svc_allowing_commands: Services, clock: FakeClock, on: str, upstream_code: int, runs: int
 ) -> None:
-    csvc.jobs.add("up", command(upstream_code, retries=0))
-    csvc.jobs.add("down", command(0, after=[f"up:{on}"]))
-    csvc.runs.request("up")
-    drain(Harness(csvc, clock))
-    assert len(csvc.runs.list(job="down")) == runs
+    svc_allowing_commands.jobs.add("up", command(upstream_code, retries=0))
+    svc_allowing_commands.jobs.add("down", command(0, after=[f"up:{on}"]))
+    svc_allowing_commands.runs.request("up")
+    drain(Harness(svc_allowing_commands, clock))
+    assert len(svc_allowing_commands.runs.list(job="down")) == runs
 
 
-def test_a_chain_waits_for_the_end_of_the_retry_chain(csvc: Services, clock: FakeClock) -> None:
-    csvc.jobs.add("up", command(3, retries=1, retry_delay="10s"))
-    csvc.jobs.add("down", command(0, after=["up:failure"]))
-    h = Harness(csvc, clock)
-    csvc.runs.request("up")
+def test_a_chain_waits_for_the_end_of_the_retry_chain(
+    svc_allowing_commands: Services, clock: FakeClock
+) -> None:
+    svc_allowing_commands.jobs.add("up", command(3, retries=1, retry_delay="10s"))
+    svc_allowing_commands.jobs.add("down", command(0, after=["up:failure"]))
+    h = Harness(svc_allowing_commands, clock)
+    svc_allowing_commands.runs.request("up")
     drain(h)
     # It should not run while a retry of the upstream is due.
-    assert csvc.runs.list(job="down") == []
+    assert svc_allowing_commands.runs.list(job="down") == []
     clock.advance(30)
     drain(h)
-    (retry, _first) = csvc.runs.list(job="up")
-    (chained,) = csvc.runs.list(job="down")
+    (retry, _first) = svc_allowing_commands.runs.list(job="up")
+    (chained,) = svc_allowing_commands.runs.list(job="down")
     assert chained["chained_from"] == retry["id"]
 
 
-def test_ending_a_run_twice_requests_the_chained_run_once(csvc: Services, clock: FakeClock) -> None:
+def test_ending_a_run_twice_requests_the_chained_run_once(
+    svc_allowing_commands: Services, clock: FakeClock
+) -> None:
     """Two ends racing (a retried commit, the reaper against the runner): the
     conditional move lets one through, and the unique key holds even if both did."""
-    csvc.jobs.add("up", command(0))
-    csvc.jobs.add("down", command(0, after=["up"]))
-    run_id = csvc.runs.request("up")
-    h = Harness(csvc, clock)
+    svc_allowing_commands.jobs.add("up", command(0))
+    svc_allowing_commands.jobs.add("down", command(0, after=["up"]))
+    run_id = svc_allowing_commands.runs.request("up")
+    h = Harness(svc_allowing_commands, clock)
     h.scheduler.tick()
-    with transaction(csvc.sessions) as session:
+    with transaction(svc_allowing_commands.sessions) as session:
         from synchub.store import chains as chain_store
 
         first = chain_store.request_after(session, run_id, ["success"], now=clock.now())
         again = chain_store.request_after(session, run_id, ["success"], now=clock.now())
     assert len(first) == 1 and again == []
-    with transaction(csvc.sessions) as session:
+    with transaction(svc_allowing_commands.sessions) as session:
         ended = end_run(
             session, run_id, RunState.SUCCEEDED, now=clock.now(), expected=[RunState.QUEUED]
         )
     assert ended.moved and ended.chained == ()
-    assert len(csvc.runs.list(job="down")) == 1
+    assert len(svc_allowing_commands.runs.list(job="down")) == 1
 
 
-def test_a_disabled_downstream_job_is_not_started(csvc: Services, clock: FakeClock) -> None:
-    csvc.jobs.add("up", command(0))
-    csvc.jobs.add("down", command(0, after=["up"], enabled=False))
-    csvc.runs.request("up")
-    drain(Harness(csvc, clock))
-    assert csvc.runs.list(job="down") == []
+def test_a_disabled_downstream_job_is_not_started(
+    svc_allowing_commands: Services, clock: FakeClock
+) -> None:
+    svc_allowing_commands.jobs.add("up", command(0))
+    svc_allowing_commands.jobs.add("down", command(0, after=["up"], enabled=False))
+    svc_allowing_commands.runs.request("up")
+    drain(Harness(svc_allowing_commands, clock))
+    assert svc_allowing_commands.runs.list(job="down") == []
 
 
-def test_a_chained_job_keeps_its_own_schedule(csvc: Services, clock: FakeClock) -> None:
-    view = csvc.jobs.add("down", command(0, cron="0 3 * * *", tz="UTC"))
-    csvc.jobs.add("up", command(0))
-    edited = csvc.jobs.edit("down", JobFields(after=["up:always"]))
+def test_a_chained_job_keeps_its_own_schedule(
+    svc_allowing_commands: Services, clock: FakeClock
+) -> None:
+    view = svc_allowing_commands.jobs.add("down", command(0, cron="0 3 * * *", tz="UTC"))
+    svc_allowing_commands.jobs.add("up", command(0))
+    edited = svc_allowing_commands.jobs.edit("down", JobFields(after=["up:always"]))
     assert edited["next_fire_at"] == view["next_fire_at"]
     assert edited["after"] == [{"job": "up", "on": "always"}]
 
@@ -140,16 +154,16 @@ def test_a_chained_job_keeps_its_own_schedule(csvc: Services, clock: FakeClock) 
     ],
 )
 def test_a_cycle_is_refused_naming_it_and_nothing_changes(
-    csvc: Services, links: list[str], message: str
+    svc_allowing_commands: Services, links: list[str], message: str
 ) -> None:
-    csvc.jobs.add("a", command(0))
-    csvc.jobs.add("b", command(0, after=["a"]))
-    csvc.jobs.add("c", command(0, after=["b"]))
-    before = csvc.jobs.show("a")
+    svc_allowing_commands.jobs.add("a", command(0))
+    svc_allowing_commands.jobs.add("b", command(0, after=["a"]))
+    svc_allowing_commands.jobs.add("c", command(0, after=["b"]))
+    before = svc_allowing_commands.jobs.show("a")
     with pytest.raises(InvalidInput, match=message) as caught:
-        csvc.jobs.edit("a", JobFields(after=links))
+        svc_allowing_commands.jobs.edit("a", JobFields(after=links))
     assert caught.value.field == "after"
-    assert csvc.jobs.show("a") == before
+    assert svc_allowing_commands.jobs.show("a") == before
 
 
 @pytest.mark.parametrize(
@@ -162,34 +176,34 @@ def test_a_cycle_is_refused_naming_it_and_nothing_changes(
     ],
 )
 def test_bad_links_are_refused_and_nothing_is_saved(
-    csvc: Services, link: str, message: str
+    svc_allowing_commands: Services, link: str, message: str
 ) -> None:
-    csvc.jobs.add("a", command(0))
+    svc_allowing_commands.jobs.add("a", command(0))
     with pytest.raises(InvalidInput, match=message):
-        csvc.jobs.add("b", command(0, after=[link]))
-    assert [j["name"] for j in csvc.jobs.list()] == ["a"]
+        svc_allowing_commands.jobs.add("b", command(0, after=[link]))
+    assert [j["name"] for j in svc_allowing_commands.jobs.list()] == ["a"]
 
 
-def test_a_job_named_twice_is_refused(csvc: Services) -> None:
-    csvc.jobs.add("a", command(0))
+def test_a_job_named_twice_is_refused(svc_allowing_commands: Services) -> None:
+    svc_allowing_commands.jobs.add("a", command(0))
     with pytest.raises(InvalidInput, match="named twice"):
-        csvc.jobs.add("b", command(0, after=["a:success", "a:failure"]))
+        svc_allowing_commands.jobs.add("b", command(0, after=["a:success", "a:failure"]))
 
 
 def test_removing_an_upstream_job_is_refused_naming_who_runs_after_it(
-    csvc: Services,
+    svc_allowing_commands: Services,
 ) -> None:
-    csvc.jobs.add("up", command(0))
-    csvc.jobs.add("down", command(0, after=["up"]))
-    csvc.jobs.add("other", command(0, after=["up:failure"]))
+    svc_allowing_commands.jobs.add("up", command(0))
+    svc_allowing_commands.jobs.add("down", command(0, after=["up"]))
+    svc_allowing_commands.jobs.add("other", command(0, after=["up:failure"]))
     with pytest.raises(Conflict, match="down, other run after it"):
-        csvc.jobs.remove("up")
-    assert csvc.jobs.show("up")["chained_by"] == [
+        svc_allowing_commands.jobs.remove("up")
+    assert svc_allowing_commands.jobs.show("up")["chained_by"] == [
         {"job": "down", "on": "success"},
         {"job": "other", "on": "failure"},
     ]
     # It should be removable once the links are gone (removing a downstream job
     # takes its links with it).
-    csvc.jobs.edit("down", JobFields(after=[]))
-    csvc.jobs.remove("other")
-    csvc.jobs.remove("up")
+    svc_allowing_commands.jobs.edit("down", JobFields(after=[]))
+    svc_allowing_commands.jobs.remove("other")
+    svc_allowing_commands.jobs.remove("up")

@@ -31,29 +31,29 @@ def writes(marker: Path) -> JobFields:
 
 
 def test_a_command_job_run_where_command_jobs_are_off_fails_and_starts_nothing(
-    svc: Services, csvc: Services, clock: FakeClock, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     """A job saved where they were allowed, run by a process whose settings do not
     allow them. Fails on main: the command ran."""
     marker = tmp_path / "ran"
-    csvc.jobs.add("cmd", writes(marker))
+    svc_allowing_commands.jobs.add("cmd", writes(marker))
     run = run_once(svc, clock, "cmd")
     assert run["state"] == "failed"
     assert run["error"] == "command jobs are disabled on this server"
     assert run["error_class"] == "config"
     assert not marker.exists()
     # It should run where they are allowed (the test's control).
-    assert run_once(csvc, clock, "cmd")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "cmd")["state"] == "succeeded"
     assert marker.exists()
 
 
 def test_the_local_pool_of_a_server_without_the_flag_starts_no_command(
-    svc: Services, csvc: Services, clock: FakeClock, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     """The real local executor, with the runner `serve` makes from its settings. Fails
     on main: the command ran."""
     marker = tmp_path / "ran"
-    csvc.jobs.add("cmd", writes(marker))
+    svc_allowing_commands.jobs.add("cmd", writes(marker))
     run_id = svc.runs.request("cmd")
     h = Harness(svc, clock)
     h.scheduler.tick()

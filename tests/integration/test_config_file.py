@@ -76,7 +76,7 @@ def configure(svc: Services, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, clock: FakeClock, svc: Services) -> Iterator[Services]:
+def empty_svc(tmp_path: Path, clock: FakeClock, svc: Services) -> Iterator[Services]:
     """Services over a second, empty SQLite database with its own secret key."""
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     engine = make_engine(url)
@@ -99,12 +99,12 @@ def audit_count(svc: Services) -> int:
 
 
 def test_export_then_apply_on_a_fresh_database_exports_the_same_file_byte_for_byte(
-    svc: Services, fresh: Services, tmp_path: Path
+    svc: Services, empty_svc: Services, tmp_path: Path
 ) -> None:
     configure(svc, tmp_path)
     text = svc.config.export().text
 
-    applied = fresh.config.apply(text, environ=ENV)
+    applied = empty_svc.config.apply(text, environ=ENV)
 
     assert [(s.action, s.kind, s.name) for s in applied.plan] == [
         ("create", "remote", "box"),
@@ -115,9 +115,9 @@ def test_export_then_apply_on_a_fresh_database_exports_the_same_file_byte_for_by
         ("create", "job", "photos"),
         ("create", "alert", "ops"),
     ]
-    assert fresh.config.export().text == text
+    assert empty_svc.config.export().text == text
     # It should have given the secrets from the environment, and written none of them.
-    assert fresh.remotes.configs(frozenset({"box"}))["box"].options["pass"] == "s3cret-pass"
+    assert empty_svc.remotes.configs(frozenset({"box"}))["box"].options["pass"] == "s3cret-pass"
     for secret in ENV.values():
         assert secret not in text
     assert "pass: ${SYNCHUB_SECRET_BOX_PASS}" in text

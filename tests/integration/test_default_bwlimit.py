@@ -20,7 +20,8 @@ TIMETABLE = "00:00,300k 12:00,300k"
 
 
 @pytest.fixture
-def limited(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+def svc_with_bwlimit(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    """Services whose settings give a default bandwidth timetable."""
     # engines=None: the kinds are built from the settings, as in serve and worker.
     services = Services(settings.model_copy(update={"bwlimit": TIMETABLE}), clock=clock)
     yield services
@@ -38,26 +39,26 @@ def run_job(svc: Services, clock: FakeClock, name: str, src: Path, dst: Path,
 
 
 def test_the_default_timetable_reaches_rclone(
-    limited: Services, clock: FakeClock, src: Path, dst: Path
+    svc_with_bwlimit: Services, clock: FakeClock, src: Path, dst: Path
 ) -> None:
     write(src, {"a.txt": "a"})
-    engine = limited.engines["rclone"]
+    engine = svc_with_bwlimit.engines["rclone"]
     params = {"source": str(src), "destination": str(dst), "options": ["--checksum"]}
     argv = engine.argv(engine.validate(params, frozenset()), first_run=False)  # type: ignore[attr-defined]
     assert argv.count(f"--bwlimit={TIMETABLE}") == 1
 
-    messages = run_job(limited, clock, "plain", src, dst, ["--checksum"])
+    messages = run_job(svc_with_bwlimit, clock, "plain", src, dst, ["--checksum"])
 
     assert any("Starting bandwidth limiter at 300Ki" in m for m in messages), messages
 
 
 def test_a_jobs_own_bwlimit_wins_over_the_default(
-    limited: Services, clock: FakeClock, src: Path, dst: Path
+    svc_with_bwlimit: Services, clock: FakeClock, src: Path, dst: Path
 ) -> None:
     write(src, {"a.txt": "a"})
-    messages = run_job(limited, clock, "own", src, dst, ["--bwlimit=700k"])
+    messages = run_job(svc_with_bwlimit, clock, "own", src, dst, ["--bwlimit=700k"])
     assert any("Starting bandwidth limiter at 700Ki" in m for m in messages), messages
     assert not any("300Ki" in m for m in messages)
 
-    messages = run_job(limited, clock, "unlimited", src, dst / "2", ["--bwlimit=off"])
+    messages = run_job(svc_with_bwlimit, clock, "unlimited", src, dst / "2", ["--bwlimit=off"])
     assert not any("bandwidth limiter" in m for m in messages), messages

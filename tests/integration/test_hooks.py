@@ -58,12 +58,12 @@ def run(svc: Services, clock: FakeClock, job: str) -> dict[str, Any]:
 
 
 def test_hooks_run_in_order_with_the_runs_context_and_log_their_output(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "hooks.jsonl"
     hooks = {e: [hook(log, say=f"said {e}")] for e in ("before", "after", "on_failure", "finally")}
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
+    done = run(svc_allowing_commands, clock, "photos")
     assert done["state"] == "succeeded"
     seen = calls(log)
     # It should run before, after and finally (no failure: no on_failure).
@@ -79,12 +79,12 @@ def test_hooks_run_in_order_with_the_runs_context_and_log_their_output(
         "SYNCHUB_HOOK", "SYNCHUB_JOB", "SYNCHUB_RUN_ID", "SYNCHUB_STATE", "SYNCHUB_ERROR",
         "SYNCHUB_BYTES", "SYNCHUB_FILES", "SYNCHUB_DELETES",
     }  # fmt: skip
-    lines = [line["message"] for line in csvc.runs.logs(done["id"])]
+    lines = [line["message"] for line in svc_allowing_commands.runs.logs(done["id"])]
     assert "[before] said before" in lines and "[finally] said finally" in lines
 
 
 def test_a_before_hook_exiting_75_skips_the_run_with_its_reason(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "hooks.jsonl"
     hooks = {
@@ -92,8 +92,8 @@ def test_a_before_hook_exiting_75_skips_the_run_with_its_reason(
         "after": [hook(log)],
         "finally": [hook(log)],
     }
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=3))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=3))
+    done = run(svc_allowing_commands, clock, "photos")
     assert (done["state"], done["reason"]) == ("skipped", "hook")
     assert done["error"] == "the NAS is asleep"
     assert not (tmp_path / "dst").exists()
@@ -102,11 +102,11 @@ def test_a_before_hook_exiting_75_skips_the_run_with_its_reason(
         ("before", "running"),
         ("finally", "skipped"),
     ]
-    assert len(csvc.runs.list(job="photos")) == 1
+    assert len(svc_allowing_commands.runs.list(job="photos")) == 1
 
 
 def test_a_failing_before_hook_with_policy_fail_fails_the_run_and_tells_the_rest(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "hooks.jsonl"
     hooks = {
@@ -115,8 +115,8 @@ def test_a_failing_before_hook_with_policy_fail_fails_the_run_and_tells_the_rest
         "on_failure": [hook(log)],
         "finally": [hook(log)],
     }
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
+    done = run(svc_allowing_commands, clock, "photos")
     assert (done["state"], done["error_class"]) == ("failed", "hook")
     assert "mount failed" in done["error"]
     assert not (tmp_path / "dst").exists()
@@ -128,40 +128,40 @@ def test_a_failing_before_hook_with_policy_fail_fails_the_run_and_tells_the_rest
 
 
 def test_a_failing_hook_with_policy_continue_is_logged_and_the_run_goes_on(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     hooks = {"before": [hook(tmp_path / "h", 4, "warming up failed")]}
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
+    done = run(svc_allowing_commands, clock, "photos")
     assert done["state"] == "succeeded"
     assert (tmp_path / "dst" / "a.txt").exists()
-    lines = [line["message"] for line in csvc.runs.logs(done["id"])]
+    lines = [line["message"] for line in svc_allowing_commands.runs.logs(done["id"])]
     assert any("failed: warming up failed" in line for line in lines)
 
 
 def test_a_failing_after_hook_with_policy_fail_fails_a_successful_run(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     hooks = {"after": [hook(tmp_path / "h", 1, "checksum mismatch", on_error="fail")]}
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
+    done = run(svc_allowing_commands, clock, "photos")
     assert (done["state"], done["error_class"]) == ("failed", "hook")
     assert "checksum mismatch" in done["error"]
 
 
 def test_a_hook_past_its_timeout_is_stopped(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     sleeper = {"command": [sys.executable, "-c", "import time; time.sleep(600)"]}
     hooks = {"before": [{**sleeper, "timeout": "1s", "on_error": "fail"}]}
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
-    done = run(csvc, clock, "photos")
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
+    done = run(svc_allowing_commands, clock, "photos")
     assert done["state"] == "failed"
     assert "timed out after 1s" in done["error"]
 
 
 def test_cancelling_a_run_stops_its_hooks_process_group(
-    csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     """The hook starts a child of its own; the cancel must reach it too."""
     pid_file = tmp_path / "child.pid"
@@ -172,19 +172,19 @@ def test_cancelling_a_run_stops_its_hooks_process_group(
         "time.sleep(600)\n"
     )
     hooks = {"before": [{"command": [sys.executable, "-c", script], "timeout": "1h"}]}
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
-    run_id = csvc.runs.request("photos")
-    h = Harness(csvc, clock)
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
+    run_id = svc_allowing_commands.runs.request("photos")
+    h = Harness(svc_allowing_commands, clock)
     h.scheduler.tick()
     (taken,) = h.executor.take()
     worker = threading.Thread(target=h.runner.execute, args=(taken,))
     worker.start()
     while not (pid_file.exists() and pid_file.read_text()):
         worker.join(0.05)
-    csvc.runs.cancel(run_id)
+    svc_allowing_commands.runs.cancel(run_id)
     worker.join(60)
     assert not worker.is_alive()
-    assert csvc.runs.show(run_id)["state"] == "cancelled"
+    assert svc_allowing_commands.runs.show(run_id)["state"] == "cancelled"
     # The stop waits until the hook's whole group is gone (engines.process.terminate).
     assert _gone(int(pid_file.read_text()))
     assert not (tmp_path / "dst").exists()
@@ -208,21 +208,23 @@ def test_hooks_are_refused_where_command_jobs_are_off(
 
 
 def test_a_run_with_hooks_where_command_jobs_are_off_fails_and_starts_nothing(
-    svc: Services, csvc: Services, clock: FakeClock, src: Path, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, clock: FakeClock, src: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "hooks.jsonl"
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(log)]}))
+    svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(log)]}))
     done = run(svc, clock, "photos")
     assert (done["state"], done["error_class"]) == ("failed", "config")
     assert "hooks" in done["error"]
     assert calls(log) == []
 
 
-def test_only_an_admin_sets_hooks(csvc: Services, src: Path, tmp_path: Path) -> None:
-    operator = csvc.for_actor("olga", Role.OPERATOR)
+def test_only_an_admin_sets_hooks(
+    svc_allowing_commands: Services, src: Path, tmp_path: Path
+) -> None:
+    operator = svc_allowing_commands.for_actor("olga", Role.OPERATOR)
     with pytest.raises(Forbidden, match="Only an admin may set hooks"):
         operator.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(tmp_path)]}))
-    admin = csvc.for_actor("alice", Role.ADMIN)
+    admin = svc_allowing_commands.for_actor("alice", Role.ADMIN)
     admin.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(tmp_path)]}))
     # It should let others edit the job without touching its hooks.
     operator.jobs.edit("photos", JobFields(retries=1))
@@ -245,20 +247,22 @@ def test_only_an_admin_sets_hooks(csvc: Services, src: Path, tmp_path: Path) -> 
     ],
 )
 def test_bad_hooks_are_refused_naming_the_hook_and_nothing_is_saved(
-    csvc: Services, src: Path, tmp_path: Path, hooks: dict[str, Any], message: str
+    svc_allowing_commands: Services, src: Path, tmp_path: Path, hooks: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message) as caught:
-        csvc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
+        svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     assert caught.value.field == "hooks"
-    assert csvc.jobs.list() == []
+    assert svc_allowing_commands.jobs.list() == []
 
 
 def test_an_edit_replaces_the_hooks_and_empty_removes_them(
-    csvc: Services, src: Path, tmp_path: Path
+    svc_allowing_commands: Services, src: Path, tmp_path: Path
 ) -> None:
-    csvc.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(tmp_path)]}))
-    view = csvc.jobs.show("photos")
+    svc_allowing_commands.jobs.add(
+        "photos", copy(src, tmp_path / "dst", {"before": [hook(tmp_path)]})
+    )
+    view = svc_allowing_commands.jobs.show("photos")
     assert view["hooks"]["before"][0]["timeout_s"] == 60
     assert view["hooks"]["before"][0]["on_error"] == "continue"
-    edited = csvc.jobs.change("photos", JobFields(hooks={}))
+    edited = svc_allowing_commands.jobs.change("photos", JobFields(hooks={}))
     assert edited.view["hooks"] == {} and edited.changed == ["hooks"]

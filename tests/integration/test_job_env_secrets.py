@@ -51,74 +51,89 @@ def run_once(svc: Services, clock: FakeClock, name: str) -> dict[str, object]:
 
 
 def test_env_values_are_sealed_masked_and_reach_only_the_command(
-    csvc: Services, clock: FakeClock, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.txt"
-    view = csvc.jobs.add("backup", writes_env(out))
+    view = svc_allowing_commands.jobs.add("backup", writes_env(out))
 
     assert view["params"]["env"] == {"TOKEN": MASK, "MODE": MASK}
-    assert csvc.jobs.show("backup")["params"]["env"] == {"TOKEN": MASK, "MODE": MASK}
-    row = stored(csvc, "backup")
+    assert svc_allowing_commands.jobs.show("backup")["params"]["env"] == {
+        "TOKEN": MASK,
+        "MODE": MASK,
+    }
+    row = stored(svc_allowing_commands, "backup")
     assert TOKEN not in str(row.params)
     assert row.secret_env is not None and TOKEN.encode() not in row.secret_env
-    with transaction(csvc.sessions) as session:
+    with transaction(svc_allowing_commands.sessions) as session:
         assert all(TOKEN not in str(e.after) for e in audit.recent(session))
     # It should run the command with the plain values.
-    assert run_once(csvc, clock, "backup")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "backup")["state"] == "succeeded"
     assert out.read_text() == f"{TOKEN} full"
 
 
 def test_a_masked_value_keeps_what_is_stored_and_a_new_one_replaces_it(
-    csvc: Services, clock: FakeClock, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.txt"
-    csvc.jobs.add("backup", writes_env(out))
+    svc_allowing_commands.jobs.add("backup", writes_env(out))
 
     # An edit of something else, and a read-modify-write of the view, keep the values.
-    csvc.jobs.edit("backup", JobFields(retries=1))
-    params = csvc.jobs.show("backup")["params"]
-    csvc.jobs.edit("backup", JobFields(params={"env": {**params["env"], "MODE": "quick"}}))
+    svc_allowing_commands.jobs.edit("backup", JobFields(retries=1))
+    params = svc_allowing_commands.jobs.show("backup")["params"]
+    svc_allowing_commands.jobs.edit(
+        "backup", JobFields(params={"env": {**params["env"], "MODE": "quick"}})
+    )
 
-    assert run_once(csvc, clock, "backup")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "backup")["state"] == "succeeded"
     assert out.read_text() == f"{TOKEN} quick"
-    with transaction(csvc.sessions) as session:
+    with transaction(svc_allowing_commands.sessions) as session:
         assert all(TOKEN not in f"{e.before}{e.after}" for e in audit.recent(session))
 
 
 def test_a_mask_under_a_name_with_no_stored_value_is_refused_and_changes_nothing(
-    csvc: Services, tmp_path: Path
+    svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
-    csvc.jobs.add("backup", writes_env(tmp_path / "out.txt"))
-    before = stored(csvc, "backup")
+    svc_allowing_commands.jobs.add("backup", writes_env(tmp_path / "out.txt"))
+    before = stored(svc_allowing_commands, "backup")
 
     with pytest.raises(InvalidInput, match=r"env NEW: \*+ stands for a stored value"):
-        csvc.jobs.edit("backup", JobFields(params={"env": {"TOKEN": MASK, "NEW": MASK}}))
+        svc_allowing_commands.jobs.edit(
+            "backup", JobFields(params={"env": {"TOKEN": MASK, "NEW": MASK}})
+        )
     with pytest.raises(InvalidInput, match="env TOKEN"):
-        csvc.jobs.add(
+        svc_allowing_commands.jobs.add(
             "other", JobFields(kind="command", params={"argv": ["true"], "env": {"TOKEN": MASK}})
         )
 
-    after = stored(csvc, "backup")
+    after = stored(svc_allowing_commands, "backup")
     assert (after.params, after.secret_env) == (before.params, before.secret_env)
 
 
 def test_a_job_stored_with_plain_values_shows_them_masked_runs_and_is_sealed_when_edited(
-    csvc: Services, clock: FakeClock, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.txt"
-    csvc.jobs.add("legacy", writes_env(out))
-    plain = {**stored(csvc, "legacy").params, "env": {"TOKEN": TOKEN, "MODE": "full"}}
-    with transaction(csvc.sessions) as session:  # as a job stored before revision 0007
+    svc_allowing_commands.jobs.add("legacy", writes_env(out))
+    plain = {
+        **stored(svc_allowing_commands, "legacy").params,
+        "env": {"TOKEN": TOKEN, "MODE": "full"},
+    }
+    with transaction(
+        svc_allowing_commands.sessions
+    ) as session:  # as a job stored before revision 0007
         session.execute(
             update(JobRow).where(JobRow.name == "legacy").values(params=plain, secret_env=None)
         )
 
-    assert csvc.jobs.show("legacy")["params"]["env"] == {"TOKEN": MASK, "MODE": MASK}
-    assert run_once(csvc, clock, "legacy")["state"] == "succeeded"
+    assert svc_allowing_commands.jobs.show("legacy")["params"]["env"] == {
+        "TOKEN": MASK,
+        "MODE": MASK,
+    }
+    assert run_once(svc_allowing_commands, clock, "legacy")["state"] == "succeeded"
     assert out.read_text() == f"{TOKEN} full"
 
-    csvc.jobs.edit("legacy", JobFields(retries=0))
+    svc_allowing_commands.jobs.edit("legacy", JobFields(retries=0))
 
-    row = stored(csvc, "legacy")
+    row = stored(svc_allowing_commands, "legacy")
     assert TOKEN not in str(row.params) and row.secret_env is not None
-    assert run_once(csvc, clock, "legacy")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "legacy")["state"] == "succeeded"

@@ -102,12 +102,12 @@ def test_an_import_holding_one_is_refused_whole(svc: Services) -> None:
 
 
 def test_where_command_jobs_are_allowed_the_admin_may_define_and_test_one(
-    csvc: Services, tmp_path: Path
+    svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
     """The other side: with the flag, such a remote is the admin's to use."""
     marker = tmp_path / "ran"
-    csvc.remotes.add("davcmd", "webdav", davcmd(marker))
-    ok, _ = csvc.remotes.test("davcmd")
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(marker))
+    ok, _ = svc_allowing_commands.remotes.test("davcmd")
     assert not ok  # nothing answers at NOWHERE...
     assert marker.exists()  # ...but rclone ran the command first
 
@@ -116,21 +116,21 @@ def test_where_command_jobs_are_allowed_the_admin_may_define_and_test_one(
 
 
 def test_a_stored_one_is_not_tested_by_a_server_without_the_flag(
-    svc: Services, csvc: Services, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
     """Fails on main: `remote test` ran the command."""
     marker = tmp_path / "ran"
-    csvc.remotes.add("davcmd", "webdav", davcmd(marker))
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(marker))
     with pytest.raises(CommandsDisabled, match="bearer_token_command"):
         svc.remotes.test("davcmd")
     assert not marker.exists()
 
 
 def test_without_the_flag_a_stored_one_can_still_be_repaired_or_removed(
-    svc: Services, csvc: Services, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
-    csvc.remotes.add("davcmd", "webdav", davcmd(tmp_path / "ran"))
-    csvc.remotes.add("other", "sftp", {"host": "h", "ssh": "ssh h"})
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(tmp_path / "ran"))
+    svc_allowing_commands.remotes.add("other", "sftp", {"host": "h", "ssh": "ssh h"})
     # An edit that keeps the option is refused; one that drops it goes through.
     with pytest.raises(CommandsDisabled):
         svc.remotes.edit("davcmd", {"url": "http://127.0.0.1:10/"})
@@ -141,15 +141,15 @@ def test_without_the_flag_a_stored_one_can_still_be_repaired_or_removed(
 
 
 def test_a_run_of_a_stored_one_fails_without_starting_it(
-    svc: Services, csvc: Services, clock: FakeClock, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     """Fails on main: the run started rclone, which ran the command."""
     marker = tmp_path / "ran"
-    csvc.remotes.add("davcmd", "webdav", davcmd(marker))
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(marker))
     # a wrapping remote that names it, and one that holds such a remote itself
-    csvc.remotes.add("wrap", "alias", {"remote": "davcmd:sub"})
+    svc_allowing_commands.remotes.add("wrap", "alias", {"remote": "davcmd:sub"})
     inline = f":webdav,url='{NOWHERE}',bearer_token_command='{toucher(marker)}':"
-    csvc.remotes.add("inline", "alias", {"remote": inline})
+    svc_allowing_commands.remotes.add("inline", "alias", {"remote": inline})
     for source in ("davcmd:", "wrap:", "inline:"):
         job = f"from-{source.rstrip(':')}"
         svc.jobs.add(job, JobFields(params={"source": source, "destination": str(tmp_path)}))
@@ -162,11 +162,11 @@ def test_a_run_of_a_stored_one_fails_without_starting_it(
 
 
 def test_measuring_a_stored_one_fails_without_starting_it(
-    svc: Services, csvc: Services, tmp_path: Path
+    svc: Services, svc_allowing_commands: Services, tmp_path: Path
 ) -> None:
     """Fails on main: `rclone size` ran the command."""
     marker = tmp_path / "ran"
-    csvc.remotes.add("davcmd", "webdav", davcmd(marker))
+    svc_allowing_commands.remotes.add("davcmd", "webdav", davcmd(marker))
     svc.sizes.refresh()
     assert svc.sizes.wait(30)
     (figures,) = svc.sizes.figures()
@@ -203,7 +203,7 @@ def test_the_servers_environment_never_gives_rclone_a_program(
 
 
 def test_an_s3_remote_reading_the_servers_aws_files_runs_no_credential_process(
-    svc: Services, csvc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    svc: Services, svc_allowing_commands: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job can write ~/.aws/config of the synchub user, where `credential_process`
     names a program for env_auth to run. Fails on main: the program ran."""
@@ -217,7 +217,7 @@ def test_an_s3_remote_reading_the_servers_aws_files_runs_no_credential_process(
     ok, _ = svc.remotes.test("s3env")
     assert not ok and not marker.exists()
     # It should run it where command jobs are allowed (the test's control).
-    ok, _ = csvc.remotes.test("s3env")
+    ok, _ = svc_allowing_commands.remotes.test("s3env")
     assert not ok and marker.exists()
 
 

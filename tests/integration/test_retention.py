@@ -407,13 +407,10 @@ def test_doctor_reports_a_retention_backlog(svc: Services, clock: FakeClock) -> 
     assert off.doctor._retention().level is Level.OK
 
 
-def test_doctor_says_pruning_is_behind_when_runs_pile_up(
-    svc: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from synchub.services import retention
+def test_doctor_says_pruning_is_behind_when_runs_pile_up(svc: Services, clock: FakeClock) -> None:
     from synchub.services.doctor import Level
 
-    monkeypatch.setattr(retention, "BACKLOG_LIMIT", 3)  # instead of seeding 10,000 runs
+    svc.retention.backlog_limit = 3  # instead of seeding 10,000 runs
     add(svc, "nightly", keep_runs="1")
     seed(svc, "nightly", clock.now() - 100 * DAY, [RunState.SUCCEEDED] * 5)
     found = svc.doctor._retention()

@@ -22,6 +22,7 @@ from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
+from tests.support.statements import updates_of
 
 
 def add(svc: Services, name: str, result: str = "ok", **kw: object) -> None:
@@ -309,13 +310,13 @@ def test_a_connection_cut_between_runs_costs_no_run(
     clock: FakeClock,
     db_url: str,
     ping_after_s: float,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL: a server's connections can be cut from outside")
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", ping_after_s)
     add(svc, "j")
-    engine = db.make_engine(db_url)  # the runner's own pool, as in a worker process
+    engine = db.make_engine(
+        db_url, ping_after_idle_s=ping_after_s
+    )  # the runner's own pool, as in a worker process
     runner = Harness(svc, clock).runner
     runner.sessions = db.make_sessionmaker(engine)
     try:
@@ -396,18 +397,8 @@ def queued(svc: Services, clock: FakeClock, job: str, n: int) -> list[int]:
 
 
 def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
-    svc: Services, clock: FakeClock, db_url: str, monkeypatch: pytest.MonkeyPatch
+    svc: Services, clock: FakeClock, db_url: str
 ) -> None:
-    behind: list[int] = []
-    move = run_store.move
-
-    def slow_move(session: Any, run_id: int, *args: Any, **kwargs: Any) -> bool:
-        if threading.current_thread().name.startswith("synchub-run-end"):
-            behind.append(run_id)
-            time.sleep(0.2)  # a slow commit: the next claim must wait for it
-        return move(session, run_id, *args, **kwargs)
-
-    monkeypatch.setattr(run_store, "move", slow_move)
     svc.engines["quiet"] = QuietKind()
     svc.jobs.add("q", JobFields(kind="quiet", params={}, overlap="queue"))
     svc.jobs.add("f", JobFields(kind="quiet", params={"ok": False}, retries=1))
@@ -421,21 +412,27 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         job_env=svc.job_env,
         hook_url=svc.hook_url,
     )
-    try:
-        first, second = queued(svc, clock, "q", 2)
-        assert runner.execute(first) is claims.Claim.CLAIMED
-        # It should claim the job's next run: the first run's end, written behind
-        # (PostgreSQL), is in before the claim, which would otherwise find it running.
-        assert runner.execute(second) is claims.Claim.CLAIMED
-        assert svc.runs.show(first)["state"] == "succeeded"
-        # A failed run's end creates its retry: written before `execute` returns.
-        (failing,) = queued(svc, clock, "f", 1)
-        assert runner.execute(failing) is claims.Claim.CLAIMED
-        assert svc.runs.show(failing)["state"] == "failed"
-        assert [r["attempt"] for r in svc.runs.list(job="f")] == [2, 1]
-    finally:
-        runner.close()
+    # A slow commit on the end thread: the next claim must wait for it.
+    slow = updates_of(svc.db, "runs", thread="synchub-run-end", delay_s=0.2)
+    with slow as behind:
+        try:
+            first, second = queued(svc, clock, "q", 2)
+            assert runner.execute(first) is claims.Claim.CLAIMED
+            # It should claim the job's next run: the first run's end, written behind
+            # (PostgreSQL), is in before the claim, which would otherwise find it running.
+            assert runner.execute(second) is claims.Claim.CLAIMED
+            assert svc.runs.show(first)["state"] == "succeeded"
+            # A failed run's end creates its retry: written before `execute` returns.
+            (failing,) = queued(svc, clock, "f", 1)
+            assert runner.execute(failing) is claims.Claim.CLAIMED
+            assert svc.runs.show(failing)["state"] == "failed"
+            assert [r["attempt"] for r in svc.runs.list(job="f")] == [2, 1]
+        finally:
+            runner.close()
     # It should have written every end by the time `close` returns.
     assert svc.runs.show(second)["state"] == "succeeded"
     # On PostgreSQL the successes' ends were written behind; on SQLite in the caller.
-    assert behind == ([first, second] if db_url.startswith("postgresql") else [])
+    if db_url.startswith("postgresql"):
+        assert [params["move_where_id"] for params in behind] == [first, second]
+    else:
+        assert behind == []

@@ -101,7 +101,7 @@ def test_plain_secret_values_are_sealed_once_and_audited(svc: Services) -> None:
 
 
 def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
-    csvc: Services, clock: FakeClock, tmp_path: Path
+    svc_allowing_commands: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     """On main such a job kept its values in plain text until its next edit, and its
     audit events from then held them."""
@@ -111,8 +111,10 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
     fields = JobFields(kind="command", params={
         "argv": [sys.executable, "-c", script, str(out)], "env": {"TOKEN": token},
     })  # fmt: skip
-    csvc.jobs.add("legacy", fields)
-    with transaction(csvc.sessions) as session:  # as a job stored before revision 0007
+    svc_allowing_commands.jobs.add("legacy", fields)
+    with transaction(
+        svc_allowing_commands.sessions
+    ) as session:  # as a job stored before revision 0007
         row = session.scalars(select(JobRow).where(JobRow.name == "legacy")).one()
         plain = {**row.params, "env": {"TOKEN": token}}
         session.execute(
@@ -123,22 +125,22 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
             target="legacy", after={"name": "legacy", "params": plain},
         )  # fmt: skip
 
-    shown = csvc.audit.page(target="legacy")[0]["after"]["params"]["env"]
+    shown = svc_allowing_commands.audit.page(target="legacy")[0]["after"]["params"]["env"]
     assert shown == {"TOKEN": MASK}  # masked when read, before it is sealed
-    assert csvc.jobs.seal_stored_env() == ["legacy"]
-    assert csvc.jobs.seal_stored_env() == []
+    assert svc_allowing_commands.jobs.seal_stored_env() == ["legacy"]
+    assert svc_allowing_commands.jobs.seal_stored_env() == []
 
-    with transaction(csvc.sessions) as session:
+    with transaction(svc_allowing_commands.sessions) as session:
         row = session.scalars(select(JobRow).where(JobRow.name == "legacy")).one()
         assert row.params["env"] == {"TOKEN": MASK}
-        assert csvc.box.open(row.secret_env) == {"TOKEN": token}
+        assert svc_allowing_commands.box.open(row.secret_env) == {"TOKEN": token}
         events = session.scalars(select(AuditRow).order_by(AuditRow.id)).all()
         assert all(token not in str((e.before, e.after)) for e in events)
         assert ("job.seal", {"sealed": ["TOKEN"]}) in [(e.action, e.after) for e in events]
     # It should run the command with the plain value still.
-    run_id = csvc.runs.request("legacy")
-    Harness(csvc, clock).step()
-    assert csvc.runs.show(run_id)["state"] == "succeeded"
+    run_id = svc_allowing_commands.runs.request("legacy")
+    Harness(svc_allowing_commands, clock).step()
+    assert svc_allowing_commands.runs.show(run_id)["state"] == "succeeded"
     assert out.read_text() == token
 
 

@@ -17,12 +17,12 @@ def test_no_secret_then_a_remote_secret(svc: Services) -> None:
     assert svc.any_sealed()
 
 
-def test_a_command_jobs_environment_counts(csvc: Services) -> None:
+def test_a_command_jobs_environment_counts(svc_allowing_commands: Services) -> None:
     fields = JobFields(kind="command", params={"argv": [sys.executable, "-c", "pass"]})
-    csvc.jobs.add("no-env", fields)
-    assert not csvc.any_sealed()
+    svc_allowing_commands.jobs.add("no-env", fields)
+    assert not svc_allowing_commands.any_sealed()
     env = JobFields(
         kind="command", params={"argv": [sys.executable, "-c", "pass"], "env": {"T": "x"}}
     )
-    csvc.jobs.add("with-env", env)
-    assert csvc.any_sealed()
+    svc_allowing_commands.jobs.add("with-env", env)
+    assert svc_allowing_commands.any_sealed()

@@ -323,7 +323,8 @@ def until_watched(folder: Path, seen: Seen) -> None:
 
 
 @pytest.fixture
-def real(svc: Services, clock: FakeClock) -> Iterator[tuple[Harness, FolderWatch, Seen]]:
+def real_watch(svc: Services, clock: FakeClock) -> Iterator[tuple[Harness, FolderWatch, Seen]]:
+    """The real folder watcher (inotify) over svc, with every path it reported."""
     h = Harness(svc, clock)
     watch = with_watch(h, svc, clock, fake=False)
     seen = Seen()
@@ -347,12 +348,12 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
     svc: Services,
     clock: FakeClock,
-    real: tuple[Harness, FolderWatch, Seen],
+    real_watch: tuple[Harness, FolderWatch, Seen],
     tmp_path: Path,
     src: Path,
     dst: Path,
 ) -> None:
-    h, watch, seen = real
+    h, watch, seen = real_watch
     svc.jobs.add("inbox", watched(src, dst))
     full_pass(h)
     assert watch.watcher.alive
@@ -387,11 +388,11 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
 def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
     svc: Services,
     clock: FakeClock,
-    real: tuple[Harness, FolderWatch, Seen],
+    real_watch: tuple[Harness, FolderWatch, Seen],
     src: Path,
     dst: Path,
 ) -> None:
-    h, watch, seen = real
+    h, watch, seen = real_watch
     svc.jobs.add("inbox", watched(src, dst))
     full_pass(h)
     until_watched(src, seen)
@@ -432,11 +433,11 @@ def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
 def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     svc: Services,
     clock: FakeClock,
-    real: tuple[Harness, FolderWatch, Seen],
+    real_watch: tuple[Harness, FolderWatch, Seen],
     src: Path,
     dst: Path,
 ) -> None:
-    h, watch, seen = real
+    h, watch, seen = real_watch
     svc.jobs.add("inbox", watched(src, dst))
     full_pass(h)
     assert watch.watcher.roots == {str(src)}
@@ -480,14 +481,14 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
 def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     svc: Services,
     clock: FakeClock,
-    real: tuple[Harness, FolderWatch, Seen],
+    real_watch: tuple[Harness, FolderWatch, Seen],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """On the code before, watchfiles' error about the name ended the watcher thread:
     no folder was watched for the next 30 s, and changes made meanwhile were never
     seen (until_watched below timed out)."""
-    h, watch, seen = real
+    h, watch, seen = real_watch
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()

@@ -212,9 +212,11 @@ def test_export_writes_a_reference_and_apply_resolves_it(
 
 
 def test_command_hooks_may_give_way_to_a_webhook_where_command_jobs_are_off(
-    svc: Services, csvc: Services, src: Path, tmp_path: Path, receiver: Receiver
+    svc: Services, svc_allowing_commands: Services, src: Path, tmp_path: Path, receiver: Receiver
 ) -> None:
-    csvc.jobs.add("photos", copy(src, tmp_path / "d", {"after": [{"command": ["/bin/true"]}]}))
+    svc_allowing_commands.jobs.add(
+        "photos", copy(src, tmp_path / "d", {"after": [{"command": ["/bin/true"]}]})
+    )
     edited = svc.jobs.change("photos", JobFields(hooks={"after": [{"url": receiver.url}]}))
     assert edited.changed == ["hooks"]
     assert svc.jobs.show("photos")["hooks"]["after"][0]["url"] == "http://127.0.0.1/…"

@@ -15,6 +15,7 @@ from tests.integration.engines.helpers import ACCESS_KEY, PASSWORD, SECRET_KEY, 
 
 @pytest.fixture(scope="session")
 def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`rclone serve sftp` on loopback, for the session."""
     base = tmp_path_factory.mktemp("sftp")
     yield from serve(
         "sftp", base / "root", ["--user", USER, "--pass", PASSWORD], base / "serve.log"
@@ -23,6 +24,7 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def webdav_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`rclone serve webdav` on loopback, for the session."""
     base = tmp_path_factory.mktemp("webdav")
     yield from serve(
         "webdav", base / "root", ["--user", USER, "--pass", PASSWORD], base / "serve.log"
@@ -31,6 +33,7 @@ def webdav_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`rclone serve s3` on loopback with one bucket, for the session."""
     base = tmp_path_factory.mktemp("s3")
     (base / "root" / "bucket").mkdir(parents=True)  # top-level directories are buckets
     yield from serve(

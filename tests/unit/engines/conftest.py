@@ -9,4 +9,5 @@ from tests.unit.engines.fakes import RecordingSink
 
 @pytest.fixture
 def sink() -> RecordingSink:
+    """A sink that records what an engine reports, for the test to read."""
     return RecordingSink()

@@ -1,0 +1,39 @@
+"""The UPDATEs a real database engine runs, seen through SQLAlchemy's events.
+
+How a test watches (or slows) the writes of a thread it does not drive, such as the
+runner's end thread or the tokens' use writer, without replacing any of synchub's
+functions: the engine the services were given is the seam.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+
+@contextmanager
+def updates_of(
+    engine: Engine, table: str, *, thread: str, delay_s: float = 0.0
+) -> Iterator[list[Any]]:
+    """The parameters of each UPDATE of `table` that a thread whose name starts with
+    `thread` sends through `engine` within the block; each is held back `delay_s`
+    first, as a slow database would."""
+    seen: list[Any] = []
+    prefix = f"UPDATE {table} "
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        if statement.startswith(prefix) and threading.current_thread().name.startswith(thread):
+            seen.append(parameters)
+            if delay_s:
+                time.sleep(delay_s)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

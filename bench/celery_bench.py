@@ -1,10 +1,14 @@
-"""synchub on Celery against bare Celery: throughput, fire latency and idle memory.
+"""synchub on Celery against bare Celery and its recording peer: throughput, fire latency
+and idle memory.
 
 For each broker (Redis, then RabbitMQ), on a throw-away PostgreSQL database and with
 queue names of its own:
 
 - **workers**: one `synchub worker` and one bare Celery worker of `bench.bare_celery`
-  (and a second bare one with task events on, as synchub has them), all
+  (and a second bare one with task events on, as synchub has them), and one worker of
+  `bench.peer_celery`, the peer: Celery with a PostgreSQL result backend (a database of
+  its own), `task_track_started` and late acks, which writes each task when it starts
+  and when it ends, as synchub writes each run; all
   `--pool prefork --concurrency 2 --loglevel INFO --without-mingle --without-gossip`,
   late acks and a prefetch of one; a `synchub scheduler` process beside them.
 - **idle memory**: `idle_s` seconds after each worker says " ready.", the RSS (and
@@ -18,7 +22,10 @@ queue names of its own:
   poll interval, so the idle scheduler wakes exactly at T). Runs per second =
   runs / (last `finished_at` − T), all from the database. Bare Celery: the benchmark
   publishes `runs` no-op tasks with `apply_async` and stops the clock at the
-  timestamp of the worker's last "succeeded" log line (no result backend).
+  timestamp of the worker's last "succeeded" log line (no result backend). The peer:
+  published the same way; its tasks counted as SUCCESS rows in its result backend, the
+  clock stopped at the last row's `date_done`. Its database's commits per task (two: the
+  STARTED row, then SUCCESS) are read from `pg_stat_database` once the trials are done.
 - **latency**: `latency_jobs` no-op jobs every 1 s, all anchored on one whole second,
   for `latency_s` seconds through the scheduler and the synchub worker; per run
   `started_at − scheduled_for` (and the stages before it) from the database, plus
@@ -51,7 +58,8 @@ from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, func, select, text, update
 
-from bench import bare_celery
+from bench import bare_celery, peer_celery
+from bench.celery_report import summary
 from bench.common import (
     REPO,
     Report,
@@ -59,7 +67,6 @@ from bench.common import (
     descendants,
     status_field,
     summarize,
-    table,
     tree_rss_kib,
 )
 from bench.lateness import RUN_FIELDS, delay_ms, trend
@@ -84,12 +91,12 @@ BROKERS = {
 PG_ADMIN_URL = os.environ.get(
     "SYNCHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-GOAL_THROUGHPUT_SHARE = 0.80  #: of bare Celery's tasks per second
-GOAL_P99_MS = 10.0
 #: the worker options every worker of the benchmark gets
 WORKER_OPTS = ["--loglevel=INFO", "--without-mingle", "--without-gossip"]
 MiB = 1024
 WARM_UP = 10  #: tasks or runs each worker does before the throughput trials
+#: an idle PostgreSQL backend reports its statistics within 10 s
+STATS_FLUSH_S = 11.0
 
 
 @dataclass(frozen=True)
@@ -212,10 +219,12 @@ def pg_backends_cpu_s(dbname: str) -> dict[int, float]:
 
 
 class CpuMeter:
-    """CPU seconds used by some processes between `start` and `stop`."""
+    """CPU seconds used by some processes, and by the PostgreSQL backends of one database
+    (synchub's unless `dbname`), between `start` and `stop`."""
 
-    def __init__(self, cluster: Cluster, procs: dict[str, Proc]) -> None:
+    def __init__(self, cluster: Cluster, procs: dict[str, Proc], dbname: str = "") -> None:
         self.cluster, self.procs = cluster, procs
+        self.dbname = dbname or cluster.dbname
         self.before = self._read()
         self.wall = time.monotonic()
 
@@ -224,7 +233,7 @@ class CpuMeter:
         return {
             **{name: tree_cpu_s(p.pid) for name, p in self.procs.items()},
             "bench process": t.user + t.system,
-            "postgresql": pg_backends_cpu_s(self.cluster.dbname),
+            "postgresql": pg_backends_cpu_s(self.dbname),
         }
 
     def used(self) -> dict[str, float]:
@@ -239,6 +248,11 @@ class CpuMeter:
 
 
 # -- one broker's set-up --------------------------------------------------------------------
+
+
+def peer_dbname(dbname: str) -> str:
+    """The peer's database beside synchub's `dbname`."""
+    return f"{dbname}_peer"
 
 
 @dataclass
@@ -259,6 +273,23 @@ class Cluster:
 
     def queue_bare(self, events: bool) -> str:
         return f"bench-bare{'-ev' if events else ''}-{self.tag}"
+
+    @property
+    def queue_peer(self) -> str:
+        return f"bench-peer-{self.tag}"
+
+    @property
+    def queues(self) -> list[str]:
+        return [self.queue_synchub, self.queue_bare(False), self.queue_bare(True), self.queue_peer]
+
+    @property
+    def peer_dbname(self) -> str:
+        return peer_dbname(self.dbname)
+
+    @property
+    def peer_db_url(self) -> str:
+        """SQLAlchemy's URL of the peer's result backend."""
+        return self.db_url.rsplit("/", 1)[0] + "/" + self.peer_dbname
 
     def env(self) -> dict[str, str]:
         site = self.tmp / "site"
@@ -315,6 +346,13 @@ class Cluster:
                  "--hostname", f"bench-{name.replace(' + ', '-')}-{self.tag}@%h", *WORKER_OPTS],
                 bare_env, self.tmp / f"{name.replace(' + ', '-')}-worker.log",
             )  # fmt: skip
+        peer_env = {**env, "BENCH_BROKER_URL": self.url, "BENCH_PEER_DB_URL": self.peer_db_url}
+        self.procs["peer"] = Proc(
+            "peer worker",
+            [py, "-m", "celery", "-A", "bench.peer_celery", "worker", "-Q", self.queue_peer,
+             *worker, "--hostname", f"bench-peer-{self.tag}@%h", *WORKER_OPTS],
+            peer_env, self.tmp / "peer-worker.log",
+        )  # fmt: skip
         self.procs["scheduler"] = Proc(
             "scheduler", [py, "-m", "synchub", "scheduler"], env, self.tmp / "scheduler.log"
         )
@@ -328,11 +366,10 @@ class Cluster:
         for name in sorted(self.procs, key=lambda n: n != "scheduler"):
             with contextlib.suppress(Exception):
                 self.procs[name].stop()
-        queues = [self.queue_synchub, self.queue_bare(False), self.queue_bare(True)]
         with contextlib.suppress(Exception), Connection(self.url, connect_timeout=5) as conn:
             channel: Any = conn.channel()
             try:
-                for q in queues:
+                for q in self.queues:
                     with contextlib.suppress(Exception):
                         channel.queue_delete(q)
             finally:
@@ -376,16 +413,20 @@ def cluster(broker: str, p: Params) -> Iterator[Cluster]:
     if (problem := broker_problem(url)) is not None:
         raise RuntimeError(f"{broker}: {problem}")
     dbname = f"synchub_bench_celery_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
     db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    key = Fernet.generate_key().decode()
+    names = [dbname, peer_dbname(dbname)]
     try:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine = make_engine(db_url)
         upgrade(engine)
         engine.dispose()
         with tempfile.TemporaryDirectory(prefix="synchub-bench-celery-") as tmp:
-            c = Cluster(broker, url, Path(tmp), dbname, db_url, Fernet.generate_key().decode())
+            c = Cluster(broker, url, Path(tmp), dbname, db_url, key)
+            create_peer_tables(c.peer_db_url)
             write_plugin(c.tmp / "site")
             (c.tmp / "home").mkdir()
             try:
@@ -394,8 +435,21 @@ def cluster(broker: str, p: Params) -> Iterator[Cluster]:
                 c.stop()
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def create_peer_tables(db_url: str) -> None:
+    """The peer's result tables, as its backend makes them at its first write (made here
+    so that its two pool processes do not race to make them during the warm-up)."""
+    from celery.backends.database.session import ResultModelBase
+
+    engine = create_engine(db_url)
+    try:
+        ResultModelBase.metadata.create_all(engine)
+    finally:
+        engine.dispose()
 
 
 def write_plugin(site: Path) -> None:
@@ -592,6 +646,92 @@ def bare_trial(c: Cluster, p: Params, events: bool) -> dict[str, Any]:
     }
 
 
+def peer_app(c: Cluster) -> Celery:
+    """The peer's app, in this process, as a publisher to the cluster's broker."""
+    if "peer" not in c.apps:
+        c.apps["peer"] = peer_celery.make_app(c.url, c.peer_db_url)
+    return c.apps["peer"]
+
+
+def peer_send(c: Cluster, prefix: str, n: int) -> None:
+    app = peer_app(c)
+    for i in range(n):
+        app.send_task(peer_celery.TASK, args=[i], task_id=f"{prefix}-{i}", queue=c.queue_peer)
+
+
+def peer_recorded(c: Cluster, prefix: str) -> tuple[int, float]:
+    """The SUCCESS rows of tasks whose ids start with `prefix` in the peer's result
+    backend, and the latest `date_done` among them as a Unix time (nan if none)."""
+    engine = create_engine(c.peer_db_url)
+    try:
+        with engine.connect() as conn:
+            # date_done is a timestamp without time zone, written in the session's zone
+            row = conn.execute(
+                text(
+                    "SELECT count(*), extract(epoch FROM max(date_done) AT TIME ZONE "
+                    "current_setting('TimeZone')) FROM celery_taskmeta "
+                    "WHERE status = 'SUCCESS' AND task_id LIKE :prefix"
+                ),
+                {"prefix": f"{prefix}-%"},
+            ).one()
+    finally:
+        engine.dispose()
+    return int(row[0]), float(row[1]) if row[1] is not None else float("nan")
+
+
+def peer_warm_up(c: Cluster, n: int) -> None:
+    """A few tasks first: each pool process makes its engine and connection at its first
+    task, and the publisher its connection."""
+    worker = c.procs["peer"]
+    prefix = f"peer-warm-{c.tag}"
+    peer_send(c, prefix, n)
+    deadline = time.monotonic() + 30.0
+    while peer_recorded(c, prefix)[0] < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"peer worker: warm-up tasks not done:\n{worker.output()[-2000:]}")
+        time.sleep(0.1)
+
+
+def peer_trial(c: Cluster, p: Params, n: int) -> dict[str, Any]:
+    """The `n`-th trial: `p.runs` tasks published, counted as SUCCESS rows."""
+    worker = c.procs["peer"]
+    prefix = f"peer-{c.tag}-{n}"
+    before = len(succeeded_lines(worker))
+    meter = CpuMeter(c, {"peer": worker}, dbname=c.peer_dbname)
+    start = time.time()
+    peer_send(c, prefix, p.runs)
+    published = time.time() - start
+    # the worker logs "succeeded" once the task's SUCCESS row is committed
+    wait_lines(worker, before + p.runs, p.timeout_s)
+    cpu = meter.used()
+    recorded, end = peer_recorded(c, prefix)
+    elapsed = end - start
+    return {
+        "runs": p.runs,
+        "succeeded": recorded,
+        "complete": recorded >= p.runs,
+        "publish_s": published,
+        "elapsed_s": elapsed,
+        "per_s": recorded / elapsed if recorded else 0.0,
+        "cpu_s": cpu,
+    }
+
+
+def commits(dbname: str) -> int:
+    """Transactions committed in `dbname` so far, as PostgreSQL's statistics have them
+    (each backend reports its own within about 10 s of going idle)."""
+    engine = create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(
+                text("SELECT xact_commit FROM pg_stat_database WHERE datname = :name"),
+                {"name": dbname},
+            )
+    finally:
+        engine.dispose()
+    return int(found or 0)
+
+
 # -- latency ---------------------------------------------------------------------------------
 
 SECOND = timedelta(seconds=1)
@@ -735,23 +875,29 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
     with cluster(broker, p) as c:
         c.start(p)
         time.sleep(p.idle_s)
-        workers = ("synchub", "bare", "bare + events")
+        workers = ("synchub", "bare", "bare + events", "peer")
         idle = {name: memory(c.procs[name]) for name in (*workers, "scheduler")}
         jobs = define_throughput_jobs(c, p)
         bare_warm_up(c, False, WARM_UP)
         bare_warm_up(c, True, WARM_UP)
+        peer_warm_up(c, WARM_UP)
         synchub_warm_up(c, jobs, WARM_UP)
         if p.memory_only:
             time.sleep(p.idle_s)
             warm = {name: memory(c.procs[name]) for name in workers}
             return {"memory_idle": idle, "memory_after_runs": warm}
         trials: dict[str, list[dict[str, Any]]] = {name: [] for name in workers}
-        for _ in range(p.reps):
+        peer_commits, peer_done = commits(c.peer_dbname), time.monotonic()
+        for n in range(p.reps):
             trials["bare"].append(bare_trial(c, p, events=False))
             trials["bare + events"].append(bare_trial(c, p, events=True))
+            trials["peer"].append(peer_trial(c, p, n))
+            peer_done = time.monotonic()
             trials["synchub"].append(synchub_trial(c, p, jobs))
         time.sleep(p.idle_s)
         after = {name: memory(c.procs[name]) for name in workers}
+        time.sleep(max(0.0, peer_done + STATS_FLUSH_S - time.monotonic()))
+        peer_commits = commits(c.peer_dbname) - peer_commits
         lat = {
             "1 job": latency(c, p, 1, "single"),
             f"{p.latency_jobs} jobs": latency(c, p, p.latency_jobs, "every"),
@@ -762,20 +908,15 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
         }
         sh_log = succeeded_lines(c.procs["synchub"])
     return {
-        "queues": [c.queue_synchub, c.queue_bare(False), c.queue_bare(True)],
+        "queues": c.queues,
         "memory_idle": idle,
         "memory_after_runs": after,
         "throughput": trials,
+        "peer_commits_per_task": peer_commits / (p.reps * p.runs),
         "synchub_worker_succeeded_lines": len(sh_log),
         "latency": lat,
         "bare_latency": bare_lat,
     }
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def run(
@@ -797,108 +938,4 @@ def run(
     }
     p = replace(p, **{k: v for k, v in changes.items() if v is not None})
     results = {broker: run_broker(broker, p) for broker in p.brokers}
-    return Report("celery", asdict(p), {"brokers": results}, summary(p, results))
-
-
-def cpu_ms_per_run(trial: dict[str, Any]) -> dict[str, float]:
-    """CPU milliseconds per run (or task) of each process group measured in a trial."""
-    return {k: v * 1000 / trial["runs"] for k, v in trial["cpu_s"].items() if k != "wall"}
-
-
-def summary(p: Params, results: dict[str, dict[str, Any]]) -> list[str]:
-    if p.memory_only:
-        return [
-            f"celery: idle memory only, prefork -c {p.concurrency}; 'after' = {p.idle_s:g} s "
-            f"after {WARM_UP} warm-up runs or tasks",
-            *memory_summary(results),
-        ]
-    lines = [
-        f"celery: {p.runs} no-op runs/tasks per trial, {p.reps} trials each, prefork -c "
-        f"{p.concurrency}, acks_late, prefetch 1; latency: 1 job, then {p.latency_jobs} jobs, "
-        f"every 1 s for {p.latency_s} s",
-    ]
-    rows = []
-    for broker, r in results.items():
-        t = r["throughput"]
-        per_s = {name: median([x["per_s"] for x in trials]) for name, trials in t.items()}
-        for name in ("bare", "bare + events", "synchub"):
-            cpu = median([sum(cpu_ms_per_run(x).values()) for x in t[name]])
-            share = per_s[name] / per_s["bare"] if per_s["bare"] else 0.0
-            rows.append([
-                f"{broker}: {name}", f"{per_s[name]:.0f}", f"{share:.0%}",
-                " ".join(f"{x['per_s']:.0f}" for x in t[name]), f"{cpu:.2f}",
-                str(all(x["complete"] for x in t[name])),
-            ])  # fmt: skip
-    lines += table(
-        ["throughput", "per s (median)", "of bare", "trials", "CPU ms/run", "all done"], rows
-    )
-    for broker, r in results.items():
-        for name in ("bare", "synchub"):
-            parts = {
-                k: median([cpu_ms_per_run(x)[k] for x in r["throughput"][name]])
-                for k in r["throughput"][name][0]["cpu_s"]
-                if k != "wall"
-            }
-            lines.append(
-                f"{broker}: {name}: CPU ms per run: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
-            )
-    rows = []
-    for broker, r in results.items():
-        for load, lat in r["latency"].items():
-            for label, d in lat["delays_ms"].items():
-                if d["n"]:
-                    cells = [f"{d[k]:.1f}" for k in ("p50", "p99", "max")]
-                    rows.append([f"{broker}, {load}: {label}", *cells])
-        for load, lat in r["bare_latency"].items():
-            for label, d in lat["delays_ms"].items():
-                if d["n"]:
-                    cells = [f"{d[k]:.1f}" for k in ("p50", "p99", "max")]
-                    rows.append([f"{broker}, bare Celery, {load}: {label}", *cells])
-    lines += table(["ms after scheduled_for", "p50", "p99", "max"], rows)
-    for broker, r in results.items():
-        for load, lat in r["latency"].items():
-            lines.append(
-                f"{broker}, {load}: {lat['runs']}/{lat['expected_fires']} fires, "
-                f"{lat['distinct_fires']} distinct, {lat['off_grid']} off the grid, states "
-                f"{lat['states']}; started p50 per 10 s "
-                + " ".join(f"{v:.1f}" for v in lat["trend"]["p50_ms_per_10s"].values())
-                + f"; slope {lat['trend']['slope_ms_per_minute']:+.2f} ms/min"
-            )
-    lines += memory_summary(results)
-    lines.append(
-        f"goals: synchub >= {GOAL_THROUGHPUT_SHARE:.0%} of bare Celery's runs/s; started p99 <= "
-        f"{GOAL_P99_MS:g} ms, no drift; synchub worker RSS <= plain Celery worker's"
-    )
-    return lines
-
-
-def memory_summary(results: dict[str, dict[str, Any]]) -> list[str]:
-    rows = []
-    for broker, r in results.items():
-        for name in ("synchub", "bare", "bare + events"):
-            idle, after = r["memory_idle"][name], r["memory_after_runs"][name]
-            rows.append([
-                f"{broker}: {name}", str(idle["processes"]), f"{idle['rss_mib']:.1f}",
-                f"{idle['main_rss_mib']:.1f}", f"{idle['pss_mib']:.1f}",
-                f"{after['rss_mib']:.1f}", f"{after['pss_mib']:.1f}",
-            ])  # fmt: skip
-    lines = table(
-        ["idle worker MiB", "procs", "RSS", "main RSS", "PSS", "RSS after", "PSS after"], rows
-    )
-    for broker, r in results.items():
-        for name in ("synchub", "bare"):
-            for when in ("memory_idle", "memory_after_runs"):
-                each = r[when][name]["each"]
-                lines.append(
-                    f"{broker}: {name}, {'idle' if when == 'memory_idle' else 'after'}, "
-                    "RSS/PSS per process (main first): "
-                    + ", ".join(f"{x['rss_mib']:.1f}/{x['pss_mib']:.1f}" for x in each)
-                )
-    for broker, r in results.items():
-        sched = r["memory_idle"]["scheduler"]
-        lines.append(
-            f"{broker}: synchub scheduler idle: RSS {sched['rss_mib']:.1f} MiB, "
-            f"PSS {sched['pss_mib']:.1f} MiB"
-        )
-    return lines
+    return Report("celery", asdict(p), {"brokers": results}, summary(p, results, WARM_UP))

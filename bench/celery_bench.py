@@ -15,7 +15,7 @@ queue names of its own:
   PSS) of its main process and its pool processes, summed from /proc; again once
   the throughput trials are done and the workers idle again. `memory_only`: nothing
   else, and the second reading after a few warm-up runs or tasks instead.
-- **throughput**, `reps` trials of each, interleaved (bare, bare + events, synchub):
+- **throughput**, `reps` trials of each, interleaved (bare, bare + events, peer, synchub):
   synchub: `runs` pending runs of a no-op plug-in kind (over 20 manual jobs whose
   overlap policy allows parallel runs) are inserted with `not_before` an hour away,
   then in one UPDATE made due at a moment T 1.5 s ahead (longer than the scheduler's
@@ -32,68 +32,47 @@ queue names of its own:
   the drift check of `bench.lateness` (per-10-s medians, slope).
 
 The CPU time of the scheduler, the workers (main + pool), this process (the bare
-publisher) and the PostgreSQL backends of the database is recorded per trial.
+publisher) and the PostgreSQL backends of the database (the peer's for the peer) is
+recorded per trial.
+
+The processes and databases are set up by `bench.celery_cluster`, the latency loads run
+by `bench.celery_latency`, the summary and the goals written by `bench.celery_report`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from celery import Celery
-from cryptography.fernet import Fernet
-from kombu import Connection
 from sqlalchemy import create_engine, func, select, text, update
 
 from bench import bare_celery, peer_celery
-from bench.celery_report import summary
-from bench.common import (
-    REPO,
-    Report,
-    cpu_seconds,
-    descendants,
-    status_field,
-    summarize,
-    tree_rss_kib,
+from bench.celery_cluster import (
+    PG_ADMIN_URL,
+    Cluster,
+    CpuMeter,
+    bare_app,
+    cluster,
+    log_time,
+    memory,
+    peer_app,
+    succeeded_lines,
+    wait_lines,
 )
-from bench.lateness import RUN_FIELDS, delay_ms, trend
-from bench.noop_kind import NoopKind
-from synchub.config import Settings
-from synchub.core.clock import Clock, FakeClock
+from bench.celery_latency import bare_latency, latency
+from bench.celery_report import summary
+from bench.common import Report
 from synchub.core.runs import RunState, Trigger
-from synchub.engines.registry import builtin_engines
-from synchub.execution.celery_exec import broker_problem
 from synchub.services import Services
 from synchub.services.jobs import JobFields
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
-from synchub.store.db import make_engine, reading, transaction
-from synchub.store.migrate import upgrade
+from synchub.store.db import reading, transaction
 from synchub.store.tables import RunRow
 
-BROKERS = {
-    "redis": "redis://127.0.0.1:6379/0",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
-}
-PG_ADMIN_URL = os.environ.get(
-    "SYNCHUB_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-#: the worker options every worker of the benchmark gets
-WORKER_OPTS = ["--loglevel=INFO", "--without-mingle", "--without-gossip"]
-MiB = 1024
 WARM_UP = 10  #: tasks or runs each worker does before the throughput trials
 #: an idle PostgreSQL backend reports its statistics within 10 s
 STATS_FLUSH_S = 11.0
@@ -118,377 +97,7 @@ FULL = Params()
 QUICK = Params(runs=200, reps=1, jobs=5, latency_jobs=3, latency_s=5, idle_s=3.0)
 
 
-# -- processes -----------------------------------------------------------------------------
-
-
-class Proc:
-    """A worker or scheduler subprocess writing to its own log."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.log = log
-        self.started = time.monotonic()
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, marker: str, timeout_s: float = 90.0) -> float:
-        """Seconds from the start until `marker` appears in the log; raise if the process
-        dies first or `timeout_s` passes."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if marker in self.output():
-                return time.monotonic() - self.started
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited {self.proc.returncode}:\n{self.output()[-3000:]}"
-                )
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name}: no {marker!r} within {timeout_s}s")
-
-    def stop(self, grace_s: float = 20.0) -> None:
-        """SIGTERM to the main process (a warm shutdown), SIGKILL to its group if it
-        outstays `grace_s`."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=grace_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # pool processes left behind, if any
-        self.proc.wait()
-
-
-def tree_cpu_s(pid: int) -> float:
-    total = 0.0
-    for p in [pid, *descendants(pid)]:
-        with contextlib.suppress(OSError, ValueError):
-            total += cpu_seconds(p)
-    return total
-
-
-def pss_kib(pid: int) -> int:
-    """Proportional set size of `pid` (shared pages split between their users)."""
-    try:
-        text_ = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    for line in text_.splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-
-
-def memory(proc: Proc) -> dict[str, Any]:
-    """RSS and PSS of a worker's main process and its pool processes, summed and each."""
-    pids = [proc.pid, *descendants(proc.pid)]
-    each = [
-        {"pid": p, "rss_mib": status_field(p, "VmRSS") / MiB, "pss_mib": pss_kib(p) / MiB}
-        for p in pids
-    ]
-    return {
-        "processes": len(pids),
-        "rss_mib": tree_rss_kib(proc.pid) / MiB,
-        "pss_mib": sum(pss_kib(p) for p in pids) / MiB,
-        "main_rss_mib": status_field(proc.pid, "VmRSS") / MiB,
-        "each": each,
-    }
-
-
-def pg_backends_cpu_s(dbname: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend connected to `dbname`."""
-    found: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            if cmdline.startswith("postgres:") and f" {dbname} " in cmdline:
-                found[int(entry.name)] = cpu_seconds(int(entry.name))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-class CpuMeter:
-    """CPU seconds used by some processes, and by the PostgreSQL backends of one database
-    (synchub's unless `dbname`), between `start` and `stop`."""
-
-    def __init__(self, cluster: Cluster, procs: dict[str, Proc], dbname: str = "") -> None:
-        self.cluster, self.procs = cluster, procs
-        self.dbname = dbname or cluster.dbname
-        self.before = self._read()
-        self.wall = time.monotonic()
-
-    def _read(self) -> dict[str, Any]:
-        t = os.times()
-        return {
-            **{name: tree_cpu_s(p.pid) for name, p in self.procs.items()},
-            "bench process": t.user + t.system,
-            "postgresql": pg_backends_cpu_s(self.dbname),
-        }
-
-    def used(self) -> dict[str, float]:
-        after = self._read()
-        pg_before = self.before["postgresql"]
-        used = {k: after[k] - self.before[k] for k in after if k != "postgresql"}
-        used["postgresql"] = sum(
-            cpu - pg_before.get(pid, 0.0) for pid, cpu in after["postgresql"].items()
-        )
-        used["wall"] = time.monotonic() - self.wall
-        return used
-
-
-# -- one broker's set-up --------------------------------------------------------------------
-
-
-def peer_dbname(dbname: str) -> str:
-    """The peer's database beside synchub's `dbname`."""
-    return f"{dbname}_peer"
-
-
-@dataclass
-class Cluster:
-    broker: str
-    url: str
-    tmp: Path
-    dbname: str
-    db_url: str
-    key: str
-    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    procs: dict[str, Proc] = field(default_factory=dict)
-    apps: dict[str, Celery] = field(default_factory=dict)
-
-    @property
-    def queue_synchub(self) -> str:
-        return f"bench-synchub-{self.tag}"
-
-    def queue_bare(self, events: bool) -> str:
-        return f"bench-bare{'-ev' if events else ''}-{self.tag}"
-
-    @property
-    def queue_peer(self) -> str:
-        return f"bench-peer-{self.tag}"
-
-    @property
-    def queues(self) -> list[str]:
-        return [self.queue_synchub, self.queue_bare(False), self.queue_bare(True), self.queue_peer]
-
-    @property
-    def peer_dbname(self) -> str:
-        return peer_dbname(self.dbname)
-
-    @property
-    def peer_db_url(self) -> str:
-        """SQLAlchemy's URL of the peer's result backend."""
-        return self.db_url.rsplit("/", 1)[0] + "/" + self.peer_dbname
-
-    def env(self) -> dict[str, str]:
-        site = self.tmp / "site"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCHUB_")}
-        env.update(
-            SYNCHUB_HOME=str(self.tmp / "home"),
-            SYNCHUB_DATABASE_URL=self.db_url,
-            SYNCHUB_SECRET_KEY=self.key,
-            SYNCHUB_EXECUTOR="celery",
-            SYNCHUB_BROKER_URL=self.url,
-            SYNCHUB_DEFAULT_TZ="UTC",
-            PYTHONPATH=f"{site}{os.pathsep}{REPO}",
-            PYTHONUNBUFFERED="1",
-        )
-        return env
-
-    def settings(self) -> Settings:
-        return Settings(
-            home=self.tmp / "home",
-            database_url=self.db_url,
-            secret_key=self.key,
-            executor="celery",
-            broker_url=self.url,
-            default_tz="UTC",
-        )
-
-    @contextlib.contextmanager
-    def services(self, clock: Clock | None = None) -> Iterator[Services]:
-        engines = {**builtin_engines(), "noop": NoopKind()}
-        svc = Services(self.settings(), clock=clock, engines=engines, actor="bench")
-        try:
-            yield svc
-        finally:
-            svc.close()
-
-    def start(self, p: Params) -> None:
-        """Scheduler and workers, each ready (its log says so)."""
-        env = self.env()
-        py = sys.executable
-        worker = ["--pool", "prefork", "--concurrency", str(p.concurrency)]
-        self.procs["synchub"] = Proc(
-            "synchub worker",
-            [py, "-m", "synchub", "worker", "--queues", self.queue_synchub, *worker,
-             "--name", f"bench-synchub-{self.tag}@%h"],
-            env, self.tmp / "synchub-worker.log",
-        )  # fmt: skip
-        for events in (False, True):
-            name = "bare + events" if events else "bare"
-            bare_env = {**env, "BENCH_BROKER_URL": self.url, "BENCH_TASK_EVENTS": str(int(events))}
-            self.procs[name] = Proc(
-                f"{name} worker",
-                [py, "-m", "celery", "-A", "bench.bare_celery", "worker",
-                 "-Q", self.queue_bare(events), *worker,
-                 "--hostname", f"bench-{name.replace(' + ', '-')}-{self.tag}@%h", *WORKER_OPTS],
-                bare_env, self.tmp / f"{name.replace(' + ', '-')}-worker.log",
-            )  # fmt: skip
-        peer_env = {**env, "BENCH_BROKER_URL": self.url, "BENCH_PEER_DB_URL": self.peer_db_url}
-        self.procs["peer"] = Proc(
-            "peer worker",
-            [py, "-m", "celery", "-A", "bench.peer_celery", "worker", "-Q", self.queue_peer,
-             *worker, "--hostname", f"bench-peer-{self.tag}@%h", *WORKER_OPTS],
-            peer_env, self.tmp / "peer-worker.log",
-        )  # fmt: skip
-        self.procs["scheduler"] = Proc(
-            "scheduler", [py, "-m", "synchub", "scheduler"], env, self.tmp / "scheduler.log"
-        )
-        for name, proc in self.procs.items():
-            proc.wait_for("took the lead" if name == "scheduler" else " ready.")
-
-    def stop(self) -> None:
-        for app in self.apps.values():
-            app.close()
-        # The scheduler first: nothing is published to a queue once its worker is gone.
-        for name in sorted(self.procs, key=lambda n: n != "scheduler"):
-            with contextlib.suppress(Exception):
-                self.procs[name].stop()
-        with contextlib.suppress(Exception), Connection(self.url, connect_timeout=5) as conn:
-            channel: Any = conn.channel()
-            try:
-                for q in self.queues:
-                    with contextlib.suppress(Exception):
-                        channel.queue_delete(q)
-            finally:
-                channel.close()
-        if self.broker == "redis":
-            _forget_redis_bindings(self.url, self.tag)
-
-
-def _forget_redis_bindings(url: str, tag: str) -> None:
-    """Remove what kombu's Redis transport keeps about our queues and worker names:
-    `_kombu.binding.*` and `_kombu.binding_permanent.*` sets, `_kombu.binding_deadlines`."""
-    import redis
-
-    mark = tag.encode()
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        for key in client.scan_iter("_kombu.binding*", count=500):
-            if mark in key:
-                client.delete(key)
-                continue
-            kind = client.type(key)
-            if kind == b"set":
-                members = [m for m in client.smembers(key) if mark in m]
-                if members:
-                    client.srem(key, *members)
-            elif kind == b"zset":
-                ranked = [
-                    m for m in client.zrange(key, 0, -1) if isinstance(m, bytes) and mark in m
-                ]
-                if ranked:
-                    client.zrem(key, *ranked)
-        for key in client.scan_iter(f"bench-*-{tag}", count=500):
-            client.delete(key)  # a queue's list, if anything was published after the delete
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def cluster(broker: str, p: Params) -> Iterator[Cluster]:
-    url = BROKERS[broker]
-    if (problem := broker_problem(url)) is not None:
-        raise RuntimeError(f"{broker}: {problem}")
-    dbname = f"synchub_bench_celery_{uuid.uuid4().hex[:10]}"
-    db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    key = Fernet.generate_key().decode()
-    names = [dbname, peer_dbname(dbname)]
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = make_engine(db_url)
-        upgrade(engine)
-        engine.dispose()
-        with tempfile.TemporaryDirectory(prefix="synchub-bench-celery-") as tmp:
-            c = Cluster(broker, url, Path(tmp), dbname, db_url, key)
-            create_peer_tables(c.peer_db_url)
-            write_plugin(c.tmp / "site")
-            (c.tmp / "home").mkdir()
-            try:
-                yield c
-            finally:
-                c.stop()
-    finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def create_peer_tables(db_url: str) -> None:
-    """The peer's result tables, as its backend makes them at its first write (made here
-    so that its two pool processes do not race to make them during the warm-up)."""
-    from celery.backends.database.session import ResultModelBase
-
-    engine = create_engine(db_url)
-    try:
-        ResultModelBase.metadata.create_all(engine)
-    finally:
-        engine.dispose()
-
-
-def write_plugin(site: Path) -> None:
-    """The no-op kind as a package would install it (see `bench.lateness.add_plugin`)."""
-    dist = site / "bench_noop-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bench-noop\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[synchub.kinds]\nnoop = bench.noop_kind:NoopKind\n")
-
-
 # -- throughput ------------------------------------------------------------------------------
-
-#: "[2026-11-23 15:33:30,643: INFO/ForkPoolWorker-2] Task bench.noop[…] succeeded in …"
-SUCCEEDED = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): [^\]]*\] Task \S+ succeeded ", re.M
-)
-
-
-#: "[2026-11-23 15:33:30,635: INFO/MainProcess] Task synchub.run[42] received"
-RECEIVED = re.compile(
-    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): [^\]]*\] Task synchub\.run\[(\d+)\] received", re.M
-)
-
-
-def received_at(proc: Proc) -> dict[int, str]:
-    """When the worker's main process received each run's message (its log, 1 ms)."""
-    return {
-        int(run_id): datetime.fromtimestamp(log_time(stamp), UTC).isoformat()
-        for stamp, run_id in RECEIVED.findall(proc.output())
-    }
-
-
-def succeeded_lines(proc: Proc) -> list[str]:
-    return SUCCEEDED.findall(proc.output())
-
-
-def log_time(stamp: str) -> float:
-    """A Celery log timestamp (local time, ms) as a Unix time."""
-    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
 def define_throughput_jobs(c: Cluster, p: Params) -> list[str]:
@@ -591,24 +200,6 @@ def synchub_trial(c: Cluster, p: Params, jobs: list[str]) -> dict[str, Any]:
     }
 
 
-def bare_app(c: Cluster, events: bool) -> Celery:
-    """The bare app, in this process, as a publisher to the cluster's broker."""
-    key = f"bare-app-{int(events)}"
-    if key not in c.apps:
-        c.apps[key] = bare_celery.make_app(c.url, events)
-    return c.apps[key]
-
-
-def wait_lines(worker: Proc, count: int, timeout_s: float) -> list[str]:
-    """The worker's "succeeded" log lines, once there are `count` (or at the timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        lines = succeeded_lines(worker)
-        if len(lines) >= count or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.1)
-
-
 def bare_warm_up(c: Cluster, events: bool, n: int) -> None:
     """A few tasks first, so the publisher's connection and both pool processes are warm
     (as synchub's are after `synchub_warm_up`)."""
@@ -644,13 +235,6 @@ def bare_trial(c: Cluster, p: Params, events: bool) -> dict[str, Any]:
         "per_s": len(lines) / elapsed if lines else 0.0,
         "cpu_s": cpu,
     }
-
-
-def peer_app(c: Cluster) -> Celery:
-    """The peer's app, in this process, as a publisher to the cluster's broker."""
-    if "peer" not in c.apps:
-        c.apps["peer"] = peer_celery.make_app(c.url, c.peer_db_url)
-    return c.apps["peer"]
 
 
 def peer_send(c: Cluster, prefix: str, n: int) -> None:
@@ -730,142 +314,6 @@ def commits(dbname: str) -> int:
     finally:
         engine.dispose()
     return int(found or 0)
-
-
-# -- latency ---------------------------------------------------------------------------------
-
-SECOND = timedelta(seconds=1)
-
-
-def latency(c: Cluster, p: Params, jobs: int, prefix: str) -> dict[str, Any]:
-    """`jobs` no-op jobs every 1 s on one whole-second grid, for `latency_s` seconds;
-    disabled again at the end."""
-    lead = 4  # seconds from defining the jobs to the anchor: the scheduler polls every 1 s
-    anchor = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead + 1)
-    names = [f"{prefix}-{i:02d}" for i in range(jobs)]
-    with c.services(clock=FakeClock(anchor)) as svc:
-        for name in names:
-            svc.jobs.add(
-                name,
-                JobFields(kind="noop", params={}, every="1s", retries=0, queue=c.queue_synchub),
-            )
-    if datetime.now(UTC) >= anchor:
-        raise RuntimeError("defining the latency jobs took longer than expected")
-    end = anchor + timedelta(seconds=p.latency_s)
-    time.sleep(max(0.0, (anchor - datetime.now(UTC)).total_seconds()))
-    meter = CpuMeter(c, {k: c.procs[k] for k in ("scheduler", "synchub")})
-    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
-    cpu = meter.used()
-    time.sleep(0.5)  # the fire at `end` happens before the jobs are disabled
-    with c.services() as svc:
-        for name in names:
-            svc.jobs.set_enabled(name, False)
-    time.sleep(2.0)  # the last fires' runs end
-    with c.services() as svc:
-        runs = scheduled_runs(svc, anchor, end)
-    received = received_at(c.procs["synchub"])
-    for r in runs:
-        r["received_at"] = received.get(r["id"])
-    ran = [r for r in runs if r["started_at"] is not None]
-    stages = (("fired", "created_at"), ("queued", "queued_at"),
-              ("received by the worker (its log)", "received_at"), ("started", "started_at"),
-              ("finished", "finished_at"))  # fmt: skip
-    delays = {
-        label: summarize([delay_ms(r, key) for r in ran if r.get(key) is not None])
-        for label, key in stages
-    }
-    by_fire: dict[str, list[float]] = {}
-    for r in ran:
-        by_fire.setdefault(r["scheduled_for"], []).append(delay_ms(r, "started_at"))
-    if jobs > 1:
-        delays["first started of a fire time"] = summarize([min(v) for v in by_fire.values()])
-        delays["last started of a fire time"] = summarize([max(v) for v in by_fire.values()])
-    return {
-        "jobs": jobs,
-        "anchor": anchor.isoformat(),
-        "expected_fires": jobs * p.latency_s,
-        "runs": len(runs),
-        "distinct_fires": len({(r["job"], r["scheduled_for"]) for r in runs}),
-        "off_grid": sum(
-            (datetime.fromisoformat(r["scheduled_for"]) - anchor) % SECOND != timedelta(0)
-            for r in runs
-        ),
-        "states": dict(Counter(r["state"] for r in runs)),
-        "delays_ms": delays,
-        "trend": trend(runs, anchor),
-        "cpu_s": cpu,
-        "samples_ms": [round(delay_ms(r, "started_at"), 3) for r in ran],
-    }
-
-
-def bare_latency(c: Cluster, p: Params, jobs: int, events: bool = False) -> dict[str, Any]:
-    """Bare Celery's counterpart of `latency`: at every whole second for `latency_s`
-    seconds, this process publishes `jobs` tasks (a perfectly punctual beat); each
-    task returns the time it started. Lateness = start - the whole second."""
-    worker = c.procs["bare + events" if events else "bare"]
-    app = bare_app(c, events)
-    queue = c.queue_bare(events)
-    prefix = f"stamp-{c.tag}-{uuid.uuid4().hex[:6]}"
-    stamped = re.compile(
-        rf"Task bench\.stamp\[{prefix}-(\d+)-(\d+)\] succeeded in \S+: ([0-9.]+)$", re.M
-    )
-    anchor = int(time.time()) + 2
-    published: list[float] = []
-    for k in range(1, p.latency_s + 1):
-        fire = anchor + k
-        time.sleep(max(0.0, fire - time.time()))
-        for j in range(jobs):
-            app.send_task(bare_celery.STAMP, args=[fire], task_id=f"{prefix}-{k}-{j}",
-                          queue=queue)  # fmt: skip
-        published.append(1000 * (time.time() - fire))
-    deadline = time.monotonic() + 10.0
-    found: list[tuple[str, str, str]] = []
-    while time.monotonic() < deadline:
-        found = stamped.findall(worker.output())
-        if len(found) >= jobs * p.latency_s:
-            break
-        time.sleep(0.1)
-    late = [1000 * (float(ts) - (anchor + int(sec))) for sec, _j, ts in found]
-    by_fire: dict[str, list[float]] = {}
-    for (sec, _j, _ts), ms in zip(found, late, strict=True):
-        by_fire.setdefault(sec, []).append(ms)
-    delays = {
-        "published (all of a fire time)": summarize(published),
-        "started": summarize(late),
-    }
-    if jobs > 1:
-        delays["first started of a fire time"] = summarize([min(v) for v in by_fire.values()])
-        delays["last started of a fire time"] = summarize([max(v) for v in by_fire.values()])
-    return {
-        "jobs": jobs,
-        "expected_fires": jobs * p.latency_s,
-        "runs": len(found),
-        "delays_ms": delays,
-        "samples_ms": [round(x, 3) for x in late],
-    }
-
-
-def scheduled_runs(svc: Services, anchor: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Scheduled runs for fire times in (anchor, end], as `bench.lateness.window` gives
-    them (its `all_runs` pages through the API's service, 1,000 runs a page at most)."""
-    columns = {k: getattr(RunRow, "job_name" if k == "job" else k) for k in RUN_FIELDS}
-    with reading(svc.sessions) as session:
-        rows = session.execute(
-            select(*columns.values())
-            .where(
-                RunRow.trigger == Trigger.SCHEDULE.value,
-                RunRow.scheduled_for > anchor,
-                RunRow.scheduled_for <= end,
-            )
-            .order_by(RunRow.id)
-        ).all()
-    return [
-        {
-            k: v.isoformat() if isinstance(v, datetime) else v
-            for k, v in zip(columns, row, strict=True)
-        }
-        for row in rows
-    ]
 
 
 # -- the benchmark ---------------------------------------------------------------------------

@@ -51,7 +51,6 @@ from sqlalchemy import create_engine, func, select, text, update
 
 from bench import bare_celery, peer_celery
 from bench.celery_cluster import (
-    PG_ADMIN_URL,
     Cluster,
     CpuMeter,
     bare_app,
@@ -301,19 +300,23 @@ def peer_trial(c: Cluster, p: Params, n: int) -> dict[str, Any]:
     }
 
 
-def commits(dbname: str) -> int:
-    """Transactions committed in `dbname` so far, as PostgreSQL's statistics have them
-    (each backend reports its own within about 10 s of going idle)."""
-    engine = create_engine(PG_ADMIN_URL)
+def peer_writes(c: Cluster) -> dict[str, int]:
+    """What the peer's database has done so far, by PostgreSQL's statistics (each backend
+    reports its own within about 10 s of going idle): transactions committed, and rows
+    inserted (a task's STARTED) and updated (its SUCCESS) in Celery's task table."""
+    engine = create_engine(c.peer_db_url)
     try:
         with engine.connect() as conn:
-            found = conn.scalar(
-                text("SELECT xact_commit FROM pg_stat_database WHERE datname = :name"),
-                {"name": dbname},
-            )
+            row = conn.execute(
+                text(
+                    "SELECT d.xact_commit, t.n_tup_ins, t.n_tup_upd FROM pg_stat_database d, "
+                    "pg_stat_user_tables t WHERE d.datname = current_database() "
+                    "AND t.relname = 'celery_taskmeta'"
+                )
+            ).one()
     finally:
         engine.dispose()
-    return int(found or 0)
+    return {"commits": int(row[0]), "inserts": int(row[1]), "updates": int(row[2])}
 
 
 # -- the benchmark ---------------------------------------------------------------------------
@@ -328,7 +331,7 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
         jobs = define_throughput_jobs(c, p)
         bare_warm_up(c, False, WARM_UP)
         bare_warm_up(c, True, WARM_UP)
-        peer_commits = commits(c.peer_dbname)  # none yet: its worker has written nothing
+        peer_before = peer_writes(c)  # its worker has written nothing yet
         peer_warm_up(c, WARM_UP)
         synchub_warm_up(c, jobs, WARM_UP)
         if p.memory_only:
@@ -346,7 +349,8 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
         time.sleep(p.idle_s)
         after = {name: memory(c.procs[name]) for name in workers}
         time.sleep(max(0.0, peer_done + STATS_FLUSH_S - time.monotonic()))
-        peer_commits = commits(c.peer_dbname) - peer_commits
+        peer_after = peer_writes(c)
+        tasks = WARM_UP + p.reps * p.runs
         lat = {
             "1 job": latency(c, p, 1, "single"),
             f"{p.latency_jobs} jobs": latency(c, p, p.latency_jobs, "every"),
@@ -361,7 +365,7 @@ def run_broker(broker: str, p: Params) -> dict[str, Any]:
         "memory_idle": idle,
         "memory_after_runs": after,
         "throughput": trials,
-        "peer_commits_per_task": peer_commits / (WARM_UP + p.reps * p.runs),
+        "peer_writes_per_task": {k: (v - peer_before[k]) / tasks for k, v in peer_after.items()},
         "synchub_worker_succeeded_lines": len(sh_log),
         "latency": lat,
         "bare_latency": bare_lat,

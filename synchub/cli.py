@@ -557,6 +557,15 @@ KeepLogsOpt = Annotated[
         "server's (30 days)",
     ),
 ]
+WindowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--window",
+        help='Hours its automatic runs may run, e.g. "22:00-06:00" or "Mon-Fri 22:00-06:00" '
+        "(repeat; in its --tz, else the default zone); a run still going when the window "
+        "closes winds down; manual runs run at any hour",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[
     str | None,
@@ -725,6 +734,7 @@ def job_add(
     after: After = None,
     keep_runs: KeepRunsOpt = None,
     keep_logs: KeepLogsOpt = None,
+    windows: WindowOpt = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -765,6 +775,7 @@ def job_add(
             after=after,
             keep_runs=keep_runs,
             keep_logs=keep_logs,
+            windows=windows,
         )
         view = svc.jobs.add(name, spec)
         out.print(
@@ -816,12 +827,12 @@ Clear = Annotated[
     list[str] | None,
     typer.Option(
         "--clear",
-        help="Empty a list: options, filters, tags, hooks or after (repeat)",
+        help="Empty a list: options, filters, tags, hooks, after or windows (repeat)",
         metavar="LIST",
     ),
 ]
 #: The lists --clear empties.
-CLEARABLE = ("options", "filters", "tags", "hooks", "after")
+CLEARABLE = ("options", "filters", "tags", "hooks", "after", "windows")
 
 
 def warn_unwatched(view: dict[str, Any]) -> None:
@@ -885,9 +896,10 @@ def job_edit(
     after: After = None,
     keep_runs: KeepRunsOpt = None,
     keep_logs: KeepLogsOpt = None,
+    windows: WindowOpt = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
-    --tag, --arg, --hook, --after) replaces the job's; --add-option and
+    --tag, --arg, --hook, --after, --window) replaces the job's; --add-option and
     --remove-option change its options one by one, --clear empties a list. A new
     schedule counts from now."""
     with services() as svc:
@@ -899,7 +911,7 @@ def job_edit(
                 raise InvalidInput(TZ_WITHOUT_CRON)
             if svc.jobs.show(name)["schedule"]["kind"] != "cron":
                 raise InvalidInput(f"{TZ_WITHOUT_CRON}; job {name} has no cron schedule")
-        cleared = cleared_lists(clear, options, filters, tags, add_options, hooks, after)
+        cleared = cleared_lists(clear, options, filters, tags, add_options, hooks, after, windows)
         job_kind = kind or svc.jobs.show(name)["kind"]
         given = job_params(
             name,
@@ -944,6 +956,7 @@ def job_edit(
             remove_options=remove_options,
             hooks={} if "hooks" in cleared else hooks_given(hooks),
             after=cleared.get("after", after),
+            windows=cleared.get("windows", windows),
         )
         edited = svc.jobs.change(name, spec)
         if not edited.changed:
@@ -964,12 +977,13 @@ def cleared_lists(
     add_options: list[str] | None,
     hooks: list[str] | None = None,
     after: list[str] | None = None,
+    windows: list[str] | None = None,
 ) -> dict[str, list[str]]:
     """The lists --clear empties, as {field: []}; InvalidInput for an unknown list or
     one also given a new value."""
     given = {
         "options": options or add_options, "filters": filters, "tags": tags, "hooks": hooks,
-        "after": after,
+        "after": after, "windows": windows,
     }  # fmt: skip
     cleared: dict[str, list[str]] = {}
     for name in clear or []:
@@ -1100,6 +1114,12 @@ def print_job(view: dict[str, Any]) -> None:
         out.print(
             f"  keeps runs {view.get('keep_runs') or 'by default'}, "
             f"logs {view.get('keep_logs') or 'by default'}",
+            markup=False,
+        )
+    if view.get("windows"):
+        out.print(
+            f"  runs only in {', '.join(view['windows'])} ({view['windows_tz']}); "
+            "manual runs at any hour",
             markup=False,
         )
     if view["next_fires"]:

@@ -47,6 +47,7 @@ from synchub.core.schedules import (
 )
 from synchub.engines.base import Engine, starts_programs
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
+from synchub.services.job_windows import checked_windows, windows_view, windows_zone
 from synchub.services.remotes import MASK
 from synchub.services.runs import check_instant
 from synchub.services.tokens import Forbidden, Role
@@ -55,6 +56,7 @@ from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import remotes as remote_store
 from synchub.store import runs as run_store
+from synchub.store import windows as window_store
 from synchub.store.db import reading, transaction
 from synchub.store.tables import JobRow
 
@@ -112,6 +114,9 @@ class JobFields:
     hooks: dict[str, Any] | None = None
     #: run after these jobs end: "JOB" or "JOB:success|failure|always"; [] removes
     after: list[str] | None = None
+    #: the hours its automatic runs may run: "22:00-06:00", "Mon-Fri 22:00-06:00"
+    #: (core.windows), in its cron zone or the default one; [] (or ["none"]) removes
+    windows: list[str] | None = None
     #: edit only: `params` replaces the job's params whole instead of key by key (a
     #: configuration file says all of them)
     replace_params: bool = False
@@ -132,6 +137,7 @@ DEFAULTS = JobFields(
     long_after="",
     keep_runs="",
     keep_logs="",
+    windows=[],
 )
 
 
@@ -237,6 +243,8 @@ class JobService:
                     raise _Unchanged
                 if schedule_changed or not row.enabled:
                     run_store.withdraw_ahead(session, row.id, now=now)
+                if "windows" in changed or "windows_tz" in changed:
+                    window_store.rewait(session, row, now=now)
                 row.updated_at = now
                 store.set_remotes(session, row.id, self._remotes_used(row))
                 view = self._view(row, now)
@@ -665,6 +673,9 @@ class JobService:
             keep_runs = parse_keep_runs(spec.keep_runs or "")
         with problems.about("keep_logs"):
             keep_logs = parse_keep_logs(spec.keep_logs or "")
+        windows: builtins.list[str] = []
+        with problems.about("windows"):
+            windows = checked_windows(spec.windows)
         problems.raise_any()
         assert params is not None
         row.kind = spec.kind
@@ -686,6 +697,8 @@ class JobService:
         row.keep_runs_s = keep_runs.age_s if keep_runs else None
         row.keep_runs_count = keep_runs.count if keep_runs else None
         row.keep_logs_s = keep_logs
+        row.windows = windows
+        row.windows_tz = windows_zone(schedule, self.svc.settings.default_tz) if windows else None
         if schedule_changed or not was_enabled or row.next_fire_at is None:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None
@@ -932,6 +945,7 @@ class JobService:
             hooks=shown(row.hooks),
             keep_runs=_keep_runs_text(row) or "",
             keep_logs=format_duration(row.keep_logs_s) if row.keep_logs_s else "",
+            windows=list(row.windows or []),
         )
 
     def _view(self, row: JobRow, now: datetime) -> dict[str, Any]:
@@ -962,6 +976,7 @@ class JobService:
             "watch": row.watch,
             "keep_runs": _keep_runs_text(row),
             "keep_logs": format_duration(row.keep_logs_s) if row.keep_logs_s else None,
+            **windows_view(row.windows, row.windows_tz),
             "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
             **_safety_view(row),
             "watch_problem": self.watch_problem(row),

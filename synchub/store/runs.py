@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RETRYABLE, RunState, Trigger, sources_of
 from synchub.core.safety import dry_run_option
+from synchub.store import windows
 from synchub.store.tables import Base, JobRemoteRow, JobRow, RemoteRow, RunRow
 
 #: The tables, for Core statements on the hot paths (claim, end).
@@ -154,7 +155,7 @@ def _values(
         "attempt": attempt,
         "retry_of": retry_of,
         "queue": queue or job.queue,
-        "not_before": not_before or now,
+        "not_before": windows.not_before(job, trigger.value, not_before or now),
         "created_at": now,
         "finished_at": now if state is RunState.SKIPPED else None,
         "cancel_requested": False,

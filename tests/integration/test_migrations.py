@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -179,6 +180,7 @@ ADDED_BY = {
         ("runs", "ix_runs_logs_kept"),
     },
     "0019": {("alerts", "digest_at"), ("alerts", "digest_sent_for")},
+    "0020": {("jobs", "windows"), ("jobs", "windows_tz")},
 }
 
 
@@ -765,9 +767,31 @@ def test_0019_adds_the_digest_settings_and_goes_back(blank_url: str) -> None:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT digest_at, digest_sent_for FROM alerts")).all()
         assert [tuple(r) for r in rows] == [("08:00", None)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0019") == []
     command.downgrade(alembic_config(engine), "0018")
     assert "digest_at" not in {c["name"] for c in inspect(engine).get_columns("alerts")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0020_adds_run_windows_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0019")
+
+    upgrade(engine, "0020")
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT DISTINCT windows, windows_tz FROM jobs")).all()
+        # Every job as it was: no window, so it may run at any hour.
+        assert [(json.loads(w) if isinstance(w, str) else w, tz) for w, tz in rows] == [([], None)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0019")
+    assert counts(engine) == (3, 1, 1)
+    assert "windows" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -76,6 +76,15 @@ KeepLogsOpt = Annotated[
         "server's (30 days)",
     ),
 ]
+WindowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--window",
+        help='Hours its automatic runs may run, e.g. "22:00-06:00" or "Mon-Fri 22:00-06:00" '
+        "(repeat; in its --tz, else the default zone); a run still going when the window "
+        "closes winds down; manual runs run at any hour",
+    ),
+]
 Cron = Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "*/15 * * * *"')]
 Tz = Annotated[
     str | None,
@@ -190,12 +199,12 @@ Clear = Annotated[
     list[str] | None,
     typer.Option(
         "--clear",
-        help="Empty a list: options, filters, tags, hooks or after (repeat)",
+        help="Empty a list: options, filters, tags, hooks, after or windows (repeat)",
         metavar="LIST",
     ),
 ]
 #: The lists --clear empties.
-CLEARABLE = ("options", "filters", "tags", "hooks", "after")
+CLEARABLE = ("options", "filters", "tags", "hooks", "after", "windows")
 
 
 #: The flags that set each kind's parameters: a flag given for a job of another kind
@@ -250,6 +259,7 @@ def cleared_lists(flags: Mapping[str, Any]) -> dict[str, list[str]]:
     given = {
         "options": flags["options"] or flags["add_options"], "filters": flags["filters"],
         "tags": flags["tags"], "hooks": flags["hooks"], "after": flags["after"],
+        "windows": flags["windows"],
     }  # fmt: skip
     cleared: dict[str, list[str]] = {}
     for name in flags["clear"] or []:
@@ -265,7 +275,7 @@ def cleared_lists(flags: Mapping[str, Any]) -> dict[str, list[str]]:
 SHARED_FIELDS = (
     "kind", "cron", "tz", "every", "retries", "retry_delay", "timeout", "overlap", "queue",
     "misfire", "tags", "watch", "max_depth", "delete_guard", "require_marker", "check_access",
-    "keep_deleted", "stale_after", "long_after", "keep_runs", "keep_logs", "after",
+    "keep_deleted", "stale_after", "long_after", "keep_runs", "keep_logs", "after", "windows",
 )  # fmt: skip
 
 

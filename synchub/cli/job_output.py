@@ -111,6 +111,12 @@ def print_job(view: dict[str, Any]) -> None:
             f"logs {view.get('keep_logs') or 'by default'}",
             markup=False,
         )
+    if view.get("windows"):
+        out.print(
+            f"  runs only in {', '.join(view['windows'])} ({view['windows_tz']}); "
+            "manual runs at any hour",
+            markup=False,
+        )
     if view["next_fires"]:
         out.print("  next fires:")
         for fire in view["next_fires"]:

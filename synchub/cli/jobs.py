@@ -50,6 +50,7 @@ from synchub.cli.job_options import (
     Tz,
     Watch,
     WatchOrNot,
+    WindowOpt,
     cleared_lists,
     job_fields,
 )
@@ -97,6 +98,7 @@ def job_add(
     after: After = None,
     keep_runs: KeepRunsOpt = None,
     keep_logs: KeepLogsOpt = None,
+    windows: WindowOpt = None,
 ) -> None:
     """Define a job. Without --cron or --every it runs only when asked (or, with
     --watch, when its folder changes and at each rescan). An rclone job's op is
@@ -167,9 +169,10 @@ def job_edit(
     after: After = None,
     keep_runs: KeepRunsOpt = None,
     keep_logs: KeepLogsOpt = None,
+    windows: WindowOpt = None,
 ) -> None:
     """Change a job; what is not given stays. A list given (--option, --filter,
-    --tag, --arg, --hook, --after) replaces the job's; --add-option and
+    --tag, --arg, --hook, --after, --window) replaces the job's; --add-option and
     --remove-option change its options one by one, --clear empties a list. A new
     schedule counts from now."""
     flags = dict(locals())  # every option by its name, for job_fields

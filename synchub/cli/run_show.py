@@ -98,6 +98,8 @@ def _reason(view: dict[str, Any]) -> str:
         "missed": "its fire time was missed",
         "job_deleted": "its job was removed before it started",
         "hook": "its before hook exited 75 (the error says why)",
+        "window": "its job's run window was shut (another run waited for it, or it "
+        "could start only after the close)",
         "cancelled": "",  # the error says who cancelled it
     }.get(reason, reason or "")
 

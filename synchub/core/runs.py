@@ -31,6 +31,9 @@ class SkipReason(StrEnum):
     MISSED = "missed"  #: the fire time passed while nothing was running
     OVERLAP = "overlap"  #: the job was already running
     HOOK = "hook"  #: a before hook exited 75 (its last line is the run's error)
+    #: its job's run window was shut: a run already waits for it to open, or the run
+    #: could only start once it had closed
+    WINDOW = "window"
 
 
 class CancelReason(StrEnum):
@@ -93,6 +96,7 @@ WHY_NOT_RETRIED: dict[str, str] = {
     "delete_guard": _SAFETY_STOP,
     "source_missing": _SAFETY_STOP,
     "marker_missing": _SAFETY_STOP,
+    "window_closed": "the job's run window closed; its next run picks up where this one stopped",
 }
 
 

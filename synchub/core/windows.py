@@ -15,8 +15,9 @@ Pure: no clock, no I/O. Times given are aware datetimes; times returned are in U
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -164,3 +165,50 @@ def seconds_left(windows: tuple[Window, ...], tz: ZoneInfo, at: datetime) -> int
     if end is None:
         return None
     return max(1, int((end - at.astimezone(UTC)).total_seconds()))
+
+
+# -- a job's windows, as the scheduler and the runner use them -----------------------
+
+#: Runs these triggers make were asked for by a person or a client: they start at once
+#: and are not stopped when a window closes. Every other run keeps to the windows.
+ASKED_FOR = frozenset({"manual", "api"})
+#: A run handed over this much before its window opens (another machine's clock, a
+#: scheduler pass a moment early) starts as if the window were open.
+START_SLACK_S = 60
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(texts: tuple[str, ...]) -> tuple[Window, ...]:
+    return parse_windows(texts)
+
+
+def keeps_to(texts: Sequence[str] | None, trigger: str) -> bool:
+    """Whether a run of `trigger` of a job with windows `texts` keeps to them."""
+    return bool(texts) and trigger not in ASKED_FOR
+
+
+def start_at(texts: Sequence[str], tz: str, at: datetime) -> datetime:
+    """When a run due at `at` may start: `at` while a window is open, else when the
+    next one opens. Stored windows only (they were checked when saved)."""
+    return next_open(_parsed(tuple(texts)), ZoneInfo(tz), at)
+
+
+def seconds_to_close(texts: Sequence[str], tz: str, at: datetime) -> int | None:
+    """Whole seconds a run starting at `at` has before its window closes; None when
+    every window is shut then and none opens within START_SLACK_S."""
+    windows, zone = _parsed(tuple(texts)), ZoneInfo(tz)
+    opens = next_open(windows, zone, at)
+    if (opens - at).total_seconds() > START_SLACK_S:
+        return None
+    end = closes_at(windows, zone, opens)
+    assert end is not None
+    return max(1, int((end - at.astimezone(UTC)).total_seconds()))
+
+
+def opened_at(texts: Sequence[str], tz: str, at: datetime) -> datetime | None:
+    """When the window open at `at` opened; None when every window is shut then."""
+    at = at.astimezone(UTC)
+    for start, end in _spans(_parsed(tuple(texts)), ZoneInfo(tz), at):
+        if start <= at < end:
+            return start
+    return None

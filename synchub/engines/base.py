@@ -55,6 +55,9 @@ class RunContext:
     #: when the run started (the runner's clock): names its kept versions' folder, and
     #: is the "now" their pruning counts from; None: the system clock's now
     started_at: datetime | None = None
+    #: seconds until the job's run window closes (None: no window): an engine that can
+    #: wind down at a time (rclone's --max-duration) does then, and says "window_closed"
+    window_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_ret
 from synchub.engines.base import Outcome
 from synchub.execution.outcomes import end_run, ends_alone
 from synchub.execution.sink import BufferedSink
+from synchub.execution.windows import SHUT
 from synchub.store import runs as run_store
 from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
 from synchub.store.outage import DB_OUTAGE, is_outage
@@ -135,7 +136,8 @@ class Ends:
             "progress": None,
         }
         if state is RunState.SKIPPED:
-            values["reason"] = SkipReason.HOOK.value
+            shut = outcome.error_class == SHUT.error_class
+            values["reason"] = (SkipReason.WINDOW if shut else SkipReason.HOOK).value
         if state is RunState.CANCELLED and stopped:
             del values["error"]  # the cancel wrote who asked for it (RunService.cancel)
         if state in RETRYABLE and outcome.permanent:

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from synchub.core.chains import choices_for
 from synchub.core.policies import RetryPolicy
-from synchub.core.runs import RETRYABLE, RunState, not_retried_note
+from synchub.core.runs import RETRYABLE, RunState, Trigger, not_retried_note
 from synchub.store import chains as chain_store
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
+from synchub.store import windows as window_store
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def end_run(
             else f"not retried: attempt {run.attempt} was the last (--retries {job.retries})"
         )
         return _move(session, run_id, state, now, expected, tasks, values)
-    not_before = now + timedelta(seconds=policy.delay(run.attempt))
+    backoff = now + timedelta(seconds=policy.delay(run.attempt))
+    not_before = window_store.not_before(job, Trigger.RETRY.value, backoff)  # its window
     values["next_step"] = (
         f"retry {run.attempt} of {job.retries} (attempt {run.attempt + 1}) "
         f"at {not_before.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"

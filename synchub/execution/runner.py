@@ -35,6 +35,7 @@ from synchub.execution.ending import Ends, stats_of
 from synchub.execution.hooks import HookResult, run_hooks
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
+from synchub.execution.windows import SHUT, window_left
 from synchub.store import claim as claims
 from synchub.store import heartbeats
 from synchub.store import jobs as job_store
@@ -196,7 +197,8 @@ class Runner:
         try:
             engine = self.engines[run.kind]
             check_may_start(engine, allowed=self.settings.allow_programs)
-            hooks, followed = self._extras(run.job_id)
+            hooks, followed, extras = self._extras(run.job_id, run_id)
+            may_start, window_s = window_left(extras, self.clock.now())
             ctx = RunContext(
                 run_id=run_id,
                 job_name=run.job_name,
@@ -210,10 +212,15 @@ class Runner:
                 dry_run=run.dry_run,
                 allow_deletes=run.allow_deletes,
                 started_at=run.started_at,
+                window_s=window_s,
             )
         except Exception as exc:
             self._forget(run_id)
             self._finish(run_id, RunState.FAILED, _internal(exc), sink)
+            return
+        if not may_start:
+            self._forget(run_id)
+            self._finish(run_id, RunState.SKIPPED, SHUT, sink)
             return
         sink.secrets = secret_list([*_run_secrets(ctx), *_urls(hooks)])
         if run.timeout_s is not None:
@@ -228,19 +235,21 @@ class Runner:
             followed=followed,
         )  # fmt: skip
 
-    def _extras(self, job_id: int) -> tuple[Hooks, bool]:
-        """The job's hooks (webhooks' URLs opened) and whether a job runs after it.
-        Command hooks start programs: only where command jobs are allowed, as for the
-        job itself (CommandsDisabled)."""
+    def _extras(self, job_id: int, run_id: int) -> tuple[Hooks, bool, job_store.RunExtras]:
+        """The job's hooks (webhooks' URLs opened), whether a job runs after it, and
+        the rest of what the runner reads of it. Command hooks start programs: only
+        where command jobs are allowed, as for the job itself (CommandsDisabled)."""
         with reading(self.sessions) as session:
-            raw, followed = job_store.run_extras(session, job_id)
+            extras = job_store.run_extras(session, job_id, run_id)
+        raw, followed = extras.hooks, extras.followed
         hooks = parse_hooks(raw)
         if has_commands(hooks) and not self.settings.allow_programs:
             raise CommandsDisabled(
                 "the job has hooks, which start programs, and command jobs are disabled "
                 "on this server"
             )
-        return {event: [self._opened(h) for h in items] for event, items in hooks.items()}, followed
+        opened = {event: [self._opened(h) for h in items] for event, items in hooks.items()}
+        return opened, followed, extras
 
     def _opened(self, hook: Hook) -> Hook:
         if not hook.is_webhook or hook.url_sealed is None:

@@ -28,6 +28,7 @@ from synchub.core.schedules import (
 )
 from synchub.execution.executor import Executor
 from synchub.execution.outcomes import end_run
+from synchub.scheduler import windows
 from synchub.scheduler.lapse import LapseWatch
 from synchub.scheduler.watch import FolderWatch
 from synchub.store import heartbeats, leases
@@ -211,7 +212,9 @@ class Scheduler:
             chosen: list[tuple[int, str, datetime | None]] = []
             for job, at, wait in fires:
                 run_id = created.get((job.id, at))
-                if run_id is not None and slots.take(job.queue):
+                # A run waiting for its window past the lead stays pending until then.
+                soon = wait is None or wait <= horizon
+                if run_id is not None and soon and slots.take(job.queue):
                     chosen.append((run_id, job.queue, wait))
             queued = run_store.mark_queued(session, [c[0] for c in chosen], now)
             handed = [c for c in chosen if c[0] in queued]
@@ -267,7 +270,7 @@ class Scheduler:
                 extra={"action": "misfire"},
             )
         runs: list[tuple[datetime, datetime | None]] = [(at, None) for at in decision.run]
-        return upcoming, runs + [(at, at) for at in ahead]
+        return upcoming, windows.gate(session, job, runs + [(at, at) for at in ahead], now)
 
     def fire_watched(self) -> int:
         """Re-check the watched folders and create the runs of those whose changes

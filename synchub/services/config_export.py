@@ -75,6 +75,7 @@ def _job_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
         "long_after": _duration_or_none(view.get("long_after_s")),
         "after": [f"{link['job']}:{link['on']}" for link in view.get("after", [])],
         "hooks": _hooks_entry(view["name"], view.get("hooks") or {}, keep),
+        "windows": view.get("windows") or None,  # none: the file says nothing of them
     }
     entry = {}
     for key in JOB_KEYS:

@@ -14,6 +14,7 @@ from sqlalchemy.sql.dml import Update
 
 from synchub.core.runs import RETRYABLE, WAITING, RunState, Trigger, sources_of
 from synchub.core.safety import dry_run_option
+from synchub.store import windows
 from synchub.store.tables import Base, JobRow, RunRow
 
 #: The table, for Core statements on the hot paths (a run's end, the scheduler's batch).
@@ -149,7 +150,7 @@ def _values(
         "attempt": attempt,
         "retry_of": retry_of,
         "queue": queue or job.queue,
-        "not_before": not_before or now,
+        "not_before": windows.not_before(job, trigger.value, not_before or now),
         "created_at": now,
         "finished_at": now if state is RunState.SKIPPED else None,
         "cancel_requested": False,

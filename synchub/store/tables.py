@@ -117,6 +117,10 @@ class JobRow(Base):
     keep_runs_count: Mapped[int | None] = mapped_column(Integer)
     #: seconds its runs' logs and change reports stay; None: the settings' keep_logs_days
     keep_logs_s: Mapped[int | None] = mapped_column(Integer)
+    #: the hours of the week its automatic runs may run ("Mon-Fri 22:00-06:00"); [] always
+    windows: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    #: the zone `windows` are read in; None without windows
+    windows_tz: Mapped[str | None] = mapped_column(String(64))
     #: a query hint for the scheduler; recomputed from the schedule before acting
     next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
     #: `job mute`: no alert is queued for the job until then

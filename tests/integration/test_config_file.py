@@ -54,6 +54,7 @@ def configure(svc: Services, tmp_path: Path) -> None:
             tags=["home", "nightly"],
             delete_guard="10",
             timeout="2h",
+            windows=["Mon-Fri 22:00-06:00", "Sat 00:00-24:00"],
         ),
     )
     svc.jobs.add(
@@ -400,3 +401,15 @@ def test_a_command_jobs_env_values_are_references_too(
             svc.config.apply(text.replace("/bin/true", "/bin/false"), environ=env)
     finally:
         allowed.close()
+
+
+def test_a_bad_window_in_a_file_is_named_and_changes_nothing(svc: Services, tmp_path: Path) -> None:
+    configure(svc, tmp_path)
+    text = svc.config.export().text
+    assert "Sat 00:00-24:00" in text
+
+    with pytest.raises(ConfigInvalid) as refused:
+        svc.config.apply(text.replace("Sat 00:00-24:00", "Sat 25:00-26:00"), environ=ENV)
+
+    assert "Bad window 'Sat 25:00-26:00'" in refused.value.problems[0].message
+    assert svc.config.export().text == text

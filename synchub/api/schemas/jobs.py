@@ -32,7 +32,7 @@ _NEW_NAMES = {old: name for name, old in _OLD_NAMES.items()}
 _CLEARED_BY_NULL: dict[str, Any] = {
     "timeout_s": "", "max_depth": -1, "require_marker": "", "delete_guard": "",
     "stale_after_s": "", "long_after_s": "", "hooks": {}, "after": [],
-    "keep_runs": "", "keep_logs": "",
+    "keep_runs": "", "keep_logs": "", "windows": [],
 }  # fmt: skip
 
 
@@ -101,6 +101,11 @@ class JobSettings(BaseModel):
     #: how long its runs' logs and change reports stay ("14d"); "default" (or null on
     #: an edit): the server's keep_logs_days
     keep_logs: str | None = Field(default=None, max_length=32, examples=["14d"])
+    #: the hours its automatic runs may run, in its cron zone or the default one:
+    #: "22:00-06:00", "Mon-Fri 22:00-06:00"; [] or null on an edit: at any hour
+    windows: list[str] | None = Field(
+        default=None, max_length=50, examples=[["Mon-Fri 22:00-06:00", "Sat,Sun 00:00-24:00"]]
+    )
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobSettings:
@@ -142,6 +147,7 @@ class JobSettings(BaseModel):
             after=self.after,
             keep_runs=None if self.keep_runs is None else str(self.keep_runs),
             keep_logs=self.keep_logs,
+            windows=self.windows,
         )
 
 
@@ -228,6 +234,10 @@ class JobPublic(BaseModel):
     keep_runs: str | None = None
     #: how long its runs' logs and change reports stay ("14d"); None: the server's
     keep_logs: str | None = None
+    #: the hours its automatic runs may run ("22:00-06:00"); []: at any hour
+    windows: list[str] = Field(default_factory=list)
+    #: the zone `windows` are read in; None without windows
+    windows_tz: str | None = None
     next_fire_at: datetime | None
     #: `job mute`: no alert is sent for the job until then; None when not muted
     muted_until: datetime | None = None

@@ -19,6 +19,7 @@ from synchub.core.errors import (
 )
 from synchub.engines.base import Outcome, RemoteConfig, RunContext
 from synchub.engines.process import exec_size_problem, spawn, stream_lines
+from synchub.engines.rclone import window
 from synchub.engines.rclone.backends import rclone_binary, referenced_remotes
 from synchub.engines.rclone.environment import rclone_env, secret_values
 from synchub.engines.rclone.exits import outcome_for
@@ -144,7 +145,12 @@ class RcloneEngine:
         return frozenset(names)
 
     def argv(
-        self, params: Mapping[str, Any], *, first_run: bool, timeout_s: int | None = None
+        self,
+        params: Mapping[str, Any],
+        *,
+        first_run: bool,
+        timeout_s: int | None = None,
+        window_s: int | None = None,
     ) -> list[str]:
         """The rclone command line of a run with validated `params`."""
         op = params.get("op", "sync")
@@ -158,7 +164,10 @@ class RcloneEngine:
         if op == "bisync" and first_run:
             argv.append("--resync")  # bisync refuses to start without listings
         max_duration = _max_duration(op, options, timeout_s)
-        if max_duration is not None:
+        closing = window.closes_first(op, options, max_duration, window_s)
+        if closing is not None:
+            argv += window.args(options, closing)
+        elif max_duration is not None:
             argv.append(f"--max-duration={max_duration}s")
         return argv
 
@@ -176,11 +185,22 @@ class RcloneEngine:
             secrets=secret_values(ctx.remotes, env),
             sides={k: ctx.params[k] for k in ("source", "destination") if k in ctx.params},
         )
-        argv = self.argv(ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s)
+        argv = self.argv(
+            ctx.params, first_run=ctx.first_run, timeout_s=ctx.timeout_s, window_s=ctx.window_s
+        )
         op, options = ctx.params.get("op", "sync"), list(ctx.params.get("options", []))
-        timeout_set = _max_duration(op, options, ctx.timeout_s) is not None
+        timeout_at = _max_duration(op, options, ctx.timeout_s)
+        closing = window.closes_first(op, options, timeout_at, ctx.window_s)
+        timeout_set = closing is None and timeout_at is not None
         safe = SafeRun(ctx, env, log, self.binary, self.kill_grace)
-        return safe.run(argv, lambda args: self._execute(args, env, log, ctx, timeout_set))
+        if closing is None:
+            return safe.run(argv, lambda args: self._execute(args, env, log, ctx, timeout_set))
+        closes = window.deadline(closing)
+        return window.closed(
+            safe.run(
+                argv, lambda args: self._execute(window.left(args, closes), env, log, ctx, False)
+            )
+        )
 
     def _execute(
         self,

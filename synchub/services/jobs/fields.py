@@ -67,6 +67,9 @@ class JobFields:
     hooks: dict[str, Any] | None = None
     #: run after these jobs end: "JOB" or "JOB:success|failure|always"; [] removes
     after: list[str] | None = None
+    #: the hours its automatic runs may run: "22:00-06:00", "Mon-Fri 22:00-06:00"
+    #: (core.windows), in its cron zone or the default one; [] (or ["none"]) removes
+    windows: list[str] | None = None
     #: edit only: `params` replaces the job's params whole instead of key by key (a
     #: configuration file says all of them)
     replace_params: bool = False
@@ -87,6 +90,7 @@ DEFAULTS = JobFields(
     long_after="",
     keep_runs="",
     keep_logs="",
+    windows=[],
 )
 
 
@@ -141,6 +145,7 @@ def fields_of(row: JobRow) -> JobFields:
         hooks=shown(row.hooks),
         keep_runs=keep_runs_text(row) or "",
         keep_logs=format_duration(row.keep_logs_s) if row.keep_logs_s else "",
+        windows=list(row.windows or []),
     )
 
 

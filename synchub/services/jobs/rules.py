@@ -45,6 +45,7 @@ from synchub.services.jobs.fields import (
     with_max_depth,
     with_safety,
 )
+from synchub.services.jobs.windows import checked_windows, windows_zone
 from synchub.services.masks import MASK
 from synchub.services.tokens import Role
 from synchub.store import chains as chain_store
@@ -131,6 +132,9 @@ class JobRules:
             keep_runs = parse_keep_runs(spec.keep_runs or "")
         with problems.about("keep_logs"):
             keep_logs = parse_keep_logs(spec.keep_logs or "")
+        windows: builtins.list[str] = []
+        with problems.about("windows"):
+            windows = checked_windows(spec.windows)
         problems.raise_any()
         assert params is not None
         row.kind = spec.kind
@@ -152,6 +156,8 @@ class JobRules:
         row.keep_runs_s = keep_runs.age_s if keep_runs else None
         row.keep_runs_count = keep_runs.count if keep_runs else None
         row.keep_logs_s = keep_logs
+        row.windows = windows
+        row.windows_tz = windows_zone(schedule, self.svc.settings.default_tz) if windows else None
         if schedule_changed or not was_enabled or row.next_fire_at is None:
             # An edited schedule counts from now: no spurious run for a time already past.
             row.next_fire_at = next_fire(schedule, now) if row.enabled else None

@@ -30,6 +30,7 @@ from synchub.store import audit
 from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import runs as run_store
+from synchub.store import windows as window_store
 from synchub.store.db import reading, transaction
 from synchub.store.jobs import schedule_of
 from synchub.store.tables import JobRow
@@ -99,6 +100,8 @@ class JobService(JobQueries):
                     raise _Unchanged
                 if schedule_changed or not row.enabled:
                     run_store.withdraw_ahead(session, row.id, now=now)
+                if "windows" in changed or "windows_tz" in changed:
+                    window_store.rewait(session, row, now=now)
                 row.updated_at = now
                 store.set_remotes(session, row.id, self._remotes_used(row))
                 view = job_view(row, now)

@@ -16,6 +16,7 @@ from synchub.core.safety import DEFAULT_DELETE_GUARD, GUARDED_OPS
 from synchub.core.schedules import describe, in_own_zone
 from synchub.scheduler.watch import folder_problem, local_folder, max_depth
 from synchub.services.jobs.fields import keep_runs_text
+from synchub.services.jobs.windows import windows_view
 from synchub.services.masks import masked_env
 from synchub.store import chains as chain_store
 from synchub.store import remotes as remote_store
@@ -68,6 +69,7 @@ def job_view(row: JobRow, now: datetime) -> dict[str, Any]:
         "watch": row.watch,
         "keep_runs": keep_runs_text(row),
         "keep_logs": format_duration(row.keep_logs_s) if row.keep_logs_s else None,
+        **windows_view(row.windows, row.windows_tz),
         "max_depth": max_depth(row.params) if row.kind == "rclone" else None,
         **_safety_view(row),
         "watch_problem": watch_problem(row),

@@ -12,10 +12,14 @@ from synchub.core.errors import InvalidSchedule
 from synchub.core.windows import (
     closes_at,
     is_open,
+    keeps_to,
     next_open,
+    opened_at,
     parse_window,
     parse_windows,
     seconds_left,
+    seconds_to_close,
+    start_at,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -113,3 +117,36 @@ def test_an_overnight_window_over_the_autumn_change_is_an_hour_longer() -> None:
     window = parse_windows(["22:00-06:00"])
     assert seconds_left(window, BERLIN, at("2026-10-24 22:00")) == 9 * 3600
     assert seconds_left(window, BERLIN, at("2026-03-28 22:00")) == 7 * 3600
+
+
+# -- as the scheduler and the runner use a job's stored windows ----------------------
+
+
+def test_runs_asked_for_do_not_keep_to_the_windows() -> None:
+    assert keeps_to(["22:00-06:00"], "schedule")
+    assert keeps_to(["22:00-06:00"], "retry") and keeps_to(["22:00-06:00"], "chain")
+    assert not keeps_to(["22:00-06:00"], "manual") and not keeps_to(["22:00-06:00"], "api")
+    assert not keeps_to([], "schedule")
+
+
+def test_a_run_due_while_shut_starts_when_the_window_opens() -> None:
+    nights = ["Mon-Fri 22:00-06:00"]
+    assert start_at(nights, "Europe/Berlin", at("2026-12-08 12:00")) == at("2026-12-08 22:00")
+    assert start_at(nights, "Europe/Berlin", at("2026-12-08 23:00")) == at("2026-12-08 23:00")
+
+
+def test_a_run_starting_has_the_time_to_its_windows_close() -> None:
+    nights = ["Mon-Fri 22:00-06:00"]
+    assert seconds_to_close(nights, "Europe/Berlin", at("2026-12-08 05:00")) == 3600
+    # Shut: none opens soon.
+    assert seconds_to_close(nights, "Europe/Berlin", at("2026-12-08 06:00")) is None
+    # A moment early (another machine's clock): counted from the window's opening.
+    early = at("2026-12-08 21:59:30")
+    assert seconds_to_close(nights, "Europe/Berlin", early) == 8 * 3600 + 30
+    assert seconds_to_close(nights, "Europe/Berlin", at("2026-12-08 21:58:59")) is None
+
+
+def test_an_open_window_says_when_it_opened() -> None:
+    nights = ["Mon-Fri 22:00-06:00"]
+    assert opened_at(nights, "Europe/Berlin", at("2026-12-08 05:00")) == at("2026-12-07 22:00")
+    assert opened_at(nights, "Europe/Berlin", at("2026-12-08 12:00")) is None

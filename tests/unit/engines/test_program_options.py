@@ -67,8 +67,7 @@ def test_every_option_that_speaks_of_running_something_is_classified() -> None:
     assert not unclassified, (
         "rclone options that may start a program here: add each to PROGRAM_OPTIONS "
         "(refused) or REVIEWED_OPTIONS (with why it starts none) in "
-        "synchub/engines/rclone/backends.py:\n"
-        + "\n".join(unclassified)
+        "synchub/engines/rclone/backends.py:\n" + "\n".join(unclassified)
     )
 
 

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +47,7 @@ from synchub.store.db import (
 from synchub.store.outage import DB_OUTAGE, is_outage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
 #: A job's environment values by its id, unsealed (its stored params hold them masked).
@@ -218,22 +219,9 @@ class Runner:
         with self._lock:
             self._active[run_id] = watched
         try:
-            engine = self.engines[run.kind]
-            check_may_start(engine, allowed=self.settings.allow_programs)
-            hooks, followed = self._extras(run.job_id)
-            ctx = RunContext(
-                run_id=run_id,
-                job_name=run.job_name,
-                params=self._params(run),
-                attempt=run.attempt,
-                first_run=run.first_run or run.resync,
-                remotes=self._remotes(engine.remotes_used(run.params)),
-                sink=sink,
-                stop=watched.stop,
-                timeout_s=run.timeout_s,
-                dry_run=run.dry_run,
-                allow_deletes=run.allow_deletes,
-                started_at=run.started_at,
+            # The reads of its hooks and remotes meet a database outage like the end does.
+            engine, hooks, followed, ctx = self._patiently(
+                f"run {run_id}'s start", lambda: self._prepare(run, sink, watched.stop)
             )
         except Exception as exc:
             self._forget(run_id)
@@ -251,6 +239,29 @@ class Runner:
             run_id, state, outcome, sink, watched.reasons, run.watch, run.started_at,
             followed=followed,
         )  # fmt: skip
+
+    def _prepare(
+        self, run: run_store.Claimed, sink: BufferedSink, stop: threading.Event
+    ) -> tuple[Engine, Hooks, bool, RunContext]:
+        """The run's engine, hooks, whether a job runs after it, and its context."""
+        engine = self.engines[run.kind]
+        check_may_start(engine, allowed=self.settings.allow_programs)
+        hooks, followed = self._extras(run.job_id)
+        ctx = RunContext(
+            run_id=run.run_id,
+            job_name=run.job_name,
+            params=self._params(run),
+            attempt=run.attempt,
+            first_run=run.first_run or run.resync,
+            remotes=self._remotes(engine.remotes_used(run.params)),
+            sink=sink,
+            stop=stop,
+            timeout_s=run.timeout_s,
+            dry_run=run.dry_run,
+            allow_deletes=run.allow_deletes,
+            started_at=run.started_at,
+        )
+        return engine, hooks, followed, ctx
 
     def _extras(self, job_id: int) -> tuple[Hooks, bool]:
         """The job's hooks (webhooks' URLs opened) and whether a job runs after it.
@@ -484,28 +495,34 @@ class Runner:
         lease: past it the reaper has ended (or will end) the run as lost and retried
         it, so a pool slot is never held forever. The end is a conditional update: a
         try after a lost commit that went through changes nothing."""
+        try:
+            self._patiently(f"run {run_id}'s end", lambda: again_if_disconnected(finish))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning(
+                "run %s: its end could not be written within its lease; it will be reaped as lost",
+                run_id,
+                extra={"action": "end_failed"},
+            )
+
+    def _patiently(self, doing: str, work: Callable[[], T]) -> T:
+        """`work()`, tried again (0.1 s, doubling up to 1 s) through a database outage
+        for up to the run lease; then the outage's error is raised."""
         deadline = time.monotonic() + self.settings.run_lease_s
         pause = 0.1
         while True:
             try:
-                again_if_disconnected(finish)
+                result = work()
             except Exception as exc:
-                if not is_outage(exc):
+                if not is_outage(exc) or time.monotonic() + pause > deadline:
                     raise
-                if time.monotonic() + pause > deadline:
-                    log.warning(
-                        "run %s: its end could not be written within its lease; "
-                        "it will be reaped as lost",
-                        run_id,
-                        extra={"action": "end_failed"},
-                    )
-                    return
-                DB_OUTAGE.failed(exc, f"run {run_id}'s end")
+                DB_OUTAGE.failed(exc, doing)
                 threading.Event().wait(pause)
                 pause = min(pause * 2, 1.0)
                 continue
             DB_OUTAGE.ok()
-            return
+            return result
 
     def _end_behind(self, run_id: int, finish: Callable[[], None]) -> None:
         """Leave `finish` to the end thread. If this process dies before it is written,

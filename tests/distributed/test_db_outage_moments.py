@@ -1,16 +1,18 @@
-"""A database outage just as a claimed run starts, when its runner reads the job's hooks:
-the read is tried again within the run lease, as a run's end is, and the run goes on.
-Before, the run failed at once, classed `internal`, with the driver's words for its
-error ("OperationalError: ... server closed the connection unexpectedly"), and a job
-without retries lost it: the database chaos test found such runs (seeds 1507797251
-and 1258170893).
+"""A database outage at moments the database chaos test found mishandled, made real:
+the private PostgreSQL cluster (never the shared one) behind a `TcpProxy` the test cuts.
 
-The outage is real: the private PostgreSQL cluster (never the shared one) behind a
-`TcpProxy` that the test cuts the moment the runner sends that read.
+- Just as a claimed run starts, when its runner reads the job's hooks: the read is
+  tried again within the run lease, as a run's end is, and the run goes on. Before,
+  the run failed at once, classed `internal`, with the driver's words for its error
+  ("OperationalError: ... server closed the connection unexpectedly"), and a job
+  without retries lost it (seeds 1507797251 and 1258170893).
+- During the leader's pruning pass: it is told in the process's one outage warning,
+  not with a traceback per pass (seed 2527745449).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from synchub.core.clock import FakeClock
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.services.jobs import JobFields
+from synchub.store.outage import Fault, Outage
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
 from tests.support.private_pg import PrivateCluster
@@ -75,3 +78,31 @@ def test_a_run_whose_start_meets_an_outage_waits_for_the_database(
     assert cut.is_set(), "the runner never read the job's hooks"
     shown = svc.runs.show(run_id)
     assert shown["state"] == "succeeded", shown
+
+
+def test_an_outage_during_the_pruning_pass_is_one_warning_without_a_traceback(
+    through_proxy: tuple[Services, TcpProxy],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import synchub.node
+    from synchub.node import Node
+
+    svc, proxy = through_proxy
+    outage = Outage()  # the process's view, fresh: earlier tests' outages are over
+    monkeypatch.setattr(synchub.node, "DB_OUTAGE", outage)
+    node = Node(svc, workers=1, name="node-a")
+    try:
+        assert node.scheduler is not None and node.scheduler.hold_lease()
+        proxy.cut()
+        caplog.set_level(logging.INFO)
+        assert node.prune_pass() is None
+        assert node.prune_pass() is None
+        assert outage.current() is Fault.UNREACHABLE
+        told = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [r.getMessage().split(" (")[0] for r in told] == ["database unreachable"], told
+        assert "pruning pass" in told[0].getMessage()
+        assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    finally:
+        proxy.restore()
+        node.stop(0)

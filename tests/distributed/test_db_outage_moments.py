@@ -7,7 +7,7 @@ the private PostgreSQL cluster (never the shared one) behind a `TcpProxy` the te
   ("OperationalError: ... server closed the connection unexpectedly"), and a job
   without retries lost it (seeds 1507797251 and 1258170893).
 - During the leader's pruning pass: it is told in the process's one outage warning,
-  not with a traceback per pass (seed 2527745449).
+  not with a traceback per pass (seeds 2527745449 and 1258170893).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from synchub.core.redact import redact
 from synchub.core.runs import RETRYABLE, RunState, RunStats, SkipReason, not_retried_note
 from synchub.engines.base import Outcome
 from synchub.execution.outcomes import end_run, ends_alone
+from synchub.execution.patience import patiently
 from synchub.execution.sink import BufferedSink
 from synchub.execution.windows import SHUT
 from synchub.store import runs as run_store
@@ -151,28 +152,16 @@ class Ends:
         lease: past it the reaper has ended (or will end) the run as lost and retried
         it, so a pool slot is never held forever. The end is a conditional update: a
         try after a lost commit that went through changes nothing."""
-        deadline = time.monotonic() + self.lease_s
-        pause = 0.1
-        while True:
-            try:
-                again_if_disconnected(finish)
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                if time.monotonic() + pause > deadline:
-                    log.warning(
-                        "run %s: its end could not be written within its lease; "
-                        "it will be reaped as lost",
-                        run_id,
-                        extra={"action": "end_failed"},
-                    )
-                    return
-                DB_OUTAGE.failed(exc, f"run {run_id}'s end")
-                threading.Event().wait(pause)
-                pause = min(pause * 2, 1.0)
-                continue
-            DB_OUTAGE.ok()
-            return
+        try:
+            patiently(f"run {run_id}'s end", lambda: again_if_disconnected(finish), lease_s=self.lease_s)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning(
+                "run %s: its end could not be written within its lease; it will be reaped as lost",
+                run_id,
+                extra={"action": "end_failed"},
+            )
 
     def _leave(self, run_id: int, finish: Callable[[], None]) -> None:
         """Leave `finish` to the end thread. If this process dies before it is written,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +33,7 @@ from synchub.engines.rclone import params as rclone_params
 from synchub.engines.rclone.environment import secret_values
 from synchub.execution.ending import Ends, stats_of
 from synchub.execution.hooks import HookResult, run_hooks
+from synchub.execution.patience import patiently
 from synchub.execution.sink import BufferedSink
 from synchub.execution.task_feed import TaskFeed
 from synchub.execution.windows import SHUT, window_left
@@ -43,6 +44,7 @@ from synchub.store.db import again_if_disconnected, reading, transaction
 from synchub.store.outage import DB_OUTAGE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ResolveRemotes = Callable[[frozenset[str]], dict[str, RemoteConfig]]
 #: A job's environment values by its id, unsealed (its stored params hold them masked).
@@ -195,24 +197,11 @@ class Runner:
         with self._lock:
             self._active[run_id] = watched
         try:
-            engine = self.engines[run.kind]
-            check_may_start(engine, allowed=self.settings.allow_programs)
-            hooks, followed, extras = self._extras(run.job_id, run_id)
-            may_start, window_s = window_left(extras, self.clock.now())
-            ctx = RunContext(
-                run_id=run_id,
-                job_name=run.job_name,
-                params=self._params(run),
-                attempt=run.attempt,
-                first_run=run.first_run or run.resync,
-                remotes=self._remotes(engine.remotes_used(run.params)),
-                sink=sink,
-                stop=watched.stop,
-                timeout_s=run.timeout_s,
-                dry_run=run.dry_run,
-                allow_deletes=run.allow_deletes,
-                started_at=run.started_at,
-                window_s=window_s,
+            # The reads of its hooks and remotes meet a database outage like the end does.
+            engine, hooks, followed, may_start, ctx = patiently(
+                f"run {run_id}'s start",
+                lambda: self._prepare(run, sink, watched.stop),
+                lease_s=self.settings.run_lease_s,
             )
         except Exception as exc:
             self._forget(run_id)
@@ -234,6 +223,32 @@ class Runner:
             run_id, state, outcome, sink, watched.reasons, run.watch, run.started_at,
             followed=followed,
         )  # fmt: skip
+
+    def _prepare(
+        self, run: claims.Claimed, sink: BufferedSink, stop: threading.Event
+    ) -> tuple[Engine, Hooks, bool, bool, RunContext]:
+        """The run's engine, hooks, whether a job runs after it, whether its window lets
+        it start, and its context."""
+        engine = self.engines[run.kind]
+        check_may_start(engine, allowed=self.settings.allow_programs)
+        hooks, followed, extras = self._extras(run.job_id, run.run_id)
+        may_start, window_s = window_left(extras, self.clock.now())
+        ctx = RunContext(
+            run_id=run.run_id,
+            job_name=run.job_name,
+            params=self._params(run),
+            attempt=run.attempt,
+            first_run=run.first_run or run.resync,
+            remotes=self._remotes(engine.remotes_used(run.params)),
+            sink=sink,
+            stop=stop,
+            timeout_s=run.timeout_s,
+            dry_run=run.dry_run,
+            allow_deletes=run.allow_deletes,
+            started_at=run.started_at,
+            window_s=window_s,
+        )
+        return engine, hooks, followed, may_start, ctx
 
     def _extras(self, job_id: int, run_id: int) -> tuple[Hooks, bool, job_store.RunExtras]:
         """The job's hooks (webhooks' URLs opened), whether a job runs after it, and

@@ -127,13 +127,20 @@ class Node:
         # The first pass soon after the start: a server restarted often still prunes.
         delay = min(every, FIRST_PRUNE_S)
         while not self.stop_event.wait(delay):
-            try:
-                pruned = self.prune_once()
-            except Exception:  # a database hiccup: the next pass tries again
-                log.exception("the pruning pass failed", extra={"action": "prune_error"})
-                pruned = None
+            pruned = self.prune_pass()
             # Not leading: look again soon, we may lead by then.
             delay = every if pruned is not None else min(every, FIRST_PRUNE_S)
+
+    def prune_pass(self) -> Pruned | None:
+        """`prune_once`, its failure told rather than raised (the next pass tries
+        again): a database outage in the process's one warning, anything else with its
+        traceback."""
+        try:
+            return self.prune_once()
+        except Exception as exc:
+            if not DB_OUTAGE.failed(exc, "pruning pass"):
+                log.exception("the pruning pass failed", extra={"action": "prune_error"})
+            return None
 
     def prune_once(self) -> Pruned | None:
         """One pruning pass if this node's scheduler leads (None if not): it stops

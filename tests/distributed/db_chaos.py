@@ -47,7 +47,9 @@ TRIALS = int(os.environ.get("SYNCHUB_CHAOS_TRIALS") or 0)  #: 0: each test's sho
 SEED = int(os.environ.get("SYNCHUB_CHAOS_SEED") or random.SystemRandom().randrange(2**32))
 REPORT = os.environ.get("SYNCHUB_CHAOS_REPORT", "")
 RETRIES = 5
-SETTLE_S = 90.0
+#: how long a trial's runs may take to settle: on a loaded machine a claim took 20 s and
+#: a retry chain after a restart over 90 s (seed 1507797251), though nothing was lost
+SETTLE_S = 180.0
 #: how long a process may take to start (a loaded machine makes it slow)
 STARTUP_S = 180.0
 LEASES = {
@@ -74,6 +76,10 @@ JOBS: dict[str, JobPlan] = {
 }
 #: fires every second all along: the faults meet fires too
 TICK = "tick"
+#: A scheduler that finds more than MAX_RECORDED_MISSES fire times missed (a `serve`
+#: that took minutes to start again) records the latest and counts the older ones in
+#: this warning, in their place.
+NOT_RECORDED = re.compile(rf"job {TICK}: (\d+) more missed fire times not recorded")
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,8 @@ class DbChaos:
         self.svc = Services(settings, engines=engines, actor="test")
         self.counts: Counter[str] = Counter()
         self.queue: str | None = None  #: the Celery queue of the jobs, if any
+        #: the synchub processes' logs, for the missed fire times they counted
+        self.logs: list[Path] = []
 
     def close(self) -> None:
         self.svc.close()
@@ -322,9 +330,23 @@ class DbChaos:
             if r.job == TICK and r.trigger == "schedule" and r.scheduled_for
         )
         assert len(fired) == len(set(fired)), f"a fire time ran twice: {fired}"
-        gaps = [(a, b) for a, b in itertools.pairwise(fired) if (b - a).total_seconds() != 1]
+        # A gap is lost fire times, unless a scheduler counted exactly that many as
+        # missed and not recorded (seeds 3600904293 and 42933928: restarts that took
+        # two minutes on a loaded machine).
+        counted = [
+            int(n)
+            for log in self.logs
+            if log.exists()
+            for n in NOT_RECORDED.findall(log.read_text(errors="replace"))
+        ]
+        gaps = [
+            (a, b)
+            for a, b in itertools.pairwise(fired)
+            if (b - a).total_seconds() != 1 and (b - a).total_seconds() - 1 not in counted
+        ]
         assert not gaps, f"fire times lost between: {gaps}"
         self.counts["fires"] = len(fired)
+        self.counts["fires_missed_not_recorded"] = sum(counted)
         self.counts["fires_missed"] = sum(
             1 for r in runs.values() if r.job == TICK and r.state == RunState.SKIPPED
         )

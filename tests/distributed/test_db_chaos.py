@@ -49,7 +49,7 @@ from tests.support.proxy import TcpProxy
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chaos")]
 
 FAULTS = ("restart", "cut")
-SHORT = 4  #: trials per test in CI
+SHORT = len(FAULTS)  #: trials per test in CI: each fault once (the rotation)
 #: the `-k` that picks each test, for the replay line
 TEST_OF = {"serve": "serve_rides", "distributed": "schedulers_and_workers"}
 
@@ -173,6 +173,7 @@ def test_serve_rides_out_postgresql_restarts_and_cuts(
 ) -> None:
     chaos.add_jobs()
     server = Server(chaos.env, chaos.tmp / "serve.log").wait_ready()
+    chaos.logs = [server.log]
     faults = Faults(chaos, private_pg, pg_proxy)
     try:
         play(
@@ -214,6 +215,7 @@ def test_schedulers_and_workers_ride_out_postgresql_restarts_and_cuts(
     ]
     schedulers = [SchedulerProcess(chaos.env, chaos.tmp / f"scheduler-{i}.log") for i in range(2)]
     logs = [w.log for w in workers] + [s.log for s in schedulers]
+    chaos.logs = logs
     faults = Faults(chaos, private_pg, pg_proxy)
     try:
         for worker in workers:

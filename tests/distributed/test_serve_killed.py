@@ -79,6 +79,7 @@ def test_serve_killed_anywhere_loses_nothing(chaos: DbChaos, database: str) -> N
     token, _ = chaos.svc.tokens.create("chaos", "admin")
     writer = ApiWriter(token, ["tiny", "short", "parallel"], chaos.rng)
     servers = [Server(chaos.env, chaos.tmp / "serve-0.log").wait_ready()]
+    chaos.logs = [servers[0].log]
     trials = [plan(chaos, i) for i in range(TRIALS or SHORT)]
     began, outcome, current = time.monotonic(), "passed", None
     try:
@@ -92,6 +93,7 @@ def test_serve_killed_anywhere_loses_nothing(chaos: DbChaos, database: str) -> N
             chaos.counts["servers_killed"] += 1
             time.sleep(current.plan["restart_after"])
             servers.append(Server(chaos.env, chaos.tmp / f"serve-{len(servers)}.log"))
+            chaos.logs.append(servers[-1].log)
             servers[-1].wait_ready()
             chaos.check(chaos.settle())
             # It should start again cleanly: no traceback after a kill.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -338,3 +339,32 @@ def test_an_edit_that_keeps_the_schedule_keeps_the_run_fired_ahead(
     (run_id,) = h.executor.take()
     svc.jobs.edit("j", JobFields(retries=5))
     assert [r["id"] for r in runs_of(svc, "j")] == [run_id]
+
+
+def test_a_long_outage_records_its_latest_missed_fire_times_and_counts_the_older(
+    svc: Services, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The chaos test of `serve` killed anywhere relies on it: where a restart took
+    # over 100 s (seeds 3600904293 and 42933928), it took the fire times counted in
+    # the warning for lost ones.
+    from synchub.scheduler.loop import MAX_RECORDED_MISSES
+
+    svc.jobs.add("tick", scripted_job(every="1s", misfire="once"))
+    h = Harness(svc, clock)
+    clock.advance(1)
+    assert len(h.step()) == 1
+    clock.advance(300)  # down for five minutes
+    h.step()
+    runs = [r for r in runs_of(svc, "tick") if r["scheduled_for"]]
+    skipped = [r for r in runs if r["state"] == "skipped"]
+    assert len(skipped) == MAX_RECORDED_MISSES
+    assert all(r["reason"] == "missed" for r in skipped)
+    (told,) = [r.getMessage() for r in caplog.records if "not recorded" in r.getMessage()]
+    unrecorded = int(told.split()[2])
+    assert told == f"job tick: {unrecorded} more missed fire times not recorded"
+    # The older ones are those counted: one gap of that many seconds, after the
+    # last fire before the outage.
+    fired = sorted(datetime.fromisoformat(str(r["scheduled_for"])) for r in runs)
+    gaps = [(b - a).total_seconds() - 1 for a, b in itertools.pairwise(fired)]
+    assert [g for g in gaps if g] == [unrecorded], gaps
+    assert gaps.index(unrecorded) == 0

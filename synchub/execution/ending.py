@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -25,7 +24,7 @@ from synchub.execution.sink import BufferedSink
 from synchub.execution.windows import SHUT
 from synchub.store import runs as run_store
 from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
-from synchub.store.outage import DB_OUTAGE, is_outage
+from synchub.store.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +152,9 @@ class Ends:
         it, so a pool slot is never held forever. The end is a conditional update: a
         try after a lost commit that went through changes nothing."""
         try:
-            patiently(f"run {run_id}'s end", lambda: again_if_disconnected(finish), lease_s=self.lease_s)
+            patiently(
+                f"run {run_id}'s end", lambda: again_if_disconnected(finish), lease_s=self.lease_s
+            )
         except Exception as exc:
             if not is_outage(exc):
                 raise

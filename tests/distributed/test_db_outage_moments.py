@@ -26,7 +26,7 @@ from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.outage import Fault, Outage
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
@@ -85,12 +85,12 @@ def test_an_outage_during_the_pruning_pass_is_one_warning_without_a_traceback(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import synchub.node
-    from synchub.node import Node
+    import synchub.processes.node
+    from synchub.processes.node import Node
 
     svc, proxy = through_proxy
     outage = Outage()  # the process's view, fresh: earlier tests' outages are over
-    monkeypatch.setattr(synchub.node, "DB_OUTAGE", outage)
+    monkeypatch.setattr(synchub.processes.node, "DB_OUTAGE", outage)
     node = Node(svc, workers=1, name="node-a")
     try:
         assert node.scheduler is not None and node.scheduler.hold_lease()

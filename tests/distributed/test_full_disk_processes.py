@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 
 from synchub.config import Settings
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import make_engine, reading
 from synchub.store.migrate import upgrade
 from synchub.store.tables import RunRow

@@ -12,7 +12,7 @@ from synchub.execution.executor import Executor, LocalExecutor, WorkerInfo
 from synchub.execution.runner import Runner
 from synchub.processes.runners import make_runner, process_name
 from synchub.services import Services
-from synchub.store.outage import DB_OUTAGE
+from synchub.store.outage import DB_OUTAGE, Outage
 
 if TYPE_CHECKING:
     from synchub.scheduler.loop import Scheduler
@@ -38,6 +38,8 @@ class Node:
     pool: bool = True
     name: str = field(default_factory=process_name)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    #: where the passes report a database outage: the process's one view of it
+    outage: Outage = DB_OUTAGE
 
     def __post_init__(self) -> None:
         s = self.svc.settings
@@ -119,7 +121,7 @@ class Node:
             try:
                 self.svc.alerts.pump()
             except Exception as exc:  # a database hiccup: the next pass tries again
-                if not DB_OUTAGE.failed(exc, "alert pass"):
+                if not self.outage.failed(exc, "alert pass"):
                     log.exception("the alert pass failed")
 
     def _prune(self) -> None:
@@ -138,7 +140,7 @@ class Node:
         try:
             return self.prune_once()
         except Exception as exc:
-            if not DB_OUTAGE.failed(exc, "pruning pass"):
+            if not self.outage.failed(exc, "pruning pass"):
                 log.exception("the pruning pass failed", extra={"action": "prune_error"})
             return None
 

@@ -83,15 +83,12 @@ def test_a_run_whose_start_meets_an_outage_waits_for_the_database(
 def test_an_outage_during_the_pruning_pass_is_one_warning_without_a_traceback(
     through_proxy: tuple[Services, TcpProxy],
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import synchub.processes.node
     from synchub.processes.node import Node
 
     svc, proxy = through_proxy
     outage = Outage()  # the process's view, fresh: earlier tests' outages are over
-    monkeypatch.setattr(synchub.processes.node, "DB_OUTAGE", outage)
-    node = Node(svc, workers=1, name="node-a")
+    node = Node(svc, workers=1, name="node-a", outage=outage)
     try:
         assert node.scheduler is not None and node.scheduler.hold_lease()
         proxy.cut()

@@ -46,7 +46,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,6 +162,26 @@ def postgres_reachable(base: str) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
     return None
+
+
+def on_each_database(
+    databases: tuple[str, ...], work: Callable[[Database], dict[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
+    """`work` on a throw-away database of each kind asked (default both): the results
+    by kind, and notes on the kinds that could not be reached."""
+    pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
+    results: dict[str, Any] = {}
+    notes: list[str] = []
+    for kind in databases or ("sqlite", "postgresql"):
+        if kind == "sqlite":
+            with sqlite_database() as db:
+                results[kind] = work(db)
+        elif (why := postgres_reachable(pg_base)) is not None:
+            notes.append(f"postgresql skipped: not reachable at {pg_base} ({why})")
+        else:
+            with postgres_database(pg_base) as db:
+                results[kind] = work(db)
+    return results, notes
 
 
 def prepare(db: Database, p: Params) -> dict[str, Any]:
@@ -457,18 +477,8 @@ def run(quick: bool, *, full: bool = False, databases: tuple[str, ...] = (),
     if not endpoints:
         client, notes = readers_client(client)
     p = Params(**{**asdict(p), "sql": sql, "endpoints": endpoints, "client": client})
-    wanted = databases or ("sqlite", "postgresql")
-    pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
-    results: dict[str, Any] = {}
-    for kind in wanted:
-        if kind == "sqlite":
-            with sqlite_database() as db:
-                results[kind] = run_database(db, p)
-        elif (why := postgres_reachable(pg_base)) is not None:
-            notes.append(f"postgresql skipped: not reachable at {pg_base} ({why})")
-        else:
-            with postgres_database(pg_base) as db:
-                results[kind] = run_database(db, p)
+    results, skipped = on_each_database(databases, lambda db: run_database(db, p))
+    notes += skipped
     analysed = {kind: analyse(r) for kind, r in results.items()}
     data = {"databases": results, "figures": analysed, "notes": notes}
     return Report("api", {**asdict(p), "mix": MIX}, data, summary(p, analysed, notes))

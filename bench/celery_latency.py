@@ -19,7 +19,7 @@ from bench.lateness import RUN_FIELDS, delay_ms, trend
 from synchub.core.clock import FakeClock
 from synchub.core.runs import Trigger
 from synchub.services import Services
-from synchub.services.jobs import JobFields
+from synchub.services.jobs.fields import JobFields
 from synchub.store.db import reading
 from synchub.store.tables import RunRow
 

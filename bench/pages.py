@@ -32,13 +32,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event, insert, text
 
-from bench.api import (
-    PG_DEFAULT,
-    Database,
-    postgres_database,
-    postgres_reachable,
-    sqlite_database,
-)
+from bench.api import Database, on_each_database
 from bench.api_seed import seed
 from bench.common import Report, serve, summarize, table
 from synchub.config import Settings
@@ -73,18 +67,7 @@ QUICK = Params(jobs=1_000, runs=50_000, rounds=2, requests=10)
 
 def run(quick: bool, *, databases: tuple[str, ...] = ()) -> Report:
     p = QUICK if quick else DEFAULT
-    notes: list[str] = []
-    results: dict[str, Any] = {}
-    pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
-    for kind in databases or ("sqlite", "postgresql"):
-        if kind == "sqlite":
-            with sqlite_database() as db:
-                results[kind] = run_database(db, p)
-        elif (why := postgres_reachable(pg_base)) is not None:
-            notes.append(f"postgresql skipped: not reachable at {pg_base} ({why})")
-        else:
-            with postgres_database(pg_base) as db:
-                results[kind] = run_database(db, p)
+    results, notes = on_each_database(databases, lambda db: run_database(db, p))
     figures = {kind: analyse(r) for kind, r in results.items()}
     data = {"databases": results, "figures": figures, "notes": notes}
     return Report("pages", asdict(p), data, summary(p, figures, notes))

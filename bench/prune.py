@@ -17,7 +17,6 @@ PostgreSQL keeps its pages for reuse).
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import threading
@@ -27,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.api import PG_DEFAULT, Database, postgres_database, postgres_reachable, sqlite_database
+from bench.api import Database, on_each_database
 from bench.api_seed import seed
 from bench.common import SYNCHUB, Report, serve, summarize, table
 from synchub.config import Settings
@@ -167,18 +166,7 @@ def run(quick: bool, *, runs: int | None = None, databases: tuple[str, ...] = ()
     if runs is not None:
         # The shape of the million: about 1,000 runs per job.
         p = Params(jobs=max(10, runs // 1000), runs=runs, baseline_s=p.baseline_s)
-    pg_base = os.environ.get("SYNCHUB_BENCH_PG", PG_DEFAULT)
-    results: dict[str, Any] = {}
-    notes: list[str] = []
-    for kind in databases or ("sqlite", "postgresql"):
-        if kind == "sqlite":
-            with sqlite_database() as db:
-                results[kind] = run_database(db, p)
-        elif (why := postgres_reachable(pg_base)) is not None:
-            notes.append(f"postgresql skipped: not reachable at {pg_base} ({why})")
-        else:
-            with postgres_database(pg_base) as db:
-                results[kind] = run_database(db, p)
+    results, notes = on_each_database(databases, lambda db: run_database(db, p))
     return Report("prune", asdict(p), {"databases": results, "notes": notes},
                   summary(p, results, notes))  # fmt: skip
 

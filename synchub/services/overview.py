@@ -14,6 +14,7 @@ from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
 from synchub.services.jobs.views import job_view
 from synchub.services.runs import run_view
+from synchub.store import chains as chain_store
 from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store.db import reading
@@ -148,8 +149,9 @@ class OverviewService:
             ]
             failing = [row.id for row in rows if _failed(latest.get(row.id))]
             since = job_runs.failing_since_of_jobs(session, failing)
+            links = chain_store.all_links(session)
             for row in rows:
-                view = job_view(row, now)
+                view = job_view(row, now, links)
                 found.append(self._status(view, row, latest, successes, now, since))
         return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
 

@@ -42,6 +42,30 @@ def downstreams(session: Session, job_id: int) -> list[tuple[str, str]]:
     return [(r.name, r.on) for r in rows]
 
 
+#: (name, on) pairs of one job's links, by name.
+Links = list[tuple[str, str]]
+
+
+def all_links(session: Session) -> dict[int, tuple[Links, Links]]:
+    """(upstreams, downstreams) by job id of every job that has any, in one query:
+    what `upstreams` and `downstreams` give one job, for a listing of many."""
+    up, down = JobRow.__table__.alias("up"), JobRow.__table__.alias("down")
+    rows = session.execute(
+        select(JobChainRow.job_id, JobChainRow.upstream_id, JobChainRow.on,
+               up.c.name.label("upstream"), down.c.name.label("downstream"))
+        .join(up, up.c.id == JobChainRow.upstream_id)
+        .join(down, down.c.id == JobChainRow.job_id)
+    )  # fmt: skip
+    links: dict[int, tuple[Links, Links]] = {}
+    for r in rows:
+        links.setdefault(r.job_id, ([], []))[0].append((r.upstream, r.on))
+        links.setdefault(r.upstream_id, ([], []))[1].append((r.downstream, r.on))
+    for after, chained_by in links.values():
+        after.sort()
+        chained_by.sort()
+    return links
+
+
 def graph(session: Session) -> dict[str, list[str]]:
     """Every job's upstream names by its name: the graph a cycle check walks."""
     up = JobRow.__table__.alias("up")

@@ -4,9 +4,11 @@ chain ends in the outcome it asked for (`--after JOB[:success|failure|always]`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import Conflict, InvalidInput
@@ -207,3 +209,44 @@ def test_removing_an_upstream_job_is_refused_naming_who_runs_after_it(
     svc_allowing_commands.jobs.edit("down", JobFields(after=[]))
     svc_allowing_commands.jobs.remove("other")
     svc_allowing_commands.jobs.remove("up")
+
+
+def chained_jobs(svc: Services, prefix: str, count: int, tmp_path: Path) -> None:
+    """`count` jobs named PREFIX000…, each after the one before it."""
+    for i in range(count):
+        after = [f"{prefix}{i - 1:03}:success"] if i else []
+        dst = tmp_path / f"{prefix}{i}"
+        svc.jobs.add(f"{prefix}{i:03}", copy_job(tmp_path / "src", dst, after=after))
+
+
+def statements_of(svc: Services, listing: Callable[[], object]) -> int:
+    count = 0
+
+    def counted(*_: object) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(svc.db, "before_cursor_execute", counted)
+    try:
+        listing()
+    finally:
+        event.remove(svc.db, "before_cursor_execute", counted)
+    return count
+
+
+def test_a_listing_asks_the_same_statements_for_3_chained_jobs_as_for_30(
+    svc: Services, tree: Path
+) -> None:
+    chained_jobs(svc, "a", 3, tree)
+    few = [statements_of(svc, f) for f in (svc.jobs.list, svc.jobs.page, svc.jobs.find)]
+    (first, *_, last) = svc.jobs.list()
+    assert first["chained_by"] == [{"job": "a001", "on": "success"}]
+    assert last["after"] == [{"job": "a001", "on": "success"}]
+    chained_jobs(svc, "b", 30, tree)
+    many = [statements_of(svc, f) for f in (svc.jobs.list, svc.jobs.page, svc.jobs.find)]
+    assert many == few, (few, many)
+    views = {v["name"]: v for v in svc.jobs.list()}
+    assert views["b029"]["after"] == [{"job": "b028", "on": "success"}]
+    assert views["b015"]["chained_by"] == [{"job": "b016", "on": "success"}]
+    # One job's view asks for its own links, as before.
+    assert svc.jobs.show("b015")["after"] == [{"job": "b014", "on": "success"}]

@@ -24,6 +24,7 @@ from synchub.core.schedules import (
 from synchub.services.jobs.fields import CRON_PART, seconds_of
 from synchub.services.jobs.views import JobBrief, job_view
 from synchub.services.runs import check_instant
+from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import runs as run_store
 from synchub.store.db import reading
@@ -60,7 +61,8 @@ class JobQueries:
     def list(self) -> builtins.list[dict[str, Any]]:
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            return [job_view(r, now) for r in store.all_jobs(session)]
+            links = chain_store.all_links(session)
+            return [job_view(r, now, links) for r in store.all_jobs(session)]
 
     def briefs(self, *, enabled: bool | None = None) -> builtins.list[JobBrief]:
         """Id, name and next fire of every job (or of the enabled ones, or not), by
@@ -75,7 +77,8 @@ class JobQueries:
         """The watched-folder jobs, enabled or not, oldest first."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            return [job_view(r, now) for r in store.watched(session, enabled_only=False)]
+            links = chain_store.all_links(session)
+            return [job_view(r, now, links) for r in store.watched(session, enabled_only=False)]
 
     def next(self, name: str, count: int = 5) -> builtins.list[datetime]:
         """The job's next fire times; none while it is disabled (it fires none)."""
@@ -105,7 +108,8 @@ class JobQueries:
             rows = store.find(
                 session, tag=tag, enabled=enabled, queue=queue, remote=remote, search=search
             )
-            return [job_view(r, now) for r in rows]
+            links = chain_store.all_links(session)
+            return [job_view(r, now, links) for r in rows]
 
     def page(
         self,
@@ -141,7 +145,8 @@ class JobQueries:
                 after_name=after,
                 limit=limit + 1,
             )
-            return [job_view(r, now) for r in rows[:limit]], len(rows) > limit
+            links = chain_store.all_links(session)
+            return [job_view(r, now, links) for r in rows[:limit]], len(rows) > limit
 
     def resolve(self, ref: str) -> str:
         """The name of the job `ref` names: a job name, else a numeric job id (the seed

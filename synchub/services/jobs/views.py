@@ -20,6 +20,7 @@ from synchub.services.jobs.windows import windows_view
 from synchub.services.masks import masked_env
 from synchub.store import chains as chain_store
 from synchub.store import remotes as remote_store
+from synchub.store.chains import Links
 from synchub.store.jobs import schedule_of
 from synchub.store.tables import JobRow
 
@@ -41,7 +42,12 @@ class Edited:
     changed: list[str]
 
 
-def job_view(row: JobRow, now: datetime) -> dict[str, Any]:
+def job_view(
+    row: JobRow, now: datetime, links: dict[int, tuple[Links, Links]] | None = None
+) -> dict[str, Any]:
+    """The job as the services show it. `links`: every job's chain links
+    (`chain_store.all_links`), given when many views are made at once so that each
+    asks none of its own."""
     schedule = schedule_of(row)
     return {
         "id": row.id,
@@ -76,7 +82,7 @@ def job_view(row: JobRow, now: datetime) -> dict[str, Any]:
         # alerts are silenced until then; None when not muted (or the mute ended)
         "muted_until": iso(row.muted_until) if muted(row, now) else None,
         "hooks": shown(row.hooks),  # a webhook by its URL's hint only
-        **_chain_view(row),
+        **_chain_view(row, links),
         "next_fire_at": iso(in_own_zone(schedule, row.next_fire_at)) if row.next_fire_at else None,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
@@ -102,15 +108,22 @@ def muted(row: JobRow, now: datetime) -> bool:
     return row.muted_until is not None and row.muted_until > now
 
 
-def _chain_view(row: JobRow) -> dict[str, Any]:
+def _chain_view(row: JobRow, links: dict[int, tuple[Links, Links]] | None) -> dict[str, Any]:
     """The jobs this one runs after, and those that run after it (derived: the
     links are the downstream jobs' own settings)."""
     session = object_session(row)
-    if session is None or row.id is None:
+    if row.id is None:
+        return {"after": [], "chained_by": []}
+    if links is not None:
+        after, chained_by = links.get(row.id, ([], []))
+    elif session is not None:
+        after = chain_store.upstreams(session, row.id)
+        chained_by = chain_store.downstreams(session, row.id)
+    else:
         return {"after": [], "chained_by": []}
     return {
-        "after": [{"job": n, "on": on} for n, on in chain_store.upstreams(session, row.id)],
-        "chained_by": [{"job": n, "on": on} for n, on in chain_store.downstreams(session, row.id)],
+        "after": [{"job": n, "on": on} for n, on in after],
+        "chained_by": [{"job": n, "on": on} for n, on in chained_by],
     }
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidInput
 from synchub.services.masks import job_event, remote_event
-from synchub.services.runs import check_instant
+from synchub.services.run_views import check_instant
 from synchub.store import audit as store
 from synchub.store.db import reading
 

@@ -13,7 +13,7 @@ from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
 from synchub.services.jobs.views import job_view
-from synchub.services.runs import run_view
+from synchub.services.run_views import run_view
 from synchub.store import chains as chain_store
 from synchub.store import job_runs
 from synchub.store import jobs as job_store

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from synchub.core.clock import iso
 from synchub.core.errors import (
     InvalidInput,
     InvalidTransition,
@@ -27,21 +26,19 @@ from synchub.core.runs import (
     FileAction,
     RunState,
     Trigger,
-    celery_state,
     severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
+from synchub.services.run_views import check_instant, log_view, run_view
 from synchub.store import jobs as job_store
 from synchub.store import leases, run_metrics
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
-from synchub.store.tables import RunLogRow, RunRow
+from synchub.store.tables import RunRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
-
-STAT_KEYS = ("bytes", "files", "checks", "deletes", "renames", "errors", "elapsed_s", "speed_bps")
 
 
 class RunService:
@@ -364,7 +361,7 @@ class RunService:
                     if (not level or severe_enough(line.level, level)) and (
                         needle in line.message.casefold()
                     ):
-                        found.append(_log_view(line))
+                        found.append(log_view(line))
                         if len(found) == limit:
                             break
                 if len(chunk) < _LOG_CHUNK:
@@ -436,59 +433,6 @@ class RunService:
         return run
 
 
-def run_view(run: RunRow, retry_scheduled: bool) -> dict[str, Any]:
-    state = RunState(run.state)
-    stats = dict.fromkeys(STAT_KEYS, 0) | (run.stats or {})
-    return {
-        "id": run.id,
-        "job": run.job_name,
-        "job_deleted": run.job_id is None,
-        "state": state.value,
-        "celery_state": celery_state(state, retry_scheduled=retry_scheduled),
-        "trigger": run.trigger,
-        "reason": run.reason,
-        "scheduled_for": iso(run.scheduled_for),
-        "created_at": iso(run.created_at),
-        "queued_at": iso(run.queued_at),
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-        "heartbeat_at": iso(run.heartbeat_at),
-        "not_before": iso(run.not_before),
-        "attempt": run.attempt,
-        "retry_of": run.retry_of,
-        "chained_from": run.chained_from,
-        "queue": run.queue,
-        "worker": run.worker,
-        "exit_code": run.exit_code,
-        "error_class": run.error_class,
-        "error": run.error,
-        "next_step": run.next_step,
-        "stats": stats,
-        "progress": run.progress,
-        "log_dropped_lines": run.log_dropped_lines,
-        "files_dropped": run.files_dropped,
-        "logs_pruned": run.logs_pruned,
-        "only_path": run.only_path,
-        "dry_run": run.dry_run,
-        "allow_deletes": run.allow_deletes,
-        "resync": run.resync,
-    }
-
-
-def check_instant(value: datetime | None, what: str) -> datetime | None:
-    """`value` in UTC; InvalidInput when it has no zone or lies outside 1970-9000."""
-    if value is None:
-        return None
-    if value.utcoffset() is None:
-        raise InvalidInput(f"Bad {what}: give a time zone, e.g. 2025-06-01T00:00:00Z")
-    if not _EARLIEST <= value <= _LATEST:
-        raise InvalidInput(f"Bad {what}: use a time between 1970 and 9000")
-    return value.astimezone(UTC)
-
-
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
 M = TypeVar("M", RunState, Trigger, FileAction)
 
 
@@ -502,12 +446,3 @@ def _member(enum: type[M], value: str, what: str) -> M:
 
 #: Log lines read at a time while searching a run's log.
 _LOG_CHUNK = 1000
-
-
-def _log_view(line: RunLogRow) -> dict[str, Any]:
-    return {
-        "seq": line.seq,
-        "at": line.at.isoformat(),
-        "level": line.level,
-        "message": line.message,
-    }

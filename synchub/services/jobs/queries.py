@@ -23,7 +23,7 @@ from synchub.core.schedules import (
 )
 from synchub.services.jobs.fields import CRON_PART, seconds_of
 from synchub.services.jobs.views import JobBrief, job_view
-from synchub.services.runs import check_instant
+from synchub.services.run_views import check_instant
 from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import runs as run_store

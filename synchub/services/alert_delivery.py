@@ -271,8 +271,11 @@ class AlertDelivery:
         found = []
         for alert in wanted:
             event = events_for(history, alert.after)
-            if event is not None and sends(alert.events, event):
-                found.append((alert, event))
+            if event is None or not sends(alert.events, event):
+                continue
+            if event is AlertEvent.RECOVERY and not _after_told(session, alert, job.name):
+                continue
+            found.append((alert, event))
         return found
 
     def _message(
@@ -339,6 +342,14 @@ def send(url: str, title: str, body: str) -> str | None:
         return "Apprise cannot use this URL"
     result = sender.notify(title=title, body=body)
     return None if result else "the service did not accept the message"
+
+
+def _after_told(session: Any, alert: AlertRow, job_name: str) -> bool:
+    """Whether a recovery follows a failure the alert told; an alert that tells no
+    failures tells every recovery its history calls for."""
+    if not sends(alert.events, AlertEvent.FAILURE):
+        return True
+    return store.failure_told(session, alert.id, job_name)
 
 
 def _muted(job: JobRow, at: datetime) -> bool:

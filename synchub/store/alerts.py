@@ -7,11 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from synchub.core.alerts import AlertEvent
 from synchub.core.runs import RETRYABLE, TERMINAL, RunState
 from synchub.store.tables import AlertMessageRow, AlertRow, JobRow, RunRow
 
 #: The states that end a chain and count for alerts; a cancel or a skip tells nothing.
 CHAIN_ENDS = (RunState.SUCCEEDED.value, *(s.value for s in RETRYABLE))
+#: The messages that tell a job's state; the last of them is what the alert last said.
+TOLD_STATES = (AlertEvent.FAILURE.value, AlertEvent.RECOVERY.value)
 
 
 def get(session: Session, name: str) -> AlertRow | None:
@@ -62,6 +65,22 @@ def chain_ends(session: Session, job_id: int, upto_id: int, limit: int) -> list[
         .limit(limit)
     )
     return [state == RunState.SUCCEEDED.value for state in rows]
+
+
+def failure_told(session: Session, alert_id: int, job_name: str) -> bool:
+    """Whether the alert's last word on the job was a failure: a recovery is told only
+    after one (a failure silenced by a mute was never told, so neither is its end)."""
+    last = session.scalar(
+        select(AlertMessageRow.event)
+        .where(
+            AlertMessageRow.alert_id == alert_id,
+            AlertMessageRow.job_name == job_name,
+            AlertMessageRow.event.in_(TOLD_STATES),
+        )
+        .order_by(AlertMessageRow.id.desc())
+        .limit(1)
+    )
+    return last == AlertEvent.FAILURE.value
 
 
 def claim_due(

@@ -281,3 +281,18 @@ def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, harness: Harne
     assert svc.jobs.show("nightly")["muted_until"] is None
     with pytest.raises(JobNotFound):
         svc.jobs.mute("nope", "1h")
+
+
+def test_a_failure_silenced_by_a_mute_is_not_followed_by_a_recovery(
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    svc.jobs.mute("nightly", "2h")
+    ends(harness, svc, "nightly", "fail")
+    clock.advance(2 * 3600 + 1)
+    ends(harness, svc, "nightly", "ok")
+    assert receiver.titles() == []
+    # Once a failure is told, its recovery is told too.
+    ends(harness, svc, "nightly", "fail")
+    ends(harness, svc, "nightly", "ok")
+    assert receiver.titles() == ["synchub: nightly failed", "synchub: nightly recovered"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synchub.core.errors import NoSecretKey, SecretsUnreadable
+from synchub.core.redact import remember
 from synchub.store.files import FILE_MODE, private_dir
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ class SecretBox:
                 f"they were sealed with; {REMEDY}",
                 reason=WRONG_KEY,
             ) from None
+        remember(data.values())
         return data
 
     def unreadable(self, token: bytes | None) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import logging
 import subprocess
 import sys
 
@@ -66,3 +68,26 @@ def test_without_a_key_nothing_is_sealed_and_sealed_values_are_unreadable() -> N
     assert "synchub init" not in exc.value.message
     assert box.unreadable(token) == "no secret key"
     assert SecretBox(new_key()).unreadable(token) == "wrong secret key"
+
+
+def test_a_secret_once_opened_is_scrubbed_from_every_log_record_and_traceback() -> None:
+    box = SecretBox(new_key())
+    secret = "hunter2-" + new_key().decode()[:12]
+    assert box.open(box.seal({"url": f"json://bob:{secret}@example.org/"})) != {}
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log = logging.getLogger("synchub.test.scrub")
+    log.addHandler(handler)
+    try:
+        try:
+            raise ConnectionError(f"cannot reach bob:{secret}@example.org")
+        except ConnectionError:
+            log.exception("delivery to %s failed", f"bob:{secret}@example.org")
+        log.warning("stack", stack_info=True, extra={"action": "x"})
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert secret not in text
+    assert "delivery to bob:***@example.org failed" in text
+    assert "ConnectionError: cannot reach bob:***@example.org" in text

@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
+from sqlalchemy.exc import DBAPIError
 
 from synchub.core.errors import (
     Conflict,
@@ -23,6 +24,7 @@ from synchub.core.errors import (
     Unauthenticated,
 )
 from synchub.services import Services
+from synchub.services.faults import database_fault
 from synchub.services.tokens import Principal, Role, TokenService
 from synchub.web import format as fmt
 from synchub.web import session, words
@@ -231,6 +233,8 @@ def console_route(templates: Templates) -> type[APIRoute]:
                     response = templates.page(
                         request, "error.html", status, status=status, message=exc.message
                     )
+                except DBAPIError as exc:
+                    response = _database_fault(templates, request, exc)
                 except Exception:
                     log.exception("console page %s failed", request.url.path)
                     message = "Something went wrong on the server: its log says what."
@@ -245,6 +249,20 @@ def console_route(templates: Templates) -> type[APIRoute]:
             return guarded
 
     return ConsoleRoute
+
+
+def _database_fault(templates: Templates, request: Request, exc: DBAPIError) -> Response:
+    """A full disk, a lock or an unreachable database: 503 and a page that says which,
+    one warning line; any other driver error is a bug, logged with its trace."""
+    message = database_fault(exc)
+    if message is None:
+        log.exception("console page %s failed", request.url.path)
+        message, status = "Something went wrong on the server: its log says what.", 500
+    else:
+        reason = (str(exc.orig or exc).strip().splitlines() or [""])[0]
+        log.warning("console page %s failed: %s", request.url.path, reason)
+        status = 503
+    return templates.page(request, "error.html", status, status=status, message=message)
 
 
 def _to_sign_in(request: Request) -> Response:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from synchub.core.alerts import (
     DEFAULT_DIGEST_AT,
@@ -212,13 +213,13 @@ class AlertService(AlertDelivery):
             row.last_sent_at = self.svc.clock.now()
         return Delivery(error is None, "delivered" if error is None else error)
 
-    def _known_jobs(self, session: Any, names: builtins.list[str]) -> builtins.list[str]:
+    def _known_jobs(self, session: Session, names: builtins.list[str]) -> builtins.list[str]:
         for name in names:
             if job_store.get(session, name) is None:
                 raise JobNotFound(f"No job named {name!r}")
         return sorted(set(names))
 
-    def _get(self, session: Any, name: str) -> AlertRow:
+    def _get(self, session: Session, name: str) -> AlertRow:
         row = store.get(session, name)
         if row is None:
             raise AlertNotFound(f"No alert named {name!r}")

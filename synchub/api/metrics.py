@@ -105,8 +105,9 @@ class RunCollector(Collector):
         alerts = CounterMetricFamily(
             "synchub_alerts_sent", "Alert delivery attempts by result", labels=["result"]
         )
-        for result, count in self.svc.alerts.delivery_counts().items():
-            alerts.add_metric([result], count)
+        counts = self.svc.alerts.delivery_counts()
+        alerts.add_metric(["delivered"], counts.delivered)
+        alerts.add_metric(["failed"], counts.failed)
         yield alerts
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from synchub.cli import tables
 from synchub.cli.shared import JsonOpt, emit, errors, fail, out, services
 from synchub.cli.typer_app import typer_app
+
+if TYPE_CHECKING:
+    from synchub.services.alerts import AlertView
 
 alert_app = typer_app(
     help="Alerts: messages (e-mail, chat, webhooks, via Apprise) when a job fails, recovers, "
@@ -113,19 +116,19 @@ def alert_list(as_json: JsonOpt = False) -> None:
         views = svc.alerts.list()
         now = svc.clock.now()
     if as_json:
-        emit(views)
+        emit([v.as_dict() for v in views])
         return
     layout = tables.stdout_layout(now)
     rows = [
         [
-            v["name"],
-            v["url"],
-            ",".join(v["events"]),
+            v.name,
+            v.url,
+            ",".join(v.events),
             _covers(v),
-            str(v["after"]),
-            v["last_result"] or "-",
-            layout.when(v["last_sent_at"]),
-            str(v["waiting"]),
+            str(v.after),
+            v.last_result or "-",
+            layout.when(v.last_sent_at),
+            str(v.waiting),
         ]
         for v in views
     ]
@@ -150,22 +153,22 @@ def alert_show(name: str, as_json: JsonOpt = False) -> None:
     with services() as svc:
         view = svc.alerts.show(name)
     if as_json:
-        emit(view)
+        emit(view.as_dict())
         return
     out.print(f"[bold]{name}[/]: ", end="")
     out.print(_summary(view), markup=False)
-    last = view["last_result"] or "nothing sent yet"
-    when = f" at {view['last_sent_at']}" if view["last_sent_at"] else ""
-    out.print(f"  last delivery: {last}{when}; waiting: {view['waiting']}", markup=False)
+    last = view.last_result or "nothing sent yet"
+    when = f" at {view.last_sent_at}" if view.last_sent_at else ""
+    out.print(f"  last delivery: {last}{when}; waiting: {view.waiting}", markup=False)
 
 
 @alert_app.command("test")
 def alert_test(name: str) -> None:
     """Send a test message now; exit 1 when it is not delivered."""
     with services() as svc:
-        delivered, why = svc.alerts.test(name)
-    if not delivered:
-        fail(f"alert {name}: {why}", 1)
+        tested = svc.alerts.test(name)
+    if not tested.delivered:
+        fail(f"alert {name}: {tested.message}", 1)
     out.print(f"alert {name}: test message delivered", markup=False)
 
 
@@ -206,12 +209,12 @@ def _changes(
     return changes
 
 
-def _covers(view: dict[str, Any]) -> str:
-    parts = [*view["jobs"], *(f"tag:{t}" for t in view["tags"])]
+def _covers(view: AlertView) -> str:
+    parts = [*view.jobs, *(f"tag:{t}" for t in view.tags)]
     return ", ".join(parts) or "every job"
 
 
-def _summary(view: dict[str, Any]) -> str:
-    after = f" after {view['after']} failed runs in a row" if view["after"] > 1 else ""
-    digest = f", digest daily at {view['digest_at']}" if "digest" in view["events"] else ""
-    return f"{', '.join(view['events'])} of {_covers(view)} to {view['url']}{after}{digest}"
+def _summary(view: AlertView) -> str:
+    after = f" after {view.after} failed runs in a row" if view.after > 1 else ""
+    digest = f", digest daily at {view.digest_at}" if "digest" in view.events else ""
+    return f"{', '.join(view.events)} of {_covers(view)} to {view.url}{after}{digest}"

@@ -16,6 +16,7 @@ from synchub.core.errors import SynchubError
 
 if TYPE_CHECKING:
     from synchub.config import Explained, Settings
+    from synchub.services.config_apply import Applied, FieldChange
 
 config_app = typer_app(help="Settings.")
 
@@ -130,7 +131,7 @@ def _read(file: str) -> str:
         fail(f"{file} is not UTF-8 text (byte {exc.start})", 2)
 
 
-def _change(action: str, change: Any) -> str:
+def _change(action: str, change: FieldChange) -> str:
     after = _shown(change.after)
     if action == "create":
         return f"{change.field}: {after}"
@@ -145,16 +146,16 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _summary(applied: Any) -> str:
+def _summary(applied: Applied) -> str:
     if not applied.plan:
         return "nothing to change: synchub already matches the file"
-    c = {a: sum(s.action == a for s in applied.plan) for a in _SYMBOL}
+    create, change, remove = (applied.count(a) for a in ("create", "change", "remove"))
     if applied.dry_run:
         return (
-            f"dry run: {c['create']} to create, {c['change']} to change, {c['remove']} to "
-            "remove; nothing was changed"
+            f"dry run: {create} to create, {change} to change, {remove} to remove; "
+            "nothing was changed"
         )
     return (
-        f"applied: {c['create']} created, {c['change']} changed, {c['remove']} removed "
+        f"applied: {create} created, {change} changed, {remove} removed "
         f"(file sha256 {applied.sha256})"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from synchub.cli import tables
 from synchub.cli.shared import JsonOpt, emit, out, services
 from synchub.cli.typer_app import typer_app
 from synchub.core.tasks import TaskState
+
+if TYPE_CHECKING:
+    from synchub.services.tasks import TaskView
 
 task_app = typer_app(
     help="File tasks: each file a watched folder must transfer.",
@@ -31,7 +34,7 @@ def task_list(
         views, total = svc.tasks.page(job=job, state=state, limit=limit)
         now = svc.clock.now()
     if as_json:
-        emit(views)  # an array, as every list prints
+        emit([v.as_dict() for v in views])  # an array, as every list prints
         return
     layout = tables.stdout_layout(now)
     tables.print_table(TASK_COLUMNS, [_task_row(v, layout) for v in views], layout)
@@ -52,16 +55,16 @@ TASK_COLUMNS = (
 )
 
 
-def _task_row(v: dict[str, Any], layout: tables.Layout) -> list[str]:
+def _task_row(v: TaskView, layout: tables.Layout) -> list[str]:
     return [
-        str(v["id"]),
-        v["job"],
-        v["state"],
-        v["path"],
-        layout.size(v["size"]),
-        "" if v["percent"] is None else f"{v['percent']}%",
-        "" if v["run_id"] is None else str(v["run_id"]),
-        v["error"] or "",
+        str(v.id),
+        v.job,
+        v.state.value,
+        v.path,
+        layout.size(v.size),
+        "" if v.percent is None else f"{v.percent}%",
+        "" if v.run_id is None else str(v.run_id),
+        v.error or "",
     ]
 
 
@@ -71,7 +74,7 @@ def task_retry(task: int) -> None:
     being transferred."""
     with services() as svc:
         view = svc.tasks.retry(task)
-    out.print(f"task {task} ({view['path']}) queued: run [bold]{view['run_id']}[/] sends it")
+    out.print(f"task {task} ({view.path}) queued: run [bold]{view.run_id}[/] sends it")
 
 
 @task_app.command("remove")

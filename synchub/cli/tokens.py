@@ -50,20 +50,20 @@ def token_create(
         value = sys.stdin.readline().rstrip("\r\n")
     with services() as svc:
         secret, view = svc.tokens.create(name, role, expires=expires, value=value, scope=scope)
-    until = f", expires {view['expires_at']}" if view["expires_at"] else ""
-    where = f", only under {Scope(view['scope']).prefix}" if view["scope"] else ""
+    until = f", expires {view.expires_at}" if view.expires_at else ""
+    where = f", only under {Scope(view.scope).prefix}" if view.scope else ""
     if value is None:
         sys.stdout.write(secret + "\n")
         err.print(
-            f"created token [bold]{name}[/] ({view['role']}{where}{until}); "
+            f"created token [bold]{name}[/] ({view.role}{where}{until}); "
             "it is shown only now: keep it safe"
         )
         return
-    err.print(f"created token [bold]{name}[/] ({view['role']}{where}{until}) with the given value")
+    err.print(f"created token [bold]{name}[/] ({view.role}{where}{until}) with the given value")
     err.print(
         "warning: a value you chose is weaker than a generated one: anyone who knows it "
         "(a client's built-in value is public) and can reach the server gets in"
-        + ("" if view["scope"] else "; consider --scope to limit where it works"),
+        + ("" if view.scope else "; consider --scope to limit where it works"),
         markup=False,
     )
 
@@ -78,19 +78,19 @@ def token_list(
         views = svc.tokens.list(include_revoked=include_revoked)
         now = svc.clock.now()
     if as_json:
-        emit(views)
+        emit([v.as_dict() for v in views])
         return
     layout = tables.stdout_layout(now)
     rows = [
         [
-            v["name"],
-            v["role"],
-            v["scope"] or "all",
-            v["state"],
-            v["hint"] + (" (given)" if v["given"] else ""),
-            layout.when(v["created_at"]),
-            layout.when(v["expires_at"], none="never"),
-            layout.when(v["last_used_at"]),
+            v.name,
+            v.role,
+            v.scope or "all",
+            v.state,
+            v.hint + (" (given)" if v.given else ""),
+            layout.when(v.created_at),
+            layout.when(v.expires_at, none="never"),
+            layout.when(v.last_used_at),
         ]
         for v in views
     ]

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import builtins
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from synchub.core.alerts import (
     LONG_HISTORY,
@@ -46,6 +50,14 @@ SKIPS = (SkipReason.MISSED.value, SkipReason.OVERLAP.value)
 TIMED_EVERY = timedelta(seconds=30)
 
 
+@dataclass(frozen=True)
+class Deliveries:
+    """Delivery attempts so far, by result."""
+
+    delivered: int
+    failed: int
+
+
 class AlertDelivery:
     """The alert pass and delivery: what AlertService does besides its configuration."""
 
@@ -68,9 +80,10 @@ class AlertDelivery:
         self.examine()
         self.deliver()
 
-    def delivery_counts(self) -> dict[str, int]:
+    def delivery_counts(self) -> Deliveries:
         with reading(self.svc.sessions) as session:
-            return store.delivery_counts(session)
+            delivered, failed = store.delivery_counts(session)
+        return Deliveries(delivered, failed)
 
     def examine(self) -> int:
         """Look at the runs that ended since the last pass; queue the messages they
@@ -92,7 +105,7 @@ class AlertDelivery:
 
     def _missed(
         self,
-        session: Any,
+        session: Session,
         runs: builtins.list[RunRow],
         alerts: builtins.list[AlertRow],
         now: datetime,
@@ -136,7 +149,7 @@ class AlertDelivery:
             queued += self._watch(session, watch, now)
         return queued + (queue_digests(self.svc, now) if digest else 0)
 
-    def _watch(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+    def _watch(self, session: Session, alerts: builtins.list[AlertRow], now: datetime) -> int:
         """Tell once when a watched folder can no longer be watched; once it can
         again, the next problem is told again. Each change is a conditional write."""
         from synchub.services.jobs.views import watch_problem
@@ -163,7 +176,7 @@ class AlertDelivery:
                 queued += 1
         return queued
 
-    def _stale(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+    def _stale(self, session: Session, alerts: builtins.list[AlertRow], now: datetime) -> int:
         successes = store.last_successes(session)
         queued = 0
         for job in store.scheduled_jobs(session):
@@ -187,7 +200,7 @@ class AlertDelivery:
                 queued += 1
         return queued
 
-    def _long(self, session: Any, alerts: builtins.list[AlertRow], now: datetime) -> int:
+    def _long(self, session: Session, alerts: builtins.list[AlertRow], now: datetime) -> int:
         queued = 0
         for run in store.running_untold(session, EXAMINE_BATCH):
             job = job_store.get_by_id(session, run.job_id) if run.job_id else None
@@ -255,7 +268,7 @@ class AlertDelivery:
         return delivered
 
     def _events(
-        self, session: Any, run: RunRow, alerts: builtins.list[AlertRow]
+        self, session: Session, run: RunRow, alerts: builtins.list[AlertRow]
     ) -> builtins.list[tuple[AlertRow, AlertEvent]]:
         if run.job_id is None or run.dry_run or run.state not in store.CHAIN_ENDS:
             return []
@@ -279,7 +292,7 @@ class AlertDelivery:
         return found
 
     def _message(
-        self, alert: AlertRow, event: AlertEvent, run: RunRow, now: Any
+        self, alert: AlertRow, event: AlertEvent, run: RunRow, now: datetime
     ) -> AlertMessageRow:
         title, body = compose(event, run, self.svc.settings.public_url)
         return AlertMessageRow(
@@ -287,7 +300,7 @@ class AlertDelivery:
             title=title, body=body, created_at=now, attempts=0, next_attempt_at=now,
         )  # fmt: skip
 
-    def _urls(self, session: Any, alert_ids: set[int]) -> dict[int, str]:
+    def _urls(self, session: Session, alert_ids: set[int]) -> dict[int, str]:
         urls = {}
         for alert_id in alert_ids:
             row = session.get(AlertRow, alert_id)
@@ -326,7 +339,7 @@ def _compose_missed(job: str, missed: builtins.list[RunRow]) -> tuple[str, str]:
     )
 
 
-def apprise_module() -> Any:
+def apprise_module() -> ModuleType:
     """Apprise, its log silenced: it writes whole URLs, credentials and all, into
     its error lines. synchub says what failed itself."""
     import apprise

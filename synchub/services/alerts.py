@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from synchub.core.alerts import (
     DEFAULT_DIGEST_AT,
@@ -40,6 +41,47 @@ class AlertFields:
 
 
 @dataclass(frozen=True)
+class AlertView:
+    """An alert as it is shown: its URL by scheme and host only (it may hold
+    credentials); instants in ISO 8601."""
+
+    name: str
+    url: str  #: the scheme and host only
+    events: builtins.list[str]
+    jobs: builtins.list[str]
+    tags: builtins.list[str]
+    after: int  #: failed chains in a row before it tells
+    digest_at: str  #: HH:MM, the daily digest's time
+    last_result: str | None  #: "delivered" or "failed: why", of the last attempt
+    last_sent_at: str | None
+    waiting: int  #: messages not delivered yet
+    created_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "events": self.events,
+            "jobs": self.jobs,
+            "tags": self.tags,
+            "after": self.after,
+            "digest_at": self.digest_at,
+            "last_result": self.last_result,
+            "last_sent_at": self.last_sent_at,
+            "waiting": self.waiting,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What sending a message did."""
+
+    delivered: bool
+    message: str  #: "delivered", or why not
+
+
+@dataclass(frozen=True)
 class AlertChanges:
     """An edit: None keeps what the alert has; an empty list of jobs or tags clears it."""
 
@@ -52,7 +94,7 @@ class AlertChanges:
 
 
 class AlertService(AlertDelivery):
-    def add(self, name: str, fields: AlertFields) -> dict[str, Any]:
+    def add(self, name: str, fields: AlertFields) -> AlertView:
         check_name(name, what="alert")
         url = _check_url(fields.url)
         events, after, tags = _checked(fields)
@@ -70,12 +112,12 @@ class AlertService(AlertDelivery):
                 session.add(row)
                 session.flush()
                 view = _view(row, waiting=0)
-                self.svc.audit_event(session, "alert.add", name, after=view)
+                self.svc.audit_event(session, "alert.add", name, after=view.as_dict())
         except IntegrityError:
             raise AlreadyExists(f"An alert named {name!r} already exists") from None
         return view
 
-    def edit(self, name: str, changes: AlertChanges) -> dict[str, Any]:
+    def edit(self, name: str, changes: AlertChanges) -> AlertView:
         """Change what is given, all checked before anything is written; audited with
         the URL masked."""
         return self._update(name, changes, always=True)[0]
@@ -96,7 +138,7 @@ class AlertService(AlertDelivery):
 
     def _update(
         self, name: str, changes: AlertChanges, *, always: bool
-    ) -> tuple[dict[str, Any], builtins.list[str]]:
+    ) -> tuple[AlertView, builtins.list[str]]:
         """Make `changes`, all checked before anything is written: the alert as it is
         now, and the fields that changed. Unless `always`, an update that changes
         nothing writes nothing."""
@@ -129,8 +171,10 @@ class AlertService(AlertDelivery):
                 assert sealed is not None
                 row.url, row.url_hint = sealed, _hint(url)
             row.updated_at = self.svc.clock.now()
-            view = _view(row, before["waiting"])
-            self.svc.audit_event(session, "alert.edit", name, before=before, after=view)
+            view = _view(row, before.waiting)
+            self.svc.audit_event(
+                session, "alert.edit", name, before=before.as_dict(), after=view.as_dict()
+            )
         return view, sorted(changed)
 
     def _stored_url(self, row: AlertRow) -> str | None:
@@ -140,11 +184,11 @@ class AlertService(AlertDelivery):
         url: str = self.svc.box.open(row.url)["url"]
         return url
 
-    def list(self) -> builtins.list[dict[str, Any]]:
+    def list(self) -> builtins.list[AlertView]:
         with reading(self.svc.sessions) as session:
             return [_view(r, store.waiting(session, r.id)) for r in store.all_alerts(session)]
 
-    def show(self, name: str) -> dict[str, Any]:
+    def show(self, name: str) -> AlertView:
         with reading(self.svc.sessions) as session:
             row = self._get(session, name)
             return _view(row, store.waiting(session, row.id))
@@ -154,11 +198,11 @@ class AlertService(AlertDelivery):
             row = self._get(session, name)
             view = _view(row, store.waiting(session, row.id))
             session.delete(row)
-            self.svc.audit_event(session, "alert.remove", name, before=view)
+            self.svc.audit_event(session, "alert.remove", name, before=view.as_dict())
 
-    def test(self, name: str) -> tuple[bool, str]:
-        """Send a test message now; (delivered, what happened), recorded as the alert's
-        last result."""
+    def test(self, name: str) -> Delivery:
+        """Send a test message now; what happened, recorded as the alert's last
+        result."""
         with reading(self.svc.sessions) as session:
             row = self._get(session, name)
             url = self.svc.box.open(row.url, what=f"The URL of alert {name}")["url"]
@@ -167,15 +211,15 @@ class AlertService(AlertDelivery):
             row = self._get(session, name)
             row.last_result = "delivered" if error is None else f"failed: {error}"
             row.last_sent_at = self.svc.clock.now()
-        return error is None, "delivered" if error is None else error
+        return Delivery(error is None, "delivered" if error is None else error)
 
-    def _known_jobs(self, session: Any, names: builtins.list[str]) -> builtins.list[str]:
+    def _known_jobs(self, session: Session, names: builtins.list[str]) -> builtins.list[str]:
         for name in names:
             if job_store.get(session, name) is None:
                 raise JobNotFound(f"No job named {name!r}")
         return sorted(set(names))
 
-    def _get(self, session: Any, name: str) -> AlertRow:
+    def _get(self, session: Session, name: str) -> AlertRow:
         row = store.get(session, name)
         if row is None:
             raise AlertNotFound(f"No alert named {name!r}")
@@ -199,20 +243,20 @@ def _hint(url: str) -> str:
     return f"{parts.scheme}://{host}/…" if host else f"{parts.scheme}://…"
 
 
-def _view(row: AlertRow, waiting: int) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "url": row.url_hint,
-        "events": list(row.events),
-        "jobs": list(row.jobs),
-        "tags": list(row.tags),
-        "after": row.after,
-        "digest_at": row.digest_at,
-        "last_result": row.last_result,
-        "last_sent_at": row.last_sent_at.isoformat() if row.last_sent_at else None,
-        "waiting": waiting,
-        "created_at": row.created_at.isoformat(),
-    }
+def _view(row: AlertRow, waiting: int) -> AlertView:
+    return AlertView(
+        name=row.name,
+        url=row.url_hint,
+        events=list(row.events),
+        jobs=list(row.jobs),
+        tags=list(row.tags),
+        after=row.after,
+        digest_at=row.digest_at,
+        last_result=row.last_result,
+        last_sent_at=row.last_sent_at.isoformat() if row.last_sent_at else None,
+        waiting=waiting,
+        created_at=row.created_at.isoformat(),
+    )
 
 
 def _digest_at(text: str | None) -> str:

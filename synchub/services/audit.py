@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,33 @@ if TYPE_CHECKING:
     from synchub.services.context import Services
 
 MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit event. `before` and `after` are the views it recorded, as JSON
+    documents (what each view was when it was written), secrets masked."""
+
+    id: int
+    at: str  #: ISO 8601
+    actor: str  #: the token's name, or "cli"
+    action: str  #: e.g. job.edit, remote.add, token.revoke
+    target_type: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "target_type": self.target_type,
+            "target": self.target,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 class AuditService:
@@ -32,7 +60,7 @@ class AuditService:
         until: datetime | None = None,
         before_id: int | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEntry]:
         """Events newest first. `action` "job" matches every job.* action. Continue with
         `before_id` = the last id seen. InvalidInput for a bad limit or a naive time."""
         if limit < 1 or limit > MAX_LIMIT:
@@ -51,16 +79,16 @@ class AuditService:
                 limit=limit,
             )
             return [
-                {
-                    "id": r.id,
-                    "at": r.at.isoformat(),
-                    "actor": r.actor,
-                    "action": r.action,
-                    "target_type": r.target_type,
-                    "target": r.target,
-                    "before": _masked(r.target_type, r.before),
-                    "after": _masked(r.target_type, r.after),
-                }
+                AuditEntry(
+                    id=r.id,
+                    at=r.at.isoformat(),
+                    actor=r.actor,
+                    action=r.action,
+                    target_type=r.target_type,
+                    target=r.target,
+                    before=_masked(r.target_type, r.before),
+                    after=_masked(r.target_type, r.after),
+                )
                 for r in rows
             ]
 

@@ -22,19 +22,21 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from synchub.services.config_changes import KIND_OF, Planner
+from synchub.services.config_changes import KIND_OF, Kind, Planner
 from synchub.services.config_export import document
 from synchub.services.config_file import SECTIONS, dump, load
 from synchub.store import audit
 from synchub.store.db import one_transaction, transaction
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from synchub.services.context import Services
 
-#: The order a job's params are written in; other keys follow, sorted.
-_PARAMS_ORDER = ("op", "source", "destination", "filters", "options")
+Action = Literal["create", "change", "remove"]
+ACTIONS: tuple[Action, ...] = ("create", "change", "remove")
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class PlanStep:
-    action: str  #: create, change or remove
-    kind: str  #: remote, job or alert
+    action: Action
+    kind: Kind
     name: str
     changes: list[FieldChange] = field(default_factory=list)
 
@@ -63,6 +65,10 @@ class Applied:
     @property
     def changed(self) -> bool:
         return bool(self.plan) and not self.dry_run
+
+    def count(self, action: Action) -> int:
+        """How many objects the plan creates, changes or removes."""
+        return sum(step.action == action for step in self.plan)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -129,18 +135,18 @@ class ConfigService:
                 planner = Planner(inner, loaded, env, prune)
                 secrets = planner.run()
                 after, _ = document(inner, sections)
-            plan = _plan(before, after, secrets)
-            if plan and not dry_run:
-                self._record(tx.sessions, source, digest, plan)
+            applied = Applied(digest, dry_run, _plan(before, after, secrets))
+            if applied.changed:
+                self._record(tx.sessions, source, applied)
                 tx.commit()
-        if plan and not dry_run:
+        if applied.changed:
             self.svc.on_change()
-        return Applied(digest, dry_run, plan)
+        return applied
 
-    def _record(self, sessions: Any, source: str, digest: str, plan: list[PlanStep]) -> None:
-        counts = {a: sum(s.action == a for s in plan) for a in ("create", "change", "remove")}
+    def _record(self, sessions: sessionmaker[Session], source: str, applied: Applied) -> None:
         with transaction(sessions) as session:
-            after = {"config_sha256": digest, **counts}
+            after: dict[str, str | int] = {"config_sha256": applied.sha256}
+            after.update((a, applied.count(a)) for a in ACTIONS)
             self.svc.audit_event(session, "config.apply", source[:200], after=after)
 
 
@@ -148,7 +154,7 @@ class ConfigService:
 
 
 def _plan(
-    before: dict[str, Any], after: dict[str, Any], secrets: dict[tuple[str, str], list[str]]
+    before: dict[str, Any], after: dict[str, Any], secrets: dict[tuple[Kind, str], list[str]]
 ) -> list[PlanStep]:
     """What changed between two documents, object by object and field by field; each
     secret that changed unseen (the references are the same) as `(secret)`."""

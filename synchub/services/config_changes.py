@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -18,9 +18,11 @@ from synchub.services.config_export import JOB_KEYS
 from synchub.services.config_file import (
     EDIT_ONLY,
     KEEP,
+    AlertEntry,
     ConfigInvalid,
     FileProblem,
     Loaded,
+    RemoteEntry,
     reference_name,
     resolve,
 )
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from synchub.services.context import Services
 
 
-KIND_OF = {"remotes": "remote", "jobs": "job", "alerts": "alert"}
+Kind = Literal["remote", "job", "alert"]
+#: A section of the file -> the kind of object it holds.
+KIND_OF: dict[str, Kind] = {"remotes": "remote", "jobs": "job", "alerts": "alert"}
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Planner:
         self.prune = prune
         self.problems: list[InvalidInput] = []
 
-    def run(self) -> dict[tuple[str, str], list[str]]:
+    def run(self) -> dict[tuple[Kind, str], list[str]]:
         """Make every change; ConfigInvalid (after rolling back nothing: the caller's
         transaction is left for it to drop) for any problem."""
         config = self.loaded.config
@@ -76,7 +80,9 @@ class Planner:
 
     # remotes ----------------------------------------------------------------------
 
-    def _remotes(self, entries: dict[str, Any], steps: list[_Step], removals: list[_Step]) -> None:
+    def _remotes(
+        self, entries: dict[str, RemoteEntry], steps: list[_Step], removals: list[_Step]
+    ) -> None:
         current = {v.name: v for v in self.svc.remotes.list()}
         for name, entry in entries.items():
             options = {
@@ -91,7 +97,7 @@ class Planner:
                 removals.append(_Step("remotes", name, self._remove(self.svc.remotes.remove, name)))
 
     def _add_remote(
-        self, name: str, entry: Any, options: dict[str, str]
+        self, name: str, entry: RemoteEntry, options: dict[str, str]
     ) -> Callable[[], list[str]]:
         def run() -> list[str]:
             _no_keep(options, f"remote {name!r}")
@@ -101,7 +107,7 @@ class Planner:
         return run
 
     def _change_remote(
-        self, name: str, entry: Any, options: dict[str, str]
+        self, name: str, entry: RemoteEntry, options: dict[str, str]
     ) -> Callable[[], list[str]]:
         def run() -> list[str]:
             view = self.svc.remotes.show(name)
@@ -123,7 +129,9 @@ class Planner:
 
     # jobs -------------------------------------------------------------------------
 
-    def _jobs(self, entries: dict[str, Any], steps: list[_Step], removals: list[_Step]) -> None:
+    def _jobs(
+        self, entries: dict[str, BaseModel], steps: list[_Step], removals: list[_Step]
+    ) -> None:
         current = {str(v["name"]): v for v in self.svc.jobs.list()}
         for name, entry in entries.items():
             given = self._job_values(name, entry)
@@ -211,8 +219,10 @@ class Planner:
 
     # alerts -----------------------------------------------------------------------
 
-    def _alerts(self, entries: dict[str, Any], steps: list[_Step], removals: list[_Step]) -> None:
-        current = {str(v["name"]) for v in self.svc.alerts.list()}
+    def _alerts(
+        self, entries: dict[str, AlertEntry], steps: list[_Step], removals: list[_Step]
+    ) -> None:
+        current = {v.name for v in self.svc.alerts.list()}
         for name, entry in entries.items():
             url = self._secret(entry.url, "alerts", name, "url")
             spec = AlertFields(
@@ -286,11 +296,11 @@ class Planner:
         return (*base, *parts)
 
 
-def settle(steps: list[_Step]) -> dict[tuple[str, str], list[str]]:
+def settle(steps: list[_Step]) -> dict[tuple[Kind, str], list[str]]:
     """Run each step once, then again those that failed while another got through
     (it may have waited for it: a job on a remote added later in the list). Each
     step's problem, if it still has one, is left on it."""
-    secrets: dict[tuple[str, str], list[str]] = {}
+    secrets: dict[tuple[Kind, str], list[str]] = {}
     pending = steps
     while pending:
         failed = []

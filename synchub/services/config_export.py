@@ -14,7 +14,9 @@ from synchub.services.jobs.fields import JobFields
 from synchub.services.masks import MASK
 
 if TYPE_CHECKING:
+    from synchub.services.alerts import AlertView
     from synchub.services.context import Services
+    from synchub.services.remote_views import RemoteView
 
 
 #: The order a job's params are written in; other keys follow, sorted.
@@ -34,12 +36,12 @@ def document(
         jobs = sorted(svc.jobs.list(), key=lambda v: str(v["name"]))
         document["jobs"] = {v["name"]: _job_entry(v, keep) for v in jobs}
     if "alerts" in wanted:
-        alerts = sorted(svc.alerts.list(), key=lambda v: str(v["name"]))
-        document["alerts"] = {v["name"]: _alert_entry(v, keep) for v in alerts}
+        alerts = sorted(svc.alerts.list(), key=lambda v: v.name)
+        document["alerts"] = {v.name: _alert_entry(v, keep) for v in alerts}
     return document, warnings
 
 
-def _remote_entry(view: Any, keep: bool, warnings: builtins.list[str]) -> dict[str, Any]:
+def _remote_entry(view: RemoteView, keep: bool, warnings: builtins.list[str]) -> dict[str, Any]:
     options = {
         key: reference(env_name(view.name, key), keep=keep) if value == MASK else value
         for key, value in sorted(view.options.items())
@@ -117,13 +119,13 @@ def _params_entry(job: str, params: dict[str, Any], keep: bool) -> dict[str, Any
     return out
 
 
-def _alert_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
+def _alert_entry(view: AlertView, keep: bool) -> dict[str, Any]:
     return {
-        "url": reference(env_name("alert", view["name"], "url"), keep=keep),
-        "events": list(view["events"]),
-        "jobs": list(view["jobs"]),
-        "tags": list(view["tags"]),
-        "after": view["after"],
+        "url": reference(env_name("alert", view.name, "url"), keep=keep),
+        "events": list(view.events),
+        "jobs": list(view.jobs),
+        "tags": list(view.tags),
+        "after": view.after,
         # Only when it differs from the default: files written before digests stay as they were.
-        **({"digest_at": view["digest_at"]} if view["digest_at"] != "08:00" else {}),
+        **({"digest_at": view.digest_at} if view.digest_at != "08:00" else {}),
     }

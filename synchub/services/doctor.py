@@ -293,13 +293,12 @@ class DoctorService:
 
     def _alerts(self) -> Iterator[Finding]:
         for alert in self.svc.alerts.list():
-            result = alert["last_result"] or ""
+            result = alert.last_result or ""
             if result.startswith("failed"):
                 yield problem(
                     "alerts",
-                    f"alert {alert['name']}'s last delivery {result}; "
-                    f"{alert['waiting']} message(s) wait",
-                    f"check its URL with `synchub alert test {alert['name']}`",
+                    f"alert {alert.name}'s last delivery {result}; {alert.waiting} message(s) wait",
+                    f"check its URL with `synchub alert test {alert.name}`",
                 )
 
     def _retention(self) -> Finding:

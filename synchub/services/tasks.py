@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,69 @@ if TYPE_CHECKING:
 Match = Callable[[str, str], bool]
 
 
+@dataclass(frozen=True)
+class TaskView:
+    """A file task as it is shown; instants in ISO 8601."""
+
+    id: int
+    job: str
+    job_id: int
+    path: str  #: relative to the job's source
+    state: TaskState
+    run_id: int | None  #: the run that carries it, carried it last, or will send it alone
+    size: int | None  #: bytes, when known
+    bytes: int  #: bytes sent so far
+    percent: int | None
+    speed_bps: float | None  #: while transferring
+    eta_s: float | None  #: while transferring
+    error: str | None  #: why it failed
+    created_at: str  #: first seen
+    seen_at: str  #: last change seen
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "job": self.job,
+            "job_id": self.job_id,
+            "path": self.path,
+            "state": self.state.value,
+            "run_id": self.run_id,
+            "size": self.size,
+            "bytes": self.bytes,
+            "percent": self.percent,
+            "speed_bps": self.speed_bps,
+            "eta_s": self.eta_s,
+            "error": self.error,
+            "created_at": self.created_at,
+            "seen_at": self.seen_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(frozen=True)
+class WatchedFolder:
+    """A watched-folder job and what its runs did."""
+
+    job: dict[str, Any]  #: the job's view
+    files_sent: int  #: by its runs, ever: deleting tasks does not lower it
+    running: bool  #: a run of it runs now
+    last_run_at: str | None  #: when its last run ended (ISO 8601)
+
+
+@dataclass(frozen=True)
+class TaskDay:
+    """One day of watched folders' work, in the zone asked for."""
+
+    date: str  #: YYYY-MM-DD
+    added: int  #: tasks seen
+    done: int  #: files sent (from the runs' change reports)
+
+
 class TaskService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -42,7 +106,7 @@ class TaskService:
         before_id: int | None = None,
         offset: int = 0,
         limit: int = 50,
-    ) -> tuple[builtins.list[dict[str, Any]], int]:
+    ) -> tuple[builtins.list[TaskView], int]:
         """Tasks newest first from `offset` (or before id `before_id`), and how many
         match in all."""
         with reading(self.svc.sessions) as session:
@@ -63,11 +127,11 @@ class TaskService:
             )
             return [task_view(*row) for row in rows], total
 
-    def show(self, task_id: int) -> dict[str, Any]:
+    def show(self, task_id: int) -> TaskView:
         with reading(self.svc.sessions) as session:
             return task_view(*self._get(session, task_id))
 
-    def retry(self, task_id: int, trigger: Trigger = Trigger.MANUAL) -> dict[str, Any]:
+    def retry(self, task_id: int, trigger: Trigger = Trigger.MANUAL) -> TaskView:
         """Send this one file again, in a run of its own (rclone copyto). TaskBusy
         while it is queued or being transferred: it goes already."""
         now = self.svc.clock.now()
@@ -90,39 +154,41 @@ class TaskService:
             self._busy_check(session, task_id, "deleted")
             store.remove(session, task_id)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[TaskState, int]:
         """How many tasks are in each state (all states present)."""
         with reading(self.svc.sessions) as session:
             found = store.counts(session)
-        return {state.value: found.get(state.value, 0) for state in TaskState}
+        return {state: found.get(state.value, 0) for state in TaskState}
 
-    def folders(self) -> builtins.list[dict[str, Any]]:
-        """The watched-folder jobs, oldest first, each with `files_sent` (by its
-        runs, ever: deleting tasks does not lower it), `running` (a run of it runs
-        now) and `last_run_at` (when its last run ended)."""
+    def folders(self) -> builtins.list[WatchedFolder]:
+        """The watched-folder jobs, oldest first, each with what its runs did."""
         views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
             ids = [v["id"] for v in views]
             sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
             last = job_runs.last_finished(session, ids)
-        for view in views:
-            view["files_sent"] = sent.get(view["id"], 0)
-            view["running"] = view["id"] in running
-            view["last_run_at"] = iso(last.get(view["id"]))
-        return views
+        return [
+            WatchedFolder(
+                job=view,
+                files_sent=sent.get(view["id"], 0),
+                running=view["id"] in running,
+                last_run_at=iso(last.get(view["id"])),
+            )
+            for view in views
+        ]
 
     def files_sent(self) -> int:
         """How many files the watched folders have sent, deleted tasks included."""
         with reading(self.svc.sessions) as session:
             return sum(store.sent_by_job(session).values())
 
-    def recent(self, limit: int = 10) -> builtins.list[dict[str, Any]]:
+    def recent(self, limit: int = 10) -> builtins.list[TaskView]:
         """The last tasks to end, newest first."""
         with reading(self.svc.sessions) as session:
             return [task_view(task, task.state, job) for task, job in store.recent(session, limit)]
 
-    def daily(self, days: int, zone: tzinfo) -> builtins.list[dict[str, Any]]:
+    def daily(self, days: int, zone: tzinfo) -> builtins.list[TaskDay]:
         """The last `days` days in `zone`, oldest first: tasks seen (`added`) and
         files sent (`done`, from the runs' change reports, so that deleting tasks
         does not lower it) each day."""
@@ -137,7 +203,7 @@ class TaskService:
             for sent in store.sent_since(session, start):
                 _count(done, sent.astimezone(zone).date())
         return [
-            {"date": day.isoformat(), "added": added.get(day, 0), "done": done.get(day, 0)}
+            TaskDay(day.isoformat(), added.get(day, 0), done.get(day, 0))
             for day in (first + timedelta(days=i) for i in range(days))
         ]
 
@@ -164,26 +230,26 @@ def _count(counter: dict[date, int], day: date) -> None:
     counter[day] = counter.get(day, 0) + 1
 
 
-def task_view(task: FileTaskRow, status: str, job_name: str) -> dict[str, Any]:
+def task_view(task: FileTaskRow, status: str, job_name: str) -> TaskView:
     duration = None
     if task.started_at is not None and task.finished_at is not None:
         duration = max(0.0, (task.finished_at - task.started_at).total_seconds())
-    return {
-        "id": task.id,
-        "job": job_name,
-        "job_id": task.job_id,
-        "path": task.path,
-        "state": status,
-        "run_id": task.run_id,
-        "size": task.size,
-        "bytes": task.bytes,
-        "percent": task.percent,
-        "speed_bps": task.speed_bps,
-        "eta_s": task.eta_s,
-        "error": task.error,
-        "created_at": task.created_at.isoformat(),
-        "seen_at": task.seen_at.isoformat(),
-        "started_at": iso(task.started_at),
-        "finished_at": iso(task.finished_at),
-        "duration_s": duration,
-    }
+    return TaskView(
+        id=task.id,
+        job=job_name,
+        job_id=task.job_id,
+        path=task.path,
+        state=TaskState(status),
+        run_id=task.run_id,
+        size=task.size,
+        bytes=task.bytes,
+        percent=task.percent,
+        speed_bps=task.speed_bps,
+        eta_s=task.eta_s,
+        error=task.error,
+        created_at=task.created_at.isoformat(),
+        seen_at=task.seen_at.isoformat(),
+        started_at=iso(task.started_at),
+        finished_at=iso(task.finished_at),
+        duration_s=duration,
+    )

@@ -30,7 +30,7 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
@@ -97,6 +97,38 @@ class Scope(StrEnum):
 
 
 _PREFIXES = {Scope.COMPAT_RSH: "/compat/rsh"}
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A token as it is shown: never its secret or digest; instants in ISO 8601."""
+
+    name: str
+    role: str  #: a Role's value, as stored
+    scope: str | None  #: a Scope's value, as stored; None: usable everywhere
+    state: Literal["active", "expired", "revoked"]
+    hint: str  #: the first characters of the secret, then "…"
+    given: bool  #: its value was given at creation rather than generated: weaker
+    created_at: str
+    created_by: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "scope": self.scope,
+            "state": self.state,
+            "hint": self.hint,
+            "given": self.given,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at,
+            "revoked_at": self.revoked_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -179,7 +211,7 @@ class TokenService:
         expires: str | None = None,
         value: str | None = None,
         scope: str | None = None,
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, TokenView]:
         """A new token: (its secret, shown only now; its view). AlreadyExists while a
         live token has this name or this value; InvalidInput for a bad name, role,
         expiry, value (see `check_value`) or scope (one of `Scope`, or None).
@@ -227,7 +259,7 @@ class TokenService:
                 session.add(row)
                 session.flush()
                 view = token_view(row, now)
-                self.svc.audit_event(session, "token.create", name, at=now, after=view)
+                self.svc.audit_event(session, "token.create", name, at=now, after=view.as_dict())
         except IntegrityError:
             # Another process created a live token of this name (or value) between
             # check and insert.
@@ -247,7 +279,7 @@ class TokenService:
             return None  # a concurrent `synchub init` made it
         return secret
 
-    def list(self, *, include_revoked: bool = False) -> builtins.list[dict[str, Any]]:
+    def list(self, *, include_revoked: bool = False) -> builtins.list[TokenView]:
         """Every token, without its secret or digest."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
@@ -255,7 +287,7 @@ class TokenService:
                 token_view(r, now) for r in store.listing(session, include_revoked=include_revoked)
             ]
 
-    def revoke(self, name: str) -> dict[str, Any]:
+    def revoke(self, name: str) -> TokenView:
         """Revoke the live token called `name`; its requests fail from now on."""
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
@@ -267,7 +299,9 @@ class TokenService:
                 raise TokenNotFound(f"No live token named {name!r}")
             session.refresh(row)
             view = token_view(row, now)
-            self.svc.audit_event(session, "token.revoke", name, at=now, before=before, after=view)
+            self.svc.audit_event(
+                session, "token.revoke", name, at=now, before=before.as_dict(), after=view.as_dict()
+            )
         return view
 
     def authenticate(self, secret: str | None) -> Principal:
@@ -366,27 +400,28 @@ class Touches:
 TOUCHES = Touches()
 
 
-def token_view(row: TokenRow, now: datetime) -> dict[str, Any]:
+def token_view(row: TokenRow, now: datetime) -> TokenView:
+    state: Literal["active", "expired", "revoked"]
     if row.revoked_at is not None:
         state = "revoked"
     elif row.expires_at is not None and row.expires_at <= now:
         state = "expired"
     else:
         state = "active"
-    return {
-        "name": row.name,
-        "role": row.role,
-        "scope": row.scope,
-        "state": state,
-        "hint": row.hint + "…",
+    return TokenView(
+        name=row.name,
+        role=row.role,
+        scope=row.scope,
+        state=state,
+        hint=row.hint + "…",
         # Given values may not start with PREFIX, so the hint tells them apart.
-        "given": not row.hint.startswith(PREFIX),
-        "created_at": iso(row.created_at),
-        "created_by": row.created_by,
-        "expires_at": iso(row.expires_at),
-        "last_used_at": iso(row.last_used_at),
-        "revoked_at": iso(row.revoked_at),
-    }
+        given=not row.hint.startswith(PREFIX),
+        created_at=row.created_at.isoformat(),
+        created_by=row.created_by,
+        expires_at=iso(row.expires_at),
+        last_used_at=iso(row.last_used_at),
+        revoked_at=iso(row.revoked_at),
+    )
 
 
 def _stored_scope(value: str | None) -> Scope | None:

@@ -154,15 +154,15 @@ def anything_to_do(session: Session, now: datetime) -> bool:
     return bool(session.scalar(select(exists(unseen.limit(1)) | exists(due.limit(1)))))
 
 
-def delivery_counts(session: Session) -> dict[str, int]:
-    """Delivery attempts so far: {"delivered": n, "failed": n}."""
+def delivery_counts(session: Session) -> tuple[int, int]:
+    """Delivery attempts so far: (delivered, failed)."""
     sent, attempts = session.execute(
         select(
             func.count(AlertMessageRow.sent_at),
             func.coalesce(func.sum(AlertMessageRow.attempts), 0),
         )
     ).one()
-    return {"delivered": int(sent), "failed": int(attempts) - int(sent)}
+    return int(sent), int(attempts) - int(sent)
 
 
 def scheduled_jobs(session: Session) -> list[JobRow]:

@@ -17,6 +17,7 @@ from synchub.core.errors import InvalidInput
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.services import Services
+from synchub.services.tasks import TaskView, WatchedFolder
 from synchub.services.tokens import Role
 from synchub.web import console, live
 from synchub.web.console import Templates, Visit, redirect, writer
@@ -82,7 +83,7 @@ def router(templates: Templates) -> APIRouter:
         visit = await writer(request, Role.OPERATOR)
         task = await run_sync(visit.svc.tasks.retry, task_id, Trigger.MANUAL)
         back = console.safe_next(request.query_params.get("back"))
-        said = f"File {task['path']} is sent again, alone, by run {task['run_id']}."
+        said = f"File {task.path} is sent again, alone, by run {task.run_id}."
         return redirect(back if back.startswith("/folders") else "/folders", said)
 
     @folders.post("/folders/tasks/{task_id}/remove")
@@ -91,7 +92,7 @@ def router(templates: Templates) -> APIRouter:
         task = await run_sync(visit.svc.tasks.show, task_id)
         await run_sync(visit.svc.tasks.remove, task_id)
         back = console.safe_next(request.query_params.get("back"))
-        said = f"Task of {task['path']} removed (the file itself is untouched)."
+        said = f"Task of {task.path} removed (the file itself is untouched)."
         return redirect(back if back.startswith("/folders") else "/folders", said)
 
     return folders
@@ -101,8 +102,8 @@ def router(templates: Templates) -> APIRouter:
 class Shown:
     """What the page shows: the folders, and a page of tasks with its filters."""
 
-    folders: list[dict[str, Any]]
-    tasks: list[dict[str, Any]]
+    folders: list[WatchedFolder]
+    tasks: list[TaskView]
     total: int
     more: bool
     job: str

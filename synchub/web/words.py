@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from synchub.services.overview import JobStatus
+from synchub.services.tasks import TaskView, WatchedFolder
 from synchub.web import format as fmt
 
 
@@ -99,15 +100,14 @@ def duration_of(run: dict[str, Any], now: datetime) -> float | None:
     return max(0.0, (end - start).total_seconds())
 
 
-def folder_badge(folder: dict[str, Any]) -> Badge:
-    """A watched folder's state (a view of TaskService.folders): scanning while a run
-    of it runs, not watched when its folder is missing or unreadable (its problem says
-    why), disabled, or watching."""
-    if folder.get("running"):
+def folder_badge(folder: WatchedFolder) -> Badge:
+    """A watched folder's state: scanning while a run of it runs, not watched when its
+    folder is missing or unreadable (its problem says why), disabled, or watching."""
+    if folder.running:
         return Badge("scanning", "▶", "scanning", "info")
-    if not folder.get("enabled"):
+    if not folder.job["enabled"]:
         return Badge("disabled", "‖", "disabled", "muted")
-    if folder.get("watch_problem"):
+    if folder.job["watch_problem"]:
         return Badge("not-watched", "⚠", "not watched", "warn")
     return Badge("watching", "◉", "watching", "ok")
 
@@ -121,12 +121,12 @@ _TASKS = {
 }
 
 
-def task_badge(task: dict[str, Any]) -> Badge:
+def task_badge(task: TaskView) -> Badge:
     """A file task's state; a transfer says how far it is."""
-    state = task["state"]
+    state = task.state.value
     icon, word, tone = _TASKS.get(state, ("?", state, "muted"))
-    if state == "transferring" and task.get("percent") is not None:
-        word += f" {task['percent']} %"
+    if state == "transferring" and task.percent is not None:
+        word += f" {task.percent} %"
     return Badge(state, icon, word, tone)
 
 

@@ -272,7 +272,7 @@ def test_a_symlink_inside_the_roots_is_followed_and_the_folder_kept_resolved(
     )  # fmt: skip
     assert job["params"]["options"] == [] and job["params"]["filters"] == []
     (event,) = api.svc.audit.page(target="photos")
-    assert (event["action"], event["actor"]) == ("job.add", "rsh-console")
+    assert (event.action, event.actor) == ("job.add", "rsh-console")
     # It should refuse a missing directory or a file with a 400 that says so.
     (inbox / "note.txt").write_text("x")
     for path in (f"{inbox}/gone", f"{inbox}/note.txt"):
@@ -288,13 +288,13 @@ def test_the_console_operator_adds_and_removes_folders_and_retries_and_deletes_t
         job = job_store.get(session, "photos")
         assert job is not None
         task_store.seen(session, job.id, ["a.jpg", "b.jpg"], api.clock.now())
-    ids = {t["path"]: t["id"] for t in api.svc.tasks.page()[0]}
+    ids = {t.path: t.id for t in api.svc.tasks.page()[0]}
     retried = ok(console.put(f"/compat/rsh/tasks/{ids['a.jpg']}", json={"status": 0}))
     assert retried["status"] == 1
     ok(console.delete(f"/compat/rsh/tasks/{ids['b.jpg']}"))
     ok(console.delete(f"{FOLDERS}{made['_id']}"))
     assert api.svc.jobs.list() == []
-    actions = [(e["action"], e["actor"]) for e in api.svc.audit.page(target="photos")]
+    actions = [(e.action, e.actor) for e in api.svc.audit.page(target="photos")]
     assert actions == [("job.remove", "rsh-console"), ("job.add", "rsh-console")]
 
 
@@ -332,14 +332,14 @@ def test_a_viewers_console_token_only_looks(api: Api, console: httpx.Client, inb
         for method, path, body in (
             ("POST", FOLDERS, folder(inbox, name="other")),
             ("DELETE", f"{FOLDERS}{made['_id']}", None),
-            ("PUT", f"/compat/rsh/tasks/{task['id']}", {"status": 0}),
-            ("DELETE", f"/compat/rsh/tasks/{task['id']}", None),
+            ("PUT", f"/compat/rsh/tasks/{task.id}", {"status": 0}),
+            ("DELETE", f"/compat/rsh/tasks/{task.id}", None),
         ):
             said = message(viewer.request(method, path, json=body), 403)
             assert "needs operator" in said, (method, path)
         ok(viewer.get(FOLDERS))
     unchanged.check()
-    assert api.svc.tasks.show(task["id"])["state"] == "pending"
+    assert api.svc.tasks.show(task.id).state == "pending"
 
 
 def test_the_console_operator_token_cannot_touch_the_rest_api(

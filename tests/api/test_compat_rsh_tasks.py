@@ -188,8 +188,8 @@ def test_a_local_folder_from_creation_to_uploaded_files(
     assert api.viewer.get("/api/v1/jobs/photos").status_code == 404
     assert api.svc.runs.show(run_id)["job_deleted"] is True
     events = api.svc.audit.page(target="photos")
-    assert [e["action"] for e in events] == ["job.remove", "job.add"]
-    assert {e["actor"] for e in events} == {"rsh-console"}
+    assert [e.action for e in events] == ["job.remove", "job.add"]
+    assert {e.actor for e in events} == {"rsh-console"}
 
 
 def test_a_remote_folder_and_a_rest_made_job_are_both_folders(

@@ -234,7 +234,7 @@ def test_an_operator_runs_cancels_and_retries(api: Api, photos: int) -> None:
     client.post("/jobs/photos/disable", data={"csrf": csrf})
     assert api.svc.jobs.show("photos")["enabled"] is False
     events = api.svc.audit.page(actor="operator-olga")
-    assert [e["action"] for e in events] == ["job.disable"]
+    assert [e.action for e in events] == ["job.disable"]
 
 
 def test_an_unknown_object_or_a_refused_change_is_a_page_in_words(api: Api, photos: int) -> None:

@@ -33,7 +33,7 @@ def inbox(api: Api, tmp_path: Path) -> dict[str, int]:
     gone.rmdir()
     seen(api, "inbox", "a.txt", "b.txt", "c.txt")
     tasks, _ = api.svc.tasks.page(job="inbox")
-    return {t["path"]: t["id"] for t in tasks}
+    return {t.path: t.id for t in tasks}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -74,20 +74,20 @@ def test_an_operator_retries_and_removes_a_task(
     )
     assert answer.status_code == 303 and answer.headers["location"] == "/folders?state=queued"
     task = api.svc.tasks.show(a)
-    assert task["state"] == "queued" and task["run_id"] is not None
+    assert task.state == "queued" and task.run_id is not None
     page = client.get(answer.headers["location"]).text
-    assert f"sent again, alone, by run {task['run_id']}" in page  # the flash
+    assert f"sent again, alone, by run {task.run_id}" in page  # the flash
     assert f'data-task-id="{a}" data-state="queued"' in page and "on its way" in page
     # It should refuse a second retry while the file goes already, in words.
     again = client.post(f"/folders/tasks/{a}/retry", data={"csrf": csrf})
     assert again.status_code == 409 and "cannot be retried now" in again.text
     harness.step()
-    assert api.svc.tasks.show(a)["state"] == "done"
+    assert api.svc.tasks.show(a).state == "done"
     # A write is sent back to the folders page only, never elsewhere.
     b = inbox["b.txt"]
     answer = client.post(f"/folders/tasks/{b}/remove?back=//evil.example/", data={"csrf": csrf})
     assert answer.status_code == 303 and answer.headers["location"] == "/folders"
-    assert b not in {t["id"] for t in api.svc.tasks.page(job="inbox")[0]}
+    assert b not in {t.id for t in api.svc.tasks.page(job="inbox")[0]}
     assert client.post(f"/folders/tasks/{b}/remove", data={"csrf": csrf}).status_code == 404
 
 
@@ -101,7 +101,7 @@ def test_a_viewers_or_a_forged_task_write_is_refused(api: Api, inbox: dict[str, 
     operator = sign_in(api, "operator")
     for action in ("retry", "remove"):
         assert operator.post(f"/folders/tasks/{c}/{action}", data={"csrf": csrf}).status_code == 403
-    assert api.svc.tasks.show(c)["state"] == "pending"
+    assert api.svc.tasks.show(c).state == "pending"
 
 
 def test_a_visitor_without_a_session_is_sent_to_sign_in(api: Api) -> None:

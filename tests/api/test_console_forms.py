@@ -172,7 +172,7 @@ def test_a_job_added_through_the_form_is_what_the_api_would_have_made(api: Api, 
     assert "<code>.mounted</code> must exist at the source's root" in page
     docs = client.get("/jobs/docs").text  # a sync: its guard said in words
     assert "delete more than 50% of the destination&#39;s files stops before" in docs
-    assert [e["action"] for e in api.svc.audit.page(actor="admin-ada")] == ["job.add"]
+    assert [e.action for e in api.svc.audit.page(actor="admin-ada")] == ["job.add"]
 
 
 def test_every_error_is_shown_beside_its_field_and_what_was_typed_is_kept(

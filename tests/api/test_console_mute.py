@@ -36,7 +36,7 @@ def test_an_operator_mutes_and_unmutes_and_the_audit_says_who(api: Api, job: str
     assert answer.status_code == 303
     assert api.svc.jobs.show("photos")["muted_until"] is None
     events = api.svc.audit.page(target="photos")
-    assert [(e["action"], e["actor"]) for e in events][:2] == [
+    assert [(e.action, e.actor) for e in events][:2] == [
         ("job.unmute", "operator-olga"),
         ("job.mute", "operator-olga"),
     ]

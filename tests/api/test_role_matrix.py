@@ -167,7 +167,7 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
         job = job_store.get(session, "j")
         assert job is not None
         task_store.seen(session, job.id, ["a.txt", "b.txt", "c.txt"], api.clock.now())
-    tasks = {t["path"]: str(t["id"]) for t in svc.tasks.page()[0]}
+    tasks = {t.path: str(t.id) for t in svc.tasks.page()[0]}
     params = {"source": str(inbox / "spare"), "destination": "vault:spare"}
     folder = svc.jobs.add("spare-folder", JobFields(params=params, watch=True))
     ids = {
@@ -217,7 +217,7 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
     assert wrongly == []
     # It should be the console's own token that added and deleted its folders.
     made = svc.audit.page(target="rsh-made") + svc.audit.page(target="spare-folder")
-    changes = {(e["action"], e["actor"]) for e in made if e["action"] != "job.disable"}
+    changes = {(e.action, e.actor) for e in made if e.action != "job.disable"}
     assert changes - {("job.add", "alice")} == {
         ("job.add", "rsh-operator"),
         ("job.remove", "rsh-operator"),

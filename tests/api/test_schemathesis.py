@@ -229,7 +229,7 @@ class Fuzzed:
                         state="failed", bytes=0, error="seeded", created_at=now, seen_at=now,
                     )
                 )  # fmt: skip
-        live = {t["name"] for t in svc.tokens.list()}
+        live = {t.name for t in svc.tokens.list()}
         if "ci" not in live:
             svc.tokens.create("ci", "viewer")
         if FUZZER not in live:

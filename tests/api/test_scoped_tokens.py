@@ -22,15 +22,15 @@ CONSOLE = "mock-token-123456"
 def test_a_token_may_be_given_its_value_and_is_known_by_it(svc: Services) -> None:
     secret, view = svc.tokens.create("rsh-console", "operator", value=CONSOLE, scope="compat-rsh")
     assert secret == CONSOLE
-    assert (view["scope"], view["given"], view["role"]) == ("compat-rsh", True, "operator")
+    assert (view.scope, view.given, view.role) == ("compat-rsh", True, "operator")
     # It should hint at a quarter of a given value at most: it may be short.
-    assert view["hint"] == "mock…"
+    assert view.hint == "mock…"
     who = svc.tokens.authenticate(CONSOLE)
     assert who == Principal("rsh-console", Role.OPERATOR, Scope.COMPAT_RSH)
     # It should show a generated token as such, and unscoped.
     _, generated = svc.tokens.create("ci", "viewer")
-    assert (generated["scope"], generated["given"]) == (None, False)
-    assert [(t["name"], t["scope"]) for t in svc.tokens.list()] == [
+    assert (generated.scope, generated.given) == (None, False)
+    assert [(t.name, t.scope) for t in svc.tokens.list()] == [
         ("ci", None),
         ("rsh-console", "compat-rsh"),
     ]
@@ -77,7 +77,7 @@ def test_one_value_belongs_to_one_live_token_and_a_revoked_one_frees_it(
     # keeping the revoked row for the record.
     svc.tokens.create("rsh-console", "viewer", value=CONSOLE, scope="compat-rsh")
     assert svc.tokens.authenticate(CONSOLE).role is Role.VIEWER
-    states = [(t["name"], t["state"]) for t in svc.tokens.list(include_revoked=True)]
+    states = [(t.name, t.state) for t in svc.tokens.list(include_revoked=True)]
     assert states == [("rsh-console", "revoked"), ("rsh-console", "active")]
 
 

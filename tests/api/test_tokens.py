@@ -37,7 +37,8 @@ def test_a_token_is_shown_once_and_only_its_digest_is_stored(svc: Services) -> N
     # It should keep a SHA-256 of the secret, never the secret itself.
     assert secret not in (row.digest, row.hint)
     assert len(row.digest) == 64
-    assert secret not in json.dumps(view) and secret not in json.dumps(svc.tokens.list())
+    assert secret not in json.dumps(view.as_dict())
+    assert secret not in json.dumps([t.as_dict() for t in svc.tokens.list()])
     assert svc.tokens.authenticate(secret).name == "ci"
     assert svc.tokens.authenticate(secret).role is Role.OPERATOR
 
@@ -76,28 +77,28 @@ def test_a_missing_or_unknown_token_is_refused(svc: Services) -> None:
 
 def test_a_token_expires_on_time(svc: Services, clock: FakeClock) -> None:
     secret, view = svc.tokens.create("temp", "viewer", expires="1h")
-    assert view["expires_at"] == "2025-06-02T10:00:00+00:00"
+    assert view.expires_at == "2025-06-02T10:00:00+00:00"
     clock.advance(3599)
     assert svc.tokens.authenticate(secret).name == "temp"
     clock.advance(1)
     with pytest.raises(Unauthenticated, match="expired"):
         svc.tokens.authenticate(secret)
-    assert svc.tokens.list()[0]["state"] == "expired"
+    assert svc.tokens.list()[0].state == "expired"
 
 
 def test_a_revoked_token_is_refused_and_its_name_can_be_used_again(svc: Services) -> None:
     old, _ = svc.tokens.create("ci", "admin")
     with pytest.raises(AlreadyExists, match="revoke it first"):
         svc.tokens.create("ci", "viewer")
-    assert svc.tokens.revoke("ci")["state"] == "revoked"
+    assert svc.tokens.revoke("ci").state == "revoked"
     with pytest.raises(Unauthenticated):
         svc.tokens.authenticate(old)
     with pytest.raises(TokenNotFound):
         svc.tokens.revoke("ci")
     new, _ = svc.tokens.create("ci", "viewer")
     assert svc.tokens.authenticate(new).role is Role.VIEWER
-    assert [t["state"] for t in svc.tokens.list(include_revoked=True)] == ["revoked", "active"]
-    assert [t["state"] for t in svc.tokens.list()] == ["active"]
+    assert [t.state for t in svc.tokens.list(include_revoked=True)] == ["revoked", "active"]
+    assert [t.state for t in svc.tokens.list()] == ["active"]
 
 
 def test_bad_token_input_is_refused_and_changes_nothing(svc: Services) -> None:

@@ -50,7 +50,7 @@ def test_a_digest_alert_sends_one_summary_a_day_instead_of_each_event(
     svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["failure", "recovery", "digest"]))
-    assert svc.alerts.show("daily")["digest_at"] == "08:00"
+    assert svc.alerts.show("daily").digest_at == "08:00"
     for result in ("ok", "fail", "ok"):
         run_once(harness, svc, "nightly", result)
     assert receiver.bodies == []  # the digest summarises failure and recovery
@@ -86,11 +86,11 @@ def test_digest_at_is_read_in_the_default_zone_and_checked(
     svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
 ) -> None:
     svc.alerts.add("daily", AlertFields(url=receiver.url, events=["digest"], digest_at="7:30"))
-    assert svc.alerts.show("daily")["digest_at"] == "07:30"
+    assert svc.alerts.show("daily").digest_at == "07:30"
     for bad in ("24:00", "7", "07:60", "noon"):
         with pytest.raises(InvalidInput, match="Bad --digest-at"):
             svc.alerts.edit("daily", AlertChanges(digest_at=bad))
-    assert svc.alerts.show("daily")["digest_at"] == "07:30"
+    assert svc.alerts.show("daily").digest_at == "07:30"
     svc.alerts.edit("daily", AlertChanges(digest_at="10:15"))  # 08:15 UTC
     clock.set(datetime(2025, 6, 3, 8, 14, tzinfo=UTC))
     tick(svc)

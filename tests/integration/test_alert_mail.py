@@ -81,7 +81,7 @@ def test_a_failure_and_its_recovery_arrive_by_mail(
         "&from=synchub@example.com&to=ops@example.com"
     )
     view = svc.alerts.add("mail", AlertFields(url=url))
-    assert view["url"] == "mailto://127.0.0.1/…"
+    assert view.url == "mailto://127.0.0.1/…"
     ends(h, svc, "nightly", "fail")
     ends(h, svc, "nightly", "fail")  # still failing: no second mail
     ends(h, svc, "nightly", "ok")
@@ -96,8 +96,8 @@ def test_a_failure_and_its_recovery_arrive_by_mail(
     )  # type: ignore[union-attr]
     assert box.logins == [("synchub", "mail-s3cret")] * 2
     # It should never show the mail password.
-    assert "mail-s3cret" not in json.dumps(svc.alerts.show("mail"))
-    assert svc.alerts.show("mail")["last_result"] == "delivered"
+    assert "mail-s3cret" not in json.dumps(svc.alerts.show("mail").as_dict())
+    assert svc.alerts.show("mail").last_result == "delivered"
 
 
 def test_a_refused_login_is_a_failed_delivery_that_waits(
@@ -109,7 +109,7 @@ def test_a_refused_login_is_a_failed_delivery_that_waits(
         "&from=synchub@example.com&to=ops@example.com"
     )
     svc.alerts.add("mail", AlertFields(url=url))
-    delivered, why = svc.alerts.test("mail")
-    assert not delivered and "wrong" not in why
+    tested = svc.alerts.test("mail")
+    assert not tested.delivered and "wrong" not in tested.message
     assert box.messages == []
-    assert svc.alerts.show("mail")["last_result"].startswith("failed:")
+    assert svc.alerts.show("mail").last_result.startswith("failed:")

@@ -16,7 +16,7 @@ import pytest
 from synchub.core.clock import FakeClock
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.services import Services
-from synchub.services.alerts import AlertChanges, AlertFields
+from synchub.services.alerts import AlertChanges, AlertFields, Delivery
 from synchub.services.jobs.fields import JobFields
 from tests.support.harness import Harness
 
@@ -86,7 +86,7 @@ def test_a_failure_tells_once_and_its_recovery_once(
     assert len(receiver.bodies) == 1  # still failing: nothing new
     ends(harness, svc, "nightly", "ok")
     assert receiver.titles()[1:] == ["synchub: nightly recovered"]
-    assert svc.alerts.show("ops")["last_result"] == "delivered"
+    assert svc.alerts.show("ops").last_result == "delivered"
 
 
 def test_retries_are_attempts_and_after_n_waits_for_n_failed_chains(
@@ -122,7 +122,7 @@ def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
     receiver.up = False
     ends(harness, svc, "nightly", "fail")
     view = svc.alerts.show("ops")
-    assert view["waiting"] == 1 and view["last_result"].startswith("failed:")
+    assert view.waiting == 1 and view.last_result.startswith("failed:")
     receiver.up = True
     # Another process (a restart) takes over: the message is in the database.
     other = Services(settings, clock=clock, engines=svc.engines)
@@ -134,7 +134,7 @@ def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
     finally:
         other.close()
     assert receiver.titles() == ["synchub: nightly failed"]
-    assert svc.alerts.show("ops")["waiting"] == 0
+    assert svc.alerts.show("ops").waiting == 0
 
 
 def test_runs_that_ended_before_an_alert_existed_tell_nothing(
@@ -172,13 +172,13 @@ def test_the_url_is_sealed_and_never_shown(
     with pytest.raises(InvalidInput):
         svc.alerts.add("bad", AlertFields(url="nosuchservice://hunter2-secret@host"))
     svc.alerts.add("down", AlertFields(url="json://user:hunter2-secret@127.0.0.1:9/"))
-    assert svc.alerts.test("down")[0] is False
+    assert svc.alerts.test("down").delivered is False
     # Apprise logs whole URLs: its log is silenced.
     assert "hunter2" not in caplog.text
     secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
     view = svc.alerts.add("ops", AlertFields(url=secret_url))
-    assert "hunter2" not in json.dumps(svc.alerts.list())
-    assert view["url"] == "json://127.0.0.1/…"
+    assert "hunter2" not in json.dumps([a.as_dict() for a in svc.alerts.list()])
+    assert view.url == "json://127.0.0.1/…"
     assert "hunter2" not in json.dumps(svc.audit.page(limit=10), default=str)
     with svc.db.connect() as conn:
         stored = conn.exec_driver_sql("SELECT url FROM alerts WHERE name = 'ops'").scalar_one()
@@ -187,12 +187,12 @@ def test_the_url_is_sealed_and_never_shown(
 
 def test_test_sends_now_and_reports_the_result(svc: Services, receiver: Receiver) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url))
-    assert svc.alerts.test("ops") == (True, "delivered")
+    assert svc.alerts.test("ops") == Delivery(True, "delivered")
     assert receiver.titles() == ["synchub: test message"]
     receiver.up = False
-    delivered, why = svc.alerts.test("ops")
-    assert not delivered and "did not accept" in why
-    assert svc.alerts.show("ops")["last_result"].startswith("failed:")
+    tested = svc.alerts.test("ops")
+    assert not tested.delivered and "did not accept" in tested.message
+    assert svc.alerts.show("ops").last_result.startswith("failed:")
 
 
 def test_edit_changes_what_is_given_and_keeps_the_rest(
@@ -201,12 +201,12 @@ def test_edit_changes_what_is_given_and_keeps_the_rest(
     svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/", jobs=["nightly"], after=2))
     secret_url = receiver.url.replace("json://", "json://user:hunter2-secret@")
     view = svc.alerts.edit("ops", AlertChanges(url=secret_url, events=["failure"]))
-    assert (view["events"], view["jobs"], view["after"]) == (["failure"], ["nightly"], 2)
+    assert (view.events, view.jobs, view.after) == (["failure"], ["nightly"], 2)
     view = svc.alerts.edit("ops", AlertChanges(jobs=[], tags=["photos"], after=1))
-    assert (view["jobs"], view["tags"], view["after"]) == ([], ["photos"], 1)
+    assert (view.jobs, view.tags, view.after) == ([], ["photos"], 1)
     svc.alerts.edit("ops", AlertChanges(tags=[]))
     # It should send to the new URL, and audit the edit without the secret.
-    assert svc.alerts.test("ops") == (True, "delivered")
+    assert svc.alerts.test("ops") == Delivery(True, "delivered")
     events = svc.audit.page(limit=10)
     assert "hunter2" not in json.dumps(events, default=str)
     assert "alert.edit" in json.dumps(events, default=str)
@@ -230,7 +230,7 @@ def test_a_bad_edit_is_refused_and_changes_nothing(svc: Services, receiver: Rece
     with pytest.raises(AlertNotFound):
         svc.alerts.edit("nope", AlertChanges(after=3))
     assert svc.alerts.show("ops") == before
-    assert svc.alerts.test("ops") == (True, "delivered")  # the URL is the old one
+    assert svc.alerts.test("ops") == Delivery(True, "delivered")  # the URL is the old one
 
 
 def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
@@ -245,7 +245,7 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
     harness.step()
     svc.alerts.examine()
     svc.alerts.deliver()
-    assert receiver.bodies == [] and svc.alerts.show("ops")["waiting"] == 0
+    assert receiver.bodies == [] and svc.alerts.show("ops").waiting == 0
     # It should end by itself: two hours later the job tells again.
     clock.advance(2 * 3600 + 1)
     assert svc.jobs.show("nightly")["muted_until"] is None
@@ -262,7 +262,7 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
     assert svc.jobs.unmute("nightly")["muted_until"] is None
     ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 2
-    actions = [e["action"] for e in svc.audit.page(limit=20)]
+    actions = [e.action for e in svc.audit.page(limit=20)]
     assert {"job.mute", "job.unmute"} <= set(actions)
 
 

@@ -312,7 +312,7 @@ def test_prune_removes_what_the_file_no_longer_names_in_its_sections(
     ]
     assert [r.name for r in svc.remotes.list()] == ["box", "nas"]
     # It should leave the alerts alone: the file has no alerts section.
-    assert [a["name"] for a in svc.alerts.list()] == ["ops"]
+    assert [a.name for a in svc.alerts.list()] == ["ops"]
 
 
 def test_prune_is_refused_for_a_job_with_a_running_run(

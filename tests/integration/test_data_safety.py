@@ -59,7 +59,7 @@ def test_an_emptied_source_fails_the_run_once_and_deletes_nothing(
     assert run["state"] == "succeeded" and run["allow_deletes"] is True
     assert tree(dst) == {}
     (event,) = svc.audit.page(action="run.allow_deletes")
-    assert (event["actor"], event["target"], event["after"]) == ("alice", "backup",
+    assert (event.actor, event.target, event.after) == ("alice", "backup",
                                                                  {"run": run["id"]})  # fmt: skip
 
 
@@ -191,7 +191,7 @@ def test_a_bisync_stopped_by_an_empty_source_is_resynced_on_demand(
     # It should keep bisync's access-check file, put at both roots by the first run.
     assert tree(one) == tree(two) == {**FILES, "RCLONE_TEST": ""}
     (event,) = svc.audit.page(action="run.resync")
-    assert event["after"] == {"run": run_id}
+    assert event.after == {"run": run_id}
     assert one_run(svc, clock)["state"] == "succeeded"
 
 

@@ -167,7 +167,7 @@ def test_an_alert_whose_last_delivery_failed_is_a_problem(
 ) -> None:
     svc.alerts.add("ops", AlertFields(url="json://127.0.0.1:9/"))
     assert "alerts" not in by_check(svc.doctor.examine())
-    assert svc.alerts.test("ops")[0] is False
+    assert svc.alerts.test("ops").delivered is False
     found = by_check(svc.doctor.examine())["alerts"]
     assert found.level is Level.PROBLEM and "alert ops's last delivery failed" in found.message
     assert "synchub alert test ops" in str(found.fix)

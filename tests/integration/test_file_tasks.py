@@ -47,11 +47,11 @@ def inbox(svc: Services, clock: FakeClock, src: Path, dst: Path) -> tuple[Harnes
 def tasks(svc: Services, state: TaskState | None = None) -> dict[str, dict[str, Any]]:
     items, total = svc.tasks.page(job="inbox", state=state, limit=1000)
     assert total == len(items)
-    return {t["path"]: t for t in items}
+    return {t.path: t for t in items}
 
 
 def states(svc: Services) -> dict[str, str]:
-    return {path: t["state"] for path, t in tasks(svc).items()}
+    return {path: t.state for path, t in tasks(svc).items()}
 
 
 def drop(watch: FolderWatch, src: Path, files: dict[str, bytes]) -> None:
@@ -78,12 +78,12 @@ def test_seen_files_are_pending_then_queued_then_done(
     assert full_pass(h) == [run_id]
     # It should mark each sent file done, with its size and the run that sent it.
     done = tasks(svc)
-    assert {p: (t["state"], t["size"], t["run_id"]) for p, t in done.items()} == {
+    assert {p: (t.state, t.size, t.run_id) for p, t in done.items()} == {
         "a.txt": ("done", 1, run_id),
         "sub/b.txt": ("done", 2, run_id),
         "empty": ("done", 0, run_id),
     }
-    assert all(t["finished_at"] and t["percent"] == 100 for t in done.values())
+    assert all(t.finished_at and t.percent == 100 for t in done.values())
     assert (dst / "sub" / "b.txt").read_bytes() == b"bb"
     assert svc.tasks.counts() == {
         "pending": 0,
@@ -112,7 +112,7 @@ def test_a_file_removed_before_its_run_is_no_task_and_a_changed_one_goes_again(
     clock.advance(SETTLE)
     (again,) = full_pass(h)
     task = tasks(svc)["keep.txt"]
-    assert (task["state"], task["run_id"], task["size"]) == ("done", again, 2)
+    assert (task.state, task.run_id, task.size) == ("done", again, 2)
     assert (dst / "keep.txt").read_bytes() == b"22"
 
 
@@ -149,14 +149,14 @@ def test_a_failed_run_fails_its_tasks_and_one_file_is_retried_alone(
     (run_id,) = full_pass(h)
     assert svc.runs.show(run_id)["state"] == "failed"
     failed = tasks(svc)
-    assert {t["state"] for t in failed.values()} == {"failed"}
-    assert failed["one.txt"]["error"].startswith(f"run {run_id} failed: ")
+    assert {t.state for t in failed.values()} == {"failed"}
+    assert failed["one.txt"].error.startswith(f"run {run_id} failed: ")
     dst.unlink()
     # Retrying one file makes a run for it alone; while it waits the file is queued
     # and can be neither retried again nor deleted.
-    task_id = failed["one.txt"]["id"]
+    task_id = failed["one.txt"].id
     view = svc.tasks.retry(task_id)
-    assert (view["state"], view["error"]) == ("queued", None)
+    assert (view.state, view.error) == ("queued", None)
     with pytest.raises(TaskBusy, match="queued"):
         svc.tasks.retry(task_id)
     with pytest.raises(TaskBusy, match="queued"):
@@ -192,17 +192,17 @@ def test_rclones_temporary_names_are_never_tasks_and_its_failure_is_the_files(
     # It should fail the file's own task with rclone's message, and make none for
     # the temporary name (nor a change report row).
     failed = tasks(svc)
-    assert {p: t["state"] for p, t in failed.items()} == {"photo.jpg": "failed", "note.txt": "done"}
-    assert "partial file rename failed" in failed["photo.jpg"]["error"]
+    assert {p: t.state for p, t in failed.items()} == {"photo.jpg": "failed", "note.txt": "done"}
+    assert "partial file rename failed" in failed["photo.jpg"].error
     assert [f["path"] for f in svc.runs.files(run_id) if f["action"] == "failed"] == ["photo.jpg"]
     # The same failure again lands on the same task; once cleared, its retry sends it.
-    view = svc.tasks.retry(failed["photo.jpg"]["id"])
+    view = svc.tasks.retry(failed["photo.jpg"].id)
     (retry,) = full_pass(h)
     assert svc.runs.show(retry)["state"] == "failed"
     assert set(tasks(svc)) == {"photo.jpg", "note.txt"}
-    assert tasks(svc)["photo.jpg"]["run_id"] == retry
+    assert tasks(svc)["photo.jpg"].run_id == retry
     shutil.rmtree(dst / "photo.jpg")
-    svc.tasks.retry(view["id"])
+    svc.tasks.retry(view.id)
     full_pass(h)
     assert states(svc) == {"photo.jpg": "done", "note.txt": "done"}
     assert (dst / "photo.jpg").read_bytes() == b"jpeg" * 1000
@@ -218,20 +218,20 @@ def test_a_retried_task_counts_its_time_from_its_own_attempt(
     clock.advance(SETTLE)
     (first,) = full_pass(h)
     task = tasks(svc)["a.txt"]
-    assert task["state"] == "failed"
-    assert task["started_at"] == svc.runs.show(first)["started_at"]
+    assert task.state == "failed"
+    assert task.started_at == svc.runs.show(first)["started_at"]
     (dst / "a.txt").rmdir()
     clock.advance(139)
-    retried = svc.tasks.retry(task["id"])
+    retried = svc.tasks.retry(task.id)
     # It should forget the failed attempt's times at once, and take the retry's.
-    assert (retried["started_at"], retried["finished_at"], retried["duration_s"]) == (
+    assert (retried.started_at, retried.finished_at, retried.duration_s) == (
         None, None, None,
     )  # fmt: skip
     (retry,) = full_pass(h)
     done = tasks(svc)["a.txt"]
-    assert done["state"] == "done"
-    assert done["started_at"] == svc.runs.show(retry)["started_at"] != task["started_at"]
-    assert done["duration_s"] is not None and done["duration_s"] < 139
+    assert done.state == "done"
+    assert done.started_at == svc.runs.show(retry)["started_at"] != task.started_at
+    assert done.duration_s is not None and done.duration_s < 139
 
 
 def test_a_retried_task_is_queued_until_its_run_ends_and_cannot_be_deleted(
@@ -241,8 +241,8 @@ def test_a_retried_task_is_queued_until_its_run_ends_and_cannot_be_deleted(
     drop(watch, src, {"a.txt": b"a"})
     clock.advance(SETTLE)
     full_pass(h)
-    task_id = tasks(svc)["a.txt"]["id"]
-    retry = svc.tasks.retry(task_id)["run_id"]
+    task_id = tasks(svc)["a.txt"].id
+    retry = svc.tasks.retry(task_id).run_id
     with transaction(svc.sessions) as session:
         run_store.mark_queued(session, [retry], clock.now())
         claim = claims.claim(session, retry, worker="w", now=clock.now())
@@ -278,8 +278,8 @@ def test_a_pending_task_is_queued_while_a_run_that_began_after_it_was_seen_runs(
     # the one seen since (that one waits for the next run).
     assert states(svc) == {"early.txt": "queued", "late.txt": "pending"}
     with pytest.raises(TaskBusy):
-        svc.tasks.remove(tasks(svc)["early.txt"]["id"])
-    svc.tasks.remove(tasks(svc)["late.txt"]["id"])
+        svc.tasks.remove(tasks(svc)["early.txt"].id)
+    svc.tasks.remove(tasks(svc)["late.txt"].id)
 
 
 def test_a_run_of_a_remote_source_reports_its_files_as_tasks(
@@ -294,7 +294,7 @@ def test_a_run_of_a_remote_source_reports_its_files_as_tasks(
     (run_id,) = svc.runs.request_many(["inbox"])
     full_pass(h)
     task = tasks(svc)["deep/x.bin"]
-    assert (task["state"], task["run_id"], task["size"]) == ("done", run_id, 3)
+    assert (task.state, task.run_id, task.size) == ("done", run_id, 3)
 
 
 @contextmanager
@@ -315,7 +315,7 @@ def sending(svc: Services, clock: FakeClock, src: Path, dst: Path) -> Iterator[i
 
         def in_flight() -> bool:
             task = tasks(svc)["big.bin"]
-            return task["state"] == "transferring" and task["bytes"] > 0
+            return task.state == "transferring" and task.bytes > 0
 
         wait_for(in_flight, "rclone to report big.bin in flight")
         yield run_id
@@ -328,10 +328,10 @@ def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
 ) -> None:
     with sending(svc, clock, src, dst) as run_id:
         task = tasks(svc)["big.bin"]
-        assert task["run_id"] == run_id and task["size"] == 2 << 20
-        assert task["percent"] is not None and task["started_at"] is not None
+        assert task.run_id == run_id and task.size == 2 << 20
+        assert task.percent is not None and task.started_at is not None
         with pytest.raises(TaskBusy, match="transferring"):
-            svc.tasks.retry(task["id"])
+            svc.tasks.retry(task.id)
     assert states(svc) == {"big.bin": "done"}
     assert svc.runs.show(run_id)["state"] == "succeeded"
     # Sent once: one run, one copy in its report, no other run made.
@@ -346,7 +346,7 @@ def test_a_cancelled_run_leaves_its_files_pending_for_the_next_one(
         svc.runs.cancel(run_id)
     assert svc.runs.show(run_id)["state"] == "cancelled"
     task = tasks(svc)["big.bin"]
-    assert (task["state"], task["bytes"], task["percent"]) == ("pending", 0, None)
+    assert (task.state, task.bytes, task.percent) == ("pending", 0, None)
 
 
 def test_tasks_go_with_their_job(

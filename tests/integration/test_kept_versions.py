@@ -65,8 +65,8 @@ def test_a_restore_brings_back_what_the_run_kept(svc: Services, clock: FakeClock
     # It should leave the run's folder as it was: a restore copies.
     assert tree(kept) == {"b.txt": "b one", "docs/c.txt": "c"}
     (event,) = svc.audit.page(action="run.restore")
-    assert event["actor"] == "alice" and event["target"] == "2"
-    assert event["after"] == {"path": None, "restored": 2, "errors": 0}
+    assert event.actor == "alice" and event.target == "2"
+    assert event.after == {"path": None, "restored": 2, "errors": 0}
 
 
 def test_a_restore_of_one_path_brings_back_only_that(svc: Services, kept: Path,

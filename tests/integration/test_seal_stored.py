@@ -70,7 +70,7 @@ def test_plain_secret_values_are_sealed_once_and_audited(svc: Services) -> None:
     assert svc.remotes.show("cos").options["ibm_api_key"] == MASK
     assert svc.remotes.show("dav").options["headers"] == MASK
     events = svc.audit.page(target="cos")
-    assert events[0]["after"]["options"]["ibm_api_key"] == MASK
+    assert events[0].after["options"]["ibm_api_key"] == MASK
 
     assert svc.remotes.seal_stored() == {"cos": ["ibm_api_key"], "dav": ["headers"]}
 
@@ -125,7 +125,7 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
             target="legacy", after={"name": "legacy", "params": plain},
         )  # fmt: skip
 
-    shown = svc_allowing_commands.audit.page(target="legacy")[0]["after"]["params"]["env"]
+    shown = svc_allowing_commands.audit.page(target="legacy")[0].after["params"]["env"]
     assert shown == {"TOKEN": MASK}  # masked when read, before it is sealed
     assert svc_allowing_commands.jobs.seal_stored_env() == ["legacy"]
     assert svc_allowing_commands.jobs.seal_stored_env() == []

@@ -85,8 +85,8 @@ def test_with_a_wrong_key_remotes_are_listed_shown_edited_and_removed(
     assert view.unreadable is None and view.options["password"] == MASK
     assert wrong.remotes.configs(frozenset({"vault"}))["vault"].options["password"] == "new-pw"
     edited = wrong.audit.page(action="remote.edit")[0]
-    assert edited["before"]["unreadable"] == "wrong secret key"
-    assert edited["after"]["secrets_changed"] == ["password"]
+    assert edited.before["unreadable"] == "wrong secret key"
+    assert edited.after["secrets_changed"] == ["password"]
 
     wrong.remotes.remove("spare")
     assert [v.name for v in wrong.remotes.list()] == ["plain", "vault"]
@@ -148,7 +148,7 @@ def test_forget_drops_only_the_unreadable_values_and_they_can_be_entered_again(
     assert new.remotes.configs(frozenset({"kept"}))["kept"].options["password"] == "kept-pw"
     assert new.remotes.show("lost").unreadable is None
     assert new.jobs.show("lost-env")["params"]["env"] == {"TOKEN": MASK}
-    actions = {(e["action"], e["target"], e["actor"]) for e in new.audit.page()}
+    actions = {(e.action, e.target, e.actor) for e in new.audit.page()}
     assert ("remote.secrets_forget", "lost", "alice") in actions
     assert ("job.secrets_forget", "lost-env", "alice") in actions
 

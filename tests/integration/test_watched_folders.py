@@ -188,7 +188,7 @@ def test_a_new_watched_folder_sends_the_files_already_there_at_once(
     run = svc.runs.show(first)
     assert (run["job"], run["trigger"], run["state"]) == ("inbox", "watch", "succeeded")
     assert (dst / "old.txt").exists()
-    assert {t["path"]: t["state"] for t in svc.tasks.page(job="inbox")[0]} == {"old.txt": "done"}
+    assert {t.path: t.state for t in svc.tasks.page(job="inbox")[0]} == {"old.txt": "done"}
     # Once only: a later pass, even past the settle time, runs nothing more.
     clock.advance(SETTLE)
     assert full_pass(h) == []
@@ -369,7 +369,7 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
     wait_for(lambda: seen.has(*(src / n for n in names)), "the watcher to see 1000 files")
     # Each file is a task from the moment the watcher saw it.
     pending, total = svc.tasks.page(job="inbox", state=TaskState.PENDING, limit=2000)
-    assert {t["path"] for t in pending} >= set(names)
+    assert {t.path for t in pending} >= set(names)
     assert full_pass(h) == []  # not settled yet: the clock has not moved
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
@@ -382,7 +382,7 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
     # One run, and 1,000 done tasks (and the probe's), each sent by it.
     done, total = svc.tasks.page(job="inbox", limit=2000)
     assert total == 1001
-    assert {(t["state"], t["run_id"]) for t in done} == {("done", run_id)}
+    assert {(t.state, t.run_id) for t in done} == {("done", run_id)}
 
 
 def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
@@ -418,10 +418,10 @@ def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
     assert (dst / "empty.bin").stat().st_size == 0
     assert not (dst / "broken-link").exists()  # rclone skips symlinks without -L
     # The long name and the empty file are done tasks; the broken link is none.
-    tasks = {t["path"]: t for t in svc.tasks.page(job="inbox", limit=100)[0]}
+    tasks = {t.path: t for t in svc.tasks.page(job="inbox", limit=100)[0]}
     long_task = tasks[str(long_file.relative_to(src))]
-    assert (long_task["state"], long_task["size"]) == ("done", 4)
-    assert (tasks["empty.bin"]["state"], tasks["empty.bin"]["size"]) == ("done", 0)
+    assert (long_task.state, long_task.size) == ("done", 4)
+    assert (tasks["empty.bin"].state, tasks["empty.bin"].size) == ("done", 0)
     assert "broken-link" not in tasks
     # It should still be watching afterwards.
     later = src / "later.txt"
@@ -531,5 +531,5 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     assert (tmp_path / "one-copy" / "good-1.txt").read_text() == "one"
     assert (tmp_path / "two-copy" / "good-2.txt").read_text() == "two"
     assert (tmp_path / "two-copy" / "after-2.txt").exists()
-    tasks = {t["path"]: t["state"] for t in svc.tasks.page(job="one", limit=100)[0]}
+    tasks = {t.path: t.state for t in svc.tasks.page(job="one", limit=100)[0]}
     assert tasks["bad\ufffd.txt"] == "done"  # as rclone reports it

@@ -14,6 +14,8 @@ from synchub.cli.runs import RUN_COLUMNS, run_row
 from synchub.cli.tables import Column, Fit, Layout, cut, lines, relative, stdout_layout
 from synchub.cli.tasks import TASK_COLUMNS, _task_row
 from synchub.cli.tokens import TOKEN_COLUMNS
+from synchub.core.tasks import TaskState
+from synchub.services.tasks import TaskView
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 AT_80 = Layout(terminal=True, width=80, now=NOW)
@@ -104,10 +106,12 @@ def test_times_are_relative_at_a_terminal_and_exact_elsewhere() -> None:
         ),
         (
             TASK_COLUMNS,
-            [_task_row({"id": 4711, "job": "inbox-scanner", "state": "failed",
-                        "path": "scans/2026/december/invoices/very-long-invoice-name.pdf",
-                        "size": 7340032, "percent": 42, "run_id": 1234,
-                        "error": "Failed to copy: permission denied"}, AT_80)],
+            [_task_row(TaskView(id=4711, job="inbox-scanner", job_id=1, state=TaskState.FAILED,
+                        path="scans/2026/december/invoices/very-long-invoice-name.pdf",
+                        size=7340032, bytes=0, percent=42, run_id=1234, speed_bps=None,
+                        eta_s=None, error="Failed to copy: permission denied",
+                        created_at="", seen_at="", started_at=None, finished_at=None,
+                        duration_s=None), AT_80)],
         ),
     ],
 )  # fmt: skip

@@ -23,6 +23,7 @@ from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.engines.rclone.params import parse_location
 from synchub.services import folders
+from synchub.services.tasks import TaskView, WatchedFolder
 
 router = APIRouter()
 
@@ -81,21 +82,19 @@ def info(svc: ViewerServices) -> dict[str, Any]:
         "toBeUploaded": counts[TaskState.PENDING] + counts[TaskState.QUEUED],
         "success": svc.tasks.files_sent(),
         "logs": [_activity(t) for t in svc.tasks.recent(10)],
-        "final_result": [
-            {"date": d["date"], "add": d["added"], "success": d["done"]} for d in days
-        ],
+        "final_result": [{"date": d.date, "add": d.added, "success": d.done} for d in days],
     }
 
 
-def _activity(task: dict[str, Any]) -> dict[str, Any]:
-    if task["state"] == TaskState.DONE:
-        what = f"sent {task['path']} ({human_size(task['size'])})"
+def _activity(task: TaskView) -> dict[str, Any]:
+    if task.state is TaskState.DONE:
+        what = f"sent {task.path} ({human_size(task.size)})"
     else:
-        what = f"{task['path']} failed: {task['error'] or 'no message'}"
+        what = f"{task.path} failed: {task.error or 'no message'}"
     return {
-        "_id": str(task["id"]),
-        "created_at": task["finished_at"],
-        "name": task["job"],
+        "_id": str(task.id),
+        "created_at": task.finished_at,
+        "name": task.job,
         "description": what,
     }
 
@@ -129,7 +128,8 @@ def list_folders(
     return listing(items[start : start + per_page], len(items), page, per_page)
 
 
-def folder_item(view: dict[str, Any]) -> dict[str, Any]:
+def folder_item(folder: WatchedFolder) -> dict[str, Any]:
+    view = folder.job
     source, destination = (
         _location(view["params"]["source"]),
         _location(view["params"]["destination"]),
@@ -137,7 +137,7 @@ def folder_item(view: dict[str, Any]) -> dict[str, Any]:
     remote_source = source[0] is not None
     problem = view["watch_problem"] or (None if view["enabled"] else "the job is disabled")
     local_path = "None" if remote_source else source[1]
-    if view["running"]:
+    if folder.running:
         state = 1
     elif problem is not None:
         # Not 0, which the console shows as "waiting to detect files": it shows no
@@ -156,9 +156,9 @@ def folder_item(view: dict[str, Any]) -> dict[str, Any]:
         "origin": destination[0] or "local",
         "remotePath": destination[1],
         "maxDepth": view["max_depth"],
-        "uploadNum": view["files_sent"],
+        "uploadNum": folder.files_sent,
         "created_at": view["created_at"],
-        "lastSyncAt": view["last_run_at"],
+        "lastSyncAt": folder.last_run_at,
         "status": state,
         "problem": problem,
     }
@@ -209,8 +209,8 @@ def create_folder(body: NewFolder, svc: OperatorServices) -> dict[str, Any]:
         made = svc.folders.add(body.folder())
     except InvalidInput as exc:  # the console's form errors are 400s
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
-    (view,) = [v for v in svc.tasks.folders() if v["id"] == made["id"]]
-    return folder_item(view)
+    (folder,) = [f for f in svc.tasks.folders() if f.job["id"] == made["id"]]
+    return folder_item(folder)
 
 
 @router.delete("/folders/{folder_id}", responses=errors(403, 404, 409))
@@ -255,31 +255,31 @@ def list_tasks(
         limit=per_page,
     )
     jobs = {v["id"]: v for v in svc.jobs.watched()}
-    return listing([task_item(t, jobs.get(t["job_id"])) for t in views], total, page, per_page)
+    return listing([task_item(t, jobs.get(t.job_id)) for t in views], total, page, per_page)
 
 
-def task_item(task: dict[str, Any], job: dict[str, Any] | None) -> dict[str, Any]:
+def task_item(task: TaskView, job: dict[str, Any] | None) -> dict[str, Any]:
     source = destination = ""
     if job is not None:
         source, destination = job["params"]["source"], job["params"]["destination"]
     remote, remote_path = _location(destination) if destination else (None, "")
-    sending = task["state"] == TaskState.TRANSFERRING
+    sending = task.state is TaskState.TRANSFERRING
     return {
-        "_id": str(task["id"]),
-        "id": str(task["id"]),
-        "name": task["job"],
-        "fileName": task["path"],
-        "localPath": _joined(source, task["path"]),
+        "_id": str(task.id),
+        "id": str(task.id),
+        "name": task.job,
+        "fileName": task.path,
+        "localPath": _joined(source, task.path),
         "origin": remote or "local",
-        "remotePath": _joined(remote_path, os.path.dirname(task["path"])),
-        "created_at": task["created_at"],
-        "status": STATUS[TaskState(task["state"])],
-        "startedAt": task["started_at"],
-        "finishedAt": task["finished_at"],
-        "speed": f"{task['speed_bps'] / 2**20:.2f} MiB/s" if sending and task["speed_bps"] else "",
-        "progress": "" if task["percent"] is None else f"{task['percent']}%",
-        "duration": "" if task["duration_s"] is None else f"{task['duration_s']:.1f}s",
-        "total": human_size(task["size"]),
+        "remotePath": _joined(remote_path, os.path.dirname(task.path)),
+        "created_at": task.created_at,
+        "status": STATUS[task.state],
+        "startedAt": task.started_at,
+        "finishedAt": task.finished_at,
+        "speed": f"{task.speed_bps / 2**20:.2f} MiB/s" if sending and task.speed_bps else "",
+        "progress": "" if task.percent is None else f"{task.percent}%",
+        "duration": "" if task.duration_s is None else f"{task.duration_s:.1f}s",
+        "total": human_size(task.size),
         "logs": _logs(task),
     }
 
@@ -290,12 +290,12 @@ def _joined(base: str, path: str) -> str:
     return path if not base else base.rstrip("/") + "/" + path
 
 
-def _logs(task: dict[str, Any]) -> str:
+def _logs(task: TaskView) -> str:
     """A line or two: what happened to the file, never a whole run's log."""
-    run = f"run {task['run_id']}" if task["run_id"] is not None else "no run yet"
-    lines = [f"{task['state']} ({run})"]
-    if task["error"]:
-        lines.append(task["error"][:1000])
+    run = f"run {task.run_id}" if task.run_id is not None else "no run yet"
+    lines = [f"{task.state.value} ({run})"]
+    if task.error:
+        lines.append(task.error[:1000])
     return "\n".join(lines)
 
 
@@ -330,7 +330,7 @@ def retry_task(
         )
     view = svc.tasks.retry(_task_id(task_id), Trigger.API)
     jobs = {v["id"]: v for v in svc.jobs.watched()}
-    return task_item(view, jobs.get(view["job_id"]))
+    return task_item(view, jobs.get(view.job_id))
 
 
 def _task_id(text: str) -> int:

@@ -42,6 +42,6 @@ def list_audit(
         before_id=decode_cursor(cursor),
         limit=limit,
     )
-    data = [AuditEvent.model_validate(e) for e in events]
+    data = [AuditEvent.of(e) for e in events]
     next_cursor = encode_cursor(data[-1].id) if len(data) == limit else None
     return AuditPage(data=data, count=len(data), next_cursor=next_cursor)

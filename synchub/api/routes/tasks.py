@@ -34,14 +34,14 @@ def list_tasks(
         before_id=decode_cursor(cursor),
         limit=limit,
     )
-    data = [TaskPublic.model_validate(v) for v in views]
+    data = [TaskPublic.of(v) for v in views]
     next_cursor = encode_cursor(data[-1].id) if len(data) == limit else None
     return TasksPublic(data=data, count=len(data), total=total, next_cursor=next_cursor)
 
 
 @router.get("/{task_id}", responses=errors(404, 422))
 def show_task(task_id: TaskId, svc: ViewerServices) -> TaskPublic:
-    return TaskPublic.model_validate(svc.tasks.show(task_id))
+    return TaskPublic.of(svc.tasks.show(task_id))
 
 
 @router.post(
@@ -50,7 +50,7 @@ def show_task(task_id: TaskId, svc: ViewerServices) -> TaskPublic:
 def retry_task(task_id: TaskId, svc: OperatorServices) -> TaskPublic:
     """Send this one file again, in a run of its own (`rclone copyto`); the task is
     queued until it starts. 409 while it is queued or transferring."""
-    return TaskPublic.model_validate(svc.tasks.retry(task_id, Trigger.API))
+    return TaskPublic.of(svc.tasks.retry(task_id, Trigger.API))
 
 
 @router.delete(

@@ -20,7 +20,7 @@ def list_tokens(
 ) -> TokensPublic:
     """Tokens by name, never their secrets."""
     views = svc.tokens.list(include_revoked=include_revoked)
-    return TokensPublic(data=[TokenPublic.model_validate(v) for v in views], count=len(views))
+    return TokensPublic(data=[TokenPublic.of(v) for v in views], count=len(views))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422))
@@ -34,10 +34,10 @@ def create_token(body: TokenCreate, svc: AdminServices) -> TokenCreated:
         value=body.value,
         scope=body.scope.value if body.scope else None,
     )
-    return TokenCreated.model_validate({**view, "token": secret})
+    return TokenCreated.with_secret(view, secret)
 
 
 @router.delete("/{name}", responses=errors(404, 422))
 def revoke_token(name: str, svc: AdminServices) -> TokenPublic:
     """Revoke a token: its requests are refused from now on."""
-    return TokenPublic.model_validate(svc.tokens.revoke(name))
+    return TokenPublic.of(svc.tokens.revoke(name))

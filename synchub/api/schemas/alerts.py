@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from synchub.services.alerts import AlertView
+
 
 class AlertCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -46,6 +48,10 @@ class AlertPublic(BaseModel):
     last_sent_at: datetime | None
     waiting: int  #: messages not delivered yet
     created_at: datetime
+
+    @classmethod
+    def of(cls, view: AlertView) -> AlertPublic:
+        return cls.model_validate(view.as_dict())
 
 
 class AlertsPublic(BaseModel):

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from synchub.services.audit import AuditEntry
+
 
 class AuditEvent(BaseModel):
     id: int
@@ -17,6 +19,10 @@ class AuditEvent(BaseModel):
     target: str
     before: dict[str, Any] | None  #: secrets redacted
     after: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEvent:
+        return cls.model_validate(entry.as_dict())
 
 
 class AuditPage(BaseModel):

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from synchub.services.tasks import TaskView
+
 TaskStateName = Literal["pending", "queued", "transferring", "done", "failed"]
 
 
@@ -28,6 +30,10 @@ class TaskPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
+
+    @classmethod
+    def of(cls, view: TaskView) -> TaskPublic:
+        return cls.model_validate(view.as_dict())
 
 
 class TasksPublic(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from synchub.services.tokens import MAX_VALUE_CHARS, Scope
+from synchub.services.tokens import MAX_VALUE_CHARS, Scope, TokenView
 
 
 class TokenCreate(BaseModel):
@@ -36,9 +36,17 @@ class TokenPublic(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
 
+    @classmethod
+    def of(cls, view: TokenView) -> TokenPublic:
+        return cls.model_validate(view.as_dict())
+
 
 class TokenCreated(TokenPublic):
     token: str  #: the secret: shown only in this response
+
+    @classmethod
+    def with_secret(cls, view: TokenView, secret: str) -> TokenCreated:
+        return cls.model_validate({**view.as_dict(), "token": secret})
 
 
 class TokensPublic(BaseModel):

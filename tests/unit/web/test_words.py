@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from synchub.core.tasks import TaskState
 from synchub.services.overview import JobStatus
+from synchub.services.tasks import TaskView, WatchedFolder
 from synchub.web.words import changed_fields, folder_badge, staleness, task_badge
 
 
@@ -23,12 +25,22 @@ from synchub.web.words import changed_fields, folder_badge, staleness, task_badg
 def test_a_folder_is_scanning_disabled_not_watched_or_watching(
     folder: dict[str, Any], state: str
 ) -> None:
-    assert folder_badge(folder).state == state
+    job = {"enabled": folder["enabled"], "watch_problem": folder["watch_problem"]}
+    assert folder_badge(WatchedFolder(job, 0, folder["running"], None)).state == state
+
+
+def task(state: str, percent: int | None = None) -> TaskView:
+    return TaskView(
+        id=1, job="inbox", job_id=1, path="a.txt", state=TaskState(state), run_id=None,
+        size=None, bytes=0, percent=percent, speed_bps=None, eta_s=None, error=None,
+        created_at="2025-06-02T09:00:00+00:00", seen_at="2025-06-02T09:00:00+00:00",
+        started_at=None, finished_at=None, duration_s=None,
+    )  # fmt: skip
 
 
 def test_a_transfer_says_how_far_it_is() -> None:
-    assert task_badge({"state": "transferring", "percent": 42}).word == "transferring 42 %"
-    assert task_badge({"state": "failed"}).tone == "bad"
+    assert task_badge(task("transferring", 42)).word == "transferring 42 %"
+    assert task_badge(task("failed")).tone == "bad"
 
 
 def status(**given: Any) -> JobStatus:

@@ -357,7 +357,7 @@ def send(url: str, title: str, body: str) -> str | None:
     return None if result else "the service did not accept the message"
 
 
-def _after_told(session: Any, alert: AlertRow, job_name: str) -> bool:
+def _after_told(session: Session, alert: AlertRow, job_name: str) -> bool:
     """Whether a recovery follows a failure the alert told; an alert that tells no
     failures tells every recovery its history calls for."""
     if not sends(alert.events, AlertEvent.FAILURE):

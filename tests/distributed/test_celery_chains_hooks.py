@@ -18,9 +18,9 @@ def test_a_chain_runs_through_celery_workers_once(cluster: Cluster) -> None:
     upstream = cluster.run("extract")
     assert cluster.wait_state(upstream).state == "succeeded"
     (chained,) = wait_for("the chained run", lambda: cluster.svc.runs.list(job="report"))
-    run = cluster.wait_state(chained["id"])
+    run = cluster.wait_state(chained.id)
     assert (run.state, run.trigger, run.chained_from) == ("succeeded", "chain", upstream)
-    assert "reported" in [line.message for line in cluster.svc.runs.logs(chained["id"])]
+    assert "reported" in [line.message for line in cluster.svc.runs.logs(chained.id)]
     # It should start no run of the job chained on the other outcome.
     assert cluster.svc.runs.list(job="cleanup") == []
 

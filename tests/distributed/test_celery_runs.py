@@ -239,13 +239,13 @@ def test_a_run_fired_ahead_waits_on_the_worker_for_its_fire_time(cluster: Cluste
 
     runs = wait_for("five runs", five_done)
     cluster.svc.jobs.set_enabled("ticking", False)
-    at = {r["id"]: datetime.fromisoformat(r["scheduled_for"]) for r in runs}
+    at = {r.id: datetime.fromisoformat(r.scheduled_for) for r in runs}
     # It should fire ahead (on a busy machine the scheduler may be late for some) ...
-    assert any(datetime.fromisoformat(r["created_at"]) < at[r["id"]] for r in runs)
+    assert any(datetime.fromisoformat(r.created_at) < at[r.id] for r in runs)
     # ... and no run may start before its fire time, each once.
     for r in runs:
-        assert datetime.fromisoformat(r["started_at"]) >= at[r["id"]], r
-        assert len(executions(cluster.marks)[r["id"]]) == 1
+        assert datetime.fromisoformat(r.started_at) >= at[r.id], r
+        assert len(executions(cluster.marks)[r.id]) == 1
 
 
 def test_a_worker_runs_rclone_with_a_secret_added_after_it_started(

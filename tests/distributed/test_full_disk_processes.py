@@ -237,10 +237,10 @@ def test_serve_on_a_full_disk_says_so_and_carries_on_once_space_is_back(
     finally:
         server.stop()
     # The run's own end was written once there was room, its log within its cap.
-    assert [run["id"] for run in ended] == [during], ended
+    assert [run.id for run in ended] == [during], ended
     assert log_bytes(svc, during) <= LOG_CAP
-    assert ended[0]["log_dropped_lines"] > 0, ended
-    assert [f.path for f in svc.runs.files(done[-1]["id"])] == ["big.bin"]
+    assert ended[0].log_dropped_lines > 0, ended
+    assert [f.path for f in svc.runs.files(done[-1].id)] == ["big.bin"]
     assert (small_disk.path / "copy" / "big.bin").stat().st_size == 4 << 20
     assert integrity(svc) == "ok"
     assert svc.runs.logs(first) == recorded
@@ -299,10 +299,10 @@ def test_a_worker_whose_disk_fills_fails_its_runs_clearly_and_carries_on(
     small_disk.free()  # the same worker's retry copies it, with nobody asking
     chain = wait_for("the retry to succeed", lambda: settled(cluster.svc, run_id), 180)
     last = chain[-1]
-    assert len(cluster.svc.runs.files(last["id"])) == FILE_CAP
-    assert last["files_dropped"] == SMALL_FILES + 1 - FILE_CAP, last
+    assert len(cluster.svc.runs.files(last.id)) == FILE_CAP
+    assert last.files_dropped == SMALL_FILES + 1 - FILE_CAP, last
     for run in chain:
-        assert log_bytes(cluster.svc, run["id"]) <= LOG_CAP, run
+        assert log_bytes(cluster.svc, run.id) <= LOG_CAP, run
     assert (destination / "big.bin").stat().st_size == 4 << 20
     tracebacks, _ = log_problems(worker.output())
     assert tracebacks == 0, worker.output()[-4000:]

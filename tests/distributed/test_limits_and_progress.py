@@ -39,7 +39,7 @@ def test_progress_and_log_of_a_run_on_a_worker_show_while_it_runs(cluster: Clust
     run_id = cluster.run("chatty")
     cluster.wait_state(run_id, RunState.RUNNING)
     first = wait_for("a log line", lambda: cluster.svc.runs.logs(run_id))
-    assert first[0]["message"] == "line 1"
+    assert first[0].message == "line 1"
     assert cluster.state(run_id) == "running"  # seen before the end, not after it
     assert cluster.wait_state(run_id).state == "succeeded"
     lines = [line.message for line in cluster.svc.runs.logs(run_id)]

@@ -89,5 +89,5 @@ def test_a_skewed_follower_neither_leads_beside_the_leader_nor_waits_an_hour(
     advance(1, clock, b.clock)
     b.step()
     assert b.scheduler.leading
-    fires = [r["scheduled_for"] for r in svc.runs.list(job="tick", limit=1000)]
+    fires = [r.scheduled_for for r in svc.runs.list(job="tick", limit=1000)]
     assert len(fires) == len(set(fires))

@@ -93,7 +93,7 @@ def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
     assert run.state == "succeeded" and run.dry_run is True
     assert not dst.exists()
     assert run.files_summary == {"would_copy": 4}
-    assert run["stats"]["files"] == 0 and run["stats"]["bytes"] == 0  # type: ignore[index]
+    assert run.stats.files == 0 and run.stats.bytes == 0
     with reading(svc.sessions) as session:
         job = svc.jobs.show("backup")
         assert job_runs.last_succeeded(session, job["id"]) is None

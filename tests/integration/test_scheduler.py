@@ -79,7 +79,7 @@ def test_a_follower_takes_over_when_the_leader_stops_renewing(
     clock.advance(11)
     b.step()
     assert b.scheduler.leading
-    fire_times = [r["scheduled_for"] for r in runs_of(svc, "tick")]
+    fire_times = [r.scheduled_for for r in runs_of(svc, "tick")]
     assert len(fire_times) == len(set(fire_times))
 
 

@@ -1,6 +1,6 @@
 """What the runs did over time, for charts: runs per day by outcome with the bytes
 moved (the dashboard), and a job's last runs with their duration and bytes (the job
-page). Each answer is one query and is ready to be sent as JSON.
+page). Each answer is one query; `as_dict()` gives the JSON the charts draw.
 
 The days are counted from every run that ended in them, a million in a busy month,
 so each process keeps the figures of the days that are over (an hour after their

@@ -48,6 +48,7 @@ from synchub.core.clock import FakeClock
 from synchub.engines.registry import builtin_engines
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 
 GOAL_P99_MS = 5.0
 SECOND = timedelta(seconds=1)
@@ -154,15 +155,15 @@ def run_load(load: Load, p: Params) -> dict[str, Any]:
     }
 
 
-def all_runs(svc: Services) -> list[dict[str, Any]]:
-    runs: list[dict[str, Any]] = []
+def all_runs(svc: Services) -> list[RunView]:
+    runs: list[RunView] = []
     before: int | None = None
     while True:
         page = svc.runs.list(limit=1000, before_id=before)
         runs += page
         if len(page) < 1000:
             return runs
-        before = page[-1]["id"]
+        before = page[-1].id
 
 
 #: What is kept of each run for the analysis and the JSON file.
@@ -171,12 +172,14 @@ RUN_FIELDS = (
 )  # fmt: skip
 
 
-def window(runs: list[dict[str, Any]], anchor: datetime, end: datetime) -> list[dict[str, Any]]:
+def window(runs: list[RunView], anchor: datetime, end: datetime) -> list[dict[str, Any]]:
     """Scheduled runs for fire times in (anchor, end], slimmed to RUN_FIELDS."""
     return [
-        {k: r[k] for k in RUN_FIELDS}
+        {k: v for k, v in r.as_dict().items() if k in RUN_FIELDS}
         for r in runs
-        if r["trigger"] == "schedule" and anchor < datetime.fromisoformat(r["scheduled_for"]) <= end
+        if r.trigger == "schedule"
+        and r.scheduled_for is not None
+        and anchor < datetime.fromisoformat(r.scheduled_for) <= end
     ]
 
 
@@ -184,7 +187,7 @@ def add_spawn_times(svc: Services, runs: list[dict[str, Any]]) -> None:
     for run in runs:
         lines = svc.runs.logs(run["id"]) if run["started_at"] else []
         run["spawned_at"] = next(
-            (line["at"] for line in lines if line["message"].startswith(SPAWN_LINE)), None
+            (line.at for line in lines if line.message.startswith(SPAWN_LINE)), None
         )
 
 

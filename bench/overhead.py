@@ -133,13 +133,11 @@ def time_synchub(home: Home, svc: Services, job: str) -> dict[str, float]:
     # A guarded sync starts with its preview, which logs its own first line; a sync
     # the preview finds nothing for starts no second rclone at all.
     starts = (SPAWN_LINE, GUARD_PREVIEW_LINE)
-    spawned = next(
-        line["at"] for line in svc.runs.logs(run["id"]) if line["message"].startswith(starts)
-    )
+    spawned = next(line.at for line in svc.runs.logs(run.id) if line.message.startswith(starts))
     return {
         "e2e": e2e,
-        "run": seconds_between(run["started_at"], run["finished_at"]),
-        "claim_to_spawn": seconds_between(run["started_at"], spawned),
+        "run": seconds_between(run.started_at, run.finished_at),
+        "claim_to_spawn": seconds_between(run.started_at, spawned),
     }
 
 

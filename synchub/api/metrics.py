@@ -43,15 +43,10 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 LATENESS_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
-#: (metric, help, bucket bounds, key in RunService.figures)
+#: (metric, help, bucket bounds) of RunFigures' duration and lateness, in order
 HISTOGRAMS = (
-    ("synchub_run_duration_seconds", "Ended runs, start to end", DURATION_BUCKETS, "duration"),
-    (
-        "synchub_fire_lateness_seconds",
-        "Scheduled runs, from fire time to start",
-        LATENESS_BUCKETS,
-        "lateness",
-    ),
+    ("synchub_run_duration_seconds", "Ended runs, start to end", DURATION_BUCKETS),
+    ("synchub_fire_lateness_seconds", "Scheduled runs, from fire time to start", LATENESS_BUCKETS),
 )
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -75,7 +70,7 @@ class RunCollector(Collector):
         )
         runs = CounterMetricFamily("synchub_runs", "Runs by job and state", labels=["job", "state"])
         moved: dict[str, int] = {}
-        for job, state, count, transferred in figures["totals"]:
+        for job, state, count, transferred in figures.totals:
             runs.add_metric([job, state], count)
             moved[job] = moved.get(job, 0) + transferred
         yield runs
@@ -85,13 +80,14 @@ class RunCollector(Collector):
         for job, transferred in moved.items():
             bytes_total.add_metric([job], transferred)
         yield bytes_total
-        for name, doc, bounds, key in HISTOGRAMS:
-            counts, total, count = figures[key]
+        for (name, doc, bounds), hist in zip(
+            HISTOGRAMS, (figures.duration, figures.lateness), strict=True
+        ):
             yield HistogramMetricFamily(
-                name, doc, buckets=_buckets(bounds, counts, count), sum_value=total
+                name, doc, buckets=_buckets(bounds, hist.counts, hist.count), sum_value=hist.total
             )
         depth = GaugeMetricFamily("synchub_queue_depth", "Runs waiting", labels=["queue"])
-        for queue, waiting in figures["queues"]:
+        for queue, waiting in figures.queues:
             depth.add_metric([queue], waiting)
         yield depth
         last = GaugeMetricFamily(
@@ -99,7 +95,7 @@ class RunCollector(Collector):
             "When each job's last successful run ended (Unix time)",
             labels=["job"],
         )
-        for job, at in figures["last_success"]:
+        for job, at in figures.last_success:
             last.add_metric([job], at.timestamp())
         yield last
         alerts = CounterMetricFamily(

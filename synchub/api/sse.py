@@ -72,22 +72,22 @@ async def run_events(
         except NotFound:
             yield event("end", {"id": run_id, "state": None}, seq)
             return
-        ended = view["finished_at"] is not None
-        if view["state"] != state and not ended:
-            state = view["state"]
-            yield event("state", view)
+        ended = view.ended
+        if view.state != state and not ended:
+            state = view.state.value
+            yield event("state", view.as_dict())
         for line in lines:
-            seq = line["seq"]
-            yield event("log", line, seq)
+            seq = line.seq
+            yield event("log", line.as_dict(), seq)
         if len(lines) == LINES_PER_READ:
             continue  # more are waiting: read on before sleeping
         if ended:
-            if view["state"] != state:
-                yield event("state", view)
-            yield event("end", view, seq)
+            if view.state != state:
+                yield event("state", view.as_dict())
+            yield event("end", view.as_dict(), seq)
             return
         now = time.monotonic()
-        has_snapshot = view["progress"] is not None  # none before the first flush
+        has_snapshot = view.progress is not None  # none before the first flush
         if state == "running" and has_snapshot and now - last_progress >= PROGRESS_EVERY_S:
             last_progress = last_sent = now
             yield event(
@@ -95,8 +95,8 @@ async def run_events(
                 {
                     "id": run_id,
                     "state": state,
-                    "progress": view["progress"],
-                    "heartbeat_at": view["heartbeat_at"],
+                    "progress": view.progress,
+                    "heartbeat_at": view.heartbeat_at,
                 },
             )
         elif now - last_sent >= KEEPALIVE_S:

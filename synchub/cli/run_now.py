@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -21,6 +21,9 @@ from synchub.cli.run_show import duration, size
 from synchub.core.runs import RunState, SkipReason, Trigger
 from synchub.processes.runners import make_runner, process_name
 from synchub.services import Services
+
+if TYPE_CHECKING:
+    from synchub.services.run_views import RunView
 
 #: How often `job run --wait` reads a run it executes itself (see `_watch`).
 LOCAL_POLL_S = 1.0
@@ -42,7 +45,7 @@ def run_now(
         job, Trigger.MANUAL, dry_run=dry_run, allow_deletes=allow_deletes, resync=resync
     )
     view = svc.runs.show(run_id)
-    if view["state"] == RunState.SKIPPED.value:
+    if view.state is RunState.SKIPPED:
         return _report(svc, view, out)
     if not wait:
         where = (
@@ -63,10 +66,10 @@ def run_now(
             return code
 
 
-def _attempt(svc: Services, run_id: int, out: Console) -> tuple[int, dict[str, Any]]:
+def _attempt(svc: Services, run_id: int, out: Console) -> tuple[int, RunView]:
     """Run or follow one attempt to its end: (exit code, its last view). Exit 130
     when the user stopped waiting for a run the server goes on with."""
-    job = svc.runs.show(run_id)["job"]
+    job = svc.runs.show(run_id).job
     worker = _start_here(svc, run_id) if not svc.runs.scheduler_alive() else None
     if worker is not None:
         out.print(
@@ -106,13 +109,13 @@ def _start_here(svc: Services, run_id: int) -> threading.Thread | None:
     return worker
 
 
-def _wait_for_retry(svc: Services, view: dict[str, Any], out: Console) -> bool:
+def _wait_for_retry(svc: Services, view: RunView, out: Console) -> bool:
     """Wait until the retry `view` is due (a server starts it itself). False when
     the user stopped waiting."""
-    due = datetime.fromisoformat(view["not_before"])
+    due = datetime.fromisoformat(view.not_before)
     wait_s = max(0.0, (due - svc.clock.now()).total_seconds())
     out.print(
-        f"retry: run [bold]{view['id']}[/] (attempt {view['attempt']}) at "
+        f"retry: run [bold]{view.id}[/] (attempt {view.attempt}) at "
         f"{due.astimezone():%H:%M:%S} (in {duration(wait_s)}); waiting for it "
         "(Ctrl-C stops waiting)"
     )
@@ -121,18 +124,16 @@ def _wait_for_retry(svc: Services, view: dict[str, Any], out: Console) -> bool:
             time.sleep(min(0.25, max(0.0, (due - svc.clock.now()).total_seconds())))
     except KeyboardInterrupt:
         out.print(
-            f"stopped waiting; run {view['id']} starts at {due.astimezone():%H:%M:%S} "
+            f"stopped waiting; run {view.id} starts at {due.astimezone():%H:%M:%S} "
             "if a server is up (else when `synchub serve` starts), "
-            f"`synchub runs cancel {view['id']}` drops it",
+            f"`synchub runs cancel {view.id}` drops it",
             markup=False,
         )
         return False
     return True
 
 
-def _watch(
-    svc: Services, run_id: int, out: Console, worker: threading.Thread | None
-) -> dict[str, Any]:
+def _watch(svc: Services, run_id: int, out: Console, worker: threading.Thread | None) -> RunView:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -144,11 +145,11 @@ def _watch(
         task = bar.add_task("waiting", total=None)
         while True:
             view = svc.runs.show(run_id)
-            if view["finished_at"] is not None:
+            if view.ended:
                 return view
-            p = view.get("progress") or {}
+            p = view.progress or {}
             total = p.get("total_bytes") or None
-            label = view["state"] + (" (scanning)" if p.get("scanning") else "")
+            label = view.state + (" (scanning)" if p.get("scanning") else "")
             bar.update(
                 task,
                 description=label,
@@ -164,40 +165,40 @@ def _watch(
                 time.sleep(0.25)
 
 
-def _report(svc: Services, view: dict[str, Any], out: Console) -> int:
+def _report(svc: Services, view: RunView, out: Console) -> int:
     """Say how the run ended, why, and what follows; the exit code."""
-    s = view["stats"]
-    if view["state"] == RunState.SKIPPED.value:
-        out.print(f"run {view['id']} of {view['job']} [bold]skipped[/]: {_why_skipped(svc, view)}")
+    s = view.stats
+    if view.state is RunState.SKIPPED:
+        out.print(f"run {view.id} of {view.job} [bold]skipped[/]: {_why_skipped(svc, view)}")
         return 1
-    if view["dry_run"]:
-        counts = view.get("files_summary") or {}
+    if view.dry_run:
+        counts = view.files_summary or {}
         would = ", ".join(
             f"{counts.get('would_' + a, 0)} to {a}" for a in ("copy", "replace", "delete")
         )
         out.print(
-            f"dry run {view['id']} [bold]{view['state']}[/]: nothing changed; a real run "
-            f"would have {would} (runs show {view['id']} --files)"
+            f"dry run {view.id} [bold]{view.state}[/]: nothing changed; a real run "
+            f"would have {would} (runs show {view.id} --files)"
         )
     else:
         out.print(
-            f"run {view['id']} [bold]{view['state']}[/]: {s['files']} file(s), "
-            f"{size(s['bytes'])}, {s['deletes']} deleted, {s['errors']} error(s) "
-            f"in {duration(s['elapsed_s'])}"
+            f"run {view.id} [bold]{view.state}[/]: {s.files} file(s), "
+            f"{size(s.bytes)}, {s.deletes} deleted, {s.errors} error(s) "
+            f"in {duration(s.elapsed_s)}"
         )
-    if view["error"]:
-        out.print(f"error: {view['error']}", style="red", markup=False)
-    if (view.get("next_step") or "").startswith("not retried"):
-        out.print(view["next_step"], markup=False)  # a retry: the caller follows it
-    return 0 if view["state"] == RunState.SUCCEEDED.value else 1
+    if view.error:
+        out.print(f"error: {view.error}", style="red", markup=False)
+    if (view.next_step or "").startswith("not retried"):
+        out.print(view.next_step, markup=False)  # a retry: the caller follows it
+    return 0 if view.state is RunState.SUCCEEDED else 1
 
 
-def _why_skipped(svc: Services, view: dict[str, Any]) -> str:
-    if view["reason"] != SkipReason.OVERLAP.value:
+def _why_skipped(svc: Services, view: RunView) -> str:
+    if view.reason != SkipReason.OVERLAP.value:
         return "its fire time was missed"
-    busy = svc.runs.list(job=view["job"], state=RunState.RUNNING.value, limit=1)
-    which = f"run {busy[0]['id']} of it" if busy else "another run of it"
+    busy = svc.runs.list(job=view.job, state=RunState.RUNNING.value, limit=1)
+    which = f"run {busy[0].id} of it" if busy else "another run of it"
     return (
         f"{which} was running and the job's overlap policy is skip, so nothing was "
-        f"started (`synchub job edit {view['job']} --overlap queue` makes such runs wait)"
+        f"started (`synchub job edit {view.job} --overlap queue` makes such runs wait)"
     )

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from synchub.core.runs import RunStats
+    from synchub.services.run_views import LogLine, RunView
+
 #: the width of the label column
 LABEL = 12
 LEVEL_STYLE = {"error": "red", "warning": "yellow", "notice": "cyan", "info": "", "debug": "dim"}
@@ -42,47 +45,49 @@ def local_time(iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def run_lines(view: dict[str, Any]) -> list[str]:
+def run_lines(view: RunView) -> list[str]:
     """The run as lines: a heading, then label/value pairs in one column."""
-    attempt = f", attempt {view['attempt']}" if view["attempt"] > 1 else ""
-    kind = "dry run" if view["dry_run"] else "run"
-    deleted = " (job deleted)" if view["job_deleted"] else ""
-    lines = [
-        f"{kind} {view['id']} of {view['job']}{deleted}: {view['state']} "
-        f"({view['trigger']}{attempt})"
-    ]
+    attempt = f", attempt {view.attempt}" if view.attempt > 1 else ""
+    kind = "dry run" if view.dry_run else "run"
+    deleted = " (job deleted)" if view.job_deleted else ""
+    lines = [f"{kind} {view.id} of {view.job}{deleted}: {view.state} ({view.trigger}{attempt})"]
     lines += [f"  {label:<{LABEL}}{value}" for label, value in _fields(view) if value]
-    lines += _in_flight(view.get("progress") or {})
+    lines += _in_flight(view.progress or {})
     return lines
 
 
-def _fields(view: dict[str, Any]) -> list[tuple[str, str]]:
-    s = view["stats"]
-    ended = view["finished_at"] is not None
+def _fields(view: RunView) -> list[tuple[str, str]]:
+    s = view.stats
+    ended = view.ended
     return [
         ("reason", _reason(view)),
-        ("error", view["error"] or ""),
-        ("next", view.get("next_step") or ""),
-        ("retry of", f"run {view['retry_of']}" if view["retry_of"] else ""),
-        ("after", f"run {view['chained_from']}" if view.get("chained_from") else ""),
-        ("fire time", local_time(view["scheduled_for"]) if view["scheduled_for"] else ""),
-        ("created", local_time(view["created_at"])),
-        ("started", local_time(view["started_at"]) if view["started_at"] else ""),
+        ("error", view.error or ""),
+        ("next", view.next_step or ""),
+        ("retry of", f"run {view.retry_of}" if view.retry_of else ""),
+        ("after", f"run {view.chained_from}" if view.chained_from else ""),
+        ("fire time", local_time(view.scheduled_for) if view.scheduled_for else ""),
+        ("created", local_time(view.created_at)),
+        ("started", local_time(view.started_at) if view.started_at else ""),
         ("finished", _finished(view) if ended else ""),
-        ("worker", f"{view['worker'] or '-'} (queue {view['queue']})"),
+        ("worker", f"{view.worker or '-'} (queue {view.queue})"),
         ("exit code", _exit(view)),
-        ("transferred", _totals(s) if ended and view["started_at"] else ""),
-        ("progress", _progress(view.get("progress")) if not ended else ""),
+        ("transferred", _totals(s) if ended and view.started_at else ""),
+        ("progress", _progress(view.progress) if not ended else ""),
         ("changes", _changes(view)),
-        ("only", view["only_path"] or ""),
-        ("flags", ", ".join(f for f in ("allow_deletes", "resync") if view.get(f))),
-        ("log", _pruned(view) or _dropped(view["log_dropped_lines"], "line(s) of the log")),
-        ("report", _dropped(view["files_dropped"], "row(s) of the change report")),
+        ("only", view.only_path or ""),
+        ("flags", _flags(view)),
+        ("log", _pruned(view) or _dropped(view.log_dropped_lines, "line(s) of the log")),
+        ("report", _dropped(view.files_dropped, "row(s) of the change report")),
     ]
 
 
-def _pruned(view: dict[str, Any]) -> str:
-    if not view.get("logs_pruned"):
+def _flags(view: RunView) -> str:
+    flags = {"allow_deletes": view.allow_deletes, "resync": view.resync}
+    return ", ".join(name for name, on in flags.items() if on)
+
+
+def _pruned(view: RunView) -> str:
+    if not view.logs_pruned:
         return ""
     return "pruned with its change report (retention; the run stays)"
 
@@ -91,8 +96,10 @@ def _dropped(count: int, what: str) -> str:
     return f"{count} {what} dropped (size cap)" if count else ""
 
 
-def _reason(view: dict[str, Any]) -> str:
-    reason = view["reason"]
+def _reason(view: RunView) -> str:
+    reason = view.reason
+    if reason is None:
+        return ""
     return {
         "overlap": "its job was already running (overlap policy skip)",
         "missed": "its fire time was missed",
@@ -101,27 +108,27 @@ def _reason(view: dict[str, Any]) -> str:
         "window": "its job's run window was shut (another run waited for it, or it "
         "could start only after the close)",
         "cancelled": "",  # the error says who cancelled it
-    }.get(reason, reason or "")
+    }.get(reason, reason)
 
 
-def _finished(view: dict[str, Any]) -> str:
-    took = view["stats"]["elapsed_s"]
-    shown = local_time(view["finished_at"])
-    return f"{shown}, took {duration(took)}" if view["started_at"] else shown
+def _finished(view: RunView) -> str:
+    took = view.stats.elapsed_s
+    shown = local_time(view.finished_at)
+    return f"{shown}, took {duration(took)}" if view.started_at else shown
 
 
-def _exit(view: dict[str, Any]) -> str:
-    code, klass = view["exit_code"], view["error_class"]
+def _exit(view: RunView) -> str:
+    code, klass = view.exit_code, view.error_class
     if code is None:
         return klass or ""
     return f"{code} ({klass})" if klass else str(code)
 
 
-def _totals(s: dict[str, Any]) -> str:
+def _totals(s: RunStats) -> str:
     return (
-        f"{s['files']} file(s), {size(s['bytes'])} at {size(s['speed_bps'])}/s; "
-        f"{s['checks']} checked, {s['deletes']} deleted, {s['renames']} renamed, "
-        f"{s['errors']} error(s)"
+        f"{s.files} file(s), {size(s.bytes)} at {size(s.speed_bps)}/s; "
+        f"{s.checks} checked, {s.deletes} deleted, {s.renames} renamed, "
+        f"{s.errors} error(s)"
     )
 
 
@@ -152,17 +159,15 @@ def _in_flight(p: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _changes(view: dict[str, Any]) -> str:
-    counts = view.get("files_summary") or {}
+def _changes(view: RunView) -> str:
+    counts = view.files_summary or {}
     if not counts:
         return ""
     parts = ", ".join(f"{n} {a.replace('_', ' ')}" for a, n in sorted(counts.items()))
-    return f"{parts} (runs show {view['id']} --files)"
+    return f"{parts} (runs show {view.id} --files)"
 
 
-def print_line(out: Console, line: dict[str, Any]) -> None:
+def print_line(out: Console, line: LogLine) -> None:
     """One log line: time, level, message, in the level's colour."""
-    style = LEVEL_STYLE.get(line["level"], "")
-    out.print(
-        f"{line['at']} {line['level'].upper():<7} {line['message']}", style=style, markup=False
-    )
+    style = LEVEL_STYLE.get(line.level, "")
+    out.print(f"{line.at} {line.level.upper():<7} {line.message}", style=style, markup=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,9 @@ from synchub.cli import tables
 from synchub.cli.run_show import print_line, run_lines
 from synchub.cli.shared import JsonOpt, emit, out, services
 from synchub.cli.typer_app import typer_app
+
+if TYPE_CHECKING:
+    from synchub.services.run_views import FileChange, RunView
 
 runs_app = typer_app(help="Runs: what happened.")
 
@@ -26,7 +29,7 @@ def runs_list(
         views = svc.runs.list(job=job, state=state, limit=limit)
         now = svc.clock.now()
     if as_json:
-        emit(views)
+        emit([v.as_dict() for v in views])
         return
     layout = tables.stdout_layout(now)
     tables.print_table(RUN_COLUMNS, [run_row(v, layout) for v in views], layout)
@@ -45,20 +48,18 @@ RUN_COLUMNS = (
 )
 
 
-def run_row(view: dict[str, Any], layout: tables.Layout) -> list[str]:
-    v, stats = view, view["stats"]
+def run_row(view: RunView, layout: tables.Layout) -> list[str]:
+    v, stats = view, view.stats
     return [
-        str(v["id"]),
-        v["job"] + (" (deleted)" if v["job_deleted"] else ""),
-        v["state"]
-        + (f" #{v['attempt']}" if v["attempt"] > 1 else "")
-        + (" (dry run)" if v["dry_run"] else ""),
-        v["trigger"],
-        layout.when(v["started_at"] or v["scheduled_for"] or v["created_at"]),
-        layout.span(stats["elapsed_s"]) if v["finished_at"] and v["started_at"] else "",
-        str(stats["files"]),
-        layout.size(stats["bytes"]),
-        v["error"] or v["reason"] or "",
+        str(v.id),
+        v.job + (" (deleted)" if v.job_deleted else ""),
+        v.state + (f" #{v.attempt}" if v.attempt > 1 else "") + (" (dry run)" if v.dry_run else ""),
+        v.trigger,
+        layout.when(v.started_at or v.scheduled_for or v.created_at),
+        layout.span(stats.elapsed_s) if v.finished_at and v.started_at else "",
+        str(stats.files),
+        layout.size(stats.bytes),
+        v.error or v.reason or "",
     ]
 
 
@@ -73,31 +74,32 @@ def runs_show(
     """Show one run: state, outcome, stats; --files adds what it changed."""
     with services() as svc:
         view = svc.runs.show(run)
-        if files:
-            view["files"] = svc.runs.files(run)
+        rows = svc.runs.files(run) if files else None
         if as_json:
-            emit(view)
+            shown = view.as_dict()
+            if rows is not None:
+                shown["files"] = [row.as_dict() for row in rows]
+            emit(shown)
             return
         for line in run_lines(view):
             out.print(line, markup=False)
-        if files:
-            print_files(view)
+        if rows is not None:
+            print_files(view, rows)
 
 
-def print_files(view: dict[str, Any]) -> None:
+def print_files(view: RunView, rows: list[FileChange]) -> None:
     """The change report; previews (dry runs, a stopped run's deletes) said as such."""
-    rows = view.get("files", [])
-    if view["dry_run"]:
+    if view.dry_run:
         out.print("dry run: nothing was changed; a real run would:", markup=False)
-    elif any(f["action"].startswith("would_") for f in rows):
+    elif any(f.action.startswith("would_") for f in rows):
         out.print("stopped before any change; it would have:", markup=False)
     for f in rows:
-        action = f["action"].replace("_", " ")
+        action = f.action.replace("_", " ")
         out.print(
-            f"  {action:<13} {f['size'] if f['size'] is not None else '':>12} "
-            f"{f['path']}"
-            + (f"  ({f['error']})" if f["error"] else "")
-            + (f"  -> kept at {f['kept_at']}" if f.get("kept_at") else ""),
+            f"  {action:<13} {f.size if f.size is not None else '':>12} "
+            f"{f.path}"
+            + (f"  ({f.error})" if f.error else "")
+            + (f"  -> kept at {f.kept_at}" if f.kept_at else ""),
             markup=False,
         )
     if not rows:
@@ -107,14 +109,16 @@ def print_files(view: dict[str, Any]) -> None:
 @runs_app.command("logs")
 def runs_logs(run: int, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
     """Print a run's log; --follow waits for new lines until it ends."""
+    from synchub.services.run_views import RunEnded
+
     with services() as svc:
         if not follow:
             for line in svc.runs.logs(run):
                 print_line(out.get(), line)
             return
         for item in svc.runs.follow(run):
-            if "state" in item:
-                out.print(f"run {run} ended: [bold]{item['state']}[/]")
+            if isinstance(item, RunEnded):
+                out.print(f"run {run} ended: [bold]{item.run.state}[/]")
             else:
                 print_line(out.get(), item)
 
@@ -133,19 +137,19 @@ def runs_restore(
     with services() as svc:
         done = svc.runs.restore(run, path)
         if as_json:
-            emit(done)
+            emit(done.as_dict())
         else:
-            out.print(f"restored {len(done['restored'])} file(s) from {done['kept_in']} "
-                      f"to {done['destination']}", markup=False)  # fmt: skip
-            for name in done["restored"]:
+            out.print(f"restored {len(done.restored)} file(s) from {done.kept_in} "
+                      f"to {done.destination}", markup=False)  # fmt: skip
+            for name in done.restored:
                 out.print(f"  {name}", markup=False)
-            if done["unchanged"]:
-                out.print(f"{len(done['unchanged'])} file(s) already in place, as kept",
+            if done.unchanged:
+                out.print(f"{len(done.unchanged)} file(s) already in place, as kept",
                           markup=False)  # fmt: skip
-            out.print(f"what they replaced is kept in {done['kept_aside']}", markup=False)
-            for error in done["errors"]:
+            out.print(f"what they replaced is kept in {done.kept_aside}", markup=False)
+            for error in done.errors:
                 out.print(f"  error: {error}", markup=False)
-    if done["errors"]:
+    if done.errors:
         raise typer.Exit(1)
 
 
@@ -154,7 +158,7 @@ def runs_cancel(run: int) -> None:
     """Cancel a run: at once if it has not started, else its runner stops it."""
     with services() as svc:
         view = svc.runs.cancel(run)
-        word = "cancel requested" if view["state"] == "running" else view["state"]
+        word = "cancel requested" if view.state == "running" else view.state
         out.print(f"run {run}: {word}")
 
 

@@ -1,6 +1,6 @@
 """What the runs did over time, for charts: runs per day by outcome with the bytes
 moved (the dashboard), and a job's last runs with their duration and bytes (the job
-page). Each answer is one query and is ready to be sent as JSON.
+page). Each answer is one query; `as_dict()` gives the JSON the charts draw.
 
 The days are counted from every run that ended in them, a million in a busy month,
 so each process keeps the figures of the days that are over (an hour after their
@@ -9,6 +9,7 @@ others: usually today's, by ix_runs_finished_at."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,17 +40,60 @@ def outcome_of(state: str) -> str:
     return "failed" if run_state in RETRYABLE else "cancelled"
 
 
+@dataclass(frozen=True)
+class DayActivity:
+    """The runs that ended on one UTC day, by outcome, and the bytes they moved."""
+
+    day: str  #: ISO 8601, "2025-06-02"
+    succeeded: int
+    failed: int
+    cancelled: int  #: cancelled or skipped
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class EndedRun:
+    """One ended run of a job's history chart."""
+
+    id: int
+    state: str
+    outcome: str  #: one of OUTCOMES
+    dry_run: bool
+    finished_at: str  #: ISO 8601
+    duration_s: float | None  #: None when it never started
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "outcome": self.outcome,
+            "dry_run": self.dry_run,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "bytes": self.bytes,
+        }
+
+
 class ActivityService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         #: the figures of the days that are over, which no longer change
         self._closed: dict[date, dict[str, int]] = {}
 
-    def per_day(self, days: int = 30) -> list[dict[str, Any]]:
+    def per_day(self, days: int = 30) -> list[DayActivity]:
         """The last `days` UTC days, oldest first and today last, each with the runs
-        that ended on it by outcome and the bytes they moved:
-        {"day": "2025-06-02", "succeeded", "failed", "cancelled", "bytes"}. Every
-        day is there, with zeros when nothing ended."""
+        that ended on it by outcome and the bytes they moved. Every day is there, with
+        zeros when nothing ended."""
         days = max(1, min(days, MAX_DAYS))
         now = self.svc.clock.now().astimezone(UTC)
         wanted = [now.date() - timedelta(days=days - 1 - i) for i in range(days)]
@@ -58,7 +102,8 @@ class ActivityService:
             if _start_of(day + timedelta(days=1)) + SETTLING <= now:
                 self._closed[day] = figures
         return [
-            {"day": day.isoformat(), **(counted.get(day) or self._closed[day])} for day in wanted
+            DayActivity(day.isoformat(), **(counted.get(day) or self._closed[day]))
+            for day in wanted
         ]
 
     def _count(self, days: list[date]) -> dict[date, dict[str, int]]:
@@ -74,27 +119,26 @@ class ActivityService:
                 counted[day]["bytes"] += moved
         return counted
 
-    def job_history(self, name: str, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
-        """The job's last `limit` ended runs, oldest first: {"id", "state", "outcome",
-        "dry_run", "finished_at" (ISO 8601), "duration_s" (None if it never started),
-        "bytes"}. JobNotFound for an unknown name."""
+    def job_history(self, name: str, limit: int = HISTORY_RUNS) -> list[EndedRun]:
+        """The job's last `limit` ended runs, oldest first. JobNotFound for an unknown
+        name."""
         job_name = self.svc.jobs.show(name)["name"]
         with reading(self.svc.sessions) as session:
             rows = activity_store.ended_of_job(session, job_name, limit)
         return [
-            {
-                "id": row.id,
-                "state": row.state,
-                "outcome": outcome_of(row.state),
-                "dry_run": row.dry_run,
-                "finished_at": row.finished_at.isoformat(),
-                "duration_s": (
+            EndedRun(
+                id=row.id,
+                state=row.state,
+                outcome=outcome_of(row.state),
+                dry_run=row.dry_run,
+                finished_at=row.finished_at.isoformat(),
+                duration_s=(
                     round((row.finished_at - row.started_at).total_seconds(), 3)
                     if row.started_at is not None
                     else None
                 ),
-                "bytes": int(row.bytes or 0),
-            }
+                bytes=int(row.bytes or 0),
+            )
             for row in reversed(rows)
         ]
 

@@ -215,20 +215,20 @@ class DoctorService:
 
     def _scheduler(self) -> Finding:
         status = self.svc.runs.scheduler_status()
-        if not status["leader_alive"]:
+        if not status.leader_alive:
             return problem(
                 "scheduler",
                 "no scheduler is running: no job fires and no run is dispatched",
                 "start `synchub serve` (or `synchub scheduler`)",
             )
-        late = status["due_not_dispatched"]
+        late = status.due_not_dispatched
         if late:
             return Finding(
                 "scheduler",
                 Level.NOTE,
-                f"{status['leader']} leads; {late} run(s) are due and not yet dispatched",
+                f"{status.leader} leads; {late} run(s) are due and not yet dispatched",
             )
-        return ok("scheduler", f"{status['leader']} leads")
+        return ok("scheduler", f"{status.leader} leads")
 
     def _executor(self, workers: Workers | None) -> Iterator[Finding]:
         settings = self.svc.settings

@@ -13,7 +13,7 @@ from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
 from synchub.services.jobs.views import job_view
-from synchub.services.run_views import run_view
+from synchub.services.run_views import RunView, run_view
 from synchub.store import chains as chain_store
 from synchub.store import job_runs
 from synchub.store import jobs as job_store
@@ -46,7 +46,7 @@ class JobStatus:
     """One job as the overview sees it."""
 
     job: dict[str, Any]  #: the job's view (JobService.show)
-    last: dict[str, Any] | None  #: its newest run that started or ended (run_view)
+    last: RunView | None  #: its newest run that started or ended
     last_success_at: str | None  #: when its last successful run ended (ISO 8601)
     failing: bool  #: enabled, and its last run failed, timed out or was lost
     stale_for: float | None  #: seconds without a success, when that is too long
@@ -173,18 +173,18 @@ class OverviewService:
             for job_id, run in latest.items()
         }
 
-    def running(self) -> builtins.list[dict[str, Any]]:
+    def running(self) -> builtins.list[tuple[RunView, dict[str, Any]]]:
         """The runs running now, newest first (at most RUNNING_SHOWN), each with its
-        job's parameters under "params" (empty for a deleted job's)."""
+        job's parameters (empty for a deleted job's)."""
         runs = self.svc.runs.page(states=[RunState.RUNNING.value], limit=RUNNING_SHOWN)
-        names = {run["job"] for run in runs}
+        names = {run.job for run in runs}
         with reading(self.svc.sessions) as session:
             params = {
                 row.name: row.params
                 for row in (job_store.get(session, name) for name in names)
                 if row is not None
             }
-        return [run | {"params": params.get(run["job"], {})} for run in runs]
+        return [(run, params.get(run.job, {})) for run in runs]
 
     def _status(
         self,

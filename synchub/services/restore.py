@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import InvalidPath, JobRunning, NothingToRestore, RunNotFound
@@ -17,7 +18,31 @@ if TYPE_CHECKING:
     from synchub.services.context import Services
 
 
-def restore_run(svc: Services, run_id: int, path: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunRestored:
+    """What a restore copied back, and from where to where."""
+
+    run: int
+    kept_in: str  #: remote:path of the run's folder of kept versions
+    destination: str  #: remote:path of the destination root
+    restored: list[str]  #: paths copied back, relative to the destination root
+    unchanged: list[str]  #: paths already at the destination as kept
+    kept_aside: str  #: remote:path where the versions the restore overwrote were kept
+    errors: list[str]  #: rclone's errors, if some files could not be copied back
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "kept_in": self.kept_in,
+            "destination": self.destination,
+            "restored": self.restored,
+            "unchanged": self.unchanged,
+            "kept_aside": self.kept_aside,
+            "errors": self.errors,
+        }
+
+
+def restore_run(svc: Services, run_id: int, path: str | None = None) -> RunRestored:
     """Copy back to the destination what run `run_id` kept (the files it deleted or
     overwrote, for a job keeping versions), or only those at or under `path`
     (relative to the destination root). What the restore overwrites is kept in turn.
@@ -62,15 +87,15 @@ def restore_run(svc: Services, run_id: int, path: str | None = None) -> dict[str
     with transaction(svc.sessions) as session:
         after = {"path": wanted, "restored": len(done.restored), "errors": len(done.errors)}
         svc.audit_event(session, "run.restore", str(run_id), at=now, after=after)
-    return {
-        "run": run_id,
-        "kept_in": kept.folder,
-        "destination": kept.root,
-        "restored": done.restored,
-        "unchanged": done.unchanged,
-        "kept_aside": done.aside,
-        "errors": done.errors,
-    }
+    return RunRestored(
+        run=run_id,
+        kept_in=kept.folder,
+        destination=kept.root,
+        restored=done.restored,
+        unchanged=done.unchanged,
+        kept_aside=done.aside,
+        errors=done.errors,
+    )
 
 
 def _relative(path: str) -> str:

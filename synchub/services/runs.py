@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,19 @@ from synchub.core.runs import (
     severe_enough,
 )
 from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
-from synchub.services.run_views import check_instant, log_view, run_view
+from synchub.services.run_views import (
+    FileChange,
+    Histogram,
+    LogLine,
+    RunEnded,
+    RunFigures,
+    RunView,
+    SchedulerState,
+    check_instant,
+    file_view,
+    log_view,
+    run_view,
+)
 from synchub.store import jobs as job_store
 from synchub.store import leases, run_metrics
 from synchub.store import logs as log_store
@@ -39,6 +52,7 @@ from synchub.store.tables import RunRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
+    from synchub.services.restore import RunRestored
 
 
 class RunService:
@@ -62,7 +76,7 @@ class RunService:
         )  # fmt: skip
         return run_id
 
-    def cancel(self, run_id: int) -> dict[str, Any]:
+    def cancel(self, run_id: int) -> RunView:
         """Cancel a run: at once if it has not started, else ask its runner to stop."""
         now = self.svc.clock.now()
         by = f"cancelled by {self.svc.actor}"  # the run's error: who, not how it stopped
@@ -108,14 +122,14 @@ class RunService:
         self.svc.on_change()
         return new_id
 
-    def show(self, run_id: int) -> dict[str, Any]:
+    def show(self, run_id: int) -> RunView:
+        """The run, with its change report's rows counted by action."""
         # Reads take no write lock (on SQLite a `transaction` does): a reader, or a
         # follower polling twice a second, must not queue behind the runners' writes.
         with reading(self.svc.sessions) as session:
             run = self._get(session, run_id)
             view = run_view(run, bool(store.retried(session, [run])))
-            view["files_summary"] = log_store.file_counts(session, run_id)
-            return view
+            return replace(view, files_summary=log_store.file_counts(session, run_id))
 
     def list(
         self,
@@ -124,43 +138,27 @@ class RunService:
         state: str | None = None,
         limit: int = 50,
         before_id: int | None = None,
-    ) -> builtins.list[dict[str, Any]]:
+    ) -> builtins.list[RunView]:
         """Runs newest first, as `page` gives them; `state` may list several, comma-separated."""
         states = state.split(",") if state else []
         return self.page(job=job, states=states, limit=limit, before_id=before_id)
 
-    def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[dict[str, Any]]:
+    def logs(self, run_id: int, after_seq: int = 0) -> builtins.list[LogLine]:
         """Log lines after `after_seq`; a gap in `seq` marks lines the cap dropped."""
         with reading(self.svc.sessions) as session:
             self._get(session, run_id)
             return [
-                {
-                    "seq": line.seq,
-                    "at": line.at.isoformat(),
-                    "level": line.level,
-                    "message": line.message,
-                }
-                for line in log_store.lines(session, run_id, after_seq=after_seq)
+                log_view(line) for line in log_store.lines(session, run_id, after_seq=after_seq)
             ]
 
-    def files(self, run_id: int) -> builtins.list[dict[str, Any]]:
+    def files(self, run_id: int) -> builtins.list[FileChange]:
         with reading(self.svc.sessions) as session:
             self._get(session, run_id)
-            return [
-                {
-                    "path": f.path,
-                    "action": f.action,
-                    "size": f.size,
-                    "error": f.error,
-                    "at": f.at.isoformat(),
-                    "kept_at": f.kept_at,
-                }
-                for f in log_store.files(session, run_id)
-            ]
+            return [file_view(f) for f in log_store.files(session, run_id)]
 
     def file_page(
         self, run_id: int, *, action: str | None = None, after: int = 0, limit: int = 100
-    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+    ) -> tuple[builtins.list[FileChange], bool]:
         """One page of a run's change report, in the order written: at most `limit`
         rows after row `after` (the `row` of the previous page's last), of one action
         (see FileAction) or all, and whether more follow. InvalidInput for an unknown
@@ -174,20 +172,9 @@ class RunService:
             rows = log_store.files_page(
                 session, run_id, action=action, after_id=after, limit=limit + 1
             )
-            return [
-                {
-                    "row": f.id,
-                    "path": f.path,
-                    "action": f.action,
-                    "size": f.size,
-                    "error": f.error,
-                    "at": f.at.isoformat(),
-                    "kept_at": f.kept_at,
-                }
-                for f in rows[:limit]
-            ], len(rows) > limit
+            return [file_view(f) for f in rows[:limit]], len(rows) > limit
 
-    def restore(self, run_id: int, path: str | None = None) -> dict[str, Any]:
+    def restore(self, run_id: int, path: str | None = None) -> RunRestored:
         """Copy back what the run kept; see services.restore.restore_run."""
         from synchub.services.restore import restore_run
 
@@ -198,8 +185,8 @@ class RunService:
         with reading(self.svc.sessions) as session:
             return store.retry_of_run(session, self._get(session, run_id))
 
-    def follow(self, run_id: int, *, poll_s: float = 0.5) -> Iterator[dict[str, Any]]:
-        """Yield log lines as they come, then a final {"state": ...} when the run ends."""
+    def follow(self, run_id: int, *, poll_s: float = 0.5) -> Iterator[LogLine | RunEnded]:
+        """Yield log lines as they come, then the run once it has ended."""
         import threading
 
         seq = 0
@@ -207,10 +194,10 @@ class RunService:
         while True:
             view = self.show(run_id)
             for line in self.logs(run_id, after_seq=seq):
-                seq = line["seq"]
+                seq = line.seq
                 yield line
-            if view["finished_at"] is not None:
-                yield {"state": view["state"], "run": view}
+            if view.ended:
+                yield RunEnded(view)
                 return
             self.svc.clock.sleep(poll_s, idle)
 
@@ -280,7 +267,7 @@ class RunService:
         until: datetime | None = None,
         before_id: int | None = None,
         limit: int = 50,
-    ) -> builtins.list[dict[str, Any]]:
+    ) -> builtins.list[RunView]:
         """Runs newest first, filtered by job, states, triggers and creation time in
         [since, until); continue with `before_id` = the last id of the previous page.
         `job` is a job name: the runs of that job and the kept runs of deleted jobs
@@ -313,7 +300,7 @@ class RunService:
 
     def log_page(
         self, run_id: int, *, after_seq: int = 0, limit: int = 1000
-    ) -> builtins.list[dict[str, Any]]:
+    ) -> builtins.list[LogLine]:
         """At most `limit` log lines after `after_seq` (see `logs`)."""
         if limit < 1 or limit > 10_000:
             raise InvalidInput("Bad limit: use a number from 1 to 10000")
@@ -321,15 +308,8 @@ class RunService:
             raise InvalidInput("Bad after: it cannot be negative")
         with reading(self.svc.sessions) as session:
             self._get(session, run_id)
-            return [
-                {
-                    "seq": line.seq,
-                    "at": line.at.isoformat(),
-                    "level": line.level,
-                    "message": line.message,
-                }
-                for line in log_store.lines(session, run_id, after_seq=after_seq, limit=limit)
-            ]
+            lines = log_store.lines(session, run_id, after_seq=after_seq, limit=limit)
+            return [log_view(line) for line in lines]
 
     def log_search(
         self,
@@ -339,7 +319,7 @@ class RunService:
         limit: int = 500,
         level: str | None = None,
         search: str | None = None,
-    ) -> tuple[builtins.list[dict[str, Any]], int]:
+    ) -> tuple[builtins.list[LogLine], int]:
         """At most `limit` log lines after `after_seq` at `level` or more severe (see
         core.runs.severe_enough) whose message holds `search` in any case (as
         casefold sees it, the same on every database); and the seq to continue after:
@@ -350,7 +330,7 @@ class RunService:
         if level and level not in LOG_LEVELS:
             raise InvalidInput(f"Bad level {level[:20]!r}: one of {', '.join(LOG_LEVELS)}")
         needle = (search or "").casefold()
-        found: builtins.list[dict[str, Any]] = []
+        found: builtins.list[LogLine] = []
         seq = max(0, after_seq)
         with reading(self.svc.sessions) as session:
             self._get(session, run_id)
@@ -388,22 +368,20 @@ class RunService:
             lease = leases.current(session, SCHEDULER_LEASE)
         return lease is not None and lease.expires_at > self.svc.clock.now()
 
-    def scheduler_status(self) -> dict[str, Any]:
-        """Who leads the schedulers and how far behind dispatch is, from the database:
-        {"leader", "lease_expires_at", "leader_alive", "due_not_dispatched", "pending",
-        "queued", "running"}."""
+    def scheduler_status(self) -> SchedulerState:
+        """Who leads the schedulers and how far behind dispatch is, from the database."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             lease = leases.current(session, SCHEDULER_LEASE)
-            return {
-                "leader": lease.holder if lease else None,
-                "lease_expires_at": lease.expires_at.isoformat() if lease else None,
-                "leader_alive": bool(lease and lease.expires_at > now),
-                "due_not_dispatched": run_metrics.count_due_pending(session, now),
-                "pending": run_metrics.count_in_state(session, RunState.PENDING),
-                "queued": run_metrics.count_in_state(session, RunState.QUEUED),
-                "running": run_metrics.count_in_state(session, RunState.RUNNING),
-            }
+            return SchedulerState(
+                leader=lease.holder if lease else None,
+                lease_expires_at=lease.expires_at.isoformat() if lease else None,
+                leader_alive=bool(lease and lease.expires_at > now),
+                due_not_dispatched=run_metrics.count_due_pending(session, now),
+                pending=run_metrics.count_in_state(session, RunState.PENDING),
+                queued=run_metrics.count_in_state(session, RunState.QUEUED),
+                running=run_metrics.count_in_state(session, RunState.RUNNING),
+            )
 
     def waiting_by_queue(self) -> dict[str, int]:
         """Runs pending or queued, per queue."""
@@ -412,19 +390,16 @@ class RunService:
 
     def figures(
         self, *, duration_buckets: Sequence[float], lateness_buckets: Sequence[float]
-    ) -> dict[str, Any]:
-        """Aggregates for monitoring, from the database (so they cover every process):
-        {"totals": [(job, state, runs, bytes)], "duration": (cumulative bucket counts,
-        sum, count), "lateness": (same, for scheduled runs' start after their fire time),
-        "queues": [(queue, waiting runs)], "last_success": [(job, finished_at)]}."""
+    ) -> RunFigures:
+        """Aggregates for monitoring, from the database (so they cover every process)."""
         with reading(self.svc.sessions) as session:
-            return {
-                "totals": run_metrics.totals_by_job_and_state(session),
-                "duration": run_metrics.histogram(session, "duration", duration_buckets),
-                "lateness": run_metrics.histogram(session, "lateness", lateness_buckets),
-                "queues": run_metrics.depth_by_queue(session),
-                "last_success": run_metrics.last_success_by_job(session),
-            }
+            return RunFigures(
+                totals=run_metrics.totals_by_job_and_state(session),
+                duration=Histogram(*run_metrics.histogram(session, "duration", duration_buckets)),
+                lateness=Histogram(*run_metrics.histogram(session, "lateness", lateness_buckets)),
+                queues=run_metrics.depth_by_queue(session),
+                last_success=run_metrics.last_success_by_job(session),
+            )
 
     def _get(self, session: Session, run_id: int) -> RunRow:
         run = store.get(session, run_id)

@@ -41,6 +41,42 @@ class SizeState(StrEnum):
     FAILED = "failed"  #: the latest measurement failed: `error` says why
 
 
+@dataclass(frozen=True)
+class RemoteSizeView:
+    """A remote's figures as last measured, and the state of its latest measurement."""
+
+    name: str
+    count: int | None  #: files; None before a first success
+    bytes: int | None
+    sizeless: int | None  #: objects of no known size
+    measured_at: str | None  #: ISO 8601
+    age_s: float | None  #: seconds since then
+    state: SizeState
+    started_at: str | None  #: when the running measurement was asked for (ISO 8601)
+    error: str | None  #: why the latest measurement failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "count": self.count,
+            "bytes": self.bytes,
+            "sizeless": self.sizeless,
+            "measured_at": self.measured_at,
+            "age_s": self.age_s,
+            "state": self.state.value,
+            "started_at": self.started_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Refreshing:
+    """What `RemoteSizes.refresh` started, and the measurements it joined."""
+
+    started: list[str]
+    running: list[str]
+
+
 @dataclass
 class _Entry:
     """One remote's figures; changed only under RemoteSizes._lock."""
@@ -66,9 +102,8 @@ class RemoteSizes:
         self._slots = threading.BoundedSemaphore(parallel)
         self._stop = threading.Event()
 
-    def figures(self) -> list[dict[str, Any]]:
-        """One dict per configured remote, by name: name, count, bytes, sizeless (None
-        before a first success), measured_at, age_s, state, started_at, error."""
+    def figures(self) -> list[RemoteSizeView]:
+        """One per configured remote, by name."""
         names = [remote.name for remote in self.svc.remotes.list()]
         now = self.svc.clock.now()
         with self._lock:
@@ -77,7 +112,7 @@ class RemoteSizes:
                     del self._entries[gone]
             return [_view(name, self._entries.get(name) or _Entry(), now) for name in names]
 
-    def refresh(self) -> dict[str, list[str]]:
+    def refresh(self) -> Refreshing:
         """Start measuring every remote not being measured already; return at once
         with the remotes `started` and those `running` before (joined)."""
         names = [remote.name for remote in self.svc.remotes.list()]
@@ -97,7 +132,7 @@ class RemoteSizes:
                 thread = entry.thread
             started.append(name)
             thread.start()
-        return {"started": started, "running": running}
+        return Refreshing(started, running)
 
     def stop(self) -> None:
         """Kill the running measurements (at shutdown); they end as failed."""
@@ -153,17 +188,17 @@ class RemoteSizes:
         )
 
 
-def _view(name: str, entry: _Entry, now: datetime) -> dict[str, Any]:
+def _view(name: str, entry: _Entry, now: datetime) -> RemoteSizeView:
     size = entry.size
     measured = entry.measured_at
-    return {
-        "name": name,
-        "count": size.count if size else None,
-        "bytes": size.bytes if size else None,
-        "sizeless": size.sizeless if size else None,
-        "measured_at": measured.isoformat() if measured else None,
-        "age_s": round((now - measured).total_seconds(), 3) if measured else None,
-        "state": entry.state.value,
-        "started_at": entry.started_at.isoformat() if entry.started_at else None,
-        "error": entry.error,
-    }
+    return RemoteSizeView(
+        name=name,
+        count=size.count if size else None,
+        bytes=size.bytes if size else None,
+        sizeless=size.sizeless if size else None,
+        measured_at=measured.isoformat() if measured else None,
+        age_s=round((now - measured).total_seconds(), 3) if measured else None,
+        state=entry.state,
+        started_at=entry.started_at.isoformat() if entry.started_at else None,
+        error=entry.error,
+    )

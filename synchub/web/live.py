@@ -110,7 +110,7 @@ def run_events(
         seq = seen  # past the lines the filter left out too
         if lines:
             found.append(("log", templates.render("_log_lines.html", lines=lines)))
-        if run["finished_at"] is not None and len(lines) < LOG_LINES:
+        if run.ended and len(lines) < LOG_LINES:
             # The page's header too: the ended run's badge, Retry instead of Cancel.
             ended = templates.render(
                 "_run_ended.html",

@@ -113,7 +113,7 @@ def router(templates: Templates) -> APIRouter:
             state=state,
             after=after,
             system=live.system(request, svc),
-            activity=svc.activity.per_day(30),
+            activity=[day.as_dict() for day in svc.activity.per_day(30)],  # charts' JSON
         )
 
     @pages.get("/jobs")
@@ -168,7 +168,7 @@ def router(templates: Templates) -> APIRouter:
             more_events=len(events) > AUDIT_PAGE,
             audit_before=audit_before,
             run_count=svc.jobs.run_count(name) if visit.is_admin else None,
-            history=svc.activity.job_history(name),
+            history=[run.as_dict() for run in svc.activity.job_history(name)],  # charts' JSON
             mute=mute,
         )
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from synchub.core.runs import Trigger
 from synchub.services.overview import JobStatus
+from synchub.services.run_views import RunView
 from synchub.services.tasks import TaskView, WatchedFolder
 from synchub.web import format as fmt
 
@@ -30,22 +32,22 @@ _ENDED = {
 }
 
 
-def run_badge(run: dict[str, Any], now: datetime) -> Badge:
-    state = run["state"]
+def run_badge(run: RunView, now: datetime) -> Badge:
+    state = run.state.value
     if state == "running":
-        progress = run.get("progress") or {}
+        progress = run.progress or {}
         total = progress.get("total_bytes") or 0
         word = "running"
         if total and not progress.get("scanning"):
             word += f" {fmt.percent(progress.get('bytes') or 0, total)} %"
         return Badge(state, "▶", word, "info")
     if state in ("pending", "queued"):
-        wait = fmt.parse(run.get("not_before"))
-        if run.get("trigger") == "retry" and wait is not None and wait > now:
+        wait = fmt.parse(run.not_before)
+        if run.trigger is Trigger.RETRY and wait is not None and wait > now:
             return Badge(state, "↻", f"retry {fmt.relative(wait, now)}", "warn")
         return Badge(state, "◷", "queued", "muted")
     icon, word, tone = _ENDED.get(state, ("?", state, "muted"))
-    reason = run.get("reason")
+    reason = run.reason
     if state == "skipped" and reason:
         word += f" ({reason})"
     return Badge(state, icon, word, tone)
@@ -91,12 +93,12 @@ def route(job: dict[str, Any]) -> tuple[str, str] | None:
     return str(params.get("source")), str(params.get("destination"))
 
 
-def duration_of(run: dict[str, Any], now: datetime) -> float | None:
+def duration_of(run: RunView, now: datetime) -> float | None:
     """Seconds from start to end (or to now, while running)."""
-    start = fmt.parse(run.get("started_at"))
+    start = fmt.parse(run.started_at)
     if start is None:
         return None
-    end = fmt.parse(run.get("finished_at")) or now
+    end = fmt.parse(run.finished_at) or now
     return max(0.0, (end - start).total_seconds())
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from synchub.services import Services
-from synchub.services.sizes import RemoteSizes
+from synchub.services.sizes import Refreshing, RemoteSizes
 from tests.api.conftest import Api, ok
 from tests.e2e.conftest import wait_for
 
@@ -261,10 +261,10 @@ def test_a_measurement_that_takes_too_long_is_killed_and_reported(
     port, _ = silent_server
     svc.remotes.add("hangs", "sftp", SILENT_SFTP | {"port": str(port)})
     sizes = RemoteSizes(svc, timeout_s=1)
-    assert sizes.refresh() == {"started": ["hangs"], "running": []}
+    assert sizes.refresh() == Refreshing(started=["hangs"], running=[])
     assert sizes.wait(30), "rclone size outlived its timeout"
     (figure,) = sizes.figures()
-    assert figure["state"] == "failed" and "within 1s" in figure["error"]
+    assert figure.state == "failed" and "within 1s" in figure.error
 
 
 def test_closing_the_services_stops_running_measurements(
@@ -276,7 +276,7 @@ def test_closing_the_services_stops_running_measurements(
     svc.sizes.stop()
     assert svc.sizes.wait(30)
     (figure,) = svc.sizes.figures()
-    assert (figure["state"], figure["error"]) == ("failed", "stopped measuring hangs:")
+    assert (figure.state, figure.error) == ("failed", "stopped measuring hangs:")
 
 
 def test_a_bare_local_remote_is_not_measured(svc: Services) -> None:
@@ -285,4 +285,4 @@ def test_a_bare_local_remote_is_not_measured(svc: Services) -> None:
     svc.sizes.refresh()
     assert svc.sizes.wait(30)
     (figure,) = svc.sizes.figures()
-    assert figure["state"] == "failed" and "alias remote" in figure["error"]
+    assert figure.state == "failed" and "alias remote" in figure.error

@@ -134,7 +134,7 @@ def test_a_local_folder_from_creation_to_uploaded_files(
 
     api.clock.advance(SETTLE)
     (run_id,) = full_pass(harness)
-    assert api.svc.runs.show(run_id)["state"] == "succeeded"
+    assert api.svc.runs.show(run_id).state == "succeeded"
     assert (dav.root / "backup" / "photos" / "sub" / "c.jpg").read_bytes() == b"sub/c.jpg" * 100
 
     done = tasks(console, {"status": 3})
@@ -173,7 +173,7 @@ def test_a_local_folder_from_creation_to_uploaded_files(
     busy = console.delete(f"/compat/rsh/tasks/{c['_id']}")
     assert busy.status_code == 409
     (one,) = full_pass(harness)
-    assert api.svc.runs.show(one)["only_path"] == "sub/c.jpg"
+    assert api.svc.runs.show(one).only_path == "sub/c.jpg"
     assert tasks(console, {"status": 3})["total_items"] == 3
 
     # Delete a task (several at once, as the console's batch delete does).
@@ -186,7 +186,7 @@ def test_a_local_folder_from_creation_to_uploaded_files(
     assert console.delete(f"/compat/rsh/folders/{folder['_id']}").status_code == 200
     assert folders(console)["total_items"] == 0
     assert api.viewer.get("/api/v1/jobs/photos").status_code == 404
-    assert api.svc.runs.show(run_id)["job_deleted"] is True
+    assert api.svc.runs.show(run_id).job_deleted is True
     events = api.svc.audit.page(target="photos")
     assert [e.action for e in events] == ["job.remove", "job.add"]
     assert {e.actor for e in events} == {"rsh-console"}
@@ -276,7 +276,7 @@ def test_a_new_folder_uploads_what_is_there_at_once_and_uploaded_never_goes_down
     # It should send the files already there on the next pass: no change was seen,
     # and no clock advanced to a settle time or the rescan.
     (run_id,) = full_pass(harness)
-    assert api.svc.runs.show(run_id)["state"] == "succeeded"
+    assert api.svc.runs.show(run_id).state == "succeeded"
     assert (dav.root / "scans" / "two.pdf").read_bytes() == b"2" * 200
     (folder,) = folders(console)["items"]
     assert (folder["uploadNum"], folder["status"]) == (2, 2)

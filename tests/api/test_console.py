@@ -64,7 +64,7 @@ def photos(api: Api, harness: Harness) -> int:
              for i in range(1, 121)],
             0,
         )  # fmt: skip
-    assert api.svc.runs.show(run_id)["state"] == "failed"
+    assert api.svc.runs.show(run_id).state == "failed"
     return run_id
 
 
@@ -226,10 +226,10 @@ def test_an_operator_runs_cancels_and_retries(api: Api, photos: int) -> None:
     # htmx sends the token as a header instead of a field.
     answer = client.post(f"/runs/{run_id}/cancel", headers={"X-CSRF-Token": csrf})
     assert answer.status_code == 303
-    assert api.svc.runs.show(run_id)["state"] == RunState.CANCELLED
+    assert api.svc.runs.show(run_id).state == RunState.CANCELLED
     answer = client.post(f"/runs/{photos}/retry", data={"csrf": csrf})
     retry_id = int(answer.headers["location"].rsplit("/", 1)[1])
-    assert api.svc.runs.show(retry_id)["retry_of"] == photos
+    assert api.svc.runs.show(retry_id).retry_of == photos
     assert f'retried by <a href="/runs/{retry_id}"' in client.get(f"/runs/{photos}").text
     client.post("/jobs/photos/disable", data={"csrf": csrf})
     assert api.svc.jobs.show("photos")["enabled"] is False

@@ -18,7 +18,7 @@ def run_once(api: Api, harness: Harness, name: str, result: str) -> str:
     api.svc.jobs.edit(name, JobFields(params={"result": result}))
     run_id = api.svc.runs.request(name)
     harness.step()
-    ended = api.svc.runs.show(run_id)["finished_at"]
+    ended = api.svc.runs.show(run_id).finished_at
     api.clock.advance(3600)
     return str(ended)
 

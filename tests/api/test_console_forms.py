@@ -330,7 +330,7 @@ def test_a_dry_run_is_asked_for_and_marked_wherever_runs_are_shown(
     )
     assert harness.step() == [run_id]
     shown = api.svc.runs.show(run_id)
-    assert shown["dry_run"] is True and shown["state"] == "succeeded"
+    assert shown.dry_run is True and shown.state == "succeeded"
     assert not (disk / "dst").exists()
     run = client.get(f"/runs/{run_id}").text
     assert 'data-state="dry-run"' in run and "it changed nothing" in run
@@ -358,7 +358,7 @@ def test_remove_asks_whether_to_keep_the_history(api: Api, disk: Path, keep: boo
     assert api.svc.jobs.list() == []
     assert (len(api.svc.runs.page()) == 1) is keep
     if keep:
-        assert api.svc.runs.show(run_id)["state"] == "cancelled"
+        assert api.svc.runs.show(run_id).state == "cancelled"
 
 
 def test_the_remote_form_is_built_from_rclones_metadata(api: Api) -> None:

@@ -33,7 +33,7 @@ def logged(api: Api, harness: Harness) -> tuple[int, int]:
     run_id = api.svc.runs.request("photos")
     harness.step()
     own = api.svc.runs.log_page(run_id)
-    last = own[-1]["seq"] if own else 0
+    last = own[-1].seq if own else 0
     rows = [(last + i, api.clock.now(), lvl, msg) for i, (lvl, msg) in enumerate(LINES, 1)]
     with transaction(api.svc.sessions) as session:
         log_store.append(session, run_id, rows, [], dropped_lines=0, dropped_bytes=0)
@@ -83,6 +83,6 @@ def test_a_search_moves_past_the_lines_it_leaves_out(api: Api, logged: tuple[int
     lines, seq = api.svc.runs.log_search(run_id, after_seq=last, search="nowhere")
     assert (lines, seq) == ([], last + len(LINES))
     lines, seq = api.svc.runs.log_search(run_id, after_seq=last, limit=1, level="warning")
-    assert [(line["level"], seq) for line in lines] == [("warning", last + 4)]
+    assert [(line.level, seq) for line in lines] == [("warning", last + 4)]
     with pytest.raises(InvalidInput, match="Bad level"):
         api.svc.runs.log_search(run_id, level="loud")

@@ -275,7 +275,7 @@ def fuzzed(svc: Services, harness: Harness) -> Iterator[Fuzzed]:
     svc.jobs.add("photos", PHOTOS)
     run_id = svc.runs.request("photos")
     harness.step()
-    assert (run_id, svc.runs.show(run_id)["state"]) == (1, "succeeded")
+    assert (run_id, svc.runs.show(run_id).state) == (1, "succeeded")
     result = Fuzzed(svc)
     result.restore()
     switch.app = create_app(svc=svc)

@@ -31,6 +31,7 @@ from synchub.execution.celery_exec import broker_problem
 from synchub.processes.node import Node
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store.db import make_engine
 from synchub.store.migrate import upgrade
 from tests.conftest import _pg_url, need_service
@@ -219,16 +220,16 @@ class Cluster:
         return self.svc.runs.request(job)
 
     def state(self, run_id: int) -> str:
-        return str(self.svc.runs.show(run_id)["state"])
+        return str(self.svc.runs.show(run_id).state)
 
-    def wait_state(self, run_id: int, *states: RunState, timeout: float = 60) -> dict[str, Any]:
+    def wait_state(self, run_id: int, *states: RunState, timeout: float = 60) -> RunView:
         wanted = {s.value for s in states} or {s.value for s in TERMINAL}
 
-        def reached() -> dict[str, Any] | None:
+        def reached() -> RunView | None:
             run = self.svc.runs.show(run_id)
-            return run if run["state"] in wanted else None
+            return run if run.state in wanted else None
 
-        result: dict[str, Any] = wait_for(f"run {run_id} to reach {sorted(wanted)}", reached,
+        result: RunView = wait_for(f"run {run_id} to reach {sorted(wanted)}", reached,
                                           timeout)  # fmt: skip
         return result
 

@@ -44,12 +44,12 @@ def test_runs_wait_out_a_broker_outage_and_then_run_once_each(
     problems = wait_for("readiness to fail", lambda: readiness_problems(c.svc))
     assert problems[0].startswith("broker unreachable"), problems
     # The running run goes on: its worker talks to the database, not the broker.
-    assert c.wait_state(running)["state"] == "succeeded"
+    assert c.wait_state(running).state == "succeeded"
     assert all(c.state(r) in ("pending", "queued") for r in during)
 
     proxy.restore()
     for run_id in during:
-        assert c.wait_state(run_id, timeout=90)["state"] == "succeeded"
+        assert c.wait_state(run_id, timeout=90).state == "succeeded"
     assert readiness_problems(c.svc) == []
     done = executions(c.marks)
     assert {r: len(done[r]) for r in [running, *during]} == dict.fromkeys([running, *during], 1)
@@ -67,7 +67,7 @@ def test_queued_runs_whose_messages_the_broker_lost_are_sent_again(cut_off: Clus
     assert purged >= 2  # what a broker restart without disk does
     c.worker()
     for run_id in queued:
-        assert c.wait_state(run_id, timeout=90)["state"] == "succeeded"
+        assert c.wait_state(run_id, timeout=90).state == "succeeded"
     assert sorted(executions(c.marks)) == sorted(queued)
     assert all(len(v) == 1 for v in executions(c.marks).values())
 

@@ -17,6 +17,6 @@ def test_a_worker_without_the_flag_fails_a_command_job_and_starts_nothing(
     cluster.start_scheduler()
     cluster.command_job("cmd", ["touch", str(marker)])
     run = cluster.wait_state(cluster.run("cmd"))
-    assert (run["state"], run["error"]) == ("failed", "command jobs are disabled on this server")
-    assert run["celery_state"] == "FAILURE"
+    assert (run.state, run.error) == ("failed", "command jobs are disabled on this server")
+    assert run.celery_state == "FAILURE"
     assert not marker.exists()

@@ -63,13 +63,13 @@ def test_a_window_closing_on_a_worker_winds_the_copy_down_and_no_retry_follows(
     ahead = round((closes - datetime.now(UTC)).total_seconds()) - CLOSES_AFTER_S
     cluster.worker(queues=queue, env=faketime_env(f"+{ahead}"))
     # A chained run keeps to the window (a manual one would not).
-    assert cluster.wait_state(cluster.run("upstream"))["state"] == "succeeded"
+    assert cluster.wait_state(cluster.run("upstream")).state == "succeeded"
     (chained,) = wait_for("the chained run", lambda: cluster.svc.runs.list(job="nightly"))
-    run = cluster.wait_state(chained["id"], timeout=150)
-    assert (run["state"], run["error_class"]) == (RunState.FAILED.value, "window_closed"), run
-    assert run["trigger"] == "chain"
+    run = cluster.wait_state(chained.id, timeout=150)
+    assert (run.state, run.error_class) == (RunState.FAILED.value, "window_closed"), run
+    assert run.trigger == "chain"
     # It should be wound down, not retried, and leave no half-written file.
-    assert [r["id"] for r in cluster.svc.runs.list(job="nightly")] == [chained["id"]]
+    assert [r.id for r in cluster.svc.runs.list(job="nightly")] == [chained.id]
     copied = sorted(p.name for p in dst.iterdir()) if dst.exists() else []
     assert len(copied) < 16, "the copy was not cut short"
     for name in copied:

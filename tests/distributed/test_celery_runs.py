@@ -10,7 +10,6 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from synchub.engines.obscure import obscure
 from synchub.execution.celery_exec import CeleryExecutor
 from synchub.processes.worker import make_app
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.distributed.conftest import Cluster, wait_for
@@ -34,9 +34,9 @@ def test_a_run_goes_through_a_worker_and_its_outcome_and_log_reach_the_database(
     cluster.command_job("hello", ["sh", "-c", "echo hello from the worker"])
     run_id = cluster.run("hello")
     run = cluster.wait_state(run_id)
-    assert run["state"] == "succeeded", run
-    assert run["celery_state"] == "SUCCESS"
-    lines = [line["message"] for line in cluster.svc.runs.logs(run_id)]
+    assert run.state == "succeeded", run
+    assert run.celery_state == "SUCCESS"
+    lines = [line.message for line in cluster.svc.runs.logs(run_id)]
     assert "hello from the worker" in lines
 
 
@@ -49,7 +49,7 @@ def test_a_message_delivered_twice_runs_its_run_once(cluster: Cluster) -> None:
     executor = CeleryExecutor(make_app(cluster.settings))
     executor.submit(run_id, cluster.queue)
     executor.submit(run_id, cluster.queue)  # a redelivery, as the broker would make it
-    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    assert cluster.wait_state(run_id).state == "succeeded"
     wait_for("both deliveries", lambda: worker.output().count(f"synchub.run[{run_id}]") >= 4)
     assert len(executions(cluster.marks)[run_id]) == 1
     assert "'gone'" in worker.output()  # the second delivery found the run claimed
@@ -70,7 +70,7 @@ def test_a_cancel_reaches_the_worker_and_a_cancelled_queued_run_never_starts(
     run = cluster.wait_state(running, RunState.RUNNING)
     sleeper = wait_for("the job's process", lambda: _pids_running(["sleep", seconds]))
     cluster.svc.runs.cancel(running)
-    assert cluster.wait_state(running)["state"] == "cancelled", run
+    assert cluster.wait_state(running).state == "cancelled", run
     wait_for("the job's process to go", lambda: not any(_alive(p) for p in sleeper))
     assert cluster.state(waiting) == "cancelled"
     assert waiting not in executions(cluster.marks)
@@ -94,10 +94,10 @@ def test_a_worker_killed_mid_run_leaves_no_process_and_its_run_is_retried_elsewh
     # The pool process and the job's process die with the worker: nothing orphaned.
     wait_for("the orphaned job to die", lambda: not any(_alive(p) for p in sleeper))
     lost = cluster.wait_state(first, RunState.LOST)
-    assert lost["error_class"] == "lost"
+    assert lost.error_class == "lost"
     retry = wait_for("the retry", lambda: _retry_of(cluster, "crashy", first))
     done = cluster.wait_state(retry)
-    assert done["state"] == "succeeded", done
+    assert done.state == "succeeded", done
     assert f"synchub.run[{retry}]" in survivor.output()
 
 
@@ -130,11 +130,11 @@ def test_a_stopped_worker_stops_its_runs_after_the_grace_and_they_are_retried_on
     assert not any(_alive(p) for p in sleeper)
     # It should have given the run its grace, and ended it as lost (a retry follows).
     lost = cluster.wait_state(first, RunState.LOST)
-    assert datetime.fromisoformat(lost["finished_at"]).timestamp() >= sent_at + GRACE_S
-    assert lost["celery_state"] == "RETRY"
+    assert datetime.fromisoformat(lost.finished_at).timestamp() >= sent_at + GRACE_S
+    assert lost.celery_state == "RETRY"
     retry = wait_for("the retry", lambda: _retry_of(cluster, "stopped", first))
     survivor = cluster.worker("--concurrency", "1")
-    assert cluster.wait_state(retry)["state"] == "succeeded"
+    assert cluster.wait_state(retry).state == "succeeded"
     # It should have run each attempt once: the retry on the survivor alone.
     assert f"synchub.run[{retry}]" in survivor.output()
     assert f"synchub.run[{retry}]" not in stopped.output()
@@ -149,7 +149,7 @@ def test_a_stopped_worker_lets_a_run_finish_within_the_grace(cluster: Cluster) -
     cluster.wait_state(run_id, RunState.RUNNING)
     stopping.proc.send_signal(signal.SIGTERM)
     stopping.proc.wait(timeout=60 + EXIT_BOUND_S)
-    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    assert cluster.wait_state(run_id).state == "succeeded"
     assert len(executions(cluster.marks)[run_id]) == 1
 
 
@@ -172,7 +172,7 @@ def test_a_run_for_a_queue_no_worker_listens_on_waits_and_the_workers_say_so(
 
 
 def _retry_of(cluster: Cluster, job: str, run_id: int) -> int | None:
-    later = [r["id"] for r in cluster.svc.runs.list(job=job) if r["id"] > run_id]
+    later = [r.id for r in cluster.svc.runs.list(job=job) if r.id > run_id]
     return later[0] if later else None
 
 
@@ -221,7 +221,7 @@ def test_a_redelivery_after_redis_visibility_timeout_does_not_run_the_run_again(
     cluster.start_scheduler()
     cluster.mark_job("slow", seconds=5)
     run_id = cluster.run("slow")
-    assert cluster.wait_state(run_id)["state"] == "succeeded"
+    assert cluster.wait_state(run_id).state == "succeeded"
     received = sum(w.output().count(f"synchub.run[{run_id}] received") for w in workers)
     assert received >= 2, "Redis should have delivered the message again"
     assert len(executions(cluster.marks)[run_id]) == 1
@@ -233,19 +233,19 @@ def test_a_run_fired_ahead_waits_on_the_worker_for_its_fire_time(cluster: Cluste
     cluster.start_scheduler()
     cluster.mark_job("ticking", every="1s")
 
-    def five_done() -> list[dict[str, Any]]:
-        done = [r for r in cluster.svc.runs.list(job="ticking") if r["state"] == "succeeded"]
+    def five_done() -> list[RunView]:
+        done = [r for r in cluster.svc.runs.list(job="ticking") if r.state == "succeeded"]
         return done if len(done) >= 5 else []
 
     runs = wait_for("five runs", five_done)
     cluster.svc.jobs.set_enabled("ticking", False)
-    at = {r["id"]: datetime.fromisoformat(r["scheduled_for"]) for r in runs}
+    at = {r.id: datetime.fromisoformat(r.scheduled_for) for r in runs}
     # It should fire ahead (on a busy machine the scheduler may be late for some) ...
-    assert any(datetime.fromisoformat(r["created_at"]) < at[r["id"]] for r in runs)
+    assert any(datetime.fromisoformat(r.created_at) < at[r.id] for r in runs)
     # ... and no run may start before its fire time, each once.
     for r in runs:
-        assert datetime.fromisoformat(r["started_at"]) >= at[r["id"]], r
-        assert len(executions(cluster.marks)[r["id"]]) == 1
+        assert datetime.fromisoformat(r.started_at) >= at[r.id], r
+        assert len(executions(cluster.marks)[r.id]) == 1
 
 
 def test_a_worker_runs_rclone_with_a_secret_added_after_it_started(
@@ -267,7 +267,7 @@ def test_a_worker_runs_rclone_with_a_secret_added_after_it_started(
     )
     cluster.start_scheduler()
     run = cluster.wait_state(cluster.run("sealed"))
-    assert run["state"] == "succeeded", run
+    assert run.state == "succeeded", run
     stored = [p for p in enc.rglob("*") if p.is_file()]
     assert len(stored) == 1 and stored[0].read_bytes().startswith(b"RCLONE\0\0")
     # Read back with the password: the worker handed rclone the right one.

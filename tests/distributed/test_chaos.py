@@ -287,9 +287,9 @@ class Chaos:
 
     def live_leader(self) -> SchedulerProcess | None:
         status = self.c.svc.runs.scheduler_status()
-        if not status["leader"] or not status["leader_alive"]:
+        if not status.leader or not status.leader_alive:
             return None
-        pid = int(status["leader"].split(":")[1])
+        pid = int(status.leader.split(":")[1])
         return next((s for s in self.schedulers if s.pid == pid and s.alive()), None)
 
     def worker_of(self, pool_pid: int) -> Worker | None:

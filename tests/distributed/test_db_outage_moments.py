@@ -77,7 +77,7 @@ def test_a_run_whose_start_meets_an_outage_waits_for_the_database(
         event.remove(svc.db, "before_cursor_execute", cut_at_the_hooks_read)
     assert cut.is_set(), "the runner never read the job's hooks"
     shown = svc.runs.show(run_id)
-    assert shown["state"] == "succeeded", shown
+    assert shown.state == "succeeded", shown
 
 
 def test_an_outage_during_the_pruning_pass_is_one_warning_without_a_traceback(

@@ -29,6 +29,7 @@ from sqlalchemy import select, text
 from synchub.config import Settings
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store.db import make_engine, reading
 from synchub.store.migrate import upgrade
 from synchub.store.tables import RunRow
@@ -70,7 +71,7 @@ def make_source(tmp: Path) -> Path:
     return source
 
 
-def run_chain(svc: Services, run_id: int) -> list[dict[str, Any]]:
+def run_chain(svc: Services, run_id: int) -> list[RunView]:
     """Run `run_id` and the retries that followed it, as `runs.show` shows each."""
     with reading(svc.sessions) as session:
         follow = {r.retry_of: r.id for r in session.scalars(select(RunRow)) if r.retry_of}
@@ -80,13 +81,13 @@ def run_chain(svc: Services, run_id: int) -> list[dict[str, Any]]:
     return [svc.runs.show(i) for i in ids]
 
 
-def settled(svc: Services, run_id: int) -> list[dict[str, Any]] | None:
+def settled(svc: Services, run_id: int) -> list[RunView] | None:
     """The chain of `run_id` once it has ended in success; fails when it cannot."""
     found = run_chain(svc, run_id)
     last = found[-1]
-    if last["state"] == "succeeded":
+    if last.state == "succeeded":
         return found
-    if str(last["next_step"]).startswith("not retried"):
+    if str(last.next_step).startswith("not retried"):
         pytest.fail(f"run {run_id} ended for good: {found}")
     return None
 
@@ -97,7 +98,7 @@ def integrity(svc: Services) -> str:
 
 
 def log_bytes(svc: Services, run_id: int) -> int:
-    return sum(len(line["message"].encode()) + 1 for line in svc.runs.logs(run_id))
+    return sum(len(line.message.encode()) + 1 for line in svc.runs.logs(run_id))
 
 
 def call(url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
@@ -186,19 +187,19 @@ def test_serve_on_a_full_disk_says_so_and_carries_on_once_space_is_back(
         # rclone's destination fills: room for the database, not for the copy.
         small_disk.fill(leave=2 << 20)
         copy = svc.runs.request("copy")
-        wait_for("the copy to fail", lambda: svc.runs.show(copy)["finished_at"], 120)
+        wait_for("the copy to fail", lambda: svc.runs.show(copy).finished_at, 120)
         failed = svc.runs.show(copy)
-        assert failed["state"] == "failed", failed
-        error = failed["error"].lower()
+        assert failed.state == "failed", failed
+        error = failed.error.lower()
         assert "remaining disk space" in error or "no space left on device" in error, error
         # The small files fitted: its change report holds the first of them, no more.
         assert len(svc.runs.files(copy)) == FILE_CAP
-        assert failed["files_dropped"] > 0, failed
+        assert failed.files_dropped > 0, failed
 
         # The whole disk fills while a run is under way: its end waits for space.
         gate.unlink()
         during = svc.runs.request("chatty")
-        wait_for("the run to start", lambda: svc.runs.show(during)["state"] == "running", 120)
+        wait_for("the run to start", lambda: svc.runs.show(during).state == "running", 120)
         seen = len(server.log.read_text(errors="replace"))
         small_disk.fill()
         gate.touch()
@@ -236,10 +237,10 @@ def test_serve_on_a_full_disk_says_so_and_carries_on_once_space_is_back(
     finally:
         server.stop()
     # The run's own end was written once there was room, its log within its cap.
-    assert [run["id"] for run in ended] == [during], ended
+    assert [run.id for run in ended] == [during], ended
     assert log_bytes(svc, during) <= LOG_CAP
-    assert ended[0]["log_dropped_lines"] > 0, ended
-    assert [f["path"] for f in svc.runs.files(done[-1]["id"])] == ["big.bin"]
+    assert ended[0].log_dropped_lines > 0, ended
+    assert [f.path for f in svc.runs.files(done[-1].id)] == ["big.bin"]
     assert (small_disk.path / "copy" / "big.bin").stat().st_size == 4 << 20
     assert integrity(svc) == "ok"
     assert svc.runs.logs(first) == recorded
@@ -285,23 +286,23 @@ def test_a_worker_whose_disk_fills_fails_its_runs_clearly_and_carries_on(
     assert "the disk is full (0.0 MiB free" in told.stdout, told.stdout
     run_id = cluster.run("copy")
     first = cluster.wait_state(run_id, timeout=180)
-    assert first["state"] == "failed", first
-    error = first["error"].lower()
+    assert first.state == "failed", first
+    error = first.error.lower()
     assert "remaining disk space" in error or "no space left on device" in error, error
     # Retried by the job's policy: space may come back.
-    assert first["next_step"].startswith("retry 1 of 3"), first
+    assert first.next_step.startswith("retry 1 of 3"), first
     # Its change report holds the first failures, no more.
     assert len(cluster.svc.runs.files(run_id)) == FILE_CAP
-    assert first["files_dropped"] == SMALL_FILES + 1 - FILE_CAP, first
+    assert first.files_dropped == SMALL_FILES + 1 - FILE_CAP, first
     assert log_bytes(cluster.svc, run_id) <= LOG_CAP
 
     small_disk.free()  # the same worker's retry copies it, with nobody asking
     chain = wait_for("the retry to succeed", lambda: settled(cluster.svc, run_id), 180)
     last = chain[-1]
-    assert len(cluster.svc.runs.files(last["id"])) == FILE_CAP
-    assert last["files_dropped"] == SMALL_FILES + 1 - FILE_CAP, last
+    assert len(cluster.svc.runs.files(last.id)) == FILE_CAP
+    assert last.files_dropped == SMALL_FILES + 1 - FILE_CAP, last
     for run in chain:
-        assert log_bytes(cluster.svc, run["id"]) <= LOG_CAP, run
+        assert log_bytes(cluster.svc, run.id) <= LOG_CAP, run
     assert (destination / "big.bin").stat().st_size == 4 << 20
     tracebacks, _ = log_problems(worker.output())
     assert tracebacks == 0, worker.output()[-4000:]

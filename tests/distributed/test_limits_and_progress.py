@@ -25,7 +25,7 @@ def test_a_remote_limit_and_a_job_queue_hold_across_two_workers(cluster: Cluster
     on_nas = [cluster.run(name) for name in ("backup-a", "backup-b", "backup-a", "backup-b")]
     one_job = [cluster.run("queued-job") for _ in range(3)]
     for run_id in on_nas + one_job:
-        assert cluster.wait_state(run_id, timeout=90)["state"] == "succeeded"
+        assert cluster.wait_state(run_id, timeout=90).state == "succeeded"
     done = executions(cluster.marks)
     assert _overlaps([done[r][0] for r in on_nas]) == []
     assert _overlaps([done[r][0] for r in one_job]) == []
@@ -39,8 +39,8 @@ def test_progress_and_log_of_a_run_on_a_worker_show_while_it_runs(cluster: Clust
     run_id = cluster.run("chatty")
     cluster.wait_state(run_id, RunState.RUNNING)
     first = wait_for("a log line", lambda: cluster.svc.runs.logs(run_id))
-    assert first[0]["message"] == "line 1"
+    assert first[0].message == "line 1"
     assert cluster.state(run_id) == "running"  # seen before the end, not after it
-    assert cluster.wait_state(run_id)["state"] == "succeeded"
-    lines = [line["message"] for line in cluster.svc.runs.logs(run_id)]
+    assert cluster.wait_state(run_id).state == "succeeded"
+    lines = [line.message for line in cluster.svc.runs.logs(run_id)]
     assert lines == [f"line {i}" for i in range(1, 7)]

@@ -32,9 +32,9 @@ def test_three_schedulers_fire_each_second_once_through_a_leader_kill(cluster: C
     env = {**cluster.env, "SYNCHUB_SCHEDULER_LEASE": str(LEASE), "SYNCHUB_POLL_INTERVAL": "0.2"}
     procs = [cluster.scheduler_process(str(i), env) for i in range(3)]
     try:
-        first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status()["leader"])
+        first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status().leader)
         time.sleep(SECONDS / 2)
-        leader = cluster.svc.runs.scheduler_status()["leader"]
+        leader = cluster.svc.runs.scheduler_status().leader
         victim = next(p for p in procs if f":{p.pid}:" in leader)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
@@ -51,7 +51,7 @@ def test_three_schedulers_fire_each_second_once_through_a_leader_kill(cluster: C
     print(f"took over in {took_over_s:.2f} s (lease {LEASE} s)")
     for name in jobs:
         runs = cluster.svc.runs.list(job=name, limit=1000)
-        fires = sorted(datetime.fromisoformat(r["scheduled_for"]) for r in runs)
+        fires = sorted(datetime.fromisoformat(r.scheduled_for) for r in runs)
         assert len(fires) >= SECONDS * 0.8, f"{name}: only {len(fires)} fires"
         assert len(set(fires)) == len(fires), f"{name}: a fire time ran twice"
         gaps = [b - a for a, b in pairwise(fires) if b - a != timedelta(seconds=1)]
@@ -60,5 +60,5 @@ def test_three_schedulers_fire_each_second_once_through_a_leader_kill(cluster: C
 
 def _other_leader(cluster: Cluster, old: str) -> str | None:
     status = cluster.svc.runs.scheduler_status()
-    leader = status["leader"]
-    return leader if leader and leader != old and status["leader_alive"] else None
+    leader = status.leader
+    return leader if leader and leader != old and status.leader_alive else None

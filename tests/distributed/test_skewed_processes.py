@@ -38,8 +38,8 @@ def test_a_worker_an_hour_off_keeps_its_long_run_and_loses_it_only_when_killed(
     cluster.mark_job("long", seconds=9)
     run_id = cluster.run("long")
     done = cluster.wait_state(run_id)
-    assert done["state"] == "succeeded", done
-    assert _off_by_an_hour(done["started_at"]), done["started_at"]
+    assert done.state == "succeeded", done
+    assert _off_by_an_hour(done.started_at), done.started_at
     assert len(executions(cluster.marks)[run_id]) == 1
     # Killed mid-run, it should lose its run within a few leases, not an hour late.
     cluster.mark_job("killed", seconds=600)
@@ -48,7 +48,7 @@ def test_a_worker_an_hour_off_keeps_its_long_run_and_loses_it_only_when_killed(
     os.kill(worker.pid, signal.SIGKILL)
     worker.proc.wait()
     lost = cluster.wait_state(killed, RunState.LOST, timeout=30)
-    assert lost["error_class"] == "lost"
+    assert lost.error_class == "lost"
 
 
 @pytest.mark.slow
@@ -62,20 +62,20 @@ def test_a_standby_scheduler_an_hour_off_waits_for_the_leader_and_takes_over_whe
     leader = cluster.scheduler_process("leader", env)
     standby = None
     try:
-        first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status()["leader"])
+        first = wait_for("a leader", lambda: cluster.svc.runs.scheduler_status().leader)
         assert f":{leader.pid}:" in first
         standby = cluster.scheduler_process("standby", {**env, **faketime_env(skew)})
         # It should leave the lead alone while the leader renews it: watch four leases.
         until = time.monotonic() + 4 * lease
         while time.monotonic() < until:
-            assert cluster.svc.runs.scheduler_status()["leader"] == first
+            assert cluster.svc.runs.scheduler_status().leader == first
             time.sleep(0.1)
         leader.kill()
         leader.wait()
         # It should take the lead within a few leases of the leader's death.
         new = wait_for(
             "the standby to lead",
-            lambda: f":{standby.pid}:" in (cluster.svc.runs.scheduler_status()["leader"] or ""),
+            lambda: f":{standby.pid}:" in (cluster.svc.runs.scheduler_status().leader or ""),
             timeout=lease * 5,
         )
         assert new

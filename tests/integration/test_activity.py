@@ -80,14 +80,14 @@ def test_runs_per_day_count_each_outcome_and_the_bytes_moved(
     svc.runs.cancel(svc.runs.request("big"))  # cancelled before it started
     clock.advance(2 * 86400)  # day 06-04 stays empty; now 06-05
     days = svc.activity.per_day(days=4)
-    assert days == [
+    assert [d.as_dict() for d in days] == [
         {"day": "2025-06-02", "succeeded": 1, "failed": 0, "cancelled": 0, "bytes": 1000},
         {"day": "2025-06-03", "succeeded": 3, "failed": 1, "cancelled": 1, "bytes": 2000},
         {"day": "2025-06-04", "succeeded": 0, "failed": 0, "cancelled": 0, "bytes": 0},
         {"day": "2025-06-05", "succeeded": 0, "failed": 0, "cancelled": 0, "bytes": 0},
     ]
     # It should leave out what ended before the span.
-    assert [d["succeeded"] for d in svc.activity.per_day(days=3)] == [3, 0, 0]
+    assert [d.succeeded for d in svc.activity.per_day(days=3)] == [3, 0, 0]
 
 
 def test_a_days_bounds_are_midnight_utc(svc: Services, clock: FakeClock, harness: Harness) -> None:
@@ -96,7 +96,7 @@ def test_a_days_bounds_are_midnight_utc(svc: Services, clock: FakeClock, harness
     run(svc, harness, "late")
     clock.advance(1)  # 2025-06-03 00:00:00 UTC
     run(svc, harness, "late")
-    assert [(d["day"], d["succeeded"]) for d in svc.activity.per_day(days=2)] == [
+    assert [(d.day, d.succeeded) for d in svc.activity.per_day(days=2)] == [
         ("2025-06-02", 1),
         ("2025-06-03", 1),
     ]
@@ -114,14 +114,14 @@ def test_a_jobs_history_is_its_last_ended_runs_oldest_first(
     third = run(svc, harness, "photos")
     svc.runs.request("photos")  # waiting: not ended, not shown
     history = svc.activity.job_history("photos")
-    assert [(h["id"], h["outcome"], h["duration_s"], h["bytes"]) for h in history] == [
+    assert [(h.id, h.outcome, h.duration_s, h.bytes) for h in history] == [
         (first, "succeeded", 90.0, 4096),
         (second, "failed", 30.0, 0),
         (third, "failed", 30.0, 0),
     ]
-    assert history[0]["finished_at"] == svc.runs.show(first)["finished_at"]
+    assert history[0].finished_at == svc.runs.show(first).finished_at
     # It should keep only the newest runs when asked for fewer.
-    assert [h["id"] for h in svc.activity.job_history("photos", limit=2)] == [second, third]
+    assert [h.id for h in svc.activity.job_history("photos", limit=2)] == [second, third]
     with pytest.raises(JobNotFound):
         svc.activity.job_history("nope")
 
@@ -131,18 +131,18 @@ def test_a_day_that_is_over_is_counted_once_and_today_every_time(
 ) -> None:
     svc.jobs.add("big", timed(0, 10))
     run(svc, harness, "big")  # 2025-06-02 09:00 UTC
-    assert svc.activity.per_day(days=2)[-1]["succeeded"] == 1
+    assert svc.activity.per_day(days=2)[-1].succeeded == 1
     run(svc, harness, "big")
     # It should count today again each time: its runs are still coming.
-    assert svc.activity.per_day(days=2)[-1]["succeeded"] == 2
+    assert svc.activity.per_day(days=2)[-1].succeeded == 2
     clock.advance(15 * 3600 + 30 * 60)  # 2025-06-03 00:30: yesterday may still settle
     svc.activity.per_day(days=2)
     mark_dry(svc, run(svc, harness, "big"))  # today's; yesterday is still counted
     clock.advance(3600)  # 01:30: yesterday is over, counted once more and kept
-    assert [d["succeeded"] for d in svc.activity.per_day(days=2)] == [2, 1]
+    assert [d.succeeded for d in svc.activity.per_day(days=2)] == [2, 1]
     with transaction(svc.sessions) as session:  # a change to a closed day is not seen
         session.execute(update(RunRow).values(stats=None))
     days = svc.activity.per_day(days=2)
-    assert [(d["succeeded"], d["bytes"]) for d in days] == [(2, 20), (1, 0)]
+    assert [(d.succeeded, d.bytes) for d in days] == [(2, 20), (1, 0)]
     # It should share the figures with the services acting for each visitor.
     assert svc.for_actor("bob").activity.per_day(days=2) == days

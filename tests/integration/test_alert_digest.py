@@ -145,7 +145,7 @@ def test_a_retried_chain_is_one_failure_in_the_digest(
     for _ in range(4):  # the attempt, then its retry after the retry delay
         harness.step()
         clock.advance(600)
-    assert [r["state"] for r in svc.runs.list(job="flaky")] == ["failed", "failed"]
+    assert [r.state for r in svc.runs.list(job="flaky")] == ["failed", "failed"]
     clock.set(FIRST_DUE)
     tick(svc)
     assert receiver.titles() == ["synchub: daily digest (1 failure)"]

@@ -54,8 +54,8 @@ def test_a_job_runs_after_its_upstream_succeeds_and_names_the_run(
     upstream = svc_allowing_commands.runs.request("backup")
     drain(Harness(svc_allowing_commands, clock))
     (chained,) = svc_allowing_commands.runs.list(job="verify")
-    assert (chained["state"], chained["trigger"]) == ("succeeded", "chain")
-    assert chained["chained_from"] == upstream
+    assert (chained.state, chained.trigger) == ("succeeded", "chain")
+    assert chained.chained_from == upstream
     assert (tree / "copy" / "a.txt").read_text() == "a"
     # It should show the chain both ways.
     assert svc_allowing_commands.jobs.show("verify")["after"] == [
@@ -101,7 +101,7 @@ def test_a_chain_waits_for_the_end_of_the_retry_chain(
     drain(h)
     (retry, _first) = svc_allowing_commands.runs.list(job="up")
     (chained,) = svc_allowing_commands.runs.list(job="down")
-    assert chained["chained_from"] == retry["id"]
+    assert chained.chained_from == retry.id
 
 
 def test_ending_a_run_twice_requests_the_chained_run_once(

@@ -271,7 +271,7 @@ def test_a_worker_calls_the_claim_function_once_for_a_limited_remotes_run(
         assert Harness(svc, clock).step() == [run_id]
     finally:
         event.remove(svc.db, "before_cursor_execute", seen)
-    assert svc.runs.show(run_id)["state"] == "succeeded"
+    assert svc.runs.show(run_id).state == "succeeded"
     assert len(calls) == 1
 
 

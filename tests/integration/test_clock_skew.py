@@ -53,15 +53,15 @@ def test_a_skewed_worker_keeps_its_run_while_it_beats_and_loses_it_when_it_stops
         advance(20, clock, worker)
         beat()
         h.scheduler.tick()
-        assert svc.runs.show(run_id)["state"] == "running"
+        assert svc.runs.show(run_id).state == "running"
     # The worker dies: it should lose the run a lease (30 s) after the last change the
     # scheduler saw, not an hour early or an hour late.
     advance(29, clock, worker)
     h.scheduler.tick()
-    assert svc.runs.show(run_id)["state"] == "running"
+    assert svc.runs.show(run_id).state == "running"
     advance(1, clock, worker)
     h.scheduler.tick()
-    assert svc.runs.show(run_id)["state"] == "lost"
+    assert svc.runs.show(run_id).state == "lost"
 
 
 @pytest.mark.parametrize("skew", SKEWS)
@@ -89,5 +89,5 @@ def test_a_skewed_follower_neither_leads_beside_the_leader_nor_waits_an_hour(
     advance(1, clock, b.clock)
     b.step()
     assert b.scheduler.leading
-    fires = [r["scheduled_for"] for r in svc.runs.list(job="tick", limit=1000)]
+    fires = [r.scheduled_for for r in svc.runs.list(job="tick", limit=1000)]
     assert len(fires) == len(set(fires))

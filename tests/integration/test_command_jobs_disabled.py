@@ -15,10 +15,11 @@ from synchub.execution.executor import LocalExecutor
 from synchub.processes.runners import make_runner
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from tests.support.harness import Harness
 
 
-def run_once(svc: Services, clock: FakeClock, job: str) -> dict[str, object]:
+def run_once(svc: Services, clock: FakeClock, job: str) -> RunView:
     run_id = svc.runs.request(job)
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -38,12 +39,12 @@ def test_a_command_job_run_where_command_jobs_are_off_fails_and_starts_nothing(
     marker = tmp_path / "ran"
     svc_allowing_commands.jobs.add("cmd", writes(marker))
     run = run_once(svc, clock, "cmd")
-    assert run["state"] == "failed"
-    assert run["error"] == "command jobs are disabled on this server"
-    assert run["error_class"] == "config"
+    assert run.state == "failed"
+    assert run.error == "command jobs are disabled on this server"
+    assert run.error_class == "config"
     assert not marker.exists()
     # It should run where they are allowed (the test's control).
-    assert run_once(svc_allowing_commands, clock, "cmd")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "cmd").state == "succeeded"
     assert marker.exists()
 
 
@@ -62,5 +63,5 @@ def test_the_local_pool_of_a_server_without_the_flag_starts_no_command(
     pool.submit(run_id, "default")
     pool.shutdown(grace_s=30)
     run = svc.runs.show(run_id)
-    assert (run["state"], run["error"]) == ("failed", "command jobs are disabled on this server")
+    assert (run.state, run.error) == ("failed", "command jobs are disabled on this server")
     assert not marker.exists()

@@ -12,6 +12,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store import job_runs, run_metrics
 from synchub.store.db import reading
 from tests.integration.engines.helpers import tree, write
@@ -25,7 +26,7 @@ def sync_job(svc: Services, src: Path, dst: Path, **fields: object) -> None:
     svc.jobs.add("backup", JobFields(params=params, **fields))  # type: ignore[arg-type]
 
 
-def one_run(svc: Services, clock: FakeClock, **flags: bool) -> dict[str, object]:
+def one_run(svc: Services, clock: FakeClock, **flags: bool) -> RunView:
     run_id = svc.runs.request("backup", dry_run=flags.get("dry_run", False),
                               allow_deletes=flags.get("allow_deletes", False))  # fmt: skip
     Harness(svc, clock).step()
@@ -37,30 +38,30 @@ def test_an_emptied_source_fails_the_run_once_and_deletes_nothing(
 ) -> None:
     write(src, FILES)
     sync_job(svc, src, dst, retries=3)
-    assert one_run(svc, clock)["state"] == "succeeded"
+    assert one_run(svc, clock).state == "succeeded"
     for name in FILES:
         (src / name).unlink()
 
     run = one_run(svc, clock)
 
-    assert run["state"] == "failed" and run["error_class"] == "empty_source"
-    assert str(run["error"]).startswith("empty source:")
+    assert run.state == "failed" and run.error_class == "empty_source"
+    assert str(run.error).startswith("empty source:")
     assert tree(dst) == FILES
     # It should not be retried: a retry would find the same empty source.
     clock.advance(3600)
     assert Harness(svc, clock).step() == []
-    rows = svc.runs.files(int(run["id"]))  # type: ignore[call-overload]
-    assert sorted((f["path"], f["action"]) for f in rows) == [
+    rows = svc.runs.files(int(run.id))
+    assert sorted((f.path, f.action) for f in rows) == [
         (name, "would_delete") for name in sorted(FILES)
     ]
 
     # It should let one run through when asked, and audit who asked.
     run = one_run(svc, clock, allow_deletes=True)
-    assert run["state"] == "succeeded" and run["allow_deletes"] is True
+    assert run.state == "succeeded" and run.allow_deletes is True
     assert tree(dst) == {}
     (event,) = svc.audit.page(action="run.allow_deletes")
     assert (event.actor, event.target, event.after) == ("alice", "backup",
-                                                                 {"run": run["id"]})  # fmt: skip
+                                                                 {"run": run.id})  # fmt: skip
 
 
 def test_a_run_over_the_guard_names_the_way_through(
@@ -74,11 +75,11 @@ def test_a_run_over_the_guard_names_the_way_through(
 
     run = one_run(svc, clock)
 
-    assert run["state"] == "failed" and run["error_class"] == "delete_guard"
-    assert "would delete 2 of the 4 files" in str(run["error"])
-    assert "synchub job run backup --allow-deletes" in str(run["error"])
+    assert run.state == "failed" and run.error_class == "delete_guard"
+    assert "would delete 2 of the 4 files" in str(run.error)
+    assert "synchub job run backup --allow-deletes" in str(run.error)
     assert tree(dst) == FILES
-    assert run["files_summary"] == {"would_delete": 2}
+    assert run.files_summary == {"would_delete": 2}
 
 
 def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
@@ -89,16 +90,16 @@ def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
 
     run = one_run(svc, clock, dry_run=True)
 
-    assert run["state"] == "succeeded" and run["dry_run"] is True
+    assert run.state == "succeeded" and run.dry_run is True
     assert not dst.exists()
-    assert run["files_summary"] == {"would_copy": 4}
-    assert run["stats"]["files"] == 0 and run["stats"]["bytes"] == 0  # type: ignore[index]
+    assert run.files_summary == {"would_copy": 4}
+    assert run.stats.files == 0 and run.stats.bytes == 0
     with reading(svc.sessions) as session:
         job = svc.jobs.show("backup")
         assert job_runs.last_succeeded(session, job["id"]) is None
         assert run_metrics.last_success_by_job(session) == []
         assert job_runs.last_success_of_jobs(session) == {}  # the console's
-    assert svc.runs.figures(duration_buckets=[1.0], lateness_buckets=[1.0])["last_success"] == []
+    assert svc.runs.figures(duration_buckets=[1.0], lateness_buckets=[1.0]).last_success == []
 
 
 def test_a_job_passing_dry_run_marks_every_run_a_dry_run(
@@ -110,9 +111,9 @@ def test_a_job_passing_dry_run_marks_every_run_a_dry_run(
 
     run = one_run(svc, clock)
 
-    assert run["dry_run"] is True
+    assert run.dry_run is True
     assert tree(dst) == {"precious.txt": "keep me"}
-    rows = {(f["path"], f["action"]) for f in svc.runs.files(int(run["id"]))}  # type: ignore[call-overload]
+    rows = {(f.path, f.action) for f in svc.runs.files(int(run.id))}
     assert ("precious.txt", "would_delete") in rows and ("precious.txt", "deleted") not in rows
 
 
@@ -122,8 +123,8 @@ def test_a_retry_of_a_dry_run_is_a_dry_run(
     write(src, FILES)
     sync_job(svc, src, dst)
     run = one_run(svc, clock, dry_run=True)
-    again = svc.runs.retry(int(run["id"]))  # type: ignore[call-overload]
-    assert svc.runs.show(again)["dry_run"] is True
+    again = svc.runs.retry(int(run.id))
+    assert svc.runs.show(again).dry_run is True
 
 
 @pytest.mark.parametrize(
@@ -176,23 +177,23 @@ def test_a_bisync_stopped_by_an_empty_source_is_resynced_on_demand(
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     one, two = write(tmp_path / "one", FILES), write(tmp_path / "two", {})
     sync_job(svc, one, two, params={"op": "bisync"})
-    assert one_run(svc, clock)["state"] == "succeeded"
+    assert one_run(svc, clock).state == "succeeded"
     for name in FILES:
         (one / name).unlink()
     run = one_run(svc, clock)
-    assert run["error_class"] == "empty_source" and "synchub job resync backup" in str(run["error"])
-    assert one_run(svc, clock)["state"] == "failed"  # and again: no silent resync
+    assert run.error_class == "empty_source" and "synchub job resync backup" in str(run.error)
+    assert one_run(svc, clock).state == "failed"  # and again: no silent resync
 
     run_id = svc.runs.request("backup", resync=True)
     Harness(svc, clock).step()
 
     run = svc.runs.show(run_id)
-    assert run["state"] == "succeeded" and run["resync"] is True
+    assert run.state == "succeeded" and run.resync is True
     # It should keep bisync's access-check file, put at both roots by the first run.
     assert tree(one) == tree(two) == {**FILES, "RCLONE_TEST": ""}
     (event,) = svc.audit.page(action="run.resync")
     assert event.after == {"run": run_id}
-    assert one_run(svc, clock)["state"] == "succeeded"
+    assert one_run(svc, clock).state == "succeeded"
 
 
 def test_only_a_bisync_job_resyncs(svc: Services, src: Path, dst: Path) -> None:

@@ -34,8 +34,8 @@ def run_job(svc: Services, clock: FakeClock, name: str, src: Path, dst: Path,
     svc.jobs.add(name, JobFields(params=params))
     run_id = svc.runs.request(name)
     Harness(svc, clock).step()
-    assert svc.runs.show(run_id)["state"] == "succeeded"
-    return [str(line["message"]) for line in svc.runs.logs(run_id)]
+    assert svc.runs.show(run_id).state == "succeeded"
+    return [str(line.message) for line in svc.runs.logs(run_id)]
 
 
 def test_the_default_timetable_reaches_rclone(

@@ -147,7 +147,7 @@ def test_a_failed_run_fails_its_tasks_and_one_file_is_retried_alone(
     drop(watch, src, {"one.txt": b"1", "two.txt": b"2"})
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
-    assert svc.runs.show(run_id)["state"] == "failed"
+    assert svc.runs.show(run_id).state == "failed"
     failed = tasks(svc)
     assert {t.state for t in failed.values()} == {"failed"}
     assert failed["one.txt"].error.startswith(f"run {run_id} failed: ")
@@ -164,11 +164,11 @@ def test_a_failed_run_fails_its_tasks_and_one_file_is_retried_alone(
     assert states(svc) == {"one.txt": "queued", "two.txt": "failed"}
     (one_run,) = full_pass(h)
     run = svc.runs.show(one_run)
-    assert (run["state"], run["only_path"]) == ("succeeded", "one.txt"), run["error"]
+    assert (run.state, run.only_path) == ("succeeded", "one.txt"), run.error
     # It should send that file only, and leave the other one failed.
     assert sorted(p.name for p in dst.iterdir()) == ["one.txt"]
     assert states(svc) == {"one.txt": "done", "two.txt": "failed"}
-    assert [f["action"] for f in svc.runs.files(one_run)] == ["copied"]
+    assert [f.action for f in svc.runs.files(one_run)] == ["copied"]
     # A done task can be deleted; then it is gone.
     svc.tasks.remove(task_id)
     with pytest.raises(TaskNotFound):
@@ -188,17 +188,17 @@ def test_rclones_temporary_names_are_never_tasks_and_its_failure_is_the_files(
     assert states(svc) == {"photo.jpg": "pending", "note.txt": "pending"}
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
-    assert svc.runs.show(run_id)["state"] == "failed"
+    assert svc.runs.show(run_id).state == "failed"
     # It should fail the file's own task with rclone's message, and make none for
     # the temporary name (nor a change report row).
     failed = tasks(svc)
     assert {p: t.state for p, t in failed.items()} == {"photo.jpg": "failed", "note.txt": "done"}
     assert "partial file rename failed" in failed["photo.jpg"].error
-    assert [f["path"] for f in svc.runs.files(run_id) if f["action"] == "failed"] == ["photo.jpg"]
+    assert [f.path for f in svc.runs.files(run_id) if f.action == "failed"] == ["photo.jpg"]
     # The same failure again lands on the same task; once cleared, its retry sends it.
     view = svc.tasks.retry(failed["photo.jpg"].id)
     (retry,) = full_pass(h)
-    assert svc.runs.show(retry)["state"] == "failed"
+    assert svc.runs.show(retry).state == "failed"
     assert set(tasks(svc)) == {"photo.jpg", "note.txt"}
     assert tasks(svc)["photo.jpg"].run_id == retry
     shutil.rmtree(dst / "photo.jpg")
@@ -219,7 +219,7 @@ def test_a_retried_task_counts_its_time_from_its_own_attempt(
     (first,) = full_pass(h)
     task = tasks(svc)["a.txt"]
     assert task.state == "failed"
-    assert task.started_at == svc.runs.show(first)["started_at"]
+    assert task.started_at == svc.runs.show(first).started_at
     (dst / "a.txt").rmdir()
     clock.advance(139)
     retried = svc.tasks.retry(task.id)
@@ -230,7 +230,7 @@ def test_a_retried_task_counts_its_time_from_its_own_attempt(
     (retry,) = full_pass(h)
     done = tasks(svc)["a.txt"]
     assert done.state == "done"
-    assert done.started_at == svc.runs.show(retry)["started_at"] != task.started_at
+    assert done.started_at == svc.runs.show(retry).started_at != task.started_at
     assert done.duration_s is not None and done.duration_s < 139
 
 
@@ -333,10 +333,10 @@ def test_a_retry_while_the_file_is_being_sent_is_refused_and_it_is_sent_once(
         with pytest.raises(TaskBusy, match="transferring"):
             svc.tasks.retry(task.id)
     assert states(svc) == {"big.bin": "done"}
-    assert svc.runs.show(run_id)["state"] == "succeeded"
+    assert svc.runs.show(run_id).state == "succeeded"
     # Sent once: one run, one copy in its report, no other run made.
-    assert [r["id"] for r in svc.runs.list(job="inbox")] == [run_id]
-    assert [f["action"] for f in svc.runs.files(run_id)] == ["copied"]
+    assert [r.id for r in svc.runs.list(job="inbox")] == [run_id]
+    assert [f.action for f in svc.runs.files(run_id)] == ["copied"]
 
 
 def test_a_cancelled_run_leaves_its_files_pending_for_the_next_one(
@@ -344,7 +344,7 @@ def test_a_cancelled_run_leaves_its_files_pending_for_the_next_one(
 ) -> None:
     with sending(svc, clock, src, dst) as run_id:
         svc.runs.cancel(run_id)
-    assert svc.runs.show(run_id)["state"] == "cancelled"
+    assert svc.runs.show(run_id).state == "cancelled"
     task = tasks(svc)["big.bin"]
     assert (task.state, task.bytes, task.percent) == ("pending", 0, None)
 

@@ -75,7 +75,7 @@ def test_a_full_disk_is_told_and_synchub_carries_on_once_space_is_back(
     h = Harness(svc, clock)
     first = svc.runs.request("nightly")
     h.step()
-    assert svc.runs.show(first)["state"] == "succeeded"
+    assert svc.runs.show(first).state == "succeeded"
     logged = svc.runs.logs(first)
 
     small_disk.fill()
@@ -88,7 +88,7 @@ def test_a_full_disk_is_told_and_synchub_carries_on_once_space_is_back(
 
     # What was recorded before is intact, and readable while the disk is full.
     assert integrity(svc) == "ok"
-    assert svc.runs.show(first)["state"] == "succeeded"
+    assert svc.runs.show(first).state == "succeeded"
     assert svc.runs.logs(first) == logged
 
     small_disk.free()
@@ -96,7 +96,7 @@ def test_a_full_disk_is_told_and_synchub_carries_on_once_space_is_back(
     assert "disk is full" not in {f.check: f for f in svc.doctor.examine()}["disk"].message
     second = svc.runs.request("nightly")
     h.step()
-    assert svc.runs.show(second)["state"] == "succeeded"
+    assert svc.runs.show(second).state == "succeeded"
     assert integrity(svc) == "ok"
 
 
@@ -139,9 +139,9 @@ def test_a_runs_end_waits_for_space_and_keeps_its_report(
     finally:
         outage_log.removeHandler(seen)
     shown = svc.runs.show(run_id)
-    assert shown["state"] == "succeeded"
+    assert shown.state == "succeeded"
     # The report buffered when the first try of the end failed is written by a later one.
-    assert [f["path"] for f in svc.runs.files(run_id)] == ["a.txt"]
+    assert [f.path for f in svc.runs.files(run_id)] == ["a.txt"]
     assert integrity(svc) == "ok"
 
 
@@ -208,18 +208,18 @@ def test_a_copy_that_fills_the_disk_fails_with_a_clear_error(
     run_id = svc.runs.request("copy")
     h.step()
     shown = svc.runs.show(run_id)
-    assert shown["state"] == "failed", shown
+    assert shown.state == "failed", shown
     # rclone preallocates where it can ("file too big for remaining disk space"),
     # and meets ENOSPC writing where it cannot ("no space left on device").
-    error = shown["error"].lower()
+    error = shown.error.lower()
     assert "remaining disk space" in error or "no space left on device" in error, error
-    assert "not retried" not in str(shown.get("next_step")), shown  # a retry may find space
+    assert "not retried" not in str(shown.next_step), shown  # a retry may find space
     assert integrity(svc) == "ok"
 
     small_disk.free()  # space is back: the same services copy it
     again = svc.runs.request("copy")
     h.step()
-    assert svc.runs.show(again)["state"] == "succeeded"
+    assert svc.runs.show(again).state == "succeeded"
     assert (destination / "big.bin").stat().st_size == 4 << 20
 
 
@@ -243,12 +243,12 @@ def test_a_runs_log_and_change_report_stay_within_their_caps_while_the_disk_is_f
     small_disk.free()
     with transaction(svc.sessions) as session:
         sink.flush(session)
-    lines = [line["message"] for line in svc.runs.logs(run_id)]
+    lines = [line.message for line in svc.runs.logs(run_id)]
     assert lines[0].startswith("tick 0 line 0000") and lines[-1].startswith("tick 2 line 0199")
     assert sum(len(line.encode()) + 1 for line in lines) <= 4096
-    assert [f["path"] for f in svc.runs.files(run_id)] == [f"f0-{i}" for i in range(10)]
+    assert [f.path for f in svc.runs.files(run_id)] == [f"f0-{i}" for i in range(10)]
     shown = svc.runs.show(run_id)
-    assert shown["files_dropped"] == 590 and shown["log_dropped_lines"] > 0
+    assert shown.files_dropped == 590 and shown.log_dropped_lines > 0
     assert integrity(svc) == "ok"
 
 
@@ -267,4 +267,4 @@ def test_lines_put_back_after_a_commit_that_went_through_are_not_stored_twice(
     sink.log("info", "second")
     with transaction(svc.sessions) as session:
         sink.flush(session)
-    assert [line["message"] for line in svc.runs.logs(run_id)] == ["first", "second"]
+    assert [line.message for line in svc.runs.logs(run_id)] == ["first", "second"]

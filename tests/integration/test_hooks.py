@@ -15,6 +15,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import CommandsDisabled, Forbidden, InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.services.tokens import Role
 from tests.support.harness import Harness
 
@@ -51,7 +52,7 @@ def copy(src: Path, dst: Path, hooks: dict[str, Any], **kw: Any) -> JobFields:
     return JobFields(params=params, hooks=hooks, **kw)
 
 
-def run(svc: Services, clock: FakeClock, job: str) -> dict[str, Any]:
+def run(svc: Services, clock: FakeClock, job: str) -> RunView:
     run_id = svc.runs.request(job)
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -64,12 +65,12 @@ def test_hooks_run_in_order_with_the_runs_context_and_log_their_output(
     hooks = {e: [hook(log, say=f"said {e}")] for e in ("before", "after", "on_failure", "finally")}
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     done = run(svc_allowing_commands, clock, "photos")
-    assert done["state"] == "succeeded"
+    assert done.state == "succeeded"
     seen = calls(log)
     # It should run before, after and finally (no failure: no on_failure).
     assert [c["SYNCHUB_HOOK"] for c in seen] == ["before", "after", "finally"]
     before, after, _ = seen
-    assert (before["SYNCHUB_JOB"], before["SYNCHUB_RUN_ID"]) == ("photos", str(done["id"]))
+    assert (before["SYNCHUB_JOB"], before["SYNCHUB_RUN_ID"]) == ("photos", str(done.id))
     assert before["SYNCHUB_STATE"] == "running"
     assert (after["SYNCHUB_STATE"], after["SYNCHUB_ERROR"]) == ("succeeded", "")
     assert (after["SYNCHUB_FILES"], after["SYNCHUB_BYTES"]) == ("1", "3")
@@ -79,7 +80,7 @@ def test_hooks_run_in_order_with_the_runs_context_and_log_their_output(
         "SYNCHUB_HOOK", "SYNCHUB_JOB", "SYNCHUB_RUN_ID", "SYNCHUB_STATE", "SYNCHUB_ERROR",
         "SYNCHUB_BYTES", "SYNCHUB_FILES", "SYNCHUB_DELETES",
     }  # fmt: skip
-    lines = [line["message"] for line in svc_allowing_commands.runs.logs(done["id"])]
+    lines = [line.message for line in svc_allowing_commands.runs.logs(done.id)]
     assert "[before] said before" in lines and "[finally] said finally" in lines
 
 
@@ -94,8 +95,8 @@ def test_a_before_hook_exiting_75_skips_the_run_with_its_reason(
     }
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=3))
     done = run(svc_allowing_commands, clock, "photos")
-    assert (done["state"], done["reason"]) == ("skipped", "hook")
-    assert done["error"] == "the NAS is asleep"
+    assert (done.state, done.reason) == ("skipped", "hook")
+    assert done.error == "the NAS is asleep"
     assert not (tmp_path / "dst").exists()
     # It should still run finally, told the run was skipped; nothing is retried.
     assert [(c["SYNCHUB_HOOK"], c["SYNCHUB_STATE"]) for c in calls(log)] == [
@@ -117,8 +118,8 @@ def test_a_failing_before_hook_with_policy_fail_fails_the_run_and_tells_the_rest
     }
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
     done = run(svc_allowing_commands, clock, "photos")
-    assert (done["state"], done["error_class"]) == ("failed", "hook")
-    assert "mount failed" in done["error"]
+    assert (done.state, done.error_class) == ("failed", "hook")
+    assert "mount failed" in done.error
     assert not (tmp_path / "dst").exists()
     after = calls(log)[1:]
     # It should run after, on_failure and finally, each given the reason.
@@ -133,9 +134,9 @@ def test_a_failing_hook_with_policy_continue_is_logged_and_the_run_goes_on(
     hooks = {"before": [hook(tmp_path / "h", 4, "warming up failed")]}
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     done = run(svc_allowing_commands, clock, "photos")
-    assert done["state"] == "succeeded"
+    assert done.state == "succeeded"
     assert (tmp_path / "dst" / "a.txt").exists()
-    lines = [line["message"] for line in svc_allowing_commands.runs.logs(done["id"])]
+    lines = [line.message for line in svc_allowing_commands.runs.logs(done.id)]
     assert any("failed: warming up failed" in line for line in lines)
 
 
@@ -145,8 +146,8 @@ def test_a_failing_after_hook_with_policy_fail_fails_a_successful_run(
     hooks = {"after": [hook(tmp_path / "h", 1, "checksum mismatch", on_error="fail")]}
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
     done = run(svc_allowing_commands, clock, "photos")
-    assert (done["state"], done["error_class"]) == ("failed", "hook")
-    assert "checksum mismatch" in done["error"]
+    assert (done.state, done.error_class) == ("failed", "hook")
+    assert "checksum mismatch" in done.error
 
 
 def test_a_hook_past_its_timeout_is_stopped(
@@ -156,8 +157,8 @@ def test_a_hook_past_its_timeout_is_stopped(
     hooks = {"before": [{**sleeper, "timeout": "1s", "on_error": "fail"}]}
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", hooks, retries=0))
     done = run(svc_allowing_commands, clock, "photos")
-    assert done["state"] == "failed"
-    assert "timed out after 1s" in done["error"]
+    assert done.state == "failed"
+    assert "timed out after 1s" in done.error
 
 
 def test_cancelling_a_run_stops_its_hooks_process_group(
@@ -184,7 +185,7 @@ def test_cancelling_a_run_stops_its_hooks_process_group(
     svc_allowing_commands.runs.cancel(run_id)
     worker.join(60)
     assert not worker.is_alive()
-    assert svc_allowing_commands.runs.show(run_id)["state"] == "cancelled"
+    assert svc_allowing_commands.runs.show(run_id).state == "cancelled"
     # The stop waits until the hook's whole group is gone (engines.process.terminate).
     assert _gone(int(pid_file.read_text()))
     assert not (tmp_path / "dst").exists()
@@ -213,8 +214,8 @@ def test_a_run_with_hooks_where_command_jobs_are_off_fails_and_starts_nothing(
     log = tmp_path / "hooks.jsonl"
     svc_allowing_commands.jobs.add("photos", copy(src, tmp_path / "dst", {"before": [hook(log)]}))
     done = run(svc, clock, "photos")
-    assert (done["state"], done["error_class"]) == ("failed", "config")
-    assert "hooks" in done["error"]
+    assert (done.state, done.error_class) == ("failed", "config")
+    assert "hooks" in done.error
     assert calls(log) == []
 
 

@@ -13,6 +13,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store import audit
 from synchub.store.db import transaction
 from synchub.store.tables import JobRow
@@ -44,7 +45,7 @@ def stored(svc: Services, name: str) -> JobRow:
         return row
 
 
-def run_once(svc: Services, clock: FakeClock, name: str) -> dict[str, object]:
+def run_once(svc: Services, clock: FakeClock, name: str) -> RunView:
     run_id = svc.runs.request(name)
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -67,7 +68,7 @@ def test_env_values_are_sealed_masked_and_reach_only_the_command(
     with transaction(svc_allowing_commands.sessions) as session:
         assert all(TOKEN not in str(e.after) for e in audit.recent(session))
     # It should run the command with the plain values.
-    assert run_once(svc_allowing_commands, clock, "backup")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "backup").state == "succeeded"
     assert out.read_text() == f"{TOKEN} full"
 
 
@@ -84,7 +85,7 @@ def test_a_masked_value_keeps_what_is_stored_and_a_new_one_replaces_it(
         "backup", JobFields(params={"env": {**params["env"], "MODE": "quick"}})
     )
 
-    assert run_once(svc_allowing_commands, clock, "backup")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "backup").state == "succeeded"
     assert out.read_text() == f"{TOKEN} quick"
     with transaction(svc_allowing_commands.sessions) as session:
         assert all(TOKEN not in f"{e.before}{e.after}" for e in audit.recent(session))
@@ -129,11 +130,11 @@ def test_a_job_stored_with_plain_values_shows_them_masked_runs_and_is_sealed_whe
         "TOKEN": MASK,
         "MODE": MASK,
     }
-    assert run_once(svc_allowing_commands, clock, "legacy")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "legacy").state == "succeeded"
     assert out.read_text() == f"{TOKEN} full"
 
     svc_allowing_commands.jobs.edit("legacy", JobFields(retries=0))
 
     row = stored(svc_allowing_commands, "legacy")
     assert TOKEN not in str(row.params) and row.secret_env is not None
-    assert run_once(svc_allowing_commands, clock, "legacy")["state"] == "succeeded"
+    assert run_once(svc_allowing_commands, clock, "legacy").state == "succeeded"

@@ -59,7 +59,7 @@ def test_each_jobs_last_run_is_its_newest_that_started_or_ended(
         "state": "failed",
         "attempt": 1,
         "dry_run": False,
-        "at": svc.runs.show(bad)["finished_at"],
+        "at": svc.runs.show(bad).finished_at,
     }
     assert last[ids["good"]]["state"] == "succeeded"
 

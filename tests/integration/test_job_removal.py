@@ -48,16 +48,16 @@ def test_keeping_the_history_keeps_runs_logs_and_files_under_the_jobs_name(
         svc.jobs.show("nightly")
     # It should show each kept run with the name of the job it belonged to.
     run = svc.runs.show(failed)
-    assert (run["job"], run["job_deleted"], run["state"]) == ("nightly", True, "failed")
-    assert run["files_summary"] == {"copied": 1}
-    assert [line["message"] for line in svc.runs.logs(failed)] == ["attempt 1 of nightly"]
-    assert [f["path"] for f in svc.runs.files(failed)] == ["a.txt"]
+    assert (run.job, run.job_deleted, run.state) == ("nightly", True, "failed")
+    assert run.files_summary == {"copied": 1}
+    assert [line.message for line in svc.runs.logs(failed)] == ["attempt 1 of nightly"]
+    assert [f.path for f in svc.runs.files(failed)] == ["a.txt"]
     # It should end the run that was waiting, not leave it for a job that is gone.
     cancelled = svc.runs.show(waiting)
-    assert (cancelled["state"], cancelled["reason"]) == ("cancelled", "job_deleted")
-    assert cancelled["finished_at"] == clock.now().isoformat()
+    assert (cancelled.state, cancelled.reason) == ("cancelled", "job_deleted")
+    assert cancelled.finished_at == clock.now().isoformat()
     # It should still find them by the job's name.
-    assert [r["id"] for r in svc.runs.page(job="nightly")] == [waiting, failed]
+    assert [r.id for r in svc.runs.page(job="nightly")] == [waiting, failed]
     # It should refuse a retry: there is no job left to run.
     with pytest.raises(JobDeleted, match="'nightly' was deleted"):
         svc.runs.retry(failed)
@@ -79,7 +79,7 @@ def test_removing_a_job_by_default_deletes_its_runs_logs_and_files(
 
     assert outcome["runs_deleted"] == 2 and outcome["runs_kept"] == 0
     assert outcome["keep_history"] is False and len(outcome["runs_cancelled"]) == 1
-    assert [r["id"] for r in svc.runs.page()] == [kept]
+    assert [r.id for r in svc.runs.page()] == [kept]
     with pytest.raises(JobNotFound):
         svc.runs.page(job="j")
     with transaction(svc.sessions) as session:
@@ -127,14 +127,14 @@ def test_a_job_with_a_running_run_is_not_removed_until_the_run_ends(
             svc.jobs.remove("busy", keep_history=keep_history)
         # It should change nothing: the job, the running run and the waiting one stay.
         assert svc.jobs.show("busy")["name"] == "busy"
-        assert svc.runs.show(running)["state"] == "running"
-        assert svc.runs.show(waiting)["state"] == "pending"
+        assert svc.runs.show(running).state == "running"
+        assert svc.runs.show(waiting).state == "pending"
         svc.runs.cancel(running)
         worker.join(10)  # its runner sees the request within a tick and stops it
     finally:
         scripted.release.set()
         worker.join(10)
-    assert svc.runs.show(running)["state"] == "cancelled"
+    assert svc.runs.show(running).state == "cancelled"
 
     outcome = svc.jobs.remove("busy", keep_history=keep_history)
 
@@ -154,7 +154,7 @@ def test_a_run_handed_to_an_executor_before_the_removal_never_starts(
 
     assert h.runner.execute(run_id) is claims.Claim.GONE
     assert scripted.started == []
-    assert svc.runs.show(run_id)["state"] == "cancelled"
+    assert svc.runs.show(run_id).state == "cancelled"
 
 
 def test_a_run_handed_over_before_its_job_was_deleted_never_starts_a_new_run(
@@ -175,7 +175,7 @@ def test_a_run_handed_over_before_its_job_was_deleted_never_starts_a_new_run(
     assert fresh != stale
     assert h.runner.execute(stale) is claims.Claim.GONE
     assert scripted.started == []
-    assert svc.runs.show(fresh)["state"] == "pending"
+    assert svc.runs.show(fresh).state == "pending"
 
 
 def test_a_new_job_may_take_the_name_of_a_deleted_one(svc: Services, clock: FakeClock) -> None:
@@ -189,7 +189,7 @@ def test_a_new_job_may_take_the_name_of_a_deleted_one(svc: Services, clock: Fake
     h.step()
 
     # It should list both under the name, telling the deleted job's run apart.
-    assert [(r["id"], r["job_deleted"]) for r in svc.runs.page(job="photos")] == [
+    assert [(r.id, r.job_deleted) for r in svc.runs.page(job="photos")] == [
         (new, False),
         (old, True),
     ]
@@ -214,9 +214,9 @@ def test_kept_runs_of_jobs_that_fired_at_the_same_time_do_not_clash(
     svc.jobs.remove("b", keep_history=True)
 
     runs = svc.runs.page()
-    assert sorted(r["job"] for r in runs) == ["a", "b"]
-    assert {r["scheduled_for"] for r in runs} == {"2025-06-02T10:00:00+00:00"}
-    assert all(r["job_deleted"] for r in runs)
+    assert sorted(r.job for r in runs) == ["a", "b"]
+    assert {r.scheduled_for for r in runs} == {"2025-06-02T10:00:00+00:00"}
+    assert all(r.job_deleted for r in runs)
 
 
 def _wait_for_a_lock_wait(svc: Services) -> None:

@@ -13,6 +13,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput, JobNotFound, NothingToRestore
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from tests.integration.engines.helpers import tree, write
 from tests.support.harness import Harness
 
@@ -20,7 +21,7 @@ from tests.support.harness import Harness
 RUN2 = ".synchub-trash/20250602T090000Z-run2"
 
 
-def one_run(svc: Services, clock: FakeClock) -> dict[str, object]:
+def one_run(svc: Services, clock: FakeClock) -> RunView:
     run_id = svc.runs.request("backup")
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -33,16 +34,16 @@ def kept(svc: Services, clock: FakeClock, src: Path, dst: Path) -> Path:
     write(src, {"a.txt": "a", "b.txt": "b one", "docs/c.txt": "c"})
     params = {"source": str(src), "destination": str(dst)}
     svc.jobs.add("backup", JobFields(params=params, keep_deleted="30d", delete_guard="off"))
-    assert one_run(svc, clock)["state"] == "succeeded"
+    assert one_run(svc, clock).state == "succeeded"
     (src / "b.txt").write_text("b two, longer")
     (src / "docs/c.txt").unlink()
     run = one_run(svc, clock)
-    assert run["state"] == "succeeded" and run["id"] == 2, run
+    assert run.state == "succeeded" and run.id == 2, run
     return dst / RUN2
 
 
 def test_the_change_report_says_where_each_file_went(svc: Services, kept: Path, dst: Path) -> None:
-    rows = {(f["path"], f["action"], f["kept_at"]) for f in svc.runs.files(2)}
+    rows = {(f.path, f.action, f.kept_at) for f in svc.runs.files(2)}
     assert rows == {
         ("b.txt", "replaced", f"{dst}/{RUN2}/b.txt"),
         ("docs/c.txt", "deleted", f"{dst}/{RUN2}/docs/c.txt"),
@@ -55,10 +56,10 @@ def test_a_restore_brings_back_what_the_run_kept(svc: Services, clock: FakeClock
                                                  dst: Path) -> None:  # fmt: skip
     clock.advance(60)
     done = svc.runs.restore(2)
-    assert done["restored"] == ["b.txt", "docs/c.txt"] and done["errors"] == []
+    assert done.restored == ["b.txt", "docs/c.txt"] and done.errors == []
     # It should put the old versions back, and keep the version it overwrote.
     aside = ".synchub-trash/20250602T090100Z-restore2"
-    assert done["kept_aside"] == f"{dst}/{aside}"
+    assert done.kept_aside == f"{dst}/{aside}"
     assert {k: v for k, v in tree(dst).items() if not k.startswith(".")} == {
         "a.txt": "a", "b.txt": "b one", "docs/c.txt": "c"}  # fmt: skip
     assert tree(dst / aside) == {"b.txt": "b two, longer"}
@@ -72,7 +73,7 @@ def test_a_restore_brings_back_what_the_run_kept(svc: Services, clock: FakeClock
 def test_a_restore_of_one_path_brings_back_only_that(svc: Services, kept: Path,
                                                      dst: Path) -> None:  # fmt: skip
     done = svc.runs.restore(2, "docs")
-    assert done["restored"] == ["docs/c.txt"] and done["unchanged"] == []
+    assert done.restored == ["docs/c.txt"] and done.unchanged == []
     assert tree(dst)["b.txt"] == "b two, longer"
     # It should refuse a path the run kept nothing at, and change nothing.
     before = tree(dst)
@@ -83,7 +84,7 @@ def test_a_restore_of_one_path_brings_back_only_that(svc: Services, kept: Path,
     assert tree(dst) == before
     # Asked again, it should find that file in place, as kept, and copy nothing.
     again = svc.runs.restore(2, "docs")
-    assert again["restored"] == [] and again["unchanged"] == ["docs/c.txt"]
+    assert again.restored == [] and again.unchanged == ["docs/c.txt"]
     assert tree(dst) == before
 
 
@@ -96,13 +97,13 @@ def test_a_run_after_the_period_prunes_and_a_restore_is_then_refused(
     svc: Services, clock: FakeClock, kept: Path, dst: Path
 ) -> None:
     clock.advance(30 * 86400)
-    assert one_run(svc, clock)["state"] == "succeeded"
+    assert one_run(svc, clock).state == "succeeded"
     assert kept.exists()  # 30 days exactly: not older than the period
     clock.advance(1)
     run = one_run(svc, clock)
-    assert run["state"] == "succeeded"
+    assert run.state == "succeeded"
     assert not kept.exists()
-    assert any("pruned kept versions" in line["message"] for line in svc.runs.logs(int(run["id"])))  # type: ignore[call-overload]
+    assert any("pruned kept versions" in line.message for line in svc.runs.logs(int(run.id)))
     with pytest.raises(NothingToRestore, match="pruned"):
         svc.runs.restore(2)
     assert tree(dst) == {"a.txt": "a", "b.txt": "b two, longer"}

@@ -45,6 +45,6 @@ def test_shutdown_stops_runs_past_the_grace_and_they_are_retried(
     assert scripted.running.acquire(timeout=10)
     pool.shutdown(grace_s=0.05)
     run = svc.runs.show(run_id)
-    assert run["state"] == "lost"
-    assert run["celery_state"] == "RETRY"
-    assert svc.runs.list(job="long")[0]["trigger"] == "retry"
+    assert run.state == "lost"
+    assert run.celery_state == "RETRY"
+    assert svc.runs.list(job="long")[0].trigger == "retry"

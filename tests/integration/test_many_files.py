@@ -31,16 +31,16 @@ def test_every_file_of_a_many_file_copy_is_reported_and_logged(
     h.step()
 
     run = svc.runs.show(run_id)
-    assert run["state"] == "succeeded"
-    assert run["files_summary"] == {"copied": FILES}
+    assert run.state == "succeeded"
+    assert run.files_summary == {"copied": FILES}
     rows = svc.runs.files(run_id)
-    assert sorted(row["path"] for row in rows) == names
-    assert all(row["size"] == len(row["path"]) for row in rows)
+    assert sorted(row.path for row in rows) == names
+    assert all(row.size == len(row.path) for row in rows)
     copied = sorted(
-        line["message"].removesuffix(": Copied (new)")
+        line.message.removesuffix(": Copied (new)")
         for line in svc.runs.logs(run_id)
-        if line["message"].endswith(": Copied (new)")
+        if line.message.endswith(": Copied (new)")
     )
     assert copied == names
-    seqs = [line["seq"] for line in svc.runs.logs(run_id)]
+    seqs = [line.seq for line in svc.runs.logs(run_id)]
     assert seqs == list(range(1, len(seqs) + 1))  # no line lost between two

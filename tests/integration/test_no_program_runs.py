@@ -21,6 +21,7 @@ from synchub.core.errors import CommandsDisabled, InvalidInput
 from synchub.engines.rclone.backends import rclone_binary
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store import audit
 from synchub.store.db import transaction
 from tests.support.harness import Harness
@@ -40,7 +41,7 @@ def davcmd(marker: Path) -> dict[str, str]:
     return {"url": NOWHERE, "bearer_token_command": f"touch {marker}"}
 
 
-def run_once(svc: Services, clock: FakeClock, job: str) -> dict[str, object]:
+def run_once(svc: Services, clock: FakeClock, job: str) -> RunView:
     run_id = svc.runs.request(job)
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -154,10 +155,10 @@ def test_a_run_of_a_stored_one_fails_without_starting_it(
         job = f"from-{source.rstrip(':')}"
         svc.jobs.add(job, JobFields(params={"source": source, "destination": str(tmp_path)}))
         run = run_once(svc, clock, job)
-        assert run["state"] == "failed"
-        assert run["error_class"] == "config"
-        assert "command jobs are disabled on this server" in str(run["error"])
-        assert run["celery_state"] == "FAILURE"  # not RETRY: a retry cannot help
+        assert run.state == "failed"
+        assert run.error_class == "config"
+        assert "command jobs are disabled on this server" in str(run.error)
+        assert run.celery_state == "FAILURE"  # not RETRY: a retry cannot help
     assert not marker.exists()
 
 
@@ -170,8 +171,8 @@ def test_measuring_a_stored_one_fails_without_starting_it(
     svc.sizes.refresh()
     assert svc.sizes.wait(30)
     (figures,) = svc.sizes.figures()
-    assert figures["state"] == "failed"
-    assert "command jobs are disabled" in figures["error"]
+    assert figures.state == "failed"
+    assert "command jobs are disabled" in figures.error
     assert not marker.exists()
 
 
@@ -231,8 +232,8 @@ def test_one_remote_cannot_set_options_of_another_through_its_name(
     svc.remotes.add("az_env", "swift", {"auth": "true"})
     svc.jobs.add("mix", JobFields(params={"source": "az_env:c", "destination": "az:c"}))
     run = run_once(svc, clock, "mix")
-    assert run["state"] == "failed"
-    assert "would get option 'env_auth' from another remote" in str(run["error"])
+    assert run.state == "failed"
+    assert "would get option 'env_auth' from another remote" in str(run.error)
 
 
 def test_a_connection_string_after_a_remotes_colon_is_only_a_path(
@@ -245,7 +246,7 @@ def test_a_connection_string_after_a_remotes_colon_is_only_a_path(
     svc.remotes.add("dav", "webdav", {"url": NOWHERE})
     sneaky = f"dav::webdav,url='{NOWHERE}',bearer_token_command='{toucher(marker)}':x"
     svc.jobs.add("j", JobFields(params={"source": str(tmp_path), "destination": sneaky}))
-    assert run_once(svc, clock, "j")["state"] == "failed"  # nothing answers at NOWHERE
+    assert run_once(svc, clock, "j").state == "failed"  # nothing answers at NOWHERE
     assert not marker.exists()
 
 

@@ -72,9 +72,9 @@ def test_each_jobs_last_run_and_last_success(
     harness.step()
     svc.runs.request("flaky")  # waiting: not the last run
     status = svc.overview.job("flaky")
-    assert status.last is not None and status.last["id"] == second
+    assert status.last is not None and status.last.id == second
     assert status.failing
-    assert status.last_success_at == svc.runs.show(first)["finished_at"]
+    assert status.last_success_at == svc.runs.show(first).finished_at
     page, more = svc.overview.jobs(limit=10)
     assert [s.job["name"] for s in page] == ["flaky"] and not more
     with pytest.raises(JobNotFound):
@@ -92,11 +92,11 @@ def test_the_change_report_pages_by_row_and_filters_by_action(
                 for i in range(10)]  # fmt: skip
         log_store.add_files(session, run_id, rows, 0)
     first, more = svc.runs.file_page(run_id, limit=4)
-    assert [f["path"] for f in first] == ["a.txt", "f0", "f1", "f2"] and more
-    rest, more = svc.runs.file_page(run_id, after=first[-1]["row"], limit=100)
-    assert [f["path"] for f in rest] == [f"f{i}" for i in range(3, 10)] and not more
+    assert [f.path for f in first] == ["a.txt", "f0", "f1", "f2"] and more
+    rest, more = svc.runs.file_page(run_id, after=first[-1].row, limit=100)
+    assert [f.path for f in rest] == [f"f{i}" for i in range(3, 10)] and not more
     deleted, _ = svc.runs.file_page(run_id, action="deleted")
-    assert [f["path"] for f in deleted] == ["f0", "f3", "f6", "f9"]
+    assert [f.path for f in deleted] == ["f0", "f3", "f6", "f9"]
     with pytest.raises(InvalidInput, match="Bad action 'eaten'"):
         svc.runs.file_page(run_id, action="eaten")
     with pytest.raises(InvalidInput, match="Bad limit"):
@@ -125,7 +125,8 @@ def test_running_runs_come_with_their_jobs_parameters(
     with transaction(svc.sessions) as session:
         assert claims.claim(session, run_id, worker="w", now=clock.now()) == Claim.CLAIMED
     [running] = svc.overview.running()
-    assert running["id"] == run_id and running["params"]["result"] == "block"
+    run, params = running
+    assert run.id == run_id and params["result"] == "block"
 
 
 def test_derived_keys_differ_by_purpose_and_are_stable(svc: Services) -> None:
@@ -144,9 +145,9 @@ def test_a_failing_job_is_failing_since_the_first_attempt_after_its_last_success
     harness.step()
     clock.advance(61)
     harness.step()  # the retry, failed too: one failed chain of two attempts
-    (retry,) = [r for r in svc.runs.page(job="flaky") if r["retry_of"] == first]
-    assert svc.runs.show(retry["id"])["state"] == "failed"
-    began = svc.runs.show(first)["finished_at"]
+    (retry,) = [r for r in svc.runs.page(job="flaky") if r.retry_of == first]
+    assert svc.runs.show(retry.id).state == "failed"
+    began = svc.runs.show(first).finished_at
     status = svc.overview.job("flaky")
     assert status.failing and status.failing_since == began
     # A success ends the streak; the next failure starts a new one.
@@ -158,7 +159,7 @@ def test_a_failing_job_is_failing_since_the_first_attempt_after_its_last_success
     clock.advance(60)
     again = svc.runs.request("flaky")
     harness.step()
-    assert svc.overview.job("flaky").failing_since == svc.runs.show(again)["finished_at"]
+    assert svc.overview.job("flaky").failing_since == svc.runs.show(again).finished_at
     # A disabled job is not failing, so it has no streak to show.
     svc.jobs.edit("flaky", JobFields(enabled=False))
     assert svc.overview.job("flaky").failing_since is None

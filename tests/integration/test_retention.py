@@ -133,8 +133,8 @@ def test_the_defaults_keep_90_days_the_last_100_and_the_last_success_and_failure
     assert pruned.logs_of_runs == 95
     assert [lines_of(svc, i) for i in (failure[0], stuck[0], old[33], recent[0])] == [2, 2, 0, 2]
     shown = svc.runs.show(old[33])
-    assert (shown["state"], shown["logs_pruned"]) == ("succeeded", True)
-    assert svc.runs.show(recent[0])["logs_pruned"] is False
+    assert (shown.state, shown.logs_pruned) == ("succeeded", True)
+    assert svc.runs.show(recent[0]).logs_pruned is False
     # It should find nothing more to do at once.
     again = svc.retention.prune(pause=no_pause)
     assert (again.runs, again.logs_of_runs, again.log_lines) == (0, 0, 0)

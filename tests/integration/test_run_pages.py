@@ -40,13 +40,13 @@ def test_a_failed_run_reads_retry_on_every_page_once_its_next_attempt_exists(
         again = run(a, RunState.PENDING, attempt=2, retry_of=succeeded)  # asked by hand
         assert failed < succeeded < lost < filler[0] < retry < again
 
-    states = {r["id"]: r["celery_state"] for r in svc.runs.page(limit=1000)}
+    states = {r.id: r.celery_state for r in svc.runs.page(limit=1000)}
     assert states[failed] == "RETRY"
     assert states[succeeded] == "SUCCESS"  # retried by hand, but it did not fail
     assert states[lost] == "FAILURE"
     assert states[retry] == states[again] == "PENDING"
     # It should say so on a page of its own, far from its retry, and shown alone.
     (alone,) = svc.runs.page(before_id=failed + 1, limit=1)
-    assert (alone["id"], alone["celery_state"]) == (failed, "RETRY")
-    assert svc.runs.show(failed)["celery_state"] == "RETRY"
-    assert svc.runs.show(lost)["celery_state"] == "FAILURE"
+    assert (alone.id, alone.celery_state) == (failed, "RETRY")
+    assert svc.runs.show(failed).celery_state == "RETRY"
+    assert svc.runs.show(lost).celery_state == "FAILURE"

@@ -13,6 +13,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from tests.support.harness import Harness
 
 NIGHTS = ["22:00-06:00"]  # read in the default zone, Europe/Berlin (UTC+2 in June)
@@ -29,12 +30,12 @@ def utc(hour: int, minute: int = 0, day: int = 2) -> str:
     return datetime(2025, 6, day, hour, minute, tzinfo=UTC).isoformat()
 
 
-def runs_of(svc: Services, job: str) -> list[dict[str, object]]:
+def runs_of(svc: Services, job: str) -> list[RunView]:
     return list(reversed(svc.runs.list(job=job, limit=1000)))
 
 
-def brief(runs: list[dict[str, object]]) -> list[tuple[object, ...]]:
-    return [(r["scheduled_for"], r["state"], r["reason"]) for r in runs]
+def brief(runs: list[RunView]) -> list[tuple[object, ...]]:
+    return [(r.scheduled_for, r.state, r.reason) for r in runs]
 
 
 def until(clock: FakeClock, h: Harness, hour: int) -> list[int]:
@@ -58,15 +59,15 @@ def test_a_fire_while_the_window_is_shut_waits_for_it_once(svc: Services, clock:
         (utc(10), "pending", None),  # it waits for the window
         (utc(11), "skipped", "window"),  # one waits already: this adds nothing
     ]
-    assert runs[0]["not_before"] == utc(20)
+    assert runs[0].not_before == utc(20)
 
     ran = until(clock, h, 20)  # 22:00 in Berlin: the window opens
     assert len(ran) == 1
     runs = runs_of(svc, "nightly")
-    assert runs[0]["state"] == "succeeded" and runs[0]["started_at"] == utc(20)
+    assert runs[0].state == "succeeded" and runs[0].started_at == utc(20)
     # Every later fire time until the opening (and the one at it) is recorded, once.
-    assert [r["scheduled_for"] for r in runs] == [utc(hour) for hour in range(10, 21)]
-    assert {(r["state"], r["reason"]) for r in runs[1:]} == {("skipped", "window")}
+    assert [r.scheduled_for for r in runs] == [utc(hour) for hour in range(10, 21)]
+    assert {(r.state, r.reason) for r in runs[1:]} == {("skipped", "window")}
 
     # Inside the window each fire time runs at once.
     assert len(until(clock, h, 21)) == 1
@@ -78,7 +79,7 @@ def test_a_manual_run_starts_at_once_whatever_the_window(svc: Services, clock: F
     h = Harness(svc, clock)
     run_id = svc.runs.request("nightly")
     assert h.step() == [run_id]
-    assert svc.runs.show(run_id)["state"] == "succeeded"
+    assert svc.runs.show(run_id).state == "succeeded"
 
 
 def test_a_retry_waits_for_the_window_too(svc: Services, clock: FakeClock) -> None:
@@ -89,10 +90,10 @@ def test_a_retry_waits_for_the_window_too(svc: Services, clock: FakeClock) -> No
     clock.advance(30)
     assert len(h.step()) == 1
     first, retry = runs_of(svc, "nightly")
-    assert first["state"] == "failed" and retry["trigger"] == "retry"
-    assert retry["state"] == "pending" and retry["not_before"] == utc(20, day=3)
+    assert first.state == "failed" and retry.trigger == "retry"
+    assert retry.state == "pending" and retry.not_before == utc(20, day=3)
     # The failed run says when its retry starts: when the window opens again.
-    assert first["next_step"] == "retry 1 of 1 (attempt 2) at 2025-06-03 20:00:00 UTC"
+    assert first.next_step == "retry 1 of 1 (attempt 2) at 2025-06-03 20:00:00 UTC"
 
 
 def test_a_run_that_could_start_only_after_the_close_does_nothing(
@@ -107,19 +108,19 @@ def test_a_run_that_could_start_only_after_the_close_does_nothing(
     clock.advance(20 * 60)  # the pool was full until after 06:00
     h.runner.execute(run_id)
     run = svc.runs.show(run_id)
-    assert (run["state"], run["reason"]) == ("skipped", "window")
-    assert "window was shut" in str(run["error"])
+    assert (run.state, run.reason) == ("skipped", "window")
+    assert "window was shut" in str(run.error)
 
 
 def test_an_edit_of_the_windows_moves_the_waiting_run(svc: Services, clock: FakeClock) -> None:
     svc.jobs.add("nightly", hourly())
     h = Harness(svc, clock)
     until(clock, h, 10)
-    assert runs_of(svc, "nightly")[0]["not_before"] == utc(20)
+    assert runs_of(svc, "nightly")[0].not_before == utc(20)
 
     edited = svc.jobs.change("nightly", JobFields(windows=["12:00-13:00", "Sat 00:00-24:00"]))
     assert "windows" in edited.changed
-    assert runs_of(svc, "nightly")[0]["not_before"] == utc(10)  # 12:00 in Berlin: open now
+    assert runs_of(svc, "nightly")[0].not_before == utc(10)  # 12:00 in Berlin: open now
 
     svc.jobs.change("nightly", JobFields(windows=[]))
     assert svc.jobs.show("nightly")["windows"] == []

@@ -46,15 +46,13 @@ def test_a_successful_run_records_outcome_stats_log_and_files(
     run_id = svc.runs.request("ok")
     Harness(svc, clock).step()
     run = svc.runs.show(run_id)
-    assert run["state"] == "succeeded"
-    assert run["celery_state"] == "SUCCESS"
-    assert run["exit_code"] == 0
-    assert run["stats"]["bytes"] == 3
-    assert run["worker"] == "node-a"
-    assert [line["message"] for line in svc.runs.logs(run_id)] == ["attempt 1 of ok"]
-    assert [(f["path"], f["action"], f["size"]) for f in svc.runs.files(run_id)] == [
-        ("a.txt", "copied", 3)
-    ]
+    assert run.state == "succeeded"
+    assert run.celery_state == "SUCCESS"
+    assert run.exit_code == 0
+    assert run.stats.bytes == 3
+    assert run.worker == "node-a"
+    assert [line.message for line in svc.runs.logs(run_id)] == ["attempt 1 of ok"]
+    assert [(f.path, f.action, f.size) for f in svc.runs.files(run_id)] == [("a.txt", "copied", 3)]
 
 
 def test_a_failed_run_retries_with_backoff_until_the_policy_gives_up(
@@ -69,14 +67,14 @@ def test_a_failed_run_retries_with_backoff_until_the_policy_gives_up(
         assert h.step() == []
         clock.advance(wait)
         (ran,) = h.step()
-        assert svc.runs.show(ran)["attempt"] == attempt
+        assert svc.runs.show(ran).attempt == attempt
     clock.advance(3600)
     assert h.step() == []
     runs = svc.runs.list(job="flaky")
-    assert [r["state"] for r in runs] == ["failed"] * 3
-    assert [r["trigger"] for r in reversed(runs)] == ["manual", "retry", "retry"]
-    assert runs[-1]["id"] == first
-    assert runs[0]["retry_of"] == runs[1]["id"]
+    assert [r.state for r in runs] == ["failed"] * 3
+    assert [r.trigger for r in reversed(runs)] == ["manual", "retry", "retry"]
+    assert runs[-1].id == first
+    assert runs[0].retry_of == runs[1].id
 
 
 def test_a_permanent_error_is_not_retried(svc: Services, clock: FakeClock) -> None:
@@ -87,7 +85,7 @@ def test_a_permanent_error_is_not_retried(svc: Services, clock: FakeClock) -> No
     clock.advance(86400)
     assert h.step() == []
     run = svc.runs.show(run_id)
-    assert (run["state"], run["exit_code"], run["celery_state"]) == ("failed", 7, "FAILURE")
+    assert (run.state, run.exit_code, run.celery_state) == ("failed", 7, "FAILURE")
 
 
 def test_cancel_stops_a_running_run(
@@ -97,10 +95,10 @@ def test_cancel_stops_a_running_run(
     h = Harness(svc, clock)
     run_id, t = start_in_thread(h, svc, "slow")
     assert scripted.running.acquire(timeout=10)
-    assert svc.runs.cancel(run_id)["state"] == "running"
+    assert svc.runs.cancel(run_id).state == "running"
     t.join(timeout=10)
     run = svc.runs.show(run_id)
-    assert (run["state"], run["celery_state"]) == ("cancelled", "REVOKED")
+    assert (run.state, run.celery_state) == ("cancelled", "REVOKED")
     # It should not be retried: a cancel is what the user wanted.
     assert len(svc.runs.list(job="slow")) == 1
 
@@ -112,7 +110,7 @@ def test_cancel_of_a_pending_run_prevents_it_from_starting(
     run_id = svc.runs.request("j")
     svc.runs.cancel(run_id)
     assert Harness(svc, clock).step() == []
-    assert svc.runs.show(run_id)["state"] == "cancelled"
+    assert svc.runs.show(run_id).state == "cancelled"
     assert scripted.started == []
 
 
@@ -126,9 +124,9 @@ def test_a_run_past_its_timeout_is_stopped_and_retried(
     clock.advance(61)
     t.join(timeout=10)
     run = svc.runs.show(run_id)
-    assert run["state"] == "timed_out"
-    assert "timeout" in run["error"]
-    assert svc.runs.list(job="slow")[0]["trigger"] == "retry"
+    assert run.state == "timed_out"
+    assert "timeout" in run.error
+    assert svc.runs.list(job="slow")[0].trigger == "retry"
 
 
 @pytest.mark.parametrize(
@@ -147,13 +145,13 @@ def test_a_job_runs_once_at_a_time(
     assert scripted.running.acquire(timeout=10)
     second = svc.runs.request("slow")
     h.step()
-    assert svc.runs.show(second)["state"] == second_state
+    assert svc.runs.show(second).state == second_state
     scripted.release.set()
     t.join(timeout=10)
     h.step()
-    assert svc.runs.show(first)["state"] == "succeeded"
+    assert svc.runs.show(first).state == "succeeded"
     expected = "skipped" if overlap == "skip" else "succeeded"
-    assert svc.runs.show(second)["state"] == expected
+    assert svc.runs.show(second).state == expected
 
 
 def test_overlap_allow_runs_in_parallel(
@@ -236,11 +234,11 @@ def test_workers_racing_for_different_runs_of_one_job_start_only_one(
         assert results.count(claims.Claim.CLAIMED) == 1
         others = claims.Claim.BUSY if overlap == "queue" else claims.Claim.SKIPPED
         assert results.count(others) == len(run_ids) - 1
-        states = sorted(svc.runs.show(r)["state"] for r in run_ids)
+        states = sorted(svc.runs.show(r).state for r in run_ids)
         assert states == sorted(["running"] + 5 * ["pending" if overlap == "queue" else "skipped"])
         (running,) = svc.runs.list(job="j", state="running")
         with transaction(svc.sessions) as session:
-            run_store.move(session, running["id"], RunState.SUCCEEDED, finished_at=clock.now())
+            run_store.move(session, running.id, RunState.SUCCEEDED, finished_at=clock.now())
             run_store.cancel_waiting(session, job_id, now=clock.now(), reason="test")
 
 
@@ -257,7 +255,7 @@ def test_the_claim_in_one_statement_leaves_a_limited_remote_to_the_full_path(
     with db.autocommit(svc.sessions) as conn:
         # It should do nothing and say so: the remote's limit is checked in Python.
         assert claims.claim_in_one(conn, run_id, worker="w", now=clock.now()) is None
-    assert svc.runs.show(run_id)["state"] == "queued"
+    assert svc.runs.show(run_id).state == "queued"
     with transaction(svc.sessions) as session:
         claim = claims.claim(session, run_id, worker="w", now=clock.now())
     assert claim is claims.Claim.CLAIMED
@@ -274,11 +272,11 @@ def test_a_remote_limit_holds_runs_until_a_slot_frees(
     assert scripted.running.acquire(timeout=10)
     b = svc.runs.request("b")
     h.step()
-    assert svc.runs.show(b)["state"] == "pending"
+    assert svc.runs.show(b).state == "pending"
     scripted.release.set()
     t.join(timeout=10)
     h.step()
-    assert svc.runs.show(b)["state"] == "succeeded"
+    assert svc.runs.show(b).state == "succeeded"
 
 
 def test_a_long_log_keeps_its_head_and_tail_and_counts_the_middle(
@@ -289,12 +287,12 @@ def test_a_long_log_keeps_its_head_and_tail_and_counts_the_middle(
     Harness(svc, clock).step()  # the harness caps logs at 4 KiB
     lines = svc.runs.logs(run_id)
     run = svc.runs.show(run_id)
-    kept_bytes = sum(len(line["message"]) + 1 for line in lines)
+    kept_bytes = sum(len(line.message) + 1 for line in lines)
     assert kept_bytes <= 4096
-    assert lines[0]["message"] == "attempt 1 of chatty"
-    assert lines[-1]["message"].startswith("line 000999")
-    assert run["log_dropped_lines"] == 1001 - len(lines)
-    seqs = [line["seq"] for line in lines]
+    assert lines[0].message == "attempt 1 of chatty"
+    assert lines[-1].message.startswith("line 000999")
+    assert run.log_dropped_lines == 1001 - len(lines)
+    seqs = [line.seq for line in lines]
     assert seqs == sorted(seqs)
 
 
@@ -333,7 +331,7 @@ def test_a_connection_cut_between_runs_costs_no_run(
         with transaction(svc.sessions) as session:
             run_store.mark_queued(session, [second], clock.now())
         assert runner.execute(second) is claims.Claim.CLAIMED
-        assert svc.runs.show(second)["state"] == "succeeded"
+        assert svc.runs.show(second).state == "succeeded"
     finally:
         engine.dispose()
 
@@ -351,19 +349,19 @@ def test_one_monitor_keeps_every_running_run_alive_and_stops_the_cancelled_one(
 
     def both_beat() -> bool:
         runs = [svc.runs.show(r) for r in (a, b)]
-        return all(r["heartbeat_at"] == later.isoformat() for r in runs)
+        return all(r.heartbeat_at == later.isoformat() for r in runs)
 
     # It should renew both heartbeats and store both runs' progress.
     wait_until(both_beat)
-    assert all(svc.runs.show(r)["progress"] is not None for r in (a, b))
+    assert all(svc.runs.show(r).progress is not None for r in (a, b))
     # It should stop the cancelled run alone.
     svc.runs.cancel(a)
     ta.join(timeout=10)
-    assert svc.runs.show(a)["state"] == "cancelled"
-    assert svc.runs.show(b)["state"] == "running"
+    assert svc.runs.show(a).state == "cancelled"
+    assert svc.runs.show(b).state == "running"
     scripted.release.set()
     tb.join(timeout=10)
-    assert svc.runs.show(b)["state"] == "succeeded"
+    assert svc.runs.show(b).state == "succeeded"
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -421,16 +419,16 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
             # It should claim the job's next run: the first run's end, written behind
             # (PostgreSQL), is in before the claim, which would otherwise find it running.
             assert runner.execute(second) is claims.Claim.CLAIMED
-            assert svc.runs.show(first)["state"] == "succeeded"
+            assert svc.runs.show(first).state == "succeeded"
             # A failed run's end creates its retry: written before `execute` returns.
             (failing,) = queued(svc, clock, "f", 1)
             assert runner.execute(failing) is claims.Claim.CLAIMED
-            assert svc.runs.show(failing)["state"] == "failed"
-            assert [r["attempt"] for r in svc.runs.list(job="f")] == [2, 1]
+            assert svc.runs.show(failing).state == "failed"
+            assert [r.attempt for r in svc.runs.list(job="f")] == [2, 1]
         finally:
             runner.close()
     # It should have written every end by the time `close` returns.
-    assert svc.runs.show(second)["state"] == "succeeded"
+    assert svc.runs.show(second).state == "succeeded"
     # On PostgreSQL the successes' ends were written behind; on SQLite in the caller.
     if db_url.startswith("postgresql"):
         assert [params["move_where_id"] for params in behind] == [first, second]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store.db import transaction
 from synchub.store.tables import RunRow
 from tests.support.harness import Harness
@@ -22,7 +23,7 @@ def scripted_job(**kw: object) -> JobFields:
     return JobFields(kind="scripted", params=params, **kw)  # type: ignore[arg-type]
 
 
-def runs_of(svc: Services, job: str) -> list[dict[str, object]]:
+def runs_of(svc: Services, job: str) -> list[RunView]:
     return list(reversed(svc.runs.list(job=job, limit=1000)))
 
 
@@ -41,11 +42,11 @@ def test_an_interval_job_fires_on_its_grid_and_only_once_per_fire_time(
     clock.advance(5)
     assert len(h.step()) == 1
     runs = runs_of(svc, "every5")
-    assert [r["scheduled_for"] for r in runs] == [
+    assert [r.scheduled_for for r in runs] == [
         "2025-06-02T09:00:05+00:00",
         "2025-06-02T09:00:10+00:00",
     ]
-    assert all(r["state"] == "succeeded" for r in runs)
+    assert all(r.state == "succeeded" for r in runs)
 
 
 def test_two_schedulers_on_one_database_fire_each_time_once(
@@ -58,11 +59,11 @@ def test_two_schedulers_on_one_database_fire_each_time_once(
         a.step()
         b.step()
     runs = runs_of(svc, "tick")
-    fire_times = [r["scheduled_for"] for r in runs]
+    fire_times = [r.scheduled_for for r in runs]
     assert len(fire_times) == 30
     assert len(set(fire_times)) == 30
     # It should be the leader alone that ran them.
-    assert {r["worker"] for r in runs} == {"node-a"}
+    assert {r.worker for r in runs} == {"node-a"}
 
 
 def test_a_follower_takes_over_when_the_leader_stops_renewing(
@@ -78,7 +79,7 @@ def test_a_follower_takes_over_when_the_leader_stops_renewing(
     clock.advance(11)
     b.step()
     assert b.scheduler.leading
-    fire_times = [r["scheduled_for"] for r in runs_of(svc, "tick")]
+    fire_times = [r.scheduled_for for r in runs_of(svc, "tick")]
     assert len(fire_times) == len(set(fire_times))
 
 
@@ -117,10 +118,10 @@ def test_fire_times_missed_while_down_follow_the_misfire_policy(
     clock.set(datetime(2025, 6, 2, 19, 30, tzinfo=UTC))
     h.step()
     runs = runs_of(svc, "hourly")
-    states = [r["state"] for r in runs]
+    states = [r.state for r in runs]
     assert states.count("succeeded") == ran
     assert states.count("skipped") == skipped
-    assert all(r["reason"] == "missed" for r in runs if r["state"] == "skipped")
+    assert all(r.reason == "missed" for r in runs if r.state == "skipped")
     # It should then fire normally at 20:00, and nothing in between.
     clock.set(datetime(2025, 6, 2, 19, 59, tzinfo=UTC))
     assert h.step() == []
@@ -168,25 +169,25 @@ def test_a_run_whose_heartbeat_lapses_is_lost_and_retried(svc: Services, clock: 
         assert claims.claim(session, dispatched, worker="dead-worker", now=clock.now())
     clock.advance(1)
     h.scheduler.tick()  # the scheduler sees the claim's heartbeat
-    assert svc.runs.show(run_id)["state"] == "running"
+    assert svc.runs.show(run_id).state == "running"
     # The worker dies without a word: when its heartbeat has not changed for 30 s,
     # its run is lost.
     clock.advance(29)
     h.scheduler.tick()
-    assert svc.runs.show(run_id)["state"] == "running"
+    assert svc.runs.show(run_id).state == "running"
     clock.advance(1)
     h.scheduler.tick()
     lost = svc.runs.show(run_id)
-    assert lost["state"] == "lost"
-    assert lost["celery_state"] == "RETRY"
+    assert lost.state == "lost"
+    assert lost.celery_state == "RETRY"
     retry = runs_of(svc, "j")[-1]
-    assert retry["trigger"] == "retry"
-    assert retry["retry_of"] == run_id
-    assert retry["attempt"] == 2
+    assert retry.trigger == "retry"
+    assert retry.retry_of == run_id
+    assert retry.attempt == 2
     # It should wait for its backoff (5-10 s for the first retry) and then run.
     clock.advance(10)
-    assert h.step() == [retry["id"]]
-    assert svc.runs.show(retry["id"])["state"] == "succeeded"
+    assert h.step() == [retry.id]
+    assert svc.runs.show(retry.id).state == "succeeded"
 
 
 def test_a_lost_run_with_no_retry_left_is_counted_and_logged(
@@ -207,9 +208,9 @@ def test_a_lost_run_with_no_retry_left_is_counted_and_logged(
     clock.advance(31)
     with caplog.at_level("WARNING", logger="synchub"):
         assert h.scheduler.reap() == 1
-    assert svc.runs.show(run_id)["state"] == "lost"
+    assert svc.runs.show(run_id).state == "lost"
     assert f"run {run_id} lost: no retry left" in caplog.text
-    assert [r["id"] for r in runs_of(svc, "j")] == [run_id]
+    assert [r.id for r in runs_of(svc, "j")] == [run_id]
 
 
 def test_a_retry_keeps_the_queue_its_run_was_sent_to_whoever_asks_for_it(
@@ -222,9 +223,9 @@ def test_a_retry_keeps_the_queue_its_run_was_sent_to_whoever_asks_for_it(
     h = Harness(svc, clock)
     assert h.step() == [first]
     automatic = runs_of(svc, "j")[-1]
-    assert (automatic["retry_of"], automatic["queue"]) == (first, "slow")
+    assert (automatic.retry_of, automatic.queue) == (first, "slow")
     manual = svc.runs.show(svc.runs.retry(first))
-    assert (manual["retry_of"], manual["attempt"], manual["queue"]) == (first, 2, "slow")
+    assert (manual.retry_of, manual.attempt, manual.queue) == (first, 2, "slow")
 
 
 def test_the_scheduler_sleeps_until_the_next_fire_time(svc: Services, clock: FakeClock) -> None:
@@ -257,17 +258,17 @@ def test_a_job_fires_ahead_and_its_run_starts_at_its_fire_time(
     fire = datetime(2025, 6, 2, 9, 0, 5, tzinfo=UTC)
     assert h.executor.starts == {run_id: fire}
     run = svc.runs.show(run_id)
-    assert run["scheduled_for"] == "2025-06-02T09:00:05+00:00"
-    assert run["state"] == "queued"
+    assert run.scheduled_for == "2025-06-02T09:00:05+00:00"
+    assert run.state == "queued"
     # The runner waits for the fire time before it claims (the fake clock only notes it).
     clock.slept.clear()
     h.runner.execute(h.executor.take()[0], h.executor.starts.pop(run_id))
     assert clock.slept == [pytest.approx(0.05)]
-    assert svc.runs.show(run_id)["state"] == "succeeded"
+    assert svc.runs.show(run_id).state == "succeeded"
     # It should not fire that time again, nor the next one before its own lead.
     clock.set(datetime(2025, 6, 2, 9, 0, 5, 100_000, tzinfo=UTC))
     assert h.step() == []
-    assert [r["scheduled_for"] for r in runs_of(svc, "every5")] == ["2025-06-02T09:00:05+00:00"]
+    assert [r.scheduled_for for r in runs_of(svc, "every5")] == ["2025-06-02T09:00:05+00:00"]
 
 
 def test_the_scheduler_wakes_ahead_of_the_next_fire_time(svc: Services, clock: FakeClock) -> None:
@@ -286,9 +287,9 @@ def test_missed_fire_times_follow_the_misfire_policy_and_the_one_ahead_runs(
     # Down from 09:00 to 10:59:59.95: 10:00 was missed; 11:00 is within the lead.
     clock.set(datetime(2025, 6, 2, 10, 59, 59, 950_000, tzinfo=UTC))
     h.step()
-    runs = {r["scheduled_for"]: r for r in runs_of(svc, "hourly")}
-    assert runs["2025-06-02T10:00:00+00:00"]["state"] == "skipped"
-    assert runs["2025-06-02T11:00:00+00:00"]["state"] == "succeeded"
+    runs = {r.scheduled_for: r for r in runs_of(svc, "hourly")}
+    assert runs["2025-06-02T10:00:00+00:00"].state == "skipped"
+    assert runs["2025-06-02T11:00:00+00:00"].state == "succeeded"
     assert len(runs) == 2
 
 
@@ -320,11 +321,11 @@ def test_a_schedule_edit_within_the_lead_refires_a_time_the_new_schedule_keeps(
     h.executor.take()
     # Every minute on the minute fires at 09:01:00 too: one run for it, of the new schedule.
     svc.jobs.edit("j", JobFields(cron="* * * * *", tz="UTC"))
-    assert [r["id"] for r in runs_of(svc, "j")] == []
+    assert [r.id for r in runs_of(svc, "j")] == []
     h.scheduler.wake()  # as a change does in `serve` and `scheduler`
     assert len(h.step()) == 1
     runs = runs_of(svc, "j")
-    assert [(r["scheduled_for"], r["state"]) for r in runs] == [
+    assert [(r.scheduled_for, r.state) for r in runs] == [
         ("2025-06-02T09:01:00+00:00", "succeeded")
     ]
 
@@ -338,7 +339,7 @@ def test_an_edit_that_keeps_the_schedule_keeps_the_run_fired_ahead(
     h.scheduler.tick()
     (run_id,) = h.executor.take()
     svc.jobs.edit("j", JobFields(retries=5))
-    assert [r["id"] for r in runs_of(svc, "j")] == [run_id]
+    assert [r.id for r in runs_of(svc, "j")] == [run_id]
 
 
 def test_a_long_outage_records_its_latest_missed_fire_times_and_counts_the_older(
@@ -355,16 +356,16 @@ def test_a_long_outage_records_its_latest_missed_fire_times_and_counts_the_older
     assert len(h.step()) == 1
     clock.advance(300)  # down for five minutes
     h.step()
-    runs = [r for r in runs_of(svc, "tick") if r["scheduled_for"]]
-    skipped = [r for r in runs if r["state"] == "skipped"]
+    runs = [r for r in runs_of(svc, "tick") if r.scheduled_for]
+    skipped = [r for r in runs if r.state == "skipped"]
     assert len(skipped) == MAX_RECORDED_MISSES
-    assert all(r["reason"] == "missed" for r in skipped)
+    assert all(r.reason == "missed" for r in skipped)
     (told,) = [r.getMessage() for r in caplog.records if "not recorded" in r.getMessage()]
     unrecorded = int(told.split()[2])
     assert told == f"job tick: {unrecorded} more missed fire times not recorded"
     # The older ones are those counted: one gap of that many seconds, after the
     # last fire before the outage.
-    fired = sorted(datetime.fromisoformat(str(r["scheduled_for"])) for r in runs)
+    fired = sorted(datetime.fromisoformat(str(r.scheduled_for)) for r in runs)
     gaps = [(b - a).total_seconds() - 1 for a, b in itertools.pairwise(fired)]
     assert [g for g in gaps if g] == [unrecorded], gaps
     assert gaps.index(unrecorded) == 0

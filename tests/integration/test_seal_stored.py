@@ -140,7 +140,7 @@ def test_a_jobs_environment_stored_before_0007_is_sealed_at_start(
     # It should run the command with the plain value still.
     run_id = svc_allowing_commands.runs.request("legacy")
     Harness(svc_allowing_commands, clock).step()
-    assert svc_allowing_commands.runs.show(run_id)["state"] == "succeeded"
+    assert svc_allowing_commands.runs.show(run_id).state == "succeeded"
     assert out.read_text() == token
 
 

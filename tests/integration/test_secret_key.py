@@ -19,6 +19,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import NoSecretKey, SecretsUnreadable
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store.crypto import new_key
 from tests.support.harness import Harness
 
@@ -47,7 +48,7 @@ def env_job(out: Path) -> JobFields:
     )
 
 
-def run_once(svc: Services, clock: FakeClock, job: str) -> dict[str, object]:
+def run_once(svc: Services, clock: FakeClock, job: str) -> RunView:
     run_id = svc.runs.request(job)
     Harness(svc, clock).step()
     return svc.runs.show(run_id)
@@ -109,14 +110,14 @@ def test_runs_that_need_an_unreadable_value_fail_once_and_say_why(
     for job, what in (("to-vault", "remote 'vault'"), ("restic", "job 'restic'")):
         run = run_once(wrong, clock, job)
         # It should fail as a configuration error, which no retry can mend.
-        assert run["state"] == "failed" and run["error_class"] == "config", run
-        assert "cannot be read" in str(run["error"]) and what in str(run["error"])
+        assert run.state == "failed" and run.error_class == "config", run
+        assert "cannot be read" in str(run.error) and what in str(run.error)
         assert len(wrong.runs.list(job=job)) == 1, "no retry was scheduled"
     # It should refuse a job edit that keeps the env values, take one replacing them.
     with pytest.raises(SecretsUnreadable, match="give them all again"):
         wrong.jobs.edit("restic", JobFields(retries=1))
     wrong.jobs.edit("restic", JobFields(params={"env": {"TOKEN": "new"}}))
-    assert run_once(wrong, clock, "restic")["state"] == "succeeded"
+    assert run_once(wrong, clock, "restic").state == "succeeded"
     sealer.close()
     wrong.close()
 
@@ -154,14 +155,14 @@ def test_forget_drops_only_the_unreadable_values_and_they_can_be_entered_again(
 
     # It should fail a run of the job rather than give its command the mask.
     run = run_once(new, clock, "lost-env")
-    assert run["state"] == "failed" and run["error_class"] == "config"
-    assert "no value for env TOKEN" in str(run["error"]) and not out.exists()
+    assert run.state == "failed" and run.error_class == "config"
+    assert "no value for env TOKEN" in str(run.error) and not out.exists()
     with pytest.raises(Exception, match="none is stored"):
         new.jobs.edit("lost-env", JobFields(retries=1))
 
     # It should run again once the values are entered again.
     new.jobs.edit("lost-env", JobFields(params={"env": {"TOKEN": "again"}}))
-    assert run_once(new, clock, "lost-env")["state"] == "succeeded"
+    assert run_once(new, clock, "lost-env").state == "succeeded"
     assert out.read_text() == "again"
     new.remotes.edit("lost", {"password": "pw2"})
     assert new.remotes.configs(frozenset({"lost"}))["lost"].options["password"] == "pw2"

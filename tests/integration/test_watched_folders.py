@@ -22,6 +22,7 @@ from synchub.core.tasks import TaskState
 from synchub.scheduler.watch import FolderWatch, outermost
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
@@ -34,7 +35,7 @@ def watched(source: Path | str, dest: Path | str, **kw: Any) -> JobFields:
     return JobFields(params=params, watch=True, **kw)
 
 
-def runs_of(svc: Services, job: str) -> list[dict[str, Any]]:
+def runs_of(svc: Services, job: str) -> list[RunView]:
     return list(reversed(svc.runs.list(job=job, limit=1000)))
 
 
@@ -165,11 +166,11 @@ def test_a_burst_of_changes_gives_one_watch_run_once_settled(
     clock.advance(SETTLE)
     h.scheduler.tick()
     (run_id,) = h.executor.take()
-    assert svc.runs.show(run_id)["trigger"] == "watch"
+    assert svc.runs.show(run_id).trigger == "watch"
     clock.advance(SETTLE)
     h.scheduler.tick()
     assert h.executor.take() == []
-    assert [r["id"] for r in runs_of(svc, "inbox")] == [first, run_id]
+    assert [r.id for r in runs_of(svc, "inbox")] == [first, run_id]
 
 
 def test_a_new_watched_folder_sends_the_files_already_there_at_once(
@@ -186,7 +187,7 @@ def test_a_new_watched_folder_sends_the_files_already_there_at_once(
     # settle time or rescan to wait for; the missing folder gets none (yet).
     (first,) = full_pass(h)
     run = svc.runs.show(first)
-    assert (run["job"], run["trigger"], run["state"]) == ("inbox", "watch", "succeeded")
+    assert (run.job, run.trigger, run.state) == ("inbox", "watch", "succeeded")
     assert (dst / "old.txt").exists()
     assert {t.path: t.state for t in svc.tasks.page(job="inbox")[0]} == {"old.txt": "done"}
     # Once only: a later pass, even past the settle time, runs nothing more.
@@ -197,7 +198,7 @@ def test_a_new_watched_folder_sends_the_files_already_there_at_once(
     full_pass(h)
     svc.jobs.set_enabled("inbox", True)
     (again,) = full_pass(h)
-    assert svc.runs.show(again)["trigger"] == "watch"
+    assert svc.runs.show(again).trigger == "watch"
     # So is every job to a scheduler that takes the lead.
     watch.stop()
     (taken,) = full_pass(h)
@@ -247,7 +248,7 @@ def test_no_watch_run_while_one_waits_and_a_deferred_one_after_a_running_run(
             finished_at=clock.now(),
         )
     (run_id,) = watch.fire()
-    assert svc.runs.show(run_id)["trigger"] == "watch"
+    assert svc.runs.show(run_id).trigger == "watch"
 
 
 def test_roots_follow_the_jobs_and_their_folders(
@@ -377,7 +378,7 @@ def test_a_thousand_files_dropped_at_once_give_exactly_one_watch_run(
         clock.advance(SETTLE)
         assert full_pass(h) == []
     run = svc.runs.show(run_id)
-    assert (run["trigger"], run["state"]) == ("watch", "succeeded")
+    assert (run.trigger, run.state) == ("watch", "succeeded")
     assert sorted(p.name for p in dst.iterdir() if p.name != ".probe") == names
     # One run, and 1,000 done tasks (and the probe's), each sent by it.
     done, total = svc.tasks.page(job="inbox", limit=2000)
@@ -413,7 +414,7 @@ def test_odd_files_do_not_stop_the_watcher_and_rclone_copies_them(
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
     run = svc.runs.show(run_id)
-    assert (run["trigger"], run["state"]) == ("watch", "succeeded"), run["error"]
+    assert (run.trigger, run.state) == ("watch", "succeeded"), run.error
     assert (dst / long_file.relative_to(src)).read_text() == "long"
     assert (dst / "empty.bin").stat().st_size == 0
     assert not (dst / "broken-link").exists()  # rclone skips symlinks without -L
@@ -456,7 +457,7 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     # What came back with the folder gets a run...
     clock.advance(SETTLE)
     (run_id,) = full_pass(h)
-    assert svc.runs.show(run_id)["trigger"] == "watch"
+    assert svc.runs.show(run_id).trigger == "watch"
     assert (dst / "back.txt").read_text() == "back"
     # ...and the watcher sees new changes in it again.
     until_watched(src, seen)
@@ -465,7 +466,7 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     triggers: list[str] = []
     for _ in range(3):
         clock.advance(SETTLE)
-        triggers += [svc.runs.show(r)["trigger"] for r in full_pass(h)]
+        triggers += [svc.runs.show(r).trigger for r in full_pass(h)]
         if triggers:
             break
     assert triggers == ["watch"]
@@ -474,7 +475,7 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     wait_for(lambda: seen.has(newer), "the watcher to see a file in the recreated folder")
     clock.advance(SETTLE)
     (again,) = full_pass(h)
-    assert svc.runs.show(again)["trigger"] == "watch"
+    assert svc.runs.show(again).trigger == "watch"
     assert (dst / "newer.txt").read_text() == "newer"
 
 
@@ -523,10 +524,10 @@ def test_a_name_that_is_not_utf8_does_not_stop_the_watcher_of_any_folder(
     for _ in range(3):
         clock.advance(SETTLE)
         ran += full_pass(h)
-        if {svc.runs.show(r)["job"] for r in ran} == {"one", "two"}:
+        if {svc.runs.show(r).job for r in ran} == {"one", "two"}:
             break
-    assert sorted(svc.runs.show(r)["job"] for r in ran) == ["one", "two"]
-    assert {svc.runs.show(r)["state"] for r in ran} == {"succeeded"}
+    assert sorted(svc.runs.show(r).job for r in ran) == ["one", "two"]
+    assert {svc.runs.show(r).state for r in ran} == {"succeeded"}
     assert os.path.exists(os.path.join(os.fsencode(tmp_path / "one-copy"), b"bad\xff.txt"))
     assert (tmp_path / "one-copy" / "good-1.txt").read_text() == "one"
     assert (tmp_path / "two-copy" / "good-2.txt").read_text() == "two"

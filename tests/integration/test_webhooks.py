@@ -17,6 +17,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import Forbidden, InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.run_views import RunView
 from synchub.services.tokens import Role
 from synchub.store import audit
 from synchub.store.db import reading
@@ -76,10 +77,10 @@ def copy(src: Path, dst: Path, hooks: dict[str, Any], **kw: Any) -> JobFields:
     return JobFields(params=params, hooks=hooks, **kw)
 
 
-def run(svc: Services, clock: FakeClock, job: str) -> tuple[dict[str, Any], list[str]]:
+def run(svc: Services, clock: FakeClock, job: str) -> tuple[RunView, list[str]]:
     run_id = svc.runs.request(job)
     Harness(svc, clock).step()
-    return svc.runs.show(run_id), [line["message"] for line in svc.runs.logs(run_id)]
+    return svc.runs.show(run_id), [line.message for line in svc.runs.logs(run_id)]
 
 
 def test_webhooks_post_the_runs_context_without_command_jobs_allowed(
@@ -88,10 +89,10 @@ def test_webhooks_post_the_runs_context_without_command_jobs_allowed(
     hooks = {e: [{"url": receiver.url}] for e in ("before", "after", "finally")}
     svc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     done, lines = run(svc, clock, "photos")
-    assert done["state"] == "succeeded"
+    assert done.state == "succeeded"
     assert [b["event"] for b in receiver.bodies] == ["before", "after", "finally"]
     before, after, _ = receiver.bodies
-    assert (before["job"], before["run_id"], before["state"]) == ("photos", done["id"], "running")
+    assert (before["job"], before["run_id"], before["state"]) == ("photos", done.id, "running")
     assert (after["state"], after["error"], after["files"], after["bytes"]) == (
         "succeeded", "", 1, 3,
     )  # fmt: skip
@@ -105,13 +106,13 @@ def test_a_500_with_policy_fail_fails_the_run_and_continue_does_not(
     receiver.status = 500
     svc.jobs.add("loose", copy(src, tmp_path / "d1", {"after": [{"url": receiver.url}]}))
     done, lines = run(svc, clock, "loose")
-    assert done["state"] == "succeeded"
+    assert done.state == "succeeded"
     assert "after webhook http://127.0.0.1/… failed: answered HTTP 500" in lines
     strict = {"after": [{"url": receiver.url, "on_error": "fail"}]}
     svc.jobs.add("strict", copy(src, tmp_path / "d2", strict))
     done, lines = run(svc, clock, "strict")
-    assert (done["state"], done["error_class"]) == ("failed", "hook")
-    assert done["error"] == "after webhook http://127.0.0.1/… failed: answered HTTP 500"
+    assert (done.state, done.error_class) == ("failed", "hook")
+    assert done.error == "after webhook http://127.0.0.1/… failed: answered HTTP 500"
     assert not [line for line in lines if TOKEN in line]
 
 
@@ -125,7 +126,7 @@ def test_a_failing_before_webhook_with_fail_stops_the_run_before_the_work(
     }
     svc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     done, _ = run(svc, clock, "photos")
-    assert (done["state"], done["error_class"]) == ("failed", "hook")
+    assert (done.state, done.error_class) == ("failed", "hook")
     assert not (tmp_path / "dst").exists()
     # It should still tell the finally hooks why.
     assert receiver.bodies[-1]["event"] == "finally"
@@ -139,8 +140,8 @@ def test_a_webhook_past_its_timeout_fails(
     hooks = {"after": [{"url": receiver.url, "timeout": "1s", "on_error": "fail"}]}
     svc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     done, _ = run(svc, clock, "photos")
-    assert (done["state"], done["error_class"]) == ("failed", "hook")
-    assert done["error"] == "after webhook http://127.0.0.1/… failed: timed out after 1s"
+    assert (done.state, done.error_class) == ("failed", "hook")
+    assert done.error == "after webhook http://127.0.0.1/… failed: timed out after 1s"
 
 
 def test_the_url_is_sealed_and_shown_by_its_hint_only(
@@ -177,7 +178,7 @@ def test_only_an_admin_sets_webhooks_and_others_keep_them(
     with pytest.raises(Forbidden):
         operator.jobs.edit("photos", JobFields(hooks={"after": [{"url": receiver.url + "x"}]}))
     done, _ = run(svc, clock, "photos")
-    assert done["state"] == "succeeded" and len(receiver.bodies) == 1
+    assert done.state == "succeeded" and len(receiver.bodies) == 1
 
 
 def test_a_new_url_on_the_same_host_is_a_change(

@@ -35,10 +35,10 @@ def test_a_run_going_when_the_window_closes_winds_down_and_is_not_retried(
     (run_id,) = h.step()
 
     run = svc.runs.show(run_id)
-    assert (run["state"], run["error_class"], run["exit_code"]) == ("failed", "window_closed", 10)
-    assert str(run["error"]).startswith("The job's run window closed")
-    assert str(run["next_step"]).startswith("not retried: the job's run window closed")
-    assert [r["id"] for r in svc.runs.list(job="slow")] == [run_id]  # no retry
+    assert (run.state, run.error_class, run.exit_code) == ("failed", "window_closed", 10)
+    assert str(run.error).startswith("The job's run window closed")
+    assert str(run.next_step).startswith("not retried: the job's run window closed")
+    assert [r.id for r in svc.runs.list(job="slow")] == [run_id]  # no retry
     # Soft: every file there is whole, and rclone started no more after the close.
     copied = sorted(p.name for p in dst.iterdir())
     assert 0 < len(copied) < len(files)
@@ -49,6 +49,6 @@ def test_a_run_going_when_the_window_closes_winds_down_and_is_not_retried(
     clock.set(datetime(2025, 6, 3, 21, 59, tzinfo=BERLIN))
     (next_id,) = h.step()
     following = svc.runs.show(next_id)
-    assert following["state"] == "succeeded"
-    assert following["stats"]["files"] == len(files) - len(copied)
+    assert following.state == "succeeded"
+    assert following.stats.files == len(files) - len(copied)
     assert sorted(p.name for p in dst.iterdir()) == sorted(files)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from synchub.cli.run_show import duration, run_lines, size
+from synchub.core.runs import RunStats
+from synchub.services.run_views import RunView
+from tests.support.views import a_run
 
 
 def test_sizes_read_in_binary_units() -> None:
@@ -19,19 +22,8 @@ def test_durations_read_as_seconds_minutes_or_hours() -> None:
     ]  # fmt: skip
 
 
-def view(**changes: Any) -> dict[str, Any]:
-    stats = dict.fromkeys(("bytes", "files", "checks", "deletes", "renames", "errors"), 0)
-    base: dict[str, Any] = {
-        "id": 7, "job": "photos", "job_deleted": False, "state": "running",
-        "trigger": "manual", "reason": None, "scheduled_for": None,
-        "created_at": "2026-12-06T09:00:00+00:00", "started_at": "2026-12-06T09:00:01+00:00",
-        "finished_at": None, "attempt": 1, "retry_of": None, "queue": "default",
-        "worker": "w1", "exit_code": None, "error_class": None, "error": None,
-        "next_step": None, "stats": stats | {"elapsed_s": 0.0, "speed_bps": 0.0},
-        "progress": None, "log_dropped_lines": 0, "files_dropped": 0, "only_path": None,
-        "dry_run": False, "allow_deletes": False, "resync": False, "files_summary": {},
-    }  # fmt: skip
-    return base | changes
+def view(**changes: Any) -> RunView:
+    return a_run(**changes)
 
 
 def test_a_running_run_lists_its_files_in_flight_and_no_python_reprs() -> None:
@@ -55,7 +47,7 @@ def test_an_ended_run_says_why_and_what_follows_in_one_aligned_column() -> None:
         state="failed", finished_at="2026-12-06T09:00:03+00:00", exit_code=3,
         error_class="not_found", error="source not found: /srv/photos (Failed to copy: ...)",
         next_step="not retried: a missing folder ...",
-        stats=view()["stats"] | {"elapsed_s": 2.0, "errors": 1},
+        stats=RunStats(elapsed_s=2.0, errors=1),
     ))  # fmt: skip
     assert "  error       source not found: /srv/photos (Failed to copy: ...)" in lines
     assert "  next        not retried: a missing folder ..." in lines

@@ -14,8 +14,11 @@ from synchub.cli.runs import RUN_COLUMNS, run_row
 from synchub.cli.tables import Column, Fit, Layout, cut, lines, relative, stdout_layout
 from synchub.cli.tasks import TASK_COLUMNS, _task_row
 from synchub.cli.tokens import TOKEN_COLUMNS
+from synchub.core.runs import RunStats
 from synchub.core.tasks import TaskState
+from synchub.services.run_views import RunView
 from synchub.services.tasks import TaskView
+from tests.support.views import a_run
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 AT_80 = Layout(terminal=True, width=80, now=NOW)
@@ -45,23 +48,23 @@ def job(name: str, **more: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run(number: int) -> dict[str, Any]:
-    return {
-        "id": number,
-        "job": "photos-of-the-whole-family",
-        "job_deleted": True,
-        "state": "failed",
-        "attempt": 3,
-        "dry_run": False,
-        "trigger": "schedule",
-        "started_at": ago(hours=2),
-        "scheduled_for": None,
-        "created_at": ago(hours=2),
-        "finished_at": ago(hours=1),
-        "stats": {"elapsed_s": 3605.2, "files": 123456, "bytes": 1288490189},
-        "error": "Failed to sync: directory not found: " + LONG_SOURCE,
-        "reason": None,
-    }
+def run(number: int) -> RunView:
+    return a_run(
+        id=number,
+        job="photos-of-the-whole-family",
+        job_deleted=True,
+        state="failed",
+        attempt=3,
+        dry_run=False,
+        trigger="schedule",
+        started_at=ago(hours=2),
+        scheduled_for=None,
+        created_at=ago(hours=2),
+        finished_at=ago(hours=1),
+        stats=RunStats(elapsed_s=3605.2, files=123456, bytes=1288490189),
+        error="Failed to sync: directory not found: " + LONG_SOURCE,
+        reason=None,
+    )
 
 
 def test_a_path_is_cut_in_the_middle_keeping_its_start_and_file_name() -> None:

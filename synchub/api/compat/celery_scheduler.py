@@ -130,7 +130,7 @@ def task_status(svc: ViewerServices) -> Envelope[TaskStatus]:
             task_names=[b.name for b in jobs],
             beat_schedule_count=len(jobs),
             next_runs={str(b.id): b.next_fire_at for b in jobs},
-            running_task_ids=[str(r["id"]) for r in running],
+            running_task_ids=[str(r.id) for r in running],
         )
     )
 
@@ -209,14 +209,14 @@ def task_result(task_id: str, svc: ViewerServices) -> Envelope[TaskResult]:
     if not (task_id.isascii() and task_id.isdigit() and len(task_id) <= 18):
         raise RunNotFound(f"No run with id {task_id!r}")
     run = svc.runs.show(int(task_id))
-    ready = run["finished_at"] is not None
-    failed = ready and run["celery_state"] in ("FAILURE", "RETRY")
+    ready = run.ended
+    failed = ready and run.celery_state in ("FAILURE", "RETRY")
     result = (
         {
-            "state": run["state"],
-            "stats": run["stats"],
-            "exit_code": run["exit_code"],
-            "error": run["error"],
+            "state": run.state.value,
+            "stats": run.stats.as_dict(),
+            "exit_code": run.exit_code,
+            "error": run.error,
         }
         if ready
         else None
@@ -224,11 +224,11 @@ def task_result(task_id: str, svc: ViewerServices) -> Envelope[TaskResult]:
     return Envelope(
         data=TaskResult(
             task_id=task_id,
-            status=run["celery_state"],
+            status=run.celery_state,
             ready=ready,
-            successful=(run["state"] == "succeeded") if ready else None,
+            successful=(run.state == "succeeded") if ready else None,
             failed=failed if ready else None,
             result=result,
-            traceback=run["error"] if failed else None,
+            traceback=run.error if failed else None,
         )
     )

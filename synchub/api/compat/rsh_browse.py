@@ -91,7 +91,9 @@ def origins_list(
 ) -> Origins:
     """Each remote's size as last measured, with its age; /origins/refresh measures."""
     conditions = parse_query(query, {"name": str})
-    figures = [f for f in svc.sizes.figures() if all(c.matches(f[c.field]) for c in conditions)]
+    # A condition names a field of the figures as the console's query language does.
+    every = [f.as_dict() for f in svc.sizes.figures()]
+    figures = [f for f in every if all(c.matches(f[c.field]) for c in conditions)]
     start = (page - 1) * per_page
     return Origins(
         items=[_origin(f) for f in figures[start : start + per_page]],
@@ -121,7 +123,7 @@ def origins_refresh(svc: OperatorServices) -> Refreshing:
     running) and answer at once; /origins/list shows the figures as they come."""
     started = svc.sizes.refresh()
     return Refreshing(
-        message=f"measuring {len(started['started']) + len(started['running'])} remote(s)",
-        started=started["started"],
-        running=started["running"],
+        message=f"measuring {len(started.started) + len(started.running)} remote(s)",
+        started=started.started,
+        running=started.running,
     )

@@ -79,7 +79,7 @@ def run_jobs(body: RunManyRequest, svc: OperatorServices) -> RunsPublic:
         enabled = True if body.only_enabled else None
         names = [v["name"] for v in svc.jobs.find(tag=body.tag, enabled=enabled)]
     ids = svc.runs.request_many(names, trigger=Trigger.API, queue=body.queue)
-    data = [RunPublic.model_validate(svc.runs.show(i)) for i in ids]
+    data = [RunPublic.of(svc.runs.show(i)) for i in ids]
     return RunsPublic(data=data, count=len(data), next_cursor=None)
 
 
@@ -157,7 +157,7 @@ def run_job(
         [name], trigger=Trigger.API, queue=body.queue, dry_run=body.dry_run,
         allow_deletes=body.allow_deletes, resync=body.resync,
     )  # fmt: skip
-    return RunPublic.model_validate(svc.runs.show(run_id))
+    return RunPublic.of(svc.runs.show(run_id))
 
 
 @router.get("/{name}/runs", responses=errors(404, 422))

@@ -63,7 +63,7 @@ def runs_page(
         before_id=decode_cursor(cursor),
         limit=limit,
     )
-    data = [RunPublic.model_validate(v) for v in views]
+    data = [RunPublic.of(v) for v in views]
     next_cursor = encode_cursor(data[-1].id) if len(data) == limit else None
     return RunsPublic(data=data, count=len(data), next_cursor=next_cursor)
 
@@ -89,14 +89,14 @@ def list_runs(
 @router.get("/{run_id}", responses=errors(404, 422))
 def show_run(run_id: RunId, svc: ViewerServices) -> RunPublic:
     """A run: state (and its Celery name), outcome, stats, live progress."""
-    return RunPublic.model_validate(svc.runs.show(run_id))
+    return RunPublic.of(svc.runs.show(run_id))
 
 
 @router.post("/{run_id}/cancel", responses=errors(404, 409, 422))
 def cancel_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     """Cancel a run: at once if it has not started, else its runner stops it (the run
     stays `running` until then). 409 when it has already ended."""
-    return RunPublic.model_validate(svc.runs.cancel(run_id))
+    return RunPublic.of(svc.runs.cancel(run_id))
 
 
 @router.post(
@@ -104,7 +104,7 @@ def cancel_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
 )
 def retry_run(run_id: RunId, svc: OperatorServices) -> RunPublic:
     """A new attempt of an ended run, now. 409 while it has not ended."""
-    return RunPublic.model_validate(svc.runs.show(svc.runs.retry(run_id)))
+    return RunPublic.of(svc.runs.show(svc.runs.retry(run_id)))
 
 
 @router.post("/{run_id}/restore", responses=errors(400, 404, 409, 413, 422, 502))
@@ -117,7 +117,7 @@ def restore_run(
     the copy is done. 409 when the run kept nothing, its versions were pruned, or a run
     of its job is running; 422 when `path` matches nothing it kept. Audited."""
     path = body.path if body is not None else None
-    return RestorePublic.model_validate(svc.runs.restore(run_id, path))
+    return RestorePublic.of(svc.runs.restore(run_id, path))
 
 
 @router.get(
@@ -141,11 +141,11 @@ def run_log(
     """A range of the run's log. The `X-Next-After` header is the seq to continue
     after; a gap in seq marks lines the size cap dropped."""
     lines = svc.runs.log_page(run_id, after_seq=after, limit=limit)
-    headers = {"X-Next-After": str(lines[-1]["seq"] if lines else after)}
+    headers = {"X-Next-After": str(lines[-1].seq if lines else after)}
     if format == "jsonl":
-        body = "".join(json.dumps(line) + "\n" for line in lines)
+        body = "".join(json.dumps(line.as_dict()) + "\n" for line in lines)
         return Response(body, media_type="application/x-ndjson", headers=headers)
-    body = "".join(f"{x['at']} {x['level'].upper():<7} {x['message']}\n" for x in lines)
+    body = "".join(f"{x.at} {x.level.upper():<7} {x.message}\n" for x in lines)
     return PlainTextResponse(body, headers=headers)
 
 
@@ -185,6 +185,5 @@ def run_events(
 @router.get("/{run_id}/files", responses=errors(404, 422))
 def run_files(run_id: RunId, svc: ViewerServices) -> FilesPublic:
     """The run's change report: each file copied, replaced, deleted, moved or failed."""
-    dropped = svc.runs.show(run_id)["files_dropped"]
-    rows = svc.runs.files(run_id)
-    return FilesPublic.model_validate({"data": rows, "count": len(rows), "dropped": dropped})
+    dropped = svc.runs.show(run_id).files_dropped
+    return FilesPublic.of(svc.runs.files(run_id), dropped)

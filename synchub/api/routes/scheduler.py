@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from synchub.api.deps import NodeDep, ViewerServices
@@ -17,9 +19,11 @@ def scheduler_status(svc: ViewerServices, node: NodeDep) -> SchedulerStatus:
     count of runs due but not yet handed to an executor."""
     status = svc.runs.scheduler_status()
     here = node.scheduler if node is not None else None
-    return SchedulerStatus(
-        **status,
-        this_process=node.name if node is not None else None,
-        leading_here=here.leading if here is not None else None,
-        next_wake=here.next_wake if here is not None and here.leading else None,
+    return SchedulerStatus.model_validate(
+        asdict(status)
+        | {
+            "this_process": node.name if node is not None else None,
+            "leading_here": here.leading if here is not None else None,
+            "next_wake": here.next_wake if here is not None and here.leading else None,
+        }
     )

@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from synchub.services.restore import RunRestored
+from synchub.services.run_views import FileChange, RunView
+
 State = Literal[
     "pending", "queued", "running", "succeeded", "failed", "timed_out", "lost", "cancelled",
     "skipped",
@@ -64,6 +67,10 @@ class RunPublic(BaseModel):
     allow_deletes: bool = False  #: let past the delete guard and empty-source stop
     resync: bool = False  #: a bisync run rebuilding its listings
 
+    @classmethod
+    def of(cls, view: RunView) -> RunPublic:
+        return cls.model_validate(view.as_dict())
+
 
 class RunsPublic(BaseModel):
     data: list[RunPublic]
@@ -96,6 +103,11 @@ class FilesPublic(BaseModel):
     count: int
     dropped: int  #: rows beyond the report's cap, counted only
 
+    @classmethod
+    def of(cls, rows: list[FileChange], dropped: int) -> FilesPublic:
+        data = [FileChangePublic.model_validate(row.as_dict()) for row in rows]
+        return cls(data=data, count=len(rows), dropped=dropped)
+
 
 class RestoreRequest(BaseModel):
     #: a file or folder relative to the destination root; none: all the run kept
@@ -112,3 +124,7 @@ class RestorePublic(BaseModel):
     #: remote:path where the versions the restore overwrote were kept
     kept_aside: str
     errors: list[str]  #: rclone's errors, if some files could not be copied back
+
+    @classmethod
+    def of(cls, done: RunRestored) -> RestorePublic:
+        return cls.model_validate(done.as_dict())

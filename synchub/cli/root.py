@@ -55,7 +55,8 @@ GROUPS: dict[str, typer.Typer] = {
 
 def made(group: str | None = None) -> typer.Typer:
     """The `synchub` command, or the same with only `group`: typer makes the click
-    command of every command it holds before it parses, ≈ 10 ms for all of them."""
+    command of every command it holds before it parses (signatures, type hints),
+    ≈ 40 ms for all of them."""
     made = typer_app(
         add_completion=False,
         pretty_exceptions_enable=False,

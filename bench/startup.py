@@ -10,6 +10,7 @@ round. `SYNCHUB_BENCH_BASELINE=DIR` (a checkout) runs that tree's synchub too
 
 from __future__ import annotations
 
+import compileall
 import os
 import statistics
 import sys
@@ -43,6 +44,9 @@ def run(quick: bool) -> Report:
     trees: dict[str, str | None] = {"this": None}
     if baseline := os.environ.get("SYNCHUB_BENCH_BASELINE"):
         trees = {"baseline": str(Path(baseline).resolve()), **trees}
+    for tree in trees.values():
+        root = Path(tree) if tree else Path(__file__).parents[1]
+        compileall.compile_dir(root / "synchub", quiet=1)
     samples: dict[str, list[float]] = {}
     with synchub_home() as home:
         src = home.root / "src"

@@ -47,6 +47,14 @@ def parse_duration(text: str, *, what: str = "duration", minimum: int = 1) -> in
         raise InvalidInput(
             f"Bad {what} {text!r}: use a number with a unit, e.g. 30s, 15m, 6h or 1d"
         )
+    units = [u for _, u in parts]
+    twice = next((u for u in units if units.count(u) > 1), None)
+    if twice is not None:
+        # "2h2h2h" is a slip more often than a sum: which one was meant is not guessed.
+        raise InvalidInput(
+            f"Bad {what} {text!r}: the unit {twice} comes more than once; "
+            "give each unit once, e.g. 1h30m"
+        )
     seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds < minimum:
         raise InvalidInput(f"Bad {what} {text!r}: it must be at least {format_duration(minimum)}")

@@ -40,7 +40,7 @@ from synchub.store.tables import JobRow
 
 log = logging.getLogger(__name__)
 
-LEASE = "scheduler"
+LEASE = leases.SCHEDULER
 #: At most this many missed fire times are recorded one by one per pass.
 MAX_RECORDED_MISSES = 100
 

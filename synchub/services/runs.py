@@ -29,7 +29,6 @@ from synchub.core.runs import (
     Trigger,
     severe_enough,
 )
-from synchub.scheduler.loop import LEASE as SCHEDULER_LEASE
 from synchub.services.run_views import (
     FileChange,
     Histogram,
@@ -48,6 +47,7 @@ from synchub.store import leases, run_metrics
 from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
+from synchub.store.leases import SCHEDULER as SCHEDULER_LEASE
 from synchub.store.tables import RunRow
 
 if TYPE_CHECKING:

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from synchub.store.tables import LeaseRow
 
+#: The lease of the scheduler that leads (`synchub.scheduler.loop`).
+SCHEDULER = "scheduler"
+
 
 def renew(session: Session, name: str, holder: str, *, now: datetime, ttl_s: float) -> bool:
     """Renew lease `name` if `holder` still holds it."""

@@ -1,6 +1,7 @@
-"""`synchub --help` starts fast because it imports little (issue 16): no database
-layer, settings, rich, Celery, Apprise or web framework until a command needs them.
-Checked by what a fresh interpreter holds after the help is printed, not by time."""
+"""`synchub --help` starts fast because it imports little: no database layer,
+settings, rich, Celery, Apprise or web framework until a command needs them; and a
+listing imports only what reading the database takes. Checked by what a fresh
+interpreter holds after the command, not by time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import subprocess
 import sys
 
 import pytest
+
+from synchub.services import Services
+from synchub.services.jobs.fields import JobFields
 
 #: Top-level packages a help or a parse error must not import.
 HEAVY = (
@@ -31,15 +35,21 @@ from synchub.cli import run_app
 sys.argv = ["synchub", *json.loads(sys.argv[1])]
 code = run_app()
 sys.stdout.flush()
-sys.stderr.write("\\nMODULES " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)))
 sys.exit(code)
 """
 
 
-def loaded_after(*argv: str, home: str) -> tuple[int, str, set[str]]:
+def loaded_after(*argv: str, home: str, **env: str) -> tuple[int, str, set[str]]:
+    """The exit code, what was printed, and the top-level packages imported."""
+    code, shown, modules = modules_after(*argv, home=home, **env)
+    return code, shown, {m.split(".")[0] for m in modules}
+
+
+def modules_after(*argv: str, home: str, **env: str) -> tuple[int, str, set[str]]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(argv)],
-        capture_output=True, text=True, env={"SYNCHUB_HOME": home, "PATH": ""},
+        capture_output=True, text=True, env={"SYNCHUB_HOME": home, "PATH": "", **env},
         timeout=120,
     )  # fmt: skip
     errors, _, modules = proc.stderr.rpartition("\nMODULES ")
@@ -71,3 +81,38 @@ def test_a_command_that_needs_them_still_has_them(tmp_path: object) -> None:
     code, shown, modules = loaded_after("job", "list", "--json", home=str(tmp_path))
     assert code == 2 and "synchub init" in shown  # no database yet: it says so
     assert {"sqlalchemy", "pydantic_settings"} <= modules
+
+
+#: What a listing must not import, besides HEAVY's web, queue and alert packages:
+#: migrations, secrets, HTTP clients, and rich (its output goes to a pipe here).
+NOT_FOR_A_LISTING = (
+    *(m for m in HEAVY if m not in ("sqlalchemy", "pydantic", "pydantic_settings")),
+    "httpx",
+    "jinja2",
+    "ruamel",
+    "uvicorn",
+    "watchfiles",
+    "prometheus_client",
+)
+
+
+@pytest.mark.parametrize(
+    "argv", [("job", "list"), ("runs", "list"), ("runs", "list", "--limit", "5", "--job", "copy")]
+)
+def test_a_listing_imports_only_what_reading_takes(
+    argv: tuple[str, ...], svc: Services, tmp_path: object
+) -> None:
+    params = {"op": "copy", "source": "/tmp/a", "destination": "/tmp/b"}
+    svc.jobs.add("copy", JobFields(kind="rclone", params=params, every="1h"))
+    svc.runs.request("copy")
+    code, shown, modules = modules_after(
+        *argv, home=str(tmp_path), SYNCHUB_DATABASE_URL=svc.settings.db_url
+    )
+    assert code == 0, shown
+    assert "copy" in shown
+    tops = {m.split(".")[0] for m in modules}
+    assert not tops & set(NOT_FOR_A_LISTING), sorted(tops & set(NOT_FOR_A_LISTING))
+    # Nor the scheduler's loop and the execution layer it brings.
+    assert not {m for m in modules if m.startswith(("synchub.scheduler.loop", "synchub.execution"))}
+    if "--limit" not in argv:  # options as typed: typer checks "5" through pydantic
+        assert "typer._adapters" not in modules

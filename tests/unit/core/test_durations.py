@@ -45,6 +45,8 @@ def test_it_reads_a_duration(text: str, seconds: int) -> None:
         ("1h 30m", "use a number with a unit"),  # no blanks inside
         ("²", "use a number with a unit"),  # str.isdigit() says yes, int() says no
         ("١٢s", "use a number with a unit"),  # Arabic-Indic digits
+        ("2h2h2h", "the unit h comes more than once; give each unit once"),
+        ("1h30m15m", "the unit m comes more than once"),
     ],
 )
 def test_it_rejects_what_is_not_a_duration_saying_why(text: str, problem: str) -> None:

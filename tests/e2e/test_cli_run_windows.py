@@ -38,8 +38,8 @@ def test_windows_are_saved_shown_and_cleared(synchub: Synchub, tmp_path: Path) -
 
 
 def test_the_next_fires_say_when_their_runs_may_start(synchub: Synchub, tmp_path: Path) -> None:
-    added = synchub("job", "add", "noon", "--source", str(tmp_path), "--dest",
-                    str(tmp_path / "out"), "--cron", "0 12 * * *", "--window", "22:00-23:00")  # fmt: skip
+    added = synchub("job", "add", "noon", "--source", str(tmp_path), "--dest", str(tmp_path / "o"),
+                    "--cron", "0 12 * * *", "--window", "22:00-23:00")  # fmt: skip
     opens = r"runs when the window opens \w{3} (\d{4}-\d{2}-\d{2}) 22:00 \(UTC\)"
     said = re.search(rf"next at (\d{{4}}-\d{{2}}-\d{{2}})T12:00:00\+00:00, {opens}", added.stdout)
     assert said and said.group(1) == said.group(2), added.stdout  # the same day's opening

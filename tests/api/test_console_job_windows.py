@@ -84,3 +84,18 @@ def test_a_viewer_sees_the_windows_and_no_control(api: Api, disk: Path) -> None:
     page = sign_in(api, "viewer").get("/jobs/photos").text
     assert "Runs only in <code>22:00-06:00</code> (Europe/Berlin)" in page
     assert 'name="windows"' not in page and ">Edit<" not in page
+
+
+def test_the_job_page_says_when_a_fires_run_may_start(api: Api, disk: Path) -> None:
+    # The test's clock: Monday 2025-06-02 09:00 UTC; the fires at 02:30 in Berlin
+    # wait for the window at 22:00 that evening.
+    client = sign_in(api, "admin")
+    assert post(client, "/jobs/new", disk, windows="22:00-23:00").status_code == 303
+    page = client.get("/jobs/photos").text
+    fires = page[page.index('<ol class="fires">') : page.index("</ol>")]
+    assert fires.count("runs when the window opens") == 5
+    assert (
+        '<time datetime="2025-06-03T02:30:00+02:00" title="2025-06-03 00:30:00 UTC">2025-06-03'
+        ' 02:30:00 CEST</time> <span class="dim">(in 15 h)</span>: runs when the window opens'
+        ' <time datetime="2025-06-03T20:00:00+00:00">Tue 22:00 CEST</time></li>'
+    ) in fires

@@ -119,8 +119,33 @@ def print_job(view: dict[str, Any]) -> None:
         )
     if view["next_fires"]:
         out.print("  next fires:")
-        for fire in view["next_fires"]:
-            out.print(f"    {fire}")
+        for line in fire_lines(view, view["next_fires"]):
+            out.print(f"    {line}", markup=False)
+
+
+def fire_lines(view: dict[str, Any], fires: list[str]) -> list[str]:
+    """Each fire time (ISO), with when its run may start when a run window makes it
+    wait: the cron fires on time, its run starts at the window's opening."""
+    windows, tz = view.get("windows"), view.get("windows_tz")
+    if not windows or not tz or not fires:
+        return list(fires)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from synchub.core.windows import run_starts
+
+    starts = run_starts(windows, tz, [datetime.fromisoformat(f) for f in fires])
+    zone = ZoneInfo(tz)
+    lines = []
+    for fire, start in zip(fires, starts, strict=True):
+        if start is None:
+            lines.append(f"{fire}, skipped: the run before waits for the same opening")
+        elif start > datetime.fromisoformat(fire):
+            opens = start.astimezone(zone)
+            lines.append(f"{fire}, runs when the window opens {opens:%a %Y-%m-%d %H:%M} ({tz})")
+        else:
+            lines.append(fire)
+    return lines
 
 
 def guarded_at(guard: str) -> str:

@@ -54,7 +54,14 @@ from synchub.cli.job_options import (
     cleared_lists,
     job_fields,
 )
-from synchub.cli.job_output import JOB_COLUMNS, guarded_at, job_row, print_job, warn_unwatched
+from synchub.cli.job_output import (
+    JOB_COLUMNS,
+    fire_lines,
+    guarded_at,
+    job_row,
+    print_job,
+    warn_unwatched,
+)
 from synchub.cli.shared import JsonOpt, emit, errors, out, services
 from synchub.cli.typer_app import typer_app
 from synchub.core.errors import InvalidInput
@@ -111,9 +118,10 @@ def job_add(
     with services() as svc:
         spec = job_fields(name, kind or "rclone", flags, enabled=not disabled)
         view = svc.jobs.add(name, spec)
+        nxt = view["next_fire_at"]
         out.print(
             f"added job [bold]{name}[/]: {view['schedule']['description']}"
-            + (f", next at {view['next_fire_at']}" if view["next_fire_at"] else "")
+            + (f", next at {fire_lines(view, [nxt])[0]}" if nxt else "")
         )
         warn_unwatched(view)
         if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
@@ -302,10 +310,11 @@ def job_next(
         if as_json:
             emit(fires)
             return
-        for fire in fires:
-            out.print(fire)
+        view = svc.jobs.show(name)
+        for line in fire_lines(view, fires):
+            out.print(line, markup=False)
         if not fires:
-            enabled = svc.jobs.show(name)["enabled"]
+            enabled = view["enabled"]
             out.print("manual runs only" if enabled else "disabled: it fires nothing until enabled")
 
 

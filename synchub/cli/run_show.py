@@ -107,6 +107,7 @@ def _reason(view: RunView) -> str:
         "hook": "its before hook exited 75 (the error says why)",
         "window": "its job's run window was shut (another run waited for it, or it "
         "could start only after the close)",
+        "disabled": "its job was disabled while it waited for its run window",
         "cancelled": "",  # the error says who cancelled it
     }.get(reason, reason)
 

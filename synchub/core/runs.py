@@ -34,6 +34,8 @@ class SkipReason(StrEnum):
     #: its job's run window was shut: a run already waits for it to open, or the run
     #: could only start once it had closed
     WINDOW = "window"
+    #: its job was disabled while it waited for the job's run window to open
+    DISABLED = "disabled"
 
 
 class CancelReason(StrEnum):

@@ -212,3 +212,18 @@ def opened_at(texts: Sequence[str], tz: str, at: datetime) -> datetime | None:
         if start <= at < end:
             return start
     return None
+
+
+def run_starts(texts: Sequence[str], tz: str, fires: Sequence[datetime]) -> list[datetime | None]:
+    """When the run of each of `fires` (in order) may start by the windows, as the
+    scheduler gates them: the fire time while a window is open, else the next opening;
+    None when an earlier fire time's run already waits for that opening (one run per
+    opening: it is recorded as skipped)."""
+    waiting: set[datetime] = set()
+    starts: list[datetime | None] = []
+    for at in fires:
+        opens = start_at(texts, tz, at)
+        starts.append(None if opens in waiting else opens)
+        if opens > at:
+            waiting.add(opens)
+    return starts

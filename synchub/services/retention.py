@@ -121,6 +121,7 @@ class RetentionService:
         Stops between two writes once `keep_going()` is false (the lead was lost)."""
         pruned = Pruned(dry_run=dry_run)
         pace = _Pace(pause)
+        store.analyze_unknown(self.svc.db)
         with reading(self.svc.sessions) as session:
             found = store.groups(session, job)
         for group in found:

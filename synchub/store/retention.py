@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Engine, Select, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from synchub.core.retention import Candidate
@@ -187,7 +187,11 @@ def delete_runs(session: Session, run_ids: Sequence[int]) -> int:
     since they were chosen keeps its run); return how many went. Their file tasks
     forget them (ON DELETE SET NULL); logs and reports go by cascade if any are left."""
     retry = aliased(RunRow)
-    still_needed = exists().where(retry.retry_of == RunRow.id, retry.id.not_in(run_ids))
+    # `retry_of IN run_ids` says again what the correlation implies: without it,
+    # PostgreSQL merges with every retry in the table, once per batch.
+    still_needed = exists().where(
+        retry.retry_of == RunRow.id, retry.retry_of.in_(run_ids), retry.id.not_in(run_ids)
+    )
     return _rowcount(
         session.execute(
             delete(RunRow).where(RunRow.id.in_(run_ids), RunRow.state.in_(_ENDED), ~still_needed)
@@ -226,6 +230,31 @@ def _done_before(before: datetime) -> Select[Any]:
     return select(FileTaskRow.id).where(
         FileTaskRow.state == "done", FileTaskRow.finished_at < before
     )
+
+
+#: The tables pruning looks up and deletes from by their indexes.
+_PRUNED = ("runs", "run_logs", "run_files", "file_tasks")
+
+
+def analyze_unknown(engine: Engine) -> list[str]:
+    """PostgreSQL: gather the planner's statistics of the pruned tables that have
+    none yet; return which. Without them (autovacuum off, or a bulk load it has not
+    reached) the planner takes a batch's list of run ids to match most of a table and
+    reads all of it for every batch. ANALYZE reads a sample and blocks no reader or
+    writer. Nothing elsewhere: SQLite's planner picks the indexes without them."""
+    if engine.dialect.name != "postgresql":
+        return []
+    known = text(
+        "SELECT DISTINCT tablename FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+    )
+    with engine.connect() as conn:
+        have = set(conn.scalars(known, {"tables": list(_PRUNED)}))
+        missing = [t for t in _PRUNED if t not in have]
+        for table in missing:
+            conn.exec_driver_sql(f"ANALYZE {table}")  # our own names, never input
+        conn.commit()
+    return missing
 
 
 def give_back_space(engine: Engine, pages: int = 2048) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from synchub.core.runs import RunState, Trigger
@@ -51,3 +51,24 @@ def rewait(session: Session, job: JobRow, *, now: datetime) -> int:
             run.not_before = wanted
             moved += 1
     return moved
+
+
+def withdraw_waiting(session: Session, job_id: int, *, now: datetime, reason: str) -> list[int]:
+    """End as SKIPPED (`reason`) the job's scheduled and watched-folder runs that wait
+    for its window to open; return their ids. For a job disabled: it fires nothing
+    more, and what it fired must not start at the opening. Retries and chained runs
+    finish what ran before and still wait. One conditional update: a run dispatched
+    meanwhile goes on."""
+    result = session.execute(
+        update(RunRow)
+        .where(
+            RunRow.job_id == job_id,
+            RunRow.trigger.in_([Trigger.SCHEDULE.value, Trigger.WATCH.value]),
+            RunRow.state == RunState.PENDING.value,
+            RunRow.not_before > now,
+        )
+        .values(state=RunState.SKIPPED.value, finished_at=now, reason=reason)
+        .returning(RunRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.scalars())

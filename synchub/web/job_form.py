@@ -19,7 +19,7 @@ TEXTS = (
     "name", "op", "source_remote", "source_path", "destination_remote", "destination_path",
     "schedule", "cron", "tz", "every", "filters", "options", "retries", "retry_delay",
     "timeout", "overlap", "queue", "misfire", "tags", "delete_guard", "require_marker",
-    "keep_deleted", "after", "stale_after", "long_after", "keep_runs", "keep_logs",
+    "keep_deleted", "after", "stale_after", "long_after", "keep_runs", "keep_logs", "windows",
 )  # fmt: skip
 CHECKBOXES = ("watch", "enabled", "check_access")
 SCHEDULES = ("none", "cron", "every")
@@ -106,6 +106,7 @@ class JobForm:
             "long_after": _every(job.get("long_after_s")),
             "keep_runs": job.get("keep_runs") or "",
             "keep_logs": job.get("keep_logs") or "",
+            "windows": "\n".join(job.get("windows") or []),
         }
         hooks = tuple(hook_rows.of_view(job.get("hooks") or {}))
         return cls(values, kind=job["kind"], hooks=hooks)
@@ -197,6 +198,7 @@ class JobForm:
             keep_logs=_cleared(self["keep_logs"].strip(), current, "keep_logs", ""),
             hooks=hooks,
             after=self._after(current),
+            windows=self._windows(current),
         )
         return spec, problems
 
@@ -209,6 +211,14 @@ class JobForm:
         had = sorted(f"{link['job']}:{link['on']}" for link in current.get("after") or [])
         full = sorted(t if ":" in t else f"{t}:success" for t in given)
         return None if full == had else given
+
+    def _windows(self, current: dict[str, Any] | None) -> list[str] | None:
+        """The run windows, one a line as the API's texts ([] removes them); None when
+        none is given to a new job or an edit keeps the job's."""
+        given = _lines(self["windows"])
+        if current is None:
+            return given or None
+        return None if given == list(current.get("windows") or []) else given
 
     def _check_access(self, current: dict[str, Any] | None) -> bool | None:
         """The box, for a bisync job (only bisync has the check: the box means nothing

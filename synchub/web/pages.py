@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from synchub.core.errors import InvalidInput, JobNotFound, Refused, Unauthenticated
 from synchub.core.runs import LOG_LEVELS, FileAction, RunState
+from synchub.core.windows import run_starts
 from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role
 from synchub.web import console, live, session
@@ -154,13 +155,16 @@ def router(templates: Templates) -> APIRouter:
         events = svc.audit.page(
             target_type="job", target=name, before_id=audit_before, limit=AUDIT_PAGE + 1
         )
+        fires = svc.jobs.next(name, 5)
+        windows, zone = status.job["windows"], status.job["windows_tz"]
         return page(
             request,
             "job.html",
             code,
             job=status.job,
             status=status,
-            fires=svc.jobs.next(name, 5),
+            fires=fires,
+            starts=run_starts(windows, zone, fires) if windows and zone else fires,
             runs=runs[:PAGE],
             more=len(runs) > PAGE,
             before=before,

@@ -3,6 +3,7 @@ with --clear windows; a bad one exits 2 naming it and saves nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.e2e.conftest import Synchub
@@ -34,3 +35,16 @@ def test_windows_are_saved_shown_and_cleared(synchub: Synchub, tmp_path: Path) -
     synchub("job", "edit", "backup", "--clear", "windows")
     assert synchub.json("job", "show", "backup")["windows"] == []
     assert "runs only in" not in synchub("job", "show", "backup").stdout
+
+
+def test_the_next_fires_say_when_their_runs_may_start(synchub: Synchub, tmp_path: Path) -> None:
+    added = synchub("job", "add", "noon", "--source", str(tmp_path), "--dest", str(tmp_path / "o"),
+                    "--cron", "0 12 * * *", "--window", "22:00-23:00")  # fmt: skip
+    opens = r"runs when the window opens \w{3} (\d{4}-\d{2}-\d{2}) 22:00 \(UTC\)"
+    said = re.search(rf"next at (\d{{4}}-\d{{2}}-\d{{2}})T12:00:00\+00:00, {opens}", added.stdout)
+    assert said and said.group(1) == said.group(2), added.stdout  # the same day's opening
+    lines = synchub("job", "next", "noon", "-n", "2").stdout.splitlines()
+    assert len(lines) == 2 and all(re.fullmatch(rf"\S+T12:00:00\+00:00, {opens}", x) for x in lines)
+    assert re.search(rf"^    \S+T12:00:00\+00:00, {opens}$", synchub("job", "show", "noon").stdout,
+                     re.M)  # fmt: skip
+    assert synchub.json("job", "next", "noon", "-n", "1")[0].endswith("T12:00:00+00:00")

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import InvalidFields, InvalidInput, JobNotFound
@@ -20,7 +21,7 @@ from synchub.services.jobs.fields import JobFields
 from synchub.store import audit
 from synchub.store import jobs as job_store
 from synchub.store import retention as store
-from synchub.store.db import reading, transaction
+from synchub.store.db import make_engine, reading, transaction
 from synchub.store.tables import (
     AuditRow,
     FileTaskRow,
@@ -417,3 +418,71 @@ def test_doctor_says_pruning_is_behind_when_runs_pile_up(svc: Services, clock: F
     assert found.level is Level.PROBLEM
     assert found.message.startswith("pruning is behind: 3+ runs wait")
     assert "scheduler leads" in str(found.fix)
+
+
+def statistics_of(svc: Services) -> set[str]:
+    """The pruned tables PostgreSQL's planner has statistics of."""
+    with reading(svc.sessions) as session:
+        found = session.scalars(
+            text("SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = current_schema()")
+        )
+        return set(found) & {"runs", "run_logs", "run_files"}
+
+
+def test_postgresql_has_the_planners_statistics_before_it_prunes(
+    svc: Services, clock: FakeClock
+) -> None:
+    """Without them (autovacuum off, a bulk load it has not reached) the planner takes
+    a batch's run ids to match most of a table and reads all of it for each batch."""
+    add(svc, "nightly", keep_runs="10")
+    seed(svc, "nightly", clock.now() - DAY, [RunState.SUCCEEDED] * 20)
+    if svc.db.dialect.name != "postgresql":
+        assert store.analyze_unknown(svc.db) == []  # SQLite picks its indexes without
+        return
+    assert statistics_of(svc) == set()
+    assert svc.retention.prune(pause=no_pause).runs == 10
+    assert statistics_of(svc) == {"runs", "run_logs", "run_files"}
+    assert store.analyze_unknown(svc.db) == ["file_tasks"]  # empty: none to gather
+
+
+def _rows_of(plan: dict[str, Any], alias: str) -> int:
+    """Rows the plan's scans of `alias` returned, over all their loops."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Alias") == alias else 0
+    return int(own) + sum(_rows_of(p, alias) for p in plan.get("Plans", []))
+
+
+def test_a_batchs_retry_check_reads_the_batchs_retries_only(db_url: str, clock: FakeClock) -> None:
+    """Each batch asks whether a run of it has a retry outside it: PostgreSQL must
+    look up the batch's ids, not walk every retry in the table once per batch."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL plan")
+    engine = make_engine(db_url)
+    at = clock.now()
+    runs = [
+        {"id": i, "job_name": "a" if i % 10 == 0 else "b", "trigger": "manual",
+         "state": "failed", "queue": "default", "not_before": at, "created_at": at,
+         "retry_of": i - 1 if i % 5 == 1 and (i - 1) % 10 else None}
+        for i in range(1, 10_001)
+    ]  # fmt: skip
+    runs.append({**runs[0], "id": 10_001, "retry_of": 5000})  # a batch's run retried
+    batch = list(range(10, 10_001, 10))
+    plans: list[Any] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("DELETE FROM runs"):
+            cursor.execute("SAVEPOINT explained")
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
+            plans.append(cursor.fetchone()[0][0]["Plan"])
+            cursor.execute("ROLLBACK TO SAVEPOINT explained")
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(RunRow), runs)
+            conn.exec_driver_sql("ANALYZE runs")
+        event.listen(engine, "before_cursor_execute", explain)
+        with Session(engine) as session, session.begin():
+            assert store.delete_runs(session, batch) == len(batch) - 1  # 5000 stays
+        assert _rows_of(plans[0], "runs_1") <= 1
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+        engine.dispose()

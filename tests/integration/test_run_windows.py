@@ -149,3 +149,21 @@ def test_a_bad_window_is_refused_and_changes_nothing(
     with pytest.raises(InvalidInput):
         svc.jobs.change("nightly", JobFields(windows=windows))
     assert svc.jobs.show("nightly") == before
+
+
+def test_disabling_the_job_withdraws_the_run_waiting_for_its_window(
+    svc: Services, clock: FakeClock
+) -> None:
+    svc.jobs.add("nightly", hourly())
+    h = Harness(svc, clock)
+    until(clock, h, 10)
+    assert brief(runs_of(svc, "nightly"))[0] == (utc(10), "pending", None)
+
+    svc.jobs.set_enabled("nightly", False)
+    assert brief(runs_of(svc, "nightly"))[0] == (utc(10), "skipped", "disabled")
+    assert runs_of(svc, "nightly")[0]["finished_at"] == clock.now().isoformat()
+    assert until(clock, h, 21) == []  # the window opened (20:00 UTC): nothing started
+
+    svc.jobs.set_enabled("nightly", True)  # fires again from now, into the open window
+    clock.advance(3600)
+    assert len(h.step()) == 1

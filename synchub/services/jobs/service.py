@@ -19,7 +19,7 @@ from synchub.core.errors import (
     SynchubError,
 )
 from synchub.core.names import check_name
-from synchub.core.runs import CancelReason
+from synchub.core.runs import CancelReason, SkipReason
 from synchub.core.schedules import next_fire
 from synchub.services.jobs.fields import TZ_ALONE, JobFields, edited_fields, new_fields, seconds_of
 from synchub.services.jobs.queries import JobQueries
@@ -168,6 +168,9 @@ class JobService(JobQueries):
                 row.next_fire_at = next_fire(schedule_of(row), now) if enabled else None
                 if not enabled:
                     run_store.withdraw_ahead(session, row.id, now=now)
+                    window_store.withdraw_waiting(
+                        session, row.id, now=now, reason=SkipReason.DISABLED.value
+                    )
                 row.updated_at = now
                 action = "job.enable" if enabled else "job.disable"
                 self.svc.audit_event(session, action, name, at=now)

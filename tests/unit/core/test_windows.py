@@ -17,6 +17,7 @@ from synchub.core.windows import (
     opened_at,
     parse_window,
     parse_windows,
+    run_starts,
     seconds_left,
     seconds_to_close,
     start_at,
@@ -150,3 +151,16 @@ def test_an_open_window_says_when_it_opened() -> None:
     nights = ["Mon-Fri 22:00-06:00"]
     assert opened_at(nights, "Europe/Berlin", at("2026-12-08 05:00")) == at("2026-12-07 22:00")
     assert opened_at(nights, "Europe/Berlin", at("2026-12-08 12:00")) is None
+
+
+def test_each_fire_says_when_its_run_starts_one_run_per_opening() -> None:
+    # 2026-12-06 is a Sunday: a weekday night window next opens on Monday evening.
+    fires = [at("2026-12-06 19:00"), at("2026-12-07 21:00"), at("2026-12-07 22:00"),
+             at("2026-12-07 23:00"), at("2026-12-08 12:00")]  # fmt: skip
+    assert run_starts(["Mon-Fri 22:00-06:00"], "Europe/Berlin", fires) == [
+        at("2026-12-07 22:00"),  # waits for Monday's opening
+        None,  # a run waits for that opening already: skipped
+        None,  # the fire at the opening itself: the waiting run does it
+        at("2026-12-07 23:00"),  # within the open window: on time
+        at("2026-12-08 22:00"),
+    ]

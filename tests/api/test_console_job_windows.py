@@ -46,7 +46,7 @@ def test_windows_are_saved_as_the_api_saves_them_shown_and_removed(api: Api, dis
     # Sent back as shown: nothing changes (no edit is audited).
     again = post(client, "/jobs/photos/edit", disk, windows=shown_windows(edit))
     assert again.status_code == 303, again.text
-    assert [e["action"] for e in api.svc.audit.page(actor="admin-ada")] == ["job.add"]
+    assert [e.action for e in api.svc.audit.page(actor="admin-ada")] == ["job.add"]
     # Emptied: the job runs at any hour again.
     cleared = post(client, "/jobs/photos/edit", disk, windows="")
     assert cleared.status_code == 303, cleared.text

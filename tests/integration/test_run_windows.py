@@ -161,7 +161,7 @@ def test_disabling_the_job_withdraws_the_run_waiting_for_its_window(
 
     svc.jobs.set_enabled("nightly", False)
     assert brief(runs_of(svc, "nightly"))[0] == (utc(10), "skipped", "disabled")
-    assert runs_of(svc, "nightly")[0]["finished_at"] == clock.now().isoformat()
+    assert runs_of(svc, "nightly")[0].finished_at == clock.now().isoformat()
     assert until(clock, h, 21) == []  # the window opened (20:00 UTC): nothing started
 
     svc.jobs.set_enabled("nightly", True)  # fires again from now, into the open window

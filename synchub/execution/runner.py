@@ -83,8 +83,9 @@ class RunnerSettings:
     file_report_cap: int = 100_000
     #: Write a run's end that is one statement (see `ending.Ends.write`) from a thread
     #: of the runner's, so that `execute` returns while its commit is flushed; the same
-    #: thread's next `execute` waits for it first. For a Celery worker, whose next
-    #: message comes meanwhile (the message is acknowledged as `execute` returns).
+    #: thread's next `execute` waits for it where it could change that claim (a run of
+    #: the same job: `claims.take`). For a Celery worker, whose next message comes
+    #: meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
     #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
     #: (`command`) fail without starting anything when it is off

@@ -43,7 +43,8 @@ class Ends:
         self.behind = behind
         #: the thread that writes ends behind, made on first use
         self._ender: ThreadPoolExecutor | None = None
-        #: per calling thread, `.last`: the end it left to that thread, if any
+        #: per calling thread, `.last`: the end it left to that thread, if any, and
+        #: `.job`: that run's job
         self._left = threading.local()
 
     def write(
@@ -56,11 +57,12 @@ class Ends:
         stopped: bool = False,
         tasks: bool = True,
         started_at: datetime | None = None,
-        followed: bool = False,
+        followed: bool = True,
+        job_id: int,
     ) -> None:
         """Write the run's end. `stopped`: a cancel, the timeout or a shutdown stopped
-        it; `followed`: jobs run after this one, so the end goes through `end_run`,
-        which requests their runs."""
+        it; `followed`: jobs may run after this one (False as its claim found none), so
+        the end goes through `end_run`, which requests their runs."""
         values = self._values(state, outcome, sink, stopped=stopped, started_at=started_at)
         # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
         # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
@@ -95,6 +97,7 @@ class Ends:
                         now=self.clock.now(),
                         permanent=outcome.permanent,
                         tasks=tasks,
+                        chains=followed,
                         **values,
                     )
             except Exception:
@@ -103,7 +106,7 @@ class Ends:
                 raise
 
         if alone and self.behind:
-            self._leave(run_id, finish)
+            self._leave(run_id, finish, job_id)
             return
         self._write(run_id, finish)
 
@@ -164,7 +167,7 @@ class Ends:
                 extra={"action": "end_failed"},
             )
 
-    def _leave(self, run_id: int, finish: Callable[[], None]) -> None:
+    def _leave(self, run_id: int, finish: Callable[[], None], job_id: int) -> None:
         """Leave `finish` to the end thread. If this process dies before it is written,
         the run is reaped as lost and retried by policy, as when it dies just before
         writing it itself; a second delivery of its message finds it claimed."""
@@ -183,6 +186,16 @@ class Ends:
         if self._ender is None:
             self._ender = ThreadPoolExecutor(1, thread_name_prefix="synchub-run-end")
         self._left.last = self._ender.submit(end)
+        self._left.job = job_id
+
+    def unended_job(self) -> int | None:
+        """The job of the run whose end this thread left to the end thread, while that
+        end is not written yet; None when there is no such end."""
+        last: Future[None] | None = getattr(self._left, "last", None)
+        if last is None or last.done():
+            return None
+        job: int = self._left.job
+        return job
 
     def wait(self) -> None:
         """Wait until the end this thread left to the end thread is written."""

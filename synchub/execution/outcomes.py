@@ -42,6 +42,7 @@ def end_run(
     expected: Sequence[RunState] = (RunState.RUNNING,),
     permanent: bool = False,
     tasks: bool = True,
+    chains: bool = True,
     **values: Any,
 ) -> Ending:
     """Move a run to terminal `state` and, when the policy says so, create its retry.
@@ -50,12 +51,14 @@ def end_run(
     its job for that outcome are requested (`--after`), once.
 
     `tasks`: the run may carry a watched folder's file tasks (False saves the look).
+    `chains`: a job may run after the run's job (False, as its claim found, saves the
+    look for the jobs to request).
     """
     if ends_alone(state, permanent=permanent):
         if state in RETRYABLE:
             values.setdefault("next_step", not_retried_note(values.get("error_class")))
         # The common case costs one UPDATE.
-        return _move(session, run_id, state, now, expected, tasks, values)
+        return _move(session, run_id, state, now, expected, (tasks, chains), values)
     # Only fields the move does not change are read: a stale identity map is harmless.
     run = run_store.get(session, run_id)
     if run is None:
@@ -64,7 +67,7 @@ def end_run(
     job = None if run.job_id is None else job_store.get_by_id(session, run.job_id)
     if job is None:
         values["next_step"] = "not retried: its job was removed"
-        return _move(session, run_id, state, now, expected, tasks, values)
+        return _move(session, run_id, state, now, expected, (tasks, chains), values)
     policy = RetryPolicy(retries=job.retries, delay_s=job.retry_delay_s)
     if not policy.should_retry(state, run.attempt, permanent=permanent):
         values["next_step"] = (
@@ -72,7 +75,7 @@ def end_run(
             if job.retries == 0
             else f"not retried: attempt {run.attempt} was the last (--retries {job.retries})"
         )
-        return _move(session, run_id, state, now, expected, tasks, values)
+        return _move(session, run_id, state, now, expected, (tasks, chains), values)
     backoff = now + timedelta(seconds=policy.delay(run.attempt))
     not_before = window_store.not_before(job, Trigger.RETRY.value, backoff)  # its window
     values["next_step"] = (
@@ -93,13 +96,17 @@ def _move(
     state: RunState,
     now: datetime,
     expected: Sequence[RunState],
-    tasks: bool,
+    looks: tuple[bool, bool],
     values: dict[str, Any],
 ) -> Ending:
+    """The move with no retry after it; `looks`: (tasks, chains), as `end_run`'s."""
+    tasks, chains = looks
     if not run_store.move(session, run_id, state, expected=expected, finished_at=now, **values):
         return NOT_MOVED
     if tasks and RunState.RUNNING in expected:
         task_store.settle(session, run_id, state, now)
+    if not chains:
+        return ENDED
     # No retry follows this move (callers create it after): the chain's end.
     chained = chain_store.request_after(session, run_id, choices_for(state), now=now)
     return Ending(moved=True, chained=tuple(chained)) if chained else ENDED

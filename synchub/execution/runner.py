@@ -39,8 +39,7 @@ from synchub.execution.task_feed import TaskFeed
 from synchub.execution.windows import SHUT, window_left
 from synchub.store import claim as claims
 from synchub.store import heartbeats
-from synchub.store import jobs as job_store
-from synchub.store.db import again_if_disconnected, reading, transaction
+from synchub.store.db import again_if_disconnected, transaction
 from synchub.store.outage import DB_OUTAGE
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,9 @@ class RunnerSettings:
     file_report_cap: int = 100_000
     #: Write a run's end that is one statement (see `ending.Ends.write`) from a thread
     #: of the runner's, so that `execute` returns while its commit is flushed; the same
-    #: thread's next `execute` waits for it first. For a Celery worker, whose next
-    #: message comes meanwhile (the message is acknowledged as `execute` returns).
+    #: thread's next `execute` waits for it where it could change that claim (a run of
+    #: the same job: `claims.take`). For a Celery worker, whose next message comes
+    #: meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
     #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
     #: (`command`) fail without starting anything when it is off
@@ -133,7 +133,6 @@ class Runner:
 
         Raises RunnerClosed, claiming nothing, once `stop_all(SHUTDOWN)` was called.
         """
-        self.wait_for_end()
         if at is not None:
             wait = (at - self.clock.now()).total_seconds()
             if wait > 0:
@@ -154,13 +153,19 @@ class Runner:
         return claim
 
     def _claim(self, run_id: int) -> claims.ClaimOutcome:
-        """Claim the run; with it comes what running it needs."""
+        """Claim the run; with it comes what running it needs. The end of this thread's
+        previous run may still be being written (`end_behind`): the claim waits for it
+        only where it could change the outcome (`claims.take`)."""
+        unended = self._ends.unended_job()
         # A claim whose commit was lost with its connection may have gone through:
         # then the second try finds the run running, reports it gone, and the run is
         # reaped as lost and retried by policy. Never run twice, never left behind.
         return again_if_disconnected(
-            lambda: claims.take(self.sessions, run_id, worker=self.worker, clock=self.clock)
-        )
+            lambda: claims.take(
+                self.sessions, run_id, worker=self.worker, clock=self.clock,
+                unended_job=unended, settle=self.wait_for_end,
+            )
+        )  # fmt: skip
 
     def wait_for_end(self) -> None:
         """Wait until the end this thread left to the runner's end thread is written."""
@@ -197,19 +202,25 @@ class Runner:
         with self._lock:
             self._active[run_id] = watched
         try:
-            # The reads of its hooks and remotes meet a database outage like the end does.
-            engine, hooks, followed, may_start, ctx = patiently(
+            # The reads of its remotes and secrets meet a database outage like the end does.
+            engine, hooks, may_start, ctx = patiently(
                 f"run {run_id}'s start",
                 lambda: self._prepare(run, sink, watched.stop),
                 lease_s=self.settings.run_lease_s,
             )
         except Exception as exc:
             self._forget(run_id)
-            self._finish(run_id, RunState.FAILED, _internal(exc), sink)
+            self._finish(
+                run_id, RunState.FAILED, _internal(exc), sink, job_id=run.job_id,
+                followed=run.extras.followed,
+            )  # fmt: skip
             return
         if not may_start:
             self._forget(run_id)
-            self._finish(run_id, RunState.SKIPPED, SHUT, sink)
+            self._finish(
+                run_id, RunState.SKIPPED, SHUT, sink, job_id=run.job_id,
+                followed=run.extras.followed,
+            )  # fmt: skip
             return
         sink.secrets = secret_list([*_run_secrets(ctx), *_urls(hooks)])
         if run.timeout_s is not None:
@@ -221,18 +232,17 @@ class Runner:
             pass  # a monitor pass writing for this run is over; no other one begins
         self._finish(
             run_id, state, outcome, sink, watched.reasons, run.watch, run.started_at,
-            followed=followed,
+            job_id=run.job_id, followed=run.extras.followed,
         )  # fmt: skip
 
     def _prepare(
         self, run: claims.Claimed, sink: BufferedSink, stop: threading.Event
-    ) -> tuple[Engine, Hooks, bool, bool, RunContext]:
-        """The run's engine, hooks, whether a job runs after it, whether its window lets
-        it start, and its context."""
+    ) -> tuple[Engine, Hooks, bool, RunContext]:
+        """The run's engine, hooks, whether its window lets it start, and its context."""
         engine = self.engines[run.kind]
         check_may_start(engine, allowed=self.settings.allow_programs)
-        hooks, followed, extras = self._extras(run.job_id, run.run_id)
-        may_start, window_s = window_left(extras, self.clock.now())
+        hooks = self._hooks_of(run.extras.hooks)
+        may_start, window_s = window_left(run.extras, self.clock.now())
         ctx = RunContext(
             run_id=run.run_id,
             job_name=run.job_name,
@@ -248,23 +258,19 @@ class Runner:
             started_at=run.started_at,
             window_s=window_s,
         )
-        return engine, hooks, followed, may_start, ctx
+        return engine, hooks, may_start, ctx
 
-    def _extras(self, job_id: int, run_id: int) -> tuple[Hooks, bool, job_store.RunExtras]:
-        """The job's hooks (webhooks' URLs opened), whether a job runs after it, and
-        the rest of what the runner reads of it. Command hooks start programs: only
-        where command jobs are allowed, as for the job itself (CommandsDisabled)."""
-        with reading(self.sessions) as session:
-            extras = job_store.run_extras(session, job_id, run_id)
-        raw, followed = extras.hooks, extras.followed
+    def _hooks_of(self, raw: dict[str, Any]) -> Hooks:
+        """The job's hooks, as its claim read them, webhooks' URLs opened. Command hooks
+        start programs: only where command jobs are allowed, as for the job itself
+        (CommandsDisabled)."""
         hooks = parse_hooks(raw)
         if has_commands(hooks) and not self.settings.allow_programs:
             raise CommandsDisabled(
                 "the job has hooks, which start programs, and command jobs are disabled "
                 "on this server"
             )
-        opened = {event: [self._opened(h) for h in items] for event, items in hooks.items()}
-        return opened, followed, extras
+        return {event: [self._opened(h) for h in items] for event, items in hooks.items()}
 
     def _opened(self, hook: Hook) -> Hook:
         if not hook.is_webhook or hook.url_sealed is None:
@@ -401,13 +407,14 @@ class Runner:
         tasks: bool = True,
         started_at: datetime | None = None,
         *,
-        followed: bool = False,
+        job_id: int,
+        followed: bool = True,
     ) -> None:
         if reasons and reasons[0] is StopReason.LOST:
             return  # someone else ended it; nothing of ours to write
         self._ends.write(
             run_id, state, outcome, sink, stopped=bool(reasons), tasks=tasks,
-            started_at=started_at, followed=followed,
+            started_at=started_at, followed=followed, job_id=job_id,
         )  # fmt: skip
 
     def _forget(self, run_id: int) -> None:

@@ -116,7 +116,8 @@ def _runner() -> Runner:
         svc.box  # noqa: B018 - a bad key fails the first run clearly, not mid-way
         _state.clear()  # a forked copy of the parent's services is not ours to use
         # A run's end is written while Celery acknowledges its message and hands over
-        # the next one: the next run's claim waits for it (see RunnerSettings).
+        # the next one: the next run's claim waits for it where it matters (see
+        # RunnerSettings).
         _state[pid] = (svc, make_runner(svc, process_name(), end_behind=True))
     return _state[pid][1]
 

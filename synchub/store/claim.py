@@ -9,20 +9,25 @@ on each):
 
 - the statements (`claim_with_statements`): SQLite's, and PostgreSQL's for a job
   using a remote with a concurrency limit;
-- on PostgreSQL, the function `synchub_claim_v1`, whose only text is
-  `synchub/store/sql/claim_v1.sql` (`claim_in_one`): the same steps in one round
+- on PostgreSQL, the function `synchub_claim_v2`, whose only text is
+  `synchub/store/sql/claim_v2.sql` (`claim_in_one`): the same steps in one round
   trip. It leaves a limited remote's runs to the statements ('limited').
+
+Each path returns, with a claimed run, all the runner reads of its job (its hooks,
+windows and whether a job runs after it, `RunExtras`): a run starts without a read
+of its own.
 
 `take` is the claim as a worker makes it, choosing the path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,14 +36,22 @@ from synchub.core.clock import Clock
 from synchub.core.policies import OverlapPolicy
 from synchub.core.runs import RunState
 from synchub.store.db import autocommit, is_postgresql, transaction
+from synchub.store.jobs import RunExtras
 from synchub.store.runs import move
-from synchub.store.tables import Base, JobRemoteRow, RemoteRow, RunRow
+from synchub.store.tables import Base, JobChainRow, JobRemoteRow, RemoteRow, RunRow
 
-#: The claim's PostgreSQL function: its text is `sql/claim_v1.sql`, which a migration
-#: creates. A change is a new version, file and name (that file says why).
-FUNCTION = "synchub_claim_v1"
+#: The claim's PostgreSQL function: its text is `sql/claim_v2.sql`, which a migration
+#: creates. A change is a new version, file and name (`sql/claim_v1.sql` says why).
+FUNCTION = "synchub_claim_v2"
 #: That function's text, read by its migration and the tests.
-SQL_FILE = Path(__file__).with_name("sql") / "claim_v1.sql"
+SQL_FILE = Path(__file__).with_name("sql") / "claim_v2.sql"
+#: Every released claim function and its file, oldest first. The older ones stay in
+#: the database for the workers of earlier versions during a rolling upgrade; their
+#: files are never edited (a migration builds from them).
+RELEASED = {
+    "synchub_claim_v1": Path(__file__).with_name("sql") / "claim_v1.sql",
+    FUNCTION: SQL_FILE,
+}
 
 _runs = Base.metadata.tables["runs"]
 _jobs = Base.metadata.tables["jobs"]
@@ -67,27 +80,61 @@ class Claimed:
     watch: bool  #: a watched folder's run: its file tasks follow it
     only_path: str | None  #: the one file it sends (a task's retry), or None
     started_at: datetime
+    #: the rest the runner needs of the job: hooks, windows, whether one follows
+    extras: RunExtras
     dry_run: bool = False  #: change nothing
     allow_deletes: bool = False  #: past the delete guard and the empty-source stop
     resync: bool = False  #: a bisync asked to rebuild its listings
 
 
 ClaimOutcome = tuple[Claim, Claimed | None]
+#: `claim_in_one`'s answer when the caller's own end not yet written could change
+#: the outcome: nothing was done; claim again once that end is in.
+WAIT: Final = "wait"
+
+
+def _nothing() -> None:
+    pass
 
 
 def take(
-    sessions: sessionmaker[Session], run_id: int, *, worker: str, clock: Clock
+    sessions: sessionmaker[Session],
+    run_id: int,
+    *,
+    worker: str,
+    clock: Clock,
+    unended_job: int | None = None,
+    settle: Callable[[], None] = _nothing,
 ) -> ClaimOutcome:
     """Claim the run as a worker does: on PostgreSQL the function, one statement in
     autocommit (one round trip), and only for a limited remote's run the statements
-    in a transaction; on SQLite the statements."""
+    in a transaction; on SQLite the statements.
+
+    `unended_job`: the job of the caller's previous run, whose end is still being
+    written; `settle` waits for that end. The claim waits for it only where the end
+    could change the outcome: a run of the same job (its overlap policy, whether it
+    ever succeeded), a remote's limit, the statements' path."""
     if is_postgresql(sessions):
-        with autocommit(sessions) as conn:
-            done = claim_in_one(conn, run_id, worker=worker, now=clock.now())
-        if done is not None:
+        done = _in_one(sessions, run_id, worker, clock, unended_job)
+        if done == WAIT:
+            settle()
+            done = _in_one(sessions, run_id, worker, clock, None)
+        if isinstance(done, tuple):
             return done
+    settle()
     with transaction(sessions) as session:
         return claim_with_statements(session, run_id, worker=worker, now=clock.now())
+
+
+def _in_one(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    worker: str,
+    clock: Clock,
+    unended_job: int | None,
+) -> ClaimOutcome | Literal["wait"] | None:
+    with autocommit(sessions) as conn:
+        return claim_in_one(conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job)
 
 
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
@@ -95,7 +142,7 @@ def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim
     outcome alone (for tools and tests that stand in for a worker)."""
     if session.connection().dialect.name == "postgresql":
         done = claim_in_one(session.connection(), run_id, worker=worker, now=now)
-        if done is not None:
+        if isinstance(done, tuple):
             return done[0]
     return claim_with_statements(session, run_id, worker=worker, now=now)[0]
 
@@ -115,6 +162,13 @@ _LOCK_JOB = (
         _jobs.c.timeout_s,
         _jobs.c.overlap,
         _jobs.c.watch,
+        _jobs.c.hooks,
+        _jobs.c.windows,
+        _jobs.c.windows_tz,
+        select(JobChainRow.upstream_id)
+        .where(JobChainRow.upstream_id == _jobs.c.id)
+        .exists()
+        .label("followed"),
         select(JobRemoteRow.remote_id)
         .join(RemoteRow, RemoteRow.id == JobRemoteRow.remote_id)
         .where(JobRemoteRow.job_id == _jobs.c.id, RemoteRow.max_concurrency.is_not(None))
@@ -151,6 +205,7 @@ _CLAIM = (
         _runs.c.dry_run,
         _runs.c.allow_deletes,
         _runs.c.resync,
+        _runs.c.trigger,
     )
 )
 #: Step 2 for a job that allows no overlap: also no running run of the job.
@@ -193,7 +248,7 @@ def claim_with_statements(
         {"claim_run_id": run_id, "claim_job_id": job.id, "claim_worker": worker, "claim_now": now},
     ).first()
     if row is not None:
-        attempt, only_path, had_success, dry_run, allow_deletes, resync = row
+        attempt, only_path, had_success, dry_run, allow_deletes, resync, trigger = row
         return Claim.CLAIMED, Claimed(
             run_id=run_id,
             attempt=attempt,
@@ -206,6 +261,7 @@ def claim_with_statements(
             watch=bool(job.watch),
             only_path=only_path,
             started_at=now,
+            extras=_extras(job.hooks, job.followed, job.windows, job.windows_tz, trigger),
             dry_run=bool(dry_run),
             allow_deletes=bool(allow_deletes),
             resync=bool(resync),
@@ -218,27 +274,32 @@ def claim_with_statements(
 
 #: Driver SQL: no statement to compile, and psycopg prepares it on the server after
 #: a few uses.
-_CLAIM_IN_ONE = f"SELECT * FROM {FUNCTION}(%(run_id)s, %(worker)s, %(now)s)"
+_CLAIM_IN_ONE = f"SELECT * FROM {FUNCTION}(%(run_id)s, %(worker)s, %(now)s, %(unended_job)s)"
 
 
 def claim_in_one(
-    conn: Connection, run_id: int, *, worker: str, now: datetime
-) -> ClaimOutcome | None:
+    conn: Connection, run_id: int, *, worker: str, now: datetime, unended_job: int | None = None
+) -> ClaimOutcome | Literal["wait"] | None:
     """The claim as one statement, the function (PostgreSQL only); None, having done
     nothing, for a job using a remote with a concurrency limit: then claim with the
-    statements in a transaction.
+    statements in a transaction. WAIT, having done nothing, for a run whose outcome
+    the end of the caller's run of `unended_job` could change (see `take`).
 
     Safe in autocommit, where it is one round trip: the function holds the job's lock
     until its statement commits, and each of its statements takes a fresh snapshot,
     so its UPDATE sees every claim committed while it waited for that lock.
     """
     row = conn.exec_driver_sql(
-        _CLAIM_IN_ONE, {"run_id": run_id, "worker": worker, "now": now}
+        _CLAIM_IN_ONE,
+        {"run_id": run_id, "worker": worker, "now": now, "unended_job": unended_job},
     ).one()
     (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
-     dry_run, allow_deletes, resync) = row  # fmt: skip
+     dry_run, allow_deletes, resync, hooks, followed, windows, windows_tz,
+     trigger) = row  # fmt: skip
     if outcome == "limited":
         return None
+    if outcome == WAIT:
+        return WAIT
     if outcome != Claim.CLAIMED.value:
         return Claim(outcome), None
     return Claim.CLAIMED, Claimed(
@@ -253,9 +314,18 @@ def claim_in_one(
         watch=bool(watch),
         only_path=only_path,
         started_at=now,
+        extras=_extras(hooks, followed, windows, windows_tz, trigger),
         dry_run=bool(dry_run),
         allow_deletes=bool(allow_deletes),
         resync=bool(resync),
+    )
+
+
+def _extras(
+    hooks: Any, followed: Any, windows: Any, windows_tz: str | None, trigger: str | None
+) -> RunExtras:
+    return RunExtras(
+        dict(hooks or {}), bool(followed), list(windows or []), windows_tz, trigger or ""
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from synchub.core.names import is_name
 from synchub.core.schedules import Schedule, ScheduleKind
-from synchub.store.tables import Base, JobChainRow, JobRemoteRow, JobRow, RemoteRow, RunRow
+from synchub.store.tables import Base, JobRemoteRow, JobRow, RemoteRow
 
 #: What a name holds once lowered (core.names): a needle with anything else matches none.
 _NAME_CHARS = re.compile(r"[a-z0-9_.-]+")
@@ -276,29 +276,11 @@ def watched(session: Session, *, enabled_only: bool = True) -> list[JobRow]:
 
 
 class RunExtras(NamedTuple):
-    """What a runner needs of a job beyond its claim."""
+    """What a runner needs of a job beyond what it runs; the claim reads it
+    (`store.claim`)."""
 
     hooks: dict[str, Any]  #: its hooks ({} for none)
     followed: bool  #: a job runs after it: its runs' ends request chained runs
     windows: list[str]  #: its run windows ([] for none), read in `windows_tz`
     windows_tz: str | None
     trigger: str  #: what made the run ("" when the run is gone)
-
-
-def run_extras(session: Session, job_id: int, run_id: int | None = None) -> RunExtras:
-    """What a runner needs of a job beyond its claim (and the trigger of its run
-    `run_id`), in one query."""
-    followed = exists().where(JobChainRow.upstream_id == JobRow.id)
-    trigger = select(RunRow.trigger).where(RunRow.id == run_id).scalar_subquery()
-    row = session.execute(
-        select(
-            JobRow.hooks, followed.label("followed"), JobRow.windows, JobRow.windows_tz,
-            trigger.label("trigger"),
-        ).where(JobRow.id == job_id)
-    ).first()  # fmt: skip
-    if row is None:
-        return RunExtras({}, False, [], None, "")
-    return RunExtras(
-        dict(row.hooks or {}), bool(row.followed), list(row.windows or []), row.windows_tz,
-        row.trigger or "",
-    )  # fmt: skip

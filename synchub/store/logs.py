@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from synchub.store.tables import Base, RunFileRow, RunLogRow, RunRow
 
-# Rows go in through the tables, not the mapped classes: the ORM's bulk insert spends
-# more per row than the database does (a run of many small files writes thousands).
+# Rows go in as the driver's own executemany of tuples (`_insert`): the ORM's bulk
+# insert, and even Core's, spend more per row than the database does (a run of many
+# small files writes thousands).
 _LOG_TABLE: Table = Base.metadata.tables[RunLogRow.__tablename__]
 _FILE_TABLE: Table = Base.metadata.tables[RunFileRow.__tablename__]
+_LOG_COLUMNS = ("run_id", "seq", "at", "level", "message")
+_FILE_COLUMNS = ("run_id", "path", "action", "size", "error", "at", "kept_at")
+#: each driver's positional placeholder, by its paramstyle
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 LogLine = tuple[int, datetime, str, str]  # seq, at, level, message
 #: path, action, size, error, at[, kept_at]
@@ -47,13 +54,7 @@ def append(
         )
         lines = [line for line in lines if line[0] not in stored]
     if lines:
-        session.execute(
-            insert(_LOG_TABLE),
-            [
-                {"run_id": run_id, "seq": s, "at": at, "level": level, "message": msg}
-                for s, at, level, msg in lines
-            ],
-        )
+        _insert(session, _LOG_TABLE, _LOG_COLUMNS, [(run_id, *line) for line in lines])
     drop = list(drop)
     if drop:
         session.execute(
@@ -82,19 +83,72 @@ def lines(
 
 def add_files(session: Session, run_id: int, rows: Sequence[FileLine], dropped: int) -> None:
     if rows:
-        session.execute(
-            insert(_FILE_TABLE),
-            [_file_row(run_id, row) for row in rows],
-        )
+        _insert(session, _FILE_TABLE, _FILE_COLUMNS, [_file_row(run_id, row) for row in rows])
     if dropped:
         session.execute(update(RunRow).where(RunRow.id == run_id).values(files_dropped=dropped))
 
 
-def _file_row(run_id: int, row: FileLine) -> dict[str, object]:
-    path, action, size, error, at = row[:5]
-    kept_at = row[5] if len(row) > 5 else None
-    return {"run_id": run_id, "path": path, "action": action, "size": size, "error": error,
-            "at": at, "kept_at": kept_at}  # fmt: skip
+def _file_row(run_id: int, row: FileLine) -> tuple[Any, ...]:
+    return (run_id, *row) if len(row) > 5 else (run_id, *row, None)
+
+
+def _insert(
+    session: Session, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """INSERT `rows` (tuples in `columns`' order) into `table` as one executemany of
+    the driver, each value through the column type's own bind processor (as Core's
+    insert would), without Core's per-row parameter dictionaries."""
+    conn = session.connection()
+    sql, processors = _prepared(table, columns, conn.dialect)
+    if sql is None:  # a driver whose placeholders are not positional
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    if processors:
+        rows = [_processed(row, processors) for row in rows]
+    conn.exec_driver_sql(sql, rows)
+
+
+Processors = tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+#: (table, columns, dialect class, paramstyle) -> `_prepared`'s answer: one entry per
+#: kind of database, however many engines a process makes
+_PREPARED: dict[tuple[str, tuple[str, ...], type, str], tuple[str | None, Processors]] = {}
+
+
+def _prepared(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str | None, Processors]:
+    """The statement and the processors of `columns` on `dialect`'s kind of database;
+    no statement for a driver whose placeholders are not positional."""
+    key = (table.name, columns, type(dialect), dialect.paramstyle)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = _prepare(table, columns, dialect)
+    return found
+
+
+def _prepare(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str | None, Processors]:
+    marker = _MARKERS.get(dialect.paramstyle)
+    if marker is None:
+        return None, ()
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")  # fmt: skip
+    processors = []
+    for i, name in enumerate(columns):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((i, process))
+    return sql, tuple(processors)
+
+
+def _processed(row: tuple[Any, ...], processors: Processors) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in processors:
+        values[i] = process(values[i])
+    return tuple(values)
 
 
 def files(session: Session, run_id: int, limit: int = 100_000) -> list[RunFileRow]:

@@ -57,25 +57,26 @@ def test_a_run_whose_start_meets_an_outage_waits_for_the_database(
     through_proxy: tuple[Services, TcpProxy], clock: FakeClock
 ) -> None:
     svc, proxy = through_proxy
-    svc.jobs.add("once", JobFields(kind="scripted", retries=0))
+    svc.remotes.add("nas", "local", {})
+    svc.jobs.add("once", JobFields(kind="scripted", retries=0, params={"remotes": ["nas"]}))
     h = Harness(svc, clock)
     run_id = svc.runs.request("once")
     h.scheduler.tick()
     (taken,) = h.executor.take()
     cut = threading.Event()
 
-    def cut_at_the_hooks_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "followed" in statement and not cut.is_set():  # store.jobs.run_extras
+    def cut_at_the_remotes_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM remotes" in statement and not cut.is_set():  # store.remotes.by_names
             cut.set()
             proxy.cut()  # this statement's connection dies, and new ones are refused
             threading.Timer(1.0, proxy.restore).start()
 
-    event.listen(svc.db, "before_cursor_execute", cut_at_the_hooks_read)
+    event.listen(svc.db, "before_cursor_execute", cut_at_the_remotes_read)
     try:
         h.runner.execute(taken)
     finally:
-        event.remove(svc.db, "before_cursor_execute", cut_at_the_hooks_read)
-    assert cut.is_set(), "the runner never read the job's hooks"
+        event.remove(svc.db, "before_cursor_execute", cut_at_the_remotes_read)
+    assert cut.is_set(), "the runner never read the job's remotes"
     shown = svc.runs.show(run_id)
     assert shown.state == "succeeded", shown
 

@@ -1,6 +1,6 @@
 """The claim's scenarios, run against every path a claim takes: the statements (SQLite,
 and PostgreSQL's for a remote with a concurrency limit) and PostgreSQL's function
-(`synchub/store/sql/claim_v1.sql`), as a worker calls it (`claim.take`)."""
+(`synchub/store/sql/claim_v2.sql`), as a worker calls it (`claim.take`)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def test_a_queued_run_is_claimed_once_with_what_running_it_needs(
     assert (claimed.timeout_s, claimed.watch, claimed.only_path) == (3600, False, None)
     assert (claimed.dry_run, claimed.allow_deletes, claimed.resync) == (False, False, False)
     assert claimed.started_at == clock.now()
+    assert claimed.extras == job_store.RunExtras({}, False, [], None, "api")
     stored = row(svc, run_id)
     assert (stored.state, stored.worker) == ("running", "w")
     assert stored.started_at == stored.heartbeat_at
@@ -109,6 +110,25 @@ def test_the_claim_says_a_run_is_flagged_and_whether_its_job_ever_succeeded(
     succeed(svc, clock, claimed.run_id)
     _, claimed = claim(queued(svc, clock, "j"))
     assert claimed is not None and not claimed.first_run
+
+
+def test_the_claim_brings_the_jobs_hooks_windows_and_whether_a_job_follows_it(
+    svc: Services, clock: FakeClock, claim: Claimer
+) -> None:
+    hooks = {"after": [{"url": "https://hooks.example/done"}]}
+    add(svc, "j", hooks=hooks, windows=["Mon-Fri 22:00-06:00"], cron="0 23 * * *")
+    add(svc, "next", after=["j"])
+    _, claimed = claim(queued(svc, clock, "j"))
+    assert claimed is not None
+    extras = claimed.extras
+    assert (extras.followed, extras.windows, extras.trigger) == (
+        True, ["Mon-Fri 22:00-06:00"], "api"
+    )  # fmt: skip
+    assert extras.windows_tz is not None
+    (after,) = extras.hooks["after"]
+    assert after["url_sealed"]  # sealed as stored: the runner opens it
+    _, alone = claim(queued(svc, clock, "next"))
+    assert alone is not None and not alone.extras.followed and alone.extras.hooks == {}
 
 
 def test_a_run_that_is_not_queued_is_gone_and_left_as_it_is(
@@ -275,14 +295,56 @@ def test_a_worker_calls_the_claim_function_once_for_a_limited_remotes_run(
     assert len(calls) == 1
 
 
-#: claim_v1.sql as released. A migration creates the function from it, so it never
-#: changes: a new claim is claim_v2.sql, a new function name and a new migration.
-CLAIM_V1_SHA256 = "7d19dab9e27ae7aacf359f16c78801f8453e1af88faa7a241c5c23ffc3b8b10e"
+def test_the_function_waits_for_the_callers_unwritten_end_only_where_it_matters(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """Told the job of the caller's run whose end is not written yet, the function
+    does nothing for a run whose outcome that end could change: one of the same job
+    that allows no overlap, or that never succeeded."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the claim function is PostgreSQL's")
+    add(svc, "queue", overlap="queue")
+    add(svc, "allow", overlap="allow")
+    add(svc, "other")
+    ids = {name: svc.jobs.show(name)["id"] for name in ("queue", "allow", "other")}
+
+    def in_one(run_id: int, unended: str) -> Any:
+        with svc.db.connect() as conn:
+            done = claims.claim_in_one(
+                conn, run_id, worker="w", now=clock.now(), unended_job=ids[unended]
+            )
+            conn.commit()
+        return done
+
+    waiting = queued(svc, clock, "queue")
+    assert in_one(waiting, "queue") == claims.WAIT
+    assert row(svc, waiting).state == "queued"  # nothing done
+    assert in_one(waiting, "other")[0] is Claim.CLAIMED
+    first = queued(svc, clock, "allow")
+    assert in_one(first, "allow") == claims.WAIT  # whether it is its job's first run
+    assert in_one(first, "other")[0] is Claim.CLAIMED
+    succeed(svc, clock, first)
+    assert in_one(queued(svc, clock, "allow"), "allow")[0] is Claim.CLAIMED
 
 
-def test_the_released_claim_function_file_is_never_edited() -> None:
-    text = claims.SQL_FILE.read_bytes()
-    assert hashlib.sha256(text).hexdigest() == CLAIM_V1_SHA256, (
-        "claim_v1.sql was edited: migration 0020 would build another function from it. "
-        "Put the change in claim_v2.sql (synchub_claim_v2) with a migration of its own."
+#: Each claim function's file as released. A migration creates the function from
+#: it, so it never changes: a new claim is a new file, function name and migration.
+RELEASED_SHA256 = {
+    "synchub_claim_v1": "7d19dab9e27ae7aacf359f16c78801f8453e1af88faa7a241c5c23ffc3b8b10e",
+    "synchub_claim_v2": "3abb2ca9dc1b72402fca13ffa3a4a73bdce38478473921a27c22d1837d5426f3",
+}
+
+
+@pytest.mark.parametrize("function", sorted(RELEASED_SHA256))
+def test_a_released_claim_function_file_is_never_edited(function: str) -> None:
+    text = claims.RELEASED[function].read_bytes()
+    assert hashlib.sha256(text).hexdigest() == RELEASED_SHA256[function], (
+        f"{claims.RELEASED[function].name} was edited: its migration would build another "
+        "function from it. Put the change in a new file (synchub_claim_vN+1) with a "
+        "migration of its own."
     )
+
+
+def test_every_released_claim_function_is_pinned() -> None:
+    assert sorted(claims.RELEASED) == sorted(RELEASED_SHA256)
+    assert list(claims.RELEASED)[-1] == claims.FUNCTION

@@ -785,8 +785,9 @@ def claim_function_text(engine: Engine, name: str) -> str | None:
 def test_0020_creates_the_versioned_claim_function_from_its_file_beside_the_old_one(
     blank_url: str,
 ) -> None:
-    from synchub.store.claim import FUNCTION, SQL_FILE
+    from synchub.store.claim import RELEASED
 
+    v1 = "synchub_claim_v1"
     engine = make_engine(blank_url)
     upgrade(engine, "0002")
     seed_0002(engine)
@@ -801,12 +802,12 @@ def test_0020_creates_the_versioned_claim_function_from_its_file_beside_the_old_
     if engine.dialect.name == "postgresql":
         # It should be the file's function, and leave the old one to the workers of the
         # older version during a rolling upgrade.
-        body = SQL_FILE.read_text(encoding="utf-8").split("$$")[1]
-        assert claim_function_text(engine, FUNCTION) == body
+        body = RELEASED[v1].read_text(encoding="utf-8").split("$$")[1]
+        assert claim_function_text(engine, v1) == body
         assert claim_function_text(engine, "synchub_claim_run") is not None
     command.downgrade(alembic_config(engine), "0019")
     if engine.dialect.name == "postgresql":
-        assert claim_function_text(engine, FUNCTION) is None
+        assert claim_function_text(engine, v1) is None
         assert claim_function_text(engine, "synchub_claim_run") is not None
     assert counts(engine) == (3, 1, 1)
     upgrade(engine)
@@ -831,6 +832,34 @@ def test_0021_adds_run_windows_and_goes_back(blank_url: str) -> None:
     command.downgrade(alembic_config(engine), "0020")
     assert counts(engine) == (3, 1, 1)
     assert "windows" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0022_creates_the_claim_function_v2_from_its_file_beside_v1(blank_url: str) -> None:
+    from synchub.store.claim import FUNCTION, SQL_FILE
+
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0021")
+
+    upgrade(engine, "0022")
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert counts(engine) == (3, 1, 1)
+    if engine.dialect.name == "postgresql":
+        # The workers of the previous version keep claiming with v1 meanwhile.
+        body = SQL_FILE.read_text(encoding="utf-8").split("$$")[1]
+        assert (FUNCTION, claim_function_text(engine, FUNCTION)) == ("synchub_claim_v2", body)
+        assert claim_function_text(engine, "synchub_claim_v1") is not None
+    command.downgrade(alembic_config(engine), "0021")
+    if engine.dialect.name == "postgresql":
+        assert claim_function_text(engine, FUNCTION) is None
+        assert claim_function_text(engine, "synchub_claim_v1") is not None
+    assert counts(engine) == (3, 1, 1)
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState
@@ -22,7 +22,7 @@ from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
-from tests.support.statements import updates_of
+from tests.support.statements import statements_of, updates_of
 
 
 def add(svc: Services, name: str, result: str = "ok", **kw: object) -> None:
@@ -434,3 +434,68 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         assert [params["move_where_id"] for params in behind] == [first, second]
     else:
         assert behind == []
+
+
+def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """A Celery worker's next run waits for its previous run's end only when that end
+    could change its claim: a run of another job is claimed meanwhile (PostgreSQL,
+    where ends are written behind)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("ends are written behind on PostgreSQL only")
+    svc.engines["quiet"] = QuietKind()
+    svc.jobs.add("a", JobFields(kind="quiet", params={}, overlap="queue"))
+    svc.jobs.add("b", JobFields(kind="quiet", params={}, overlap="queue"))
+    runner = Runner(
+        svc.sessions, svc.engines, svc.remotes.configs, clock, "w",
+        RunnerSettings(end_behind=True), job_env=svc.job_env, hook_url=svc.hook_url,
+    )  # fmt: skip
+    (first,) = queued(svc, clock, "a", 1)
+    (other,) = queued(svc, clock, "b", 1)
+    claimed_other = threading.Event()
+    held: list[bool] = []
+
+    def hold_the_end(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.current_thread().name.startswith("synchub-run-end"):
+            held.append(claimed_other.wait(timeout=30))  # a bound, not a timing
+
+    def claimed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "synchub_claim" in statement and threading.current_thread().name == "MainThread":
+            claimed_other.set()
+
+    event.listen(svc.db, "before_cursor_execute", hold_the_end)
+    try:
+        assert runner.execute(first) is claims.Claim.CLAIMED
+        event.listen(svc.db, "after_cursor_execute", claimed)
+        assert runner.execute(other) is claims.Claim.CLAIMED
+    finally:
+        event.remove(svc.db, "before_cursor_execute", hold_the_end)
+        event.remove(svc.db, "after_cursor_execute", claimed)
+        runner.close()
+    # The first run's end was held until the other run's claim was in.
+    assert held[0] is True
+    assert [svc.runs.show(r)["state"] for r in (first, other)] == ["succeeded"] * 2
+
+
+def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock) -> None:
+    """A run of a job that nothing follows: its claim, then its lines, files and end.
+    Its hooks, windows and chains come with the claim, and its end looks for no job
+    to run after it."""
+    svc.jobs.add("j", JobFields(kind="scripted", params={"result": "ok"}))
+    run_id = svc.runs.request("j")
+    h = Harness(svc, clock)
+    h.scheduler.tick()
+    (taken,) = h.executor.take()
+
+    with statements_of(svc.db, thread="MainThread") as seen:
+        h.runner.execute(taken)
+
+    assert svc.runs.show(run_id)["state"] == "succeeded"
+    sent = [" ".join(statement.split()[:3]) for statement in seen]
+    end = ["INSERT INTO run_logs", "INSERT INTO run_files", "UPDATE runs SET"]
+    if svc.db.dialect.name == "postgresql":
+        assert sent == ["SELECT * FROM", *end]  # the claim function, in autocommit
+    else:
+        assert sent == ["BEGIN IMMEDIATE", "SELECT jobs.id, jobs.name,", "UPDATE runs SET",
+                        "BEGIN IMMEDIATE", *end]  # fmt: skip

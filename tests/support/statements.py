@@ -37,3 +37,20 @@ def updates_of(
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def statements_of(engine: Engine, *, thread: str) -> Iterator[list[str]]:
+    """Each statement a thread whose name starts with `thread` sends through `engine`
+    within the block: its round trips to the database, as the driver sees them."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if threading.current_thread().name.startswith(thread):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

@@ -25,6 +25,9 @@ _LOG_FIELDS_SKIPPED = frozenset({"time", "level", "msg", "stats"})
 #: Names bisync logs its whole-run checks under, where other lines name a file: a stop
 #: of the run (its error says so), not a file that failed.
 _RUN_CHECKS = frozenset({"Safety abort", "--check-access"})
+#: Characters a JSON log writes as they are (no escape): a secret made of these alone
+#: is in a line's text whenever it is in one of the line's values.
+_VERBATIM_IN_JSON = frozenset(map(chr, range(0x20, 0x7F))) - set('"\\<>&')
 #: rclone's words when it cannot list a side's top folder (march.go)
 _ROOT_ERROR = re.compile(r"error reading (source|destination) root directory: (.+)", re.S)
 
@@ -113,6 +116,9 @@ class RcloneLog:
     ) -> None:
         self.sink = sink
         self.secrets = secret_list(secrets)
+        #: every secret would appear as written in a JSON line holding it: a line
+        #: without any of them needs no look at its values
+        self._verbatim = all(set(secret) <= _VERBATIM_IN_JSON for secret in self.secrets)
         #: the job's own words for "source" and "destination", to name them in errors
         self.sides = dict(sides or {})
         self.last_stats: dict[str, Any] | None = None
@@ -139,7 +145,7 @@ class RcloneLog:
             except ValueError:
                 obj = None
             if isinstance(obj, dict) and "msg" in obj:
-                self._json(obj)
+                self._json(obj, self._may_hold_secrets(line))
                 return
         self._text(line)
 
@@ -159,12 +165,17 @@ class RcloneLog:
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
-    def _json(self, obj: dict[str, Any]) -> None:
+    def _may_hold_secrets(self, line: str) -> bool:
+        if not self.secrets:
+            return False
+        return not self._verbatim or any(secret in line for secret in self.secrets)
+
+    def _json(self, obj: dict[str, Any], secrets: bool) -> None:
         stats = obj.get("stats")
         if isinstance(stats, dict):
             self._progress(stats)
             return
-        if self.secrets:
+        if secrets:
             obj = {key: self._clean(value) for key, value in obj.items()}
         level, msg = str(obj.get("level", "info")), str(obj["msg"])
         change = file_change(obj)

@@ -217,6 +217,22 @@ def test_secrets_never_reach_the_sink(sink: Any) -> None:
     assert "auth failed for password ***" in everything
 
 
+@pytest.mark.parametrize("secret", ['pass"word', "pass\\word", "päss-wörd", "a<b>c&d-e"])
+def test_a_secret_the_json_log_escapes_never_reaches_the_sink(sink: Any, secret: str) -> None:
+    """Lines are looked into for secrets only when one is in the line's text: a secret
+    that JSON writes escaped is not, and is scrubbed all the same."""
+    log = RcloneLog(sink, secrets=[secret, "hunter22"])
+    written = line(level="error", msg=f"auth failed for {secret}", object=f"{secret}/x",
+                   objectType="*sftp.Object")  # fmt: skip
+    # Go's encoder escapes these too, where json.dumps does not
+    written = written.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert secret not in written
+    feed(log, [written])
+    everything = repr(sink.logs) + repr(sink.files)
+    assert secret not in everything
+    assert "auth failed for ***" in everything
+
+
 def test_secrets_never_reach_the_progress_of_files_in_flight(sink: Any) -> None:
     """On main the names of the files rclone was transferring were not scrubbed."""
     log = RcloneLog(sink, secrets=["hunter22"])

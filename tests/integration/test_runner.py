@@ -491,7 +491,7 @@ def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock)
     with statements_of(svc.db, thread="MainThread") as seen:
         h.runner.execute(taken)
 
-    assert svc.runs.show(run_id)["state"] == "succeeded"
+    assert svc.runs.show(run_id).state == "succeeded"
     sent = [" ".join(statement.split()[:3]) for statement in seen]
     end = ["INSERT INTO run_logs", "INSERT INTO run_files", "UPDATE runs SET"]
     if svc.db.dialect.name == "postgresql":

@@ -78,7 +78,7 @@ class ActivityService:
         """The job's last `limit` ended runs, oldest first: {"id", "state", "outcome",
         "dry_run", "finished_at" (ISO 8601), "duration_s" (None if it never started),
         "bytes"}. JobNotFound for an unknown name."""
-        job_name = self.svc.jobs.show(name)["name"]
+        job_name = self.svc.jobs.show(name).name
         with reading(self.svc.sessions) as session:
             rows = activity_store.ended_of_job(session, job_name, limit)
         return [

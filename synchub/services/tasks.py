@@ -102,15 +102,19 @@ class TaskService:
         now) and `last_run_at` (when its last run ended)."""
         views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
-            ids = [v["id"] for v in views]
+            ids = [v.id for v in views]
             sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
             last = job_runs.last_finished(session, ids)
-        for view in views:
-            view["files_sent"] = sent.get(view["id"], 0)
-            view["running"] = view["id"] in running
-            view["last_run_at"] = iso(last.get(view["id"]))
-        return views
+        return [
+            view.as_dict()
+            | {
+                "files_sent": sent.get(view.id, 0),
+                "running": view.id in running,
+                "last_run_at": iso(last.get(view.id)),
+            }
+            for view in views
+        ]
 
     def files_sent(self) -> int:
         """How many files the watched folders have sent, deleted tasks included."""

@@ -23,6 +23,7 @@ from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.engines.rclone.params import parse_location
 from synchub.services import folders
+from synchub.services.jobs.job_views import JobView
 
 router = APIRouter()
 
@@ -209,7 +210,7 @@ def create_folder(body: NewFolder, svc: OperatorServices) -> dict[str, Any]:
         made = svc.folders.add(body.folder())
     except InvalidInput as exc:  # the console's form errors are 400s
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
-    (view,) = [v for v in svc.tasks.folders() if v["id"] == made["id"]]
+    (view,) = [v for v in svc.tasks.folders() if v["id"] == made.id]
     return folder_item(view)
 
 
@@ -254,14 +255,14 @@ def list_tasks(
         offset=(page - 1) * per_page,
         limit=per_page,
     )
-    jobs = {v["id"]: v for v in svc.jobs.watched()}
+    jobs = {v.id: v for v in svc.jobs.watched()}
     return listing([task_item(t, jobs.get(t["job_id"])) for t in views], total, page, per_page)
 
 
-def task_item(task: dict[str, Any], job: dict[str, Any] | None) -> dict[str, Any]:
+def task_item(task: dict[str, Any], job: JobView | None) -> dict[str, Any]:
     source = destination = ""
     if job is not None:
-        source, destination = job["params"]["source"], job["params"]["destination"]
+        source, destination = job.params["source"], job.params["destination"]
     remote, remote_path = _location(destination) if destination else (None, "")
     sending = task["state"] == TaskState.TRANSFERRING
     return {
@@ -329,7 +330,7 @@ def retry_task(
             status.HTTP_400_BAD_REQUEST, "only a retry can be asked here: send status 0"
         )
     view = svc.tasks.retry(_task_id(task_id), Trigger.API)
-    jobs = {v["id"]: v for v in svc.jobs.watched()}
+    jobs = {v.id: v for v in svc.jobs.watched()}
     return task_item(view, jobs.get(view["job_id"]))
 
 

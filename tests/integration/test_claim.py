@@ -82,7 +82,7 @@ def test_a_queued_run_is_claimed_once_with_what_running_it_needs(
     assert claimed is not None
     job = svc.jobs.show("j")
     assert (claimed.run_id, claimed.attempt, claimed.first_run) == (run_id, 1, True)
-    assert (claimed.job_id, claimed.job_name, claimed.kind) == (job["id"], "j", "scripted")
+    assert (claimed.job_id, claimed.job_name, claimed.kind) == (job.id, "j", "scripted")
     assert claimed.params["result"] == "ok"
     assert (claimed.timeout_s, claimed.watch, claimed.only_path) == (3600, False, None)
     assert (claimed.dry_run, claimed.allow_deletes, claimed.resync) == (False, False, False)

@@ -226,7 +226,7 @@ def test_workers_racing_for_different_runs_of_one_job_start_only_one(
     if alone and not db_url.startswith("postgresql"):
         pytest.skip("the claim in one statement is PostgreSQL's (migration 0008)")
     add(svc, "j", overlap=overlap)
-    job_id = svc.jobs.show("j")["id"]
+    job_id = svc.jobs.show("j").id
     for _ in range(5):
         run_ids = [svc.runs.request("j") for _ in range(6)]
         with transaction(svc.sessions) as session:

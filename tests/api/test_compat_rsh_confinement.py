@@ -80,11 +80,11 @@ class Unchanged:
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.jobs = [j["name"] for j in api.svc.jobs.list()]
+        self.jobs = [j.name for j in api.svc.jobs.list()]
         self.events = len(api.svc.audit.page(limit=1000))
 
     def check(self) -> None:
-        assert [j["name"] for j in self.api.svc.jobs.list()] == self.jobs
+        assert [j.name for j in self.api.svc.jobs.list()] == self.jobs
         assert len(self.api.svc.audit.page(limit=1000)) == self.events
 
 

@@ -119,7 +119,7 @@ def test_a_viewers_and_an_operators_posts_are_refused_and_change_nothing(
             data = {"csrf": csrf, **job_form(disk, name="sneaky"), "type": "local"}
             answer = client.post(path, data=data)
             assert answer.status_code == 403, path
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     assert api.svc.runs.page(job="docs") == []
     assert [r.name for r in api.svc.remotes.list()] == ["disk"]
 
@@ -131,7 +131,7 @@ def test_every_new_write_wants_its_csrf_token(api: Api, disk: Path) -> None:
         answer = client.post(path, data={**job_form(disk), "csrf": "forged"})
         assert answer.status_code == 403, path
         assert "reload the page" in answer.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     assert api.svc.runs.page(job="docs") == []
 
 
@@ -209,7 +209,7 @@ def test_every_error_is_shown_beside_its_field_and_what_was_typed_is_kept(
     assert "--config=/etc/passwd</textarea>" in answer.text
     cron = re.search(r'<input id="f-cron"[^>]*>', answer.text)
     assert cron and 'aria-describedby="help-cron err-cron" aria-invalid="true"' in cron.group(0)
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_the_api_reads_several_problems_as_the_first_as_it_always_did(api: Api) -> None:
@@ -480,7 +480,7 @@ def test_the_job_form_is_checked_as_it_is_filled_in_and_nothing_is_saved(
     edit = client.post("/jobs/docs/check", data={**typed, "retries": "1", "queue": "a b"},
                        headers=htmx)  # fmt: skip
     assert "Bad queue name" in error_of(edit, "queue")[0] and error_of(edit, "name") == []
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     assert api.svc.jobs.show("docs").schedule.cron == "0 3 * * *"
     viewer = sign_in(api, "viewer")
     refused = viewer.post("/jobs/new/check", data=typed,

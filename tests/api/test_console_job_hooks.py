@@ -179,7 +179,7 @@ def test_hostile_text_is_shown_as_text_and_a_typed_webhook_is_never_sent_back(
     many = {f"hook.{i}.target": "/bin/true" for i in range(120)}
     flood = client.post("/jobs/new", data={"csrf": csrf, **job_form(disk), **many})
     assert flood.status_code == 422 and "more than 100 fields" in flood.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_the_live_check_puts_a_hooks_error_beside_its_row(api: Api, disk: Path) -> None:
@@ -192,7 +192,7 @@ def test_the_live_check_puts_a_hooks_error_beside_its_row(api: Api, disk: Path) 
     errs = re.search(r'id="errs-hook-1-target" hx-swap-oob="true"[^>]*>(.*?)</div>', answer.text)
     assert errs and "hooks.after[0]" in errs.group(1) and "absolute path" in errs.group(1)
     assert 'id="errs-hook-0-target" hx-swap-oob="true" aria-live="polite"></div>' in answer.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_a_job_others_run_after_shows_both_sides(api: Api, disk: Path) -> None:

@@ -34,7 +34,7 @@ DAY = timedelta(days=1)
 
 
 def add(svc: Services, name: str, **kw: Any) -> int:
-    return int(svc.jobs.add(name, JobFields(kind="scripted", params={}, **kw))["id"])
+    return int(svc.jobs.add(name, JobFields(kind="scripted", params={}, **kw)).id)
 
 
 def seed(

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from synchub.core.errors import InvalidInput
 from synchub.core.hooks import url_hint
+
+if TYPE_CHECKING:
+    from synchub.services.jobs.job_views import JobView
 
 Hook = Annotated[
     list[str] | None,
@@ -80,21 +83,20 @@ def _argv(text: str, option: str) -> Any:
         ) from None
 
 
-def hook_lines(view: dict[str, Any]) -> list[str]:
+def hook_lines(view: JobView) -> list[str]:
     """`job show`'s lines for the job's hooks and chains, both ways."""
     lines = []
-    for event, hooks in (view.get("hooks") or {}).items():
+    for event, hooks in view.hooks.items():
         for hook in hooks:
-            if "url" in hook:  # a webhook, by its URL's hint
-                argv = f"POST {hook['url']}"
+            if hook.command is None:  # a webhook, by its URL's hint
+                argv = f"POST {hook.url}"
             else:
-                argv = " ".join(shlex.quote(arg) for arg in hook["command"])
+                argv = " ".join(shlex.quote(arg) for arg in hook.command)
             lines.append(
-                f"  hook {event}: {argv} (timeout {hook['timeout_s']}s, on error "
-                f"{hook['on_error']})"
+                f"  hook {event}: {argv} (timeout {hook.timeout_s}s, on error {hook.on_error})"
             )
-    for link in view.get("after") or []:
-        lines.append(f"  runs after {link['job']} ({link['on']})")
-    for link in view.get("chained_by") or []:
-        lines.append(f"  followed by {link['job']} (on {link['on']})")
+    for link in view.after:
+        lines.append(f"  runs after {link.job} ({link.on.value})")
+    for link in view.chained_by:
+        lines.append(f"  followed by {link.job} (on {link.on.value})")
     return lines

@@ -4,11 +4,14 @@ words `job add` and `job edit` add about what was saved."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from synchub.cli import tables
 from synchub.cli.hooks import hook_lines
 from synchub.cli.shared import err, out
+
+if TYPE_CHECKING:
+    from synchub.services.jobs.job_views import JobView, LastRun, ScheduleView
 
 JOB_COLUMNS = (
     tables.Column("name", tables.Fit.END, least=16),
@@ -20,31 +23,31 @@ JOB_COLUMNS = (
 )
 
 
-def job_row(view: dict[str, Any], layout: tables.Layout) -> list[str]:
-    p, last = view["params"], view["last_run"]
+def job_row(view: JobView, last: LastRun | None, layout: tables.Layout) -> list[str]:
+    p = view.params
     what = (
         f"{p.get('op')} {p.get('source')}{tables.ARROW}{p.get('destination')}"
-        if view["kind"] == "rclone"
-        else view["kind"]
+        if view.kind == "rclone"
+        else view.kind
     )
     return [
-        view["name"],
+        view.name,
         what,
-        short_schedule(view["schedule"]) + (" + watch" if view.get("watch") else ""),
-        layout.when(view["next_fire_at"]) if view["enabled"] else "disabled",
-        "-" if last is None else last["state"] + (" (dry run)" if last["dry_run"] else ""),
-        "-" if last is None else layout.when(last["at"]),
+        short_schedule(view.schedule) + (" + watch" if view.watch else ""),
+        layout.when(view.next_fire_at) if view.enabled else "disabled",
+        "-" if last is None else last.state + (" (dry run)" if last.dry_run else ""),
+        "-" if last is None else layout.when(last.at),
     ]
 
 
-def short_schedule(schedule: dict[str, Any]) -> str:
+def short_schedule(schedule: ScheduleView) -> str:
     """'30 2 * * * (Europe/Berlin)', 'every 15m' or 'manual': a table's width."""
-    if schedule["kind"] == "cron":
-        return f"{schedule['cron']} ({schedule['tz']})"
-    if schedule["kind"] == "interval":
+    if schedule.kind == "cron":
+        return f"{schedule.cron} ({schedule.tz})"
+    if schedule.kind == "interval" and schedule.every_s is not None:
         from synchub.core.durations import format_duration
 
-        return f"every {format_duration(schedule['every_s'])}"
+        return f"every {format_duration(schedule.every_s)}"
     return "manual"
 
 
@@ -53,80 +56,68 @@ def _retry_window(delay_s: int) -> str:
     return f"{delay_s / 2:g}-{delay_s}s"
 
 
-def print_job(view: dict[str, Any]) -> None:
-    p, sched = view["params"], view["schedule"]
-    state = "enabled" if view["enabled"] else "disabled"
-    out.print(f"[bold]{view['name']}[/] ({view['kind']}, {state})")
-    if view["kind"] == "rclone":
+def print_job(view: JobView, next_fires: list[str]) -> None:
+    p = view.params
+    state = "enabled" if view.enabled else "disabled"
+    out.print(f"[bold]{view.name}[/] ({view.kind}, {state})")
+    if view.kind == "rclone":
         out.print(f"  {p['op']} {p['source']} -> {p['destination']}", markup=False)
         for rule in p.get("filters", []):
             out.print(f"  filter {rule}", markup=False)
         if p.get("options"):
             out.print(f"  options {' '.join(p['options'])}", markup=False)
-        if view.get("delete_guard"):
-            out.print(f"  delete guard {view['delete_guard']}", markup=False)
-        if view.get("require_marker"):
-            out.print(f"  requires {view['require_marker']} at the source root", markup=False)
-        if view.get("check_access") is not None:
-            checked = "on (RCLONE_TEST at both roots)" if view["check_access"] else "off"
-            out.print(f"  access check {checked}", markup=False)
-        if view.get("keep_deleted"):
-            out.print(
-                f"  keeps deleted and overwritten files {view['keep_deleted']} in .synchub-trash/",
-                markup=False,
-            )
+        _print_safety(view)
     else:
         out.print(f"  params {json.dumps(p)}", markup=False)
-    out.print(f"  schedule: {sched['description']}, misfire {view['misfire']}", markup=False)
-    if view.get("watch"):
-        problem = view.get("watch_problem")
+    out.print(f"  schedule: {view.schedule.description}, misfire {view.misfire}", markup=False)
+    if view.watch:
+        problem = view.watch_problem
         out.print(
             f"  watched folder: {problem}" if problem else "  watched folder: changes start runs",
             markup=False,
         )
-    timeout = f"{view['timeout_s']}s" if view["timeout_s"] else "none"
+    timeout = f"{view.timeout_s}s" if view.timeout_s else "none"
     out.print(
-        f"  retries {view['retries']} (first after {_retry_window(view['retry_delay_s'])}), "
-        f"timeout {timeout}, overlap {view['overlap']}, queue {view['queue']}",
+        f"  retries {view.retries} (first after {_retry_window(view.retry_delay_s)}), "
+        f"timeout {timeout}, overlap {view.overlap}, queue {view.queue}",
         markup=False,
     )
-    if view["tags"]:
-        out.print(f"  tags {', '.join(view['tags'])}", markup=False)
-    if view.get("stale_after_s") or view.get("long_after_s"):
+    if view.tags:
+        out.print(f"  tags {', '.join(view.tags)}", markup=False)
+    if view.stale_after_s or view.long_after_s:
         from synchub.core.durations import format_duration
 
-        stale, long = view.get("stale_after_s"), view.get("long_after_s")
+        stale, long = view.stale_after_s, view.long_after_s
         out.print(
             f"  alerts: stale after {format_duration(stale) if stale else 'auto'}, "
             f"long after {format_duration(long) if long else 'auto'}",
             markup=False,
         )
-    if view.get("muted_until"):
-        out.print(f"  alerts muted until {view['muted_until']}", markup=False)
+    if view.muted_until:
+        out.print(f"  alerts muted until {view.muted_until}", markup=False)
     for line in hook_lines(view):
         out.print(line, markup=False)
-    if view.get("keep_runs") or view.get("keep_logs"):
+    if view.keep_runs or view.keep_logs:
         out.print(
-            f"  keeps runs {view.get('keep_runs') or 'by default'}, "
-            f"logs {view.get('keep_logs') or 'by default'}",
+            f"  keeps runs {view.keep_runs or 'by default'}, logs {view.keep_logs or 'by default'}",
             markup=False,
         )
-    if view.get("windows"):
+    if view.windows:
         out.print(
-            f"  runs only in {', '.join(view['windows'])} ({view['windows_tz']}); "
+            f"  runs only in {', '.join(view.windows)} ({view.windows_tz}); "
             "manual runs at any hour",
             markup=False,
         )
-    if view["next_fires"]:
+    if next_fires:
         out.print("  next fires:")
-        for line in fire_lines(view, view["next_fires"]):
+        for line in fire_lines(view, next_fires):
             out.print(f"    {line}", markup=False)
 
 
-def fire_lines(view: dict[str, Any], fires: list[str]) -> list[str]:
+def fire_lines(view: JobView, fires: list[str]) -> list[str]:
     """Each fire time (ISO), with when its run may start when a run window makes it
     wait: the cron fires on time, its run starts at the window's opening."""
-    windows, tz = view.get("windows"), view.get("windows_tz")
+    windows, tz = view.windows, view.windows_tz
     if not windows or not tz or not fires:
         return list(fires)
     from datetime import datetime
@@ -148,6 +139,22 @@ def fire_lines(view: dict[str, Any], fires: list[str]) -> list[str]:
     return lines
 
 
+def _print_safety(view: JobView) -> None:
+    """An rclone job's delete guard, marker, access check and kept versions."""
+    if view.delete_guard:
+        out.print(f"  delete guard {view.delete_guard}", markup=False)
+    if view.require_marker:
+        out.print(f"  requires {view.require_marker} at the source root", markup=False)
+    if view.check_access is not None:
+        checked = "on (RCLONE_TEST at both roots)" if view.check_access else "off"
+        out.print(f"  access check {checked}", markup=False)
+    if view.keep_deleted:
+        out.print(
+            f"  keeps deleted and overwritten files {view.keep_deleted} in .synchub-trash/",
+            markup=False,
+        )
+
+
 def guarded_at(guard: str) -> str:
     """The delete guard `guard` in words, for one line."""
     if guard == "off":
@@ -156,12 +163,12 @@ def guarded_at(guard: str) -> str:
     return f"guarded at {limit}: a run that would delete more stops before changing anything"
 
 
-def warn_unwatched(view: dict[str, Any]) -> None:
+def warn_unwatched(view: JobView) -> None:
     """A watched folder that cannot be watched yet is saved (a drive may be plugged
     in later), with a word about it."""
-    if view.get("watch_problem"):
+    if view.watch_problem:
         err.print(
-            f"warning: {view['watch_problem']}; the job is saved, and the folder is "
+            f"warning: {view.watch_problem}; the job is saved, and the folder is "
             "watched once it can be (`synchub job show` tells)",
             markup=False,
         )

@@ -3,7 +3,7 @@ mute, remove, and run now."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -66,6 +66,9 @@ from synchub.cli.shared import JsonOpt, emit, errors, out, services
 from synchub.cli.typer_app import typer_app
 from synchub.core.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from synchub.services.jobs.job_views import JobView, LastRun
+
 job_app = typer_app(help="Jobs: what to sync, and when.")
 
 
@@ -118,19 +121,20 @@ def job_add(
     with services() as svc:
         spec = job_fields(name, kind or "rclone", flags, enabled=not disabled)
         view = svc.jobs.add(name, spec)
-        nxt = view["next_fire_at"]
+        nxt = view.next_fire_at
         out.print(
-            f"added job [bold]{name}[/]: {view['schedule']['description']}"
+            f"added job [bold]{name}[/]: {view.schedule.description}"
             + (f", next at {fire_lines(view, [nxt])[0]}" if nxt else "")
         )
         warn_unwatched(view)
-        if op is None and view["kind"] == "rclone" and view["params"].get("op") == "sync":
+        guard = view.delete_guard  # a sync job always has one
+        if op is None and view.params.get("op") == "sync" and guard is not None:
             out.print(
                 f"op sync (the default): files missing from the source are deleted at "
-                f"{view['params']['destination']}, {guarded_at(view['delete_guard'])}",
+                f"{view.params['destination']}, {guarded_at(guard)}",
                 markup=False,
             )
-        if view.get("check_access"):
+        if view.check_access:
             out.print(
                 "bisync access check on: the first run puts RCLONE_TEST at both roots, and "
                 "a run stops if it is then missing on one side (--no-check-access: off)",
@@ -190,10 +194,10 @@ def job_edit(
         if tz is not None and cron is None:
             if every or manual:
                 raise InvalidInput(TZ_WITHOUT_CRON)
-            if svc.jobs.show(name)["schedule"]["kind"] != "cron":
+            if svc.jobs.show(name).schedule.kind != "cron":
                 raise InvalidInput(f"{TZ_WITHOUT_CRON}; job {name} has no cron schedule")
         cleared = cleared_lists(flags)
-        job_kind = kind or svc.jobs.show(name)["kind"]
+        job_kind = kind or svc.jobs.show(name).kind
         spec = job_fields(
             name,
             job_kind,
@@ -209,7 +213,7 @@ def job_edit(
             return
         out.print(
             f"changed job [bold]{name}[/] ({', '.join(edited.changed)}): "
-            f"{edited.view['schedule']['description']}"
+            f"{edited.view.schedule.description}"
         )
         warn_unwatched(edited.view)
 
@@ -221,13 +225,17 @@ def job_list(as_json: JsonOpt = False) -> None:
         views = svc.jobs.list()
         last_runs = svc.overview.last_runs()
         now = svc.clock.now()
-    for view in views:
-        view["last_run"] = last_runs.get(view["id"])
     if as_json:
-        emit(views)
+        emit([_with_last_run(v, last_runs.get(v.id)) for v in views])
         return
     layout = tables.stdout_layout(now)
-    tables.print_table(JOB_COLUMNS, [job_row(v, layout) for v in views], layout)
+    rows = [job_row(v, last_runs.get(v.id), layout) for v in views]
+    tables.print_table(JOB_COLUMNS, rows, layout)
+
+
+def _with_last_run(view: JobView, last: LastRun | None) -> dict[str, Any]:
+    """`job list --json`'s entry: the job's view with its last run."""
+    return view.as_dict() | {"last_run": last.as_dict() if last is not None else None}
 
 
 @job_app.command("show")
@@ -235,11 +243,11 @@ def job_show(name: str, as_json: JsonOpt = False) -> None:
     """Show a job and its next fire times."""
     with services() as svc:
         view = svc.jobs.show(name)
-        view["next_fires"] = [t.isoformat() for t in svc.jobs.next(name, 5)]
+        fires = [t.isoformat() for t in svc.jobs.next(name, 5)]
         if as_json:
-            emit(view)
+            emit(view.as_dict() | {"next_fires": fires})
             return
-        print_job(view)
+        print_job(view, fires)
 
 
 @job_app.command("enable")
@@ -247,7 +255,7 @@ def job_enable(name: str) -> None:
     """Switch a job on; its schedule counts from now."""
     with services() as svc:
         view = svc.jobs.set_enabled(name, True)
-        out.print(f"enabled [bold]{name}[/]; next fire {view['next_fire_at'] or '-'}")
+        out.print(f"enabled [bold]{name}[/]; next fire {view.next_fire_at or '-'}")
 
 
 @job_app.command("disable")
@@ -266,7 +274,7 @@ def job_mute(
     """Send no alert for a job for a while (runs go on); a new mute replaces the old."""
     with services() as svc:
         view = svc.jobs.mute(name, duration)
-    out.print(f"muted alerts of [bold]{name}[/] until {view['muted_until']}")
+    out.print(f"muted alerts of [bold]{name}[/] until {view.muted_until}")
 
 
 @job_app.command("unmute")
@@ -290,11 +298,11 @@ def job_remove(
     with services() as svc:
         outcome = svc.jobs.remove(name, keep_history=keep_history)
         if keep_history:
-            out.print(f"removed job [bold]{name}[/]; kept its {outcome['runs_kept']} run(s)")
+            out.print(f"removed job [bold]{name}[/]; kept its {outcome.runs_kept} run(s)")
         else:
-            out.print(f"removed job [bold]{name}[/] and its {outcome['runs_deleted']} run(s)")
-        if outcome["runs_cancelled"]:
-            ids = ", ".join(str(i) for i in outcome["runs_cancelled"])
+            out.print(f"removed job [bold]{name}[/] and its {outcome.runs_deleted} run(s)")
+        if outcome.runs_cancelled:
+            ids = ", ".join(str(i) for i in outcome.runs_cancelled)
             out.print(f"cancelled waiting run(s) {ids}")
 
 
@@ -314,7 +322,7 @@ def job_next(
         for line in fire_lines(view, fires):
             out.print(line, markup=False)
         if not fires:
-            enabled = view["enabled"]
+            enabled = view.enabled
             out.print("manual runs only" if enabled else "disabled: it fires nothing until enabled")
 
 

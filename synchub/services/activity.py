@@ -122,7 +122,7 @@ class ActivityService:
     def job_history(self, name: str, limit: int = HISTORY_RUNS) -> list[EndedRun]:
         """The job's last `limit` ended runs, oldest first. JobNotFound for an unknown
         name."""
-        job_name = self.svc.jobs.show(name)["name"]
+        job_name = self.svc.jobs.show(name).name
         with reading(self.svc.sessions) as session:
             rows = activity_store.ended_of_job(session, job_name, limit)
         return [

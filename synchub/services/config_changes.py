@@ -27,6 +27,7 @@ from synchub.services.config_file import (
     resolve,
 )
 from synchub.services.jobs.fields import DEFAULTS, JobFields
+from synchub.services.jobs.job_views import JobView, ScheduleView
 from synchub.services.masks import MASK
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class Planner:
     def _jobs(
         self, entries: dict[str, BaseModel], steps: list[_Step], removals: list[_Step]
     ) -> None:
-        current = {str(v["name"]): v for v in self.svc.jobs.list()}
+        current = {v.name: v for v in self.svc.jobs.list()}
         for name, entry in entries.items():
             given = self._job_values(name, entry)
             if name in current:
@@ -177,7 +178,7 @@ class Planner:
             for event, items in hooks.items()
         }
 
-    def _job_edit(self, given: dict[str, Any], view: dict[str, Any]) -> JobFields:
+    def _job_edit(self, given: dict[str, Any], view: JobView) -> JobFields:
         """The edit that makes a job what the file says: each known field left out takes
         its default, params are replaced whole, and the schedule is given only when it
         differs (a schedule given again would count from now)."""
@@ -192,7 +193,7 @@ class Planner:
         if cron is not None:
             tz = tz or self.svc.settings.default_tz or local_zone_name()
         values.update(cron=cron, every=every, tz=tz)
-        if _same_schedule(view["schedule"], cron, every, tz):
+        if _same_schedule(view.schedule, cron, every, tz):
             values.update(cron=None, every=None, tz=None)
         elif cron is None and every is None and tz is None:
             values["manual"] = True
@@ -330,17 +331,17 @@ def _no_keep(values: dict[str, str], what: str) -> None:
 
 
 def _same_schedule(
-    schedule: dict[str, Any], cron: str | None, every: str | None, tz: str | None
+    schedule: ScheduleView, cron: str | None, every: str | None, tz: str | None
 ) -> bool:
-    kind = schedule["kind"]
+    kind = schedule.kind
     if cron is not None:
-        return every is None and kind == "cron" and (schedule["cron"], schedule["tz"]) == (cron, tz)
+        return every is None and kind == "cron" and (schedule.cron, schedule.tz) == (cron, tz)
     if every is not None:
         try:
             seconds = parse_duration(every, what="interval")
         except InvalidInput:
             return False
-        return tz is None and kind == "interval" and schedule["every_s"] == seconds
+        return tz is None and kind == "interval" and schedule.every_s == seconds
     return tz is None and kind == "none"
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from synchub.core.durations import format_duration
 from synchub.services.config_file import EDIT_ONLY, IN_PARAMS, env_name, reference
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import HookView, JobView
 from synchub.services.masks import MASK
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ def document(
         remotes = sorted(svc.remotes.list(), key=lambda v: v.name)
         document["remotes"] = {v.name: _remote_entry(v, keep, warnings) for v in remotes}
     if "jobs" in wanted:
-        jobs = sorted(svc.jobs.list(), key=lambda v: str(v["name"]))
-        document["jobs"] = {v["name"]: _job_entry(v, keep) for v in jobs}
+        jobs = sorted(svc.jobs.list(), key=lambda v: v.name)
+        document["jobs"] = {v.name: _job_entry(v, keep) for v in jobs}
     if "alerts" in wanted:
         alerts = sorted(svc.alerts.list(), key=lambda v: v.name)
         document["alerts"] = {v.name: _alert_entry(v, keep) for v in alerts}
@@ -61,40 +62,51 @@ def _remote_entry(view: RemoteView, keep: bool, warnings: builtins.list[str]) ->
 JOB_KEYS = [f.name for f in fields(JobFields) if f.name not in EDIT_ONLY | IN_PARAMS]
 
 
-def _job_entry(view: dict[str, Any], keep: bool) -> dict[str, Any]:
+def _job_entry(view: JobView, keep: bool) -> dict[str, Any]:
     """A job's entry: JobFields' keys, each from the job's view under the same name,
     but for those the view shows in another form (the schedule, durations)."""
-    schedule = view["schedule"]
-    kind = schedule["kind"]
+    schedule = view.schedule
+    every = schedule.every_s if schedule.kind == "interval" else None
     shown: dict[str, Any] = {
-        "params": _params_entry(view["name"], view["params"], keep),
-        "cron": schedule["cron"],
-        "tz": schedule["tz"] if kind == "cron" else None,
-        "every": format_duration(schedule["every_s"]) if kind == "interval" else None,
-        "retry_delay": format_duration(view["retry_delay_s"]),
-        "timeout": format_duration(view["timeout_s"]) if view["timeout_s"] else None,
-        "stale_after": _duration_or_none(view.get("stale_after_s")),
-        "long_after": _duration_or_none(view.get("long_after_s")),
-        "after": [f"{link['job']}:{link['on']}" for link in view.get("after", [])],
-        "hooks": _hooks_entry(view["name"], view.get("hooks") or {}, keep),
-        "windows": view.get("windows") or None,  # none: the file says nothing of them
+        "kind": view.kind,
+        "params": _params_entry(view.name, view.params, keep),
+        "cron": schedule.cron,
+        "tz": schedule.tz if schedule.kind == "cron" else None,
+        "every": format_duration(every) if every is not None else None,
+        "retries": view.retries,
+        "retry_delay": format_duration(view.retry_delay_s),
+        "timeout": _duration_or_none(view.timeout_s),
+        "overlap": view.overlap,
+        "queue": view.queue,
+        "misfire": view.misfire,
+        "enabled": view.enabled,
+        "tags": view.tags,
+        "watch": view.watch,
+        "stale_after": _duration_or_none(view.stale_after_s),
+        "long_after": _duration_or_none(view.long_after_s),
+        "keep_runs": view.keep_runs,
+        "keep_logs": view.keep_logs,
+        "hooks": _hooks_entry(view.name, view.hooks, keep),
+        "after": [f"{link.job}:{link.on.value}" for link in view.after],
+        "windows": view.windows or None,  # none: the file says nothing of them
     }
     entry = {}
     for key in JOB_KEYS:
-        value = shown[key] if key in shown else view.get(key)
+        value = shown.get(key)
         if value is not None:
             entry[key] = value
     return entry
 
 
-def _hooks_entry(job: str, hooks: dict[str, Any], keep: bool) -> dict[str, Any]:
+def _hooks_entry(job: str, hooks: dict[str, builtins.list[HookView]], keep: bool) -> dict[str, Any]:
     """The job's hooks, a webhook's URL (a secret) as a reference to an environment
     variable, as for the job's env values: ${SYNCHUB_SECRET_JOB_<JOB>_HOOK_<EVENT>_<N>}."""
     return {
         event: [
-            {**hook, "url": reference(env_name("job", job, "hook", event, str(i)), keep=keep)}
-            if "url" in hook
-            else hook
+            hook.as_dict()
+            | {"url": reference(env_name("job", job, "hook", event, str(i)), keep=keep)}
+            if hook.command is None
+            else hook.as_dict()
             for i, hook in enumerate(items)
         ]
         for event, items in hooks.items()

@@ -283,7 +283,7 @@ class DoctorService:
         with reading(self.svc.sessions) as session:
             names = [row.name for row in job_store.watched(session)]
         for name in names:
-            trouble = self.svc.jobs.show(name).get("watch_problem")
+            trouble = self.svc.jobs.show(name).watch_problem
             if trouble:
                 yield problem(
                     "watched folders",

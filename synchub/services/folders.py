@@ -28,7 +28,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from synchub.engines.rclone.params import parse_location
 from synchub.scheduler.watch import local_folder
 from synchub.services import browse
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import JobView
 from synchub.services.tokens import Role
 from synchub.store import remotes as remote_store
 from synchub.store.db import reading
@@ -75,7 +76,7 @@ class FolderService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def add(self, folder: NewFolder) -> dict[str, Any]:
+    def add(self, folder: NewFolder) -> JobView:
         """Add `folder` as a watched job copying its source to ORIGIN:PATH; its view.
 
         Raises Forbidden for a remote source unless an admin asks; InvalidInput (or a
@@ -106,7 +107,7 @@ class FolderService:
         JobNotFound when no watched job has this id; Forbidden when its source is not
         a local folder inside the browse roots, unless an admin asks; JobRunning while
         a run of it runs."""
-        view = next((v for v in self.svc.jobs.watched() if v["id"] == job_id), None)
+        view = next((v for v in self.svc.jobs.watched() if v.id == job_id), None)
         if view is None:
             raise JobNotFound(f"No watched folder with id {job_id}")
         with reading(self.svc.sessions) as session:
@@ -115,12 +116,12 @@ class FolderService:
                 row = remote_store.get(session, name)
                 return row.type if row is not None else None
 
-            folder = local_folder(view["params"].get("source"), remote_type)
+            folder = local_folder(view.params.get("source"), remote_type)
         roots = self.svc.settings.browse_roots
         if folder is None or not browse.inside_roots(roots, folder):
             self._need_admin("removing a watched folder whose source is not inside the roots")
-        self.svc.jobs.remove(view["name"], keep_history=True)
-        return str(view["name"])
+        self.svc.jobs.remove(view.name, keep_history=True)
+        return view.name
 
     def _need_admin(self, what: str) -> None:
         role = self.svc.role

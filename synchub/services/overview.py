@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
 from synchub.core.schedules import Schedule, ScheduleKind, next_fires
+from synchub.services.jobs.job_views import JobView, LastRun
 from synchub.services.jobs.views import job_view
 from synchub.services.run_views import RunView, run_view
 from synchub.store import chains as chain_store
@@ -45,7 +46,7 @@ def stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
 class JobStatus:
     """One job as the overview sees it."""
 
-    job: dict[str, Any]  #: the job's view (JobService.show)
+    job: JobView  #: as JobService.show gives it
     last: RunView | None  #: its newest run that started or ended
     last_success_at: str | None  #: when its last successful run ended (ISO 8601)
     failing: bool  #: enabled, and its last run failed, timed out or was lost
@@ -89,22 +90,24 @@ class OverviewService:
         at most 1000), then the jobs by name without them; later pages (after the
         last name of the previous one) leave them out, shown already. `attention`,
         what `attention()` just answered, spares asking again which jobs fail."""
-        filters: dict[str, Any] = {"tag": tag, "enabled": enabled, "search": search}
         found = self.attention() if attention is None else attention
-        failed = {status.job["id"] for status in found if status.failing}
-        lead: builtins.list[dict[str, Any]] = []
+        failed = {status.job.id for status in found if status.failing}
+        lead: builtins.list[JobView] = []
         if failed and enabled is not False:  # a disabled job is never failing
-            lead, _ = self.svc.jobs.page(**{**filters, "enabled": True}, ids=failed, limit=1000)
+            lead, _ = self.svc.jobs.page(
+                tag=tag, enabled=True, search=search, ids=failed, limit=1000
+            )
         rest, more = self.svc.jobs.page(
-            **filters, not_ids={v["id"] for v in lead}, after=after, limit=limit
-        )
+            tag=tag, enabled=enabled, search=search, not_ids={v.id for v in lead}, after=after,
+            limit=limit,
+        )  # fmt: skip
         shown = rest if after is not None else lead + rest
         return self._statuses(shown), more
 
-    def _statuses(self, views: builtins.list[dict[str, Any]]) -> builtins.list[JobStatus]:
+    def _statuses(self, views: builtins.list[JobView]) -> builtins.list[JobStatus]:
         """The status of each of these job views: the same few queries for any number
         of jobs (no query per job)."""
-        ids = [view["id"] for view in views]
+        ids = [view.id for view in views]
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             latest = job_runs.latest_of_jobs(session, ids)
@@ -113,8 +116,7 @@ class OverviewService:
             failing = [i for i in ids if rows[i].enabled and _failed(latest.get(i))]
             since = job_runs.failing_since_of_jobs(session, failing)
             return [
-                self._status(view, rows[view["id"]], latest, successes, now, since)
-                for view in views
+                self._status(view, rows[view.id], latest, successes, now, since) for view in views
             ]
 
     def job(self, name: str) -> JobStatus:
@@ -122,7 +124,7 @@ class OverviewService:
         view = self.svc.jobs.show(name)
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            row = job_store.get_by_id(session, view["id"])
+            row = job_store.get_by_id(session, view.id)
             if row is None:
                 raise JobNotFound(f"No job named {name!r}")
             latest = job_runs.latest_of_jobs(session, [row.id])
@@ -153,23 +155,22 @@ class OverviewService:
             for row in rows:
                 view = job_view(row, now, links)
                 found.append(self._status(view, row, latest, successes, now, since))
-        return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
+        return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job.name))
 
-    def last_runs(self) -> dict[int, dict[str, Any]]:
-        """Each job's newest run that started or ended, by job id: {"id", "state",
-        "attempt", "dry_run", "at"}, `at` when it ended (started, while it runs; ISO
-        8601). Jobs without one are left out. The same few queries for any number
+    def last_runs(self) -> dict[int, LastRun]:
+        """Each job's newest run that started or ended, by job id; jobs without one
+        are left out. The same few queries for any number
         of jobs (`latest_of_jobs`), so a long job list does not ask once per job."""
         with reading(self.svc.sessions) as session:
             latest = job_runs.latest_of_jobs(session)
         return {
-            job_id: {
-                "id": run.id,
-                "state": run.state,
-                "attempt": run.attempt,
-                "dry_run": run.dry_run,
-                "at": (run.finished_at or run.started_at or run.created_at).isoformat(),
-            }
+            job_id: LastRun(
+                id=run.id,
+                state=run.state,
+                attempt=run.attempt,
+                dry_run=run.dry_run,
+                at=(run.finished_at or run.started_at or run.created_at).isoformat(),
+            )
             for job_id, run in latest.items()
         }
 
@@ -188,7 +189,7 @@ class OverviewService:
 
     def _status(
         self,
-        view: dict[str, Any],
+        view: JobView,
         row: JobRow,
         latest: dict[int, RunRow],
         successes: dict[int, datetime],

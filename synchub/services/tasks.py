@@ -25,6 +25,7 @@ from synchub.store.tables import FileTaskRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
+    from synchub.services.jobs.job_views import JobView
 
 #: A path and its job's name -> whether a task is wanted (e.g. a regex).
 Match = Callable[[str, str], bool]
@@ -78,7 +79,7 @@ class TaskView:
 class WatchedFolder:
     """A watched-folder job and what its runs did."""
 
-    job: dict[str, Any]  #: the job's view
+    job: JobView  #: the job's view
     files_sent: int  #: by its runs, ever: deleting tasks does not lower it
     running: bool  #: a run of it runs now
     last_run_at: str | None  #: when its last run ended (ISO 8601)
@@ -164,16 +165,16 @@ class TaskService:
         """The watched-folder jobs, oldest first, each with what its runs did."""
         views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
-            ids = [v["id"] for v in views]
+            ids = [v.id for v in views]
             sent = store.sent_by_job(session)
             running = run_store.running_job_ids(session)
             last = job_runs.last_finished(session, ids)
         return [
             WatchedFolder(
                 job=view,
-                files_sent=sent.get(view["id"], 0),
-                running=view["id"] in running,
-                last_run_at=iso(last.get(view["id"])),
+                files_sent=sent.get(view.id, 0),
+                running=view.id in running,
+                last_run_at=iso(last.get(view.id)),
             )
             for view in views
         ]

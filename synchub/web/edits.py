@@ -9,7 +9,7 @@ page (the services refuse "new" as a job or remote name)."""
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from anyio.to_thread import run_sync
@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from synchub.core.errors import AlreadyExists, InvalidInput
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import JobView, ScheduleChecked
 from synchub.services.tokens import Role, TokenService
 from synchub.web import console
 from synchub.web.console import Templates, Visit, redirect, writer
@@ -90,9 +91,9 @@ def router(templates: Templates) -> APIRouter:
         except AlreadyExists as exc:
             form = JobForm(form.values, form.kind, {"name": [exc.message]}, form.hooks)
             return job_page(request, visit, form, code=409)
-        return redirect(f"/jobs/{name}", f"Job {name} added: {view['schedule']['description']}.")
+        return redirect(f"/jobs/{name}", f"Job {name} added: {view.schedule.description}.")
 
-    async def checked(visit: Visit, form: JobForm, name: str, job: Any) -> Response:
+    async def checked(visit: Visit, form: JobForm, name: str, job: JobView | None) -> Response:
         """Every input's errors as the services see them now, each swapped in beside
         its input (htmx out-of-band): nothing is saved."""
         try:
@@ -116,7 +117,7 @@ def router(templates: Templates) -> APIRouter:
     async def check_job_edit(request: Request, name: str) -> Response:
         visit = await writer(request, Role.ADMIN)
         current = await run_sync(visit.svc.jobs.show, name)
-        form = JobForm.posted(await console.form(request), kind=current["kind"])
+        form = JobForm.posted(await console.form(request), kind=current.kind)
         return await checked(visit, form, name, current)
 
     @edits.get("/jobs/{name}/edit")
@@ -129,7 +130,7 @@ def router(templates: Templates) -> APIRouter:
     async def edit_job(request: Request, name: str) -> Response:
         visit = await writer(request, Role.ADMIN)
         current = await run_sync(visit.svc.jobs.show, name)
-        form = JobForm.posted(await console.form(request), kind=current["kind"])
+        form = JobForm.posted(await console.form(request), kind=current.kind)
         form = JobForm({**form.values, "name": name}, form.kind, hooks=form.hooks)
         try:
             spec = await run_sync(_spec, visit, form, name, current)
@@ -151,7 +152,7 @@ def router(templates: Templates) -> APIRouter:
         visit = await writer(request, Role.ADMIN)
         keep = bool((await console.form(request)).get("keep_history"))
         done = await run_sync(functools.partial(visit.svc.jobs.remove, name, keep_history=keep))
-        count = done["runs_kept"] if keep else done["runs_deleted"]
+        count = done.runs_kept if keep else done.runs_deleted
         runs = f"its {count} {'run' if count == 1 else 'runs'} " + (
             "kept, to read" if keep else "deleted"
         )
@@ -264,7 +265,7 @@ def router(templates: Templates) -> APIRouter:
     return edits
 
 
-def _spec(visit: Visit, form: JobForm, name: str, current: dict[str, Any] | None) -> JobFields:
+def _spec(visit: Visit, form: JobForm, name: str, current: JobView | None) -> JobFields:
     """The form's JobFields. An input that is not even of its type (a hook that is no
     command) is refused with every problem the services find in the rest, at once."""
     spec, problems = form.spec(current)
@@ -275,12 +276,10 @@ def _spec(visit: Visit, form: JobForm, name: str, current: dict[str, Any] | None
     return spec
 
 
-def _preview(visit: Visit, schedule: str, cron: str, tz: str, every: str) -> dict[str, Any]:
-    """check_schedule's answer for the schedule typed, with the kind chosen."""
+def _preview(visit: Visit, schedule: str, cron: str, tz: str, every: str) -> ScheduleChecked | None:
+    """check_schedule's answer for the schedule typed; None for manual runs only."""
     if schedule == "cron":
-        found = visit.svc.jobs.check_schedule(cron=cron, tz=tz.strip() or None)
-    elif schedule == "every":
-        found = visit.svc.jobs.check_schedule(every=every, tz=tz.strip() or None)
-    else:
-        return {"kind": "none"}
-    return {"kind": schedule, **found}
+        return visit.svc.jobs.check_schedule(cron=cron, tz=tz.strip() or None)
+    if schedule == "every":
+        return visit.svc.jobs.check_schedule(every=every, tz=tz.strip() or None)
+    return None

@@ -18,6 +18,7 @@ from typing import Any
 from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidInput
 from synchub.core.hooks import DEFAULT_TIMEOUT_S, MAX_HOOKS, HookEvent
+from synchub.services.jobs.job_views import HookView
 
 EVENTS = tuple(e.value for e in HookEvent)
 #: Rows read from a post: ten hooks for each event.
@@ -56,15 +57,19 @@ class HookRow:
         return self.is_url and self.target.strip().endswith("…")
 
 
-def of_view(hooks: Mapping[str, list[dict[str, Any]]]) -> list[HookRow]:
+def of_view(hooks: Mapping[str, list[HookView]]) -> list[HookRow]:
     """The rows showing a job's hooks (a job's view: webhooks by their hints)."""
     rows = []
     for event, items in hooks.items():
         for hook in items:
-            target = hook["url"] if "url" in hook else json.dumps(hook["command"])
-            timeout = "" if hook["timeout_s"] == DEFAULT_TIMEOUT_S else _text(hook["timeout_s"])
-            rows.append(HookRow(event, target, timeout, hook["on_error"]))
+            timeout = "" if hook.timeout_s == DEFAULT_TIMEOUT_S else _text(hook.timeout_s)
+            rows.append(HookRow(event, _shown_target(hook), timeout, hook.on_error))
     return rows
+
+
+def _shown_target(hook: HookView) -> str:
+    """A command as JSON, a webhook by its URL's hint."""
+    return json.dumps(hook.command) if hook.command is not None else hook.url or ""
 
 
 def posted(fields: Mapping[str, str]) -> list[HookRow]:
@@ -126,19 +131,20 @@ def _target(row: HookRow, i: int) -> dict[str, Any]:
     )
 
 
-def same(given_hooks: dict[str, list[dict[str, Any]]], view: Mapping[str, Any]) -> bool:
+def same(given_hooks: dict[str, list[dict[str, Any]]], view: Mapping[str, list[HookView]]) -> bool:
     """Whether the hooks given are those the job has (its view's): an edit keeps them."""
-
-    def key(hooks: Mapping[str, Any], stored: bool) -> list[tuple[Any, ...]]:
-        out = []
-        for event, items in hooks.items():
-            for h in items:
-                target = h.get("url") or json.dumps(h.get("command"))
-                timeout = h.get("timeout_s") if stored else _seconds(h.get("timeout"))
-                out.append((event, target, timeout, h.get("on_error", "continue")))
-        return out
-
-    return key(given_hooks, stored=False) == key(view, stored=True)
+    given = [
+        (event, h.get("url") or json.dumps(h.get("command")), _seconds(h.get("timeout")),
+         h.get("on_error", "continue"))
+        for event, items in given_hooks.items()
+        for h in items
+    ]  # fmt: skip
+    kept = [
+        (event, _shown_target(h), h.timeout_s, h.on_error)
+        for event, items in view.items()
+        for h in items
+    ]
+    return given == kept
 
 
 def row_input(message: str, rows_of: dict[str, int]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from synchub.core.durations import format_duration, parse_duration
 from synchub.core.errors import InvalidFields, InvalidInput, Problems
 from synchub.services.jobs.fields import DEFAULTS, JobFields
+from synchub.services.jobs.job_views import JobView
 from synchub.web import hook_rows
 from synchub.web.hook_rows import HookRow
 
@@ -68,10 +69,10 @@ class JobForm:
         return cls(values)
 
     @classmethod
-    def of_job(cls, job: dict[str, Any], name: str = "") -> JobForm:
-        """The form showing `job` (a job's view), named `name`."""
-        params = job.get("params") or {}
-        schedule = job["schedule"]
+    def of_job(cls, job: JobView, name: str = "") -> JobForm:
+        """The form showing `job`, named `name`."""
+        params = job.params
+        schedule = job.schedule
         source = _split_location(str(params.get("source", "")))
         destination = _split_location(str(params.get("destination", "")))
         values = {
@@ -81,35 +82,35 @@ class JobForm:
             "source_path": source[1],
             "destination_remote": destination[0],
             "destination_path": destination[1],
-            "schedule": {"cron": "cron", "interval": "every"}.get(schedule["kind"], "none"),
-            "cron": schedule.get("cron") or "",
-            "tz": schedule.get("tz") or "",
-            "every": _every(schedule.get("every_s")),
+            "schedule": {"cron": "cron", "interval": "every"}.get(schedule.kind, "none"),
+            "cron": schedule.cron or "",
+            "tz": schedule.tz or "",
+            "every": _every(schedule.every_s),
             "filters": "\n".join(params.get("filters") or []),
             "options": "\n".join(params.get("options") or []),
-            "retries": str(job["retries"]),
-            "retry_delay": _every(job["retry_delay_s"]) or "0s",
-            "timeout": _every(job.get("timeout_s")),
-            "overlap": job["overlap"],
-            "queue": job["queue"],
-            "misfire": job["misfire"],
-            "tags": ", ".join(job.get("tags") or []),
-            "delete_guard": job.get("delete_guard") or "",
-            "require_marker": job.get("require_marker") or "",
-            "keep_deleted": job.get("keep_deleted") or "",
+            "retries": str(job.retries),
+            "retry_delay": _every(job.retry_delay_s) or "0s",
+            "timeout": _every(job.timeout_s),
+            "overlap": job.overlap,
+            "queue": job.queue,
+            "misfire": job.misfire,
+            "tags": ", ".join(job.tags),
+            "delete_guard": job.delete_guard or "",
+            "require_marker": job.require_marker or "",
+            "keep_deleted": job.keep_deleted or "",
             # Other ops have none; shown checked, as bisync's default, if one becomes it.
-            "check_access": "" if job.get("check_access") is False else "on",
-            "watch": "on" if job.get("watch") else "",
-            "enabled": "on" if job.get("enabled") else "",
-            "after": ", ".join(f"{link['job']}:{link['on']}" for link in job.get("after") or []),
-            "stale_after": _every(job.get("stale_after_s")),
-            "long_after": _every(job.get("long_after_s")),
-            "keep_runs": job.get("keep_runs") or "",
-            "keep_logs": job.get("keep_logs") or "",
-            "windows": "\n".join(job.get("windows") or []),
+            "check_access": "" if job.check_access is False else "on",
+            "watch": "on" if job.watch else "",
+            "enabled": "on" if job.enabled else "",
+            "after": ", ".join(f"{link.job}:{link.on.value}" for link in job.after),
+            "stale_after": _every(job.stale_after_s),
+            "long_after": _every(job.long_after_s),
+            "keep_runs": job.keep_runs or "",
+            "keep_logs": job.keep_logs or "",
+            "windows": "\n".join(job.windows or []),
         }
-        hooks = tuple(hook_rows.of_view(job.get("hooks") or {}))
-        return cls(values, kind=job["kind"], hooks=hooks)
+        hooks = tuple(hook_rows.of_view(job.hooks))
+        return cls(values, kind=job.kind, hooks=hooks)
 
     @classmethod
     def posted(cls, fields: dict[str, str], kind: str = "rclone") -> JobForm:
@@ -160,9 +161,9 @@ class JobForm:
         except InvalidInput:
             return {}, {}
 
-    def spec(self, current: dict[str, Any] | None = None) -> tuple[JobFields, Problems]:
+    def spec(self, current: JobView | None = None) -> tuple[JobFields, Problems]:
         """The JobFields this form gives: everything for a new job, or what changed
-        from `current` (a job's view) for an edit; and the problems of the inputs
+        from `current` (the job as it is) for an edit; and the problems of the inputs
         that are not even of their type (a number of retries, a hook that is no
         command), each blamed on its input. Those inputs are left out of the
         JobFields (the default, or as the job has them), so the services can still
@@ -188,45 +189,59 @@ class JobForm:
             enabled=bool(self["enabled"]),
             tags=[t for t in _SPLIT.split(self["tags"]) if t],
             watch=bool(self["watch"]),
-            delete_guard=_cleared(self["delete_guard"].strip(), current, "delete_guard", ""),
-            require_marker=_cleared(self["require_marker"].strip(), current, "require_marker", ""),
-            keep_deleted=_cleared(self["keep_deleted"].strip(), current, "keep_deleted", "off"),
+            delete_guard=_cleared(
+                self["delete_guard"], (current.delete_guard or "") if current else None, ""
+            ),
+            require_marker=_cleared(
+                self["require_marker"], (current.require_marker or "") if current else None, ""
+            ),
+            keep_deleted=_cleared(
+                self["keep_deleted"], (current.keep_deleted or "") if current else None, "off"
+            ),
             check_access=self._check_access(current),
-            stale_after=_changed_duration(self["stale_after"], current, "stale_after_s"),
-            long_after=_changed_duration(self["long_after"], current, "long_after_s"),
-            keep_runs=_cleared(self["keep_runs"].strip(), current, "keep_runs", ""),
-            keep_logs=_cleared(self["keep_logs"].strip(), current, "keep_logs", ""),
+            stale_after=_changed_duration(
+                self["stale_after"], editing, current.stale_after_s if current else None
+            ),
+            long_after=_changed_duration(
+                self["long_after"], editing, current.long_after_s if current else None
+            ),
+            keep_runs=_cleared(
+                self["keep_runs"], (current.keep_runs or "") if current else None, ""
+            ),
+            keep_logs=_cleared(
+                self["keep_logs"], (current.keep_logs or "") if current else None, ""
+            ),
             hooks=hooks,
             after=self._after(current),
             windows=self._windows(current),
         )
         return spec, problems
 
-    def _after(self, current: dict[str, Any] | None) -> list[str] | None:
+    def _after(self, current: JobView | None) -> list[str] | None:
         """The jobs this one runs after, as the API's texts; None when none is given
         to a new job or an edit keeps its links."""
         given = [t for t in _SPLIT.split(self["after"]) if t]
         if current is None:
             return given or None
-        had = sorted(f"{link['job']}:{link['on']}" for link in current.get("after") or [])
+        had = sorted(f"{link.job}:{link.on.value}" for link in current.after)
         full = sorted(t if ":" in t else f"{t}:success" for t in given)
         return None if full == had else given
 
-    def _windows(self, current: dict[str, Any] | None) -> list[str] | None:
+    def _windows(self, current: JobView | None) -> list[str] | None:
         """The run windows, one a line as the API's texts ([] removes them); None when
         none is given to a new job or an edit keeps the job's."""
         given = _lines(self["windows"])
         if current is None:
             return given or None
-        return None if given == list(current.get("windows") or []) else given
+        return None if given == list(current.windows or []) else given
 
-    def _check_access(self, current: dict[str, Any] | None) -> bool | None:
+    def _check_access(self, current: JobView | None) -> bool | None:
         """The box, for a bisync job (only bisync has the check: the box means nothing
         for another op, and is left out); None when an edit leaves it as it is."""
         if self.kind != "rclone" or self["op"] != "bisync":
             return None
         wanted = bool(self["check_access"])
-        if current is not None and current.get("check_access") == wanted:
+        if current is not None and current.check_access == wanted:
             return None
         return wanted
 
@@ -239,14 +254,14 @@ class JobForm:
             "options": _lines(self["options"]),
         }
 
-    def _schedule(self, current: dict[str, Any] | None) -> dict[str, Any]:
+    def _schedule(self, current: JobView | None) -> dict[str, Any]:
         """The schedule inputs of JobFields: none when an edit keeps the schedule as
         it is (an edited schedule counts again from now)."""
         kind, tz = self["schedule"], self["tz"].strip() or None
         cron, every = self["cron"].strip(), self["every"].strip()
-        now = current["schedule"] if current is not None else None
+        now = current.schedule if current is not None else None
         if now is not None:
-            tz = tz or now["tz"]  # left blank: the job's zone stays
+            tz = tz or now.tz  # left blank: the job's zone stays
         # A zone goes with a cron expression only: an interval counts elapsed time.
         given: dict[str, dict[str, Any]] = {
             "cron": {"cron": cron, "tz": tz},
@@ -255,11 +270,11 @@ class JobForm:
         if now is None:
             return given.get(kind, {})
         if kind == "cron":
-            same = now["kind"] == "cron" and now["cron"] == cron and tz == now["tz"]
+            same = now.kind == "cron" and now.cron == cron and tz == now.tz
         elif kind == "every":
-            same = now["kind"] == "interval" and _seconds(every) == now["every_s"]
+            same = now.kind == "interval" and _seconds(every) == now.every_s
         else:
-            return {} if now["kind"] == "none" else {"manual": True}
+            return {} if now.kind == "none" else {"manual": True}
         return {} if same else given[kind]
 
 
@@ -294,22 +309,22 @@ def _every(seconds: int | None) -> str:
     return format_duration(seconds) if seconds else ""
 
 
-def _changed_duration(text: str, current: dict[str, Any] | None, key: str) -> str | None:
+def _changed_duration(text: str, editing: bool, had: int | None) -> str | None:
     """A threshold as typed ("" derives it), or None: a new job's left blank, or an
-    edit's as the job has it."""
+    edit's as the job has it (`had`, seconds; None: derived)."""
     text = text.strip()
-    if current is None:
+    if not editing:
         return text or None
-    same = _seconds(text) == current.get(key) if text else current.get(key) is None
+    same = _seconds(text) == had if text else had is None
     return None if same else text
 
 
-def _changed_hooks(hooks: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any] | None:
+def _changed_hooks(hooks: dict[str, Any], current: JobView | None) -> dict[str, Any] | None:
     """The hooks given, or None: a new job without any, or an edit that keeps the
     job's (so keeping hooks asks for no right that setting them needs)."""
     if current is None:
         return hooks or None
-    return None if hook_rows.same(hooks, current.get("hooks") or {}) else hooks
+    return None if hook_rows.same(hooks, current.hooks) else hooks
 
 
 def _seconds(text: str) -> int | None:
@@ -326,12 +341,13 @@ def _whole(text: str, what: str) -> int:
         raise InvalidInput(f"Bad {what} {text!r}: give a whole number") from None
 
 
-def _cleared(value: str, current: dict[str, Any] | None, key: str, clear: str) -> str | None:
-    """`value` when it was typed and differs from the job's; None keeps it (or leaves
-    the default, for a new job); `clear` when an edit empties what the job had."""
-    if current is None:
+def _cleared(text: str, had: str | None, clear: str) -> str | None:
+    """The value typed when it differs from the job's (`had`, "" for none; None for a
+    new job); None keeps it (or leaves the default, for a new job); `clear` when an
+    edit empties what the job had."""
+    value = text.strip()
+    if had is None:
         return value or None
-    had = current.get(key) or ""
     if value == had:
         return None
     return value or clear

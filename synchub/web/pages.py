@@ -156,7 +156,7 @@ def router(templates: Templates) -> APIRouter:
             target_type="job", target=name, before_id=audit_before, limit=AUDIT_PAGE + 1
         )
         fires = svc.jobs.next(name, 5)
-        windows, zone = status.job["windows"], status.job["windows_tz"]
+        windows, zone = status.job.windows, status.job.windows_tz
         return page(
             request,
             "job.html",
@@ -195,7 +195,7 @@ def router(templates: Templates) -> APIRouter:
         except InvalidInput as exc:
             mute = MuteForm(duration[:64], exc.message)
             return await run_sync(lambda: job_page(request, visit, name, mute=mute, code=422))
-        until = fmt.exact(view["muted_until"], view["schedule"]["tz"])
+        until = fmt.exact(view.muted_until, view.schedule.tz)
         return redirect(f"/jobs/{name}", f"Job {name} muted: no alert until {until}.")
 
     @pages.post("/jobs/{name}/unmute")
@@ -376,8 +376,8 @@ def _needing_attention(attention: list[JobStatus], state: str, tag: str, q: str)
         status
         for status in attention
         if (status.failing if state == "failing" else status.stale_for is not None)
-        and (not tag or tag in status.job["tags"])
-        and q.casefold() in status.job["name"].casefold()
+        and (not tag or tag in status.job.tags)
+        and q.casefold() in status.job.name.casefold()
     ]
 
 

@@ -3,6 +3,7 @@ alone; an operation is said in words."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,8 +55,7 @@ def run_badge(run: RunView, now: datetime) -> Badge:
 
 
 def job_badge(status: JobStatus, now: datetime) -> Badge:
-    job = status.job
-    if not job["enabled"]:
+    if not status.job.enabled:
         return Badge("disabled", "‖", "disabled", "muted")
     if status.failing and status.last is not None:
         return Badge("failing", "✕", run_badge(status.last, now).word, "bad")
@@ -76,18 +76,17 @@ _OPS = {
 }
 
 
-def op_words(job: dict[str, Any]) -> str:
-    """What the job does, said plainly: 'sync: makes the destination match …'."""
-    params = job.get("params") or {}
-    if job.get("kind") != "rclone":
-        return f"{job.get('kind')} job"
+def op_words(kind: str, params: Mapping[str, Any]) -> str:
+    """What a job of `kind` with `params` does, said plainly: 'sync: makes the
+    destination match …'."""
+    if kind != "rclone":
+        return f"{kind} job"
     op = params.get("op", "sync")
     return f"{op}: {_OPS.get(op, op)}"
 
 
-def route(job: dict[str, Any]) -> tuple[str, str] | None:
-    """(source, destination) of an rclone job, None for other kinds."""
-    params = job.get("params") or {}
+def route(params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(source, destination) of an rclone job's `params`, None for other kinds."""
     if "source" not in params:
         return None
     return str(params.get("source")), str(params.get("destination"))
@@ -107,9 +106,9 @@ def folder_badge(folder: WatchedFolder) -> Badge:
     folder is missing or unreadable (its problem says why), disabled, or watching."""
     if folder.running:
         return Badge("scanning", "▶", "scanning", "info")
-    if not folder.job["enabled"]:
+    if not folder.job.enabled:
         return Badge("disabled", "‖", "disabled", "muted")
-    if folder.job["watch_problem"]:
+    if folder.job.watch_problem:
         return Badge("not-watched", "⚠", "not watched", "warn")
     return Badge("watching", "◉", "watching", "ok")
 

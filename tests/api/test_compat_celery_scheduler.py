@@ -40,8 +40,8 @@ def test_execute_sync_accepts_the_id_or_the_name_and_task_result_follows_it(
     api: Api, harness: Harness
 ) -> None:
     job = api.svc.jobs.add("photos", JobFields(kind="scripted"))
-    submitted = data(api.operator.post(f"{BASE}/execute-sync/{job['id']}"))
-    assert submitted["status"] == "submitted" and submitted["config_id"] == job["id"]
+    submitted = data(api.operator.post(f"{BASE}/execute-sync/{job.id}"))
+    assert submitted["status"] == "submitted" and submitted["config_id"] == job.id
     task_id = submitted["task_id"]
     result = data(api.viewer.get(f"{BASE}/task-result/{task_id}"))
     assert result == {
@@ -58,7 +58,7 @@ def test_execute_sync_accepts_the_id_or_the_name_and_task_result_follows_it(
     assert (result["status"], result["ready"], result["successful"]) == ("SUCCESS", True, True)
     assert result["result"]["stats"]["files"] == 1 and result["traceback"] is None
     by_name = data(api.operator.post(f"{BASE}/execute-sync/photos"))
-    assert by_name["config_id"] == job["id"] and by_name["task_id"] != task_id
+    assert by_name["config_id"] == job.id and by_name["task_id"] != task_id
 
     # It should report a failed task as FAILURE, with its error as the traceback.
     api.svc.jobs.add("bad", JobFields(kind="scripted", params={"result": "fatal"}))
@@ -75,14 +75,14 @@ def test_status_refresh_execute_all_and_clear(api: Api) -> None:
     api.svc.jobs.add("off", JobFields(kind="scripted", every="1h", enabled=False))
 
     status = data(api.viewer.get(f"{BASE}/task-status"))
-    assert status["scheduled_config_ids"] == [daily["id"]]
+    assert status["scheduled_config_ids"] == [daily.id]
     assert status["total_scheduled_tasks"] == 1 and status["task_names"] == ["daily"]
-    assert status["next_runs"] == {str(daily["id"]): "2025-06-03T00:00:00Z"}
+    assert status["next_runs"] == {str(daily.id): "2025-06-03T00:00:00Z"}
 
     refreshed = data(api.operator.post(f"{BASE}/refresh-tasks"))
     assert refreshed["success"] is True
     assert (refreshed["total_configs"], refreshed["added_count"]) == (3, 1)
-    assert refreshed["active_tasks"] == [daily["id"]]
+    assert refreshed["active_tasks"] == [daily.id]
 
     submitted = data(api.operator.post(f"{BASE}/execute-all-enabled"))
     assert submitted["status"] == "submitted" and submitted["count"] == 2  # daily, manual

@@ -80,11 +80,11 @@ class Unchanged:
 
     def __init__(self, api: Api) -> None:
         self.api = api
-        self.jobs = [j["name"] for j in api.svc.jobs.list()]
+        self.jobs = [j.name for j in api.svc.jobs.list()]
         self.events = len(api.svc.audit.page(limit=1000))
 
     def check(self) -> None:
-        assert [j["name"] for j in self.api.svc.jobs.list()] == self.jobs
+        assert [j.name for j in self.api.svc.jobs.list()] == self.jobs
         assert len(self.api.svc.audit.page(limit=1000)) == self.events
 
 
@@ -258,7 +258,7 @@ def test_the_remote_path_is_normalised(
     body = folder(inbox, origin="vault", remotePath=remote_path)
     made = ok(console.post(FOLDERS, json=body), 201)
     assert made["origin"] == "vault"
-    assert api.svc.jobs.show("photos")["params"]["destination"] == destination
+    assert api.svc.jobs.show("photos").params["destination"] == destination
 
 
 def test_a_symlink_inside_the_roots_is_followed_and_the_folder_kept_resolved(
@@ -267,10 +267,10 @@ def test_a_symlink_inside_the_roots_is_followed_and_the_folder_kept_resolved(
     made = ok(console.post(FOLDERS, json=folder(inbox, localPath=f"{inbox}/link-in")), 201)
     assert made["localPath"] == str(inbox / "photos")
     job = api.svc.jobs.show("photos")
-    assert (job["params"]["source"], job["params"]["op"], job["watch"]) == (
+    assert (job.params["source"], job.params["op"], job.watch) == (
         str(inbox / "photos"), "copy", True,
     )  # fmt: skip
-    assert job["params"]["options"] == [] and job["params"]["filters"] == []
+    assert job.params["options"] == [] and job.params["filters"] == []
     (event,) = api.svc.audit.page(target="photos")
     assert (event.action, event.actor) == ("job.add", "rsh-console")
     # It should refuse a missing directory or a file with a 400 that says so.
@@ -305,7 +305,7 @@ def test_the_console_operator_leaves_other_jobs_and_remote_sources_to_admins(
     params = {"source": str(outside), "destination": "dav:o"}
     made = api.svc.jobs.add("admins", JobFields(params=params, watch=True))
     unchanged = Unchanged(api)
-    assert "admin" in message(console.delete(f"{FOLDERS}{made['id']}"), 403)
+    assert "admin" in message(console.delete(f"{FOLDERS}{made.id}"), 403)
     remote = {"syncType": "remote", "name": "mirror", "origin": "dav", "remotePath": "m",
               "originPath": "vault:/x"}  # fmt: skip
     assert "admin" in message(console.post(FOLDERS, json=remote), 403)
@@ -316,7 +316,7 @@ def test_the_console_operator_leaves_other_jobs_and_remote_sources_to_admins(
     climbing = api.admin.post(FOLDERS, json={**remote, "originPath": "vault:a/../.."})
     assert "'..'" in message(climbing, 400)
     ok(api.admin.post(FOLDERS, json=remote), 201)
-    ok(api.admin.delete(f"{FOLDERS}{made['id']}"))
+    ok(api.admin.delete(f"{FOLDERS}{made.id}"))
 
 
 def test_a_viewers_console_token_only_looks(api: Api, console: httpx.Client, inbox: Path) -> None:

@@ -199,7 +199,7 @@ def test_a_viewers_post_is_refused_and_changes_nothing(api: Api, photos: int) ->
         assert answer.status_code == 403, path
         assert "has role viewer" in answer.text
     assert len(api.svc.runs.page(job="photos")) == 1
-    assert api.svc.jobs.show("photos")["enabled"] is True
+    assert api.svc.jobs.show("photos").enabled is True
 
 
 def test_a_write_without_its_csrf_token_is_refused(api: Api, photos: int) -> None:
@@ -232,7 +232,7 @@ def test_an_operator_runs_cancels_and_retries(api: Api, photos: int) -> None:
     assert api.svc.runs.show(retry_id).retry_of == photos
     assert f'retried by <a href="/runs/{retry_id}"' in client.get(f"/runs/{photos}").text
     client.post("/jobs/photos/disable", data={"csrf": csrf})
-    assert api.svc.jobs.show("photos")["enabled"] is False
+    assert api.svc.jobs.show("photos").enabled is False
     events = api.svc.audit.page(actor="operator-olga")
     assert [e.action for e in events] == ["job.disable"]
 

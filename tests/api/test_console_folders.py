@@ -46,7 +46,7 @@ def test_the_folders_page_shows_each_folder_and_its_tasks(
     text = page.text
     assert 'href="/folders" aria-current="page"' in text
     assert 'data-state="watching"' in text and 'data-state="not-watched"' in text
-    problem = api.svc.jobs.show("lost")["watch_problem"]
+    problem = api.svc.jobs.show("lost").watch_problem
     assert problem and problem in text
     assert 'File tasks (<span id="task-total">3</span>)' in text
     assert text.count('data-task-id="') == 3

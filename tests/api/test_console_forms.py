@@ -119,7 +119,7 @@ def test_a_viewers_and_an_operators_posts_are_refused_and_change_nothing(
             data = {"csrf": csrf, **job_form(disk, name="sneaky"), "type": "local"}
             answer = client.post(path, data=data)
             assert answer.status_code == 403, path
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     assert api.svc.runs.page(job="docs") == []
     assert [r.name for r in api.svc.remotes.list()] == ["disk"]
 
@@ -131,7 +131,7 @@ def test_every_new_write_wants_its_csrf_token(api: Api, disk: Path) -> None:
         answer = client.post(path, data={**job_form(disk), "csrf": "forged"})
         assert answer.status_code == 403, path
         assert "reload the page" in answer.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     assert api.svc.runs.page(job="docs") == []
 
 
@@ -159,14 +159,14 @@ def test_a_job_added_through_the_form_is_what_the_api_would_have_made(api: Api, 
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/jobs/photos"
     job = api.svc.jobs.show("photos")
-    assert job["params"]["source"] == f"disk:{disk / 'src'}"
-    assert job["params"]["destination"] == str(disk / "backup")
-    assert job["params"]["filters"] == ["- *.tmp"]
-    assert job["params"]["options"] == ["--bwlimit=10M"]
-    assert (job["schedule"]["cron"], job["schedule"]["tz"]) == ("30 2 * * *", "Europe/Berlin")
-    assert (job["retries"], job["retry_delay_s"], job["timeout_s"]) == (2, 300, 7200)
-    assert (job["overlap"], job["misfire"], job["tags"]) == ("queue", "skip", ["home", "photos"])
-    assert job["require_marker"] == ".mounted" and job["enabled"] is True
+    assert job.params["source"] == f"disk:{disk / 'src'}"
+    assert job.params["destination"] == str(disk / "backup")
+    assert job.params["filters"] == ["- *.tmp"]
+    assert job.params["options"] == ["--bwlimit=10M"]
+    assert (job.schedule.cron, job.schedule.tz) == ("30 2 * * *", "Europe/Berlin")
+    assert (job.retries, job.retry_delay_s, job.timeout_s) == (2, 300, 7200)
+    assert (job.overlap, job.misfire, job.tags) == ("queue", "skip", ["home", "photos"])
+    assert job.require_marker == ".mounted" and job.enabled is True
     page = client.get("/jobs/photos").text
     assert "Job photos added: At 02:30" in page  # the flash
     assert "<code>.mounted</code> must exist at the source's root" in page
@@ -209,7 +209,7 @@ def test_every_error_is_shown_beside_its_field_and_what_was_typed_is_kept(
     assert "--config=/etc/passwd</textarea>" in answer.text
     cron = re.search(r'<input id="f-cron"[^>]*>', answer.text)
     assert cron and 'aria-describedby="help-cron err-cron" aria-invalid="true"' in cron.group(0)
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_the_api_reads_several_problems_as_the_first_as_it_always_did(api: Api) -> None:
@@ -289,15 +289,15 @@ def test_editing_a_job_changes_what_changed_and_keeps_its_schedule_running(
     answer = client.post("/jobs/docs/edit", data=fields)
     assert answer.status_code == 303, answer.text
     after = api.svc.jobs.show("docs")
-    assert after["retries"] == 7 and after["tags"] == ["office", "weekly"]
+    assert after.retries == 7 and after.tags == ["office", "weekly"]
     # It should not count an unchanged schedule again from now.
-    assert after["next_fire_at"] == before["next_fire_at"]
-    assert after["schedule"] == before["schedule"]
+    assert after.next_fire_at == before.next_fire_at
+    assert after.schedule == before.schedule
     bad = client.post("/jobs/docs/edit", data={**fields, "cron": "* * *", "timeout": "-1h"})
     assert bad.status_code == 422
     assert error_of(bad, "cron") and "negative" in error_of(bad, "timeout")[0]
     assert value_of(bad, "cron") == "* * *"
-    assert api.svc.jobs.show("docs")["schedule"]["cron"] == "0 3 * * *"
+    assert api.svc.jobs.show("docs").schedule.cron == "0 3 * * *"
 
 
 def test_duplicate_opens_the_new_job_form_prefilled(api: Api, disk: Path) -> None:
@@ -313,7 +313,7 @@ def test_duplicate_opens_the_new_job_form_prefilled(api: Api, disk: Path) -> Non
         data={"csrf": csrf_of(form), **job_form(disk, name="docs-copy", source_remote="disk")},
     )
     assert answer.status_code == 303
-    assert api.svc.jobs.show("docs-copy")["params"]["source"] == f"disk:{disk / 'src'}"
+    assert api.svc.jobs.show("docs-copy").params["source"] == f"disk:{disk / 'src'}"
 
 
 def test_a_dry_run_is_asked_for_and_marked_wherever_runs_are_shown(
@@ -454,8 +454,8 @@ def test_a_job_of_another_kind_is_edited_for_its_schedule_and_policies(api: Api)
     answer = client.post("/jobs/report/edit", data=data)
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("report")
-    assert job["params"]["result"] == "ok" and job["schedule"]["every_s"] == 6 * 3600
-    assert job["retries"] == 1
+    assert job.params["result"] == "ok" and job.schedule.every_s == 6 * 3600
+    assert job.retries == 1
 
 
 def test_the_job_form_is_checked_as_it_is_filled_in_and_nothing_is_saved(
@@ -480,8 +480,8 @@ def test_the_job_form_is_checked_as_it_is_filled_in_and_nothing_is_saved(
     edit = client.post("/jobs/docs/check", data={**typed, "retries": "1", "queue": "a b"},
                        headers=htmx)  # fmt: skip
     assert "Bad queue name" in error_of(edit, "queue")[0] and error_of(edit, "name") == []
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
-    assert api.svc.jobs.show("docs")["schedule"]["cron"] == "0 3 * * *"
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
+    assert api.svc.jobs.show("docs").schedule.cron == "0 3 * * *"
     viewer = sign_in(api, "viewer")
     refused = viewer.post("/jobs/new/check", data=typed,
                           headers={**htmx, "X-CSRF-Token": csrf_of(viewer.get("/"))})  # fmt: skip

@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from synchub.config import Settings
+from synchub.core.chains import ChainOn
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import ChainLink, HookView
 from synchub.store import jobs as job_store
 from synchub.store.db import reading
 from tests.api.conftest import Api
@@ -69,15 +71,13 @@ def test_every_new_setting_is_saved_as_the_api_saves_it_and_shown(api: Api, disk
     )  # fmt: skip
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("photos")
-    assert job["after"] == [{"job": "docs", "on": "failure"}]
-    assert (job["stale_after_s"], job["long_after_s"]) == (2 * 86400, 3 * 3600)
-    assert (job["keep_runs"], job["keep_logs"]) == ("500", "14d")
-    assert job["hooks"] == {
-        "before": [{"command": ["/usr/local/bin/mount-nas", "/mnt/nas"], "timeout_s": 300,
-                    "on_error": "fail"}],
-        "on_failure": [{"url": "https://hooks.example.org/…", "timeout_s": 60,
-                        "on_error": "continue"}],
-    }  # fmt: skip
+    assert job.after == [ChainLink("docs", ChainOn.FAILURE)]
+    assert (job.stale_after_s, job.long_after_s) == (2 * 86400, 3 * 3600)
+    assert (job.keep_runs, job.keep_logs) == ("500", "14d")
+    assert job.hooks == {
+        "before": [HookView(["/usr/local/bin/mount-nas", "/mnt/nas"], None, 300, "fail")],
+        "on_failure": [HookView(None, "https://hooks.example.org/…", 60, "continue")],
+    }
     page = client.get("/jobs/photos").text
     assert "s3cret" not in page and "POST <code>https://hooks.example.org/…</code>" in page
     assert "<dt>Stale after</dt><dd>2d</dd>" in page and "<dt>Keep runs</dt><dd>500</dd>" in page
@@ -107,14 +107,14 @@ def test_an_edit_sent_back_as_shown_keeps_every_setting_and_the_webhooks_url(
     answer = post(client, "/jobs/photos/edit", disk, after="docs:success", stale_after="2d",
                   rows=rows)  # fmt: skip
     assert answer.status_code == 303, answer.text
-    assert api.svc.jobs.show("photos")["hooks"] == before["hooks"]
+    assert api.svc.jobs.show("photos").hooks == before.hooks
     assert stored_hooks(api) == sealed  # the same sealed URL: nothing was changed
     # Emptying the rows and the link removes them; blank thresholds derive them again.
     cleared = {**hook(0, ""), **hook(1, "", event="finally")}
     answer = post(client, "/jobs/photos/edit", disk, after="", stale_after="", rows=cleared)
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("photos")
-    assert (job["hooks"], job["after"], job["stale_after_s"]) == ({}, [], None)
+    assert (job.hooks, job.after, job.stale_after_s) == ({}, [], None)
 
 
 REFUSED: list[tuple[dict[str, Any], str, str]] = [
@@ -148,12 +148,12 @@ def test_what_the_services_refuse_is_said_beside_its_input_and_nothing_is_saved(
         said = " ".join(error_of(answer, field))
         assert words.casefold() in said.casefold(), (changes, field, answer.text[-3000:])
         assert "Nothing was saved" in answer.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     # A link that closes a cycle is refused on an edit, naming the cycle.
     assert post(client, "/jobs/new", disk, after="docs").status_code == 303
     cycle = post(client, "/jobs/docs/edit", disk, after="photos")
     assert cycle.status_code == 422 and "cycle" in " ".join(error_of(cycle, "after"))
-    assert api.svc.jobs.show("docs")["after"] == []
+    assert api.svc.jobs.show("docs").after == []
 
 
 def test_hostile_text_is_shown_as_text_and_a_typed_webhook_is_never_sent_back(
@@ -179,7 +179,7 @@ def test_hostile_text_is_shown_as_text_and_a_typed_webhook_is_never_sent_back(
     many = {f"hook.{i}.target": "/bin/true" for i in range(120)}
     flood = client.post("/jobs/new", data={"csrf": csrf, **job_form(disk), **many})
     assert flood.status_code == 422 and "more than 100 fields" in flood.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_the_live_check_puts_a_hooks_error_beside_its_row(api: Api, disk: Path) -> None:
@@ -192,7 +192,7 @@ def test_the_live_check_puts_a_hooks_error_beside_its_row(api: Api, disk: Path) 
     errs = re.search(r'id="errs-hook-1-target" hx-swap-oob="true"[^>]*>(.*?)</div>', answer.text)
     assert errs and "hooks.after[0]" in errs.group(1) and "absolute path" in errs.group(1)
     assert 'id="errs-hook-0-target" hx-swap-oob="true" aria-live="polite"></div>' in answer.text
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
 
 
 def test_a_job_others_run_after_shows_both_sides(api: Api, disk: Path) -> None:

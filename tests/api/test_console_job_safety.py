@@ -29,14 +29,14 @@ def test_kept_versions_and_the_access_check_are_saved_as_the_api_saves_them(
     answer = client.post("/jobs/new", data={"csrf": csrf, **form})
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("photos")
-    assert (job["keep_deleted"], job["delete_guard"], job["check_access"]) == ("30d", "10", None)
+    assert (job.keep_deleted, job.delete_guard, job.check_access) == ("30d", "10", None)
     page = client.get("/jobs/photos").text
     assert "<code>.synchub-trash/</code> at the destination for 30d" in page
     # A bisync job with the box cleared has the check off.
     two = job_form(disk, name="both", op="bisync", require_marker="", destination_remote="disk")
     answer = client.post("/jobs/new", data={"csrf": csrf, **two})  # the box unchecked
     assert answer.status_code == 303, answer.text
-    assert api.svc.jobs.show("both")["check_access"] is False
+    assert api.svc.jobs.show("both").check_access is False
     # An edit that empties the period stops keeping; one that ticks the box turns it on.
     edit = client.get("/jobs/photos/edit")
     assert value_of(edit, "keep_deleted") == "30d"
@@ -44,10 +44,10 @@ def test_kept_versions_and_the_access_check_are_saved_as_the_api_saves_them(
     answer = client.post("/jobs/photos/edit", data={"csrf": csrf, **fields})
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("photos")
-    assert (job["keep_deleted"], job["delete_guard"]) == (None, "50%")
+    assert (job.keep_deleted, job.delete_guard) == (None, "50%")
     answer = client.post("/jobs/both/edit", data={"csrf": csrf, **two, "check_access": "on"})
     assert answer.status_code == 303, answer.text
-    assert api.svc.jobs.show("both")["check_access"] is True
+    assert api.svc.jobs.show("both").check_access is True
     assert "<dt>Access check</dt><dd>on" in client.get("/jobs/both").text
 
 
@@ -63,4 +63,4 @@ def test_what_the_services_refuse_is_said_beside_its_input(api: Api, disk: Path)
     assert "sync and copy jobs, not move" in " ".join(error_of(bad, "keep_deleted"))
     guarded = client.post("/jobs/new", data={"csrf": csrf, **job_form(disk, delete_guard="5")})
     assert guarded.status_code == 422 and "delete guard applies to sync" in guarded.text
-    assert [j["name"] for j in api.svc.jobs.page()[0]] == ["docs"]  # nothing saved
+    assert [j.name for j in api.svc.jobs.page()[0]] == ["docs"]  # nothing saved

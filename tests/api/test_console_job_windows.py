@@ -37,7 +37,7 @@ def test_windows_are_saved_as_the_api_saves_them_shown_and_removed(api: Api, dis
     answer = post(client, "/jobs/new", disk, windows=NIGHTS)
     assert answer.status_code == 303, answer.text
     job = api.svc.jobs.show("photos")
-    assert (job["windows"], job["windows_tz"]) == (NIGHTS.split("\n")[:2], "Europe/Berlin")
+    assert (job.windows, job.windows_tz) == (NIGHTS.split("\n")[:2], "Europe/Berlin")
     page = client.get("/jobs/photos").text
     assert "Runs only in <code>Mon-Fri 22:00-06:00</code>, <code>Sat,Sun 00:00-24:00</code>" in page
     edit = client.get("/jobs/photos/edit").text
@@ -50,7 +50,7 @@ def test_windows_are_saved_as_the_api_saves_them_shown_and_removed(api: Api, dis
     # Emptied: the job runs at any hour again.
     cleared = post(client, "/jobs/photos/edit", disk, windows="")
     assert cleared.status_code == 303, cleared.text
-    assert (api.svc.jobs.show("photos")["windows"], api.svc.jobs.show("photos")["windows_tz"]) == (
+    assert (api.svc.jobs.show("photos").windows, api.svc.jobs.show("photos").windows_tz) == (
         [],
         None,
     )
@@ -65,14 +65,14 @@ def test_a_bad_window_is_said_beside_its_input_with_the_apis_words(api: Api, dis
         "Bad window '25:00-26:00': '25:00' is not a time of day (00:00 to 23:59)"
     ]
     assert shown_windows(answer.text) == "22:00-06:00\n25:00-26:00"  # kept as typed
-    assert [j["name"] for j in api.svc.jobs.list()] == ["docs"]
+    assert [j.name for j in api.svc.jobs.list()] == ["docs"]
     # The same refusal on an edit changes nothing, as the live check says it.
     assert post(client, "/jobs/new", disk, windows="22:00-06:00").status_code == 303
     refused = post(client, "/jobs/photos/edit", disk, windows="Sat 09:00")
     assert (
         refused.status_code == 422 and "Bad window 'Sat 09:00'" in error_of(refused, "windows")[0]
     )
-    assert api.svc.jobs.show("photos")["windows"] == ["22:00-06:00"]
+    assert api.svc.jobs.show("photos").windows == ["22:00-06:00"]
     csrf = csrf_of(client.get("/jobs/new"))
     check = client.post("/jobs/new/check", data=job_form(disk, name="other", windows="nope"),
                         headers={"x-csrf-token": csrf})  # fmt: skip

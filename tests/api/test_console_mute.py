@@ -27,14 +27,14 @@ def test_an_operator_mutes_and_unmutes_and_the_audit_says_who(api: Api, job: str
     answer = client.post("/jobs/photos/mute", data={"csrf": csrf_of(page), "duration": "2h"})
     assert answer.status_code == 303 and answer.headers["location"] == "/jobs/photos"
     until = api.clock.now() + timedelta(hours=2)
-    assert api.svc.jobs.show("photos")["muted_until"] == until.isoformat()
+    assert api.svc.jobs.show("photos").muted_until == until.isoformat()
     page = client.get("/jobs/photos")
     assert "Job photos muted: no alert until" in page.text and "JST" in page.text  # the flash
     assert 'data-muted="yes"' in page.text and ">Unmute</button>" in page.text
     assert "Mute alerts for" not in page.text
     answer = client.post("/jobs/photos/unmute", data={"csrf": csrf_of(page)})
     assert answer.status_code == 303
-    assert api.svc.jobs.show("photos")["muted_until"] is None
+    assert api.svc.jobs.show("photos").muted_until is None
     events = api.svc.audit.page(target="photos")
     assert [(e.action, e.actor) for e in events][:2] == [
         ("job.unmute", "operator-olga"),
@@ -55,7 +55,7 @@ def test_a_bad_duration_is_said_beside_the_field_and_changes_nothing(api: Api, j
         assert error and "mute duration" in error.group(1).lower(), answer.text[-3000:]
         assert 'aria-invalid="true"' in answer.text
         assert "<script>alert(1)</script>" not in answer.text
-    assert api.svc.jobs.show("photos")["muted_until"] is None
+    assert api.svc.jobs.show("photos").muted_until is None
     assert api.svc.audit.page(action="job.mute") == []
 
 
@@ -71,7 +71,7 @@ def test_a_viewers_forged_or_tokenless_mute_is_refused(api: Api, job: str) -> No
     for data in ({"csrf": csrf, "duration": "1h"}, {"duration": "1h"}):  # another's, none
         answer = operator.post("/jobs/photos/mute", data=data)
         assert answer.status_code == 403 and "reload the page" in answer.text
-    assert api.svc.jobs.show("photos")["muted_until"] is None
+    assert api.svc.jobs.show("photos").muted_until is None
     missing = operator.post("/jobs/nosuch/mute", data={"csrf": csrf_of(operator.get("/")),
                                                        "duration": "1h"})  # fmt: skip
     assert missing.status_code == 404

@@ -176,7 +176,7 @@ def test_every_endpoint_allows_its_roles_and_refuses_weaker_ones(
         "{task}": tasks["a.txt"],
         "{spare-task}": tasks["b.txt"],
         "{rsh-task}": tasks["c.txt"],
-        "{folder}": str(folder["id"]),
+        "{folder}": str(folder.id),
     }
     # Weakest first, refusals change nothing; the console's operator token before
     # the unscoped one, so that it is the one that adds and deletes under /compat/rsh.

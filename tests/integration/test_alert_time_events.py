@@ -71,7 +71,7 @@ def test_stale_after_is_the_jobs_own_and_a_muted_job_tells_after_its_mute(
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["stale"]))
     svc.jobs.edit("hourly", JobFields(stale_after="30m"))
-    assert svc.jobs.show("hourly")["stale_after_s"] == 1800
+    assert svc.jobs.show("hourly").stale_after_s == 1800
     svc.jobs.mute("hourly", "1h")
     clock.advance(1801)
     tick(svc)
@@ -80,7 +80,7 @@ def test_stale_after_is_the_jobs_own_and_a_muted_job_tells_after_its_mute(
     tick(svc)
     assert receiver.titles() == ["synchub: hourly is stale"]
     svc.jobs.edit("hourly", JobFields(stale_after="auto"))
-    assert svc.jobs.show("hourly")["stale_after_s"] is None
+    assert svc.jobs.show("hourly").stale_after_s is None
     with pytest.raises(InvalidInput, match="stale-after"):
         svc.jobs.edit("hourly", JobFields(stale_after="soon"))
 

@@ -238,8 +238,8 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
 ) -> None:
     svc.alerts.add("ops", AlertFields(url=receiver.url, events=["failure"]))
     view = svc.jobs.mute("nightly", "2h")
-    assert view["muted_until"] == (clock.now() + timedelta(hours=2)).isoformat()
-    assert svc.jobs.show("nightly")["muted_until"] == view["muted_until"]
+    assert view.muted_until == (clock.now() + timedelta(hours=2)).isoformat()
+    assert svc.jobs.show("nightly").muted_until == view.muted_until
     svc.jobs.edit("nightly", JobFields(params={"result": "fail"}))
     svc.runs.request("nightly")
     harness.step()
@@ -248,7 +248,7 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
     assert receiver.bodies == [] and svc.alerts.show("ops").waiting == 0
     # It should end by itself: two hours later the job tells again.
     clock.advance(2 * 3600 + 1)
-    assert svc.jobs.show("nightly")["muted_until"] is None
+    assert svc.jobs.show("nightly").muted_until is None
     ends(harness, svc, "nightly", "ok")
     ends(harness, svc, "nightly", "fail")
     assert receiver.titles() == ["synchub: nightly failed"]
@@ -259,7 +259,7 @@ def test_a_muted_job_queues_no_message_until_its_mute_ends_or_it_is_unmuted(
     ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 1
     ends(harness, svc, "nightly", "ok")
-    assert svc.jobs.unmute("nightly")["muted_until"] is None
+    assert svc.jobs.unmute("nightly").muted_until is None
     ends(harness, svc, "nightly", "fail")
     assert len(receiver.bodies) == 2
     actions = [e.action for e in svc.audit.page(limit=20)]
@@ -278,7 +278,7 @@ def test_a_bad_mute_is_refused_and_changes_nothing(svc: Services, harness: Harne
     for duration, error in bad:
         with pytest.raises(InvalidInput, match=error):
             svc.jobs.mute("nightly", duration)
-    assert svc.jobs.show("nightly")["muted_until"] is None
+    assert svc.jobs.show("nightly").muted_until is None
     with pytest.raises(JobNotFound):
         svc.jobs.mute("nope", "1h")
 

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from synchub.core.chains import ChainOn
 from synchub.core.clock import FakeClock
 from synchub.core.errors import Conflict, InvalidInput
 from synchub.core.runs import RunState
 from synchub.execution.outcomes import end_run
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import ChainLink
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 
@@ -58,11 +60,9 @@ def test_a_job_runs_after_its_upstream_succeeds_and_names_the_run(
     assert chained.chained_from == upstream
     assert (tree / "copy" / "a.txt").read_text() == "a"
     # It should show the chain both ways.
-    assert svc_allowing_commands.jobs.show("verify")["after"] == [
-        {"job": "backup", "on": "success"}
-    ]
-    assert svc_allowing_commands.jobs.show("backup")["chained_by"] == [
-        {"job": "verify", "on": "success"}
+    assert svc_allowing_commands.jobs.show("verify").after == [ChainLink("backup", ChainOn.SUCCESS)]
+    assert svc_allowing_commands.jobs.show("backup").chained_by == [
+        ChainLink("verify", ChainOn.SUCCESS)
     ]
 
 
@@ -144,8 +144,8 @@ def test_a_chained_job_keeps_its_own_schedule(
     view = svc_allowing_commands.jobs.add("down", command(0, cron="0 3 * * *", tz="UTC"))
     svc_allowing_commands.jobs.add("up", command(0))
     edited = svc_allowing_commands.jobs.edit("down", JobFields(after=["up:always"]))
-    assert edited["next_fire_at"] == view["next_fire_at"]
-    assert edited["after"] == [{"job": "up", "on": "always"}]
+    assert edited.next_fire_at == view.next_fire_at
+    assert edited.after == [ChainLink("up", ChainOn.ALWAYS)]
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_bad_links_are_refused_and_nothing_is_saved(
     svc_allowing_commands.jobs.add("a", command(0))
     with pytest.raises(InvalidInput, match=message):
         svc_allowing_commands.jobs.add("b", command(0, after=[link]))
-    assert [j["name"] for j in svc_allowing_commands.jobs.list()] == ["a"]
+    assert [j.name for j in svc_allowing_commands.jobs.list()] == ["a"]
 
 
 def test_a_job_named_twice_is_refused(svc_allowing_commands: Services) -> None:
@@ -200,9 +200,9 @@ def test_removing_an_upstream_job_is_refused_naming_who_runs_after_it(
     svc_allowing_commands.jobs.add("other", command(0, after=["up:failure"]))
     with pytest.raises(Conflict, match="down, other run after it"):
         svc_allowing_commands.jobs.remove("up")
-    assert svc_allowing_commands.jobs.show("up")["chained_by"] == [
-        {"job": "down", "on": "success"},
-        {"job": "other", "on": "failure"},
+    assert svc_allowing_commands.jobs.show("up").chained_by == [
+        ChainLink("down", ChainOn.SUCCESS),
+        ChainLink("other", ChainOn.FAILURE),
     ]
     # It should be removable once the links are gone (removing a downstream job
     # takes its links with it).
@@ -240,13 +240,13 @@ def test_a_listing_asks_the_same_statements_for_3_chained_jobs_as_for_30(
     chained_jobs(svc, "a", 3, tree)
     few = [statements_of(svc, f) for f in (svc.jobs.list, svc.jobs.page, svc.jobs.find)]
     (first, *_, last) = svc.jobs.list()
-    assert first["chained_by"] == [{"job": "a001", "on": "success"}]
-    assert last["after"] == [{"job": "a001", "on": "success"}]
+    assert first.chained_by == [ChainLink("a001", ChainOn.SUCCESS)]
+    assert last.after == [ChainLink("a001", ChainOn.SUCCESS)]
     chained_jobs(svc, "b", 30, tree)
     many = [statements_of(svc, f) for f in (svc.jobs.list, svc.jobs.page, svc.jobs.find)]
     assert many == few, (few, many)
-    views = {v["name"]: v for v in svc.jobs.list()}
-    assert views["b029"]["after"] == [{"job": "b028", "on": "success"}]
-    assert views["b015"]["chained_by"] == [{"job": "b016", "on": "success"}]
+    views = {v.name: v for v in svc.jobs.list()}
+    assert views["b029"].after == [ChainLink("b028", ChainOn.SUCCESS)]
+    assert views["b015"].chained_by == [ChainLink("b016", ChainOn.SUCCESS)]
     # One job's view asks for its own links, as before.
-    assert svc.jobs.show("b015")["after"] == [{"job": "b014", "on": "success"}]
+    assert svc.jobs.show("b015").after == [ChainLink("b014", ChainOn.SUCCESS)]

@@ -82,7 +82,7 @@ def test_a_queued_run_is_claimed_once_with_what_running_it_needs(
     assert claimed is not None
     job = svc.jobs.show("j")
     assert (claimed.run_id, claimed.attempt, claimed.first_run) == (run_id, 1, True)
-    assert (claimed.job_id, claimed.job_name, claimed.kind) == (job["id"], "j", "scripted")
+    assert (claimed.job_id, claimed.job_name, claimed.kind) == (job.id, "j", "scripted")
     assert claimed.params["result"] == "ok"
     assert (claimed.timeout_s, claimed.watch, claimed.only_path) == (3600, False, None)
     assert (claimed.dry_run, claimed.allow_deletes, claimed.resync) == (False, False, False)
@@ -306,7 +306,7 @@ def test_the_function_waits_for_the_callers_unwritten_end_only_where_it_matters(
     add(svc, "queue", overlap="queue")
     add(svc, "allow", overlap="allow")
     add(svc, "other")
-    ids = {name: svc.jobs.show(name)["id"] for name in ("queue", "allow", "other")}
+    ids = {name: svc.jobs.show(name).id for name in ("queue", "allow", "other")}
 
     def in_one(run_id: int, unended: str) -> Any:
         with svc.db.connect() as conn:

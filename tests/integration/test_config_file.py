@@ -131,7 +131,7 @@ def test_applying_the_same_file_twice_changes_nothing_the_second_time(
     configure(svc, tmp_path)
     text = svc.config.export().text
     before = audit_count(svc)
-    next_fires = {j["name"]: j["next_fire_at"] for j in svc.jobs.list()}
+    next_fires = {j.name: j.next_fire_at for j in svc.jobs.list()}
 
     for _ in range(2):
         applied = svc.config.apply(text, environ=ENV)
@@ -139,7 +139,7 @@ def test_applying_the_same_file_twice_changes_nothing_the_second_time(
         assert not applied.changed
 
     assert audit_count(svc) == before
-    assert {j["name"]: j["next_fire_at"] for j in svc.jobs.list()} == next_fires
+    assert {j.name: j.next_fire_at for j in svc.jobs.list()} == next_fires
 
 
 def test_a_file_with_one_error_changes_nothing(svc: Services, tmp_path: Path) -> None:
@@ -329,7 +329,7 @@ def test_prune_is_refused_for_a_job_with_a_running_run(
         assert scripted.running.acquire(timeout=10)
         with pytest.raises(ConfigInvalid, match=rf"line 1: jobs\.busy: .*run {running}"):
             svc.config.apply("jobs: {}\n", prune=True)
-        assert [j["name"] for j in svc.jobs.list()] == ["busy"]
+        assert [j.name for j in svc.jobs.list()] == ["busy"]
     finally:
         scripted.release.set()
         worker.join(10)
@@ -362,9 +362,9 @@ def test_an_existing_job_is_made_what_the_file_says_not_merged(
     text = "jobs:\n  mirror:\n    params: {op: copy, source: 'nas:/a', destination: 'vault:/b'}\n"
     applied = svc.config.apply(text)
     job = svc.jobs.show("mirror")
-    assert (job["retries"], job["enabled"], job["schedule"]["kind"]) == (3, True, "none")
-    assert job["params"]["destination"] == "vault:/b"
-    assert job["keep_deleted"] is None  # it was in the params the file replaced
+    assert (job.retries, job.enabled, job.schedule.kind) == (3, True, "none")
+    assert job.params["destination"] == "vault:/b"
+    assert job.keep_deleted is None  # it was in the params the file replaced
     fields = {c.field for c in applied.plan[0].changes}
     assert {"every", "retries", "enabled", "params.destination", "params.keep_deleted"} <= fields
 
@@ -394,7 +394,7 @@ def test_a_command_jobs_env_values_are_references_too(
         assert [(c.field, c.after) for c in applied.plan[0].changes] == [
             ("params.env", "(secret, changed)")
         ]
-        job_id = allowed.jobs.show("tape")["id"]
+        job_id = allowed.jobs.show("tape").id
         assert allowed.job_env(job_id) == {"TOKEN": "new"}
         # It should refuse the same file where command jobs are off, changing nothing.
         with pytest.raises(ConfigInvalid, match="command jobs are disabled"):

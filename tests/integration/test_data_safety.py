@@ -96,7 +96,7 @@ def test_a_dry_run_is_recorded_as_one_and_is_never_the_jobs_success(
     assert run.stats.files == 0 and run.stats.bytes == 0
     with reading(svc.sessions) as session:
         job = svc.jobs.show("backup")
-        assert job_runs.last_succeeded(session, job["id"]) is None
+        assert job_runs.last_succeeded(session, job.id) is None
         assert run_metrics.last_success_by_job(session) == []
         assert job_runs.last_success_of_jobs(session) == {}  # the console's
     assert svc.runs.figures(duration_buckets=[1.0], lateness_buckets=[1.0]).last_success == []
@@ -149,14 +149,14 @@ def test_bad_safety_settings_are_refused_and_change_nothing(
 
 def test_the_guard_is_shown_and_edited(svc: Services, src: Path, dst: Path) -> None:
     sync_job(svc, src, dst)
-    assert svc.jobs.show("backup")["delete_guard"] == "50%"
+    assert svc.jobs.show("backup").delete_guard == "50%"
     view = svc.jobs.edit("backup", JobFields(delete_guard="10", require_marker=".mounted"))
-    assert (view["delete_guard"], view["require_marker"]) == ("10", ".mounted")
+    assert (view.delete_guard, view.require_marker) == ("10", ".mounted")
     view = svc.jobs.edit("backup", JobFields(require_marker=""))
-    assert view["require_marker"] is None and view["delete_guard"] == "10"
+    assert view.require_marker is None and view.delete_guard == "10"
     with pytest.raises(InvalidInput, match="Bad delete guard"):
         svc.jobs.edit("backup", JobFields(delete_guard="101%"))
-    assert svc.jobs.show("backup")["delete_guard"] == "10"
+    assert svc.jobs.show("backup").delete_guard == "10"
 
 
 def test_dry_run_and_allow_deletes_together_are_refused(

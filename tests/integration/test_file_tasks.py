@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from synchub.execution.outcomes import end_run
 from synchub.scheduler.watch import FolderWatch
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.tasks import TaskView
 from synchub.store import claim as claims
 from synchub.store import runs as run_store
 from synchub.store import tasks as task_store
@@ -44,7 +44,7 @@ def inbox(svc: Services, clock: FakeClock, src: Path, dst: Path) -> tuple[Harnes
     return h, watch
 
 
-def tasks(svc: Services, state: TaskState | None = None) -> dict[str, dict[str, Any]]:
+def tasks(svc: Services, state: TaskState | None = None) -> dict[str, TaskView]:
     items, total = svc.tasks.page(job="inbox", state=state, limit=1000)
     assert total == len(items)
     return {t.path: t for t in items}

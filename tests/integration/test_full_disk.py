@@ -185,7 +185,7 @@ def test_the_api_and_the_cli_say_the_disk_is_full_without_a_traceback(
     assert "Traceback" not in cli.stderr
     assert "the disk is full" in cli.stderr
     small_disk.free()
-    assert svc.jobs.show("nightly")["enabled"] is True  # nothing changed
+    assert svc.jobs.show("nightly").enabled is True  # nothing changed
 
 
 def test_a_copy_that_fills_the_disk_fails_with_a_clear_error(

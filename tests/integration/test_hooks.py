@@ -263,7 +263,7 @@ def test_an_edit_replaces_the_hooks_and_empty_removes_them(
         "photos", copy(src, tmp_path / "dst", {"before": [hook(tmp_path)]})
     )
     view = svc_allowing_commands.jobs.show("photos")
-    assert view["hooks"]["before"][0]["timeout_s"] == 60
-    assert view["hooks"]["before"][0]["on_error"] == "continue"
+    assert view.hooks["before"][0].timeout_s == 60
+    assert view.hooks["before"][0].on_error == "continue"
     edited = svc_allowing_commands.jobs.change("photos", JobFields(hooks={}))
-    assert edited.view["hooks"] == {} and edited.changed == ["hooks"]
+    assert edited.view.hooks == {} and edited.changed == ["hooks"]

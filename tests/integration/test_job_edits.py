@@ -26,10 +26,10 @@ def add_backup(svc: Services, **fields: object) -> None:
 @pytest.mark.parametrize("spelling", ["", "none", "off", "NONE"])
 def test_a_timeout_is_removed_by_none(svc: Services, spelling: str) -> None:
     add_backup(svc, timeout="10m")
-    assert svc.jobs.show("backup")["timeout_s"] == 600
+    assert svc.jobs.show("backup").timeout_s == 600
     edited = svc.jobs.change("backup", JobFields(timeout=spelling))
     assert edited.changed == ["timeout_s"]
-    assert svc.jobs.show("backup")["timeout_s"] is None
+    assert svc.jobs.show("backup").timeout_s is None
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(svc: Services, clock: FakeClock) -> None:
@@ -61,14 +61,14 @@ def test_an_edit_names_what_it_changed_and_is_audited_once(svc: Services) -> Non
 def test_options_are_added_and_removed_one_by_one(svc: Services) -> None:
     add_backup(svc)
     svc.jobs.edit("backup", JobFields(add_options=["--bwlimit=10M", "--size-only"]))
-    assert svc.jobs.show("backup")["params"]["options"] == [
+    assert svc.jobs.show("backup").params["options"] == [
         "--checksum",
         "--bwlimit=10M",
         "--size-only",
     ]
     # A flag name alone removes the option whatever its value.
     svc.jobs.edit("backup", JobFields(remove_options=["--bwlimit", "--checksum"]))
-    assert svc.jobs.show("backup")["params"]["options"] == ["--size-only"]
+    assert svc.jobs.show("backup").params["options"] == ["--size-only"]
     before = svc.jobs.show("backup")
     with pytest.raises(InvalidInput, match=r"no option '--fast-list'; its options: --size-only"):
         svc.jobs.edit("backup", JobFields(remove_options=["--fast-list"]))
@@ -98,7 +98,7 @@ def test_the_delete_guard_goes_back_to_the_default_and_the_marker_away(svc: Serv
         "params.require_marker",
     ]
     view = edited.view
-    assert (view["delete_guard"], view["require_marker"], view["max_depth"]) == ("50%", None, None)
+    assert (view.delete_guard, view.require_marker, view.max_depth) == ("50%", None, None)
 
 
 def test_emptying_what_a_command_job_lacks_changes_nothing(svc: Services) -> None:

@@ -57,8 +57,8 @@ def test_env_values_are_sealed_masked_and_reach_only_the_command(
     out = tmp_path / "out.txt"
     view = svc_allowing_commands.jobs.add("backup", writes_env(out))
 
-    assert view["params"]["env"] == {"TOKEN": MASK, "MODE": MASK}
-    assert svc_allowing_commands.jobs.show("backup")["params"]["env"] == {
+    assert view.params["env"] == {"TOKEN": MASK, "MODE": MASK}
+    assert svc_allowing_commands.jobs.show("backup").params["env"] == {
         "TOKEN": MASK,
         "MODE": MASK,
     }
@@ -80,7 +80,7 @@ def test_a_masked_value_keeps_what_is_stored_and_a_new_one_replaces_it(
 
     # An edit of something else, and a read-modify-write of the view, keep the values.
     svc_allowing_commands.jobs.edit("backup", JobFields(retries=1))
-    params = svc_allowing_commands.jobs.show("backup")["params"]
+    params = svc_allowing_commands.jobs.show("backup").params
     svc_allowing_commands.jobs.edit(
         "backup", JobFields(params={"env": {**params["env"], "MODE": "quick"}})
     )
@@ -126,7 +126,7 @@ def test_a_job_stored_with_plain_values_shows_them_masked_runs_and_is_sealed_whe
             update(JobRow).where(JobRow.name == "legacy").values(params=plain, secret_env=None)
         )
 
-    assert svc_allowing_commands.jobs.show("legacy")["params"]["env"] == {
+    assert svc_allowing_commands.jobs.show("legacy").params["env"] == {
         "TOKEN": MASK,
         "MODE": MASK,
     }

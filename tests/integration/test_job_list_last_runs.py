@@ -13,6 +13,7 @@ from sqlalchemy import event
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import LastRun
 from tests.support.harness import Harness
 
 
@@ -51,17 +52,17 @@ def test_each_jobs_last_run_is_its_newest_that_started_or_ended(
     harness.step()
     clock.advance(60)
     svc.runs.request("good")  # waiting: not a last run yet
-    ids = {v["name"]: v["id"] for v in svc.jobs.list()}
+    ids = {v.name: v.id for v in svc.jobs.list()}
     last = svc.overview.last_runs()
     assert set(last) == {ids["good"], ids["bad"]}
-    assert last[ids["bad"]] == {
-        "id": bad,
-        "state": "failed",
-        "attempt": 1,
-        "dry_run": False,
-        "at": svc.runs.show(bad).finished_at,
-    }
-    assert last[ids["good"]]["state"] == "succeeded"
+    assert last[ids["bad"]] == LastRun(
+        id=bad,
+        state="failed",
+        attempt=1,
+        dry_run=False,
+        at=svc.runs.show(bad).finished_at,
+    )
+    assert last[ids["good"]].state == "succeeded"
 
 
 def test_the_last_runs_of_many_jobs_take_as_many_queries_as_of_one(

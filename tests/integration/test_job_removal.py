@@ -14,6 +14,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import JobDeleted, JobNotFound, JobRunning
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import Removed
 from synchub.store import audit
 from synchub.store import claim as claims
 from synchub.store import jobs as job_store
@@ -38,12 +39,12 @@ def test_keeping_the_history_keeps_runs_logs_and_files_under_the_jobs_name(
 
     outcome = svc.jobs.remove("nightly", keep_history=True)
 
-    assert outcome == {
-        "keep_history": True,
-        "runs_cancelled": [waiting],
-        "runs_kept": 2,
-        "runs_deleted": 0,
-    }
+    assert outcome == Removed(
+        keep_history=True,
+        runs_cancelled=[waiting],
+        runs_kept=2,
+        runs_deleted=0,
+    )
     with pytest.raises(JobNotFound):
         svc.jobs.show("nightly")
     # It should show each kept run with the name of the job it belonged to.
@@ -77,8 +78,8 @@ def test_removing_a_job_by_default_deletes_its_runs_logs_and_files(
 
     outcome = svc.jobs.remove("j")
 
-    assert outcome["runs_deleted"] == 2 and outcome["runs_kept"] == 0
-    assert outcome["keep_history"] is False and len(outcome["runs_cancelled"]) == 1
+    assert outcome.runs_deleted == 2 and outcome.runs_kept == 0
+    assert outcome.keep_history is False and len(outcome.runs_cancelled) == 1
     assert [r.id for r in svc.runs.page()] == [kept]
     with pytest.raises(JobNotFound):
         svc.runs.page(job="j")
@@ -126,7 +127,7 @@ def test_a_job_with_a_running_run_is_not_removed_until_the_run_ends(
         with pytest.raises(JobRunning, match=f"run {running}.*cancel it"):
             svc.jobs.remove("busy", keep_history=keep_history)
         # It should change nothing: the job, the running run and the waiting one stay.
-        assert svc.jobs.show("busy")["name"] == "busy"
+        assert svc.jobs.show("busy").name == "busy"
         assert svc.runs.show(running).state == "running"
         assert svc.runs.show(waiting).state == "pending"
         svc.runs.cancel(running)
@@ -138,7 +139,7 @@ def test_a_job_with_a_running_run_is_not_removed_until_the_run_ends(
 
     outcome = svc.jobs.remove("busy", keep_history=keep_history)
 
-    assert outcome["runs_cancelled"] == [waiting]
+    assert outcome.runs_cancelled == [waiting]
 
 
 def test_a_run_handed_to_an_executor_before_the_removal_never_starts(
@@ -150,7 +151,7 @@ def test_a_run_handed_to_an_executor_before_the_removal_never_starts(
     h.scheduler.tick()
     assert h.executor.take() == [run_id]  # queued, in the executor's hands
 
-    assert svc.jobs.remove("j", keep_history=True)["runs_cancelled"] == [run_id]
+    assert svc.jobs.remove("j", keep_history=True).runs_cancelled == [run_id]
 
     assert h.runner.execute(run_id) is claims.Claim.GONE
     assert scripted.started == []

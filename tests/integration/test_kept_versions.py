@@ -49,7 +49,7 @@ def test_the_change_report_says_where_each_file_went(svc: Services, kept: Path, 
         ("docs/c.txt", "deleted", f"{dst}/{RUN2}/docs/c.txt"),
     }
     assert tree(kept) == {"b.txt": "b one", "docs/c.txt": "c"}
-    assert svc.jobs.show("backup")["keep_deleted"] == "30d"
+    assert svc.jobs.show("backup").keep_deleted == "30d"
 
 
 def test_a_restore_brings_back_what_the_run_kept(svc: Services, clock: FakeClock, kept: Path,
@@ -121,6 +121,6 @@ def test_a_bad_keep_period_is_refused_and_changes_nothing(
     svc.jobs.add("backup", JobFields(params=params, keep_deleted="7d"))
     with pytest.raises(InvalidInput, match="keep period"):
         svc.jobs.edit("backup", JobFields(keep_deleted=bad))
-    assert svc.jobs.show("backup")["keep_deleted"] == "7d"
+    assert svc.jobs.show("backup").keep_deleted == "7d"
     svc.jobs.edit("backup", JobFields(keep_deleted="off"))
-    assert svc.jobs.show("backup")["keep_deleted"] is None
+    assert svc.jobs.show("backup").keep_deleted is None

@@ -48,13 +48,13 @@ def test_failing_and_stale_jobs_need_attention_failing_first(
     for name in ("good", "bad", "manual", "off"):
         svc.runs.request(name)
     harness.step()
-    assert [s.job["name"] for s in svc.overview.attention()] == ["bad", "manual"]
+    assert [s.job.name for s in svc.overview.attention()] == ["bad", "manual"]
     # Two hourly periods and a second later, with no run meanwhile, the scheduled
     # jobs are stale too: "good" since its success, "quiet" since it was made. The
     # manual job is never stale, the disabled one never needs attention.
     clock.advance(2 * 3600 + 1)
     found = svc.overview.attention()
-    assert [(s.job["name"], s.failing, s.stale_for) for s in found] == [
+    assert [(s.job.name, s.failing, s.stale_for) for s in found] == [
         ("bad", True, 7201), ("manual", True, None), ("good", False, 7201),
         ("quiet", False, 7201),
     ]  # fmt: skip
@@ -76,7 +76,7 @@ def test_each_jobs_last_run_and_last_success(
     assert status.failing
     assert status.last_success_at == svc.runs.show(first).finished_at
     page, more = svc.overview.jobs(limit=10)
-    assert [s.job["name"] for s in page] == ["flaky"] and not more
+    assert [s.job.name for s in page] == ["flaky"] and not more
     with pytest.raises(JobNotFound):
         svc.overview.job("nope")
 

@@ -35,7 +35,7 @@ DAY = timedelta(days=1)
 
 
 def add(svc: Services, name: str, **kw: Any) -> int:
-    return int(svc.jobs.add(name, JobFields(kind="scripted", params={}, **kw))["id"])
+    return int(svc.jobs.add(name, JobFields(kind="scripted", params={}, **kw)).id)
 
 
 def seed(
@@ -222,7 +222,7 @@ def test_a_jobs_own_rule_applies_to_the_runs_it_already_has(
 
     view = svc.jobs.edit("chatty", JobFields(keep_runs="5", keep_logs="2d"))
 
-    assert (view["keep_runs"], view["keep_logs"]) == ("5", "2d")
+    assert (view.keep_runs, view.keep_logs) == ("5", "2d")
     pruned = svc.retention.prune(pause=no_pause)
     assert run_ids(svc) == ids[-5:]
     # It should keep logs for 2 days: all five kept runs are 5 days old, and only the
@@ -231,7 +231,7 @@ def test_a_jobs_own_rule_applies_to_the_runs_it_already_has(
     assert [lines_of(svc, i) for i in ids[-5:]] == [0, 0, 0, 0, 2]
     # It should go back to the defaults with "default".
     back = svc.jobs.edit("chatty", JobFields(keep_runs="default", keep_logs=""))
-    assert (back["keep_runs"], back["keep_logs"]) == (None, None)
+    assert (back.keep_runs, back.keep_logs) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -252,7 +252,7 @@ def test_bad_keep_settings_are_refused_and_change_nothing(
     with pytest.raises((InvalidInput, InvalidFields)) as caught:
         svc.jobs.edit("nightly", JobFields(**{field: value}))
     assert field.replace("_", "-") in str(caught.value)
-    assert svc.jobs.show("nightly")["keep_runs"] == "500"
+    assert svc.jobs.show("nightly").keep_runs == "500"
     with pytest.raises((InvalidInput, InvalidFields)):
         add(svc, "other", **{field: value})
     with pytest.raises(JobNotFound):

@@ -50,7 +50,7 @@ def until(clock: FakeClock, h: Harness, hour: int) -> list[int]:
 def test_a_fire_while_the_window_is_shut_waits_for_it_once(svc: Services, clock: FakeClock) -> None:
     # 09:00 UTC is 11:00 in Berlin: the night window is shut until 20:00 UTC.
     view = svc.jobs.add("nightly", hourly())
-    assert (view["windows"], view["windows_tz"]) == (NIGHTS, "Europe/Berlin")
+    assert (view.windows, view.windows_tz) == (NIGHTS, "Europe/Berlin")
     h = Harness(svc, clock)
 
     assert until(clock, h, 11) == []
@@ -123,7 +123,7 @@ def test_an_edit_of_the_windows_moves_the_waiting_run(svc: Services, clock: Fake
     assert runs_of(svc, "nightly")[0].not_before == utc(10)  # 12:00 in Berlin: open now
 
     svc.jobs.change("nightly", JobFields(windows=[]))
-    assert svc.jobs.show("nightly")["windows"] == []
+    assert svc.jobs.show("nightly").windows == []
     assert h.step() != []
 
 

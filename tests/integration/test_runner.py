@@ -224,7 +224,7 @@ def test_workers_racing_for_different_runs_of_one_job_start_only_one(
     if alone and not db_url.startswith("postgresql"):
         pytest.skip("the claim in one statement is PostgreSQL's (migration 0008)")
     add(svc, "j", overlap=overlap)
-    job_id = svc.jobs.show("j")["id"]
+    job_id = svc.jobs.show("j").id
     for _ in range(5):
         run_ids = [svc.runs.request("j") for _ in range(6)]
         with transaction(svc.sessions) as session:
@@ -475,7 +475,7 @@ def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
         runner.close()
     # The first run's end was held until the other run's claim was in.
     assert held[0] is True
-    assert [svc.runs.show(r)["state"] for r in (first, other)] == ["succeeded"] * 2
+    assert [svc.runs.show(r).state for r in (first, other)] == ["succeeded"] * 2
 
 
 def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock) -> None:

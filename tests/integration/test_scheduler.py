@@ -138,7 +138,7 @@ def test_a_schedule_edit_counts_from_now_without_a_spurious_run(
     clock.set(datetime(2025, 6, 2, 12, 0, tzinfo=UTC))
     # Every minute, starting after the edit: 12:00 itself is not due.
     view = svc.jobs.edit("j", JobFields(cron="* * * * *"))
-    assert view["next_fire_at"] == "2025-06-02T12:01:00+00:00"
+    assert view.next_fire_at == "2025-06-02T12:01:00+00:00"
     assert h.step() == []
     clock.advance(60)
     assert len(h.step()) == 1

@@ -148,7 +148,7 @@ def test_forget_drops_only_the_unreadable_values_and_they_can_be_entered_again(
     # It should keep what the key opens, and the names of the job's env.
     assert new.remotes.configs(frozenset({"kept"}))["kept"].options["password"] == "kept-pw"
     assert new.remotes.show("lost").unreadable is None
-    assert new.jobs.show("lost-env")["params"]["env"] == {"TOKEN": MASK}
+    assert new.jobs.show("lost-env").params["env"] == {"TOKEN": MASK}
     actions = {(e.action, e.target, e.actor) for e in new.audit.page()}
     assert ("remote.secrets_forget", "lost", "alice") in actions
     assert ("job.secrets_forget", "lost-env", "alice") in actions

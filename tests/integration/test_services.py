@@ -56,10 +56,10 @@ def test_an_edit_changes_only_what_is_given_and_is_audited(svc: Services) -> Non
         ),
     )
     view = svc.jobs.edit("j", JobFields(params={"op": "copy"}))
-    assert view["params"]["options"] == ["--checksum"]
-    assert view["params"]["op"] == "copy"
-    assert view["schedule"]["cron"] == "0 2 * * *"
-    assert view["retries"] == 5
+    assert view.params["options"] == ["--checksum"]
+    assert view.params["op"] == "copy"
+    assert view.schedule.cron == "0 2 * * *"
+    assert view.retries == 5
     with transaction(svc.sessions) as session:
         (edit, _add) = audit.recent(session)
     assert edit.action == "job.edit"
@@ -88,7 +88,7 @@ def test_command_jobs_are_refused_unless_the_admin_allows_them(svc: Services) ->
         engines=svc.engines,
         db=svc.db,
     )
-    assert allowed.jobs.add("c", spec)["kind"] == "command"
+    assert allowed.jobs.add("c", spec).kind == "command"
 
 
 def test_settings_come_from_synchub_toml_and_the_environment_wins(

@@ -88,32 +88,32 @@ def test_a_watched_job_copies_and_is_rescanned_by_default(
     view = svc.jobs.add("inbox", watched(src, dst, max_depth=2))
     # It should copy (nothing deleted at the destination), on a rescan interval of
     # SYNCHUB_WATCH_RESCAN, with --max-depth among its rclone options.
-    assert view["watch"] is True
-    assert view["params"]["op"] == "copy"
-    assert view["params"]["options"] == ["--max-depth=2"]
-    assert view["max_depth"] == 2
-    assert view["schedule"]["kind"] == "interval"
-    assert view["schedule"]["every_s"] == svc.settings.watch_rescan == 600
-    assert view["watch_problem"] is None
+    assert view.watch is True
+    assert view.params["op"] == "copy"
+    assert view.params["options"] == ["--max-depth=2"]
+    assert view.max_depth == 2
+    assert view.schedule.kind == "interval"
+    assert view.schedule.every_s == svc.settings.watch_rescan == 600
+    assert view.watch_problem is None
 
 
 def test_a_watched_job_keeps_its_own_op_and_schedule(svc: Services, src: Path, dst: Path) -> None:
     view = svc.jobs.add("inbox", watched(src, dst, params={"op": "sync"}, cron="0 2 * * *"))
-    assert view["params"]["op"] == "sync"
-    assert view["schedule"]["kind"] == "cron"
+    assert view.params["op"] == "sync"
+    assert view.schedule.kind == "cron"
 
 
 def test_editing_watch_and_max_depth(svc: Services, src: Path, dst: Path) -> None:
     svc.jobs.add("inbox", JobFields(params={"source": str(src), "destination": str(dst)}))
     view = svc.jobs.edit("inbox", JobFields(watch=True, max_depth=1))
     # It should start rescanning a manual-only job it now watches, keeping its op.
-    assert (view["watch"], view["max_depth"], view["params"]["op"]) == (True, 1, "sync")
-    assert view["schedule"]["every_s"] == 600
-    assert view["next_fire_at"] is not None
+    assert (view.watch, view.max_depth, view.params["op"]) == (True, 1, "sync")
+    assert view.schedule.every_s == 600
+    assert view.next_fire_at is not None
     view = svc.jobs.edit("inbox", JobFields(max_depth=3))
-    assert view["params"]["options"] == ["--max-depth=3"]
+    assert view.params["options"] == ["--max-depth=3"]
     view = svc.jobs.edit("inbox", JobFields(watch=False, max_depth=-1))
-    assert (view["watch"], view["max_depth"], view["params"]["options"]) == (False, None, [])
+    assert (view.watch, view.max_depth, view.params["options"]) == (False, None, [])
 
 
 def test_only_rclone_jobs_watch_and_a_bad_depth_is_refused(
@@ -133,14 +133,14 @@ def test_a_missing_folder_is_reported_and_a_remote_source_is_only_rescanned(
     svc.remotes.add("box", "sftp", {"host": "h.example", "user": "bob", "pass": "pw"})
     gone = tmp_path / "gone"
     view = svc.jobs.add("local", watched(gone, dst))
-    assert view["watch_problem"] == f"source folder {gone} does not exist"
+    assert view.watch_problem == f"source folder {gone} does not exist"
     view = svc.jobs.add("via-remote", watched(f"disk:{gone}", dst))
-    assert view["watch_problem"] == f"source folder {gone} does not exist"
+    assert view.watch_problem == f"source folder {gone} does not exist"
     view = svc.jobs.add("far", watched("box:/photos", dst))
-    assert view["watch_problem"] is None
-    assert view["schedule"]["every_s"] == 600
+    assert view.watch_problem is None
+    assert view.schedule.every_s == 600
     # It should report in the list too.
-    problems = {v["name"]: v["watch_problem"] for v in svc.jobs.list()}
+    problems = {v.name: v.watch_problem for v in svc.jobs.list()}
     assert problems["local"] == problems["via-remote"] == f"source folder {gone} does not exist"
 
 
@@ -260,8 +260,8 @@ def test_roots_follow_the_jobs_and_their_folders(
     assert isinstance(fake, FakeWatcher)
     inner = src / "inner"
     inner.mkdir()
-    outer_id = svc.jobs.add("outer", watched(src, dst))["id"]
-    inner_id = svc.jobs.add("inner", watched(inner, tmp_path / "dst2"))["id"]
+    outer_id = svc.jobs.add("outer", watched(src, dst)).id
+    inner_id = svc.jobs.add("inner", watched(inner, tmp_path / "dst2")).id
     watch.refresh()
     # It should watch the outer folder once and give inner changes to both jobs.
     assert fake.roots == {str(src)}
@@ -445,14 +445,14 @@ def test_a_folder_removed_and_recreated_is_reported_then_watched_again(
     shutil.rmtree(src)
     full_pass(h)
     # It should say why it is not watching, and not fail the scheduler's pass.
-    assert svc.jobs.show("inbox")["watch_problem"] == f"source folder {src} does not exist"
+    assert svc.jobs.show("inbox").watch_problem == f"source folder {src} does not exist"
     assert watch.watcher.roots == frozenset()
     clock.advance(SETTLE)
     full_pass(h)
     src.mkdir()
     (src / "back.txt").write_text("back")
     full_pass(h)
-    assert svc.jobs.show("inbox")["watch_problem"] is None
+    assert svc.jobs.show("inbox").watch_problem is None
     assert watch.watcher.roots == {str(src)}
     # What came back with the folder gets a run...
     clock.advance(SETTLE)

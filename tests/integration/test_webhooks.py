@@ -17,6 +17,7 @@ from synchub.core.clock import FakeClock
 from synchub.core.errors import Forbidden, InvalidInput
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import HookView
 from synchub.services.run_views import RunView
 from synchub.services.tokens import Role
 from synchub.store import audit
@@ -150,12 +151,10 @@ def test_the_url_is_sealed_and_shown_by_its_hint_only(
     hooks = {"before": [{"url": receiver.url, "timeout": "10s"}]}
     svc.jobs.add("photos", copy(src, tmp_path / "dst", hooks))
     view = svc.jobs.show("photos")
-    assert view["hooks"] == {
-        "before": [{"url": "http://127.0.0.1/…", "timeout_s": 10, "on_error": "continue"}]
-    }
+    assert view.hooks == {"before": [HookView(None, "http://127.0.0.1/…", 10, "continue")]}
     with reading(svc.sessions) as session:
         events = json.dumps([e.__dict__ for e in audit.recent(session, 100)], default=str)
-        raw = json.dumps(svc.jobs.show("photos"))
+        raw = json.dumps(svc.jobs.show("photos").as_dict())
     assert TOKEN not in events and TOKEN not in raw
     assert TOKEN not in svc.config.export().text
 
@@ -171,7 +170,7 @@ def test_only_an_admin_sets_webhooks_and_others_keep_them(
     operator = svc.for_actor("olga", Role.OPERATOR)
     operator.jobs.edit("photos", JobFields(retries=1))
     # It should keep the URL when the view's hooks (its hint) are sent back as they are.
-    shown = svc.jobs.show("photos")["hooks"]
+    shown = svc.jobs.show("photos").as_dict()["hooks"]
     edited = operator.jobs.change("photos", JobFields(hooks=shown, retries=2))
     assert edited.changed == ["retries"]
     # ... and refuse another URL from an operator.
@@ -220,4 +219,4 @@ def test_command_hooks_may_give_way_to_a_webhook_where_command_jobs_are_off(
     )
     edited = svc.jobs.change("photos", JobFields(hooks={"after": [{"url": receiver.url}]}))
     assert edited.changed == ["hooks"]
-    assert svc.jobs.show("photos")["hooks"]["after"][0]["url"] == "http://127.0.0.1/…"
+    assert svc.jobs.show("photos").hooks["after"][0].url == "http://127.0.0.1/…"

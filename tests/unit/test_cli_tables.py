@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from rich.cells import cell_len
@@ -16,6 +15,7 @@ from synchub.cli.tasks import TASK_COLUMNS, _task_row
 from synchub.cli.tokens import TOKEN_COLUMNS
 from synchub.core.runs import RunStats
 from synchub.core.tasks import TaskState
+from synchub.services.jobs.job_views import JobView, LastRun, ScheduleView
 from synchub.services.run_views import RunView
 from synchub.services.tasks import TaskView
 from tests.support.views import a_run
@@ -32,20 +32,25 @@ def ago(**delta: float) -> str:
     return (NOW - timedelta(**delta)).isoformat()
 
 
-def job(name: str, **more: Any) -> dict[str, Any]:
-    return {
-        "id": 1,
-        "name": name,
-        "kind": "rclone",
-        "params": {"op": "sync", "source": LONG_SOURCE, "destination": LONG_DEST},
-        "schedule": {"kind": "cron", "cron": "30 2 * * 1-5", "tz": FAR_ZONE},
-        "watch": False,
-        "enabled": True,
-        "next_fire_at": "2026-12-07T02:30:00-03:00",
-        "last_run": {"id": 9, "state": "timed_out", "attempt": 2, "dry_run": False,
-                     "at": ago(minutes=3)},
-        **more,
-    }  # fmt: skip
+LAST = LastRun(id=9, state="timed_out", attempt=2, dry_run=False, at=ago(minutes=3))
+
+
+def job(
+    name: str, *, enabled: bool = True, last_run: LastRun | None = LAST
+) -> tuple[JobView, LastRun | None]:
+    schedule = ScheduleView("cron", "30 2 * * 1-5", FAR_ZONE, None, None, "At 02:30")
+    view = JobView(
+        id=1, name=name, kind="rclone",
+        params={"op": "sync", "source": LONG_SOURCE, "destination": LONG_DEST},
+        schedule=schedule, misfire="skip", queue="default", retries=0, retry_delay_s=60,
+        timeout_s=None, stale_after_s=None, long_after_s=None, overlap="skip",
+        enabled=enabled, tags=[], watch=False, keep_runs=None, keep_logs=None, windows=[],
+        windows_tz=None, max_depth=None, delete_guard="50%", require_marker=None,
+        check_access=None, keep_deleted=None, watch_problem=None, muted_until=None, hooks={},
+        after=[], chained_by=[], next_fire_at="2026-12-07T02:30:00-03:00",
+        created_at=ago(days=1), updated_at=ago(days=1),
+    )  # fmt: skip
+    return view, last_run
 
 
 def run(number: int) -> RunView:
@@ -93,8 +98,8 @@ def test_times_are_relative_at_a_terminal_and_exact_elsewhere() -> None:
 @pytest.mark.parametrize(
     ("columns", "rows"),
     [
-        (JOB_COLUMNS, [job_row(job(f"nightly-photos-{n}"), AT_80) for n in range(3)]),
-        (JOB_COLUMNS, [job_row(job("off", enabled=False, last_run=None), AT_80)]),
+        (JOB_COLUMNS, [job_row(*job(f"nightly-photos-{n}"), AT_80) for n in range(3)]),
+        (JOB_COLUMNS, [job_row(*job("off", enabled=False, last_run=None), AT_80)]),
         (RUN_COLUMNS, [run_row(run(n), AT_80) for n in (7, 1234)]),
         (
             REMOTE_COLUMNS,
@@ -128,11 +133,11 @@ def test_every_list_fits_80_columns_at_a_terminal_one_line_a_row(
 
 
 def test_a_job_row_says_when_it_fires_and_how_its_last_run_went() -> None:
-    row = job_row(job("nightly"), AT_80)
+    row = job_row(*job("nightly"), AT_80)
     assert row[0] == "nightly"
     assert row[2] == "30 2 * * 1-5 (America/Argentina/Buenos_Aires)"
     assert row[3:] == ["in 20 h", "timed_out", "3 min ago"]  # 05:30 UTC tomorrow
-    assert job_row(job("off", enabled=False, last_run=None), AT_80)[3:] == ["disabled", "-", "-"]
+    assert job_row(*job("off", enabled=False, last_run=None), AT_80)[3:] == ["disabled", "-", "-"]
 
 
 def test_a_run_row_at_a_terminal_reads_sizes_and_durations_as_people_do() -> None:
@@ -142,7 +147,7 @@ def test_a_run_row_at_a_terminal_reads_sizes_and_durations_as_people_do() -> Non
 
 
 def test_elsewhere_a_row_is_one_line_of_tab_separated_cells_nothing_cut() -> None:
-    rows = [job_row(job("nightly"), PIPED), ["a\tb", "two\nlines", "x", "y", "z", "w"]]
+    rows = [job_row(*job("nightly"), PIPED), ["a\tb", "two\nlines", "x", "y", "z", "w"]]
     shown = lines(JOB_COLUMNS, rows, PIPED)
     assert shown[0].split("\t") == [
         "nightly",

@@ -20,7 +20,7 @@ from synchub.api.problems import envelope_responses as errors
 from synchub.core.errors import RunNotFound
 from synchub.core.runs import Trigger
 from synchub.services import Services
-from synchub.services.jobs.views import JobBrief
+from synchub.services.jobs.job_views import JobBrief, ScheduleInvalid
 
 PREFIX = "/api/v1/task/scheduler"
 
@@ -144,15 +144,15 @@ def validate_cron(
     if not cron_expr.strip():
         return Envelope(data=CronValidation(valid=False, error="The cron expression is empty"))
     verdict = svc.jobs.check_schedule(cron=cron_expr, count=1)
-    if not verdict["valid"]:
-        return Envelope(data=CronValidation(valid=False, error=verdict["error"]))
-    first = datetime.fromisoformat(verdict["next"][0])
+    if isinstance(verdict, ScheduleInvalid):
+        return Envelope(data=CronValidation(valid=False, error=verdict.error))
+    first = datetime.fromisoformat(verdict.next[0])
     return Envelope(
         data=CronValidation(
             valid=True,
             message="The cron expression is valid",
             next_run_in_seconds=(first - svc.clock.now()).total_seconds(),
-            description=verdict["description"],
+            description=verdict.description,
         )
     )
 
@@ -182,7 +182,7 @@ def execute_sync(config_id: str, svc: OperatorServices) -> Envelope[Submitted]:
         data=Submitted(
             message="The sync task was submitted",
             task_id=str(run_id),
-            config_id=job["id"],
+            config_id=job.id,
             status="submitted",
         )
     )

@@ -23,6 +23,7 @@ from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.engines.rclone.params import parse_location
 from synchub.services import folders
+from synchub.services.jobs.job_views import JobView
 from synchub.services.tasks import TaskView, WatchedFolder
 
 router = APIRouter()
@@ -131,11 +132,11 @@ def list_folders(
 def folder_item(folder: WatchedFolder) -> dict[str, Any]:
     view = folder.job
     source, destination = (
-        _location(view["params"]["source"]),
-        _location(view["params"]["destination"]),
+        _location(view.params["source"]),
+        _location(view.params["destination"]),
     )
     remote_source = source[0] is not None
-    problem = view["watch_problem"] or (None if view["enabled"] else "the job is disabled")
+    problem = view.watch_problem or (None if view.enabled else "the job is disabled")
     local_path = "None" if remote_source else source[1]
     if folder.running:
         state = 1
@@ -147,17 +148,17 @@ def folder_item(folder: WatchedFolder) -> dict[str, Any]:
     else:
         state = 2
     return {
-        "_id": str(view["id"]),
-        "id": str(view["id"]),
-        "name": view["name"],
+        "_id": str(view.id),
+        "id": str(view.id),
+        "name": view.name,
         "syncType": "remote" if remote_source else "local",
-        "originPath": view["params"]["source"] if remote_source else "None",
+        "originPath": view.params["source"] if remote_source else "None",
         "localPath": local_path,
         "origin": destination[0] or "local",
         "remotePath": destination[1],
-        "maxDepth": view["max_depth"],
+        "maxDepth": view.max_depth,
         "uploadNum": folder.files_sent,
-        "created_at": view["created_at"],
+        "created_at": view.created_at,
         "lastSyncAt": folder.last_run_at,
         "status": state,
         "problem": problem,
@@ -209,7 +210,7 @@ def create_folder(body: NewFolder, svc: OperatorServices) -> dict[str, Any]:
         made = svc.folders.add(body.folder())
     except InvalidInput as exc:  # the console's form errors are 400s
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.message) from None
-    (folder,) = [f for f in svc.tasks.folders() if f.job["id"] == made["id"]]
+    (folder,) = [f for f in svc.tasks.folders() if f.job.id == made.id]
     return folder_item(folder)
 
 
@@ -254,14 +255,14 @@ def list_tasks(
         offset=(page - 1) * per_page,
         limit=per_page,
     )
-    jobs = {v["id"]: v for v in svc.jobs.watched()}
+    jobs = {v.id: v for v in svc.jobs.watched()}
     return listing([task_item(t, jobs.get(t.job_id)) for t in views], total, page, per_page)
 
 
-def task_item(task: TaskView, job: dict[str, Any] | None) -> dict[str, Any]:
+def task_item(task: TaskView, job: JobView | None) -> dict[str, Any]:
     source = destination = ""
     if job is not None:
-        source, destination = job["params"]["source"], job["params"]["destination"]
+        source, destination = job.params["source"], job.params["destination"]
     remote, remote_path = _location(destination) if destination else (None, "")
     sending = task.state is TaskState.TRANSFERRING
     return {
@@ -329,7 +330,7 @@ def retry_task(
             status.HTTP_400_BAD_REQUEST, "only a retry can be asked here: send status 0"
         )
     view = svc.tasks.retry(_task_id(task_id), Trigger.API)
-    jobs = {v["id"]: v for v in svc.jobs.watched()}
+    jobs = {v.id: v for v in svc.jobs.watched()}
     return task_item(view, jobs.get(view.job_id))
 
 

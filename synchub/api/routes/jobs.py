@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
@@ -27,14 +27,8 @@ from synchub.services import Services
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=errors(401, 403))
 
 
-def _public(view: dict[str, Any]) -> JobPublic:
-    return JobPublic.model_validate(view)
-
-
 def _shown(svc: Services, name: str) -> JobPublic:
-    view = svc.jobs.show(name)
-    view["next_fires"] = svc.jobs.next(name, 5)
-    return _public(view)
+    return JobPublic.of(svc.jobs.show(name), next_fires=svc.jobs.next(name, 5))
 
 
 @router.get("", responses=errors(422))
@@ -58,7 +52,7 @@ def list_jobs(
         tag=tag, enabled=enabled, queue=queue, remote=remote, search=search,
         after=decode_name_cursor(cursor), limit=limit,
     )  # fmt: skip
-    data = [_public(v) for v in views]
+    data = [JobPublic.of(v) for v in views]
     next_cursor = encode_cursor(data[-1].name) if more else None
     return JobsPublic(data=data, count=len(data), next_cursor=next_cursor)
 
@@ -77,7 +71,7 @@ def run_jobs(body: RunManyRequest, svc: OperatorServices) -> RunsPublic:
         names = body.names
     else:
         enabled = True if body.only_enabled else None
-        names = [v["name"] for v in svc.jobs.find(tag=body.tag, enabled=enabled)]
+        names = [v.name for v in svc.jobs.find(tag=body.tag, enabled=enabled)]
     ids = svc.runs.request_many(names, trigger=Trigger.API, queue=body.queue)
     data = [RunPublic.of(svc.runs.show(i)) for i in ids]
     return RunsPublic(data=data, count=len(data), next_cursor=None)

@@ -20,4 +20,4 @@ def validate_schedule(body: ScheduleCheck, svc: ViewerServices) -> ScheduleVerdi
     verdict = svc.jobs.check_schedule(
         cron=body.cron, every=every, tz=body.tz, count=body.count, after=body.after
     )
-    return ScheduleVerdict.model_validate(verdict)
+    return ScheduleVerdict.model_validate(verdict.as_dict())

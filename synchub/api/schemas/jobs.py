@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from synchub.services.jobs.fields import JobFields
+from synchub.services.jobs.job_views import JobView
 
 Overlap = Literal["skip", "queue", "allow"]
 Misfire = Literal["skip", "once", "all"]
@@ -245,6 +246,13 @@ class JobPublic(BaseModel):
     updated_at: datetime
     #: the next fire times (show only; empty for manual-only jobs)
     next_fires: list[datetime] | None = None
+
+    @classmethod
+    def of(cls, view: JobView, next_fires: list[datetime] | None = None) -> JobPublic:
+        shown = view.as_dict()
+        if next_fires is not None:
+            shown["next_fires"] = next_fires
+        return cls.model_validate(shown)
 
 
 class JobsPublic(BaseModel):

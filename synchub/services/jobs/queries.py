@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,14 @@ from synchub.core.schedules import (
     zone,
 )
 from synchub.services.jobs.fields import CRON_PART, seconds_of
-from synchub.services.jobs.views import JobBrief, job_view
+from synchub.services.jobs.job_views import (
+    JobBrief,
+    JobView,
+    ScheduleChecked,
+    ScheduleInvalid,
+    ScheduleValid,
+)
+from synchub.services.jobs.views import job_view
 from synchub.services.run_views import check_instant
 from synchub.store import chains as chain_store
 from synchub.store import jobs as store
@@ -41,7 +48,7 @@ class JobQueries:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def show(self, name: str) -> dict[str, Any]:
+    def show(self, name: str) -> JobView:
         now = self.svc.clock.now()
         # Reads take no write lock (on SQLite a `transaction` does): API reads must
         # not queue behind the scheduler's and the runners' writes.
@@ -58,7 +65,7 @@ class JobQueries:
         with reading(self.svc.sessions) as session:
             return store.longest_timeout(session)
 
-    def list(self) -> builtins.list[dict[str, Any]]:
+    def list(self) -> builtins.list[JobView]:
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             links = chain_store.all_links(session)
@@ -73,7 +80,7 @@ class JobQueries:
                 for job_id, name, kind, next_fire in store.briefs(session, enabled=enabled)
             ]
 
-    def watched(self) -> builtins.list[dict[str, Any]]:
+    def watched(self) -> builtins.list[JobView]:
         """The watched-folder jobs, enabled or not, oldest first."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
@@ -99,7 +106,7 @@ class JobQueries:
         queue: str | None = None,
         remote: str | None = None,
         search: str | None = None,
-    ) -> builtins.list[dict[str, Any]]:
+    ) -> builtins.list[JobView]:
         """Every job by name matching every filter given: a tag they carry, enabled or
         not, their queue, a remote they read or write, `search` within the name (any
         case). For a listing that may be long, use `page`."""
@@ -123,7 +130,7 @@ class JobQueries:
         not_ids: Collection[int] = (),
         after: str | None = None,
         limit: int = 100,
-    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+    ) -> tuple[builtins.list[JobView], bool]:
         """One page of the jobs `find` gives: at most `limit` of them, by name, after
         the name `after` (the last of the previous page), and whether more follow.
         InvalidInput for a limit outside 1 to 1000."""
@@ -167,18 +174,15 @@ class JobQueries:
         tz: str | None = None,
         count: int = 5,
         after: datetime | None = None,
-    ) -> dict[str, Any]:
-        """What a schedule would do, without saving anything.
-
-        Returns {"valid": True, "kind", "tz", "description", "next": [ISO times]} or
-        {"valid": False, "error": why, "field": "cron"|"every"|"tz", "part": the cron
-        field at fault or None}. Raises InvalidInput only for a bad `count` or `after`.
-        """
+    ) -> ScheduleChecked:
+        """What a schedule would do, without saving anything: its description and next
+        fire times, or why it is not valid and the input at fault. Raises InvalidInput
+        only for a bad `count` or `after`."""
         if count < 1 or count > 100:
             raise InvalidInput("Bad count: use a number from 1 to 100")
         start = check_instant(after, "after") or self.svc.clock.now()
         zone_name = tz or self.svc.settings.default_tz or local_zone_name()
-        field_name = "tz"
+        field_name: Literal["cron", "every", "tz"] = "tz"
         try:
             zone(zone_name)
             if cron is not None and every is not None:
@@ -195,21 +199,13 @@ class JobQueries:
                 raise InvalidSchedule("Give a cron expression or an interval")
         except InvalidInput as exc:
             part = CRON_PART.search(exc.message) if field_name == "cron" else None
-            return {
-                "valid": False,
-                "error": exc.message,
-                "field": field_name,
-                "part": part.group(1) if part else None,
-            }
-        return {
-            "valid": True,
-            "kind": schedule.kind.value,
-            "tz": zone_name,
-            "description": describe(schedule),
-            "next": [
-                in_own_zone(schedule, f).isoformat() for f in next_fires(schedule, start, count)
-            ],
-        }
+            return ScheduleInvalid(exc.message, field_name, part.group(1) if part else None)
+        return ScheduleValid(
+            kind=schedule.kind.value,
+            tz=zone_name,
+            description=describe(schedule),
+            next=[in_own_zone(schedule, f).isoformat() for f in next_fires(schedule, start, count)],
+        )
 
     @staticmethod
     def allowed_options() -> builtins.list[tuple[str, str]]:

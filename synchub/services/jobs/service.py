@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -22,9 +22,10 @@ from synchub.core.names import check_name
 from synchub.core.runs import CancelReason, SkipReason
 from synchub.core.schedules import next_fire
 from synchub.services.jobs.fields import TZ_ALONE, JobFields, edited_fields, new_fields, seconds_of
+from synchub.services.jobs.job_views import Edited, JobView, Removed
 from synchub.services.jobs.queries import JobQueries
 from synchub.services.jobs.rules import JobRules
-from synchub.services.jobs.views import Edited, changes, job_view, muted
+from synchub.services.jobs.views import changes, job_view, muted
 from synchub.services.masks import job_event, plain_env
 from synchub.store import audit
 from synchub.store import chains as chain_store
@@ -52,7 +53,7 @@ class JobService(JobQueries):
         super().__init__(svc)
         self.rules = JobRules(svc)
 
-    def add(self, name: str, spec: JobFields) -> dict[str, Any]:
+    def add(self, name: str, spec: JobFields) -> JobView:
         problems = Problems()
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
@@ -66,11 +67,11 @@ class JobService(JobQueries):
             store.set_remotes(session, row.id, self._remotes_used(row))
             chain_store.set_links(session, row.id, links or [])
             view = job_view(row, now)
-            self.svc.audit_event(session, "job.add", name, at=now, after=view)
+            self.svc.audit_event(session, "job.add", name, at=now, after=view.as_dict())
         self.svc.on_change()
         return view
 
-    def edit(self, name: str, spec: JobFields) -> dict[str, Any]:
+    def edit(self, name: str, spec: JobFields) -> JobView:
         """Change what `spec` gives (see `change`); the job as it is now."""
         return self.change(name, spec).view
 
@@ -105,7 +106,9 @@ class JobService(JobQueries):
                 row.updated_at = now
                 store.set_remotes(session, row.id, self._remotes_used(row))
                 view = job_view(row, now)
-                self.svc.audit_event(session, "job.edit", name, at=now, before=before, after=view)
+                self.svc.audit_event(
+                    session, "job.edit", name, at=now, before=before.as_dict(), after=view.as_dict()
+                )
         except _Unchanged:
             return Edited(before, [])
         self.svc.on_change()
@@ -158,7 +161,7 @@ class JobService(JobQueries):
             raise AlreadyExists(taken)
         return JobRow(name=name), new_fields(spec), True
 
-    def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+    def set_enabled(self, name: str, enabled: bool) -> JobView:
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name, lock=True)
@@ -178,7 +181,7 @@ class JobService(JobQueries):
         self.svc.on_change()
         return view
 
-    def mute(self, name: str, duration: str | int) -> dict[str, Any]:
+    def mute(self, name: str, duration: str | int) -> JobView:
         """Queue no alert for the job for `duration` (text like 2h, or seconds) from
         now; a new mute replaces the old one. InvalidInput for a bad duration."""
         seconds = (
@@ -188,11 +191,11 @@ class JobService(JobQueries):
         )
         return self._set_muted(name, self.svc.clock.now() + timedelta(seconds=seconds))
 
-    def unmute(self, name: str) -> dict[str, Any]:
+    def unmute(self, name: str) -> JobView:
         """Alerts for the job again; a job not muted stays as it is."""
         return self._set_muted(name, None)
 
-    def _set_muted(self, name: str, until: datetime | None) -> dict[str, Any]:
+    def _set_muted(self, name: str, until: datetime | None) -> JobView:
         now = self.svc.clock.now()
         with transaction(self.svc.sessions) as session:
             row = self._get(session, name, lock=True)
@@ -204,7 +207,7 @@ class JobService(JobQueries):
             )  # fmt: skip
             return job_view(row, now)
 
-    def remove(self, name: str, *, keep_history: bool = False) -> dict[str, Any]:
+    def remove(self, name: str, *, keep_history: bool = False) -> Removed:
         """Remove a job, in one transaction:
 
         1. Refuse (JobRunning, nothing changes) while a run of the job is running: a
@@ -216,7 +219,6 @@ class JobService(JobQueries):
         4. Delete the job and audit it (`job.remove`; `after` says what became of
            the runs).
 
-        Returns {"keep_history", "runs_cancelled": [ids], "runs_kept", "runs_deleted"}.
         JobNotFound for an unknown job.
         """
         now = self.svc.clock.now()
@@ -246,13 +248,11 @@ class JobService(JobQueries):
             else:
                 kept, deleted = 0, run_store.remove_of_job(session, row.id)
             store.remove(session, row.id)  # kept runs' job_id becomes NULL
-            outcome: dict[str, Any] = {
-                "keep_history": keep_history,
-                "runs_cancelled": cancelled,
-                "runs_kept": kept,
-                "runs_deleted": deleted,
-            }
-            self.svc.audit_event(session, "job.remove", name, at=now, before=before, after=outcome)
+            outcome = Removed(keep_history, cancelled, kept, deleted)
+            self.svc.audit_event(
+                session, "job.remove", name, at=now, before=before.as_dict(),
+                after=outcome.as_dict(),
+            )  # fmt: skip
         self.svc.on_change()
         return outcome
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from synchub.core.errors import InvalidSchedule
 from synchub.core.schedules import Schedule, ScheduleKind, local_zone_name
@@ -35,8 +34,3 @@ def windows_zone(schedule: Schedule, default_tz: str) -> str:
     if schedule.kind is ScheduleKind.CRON:
         return schedule.tz
     return default_tz or local_zone_name()
-
-
-def windows_view(windows: Sequence[Any] | None, tz: str | None) -> dict[str, Any]:
-    """A job's view keys for its windows."""
-    return {"windows": list(windows or []), "windows_tz": tz if windows else None}

@@ -11,6 +11,7 @@ from synchub.core.tasks import TaskState
 from synchub.services.overview import JobStatus
 from synchub.services.tasks import TaskView, WatchedFolder
 from synchub.web.words import changed_fields, folder_badge, staleness, task_badge
+from tests.support.views import a_job
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,7 @@ from synchub.web.words import changed_fields, folder_badge, staleness, task_badg
 def test_a_folder_is_scanning_disabled_not_watched_or_watching(
     folder: dict[str, Any], state: str
 ) -> None:
-    job = {"enabled": folder["enabled"], "watch_problem": folder["watch_problem"]}
+    job = a_job(enabled=folder["enabled"], watch_problem=folder["watch_problem"])
     assert folder_badge(WatchedFolder(job, 0, folder["running"], None)).state == state
 
 

@@ -48,8 +48,9 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         receiver.up = True
         assert synchub.json("alert", "show", "ops")["waiting"] == 1
         synchub.serve()
-        # The retry waits for SYNCHUB_ALERT_FIRST_RETRY: wait for the outbox, not a clock.
-        wait_for("the failure message", lambda: receiver.bodies, 60)
+        # The retry waits for SYNCHUB_ALERT_FIRST_RETRY: wait for the outbox, not a clock
+        # (and past the 2 minutes a message is held, should the kill have cut an attempt).
+        wait_for("the failure message", lambda: receiver.bodies, 150)
         assert [b["title"] for b in receiver.bodies] == ["synchub: backup failed"]
         assert "source" in receiver.bodies[0]["message"]
         src.mkdir()

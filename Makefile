@@ -22,8 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
+# Compiled modules are kept even under PYTHONDONTWRITEBYTECODE: compiling the test
+# modules and rewriting their asserts anew takes each process seconds.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m 'not slow and not postgresql'
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 2 -m 'not slow and not postgresql'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

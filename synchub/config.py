@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     watch_settle: float = Field(default=10.0, ge=0)
     #: seconds between rescans of a watched job without its own cron or interval
     watch_rescan: int = Field(default=600, ge=1)
+    #: seconds before an undelivered alert message is tried again; doubling each time
+    alert_first_retry: float = Field(default=60.0, gt=0, le=3600)
     #: directories the rclone-sync-hub console may browse (/compat/rsh/folders/tree) and
     #: watch, absolute, separated by os.pathsep (":"). None by default: a public token
     #: reaches them, so the admin names them

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
@@ -41,6 +44,42 @@ def need_service(name: str, reason: str) -> None:
 SLOW_DIRS = (Path("e2e"), Path("distributed"), Path("integration/engines"))
 #: Fixtures that reach the PostgreSQL server.
 PG_FIXTURES = frozenset({"pg_template", "pg_clones", "pg_url"})
+#: Files every test of which is slow or needs the PostgreSQL server, and whose mere
+#: collection takes seconds (schemathesis builds a test for each operation).
+SLOW_OR_PG_FILES = (Path("api/test_schemathesis.py"),)
+#: A name in a -m expression (pytest's grammar); some of them name no marker.
+NAME = r"[\w:+\-.\[\]\\/]+"
+OPERATORS = frozenset({"and", "or", "not", "True", "False", "None"})
+
+
+def never_selects(markexpr: str, marks: frozenset[str]) -> bool:
+    """Whether `-m markexpr` leaves out every test marked `marks`, whatever other
+    markers it has: tried with each of the expression's other names on and off."""
+    called = re.findall(f"({NAME})" + r"\s*\(", markexpr)
+    if not markexpr or set(called) - OPERATORS:
+        return False  # no expression, or markers with arguments: collect as usual
+    names = set(re.findall(NAME, markexpr)) - OPERATORS - marks
+    if len(names) > 10:
+        return False
+    expression = Expression.compile(markexpr)
+    for values in itertools.product((False, True), repeat=len(names)):
+        on = marks | {name for name, value in zip(sorted(names), values, strict=True) if value}
+        if expression.evaluate(on.__contains__):
+            return False
+    return True
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out what `-m` would deselect anyway, where collecting it costs: the
+    directories of SLOW_DIRS, the files of SLOW_OR_PG_FILES."""
+    markexpr = config.getoption("markexpr", "")
+    tests = Path(__file__).parent
+    if any(collection_path.is_relative_to(tests / d) for d in SLOW_DIRS):
+        return never_selects(markexpr, frozenset({"slow"})) or None
+    if any(collection_path == tests / f for f in SLOW_OR_PG_FILES):
+        each = (frozenset({"slow"}), frozenset({"postgresql"}))
+        return all(never_selects(markexpr, marks) for marks in each) or None
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -55,6 +94,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = callspec.params.values() if callspec is not None else ()
         if "postgresql" in params or PG_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.postgresql)
+        if item.path in [tests / f for f in SLOW_OR_PG_FILES]:
+            marked = {mark.name for mark in item.iter_markers()}
+            assert marked & {"slow", "postgresql"}, f"{item.nodeid} is in SLOW_OR_PG_FILES"
 
 
 @pytest.fixture(scope="session")

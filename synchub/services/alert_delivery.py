@@ -41,8 +41,7 @@ EXAMINE_BATCH = 500
 DELIVER_BATCH = 50
 #: A sender holds a claimed message this long; a dead sender's messages come back.
 HOLD = timedelta(minutes=2)
-#: Waits between delivery attempts: doubling from a minute, at most an hour.
-FIRST_RETRY = timedelta(minutes=1)
+#: Waits between delivery attempts double from SYNCHUB_ALERT_FIRST_RETRY, at most this.
 LAST_RETRY = timedelta(hours=1)
 #: Why a scheduled run was skipped, as `runs.reason` says: the `missed` event.
 SKIPS = (SkipReason.MISSED.value, SkipReason.OVERLAP.value)
@@ -256,10 +255,11 @@ class AlertDelivery:
             batch = [(m.id, m.alert_id, m.title, m.body, m.attempts) for m in due]
             urls = self._urls(session, {alert_id for _, alert_id, *_ in batch})
         delivered = 0
+        first_retry = timedelta(seconds=self.svc.settings.alert_first_retry)
         for message_id, alert_id, title, body, attempts in batch:
             url = urls.get(alert_id)
             error = "the alert's URL cannot be read" if url is None else send(url, title, body)
-            wait = min(LAST_RETRY, FIRST_RETRY * (2**attempts))
+            wait = min(LAST_RETRY, first_retry * (2**attempts))
             with transaction(self.svc.sessions) as session:
                 store.settle(
                     session, message_id, now=self.svc.clock.now(), error=error, retry_in=wait

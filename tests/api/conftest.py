@@ -3,7 +3,9 @@ databases, with one HTTP client per role and tokens made by the services."""
 
 from __future__ import annotations
 
+import functools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +22,18 @@ from synchub.api.app import create_app
 from synchub.config import Settings
 from synchub.core.clock import FakeClock
 from synchub.services import Services
+from tests.support.apps import Apps
 
 ROLES = ("viewer", "operator", "admin")
 #: Named personas: the audit shows these token names as actors.
 PERSONAS = {"viewer": "viewer-vic", "operator": "operator-olga", "admin": "admin-ada"}
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One TLS context for every client of the process. The servers here speak plain
+    HTTP, but each httpx client would otherwise load the CA bundle anew (≈ 20 ms)."""
+    return httpx.create_ssl_context()
 
 
 def free_port() -> int:
@@ -95,7 +105,7 @@ class Api:
 
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.served.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.served.url, headers=headers, timeout=30, verify=tls())
 
     @property
     def admin(self) -> httpx.Client:
@@ -134,28 +144,39 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-def _served(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
+@pytest.fixture(scope="session")
+def apps() -> Apps:
+    """The apps of this process, each serving the services of the test at hand."""
+    return Apps()
+
+
+def _served(
+    svc: Services, clock: FakeClock, server: tuple[Served, Switch], apps: Apps
+) -> Iterator[Api]:
     served, switch = server
     tokens = {role: svc.tokens.create(PERSONAS[role], role)[0] for role in ROLES}
-    switch.app = app = create_app(svc=svc)
-    result = Api(svc, app, clock, tokens, served)
-    yield result
-    result.close()
-    switch.app = None
+    with apps.serving(svc) as app:
+        switch.app = app
+        result = Api(svc, app, clock, tokens, served)
+        yield result
+        result.close()
+        switch.app = None
 
 
 @pytest.fixture
-def api(svc: Services, clock: FakeClock, server: tuple[Served, Switch]) -> Iterator[Api]:
+def api(
+    svc: Services, clock: FakeClock, server: tuple[Served, Switch], apps: Apps
+) -> Iterator[Api]:
     """svc's API served over HTTP, with a client per role."""
-    yield from _served(svc, clock, server)
+    yield from _served(svc, clock, server, apps)
 
 
 @pytest.fixture
 def api_allowing_commands(
-    svc_allowing_commands: Services, clock: FakeClock, server: tuple[Served, Switch]
+    svc_allowing_commands: Services, clock: FakeClock, server: tuple[Served, Switch], apps: Apps
 ) -> Iterator[Api]:
     """The API of a server started with SYNCHUB_ALLOW_COMMAND_JOBS=1, over svc's database."""
-    yield from _served(svc_allowing_commands, clock, server)
+    yield from _served(svc_allowing_commands, clock, server, apps)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 def browser(api: Api) -> httpx.Client:
     """A client without a bearer token: what a browser sends is cookies."""
-    return httpx.Client(base_url=api.served.url, timeout=30)
+    return api.client(None)
 
 
 def sign_in(api: Api, role: str, next_: str = "/") -> httpx.Client:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from synchub.services.jobs.fields import JobFields
-from tests.api.conftest import Api, ok, problem
+from tests.api.conftest import Api, ok, problem, tls
 
 BAD = {"Authorization": "Bearer shub_not-a-token"}
 BURST = 20  # the default SYNCHUB_AUTH_FAILURE_BURST
@@ -20,7 +20,7 @@ BURST = 20  # the default SYNCHUB_AUTH_FAILURE_BURST
 def from_address(api: Api, address: str, token: str | None = None) -> httpx.Client:
     """A client whose connections come from `address` (any 127.x.y.z is this machine)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    transport = httpx.HTTPTransport(local_address=address)
+    transport = httpx.HTTPTransport(local_address=address, verify=tls())
     return httpx.Client(base_url=api.served.url, headers=headers, transport=transport)
 
 

@@ -33,6 +33,9 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         assert "test message delivered" in synchub("alert", "test", "ops").stdout
         receiver.bodies.clear()
 
+        # The first retry comes 10 s after a failed attempt (a minute by default): well
+        # after the kill below, so no attempt is cut off holding the message.
+        synchub.env["SYNCHUB_ALERT_FIRST_RETRY"] = "10"
         receiver.up = False  # the message waits in the outbox
         server = synchub.serve()
         synchub("job", "run", "backup", "--wait", check=False)  # the source is missing
@@ -45,8 +48,9 @@ def test_serve_tells_a_failure_and_its_recovery_and_keeps_messages_across_kill_9
         receiver.up = True
         assert synchub.json("alert", "show", "ops")["waiting"] == 1
         synchub.serve()
-        # The retry waits a minute after the failed attempt: wait for the outbox, not a clock.
-        wait_for("the failure message", lambda: receiver.bodies, 120)
+        # The retry waits for SYNCHUB_ALERT_FIRST_RETRY: wait for the outbox, not a clock
+        # (and past the 2 minutes a message is held, should the kill have cut an attempt).
+        wait_for("the failure message", lambda: receiver.bodies, 150)
         assert [b["title"] for b in receiver.bodies] == ["synchub: backup failed"]
         assert "source" in receiver.bodies[0]["message"]
         src.mkdir()

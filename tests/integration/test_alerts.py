@@ -12,12 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from synchub.core.clock import FakeClock
 from synchub.core.errors import AlertNotFound, AlreadyExists, InvalidInput, JobNotFound
 from synchub.services import Services
 from synchub.services.alerts import AlertChanges, AlertFields, Delivery
 from synchub.services.jobs.fields import JobFields
+from synchub.store.db import reading
+from synchub.store.tables import AlertMessageRow
 from tests.support.harness import Harness
 
 
@@ -135,6 +138,38 @@ def test_an_undelivered_message_waits_in_the_outbox_and_goes_when_it_can(
         other.close()
     assert receiver.titles() == ["synchub: nightly failed"]
     assert svc.alerts.show("ops").waiting == 0
+
+
+def test_the_first_retry_waits_as_long_as_the_setting_says_and_each_next_twice_that(
+    svc: Services, harness: Harness, receiver: Receiver, settings: Any, clock: FakeClock
+) -> None:
+    def attempts() -> int:
+        with reading(svc.sessions) as session:
+            return int(session.scalar(select(AlertMessageRow.attempts)) or 0)
+
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    svc.jobs.edit("nightly", JobFields(params={"result": "fail"}))
+    svc.runs.request("nightly")
+    harness.step()
+    svc.alerts.examine()
+    receiver.up = False
+    quick = Services(
+        settings.model_copy(update={"alert_first_retry": 5.0}), clock=clock, engines=svc.engines
+    )
+    try:
+        assert quick.alerts.deliver() == 0 and attempts() == 1
+        clock.advance(4)
+        assert quick.alerts.deliver() == 0 and attempts() == 1  # not due yet
+        clock.advance(2)
+        assert quick.alerts.deliver() == 0 and attempts() == 2  # tried, failed again
+        clock.advance(9)
+        assert quick.alerts.deliver() == 0 and attempts() == 2  # the next wait is 10 s
+        receiver.up = True
+        clock.advance(2)
+        assert quick.alerts.deliver() == 1 and attempts() == 3
+    finally:
+        quick.close()
+    assert receiver.titles() == ["synchub: nightly failed"]
 
 
 def test_runs_that_ended_before_an_alert_existed_tell_nothing(

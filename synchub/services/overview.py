@@ -179,11 +179,7 @@ class OverviewService:
         runs = self.svc.runs.page(states=[RunState.RUNNING.value], limit=RUNNING_SHOWN)
         names = {run["job"] for run in runs}
         with reading(self.svc.sessions) as session:
-            params = {
-                row.name: row.params
-                for row in (job_store.get(session, name) for name in names)
-                if row is not None
-            }
+            params = job_store.params_by_name(session, names)
         return [run | {"params": params.get(run["job"], {})} for run in runs]
 
     def _status(

@@ -62,6 +62,14 @@ def by_ids(session: Session, ids: set[int], *, share: bool = False) -> list[JobR
     return list(session.scalars(stmt.with_for_update(read=True) if share else stmt))
 
 
+def params_by_name(session: Session, names: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The parameters of the jobs with these names, by name, in one query."""
+    if not names:
+        return {}
+    rows = session.execute(select(JobRow.name, JobRow.params).where(JobRow.name.in_(names)))
+    return {name: params for name, params in rows}
+
+
 def lock(session: Session, job_id: int) -> JobRow | None:
     """The job row, locked until the transaction ends (a no-op lock on SQLite,
     where every transaction already holds the write lock)."""

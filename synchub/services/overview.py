@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
-from synchub.core.schedules import Schedule, ScheduleKind, next_fires
+from synchub.core.schedules import Schedule, ScheduleKind, gap_after
 from synchub.services.jobs.views import job_view
 from synchub.services.run_views import run_view
 from synchub.store import chains as chain_store
@@ -35,10 +35,8 @@ def stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
     None for a job without a schedule: nobody said how often it should succeed."""
     if schedule.kind is ScheduleKind.NONE:
         return None
-    fires = next_fires(schedule, now, 2)
-    if len(fires) < 2:
-        return None
-    return max(MIN_STALE, 2 * (fires[1] - fires[0]))
+    gap = gap_after(schedule, now)
+    return None if gap is None else max(MIN_STALE, 2 * gap)
 
 
 @dataclass(frozen=True)

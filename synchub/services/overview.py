@@ -133,18 +133,18 @@ class OverviewService:
         stale; each by name within."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            latest = job_runs.latest_of_jobs(session)
+            states = job_runs.latest_state_of_jobs(session)
             successes = job_runs.last_success_of_jobs(session)
             found = []
-            rows = [
-                row
-                for row in job_store.all_jobs(session)
-                if row.enabled
-                and (
-                    _failed(latest.get(row.id))
-                    or _stale_for(row, successes.get(row.id), now) is not None
-                )
-            ]
+            # Columns for every job, whole rows only for those that need attention.
+            wanted = {
+                job_id
+                for job_id, created_at, schedule in job_store.enabled_schedules(session)
+                if RunState(states.get(job_id, RunState.PENDING)) in RETRYABLE
+                or _stale_since(created_at, schedule, successes.get(job_id), now) is not None
+            }
+            rows = job_store.by_ids(session, wanted)
+            latest = job_runs.latest_of_jobs(session, wanted)
             failing = [row.id for row in rows if _failed(latest.get(row.id))]
             since = job_runs.failing_since_of_jobs(session, failing)
             links = chain_store.all_links(session)
@@ -210,10 +210,16 @@ def _failed(run: RunRow | None) -> bool:
 def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> float | None:
     """Seconds since the job's last success (or since it was made, if it never
     succeeded), when longer than `stale_after` allows; else None."""
-    since = now - (last_success or row.created_at)
+    return _stale_since(row.created_at, job_store.schedule_of(row), last_success, now)
+
+
+def _stale_since(
+    created_at: datetime, schedule: Schedule, last_success: datetime | None, now: datetime
+) -> float | None:
+    since = now - (last_success or created_at)
     if since <= MIN_STALE:  # the common case, without computing fire times
         return None
-    limit = stale_after(job_store.schedule_of(row), now)
+    limit = stale_after(schedule, now)
     if limit is None:
         return None
     return since.total_seconds() if since > limit else None

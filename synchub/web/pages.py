@@ -20,6 +20,8 @@ from synchub.web import format as fmt
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 
 PAGE = 50
+#: Jobs the dashboard's "Needs attention" panel lists; the rest are a link away.
+ATTENTION_SHOWN = 20
 #: Audit events a job's page lists at a time.
 AUDIT_PAGE = 20
 VisitDep = Annotated[Visit, Depends(console.visit)]
@@ -99,12 +101,16 @@ def router(templates: Templates) -> APIRouter:
                 search=q or None,
                 after=after or None,
                 limit=PAGE,
-                attention=attention,
+                # The first page leads with a page of failing jobs at most: with
+                # hundreds failing, the panel above links to all of them.
+                attention=[status for status in attention if status.failing][:PAGE],
             )
         return page(
             request,
             "dashboard.html",
-            attention=attention,
+            attention=attention[:ATTENTION_SHOWN],
+            attention_count=len(attention),
+            failing_count=sum(status.failing for status in attention),
             running=svc.overview.running(),
             jobs=statuses,
             more=more,

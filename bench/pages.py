@@ -90,8 +90,19 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
     db.home.cli("init")
     names, seeded_s = prepare(db, p)
     token = _token(db)
+    with serve(db.home) as server:
+        try:
+            return _measure(db, p, server.port, token, names, seeded_s)
+        except RuntimeError as exc:  # what the server said of it, before its home goes
+            log = (db.home.root / f"serve-{server.port}.log").read_text(errors="replace")
+            raise RuntimeError(f"{exc}\nserve's log ends:\n{log[-4000:]}") from exc
+
+
+def _measure(
+    db: Database, p: Params, port: int, token: str, names: list[str], seeded_s: float
+) -> dict[str, Any]:
     rng = random.Random(7)
-    with serve(db.home) as server, _signed_in(f"http://127.0.0.1:{server.port}", token) as client:
+    with _signed_in(f"http://127.0.0.1:{port}", token) as client:
         for path in PAGES.values():  # a cold start is paid once, before any figure
             _get(client, path.format(name=names[0]))
         rounds = []
@@ -109,7 +120,7 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
             rounds.append({"round": r, "loadavg_1m": [load_before, os.getloadavg()[0]],
                            "pages": pages})  # fmt: skip
         first = first_load(client)
-        url, cookies = f"http://127.0.0.1:{server.port}", dict(client.cookies)
+        url, cookies = f"http://127.0.0.1:{port}", dict(client.cookies)
         browser = _browser(url, cookies, p.browser_loads)
         load_before = os.getloadavg()[0]
         run_ids = pages_live.start_runs(db.url, list(range(1, p.jobs + 1)), p.streams)

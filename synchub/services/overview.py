@@ -52,6 +52,15 @@ class JobStatus:
     failing_since: str | None = None
 
 
+@dataclass(frozen=True)
+class Attention:
+    """The first of the jobs that need attention, and how many do."""
+
+    shown: builtins.list[JobStatus]
+    count: int  #: failing or stale
+    failing: int  #: of them, failing
+
+
 class OverviewService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -131,27 +140,35 @@ class OverviewService:
     def attention(self) -> builtins.list[JobStatus]:
         """The enabled jobs that are failing or stale: failing first, then the longest
         stale; each by name within."""
+        return self.attention_page(None).shown
+
+    def attention_page(self, limit: int | None) -> Attention:
+        """The first `limit` (None: all) of `attention()`'s jobs, and how many there
+        are. Every job is looked at in columns; only those shown are read whole."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             states = job_runs.latest_state_of_jobs(session)
             successes = job_runs.last_success_of_jobs(session)
-            found = []
-            # Columns for every job, whole rows only for those that need attention.
-            wanted = {
-                job_id
-                for job_id, created_at, schedule in job_store.enabled_schedules(session)
-                if RunState(states.get(job_id, RunState.PENDING)) in RETRYABLE
-                or _stale_since(created_at, schedule, successes.get(job_id), now) is not None
-            }
-            rows = job_store.by_ids(session, wanted)
-            latest = job_runs.latest_of_jobs(session, wanted)
-            failing = [row.id for row in rows if _failed(latest.get(row.id))]
-            since = job_runs.failing_since_of_jobs(session, failing)
+            needing = []
+            for job_id, name, created_at, schedule in job_store.enabled_schedules(session):
+                failing = RunState(states.get(job_id, RunState.PENDING)) in RETRYABLE
+                stale = _stale_since(created_at, schedule, successes.get(job_id), now)
+                if failing or stale is not None:
+                    needing.append((not failing, -(stale or 0), name, job_id))
+            needing.sort()
+            first = [job_id for *_order, job_id in needing[:limit]]
+            rows = {row.id: row for row in job_store.by_ids(session, set(first))}
+            latest = job_runs.latest_of_jobs(session, first)
+            since = job_runs.failing_since_of_jobs(
+                session, [i for i in first if _failed(latest.get(i))]
+            )
             links = chain_store.all_links(session)
-            for row in rows:
-                view = job_view(row, now, links)
-                found.append(self._status(view, row, latest, successes, now, since))
-        return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job["name"]))
+            shown = [
+                self._status(job_view(rows[i], now, links), rows[i], latest, successes, now, since)
+                for i in first
+            ]
+        failing_count = sum(1 for order in needing if not order[0])
+        return Attention(shown, len(needing), failing_count)
 
     def last_runs(self) -> dict[int, dict[str, Any]]:
         """Each job's newest run that started or ended, by job id: {"id", "state",

@@ -88,16 +88,16 @@ def briefs(
     return [(r.id, r.name, r.schedule_kind, r.next_fire_at) for r in rows]
 
 
-def enabled_schedules(session: Session) -> list[tuple[int, datetime, Schedule]]:
-    """Each enabled job's id, creation time and schedule, read as columns: a look over
-    thousands of jobs that loads no whole row."""
+def enabled_schedules(session: Session) -> list[tuple[int, str, datetime, Schedule]]:
+    """Each enabled job's id, name, creation time and schedule, read as columns: a
+    look over thousands of jobs that loads no whole row."""
     columns = (JobRow.schedule_kind, JobRow.cron, JobRow.tz, JobRow.every_s, JobRow.anchor_at)
     rows = session.execute(
-        select(JobRow.id, JobRow.created_at, *columns).where(JobRow.enabled.is_(True))
+        select(JobRow.id, JobRow.name, JobRow.created_at, *columns).where(JobRow.enabled.is_(True))
     )
     return [
-        (job_id, created_at, Schedule(ScheduleKind(kind), cron, tz, every_s, anchor))
-        for job_id, created_at, kind, cron, tz, every_s, anchor in rows
+        (job_id, name, created_at, Schedule(ScheduleKind(kind), cron, tz, every_s, anchor))
+        for job_id, name, created_at, kind, cron, tz, every_s, anchor in rows
     ]
 
 

@@ -91,9 +91,12 @@ def router(templates: Templates) -> APIRouter:
         after: str = "",
     ) -> HTMLResponse:
         svc = visit.svc
-        attention = svc.overview.attention()
+        # The panel's first jobs and a page of failing ones (failing come first),
+        # however many need attention: the rest are a link away.
+        attention = svc.overview.attention_page(max(ATTENTION_SHOWN, PAGE))
         if state in ("failing", "stale"):
-            statuses, more = _needing_attention(attention, state, tag, q), False
+            statuses = _needing_attention(svc.overview.attention(), state, tag, q)
+            more = False
         else:
             statuses, more = svc.overview.board(
                 tag=tag or None,
@@ -103,14 +106,14 @@ def router(templates: Templates) -> APIRouter:
                 limit=PAGE,
                 # The first page leads with a page of failing jobs at most: with
                 # hundreds failing, the panel above links to all of them.
-                attention=[status for status in attention if status.failing][:PAGE],
+                attention=[status for status in attention.shown if status.failing],
             )
         return page(
             request,
             "dashboard.html",
-            attention=attention[:ATTENTION_SHOWN],
-            attention_count=len(attention),
-            failing_count=sum(status.failing for status in attention),
+            attention=attention.shown[:ATTENTION_SHOWN],
+            attention_count=attention.count,
+            failing_count=attention.failing,
             running=svc.overview.running(),
             jobs=statuses,
             more=more,

@@ -14,8 +14,14 @@ The time is the client's, from sending the request to reading the whole answer,
 over loopback with one request at a time: the server's time to render the page
 plus well under a millisecond of loopback. Sizes are the HTML as sent and gzipped
 (level 6, what a compressing proxy sends); the page's static files are cached for a
-year after the first visit and not counted. Last, each page is asked once more in
-this process, over the same database, counting the SQL statements it makes.
+year after the first visit and not counted.
+
+Then the dashboard's first load as it is transferred: its HTML and static files as
+`serve` sends them to a client that accepts gzip (`first_load`); the same, and how
+soon the page is ready, in Debian's chromium (bench/pages_browser.py); and, last,
+`streams` run pages streaming progress while one client reads the API
+(bench/pages_live.py). Last, each page is asked once more in this process, over the
+same database (the streams' runs still running), counting the SQL statements it makes.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event, insert, text
 
+from bench import pages_browser, pages_live
 from bench.api import Database, on_each_database
 from bench.api_seed import seed
 from bench.common import Report, serve, summarize, table
@@ -42,6 +49,7 @@ from synchub.store.tables import FileTaskRow
 
 GOAL_P99_MS = 50.0
 GOAL_DASHBOARD_KB = 300
+GOAL_READY_MS = 1000.0
 PAGES = {
     "dashboard": "/",
     "jobs": "/jobs",
@@ -50,6 +58,7 @@ PAGES = {
     "folders": "/folders",
 }
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+STATIC = re.compile(r'(?:href|src)="(/static/[^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,14 @@ class Params:
     rounds: int = 5
     requests: int = 20  #: per page and round
     tasks_per_folder: int = 100
+    browser_loads: int = 5  #: cold loads of the dashboard in chromium (and as many warm)
+    streams: int = 100  #: run pages streaming progress at once
+    live_s: float = 30.0  #: the API reader's time alone, then as long with the streams
+    pace_s: float = 0.05  #: between the API reader's requests
 
 
 DEFAULT = Params()
-QUICK = Params(jobs=1_000, runs=50_000, rounds=2, requests=10)
+QUICK = Params(jobs=1_000, runs=50_000, rounds=2, requests=10, browser_loads=2, live_s=5.0)
 
 
 def run(quick: bool, *, databases: tuple[str, ...] = ()) -> Report:
@@ -77,8 +90,19 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
     db.home.cli("init")
     names, seeded_s = prepare(db, p)
     token = _token(db)
+    with serve(db.home) as server:
+        try:
+            return _measure(db, p, server.port, token, names, seeded_s)
+        except RuntimeError as exc:  # what the server said of it, before its home goes
+            log = (db.home.root / f"serve-{server.port}.log").read_text(errors="replace")
+            raise RuntimeError(f"{exc}\nserve's log ends:\n{log[-4000:]}") from exc
+
+
+def _measure(
+    db: Database, p: Params, port: int, token: str, names: list[str], seeded_s: float
+) -> dict[str, Any]:
     rng = random.Random(7)
-    with serve(db.home) as server, _signed_in(f"http://127.0.0.1:{server.port}", token) as client:
+    with _signed_in(f"http://127.0.0.1:{port}", token) as client:
         for path in PAGES.values():  # a cold start is paid once, before any figure
             _get(client, path.format(name=names[0]))
         rounds = []
@@ -95,7 +119,42 @@ def run_database(db: Database, p: Params) -> dict[str, Any]:
                 pages[label] = {"ms": ms, "bytes": len(largest), "gzip_bytes": gzipped}
             rounds.append({"round": r, "loadavg_1m": [load_before, os.getloadavg()[0]],
                            "pages": pages})  # fmt: skip
-    return {"seed_s": seeded_s, "rounds": rounds, "queries": queries(db, token, names[0])}
+        first = first_load(client)
+        url, cookies = f"http://127.0.0.1:{port}", dict(client.cookies)
+        browser = _browser(url, cookies, p.browser_loads)
+        load_before = os.getloadavg()[0]
+        run_ids = pages_live.start_runs(db.url, list(range(1, p.jobs + 1)), p.streams)
+        with pages_live.Beater(db.url, run_ids):
+            live = pages_live.scenario(url, token, cookies, run_ids, names, duration_s=p.live_s,
+                                       pace_s=p.pace_s, workdir=db.home.root)  # fmt: skip
+        live["loadavg_1m"] = [load_before, os.getloadavg()[0]]
+    return {"seed_s": seeded_s, "rounds": rounds, "queries": queries(db, token, names[0]),
+            "first_load": first, "browser": browser, "live": live}  # fmt: skip
+
+
+def first_load(client: httpx.Client) -> dict[str, Any]:
+    """The dashboard and every static file it names, as sent to a client that accepts
+    gzip (the bodies' bytes on the wire) and as they are."""
+    gz = {"accept-encoding": "gzip"}
+    page = client.get("/", headers=gz)
+    files = {}
+    for path in ["/", *dict.fromkeys(STATIC.findall(page.text))]:
+        with client.stream("GET", path, headers=gz) as answer:
+            sent = sum(len(chunk) for chunk in answer.iter_raw())
+        _took, body = _get(client, path)  # as they are: no gzip asked
+        files[path] = {"sent": sent, "bytes": len(body)}
+    return {
+        "files": files,
+        "sent": sum(f["sent"] for f in files.values()),
+        "bytes": sum(f["bytes"] for f in files.values()),
+    }
+
+
+def _browser(url: str, cookies: dict[str, str], loads: int) -> dict[str, Any]:
+    problem = pages_browser.browser_problem()
+    if problem is not None:
+        return {"skipped": problem}
+    return pages_browser.dashboard_loads(url, cookies, loads)
 
 
 def queries(db: Database, token: str, name: str) -> dict[str, int]:
@@ -224,7 +283,48 @@ def analyse(r: dict[str, Any]) -> dict[str, Any]:
             "queries": r["queries"][label],
         }
     out["loadavg_1m"] = [x for rnd in r["rounds"] for x in rnd["loadavg_1m"]]
+    out["first_load"] = {"sent": r["first_load"]["sent"], "bytes": r["first_load"]["bytes"]}
+    browser = r["browser"]
+    if "skipped" in browser:
+        out["browser"] = browser
+    else:
+        out["browser"] = {
+            kind: {
+                "ready_ms": summarize([x["ready_ms"] for x in loads]),
+                "transferred": max(x["transferred"] for x in loads),
+                "decoded": max(x["decoded"] for x in loads),
+            }
+            for kind, loads in browser.items()
+        }
+    live = r["live"]
+    out["live"] = {
+        "alone": summarize(live["alone"]),
+        "streams_open": summarize(live["streams_open"]),
+        "streams": live["streams"],
+        "loadavg_1m": live["loadavg_1m"],
+    }
     return out
+
+
+def _load_lines(f: dict[str, Any]) -> list[str]:
+    first = f["first_load"]
+    lines = [
+        f"dashboard's first load (HTML and static files, cache empty): {first['sent'] / 1024:,.1f}"
+        f" KiB sent gzipped, {first['bytes'] / 1024:,.1f} KiB as they are (goal <= "
+        f"{GOAL_DASHBOARD_KB} KB sent)"
+    ]
+    browser = f["browser"]
+    if "skipped" in browser:
+        return [*lines, f"chromium: skipped, {browser['skipped']}"]
+    for kind in ("cold", "warm"):
+        b = browser[kind]
+        ready = b["ready_ms"]
+        lines.append(
+            f"chromium, {kind} cache: ready (load event) p50 {ready['p50']:,.0f} ms, max "
+            f"{ready['max']:,.0f} ms over {ready['n']} loads (goal <= {GOAL_READY_MS:.0f}); "
+            f"{b['transferred'] / 1024:,.1f} KiB transferred"
+        )
+    return lines
 
 
 def summary(p: Params, figures: dict[str, Any], notes: list[str]) -> list[str]:
@@ -245,4 +345,6 @@ def summary(p: Params, figures: dict[str, Any], notes: list[str]) -> list[str]:
         loads = " ".join(f"{x:.1f}" for x in f["loadavg_1m"])
         header = ["ms", "n", "p50", "p99", "p99 per round", "KiB", "gzip KiB", "SQL"]
         lines += ["", f"{kind}: load average over the rounds {loads}", *table(header, rows)]
+        live_load = " ".join(f"{x:.1f}" for x in f["live"]["loadavg_1m"])
+        lines += [*_load_lines(f), *pages_live.summary(f["live"]), f"(load {live_load})"]
     return lines + [f"note: {n}" for n in notes]

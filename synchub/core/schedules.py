@@ -285,6 +285,27 @@ def next_fires(schedule: Schedule, after: datetime, count: int) -> list[datetime
     return list(islice(iter_fires(schedule, after), count))
 
 
+#: Schedules whose next gap `gap_after` remembers at most; all are forgotten past it.
+_GAPS_KEPT = 100_000
+_gaps: dict[Schedule, tuple[datetime, datetime, timedelta | None]] = {}
+
+
+def gap_after(schedule: Schedule, after: datetime) -> timedelta | None:
+    """The time between the next two fires strictly after `after` (None when fewer
+    than two follow). Remembered per schedule until the first of them: until then
+    the answer is the same, and a page over thousands of jobs asks again and again."""
+    kept = _gaps.get(schedule)
+    if kept is not None and kept[0] <= after < kept[1]:
+        return kept[2]
+    fires = next_fires(schedule, after, 2)
+    gap = fires[1] - fires[0] if len(fires) == 2 else None
+    if fires:
+        if len(_gaps) >= _GAPS_KEPT:
+            _gaps.clear()
+        _gaps[schedule] = (after, fires[0], gap)
+    return gap
+
+
 def fires_between(
     schedule: Schedule, start: datetime, end: datetime, limit: int
 ) -> tuple[list[datetime], bool]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
-from synchub.core.schedules import Schedule, ScheduleKind, next_fires
+from synchub.core.schedules import Schedule, ScheduleKind, gap_after
 from synchub.services.jobs.job_views import JobView, LastRun
 from synchub.services.jobs.views import job_view
 from synchub.services.run_views import RunView, run_view
@@ -36,10 +36,8 @@ def stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
     None for a job without a schedule: nobody said how often it should succeed."""
     if schedule.kind is ScheduleKind.NONE:
         return None
-    fires = next_fires(schedule, now, 2)
-    if len(fires) < 2:
-        return None
-    return max(MIN_STALE, 2 * (fires[1] - fires[0]))
+    gap = gap_after(schedule, now)
+    return None if gap is None else max(MIN_STALE, 2 * gap)
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,15 @@ class JobStatus:
     stale_for: float | None  #: seconds without a success, when that is too long
     #: when its failing streak began (ISO 8601; see job_runs.failing_since_of_jobs)
     failing_since: str | None = None
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The first of the jobs that need attention, and how many do."""
+
+    shown: builtins.list[JobStatus]
+    count: int  #: failing or stale
+    failing: int  #: of them, failing
 
 
 class OverviewService:
@@ -135,27 +142,35 @@ class OverviewService:
     def attention(self) -> builtins.list[JobStatus]:
         """The enabled jobs that are failing or stale: failing first, then the longest
         stale; each by name within."""
+        return self.attention_page(None).shown
+
+    def attention_page(self, limit: int | None) -> Attention:
+        """The first `limit` (None: all) of `attention()`'s jobs, and how many there
+        are. Every job is looked at in columns; only those shown are read whole."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            latest = job_runs.latest_of_jobs(session)
+            states = job_runs.latest_state_of_jobs(session)
             successes = job_runs.last_success_of_jobs(session)
-            found = []
-            rows = [
-                row
-                for row in job_store.all_jobs(session)
-                if row.enabled
-                and (
-                    _failed(latest.get(row.id))
-                    or _stale_for(row, successes.get(row.id), now) is not None
-                )
-            ]
-            failing = [row.id for row in rows if _failed(latest.get(row.id))]
-            since = job_runs.failing_since_of_jobs(session, failing)
+            needing = []
+            for job_id, name, created_at, schedule in job_store.enabled_schedules(session):
+                failing = RunState(states.get(job_id, RunState.PENDING)) in RETRYABLE
+                stale = _stale_since(created_at, schedule, successes.get(job_id), now)
+                if failing or stale is not None:
+                    needing.append((not failing, -(stale or 0), name, job_id))
+            needing.sort()
+            first = [job_id for *_order, job_id in needing[:limit]]
+            rows = {row.id: row for row in job_store.by_ids(session, set(first))}
+            latest = job_runs.latest_of_jobs(session, first)
+            since = job_runs.failing_since_of_jobs(
+                session, [i for i in first if _failed(latest.get(i))]
+            )
             links = chain_store.all_links(session)
-            for row in rows:
-                view = job_view(row, now, links)
-                found.append(self._status(view, row, latest, successes, now, since))
-        return sorted(found, key=lambda s: (not s.failing, -(s.stale_for or 0), s.job.name))
+            shown = [
+                self._status(job_view(rows[i], now, links), rows[i], latest, successes, now, since)
+                for i in first
+            ]
+        failing_count = sum(1 for order in needing if not order[0])
+        return Attention(shown, len(needing), failing_count)
 
     def last_runs(self) -> dict[int, LastRun]:
         """Each job's newest run that started or ended, by job id; jobs without one
@@ -180,11 +195,7 @@ class OverviewService:
         runs = self.svc.runs.page(states=[RunState.RUNNING.value], limit=RUNNING_SHOWN)
         names = {run.job for run in runs}
         with reading(self.svc.sessions) as session:
-            params = {
-                row.name: row.params
-                for row in (job_store.get(session, name) for name in names)
-                if row is not None
-            }
+            params = job_store.params_by_name(session, names)
         return [(run, params.get(run.job, {})) for run in runs]
 
     def _status(
@@ -217,10 +228,16 @@ def _failed(run: RunRow | None) -> bool:
 def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> float | None:
     """Seconds since the job's last success (or since it was made, if it never
     succeeded), when longer than `stale_after` allows; else None."""
-    since = now - (last_success or row.created_at)
+    return _stale_since(row.created_at, job_store.schedule_of(row), last_success, now)
+
+
+def _stale_since(
+    created_at: datetime, schedule: Schedule, last_success: datetime | None, now: datetime
+) -> float | None:
+    since = now - (last_success or created_at)
     if since <= MIN_STALE:  # the common case, without computing fire times
         return None
-    limit = stale_after(job_store.schedule_of(row), now)
+    limit = stale_after(schedule, now)
     if limit is None:
         return None
     return since.total_seconds() if since > limit else None

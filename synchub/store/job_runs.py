@@ -44,6 +44,21 @@ def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> di
     return {run.job_id: run for run in rows if run.job_id is not None}
 
 
+def latest_state_of_jobs(session: Session) -> dict[int, str]:
+    """The state of each job's newest run that started or ended (as `latest_of_jobs`
+    picks it), without loading the run: what a look over every job needs."""
+    newest = (
+        select(RunRow.state)
+        .where(RunRow.job_id == JobRow.id, RunRow.state.in_(_HAPPENED))
+        .order_by(RunRow.id.desc())
+        .limit(1)
+        .correlate(JobRow)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(JobRow.id, newest))
+    return {job_id: state for job_id, state in rows if state is not None}
+
+
 def last_success_of_jobs(
     session: Session, job_ids: Iterable[int] | None = None
 ) -> dict[int, datetime]:

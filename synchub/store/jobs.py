@@ -62,6 +62,14 @@ def by_ids(session: Session, ids: set[int], *, share: bool = False) -> list[JobR
     return list(session.scalars(stmt.with_for_update(read=True) if share else stmt))
 
 
+def params_by_name(session: Session, names: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The parameters of the jobs with these names, by name, in one query."""
+    if not names:
+        return {}
+    rows = session.execute(select(JobRow.name, JobRow.params).where(JobRow.name.in_(names)))
+    return dict(rows.tuples().all())
+
+
 def lock(session: Session, job_id: int) -> JobRow | None:
     """The job row, locked until the transaction ends (a no-op lock on SQLite,
     where every transaction already holds the write lock)."""
@@ -78,6 +86,19 @@ def briefs(
         query = query.where(JobRow.enabled.is_(enabled))
     rows = session.execute(query.order_by(JobRow.name))
     return [(r.id, r.name, r.schedule_kind, r.next_fire_at) for r in rows]
+
+
+def enabled_schedules(session: Session) -> list[tuple[int, str, datetime, Schedule]]:
+    """Each enabled job's id, name, creation time and schedule, read as columns: a
+    look over thousands of jobs that loads no whole row."""
+    columns = (JobRow.schedule_kind, JobRow.cron, JobRow.tz, JobRow.every_s, JobRow.anchor_at)
+    rows = session.execute(
+        select(JobRow.id, JobRow.name, JobRow.created_at, *columns).where(JobRow.enabled.is_(True))
+    )
+    return [
+        (job_id, name, created_at, Schedule(ScheduleKind(kind), cron, tz, every_s, anchor))
+        for job_id, name, created_at, kind, cron, tz, every_s, anchor in rows
+    ]
 
 
 def all_jobs(session: Session) -> list[JobRow]:

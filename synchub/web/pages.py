@@ -21,6 +21,8 @@ from synchub.web import format as fmt
 from synchub.web.console import Templates, Visit, redirect, safe_next, writer
 
 PAGE = 50
+#: Jobs the dashboard's "Needs attention" panel lists; the rest are a link away.
+ATTENTION_SHOWN = 20
 #: Audit events a job's page lists at a time.
 AUDIT_PAGE = 20
 VisitDep = Annotated[Visit, Depends(console.visit)]
@@ -90,9 +92,12 @@ def router(templates: Templates) -> APIRouter:
         after: str = "",
     ) -> HTMLResponse:
         svc = visit.svc
-        attention = svc.overview.attention()
+        # The panel's first jobs and a page of failing ones (failing come first),
+        # however many need attention: the rest are a link away.
+        attention = svc.overview.attention_page(max(ATTENTION_SHOWN, PAGE))
         if state in ("failing", "stale"):
-            statuses, more = _needing_attention(attention, state, tag, q), False
+            statuses = _needing_attention(svc.overview.attention(), state, tag, q)
+            more = False
         else:
             statuses, more = svc.overview.board(
                 tag=tag or None,
@@ -100,12 +105,16 @@ def router(templates: Templates) -> APIRouter:
                 search=q or None,
                 after=after or None,
                 limit=PAGE,
-                attention=attention,
+                # The first page leads with a page of failing jobs at most: with
+                # hundreds failing, the panel above links to all of them.
+                attention=[status for status in attention.shown if status.failing],
             )
         return page(
             request,
             "dashboard.html",
-            attention=attention,
+            attention=attention.shown[:ATTENTION_SHOWN],
+            attention_count=attention.count,
+            failing_count=attention.failing,
             running=svc.overview.running(),
             jobs=statuses,
             more=more,

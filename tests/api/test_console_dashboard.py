@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from synchub.services.jobs.fields import JobFields
+from synchub.web import pages
 from tests.api.conftest import Api
 from tests.api.test_console import sign_in
 from tests.support.harness import Harness
 
 ROW = re.compile(r'<a class="nowrap" href="/jobs/([^"]+)">')
+ROW_IN_PANEL = re.compile(r'<a href="/jobs/([^"]+)"><strong>')
 
 
 def run_once(api: Api, harness: Harness, name: str, result: str) -> str:
@@ -72,3 +76,27 @@ def test_the_dashboard_filters_and_pages_keep_their_filters(api: Api, harness: H
     searched = client.get("/", params={"q": "OTH"}).text
     assert ROW.findall(searched[searched.index('id="jobs-title"') :]) == ["other"]
     assert 'name="q" type="search" value="OTH"' in searched
+
+
+def test_the_attention_panel_lists_its_first_few_and_links_to_the_rest(
+    api: Api, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With thousands of jobs, hundreds may need attention: the panel lists a few (the
+    failing first) and links to the lists of all, so the page stays small."""
+    monkeypatch.setattr(pages, "ATTENTION_SHOWN", 2)
+    for name in ("a-fails", "b-fails", "c-fails"):
+        api.svc.jobs.add(name, JobFields(kind="scripted", retries=0, params={"result": "fail"}))
+        api.svc.runs.request(name)
+    api.svc.jobs.add("d-stale", JobFields(kind="scripted", cron="0 * * * *"))
+    harness.step()
+    api.clock.advance(3 * 3600)  # d-stale never succeeded in three hours: stale
+    client = sign_in(api, "viewer")
+
+    page = client.get("/").text
+    attention = page[: page.index('id="running-title"')]
+    assert "Needs attention (4)" in attention
+    assert ROW_IN_PANEL.findall(attention) == ["a-fails", "b-fails"]
+    assert '<a href="/jobs?state=failing">all 3 failing</a>' in attention
+    assert '<a href="/jobs?state=stale">all 1 stale</a>' in attention
+    listed = client.get("/jobs", params={"state": "failing"}).text
+    assert all(name in listed for name in ("a-fails", "b-fails", "c-fails"))

@@ -58,6 +58,9 @@ def test_failing_and_stale_jobs_need_attention_failing_first(
         ("bad", True, 7201), ("manual", True, None), ("good", False, 7201),
         ("quiet", False, 7201),
     ]  # fmt: skip
+    # The first of them, in the same order, and how many there are.
+    first = svc.overview.attention_page(3)
+    assert first.shown == found[:3] and (first.count, first.failing) == (4, 2)
 
 
 def test_each_jobs_last_run_and_last_success(

@@ -1,8 +1,9 @@
-"""The UPDATEs a real database engine runs, seen through SQLAlchemy's events.
+"""The statements a real database engine runs, seen through SQLAlchemy's events.
 
 How a test watches (or slows) the writes of a thread it does not drive, such as the
-runner's end thread or the tokens' use writer, without replacing any of synchub's
-functions: the engine the services were given is the seam.
+runner's end thread or the tokens' use writer, or counts what a page asks (one query
+per row shown is an N+1), without replacing any of synchub's functions: the engine
+the services were given is the seam.
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ def statements_of(engine: Engine, *, thread: str) -> Iterator[list[str]]:
 
     def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
         if threading.current_thread().name.startswith(thread):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement sent through `engine` within the block, by any thread, as text
+    (transaction control left out: SQLite's BEGIN is sent only by some drivers)."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)

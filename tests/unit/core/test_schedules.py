@@ -21,6 +21,7 @@ from synchub.core.schedules import (
     decide_misfires,
     describe,
     fires_between,
+    gap_after,
     interval_schedule,
     iter_fires,
     local_zone_name,
@@ -852,3 +853,16 @@ def test_local_zone_name_follows_the_tz_variable(monkeypatch: pytest.MonkeyPatch
 def test_local_zone_name_is_always_a_zone_we_can_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Not/AZone")
     assert zone(local_zone_name()) is not None
+
+
+def test_the_gap_after_an_instant_is_that_of_its_next_two_fires_remembered_or_not() -> None:
+    """Weekdays at 02:30 in Berlin: Friday's to Monday's gap is three days, the others
+    one, over a change of the clocks 23 hours; remembered or asked anew, the same."""
+    schedule = cron_schedule("30 2 * * 1-5", "Europe/Berlin")
+    start = datetime(2025, 3, 26, 12, 0, tzinfo=UTC)  # a Wednesday; clocks change Sunday
+    for hours in range(0, 24 * 9, 5):
+        at = start + timedelta(hours=hours)
+        fires = next_fires(schedule, at, 2)
+        assert gap_after(schedule, at) == fires[1] - fires[0], at
+    assert gap_after(interval_schedule(600, start), start) == timedelta(minutes=10)
+    assert gap_after(Schedule(kind=ScheduleKind.NONE, tz="UTC"), start) is None

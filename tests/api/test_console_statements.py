@@ -1,0 +1,102 @@
+"""The console's pages ask the database the same few statements however many rows
+they show: a page that asked once per job or run shown (an N+1) would grow with
+them, and with thousands of jobs take seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from synchub.services.jobs.fields import JobFields
+from synchub.store import claim as claims
+from synchub.store.claim import Claim
+from synchub.store.db import transaction
+from tests.api.conftest import Api
+from tests.api.test_console import sign_in
+from tests.support.harness import Harness
+from tests.support.statements import statements
+
+
+def asked(api: Api, client: httpx.Client, path: str) -> list[str]:
+    """The statements one request for `path` makes (after a first, which fills the
+    caches a long-running server has filled)."""
+    assert client.get(path).status_code == 200
+    with statements(api.svc.db) as seen:
+        assert client.get(path).status_code == 200
+    return seen
+
+
+def running(api: Api, harness: Harness, names: list[str]) -> None:
+    """A run of each of these new jobs, running under a stand-in worker."""
+    ids = []
+    for name in names:
+        api.svc.jobs.add(name, JobFields(kind="scripted", params={"result": "block"}))
+        ids.append(api.svc.runs.request(name))
+    harness.scheduler.tick()  # queued, handed to an executor that does not run them
+    with transaction(api.svc.sessions) as session:
+        for run_id in ids:
+            assert claims.claim(session, run_id, worker="w", now=api.clock.now()) == Claim.CLAIMED
+
+
+def failed(api: Api, harness: Harness, names: list[str]) -> None:
+    for name in names:
+        api.svc.jobs.add(name, JobFields(kind="scripted", params={"result": "fail"}, retries=0))
+        api.svc.runs.request(name)
+    harness.step()
+
+
+def test_the_dashboard_asks_as_much_for_many_running_runs_as_for_one(
+    api: Api, harness: Harness
+) -> None:
+    client = sign_in(api, "viewer")
+    running(api, harness, ["one"])
+    few = asked(api, client, "/")
+    running(api, harness, ["two", "three", "four"])
+    many = asked(api, client, "/")
+    assert "four" in client.get("/").text
+    assert len(many) == len(few), "\n".join(many)
+
+
+def test_the_dashboard_asks_as_much_for_many_failing_jobs_as_for_one(
+    api: Api, harness: Harness
+) -> None:
+    client = sign_in(api, "viewer")
+    failed(api, harness, ["one"])
+    few = asked(api, client, "/")
+    failed(api, harness, ["two", "three", "four"])
+    many = asked(api, client, "/")
+    assert "Needs attention (4)" in client.get("/").text
+    assert len(many) == len(few), "\n".join(many)
+
+
+def test_the_job_list_and_the_runs_ask_as_much_for_many_rows_as_for_one(
+    api: Api, harness: Harness
+) -> None:
+    client = sign_in(api, "viewer")
+    failed(api, harness, ["one"])
+    few = {path: asked(api, client, path) for path in ("/jobs", "/runs", "/jobs/one")}
+    failed(api, harness, ["two", "three", "four"])
+    for _ in range(3):
+        api.svc.runs.request("one")
+    harness.step()
+    for path, before in few.items():
+        now = asked(api, client, path)
+        assert len(now) == len(before), f"{path}:\n" + "\n".join(now)
+
+
+def test_the_folders_page_asks_as_much_for_many_folders_as_for_one(
+    api: Api, tmp_path: Path
+) -> None:
+    def watch(name: str) -> None:
+        (tmp_path / name).mkdir()
+        params = {"source": str(tmp_path / name), "destination": str(tmp_path / "out")}
+        api.svc.jobs.add(name, JobFields(params=params, watch=True))
+
+    client = sign_in(api, "viewer")
+    watch("one")
+    few = asked(api, client, "/folders")
+    for name in ("two", "three", "four"):
+        watch(name)
+    many = asked(api, client, "/folders")
+    assert len(many) == len(few), "\n".join(many)

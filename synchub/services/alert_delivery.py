@@ -28,6 +28,7 @@ from synchub.core.alerts import (
 from synchub.core.durations import format_duration
 from synchub.core.runs import SkipReason
 from synchub.services.alert_digest import queue_digests
+from synchub.services.alert_scope import covers
 from synchub.store import alerts as store
 from synchub.store import jobs as job_store
 from synchub.store.db import reading, transaction
@@ -369,9 +370,3 @@ def _muted(job: JobRow, at: datetime) -> bool:
     """Whether the job was muted at `at` (a run's end: a pass that looks a little
     later still honours a mute that ended meanwhile)."""
     return job.muted_until is not None and job.muted_until > at
-
-
-def covers(alert: AlertRow, job: JobRow) -> bool:
-    if not alert.jobs and not alert.tags:
-        return True
-    return job.name in alert.jobs or bool(set(alert.tags) & set(job.tags))

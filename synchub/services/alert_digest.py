@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.alerts import AlertEvent, digest_due, stale_deadline
 from synchub.core.runs import RunState, SkipReason
+from synchub.services.alert_scope import covers
 from synchub.store import alerts as store
 from synchub.store import jobs as job_store
 from synchub.store.db import reading, transaction
@@ -114,8 +115,6 @@ def compose_digest(
     session: Any, alert: AlertRow, start: datetime, end: datetime
 ) -> tuple[str, str]:
     """The digest's title and body for runs that ended in [start, end)."""
-    from synchub.services.alert_delivery import covers
-
     jobs = {j.id: j for j in job_store.all_jobs(session) if covers(alert, j)}
     summaries: dict[int, JobSummary] = {}
     for run in store.ended_between(session, start, end):

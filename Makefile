@@ -19,11 +19,12 @@ run: $(STAMP)
 	$(BIN)/synchub init
 	$(BIN)/synchub serve
 
+# Compiled modules are kept even under PYTHONDONTWRITEBYTECODE: compiling synchub
+# anew in each `synchub` the tests start, and the test modules with their asserts
+# rewritten in each pytest process, takes seconds of CPU every time.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-# Compiled modules are kept even under PYTHONDONTWRITEBYTECODE: compiling the test
-# modules and rewriting their asserts anew takes each process seconds.
 test-fast: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n 2 -m 'not slow and not postgresql'
 

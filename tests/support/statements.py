@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,27 +44,27 @@ def updates_of(
 def statements_of(engine: Engine, *, thread: str) -> Iterator[list[str]]:
     """Each statement a thread whose name starts with `thread` sends through `engine`
     within the block: its round trips to the database, as the driver sees them."""
-    seen: list[str] = []
-
-    def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        if threading.current_thread().name.startswith(thread):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with _sent(engine, lambda s: threading.current_thread().name.startswith(thread)) as seen:
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @contextmanager
 def statements(engine: Engine) -> Iterator[list[str]]:
     """Every statement sent through `engine` within the block, by any thread, as text
     (transaction control left out: SQLite's BEGIN is sent only by some drivers)."""
+    with _sent(engine, lambda s: not s.startswith(_CONTROL)) as seen:
+        yield seen
+
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def _sent(engine: Engine, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
     seen: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if wanted(statement):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)

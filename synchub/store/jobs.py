@@ -67,7 +67,7 @@ def params_by_name(session: Session, names: Collection[str]) -> dict[str, dict[s
     if not names:
         return {}
     rows = session.execute(select(JobRow.name, JobRow.params).where(JobRow.name.in_(names)))
-    return dict(rows.tuples().all())
+    return {str(name): dict(params) for name, params in rows}
 
 
 def lock(session: Session, job_id: int) -> JobRow | None:

@@ -92,9 +92,10 @@ class RunnerSettings:
     #: (`command`) fail without starting anything when it is off
     allow_programs: bool = False
     kill_grace: float = 5.0  #: seconds between SIGTERM and SIGKILL for a stopped hook
-    #: how long a claim waits for the claims under way to take it with them before it
-    #: is made alone (`ClaimGroups`)
-    claim_patience_s: float = claims.LOCK_WAIT_MS / 1000
+    #: how long a claim waits for its turn to be claimed with others before it is
+    #: made alone (`ClaimGroups`): long beside a batch's work (≈ 0.1 ms a run), short
+    #: beside a lock held for long elsewhere that the claim under way waits for
+    claim_patience_s: float = 1.0
 
 
 class Runner:

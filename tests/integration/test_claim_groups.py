@@ -182,14 +182,16 @@ def test_a_claim_that_waits_long_does_not_hold_up_those_that_came_after_it(
 
     first = threading.Thread(target=take, args=(slow,))
     first.start()
-    until(lambda: groups._claiming)
-    behind = [threading.Thread(target=take, args=(r,)) for r in others]
-    for t in behind:
-        t.start()
-    for t in behind:
-        t.join()  # while the slow claim still waits
-    assert outcomes == dict.fromkeys(others, Claim.CLAIMED)
-    go.set()
+    try:
+        until(lambda: groups._claiming)
+        behind = [threading.Thread(target=take, args=(r,)) for r in others]
+        for t in behind:
+            t.start()
+        for t in behind:
+            t.join(timeout=60)  # while the slow claim still waits
+        assert outcomes == dict.fromkeys(others, Claim.CLAIMED)
+    finally:
+        go.set()
     first.join()
 
     assert outcomes[slow] is Claim.CLAIMED

@@ -279,7 +279,9 @@ def paired(samples: dict[str, list[float]]) -> dict[str, float]:
         result[f"{key}_minus_bare"] = statistics.median(a - b for a, b in pairs)
         ratios = [a / b - 1 for a, b in pairs]
         result[f"{key}_over_bare"] = statistics.median(ratios)
-        low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        low, _, high = (
+            statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
+        )
         result[f"{key}_over_bare_q1"], result[f"{key}_over_bare_q3"] = low, high
     return result
 

@@ -155,7 +155,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]  # less its "+00:00"
 
 
 #: what `_sqlite_text` must write as the column's own processors do

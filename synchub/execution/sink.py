@@ -89,9 +89,10 @@ class BufferedSink:
         return True
 
     def full(self) -> bool:
-        """True when the buffer filled a batch since the last flush."""
+        """True when the buffer filled a batch since the last flush, and that flush
+        did not fail (what it took waits for the next tick)."""
         with self._lock:
-            return self._full
+            return self._full and not self._again
 
     def empty(self) -> bool:
         """True when `flush` would write nothing: no lines, files, progress or counts
@@ -144,7 +145,7 @@ class BufferedSink:
             if taken is None:
                 return
             self._again = True
-            self._full = True  # tried again at the next tick, not at the next row
+            self._full = True  # written at the next tick, not at the next row
             gone = set(self._drop)
             self._lines = [line for line in taken.lines if line[0] not in gone] + self._lines
             self._drop = taken.drop + self._drop

@@ -361,9 +361,9 @@ class Runner:
 
     def _monitor(self) -> None:
         """Every tick, for each active run: flush its logs and progress, renew its
-        heartbeat, watch for a cancel, its timeout, or its loss. Ends when a tick
-        finds no run to watch (`_watch` starts it again). Between ticks, it writes the
-        rows of a run whose buffer filled a batch."""
+        heartbeat, watch for a cancel, its timeout, or its loss; between ticks, the same
+        for a run whose buffer filled a batch. Ends when a pass finds no run to watch
+        (`_watch` starts it again)."""
         tick_at = time.monotonic() + self.settings.tick_s
         while True:
             self._batch_full.wait(max(0.0, tick_at - time.monotonic()))

@@ -80,6 +80,8 @@ class _Watched:
 class RunnerSettings:
     run_lease_s: float = 30.0
     tick_s: float = 1.0  #: how often progress, logs and the heartbeat are written
+    #: lines and files of a run written between ticks once that many are buffered
+    batch_rows: int = 500
     log_cap_bytes: int = 5 * 1024 * 1024
     file_report_cap: int = 100_000
     #: Write a run's end that is one statement (see `ending.Ends.write`) from a thread
@@ -126,6 +128,8 @@ class Runner:
         self._lock = threading.Lock()
         #: the thread that watches every active run; runs while there are any
         self._monitor_thread: threading.Thread | None = None
+        #: set when a run's buffer fills a batch: the monitor writes it before its tick
+        self._batch_full = threading.Event()
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
         self._ends = Ends(sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind)
@@ -213,6 +217,8 @@ class Runner:
             LogCap(self.settings.log_cap_bytes),
             self.settings.file_report_cap,
             tasks=_feed(run),
+            batch_rows=self.settings.batch_rows,
+            on_full=self._batch_full.set,
         )
         watched = _Watched(sink, threading.Event(), [])
         with self._lock:
@@ -371,16 +377,24 @@ class Runner:
 
     def _monitor(self) -> None:
         """Every tick, for each active run: flush its logs and progress, renew its
-        heartbeat, watch for a cancel, its timeout, or its loss. Ends when a tick
-        finds no run to watch (`_watch` starts it again)."""
+        heartbeat, watch for a cancel, its timeout, or its loss; between ticks, the same
+        for a run whose buffer filled a batch. Ends when a pass finds no run to watch
+        (`_watch` starts it again)."""
+        tick_at = time.monotonic() + self.settings.tick_s
         while True:
-            time.sleep(self.settings.tick_s)
+            self._batch_full.wait(max(0.0, tick_at - time.monotonic()))
+            self._batch_full.clear()  # a sink filling meanwhile says so by `full()`
+            tick = time.monotonic() >= tick_at
+            if tick:
+                tick_at = time.monotonic() + self.settings.tick_s
             with self._lock:
                 if not self._active:
                     self._monitor_thread = None
                     return
                 active = list(self._active.items())
             for run_id, watched in active:
+                if not tick and not watched.sink.full():
+                    continue
                 with watched.busy:
                     with self._lock:
                         if run_id not in self._active:

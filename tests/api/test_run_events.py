@@ -8,6 +8,7 @@ import threading
 import httpx
 import pytest
 
+from synchub.api import sse
 from synchub.services.jobs.fields import JobFields
 from tests.api.conftest import Api, ok, problem
 from tests.api.sse_client import Event, events
@@ -90,7 +91,7 @@ def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api
     secret, _ = api.svc.tokens.create("dashboard", "viewer", expires="1h")
     api.svc.jobs.add("j", JobFields(kind="scripted"))
     run_id = api.svc.runs.request("j")  # stays pending: nothing runs it
-    # A read that waits this long means the stream did not end (polls are 0.5 s).
+    # A read that waits this long means the stream did not end (it wakes every 0.5 s).
     within = httpx.Timeout(30, read=10)
     with (
         api.client(secret) as client,
@@ -101,6 +102,7 @@ def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api
         assert (first.name, first.data["state"]) == ("state", "pending")
         if how == "revoked":
             ok(api.admin.delete("/api/v1/tokens/dashboard"))
+            api.clock.advance(sse.RECHECK_S)  # the token is checked again this often
         else:
             api.clock.advance(3600)
         rest = list(stream)

@@ -184,47 +184,53 @@ def summary(figures: dict[str, Any]) -> list[str]:
 
 
 async def _hold(spec: dict[str, Any]) -> dict[str, Any]:
+    """Streams of `run_ids` (a run listed twice is followed twice): the console's run
+    page with its cookies, or the API's run events with `token` (`kind` "api")."""
     run_ids: list[int] = spec["run_ids"]
-    counts = dict.fromkeys(run_ids, 0)
+    counts = [0] * len(run_ids)
     spoke: set[int] = set()
     errors: list[str] = []
     stop = Path(spec["stop"])
+    api = spec.get("kind") == "api"
+    headers = {"authorization": f"Bearer {spec['token']}"} if api else {}
 
-    async def follow(run_id: int) -> None:
+    async def follow(i: int, run_id: int) -> None:
+        path = f"/api/v1/runs/{run_id}/events" if api else f"/runs/{run_id}/events"
         async with httpx.AsyncClient(
-            base_url=spec["url"], cookies=spec["cookies"], timeout=None, trust_env=False
-        ) as client:
+            base_url=spec["url"], cookies=spec["cookies"], headers=headers, timeout=None,
+            trust_env=False,
+        ) as client:  # fmt: skip
             try:
-                async with client.stream("GET", f"/runs/{run_id}/events") as answer:
+                async with client.stream("GET", path) as answer:
                     if answer.status_code != 200:
                         errors.append(f"run {run_id}: {answer.status_code}")
                         return
                     async for line in answer.aiter_lines():
                         if line == "event: progress":
-                            counts[run_id] += 1
-                            spoke.add(run_id)
+                            counts[i] += 1
+                            spoke.add(i)
                         elif line == "event: end":
                             errors.append(f"run {run_id} ended")
                             return
             except httpx.HTTPError as exc:
                 errors.append(f"run {run_id}: {type(exc).__name__}")
 
-    tasks = [asyncio.create_task(follow(run_id)) for run_id in run_ids]
+    tasks = [asyncio.create_task(follow(i, run_id)) for i, run_id in enumerate(run_ids)]
     while len(spoke) < len(run_ids) and not all(t.done() for t in tasks):
         await asyncio.sleep(0.1)
     Path(spec["ready"]).touch()
-    at_ready = sum(counts.values())
+    at_ready = list(counts)
     while not stop.exists() and not all(t.done() for t in tasks):
         await asyncio.sleep(0.1)
-    received = sum(counts.values()) - at_ready
+    received = [n - m for n, m in zip(counts, at_ready, strict=True)]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
         "streams": len(run_ids),
-        "progress_events": received,
-        "per_stream_min": min(counts.values()),
-        "per_stream_max": max(counts.values()),
+        "progress_events": sum(received),
+        "per_stream_min": min(received),
+        "per_stream_max": max(received),
         "errors": len(errors),
         "error_samples": errors[:5],
     }

@@ -30,7 +30,7 @@ from typing import Any
 
 from synchub.core.errors import NotFound, Unauthenticated
 from synchub.services import Services
-from synchub.services.run_feeds import RECHECK_S, Recheck
+from synchub.services.run_feeds import RECHECK_S
 from synchub.services.run_views import LogLine, RunView
 
 PROGRESS_EVERY_S = 1.0
@@ -52,16 +52,18 @@ async def run_events(
     run_id: int,
     *,
     still_allowed: Callable[[], object],
+    credential: str = "",
     after_seq: int = 0,
 ) -> AsyncIterator[str]:
     """The events of run `run_id`, from log line `after_seq` on, until it ends or
-    `still_allowed` raises Unauthenticated (the caller's token is no longer live)."""
+    `still_allowed` raises Unauthenticated (the caller's token, `credential`, is no
+    longer live)."""
 
     def read(seq: int) -> tuple[list[LogLine], int]:
         lines = svc.runs.log_page(run_id, after_seq=seq, limit=LINES_PER_READ)
         return lines, lines[-1].seq if lines else seq
 
-    recheck = Recheck(svc.clock, still_allowed)
+    recheck = svc.run_feeds.recheck(credential, still_allowed)
     seq, state, tick = after_seq, None, None
     last_progress = last_sent = 0.0
     try:

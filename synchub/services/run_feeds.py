@@ -19,6 +19,7 @@ it sees every line once, in order, whatever tick it joins at.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -205,6 +206,7 @@ class RunFeeds:
     def __init__(self, svc: Services, poll_s: float = POLL_S) -> None:
         self.svc, self.poll_s = svc, poll_s
         self._pollers: WeakKeyDictionary[asyncio.AbstractEventLoop, _Poller] = WeakKeyDictionary()
+        self._checked: dict[Hashable, Checked] = {}
 
     def poller(self) -> _Poller:
         """This event loop's poller (made at its first use)."""
@@ -213,6 +215,12 @@ class RunFeeds:
         if poller is None:
             poller = self._pollers[loop] = _Poller(self.svc, self.poll_s)
         return poller
+
+    def recheck(self, key: str, check: Callable[[], object]) -> Recheck:
+        """A follower's `Recheck` of the credential `key` (a token, a session cookie:
+        only its digest is kept), sharing its checks with the other followers."""
+        digest = hashlib.sha256(key.encode()).digest()
+        return Recheck(self.svc.clock, check, key=digest, shared=self._checked)
 
     async def follow(
         self,
@@ -263,15 +271,48 @@ class RunFeeds:
 class Recheck:
     """A follower's credentials (a token, a console session), checked again once
     RECHECK_S of the clock have passed since the last check: a revoked token's stream
-    ends within that, without a read of the token at every poll."""
+    ends within that, without a read of the token at every poll. The followers of
+    one credential (`key`) share its checks (`shared`: their last results): a check
+    younger than RECHECK_S is taken as it is."""
 
-    def __init__(self, clock: Clock, check: Callable[[], object], every_s: float = RECHECK_S):
+    def __init__(
+        self,
+        clock: Clock,
+        check: Callable[[], object],
+        every_s: float = RECHECK_S,
+        *,
+        key: Hashable = None,
+        shared: dict[Hashable, Checked] | None = None,
+    ) -> None:
         self.clock, self.check, self.every = clock, check, timedelta(seconds=every_s)
+        self.key, self.shared = key, shared if shared is not None else {}
         self.at = clock.now()
 
     async def __call__(self) -> None:
         """Raises what `check` raises, when it is due."""
         now = self.clock.now()
-        if now - self.at >= self.every:
-            await run_sync(self.check)
-            self.at = now
+        if now - self.at < self.every:
+            return
+        known = self.shared.get(self.key)
+        if known is None or now - known.at >= self.every:
+            known = await run_sync(self._check, now)
+        self.at = known.at
+        if known.error is not None:
+            raise known.error
+
+    def _check(self, now: datetime) -> Checked:
+        try:
+            self.check()
+            checked = Checked(now, None)
+        except Exception as exc:  # what `check` says of the credential, told to each follower
+            checked = Checked(now, exc)
+        for key in [k for k, c in self.shared.items() if now - c.at >= self.every]:
+            self.shared.pop(key, None)  # no credential kept past its use
+        self.shared[self.key] = checked
+        return checked
+
+
+@dataclass(frozen=True)
+class Checked:
+    at: datetime
+    error: Exception | None

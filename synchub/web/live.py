@@ -20,7 +20,7 @@ from synchub.services import Services
 from synchub.services.run_feeds import Recheck, Tick
 from synchub.services.run_views import LogLine
 from synchub.services.runs import log_filter
-from synchub.web import console
+from synchub.web import console, session
 from synchub.web.console import SignInNeeded, Templates
 
 #: The events that end a stream early.
@@ -105,7 +105,7 @@ async def run_events(
             run_id, after_seq=seq, limit=LOG_LINES, level=log.level, search=log.search
         )
 
-    recheck = Recheck(svc.clock, partial(console.visit, request))
+    recheck = svc.run_feeds.recheck(_cookie(request), partial(console.visit, request))
     keep = log_filter(log.level, log.search)
     shown, quiet_since = "", time.monotonic()
     try:
@@ -139,6 +139,10 @@ async def run_events(
                 return
     except NotFound:
         yield REMOVED
+
+
+def _cookie(request: Request) -> str:
+    return request.cookies.get(session.COOKIE) or ""
 
 
 def _panel(templates: Templates, tick: Tick) -> str:

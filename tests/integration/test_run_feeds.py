@@ -1,19 +1,24 @@
 """Runs followed live (services.run_feeds): one read per poll for all the followers
 of a run, each change the same object for all of them, every log line once and in
-order whenever a follower joins, and no poll once the last follower has left."""
+order whenever a follower joins, no poll once the last follower has left, and one
+check of a credential per period for all its streams."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 import anyio
+import pytest
 
+from synchub.core.clock import FakeClock
+from synchub.core.errors import Unauthenticated
 from synchub.core.runs import RunState, Trigger
 from synchub.execution.outcomes import end_run
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
-from synchub.services.run_feeds import RunFeeds, Update
+from synchub.services.run_feeds import RECHECK_S, RunFeeds, Update
 from synchub.services.run_views import LogLine
 from synchub.store import claim as claim_store
 from synchub.store import heartbeats
@@ -161,3 +166,31 @@ def test_the_poll_stops_when_the_last_follower_leaves(svc: Services) -> None:
         assert sent == []
 
     run_async(main)
+
+
+def test_streams_of_one_token_share_its_check_and_all_end_within_the_period(
+    svc: Services, clock: FakeClock
+) -> None:
+    secret, _ = svc.tokens.create("dashboard", "viewer")
+    feeds = RunFeeds(svc)
+    checks = [feeds.recheck(secret, partial(svc.tokens.authenticate, secret)) for _ in range(10)]
+
+    async def all_checked() -> None:
+        for check in checks:
+            await check()
+
+    def reads() -> int:
+        with statements(svc.db) as sent:
+            run_async(all_checked)
+        return sum(s.startswith("SELECT") for s in sent)
+
+    assert reads() == 0  # checked when the stream opened: not due yet
+    clock.advance(RECHECK_S)
+    assert reads() == 1  # one check for the ten
+    svc.tokens.revoke("dashboard")
+    clock.advance(RECHECK_S - 1)
+    assert reads() == 0  # still trusted: the last check is younger than the period
+    clock.advance(1)
+    for check in checks:
+        with pytest.raises(Unauthenticated):
+            run_async(check)

@@ -13,6 +13,8 @@ latency counts from when it meant to send (no coordinated omission). It reads fo
 its first event.
 
     python -m bench.pages_live hold SPEC OUT   # the stream holder (SPEC: JSON file)
+    python -m bench.pages_live alone [DB [JOBS [RUNS [STREAMS [SECONDS]]]]]
+        # the scenario on its own: sqlite 1000 50000 100 5 (`bench pages --quick`'s)
 """
 
 from __future__ import annotations
@@ -236,13 +238,55 @@ async def _hold(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def alone(db_kind: str, jobs: int, runs: int, streams: int, seconds: float) -> dict[str, Any]:
+    """`bench pages`' streaming scenario on its own: the same seed (`jobs` and `runs`),
+    `synchub serve`, the reader alone and then beside `streams` run pages."""
+    from bench import pages
+    from bench.api import on_each_database
+    from bench.common import serve
+
+    def measure(db: Any) -> dict[str, Any]:
+        db.home.cli("init")
+        p = pages.Params(jobs=jobs, runs=runs)
+        names, _seeded_s = pages.prepare(db, p)
+        token = pages._token(db)
+        with serve(db.home) as server, pages._signed_in(server_url(server.port), token) as c:
+            run_ids = start_runs(db.url, list(range(1, jobs + 1)), streams)
+            with Beater(db.url, run_ids):
+                live = scenario(server_url(server.port), token, dict(c.cookies), run_ids,
+                                names, duration_s=seconds, pace_s=p.pace_s,
+                                workdir=db.home.root)  # fmt: skip
+        return live
+
+    results, _notes = on_each_database((db_kind,), measure)
+    return results[db_kind]
+
+
+def server_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] != "hold":
-        raise SystemExit("usage: python -m bench.pages_live hold SPEC OUT")
-    spec = json.loads(Path(sys.argv[2]).read_text())
-    result = asyncio.run(_hold(spec))
-    Path(sys.argv[3]).write_text(json.dumps(result))
-    os._exit(0)  # the cancelled streams' clients are not worth waiting for
+    if len(sys.argv) == 4 and sys.argv[1] == "hold":
+        spec = json.loads(Path(sys.argv[2]).read_text())
+        result = asyncio.run(_hold(spec))
+        Path(sys.argv[3]).write_text(json.dumps(result))
+        os._exit(0)  # the cancelled streams' clients are not worth waiting for
+    if len(sys.argv) >= 2 and sys.argv[1] == "alone":
+        from bench.common import summarize
+
+        db, jobs, runs, streams, seconds = (sys.argv[2:] + ["sqlite", "1000", "50000", "100",
+                                                             "5"][len(sys.argv) - 2:])  # fmt: skip
+        live = alone(db, int(jobs), int(runs), int(streams), float(seconds))
+        figures = {"alone": summarize(live["alone"]), "streams_open": summarize(
+            live["streams_open"]), "streams": live["streams"]}  # fmt: skip
+        print(json.dumps(figures))
+        print(f"{db}: " + summary(figures)[0])
+        return
+    raise SystemExit(
+        "usage: python -m bench.pages_live hold SPEC OUT\n"
+        "       python -m bench.pages_live alone [DB [JOBS [RUNS [STREAMS [SECONDS]]]]]"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from functools import partial
 from typing import Any
 
@@ -67,39 +68,40 @@ async def run_events(
     seq, state, tick = after_seq, None, None
     last_progress = last_sent = 0.0
     try:
-        updates = svc.run_feeds.follow(run_id, after_seq, read, wait_s=PROGRESS_EVERY_S / 2)
-        async for update in updates:
-            try:
-                await recheck()
-            except Unauthenticated as exc:
-                yield event("denied", {"status": 401, "detail": exc.message}, seq or None)
-                return
-            if update is not None:
-                tick = update.tick
-                if tick.view is None:
-                    yield event("end", {"id": run_id, "state": None}, seq)
+        follow = svc.run_feeds.follow(run_id, after_seq, read, wait_s=PROGRESS_EVERY_S / 2)
+        async with aclosing(follow) as updates:
+            async for update in updates:
+                try:
+                    await recheck()
+                except Unauthenticated as exc:
+                    yield event("denied", {"status": 401, "detail": exc.message}, seq or None)
                     return
-                view = tick.view
-                if view.state.value != state and not view.ended:
-                    state = view.state.value
-                    yield tick.once("api-state", partial(_state, view))
-                for line in update.lines:
-                    seq = line.seq
-                    yield event("log", line.as_dict(), seq)
-                    last_sent = time.monotonic()
-                if update.over:
-                    if view.state.value != state:
-                        yield event("state", view.as_dict())
-                    yield event("end", view.as_dict(), seq)
-                    return
-            now = time.monotonic()
-            moving = tick is not None and state == "running" and _has_progress(tick.view)
-            if moving and tick is not None and now - last_progress >= PROGRESS_EVERY_S:
-                last_progress = last_sent = now
-                yield tick.once("api-progress", partial(_progress, tick.view))
-            elif now - last_sent >= KEEPALIVE_S:
-                last_sent = now
-                yield ": keepalive\n\n"
+                if update is not None:
+                    tick = update.tick
+                    if tick.view is None:
+                        yield event("end", {"id": run_id, "state": None}, seq)
+                        return
+                    view = tick.view
+                    if view.state.value != state and not view.ended:
+                        state = view.state.value
+                        yield tick.once("api-state", partial(_state, view))
+                    for line in update.lines:
+                        seq = line.seq
+                        yield event("log", line.as_dict(), seq)
+                        last_sent = time.monotonic()
+                    if update.over:
+                        if view.state.value != state:
+                            yield event("state", view.as_dict())
+                        yield event("end", view.as_dict(), seq)
+                        return
+                now = time.monotonic()
+                moving = tick is not None and state == "running" and _has_progress(tick.view)
+                if moving and tick is not None and now - last_progress >= PROGRESS_EVERY_S:
+                    last_progress = last_sent = now
+                    yield tick.once("api-progress", partial(_progress, tick.view))
+                elif now - last_sent >= KEEPALIVE_S:
+                    last_sent = now
+                    yield ": keepalive\n\n"
     except NotFound:
         yield event("end", {"id": run_id, "state": None}, seq)
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+import logging
+from collections.abc import AsyncGenerator, Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +47,7 @@ LINES_PER_READ = 1000
 RECHECK_S = 5.0
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -134,8 +136,11 @@ class _Poller:
         try:
             while self.feeds:
                 self.wake = anyio.Event()
-                if await self.poll():
-                    continue  # a run has more lines waiting
+                try:
+                    if await self.poll():
+                        continue  # a run has more lines waiting
+                except Exception:  # the database away: the streams wait, and say nothing new
+                    log.exception("Reading the runs followed live failed; trying again")
                 with anyio.move_on_after(self.poll_s):
                     await self.wake.wait()
         finally:
@@ -207,6 +212,7 @@ class RunFeeds:
         self.svc, self.poll_s = svc, poll_s
         self._pollers: WeakKeyDictionary[asyncio.AbstractEventLoop, _Poller] = WeakKeyDictionary()
         self._checked: dict[Hashable, Checked] = {}
+        self._checking: dict[Hashable, anyio.Event] = {}
 
     def poller(self) -> _Poller:
         """This event loop's poller (made at its first use)."""
@@ -220,7 +226,7 @@ class RunFeeds:
         """A follower's `Recheck` of the credential `key` (a token, a session cookie:
         only its digest is kept), sharing its checks with the other followers."""
         digest = hashlib.sha256(key.encode()).digest()
-        return Recheck(self.svc.clock, check, key=digest, shared=self._checked)
+        return Recheck(self.svc.clock, check, key=digest, shared=self._checked, busy=self._checking)
 
     async def follow(
         self,
@@ -229,7 +235,7 @@ class RunFeeds:
         read: Callable[[int], tuple[list[LogLine], int]],
         keep: Callable[[LogLine], bool] = lambda _line: True,
         wait_s: float = POLL_S,
-    ) -> AsyncIterator[Update | None]:
+    ) -> AsyncGenerator[Update | None, None]:
         """Run `run_id`'s updates for a follower that has seen its log up to
         `after_seq`, until one is `over`; None after `wait_s` seconds without one
         (for the follower's keep-alives and checks).
@@ -283,9 +289,12 @@ class Recheck:
         *,
         key: Hashable = None,
         shared: dict[Hashable, Checked] | None = None,
+        busy: dict[Hashable, anyio.Event] | None = None,
     ) -> None:
         self.clock, self.check, self.every = clock, check, timedelta(seconds=every_s)
         self.key, self.shared = key, shared if shared is not None else {}
+        #: the keys being checked now, set when done: one check at a time per key
+        self.busy = busy if busy is not None else {}
         self.at = clock.now()
 
     async def __call__(self) -> None:
@@ -295,10 +304,25 @@ class Recheck:
             return
         known = self.shared.get(self.key)
         if known is None or now - known.at >= self.every:
-            known = await run_sync(self._check, now)
+            known = await self._checked(now)
+        if known is None:
+            return  # the follower checking it went away: checked at the next call
         self.at = known.at
         if known.error is not None:
             raise known.error
+
+    async def _checked(self, now: datetime) -> Checked | None:
+        """A check made now, or the one another follower of the key is making."""
+        busy = self.busy.get(self.key)
+        if busy is not None:
+            await busy.wait()
+            return self.shared.get(self.key)
+        busy = self.busy[self.key] = anyio.Event()
+        try:
+            return await run_sync(self._check, now)
+        finally:
+            del self.busy[self.key]
+            busy.set()
 
     def _check(self, now: datetime) -> Checked:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from synchub.core.errors import NotFound, SynchubError
 from synchub.services import Services
-from synchub.services.run_feeds import Recheck, Tick
+from synchub.services.run_feeds import Tick
 from synchub.services.run_views import LogLine
 from synchub.services.runs import log_filter
 from synchub.web import console, session
@@ -55,7 +56,9 @@ async def ticks(
     """The events `look` finds at each poll, while the visitor stays signed in and
     connected, until `look` says the stream is over (None)."""
     sent: dict[str, str] = {}
-    recheck = Recheck(console.services(request).clock, partial(console.visit, request))
+    recheck = console.services(request).run_feeds.recheck(
+        _cookie(request), partial(console.visit, request)
+    )
     quiet_since = time.monotonic()
     while not await request.is_disconnected():
         try:
@@ -109,34 +112,36 @@ async def run_events(
     keep = log_filter(log.level, log.search)
     shown, quiet_since = "", time.monotonic()
     try:
-        async for update in svc.run_feeds.follow(run_id, after_seq, read, keep):
-            try:
-                await recheck()
-            except SignInNeeded:
-                yield SIGNED_OUT
-                return
-            if update is None:
-                if time.monotonic() - quiet_since >= KEEPALIVE_S:
-                    quiet_since = time.monotonic()
-                    yield ": keepalive\n\n"
-                continue
-            quiet_since = time.monotonic()
-            tick = update.tick
-            if tick.view is None:
-                yield REMOVED
-                return
-            progress = tick.once(("progress", id(templates)), partial(_panel, templates, tick))
-            if progress != shown:
-                shown = progress
-                yield progress
-            for lines in _chunks(update.lines):
-                if update.shared:
-                    yield tick.once(("log", id(templates)), partial(_log, templates, lines))
-                else:
-                    yield _log(templates, lines)
-            if update.over:
-                yield await run_sync(_ended, request, templates, tick)
-                return
+        follow = svc.run_feeds.follow(run_id, after_seq, read, keep)
+        async with aclosing(follow) as updates:
+            async for update in updates:
+                try:
+                    await recheck()
+                except SignInNeeded:
+                    yield SIGNED_OUT
+                    return
+                if update is None:
+                    if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                        quiet_since = time.monotonic()
+                        yield ": keepalive\n\n"
+                    continue
+                quiet_since = time.monotonic()
+                tick = update.tick
+                if tick.view is None:
+                    yield REMOVED
+                    return
+                progress = tick.once(("progress", id(templates)), partial(_panel, templates, tick))
+                if progress != shown:
+                    shown = progress
+                    yield progress
+                for lines in _chunks(update.lines):
+                    if update.shared:
+                        yield tick.once(("log", id(templates)), partial(_log, templates, lines))
+                    else:
+                        yield _log(templates, lines)
+                if update.over:
+                    yield await run_sync(_ended, request, templates, tick)
+                    return
     except NotFound:
         yield REMOVED
 

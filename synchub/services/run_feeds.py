@@ -113,7 +113,6 @@ class _Poller:
         self.feeds: dict[int, _Feed] = {}
         self.task: asyncio.Task[None] | None = None
         self.wake = anyio.Event()
-        self.polls = 0
 
     def join(self, run_id: int) -> _Feed:
         feed = self.feeds.get(run_id)
@@ -152,20 +151,18 @@ class _Poller:
         feeds = [feed for feed in self.feeds.values() if not feed.settled]
         if not feeds:
             return False
-        self.polls += 1
-        ticks = await run_sync(read_changes, self.svc, [feed.tick for feed in feeds], feeds)
+        asks = [(feed.run_id, feed.tick) for feed in feeds]
+        ticks = await run_sync(read_changes, self.svc, asks)
         for feed, tick in zip(feeds, ticks, strict=True):
             if tick is not None:
                 feed.publish(tick)
         return any(tick is not None and tick.full for tick in ticks)
 
 
-def read_changes(
-    svc: Services, last: Sequence[Tick | None], feeds: Sequence[_Feed]
-) -> list[Tick | None]:
-    """A tick for each feed whose run changed since its `last` tick (its first tick
-    for a new feed: the run, no lines), None for the others."""
-    ids = [feed.run_id for feed in feeds]
+def read_changes(svc: Services, asks: Sequence[tuple[int, Tick | None]]) -> list[Tick | None]:
+    """For each (run id, its last tick), a tick when the run changed since (a first
+    tick, with no lines, when there was none), None otherwise."""
+    ids, last = [run_id for run_id, _ in asks], [tick for _, tick in asks]
     now = svc.clock.now()
     with reading(svc.sessions) as session:
         found = {run.id: (run, seq) for run, seq in log_store.runs_with_last_seq(session, ids)}

@@ -13,6 +13,8 @@ latency counts from when it meant to send (no coordinated omission). It reads fo
 its first event.
 
     python -m bench.pages_live hold SPEC OUT   # the stream holder (SPEC: JSON file)
+    python -m bench.pages_live alone [DB [JOBS [RUNS [STREAMS [SECONDS]]]]]
+        # the scenario on its own: sqlite 1000 50000 100 5 (`bench pages --quick`'s)
 """
 
 from __future__ import annotations
@@ -184,59 +186,107 @@ def summary(figures: dict[str, Any]) -> list[str]:
 
 
 async def _hold(spec: dict[str, Any]) -> dict[str, Any]:
+    """Streams of `run_ids` (a run listed twice is followed twice): the console's run
+    page with its cookies, or the API's run events with `token` (`kind` "api")."""
     run_ids: list[int] = spec["run_ids"]
-    counts = dict.fromkeys(run_ids, 0)
+    counts = [0] * len(run_ids)
     spoke: set[int] = set()
     errors: list[str] = []
     stop = Path(spec["stop"])
+    api = spec.get("kind") == "api"
+    headers = {"authorization": f"Bearer {spec['token']}"} if api else {}
 
-    async def follow(run_id: int) -> None:
+    async def follow(i: int, run_id: int) -> None:
+        path = f"/api/v1/runs/{run_id}/events" if api else f"/runs/{run_id}/events"
         async with httpx.AsyncClient(
-            base_url=spec["url"], cookies=spec["cookies"], timeout=None, trust_env=False
-        ) as client:
+            base_url=spec["url"], cookies=spec["cookies"], headers=headers, timeout=None,
+            trust_env=False,
+        ) as client:  # fmt: skip
             try:
-                async with client.stream("GET", f"/runs/{run_id}/events") as answer:
+                async with client.stream("GET", path) as answer:
                     if answer.status_code != 200:
                         errors.append(f"run {run_id}: {answer.status_code}")
                         return
                     async for line in answer.aiter_lines():
                         if line == "event: progress":
-                            counts[run_id] += 1
-                            spoke.add(run_id)
+                            counts[i] += 1
+                            spoke.add(i)
                         elif line == "event: end":
                             errors.append(f"run {run_id} ended")
                             return
             except httpx.HTTPError as exc:
                 errors.append(f"run {run_id}: {type(exc).__name__}")
 
-    tasks = [asyncio.create_task(follow(run_id)) for run_id in run_ids]
+    tasks = [asyncio.create_task(follow(i, run_id)) for i, run_id in enumerate(run_ids)]
     while len(spoke) < len(run_ids) and not all(t.done() for t in tasks):
         await asyncio.sleep(0.1)
     Path(spec["ready"]).touch()
-    at_ready = sum(counts.values())
+    at_ready = list(counts)
     while not stop.exists() and not all(t.done() for t in tasks):
         await asyncio.sleep(0.1)
-    received = sum(counts.values()) - at_ready
+    received = [n - m for n, m in zip(counts, at_ready, strict=True)]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
         "streams": len(run_ids),
-        "progress_events": received,
-        "per_stream_min": min(counts.values()),
-        "per_stream_max": max(counts.values()),
+        "progress_events": sum(received),
+        "per_stream_min": min(received),
+        "per_stream_max": max(received),
         "errors": len(errors),
         "error_samples": errors[:5],
     }
 
 
+def alone(db_kind: str, jobs: int, runs: int, streams: int, seconds: float) -> dict[str, Any]:
+    """`bench pages`' streaming scenario on its own: the same seed (`jobs` and `runs`),
+    `synchub serve`, the reader alone and then beside `streams` run pages."""
+    from bench import pages
+    from bench.api import on_each_database
+    from bench.common import serve
+
+    def measure(db: Any) -> dict[str, Any]:
+        db.home.cli("init")
+        p = pages.Params(jobs=jobs, runs=runs)
+        names, _seeded_s = pages.prepare(db, p)
+        token = pages._token(db)
+        with serve(db.home) as server, pages._signed_in(server_url(server.port), token) as c:
+            run_ids = start_runs(db.url, list(range(1, jobs + 1)), streams)
+            with Beater(db.url, run_ids):
+                live = scenario(server_url(server.port), token, dict(c.cookies), run_ids,
+                                names, duration_s=seconds, pace_s=p.pace_s,
+                                workdir=db.home.root)  # fmt: skip
+        return live
+
+    results, _notes = on_each_database((db_kind,), measure)
+    return results[db_kind]
+
+
+def server_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
-    if len(sys.argv) != 4 or sys.argv[1] != "hold":
-        raise SystemExit("usage: python -m bench.pages_live hold SPEC OUT")
-    spec = json.loads(Path(sys.argv[2]).read_text())
-    result = asyncio.run(_hold(spec))
-    Path(sys.argv[3]).write_text(json.dumps(result))
-    os._exit(0)  # the cancelled streams' clients are not worth waiting for
+    if len(sys.argv) == 4 and sys.argv[1] == "hold":
+        spec = json.loads(Path(sys.argv[2]).read_text())
+        result = asyncio.run(_hold(spec))
+        Path(sys.argv[3]).write_text(json.dumps(result))
+        os._exit(0)  # the cancelled streams' clients are not worth waiting for
+    if len(sys.argv) >= 2 and sys.argv[1] == "alone":
+        from bench.common import summarize
+
+        db, jobs, runs, streams, seconds = (sys.argv[2:] + ["sqlite", "1000", "50000", "100",
+                                                             "5"][len(sys.argv) - 2:])  # fmt: skip
+        live = alone(db, int(jobs), int(runs), int(streams), float(seconds))
+        figures = {"alone": summarize(live["alone"]), "streams_open": summarize(
+            live["streams_open"]), "streams": live["streams"]}  # fmt: skip
+        print(json.dumps(figures))
+        print(f"{db}: " + summary(figures)[0])
+        return
+    raise SystemExit(
+        "usage: python -m bench.pages_live hold SPEC OUT\n"
+        "       python -m bench.pages_live alone [DB [JOBS [RUNS [STREAMS [SECONDS]]]]]"
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from synchub.services.overview import OverviewService
     from synchub.services.remotes import RemoteService
     from synchub.services.retention import RetentionService
+    from synchub.services.run_feeds import RunFeeds
     from synchub.services.runs import RunService
     from synchub.services.secrets import SecretService
     from synchub.services.sizes import RemoteSizes
@@ -189,6 +190,14 @@ class Services:
         return AuditService(self)
 
     @cached_property
+    def run_feeds(self) -> RunFeeds:
+        """The runs followed live: one poll per run for all their followers, shared
+        by the services `for_actor` makes."""
+        from synchub.services.run_feeds import RunFeeds
+
+        return RunFeeds(self)
+
+    @cached_property
     def sizes(self) -> RemoteSizes:
         """Remote sizes measured in the background: one cache per process, shared by
         the services `for_actor` makes."""
@@ -272,6 +281,7 @@ class Services:
             child.__dict__["box"] = self.__dict__["box"]
         child.on_change = lambda: self.on_change()
         child.__dict__["sizes"] = self.sizes  # this process's one cache, not one per request
+        child.__dict__["run_feeds"] = self.run_feeds  # one poll per run, not one per stream
         child.__dict__["activity"] = self.activity  # and its figures of the days that are over
         return child
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -48,7 +48,7 @@ from synchub.store import logs as log_store
 from synchub.store import runs as store
 from synchub.store.db import reading, transaction
 from synchub.store.leases import SCHEDULER as SCHEDULER_LEASE
-from synchub.store.tables import RunRow
+from synchub.store.tables import RunLogRow, RunRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
@@ -329,7 +329,7 @@ class RunService:
             raise InvalidInput("Bad limit: use a number from 1 to 10000")
         if level and level not in LOG_LEVELS:
             raise InvalidInput(f"Bad level {level[:20]!r}: one of {', '.join(LOG_LEVELS)}")
-        needle = (search or "").casefold()
+        keep = log_filter(level, search)
         found: builtins.list[LogLine] = []
         seq = max(0, after_seq)
         with reading(self.svc.sessions) as session:
@@ -338,9 +338,7 @@ class RunService:
                 chunk = log_store.lines(session, run_id, after_seq=seq, limit=_LOG_CHUNK)
                 for line in chunk:
                     seq = line.seq
-                    if (not level or severe_enough(line.level, level)) and (
-                        needle in line.message.casefold()
-                    ):
+                    if keep(line):
                         found.append(log_view(line))
                         if len(found) == limit:
                             break
@@ -406,6 +404,18 @@ class RunService:
         if run is None:
             raise RunNotFound(f"No run with id {run_id}")
         return run
+
+
+def log_filter(level: str | None, search: str | None) -> Callable[[LogLine | RunLogRow], bool]:
+    """Whether a log line is at `level` or more severe (see core.runs.severe_enough)
+    and its message holds `search` in any case (as casefold sees it, the same on
+    every database): `log_search`'s rule, for the live log too."""
+    needle = (search or "").casefold()
+
+    def keep(line: LogLine | RunLogRow) -> bool:
+        return (not level or severe_enough(line.level, level)) and needle in line.message.casefold()
+
+    return keep
 
 
 M = TypeVar("M", RunState, Trigger, FileAction)

@@ -188,6 +188,27 @@ def files(session: Session, run_id: int, limit: int = 100_000) -> list[RunFileRo
     )
 
 
+def runs_with_last_seq(session: Session, run_ids: Sequence[int]) -> list[tuple[RunRow, int]]:
+    """The runs of `run_ids` that exist, each with its newest log line's seq (0 for
+    none): one statement, one index probe per run for the seq."""
+    newest = select(func.max(RunLogRow.seq)).where(RunLogRow.run_id == RunRow.id).scalar_subquery()
+    rows = session.execute(select(RunRow, newest).where(RunRow.id.in_(run_ids)))
+    return [(run, seq or 0) for run, seq in rows]
+
+
+def file_counts_of(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """`file_counts` of each of `run_ids` (an empty dict for a run with no rows)."""
+    counts: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    rows = session.execute(
+        select(RunFileRow.run_id, RunFileRow.action, func.count())
+        .where(RunFileRow.run_id.in_(run_ids))
+        .group_by(RunFileRow.run_id, RunFileRow.action)
+    )
+    for run_id, action, n in rows:
+        counts[run_id][action] = int(n)
+    return counts
+
+
 def file_counts(session: Session, run_id: int) -> dict[str, int]:
     rows = session.execute(
         select(RunFileRow.action, func.count())

@@ -5,8 +5,10 @@ to swap in; and the system line (leader, workers, queues)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -16,10 +18,17 @@ from fastapi.responses import StreamingResponse
 
 from synchub.core.errors import NotFound, SynchubError
 from synchub.services import Services
-from synchub.web import console
+from synchub.services.run_feeds import Tick
+from synchub.services.run_views import LogLine
+from synchub.services.runs import log_filter
+from synchub.web import console, session
 from synchub.web.console import SignInNeeded, Templates
 
-#: How often a stream looks at the database.
+#: The events that end a stream early.
+SIGNED_OUT = "event: end\ndata: <p>Your session has ended: sign in again.</p>\n\n"
+REMOVED = "event: end\ndata: <p>This run was removed.</p>\n\n"
+
+#: How often a panel's stream (not a run's: services.run_feeds) looks at the database.
 POLL_S = 1.0
 #: A comment this often keeps proxies from closing a quiet stream.
 KEEPALIVE_S = 15.0
@@ -41,24 +50,21 @@ def event(name: str, html: str) -> str:
     return f"event: {name}\n{data}\n"
 
 
-def _still_signed_in(request: Request) -> bool:
-    try:
-        console.visit(request)
-    except SignInNeeded:
-        return False
-    return True
-
-
 async def ticks(
     request: Request, look: Callable[[], list[tuple[str, str]] | None]
 ) -> AsyncIterator[str]:
     """The events `look` finds at each poll, while the visitor stays signed in and
     connected, until `look` says the stream is over (None)."""
     sent: dict[str, str] = {}
+    recheck = console.services(request).run_feeds.recheck(
+        _cookie(request), partial(console.visit, request)
+    )
     quiet_since = time.monotonic()
     while not await request.is_disconnected():
-        if not await run_sync(_still_signed_in, request):
-            yield event("end", "<p>Your session has ended: sign in again.</p>")
+        try:
+            await recheck()
+        except SignInNeeded:
+            yield SIGNED_OUT
             return
         found = await run_sync(look)
         if found is None:
@@ -84,7 +90,7 @@ class LogFilter:
     search: str | None = None  #: holding this text, in any case
 
 
-def run_events(
+async def run_events(
     request: Request,
     templates: Templates,
     run_id: int,
@@ -92,37 +98,82 @@ def run_events(
     log: LogFilter = LogFilter(),
 ) -> AsyncIterator[str]:
     """A run's `progress` panel when it changes, its new `log` lines (those `log`
-    lets through), and `end` once it has ended (after its last lines)."""
+    lets through), and `end` once it has ended (after its last lines). The run is
+    read by the process's one poll of it (services.run_feeds), and each change's
+    panel rendered once for all the pages following it."""
     svc = console.services(request)
-    seq = after_seq
 
-    def look() -> list[tuple[str, str]] | None:
-        nonlocal seq
-        try:
-            run = svc.runs.show(run_id)
-            lines, seen = svc.runs.log_search(
-                run_id, after_seq=seq, limit=LOG_LINES, level=log.level, search=log.search
-            )
-        except NotFound:
-            return [("end", "<p>This run was removed.</p>")]
-        now = svc.clock.now()
-        found = [("progress", templates.render("_progress.html", run=run, now=now))]
-        seq = seen  # past the lines the filter left out too
-        if lines:
-            found.append(("log", templates.render("_log_lines.html", lines=lines)))
-        if run.ended and len(lines) < LOG_LINES:
-            # The page's header too: the ended run's badge, Retry instead of Cancel.
-            ended = templates.render(
-                "_run_ended.html",
-                run=run,
-                now=now,
-                visit=request.state.visit,
-                retried_by=svc.runs.retried_by(run_id),
-            )
-            found.append(("end", ended))
-        return found
+    def read(seq: int) -> tuple[list[LogLine], int]:
+        return svc.runs.log_search(
+            run_id, after_seq=seq, limit=LOG_LINES, level=log.level, search=log.search
+        )
 
-    return ticks(request, look)
+    recheck = svc.run_feeds.recheck(_cookie(request), partial(console.visit, request))
+    keep = log_filter(log.level, log.search)
+    shown, quiet_since = "", time.monotonic()
+    try:
+        follow = svc.run_feeds.follow(run_id, after_seq, read, keep)
+        async with aclosing(follow) as updates:
+            async for update in updates:
+                try:
+                    await recheck()
+                except SignInNeeded:
+                    yield SIGNED_OUT
+                    return
+                if update is None:
+                    if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                        quiet_since = time.monotonic()
+                        yield ": keepalive\n\n"
+                    continue
+                quiet_since = time.monotonic()
+                tick = update.tick
+                if tick.view is None:
+                    yield REMOVED
+                    return
+                progress = tick.once(("progress", id(templates)), partial(_panel, templates, tick))
+                if progress != shown:
+                    shown = progress
+                    yield progress
+                for lines in _chunks(update.lines):
+                    if update.shared:
+                        yield tick.once(("log", id(templates)), partial(_log, templates, lines))
+                    else:
+                        yield _log(templates, lines)
+                if update.over:
+                    yield await run_sync(_ended, request, templates, tick)
+                    return
+    except NotFound:
+        yield REMOVED
+
+
+def _cookie(request: Request) -> str:
+    return request.cookies.get(session.COOKIE) or ""
+
+
+def _panel(templates: Templates, tick: Tick) -> str:
+    return event("progress", templates.render("_progress.html", run=tick.view, now=tick.now))
+
+
+def _log(templates: Templates, lines: Sequence[LogLine]) -> str:
+    return event("log", templates.render("_log_lines.html", lines=lines))
+
+
+def _chunks(lines: Sequence[LogLine]) -> list[Sequence[LogLine]]:
+    return [lines[i : i + LOG_LINES] for i in range(0, len(lines), LOG_LINES)]
+
+
+def _ended(request: Request, templates: Templates, tick: Tick) -> str:
+    """The page's header too: the ended run's badge, Retry instead of Cancel."""
+    assert tick.view is not None
+    svc = console.services(request)
+    html = templates.render(
+        "_run_ended.html",
+        run=tick.view,
+        now=tick.now,
+        visit=request.state.visit,
+        retried_by=svc.runs.retried_by(tick.view.id),
+    )
+    return event("end", html)
 
 
 def running_events(request: Request, templates: Templates) -> AsyncIterator[str]:

@@ -4,15 +4,20 @@ HTTP client from a real server; `Last-Event-ID` resumes where a client left off.
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
+from synchub.api import sse
 from synchub.services.jobs.fields import JobFields
+from synchub.store import logs as log_store
+from synchub.store.db import transaction
 from tests.api.conftest import Api, ok, problem
 from tests.api.sse_client import Event, events
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
+from tests.support.statements import statements
 
 
 def test_a_client_follows_a_run_to_its_end_and_resumes_after_a_reconnect(
@@ -90,7 +95,7 @@ def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api
     secret, _ = api.svc.tokens.create("dashboard", "viewer", expires="1h")
     api.svc.jobs.add("j", JobFields(kind="scripted"))
     run_id = api.svc.runs.request("j")  # stays pending: nothing runs it
-    # A read that waits this long means the stream did not end (polls are 0.5 s).
+    # A read that waits this long means the stream did not end (it wakes every 0.5 s).
     within = httpx.Timeout(30, read=10)
     with (
         api.client(secret) as client,
@@ -101,6 +106,7 @@ def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api
         assert (first.name, first.data["state"]) == ("state", "pending")
         if how == "revoked":
             ok(api.admin.delete("/api/v1/tokens/dashboard"))
+            api.clock.advance(sse.RECHECK_S)  # the token is checked again this often
         else:
             api.clock.advance(3600)
         rest = list(stream)
@@ -112,3 +118,28 @@ def test_an_open_stream_ends_soon_after_its_token_is_revoked_or_expires(api: Api
     # It should stay shut to that token.
     with api.client(secret) as client:
         problem(client.get(f"/api/v1/runs/{run_id}/events"), 401)
+
+
+def test_streams_of_one_run_read_its_new_lines_once_for_all(api: Api) -> None:
+    """On the code before, each stream read the run and its log itself, twice a second."""
+    api.svc.jobs.add("j", JobFields(kind="scripted"))
+    run_id = api.svc.runs.request("j")  # stays pending: nothing runs it
+    clients = [api.client(api.tokens["viewer"]) for _ in range(5)]
+    with ExitStack() as held:
+        streams = []
+        for client in clients:
+            held.enter_context(client)
+            answer = held.enter_context(
+                client.stream("GET", f"/api/v1/runs/{run_id}/events", timeout=30)
+            )
+            streams.append(events(answer))
+        assert all(next(stream).name == "state" for stream in streams)
+        with statements(api.svc.db) as sent:
+            line = (1, api.clock.now(), "info", "hello")
+            with transaction(api.svc.sessions) as session:
+                log_store.append(session, run_id, [line], [], dropped_lines=0, dropped_bytes=0)
+            got = [next(e for e in stream if e.name == "log") for stream in streams]
+    assert [e.data["message"] for e in got] == ["hello"] * 5
+    # It should read the new line once for the five streams.
+    reads = [s for s in sent if "FROM run_logs" in s and "max(" not in s]
+    assert len(reads) == 1, reads

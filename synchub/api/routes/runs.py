@@ -175,7 +175,11 @@ def run_events(
     secret = credentials.credentials if credentials else None
     return StreamingResponse(
         sse.run_events(
-            svc, run_id, still_allowed=partial(svc.tokens.authenticate, secret), after_seq=start
+            svc,
+            run_id,
+            still_allowed=partial(svc.tokens.authenticate, secret),
+            credential=secret or "",
+            after_seq=start,
         ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

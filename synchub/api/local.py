@@ -52,8 +52,11 @@ class LocalOwner:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_local(scope):
+        if scope["type"] not in ("http", "websocket") or not is_local(scope):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # none is served; none may come to be by the socket
+            await send({"type": "websocket.close", "code": 1008})
             return
 
         async def marked(message: Message) -> None:

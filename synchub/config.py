@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -24,16 +23,17 @@ from pydantic_settings import (
 
 from synchub.core.bwlimit import parse_bwlimit
 from synchub.core.errors import InvalidOption
+from synchub.core.home import (
+    CONFIG_FILE,
+    DATABASE_VARIABLES,
+    config_home,
+    data_dir,
+    database_id,
+    db_url,
+    plain_postgres_driver,
+    read_toml,
+)
 from synchub.core.text import problem
-
-
-def default_home() -> Path:
-    return Path(platformdirs.user_data_dir("synchub", appauthor=False))
-
-
-def _home_from_env() -> Path:
-    return Path(os.environ.get("SYNCHUB_HOME") or default_home()).expanduser()
-
 
 #: Settings that decide which programs synchub starts: read from the environment
 #: only. synchub.toml lies in the data directory, where an admin's job can write.
@@ -43,11 +43,9 @@ ENV_ONLY = frozenset({"allow_command_jobs", "rclone", "celery_config"})
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SYNCHUB_", extra="ignore", populate_by_name=True)
 
-    home: Path = Field(default_factory=_home_from_env)  #: the data directory
+    home: Path = Field(default_factory=data_dir)  #: the data directory
     #: empty means SQLite in the data directory; `DATABASE_URL` is honoured too
-    database_url: str = Field(
-        default="", validation_alias=AliasChoices("SYNCHUB_DATABASE_URL", "DATABASE_URL")
-    )
+    database_url: str = Field(default="", validation_alias=AliasChoices(*DATABASE_VARIABLES))
     #: Fernet key for secrets at rest; empty means `secret.key` in the data directory
     secret_key: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
@@ -206,11 +204,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _plain_postgres_driver(cls, value: str) -> str:
-        # Users of the seed systems write postgresql://; psycopg 3 is the driver we ship.
-        for prefix in ("postgresql://", "postgres://"):
-            if value.startswith(prefix):
-                return "postgresql+psycopg://" + value[len(prefix) :]
-        return value
+        return plain_postgres_driver(value)
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, home: Path) -> Path:
+        return home.expanduser()  # as core.home.data_dir, which the fast listings use
 
     @classmethod
     def settings_customise_sources(
@@ -221,7 +220,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _home_from_env() / "synchub.toml"
+        path = config_home() / CONFIG_FILE
         toml = TomlConfigSettingsSource(settings_cls, toml_file=path)
         _refuse_unknown(path, toml.toml_data)
         # Keys are read in any case: "ALLOW_COMMAND_JOBS" sets allow_command_jobs too.
@@ -236,7 +235,12 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home / 'synchub.db'}"
+        return db_url(self.home, self.database_url)
+
+    @property
+    def database_id(self) -> str:
+        """A digest of `db_url`, which the local socket's answers carry."""
+        return database_id(self.db_url)
 
     @property
     def key_path(self) -> Path:
@@ -260,8 +264,8 @@ class Settings(BaseSettings):
         from synchub.core.schedules import local_zone_name
 
         shown = self.shown()
-        path = _home_from_env() / "synchub.toml"
-        in_file = {_field_of(key) for key in _read_toml(path)}
+        path = config_home() / CONFIG_FILE
+        in_file = {_field_of(key) for key in read_toml(path)}
         found: dict[str, Explained] = {}
         for name in type(self).model_fields:
             source: Literal["default", "file", "env"]
@@ -313,15 +317,6 @@ def _field_of(key: str) -> str | None:
         if key.lower() in {str(n).lower() for n in names}:
             return name
     return None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    import tomllib
-
-    if not path.is_file():
-        return {}
-    with path.open("rb") as file:
-        return tomllib.load(file)
 
 
 def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from synchub.api import edge, metrics, problems, text_guard
 from synchub.api.compat import celery_scheduler, rsh
 from synchub.api.deps import MetricsReader, ViewerServices
 from synchub.api.limits import BodyLimit
+from synchub.api.local import LocalOwner
 from synchub.api.routes import (
     alerts,
     audit,
@@ -56,6 +57,8 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
     )
     app.state.svc = services
     app.state.node = node
+    #: the address of the Unix socket `serve` also listens on (synchub/api/local.py)
+    app.state.local_socket = None
 
     problems.install(
         app,
@@ -65,6 +68,7 @@ def create_app(node: Node | None = None, *, svc: Services | None = None) -> Fast
         },
     )
     text_guard.install(app)  # before any router: every route checks its request's text
+    app.add_middleware(LocalOwner, database_id=settings.database_id)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from synchub.api.local import LOCAL_ACTOR, local_request
 from synchub.api.problems import route_path
 from synchub.processes.node import Node
 from synchub.services import Services
@@ -49,7 +50,11 @@ def authenticated(
     """The principal of the request's token: Unauthenticated (401) without a live one,
     Forbidden (403) when the token's scope does not cover this path. The path is the
     one routed: a route outside /compat/rsh never matches a path under it (their
-    templates start with literal prefixes, and a parameter never spans a "/")."""
+    templates start with literal prefixes, and a parameter never spans a "/").
+    A request on the local socket acts as the CLI, an administrator that only reads
+    (synchub/api/local.py refuses the rest)."""
+    if local_request(request):
+        return Principal(LOCAL_ACTOR, Role.ADMIN)
     who = svc.tokens.authenticate(credentials.credentials if credentials else None)
     TokenService.check_scope(who, route_path(request))
     return who

@@ -4,14 +4,14 @@ words `job add` and `job edit` add about what was saved."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synchub.cli import tables
 from synchub.cli.hooks import hook_lines
 from synchub.cli.shared import err, out
 
 if TYPE_CHECKING:
-    from synchub.services.jobs.job_views import JobView, LastRun, ScheduleView
+    from synchub.services.jobs.job_views import JobView
 
 JOB_COLUMNS = (
     tables.Column("name", tables.Fit.END, least=16),
@@ -23,31 +23,33 @@ JOB_COLUMNS = (
 )
 
 
-def job_row(view: JobView, last: LastRun | None, layout: tables.Layout) -> list[str]:
-    p = view.params
+def job_row(job: dict[str, Any], layout: tables.Layout) -> list[str]:
+    """`job list`'s row of a job as the API shows it (JobPublic, with its last run),
+    whether the server's local socket or the database gave it."""
+    p, last = job["params"], job["last_run"]
     what = (
         f"{p.get('op')} {p.get('source')}{tables.ARROW}{p.get('destination')}"
-        if view.kind == "rclone"
-        else view.kind
+        if job["kind"] == "rclone"
+        else job["kind"]
     )
     return [
-        view.name,
+        job["name"],
         what,
-        short_schedule(view.schedule) + (" + watch" if view.watch else ""),
-        layout.when(view.next_fire_at) if view.enabled else "disabled",
-        "-" if last is None else last.state + (" (dry run)" if last.dry_run else ""),
-        "-" if last is None else layout.when(last.at),
+        short_schedule(job["schedule"]) + (" + watch" if job["watch"] else ""),
+        layout.when(job["next_fire_at"]) if job["enabled"] else "disabled",
+        "-" if last is None else last["state"] + (" (dry run)" if last["dry_run"] else ""),
+        "-" if last is None else layout.when(last["at"]),
     ]
 
 
-def short_schedule(schedule: ScheduleView) -> str:
+def short_schedule(schedule: dict[str, Any]) -> str:
     """'30 2 * * * (Europe/Berlin)', 'every 15m' or 'manual': a table's width."""
-    if schedule.kind == "cron":
-        return f"{schedule.cron} ({schedule.tz})"
-    if schedule.kind == "interval" and schedule.every_s is not None:
+    if schedule["kind"] == "cron":
+        return f"{schedule['cron']} ({schedule['tz']})"
+    if schedule["kind"] == "interval" and schedule["every_s"] is not None:
         from synchub.core.durations import format_duration
 
-        return f"every {format_duration(schedule.every_s)}"
+        return f"every {format_duration(schedule['every_s'])}"
     return "manual"
 
 

@@ -3,7 +3,7 @@ mute, remove, and run now."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -65,9 +65,6 @@ from synchub.cli.job_output import (
 from synchub.cli.shared import JsonOpt, emit, errors, out, services
 from synchub.cli.typer_app import typer_app
 from synchub.core.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from synchub.services.jobs.job_views import JobView, LastRun
 
 job_app = typer_app(help="Jobs: what to sync, and when.")
 
@@ -221,21 +218,26 @@ def job_edit(
 @job_app.command("list")
 def job_list(as_json: JsonOpt = False) -> None:
     """List jobs: what each does, when it fires next, how its last run went."""
+    from synchub.cli import local_socket  # http.client: not for `--help`
+
+    jobs = local_socket.fetch_all("/api/v1/jobs", {"limit": local_socket.MOST})
+    if jobs is None:
+        jobs = _read_jobs()
+    if as_json:
+        emit(jobs)
+        return
+    layout = tables.stdout_layout(tables.now())
+    tables.print_table(JOB_COLUMNS, [job_row(job, layout) for job in jobs], layout)
+
+
+def _read_jobs() -> list[dict[str, Any]]:
+    """Every job as GET /api/v1/jobs shows it, read from the database."""
+    from synchub.api.schemas.jobs import JobPublic
+
     with services() as svc:
         views = svc.jobs.list()
         last_runs = svc.overview.last_runs()
-        now = svc.clock.now()
-    if as_json:
-        emit([_with_last_run(v, last_runs.get(v.id)) for v in views])
-        return
-    layout = tables.stdout_layout(now)
-    rows = [job_row(v, last_runs.get(v.id), layout) for v in views]
-    tables.print_table(JOB_COLUMNS, rows, layout)
-
-
-def _with_last_run(view: JobView, last: LastRun | None) -> dict[str, Any]:
-    """`job list --json`'s entry: the job's view with its last run."""
-    return view.as_dict() | {"last_run": last.as_dict() if last is not None else None}
+    return [JobPublic.of(v, last_runs.get(v.id)).model_dump(mode="json") for v in views]
 
 
 @job_app.command("show")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from synchub.cli.local_socket import Listener
 from synchub.core.errors import InvalidInput
 from synchub.processes.node import Node
 from synchub.services import Services
@@ -86,7 +87,9 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
         import_crypto()  # at start, not at the first run that opens a secret
     node.start()
     warn_if_exposed(host)
-    server = uvicorn.Server(uvicorn_config(create_app(node), svc.settings, host, port))
+    app = create_app(node)
+    config = uvicorn_config(app, svc.settings, host, port)
+    server = uvicorn.Server(config)
     # What start-up imported and built lives as long as the process: out of the
     # collector's sight, a full collection no longer walks it (~100 ms pauses).
     gc.collect()
@@ -95,9 +98,20 @@ def serve(svc: Services, err: Console, host: str, port: int, *, workers: int,
     # handler turns that into a normal return so the runs get their grace period.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _sig, _frame: setattr(server, "should_exit", True))
+    local: Listener | None = None
     try:
-        server.run()
+        # One server on both sockets: one loop, one set of signal handlers, one
+        # graceful shutdown; the TCP socket is bound (and said) as uvicorn would.
+        sockets = [config.bind_socket()]
+        local = Listener.open(svc.settings.home)
+        if local is not None:
+            app.state.local_socket = local.name
+            sockets.append(local.sock)
+            log.info("local socket %s: reads for this user's synchub commands", local.path)
+        server.run(sockets=sockets)
     finally:
+        if local is not None:
+            local.close()
         if node.runner is not None:
             err.print("stopping: letting running runs finish …")
         node.stop(svc.settings.shutdown_grace)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,14 +25,27 @@ def runs_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
+    from synchub.cli import local_socket  # http.client: not for `--help`
+
+    query = {"job": job, "state": state, "limit": limit}  # GET /api/v1/runs's parameters
+    page = local_socket.fetch("/api/v1/runs", query)
+    runs = page.get("data") if isinstance(page, dict) else None
+    if not isinstance(runs, list):
+        runs = _read_runs(job=job, state=state, limit=limit)
+    if as_json:
+        emit(runs)
+        return
+    layout = tables.stdout_layout(tables.now())
+    tables.print_table(RUN_COLUMNS, [run_row(run, layout) for run in runs], layout)
+
+
+def _read_runs(*, job: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
+    """The runs GET /api/v1/runs shows for these parameters, read from the database."""
+    from synchub.api.schemas.runs import RunPublic
+
     with services() as svc:
         views = svc.runs.list(job=job, state=state, limit=limit)
-        now = svc.clock.now()
-    if as_json:
-        emit([v.as_dict() for v in views])
-        return
-    layout = tables.stdout_layout(now)
-    tables.print_table(RUN_COLUMNS, [run_row(v, layout) for v in views], layout)
+    return [RunPublic.of(v).model_dump(mode="json") for v in views]
 
 
 RUN_COLUMNS = (
@@ -48,18 +61,22 @@ RUN_COLUMNS = (
 )
 
 
-def run_row(view: RunView, layout: tables.Layout) -> list[str]:
-    v, stats = view, view.stats
+def run_row(run: dict[str, Any], layout: tables.Layout) -> list[str]:
+    """`runs list`'s row of a run as the API shows it (RunPublic), whether the
+    server's local socket or the database gave it."""
+    stats, attempt = run["stats"], run["attempt"]
     return [
-        str(v.id),
-        v.job + (" (deleted)" if v.job_deleted else ""),
-        v.state + (f" #{v.attempt}" if v.attempt > 1 else "") + (" (dry run)" if v.dry_run else ""),
-        v.trigger,
-        layout.when(v.started_at or v.scheduled_for or v.created_at),
-        layout.span(stats.elapsed_s) if v.finished_at and v.started_at else "",
-        str(stats.files),
-        layout.size(stats.bytes),
-        v.error or v.reason or "",
+        str(run["id"]),
+        run["job"] + (" (deleted)" if run["job_deleted"] else ""),
+        run["state"]
+        + (f" #{attempt}" if attempt > 1 else "")
+        + (" (dry run)" if run["dry_run"] else ""),
+        run["trigger"],
+        layout.when(run["started_at"] or run["scheduled_for"] or run["created_at"]),
+        layout.span(stats["elapsed_s"]) if run["finished_at"] and run["started_at"] else "",
+        str(stats["files"]),
+        layout.size(stats["bytes"]),
+        run["error"] or run["reason"] or "",
     ]
 
 

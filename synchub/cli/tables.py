@@ -13,7 +13,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 from synchub.core.text import shown
@@ -72,6 +72,11 @@ class Layout:
     def span(self, seconds: float) -> str:
         """A duration: '4m 12s' at a terminal, else seconds ('252.0s')."""
         return short_span(seconds) if self.terminal else f"{seconds:.1f}s"
+
+
+def now() -> datetime:
+    """Now, for the times a list shows relative to it."""
+    return datetime.now(UTC)
 
 
 def stdout_layout(now: datetime) -> Layout:

@@ -5,6 +5,7 @@ dashboard and job list show; the rule for staleness lives here."""
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -172,12 +173,12 @@ class OverviewService:
         failing_count = sum(1 for order in needing if not order[0])
         return Attention(shown, len(needing), failing_count)
 
-    def last_runs(self) -> dict[int, LastRun]:
-        """Each job's newest run that started or ended, by job id; jobs without one
-        are left out. The same few queries for any number
-        of jobs (`latest_of_jobs`), so a long job list does not ask once per job."""
+    def last_runs(self, job_ids: Iterable[int] | None = None) -> dict[int, LastRun]:
+        """Each job's (of `job_ids`, or of every job) newest run that started or
+        ended, by job id; jobs without one are left out. The same few queries for any
+        number of jobs (`latest_of_jobs`), so a long job list does not ask once per job."""
         with reading(self.svc.sessions) as session:
-            latest = job_runs.latest_of_jobs(session)
+            latest = job_runs.latest_of_jobs(session, job_ids)
         return {
             job_id: LastRun(
                 id=run.id,

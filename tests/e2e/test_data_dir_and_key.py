@@ -75,6 +75,7 @@ def test_the_data_directory_and_its_files_are_private_whatever_the_umask(
             "synchub.db-wal": 0o600,
             "synchub.db-shm": 0o600,
             "secret.key": 0o600,
+            "serve.sock": 0o600,  # the server's local socket
         }
     finally:
         synchub.stop_all()

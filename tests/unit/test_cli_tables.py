@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from rich.cells import cell_len
 
+from synchub.api.schemas.jobs import JobPublic
+from synchub.api.schemas.runs import RunPublic
 from synchub.cli.job_output import JOB_COLUMNS, job_row
 from synchub.cli.remotes import REMOTE_COLUMNS
 from synchub.cli.runs import RUN_COLUMNS, run_row
@@ -32,12 +35,16 @@ def ago(**delta: float) -> str:
     return (NOW - timedelta(**delta)).isoformat()
 
 
+def shown_ago(**delta: float) -> str:
+    """`ago` as the API writes it (and a list not at a terminal shows it)."""
+    return ago(**delta).replace("+00:00", "Z")
+
+
 LAST = LastRun(id=9, state="timed_out", attempt=2, dry_run=False, at=ago(minutes=3))
 
 
-def job(
-    name: str, *, enabled: bool = True, last_run: LastRun | None = LAST
-) -> tuple[JobView, LastRun | None]:
+def job(name: str, *, enabled: bool = True, last_run: LastRun | None = LAST) -> dict[str, Any]:
+    """The job as `job list` gets it: as the API shows it."""
     schedule = ScheduleView("cron", "30 2 * * 1-5", FAR_ZONE, None, None, "At 02:30")
     view = JobView(
         id=1, name=name, kind="rclone",
@@ -50,10 +57,15 @@ def job(
         after=[], chained_by=[], next_fire_at="2026-12-07T02:30:00-03:00",
         created_at=ago(days=1), updated_at=ago(days=1),
     )  # fmt: skip
-    return view, last_run
+    return JobPublic.of(view, last_run).model_dump(mode="json")
 
 
-def run(number: int) -> RunView:
+def run(number: int) -> dict[str, Any]:
+    """The run as `runs list` gets it: as the API shows it."""
+    return RunPublic.of(_run_view(number)).model_dump(mode="json")
+
+
+def _run_view(number: int) -> RunView:
     return a_run(
         id=number,
         job="photos-of-the-whole-family",
@@ -98,8 +110,8 @@ def test_times_are_relative_at_a_terminal_and_exact_elsewhere() -> None:
 @pytest.mark.parametrize(
     ("columns", "rows"),
     [
-        (JOB_COLUMNS, [job_row(*job(f"nightly-photos-{n}"), AT_80) for n in range(3)]),
-        (JOB_COLUMNS, [job_row(*job("off", enabled=False, last_run=None), AT_80)]),
+        (JOB_COLUMNS, [job_row(job(f"nightly-photos-{n}"), AT_80) for n in range(3)]),
+        (JOB_COLUMNS, [job_row(job("off", enabled=False, last_run=None), AT_80)]),
         (RUN_COLUMNS, [run_row(run(n), AT_80) for n in (7, 1234)]),
         (
             REMOTE_COLUMNS,
@@ -133,21 +145,21 @@ def test_every_list_fits_80_columns_at_a_terminal_one_line_a_row(
 
 
 def test_a_job_row_says_when_it_fires_and_how_its_last_run_went() -> None:
-    row = job_row(*job("nightly"), AT_80)
+    row = job_row(job("nightly"), AT_80)
     assert row[0] == "nightly"
     assert row[2] == "30 2 * * 1-5 (America/Argentina/Buenos_Aires)"
     assert row[3:] == ["in 20 h", "timed_out", "3 min ago"]  # 05:30 UTC tomorrow
-    assert job_row(*job("off", enabled=False, last_run=None), AT_80)[3:] == ["disabled", "-", "-"]
+    assert job_row(job("off", enabled=False, last_run=None), AT_80)[3:] == ["disabled", "-", "-"]
 
 
 def test_a_run_row_at_a_terminal_reads_sizes_and_durations_as_people_do() -> None:
     row = run_row(run(7), AT_80)
     assert row[2:8] == ["failed #3", "schedule", "2 h ago", "1h 0m", "123456", "1.2 GiB"]
-    assert run_row(run(7), PIPED)[4:8] == [ago(hours=2), "3605.2s", "123456", "1288490189"]
+    assert run_row(run(7), PIPED)[4:8] == [shown_ago(hours=2), "3605.2s", "123456", "1288490189"]
 
 
 def test_elsewhere_a_row_is_one_line_of_tab_separated_cells_nothing_cut() -> None:
-    rows = [job_row(*job("nightly"), PIPED), ["a\tb", "two\nlines", "x", "y", "z", "w"]]
+    rows = [job_row(job("nightly"), PIPED), ["a\tb", "two\nlines", "x", "y", "z", "w"]]
     shown = lines(JOB_COLUMNS, rows, PIPED)
     assert shown[0].split("\t") == [
         "nightly",
@@ -155,7 +167,7 @@ def test_elsewhere_a_row_is_one_line_of_tab_separated_cells_nothing_cut() -> Non
         "30 2 * * 1-5 (America/Argentina/Buenos_Aires)",
         "2026-12-07T02:30:00-03:00",
         "timed_out",
-        ago(minutes=3),
+        shown_ago(minutes=3),
     ]
     # It should keep a value's tab or line break from splitting its row.
     assert shown[1] == "a\\tb\ttwo\\nlines\tx\ty\tz\tw"

@@ -28,7 +28,9 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses=errors(401, 403))
 
 
 def _shown(svc: Services, name: str) -> JobPublic:
-    return JobPublic.of(svc.jobs.show(name), next_fires=svc.jobs.next(name, 5))
+    view = svc.jobs.show(name)
+    last = svc.overview.last_runs([view.id]).get(view.id)
+    return JobPublic.of(view, last, next_fires=svc.jobs.next(name, 5))
 
 
 @router.get("", responses=errors(422))
@@ -52,7 +54,8 @@ def list_jobs(
         tag=tag, enabled=enabled, queue=queue, remote=remote, search=search,
         after=decode_name_cursor(cursor), limit=limit,
     )  # fmt: skip
-    data = [JobPublic.of(v) for v in views]
+    last = svc.overview.last_runs([v.id for v in views])
+    data = [JobPublic.of(v, last.get(v.id)) for v in views]
     next_cursor = encode_cursor(data[-1].name) if more else None
     return JobsPublic(data=data, count=len(data), next_cursor=next_cursor)
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from synchub.services.jobs.fields import JobFields
-from synchub.services.jobs.job_views import JobView
+from synchub.services.jobs.job_views import JobView, LastRun
 
 Overlap = Literal["skip", "queue", "allow"]
 Misfire = Literal["skip", "once", "all"]
@@ -199,6 +199,16 @@ class ChainLink(BaseModel):
     on: Literal["success", "failure", "always"]  #: the upstream outcome that starts a run
 
 
+class LastRunPublic(BaseModel):
+    """A job's newest run that started or ended, in brief."""
+
+    id: int
+    state: str
+    attempt: int
+    dry_run: bool
+    at: datetime  #: when it ended (started, while it runs)
+
+
 class JobPublic(BaseModel):
     id: int
     name: str
@@ -244,12 +254,16 @@ class JobPublic(BaseModel):
     muted_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    #: its newest run that started or ended; null: none yet
+    last_run: LastRunPublic | None = None
     #: the next fire times (show only; empty for manual-only jobs)
     next_fires: list[datetime] | None = None
 
     @classmethod
-    def of(cls, view: JobView, next_fires: list[datetime] | None = None) -> JobPublic:
-        shown = view.as_dict()
+    def of(
+        cls, view: JobView, last_run: LastRun | None, next_fires: list[datetime] | None = None
+    ) -> JobPublic:
+        shown = view.as_dict() | {"last_run": last_run.as_dict() if last_run else None}
         if next_fires is not None:
             shown["next_fires"] = next_fires
         return cls.model_validate(shown)

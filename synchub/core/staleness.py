@@ -43,45 +43,48 @@ def stale_for(schedule: Schedule, since: datetime, now: datetime) -> float | Non
     return gone.total_seconds() if gone > limit else None
 
 
-def least_stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
-    """A time that `stale_after` never falls below from `now` on: two of the shortest
-    gap between the schedule's fires (at least MIN_STALE); None when it never fires
-    twice. A job that succeeded less than this ago is not stale, so only the others
-    need the exact rule, which depends on the moment asked.
+def stale_after_bounds(schedule: Schedule, now: datetime) -> tuple[timedelta, timedelta] | None:
+    """The least and the most that `stale_after` can be from `now` on: two of the
+    shortest and of the longest gap between the schedule's fires (at least
+    MIN_STALE); None when it never fires twice. A job that succeeded less than the
+    least ago is not stale, one that did not for more than the most is: only those
+    between need the exact rule, which depends on the moment asked.
 
     A cron expression that names days of the month or months repeats yearly: the
     fires of the next 400 days are walked. Any other repeats weekly: two weeks are
-    walked, and as a clock change may shorten a gap, that much is taken off."""
+    walked, and as a clock change may shorten or stretch a gap, that much is taken
+    off the shortest and added to the longest."""
     if schedule.kind is ScheduleKind.NONE:
         return None
     if schedule.kind is ScheduleKind.INTERVAL:
         assert schedule.every_s is not None
-        return max(MIN_STALE, 2 * timedelta(seconds=schedule.every_s))
+        exact = max(MIN_STALE, 2 * timedelta(seconds=schedule.every_s))
+        return exact, exact
     assert schedule.cron is not None
     fields = " ".join(schedule.cron.split())
     day, month = MACROS.get(fields.lower(), fields).split(" ")[2:4]
     yearly = day != "*" or month != "*"
-    ahead = _YEAR_AND_A_BIT if yearly else _TWO_WEEKS
-    shortest: timedelta | None = None
-    previous: datetime | None = None
-    seen_a_year = False
-    for count, fire in enumerate(iter_fires(schedule, now), start=1):
-        if previous is not None:
-            gap = fire - previous
-            shortest = gap if shortest is None else min(shortest, gap)
-            if 2 * shortest <= MIN_STALE:
-                return MIN_STALE
-        if fire - now > ahead and count > 2:
-            seen_a_year = yearly
-            break
-        if count >= _MOST_FIRES:
-            break
-        previous = fire
-    if shortest is None:
+    gaps = _gaps_ahead(schedule, now, _YEAR_AND_A_BIT if yearly else _TWO_WEEKS)
+    if not gaps:
         return None
-    if not seen_a_year and _changes_clock(zone(schedule.tz), now):
-        shortest -= _CLOCK_CHANGE
-    return max(MIN_STALE, 2 * shortest)
+    shortest, longest = min(gaps), max(gaps)
+    if not (yearly and len(gaps) < _MOST_FIRES) and _changes_clock(zone(schedule.tz), now):
+        shortest, longest = shortest - _CLOCK_CHANGE, longest + _CLOCK_CHANGE
+    return max(MIN_STALE, 2 * shortest), max(MIN_STALE, 2 * longest)
+
+
+def _gaps_ahead(schedule: Schedule, now: datetime, ahead: timedelta) -> list[timedelta]:
+    """The gaps between the schedule's fires over `ahead` from `now` (at least two
+    gaps, at most _MOST_FIRES)."""
+    gaps: list[timedelta] = []
+    previous: datetime | None = None
+    for fire in iter_fires(schedule, now):
+        if previous is not None:
+            gaps.append(fire - previous)
+            if (fire - now > ahead and len(gaps) >= 2) or len(gaps) >= _MOST_FIRES:
+                break
+        previous = fire
+    return gaps
 
 
 def _changes_clock(tz: ZoneInfo, now: datetime) -> bool:

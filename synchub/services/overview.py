@@ -116,13 +116,11 @@ class OverviewService:
         """One page, by name, of the jobs that are failing (`state` "failing") or
         stale (any other), as `jobs` filters them, and whether more follow."""
         now = self.svc.clock.now()
+        failing = state == "failing"
         with reading(self.svc.sessions) as session:
-            needing = _needing(session, now)
-        wanted = {
-            n.job_id
-            for n in needing
-            if (n.failing if state == "failing" else n.stale_for is not None)
-        }
+            superseded = job_summary.superseded(session)
+            wanted = job_summary.needing_ids(session, now, superseded, failing=failing)
+            wanted |= {n.job_id for n in _unsure(session, now, superseded) if _is(n, failing)}
         if not wanted:
             return [], False
         views, more = self.svc.jobs.page(
@@ -167,20 +165,19 @@ class OverviewService:
         indexes find them), in columns; only those shown are read whole."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            needing = _needing(session, now)
-            first = [n.job_id for n in needing[:limit]]
-            rows = {row.id: row for row in job_store.by_ids(session, set(first))}
-            latest = job_runs.latest_of_jobs(session, first)
-            summaries = job_summary.of_jobs(session, first)
+            first, count, failing_count = _first_needing(session, now, limit)
+            ids = [n.job_id for n in first]
+            rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
+            latest = job_runs.latest_of_jobs(session, ids)
+            summaries = job_summary.of_jobs(session, ids)
             links = chain_store.all_links(session)
             shown = [
                 _status(
                     job_view(rows[i], now, links), rows[i], latest.get(i), summaries.get(i), now
                 )
-                for i in first
+                for i in ids
             ]
-        failing_count = sum(1 for n in needing if n.failing)
-        return Attention(shown, len(needing), failing_count)
+        return Attention(shown, count, failing_count)
 
     def last_runs(self) -> dict[int, LastRun]:
         """Each job's newest run that started or ended, by job id; jobs without one
@@ -223,20 +220,47 @@ class _Needing:
         return (not self.failing, -(self.stale_for or 0), self.name)
 
 
-def _needing(session: Session, now: datetime) -> builtins.list[_Needing]:
-    """The enabled jobs that are failing or stale at `now`, in `attention()`'s order.
-    The summaries give the candidates (the jobs whose last ended run failed, and
-    those that may be stale); a run started since a failure makes its job no longer
-    failing; each candidate's staleness is then decided by the exact rule."""
-    running = job_summary.newest_running(session)
-    found = []
-    for c in job_summary.candidates(session, now):
-        failing = _failed_state(c.last_state) and running.get(c.job_id, 0) < (c.last_id or 0)
-        stale = stale_for(c.schedule, c.success_at or c.created_at, now)
-        if failing or stale is not None:
-            found.append(_Needing(c.job_id, c.name, failing, stale))
-    found.sort(key=_Needing.order)
-    return found
+def _first_needing(
+    session: Session, now: datetime, limit: int | None
+) -> tuple[builtins.list[_Needing], int, int]:
+    """The first `limit` (None: all) enabled jobs that are failing or stale at `now`,
+    in `attention()`'s order, how many there are, and how many of them fail.
+
+    The summaries' indexes answer for the jobs that fail or are stale whenever
+    asked: counted, and the first few read, in the database. Only the jobs whose last
+    success is between the least and the most their schedule allows are judged here
+    by the exact rule (`_unsure`)."""
+    superseded = job_summary.superseded(session)
+    unsure = [n for n in _unsure(session, now, superseded) if n.failing or n.stale_for is not None]
+    count, failing = job_summary.count_needing(session, now, superseded)
+    sure = [
+        _Needing(
+            n.job_id,
+            n.name,
+            n.failing,
+            (now - n.stale_since).total_seconds() if n.stale_since else None,
+        )
+        for n in job_summary.first_needing(session, now, superseded, limit)
+    ]
+    first = sorted(sure + unsure, key=_Needing.order)[:limit]
+    return first, count + len(unsure), failing + sum(1 for n in unsure if n.failing)
+
+
+def _unsure(session: Session, now: datetime, superseded: set[int]) -> builtins.list[_Needing]:
+    """The jobs that may be stale or not, judged by the exact rule."""
+    return [
+        _Needing(
+            u.job_id,
+            u.name,
+            _failed_state(u.last_state) and u.job_id not in superseded,
+            stale_for(u.schedule, u.success_at or u.created_at, now),
+        )
+        for u in job_summary.unsure(session, now)
+    ]
+
+
+def _is(needing: _Needing, failing: bool) -> bool:
+    return needing.failing if failing else needing.stale_for is not None
 
 
 def _status(

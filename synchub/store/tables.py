@@ -280,12 +280,16 @@ class JobSummaryRow(Base):
     #: the first run that failed, timed out or was lost after that success, and its end
     failing_id: Mapped[int | None] = mapped_column(Id)
     failing_since: Mapped[datetime | None]
-    #: seconds without a success below which its schedule never makes it stale
-    #: (core.staleness.least_stale_after); None: not worked out yet, one hour counts
+    #: seconds without a success below which its schedule never makes it stale, and
+    #: above which it always does (core.staleness.stale_after_bounds); None: not
+    #: worked out yet (an hour counts as the least, nothing as the most)
     stale_min_s: Mapped[int | None] = mapped_column(Integer)
-    #: its last success (or its creation) plus that: not stale before; None: it has
-    #: no schedule, never stale
+    stale_max_s: Mapped[int | None] = mapped_column(Integer)
+    #: its last success (or its creation) plus the least: not stale before; None: it
+    #: has no schedule, never stale
     stale_from: Mapped[datetime | None] = mapped_column(index=True)
+    #: ... plus the most: stale after it, whenever asked
+    surely_stale_from: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class RunLogRow(Base):

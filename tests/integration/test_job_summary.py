@@ -72,8 +72,10 @@ def test_a_new_job_has_an_empty_summary_and_is_not_stale_before_its_bound(
     assert hourly is not None and manual is not None
     assert (hourly.last_id, hourly.success_id, hourly.failing_id) == (None, None, None)
     # It should never be stale within two hourly periods of its creation.
-    assert hourly.stale_min_s == 7200
+    # An hourly schedule in UTC has all its gaps alike: stale after two hours, surely.
+    assert (hourly.stale_min_s, hourly.stale_max_s) == (7200, 7200)
     assert hourly.stale_from == svc.clock.now() + timedelta(hours=2)
+    assert hourly.surely_stale_from == hourly.stale_from
     # A job without a schedule is never stale.
     assert (manual.stale_min_s, manual.stale_from) == (None, None)
 
@@ -88,6 +90,7 @@ def test_a_success_a_failure_a_retry_and_a_success_again(
     assert (after_ok.last_id, after_ok.last_state, after_ok.success_id) == (ok, "succeeded", ok)
     assert after_ok.success_at == ended(svc, ok)
     assert after_ok.stale_from == after_ok.success_at + timedelta(hours=2)
+    assert after_ok.surely_stale_from == after_ok.stale_from
 
     clock.advance(60)
     bad = ran(svc, harness, "backup", "fail")
@@ -228,15 +231,17 @@ def test_a_new_schedule_gives_a_new_staleness_bound_whoever_writes_it(
     ran(svc, harness, "backup", "ok")
     svc.jobs.edit("backup", JobFields(cron="0 3 * * *", tz="UTC"))
     daily = summary(svc, "backup")
-    assert daily is not None and daily.stale_min_s == 2 * 86400
+    assert daily is not None and (daily.stale_min_s, daily.stale_max_s) == (2 * 86400, 2 * 86400)
     assert daily.success_at is not None
     assert daily.stale_from == daily.success_at + timedelta(days=2)
+    assert daily.surely_stale_from == daily.stale_from
     # A schedule written by other means goes back to the hour no schedule is below.
     with transaction(svc.sessions) as session:
         session.execute(text("UPDATE jobs SET cron = '*/5 * * * *' WHERE name = 'backup'"))
     raw = summary(svc, "backup")
-    assert raw is not None and raw.stale_min_s is None
+    assert raw is not None and (raw.stale_min_s, raw.stale_max_s) == (None, None)
     assert raw.stale_from == daily.success_at + timedelta(hours=1)
+    assert raw.surely_stale_from is None  # the exact rule decides, until it is worked out
     with transaction(svc.sessions) as session:
         session.execute(text("UPDATE jobs SET schedule_kind = 'none', cron = NULL"))
     manual = summary(svc, "backup")

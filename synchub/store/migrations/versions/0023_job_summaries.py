@@ -3,12 +3,14 @@
 job_summaries: one row per job (made by a trigger on jobs) holding its newest ended
 run that was not skipped and its state, its newest success (not a dry run) and when
 it ended, the first failure after that success, and `stale_from`, the time before
-which its schedule cannot make it stale. Triggers on `runs` write it as runs end
+which its schedule cannot make it stale and the time after which it always
+does. Triggers on `runs` write it as runs end
 (and are inserted ended), whoever ends them: the runner, the claim function, the
 reaper, a cancel. The claim (a run starting) does not touch it. Deleting runs leaves
 it alone: a pruned success stays the job's last success. A schedule's change sets
-`stale_from` back to one hour after the last success; the code then works out the
-schedule's own bound (core.staleness.least_stale_after) into `stale_min_s`.
+`stale_from` back to one hour after the last success and forgets the other; the
+code then works out the schedule's own bounds (core.staleness.stale_after_bounds)
+into `stale_min_s` and `stale_max_s`.
 
 The upgrade fills it from the runs there are, a few index probes per job.
 
@@ -43,6 +45,7 @@ def _plus_seconds(dialect: str, at: str, seconds: str) -> str:
 
 def _sqlite_triggers() -> list[str]:
     stale = _plus_seconds("sqlite", "NEW.finished_at", f"coalesce(stale_min_s, {HOUR_S})")
+    surely = _plus_seconds("sqlite", "NEW.finished_at", "stale_max_s")
     body = f"""
 BEGIN
     UPDATE job_summaries SET last_id = NEW.id, last_state = NEW.state
@@ -52,6 +55,8 @@ BEGIN
         success_at = NEW.finished_at,
         stale_from = CASE WHEN stale_from IS NULL OR NEW.finished_at IS NULL
             THEN stale_from ELSE {stale} END,
+        surely_stale_from = CASE WHEN NEW.finished_at IS NULL THEN surely_stale_from
+            WHEN stale_max_s IS NULL THEN NULL ELSE {surely} END,
         (failing_id, failing_since) = (
             SELECT id, coalesce(finished_at, created_at) FROM runs
             WHERE job_id = NEW.job_id AND id > NEW.id AND state IN {FAILED}
@@ -82,7 +87,7 @@ END""",
         f"""CREATE TRIGGER job_summary_schedule_changed AFTER UPDATE OF {schedule} ON jobs
 WHEN {changed}
 BEGIN
-    UPDATE job_summaries SET stale_min_s = NULL,
+    UPDATE job_summaries SET stale_min_s = NULL, stale_max_s = NULL, surely_stale_from = NULL,
         stale_from = CASE WHEN NEW.schedule_kind = 'none' THEN NULL ELSE {again} END
     WHERE job_id = NEW.id;
 END""",
@@ -91,6 +96,7 @@ END""",
 
 def _postgresql_triggers() -> list[str]:
     stale = _plus_seconds("postgresql", "NEW.finished_at", f"coalesce(stale_min_s, {HOUR_S})")
+    surely = _plus_seconds("postgresql", "NEW.finished_at", "stale_max_s")
     first = _plus_seconds("postgresql", "NEW.created_at", str(HOUR_S))
     again = _plus_seconds("postgresql", "coalesce(success_at, NEW.created_at)", str(HOUR_S))
     schedule = "schedule_kind, cron, tz, every_s, anchor_at"
@@ -107,6 +113,8 @@ BEGIN
             success_at = NEW.finished_at,
             stale_from = CASE WHEN stale_from IS NULL OR NEW.finished_at IS NULL
                 THEN stale_from ELSE {stale} END,
+            surely_stale_from = CASE WHEN NEW.finished_at IS NULL THEN surely_stale_from
+                WHEN stale_max_s IS NULL THEN NULL ELSE {surely} END,
             (failing_id, failing_since) = (
                 SELECT r.id, coalesce(r.finished_at, r.created_at) FROM runs r
                 WHERE r.job_id = NEW.job_id AND r.id > NEW.id AND r.state IN {FAILED}
@@ -139,7 +147,7 @@ END $$""",
         f"""CREATE FUNCTION synchub_job_summary_schedule_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE job_summaries SET stale_min_s = NULL,
+    UPDATE job_summaries SET stale_min_s = NULL, stale_max_s = NULL, surely_stale_from = NULL,
         stale_from = CASE WHEN NEW.schedule_kind = 'none' THEN NULL ELSE {again} END
     WHERE job_id = NEW.id;
     RETURN NULL;
@@ -194,7 +202,9 @@ def upgrade() -> None:
         ),
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("stale_min_s", sa.Integer(), nullable=True),
+        sa.Column("stale_max_s", sa.Integer(), nullable=True),
         sa.Column("stale_from", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("surely_stale_from", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["jobs.id"],
@@ -205,6 +215,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_job_summaries_last_state", "job_summaries", ["last_state"])
     op.create_index("ix_job_summaries_stale_from", "job_summaries", ["stale_from"])
+    op.create_index("ix_job_summaries_surely_stale_from", "job_summaries", ["surely_stale_from"])
     for statement in _backfill(dialect):
         bind.exec_driver_sql(statement)
     triggers = _postgresql_triggers() if dialect == "postgresql" else _sqlite_triggers()
@@ -225,6 +236,7 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         for function in ("run", "job_added", "schedule_changed"):
             bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS synchub_job_summary_{function}()")
+    op.drop_index("ix_job_summaries_surely_stale_from", table_name="job_summaries")
     op.drop_index("ix_job_summaries_stale_from", table_name="job_summaries")
     op.drop_index("ix_job_summaries_last_state", table_name="job_summaries")
     op.drop_table("job_summaries")

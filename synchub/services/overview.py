@@ -5,7 +5,8 @@ dashboard and job list show; the rule for staleness lives here."""
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,8 @@ class Attention:
     shown: builtins.list[JobStatus]
     count: int  #: failing or stale
     failing: int  #: of them, failing
+    #: the failing among the first asked for (`attention_page`'s `lead`), by id
+    failing_first: builtins.list[int] = field(default_factory=list)
 
 
 class OverviewService:
@@ -83,15 +86,15 @@ class OverviewService:
         search: str | None = None,
         after: str | None = None,
         limit: int = 50,
-        attention: builtins.list[JobStatus] | None = None,
+        failing: Collection[int] | None = None,
     ) -> tuple[builtins.list[JobStatus], bool]:
         """The dashboard's jobs: as `jobs` filters them, the failing ones first. The
         first page (`after` None) leads with every failing job that matches (by name,
         at most 1000), then the jobs by name without them; later pages (after the
-        last name of the previous one) leave them out, shown already. `attention`,
-        what `attention()` just answered, spares asking again which jobs fail."""
-        found = self.attention() if attention is None else attention
-        failed = {status.job.id for status in found if status.failing}
+        last name of the previous one) leave them out, shown already. `failing`, the
+        failing jobs to lead with (`Attention.failing_first`), spares asking again
+        which jobs fail."""
+        failed = set(self._failing_ids() if failing is None else failing)
         lead: builtins.list[JobView] = []
         if failed and enabled is not False:  # a disabled job is never failing
             lead, _ = self.svc.jobs.page(
@@ -103,6 +106,12 @@ class OverviewService:
         )  # fmt: skip
         shown = rest if after is not None else lead + rest
         return self._statuses(shown), more
+
+    def _failing_ids(self) -> set[int]:
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            superseded = job_summary.superseded(session)
+            return job_summary.needing_ids(session, now, superseded, failing=True)
 
     def needing(
         self,
@@ -159,14 +168,15 @@ class OverviewService:
         stale; each by name within."""
         return self.attention_page(None).shown
 
-    def attention_page(self, limit: int | None) -> Attention:
-        """The first `limit` (None: all) of `attention()`'s jobs, and how many there
-        are. Only the jobs that fail or may be stale are looked at (the summaries'
-        indexes find them), in columns; only those shown are read whole."""
+    def attention_page(self, limit: int | None, *, lead: int = 0) -> Attention:
+        """The first `limit` (None: all) of `attention()`'s jobs, how many there are,
+        and which of the first `lead` (or `limit`, if more) fail. Only the jobs shown
+        are read whole; which need attention, the summaries' indexes tell."""
         now = self.svc.clock.now()
+        first_n = None if limit is None else max(limit, lead)
         with reading(self.svc.sessions) as session:
-            first, count, failing_count = _first_needing(session, now, limit)
-            ids = [n.job_id for n in first]
+            first, count, failing_count = _first_needing(session, now, first_n)
+            ids = [n.job_id for n in first[:limit]]
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
             latest = job_runs.latest_of_jobs(session, ids)
             summaries = job_summary.of_jobs(session, ids)
@@ -177,7 +187,8 @@ class OverviewService:
                 )
                 for i in ids
             ]
-        return Attention(shown, count, failing_count)
+        failing_first = [n.job_id for n in first if n.failing]
+        return Attention(shown, count, failing_count, failing_first)
 
     def last_runs(self) -> dict[int, LastRun]:
         """Each job's newest run that started or ended, by job id; jobs without one

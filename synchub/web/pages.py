@@ -93,7 +93,7 @@ def router(templates: Templates) -> APIRouter:
         svc = visit.svc
         # The panel's first jobs and a page of failing ones (failing come first),
         # however many need attention: the rest are a link away.
-        attention = svc.overview.attention_page(max(ATTENTION_SHOWN, PAGE))
+        attention = svc.overview.attention_page(ATTENTION_SHOWN, lead=PAGE)
         if state in ("failing", "stale"):
             statuses, more = svc.overview.needing(
                 state, tag=tag or None, search=q or None, after=after or None, limit=PAGE
@@ -107,12 +107,12 @@ def router(templates: Templates) -> APIRouter:
                 limit=PAGE,
                 # The first page leads with a page of failing jobs at most: with
                 # hundreds failing, the panel above links to all of them.
-                attention=[status for status in attention.shown if status.failing],
+                failing=attention.failing_first,
             )
         return page(
             request,
             "dashboard.html",
-            attention=attention.shown[:ATTENTION_SHOWN],
+            attention=attention.shown,
             attention_count=attention.count,
             failing_count=attention.failing,
             running=svc.overview.running(),

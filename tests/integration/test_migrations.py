@@ -829,7 +829,8 @@ def test_0021_adds_run_windows_and_goes_back(blank_url: str) -> None:
         # Every job as it was: no window, so it may run at any hour.
         found = {(json.dumps(json.loads(w) if isinstance(w, str) else w), tz) for w, tz in rows}
         assert found == {("[]", None)}
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, "0021") == []
     command.downgrade(alembic_config(engine), "0020")
     assert counts(engine) == (3, 1, 1)
     assert "windows" not in {c["name"] for c in inspect(engine).get_columns("jobs")}

@@ -243,7 +243,7 @@ def _first_needing(
     by the exact rule (`_unsure`)."""
     superseded = job_summary.superseded(session)
     unsure = [n for n in _unsure(session, now, superseded) if n.failing or n.stale_for is not None]
-    count, failing = job_summary.count_needing(session, now, superseded)
+    found, count, failing = job_summary.first_needing(session, now, superseded, limit)
     sure = [
         _Needing(
             n.job_id,
@@ -251,7 +251,7 @@ def _first_needing(
             n.failing,
             (now - n.stale_since).total_seconds() if n.stale_since else None,
         )
-        for n in job_summary.first_needing(session, now, superseded, limit)
+        for n in found
     ]
     first = sorted(sure + unsure, key=_Needing.order)[:limit]
     return first, count + len(unsure), failing + sum(1 for n in unsure if n.failing)

@@ -133,29 +133,26 @@ def _sure(now: datetime, superseded: set[int]) -> ColumnElement[bool]:
     )
 
 
-def count_needing(session: Session, now: datetime, superseded: set[int]) -> tuple[int, int]:
-    """How many enabled jobs surely need attention (not counting the unsure), and how
-    many of them fail: an index range of the summaries each, counted in the database."""
-    failing = case((_failing(superseded), 1), else_=0)
-    total, failed = session.execute(
-        select(func.count(), func.coalesce(func.sum(failing), 0))
-        .select_from(JobSummaryRow)
-        .join(JobRow, JobRow.id == JobSummaryRow.job_id)
-        .where(_sure(now, superseded))
-    ).one()
-    return int(total), int(failed)
-
-
 def first_needing(
     session: Session, now: datetime, superseded: set[int], limit: int | None
-) -> list[Needing]:
-    """The first `limit` (None: all) of the jobs `count_needing` counts: the failing
-    first, then the longest stale (the earliest success), each by name within."""
+) -> tuple[list[Needing], int, int]:
+    """The first `limit` (None: all) enabled jobs that surely need attention (not
+    counting the unsure): the failing first, then the longest stale (the earliest
+    success), each by name within; how many there are, and how many of them fail.
+    Index ranges of the summaries, counted and sorted in the database."""
     failing = _failing(superseded)
     surely = _surely_stale(now)
     since = func.coalesce(JobSummaryRow.success_at, JobRow.created_at)
     query = (
-        select(JobRow.id, JobRow.name, failing, surely, since)
+        select(
+            JobRow.id,
+            JobRow.name,
+            failing,
+            surely,
+            since,
+            func.count().over(),
+            func.sum(case((failing, 1), else_=0)).over(),
+        )
         .select_from(JobSummaryRow)
         .join(JobRow, JobRow.id == JobSummaryRow.job_id)
         .where(_sure(now, superseded))
@@ -167,10 +164,12 @@ def first_needing(
         )
         .limit(limit)
     )
-    return [
+    rows = session.execute(query).all()
+    first = [
         Needing(job_id, name, bool(fails), _as_utc(at) if stale else None)
-        for job_id, name, fails, stale, at in session.execute(query)
+        for job_id, name, fails, stale, at, _count, _failed in rows
     ]
+    return first, int(rows[0][5]) if rows else 0, int(rows[0][6]) if rows else 0
 
 
 def needing_ids(

@@ -5,40 +5,32 @@ dashboard and job list show; the rule for staleness lives here."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
-from synchub.core.schedules import Schedule, ScheduleKind, gap_after
+from synchub.core.staleness import MIN_STALE, stale_after, stale_for
 from synchub.services.jobs.job_views import JobView, LastRun
 from synchub.services.jobs.views import job_view
 from synchub.services.run_views import RunView, run_view
 from synchub.store import chains as chain_store
-from synchub.store import job_runs
+from synchub.store import job_runs, job_summary
 from synchub.store import jobs as job_store
 from synchub.store.db import reading
 from synchub.store.tables import JobRow, RunRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from synchub.services.context import Services
 
-#: The shortest time without a success that makes a scheduled job stale.
-MIN_STALE = timedelta(hours=1)
+__all__ = ["MIN_STALE", "Attention", "JobStatus", "OverviewService", "stale_after"]
+
 #: Running runs the overview lists at most.
 RUNNING_SHOWN = 50
-
-
-def stale_after(schedule: Schedule, now: datetime) -> timedelta | None:
-    """How long a job with `schedule` may go without a success before it is stale:
-    two of its periods (the gap between its next two fires), at least MIN_STALE.
-    None for a job without a schedule: nobody said how often it should succeed."""
-    if schedule.kind is ScheduleKind.NONE:
-        return None
-    gap = gap_after(schedule, now)
-    return None if gap is None else max(MIN_STALE, 2 * gap)
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,8 @@ class JobStatus:
     last_success_at: str | None  #: when its last successful run ended (ISO 8601)
     failing: bool  #: enabled, and its last run failed, timed out or was lost
     stale_for: float | None  #: seconds without a success, when that is too long
-    #: when its failing streak began (ISO 8601; see job_runs.failing_since_of_jobs)
+    #: when its failing streak began: the end of its first failed run since its last
+    #: success (ISO 8601)
     failing_since: str | None = None
 
 
@@ -61,6 +54,8 @@ class Attention:
     shown: builtins.list[JobStatus]
     count: int  #: failing or stale
     failing: int  #: of them, failing
+    #: the failing among the first asked for (`attention_page`'s `lead`), by id
+    failing_first: builtins.list[int] = field(default_factory=list)
 
 
 class OverviewService:
@@ -91,15 +86,15 @@ class OverviewService:
         search: str | None = None,
         after: str | None = None,
         limit: int = 50,
-        attention: builtins.list[JobStatus] | None = None,
+        failing: Collection[int] | None = None,
     ) -> tuple[builtins.list[JobStatus], bool]:
         """The dashboard's jobs: as `jobs` filters them, the failing ones first. The
         first page (`after` None) leads with every failing job that matches (by name,
         at most 1000), then the jobs by name without them; later pages (after the
-        last name of the previous one) leave them out, shown already. `attention`,
-        what `attention()` just answered, spares asking again which jobs fail."""
-        found = self.attention() if attention is None else attention
-        failed = {status.job.id for status in found if status.failing}
+        last name of the previous one) leave them out, shown already. `failing`, the
+        failing jobs to lead with (`Attention.failing_first`), spares asking again
+        which jobs fail."""
+        failed = set(self._failing_ids() if failing is None else failing)
         lead: builtins.list[JobView] = []
         if failed and enabled is not False:  # a disabled job is never failing
             lead, _ = self.svc.jobs.page(
@@ -112,6 +107,36 @@ class OverviewService:
         shown = rest if after is not None else lead + rest
         return self._statuses(shown), more
 
+    def _failing_ids(self) -> set[int]:
+        now = self.svc.clock.now()
+        with reading(self.svc.sessions) as session:
+            superseded = job_summary.superseded(session)
+            return job_summary.needing_ids(session, now, superseded, failing=True)
+
+    def needing(
+        self,
+        state: str,
+        *,
+        tag: str | None = None,
+        search: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> tuple[builtins.list[JobStatus], bool]:
+        """One page, by name, of the jobs that are failing (`state` "failing") or
+        stale (any other), as `jobs` filters them, and whether more follow."""
+        now = self.svc.clock.now()
+        failing = state == "failing"
+        with reading(self.svc.sessions) as session:
+            superseded = job_summary.superseded(session)
+            wanted = job_summary.needing_ids(session, now, superseded, failing=failing)
+            wanted |= {n.job_id for n in _unsure(session, now, superseded) if _is(n, failing)}
+        if not wanted:
+            return [], False
+        views, more = self.svc.jobs.page(
+            tag=tag, enabled=True, search=search, ids=wanted, after=after, limit=limit
+        )
+        return self._statuses(views), more
+
     def _statuses(self, views: builtins.list[JobView]) -> builtins.list[JobStatus]:
         """The status of each of these job views: the same few queries for any number
         of jobs (no query per job)."""
@@ -119,12 +144,11 @@ class OverviewService:
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             latest = job_runs.latest_of_jobs(session, ids)
-            successes = job_runs.last_success_of_jobs(session, ids)
+            summaries = job_summary.of_jobs(session, ids)
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
-            failing = [i for i in ids if rows[i].enabled and _failed(latest.get(i))]
-            since = job_runs.failing_since_of_jobs(session, failing)
             return [
-                self._status(view, rows[view.id], latest, successes, now, since) for view in views
+                _status(view, rows[view.id], latest.get(view.id), summaries.get(view.id), now)
+                for view in views
             ]
 
     def job(self, name: str) -> JobStatus:
@@ -136,42 +160,35 @@ class OverviewService:
             if row is None:
                 raise JobNotFound(f"No job named {name!r}")
             latest = job_runs.latest_of_jobs(session, [row.id])
-            successes = job_runs.last_success_of_jobs(session, [row.id])
-            since = job_runs.failing_since_of_jobs(session, [row.id])
-            return self._status(view, row, latest, successes, now, since)
+            summary = job_summary.of_jobs(session, [row.id]).get(row.id)
+            return _status(view, row, latest.get(row.id), summary, now)
 
     def attention(self) -> builtins.list[JobStatus]:
         """The enabled jobs that are failing or stale: failing first, then the longest
         stale; each by name within."""
         return self.attention_page(None).shown
 
-    def attention_page(self, limit: int | None) -> Attention:
-        """The first `limit` (None: all) of `attention()`'s jobs, and how many there
-        are. Every job is looked at in columns; only those shown are read whole."""
+    def attention_page(self, limit: int | None, *, lead: int = 0) -> Attention:
+        """The first `limit` (None: all) of `attention()`'s jobs, how many there are,
+        and which of the first `lead` (or `limit`, if more) fail. Only the jobs shown
+        are read whole; which need attention, the summaries' indexes tell."""
         now = self.svc.clock.now()
+        first_n = None if limit is None else max(limit, lead)
         with reading(self.svc.sessions) as session:
-            states = job_runs.latest_state_of_jobs(session)
-            successes = job_runs.last_success_of_jobs(session)
-            needing = []
-            for job_id, name, created_at, schedule in job_store.enabled_schedules(session):
-                failing = RunState(states.get(job_id, RunState.PENDING)) in RETRYABLE
-                stale = _stale_since(created_at, schedule, successes.get(job_id), now)
-                if failing or stale is not None:
-                    needing.append((not failing, -(stale or 0), name, job_id))
-            needing.sort()
-            first = [job_id for *_order, job_id in needing[:limit]]
-            rows = {row.id: row for row in job_store.by_ids(session, set(first))}
-            latest = job_runs.latest_of_jobs(session, first)
-            since = job_runs.failing_since_of_jobs(
-                session, [i for i in first if _failed(latest.get(i))]
-            )
+            first, count, failing_count = _first_needing(session, now, first_n)
+            ids = [n.job_id for n in first[:limit]]
+            rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
+            latest = job_runs.latest_of_jobs(session, ids)
+            summaries = job_summary.of_jobs(session, ids)
             links = chain_store.all_links(session)
             shown = [
-                self._status(job_view(rows[i], now, links), rows[i], latest, successes, now, since)
-                for i in first
+                _status(
+                    job_view(rows[i], now, links), rows[i], latest.get(i), summaries.get(i), now
+                )
+                for i in ids
             ]
-        failing_count = sum(1 for order in needing if not order[0])
-        return Attention(shown, len(needing), failing_count)
+        failing_first = [n.job_id for n in first if n.failing]
+        return Attention(shown, count, failing_count, failing_first)
 
     def last_runs(self, job_ids: Iterable[int] | None = None) -> dict[int, LastRun]:
         """Each job's (of `job_ids`, or of every job) newest run that started or
@@ -199,46 +216,89 @@ class OverviewService:
             params = job_store.params_by_name(session, names)
         return [(run, params.get(run.job, {})) for run in runs]
 
-    def _status(
-        self,
-        view: JobView,
-        row: JobRow,
-        latest: dict[int, RunRow],
-        successes: dict[int, datetime],
-        now: datetime,
-        since: dict[int, datetime],
-    ) -> JobStatus:
-        last = latest.get(row.id)
-        success = successes.get(row.id)
-        failing = row.enabled and _failed(last)
-        began = since.get(row.id) if failing else None
-        return JobStatus(
-            job=view,
-            last=run_view(last, retry_scheduled=False) if last is not None else None,
-            last_success_at=success.isoformat() if success else None,
-            failing=failing,
-            stale_for=_stale_for(row, success, now) if row.enabled else None,
-            failing_since=began.isoformat() if began else None,
+
+@dataclass(frozen=True)
+class _Needing:
+    """A job that needs attention, as the look over the candidates finds it."""
+
+    job_id: int
+    name: str
+    failing: bool
+    stale_for: float | None
+
+    def order(self) -> tuple[bool, float, str]:
+        """Failing first, then the longest stale; by name within."""
+        return (not self.failing, -(self.stale_for or 0), self.name)
+
+
+def _first_needing(
+    session: Session, now: datetime, limit: int | None
+) -> tuple[builtins.list[_Needing], int, int]:
+    """The first `limit` (None: all) enabled jobs that are failing or stale at `now`,
+    in `attention()`'s order, how many there are, and how many of them fail.
+
+    The summaries' indexes answer for the jobs that fail or are stale whenever
+    asked: counted, and the first few read, in the database. Only the jobs whose last
+    success is between the least and the most their schedule allows are judged here
+    by the exact rule (`_unsure`)."""
+    superseded = job_summary.superseded(session)
+    unsure = [n for n in _unsure(session, now, superseded) if n.failing or n.stale_for is not None]
+    found, count, failing = job_summary.first_needing(session, now, superseded, limit)
+    sure = [
+        _Needing(
+            n.job_id,
+            n.name,
+            n.failing,
+            (now - n.stale_since).total_seconds() if n.stale_since else None,
         )
+        for n in found
+    ]
+    first = sorted(sure + unsure, key=_Needing.order)[:limit]
+    return first, count + len(unsure), failing + sum(1 for n in unsure if n.failing)
 
 
-def _failed(run: RunRow | None) -> bool:
-    return run is not None and RunState(run.state) in RETRYABLE
+def _unsure(session: Session, now: datetime, superseded: set[int]) -> builtins.list[_Needing]:
+    """The jobs that may be stale or not, judged by the exact rule."""
+    return [
+        _Needing(
+            u.job_id,
+            u.name,
+            _failed_state(u.last_state) and u.job_id not in superseded,
+            stale_for(u.schedule, u.success_at or u.created_at, now),
+        )
+        for u in job_summary.unsure(session, now)
+    ]
 
 
-def _stale_for(row: JobRow, last_success: datetime | None, now: datetime) -> float | None:
-    """Seconds since the job's last success (or since it was made, if it never
-    succeeded), when longer than `stale_after` allows; else None."""
-    return _stale_since(row.created_at, job_store.schedule_of(row), last_success, now)
+def _is(needing: _Needing, failing: bool) -> bool:
+    return needing.failing if failing else needing.stale_for is not None
 
 
-def _stale_since(
-    created_at: datetime, schedule: Schedule, last_success: datetime | None, now: datetime
-) -> float | None:
-    since = now - (last_success or created_at)
-    if since <= MIN_STALE:  # the common case, without computing fire times
-        return None
-    limit = stale_after(schedule, now)
-    if limit is None:
-        return None
-    return since.total_seconds() if since > limit else None
+def _status(
+    view: JobView,
+    row: JobRow,
+    last: RunRow | None,
+    summary: job_summary.Summary | None,
+    now: datetime,
+) -> JobStatus:
+    """`row`'s status, from its newest run that started or ended (`last`) and its
+    summary. A job is failing while that run is an ended one that failed."""
+    success = summary.success_at if summary else None
+    ended_failed = summary is not None and _failed_state(summary.last_state)
+    running = last is not None and last.state == RunState.RUNNING.value
+    failing = row.enabled and ended_failed and not running
+    began = summary.failing_since if failing and summary else None
+    return JobStatus(
+        job=view,
+        last=run_view(last, retry_scheduled=False) if last is not None else None,
+        last_success_at=success.isoformat() if success else None,
+        failing=failing,
+        stale_for=stale_for(job_store.schedule_of(row), success or row.created_at, now)
+        if row.enabled
+        else None,
+        failing_since=began.isoformat() if began else None,
+    )
+
+
+def _failed_state(state: str | None) -> bool:
+    return state is not None and RunState(state) in RETRYABLE

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from synchub.store import job_summary
 from synchub.store.db import incremental_vacuum_on
-from synchub.store.schema import check_schema, current_revision
+from synchub.store.schema import HEAD, check_schema, current_revision
 
 __all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "upgrade"]
 
@@ -26,9 +29,14 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run again. A SQLite file made before
-    revision 0018 is rewritten once, so that pruning shrinks it."""
+    revision 0018 is rewritten once, so that pruning shrinks it. The jobs' staleness
+    bounds that a migration (or a job written by other means) left at an hour are
+    worked out from their schedules."""
     command.upgrade(alembic_config(engine), revision)
     incremental_vacuum_on(engine)
+    if current_revision(engine) == HEAD:
+        with Session(engine) as session, session.begin():
+            job_summary.refine_stale_bounds(session, datetime.now(UTC))
 
 
 def head_revision() -> str:

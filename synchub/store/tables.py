@@ -259,6 +259,39 @@ class RunRow(Base):
     logs_pruned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class JobSummaryRow(Base):
+    """What a job's ended runs add up to, kept by the database's own triggers on
+    `runs` and `jobs` (store/sql/job_summary_*.sql) so that no writer can forget it:
+    the console asks which jobs fail or may be stale through an index, not by looking
+    at every job's runs. Deleting or pruning runs leaves it as it is: a success that
+    happened stays known when its row goes."""
+
+    __tablename__ = "job_summaries"
+
+    job_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: its newest ended run (by id) that was not skipped, and that run's state
+    last_id: Mapped[int | None] = mapped_column(Id)
+    last_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    #: its newest successful run (not a dry run) and when it ended
+    success_id: Mapped[int | None] = mapped_column(Id)
+    success_at: Mapped[datetime | None]
+    #: the first run that failed, timed out or was lost after that success, and its end
+    failing_id: Mapped[int | None] = mapped_column(Id)
+    failing_since: Mapped[datetime | None]
+    #: seconds without a success below which its schedule never makes it stale, and
+    #: above which it always does (core.staleness.stale_after_bounds); None: not
+    #: worked out yet (an hour counts as the least, nothing as the most)
+    stale_min_s: Mapped[int | None] = mapped_column(Integer)
+    stale_max_s: Mapped[int | None] = mapped_column(Integer)
+    #: its last success (or its creation) plus the least: not stale before; None: it
+    #: has no schedule, never stale
+    stale_from: Mapped[datetime | None] = mapped_column(index=True)
+    #: ... plus the most: stale after it, whenever asked
+    surely_stale_from: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class RunLogRow(Base):
     __tablename__ = "run_logs"
     __table_args__ = (UniqueConstraint("run_id", "seq"),)

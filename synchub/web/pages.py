@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from synchub.core.errors import InvalidInput, JobNotFound, Refused, Unauthenticated
 from synchub.core.runs import LOG_LEVELS, FileAction, RunState
 from synchub.core.windows import run_starts
-from synchub.services.overview import JobStatus
 from synchub.services.tokens import Role
 from synchub.web import console, live, session
 from synchub.web import format as fmt
@@ -94,10 +93,11 @@ def router(templates: Templates) -> APIRouter:
         svc = visit.svc
         # The panel's first jobs and a page of failing ones (failing come first),
         # however many need attention: the rest are a link away.
-        attention = svc.overview.attention_page(max(ATTENTION_SHOWN, PAGE))
+        attention = svc.overview.attention_page(ATTENTION_SHOWN, lead=PAGE)
         if state in ("failing", "stale"):
-            statuses = _needing_attention(svc.overview.attention(), state, tag, q)
-            more = False
+            statuses, more = svc.overview.needing(
+                state, tag=tag or None, search=q or None, after=after or None, limit=PAGE
+            )
         else:
             statuses, more = svc.overview.board(
                 tag=tag or None,
@@ -107,12 +107,12 @@ def router(templates: Templates) -> APIRouter:
                 limit=PAGE,
                 # The first page leads with a page of failing jobs at most: with
                 # hundreds failing, the panel above links to all of them.
-                attention=[status for status in attention.shown if status.failing],
+                failing=attention.failing_first,
             )
         return page(
             request,
             "dashboard.html",
-            attention=attention.shown[:ATTENTION_SHOWN],
+            attention=attention.shown,
             attention_count=attention.count,
             failing_count=attention.failing,
             running=svc.overview.running(),
@@ -135,10 +135,9 @@ def router(templates: Templates) -> APIRouter:
         state: str = "",
         after: str = "",
     ) -> HTMLResponse:
-        if state in ("failing", "stale"):  # the few that need attention, on one page
-            statuses, more = (
-                _needing_attention(visit.svc.overview.attention(), state, tag, q),
-                False,
+        if state in ("failing", "stale"):
+            statuses, more = visit.svc.overview.needing(
+                state, tag=tag or None, search=q or None, after=after or None, limit=PAGE
             )
         else:
             enabled = {"enabled": True, "disabled": False}.get(state)
@@ -378,16 +377,6 @@ def router(templates: Templates) -> APIRouter:
         )
 
     return pages
-
-
-def _needing_attention(attention: list[JobStatus], state: str, tag: str, q: str) -> list[JobStatus]:
-    return [
-        status
-        for status in attention
-        if (status.failing if state == "failing" else status.stale_for is not None)
-        and (not tag or tag in status.job.tags)
-        and q.casefold() in status.job.name.casefold()
-    ]
 
 
 def _login_page(

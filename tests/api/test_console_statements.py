@@ -4,9 +4,13 @@ them, and with thousands of jobs take seconds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import Engine, event
 
 from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
@@ -97,3 +101,59 @@ def test_the_folders_page_asks_as_much_for_many_folders_as_for_one(
     many = asked(api, client, "/folders")
     assert client.get("/folders").text.count("<tr data-job=") == PAGE  # a page of them
     assert len(many) == len(few), "\n".join(many)
+
+
+@contextmanager
+def sqlite_steps(engine: Engine) -> Iterator[list[int]]:
+    """How many hundred steps SQLite's engine takes for the statements sent within
+    the block (none counted on another database): the work of reading rows, which a
+    statement count does not show (one statement may read a row per job)."""
+    steps = [0]
+    touched: list[Any] = []
+
+    def tick() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    def before(conn: Any, *rest: Any) -> None:
+        raw = conn.connection.driver_connection
+        if engine.dialect.name != "sqlite":
+            return
+        raw.set_progress_handler(tick, 100)
+        touched.append(raw)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield steps
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        for raw in touched:
+            raw.set_progress_handler(None, 0)
+
+
+def quiet_jobs(api: Api, first: int, count: int) -> None:
+    """`count` enabled jobs that need no attention: no schedule asks them to succeed."""
+    for number in range(first, first + count):
+        api.svc.jobs.add(f"quiet-{number:04}", JobFields(kind="scripted"))
+
+
+def test_the_dashboard_reads_as_much_for_many_jobs_as_for_a_page_of_them(
+    api: Api, harness: Harness
+) -> None:
+    """Which jobs need attention is found through the jobs' summaries, not by a look
+    at every job: with five times the jobs the dashboard (and its failing and stale
+    lists) asks the same statements and reads about as much."""
+    client = sign_in(api, "viewer")
+    failed(api, harness, ["one", "two"])
+    quiet_jobs(api, 0, 60)
+    paths = ("/", "/jobs?state=failing", "/jobs?state=stale")
+    few = {path: asked(api, client, path) for path in paths}
+    with sqlite_steps(api.svc.db) as before:
+        assert client.get("/").status_code == 200
+    quiet_jobs(api, 60, 240)
+    with sqlite_steps(api.svc.db) as after:
+        assert client.get("/").status_code == 200
+    for path, statements_before in few.items():
+        assert len(asked(api, client, path)) == len(statements_before), path
+    if api.svc.db.dialect.name == "sqlite":  # the engine's steps are counted on SQLite
+        assert after[0] <= before[0] * 1.2, (before, after)

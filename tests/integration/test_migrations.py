@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from synchub.core.errors import SchemaOutdated
 from synchub.store.db import make_engine
 from synchub.store.migrate import alembic_config, check_schema, current_revision, upgrade
-from synchub.store.tables import Base
+from synchub.store.tables import Base, UtcDateTime
 from tests.conftest import PG_ADMIN_URL, need_service
 
 
@@ -181,6 +181,7 @@ ADDED_BY = {
     },
     "0019": {("alerts", "digest_at"), ("alerts", "digest_sent_for")},
     "0021": {("jobs", "windows"), ("jobs", "windows_tz")},
+    "0023": {("job_summaries", "*")},
     "0024": {("alerts", "pruned_delivered"), ("alerts", "pruned_failed")},
 }
 
@@ -779,7 +780,7 @@ def test_0019_adds_the_digest_settings_and_goes_back(blank_url: str) -> None:
 
 def test_0024_counts_nothing_pruned_for_existing_alerts_and_goes_back(blank_url: str) -> None:
     engine = make_engine(blank_url)
-    upgrade(engine, "0022")
+    upgrade(engine, "0023")
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -796,7 +797,7 @@ def test_0024_counts_nothing_pruned_for_existing_alerts_and_goes_back(blank_url:
         rows = conn.execute(text("SELECT pruned_delivered, pruned_failed FROM alerts")).all()
         assert [tuple(r) for r in rows] == [(0, 0)]
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-    command.downgrade(alembic_config(engine), "0022")
+    command.downgrade(alembic_config(engine), "0023")
     columns = {c["name"] for c in inspect(engine).get_columns("alerts")}
     assert "pruned_delivered" not in columns and "digest_at" in columns
     upgrade(engine)
@@ -893,3 +894,69 @@ def test_0022_creates_the_claim_function_v2_from_its_file_beside_v1(blank_url: s
     upgrade(engine)
     check_schema(engine)
     engine.dispose()
+
+
+def test_0023_sums_up_each_jobs_runs_from_its_history_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)  # photos: a success, then a failure; docs: a run pending
+    upgrade(engine, "0022")
+    at = T0 if engine.dialect.name == "postgresql" else T0.replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET schedule_kind = 'cron', cron = '0 * * * *'"))
+        conn.execute(text("UPDATE runs SET finished_at = :at WHERE id IN (1, 2)"), {"at": at})
+        conn.execute(text("UPDATE jobs SET enabled = false WHERE id = 2"))
+
+    command.upgrade(alembic_config(engine), "0023")  # the migration alone
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        rows = conn.execute(
+            text(
+                "SELECT job_id, last_id, last_state, success_id, failing_id, stale_min_s"
+                " FROM job_summaries ORDER BY job_id"
+            )
+        ).all()
+        # It should know photos' last run (failed), its success and the failure since.
+        assert [tuple(r) for r in rows] == [
+            (1, 2, "failed", 1, 2, None),
+            (2, None, None, None, None, None),
+        ]
+        success_at, failing_since, stale_from = conn.execute(
+            text("SELECT success_at, failing_since, stale_from FROM job_summaries WHERE job_id = 1")
+        ).one()
+    as_utc = UtcDateTime().process_result_value
+    dialect = engine.dialect
+    assert as_utc(_parsed(success_at), dialect) == T0
+    assert as_utc(_parsed(failing_since), dialect) == T0
+    # Not stale within the hour after its last success, whatever its schedule.
+    assert as_utc(_parsed(stale_from), dialect) == T0 + timedelta(hours=1)
+    # It should keep the summary as runs end from then on, through its triggers.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE runs SET state = 'succeeded', finished_at = :at WHERE id = 3"),
+            {"at": at},
+        )
+        assert conn.execute(
+            text("SELECT last_id, success_id, failing_id FROM job_summaries WHERE job_id = 2")
+        ).one() == (3, 3, None)
+
+    command.downgrade(alembic_config(engine), "0022")
+    assert "job_summaries" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:  # no trigger is left to write to the table gone
+        conn.execute(text("UPDATE runs SET state = 'failed' WHERE id = 3"))
+    assert counts(engine) == (3, 1, 1)
+    upgrade(engine)
+    check_schema(engine)
+    with engine.connect() as conn:
+        # The upgrade worked out the hourly schedules' own bound: two hours.
+        assert conn.execute(text("SELECT stale_min_s FROM job_summaries")).scalars().all() == [
+            7200,
+            7200,
+        ]
+    engine.dispose()
+
+
+def _parsed(value: Any) -> datetime:
+    """A timestamp as a raw SQLite row gives it (text) or PostgreSQL's (a datetime)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value

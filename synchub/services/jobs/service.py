@@ -27,7 +27,7 @@ from synchub.services.jobs.queries import JobQueries
 from synchub.services.jobs.rules import JobRules
 from synchub.services.jobs.views import changes, job_view, muted
 from synchub.services.masks import job_event, plain_env
-from synchub.store import audit
+from synchub.store import audit, job_summary
 from synchub.store import chains as chain_store
 from synchub.store import jobs as store
 from synchub.store import runs as run_store
@@ -64,6 +64,7 @@ class JobService(JobQueries):
             )
             session.add(row)
             session.flush()
+            job_summary.refine_stale_bounds(session, now, [row.id])
             store.set_remotes(session, row.id, self._remotes_used(row))
             chain_store.set_links(session, row.id, links or [])
             view = job_view(row, now)
@@ -101,6 +102,9 @@ class JobService(JobQueries):
                     raise _Unchanged
                 if schedule_changed or not row.enabled:
                     run_store.withdraw_ahead(session, row.id, now=now)
+                if schedule_changed:  # its summary's staleness bound went back to an hour
+                    session.flush()
+                    job_summary.refine_stale_bounds(session, now, [row.id])
                 if "windows" in changed or "windows_tz" in changed:
                     window_store.rewait(session, row, now=now)
                 row.updated_at = now

@@ -5,7 +5,7 @@ failed) of the alert's messages that pruning deleted from the outbox, so that th
 counter made of them never goes down. 0 for existing alerts: nothing was pruned.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-06 22:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -910,7 +910,8 @@ def test_0023_sums_up_each_jobs_runs_from_its_history_and_goes_back(blank_url: s
     command.upgrade(alembic_config(engine), "0023")  # the migration alone
 
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0023") == []
         rows = conn.execute(
             text(
                 "SELECT job_id, last_id, last_state, success_id, failing_id, stale_min_s"

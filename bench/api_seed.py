@@ -1,5 +1,8 @@
-"""A large, realistic history for the API benchmark, bulk-inserted with SQLAlchemy Core
-into the real schema (made by synchub's own migrations).
+"""A large, realistic history for the API and console benchmarks, bulk-inserted into the
+real schema (made by synchub's own migrations): the jobs with SQLAlchemy Core, the runs
+as tuples made on the fly, by `executemany` in one transaction on SQLite (no rollback
+journal: the database is new, thrown away if seeding fails) and by COPY on PostgreSQL.
+Whatever triggers the schema has fire for every row, as for the runner's own writes.
 
 Jobs: 80 % daily cron, 10 % every 6 h, 5 % weekly cron, 5 % manual-only; three time
 zones; 10 % of the scheduled ones disabled; a few tags and two queues. Every enabled
@@ -347,7 +350,7 @@ def _columns() -> str:
 
 def _insert_runs_sqlite(engine: Engine, rows: Iterator[tuple[Any, ...]]) -> None:
     """One transaction on a connection of its own, with no rollback journal: the
-    database is new and thrown away if this fails, so nothing is lost to a crash."""
+    database is new and thrown away if this fails, so a crash loses nothing."""
     path = engine.url.database
     assert path, "an in-memory database cannot be seeded from another connection"
     engine.dispose()  # leaving journal mode WAL needs the only connection

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, select, text, update
 
 from bench import api_seed, seed_cache
 from synchub.store.db import make_engine
@@ -93,6 +93,9 @@ def test_an_old_copy_is_moved_to_the_present(db_url: str) -> None:
         seeded = api_seed.seed(engine, JOBS, RUNS)
         times = select(RUNS_TABLE.c.created_at, RUNS_TABLE.c.finished_at).order_by(RunRow.id)
         with engine.begin() as conn:
+            # A fraction that SQLite's date arithmetic would round up to the next second
+            end = datetime(2026, 1, 1, 23, 59, 59, 999700, tzinfo=UTC)
+            conn.execute(update(RunRow).where(RunRow.id == 1).values(created_at=end))
             before = conn.execute(times).all()
             # As if seeded two days ago: every time two days earlier.
             for table in (cast(Table, JobRow.__table__), RUNS_TABLE):

@@ -28,8 +28,8 @@ is small beside it); last (the streams' runs still running), once more counting 
 SQL statements it makes.
 
 The CPU the rest of the machine used meanwhile is recorded for each part (the
-rounds, the browser, the streams; bench/common.py's CpuWatch, the server's own CPU
-left out), beside the load average.
+rounds, in-process, the browser, the streams; bench/common.py's CpuWatch, the
+server's own CPU left out), beside the load average.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def _sidecar(name: str) -> Path:
 def _seeded(engine: Engine, jobs: int, runs: int) -> dict[str, Any]:
     upgrade(engine)
     seeded = api_seed.seed(engine, jobs, runs)
-    return {**asdict(seeded), "at": seeded.at.isoformat(), "made": time.time()}
+    return {**asdict(seeded), "at": seeded.at.isoformat()}
 
 
 # -- SQLite ------------------------------------------------------------------------------

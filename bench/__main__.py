@@ -6,7 +6,8 @@
 `--client auto|wrk|httpx` (the readers of its loaded scenarios; auto: wrk when installed).
 `prune` takes `--runs N` (runs seeded; default 1,000,000) and `--db`.
 `pages` (the console's pages over 10,000 jobs and 1,000,000 runs; `--quick`: 1,000 and
-50,000) takes `--db`.
+50,000) takes `--db` and `--reseed` (seed anew: the seeded database is otherwise kept
+between runs under SYNCHUB_BENCH_CACHE, default ~/.cache/synchub-bench).
 `celery` takes `--runs N`, `--reps N`, `--latency-s N` and `--broker redis|rabbitmq`
 (repeatable) to shorten a run, or `--memory-only` (the workers' idle memory, before and
 after a few warm-up runs: ≈ 1 min); its report records what was used.
@@ -92,6 +93,11 @@ def main() -> None:
         "else httpx with a note)",
     )
     parser.add_argument(
+        "--reseed",
+        action="store_true",
+        help="pages: seed the database anew instead of copying the cached one",
+    )
+    parser.add_argument(
         "--runs", type=int, help="celery: runs or tasks per throughput trial; prune: runs seeded"
     )
     parser.add_argument("--reps", type=int, help="celery: throughput trials per system")
@@ -130,7 +136,7 @@ def main() -> None:
                 client=args.client,
             )
         elif name == "pages":
-            report = pages.run(args.quick, databases=tuple(args.db or ()))
+            report = pages.run(args.quick, databases=tuple(args.db or ()), reseed=args.reseed)
         elif name == "prune":
             report = prune.run(args.quick, runs=args.runs, databases=tuple(args.db or ()))
         elif name == "celery":

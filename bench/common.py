@@ -104,17 +104,35 @@ def _meminfo_kib(key: str) -> int:
 
 class CpuWatch:
     """CPU time the rest of the machine used while the benchmark ran: busy time from
-    /proc/stat minus this process's own and its reaped children's. A benchmark that
-    shared the machine with a busy neighbour says so instead of passing off noise."""
+    /proc/stat minus this process's own and its reaped children's, and that of
+    `server` (a child still running, e.g. `serve`) and its descendants. A benchmark
+    that shared the machine with a busy neighbour says so instead of passing off
+    noise."""
 
-    def __init__(self) -> None:
-        self._start = time.perf_counter(), _machine_busy_s(), _own_cpu_s()
+    def __init__(self, server: int | None = None) -> None:
+        self._server = server
+        self._start = time.perf_counter(), _machine_busy_s(), self._ours()
+
+    def _ours(self) -> float:
+        if self._server is None:
+            return _own_cpu_s()
+        return _own_cpu_s() + sum(
+            _cpu_or_zero(p) for p in [self._server, *descendants(self._server)]
+        )
 
     def others(self) -> dict[str, float]:
-        wall, busy, own = self._start
+        wall, busy, ours = self._start
         wall = time.perf_counter() - wall
-        cpu_s = max(0.0, (_machine_busy_s() - busy) - (_own_cpu_s() - own))
-        return {"cpu_s": cpu_s, "share": cpu_s / (wall * len(os.sched_getaffinity(0)))}
+        cpu_s = max(0.0, (_machine_busy_s() - busy) - (self._ours() - ours))
+        return {"cpu_s": cpu_s, "share": cpu_s / (wall * len(os.sched_getaffinity(0))),
+                "loadavg_1m": os.getloadavg()[0]}  # fmt: skip
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except (OSError, ValueError):
+        return 0.0  # gone meanwhile
 
 
 def _machine_busy_s() -> float:

@@ -87,6 +87,11 @@ class RunnerSettings:
     #: the same job: `claims.take`). For a Celery worker, whose next message comes
     #: meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
+    #: How long such an end waits for this thread's next claim, which then writes it
+    #: in its own statement (one round trip and one commit for both), before the end
+    #: thread writes it alone. A busy worker's next message comes within milliseconds;
+    #: an idle worker's end is in this much later.
+    carry_wait_s: float = 0.05
     #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
     #: (`command`) fail without starting anything when it is off
     allow_programs: bool = False
@@ -123,7 +128,10 @@ class Runner:
         self._monitor_thread: threading.Thread | None = None
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
-        self._ends = Ends(sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind)
+        self._ends = Ends(
+            sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind,
+            carry_wait_s=settings.carry_wait_s,
+        )  # fmt: skip
 
     def execute(self, run_id: int, at: datetime | None = None) -> claims.Claim:
         """Claim run `run_id` and, when claimed, run it to its end in this thread.
@@ -154,18 +162,29 @@ class Runner:
 
     def _claim(self, run_id: int) -> claims.ClaimOutcome:
         """Claim the run; with it comes what running it needs. The end of this thread's
-        previous run may still be being written (`end_behind`): the claim waits for it
+        previous run may still be left behind (`end_behind`): the claim carries it,
+        committing both in one statement, or, when the end thread has it, waits for it
         only where it could change the outcome (`claims.take`)."""
         unended = self._ends.unended_job()
-        # A claim whose commit was lost with its connection may have gone through:
-        # then the second try finds the run running, reports it gone, and the run is
-        # reaped as lost and retried by policy. Never run twice, never left behind.
-        return again_if_disconnected(
-            lambda: claims.take(
-                self.sessions, run_id, worker=self.worker, clock=self.clock,
-                unended_job=unended, settle=self.wait_for_end,
-            )
-        )  # fmt: skip
+        end = self._ends.carry()
+        try:
+            # A claim whose commit was lost with its connection may have gone through:
+            # then the second try finds the run running, reports it gone, and the run
+            # is reaped as lost and retried by policy. Never run twice, never left
+            # behind. (A carried end is a conditional move: written once either way.)
+            outcome = again_if_disconnected(
+                lambda: claims.take(
+                    self.sessions, run_id, worker=self.worker, clock=self.clock,
+                    unended_job=unended, settle=self.wait_for_end, end=end,
+                )
+            )  # fmt: skip
+        except BaseException:
+            if end is not None:
+                self._ends.carried(end, written=False)
+            raise
+        if end is not None:
+            self._ends.carried(end, written=True)
+        return outcome
 
     def wait_for_end(self) -> None:
         """Wait until the end this thread left to the runner's end thread is written."""

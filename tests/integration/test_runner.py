@@ -491,6 +491,47 @@ def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
     assert [svc.runs.show(r).state for r in (first, other)] == ["succeeded"] * 2
 
 
+def test_an_end_whose_carrying_claim_failed_is_written_by_the_end_thread(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """The next claim carries the previous run's end in its statement; when that
+    statement fails, neither is in, and the end thread writes the end."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("ends are left behind on PostgreSQL only")
+    svc.engines["quiet"] = QuietKind()
+    svc.jobs.add("a", JobFields(kind="quiet", params={}))
+    svc.jobs.add("b", JobFields(kind="quiet", params={}))
+    runner = Runner(
+        svc.sessions, svc.engines, svc.remotes.configs, clock, "w",
+        # A bound, not a timing: the end waits for the next claim.
+        RunnerSettings(end_behind=True, carry_wait_s=60.0), job_env=svc.job_env,
+        hook_url=svc.hook_url,
+    )  # fmt: skip
+    (first,) = queued(svc, clock, "a", 1)
+    (other,) = queued(svc, clock, "b", 1)
+    broken: list[str] = []
+
+    def break_the_carrying_claim(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("WITH ended AS") and not broken:
+            broken.append(statement)
+            raise RuntimeError("the claim's statement failed")
+
+    event.listen(svc.db, "before_cursor_execute", break_the_carrying_claim)
+    try:
+        assert runner.execute(first) is claims.Claim.CLAIMED
+        with pytest.raises(RuntimeError):
+            runner.execute(other)
+        assert broken and svc.runs.show(other).state == "queued"
+        runner.wait_for_end()
+        # It should have written the end the failed claim carried.
+        assert svc.runs.show(first).state == "succeeded"
+        assert runner.execute(other) is claims.Claim.CLAIMED
+    finally:
+        event.remove(svc.db, "before_cursor_execute", break_the_carrying_claim)
+        runner.close()
+    assert svc.runs.show(other).state == "succeeded"
+
+
 def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock) -> None:
     """A run of a job that nothing follows: its claim, then its lines, files and end.
     Its hooks, windows and chains come with the claim, and its end looks for no job

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     keep_logs_days: int = Field(default=30, ge=1, le=3650)
     #: done file tasks of watched folders go after this many days
     keep_tasks_days: int = Field(default=30, ge=1, le=3650)
+    #: delivered alert messages go after this many days (the last failure or recovery
+    #: told of each job stays: it decides whether a recovery is told)
+    keep_alerts_days: int = Field(default=30, ge=1, le=3650)
     #: seconds between the scheduler leader's pruning passes; 0: no pruning in the
     #: background (`synchub runs prune` still works)
     prune_every: float = Field(default=600.0, ge=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,11 @@ class BufferedSink:
     tasks: TaskFeed | None = None  #: a watched folder's run: its file tasks follow it
     #: values scrubbed from every line and file error (core.redact.secret_list)
     secrets: list[str] = field(default_factory=list)
+    #: lines and files worth a write of their own before the runner's next tick
+    batch_rows: int = 500
+    #: called from the engine's thread when the buffer first holds `batch_rows`: a run
+    #: of many small files has its rows written while it works, not all after its end
+    on_full: Callable[[], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lines: list[log_store.LogLine] = field(default_factory=list)
     _drop: list[int] = field(default_factory=list)
@@ -38,6 +43,7 @@ class BufferedSink:
     #: what the last `flush` took, until its transaction is known to have committed
     _taken: _Batch | None = None
     _again: bool = False  #: lines were put back: some may be stored already
+    _full: bool = False  #: `on_full` was called since the last flush
     last_progress: Progress | None = None
 
     def log(self, level: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
@@ -52,6 +58,9 @@ class BufferedSink:
                 kept = [line for line in self._lines if line[0] not in gone]
                 self._drop.extend(gone - {line[0] for line in self._lines})
                 self._lines = kept
+            full = self._filled()
+        if full and self.on_full is not None:
+            self.on_full()
 
     def progress(self, snapshot: Progress) -> None:
         with self._lock:
@@ -67,6 +76,23 @@ class BufferedSink:
                 self._files.append(
                     (change.path, change.action.value, change.size, error, at, change.kept_at)
                 )
+            full = self._filled()
+        if full and self.on_full is not None:
+            self.on_full()
+
+    def _filled(self) -> bool:
+        """True the first time since the last flush the buffer holds `batch_rows` (the
+        caller holds the lock)."""
+        if self._full or len(self._lines) + len(self._files) < self.batch_rows:
+            return False
+        self._full = True
+        return True
+
+    def full(self) -> bool:
+        """True when the buffer filled a batch since the last flush, and that flush
+        did not fail (what it took waits for the next tick)."""
+        with self._lock:
+            return self._full and not self._again
 
     def empty(self) -> bool:
         """True when `flush` would write nothing: no lines, files, progress or counts
@@ -94,6 +120,7 @@ class BufferedSink:
             progress, self._progress = self._progress, None
             self._taken = _Batch(lines, drop, files, progress)
             again, self._again = self._again, False
+            self._full = False
             dropped_files = max(0, self._files_seen - self.file_cap)
             dropped_lines, dropped_bytes = self.cap.dropped_lines, self.cap.dropped_bytes
         log_store.append(
@@ -118,6 +145,7 @@ class BufferedSink:
             if taken is None:
                 return
             self._again = True
+            self._full = True  # written at the next tick, not at the next row
             gone = set(self._drop)
             self._lines = [line for line in taken.lines if line[0] not in gone] + self._lines
             self._drop = taken.drop + self._drop

@@ -155,12 +155,13 @@ class Node:
         if not leading():
             return None
         pruned = self.svc.retention.prune(keep_going=leading, pause=self.stop_event.wait)
-        if pruned.runs or pruned.logs_of_runs or pruned.tasks:
+        if pruned.runs or pruned.logs_of_runs or pruned.tasks or pruned.alert_messages:
             log.info(
-                "pruned %s run(s), the logs of %s, %s file task(s)",
+                "pruned %s run(s), the logs of %s, %s file task(s), %s alert message(s)",
                 pruned.runs,
                 pruned.logs_of_runs,
                 pruned.tasks,
+                pruned.alert_messages,
                 extra={"action": "prune"},
             )
         return pruned

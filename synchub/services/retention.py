@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.retention import DAY_S, KeepRuns, Retention, removable_ids
+from synchub.store import alerts as alert_store
 from synchub.store import retention as store
 from synchub.store.db import reading, transaction
 from synchub.store.retention import Group, Looked
@@ -48,6 +49,7 @@ class Pruned:
     report_rows: int = 0  #: change-report rows deleted
     logs_of_runs: int = 0  #: kept runs whose logs and change report went
     tasks: int = 0  #: done file tasks deleted
+    alert_messages: int = 0  #: delivered alert messages deleted from the outbox
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,8 +119,9 @@ class RetentionService:
         keep_going: Callable[[], bool] = lambda: True,
         pause: Callable[[float], object] = time.sleep,
     ) -> Pruned:
-        """One pass over every job (or `job`): runs, then logs, then file tasks.
-        Stops between two writes once `keep_going()` is false (the lead was lost)."""
+        """One pass over every job (or `job`): runs, then logs, then file tasks and
+        delivered alert messages. Stops between two writes once `keep_going()` is
+        false (the lead was lost)."""
         pruned = Pruned(dry_run=dry_run)
         pace = _Pace(pause)
         store.analyze_unknown(self.svc.db)
@@ -133,7 +136,9 @@ class RetentionService:
             self._logs(group, kept, pruned, pace, keep_going, skip=gone)
         if job is None and keep_going():
             self._tasks(pruned, pace, keep_going)
-        if not dry_run and pruned.runs + pruned.logs_of_runs + pruned.tasks:
+        if job is None and keep_going():
+            self._alert_messages(pruned, pace, keep_going)
+        if not dry_run and pruned.runs + pruned.logs_of_runs + pruned.tasks + pruned.alert_messages:
             self._give_back_space(keep_going)
         return pruned
 
@@ -277,6 +282,19 @@ class RetentionService:
             with pace.step() as rows, transaction(self.svc.sessions) as session:
                 went = store.delete_tasks(session, before, rows)
             pruned.tasks += went
+            if went < rows:
+                return
+
+    def _alert_messages(self, pruned: Pruned, pace: _Pace, keep_going: Callable[[], bool]) -> None:
+        before = self.svc.clock.now() - timedelta(days=self.svc.settings.keep_alerts_days)
+        if pruned.dry_run:
+            with reading(self.svc.sessions) as session:
+                pruned.alert_messages = alert_store.count_prunable(session, before)
+            return
+        while keep_going():
+            with pace.step() as rows, transaction(self.svc.sessions) as session:
+                went = alert_store.prune_delivered(session, before, rows)
+            pruned.alert_messages += went
             if went < rows:
                 return
 

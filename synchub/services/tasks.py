@@ -4,7 +4,7 @@ dashboard. See synchub.core.tasks for their life."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -13,15 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from synchub.core.clock import iso
-from synchub.core.errors import TaskBusy, TaskNotFound
+from synchub.core.errors import InvalidInput, TaskBusy, TaskNotFound
+from synchub.core.names import is_name
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
+from synchub.services.jobs.views import job_view
+from synchub.store import chains as chain_store
 from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as store
 from synchub.store.db import reading, transaction
-from synchub.store.tables import FileTaskRow
+from synchub.store.tables import FileTaskRow, JobRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
@@ -83,6 +86,15 @@ class WatchedFolder:
     files_sent: int  #: by its runs, ever: deleting tasks does not lower it
     running: bool  #: a run of it runs now
     last_run_at: str | None  #: when its last run ended (ISO 8601)
+
+
+@dataclass(frozen=True)
+class FolderPage:
+    """A page of the watched folders."""
+
+    folders: list[WatchedFolder]  #: by name
+    more: bool  #: another page follows
+    total: int  #: watched folders in all
 
 
 @dataclass(frozen=True)
@@ -163,20 +175,37 @@ class TaskService:
 
     def folders(self) -> builtins.list[WatchedFolder]:
         """The watched-folder jobs, oldest first, each with what its runs did."""
-        views = self.svc.jobs.watched()
         with reading(self.svc.sessions) as session:
-            ids = [v.id for v in views]
-            sent = store.sent_by_job(session)
-            running = run_store.running_job_ids(session)
-            last = job_runs.last_finished(session, ids)
+            return self._folders(session, job_store.watched(session, enabled_only=False))
+
+    def folder_page(self, *, after: str | None = None, limit: int = 50) -> FolderPage:
+        """At most `limit` watched folders by name, after the name `after` (the last
+        of the previous page), and how many there are in all. InvalidInput for an
+        `after` that is no job's name, or a limit outside 1 to 1000."""
+        if after is not None and not is_name(after):
+            raise InvalidInput("Bad after: pass back the last folder name of a page")
+        if limit < 1 or limit > 1000:
+            raise InvalidInput("Bad limit: use a number from 1 to 1000")
+        with reading(self.svc.sessions) as session:
+            # One row more than asked says whether another page follows.
+            rows = store.folders(session, after_name=after, limit=limit + 1)
+            shown = self._folders(session, rows[:limit])
+            return FolderPage(shown, len(rows) > limit, store.folder_count(session))
+
+    def _folders(self, session: Session, rows: Sequence[JobRow]) -> builtins.list[WatchedFolder]:
+        """`rows`' folders, in the same few statements however many there are."""
+        now = self.svc.clock.now()
+        links = chain_store.all_links(session)
+        running = run_store.running_job_ids(session)
+        last = job_runs.last_finished(session, [row.id for row in rows])
         return [
             WatchedFolder(
-                job=view,
-                files_sent=sent.get(view.id, 0),
-                running=view.id in running,
-                last_run_at=iso(last.get(view.id)),
+                job=job_view(row, now, links),
+                files_sent=row.files_sent,
+                running=row.id in running,
+                last_run_at=iso(last.get(row.id)),
             )
-            for view in views
+            for row in rows
         ]
 
     def files_sent(self) -> int:

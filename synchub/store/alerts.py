@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from synchub.core.alerts import AlertEvent
@@ -155,14 +156,67 @@ def anything_to_do(session: Session, now: datetime) -> bool:
 
 
 def delivery_counts(session: Session) -> tuple[int, int]:
-    """Delivery attempts so far: (delivered, failed)."""
+    """Delivery attempts so far: (delivered, failed), those of pruned messages too."""
     sent, attempts = session.execute(
         select(
             func.count(AlertMessageRow.sent_at),
             func.coalesce(func.sum(AlertMessageRow.attempts), 0),
         )
     ).one()
-    return int(sent), int(attempts) - int(sent)
+    pruned_sent, pruned_failed = session.execute(
+        select(
+            func.coalesce(func.sum(AlertRow.pruned_delivered), 0),
+            func.coalesce(func.sum(AlertRow.pruned_failed), 0),
+        )
+    ).one()
+    return int(sent) + int(pruned_sent), int(attempts) - int(sent) + int(pruned_failed)
+
+
+def _prunable(before: datetime) -> Select[Any]:
+    """Messages delivered before `before`, but the last failure or recovery each alert
+    queued for each job: `failure_told` reads it. What waits is never prunable."""
+    told = aliased(AlertMessageRow)
+    last_told = (
+        select(func.max(told.id))
+        .where(told.event.in_(TOLD_STATES))
+        .group_by(told.alert_id, told.job_name)
+    )
+    return select(AlertMessageRow.id).where(
+        AlertMessageRow.sent_at.is_not(None),
+        AlertMessageRow.sent_at < before,
+        AlertMessageRow.id.not_in(last_told),
+    )
+
+
+def count_prunable(session: Session, before: datetime) -> int:
+    """How many messages `prune_delivered` would delete."""
+    return int(session.scalar(select(func.count()).select_from(_prunable(before).subquery())) or 0)
+
+
+def prune_delivered(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to `limit` prunable messages (see `_prunable`), their delivery
+    attempts added to their alerts' pruned counts; return how many went."""
+    some = _prunable(before).limit(limit)
+    gone = session.execute(
+        delete(AlertMessageRow)
+        .where(AlertMessageRow.id.in_(some))
+        .returning(AlertMessageRow.alert_id, AlertMessageRow.attempts),
+        execution_options={"synchronize_session": False},
+    ).all()
+    by_alert: dict[int, list[int]] = {}
+    for alert_id, attempts in gone:
+        by_alert.setdefault(alert_id, []).append(attempts)
+    for alert_id, tries in sorted(by_alert.items()):
+        # Each was delivered once, by its last attempt; the ones before it failed.
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id)
+            .values(
+                pruned_delivered=AlertRow.pruned_delivered + len(tries),
+                pruned_failed=AlertRow.pruned_failed + sum(max(0, n - 1) for n in tries),
+            )
+        )
+    return len(gone)
 
 
 def scheduled_jobs(session: Session) -> list[JobRow]:

@@ -17,13 +17,14 @@ Each path returns, with a claimed run, all the runner reads of its job (its hook
 windows and whether a job runs after it, `RunExtras`): a run starts without a read
 of its own.
 
-`take` is the claim as a worker makes it, choosing the path.
+`take` is the claim as a worker makes it, choosing the path; `take_many` claims
+many runs as `take` would, together (the runs due at one instant).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -160,6 +161,36 @@ def _in_one(
                 conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job, end=end
             )
         return claim_in_one(conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job)
+
+
+def take_many(
+    sessions: sessionmaker[Session], run_ids: Sequence[int], *, worker: str, clock: Clock
+) -> list[ClaimOutcome]:
+    """Claim many runs as `take` claims each, in one transaction: on PostgreSQL one
+    statement calling the function for each run (a limited remote's run is then
+    claimed by `take`), on SQLite the statements of every run under one write lock.
+    The outcomes in the order of `run_ids` (a run given twice: claimed, then gone).
+
+    For runs due at the same instant: one statement and one commit where each
+    claim would make its own. It claims all or, failing, nothing: on PostgreSQL it
+    fails rather than wait longer than `LOCK_WAIT_MS` for one job's lock (held by
+    an edit, or by a claim elsewhere), which each run claimed alone would wait for
+    without holding up the others."""
+    now = clock.now()
+    with transaction(sessions) as session:
+        if not is_postgresql(sessions):
+            return [claim_with_statements(session, r, worker=worker, now=now) for r in run_ids]
+        conn = session.connection()
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
+        rows = conn.exec_driver_sql(
+            _CLAIM_MANY, {"run_ids": list(run_ids), "worker": worker, "now": now}
+        ).all()
+    answers = {n: _answer(run_ids[n - 1], now, row) for n, *row in rows}
+    return [
+        done if isinstance(done := answers[n], tuple)
+        else take(sessions, run_id, worker=worker, clock=clock)
+        for n, run_id in enumerate(run_ids, 1)
+    ]  # fmt: skip
 
 
 def claim(session: Session, run_id: int, *, worker: str, now: datetime) -> Claim:
@@ -302,6 +333,21 @@ def claim_with_statements(
 _CLAIM_IN_ONE = f"SELECT * FROM {FUNCTION}(%(run_id)s, %(worker)s, %(now)s, %(unended_job)s)"
 
 
+#: The longest `take_many` waits for one job's lock on PostgreSQL, in ms.
+LOCK_WAIT_MS = 100
+#: `take_many`'s statement. The runs' jobs are locked in the order of their ids (the
+#: subquery's ORDER BY keeps it: it is never merged into the outer query), so two
+#: processes' batches never wait for each other's locks in a circle.
+_CLAIM_MANY = f"""
+SELECT r.n, c.*
+  FROM (SELECT ids.id, ids.n
+          FROM unnest(%(run_ids)s::bigint[]) WITH ORDINALITY AS ids (id, n)
+          LEFT JOIN runs ON runs.id = ids.id
+         ORDER BY runs.job_id, ids.n) AS r
+ CROSS JOIN LATERAL {FUNCTION}(r.id, %(worker)s, %(now)s, NULL) AS c
+"""
+
+
 def claim_in_one(
     conn: Connection, run_id: int, *, worker: str, now: datetime, unended_job: int | None = None
 ) -> ClaimOutcome | Literal["wait"] | None:
@@ -318,7 +364,7 @@ def claim_in_one(
         _CLAIM_IN_ONE,
         {"run_id": run_id, "worker": worker, "now": now, "unended_job": unended_job},
     ).one()
-    return _answer(row, run_id, now)
+    return _answer(run_id, now, row)
 
 
 #: The function's columns, in its order.
@@ -349,7 +395,7 @@ def claim_after_end(
         {"end_id": end.run_id, "claim_run_id": run_id, "claim_worker": worker,
          "claim_now": now, "claim_unended_job": unended_job, **params},
     ).one()  # fmt: skip
-    return _answer(row, run_id, now)
+    return _answer(run_id, now, row)
 
 
 @functools.cache
@@ -371,8 +417,8 @@ def _claim_after_end(target: str, columns: tuple[str, ...]) -> Select[Any]:
     return select(claimed).add_cte(ended)
 
 
-def _answer(row: Any, run_id: int, now: datetime) -> ClaimOutcome | Literal["wait"] | None:
-    """What a row of the claim function says."""
+def _answer(run_id: int, now: datetime, row: Any) -> ClaimOutcome | Literal["wait"] | None:
+    """The function's row as `claim_in_one` returns it."""
     (outcome, attempt, only_path, first_run, job_id, job_name, kind, params, timeout_s, watch,
      dry_run, allow_deletes, resync, hooks, followed, windows, windows_tz,
      trigger) = row  # fmt: skip

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from synchub.store.tables import Base, RunFileRow, RunLogRow, RunRow
+from synchub.store.tables import Base, RunFileRow, RunLogRow, RunRow, UtcDateTime
 
 # Rows go in as the driver's own executemany of tuples (`_insert`): the ORM's bulk
 # insert, and even Core's, spend more per row than the database does (a run of many
@@ -138,10 +138,36 @@ def _prepare(
            f"VALUES ({', '.join([marker] * len(columns))})")  # fmt: skip
     processors = []
     for i, name in enumerate(columns):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        column_type = table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(column_type, UtcDateTime) and _same_text(process, _sqlite_text):
+            process = _sqlite_text
         if process is not None:
             processors.append((i, process))
     return sql, tuple(processors)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """A UtcDateTime as SQLite stores it, as its own processors would write it
+    (zone to UTC, then SQLAlchemy's text), at a fraction of their cost: a run of many
+    small files has two of these per file."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]  # less its "+00:00"
+
+
+#: what `_sqlite_text` must write as the column's own processors do
+_SAMPLES = (datetime(2026, 1, 2, 3, 4, 5, 6, UTC), datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def _same_text(process: Callable[[Any], Any] | None, fast: Callable[[Any], Any]) -> bool:
+    """True when `process` (a column's processors on one database) writes the text
+    `fast` does: only SQLite's, and only while SQLAlchemy keeps its format."""
+    if process is None:
+        return False
+    return all(process(sample) == fast(sample) for sample in _SAMPLES)
 
 
 def _processed(row: tuple[Any, ...], processors: Processors) -> tuple[Any, ...]:

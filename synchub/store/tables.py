@@ -392,6 +392,10 @@ class AlertRow(Base):
     digest_sent_for: Mapped[datetime | None]
     last_result: Mapped[str | None] = mapped_column(Text)
     last_sent_at: Mapped[datetime | None]
+    #: delivery attempts of its messages that pruning took from the outbox, by
+    #: result: what they add to the synchub_alerts_sent counter, which never goes down
+    pruned_delivered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pruned_failed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -360,6 +360,22 @@ def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
     return {s: int(n) for s, n in session.execute(query)}
 
 
+def folders(session: Session, *, after_name: str | None, limit: int) -> list[JobRow]:
+    """A page of the watched-folder jobs, enabled or not: at most `limit`, by name,
+    after the name `after_name` (the last of the previous page). The unique index on
+    the name serves the order and the cursor, so a deep page costs what the first does."""
+    query = select(JobRow).where(JobRow.watch.is_(True))
+    if after_name is not None:
+        query = query.where(JobRow.name > after_name)
+    return list(session.scalars(query.order_by(JobRow.name).limit(limit)))
+
+
+def folder_count(session: Session) -> int:
+    """How many watched-folder jobs there are, enabled or not."""
+    counted = select(func.count()).select_from(JobRow).where(JobRow.watch.is_(True))
+    return int(session.scalar(counted) or 0)
+
+
 def sent_by_job(session: Session) -> dict[int, int]:
     """How many files each watched job has sent, deleted tasks included."""
     rows = session.execute(select(JobRow.id, JobRow.files_sent).where(JobRow.watch.is_(True)))

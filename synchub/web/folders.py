@@ -4,6 +4,7 @@ does). The rules stay in TaskService: a busy task is refused there (409)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from synchub.core.errors import InvalidInput
 from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.services import Services
-from synchub.services.tasks import TaskView, WatchedFolder
+from synchub.services.tasks import FolderPage, TaskView
 from synchub.services.tokens import Role
 from synchub.web import console, live
 from synchub.web.console import Templates, Visit, redirect, writer
@@ -37,17 +38,16 @@ def router(templates: Templates) -> APIRouter:
         job: str = "",
         state: str = "",
         before: int | None = None,
+        after: str = "",
     ) -> HTMLResponse:
-        shown = _shown(visit.svc, job, state, before)
+        at = Place(job, state, before, after)
+        shown = _shown(visit.svc, at)
         return templates.page(
             request,
             "folders.html",
             **shown.context(),
             states=STATES,
-            query=urlencode(
-                {k: v for k, v in (("job", job), ("state", state), ("before", before)) if v}
-                | {"seen": shown.key()}
-            ),
+            query=urlencode(at.params() | {"seen": shown.key()}),
         )
 
     @folders.get("/folders/events")
@@ -57,22 +57,24 @@ def router(templates: Templates) -> APIRouter:
         job: str = "",
         state: str = "",
         before: int | None = None,
+        after: str = "",
         seen: str = "",
     ) -> StreamingResponse:
         """The page's folders and tasks again whenever one of them changes (a file's
-        state, its bytes in flight): the same filters, the same page. `seen` is what
+        state, its bytes in flight): the same filters, the same pages. `seen` is what
         the page showed (Shown.key), so a change made since it was drawn is sent."""
+        at = Place(job, state, before, after)
         _state(state)  # a bad filter in words now, rather than an empty stream
         svc, last = console.services(request), [seen]
 
         def look() -> list[tuple[str, str]]:
-            shown = _shown(svc, job, state, before)
+            shown = _shown(svc, at)
             if shown.key() == last[0]:
                 return []  # times said relative to now alone changed: nothing is sent
             last[0] = shown.key()
             context = {**shown.context(), "visit": request.state.visit, "now": svc.clock.now()}
             return [
-                ("folders", templates.render("_folder_rows.html", **context)),
+                ("folders", templates.render("_folder_rows.html", live=True, **context)),
                 ("tasks", templates.render("_task_rows.html", live=True, **context)),
             ]
 
@@ -99,25 +101,50 @@ def router(templates: Templates) -> APIRouter:
 
 
 @dataclass(frozen=True)
-class Shown:
-    """What the page shows: the folders, and a page of tasks with its filters."""
+class Place:
+    """Where the visitor is: the tasks' filters, and a page of folders and of tasks."""
 
-    folders: list[WatchedFolder]
+    job: str  #: tasks of this folder only ("" for all)
+    state: str  #: tasks in this state only ("" for all)
+    before: int | None  #: tasks older than this id (a later page of them)
+    after: str  #: folders named after this (a later page of them)
+
+    def params(self, **changed: Any) -> dict[str, Any]:
+        """The query string's values, those `changed` changed, empty ones left out."""
+        values = dataclasses.asdict(self) | changed
+        return {k: v for k, v in values.items() if v}
+
+    def link(self, **changed: Any) -> str:
+        """This page, with the filters kept and what `changed` says changed."""
+        query = urlencode(self.params(**changed))
+        return "/folders" + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the page shows: a page of folders, and a page of tasks with its filters."""
+
+    at: Place
+    folders: FolderPage
     tasks: list[TaskView]
     total: int
     more: bool
-    job: str
-    state: str
 
     def context(self) -> dict[str, Any]:
+        at, folders = self.at, self.folders
         return {
-            "folders": self.folders,
+            "folders": folders.folders,
+            "folder_total": folders.total,
+            "folders_first": at.link(after="") if at.after else None,
+            "folders_next": at.link(after=folders.folders[-1].job.name) if folders.more else None,
             "tasks": self.tasks,
             "total": self.total,
-            "more": self.more,
-            "job": self.job,
-            "state": self.state,
-            "back": _here(self.job, self.state),
+            "tasks_first": at.link(before=None) if at.before is not None else None,
+            "tasks_next": at.link(before=self.tasks[-1].id) if self.more else None,
+            "job": at.job,
+            "state": at.state,
+            "after": at.after,
+            "back": at.link(),
         }
 
     def key(self) -> str:
@@ -126,11 +153,12 @@ class Shown:
         return hashlib.sha256(seen).hexdigest()[:20]
 
 
-def _shown(svc: Services, job: str, state: str, before: int | None) -> Shown:
+def _shown(svc: Services, at: Place) -> Shown:
+    folders = svc.tasks.folder_page(after=at.after or None, limit=PAGE)
     tasks, total = svc.tasks.page(
-        job=job or None, state=_state(state), before_id=before, limit=PAGE + 1
+        job=at.job or None, state=_state(at.state), before_id=at.before, limit=PAGE + 1
     )
-    return Shown(svc.tasks.folders(), tasks[:PAGE], total, len(tasks) > PAGE, job, state)
+    return Shown(at, folders, tasks[:PAGE], total, len(tasks) > PAGE)
 
 
 def _state(text: str) -> TaskState | None:
@@ -140,9 +168,3 @@ def _state(text: str) -> TaskState | None:
         return TaskState(text)
     except ValueError:
         raise InvalidInput(f"Bad state {text[:40]!r}: one of {', '.join(STATES)}") from None
-
-
-def _here(job: str, state: str) -> str:
-    """This page with its filters, for a write to come back to."""
-    query = urlencode({k: v for k, v in (("job", job), ("state", state)) if v})
-    return "/folders" + (f"?{query}" if query else "")

@@ -6,6 +6,7 @@ on loopback. Every field the console reads is checked."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,6 +27,8 @@ from tests.support.harness import Harness
 
 #: What the console sends as `query` when no filter is set.
 EMPTY = "{}"
+#: A file time well in the past (seconds since the epoch).
+LONG_AGO = 1_600_000_000
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +44,26 @@ CONSOLE_TOKEN = "mock-token-123456"
 
 
 @pytest.fixture
-def console(api: Api, dav: Server, tmp_path: Path) -> Iterator[httpx.Client]:
+def dest(dav: Server, tmp_path: Path) -> Path:
+    """Where the test's `dav` remote keeps its files: a directory of its own on the
+    module's server. Both variants of a test (SQLite, PostgreSQL) send the same files
+    to the same paths; in a shared one, the second would find them there already, as
+    new as its own within rclone's one-second window, and send nothing."""
+    # Made through the server, whose listings the files on its disk may be ahead of.
+    made = httpx.request(
+        "MKCOL", f"http://127.0.0.1:{dav.port}/{tmp_path.name}", auth=(USER, PASSWORD)
+    )
+    assert made.status_code == 201, made.text
+    return dav.root / tmp_path.name
+
+
+@pytest.fixture
+def console(api: Api, dav: Server, dest: Path, tmp_path: Path) -> Iterator[httpx.Client]:
     """The console's client: its API_URL, its fixed token made as the docs say (an
     operator's, limited to /compat/rsh), `tmp_path` the browse root. The `dav` remote
-    is defined."""
-    options = {"url": f"http://127.0.0.1:{dav.port}", "vendor": "rclone", "user": USER,
-               "pass": PASSWORD}  # fmt: skip
+    is defined, over `dest`."""
+    options = {"url": f"http://127.0.0.1:{dav.port}/{dest.name}", "vendor": "rclone",
+               "user": USER, "pass": PASSWORD}  # fmt: skip
     api.svc.remotes.add("dav", "webdav", options)
     api.svc.settings.browse_roots = [tmp_path]
     api.svc.tokens.create("rsh-console", "operator", value=CONSOLE_TOKEN, scope="compat-rsh")
@@ -84,7 +101,7 @@ def iso(value: str | None) -> datetime:
 
 def test_a_local_folder_from_creation_to_uploaded_files(
     api: Api, console: httpx.Client, harness: Harness, watching: FolderWatch,
-    tmp_path: Path, dav: Server,
+    tmp_path: Path, dest: Path,
 ) -> None:  # fmt: skip
     src = tmp_path / "photos"
     src.mkdir()
@@ -135,7 +152,7 @@ def test_a_local_folder_from_creation_to_uploaded_files(
     api.clock.advance(SETTLE)
     (run_id,) = full_pass(harness)
     assert api.svc.runs.show(run_id).state == "succeeded"
-    assert (dav.root / "backup" / "photos" / "sub" / "c.jpg").read_bytes() == b"sub/c.jpg" * 100
+    assert (dest / "backup" / "photos" / "sub" / "c.jpg").read_bytes() == b"sub/c.jpg" * 100
 
     done = tasks(console, {"status": 3})
     assert done["total_items"] == 3
@@ -266,18 +283,22 @@ def add_folder(console: httpx.Client, name: str, path: Path) -> dict[str, Any]:
 
 def test_a_new_folder_uploads_what_is_there_at_once_and_uploaded_never_goes_down(
     api: Api, console: httpx.Client, harness: Harness, watching: FolderWatch,
-    tmp_path: Path, dav: Server,
+    tmp_path: Path, dest: Path,
 ) -> None:  # fmt: skip
     src = tmp_path / "scans"
     src.mkdir()
     (src / "one.pdf").write_bytes(b"1" * 100)
     (src / "two.pdf").write_bytes(b"2" * 200)
+    # Made long before the folder: were they at the destination already (a shared
+    # one), rclone would send nothing however fast the test ran, not now and then.
+    for old in src.iterdir():
+        os.utime(old, (LONG_AGO, LONG_AGO))
     add_folder(console, "scans", src)
     # It should send the files already there on the next pass: no change was seen,
     # and no clock advanced to a settle time or the rescan.
     (run_id,) = full_pass(harness)
     assert api.svc.runs.show(run_id).state == "succeeded"
-    assert (dav.root / "scans" / "two.pdf").read_bytes() == b"2" * 200
+    assert (dest / "scans" / "two.pdf").read_bytes() == b"2" * 200
     (folder,) = folders(console)["items"]
     assert (folder["uploadNum"], folder["status"]) == (2, 2)
     info = ok(console.get("/compat/rsh/info/"))

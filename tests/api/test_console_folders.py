@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from synchub.services.jobs.fields import JobFields
+from synchub.web.folders import PAGE
 from tests.api.conftest import ROLES, Api
 from tests.api.test_console import csrf_of, sign_in
 from tests.api.test_tasks_api import seen
@@ -154,3 +155,39 @@ def test_the_folders_page_follows_its_tasks_live(api: Api, inbox: dict[str, int]
     assert "<button" not in tasks and 'method="post"' not in tasks
     bad = viewer.get("/folders/events", params={"state": "sent"})
     assert bad.status_code == 422 and "Bad state" in bad.text
+
+
+def watch_many(api: Api, root: Path, names: list[str]) -> None:
+    """A watched folder for each name, all sending to one place."""
+    for name in names:
+        (root / name).mkdir()
+        params = {"source": str(root / name), "destination": str(root / "out")}
+        api.svc.jobs.add(name, JobFields(params=params, watch=True))
+
+
+def test_the_folders_page_pages_its_folders_and_keeps_the_filters(
+    api: Api, inbox: dict[str, int], tmp_path: Path
+) -> None:
+    names = [f"f{i:02}" for i in range(PAGE + 1)]
+    watch_many(api, tmp_path, names)
+    client = sign_in(api, "viewer")
+    first = client.get("/folders", params={"job": "inbox", "state": "pending"}).text
+    # It should show a page of folders by name, and say how many there are in all.
+    shown = re.findall(r'<tr data-job="([^"]+)"', first)
+    assert shown == names[:PAGE]
+    assert f'Folders (<span id="folder-total">{PAGE + 3}</span>)' in first
+    assert "First folders" not in first
+    # It should keep the tasks' filters on the next page of folders, and the reverse.
+    (more,) = re.findall(r'<a href="([^"]+)">More folders', first)
+    assert more == f"/folders?job=inbox&amp;state=pending&amp;after={names[PAGE - 1]}"
+    second = client.get(more.replace("&amp;", "&")).text
+    assert re.findall(r'<tr data-job="([^"]+)"', second) == [names[PAGE], "inbox", "lost"]
+    assert "More folders" not in second
+    assert len(re.findall(r'data-task-id="\d+" data-state="pending"', second)) == 3
+    assert '<a href="/folders?job=inbox&amp;state=pending">← First folders' in second
+    assert f'name="after" value="{names[PAGE - 1]}"' in second  # the filter form keeps it
+    stream = re.search(r'sse-connect="/folders/events\?([^"]+)"', second)
+    assert stream and f"after={names[PAGE - 1]}" in stream.group(1)
+    # It should say in words what is wrong with a cursor it did not make.
+    bad = client.get("/folders", params={"after": "no such name!"})
+    assert bad.status_code == 422 and "Bad after" in bad.text

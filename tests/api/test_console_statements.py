@@ -12,8 +12,10 @@ from synchub.services.jobs.fields import JobFields
 from synchub.store import claim as claims
 from synchub.store.claim import Claim
 from synchub.store.db import transaction
+from synchub.web.folders import PAGE
 from tests.api.conftest import Api
 from tests.api.test_console import sign_in
+from tests.api.test_console_folders import watch_many
 from tests.support.harness import Harness
 from tests.support.statements import statements
 
@@ -88,15 +90,10 @@ def test_the_job_list_and_the_runs_ask_as_much_for_many_rows_as_for_one(
 def test_the_folders_page_asks_as_much_for_many_folders_as_for_one(
     api: Api, tmp_path: Path
 ) -> None:
-    def watch(name: str) -> None:
-        (tmp_path / name).mkdir()
-        params = {"source": str(tmp_path / name), "destination": str(tmp_path / "out")}
-        api.svc.jobs.add(name, JobFields(params=params, watch=True))
-
     client = sign_in(api, "viewer")
-    watch("one")
+    watch_many(api, tmp_path, ["one"])
     few = asked(api, client, "/folders")
-    for name in ("two", "three", "four"):
-        watch(name)
+    watch_many(api, tmp_path, [f"f{i:02}" for i in range(PAGE + 1)])
     many = asked(api, client, "/folders")
+    assert client.get("/folders").text.count("<tr data-job=") == PAGE  # a page of them
     assert len(many) == len(few), "\n".join(many)

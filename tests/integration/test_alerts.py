@@ -331,3 +331,74 @@ def test_a_failure_silenced_by_a_mute_is_not_followed_by_a_recovery(
     ends(harness, svc, "nightly", "fail")
     ends(harness, svc, "nightly", "ok")
     assert receiver.titles() == ["synchub: nightly failed", "synchub: nightly recovered"]
+
+
+def outbox(svc: Services) -> list[tuple[str, str, bool]]:
+    """The outbox, oldest first: (job, event, delivered) per message."""
+    with reading(svc.sessions) as session:
+        rows = session.scalars(select(AlertMessageRow).order_by(AlertMessageRow.id))
+        return [(m.job_name, m.event, m.sent_at is not None) for m in rows]
+
+
+def no_pause(_: float) -> None:
+    pass
+
+
+def test_pruning_takes_old_delivered_messages_and_keeps_what_the_alerts_read(
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.jobs.add("weekly", JobFields(kind="scripted", params={"result": "ok"}, retries=0))
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    svc.alerts.add("pager", AlertFields(url=receiver.url, events=["failure"]))
+    for result in ("fail", "ok", "fail"):
+        ends(harness, svc, "nightly", result)
+    ends(harness, svc, "weekly", "fail")
+    receiver.up = False
+    ends(harness, svc, "weekly", "ok")  # a recovery that waits
+    counts = svc.alerts.delivery_counts()
+    assert (counts.delivered, counts.failed) == (7, 1)
+    with reading(svc.sessions) as session:
+        sent = list(
+            session.scalars(
+                select(AlertMessageRow.sent_at).where(AlertMessageRow.sent_at.is_not(None))
+            )
+        )
+        first, last = min(t for t in sent if t), max(t for t in sent if t)
+    keep = timedelta(days=svc.settings.keep_alerts_days)
+    clock.advance((first + keep - timedelta(seconds=1) - clock.now()).total_seconds())
+    # It should keep what was delivered within the setting's days.
+    assert svc.retention.prune(pause=no_pause).alert_messages == 0
+    clock.advance((last + keep + timedelta(seconds=1) - clock.now()).total_seconds())
+
+    assert svc.retention.prune(dry_run=True, pause=no_pause).alert_messages == 4
+    pruned = svc.retention.prune(pause=no_pause)
+
+    # It should delete the old delivered messages, but the last failure or recovery
+    # each alert told of each job (what decides a recovery), and what waits.
+    assert pruned.alert_messages == 4
+    assert outbox(svc) == [
+        ("nightly", "failure", True),  # ops: the last word on nightly
+        ("nightly", "failure", True),  # pager
+        ("weekly", "failure", True),  # pager: it tells no recovery
+        ("weekly", "recovery", False),  # ops: waiting
+    ]
+    # It should never lower the delivery counter.
+    after = svc.alerts.delivery_counts()
+    assert (after.delivered, after.failed) == (counts.delivered, counts.failed)
+    assert svc.retention.prune(pause=no_pause).alert_messages == 0
+
+
+def test_a_failure_told_long_ago_is_still_followed_by_one_recovery_after_pruning(
+    svc: Services, harness: Harness, receiver: Receiver, clock: FakeClock
+) -> None:
+    svc.alerts.add("ops", AlertFields(url=receiver.url))
+    for result in ("fail", "ok", "fail"):
+        ends(harness, svc, "nightly", result)
+    clock.advance(svc.settings.keep_alerts_days * 3 * 86400)
+    assert svc.retention.prune(pause=no_pause).alert_messages == 2
+    assert outbox(svc) == [("nightly", "failure", True)]
+
+    ends(harness, svc, "nightly", "ok")
+    ends(harness, svc, "nightly", "ok")
+
+    assert receiver.titles()[3:] == ["synchub: nightly recovered"]

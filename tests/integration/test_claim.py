@@ -1,6 +1,7 @@
 """The claim's scenarios, run against every path a claim takes: the statements (SQLite,
-and PostgreSQL's for a remote with a concurrency limit) and PostgreSQL's function
-(`synchub/store/sql/claim_v2.sql`), as a worker calls it (`claim.take`)."""
+and PostgreSQL's for a remote with a concurrency limit), PostgreSQL's function
+(`synchub/store/sql/claim_v2.sql`) as a worker calls it (`claim.take`), and the
+claim of many runs together (`claim.take_many`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from synchub.core.clock import FakeClock
 from synchub.core.runs import RunState, Trigger
@@ -21,19 +23,21 @@ from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store.claim import Claim
 from synchub.store.db import transaction
-from synchub.store.tables import RunRow
+from synchub.store.tables import JobRow, RunRow
 from tests.support.harness import Harness
 
 #: (run id) -> the claim's outcome, by one path, as worker "w".
 Claimer = Callable[[int], claims.ClaimOutcome]
 
 
-@pytest.fixture(params=["statements", "function"])
+@pytest.fixture(params=["statements", "function", "together"])
 def claim(request: pytest.FixtureRequest, svc: Services, clock: FakeClock, db_url: str) -> Claimer:
     if request.param == "function":
         if not db_url.startswith("postgresql"):
             pytest.skip("the claim function is PostgreSQL's; SQLite has the statements only")
         return lambda run_id: claims.take(svc.sessions, run_id, worker="w", clock=clock)
+    if request.param == "together":  # `take_many`, here of one run each time
+        return lambda run_id: claims.take_many(svc.sessions, [run_id], worker="w", clock=clock)[0]
 
     def with_statements(run_id: int) -> claims.ClaimOutcome:
         with transaction(svc.sessions) as session:
@@ -325,6 +329,76 @@ def test_the_function_waits_for_the_callers_unwritten_end_only_where_it_matters(
     assert in_one(first, "other")[0] is Claim.CLAIMED
     succeed(svc, clock, first)
     assert in_one(queued(svc, clock, "allow"), "allow")[0] is Claim.CLAIMED
+
+
+def test_runs_claimed_together_end_as_each_would_alone_in_their_order(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """One batch of every case: runs of one job by its overlap policy, a run gone, a
+    run given twice, and a remote's limit; each outcome as if claimed one by one."""
+    svc.remotes.add("nas", "local", {}, max_concurrency=1)
+    for overlap in ("queue", "skip", "allow"):
+        add(svc, overlap, overlap=overlap)
+    add(svc, "a", params={"remotes": ["nas"]})
+    add(svc, "b", params={"remotes": ["nas"]})
+    queue1, skip1, allow1, queue2, skip2, allow2 = (
+        queued(svc, clock, job) for job in ("queue", "skip", "allow") * 2
+    )
+    cancelled = queued(svc, clock, "allow")
+    svc.runs.cancel(cancelled)
+    a, b = queued(svc, clock, "a"), queued(svc, clock, "b")
+    batch = [queue2, queue1, skip1, skip2, allow1, allow2, cancelled, 10_000, a, b, a]
+
+    outcomes = claims.take_many(svc.sessions, batch, worker="w", clock=clock)
+
+    assert [o for o, _ in outcomes] == [
+        Claim.CLAIMED, Claim.BUSY, Claim.CLAIMED, Claim.SKIPPED, Claim.CLAIMED, Claim.CLAIMED,
+        Claim.GONE, Claim.GONE, Claim.CLAIMED, Claim.BUSY, Claim.GONE,
+    ]  # fmt: skip
+    assert [c.run_id for _, c in outcomes if c is not None] == [queue2, skip1, allow1, allow2, a]
+    states = {r: row(svc, r).state for r in (queue1, skip2, cancelled, b)}
+    assert states == {queue1: "pending", skip2: "skipped", cancelled: "cancelled", b: "pending"}
+
+
+def test_runs_claimed_together_cost_one_statement_on_postgresql_one_transaction_on_sqlite(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    for i in range(20):
+        add(svc, f"j{i}")
+    runs = [queued(svc, clock, f"j{i}") for i in range(20)]
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(svc.db, "before_cursor_execute", note)
+    try:
+        outcomes = claims.take_many(svc.sessions, runs, worker="w", clock=clock)
+    finally:
+        event.remove(svc.db, "before_cursor_execute", note)
+    assert [o for o, _ in outcomes] == [Claim.CLAIMED] * 20
+    if db_url.startswith("postgresql"):
+        assert len([s for s in seen if "synchub_claim" in s]) == 1
+        assert len(seen) == 2  # and its lock wait's bound
+    else:
+        assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+
+
+def test_runs_claimed_together_wait_for_a_job_locked_elsewhere_no_longer_than_a_bound(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """Rather than hold every run of the batch behind one job's lock, the batch fails
+    having claimed nothing (each run is then claimed alone)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one write lock: nothing to wait for one job alone")
+    add(svc, "locked")
+    add(svc, "free")
+    locked, free = queued(svc, clock, "locked"), queued(svc, clock, "free")
+    with transaction(svc.sessions) as session:
+        session.execute(select(JobRow.id).where(JobRow.name == "locked").with_for_update())
+        with pytest.raises(OperationalError, match="lock timeout"):
+            claims.take_many(svc.sessions, [free, locked], worker="w", clock=clock)
+    assert (row(svc, locked).state, row(svc, free).state) == ("queued", "queued")
 
 
 #: Each claim function's file as released. A migration creates the function from

@@ -181,6 +181,7 @@ ADDED_BY = {
     },
     "0019": {("alerts", "digest_at"), ("alerts", "digest_sent_for")},
     "0021": {("jobs", "windows"), ("jobs", "windows_tz")},
+    "0024": {("alerts", "pruned_delivered"), ("alerts", "pruned_failed")},
 }
 
 
@@ -776,6 +777,33 @@ def test_0019_adds_the_digest_settings_and_goes_back(blank_url: str) -> None:
     engine.dispose()
 
 
+def test_0024_counts_nothing_pruned_for_existing_alerts_and_goes_back(blank_url: str) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0022")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (name, url, url_hint, events, jobs, tags, after, "
+                "created_at, updated_at) VALUES ('ops', :url, 'json://…', '[]', '[]', '[]', 1, "
+                ":at, :at)"
+            ),
+            {"url": b"sealed", "at": datetime(2025, 6, 2, tzinfo=UTC)},
+        )
+
+    upgrade(engine, "0024")
+
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT pruned_delivered, pruned_failed FROM alerts")).all()
+        assert [tuple(r) for r in rows] == [(0, 0)]
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    command.downgrade(alembic_config(engine), "0022")
+    columns = {c["name"] for c in inspect(engine).get_columns("alerts")}
+    assert "pruned_delivered" not in columns and "digest_at" in columns
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
 def claim_function_text(engine: Engine, name: str) -> str | None:
     with engine.connect() as conn:
         found = conn.execute(text("SELECT prosrc FROM pg_proc WHERE proname = :n"), {"n": name})
@@ -828,7 +856,8 @@ def test_0021_adds_run_windows_and_goes_back(blank_url: str) -> None:
         # Every job as it was: no window, so it may run at any hour.
         found = {(json.dumps(json.loads(w) if isinstance(w, str) else w), tz) for w, tz in rows}
         assert found == {("[]", None)}
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0021") == []
     command.downgrade(alembic_config(engine), "0020")
     assert counts(engine) == (3, 1, 1)
     assert "windows" not in {c["name"] for c in inspect(engine).get_columns("jobs")}
@@ -848,7 +877,8 @@ def test_0022_creates_the_claim_function_v2_from_its_file_beside_v1(blank_url: s
     upgrade(engine, "0022")
 
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0022") == []
     assert counts(engine) == (3, 1, 1)
     if engine.dialect.name == "postgresql":
         # The workers of the previous version keep claiming with v1 meanwhile.

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 from synchub.core.clock import FakeClock
 from synchub.services import Services
 from synchub.services.jobs.fields import JobFields
 from synchub.store import logs as log_store
 from synchub.store.db import transaction
+from synchub.store.tables import RunFileRow, RunLogRow
 
 
 def test_lines_and_files_come_back_as_written(svc: Services, clock: FakeClock) -> None:
@@ -38,11 +41,15 @@ def test_lines_and_files_come_back_as_written(svc: Services, clock: FakeClock) -
             (r.path, r.action, r.size, r.error, r.at, r.kept_at)
             for r in log_store.files(session, run_id)
         ]
+        # stored as the database's own comparisons write a time (SQLite: its text)
+        at_seqs = session.scalars(select(RunLogRow.seq).where(RunLogRow.at == at)).all()
+        at_paths = session.scalars(select(RunFileRow.path).where(RunFileRow.at == paris)).all()
     assert lines == [(1, at, "info", "héllo ✓"), (2, at, "error", "x: boom")]
     assert files == [
         ("a/ü.bin", "copied", 123, None, at, None),
         ("b.txt", "failed", None, "no space", at, None),
         ("c.txt", "replaced", 2**40, None, at, ".versions/c.txt"),
     ]
+    assert sorted(at_seqs) == [1, 2] and sorted(at_paths) == ["a/ü.bin", "b.txt", "c.txt"]
     assert all(line[1].tzinfo is not None and line[1].utcoffset() == timedelta(0) for line in lines)
     assert at == datetime(2025, 6, 2, 9, 0, tzinfo=UTC)

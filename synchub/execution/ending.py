@@ -1,6 +1,7 @@
 """Writing a run's end: its last lines and files, its state and outcome, its retry and
 chained runs (`end_run`), through a database outage, and on PostgreSQL most often as
-one statement left to a thread of its own."""
+one statement left behind: carried by the next claim's statement, or written by a
+thread of its own when no claim comes soon."""
 
 from __future__ import annotations
 
@@ -23,17 +24,42 @@ from synchub.execution.patience import patiently
 from synchub.execution.sink import BufferedSink
 from synchub.execution.windows import SHUT
 from synchub.store import runs as run_store
+from synchub.store.claim import EndMove
 from synchub.store.db import again_if_disconnected, autocommit, is_postgresql, transaction
 from synchub.store.outage import is_outage
 
 log = logging.getLogger(__name__)
 
 
+class _Left:
+    """An end left behind: carried by one claim or written by the end thread, never
+    both (`take`)."""
+
+    def __init__(self, move: EndMove) -> None:
+        self.move = move
+        #: set when a claim carries it, or at close: the end thread waits no longer
+        self.wake = threading.Event()
+        self._lock = threading.Lock()
+        self._taken = False
+
+    def take(self) -> bool:
+        """True for the first taker alone."""
+        with self._lock:
+            taken, self._taken = self._taken, True
+            return not taken
+
+
 class Ends:
     """Writes the ends of one runner's runs."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Clock, *, lease_s: float, behind: bool
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        lease_s: float,
+        behind: bool,
+        carry_wait_s: float = 0.05,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -41,6 +67,12 @@ class Ends:
         self.lease_s = lease_s
         #: leave an end that is one statement to the end thread (see RunnerSettings)
         self.behind = behind
+        #: how long an end left behind waits for the next claim to carry it before the
+        #: end thread writes it alone (see RunnerSettings)
+        self.carry_wait_s = carry_wait_s
+        #: the ends left behind that no claim carried yet, woken at close
+        self._waiting: set[_Left] = set()
+        self._waiting_lock = threading.Lock()
         #: the thread that writes ends behind, made on first use
         self._ender: ThreadPoolExecutor | None = None
         #: per calling thread, `.last`: the end it left to that thread, if any, and
@@ -64,6 +96,7 @@ class Ends:
         it; `followed`: jobs may run after this one (False as its claim found none), so
         the end goes through `end_run`, which requests their runs."""
         values = self._values(state, outcome, sink, stopped=stopped, started_at=started_at)
+        finished_at = self.clock.now()
         # Most ends are one UPDATE (nothing buffered, no file tasks, no retry): on
         # PostgreSQL that is one statement in autocommit, without BEGIN and COMMIT.
         alone = (
@@ -82,7 +115,7 @@ class Ends:
                         run_id,
                         state,
                         expected=[RunState.RUNNING],
-                        finished_at=self.clock.now(),
+                        finished_at=finished_at,
                         **values,
                     )
                 return
@@ -106,7 +139,8 @@ class Ends:
                 raise
 
         if alone and self.behind:
-            self._leave(run_id, finish, job_id)
+            move = EndMove(run_id, job_id, state, {"finished_at": finished_at, **values})
+            self._leave(finish, move)
             return
         self._write(run_id, finish)
 
@@ -167,30 +201,67 @@ class Ends:
                 extra={"action": "end_failed"},
             )
 
-    def _leave(self, run_id: int, finish: Callable[[], None], job_id: int) -> None:
-        """Leave `finish` to the end thread. If this process dies before it is written,
-        the run is reaped as lost and retried by policy, as when it dies just before
-        writing it itself; a second delivery of its message finds it claimed."""
+    def _leave(self, finish: Callable[[], None], move: EndMove) -> None:
+        """Leave the end behind: the next claim of this thread carries it (`carry`)
+        or, when none comes within `carry_wait_s`, the end thread writes it. If this
+        process dies before it is in, the run is reaped as lost and retried by
+        policy, as when it dies just before writing it itself; a second delivery of
+        its message finds it claimed."""
+        self.wait()
+        left = _Left(move)
+        with self._waiting_lock:
+            self._waiting.add(left)
 
         def end() -> None:
-            try:
-                self._write(run_id, finish)
-            except Exception:
-                log.exception(
-                    "run %s: its end could not be written; it will be reaped as lost",
-                    run_id,
-                    extra={"action": "end_failed"},
-                )
+            left.wake.wait(self.carry_wait_s)
+            with self._waiting_lock:
+                self._waiting.discard(left)
+            if left.take():
+                self._write_logged(move.run_id, finish)
 
-        self.wait()
+        self._left.pending = left
+        self._left.finish = finish
+        self._submit(end, move.job_id)
+
+    def _submit(self, end: Callable[[], None], job_id: int) -> None:
         if self._ender is None:
             self._ender = ThreadPoolExecutor(1, thread_name_prefix="synchub-run-end")
         self._left.last = self._ender.submit(end)
         self._left.job = job_id
 
+    def _write_logged(self, run_id: int, finish: Callable[[], None]) -> None:
+        try:
+            self._write(run_id, finish)
+        except Exception:
+            log.exception(
+                "run %s: its end could not be written; it will be reaped as lost",
+                run_id,
+                extra={"action": "end_failed"},
+            )
+
+    def carry(self) -> EndMove | None:
+        """The end this thread left behind, for its next claim to write in the same
+        statement (`claims.take`); None when there is none or the end thread has it.
+        A claim that fails gives it back (`carried`)."""
+        left: _Left | None = getattr(self._left, "pending", None)
+        self._left.pending = None
+        if left is None or not left.take():
+            return None
+        left.wake.set()
+        return left.move
+
+    def carried(self, move: EndMove, *, written: bool) -> None:
+        """After the claim that carried `move`: nothing more when it was written;
+        otherwise (the claim failed) the end thread writes it."""
+        if written:
+            self._left.last = None  # nothing left for the end thread to write
+            return
+        finish: Callable[[], None] = self._left.finish
+        self._submit(lambda: self._write_logged(move.run_id, finish), move.job_id)
+
     def unended_job(self) -> int | None:
-        """The job of the run whose end this thread left to the end thread, while that
-        end is not written yet; None when there is no such end."""
+        """The job of the run whose end this thread left behind, while that end is not
+        written yet; None when there is no such end."""
         last: Future[None] | None = getattr(self._left, "last", None)
         if last is None or last.done():
             return None
@@ -198,14 +269,17 @@ class Ends:
         return job
 
     def wait(self) -> None:
-        """Wait until the end this thread left to the end thread is written."""
+        """Wait until the end this thread left behind is written (or carried)."""
         last: Future[None] | None = getattr(self._left, "last", None)
         if last is not None:
             self._left.last = None
             last.result()
 
     def close(self) -> None:
-        """Wait until every end left to the end thread is written (at process exit)."""
+        """Wait until every end left behind is written (at process exit)."""
+        with self._waiting_lock:
+            for left in self._waiting:
+                left.wake.set()
         ender, self._ender = self._ender, None
         if ender is not None:
             ender.shutdown(wait=True)

@@ -90,6 +90,11 @@ class RunnerSettings:
     #: the same job: `claims.take`). For a Celery worker, whose next message comes
     #: meanwhile (the message is acknowledged as `execute` returns).
     end_behind: bool = False
+    #: How long such an end waits for this thread's next claim, which then writes it
+    #: in its own statement (one round trip and one commit for both), before the end
+    #: thread writes it alone. A busy worker's next message comes within milliseconds;
+    #: an idle worker's end is in this much later.
+    carry_wait_s: float = 0.05
     #: SYNCHUB_ALLOW_COMMAND_JOBS of this process: runs of kinds that start programs
     #: (`command`) fail without starting anything when it is off
     allow_programs: bool = False
@@ -132,7 +137,10 @@ class Runner:
         self._batch_full = threading.Event()
         #: set by `stop_all(SHUTDOWN)`: runs waiting for their fire time stop waiting
         self._closing = threading.Event()
-        self._ends = Ends(sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind)
+        self._ends = Ends(
+            sessions, clock, lease_s=settings.run_lease_s, behind=settings.end_behind,
+            carry_wait_s=settings.carry_wait_s,
+        )  # fmt: skip
         self._groups = ClaimGroups(
             lambda run_ids: claims.take_many(sessions, run_ids, worker=worker, clock=clock),
             patience_s=settings.claim_patience_s,
@@ -168,8 +176,9 @@ class Runner:
     def _claim(self, run_id: int) -> claims.ClaimOutcome:
         """Claim the run; with it comes what running it needs. Runs this runner's
         threads claim at the same moment are claimed together (`ClaimGroups`). The end
-        of this thread's previous run may still be being written (`end_behind`): then
-        the claim is its own, and waits for that end only where it could change the
+        of this thread's previous run may still be left behind (`end_behind`): then
+        the claim is its own, carries that end, committing both in one statement, or,
+        when the end thread has it, waits for it only where it could change the
         outcome (`claims.take`)."""
         unended = self._ends.unended_job()
         if unended is None:
@@ -177,15 +186,25 @@ class Runner:
         return self._claim_alone(run_id, unended)
 
     def _claim_alone(self, run_id: int, unended: int | None) -> claims.ClaimOutcome:
-        # A claim whose commit was lost with its connection may have gone through:
-        # then the second try finds the run running, reports it gone, and the run is
-        # reaped as lost and retried by policy. Never run twice, never left behind.
-        return again_if_disconnected(
-            lambda: claims.take(
-                self.sessions, run_id, worker=self.worker, clock=self.clock,
-                unended_job=unended, settle=self.wait_for_end,
-            )
-        )  # fmt: skip
+        end = None if unended is None else self._ends.carry()
+        try:
+            # A claim whose commit was lost with its connection may have gone through:
+            # then the second try finds the run running, reports it gone, and the run
+            # is reaped as lost and retried by policy. Never run twice, never left
+            # behind. (A carried end is a conditional move: written once either way.)
+            outcome = again_if_disconnected(
+                lambda: claims.take(
+                    self.sessions, run_id, worker=self.worker, clock=self.clock,
+                    unended_job=unended, settle=self.wait_for_end, end=end,
+                )
+            )  # fmt: skip
+        except BaseException:
+            if end is not None:
+                self._ends.carried(end, written=False)
+            raise
+        if end is not None:
+            self._ends.carried(end, written=True)
+        return outcome
 
     def wait_for_end(self) -> None:
         """Wait until the end this thread left to the runner's end thread is written."""

@@ -23,14 +23,15 @@ many runs as `take` would, together (the runs due at one instant).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from synchub.core.clock import Clock
@@ -89,6 +90,19 @@ class Claimed:
 
 
 ClaimOutcome = tuple[Claim, Claimed | None]
+
+
+@dataclass(frozen=True)
+class EndMove:
+    """The end of the caller's previous run, a RUNNING run moved to `state` with
+    `values`, committed by the claim's own statement (see `take`)."""
+
+    run_id: int
+    job_id: int
+    state: RunState
+    values: Mapping[str, Any]
+
+
 #: `claim_in_one`'s answer when the caller's own end not yet written could change
 #: the outcome: nothing was done; claim again once that end is in.
 WAIT: Final = "wait"
@@ -106,6 +120,7 @@ def take(
     clock: Clock,
     unended_job: int | None = None,
     settle: Callable[[], None] = _nothing,
+    end: EndMove | None = None,
 ) -> ClaimOutcome:
     """Claim the run as a worker does: on PostgreSQL the function, one statement in
     autocommit (one round trip), and only for a limited remote's run the statements
@@ -114,9 +129,14 @@ def take(
     `unended_job`: the job of the caller's previous run, whose end is still being
     written; `settle` waits for that end. The claim waits for it only where the end
     could change the outcome: a run of the same job (its overlap policy, whether it
-    ever succeeded), a remote's limit, the statements' path."""
+    ever succeeded), a remote's limit, the statements' path.
+
+    `end` (PostgreSQL only): that end itself, written by the claim's statement, which
+    commits both at once: one round trip and one commit where there were two. The
+    function does not see it (it runs first), so `unended_job` is its job, and a
+    claim that waits finds it committed. Once `take` returns, the end is in."""
     if is_postgresql(sessions):
-        done = _in_one(sessions, run_id, worker, clock, unended_job)
+        done = _in_one(sessions, run_id, worker, clock, unended_job, end)
         if done == WAIT:
             settle()
             done = _in_one(sessions, run_id, worker, clock, None)
@@ -133,8 +153,13 @@ def _in_one(
     worker: str,
     clock: Clock,
     unended_job: int | None,
+    end: EndMove | None = None,
 ) -> ClaimOutcome | Literal["wait"] | None:
     with autocommit(sessions) as conn:
+        if end is not None:
+            return claim_after_end(
+                conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job, end=end
+            )
         return claim_in_one(conn, run_id, worker=worker, now=clock.now(), unended_job=unended_job)
 
 
@@ -340,6 +365,56 @@ def claim_in_one(
         {"run_id": run_id, "worker": worker, "now": now, "unended_job": unended_job},
     ).one()
     return _answer(run_id, now, row)
+
+
+#: The function's columns, in its order.
+_COLUMNS = (
+    "c_outcome", "c_attempt", "c_only_path", "c_first_run", "c_job_id", "c_job_name",
+    "c_kind", "c_params", "c_timeout_s", "c_watch", "c_dry_run", "c_allow_deletes",
+    "c_resync", "c_hooks", "c_followed", "c_windows", "c_windows_tz", "c_trigger",
+)  # fmt: skip
+
+
+def claim_after_end(
+    conn: Connection,
+    run_id: int,
+    *,
+    worker: str,
+    now: datetime,
+    unended_job: int | None,
+    end: EndMove,
+) -> ClaimOutcome | Literal["wait"] | None:
+    """`claim_in_one`, and in the same statement (so the same commit) the end of the
+    caller's previous run: a data-modifying WITH, which runs to completion whatever
+    the function answers. The function does not see that end: pass its job as
+    `unended_job`."""
+    statement = _claim_after_end(end.state.value, tuple(sorted(end.values)))
+    params = {f"end_{k}": v for k, v in end.values.items()}
+    row = conn.execute(
+        statement,
+        {"end_id": end.run_id, "claim_run_id": run_id, "claim_worker": worker,
+         "claim_now": now, "claim_unended_job": unended_job, **params},
+    ).one()  # fmt: skip
+    return _answer(run_id, now, row)
+
+
+@functools.cache
+def _claim_after_end(target: str, columns: tuple[str, ...]) -> Select[Any]:
+    """The statement of `claim_after_end` for one shape of end, built once. (Its
+    parameters' names are no column's: in an UPDATE such a name would set it.)"""
+    ended = (
+        update(_runs)
+        .where(_runs.c.id == bindparam("end_id"), _runs.c.state == RunState.RUNNING.value)
+        .values(state=target, **{c: bindparam(f"end_{c}") for c in columns})
+        .cte("ended")
+    )
+    claimed = getattr(func, FUNCTION)(
+        bindparam("claim_run_id"),
+        bindparam("claim_worker"),
+        bindparam("claim_now"),
+        bindparam("claim_unended_job"),
+    ).table_valued(*_COLUMNS)
+    return select(claimed).add_cte(ended)
 
 
 def _answer(run_id: int, now: datetime, row: Any) -> ClaimOutcome | Literal["wait"] | None:

@@ -10,8 +10,10 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from synchub import __version__
 from synchub.core.runs import RunState
@@ -99,6 +101,52 @@ def test_a_worker_killed_mid_run_leaves_no_process_and_its_run_is_retried_elsewh
     done = cluster.wait_state(retry)
     assert done.state == "succeeded", done
     assert f"synchub.run[{retry}]" in survivor.output()
+
+
+def test_a_worker_killed_with_an_end_left_behind_loses_no_run_and_runs_none_twice(
+    cluster: Cluster,
+) -> None:
+    """A run's end is left behind for the next claim to carry; the worker dies while
+    that claim waits for its job's lock. Neither is in: the run is reaped as lost and
+    retried once, the next run is delivered again and runs once. (Had the end thread
+    written the end first, the run succeeded: either way nothing runs twice.)"""
+    victim = cluster.worker("--concurrency", "1")
+    cluster.start_scheduler()
+    cluster.mark_job("first", seconds=5.0, retries=1, retry_delay="1s")
+    cluster.mark_job("next", seconds=0)
+    first = cluster.run("first")
+    cluster.wait_state(first, RunState.RUNNING)
+    following = cluster.run("next")
+    cluster.wait_state(following, RunState.QUEUED)  # on the broker, behind the first
+    with cluster.svc.db.connect() as holder:
+        holder.execute(text("SELECT id FROM jobs WHERE name = 'next' FOR UPDATE"))
+        waiting = wait_for("the next claim to wait for its job", lambda: _claims_waiting(holder))
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.proc.wait()
+        # As PostgreSQL would once it noticed the client gone: the statement never commits.
+        holder.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
+        holder.rollback()
+    survivor = cluster.worker("--concurrency", "1")
+    assert cluster.wait_state(following).state == "succeeded"
+    assert f"synchub.run[{following}]" in survivor.output()
+    ended = cluster.wait_state(first)
+    if ended.state == "lost":  # the claim carried its end
+        retry = wait_for("the retry", lambda: _retry_of(cluster, "first", first))
+        assert cluster.wait_state(retry).state == "succeeded"
+    else:  # the end thread wrote it before the kill
+        assert ended.state == "succeeded", ended
+        assert _retry_of(cluster, "first", first) is None
+    assert all(len(each) == 1 for each in executions(cluster.marks).values())
+
+
+def _claims_waiting(conn: Any) -> list[int]:
+    """The backends that wait for a lock this connection holds."""
+    rows = conn.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))"
+        )
+    ).all()
+    return [pid for (pid,) in rows]
 
 
 GRACE_S = 2.0

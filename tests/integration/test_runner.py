@@ -22,7 +22,7 @@ from synchub.store import runs as run_store
 from synchub.store.db import transaction
 from tests.support.harness import Harness
 from tests.support.kinds import ScriptedKind
-from tests.support.statements import statements_of, updates_of
+from tests.support.statements import ends_carried, statements_of, updates_of
 
 
 def add(svc: Services, name: str, result: str = "ok", **kw: object) -> None:
@@ -406,34 +406,42 @@ def test_ends_written_behind_are_in_before_the_next_claim_and_at_close(
         svc.remotes.configs,
         clock,
         "w",
-        RunnerSettings(end_behind=True),
+        # A bound, not a timing: every end left behind here waits for the next claim
+        # to carry it, and the last for `close`.
+        RunnerSettings(end_behind=True, carry_wait_s=60.0),
         job_env=svc.job_env,
         hook_url=svc.hook_url,
     )
-    # A slow commit on the end thread: the next claim must wait for it.
+    # A slow commit on the end thread: `close` must wait for it.
     slow = updates_of(svc.db, "runs", thread="synchub-run-end", delay_s=0.2)
-    with slow as behind:
+    with slow as behind, ends_carried(svc.db, thread="MainThread") as carried:
         try:
             first, second = queued(svc, clock, "q", 2)
             assert runner.execute(first) is claims.Claim.CLAIMED
-            # It should claim the job's next run: the first run's end, written behind
+            # It should claim the job's next run: the first run's end, left behind
             # (PostgreSQL), is in before the claim, which would otherwise find it running.
             assert runner.execute(second) is claims.Claim.CLAIMED
             assert svc.runs.show(first).state == "succeeded"
             # A failed run's end creates its retry: written before `execute` returns.
             (failing,) = queued(svc, clock, "f", 1)
             assert runner.execute(failing) is claims.Claim.CLAIMED
+            assert svc.runs.show(second).state == "succeeded"
             assert svc.runs.show(failing).state == "failed"
             assert [r.attempt for r in svc.runs.list(job="f")] == [2, 1]
+            (last,) = queued(svc, clock, "q", 1)
+            assert runner.execute(last) is claims.Claim.CLAIMED
         finally:
             runner.close()
     # It should have written every end by the time `close` returns.
-    assert svc.runs.show(second).state == "succeeded"
-    # On PostgreSQL the successes' ends were written behind; on SQLite in the caller.
+    assert svc.runs.show(last).state == "succeeded"
+    # On PostgreSQL the successes' ends were left behind, each carried by the next
+    # claim's statement, the last written by the end thread at close; on SQLite
+    # written by the caller.
     if db_url.startswith("postgresql"):
-        assert [params["move_where_id"] for params in behind] == [first, second]
+        assert [params["end_id"] for params in carried] == [first, second]
+        assert [params["move_where_id"] for params in behind] == [last]
     else:
-        assert behind == []
+        assert behind == carried == []
 
 
 def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
@@ -449,15 +457,19 @@ def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
     svc.jobs.add("b", JobFields(kind="quiet", params={}, overlap="queue"))
     runner = Runner(
         svc.sessions, svc.engines, svc.remotes.configs, clock, "w",
-        RunnerSettings(end_behind=True), job_env=svc.job_env, hook_url=svc.hook_url,
+        # No claim carries an end here: the end thread writes it at once.
+        RunnerSettings(end_behind=True, carry_wait_s=0.0), job_env=svc.job_env,
+        hook_url=svc.hook_url,
     )  # fmt: skip
     (first,) = queued(svc, clock, "a", 1)
     (other,) = queued(svc, clock, "b", 1)
     claimed_other = threading.Event()
+    end_thread_has_it = threading.Event()
     held: list[bool] = []
 
     def hold_the_end(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if threading.current_thread().name.startswith("synchub-run-end"):
+            end_thread_has_it.set()
             held.append(claimed_other.wait(timeout=30))  # a bound, not a timing
 
     def claimed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -467,6 +479,7 @@ def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
     event.listen(svc.db, "before_cursor_execute", hold_the_end)
     try:
         assert runner.execute(first) is claims.Claim.CLAIMED
+        assert end_thread_has_it.wait(timeout=30)
         event.listen(svc.db, "after_cursor_execute", claimed)
         assert runner.execute(other) is claims.Claim.CLAIMED
     finally:
@@ -476,6 +489,47 @@ def test_a_run_of_another_job_is_claimed_while_the_previous_end_is_written(
     # The first run's end was held until the other run's claim was in.
     assert held[0] is True
     assert [svc.runs.show(r).state for r in (first, other)] == ["succeeded"] * 2
+
+
+def test_an_end_whose_carrying_claim_failed_is_written_by_the_end_thread(
+    svc: Services, clock: FakeClock, db_url: str
+) -> None:
+    """The next claim carries the previous run's end in its statement; when that
+    statement fails, neither is in, and the end thread writes the end."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("ends are left behind on PostgreSQL only")
+    svc.engines["quiet"] = QuietKind()
+    svc.jobs.add("a", JobFields(kind="quiet", params={}))
+    svc.jobs.add("b", JobFields(kind="quiet", params={}))
+    runner = Runner(
+        svc.sessions, svc.engines, svc.remotes.configs, clock, "w",
+        # A bound, not a timing: the end waits for the next claim.
+        RunnerSettings(end_behind=True, carry_wait_s=60.0), job_env=svc.job_env,
+        hook_url=svc.hook_url,
+    )  # fmt: skip
+    (first,) = queued(svc, clock, "a", 1)
+    (other,) = queued(svc, clock, "b", 1)
+    broken: list[str] = []
+
+    def break_the_carrying_claim(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("WITH ended AS") and not broken:
+            broken.append(statement)
+            raise RuntimeError("the claim's statement failed")
+
+    event.listen(svc.db, "before_cursor_execute", break_the_carrying_claim)
+    try:
+        assert runner.execute(first) is claims.Claim.CLAIMED
+        with pytest.raises(RuntimeError):
+            runner.execute(other)
+        assert broken and svc.runs.show(other).state == "queued"
+        runner.wait_for_end()
+        # It should have written the end the failed claim carried.
+        assert svc.runs.show(first).state == "succeeded"
+        assert runner.execute(other) is claims.Claim.CLAIMED
+    finally:
+        event.remove(svc.db, "before_cursor_execute", break_the_carrying_claim)
+        runner.close()
+    assert svc.runs.show(other).state == "succeeded"
 
 
 def test_a_run_reads_its_job_in_its_claim_alone(svc: Services, clock: FakeClock) -> None:

@@ -41,6 +41,26 @@ def updates_of(
 
 
 @contextmanager
+def ends_carried(engine: Engine, *, thread: str) -> Iterator[list[Any]]:
+    """The parameters of each claim that carries its thread's previous end (a
+    statement that begins with the end's UPDATE in a WITH), sent by a thread whose
+    name starts with `thread` within the block."""
+    seen: list[Any] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        if statement.startswith("WITH ended AS") and threading.current_thread().name.startswith(
+            thread
+        ):
+            seen.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
 def statements_of(engine: Engine, *, thread: str) -> Iterator[list[str]]:
     """Each statement a thread whose name starts with `thread` sends through `engine`
     within the block: its round trips to the database, as the driver sees them."""

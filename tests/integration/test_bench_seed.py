@@ -114,3 +114,38 @@ def test_an_old_copy_is_moved_to_the_present(db_url: str) -> None:
     assert all(a == (b[0] + late, b[1] + late) for a, b in zip(after, before, strict=True))
     assert late < timedelta(minutes=1)
     assert soonest >= datetime.now(UTC) + api_seed.QUIET - timedelta(minutes=1)
+
+
+def test_each_jobs_summary_is_that_of_its_seeded_runs(db_url: str) -> None:
+    """SQLite's seed fills the summaries by the triggers, PostgreSQL's by the migration's
+    backfill after a COPY without them: both give what the runs say."""
+    engine = make_engine(db_url)
+    try:
+        api_seed.seed(engine, JOBS, RUNS)
+        with engine.connect() as conn:
+            job_ids = conn.execute(select(JobRow.id)).scalars().all()
+            runs = conn.execute(
+                select(RunRow.job_id, RunRow.id, RunRow.state, RunRow.dry_run).order_by(RunRow.id)
+            ).all()
+            found = {
+                tuple(row[:5])
+                for row in conn.execute(
+                    text(
+                        "SELECT job_id, last_id, last_state, success_id, failing_id "
+                        "FROM job_summaries"
+                    )
+                )
+            }
+    finally:
+        engine.dispose()
+    expected: dict[int, list[Any]] = {j: [j, None, None, None, None] for j in job_ids}
+    for job_id, run_id, state, dry_run in runs:
+        summary = expected[job_id]
+        if state in ("succeeded", "failed", "timed_out", "lost", "cancelled"):
+            summary[1:3] = [run_id, state]
+        if state == "succeeded" and not dry_run:
+            summary[3:5] = [run_id, None]
+        elif state in ("failed", "timed_out", "lost") and summary[4] is None:
+            summary[4] = run_id
+    assert found == {tuple(s) for s in expected.values()}
+    assert len(found) == JOBS

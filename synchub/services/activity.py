@@ -115,10 +115,10 @@ class ActivityService:
         hours = self._count(closed, open_days, now)
         figures = {}
         for day in open_days:
-            figures[day] = _sum(hours.get(hour) or _zero() for hour in _hours_of(day, now))
+            figures[day] = _sum(hours.get(hour) or _zero() for hour in _hours_of(day))
             if _start_of(day + timedelta(days=1)) + SETTLING <= now:
                 closed.days[day] = figures[day]
-                for hour in _hours_of(day, now):
+                for hour in _hours_of(day):
                     closed.hours.pop(hour, None)
         return [
             DayActivity(day.isoformat(), **(figures.get(day) or closed.days[day])) for day in wanted
@@ -129,9 +129,9 @@ class ActivityService:
         self._closed = _Closed()
 
     def _count(self, closed: _Closed, days: list[date], now: datetime) -> dict[datetime, Figures]:
-        """The figures of each hour of `days` (ascending) until `now`'s: those over
-        from `closed`, the others from one query from the first of them on."""
-        counted = {h: _zero() for day in days for h in _hours_of(day, now) if h not in closed.hours}
+        """The figures of each hour of `days` (ascending): those over at `now` from
+        `closed`, the others from one query from the first of them on."""
+        counted = {h: _zero() for day in days for h in _hours_of(day) if h not in closed.hours}
         if counted:
             with reading(self.svc.sessions) as session:
                 rows = activity_store.ended_per_hour(session, min(counted))
@@ -180,10 +180,10 @@ def _sum(parts: Iterable[Figures]) -> Figures:
     return total
 
 
-def _hours_of(day: date, now: datetime) -> list[datetime]:
-    """The starts of `day`'s hours until `now`'s."""
+def _hours_of(day: date) -> list[datetime]:
+    """The starts of `day`'s hours."""
     start = _start_of(day)
-    return [start + i * HOUR for i in range(24) if start + i * HOUR <= now]
+    return [start + i * HOUR for i in range(24)]
 
 
 def _start_of(day: date) -> datetime:

@@ -171,6 +171,11 @@ def test_a_closed_hour_is_counted_once_and_the_open_ones_every_time(
     assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=1)] == [(3, 20)]
 
 
+def first_day(svc: Services) -> tuple[int, int]:
+    day = svc.activity.per_day(days=3)[0]
+    return day.succeeded, day.bytes
+
+
 def test_deleted_runs_leave_the_closed_days(
     svc: Services, clock: FakeClock, harness: Harness
 ) -> None:
@@ -180,10 +185,10 @@ def test_deleted_runs_leave_the_closed_days(
         run(svc, harness, "big")  # 2025-06-02
     run(svc, harness, "gone")
     clock.advance(2 * 86400)
-    assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=3)][0] == (4, 130)
+    assert first_day(svc) == (4, 130)
     # It should count the days again once pruning deleted runs that ended in them.
     assert svc.retention.prune().runs == 2
-    assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=3)][0] == (2, 110)
+    assert first_day(svc) == (2, 110)
     # And once a job's removal took its runs.
     svc.jobs.remove("gone")
-    assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=3)][0] == (1, 10)
+    assert first_day(svc) == (1, 10)

@@ -3,13 +3,15 @@ moved (the dashboard), and a job's last runs with their duration and bytes (the 
 page). Each answer is one query; `as_dict()` gives the JSON the charts draw.
 
 The days are counted from every run that ended in them, a million in a busy month,
-so each process keeps the figures of the days that are over (an hour after their
-end, for the runs still being written then) and asks the database only for the
-others: usually today's, by ix_runs_finished_at."""
+so each process keeps the figures of the days and hours that are over (an hour
+after their end, for the runs still being written then) and asks the database only
+for the others: usually the last hour or two, by ix_runs_finished_at. Deleting runs
+(pruning) makes it count again (`forget`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,9 @@ HISTORY_RUNS = 100
 #: How long after a day's end its figures may still change: a run that ended just
 #: before midnight may be written just after it.
 SETTLING = timedelta(hours=1)
+HOUR = timedelta(hours=1)
+#: runs by outcome, and the bytes moved
+Figures = dict[str, int]
 
 
 def outcome_of(state: str) -> str:
@@ -38,6 +43,15 @@ def outcome_of(state: str) -> str:
     if run_state is RunState.SUCCEEDED:
         return "succeeded"
     return "failed" if run_state in RETRYABLE else "cancelled"
+
+
+@dataclass
+class _Closed:
+    """The figures of the days that are over, which no longer change unless runs are
+    deleted, and of the hours that are over in the days that are not."""
+
+    days: dict[date, Figures] = field(default_factory=dict)
+    hours: dict[datetime, Figures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,8 +101,7 @@ class EndedRun:
 class ActivityService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
-        #: the figures of the days that are over, which no longer change
-        self._closed: dict[date, dict[str, int]] = {}
+        self._closed = _Closed()
 
     def per_day(self, days: int = 30) -> list[DayActivity]:
         """The last `days` UTC days, oldest first and today last, each with the runs
@@ -97,27 +110,39 @@ class ActivityService:
         days = max(1, min(days, MAX_DAYS))
         now = self.svc.clock.now().astimezone(UTC)
         wanted = [now.date() - timedelta(days=days - 1 - i) for i in range(days)]
-        counted = self._count([day for day in wanted if day not in self._closed])
-        for day, figures in counted.items():
+        closed = self._closed  # forgotten meanwhile, it keeps what it counted to itself
+        open_days = [day for day in wanted if day not in closed.days]
+        hours = self._count(closed, open_days, now)
+        figures = {}
+        for day in open_days:
+            figures[day] = _sum(hours.get(hour) or _zero() for hour in _hours_of(day))
             if _start_of(day + timedelta(days=1)) + SETTLING <= now:
-                self._closed[day] = figures
+                closed.days[day] = figures[day]
+                for hour in _hours_of(day):
+                    closed.hours.pop(hour, None)
         return [
-            DayActivity(day.isoformat(), **(counted.get(day) or self._closed[day]))
-            for day in wanted
+            DayActivity(day.isoformat(), **(figures.get(day) or closed.days[day])) for day in wanted
         ]
 
-    def _count(self, days: list[date]) -> dict[date, dict[str, int]]:
-        """The figures of `days` (ascending), from one query from the first on."""
-        if not days:
-            return {}
-        with reading(self.svc.sessions) as session:
-            rows = activity_store.ended_per_day(session, _start_of(days[0]))
-        counted = {day: dict.fromkeys((*OUTCOMES, "bytes"), 0) for day in days}
-        for day, state, runs, moved in rows:
-            if day in counted:
-                counted[day][outcome_of(state)] += runs
-                counted[day]["bytes"] += moved
-        return counted
+    def forget(self) -> None:
+        """Count every day again: runs that ended in them were deleted."""
+        self._closed = _Closed()
+
+    def _count(self, closed: _Closed, days: list[date], now: datetime) -> dict[datetime, Figures]:
+        """The figures of each hour of `days` (ascending): those over at `now` from
+        `closed`, the others from one query from the first of them on."""
+        counted = {h: _zero() for day in days for h in _hours_of(day) if h not in closed.hours}
+        if counted:
+            with reading(self.svc.sessions) as session:
+                rows = activity_store.ended_per_hour(session, min(counted))
+            for hour, state, runs, moved in rows:
+                if hour in counted:
+                    counted[hour][outcome_of(state)] += runs
+                    counted[hour]["bytes"] += moved
+            for hour, figures in counted.items():
+                if hour + HOUR + SETTLING <= now:
+                    closed.hours[hour] = figures
+        return closed.hours | counted
 
     def job_history(self, name: str, limit: int = HISTORY_RUNS) -> list[EndedRun]:
         """The job's last `limit` ended runs, oldest first. JobNotFound for an unknown
@@ -141,6 +166,24 @@ class ActivityService:
             )
             for row in reversed(rows)
         ]
+
+
+def _zero() -> Figures:
+    return dict.fromkeys((*OUTCOMES, "bytes"), 0)
+
+
+def _sum(parts: Iterable[Figures]) -> Figures:
+    total = _zero()
+    for part in parts:
+        for key, value in part.items():
+            total[key] += value
+    return total
+
+
+def _hours_of(day: date) -> list[datetime]:
+    """The starts of `day`'s hours."""
+    start = _start_of(day)
+    return [start + i * HOUR for i in range(24)]
 
 
 def _start_of(day: date) -> datetime:

@@ -198,9 +198,12 @@ class RetentionService:
             pruned.log_lines += lines
             pruned.report_rows += rows
             return
-        pruned.runs += self._delete_children(
-            run_ids, pruned, pace, logs_only=False, then=store.delete_runs
-        )
+        try:
+            pruned.runs += self._delete_children(
+                run_ids, pruned, pace, logs_only=False, then=store.delete_runs
+            )
+        finally:
+            self.svc.activity.forget()  # the charts counted the runs that went
 
     def _delete_children(
         self,

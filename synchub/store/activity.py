@@ -3,22 +3,24 @@ limited query, so a chart costs the same whatever the number of jobs."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Date, case, cast, func, literal_column, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from synchub.store.tables import RunRow
 
 
-def _utc_day(session: Session, column: Any) -> Any:
-    """SQL for the UTC calendar day of a timestamp column."""
+def _utc_hour(session: Session, column: Any) -> Any:
+    """SQL for the start of the UTC hour of a timestamp column."""
     if session.get_bind().dialect.name == "postgresql":
-        # A literal, not a bound parameter: GROUP BY must repeat the very same
+        # Literals, not bound parameters: GROUP BY must repeat the very same
         # expression, and two parameters ($1, $2) are not the same to PostgreSQL.
-        return cast(func.timezone(literal_column("'UTC'"), column), Date)
-    return func.date(column)  # SQLite keeps naive UTC text: its first ten characters
+        utc = func.timezone(literal_column("'UTC'"), column)
+        return func.date_trunc(literal_column("'hour'"), utc)
+    # SQLite keeps naive UTC text
+    return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), column)
 
 
 def _moved() -> Any:
@@ -26,17 +28,17 @@ def _moved() -> Any:
     return case((RunRow.dry_run.is_(False), RunRow.stats["bytes"].as_integer()), else_=0)
 
 
-def ended_per_day(session: Session, since: datetime) -> list[tuple[date, str, int, int]]:
-    """(UTC day, state, runs, bytes moved) of the runs that ended at or after `since`,
-    one row per day and state that has any."""
-    day = _utc_day(session, RunRow.finished_at).label("day")
+def ended_per_hour(session: Session, since: datetime) -> list[tuple[datetime, str, int, int]]:
+    """(start of the UTC hour, state, runs, bytes moved) of the runs that ended at or
+    after `since`, one row per hour and state that has any."""
+    hour = _utc_hour(session, RunRow.finished_at).label("hour")
     moved = func.coalesce(func.sum(_moved()), 0)
     rows = session.execute(
-        select(day, RunRow.state, func.count(RunRow.id), moved)
+        select(hour, RunRow.state, func.count(RunRow.id), moved)
         .where(RunRow.finished_at >= since)
-        .group_by(day, RunRow.state)
+        .group_by(hour, RunRow.state)
     )
-    return [(_as_date(d), state, int(n), int(b or 0)) for d, state, n, b in rows]
+    return [(_as_hour(h), state, int(n), int(b or 0)) for h, state, n, b in rows]
 
 
 def ended_of_job(session: Session, job_name: str, limit: int) -> list[Any]:
@@ -59,5 +61,6 @@ def ended_of_job(session: Session, job_name: str, limit: int) -> list[Any]:
     return list(session.execute(query))
 
 
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+def _as_hour(value: datetime | str) -> datetime:
+    hour = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return hour.replace(tzinfo=UTC)

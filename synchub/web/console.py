@@ -27,7 +27,7 @@ from synchub.services import Services
 from synchub.services.faults import database_fault
 from synchub.services.tokens import Principal, Role, TokenService
 from synchub.web import format as fmt
-from synchub.web import session, words
+from synchub.web import session, snippets, words
 from synchub.web.static import Asset
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,8 @@ class Templates:
                      words.duration_of, words.folder_badge, words.task_badge,
                      words.staleness, words.changed_fields):  # fmt: skip
             self.env.globals[said.__name__] = said
+        for snippet in (snippets.when, snippets.badge):
+            self.env.globals[snippet.__name__] = snippet
         for name in ("size", "speed", "duration", "relative", "exact", "soon", "middle", "percent"):
             self.env.filters[name] = _lenient(getattr(fmt, name))
 

@@ -4,6 +4,7 @@ by outcome with the bytes moved, and a job's last runs with duration and bytes."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -146,3 +147,48 @@ def test_a_day_that_is_over_is_counted_once_and_today_every_time(
     assert [(d.succeeded, d.bytes) for d in days] == [(2, 20), (1, 0)]
     # It should share the figures with the services acting for each visitor.
     assert svc.for_actor("bob").activity.per_day(days=2) == days
+
+
+def test_a_closed_hour_is_counted_once_and_the_open_ones_every_time(
+    svc: Services, clock: FakeClock, harness: Harness
+) -> None:
+    svc.jobs.add("big", timed(0, 10))
+    early = run(svc, harness, "big")  # 2025-06-02 09:00 UTC
+    clock.advance(3 * 3600)  # 12:00: the 09:00 hour is over
+    assert svc.activity.per_day(days=1)[-1].succeeded == 1
+    with transaction(svc.sessions) as session:  # a change to a closed hour is not seen
+        session.execute(update(RunRow).where(RunRow.id == early).values(stats=None))
+    # It should show a run that ended in an open hour at once.
+    late = run(svc, harness, "big")  # 12:00
+    assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=1)] == [(2, 20)]
+    # It should count an hour again while a run that ended in it may still be written.
+    clock.advance(3000)  # 12:50
+    svc.activity.per_day(days=1)
+    with transaction(svc.sessions) as session:
+        ended = clock.now().replace(hour=11, minute=59)
+        session.execute(update(RunRow).where(RunRow.id == late).values(finished_at=ended))
+    mark_dry(svc, run(svc, harness, "big"))  # 12:50
+    assert [(d.succeeded, d.bytes) for d in svc.activity.per_day(days=1)] == [(3, 20)]
+
+
+def first_day(svc: Services) -> tuple[int, int]:
+    day = svc.activity.per_day(days=3)[0]
+    return day.succeeded, day.bytes
+
+
+def test_deleted_runs_leave_the_closed_days(
+    svc: Services, clock: FakeClock, harness: Harness
+) -> None:
+    svc.jobs.add("big", replace(timed(0, 10), keep_runs="1"))
+    svc.jobs.add("gone", timed(0, 100))
+    for _ in range(3):
+        run(svc, harness, "big")  # 2025-06-02
+    run(svc, harness, "gone")
+    clock.advance(2 * 86400)
+    assert first_day(svc) == (4, 130)
+    # It should count the days again once pruning deleted runs that ended in them.
+    assert svc.retention.prune().runs == 2
+    assert first_day(svc) == (2, 110)
+    # And once a job's removal took its runs.
+    svc.jobs.remove("gone")
+    assert first_day(svc) == (1, 10)

@@ -257,6 +257,8 @@ class JobService(JobQueries):
                 session, "job.remove", name, at=now, before=before.as_dict(),
                 after=outcome.as_dict(),
             )  # fmt: skip
+        if deleted:
+            self.svc.activity.forget()  # the charts counted the runs that went
         self.svc.on_change()
         return outcome
 

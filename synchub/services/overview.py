@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from synchub.core.errors import JobNotFound
 from synchub.core.runs import RETRYABLE, RunState
+from synchub.core.schedules import Schedule, ScheduleKind
 from synchub.core.staleness import MIN_STALE, stale_after, stale_for
-from synchub.services.jobs.job_views import JobView, LastRun
+from synchub.services.jobs.job_views import JobView, LastRun, ScheduleView
 from synchub.services.jobs.views import job_view
 from synchub.services.run_views import RunView, run_view
 from synchub.store import chains as chain_store
@@ -95,17 +96,23 @@ class OverviewService:
         failing jobs to lead with (`Attention.failing_first`), spares asking again
         which jobs fail."""
         failed = set(self._failing_ids() if failing is None else failing)
-        lead: builtins.list[JobView] = []
-        if failed and enabled is not False:  # a disabled job is never failing
-            lead, _ = self.svc.jobs.page(
-                tag=tag, enabled=True, search=search, ids=failed, limit=1000
-            )
-        rest, more = self.svc.jobs.page(
-            tag=tag, enabled=enabled, search=search, not_ids={v.id for v in lead}, after=after,
-            limit=limit,
-        )  # fmt: skip
-        shown = rest if after is not None else lead + rest
-        return self._statuses(shown), more
+        now = self.svc.clock.now()
+        # The rows read here, once, in one session, with the chain links read once:
+        # as JobService.page reads them, without its second session and links.
+        with reading(self.svc.sessions) as session:
+            lead: builtins.list[JobRow] = []
+            if failed and enabled is not False:  # a disabled job is never failing
+                lead = job_store.find(
+                    session, tag=tag, enabled=True, search=search, ids=failed, limit=1000
+                )
+            rest = job_store.find(
+                session, tag=tag, enabled=enabled, search=search,
+                not_ids={row.id for row in lead}, after_name=after, limit=limit + 1,
+            )  # fmt: skip
+            shown = rest[:limit] if after is not None else lead + rest[:limit]
+            links = chain_store.all_links(session)
+            views = [job_view(row, now, links) for row in shown]
+            return self._statuses_in(session, views, now), len(rest) > limit
 
     def _failing_ids(self) -> set[int]:
         now = self.svc.clock.now()
@@ -140,28 +147,28 @@ class OverviewService:
     def _statuses(self, views: builtins.list[JobView]) -> builtins.list[JobStatus]:
         """The status of each of these job views: the same few queries for any number
         of jobs (no query per job)."""
-        ids = [view.id for view in views]
-        now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            latest = job_runs.latest_of_jobs(session, ids)
-            summaries = job_summary.of_jobs(session, ids)
-            rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
-            return [
-                _status(view, rows[view.id], latest.get(view.id), summaries.get(view.id), now)
-                for view in views
-            ]
+            return self._statuses_in(session, views, self.svc.clock.now())
+
+    @staticmethod
+    def _statuses_in(
+        session: Session, views: builtins.list[JobView], now: datetime
+    ) -> builtins.list[JobStatus]:
+        ids = [view.id for view in views]
+        latest = job_runs.latest_of_jobs(session, ids)
+        summaries = job_summary.of_jobs(session, ids)
+        return [_status(view, latest.get(view.id), summaries.get(view.id), now) for view in views]
 
     def job(self, name: str) -> JobStatus:
         """One job with its status; JobNotFound for an unknown name."""
         view = self.svc.jobs.show(name)
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            row = job_store.get_by_id(session, view.id)
-            if row is None:
+            if job_store.get_by_id(session, view.id) is None:
                 raise JobNotFound(f"No job named {name!r}")
-            latest = job_runs.latest_of_jobs(session, [row.id])
-            summary = job_summary.of_jobs(session, [row.id]).get(row.id)
-            return _status(view, row, latest.get(row.id), summary, now)
+            latest = job_runs.latest_of_jobs(session, [view.id])
+            summary = job_summary.of_jobs(session, [view.id]).get(view.id)
+            return _status(view, latest.get(view.id), summary, now)
 
     def attention(self) -> builtins.list[JobStatus]:
         """The enabled jobs that are failing or stale: failing first, then the longest
@@ -182,9 +189,7 @@ class OverviewService:
             summaries = job_summary.of_jobs(session, ids)
             links = chain_store.all_links(session)
             shown = [
-                _status(
-                    job_view(rows[i], now, links), rows[i], latest.get(i), summaries.get(i), now
-                )
+                _status(job_view(rows[i], now, links), latest.get(i), summaries.get(i), now)
                 for i in ids
             ]
         failing_first = [n.job_id for n in first if n.failing]
@@ -276,28 +281,33 @@ def _is(needing: _Needing, failing: bool) -> bool:
 
 def _status(
     view: JobView,
-    row: JobRow,
     last: RunRow | None,
     summary: job_summary.Summary | None,
     now: datetime,
 ) -> JobStatus:
-    """`row`'s status, from its newest run that started or ended (`last`) and its
-    summary. A job is failing while that run is an ended one that failed."""
+    """The status of `view`'s job, from its newest run that started or ended (`last`)
+    and its summary. A job is failing while that run is an ended one that failed."""
     success = summary.success_at if summary else None
     ended_failed = summary is not None and _failed_state(summary.last_state)
     running = last is not None and last.state == RunState.RUNNING.value
-    failing = row.enabled and ended_failed and not running
+    failing = view.enabled and ended_failed and not running
     began = summary.failing_since if failing and summary else None
+    since = success or datetime.fromisoformat(view.created_at)
     return JobStatus(
         job=view,
         last=run_view(last, retry_scheduled=False) if last is not None else None,
         last_success_at=success.isoformat() if success else None,
         failing=failing,
-        stale_for=stale_for(job_store.schedule_of(row), success or row.created_at, now)
-        if row.enabled
-        else None,
+        stale_for=stale_for(_schedule(view.schedule), since, now) if view.enabled else None,
         failing_since=began.isoformat() if began else None,
     )
+
+
+def _schedule(view: ScheduleView) -> Schedule:
+    """The schedule a view shows: the same as its row's (the anchor's ISO 8601 keeps
+    every digit), so the status needs no second read of the job's row."""
+    anchor = datetime.fromisoformat(view.anchor) if view.anchor else None
+    return Schedule(ScheduleKind(view.kind), view.cron, view.tz, view.every_s, anchor)
 
 
 def _failed_state(state: str | None) -> bool:

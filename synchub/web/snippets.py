@@ -4,6 +4,7 @@ what a function call does."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +18,22 @@ def when(iso: Any, now: datetime, tz: str | None = None) -> Markup:
     """A moment as a `<time>`: how long ago (or until), its exact time on hover;
     "never" when there is none (or a snapshot does not have it yet)."""
     if not iso:
-        return Markup('<span class="dim">never</span>')
+        return _NEVER
+    return _when(iso, now, tz)
+
+
+_NEVER = Markup('<span class="dim">never</span>')
+
+
+# A page writes the same moments again and again (a last run that was the last
+# success, the next fire of many jobs on one schedule), all at the page's `now`.
+@functools.lru_cache(maxsize=1024)
+def _when(iso: str | datetime, now: datetime, tz: str | None) -> Markup:
+    at = fmt.parse(iso)
     return Markup('<time datetime="%s" title="%s">%s</time>') % (
         iso,
-        fmt.exact(iso, tz),
-        fmt.relative(iso, now),
+        fmt.exact(at, tz),
+        fmt.relative(at, now),
     )
 
 

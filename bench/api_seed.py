@@ -369,6 +369,7 @@ def _summarise_from_runs(conn: Any) -> None:
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     conn.execute(text("DELETE FROM job_summaries"))
+    conn.execute(text("ANALYZE runs"))  # as the migration does, for the same reason
     for statement in migration._backfill("postgresql"):
         conn.exec_driver_sql(statement)
 

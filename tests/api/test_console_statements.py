@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import Engine, event
 
 from synchub.services.jobs.fields import JobFields
+from synchub.services.tokens import TOUCHES
 from synchub.store import claim as claims
 from synchub.store.claim import Claim
 from synchub.store.db import transaction
@@ -26,8 +27,10 @@ from tests.support.statements import statements
 
 def asked(api: Api, client: httpx.Client, path: str) -> list[str]:
     """The statements one request for `path` makes (after a first, which fills the
-    caches a long-running server has filled)."""
+    caches a long-running server has filled, and whose use of the credential is
+    written meanwhile by a thread of its own)."""
     assert client.get(path).status_code == 200
+    TOUCHES.wait()
     with statements(api.svc.db) as seen:
         assert client.get(path).status_code == 200
     return seen

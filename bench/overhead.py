@@ -10,13 +10,21 @@ a sync job, one pass each into an empty destination), interleaved A B A B … be
 small-file timings drift within a session; medians are reported, and differences are
 medians of each pair's difference, with their spread (the quartiles of the pairs'
 ratios). The mixed set is noisier than the others (three large files among many
-small ones), so it gets more pairs. For each synchub run the database also gives the
-run's own timings, so the report separates the run from the CLI around it:
+small ones), so it gets more pairs, and so does the small set (its runs are short).
+A pair's order alternates (synchub first, then bare rclone first), so that neither
+side always runs second, after the other's writes. For each synchub run the database
+also gives the run's own timings, so the report separates the run from the CLI around it:
 
 - e2e: `synchub job run --wait` wall clock, process start to exit;
 - run: the run's started_at (claim) -> finished_at;
 - claim_to_spawn: started_at -> the log line written right after rclone is spawned
   (for a guarded sync: the line written just before its preview starts rclone).
+
+CPU time is steadier than wall time on a shared machine, so each process's is read
+when it has exited, before it is reaped (/proc/PID/stat of the zombie, in clock
+ticks): synchub's own (`cpu`: every thread of the CLI process, start-up included)
+apart from its rclone's (`rclone_cpu`), and bare rclone's. A set's cold run less its
+no-change run, over its files, is synchub's CPU per file.
 
 Python start-up is timed on its own (STARTUP): the bare interpreter, `synchub
 --help`, and importing the CLI with and without the interpreter's normal exit.
@@ -31,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,6 +74,7 @@ GOAL_NOCHANGE_MS = 30.0
 @dataclass(frozen=True)
 class Params:
     reps: int = 5  #: A/B pairs per case
+    small_reps: int = 9  #: A/B pairs per case of the small set
     mixed_reps: int = 11  #: A/B pairs per case of the mixed set
     big_files: int = 20
     big_mib: int = 50
@@ -82,7 +92,15 @@ class Params:
 
 
 FULL = Params()
-QUICK = Params(reps=2, mixed_reps=3, big_files=4, small_files=300, mixed_small=300, startup_reps=2)
+QUICK = Params(
+    reps=2,
+    small_reps=2,
+    mixed_reps=3,
+    big_files=4,
+    small_files=300,
+    mixed_small=300,
+    startup_reps=2,
+)
 
 
 # -- data -------------------------------------------------------------------------
@@ -156,27 +174,56 @@ def synchub_argv(params: dict[str, str]) -> list[str]:
     return argv
 
 
-def time_bare(argv: list[str]) -> float:
-    return timed_run(argv, env=minimal_env({"RCLONE_CONFIG": ""}))
+@dataclass(frozen=True)
+class Ran:
+    wall: float  #: seconds from start to exit
+    cpu: float  #: the process's own CPU seconds, every thread
+    children_cpu: float  #: CPU seconds of the children it waited for
+    code: int
+    output: str
+
+
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def run_counted(argv: list[str], env: dict[str, str]) -> Ran:
+    """Run `argv` to its end: its wall time, and its CPU apart from its children's,
+    read from /proc once it has exited and before it is reaped."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode(errors="replace")
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    wall = time.perf_counter() - start
+    # After "(comm)": state is field 3; utime, stime, cutime, cstime are fields 14-17.
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) * _TICK_S for f in fields[11:15])
+    code = proc.wait()
+    return Ran(wall, utime + stime, cutime + cstime, code, output)
+
+
+def time_bare(argv: list[str]) -> dict[str, float]:
+    ran = run_counted(argv, minimal_env({"RCLONE_CONFIG": ""}))
+    if ran.code != 0:
+        raise RuntimeError(f"bare rclone exited {ran.code}: {ran.output[-2000:]}")
+    return {"bare": ran.wall, "bare_cpu": ran.cpu}
 
 
 def time_synchub(home: Home, svc: Services, job: str) -> dict[str, float]:
-    start = time.perf_counter()
-    done = subprocess.run(
-        [SYNCHUB, "job", "run", job, "--wait"], env=home.env, capture_output=True, text=True
-    )
-    e2e = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"synchub job run {job} exited {done.returncode}: {done.stdout}")
+    done = run_counted([SYNCHUB, "job", "run", job, "--wait"], home.env)
+    if done.code != 0:
+        raise RuntimeError(f"synchub job run {job} exited {done.code}: {done.output}")
     run = svc.runs.list(job=job, limit=1)[0]
     # A guarded sync starts with its preview, which logs its own first line; a sync
     # the preview finds nothing for starts no second rclone at all.
     starts = (SPAWN_LINE, GUARD_PREVIEW_LINE)
     spawned = next(line.at for line in svc.runs.logs(run.id) if line.message.startswith(starts))
     return {
-        "e2e": e2e,
+        "e2e": done.wall,
         "run": seconds_between(run.started_at, run.finished_at),
         "claim_to_spawn": seconds_between(run.started_at, spawned),
+        "cpu": done.cpu,
+        "rclone_cpu": done.children_cpu,
     }
 
 
@@ -190,16 +237,19 @@ def measure_case(
     cold: bool,
     reps: int,
 ) -> dict[str, list[float]]:
-    """`reps` interleaved pairs (synchub, then `bare` rclone); seconds per sample."""
-    samples: dict[str, list[float]] = {"bare": [], "e2e": [], "run": [], "claim_to_spawn": []}
-    for _ in range(reps):
-        if cold:
-            empty(dst)
-        for key, value in time_synchub(home, svc, job).items():
-            samples[key].append(value)
-        if cold:
-            empty(dst)
-        samples["bare"].append(time_bare(bare))
+    """`reps` interleaved pairs of synchub and `bare` rclone, each pair's order the
+    other way round from the one before; seconds per sample."""
+    samples: dict[str, list[float]] = {}
+    sides: list[Callable[[], dict[str, float]]] = [
+        lambda: time_synchub(home, svc, job),
+        lambda: time_bare(bare),
+    ]
+    for rep in range(reps):
+        for side in sides if rep % 2 == 0 else sides[::-1]:
+            if cold:
+                empty(dst)
+            for key, value in side().items():
+                samples.setdefault(key, []).append(value)
     return samples
 
 
@@ -240,10 +290,11 @@ def run(quick: bool) -> Report:
             params = {"source": str(src), "destination": str(dst)}
             svc.jobs.add(name, JobFields(params=params, retries=0))
             bare = synchub_argv(params)
-            cases[f"{name} cold"] = measure_case(home, svc, name, bare, dst, cold=True, reps=p.reps)
+            reps = p.small_reps if name == "small" else p.reps
+            cases[f"{name} cold"] = measure_case(home, svc, name, bare, dst, cold=True, reps=reps)
             time_synchub(home, svc, name)  # settle: the destination is in sync from here
             cases[f"{name} no-change"] = measure_case(
-                home, svc, name, bare, dst, cold=False, reps=p.reps
+                home, svc, name, bare, dst, cold=False, reps=reps
             )
         mixed = make_mixed(home.root / "mixed", p, rng)
         for op in ("copy", "sync"):
@@ -257,8 +308,12 @@ def run(quick: bool) -> Report:
             )
         startup = time_startup(home.env, p.startup_reps)
     m = medians(cases, startup)
-    data = {"cases": cases, "startup": startup, "medians": m}
-    return Report("overhead", asdict(p), data, summary(p, m))
+    per_file = {
+        name: (m[f"{name} cold"]["cpu"] - m[f"{name} no-change"]["cpu"]) / files
+        for name, files in (("small", p.small_files), ("big", p.big_files))
+    }
+    data = {"cases": cases, "startup": startup, "medians": m, "cpu_per_file": per_file}
+    return Report("overhead", asdict(p), data, summary(p, m, per_file))
 
 
 def medians(
@@ -311,7 +366,7 @@ def verdicts(m: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
-def summary(p: Params, m: dict[str, dict[str, float]]) -> list[str]:
+def summary(p: Params, m: dict[str, dict[str, float]], per_file: dict[str, float]) -> list[str]:
     rows = [
         [
             case,
@@ -321,14 +376,18 @@ def summary(p: Params, m: dict[str, dict[str, float]]) -> list[str]:
             f"{med['run'] * 1000:.0f}",
             _diff(med, "run"),
             f"{med['claim_to_spawn'] * 1000:.1f}",
+            f"{med['cpu'] * 1000:.0f}",
+            f"{med['rclone_cpu'] * 1000:.0f} / {med['bare_cpu'] * 1000:.0f}",
         ]
         for case, med in m.items()
         if case != "startup"
     ]
-    header = ["median ms", "bare", "synchub e2e", "e2e - bare", "run", "run - bare", "claim→spawn"]
+    header = ["median ms", "bare", "synchub e2e", "e2e - bare", "run", "run - bare",
+              "claim→spawn", "synchub CPU", "its rclone / bare CPU"]  # fmt: skip
     start = m["startup"]
     return [
-        f"overhead: {p.reps} interleaved pairs per case ({p.mixed_reps} for the mixed set); "
+        f"overhead: {p.reps} interleaved pairs per case ({p.small_reps} for the small set, "
+        f"{p.mixed_reps} for the mixed set), each pair's order alternating; "
         f"big = {p.big_files} x {p.big_mib} MiB, "
         f"small = {p.small_files} x {p.small_min_kib}-{p.small_max_kib} KiB, mixed = "
         f"{p.mixed_small} x {p.mixed_small_kib} KiB + {p.mixed_big} x {p.mixed_big_mib} MiB "
@@ -336,6 +395,9 @@ def summary(p: Params, m: dict[str, dict[str, float]]) -> list[str]:
         "the pairs' differences",
         *table(header, rows),
         "python start-up: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in start.items()),
+        "synchub's own CPU (start-up included; clock ticks of "
+        f"{_TICK_S * 1000:.0f} ms) per file, cold less no-change: "
+        + ", ".join(f"{name} {cpu * 1e6:.0f} µs" for name, cpu in per_file.items()),
         "goals (the run against bare rclone, median of the pairs):",
         *verdicts(m),
     ]

@@ -141,7 +141,9 @@ def _watch(svc: Services, run_id: int, out: Console, worker: threading.Thread | 
         TransferSpeedColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=out, transient=True) as bar:
+    # Drawn when the run's progress is read, not ten times a second by rich's own
+    # thread: those redraws took CPU from the run that this process executes.
+    with Progress(*columns, console=out, transient=True, auto_refresh=False) as bar:
         task = bar.add_task("waiting", total=None)
         while True:
             view = svc.runs.show(run_id)
@@ -155,11 +157,12 @@ def _watch(svc: Services, run_id: int, out: Console, worker: threading.Thread | 
                 description=label,
                 completed=p.get("bytes", 0),
                 total=None if p.get("scanning") else total,
+                refresh=True,
             )
             if worker is not None:
                 # Returns as soon as the run executed here ends. Its progress reaches
                 # the database once a second: reading it more often only took CPU
-                # from the run (rich redraws the bar meanwhile).
+                # from the run.
                 worker.join(LOCAL_POLL_S)
             else:
                 time.sleep(0.25)

@@ -62,7 +62,7 @@ from synchub.cli.job_output import (
     print_job,
     warn_unwatched,
 )
-from synchub.cli.shared import JsonOpt, emit, errors, out, services
+from synchub.cli.shared import JsonOpt, emit, errors, importing, out, services
 from synchub.cli.typer_app import typer_app
 from synchub.core.errors import InvalidInput
 
@@ -232,7 +232,8 @@ def job_list(as_json: JsonOpt = False) -> None:
 
 def _read_jobs() -> list[dict[str, Any]]:
     """Every job as GET /api/v1/jobs shows it, read from the database."""
-    from synchub.api.schemas.jobs import JobPublic
+    with importing():
+        from synchub.api.schemas.jobs import JobPublic
 
     with services() as svc:
         views = svc.jobs.list()

@@ -6,12 +6,12 @@ Whoever can open the socket (mode 0600: the data directory's owner) can read the
 database and the key beside it anyway, so the server answers it as the local CLI,
 without a token, and only reads (see synchub/api/local.py). Anything unexpected
 (no server, another version, another database, an error) makes `fetch` return
-None and the command reads the database itself, as it would without a server."""
+None and the command reads the database itself, as it would without a server.
+Without the socket's file no server is asked, and http.client is not imported."""
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import logging
 import os
@@ -51,11 +51,19 @@ def fetch(path: str, query: Mapping[str, str | int | None]) -> Any | None:
         return None
     try:
         home = data_dir()
+        where = home / SOCKET_NAME
+        if not where.exists():
+            return None  # no server to ask
         expected = database_id(db_url(home, database_url()))
-        given = {key: value for key, value in query.items() if value is not None}
-        target = path + ("?" + urlencode(given) if given else "")
-        status, headers, body = _get(home / SOCKET_NAME, target)
-    except (OSError, ValueError, http.client.HTTPException):
+    except (OSError, ValueError):
+        return None
+    from synchub.cli.socket_http import HTTPException, get
+
+    given = {key: value for key, value in query.items() if value is not None}
+    target = path + ("?" + urlencode(given) if given else "")
+    try:
+        status, headers, body = get(_connected(where), target)
+    except (OSError, ValueError, HTTPException):
         return None
     if status != 200 or headers.get(VERSION_HEADER) != __version__:
         return None
@@ -82,32 +90,18 @@ def fetch_all(path: str, query: Mapping[str, str | int | None]) -> list[Any] | N
             return items
 
 
-def _get(path: Path, target: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-    connection = _Connection(path)
+def _connected(path: Path) -> socket.socket:
+    """A socket connected to the server's at `path`, for an answer within ANSWER_TIMEOUT_S."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        connection.request("GET", target, headers={"Accept": "application/json"})
-        answer = connection.getresponse()
-        return answer.status, answer.headers, answer.read()
-    finally:
-        connection.close()
-
-
-class _Connection(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=ANSWER_TIMEOUT_S)
-        self.path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(CONNECT_TIMEOUT_S)
-            with address(self.path) as where:
-                sock.connect(where)
-            sock.settimeout(ANSWER_TIMEOUT_S)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        with address(path) as where:
+            sock.connect(where)
+        sock.settimeout(ANSWER_TIMEOUT_S)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import typer
 
 from synchub.cli import tables
 from synchub.cli.run_show import print_line, run_lines
-from synchub.cli.shared import JsonOpt, emit, out, services
+from synchub.cli.shared import JsonOpt, emit, importing, out, services
 from synchub.cli.typer_app import typer_app
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def runs_list(
 
 def _read_runs(*, job: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
     """The runs GET /api/v1/runs shows for these parameters, read from the database."""
-    from synchub.api.schemas.runs import RunPublic
+    with importing():
+        from synchub.api.schemas.runs import RunPublic
 
     with services() as svc:
         views = svc.runs.list(job=job, state=state, limit=limit)

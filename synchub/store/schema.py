@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, text
 
 from synchub.core.errors import SchemaOutdated
+from synchub.store.db import READONLY
 
 #: Every migration's revision, oldest first; the last is the head. A test keeps this
 #: equal to the revisions in `migrations/versions`: add a migration's here with it.
@@ -23,7 +24,9 @@ HEAD = REVISIONS[-1]
 
 def current_revision(engine: Engine) -> str | None:
     """The database's alembic revision, None when it has no synchub schema."""
-    with engine.connect() as conn:
+    # A read: on SQLite it must not take the write lock (BEGIN IMMEDIATE), or every
+    # command's check waits behind the scheduler's and the runners' writes.
+    with engine.connect().execution_options(**{READONLY: True}) as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -13,14 +13,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from synchub.core.errors import SchemaOutdated
 from synchub.store.db import make_engine
 from synchub.store.migrate import alembic_config, check_schema, current_revision, upgrade
 from synchub.store.tables import Base, UtcDateTime
-from tests.conftest import PG_ADMIN_URL, need_service
+from tests.conftest import PG_ADMIN_URL, migrated_sqlite, need_service
 
 
 def test_upgrade_head_yields_the_models_schema(db_url: str) -> None:
@@ -36,6 +36,23 @@ def test_upgrade_is_idempotent_and_check_passes(db_url: str) -> None:
     upgrade(engine)
     check_schema(engine)
     engine.dispose()
+
+
+def test_the_schema_check_only_reads_and_takes_no_write_lock(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Every command checks the schema first: on SQLite it must not queue for the
+    write lock (BEGIN IMMEDIATE) behind the scheduler's and the runners' writes."""
+    engine = make_engine(migrated_sqlite(sqlite_template, tmp_path / "synchub.db"))
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    check_schema(engine)
+    engine.dispose()
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN"]
 
 
 def test_the_schema_check_knows_every_migration_and_the_head() -> None:

@@ -114,5 +114,8 @@ def test_a_listing_imports_only_what_reading_takes(
     assert not tops & set(NOT_FOR_A_LISTING), sorted(tops & set(NOT_FOR_A_LISTING))
     # Nor the scheduler's loop and the execution layer it brings.
     assert not {m for m in modules if m.startswith(("synchub.scheduler.loop", "synchub.execution"))}
+    # No server, so no local socket to ask: nor its HTTP client (http.client, which
+    # brings ssl and the e-mail parser).
+    assert not {"http.client", "synchub.cli.socket_http"} & modules
     if "--limit" not in argv:  # options as typed: typer checks "5" through pydantic
         assert "typer._adapters" not in modules

@@ -40,7 +40,9 @@ _CLEARED_BY_NULL: dict[str, Any] = {
 class JobSettings(BaseModel):
     """What both a new job and an edit may give; absent means default (new) or keep (edit)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The bodies are built at their first use: `job list` reading the database
+    # imports this module for JobPublic alone.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: str | None = Field(default=None, examples=["rclone"])  #: rclone, command, a plug-in
     #: the kind's parameters; rclone: op, source, destination, filters, options
@@ -278,7 +280,7 @@ class JobsPublic(BaseModel):
 class MuteRequest(BaseModel):
     """Body of POST /jobs/{name}/mute."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: how long: seconds, or a duration with its unit ("2h", "1d")
     duration: Duration = Field(examples=["2h", 7200])
@@ -287,7 +289,7 @@ class MuteRequest(BaseModel):
 class RunRequest(BaseModel):
     """Optional body of POST /jobs/{name}/run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     queue: str | None = Field(default=None, max_length=64)  #: instead of the job's own
     #: change nothing; the change report says what a real run would change
@@ -301,7 +303,7 @@ class RunRequest(BaseModel):
 class RunManyRequest(BaseModel):
     """Run several jobs now, one run each: by names, or every job with a tag."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     names: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     tag: str | None = Field(default=None, max_length=64)

@@ -7,20 +7,27 @@ leaves a queued run that the scheduler sends again (see `requeue_after`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from celery import Celery
 from kombu import Connection
 
-from synchub.execution.executor import WorkerInfo
+from synchub.execution.executor import Handed, WorkerInfo
+
+log = logging.getLogger(__name__)
 
 #: The one task synchub sends: run the run whose id is the task id.
 TASK = "synchub.run"
 #: Seconds without a publish attempt after the broker refused one.
 BROKER_BACKOFF_S = 5.0
+#: Redis commands buffered before a batch's pipeline is sent.
+BATCH_SIZE = 1000
 
 
 class CeleryExecutor:
@@ -38,27 +45,65 @@ class CeleryExecutor:
             return 0 if time.monotonic() < self._down_until else self.max_per_pass
 
     def submit(self, run_id: int, queue: str, at: datetime | None = None) -> None:
-        # A run fired ahead carries its fire time: the worker waits for it, so the
-        # broker's latency falls before the fire time rather than after it.
-        kwargs = {} if at is None else {"at": at.isoformat()}
+        error = self._send([(run_id, queue, at)], [])
+        if error is not None:
+            raise error
+
+    def submit_many(self, runs: Sequence[Handed]) -> list[int]:
+        """Publish the runs' tasks through one producer; on Redis in one pipeline (a
+        round trip per thousand runs, not one each), where a failed flush leaves the
+        delivery of its messages uncertain. The ids of runs that may not have been
+        published; a message that went through all the same finds its run claimed
+        or no longer queued, and does nothing."""
+        sent: list[int] = []
+        error = self._send(runs, sent)
+        if error is None:
+            return []
+        log.warning(
+            "broker refused a publish: %s: %s", type(error).__name__, error,
+            extra={"action": "dispatch_error"},
+        )  # fmt: skip
+        done = set(sent)
+        return [r[0] for r in runs if r[0] not in done]
+
+    def _send(self, runs: Sequence[Handed], sent: list[int]) -> Exception | None:
+        """Publish `runs`, adding to `sent` each one surely published; the error when
+        some may not be."""
         # Two tries: after the broker dropped a pooled connection, its next publish
         # fails (RabbitMQ) though the broker is back; a real outage fails both.
         for attempt in (1, 2):
+            done = set(sent)
             try:
-                self.app.send_task(
-                    TASK,
-                    args=[run_id],
-                    kwargs=kwargs,
-                    task_id=str(run_id),
-                    queue=queue,
-                    retry=False,
-                )
-                return
-            except Exception:
+                self._publish([r for r in runs if r[0] not in done], sent)
+                return None
+            except Exception as exc:
                 if attempt == 2:
                     with self._lock:
                         self._down_until = time.monotonic() + BROKER_BACKOFF_S
-                    raise
+                    return exc
+        return None  # not reached
+
+    def _publish(self, runs: Sequence[Handed], sent: list[int]) -> None:
+        """Publish `runs`, adding to `sent` each one surely published."""
+        with self.app.producer_or_acquire() as producer:
+            # kombu 5.7's batches; Redis only, and only where a pipeline is never replayed.
+            batched = bool(getattr(producer, "supports_batch_publish", False))
+            batch = producer.batch(BATCH_SIZE) if batched else contextlib.nullcontext()
+            with batch:
+                for run_id, queue, at in runs:
+                    # A run fired ahead carries its fire time: the worker waits for it,
+                    # so the broker's latency falls before the fire time, not after it.
+                    kwargs = {} if at is None else {"at": at.isoformat()}
+                    # The reprs given: Celery's own (saferepr) cost a tenth of a publish.
+                    self.app.send_task(
+                        TASK, args=[run_id], kwargs=kwargs, task_id=str(run_id),
+                        queue=queue, retry=False, producer=producer,
+                        argsrepr=repr([run_id]), kwargsrepr=repr(kwargs),
+                    )  # fmt: skip
+                    if not batched:
+                        sent.append(run_id)
+            if batched:
+                sent.extend(r[0] for r in runs)
 
     def in_flight(self) -> set[int]:
         return set()  # runs on workers prove they live by their heartbeats

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from synchub import __version__
 from synchub.execution.runner import Runner, RunnerClosed, StopReason
@@ -50,6 +51,20 @@ class Executor(Protocol):
 
     def describe(self) -> list[WorkerInfo]:
         """The workers runs can go to, as far as can be seen from here."""
+        ...
+
+
+#: A queued run handed over: its id, its queue, and its fire time when fired ahead.
+Handed = tuple[int, str, datetime | None]
+
+
+@runtime_checkable
+class SubmitsMany(Protocol):
+    """An executor that hands over a pass's runs at once cheaper than one by one."""
+
+    def submit_many(self, runs: Sequence[Handed]) -> list[int]:
+        """Hand over `runs`, as `submit` would each; the ids of those that may not
+        have been taken (the caller puts them back to pending)."""
         ...
 
 

@@ -26,7 +26,7 @@ from synchub.core.schedules import (
     fires_between,
     next_fire,
 )
-from synchub.execution.executor import Executor
+from synchub.execution.executor import Executor, Handed, SubmitsMany
 from synchub.execution.outcomes import end_run
 from synchub.scheduler import windows
 from synchub.scheduler.lapse import LapseWatch
@@ -198,7 +198,7 @@ class Scheduler:
         now = self.clock.now()
         horizon = now + timedelta(seconds=self.settings.fire_ahead_s)
         slots = _Slots(self.executor)
-        handed: list[tuple[int, str, datetime | None]] = []
+        handed: list[Handed] = []
         with transaction(self.sessions) as session:
             due = job_store.due(session, horizon, self.settings.batch)
             fires: list[tuple[JobRow, datetime, datetime | None]] = []
@@ -209,7 +209,7 @@ class Scheduler:
                 fires += [(job, at, wait) for at, wait in times]
             created = run_store.create_scheduled(session, fires, now)
             job_store.advance_many(session, moves)
-            chosen: list[tuple[int, str, datetime | None]] = []
+            chosen: list[Handed] = []
             for job, at, wait in fires:
                 run_id = created.get((job.id, at))
                 # A run waiting for its window past the lead stays pending until then.
@@ -306,19 +306,22 @@ class Scheduler:
             moved = run_store.mark_queued(session, [r.id for r in chosen], now)
         return self._submit([(r.id, r.queue, None) for r in chosen if r.id in moved])
 
-    def _submit(self, handed: list[tuple[int, str, datetime | None]]) -> int:
-        """Give queued runs to the executor (with the time to start those fired ahead);
-        one it refuses goes back to pending."""
-        for run_id, queue, at in handed:
-            try:
-                self.executor.submit(run_id, queue, at)
-            except Exception:
-                log.exception(
-                    "run %s: dispatch failed; left pending",
-                    run_id,
-                    extra={"action": "dispatch_error"},
-                )
-                with transaction(self.sessions) as session:
+    def _submit(self, handed: list[Handed]) -> int:
+        """Give queued runs to the executor (with the time to start those fired ahead),
+        all at once where it can (`SubmitsMany`); those it may not have taken go back
+        to pending."""
+        if isinstance(self.executor, SubmitsMany):
+            failed = self.executor.submit_many(handed) if handed else []
+        else:
+            failed = [r[0] for r in handed if not self._submit_one(*r)]
+        if failed:
+            log.error(
+                "runs %s: dispatch failed; left pending",
+                ", ".join(map(str, failed)),
+                extra={"action": "dispatch_error"},
+            )
+            with transaction(self.sessions) as session:
+                for run_id in failed:
                     run_store.move(
                         session,
                         run_id,
@@ -327,6 +330,14 @@ class Scheduler:
                         queued_at=None,
                     )
         return len(handed)
+
+    def _submit_one(self, run_id: int, queue: str, at: datetime | None) -> bool:
+        try:
+            self.executor.submit(run_id, queue, at)
+        except Exception:
+            log.exception("run %s: dispatch failed", run_id, extra={"action": "dispatch_error"})
+            return False
+        return True
 
     def reap(self) -> int:
         """End runs whose worker vanished; return queued runs nobody took to pending.

@@ -19,6 +19,9 @@ class TcpProxy:
             self.port = int(probe.getsockname()[1])
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: reads of what the target sent: a round trip's answer is at least one
+        self.answers = 0
+        self._upstreams: set[socket.socket] = set()
         self.restore()
 
     def restore(self) -> None:
@@ -59,6 +62,7 @@ class TcpProxy:
         except OSError:
             client.close()
             return
+        self._upstreams.add(upstream)
         for a, b in ((client, upstream), (upstream, client)):
             a.setblocking(True)
             peers[a] = b
@@ -71,6 +75,8 @@ class TcpProxy:
         except OSError:
             data = b""
         other = peers.get(sock)
+        if data and sock in self._upstreams:
+            self.answers += 1
         if data and other is not None:
             try:
                 other.sendall(data)
@@ -81,4 +87,5 @@ class TcpProxy:
             if s is not None and s in peers:
                 sel.unregister(s)
                 peers.pop(s)
+                self._upstreams.discard(s)
                 s.close()

@@ -19,12 +19,11 @@ from synchub.core.runs import Trigger
 from synchub.core.tasks import TaskState
 from synchub.services.jobs.views import job_view
 from synchub.store import chains as chain_store
-from synchub.store import job_runs
 from synchub.store import jobs as job_store
 from synchub.store import runs as run_store
 from synchub.store import tasks as store
 from synchub.store.db import reading, transaction
-from synchub.store.tables import FileTaskRow, JobRow
+from synchub.store.tables import FileTaskRow
 
 if TYPE_CHECKING:
     from synchub.services.context import Services
@@ -176,7 +175,8 @@ class TaskService:
     def folders(self) -> builtins.list[WatchedFolder]:
         """The watched-folder jobs, oldest first, each with what its runs did."""
         with reading(self.svc.sessions) as session:
-            return self._folders(session, job_store.watched(session, enabled_only=False))
+            shown = self._folders(session, store.folders(session))
+        return sorted(shown, key=lambda folder: folder.job.id)
 
     def folder_page(self, *, after: str | None = None, limit: int = 50) -> FolderPage:
         """At most `limit` watched folders by name, after the name `after` (the last
@@ -192,20 +192,21 @@ class TaskService:
             shown = self._folders(session, rows[:limit])
             return FolderPage(shown, len(rows) > limit, store.folder_count(session))
 
-    def _folders(self, session: Session, rows: Sequence[JobRow]) -> builtins.list[WatchedFolder]:
+    def _folders(
+        self, session: Session, rows: Sequence[store.Folder]
+    ) -> builtins.list[WatchedFolder]:
         """`rows`' folders, in the same few statements however many there are."""
         now = self.svc.clock.now()
         links = chain_store.all_links(session)
         running = run_store.running_job_ids(session)
-        last = job_runs.last_finished(session, [row.id for row in rows])
         return [
             WatchedFolder(
                 job=job_view(row, now, links),
                 files_sent=row.files_sent,
                 running=row.id in running,
-                last_run_at=iso(last.get(row.id)),
+                last_run_at=iso(ended),
             )
-            for row in rows
+            for row, ended in rows
         ]
 
     def files_sent(self) -> int:

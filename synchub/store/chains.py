@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.orm import Session
 
 from synchub.core.runs import Trigger
@@ -46,16 +46,25 @@ def downstreams(session: Session, job_id: int) -> list[tuple[str, str]]:
 Links = list[tuple[str, str]]
 
 
-def all_links(session: Session) -> dict[int, tuple[Links, Links]]:
-    """(upstreams, downstreams) by job id of every job that has any, in one query:
-    what `upstreams` and `downstreams` give one job, for a listing of many."""
+def _all_links_query() -> Select[tuple[int, int, str, str, str]]:
     up, down = JobRow.__table__.alias("up"), JobRow.__table__.alias("down")
-    rows = session.execute(
+    return (
         select(JobChainRow.job_id, JobChainRow.upstream_id, JobChainRow.on,
                up.c.name.label("upstream"), down.c.name.label("downstream"))
         .join(up, up.c.id == JobChainRow.upstream_id)
         .join(down, down.c.id == JobChainRow.job_id)
     )  # fmt: skip
+
+
+# Made once: aliasing the jobs table copies each of its columns, which cost a
+# listing more than reading the (usually few) links did.
+_ALL_LINKS = _all_links_query()
+
+
+def all_links(session: Session) -> dict[int, tuple[Links, Links]]:
+    """(upstreams, downstreams) by job id of every job that has any, in one query:
+    what `upstreams` and `downstreams` give one job, for a listing of many."""
+    rows = session.execute(_ALL_LINKS)
     links: dict[int, tuple[Links, Links]] = {}
     for r in rows:
         links.setdefault(r.job_id, ([], []))[0].append((r.upstream, r.on))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from synchub.core.runs import UNFINISHED, WAITING, RunState
@@ -83,19 +83,6 @@ def unfinished_states(session: Session, job_ids: set[int]) -> dict[int, set[str]
         if job_id is not None:
             out.setdefault(job_id, set()).add(state)
     return out
-
-
-def last_finished(session: Session, job_ids: Iterable[int]) -> dict[int, datetime]:
-    """When each of these jobs' last run ended (jobs with none are left out)."""
-    ids = list(job_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(RunRow.job_id, func.max(RunRow.finished_at))
-        .where(RunRow.job_id.in_(ids), RunRow.finished_at.is_not(None))
-        .group_by(RunRow.job_id)
-    )
-    return {job_id: at for job_id, at in rows if job_id is not None and at is not None}
 
 
 def last_succeeded(session: Session, job_id: int) -> int | None:

@@ -81,9 +81,20 @@ class RemoteRow(Base):
 
 class JobRow(Base):
     __tablename__ = "jobs"
-    # An id names a folder to the rclone-sync-hub console: SQLite must not give a
-    # deleted job's id again (a stale page would delete the new job).
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # A page of watched folders reads the watched jobs' names only (0025). The
+        # predicates are the ones the queries write (`watch.is_(True)`), so that both
+        # databases see that the index holds every row asked for.
+        Index(
+            "ix_jobs_watched_name",
+            "name",
+            sqlite_where=text("watch IS 1"),
+            postgresql_where=text("watch IS true"),
+        ),
+        # An id names a folder to the rclone-sync-hub console: SQLite must not give a
+        # deleted job's id again (a stale page would delete the new job).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -175,6 +186,8 @@ class RunRow(Base):
         Index("ix_runs_job_name_id", "job_name", "id"),
         # The console's charts count the runs that ended each day (migration 0015).
         Index("ix_runs_finished_at", "finished_at"),
+        # When each watched folder's last run ended: one probe a job (0025).
+        Index("ix_runs_job_id_finished_at", "job_id", "finished_at"),
         # A page of runs asks which failed runs have a retry; only retries are indexed.
         Index(
             "ix_runs_retry_of",

@@ -3,6 +3,7 @@ and the runner, reads for the services."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ def _waiting_run() -> ColumnElement[bool]:
     )
 
 
+@functools.cache  # made once: building the expression cost a page more than running it
 def status() -> ColumnElement[str]:
     """The task's state as people see it: stored, but `queued` for a pending task
     that a run will carry (see `_waiting_run`)."""
@@ -315,40 +317,54 @@ def page(
     """A page of tasks, newest first, with their status and job name, and how many
     match in all (before `before_id` aside). `match(path, job_name)` filters what SQL
     cannot (a regex)."""
-    query = select(FileTaskRow.id, FileTaskRow.path, JobRow.name).join(
-        JobRow, JobRow.id == FileTaskRow.job_id
-    )
-    if state is not None:
-        query = query.where(_with_status(state))
+    wanted = [] if state is None else [_with_status(state)]
     if job_id is not None:
-        query = query.where(FileTaskRow.job_id == job_id)
-    query = query.order_by(FileTaskRow.id.desc())
-    if match is None:
-        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        if before_id is not None:
-            query = query.where(FileTaskRow.id < before_id)
-        ids = [r[0] for r in session.execute(query.offset(offset).limit(limit))]
+        wanted.append(FileTaskRow.job_id == job_id)
+    shown = select(FileTaskRow, status(), JobRow.name).join(JobRow, JobRow.id == FileTaskRow.job_id)
+    if match is not None:
+        ids, total = _matched(session, wanted, match, before_id, offset, limit)
+        if not ids:
+            return [], total
+        shown = shown.where(FileTaskRow.id.in_(ids))
     else:
-        total, skipped, ids = 0, 0, []
-        for task_id, path, job_name in session.execute(query.execution_options(yield_per=2000)):
-            if not match(path, job_name):
-                continue
-            total += 1
-            if before_id is not None and task_id >= before_id:
-                continue
-            if skipped < offset:
-                skipped += 1
-            elif len(ids) < limit:
-                ids.append(task_id)
-    if not ids:
-        return [], total
-    rows = session.execute(
-        select(FileTaskRow, status(), JobRow.name)
+        # Every task has its job (a foreign key): counting them needs no join.
+        counted = select(func.count()).select_from(FileTaskRow).where(*wanted)
+        total = int(session.scalar(counted) or 0)
+        if before_id is not None:
+            wanted.append(FileTaskRow.id < before_id)
+        shown = shown.where(*wanted).offset(offset).limit(limit)
+    rows = session.execute(shown.order_by(FileTaskRow.id.desc()))
+    return [(r[0], r[1], r[2]) for r in rows], total
+
+
+def _matched(
+    session: Session,
+    wanted: list[ColumnElement[bool]],
+    match: Callable[[str, str], bool],
+    before_id: int | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[int], int]:
+    """The ids of a page of the tasks that `match` wants too, and how many it wants."""
+    query = (
+        select(FileTaskRow.id, FileTaskRow.path, JobRow.name)
         .join(JobRow, JobRow.id == FileTaskRow.job_id)
-        .where(FileTaskRow.id.in_(ids))
+        .where(*wanted)
         .order_by(FileTaskRow.id.desc())
     )
-    return [(r[0], r[1], r[2]) for r in rows], total
+    total, skipped = 0, 0
+    ids: list[int] = []
+    for task_id, path, job_name in session.execute(query.execution_options(yield_per=2000)):
+        if not match(path, job_name):
+            continue
+        total += 1
+        if before_id is not None and task_id >= before_id:
+            continue
+        if skipped < offset:
+            skipped += 1
+        elif len(ids) < limit:
+            ids.append(task_id)
+    return ids, total
 
 
 def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
@@ -360,14 +376,26 @@ def counts(session: Session, job_id: int | None = None) -> dict[str, int]:
     return {s: int(n) for s, n in session.execute(query)}
 
 
-def folders(session: Session, *, after_name: str | None, limit: int) -> list[JobRow]:
-    """A page of the watched-folder jobs, enabled or not: at most `limit`, by name,
-    after the name `after_name` (the last of the previous page). The unique index on
-    the name serves the order and the cursor, so a deep page costs what the first does."""
-    query = select(JobRow).where(JobRow.watch.is_(True))
+#: A watched-folder job and when its last run ended (None before any ended).
+Folder = tuple[JobRow, datetime | None]
+
+
+def folders(
+    session: Session, *, after_name: str | None = None, limit: int | None = None
+) -> list[Folder]:
+    """The watched-folder jobs, enabled or not, by name, each with when its last run
+    ended: at most `limit`, after the name `after_name` (the last of the previous
+    page). The partial index on watched jobs' names serves the order and the cursor,
+    so a deep page costs what the first does; the index on the runs' job and end
+    answers each job's last end with one probe, however long its history."""
+    ended = select(func.max(RunRow.finished_at)).where(RunRow.job_id == JobRow.id).scalar_subquery()
+    query = select(JobRow, ended).where(JobRow.watch.is_(True))
     if after_name is not None:
         query = query.where(JobRow.name > after_name)
-    return list(session.scalars(query.order_by(JobRow.name).limit(limit)))
+    query = query.order_by(JobRow.name)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(row, at) for row, at in session.execute(query)]
 
 
 def folder_count(session: Session) -> int:

@@ -29,12 +29,25 @@ _NEVER = Markup('<span class="dim">never</span>')
 # success, the next fire of many jobs on one schedule), all at the page's `now`.
 @functools.lru_cache(maxsize=1024)
 def _when(iso: str | datetime, now: datetime, tz: str | None) -> Markup:
-    at = fmt.parse(iso)
+    at, exact = _moment(iso, tz)
     return Markup('<time datetime="%s" title="%s">%s</time>') % (
         iso,
-        fmt.exact(at, tz),
+        exact,
         fmt.relative(at, now),
     )
+
+
+# The next page writes the same moments at a later `now`: only "how long ago" changes.
+@functools.lru_cache(maxsize=4096)
+def _moment(iso: str | datetime, tz: str | None) -> tuple[datetime, str]:
+    at = fmt.parse(iso)
+    assert at is not None  # `when` writes "never" for no moment
+    return at, fmt.exact(at, tz)
+
+
+def path(text: str, keep: int = 48) -> Markup:
+    """A path, cut in the middle when long, in full on hover."""
+    return Markup('<span class="path" title="%s">%s</span>') % (text, fmt.middle(text, keep))
 
 
 def badge(b: Badge) -> Markup:

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, insert, select
 
 from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import TOUCHES
 from synchub.store import claim as claims
 from synchub.store.claim import Claim
 from synchub.store.db import transaction
+from synchub.store.tables import JobRow, RunRow
 from synchub.web.folders import PAGE
 from tests.api.conftest import Api
 from tests.api.test_console import sign_in
@@ -160,3 +161,45 @@ def test_the_dashboard_reads_as_much_for_many_jobs_as_for_a_page_of_them(
         assert len(asked(api, client, path)) == len(statements_before), path
     if api.svc.db.dialect.name == "sqlite":  # the engine's steps are counted on SQLite
         assert after[0] <= before[0] * 1.2, (before, after)
+
+
+def ended_runs(api: Api, names: list[str], count: int) -> None:
+    """`count` ended runs of each of these jobs, written as a long history is."""
+    at = api.clock.now()
+    with transaction(api.svc.sessions) as session:
+        for name in names:
+            job_id = session.scalar(select(JobRow.id).where(JobRow.name == name))
+            runs = [
+                {"job_id": job_id, "job_name": name, "trigger": "manual", "state": "succeeded",
+                 "queue": "default", "not_before": at, "created_at": at, "started_at": at,
+                 "finished_at": at}
+                for _ in range(count)
+            ]  # fmt: skip
+            session.execute(insert(RunRow), runs)
+
+
+def test_the_folders_page_reads_as_much_for_long_histories_and_many_other_jobs(
+    api: Api, tmp_path: Path
+) -> None:
+    """The watched jobs are found through an index of their own, and when each last
+    ended with one look at its runs: with many more jobs that are not watched, and
+    a long history for each folder, the page asks the same few statements and reads
+    about as much."""
+    client = sign_in(api, "viewer")
+    watch_many(api, tmp_path, ["one", "two"])
+    ended_runs(api, ["one", "two"], 3)
+    few = asked(api, client, "/folders")
+    # The visitor; the folders with their last ends, the running jobs, the chain
+    # links, how many folders; the tasks with their job's names, how many.
+    assert len(few) <= 7, "\n".join(few)
+    with sqlite_steps(api.svc.db) as before:
+        assert client.get("/folders").status_code == 200
+    quiet_jobs(api, 0, 200)
+    ended_runs(api, ["one", "two"], 400)
+    with sqlite_steps(api.svc.db) as after:
+        assert client.get("/folders").status_code == 200
+    assert len(asked(api, client, "/folders")) == len(few)
+    if api.svc.db.dialect.name == "sqlite":  # the engine's steps are counted on SQLite
+        # A few hundred steps either way; a walk of every job's name and each
+        # folder's runs took over a hundred times as many.
+        assert after[0] <= before[0] + 3, (before, after)

@@ -200,6 +200,7 @@ ADDED_BY = {
     "0021": {("jobs", "windows"), ("jobs", "windows_tz")},
     "0023": {("job_summaries", "*")},
     "0024": {("alerts", "pruned_delivered"), ("alerts", "pruned_failed")},
+    "0025": {("jobs", "ix_jobs_watched_name"), ("runs", "ix_runs_job_id_finished_at")},
 }
 
 
@@ -813,10 +814,36 @@ def test_0024_counts_nothing_pruned_for_existing_alerts_and_goes_back(blank_url:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT pruned_delivered, pruned_failed FROM alerts")).all()
         assert [tuple(r) for r in rows] == [(0, 0)]
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert without_later_revisions(diff, at="0024") == []
     command.downgrade(alembic_config(engine), "0023")
     columns = {c["name"] for c in inspect(engine).get_columns("alerts")}
     assert "pruned_delivered" not in columns and "digest_at" in columns
+    upgrade(engine)
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_0025_indexes_the_watched_folders_and_their_runs_ends_and_goes_back(
+    blank_url: str,
+) -> None:
+    engine = make_engine(blank_url)
+    upgrade(engine, "0002")
+    seed_0002(engine)
+    upgrade(engine, "0024")
+
+    upgrade(engine, "0025")
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    assert "ix_jobs_watched_name" in {i["name"] for i in inspect(engine).get_indexes("jobs")}
+    assert "ix_runs_job_id_finished_at" in {i["name"] for i in inspect(engine).get_indexes("runs")}
+    command.downgrade(alembic_config(engine), "0024")
+    assert counts(engine) == (3, 1, 1)
+    assert "ix_jobs_watched_name" not in {i["name"] for i in inspect(engine).get_indexes("jobs")}
+    assert "ix_runs_job_id_finished_at" not in {
+        i["name"] for i in inspect(engine).get_indexes("runs")
+    }
     upgrade(engine)
     check_schema(engine)
     engine.dispose()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from synchub.web import format as fmt
+from synchub.web import snippets
 from synchub.web.console import safe_next
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -44,6 +45,14 @@ def test_long_paths_are_cut_in_the_middle() -> None:
     cut = fmt.middle(path, 32)
     assert len(cut) == 32 and cut.startswith("photos/2024/") and cut.endswith("IMG_0001.jpg")
     assert fmt.middle("short") == "short"
+
+
+def test_a_path_is_written_escaped_cut_and_whole_on_hover() -> None:
+    path = "in/<b>&" + "x" * 60 + '/"a".jpg'
+    html = snippets.path(path, 32)
+    assert html.startswith('<span class="path" title="in/&lt;b&gt;&amp;xxx')
+    assert html.endswith("x/&#34;a&#34;.jpg</span>") and "…" in html
+    assert snippets.path("<i>") == '<span class="path" title="&lt;i&gt;">&lt;i&gt;</span>'
 
 
 @pytest.mark.parametrize(

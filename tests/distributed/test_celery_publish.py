@@ -85,8 +85,9 @@ def test_redis_takes_a_pass_in_one_round_trip(
     s.executor.submit(0, queue)  # the connection made and the queue's binding known
     before = proxy.answers
     assert s.dispatch() == RUNS
-    # One per run, one by one; a handful for the pipeline (its answer may come in parts).
-    assert proxy.answers - before < 10, proxy.answers - before
+    # One per run, one by one; a few for the pipeline, whose answer arrives in as many
+    # parts as the broker and the network cut it into.
+    assert proxy.answers - before < RUNS // 4, proxy.answers - before
     assert len(messages(broker, queue)) == RUNS + 1
 
 

@@ -160,3 +160,22 @@ def test_the_dashboard_reads_as_much_for_many_jobs_as_for_a_page_of_them(
         assert len(asked(api, client, path)) == len(statements_before), path
     if api.svc.db.dialect.name == "sqlite":  # the engine's steps are counted on SQLite
         assert after[0] <= before[0] * 1.2, (before, after)
+
+
+#: The statements the dashboard asks with two jobs failing and one running: the
+#: token, the panel and the jobs (one read), the runs running, the system's state and
+#: the activity chart. Reading the panel and the jobs apart asked 27.
+DASHBOARD_STATEMENTS = 19
+
+
+def test_the_dashboard_reads_each_jobs_summary_runs_and_links_once(
+    api: Api, harness: Harness
+) -> None:
+    """The "needs attention" panel and the jobs table share one read: the summaries,
+    the newest runs and the chain links of the jobs they show are asked once."""
+    client = sign_in(api, "viewer")
+    failed(api, harness, ["one", "two"])
+    running(api, harness, ["three"])
+    seen = asked(api, client, "/")
+    assert sum("FROM job_chains" in s for s in seen) == 1, "\n".join(seen)
+    assert len(seen) <= DASHBOARD_STATEMENTS, "\n".join(seen)

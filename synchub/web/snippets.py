@@ -1,6 +1,6 @@
 """The console's smallest pieces of HTML, written in Python rather than as template
 macros: a page of jobs writes hundreds of them, and a macro call costs many times
-what a function call does. Each is a Markup pattern whose values it escapes."""
+what a function call does."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from synchub.core.runs import RunState
-from synchub.services.overview import JobStatus
-from synchub.services.run_views import RunView
 from synchub.web import format as fmt
-from synchub.web import words
 from synchub.web.words import Badge
 
 
@@ -69,81 +65,3 @@ def dry(run: Any) -> Markup:
 
 
 _EMPTY = Markup("")
-
-
-_DASH = Markup('<span class="dim">—</span>')
-_JOB_ROW = Markup(
-    "<tr>\n"
-    "<td>{badge}</td>\n"
-    '<td><a class="nowrap" href="/jobs/{name}">{name}</a>{tags}</td>\n'
-    '<td class="wide-only">{route}</td>\n'
-    "<td{struck}>{schedule}</td>\n"
-    "<td>{last}</td>\n"
-    '<td><span class="age {fresh.tone}" data-staleness="{fresh.state}">'
-    '<span aria-hidden="true">{fresh.icon}</span> {success}{stale}</span></td>\n'
-    "<td>{failing}</td>\n"
-    "<td>{next}</td>\n"
-    "</tr>\n"
-)
-
-
-def job_row(status: JobStatus, now: datetime) -> Markup:
-    """A row of a jobs table: its state, name and tags, route, schedule, last run,
-    last success (how stale), when it began failing, and its next fire. A page
-    writes fifty to a hundred: one call each, not one per cell."""
-    job, fresh = status.job, words.staleness(status)
-    return _JOB_ROW.format(
-        badge=badge(words.job_badge(status, now)),
-        name=job.name,
-        tags=Markup("").join(_TAG.format(tag=tag) for tag in job.tags),
-        route=_route(job.kind, job.params),
-        struck=_STRUCK if not job.enabled else _EMPTY,
-        schedule=job.schedule.description,
-        last=_last_run(status.last, now) if status.last else _NEVER_RUN,
-        fresh=fresh,
-        success=when(status.last_success_at, now),
-        stale=_STALE if fresh.state == "stale" else _EMPTY,
-        failing=_FAILING.format(at=status.failing_since, when=when(status.failing_since, now))
-        if status.failing_since
-        else _DASH,
-        next=_next_fire(job.next_fire_at, job.schedule.tz, now),
-    )
-
-
-_TAG = Markup(' <a class="tag" href="/jobs?tag={tag}">{tag}</a>')
-_STRUCK = Markup(' class="struck"')
-_NEVER_RUN = Markup('<span class="dim">never run</span>')
-_STALE = Markup(' <span class="sr">(stale)</span>')
-_FAILING = Markup('<span class="bad-text" data-failing-since="{at}">{when}</span>')
-
-
-def _route(kind: str, params: dict[str, Any]) -> Markup:
-    found = words.route(params)
-    if found is None:
-        return Markup('<span class="dim">{}</span>').format(kind)
-    return Markup('{} → {} <span class="dim">· {}</span>').format(
-        short_path(found[0], 32), short_path(found[1], 32), params.get("op") or "sync"
-    )
-
-
-def _last_run(run: RunView, now: datetime) -> Markup:
-    done = (run.progress or {}).get("bytes") if run.state is RunState.RUNNING else run.stats.bytes
-    return Markup(
-        '<a href="/runs/{id}" data-run-id="{id}">{badge}</a>{dry} {when}<br>'
-        '<span class="dim">{took} · {size}</span>'
-    ).format(
-        id=run.id,
-        badge=badge(words.run_badge(run, now)),
-        dry=dry(run),
-        when=when(run.finished_at or run.started_at, now),
-        took=fmt.duration(words.duration_of(run, now)),
-        size=fmt.size(done),
-    )
-
-
-def _next_fire(at: str | None, tz: str | None, now: datetime) -> Markup:
-    if not at:
-        return _DASH
-    return Markup('{}<br><span class="dim nowrap">{}</span>').format(
-        when(at, now, tz), fmt.soon(at, now, tz)
-    )

@@ -5,7 +5,7 @@ dashboard and job list show; the rule for staleness lives here."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -79,46 +79,40 @@ class OverviewService:
         )
         return self._statuses(views), more
 
-    def board(
+    def dashboard(
         self,
+        attention_limit: int,
         *,
         tag: str | None = None,
         enabled: bool | None = None,
         search: str | None = None,
         after: str | None = None,
         limit: int = 50,
-        failing: Collection[int] | None = None,
-    ) -> tuple[builtins.list[JobStatus], bool]:
-        """The dashboard's jobs: as `jobs` filters them, the failing ones first. The
-        first page (`after` None) leads with every failing job that matches (by name,
-        at most 1000), then the jobs by name without them; later pages (after the
-        last name of the previous one) leave them out, shown already. `failing`, the
-        failing jobs to lead with (`Attention.failing_first`), spares asking again
-        which jobs fail."""
-        failed = set(self._failing_ids() if failing is None else failing)
-        now = self.svc.clock.now()
-        # The rows read here, once, in one session, with the chain links read once:
-        # as JobService.page reads them, without its second session and links.
-        with reading(self.svc.sessions) as session:
-            lead: builtins.list[JobRow] = []
-            if failed and enabled is not False:  # a disabled job is never failing
-                lead = job_store.find(
-                    session, tag=tag, enabled=True, search=search, ids=failed, limit=1000
-                )
-            rest = job_store.find(
-                session, tag=tag, enabled=enabled, search=search,
-                not_ids={row.id for row in lead}, after_name=after, limit=limit + 1,
-            )  # fmt: skip
-            shown = rest[:limit] if after is not None else lead + rest[:limit]
-            links = chain_store.all_links(session)
-            views = [job_view(row, now, links) for row in shown]
-            return self._statuses_in(session, views, now), len(rest) > limit
-
-    def _failing_ids(self) -> set[int]:
+    ) -> tuple[Attention, builtins.list[JobStatus], bool]:
+        """What the dashboard shows: `attention_page(attention_limit, lead=limit)`, and
+        one page of jobs by name (as `jobs` filters them) with whether more follow.
+        The first page (`after` None) leads with the failing jobs among the panel's
+        first `limit` that match; later pages (after the last name of the previous
+        one) leave them out, shown already. Read in one session: a job shown in both
+        is read and judged once; the summaries, the newest runs and the chain links
+        are read once for all."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
-            superseded = job_summary.superseded(session)
-            return job_summary.needing_ids(session, now, superseded, failing=True)
+            running = job_summary.newest_running(session)
+            superseded = job_summary.superseded(session, running)
+            first, count, failing_count = _first_needing(
+                session, now, max(attention_limit, limit), superseded
+            )
+            failing_first = [n.job_id for n in first if n.failing]
+            board, more = _board_rows(
+                session, set(failing_first), tag, enabled, search, after, limit
+            )
+            panel = [n.job_id for n in first[:attention_limit]]
+            on_board = {row.id for row in board}
+            rows = board + job_store.by_ids(session, set(panel) - on_board)
+            statuses = _statuses_of(session, rows, now, running)
+        attention = Attention([statuses[i] for i in panel], count, failing_count, failing_first)
+        return attention, [statuses[row.id] for row in board], more
 
     def needing(
         self,
@@ -155,8 +149,8 @@ class OverviewService:
         session: Session, views: builtins.list[JobView], now: datetime
     ) -> builtins.list[JobStatus]:
         ids = [view.id for view in views]
-        latest = job_runs.latest_of_jobs(session, ids)
         summaries = job_summary.of_jobs(session, ids)
+        latest = job_runs.latest_of_jobs(session, ids, summaries=summaries)
         return [_status(view, latest.get(view.id), summaries.get(view.id), now) for view in views]
 
     def job(self, name: str) -> JobStatus:
@@ -185,8 +179,8 @@ class OverviewService:
             first, count, failing_count = _first_needing(session, now, first_n)
             ids = [n.job_id for n in first[:limit]]
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
-            latest = job_runs.latest_of_jobs(session, ids)
             summaries = job_summary.of_jobs(session, ids)
+            latest = job_runs.latest_of_jobs(session, ids, summaries=summaries)
             links = chain_store.all_links(session)
             shown = [
                 _status(job_view(rows[i], now, links), latest.get(i), summaries.get(i), now)
@@ -222,6 +216,43 @@ class OverviewService:
         return [(run, params.get(run.job, {})) for run in runs]
 
 
+def _board_rows(
+    session: Session,
+    failed: set[int],
+    tag: str | None,
+    enabled: bool | None,
+    search: str | None,
+    after: str | None,
+    limit: int,
+) -> tuple[builtins.list[JobRow], bool]:
+    """The rows of `board`'s page, and whether more follow: on the first page
+    (`after` None) the `failed` jobs that match lead."""
+    lead: builtins.list[JobRow] = []
+    if failed and enabled is not False:  # a disabled job is never failing
+        lead = job_store.find(session, tag=tag, enabled=True, search=search, ids=failed, limit=1000)
+    rest = job_store.find(
+        session, tag=tag, enabled=enabled, search=search,
+        not_ids={row.id for row in lead}, after_name=after, limit=limit + 1,
+    )  # fmt: skip
+    shown = rest[:limit] if after is not None else lead + rest[:limit]
+    return shown, len(rest) > limit
+
+
+def _statuses_of(
+    session: Session, rows: builtins.list[JobRow], now: datetime, running: dict[int, int]
+) -> dict[int, JobStatus]:
+    """The status of each of these jobs by id, from their summaries read once, and
+    every job's newest running run (`job_summary.newest_running`) read already."""
+    ids = [row.id for row in rows]
+    summaries = job_summary.of_jobs(session, ids)
+    latest = job_runs.latest_of_jobs(session, ids, summaries=summaries, running=running)
+    links = chain_store.all_links(session)
+    return {
+        row.id: _status(job_view(row, now, links), latest.get(row.id), summaries.get(row.id), now)
+        for row in rows
+    }
+
+
 @dataclass(frozen=True)
 class _Needing:
     """A job that needs attention, as the look over the candidates finds it."""
@@ -237,16 +268,18 @@ class _Needing:
 
 
 def _first_needing(
-    session: Session, now: datetime, limit: int | None
+    session: Session, now: datetime, limit: int | None, superseded: set[int] | None = None
 ) -> tuple[builtins.list[_Needing], int, int]:
     """The first `limit` (None: all) enabled jobs that are failing or stale at `now`,
     in `attention()`'s order, how many there are, and how many of them fail.
+    `superseded`: `job_summary.superseded`, when the caller read it already.
 
     The summaries' indexes answer for the jobs that fail or are stale whenever
     asked: counted, and the first few read, in the database. Only the jobs whose last
     success is between the least and the most their schedule allows are judged here
     by the exact rule (`_unsure`)."""
-    superseded = job_summary.superseded(session)
+    if superseded is None:
+        superseded = job_summary.superseded(session)
     unsure = [n for n in _unsure(session, now, superseded) if n.failing or n.stale_for is not None]
     found, count, failing = job_summary.first_needing(session, now, superseded, limit)
     sure = [

@@ -17,9 +17,17 @@ from synchub.store.tables import JobRow, RunRow
 _HAPPENED = [s.value for s in RunState if s not in WAITING and s is not RunState.SKIPPED]
 
 
-def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> dict[int, RunRow]:
+def latest_of_jobs(
+    session: Session,
+    job_ids: Iterable[int] | None = None,
+    *,
+    summaries: dict[int, job_summary.Summary] | None = None,
+    running: dict[int, int] | None = None,
+) -> dict[int, RunRow]:
     """The newest run of each job (of these, or of every job) that started or ended:
-    not waiting and not skipped. Jobs without one are left out.
+    not waiting and not skipped. Jobs without one are left out. A caller that read
+    these jobs' summaries (`job_summary.of_jobs`), or every job's newest running run
+    (`job_summary.newest_running`), in this session gives them: not read again.
 
     The newer of the job's running run and its summary's last ended run (both by
     id), so a few queries for any number of jobs; a job whose last ended run was
@@ -27,8 +35,14 @@ def latest_of_jobs(session: Session, job_ids: Iterable[int] | None = None) -> di
     ids = None if job_ids is None else list(job_ids)
     if ids is not None and not ids:
         return {}
-    newest = {i: s.last_id for i, s in job_summary.of_jobs(session, ids).items() if s.last_id}
-    for job_id, run_id in job_summary.newest_running(session, ids).items():
+    if summaries is None:
+        summaries = job_summary.of_jobs(session, ids)
+    if running is None:
+        running = job_summary.newest_running(session, ids)
+    elif ids is not None:
+        running = {job_id: running[job_id] for job_id in ids if job_id in running}
+    newest = {i: s.last_id for i, s in summaries.items() if s.last_id}
+    for job_id, run_id in running.items():
         newest[job_id] = max(run_id, newest.get(job_id) or 0)
     found: dict[int, RunRow] = {}
     if newest:

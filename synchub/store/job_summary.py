@@ -91,11 +91,13 @@ def newest_running(session: Session, job_ids: Iterable[int] | None = None) -> di
     return {job_id: run_id for job_id, run_id in session.execute(query) if job_id is not None}
 
 
-def superseded(session: Session) -> set[int]:
+def superseded(session: Session, running: dict[int, int] | None = None) -> set[int]:
     """The jobs with a run running that is newer than their last ended run: whatever
     that run's state, it is no longer their last (a failing job whose retry runs is
-    not failing). As many as run now."""
-    running = newest_running(session)
+    not failing). As many as run now. `running`: `newest_running` of every job, when
+    the caller read it already."""
+    if running is None:
+        running = newest_running(session)
     if not running:
         return set()
     rows = session.execute(

@@ -165,7 +165,7 @@ class Templates:
                      words.duration_of, words.folder_badge, words.task_badge,
                      words.staleness, words.changed_fields):  # fmt: skip
             self.env.globals[said.__name__] = said
-        for snippet in (snippets.when, snippets.badge, snippets.path):
+        for snippet in (snippets.when, snippets.badge, snippets.path, snippets.dry):
             self.env.globals[snippet.__name__] = snippet
         for name in ("size", "speed", "duration", "relative", "exact", "soon", "middle", "percent"):
             self.env.filters[name] = _lenient(getattr(fmt, name))

@@ -93,21 +93,21 @@ def router(templates: Templates) -> APIRouter:
         svc = visit.svc
         # The panel's first jobs and a page of failing ones (failing come first),
         # however many need attention: the rest are a link away.
-        attention = svc.overview.attention_page(ATTENTION_SHOWN, lead=PAGE)
         if state in ("failing", "stale"):
+            attention = svc.overview.attention_page(ATTENTION_SHOWN)
             statuses, more = svc.overview.needing(
                 state, tag=tag or None, search=q or None, after=after or None, limit=PAGE
             )
         else:
-            statuses, more = svc.overview.board(
+            # The first page leads with a page of failing jobs at most: with hundreds
+            # failing, the panel above links to all of them.
+            attention, statuses, more = svc.overview.dashboard(
+                ATTENTION_SHOWN,
                 tag=tag or None,
                 enabled={"enabled": True, "disabled": False}.get(state),
                 search=q or None,
                 after=after or None,
                 limit=PAGE,
-                # The first page leads with a page of failing jobs at most: with
-                # hundreds failing, the panel above links to all of them.
-                failing=attention.failing_first,
             )
         return page(
             request,

@@ -45,13 +45,31 @@ def _moment(iso: str | datetime, tz: str | None) -> tuple[datetime, str]:
     return at, fmt.exact(at, tz)
 
 
-def path(text: str, keep: int = 48) -> Markup:
-    """A path, cut in the middle when long, in full on hover."""
-    return Markup('<span class="path" title="%s">%s</span>') % (text, fmt.middle(text, keep))
-
-
 def badge(b: Badge) -> Markup:
     """A state as its badge: icon and word, in the state's tone."""
     return Markup(
         '<span class="badge %s" data-state="%s"><span aria-hidden="true">%s</span> %s</span>'
     ) % (b.tone, b.state, b.icon, b.word)
+
+
+def path(text: str, keep: int = 48) -> Markup:
+    """A path, cut in the middle when longer than `keep` characters, the whole of it
+    then in the title (a path shown whole needs none)."""
+    shown = fmt.middle(text, keep)
+    if shown == text:
+        return Markup('<span class="path">%s</span>') % text
+    return Markup('<span class="path" title="%s">%s</span>') % (text, shown)
+
+
+_DRY = Markup(
+    ' <span class="badge dry" data-state="dry-run" title="A preview: it changed nothing">'
+    '<span aria-hidden="true">◇</span> dry run</span>'
+)
+
+
+def dry(run: Any) -> Markup:
+    """The dry-run badge of a run that was one, else nothing."""
+    return _DRY if run.dry_run else _EMPTY
+
+
+_EMPTY = Markup("")

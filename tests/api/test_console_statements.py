@@ -203,3 +203,22 @@ def test_the_folders_page_reads_as_much_for_long_histories_and_many_other_jobs(
         # A few hundred steps either way; a walk of every job's name and each
         # folder's runs took over a hundred times as many.
         assert after[0] <= before[0] + 3, (before, after)
+
+
+#: The statements the dashboard asks with two jobs failing and one running: the
+#: token, the panel and the jobs (one read), the runs running, the system's state and
+#: the activity chart. Reading the panel and the jobs apart asked 27.
+DASHBOARD_STATEMENTS = 19
+
+
+def test_the_dashboard_reads_each_jobs_summary_runs_and_links_once(
+    api: Api, harness: Harness
+) -> None:
+    """The "needs attention" panel and the jobs table share one read: the summaries,
+    the newest runs and the chain links of the jobs they show are asked once."""
+    client = sign_in(api, "viewer")
+    failed(api, harness, ["one", "two"])
+    running(api, harness, ["three"])
+    seen = asked(api, client, "/")
+    assert sum("FROM job_chains" in s for s in seen) == 1, "\n".join(seen)
+    assert len(seen) <= DASHBOARD_STATEMENTS, "\n".join(seen)

@@ -89,20 +89,19 @@ class OverviewService:
         after: str | None = None,
         limit: int = 50,
     ) -> tuple[Attention, builtins.list[JobStatus], bool]:
-        """What the dashboard shows: `attention_page(attention_limit, lead=limit)`, and
-        one page of jobs by name (as `jobs` filters them) with whether more follow.
-        The first page (`after` None) leads with the failing jobs among the panel's
-        first `limit` that match; later pages (after the last name of the previous
-        one) leave them out, shown already. Read in one session: a job shown in both
-        is read and judged once; the summaries, the newest runs and the chain links
-        are read once for all."""
+        """What the dashboard shows: `attention_page(attention_limit)`, and one page of
+        jobs by name (as `jobs` filters them) with whether more follow. The first page
+        (`after` None) leads with the failing jobs the panel shows that match: at most
+        `attention_limit` more rows, however many fail (the panel links to all of
+        them); later pages (after the last name of the previous one) leave them out,
+        shown already. Read in one session: a job shown in both is read and judged
+        once; the summaries, the newest runs and the chain links are read once for
+        all."""
         now = self.svc.clock.now()
         with reading(self.svc.sessions) as session:
             running = job_summary.newest_running(session)
             superseded = job_summary.superseded(session, running)
-            first, count, failing_count = _first_needing(
-                session, now, max(attention_limit, limit), superseded
-            )
+            first, count, failing_count = _first_needing(session, now, attention_limit, superseded)
             failing_first = [n.job_id for n in first if n.failing]
             board, more = _board_rows(
                 session, set(failing_first), tag, enabled, search, after, limit

@@ -99,8 +99,8 @@ def router(templates: Templates) -> APIRouter:
                 state, tag=tag or None, search=q or None, after=after or None, limit=PAGE
             )
         else:
-            # The first page leads with a page of failing jobs at most: with hundreds
-            # failing, the panel above links to all of them.
+            # The first page leads with the failing jobs the panel shows: with hundreds
+            # failing, the panel links to all of them, and the page stays small.
             attention, statuses, more = svc.overview.dashboard(
                 ATTENTION_SHOWN,
                 tag=tag or None,

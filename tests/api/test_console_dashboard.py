@@ -100,3 +100,23 @@ def test_the_attention_panel_lists_its_first_few_and_links_to_the_rest(
     assert '<a href="/jobs?state=stale">all 1 stale</a>' in attention
     listed = client.get("/jobs", params={"state": "failing"}).text
     assert all(name in listed for name in ("a-fails", "b-fails", "c-fails"))
+
+
+def test_the_table_leads_with_only_the_failing_jobs_the_panel_shows(
+    api: Api, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many jobs fail, the first page's lead is as long as the panel: the
+    others fail in their place by name, and the panel links to all of them."""
+    monkeypatch.setattr(pages, "ATTENTION_SHOWN", 2)
+    for name in ("a-quiet", "x-fails", "y-fails", "z-fails"):
+        failing = name.endswith("fails")
+        fields = JobFields(kind="scripted", retries=0, params={"result": "fail"})
+        api.svc.jobs.add(name, fields if failing else JobFields(kind="scripted"))
+        if failing:
+            api.svc.runs.request(name)
+    harness.step()
+    client = sign_in(api, "viewer")
+
+    page = client.get("/").text
+    table = page[page.index('id="running-title"') :]
+    assert ROW.findall(table) == ["x-fails", "y-fails", "a-quiet", "z-fails"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +55,6 @@ class Attention:
     shown: builtins.list[JobStatus]
     count: int  #: failing or stale
     failing: int  #: of them, failing
-    #: the failing among the first asked for (`attention_page`'s `lead`), by id
-    failing_first: builtins.list[int] = field(default_factory=list)
 
 
 class OverviewService:
@@ -110,7 +108,7 @@ class OverviewService:
             on_board = {row.id for row in board}
             rows = board + job_store.by_ids(session, set(panel) - on_board)
             statuses = _statuses_of(session, rows, now, running)
-        attention = Attention([statuses[i] for i in panel], count, failing_count, failing_first)
+        attention = Attention([statuses[i] for i in panel], count, failing_count)
         return attention, [statuses[row.id] for row in board], more
 
     def needing(
@@ -168,15 +166,14 @@ class OverviewService:
         stale; each by name within."""
         return self.attention_page(None).shown
 
-    def attention_page(self, limit: int | None, *, lead: int = 0) -> Attention:
-        """The first `limit` (None: all) of `attention()`'s jobs, how many there are,
-        and which of the first `lead` (or `limit`, if more) fail. Only the jobs shown
-        are read whole; which need attention, the summaries' indexes tell."""
+    def attention_page(self, limit: int | None) -> Attention:
+        """The first `limit` (None: all) of `attention()`'s jobs and how many there
+        are. Only the jobs shown are read whole; which need attention, the
+        summaries' indexes tell."""
         now = self.svc.clock.now()
-        first_n = None if limit is None else max(limit, lead)
         with reading(self.svc.sessions) as session:
-            first, count, failing_count = _first_needing(session, now, first_n)
-            ids = [n.job_id for n in first[:limit]]
+            first, count, failing_count = _first_needing(session, now, limit)
+            ids = [n.job_id for n in first]
             rows = {row.id: row for row in job_store.by_ids(session, set(ids))}
             summaries = job_summary.of_jobs(session, ids)
             latest = job_runs.latest_of_jobs(session, ids, summaries=summaries)
@@ -185,8 +182,7 @@ class OverviewService:
                 _status(job_view(rows[i], now, links), latest.get(i), summaries.get(i), now)
                 for i in ids
             ]
-        failing_first = [n.job_id for n in first if n.failing]
-        return Attention(shown, count, failing_count, failing_first)
+        return Attention(shown, count, failing_count)
 
     def last_runs(self, job_ids: Iterable[int] | None = None) -> dict[int, LastRun]:
         """Each job's (of `job_ids`, or of every job) newest run that started or

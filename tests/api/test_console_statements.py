@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event, insert, select
+from sqlalchemy import Engine, insert, select
 
 from synchub.services.jobs.fields import JobFields
 from synchub.services.tokens import TOUCHES
@@ -23,7 +23,7 @@ from tests.api.conftest import Api
 from tests.api.test_console import sign_in
 from tests.api.test_console_folders import watch_many
 from tests.support.harness import Harness
-from tests.support.statements import statements
+from tests.support.statements import listening, statements
 
 
 def asked(api: Api, client: httpx.Client, path: str) -> list[str]:
@@ -126,11 +126,10 @@ def sqlite_steps(engine: Engine) -> Iterator[list[int]]:
         raw.set_progress_handler(tick, 100)
         touched.append(raw)
 
-    event.listen(engine, "before_cursor_execute", before)
     try:
-        yield steps
+        with listening(engine, before):
+            yield steps
     finally:
-        event.remove(engine, "before_cursor_execute", before)
         for raw in touched:
             raw.set_progress_handler(None, 0)
 

@@ -33,11 +33,8 @@ def updates_of(
             if delay_s:
                 time.sleep(delay_s)
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with listening(engine, before):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @contextmanager
@@ -53,11 +50,8 @@ def ends_carried(engine: Engine, *, thread: str) -> Iterator[list[Any]]:
         ):
             seen.append(parameters)
 
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with listening(engine, before):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @contextmanager
@@ -87,8 +81,16 @@ def _sent(engine: Engine, wanted: Callable[[str], bool]) -> Iterator[list[str]]:
         if wanted(statement):
             seen.append(statement)
 
+    with listening(engine, before):
+        yield seen
+
+
+@contextmanager
+def listening(engine: Engine, before: Callable[..., None]) -> Iterator[None]:
+    """`before` called with each statement sent through `engine` within the block
+    (SQLAlchemy's before_cursor_execute), by any thread."""
     event.listen(engine, "before_cursor_execute", before)
     try:
-        yield seen
+        yield
     finally:
         event.remove(engine, "before_cursor_execute", before)
